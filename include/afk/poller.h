@@ -1,0 +1,81 @@
+/*
+ * afk/poller.h - the poll tick.
+ *
+ * One run reads the ready issues of the allowlisted repositories, picks at
+ * most one per repository, dispatches each pick to the agent and only
+ * then stamps the in-progress label that locks its repository.  The tick
+ * keeps no state between runs: the tracker is the source of truth.
+ */
+#ifndef AFK_POLLER_H
+#define AFK_POLLER_H
+
+#include <afk/common.h>
+#include <afk/adapter.h>
+#include <afk/config.h>
+#include <afk/issue.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct afk_poller afk_poller;
+typedef struct afk_result afk_result;
+
+/* Why an issue the tracker listed was not dispatched. */
+#define AFK_SKIP_NOT_ALLOWLISTED 1 /* its repository is not allowlisted */
+#define AFK_SKIP_IN_PROGRESS 2     /* it carries the in-progress label */
+#define AFK_SKIP_UNTRUSTED 3       /* ready label not applied by a trusted user */
+#define AFK_SKIP_BLOCKED 4         /* an open issue blocks it */
+#define AFK_SKIP_LOCKED 5          /* its repository has a run in progress */
+#define AFK_SKIP_OUTRANKED 6       /* another issue of its repository won */
+#define AFK_SKIP_DISPATCH_FAILED 7 /* its dispatch failed; it was not labelled */
+#define AFK_SKIP_NOT_REACHED 8     /* the tick stopped on an error first */
+
+/* Makes a poller over tracker and agent, which it borrows: they must
+ * outlive it.  Free it with afk_poller_free(). */
+AFK_EXTERN int afk_poller_new(afk_poller **out, afk_tracker *tracker,
+                              afk_agent *agent);
+
+/* Frees a poller; NULL is a no-op.  Not from inside its own tick. */
+AFK_EXTERN void afk_poller_free(afk_poller *poller);
+
+/* Runs one poll tick with cfg.  On return *result holds what the tick did
+ * - also when it failed part-way, so that dispatches made before the
+ * failure are reported - and is freed with afk_result_free(); it is NULL
+ * only when the tick did not start (AFK_EINVAL, AFK_ENOMEM,
+ * AFK_ERECURSIVE).  Returns 0, the failing callback's code (for a failed
+ * list or dispatch), AFK_ELABEL (a label failed after its dispatch) or
+ * another AFK_E* code; the message is on the poller. */
+AFK_EXTERN int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
+                                   afk_result **result);
+
+/* The message of the last failure on poller ("" when none). */
+AFK_EXTERN const char *afk_poller_errmsg(const afk_poller *poller);
+
+/* Frees a result; NULL is a no-op. */
+AFK_EXTERN void afk_result_free(afk_result *result);
+
+/* The dispatches made, in order; issue and thread id live as long as the
+ * result. */
+AFK_EXTERN size_t afk_result_dispatched_count(const afk_result *result);
+AFK_EXTERN const afk_issue *afk_result_dispatched_issue(const afk_result *result,
+                                                       size_t i);
+AFK_EXTERN const char *afk_result_dispatched_thread(const afk_result *result,
+                                                    size_t i);
+
+/* The listed issues not dispatched, in the tracker's order, each with an
+ * AFK_SKIP_* reason (0 when i is out of range). */
+AFK_EXTERN size_t afk_result_skipped_count(const afk_result *result);
+AFK_EXTERN const char *afk_result_skipped_repo(const afk_result *result,
+                                               size_t i);
+AFK_EXTERN long afk_result_skipped_number(const afk_result *result, size_t i);
+AFK_EXTERN int afk_result_skipped_reason(const afk_result *result, size_t i);
+
+/* A static English phrase for an AFK_SKIP_* reason; never NULL. */
+AFK_EXTERN const char *afk_skip_reason_str(int reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AFK_POLLER_H */

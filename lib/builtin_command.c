@@ -1,0 +1,1 @@
+/* placeholder */ typedef int afk__placeholder_builtin_command;

@@ -1,0 +1,41 @@
+/*
+ * lib/config.h - the configuration's inside, read by the ticks and the
+ * built-in adapters.  Internal.
+ *
+ * Every path is stored resolved: a relative path in a file is joined to
+ * the file's directory when the file is loaded.
+ */
+#ifndef AFK_LIB_CONFIG_H
+#define AFK_LIB_CONFIG_H
+
+#include "afk/config.h"
+#include "util.h"
+
+struct afk_config {
+	int kill_switch;          /* default 1 */
+	afk__strv allowlist;      /* exact repository names, config order */
+	char *ready_label;        /* default "ready-for-agent" */
+	char *in_progress_label;  /* default "agent-in-progress" */
+	char *human_label;        /* default "ready-for-human" */
+	afk__strv trusted_users;  /* logins whose ready label counts */
+	char *preamble_file;      /* NULL: the built-in preamble */
+	char *preamble;           /* the file's text, read when set */
+
+	/* "tracker": {"kind": "file", "path": ...} or absent (kind NULL) */
+	char *tracker_kind;
+	char *tracker_path;
+
+	/* "agent": {"kind": "command", "command": [...], "state_dir": ...} */
+	char *agent_kind;
+	afk__strv agent_command;  /* argv; [0] resolved like a path if it has a '/' */
+	char *agent_state_dir;
+
+	char errmsg[AFK__ERRMSG_SIZE];
+};
+
+/* Validates a repository name as an allowlist entry: "name" or
+ * "owner/name", each part of [A-Za-z0-9._-], not "." or "..".  Returns 0
+ * or AFK_ECONFIG with why in errbuf (AFK__ERRMSG_SIZE bytes). */
+int afk__config_check_repo(const char *repo, char *errbuf);
+
+#endif
