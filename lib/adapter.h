@@ -1,1 +1,52 @@
-/* placeholder */
+/*
+ * lib/adapter.h - adapter handles and the per-callback call.  Internal.
+ */
+#ifndef AFK_LIB_ADAPTER_H
+#define AFK_LIB_ADAPTER_H
+
+#include "afk/adapter.h"
+#include "issue.h"
+#include "util.h"
+
+struct afk_tracker {
+	afk_list_ready_fn list_ready;
+	afk_add_label_fn add_label;
+	void *userdata;
+	afk_destroy_fn destroy;
+	char errmsg[AFK__ERRMSG_SIZE];
+};
+
+struct afk_agent {
+	afk_dispatch_fn dispatch;
+	void *userdata;
+	afk_destroy_fn destroy;
+	char errmsg[AFK__ERRMSG_SIZE];
+};
+
+enum afk__call_kind {
+	AFK__CALL_LIST_READY,
+	AFK__CALL_ADD_LABEL,
+	AFK__CALL_DISPATCH
+};
+
+/* Lives on the tick's stack for the length of one callback. */
+struct afk_call {
+	enum afk__call_kind kind;
+	char *message;       /* afk_call_set_error(), owned */
+	afk__iset *issues;   /* list_ready: where afk_call_add_issue() adds */
+	char *thread_id;     /* dispatch: afk_call_set_thread_id(), owned */
+	int lost;            /* an output the callback handed in was lost */
+};
+
+void afk__call_init(afk_call *call, enum afk__call_kind kind,
+                    afk__iset *issues);
+void afk__call_clear(afk_call *call);
+
+/* Turns what a callback returned into the tick's code and message.  A
+ * negative rc passes through unchanged; a positive one breaks the
+ * contract (AFK_ECALLBACK); 0 with a lost output is AFK_ENOMEM.  On
+ * failure errbuf gets "<what>: <the callback's message>", or a generic
+ * message naming the callback when it attached none. */
+int afk__call_finish(afk_call *call, int rc, const char *what, char *errbuf);
+
+#endif

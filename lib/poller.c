@@ -1,1 +1,373 @@
-/* placeholder */ typedef int afk__placeholder_poller;
+/*
+ * lib/poller.c - the poll tick: the policy wired to the adapters.
+ */
+#include "poller.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "policy.h"
+#include "prompt.h"
+
+/* What the tick reads of the configuration, copied when it starts: a
+ * callback may change or even free the configuration it was called
+ * with, and the tick must not read it half-changed. */
+typedef struct snapshot {
+	afk__strv allowlist;
+	char *in_progress_label;
+	char *preamble;
+} snapshot;
+
+static void snapshot_clear(snapshot *s)
+{
+	afk__strv_clear(&s->allowlist);
+	free(s->in_progress_label);
+	free(s->preamble);
+}
+
+static int snapshot_take(snapshot *s, const afk_config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	if (afk__strv_copy(&s->allowlist, &cfg->allowlist))
+		return AFK_ENOMEM;
+	s->in_progress_label = afk__strdup(cfg->in_progress_label);
+	if (s->in_progress_label == NULL)
+		goto oom;
+	if (cfg->preamble != NULL) {
+		s->preamble = afk__strdup(cfg->preamble);
+		if (s->preamble == NULL)
+			goto oom;
+	}
+	return AFK_OK;
+oom:
+	snapshot_clear(s);
+	return AFK_ENOMEM;
+}
+
+int afk_poller_new(afk_poller **out, afk_tracker *tracker, afk_agent *agent)
+{
+	afk_poller *p;
+
+	if (out == NULL || tracker == NULL || agent == NULL)
+		return AFK_EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return AFK_ENOMEM;
+	p->tracker = tracker;
+	p->agent = agent;
+	*out = p;
+	return AFK_OK;
+}
+
+void afk_poller_free(afk_poller *poller)
+{
+	free(poller);
+}
+
+const char *afk_poller_errmsg(const afk_poller *poller)
+{
+	return poller ? poller->errmsg : "";
+}
+
+/* Fails with AFK_ENOTSUP, before any call, when a callback the tick
+ * would need is missing: better than failing after a dispatch. */
+static int check_callbacks(afk_poller *p)
+{
+	const char *missing = NULL;
+
+	if (p->tracker->list_ready == NULL)
+		missing = "the tracker has no list_ready callback";
+	else if (p->tracker->add_label == NULL)
+		missing = "the tracker has no add_label callback";
+	else if (p->agent->dispatch == NULL)
+		missing = "the agent has no dispatch callback";
+	if (missing == NULL)
+		return AFK_OK;
+	afk__errf(p->errmsg, "%s", missing);
+	return AFK_ENOTSUP;
+}
+
+static int list_ready(afk_poller *p, const snapshot *s, afk_result *res)
+{
+	afk_call call;
+	int rc;
+
+	afk__call_init(&call, AFK__CALL_LIST_READY, &res->set);
+	rc = p->tracker->list_ready(&call,
+	                            (const char *const *)s->allowlist.v,
+	                            s->allowlist.n, p->tracker->userdata);
+	rc = afk__call_finish(&call, rc, "tracker list_ready", p->errmsg);
+	afk__call_clear(&call);
+	return rc;
+}
+
+/* Dispatches issue i and hands back the thread id (caller frees). */
+static int dispatch(afk_poller *p, const snapshot *s, afk_result *res,
+                    size_t i, char **thread_id)
+{
+	const char *repo = afk__iset_repo(&res->set, i);
+	long number = res->set.recs[i].number;
+	char what[128 + AFK__ERRMSG_SIZE];
+	char *prompt;
+	afk_call call;
+	int rc;
+
+	prompt = afk__prompt_build(s->preamble, repo, number);
+	if (prompt == NULL)
+		return AFK_ENOMEM;
+	afk__call_init(&call, AFK__CALL_DISPATCH, NULL);
+	rc = p->agent->dispatch(&call, repo, number, prompt,
+	                        p->agent->userdata);
+	if (rc == 0 && call.thread_id == NULL) {
+		afk_call_set_error(&call, "returned success without a thread "
+		                   "id (afk_call_set_thread_id)");
+		rc = AFK_ECALLBACK;
+	}
+	snprintf(what, sizeof(what), "agent dispatch of %s#%ld", repo, number);
+	rc = afk__call_finish(&call, rc, what, p->errmsg);
+	if (rc == AFK_OK) {
+		*thread_id = call.thread_id;
+		call.thread_id = NULL;
+	}
+	afk__call_clear(&call);
+	free(prompt);
+	return rc;
+}
+
+/* Stamps the lock on a dispatched issue.  A failure here is its own
+ * error: the agent runs, but its repository is not locked. */
+static int stamp(afk_poller *p, const snapshot *s, afk_result *res,
+                 size_t i, const char *thread_id)
+{
+	const char *repo = afk__iset_repo(&res->set, i);
+	long number = res->set.recs[i].number;
+	char why[AFK__ERRMSG_SIZE];
+	afk_call call;
+	int rc;
+
+	afk__call_init(&call, AFK__CALL_ADD_LABEL, NULL);
+	rc = p->tracker->add_label(&call, repo, number, s->in_progress_label,
+	                           p->tracker->userdata);
+	rc = afk__call_finish(&call, rc, "tracker add_label", why);
+	afk__call_clear(&call);
+	if (rc == AFK_OK)
+		return AFK_OK;
+	afk__errf(p->errmsg, "%s#%ld was dispatched (thread %s) but the "
+	          "label \"%s\" was not added, so its repository is not "
+	          "locked: %s", repo, number, thread_id, s->in_progress_label,
+	          why);
+	return AFK_ELABEL;
+}
+
+/* Dispatches the picks in order, each labelled right after its dispatch
+ * succeeded; stops at the first failure, marking the rest not reached. */
+static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
+                          const afk__selection *sel)
+{
+	size_t k, i;
+	int rc = AFK_OK;
+
+	res->issues = calloc(sel->out.npicks + 1, sizeof(*res->issues));
+	res->threads = calloc(sel->out.npicks + 1, sizeof(*res->threads));
+	if (res->issues == NULL || res->threads == NULL)
+		return AFK_ENOMEM;
+	for (k = 0; k < sel->out.npicks; k++) {
+		afk_issue *issue;
+		char *thread_id = NULL;
+
+		i = sel->out.picks[k];
+		/* Everything that could fail for want of memory is done
+		 * before the dispatch, so a dispatch is never lost. */
+		rc = afk__iset_issue(&res->set, i, &issue);
+		if (rc)
+			break;
+		rc = dispatch(p, s, res, i, &thread_id);
+		if (rc) {
+			afk_issue_free(issue);
+			res->reason[i] = AFK_SKIP_DISPATCH_FAILED;
+			k++;
+			break;
+		}
+		res->issues[res->ndispatched] = issue;
+		res->threads[res->ndispatched++] = thread_id;
+		rc = stamp(p, s, res, i, thread_id);
+		if (rc) {
+			k++;
+			break;
+		}
+	}
+	for (; k < sel->out.npicks; k++)
+		if (res->reason[sel->out.picks[k]] == 0)
+			res->reason[sel->out.picks[k]] = AFK_SKIP_NOT_REACHED;
+	return rc;
+}
+
+static int record_skipped(afk_result *res)
+{
+	size_t i;
+
+	res->skipped = malloc((res->set.n + 1) * sizeof(*res->skipped));
+	if (res->skipped == NULL)
+		return AFK_ENOMEM;
+	for (i = 0; i < res->set.n; i++)
+		if (res->reason[i] != 0)
+			res->skipped[res->nskipped++] = i;
+	return AFK_OK;
+}
+
+static int tick(afk_poller *p, const snapshot *s, afk_result *res)
+{
+	afk__selection sel;
+	int rc, rc2;
+
+	rc = list_ready(p, s, res);
+	if (rc)
+		return rc;
+	rc = afk__selection_run(&sel, &res->set,
+	                        (const char *const *)s->allowlist.v,
+	                        s->allowlist.n, s->in_progress_label);
+	if (rc)
+		return rc;
+	res->reason = sel.out.reason;
+	sel.out.reason = NULL;
+	rc = dispatch_picks(p, s, res, &sel);
+	afk__selection_clear(&sel);
+	rc2 = record_skipped(res);
+	return rc ? rc : rc2;
+}
+
+int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
+                        afk_result **result)
+{
+	afk_result *res;
+	snapshot s;
+	int rc;
+
+	if (result != NULL)
+		*result = NULL;
+	if (poller == NULL || cfg == NULL || result == NULL)
+		return AFK_EINVAL;
+	if (poller->in_tick) {
+		afk__errf(poller->errmsg, "afk_poller_run_once was called from "
+		          "inside one of its own callbacks");
+		return AFK_ERECURSIVE;
+	}
+	poller->errmsg[0] = '\0';
+	res = calloc(1, sizeof(*res));
+	if (res == NULL)
+		return AFK_ENOMEM;
+	/* Fail closed: a disarmed configuration calls no adapter at all. */
+	if (!afk_config_armed(cfg)) {
+		*result = res;
+		return AFK_OK;
+	}
+	rc = check_callbacks(poller);
+	if (rc == AFK_OK)
+		rc = snapshot_take(&s, cfg);
+	if (rc == AFK_ENOMEM) {
+		afk_result_free(res);
+		return rc;
+	}
+	if (rc == AFK_OK) {
+		poller->in_tick = 1;
+		rc = tick(poller, &s, res);
+		poller->in_tick = 0;
+		snapshot_clear(&s);
+	}
+	if (rc == AFK_ENOMEM && poller->errmsg[0] == '\0')
+		afk__errf(poller->errmsg, "out of memory during the poll tick");
+	*result = res;
+	return rc;
+}
+
+/* --- the result ------------------------------------------------------ */
+
+void afk_result_free(afk_result *result)
+{
+	size_t i;
+
+	if (result == NULL)
+		return;
+	for (i = 0; i < result->ndispatched; i++) {
+		afk_issue_free(result->issues[i]);
+		free(result->threads[i]);
+	}
+	free(result->issues);
+	free(result->threads);
+	free(result->reason);
+	free(result->skipped);
+	afk__iset_clear(&result->set);
+	free(result);
+}
+
+size_t afk_result_dispatched_count(const afk_result *result)
+{
+	return result ? result->ndispatched : 0;
+}
+
+const afk_issue *afk_result_dispatched_issue(const afk_result *result,
+                                             size_t i)
+{
+	if (result == NULL || i >= result->ndispatched)
+		return NULL;
+	return result->issues[i];
+}
+
+const char *afk_result_dispatched_thread(const afk_result *result, size_t i)
+{
+	if (result == NULL || i >= result->ndispatched)
+		return NULL;
+	return result->threads[i];
+}
+
+size_t afk_result_skipped_count(const afk_result *result)
+{
+	return result ? result->nskipped : 0;
+}
+
+const char *afk_result_skipped_repo(const afk_result *result, size_t i)
+{
+	if (result == NULL || i >= result->nskipped)
+		return NULL;
+	return afk__iset_repo(&result->set, result->skipped[i]);
+}
+
+long afk_result_skipped_number(const afk_result *result, size_t i)
+{
+	if (result == NULL || i >= result->nskipped)
+		return 0;
+	return result->set.recs[result->skipped[i]].number;
+}
+
+int afk_result_skipped_reason(const afk_result *result, size_t i)
+{
+	if (result == NULL || i >= result->nskipped)
+		return 0;
+	return result->reason[result->skipped[i]];
+}
+
+const char *afk_skip_reason_str(int reason)
+{
+	switch (reason) {
+	case AFK_SKIP_NOT_ALLOWLISTED:
+		return "repository not allowlisted";
+	case AFK_SKIP_IN_PROGRESS:
+		return "already in progress";
+	case AFK_SKIP_UNTRUSTED:
+		return "ready label not applied by a trusted user";
+	case AFK_SKIP_BLOCKED:
+		return "blocked by an open issue";
+	case AFK_SKIP_LOCKED:
+		return "repository locked by a run in progress";
+	case AFK_SKIP_OUTRANKED:
+		return "another issue of the repository comes first";
+	case AFK_SKIP_DISPATCH_FAILED:
+		return "dispatch failed";
+	case AFK_SKIP_NOT_REACHED:
+		return "not reached: the tick stopped on an error";
+	default:
+		return "unknown reason";
+	}
+}

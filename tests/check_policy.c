@@ -1,1 +1,344 @@
-int main(void) { return 77; }
+/*
+ * tests/check_policy.c - dispatch selection as tables: every gate alone
+ * and in combination, ranking, ordering.  Pure: no adapters.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "afk/poller.h"
+#include "issue.h"
+#include "policy.h"
+
+#define IP "agent-in-progress"
+
+typedef struct spec {
+	const char *repo;
+	long number;
+	int priority;
+	int trusted;
+	int blocked;
+	int in_progress;
+} spec;
+
+/* Selects over specs with allowlist and returns the selection. */
+static void select_over(afk__iset *set, afk__selection *sel,
+                        const spec *specs, size_t n,
+                        const char *const *allow, size_t nallow)
+{
+	size_t i;
+
+	memset(set, 0, sizeof(*set));
+	for (i = 0; i < n; i++) {
+		afk_issue *is;
+
+		ck_assert_int_eq(afk_issue_new(&is, specs[i].repo,
+		                               specs[i].number), 0);
+		afk_issue_add_label(is, "ready-for-agent");
+		if (specs[i].in_progress)
+			afk_issue_add_label(is, IP);
+		afk_issue_set_priority(is, specs[i].priority);
+		afk_issue_set_trusted(is, specs[i].trusted);
+		if (specs[i].blocked)
+			afk_issue_add_blocker(is, 1000);
+		ck_assert_int_eq(afk__iset_add(set, is), 0);
+		afk_issue_free(is);
+	}
+	ck_assert_int_eq(afk__selection_run(sel, set, allow, nallow, IP), 0);
+}
+
+/* Every combination of the four gates for a lone issue, with the reason
+ * written out (0 = picked).  Precedence: allowlist, in progress, trust,
+ * blocker. */
+static const struct {
+	int allowed, in_progress, trusted, blocked, reason;
+} lone[] = {
+	{0, 0, 0, 0, AFK_SKIP_NOT_ALLOWLISTED},
+	{0, 0, 0, 1, AFK_SKIP_NOT_ALLOWLISTED},
+	{0, 0, 1, 0, AFK_SKIP_NOT_ALLOWLISTED},
+	{0, 0, 1, 1, AFK_SKIP_NOT_ALLOWLISTED},
+	{0, 1, 0, 0, AFK_SKIP_NOT_ALLOWLISTED},
+	{0, 1, 0, 1, AFK_SKIP_NOT_ALLOWLISTED},
+	{0, 1, 1, 0, AFK_SKIP_NOT_ALLOWLISTED},
+	{0, 1, 1, 1, AFK_SKIP_NOT_ALLOWLISTED},
+	{1, 0, 0, 0, AFK_SKIP_UNTRUSTED},
+	{1, 0, 0, 1, AFK_SKIP_UNTRUSTED},
+	{1, 0, 1, 0, 0},
+	{1, 0, 1, 1, AFK_SKIP_BLOCKED},
+	{1, 1, 0, 0, AFK_SKIP_IN_PROGRESS},
+	{1, 1, 0, 1, AFK_SKIP_IN_PROGRESS},
+	{1, 1, 1, 0, AFK_SKIP_IN_PROGRESS},
+	{1, 1, 1, 1, AFK_SKIP_IN_PROGRESS},
+};
+
+START_TEST(lone_issue_every_gate_combination)
+{
+	const char *allow[] = {"r"};
+	spec s = {lone[_i].allowed ? "r" : "x", 5, 0, lone[_i].trusted,
+	          lone[_i].blocked, lone[_i].in_progress};
+	afk__iset set;
+	afk__selection sel;
+
+	select_over(&set, &sel, &s, 1, allow, 1);
+	ck_assert_int_eq(sel.out.reason[0], lone[_i].reason);
+	ck_assert_uint_eq(sel.out.npicks, lone[_i].reason == 0 ? 1 : 0);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* A second issue in a repository whose first issue holds the lock, for
+ * every combination of the second's own gates. */
+static const struct {
+	int trusted, blocked, reason;
+} behind_lock[] = {
+	{0, 0, AFK_SKIP_UNTRUSTED},
+	{0, 1, AFK_SKIP_UNTRUSTED},
+	{1, 0, AFK_SKIP_LOCKED},
+	{1, 1, AFK_SKIP_BLOCKED},
+};
+
+START_TEST(issue_behind_a_lock)
+{
+	const char *allow[] = {"r"};
+	/* The lock holder comes last: the lock must still win. */
+	spec s[] = {
+		{"r", 2, 99, behind_lock[_i].trusted, behind_lock[_i].blocked, 0},
+		{"r", 1, 0, 1, 0, 1},
+	};
+	afk__iset set;
+	afk__selection sel;
+
+	select_over(&set, &sel, s, 2, allow, 1);
+	ck_assert_int_eq(sel.out.reason[0], behind_lock[_i].reason);
+	ck_assert_int_eq(sel.out.reason[1], AFK_SKIP_IN_PROGRESS);
+	ck_assert_uint_eq(sel.out.npicks, 0);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* Two candidates of one repository: which one wins. */
+static const struct {
+	int prio_a;
+	long num_a;
+	int prio_b;
+	long num_b;
+	int winner; /* 0: a, 1: b */
+} rank[] = {
+	{1, 10, 2, 20, 1},   /* higher priority wins */
+	{2, 10, 1, 20, 0},
+	{5, 30, 5, 20, 1},   /* tie: lower number */
+	{5, 20, 5, 30, 0},
+	{-1, 1, 0, 2, 1},    /* negative priorities rank below zero */
+	{0, 7, 0, 7, 0},     /* listed twice: the first stays, once */
+};
+
+START_TEST(ranking_within_a_repo)
+{
+	const char *allow[] = {"r"};
+	spec s[] = {
+		{"r", rank[_i].num_a, rank[_i].prio_a, 1, 0, 0},
+		{"r", rank[_i].num_b, rank[_i].prio_b, 1, 0, 0},
+	};
+	afk__iset set;
+	afk__selection sel;
+	int w = rank[_i].winner;
+
+	select_over(&set, &sel, s, 2, allow, 1);
+	ck_assert_uint_eq(sel.out.npicks, 1);
+	ck_assert_uint_eq(sel.out.picks[0], (size_t)w);
+	ck_assert_int_eq(sel.out.reason[w], 0);
+	ck_assert_int_eq(sel.out.reason[1 - w], AFK_SKIP_OUTRANKED);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+START_TEST(many_candidates_one_winner)
+{
+	const char *allow[] = {"r"};
+	spec s[] = {
+		{"r", 4, 1, 1, 0, 0}, {"r", 3, 7, 1, 0, 0}, {"r", 9, 7, 1, 0, 0},
+		{"r", 1, 2, 1, 0, 0}, {"r", 2, 7, 1, 0, 0}, {"r", 8, 0, 1, 0, 0},
+	};
+	afk__iset set;
+	afk__selection sel;
+	size_t i;
+
+	select_over(&set, &sel, s, 6, allow, 1);
+	ck_assert_uint_eq(sel.out.npicks, 1);
+	ck_assert_uint_eq(sel.out.picks[0], 4); /* #2, priority 7 */
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(sel.out.reason[i], i == 4 ? 0 : AFK_SKIP_OUTRANKED);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+START_TEST(picks_in_allowlist_order)
+{
+	const char *allow[] = {"c", "missing", "a", "b"};
+	spec s[] = {
+		{"a", 1, 0, 1, 0, 0}, {"b", 2, 0, 1, 0, 0}, {"c", 3, 0, 1, 0, 0},
+		{"d", 4, 0, 1, 0, 0},
+	};
+	afk__iset set;
+	afk__selection sel;
+
+	select_over(&set, &sel, s, 4, allow, 4);
+	ck_assert_uint_eq(sel.out.npicks, 3);
+	ck_assert_uint_eq(sel.out.picks[0], 2);
+	ck_assert_uint_eq(sel.out.picks[1], 0);
+	ck_assert_uint_eq(sel.out.picks[2], 1);
+	ck_assert_int_eq(sel.out.reason[3], AFK_SKIP_NOT_ALLOWLISTED);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+START_TEST(repo_listed_twice_is_picked_once)
+{
+	/* The config refuses duplicates; the core must not rely on it. */
+	const char *allow[] = {"a", "a"};
+	spec s[] = {{"a", 1, 0, 1, 0, 0}};
+	afk__iset set;
+	afk__selection sel;
+
+	select_over(&set, &sel, s, 1, allow, 2);
+	ck_assert_uint_eq(sel.out.npicks, 1);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+START_TEST(locks_are_per_repo)
+{
+	const char *allow[] = {"a", "b", "c"};
+	spec s[] = {
+		{"a", 1, 0, 1, 0, 1}, {"a", 2, 0, 1, 0, 0},
+		{"b", 3, 0, 1, 0, 0},
+		{"c", 4, 0, 1, 0, 0}, {"c", 5, 0, 0, 0, 1}, /* untrusted still locks */
+	};
+	afk__iset set;
+	afk__selection sel;
+
+	select_over(&set, &sel, s, 5, allow, 3);
+	ck_assert_uint_eq(sel.out.npicks, 1);
+	ck_assert_uint_eq(sel.out.picks[0], 2);
+	ck_assert_int_eq(sel.out.reason[1], AFK_SKIP_LOCKED);
+	ck_assert_int_eq(sel.out.reason[3], AFK_SKIP_LOCKED);
+	ck_assert_int_eq(sel.out.reason[4], AFK_SKIP_IN_PROGRESS);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+START_TEST(empty_inputs)
+{
+	const char *allow[] = {"a"};
+	afk__iset set;
+	afk__selection sel;
+
+	select_over(&set, &sel, NULL, 0, allow, 1);
+	ck_assert_uint_eq(sel.out.npicks, 0);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+	select_over(&set, &sel, (spec[]){{"a", 1, 0, 1, 0, 0}}, 1, NULL, 0);
+	ck_assert_uint_eq(sel.out.npicks, 0);
+	ck_assert_int_eq(sel.out.reason[0], AFK_SKIP_NOT_ALLOWLISTED);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* Many repositories and issues: one pick per unlocked repository, each
+ * the best of its repository; checked against a plain recomputation. */
+START_TEST(one_pick_per_repo_at_scale)
+{
+	enum { NREPO = 50, NISSUE = 2000 };
+	static char names[NREPO][16];
+	const char *allow[NREPO];
+	static spec s[NISSUE];
+	afk__iset set;
+	afk__selection sel;
+	size_t i, k, npicks = 0;
+	unsigned x = 12345;
+
+	for (i = 0; i < NREPO; i++) {
+		snprintf(names[i], sizeof(names[i]), "org/r%zu", i);
+		allow[i] = names[i];
+	}
+	for (i = 0; i < NISSUE; i++) {
+		x = x * 1103515245u + 12345u;
+		s[i].repo = names[(x >> 8) % NREPO];
+		s[i].number = (long)i + 1;
+		s[i].priority = (int)((x >> 16) % 5);
+		s[i].trusted = (x >> 20) % 7 != 0;
+		s[i].blocked = (x >> 24) % 11 == 0;
+		s[i].in_progress = (x >> 4) % 97 == 0;
+	}
+	select_over(&set, &sel, s, NISSUE, allow, NREPO);
+	for (k = 0; k < NREPO; k++) {
+		long best = -1;
+		int locked = 0;
+
+		for (i = 0; i < NISSUE; i++) {
+			if (strcmp(s[i].repo, names[k]) != 0)
+				continue;
+			if (s[i].in_progress)
+				locked = 1;
+			else if (s[i].trusted && !s[i].blocked &&
+			         (best < 0 || s[i].priority > s[best].priority ||
+			          (s[i].priority == s[best].priority &&
+			           s[i].number < s[best].number)))
+				best = (long)i;
+		}
+		if (locked || best < 0) {
+			for (i = 0; i < sel.out.npicks; i++)
+				ck_assert_str_ne(s[sel.out.picks[i]].repo, names[k]);
+		} else {
+			ck_assert_int_eq(sel.out.reason[best], 0);
+			ck_assert_uint_lt(npicks, sel.out.npicks);
+			/* allowlist order: the next pick is this repository's */
+			ck_assert_uint_eq(sel.out.picks[npicks++], (size_t)best);
+		}
+	}
+	ck_assert_uint_eq(sel.out.npicks, npicks);
+	ck_assert_uint_gt(npicks, NREPO / 2);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("select");
+
+	tcase_add_loop_test(tc, lone_issue_every_gate_combination, 0,
+	                    (int)(sizeof(lone) / sizeof(lone[0])));
+	tcase_add_loop_test(tc, issue_behind_a_lock, 0,
+	                    (int)(sizeof(behind_lock) / sizeof(behind_lock[0])));
+	tcase_add_loop_test(tc, ranking_within_a_repo, 0,
+	                    (int)(sizeof(rank) / sizeof(rank[0])));
+	tcase_add_test(tc, many_candidates_one_winner);
+	tcase_add_test(tc, picks_in_allowlist_order);
+	tcase_add_test(tc, repo_listed_twice_is_picked_once);
+	tcase_add_test(tc, locks_are_per_repo);
+	tcase_add_test(tc, empty_inputs);
+	tcase_add_test(tc, one_pick_per_repo_at_scale);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
