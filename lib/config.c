@@ -1,1 +1,1553 @@
-/* placeholder */ typedef int afk__placeholder_config;
+/*
+ * lib/config.c - the configuration handle: keys, validation, loading.
+ *
+ * Every way in (a file, a string, afk_config_set(), the environment)
+ * applies its values to a copy of the configuration and swaps the copy in
+ * only when all of them passed, so a refusal never leaves half a change.
+ * Each key is one row of the table at the bottom of the key section: its
+ * name, the function that validates and sets it from JSON, and the one
+ * that renders it back as JSON.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "config.h"
+#include "jsonpos.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define LABEL_MAX 50                   /* bytes; GitHub's label limit */
+#define PREAMBLE_MAX (64 * 1024)       /* bytes of a preamble file */
+#define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of a configuration file */
+#define DEFAULT_STATE_DIR "afk-runs"
+#define PATH_DEPTH 4                   /* agent.command[i] is the deepest */
+#define QUOTE_SHORT 96                 /* a quoted value in a message */
+#define QUOTE_LONG 320                 /* a quoted path in a message */
+
+#if defined(__GNUC__)
+#define AFK__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AFK__PRINTF(f, a)
+#endif
+
+/* Where the values being applied come from: what an error message names
+ * and what a relative path is taken from. */
+typedef struct cfg_ctx {
+	const char *source;  /* file path or "<string>"; NULL: no location */
+	const char *text;    /* the JSON text lines are found in */
+	const char *dir;     /* relative paths' base; NULL or "": the cwd */
+	afk__jsonpos_step path[PATH_DEPTH];  /* the value being checked */
+	size_t depth;
+	unsigned long set_keys;  /* bit i: table key i was set */
+	char *errbuf;            /* AFK__ERRMSG_SIZE bytes */
+} cfg_ctx;
+
+/* --- messages -------------------------------------------------------- */
+
+/* Writes s into dst (size bytes) quoted, with quotes, backslashes and
+ * control characters escaped and anything past about size - 32 bytes cut
+ * to "...", so that a hostile value can neither flood a message nor put a
+ * terminal escape into a log.  A cut never splits a UTF-8 sequence of a
+ * valid string. */
+static void quote(char *dst, size_t size, const char *s)
+{
+	size_t o = 0, limit = size - 32;
+	unsigned char c;
+
+	dst[o++] = '"';
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (o >= limit && ((c & 0xC0) != 0x80 || o >= limit + 8)) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7F) {
+			snprintf(dst + o, 7, "\\u%04x", (unsigned)c);
+			o += 6;
+		} else {
+			dst[o++] = (char)c;
+		}
+	}
+	dst[o++] = '"';
+	dst[o] = '\0';
+}
+
+/* The path of the value being checked, kept for messages and lines; key
+ * must outlive the check (table names and jansson's keys do).  Past
+ * PATH_DEPTH steps are counted but not kept. */
+static void push_key(cfg_ctx *cx, const char *key)
+{
+	if (cx->depth < PATH_DEPTH) {
+		cx->path[cx->depth].key = key;
+		cx->path[cx->depth].index = 0;
+	}
+	cx->depth++;
+}
+
+static void push_index(cfg_ctx *cx, size_t index)
+{
+	if (cx->depth < PATH_DEPTH) {
+		cx->path[cx->depth].key = NULL;
+		cx->path[cx->depth].index = index;
+	}
+	cx->depth++;
+}
+
+static void pop(cfg_ctx *cx)
+{
+	cx->depth--;
+}
+
+static size_t path_depth(const cfg_ctx *cx)
+{
+	return cx->depth < PATH_DEPTH ? cx->depth : PATH_DEPTH;
+}
+
+/* Writes "source:line: " for the value being checked, or "" when the
+ * values did not come from a text. */
+static void locate(const cfg_ctx *cx, char *buf, size_t size)
+{
+	size_t line;
+
+	buf[0] = '\0';
+	if (cx->source == NULL)
+		return;
+	line = afk__jsonpos_line(cx->text, cx->path, path_depth(cx));
+	snprintf(buf, size, "%s:%zu: ", cx->source, line);
+}
+
+/* Writes the path as a reader names it: allowlist[1], tracker.kind. */
+static void name_path(const cfg_ctx *cx, char *buf, size_t size)
+{
+	size_t i, o = 0, n = path_depth(cx);
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && o < size; i++) {
+		if (cx->path[i].key != NULL)
+			w = snprintf(buf + o, size - o, "%s%s", i ? "." : "",
+			             cx->path[i].key);
+		else
+			w = snprintf(buf + o, size - o, "[%zu]",
+			             cx->path[i].index);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* Records "source:line: path: message" on the handle being changed.
+ * Returns AFK_ECONFIG, so a refusal is one statement. */
+static int vrefuse(cfg_ctx *cx, int with_path, const char *fmt, va_list ap)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	char where[AFK__ERRMSG_SIZE / 2];
+	char path[AFK__ERRMSG_SIZE / 2];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	locate(cx, where, sizeof(where));
+	if (with_path)
+		name_path(cx, path, sizeof(path));
+	else
+		path[0] = '\0';
+	afk__errf(cx->errbuf, "%s%s%s%s", where, path, path[0] ? ": " : "",
+	          msg);
+	return AFK_ECONFIG;
+}
+
+static int refuse(cfg_ctx *cx, const char *fmt, ...) AFK__PRINTF(2, 3);
+static int refuse(cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrefuse(cx, 1, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* As refuse(), without the path: for messages that quote it themselves. */
+static int refuse_bare(cfg_ctx *cx, const char *fmt, ...) AFK__PRINTF(2, 3);
+static int refuse_bare(cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrefuse(cx, 0, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int nomem(cfg_ctx *cx)
+{
+	afk__errf(cx->errbuf, "out of memory");
+	return AFK_ENOMEM;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+static int wrong_type(cfg_ctx *cx, const json_t *v, const char *expected)
+{
+	return refuse(cx, "expected %s, got %s", expected, type_name(v));
+}
+
+/* --- character rules ------------------------------------------------- */
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+	       c == '\r';
+}
+
+static int is_control(char c)
+{
+	return (unsigned char)c < 0x20 || c == 0x7F;
+}
+
+static int has_space(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (is_space(*s))
+			return 1;
+	return 0;
+}
+
+static int has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (is_control(*s))
+			return 1;
+	return 0;
+}
+
+static int is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* ASCII case-insensitive equality: GitHub treats "Ready" and "ready" as
+ * one label, so two labels differing only in case would collide; the
+ * environment's words are compared the same way. */
+static int same_ascii(const char *a, const char *b)
+{
+	char x, y;
+
+	for (;; a++, b++) {
+		x = (*a >= 'A' && *a <= 'Z') ? (char)(*a - 'A' + 'a') : *a;
+		y = (*b >= 'A' && *b <= 'Z') ? (char)(*b - 'A' + 'a') : *b;
+		if (x != y)
+			return 0;
+		if (x == '\0')
+			return 1;
+	}
+}
+
+/* Why the n bytes at part cannot be one half of a repository name, or
+ * NULL; owner tells which half it is, for the message. */
+static const char *repo_part_problem(const char *part, size_t n, int owner)
+{
+	size_t i;
+
+	if (n == 0)
+		return owner ? "the owner is empty" : "the name is empty";
+	for (i = 0; i < n; i++)
+		if (!is_name_char(part[i]))
+			return "only letters, digits, '.', '_', '-' and one '/' "
+			       "are allowed";
+	if ((n == 1 && part[0] == '.') ||
+	    (n == 2 && part[0] == '.' && part[1] == '.'))
+		return "\".\" and \"..\" are not names";
+	return NULL;
+}
+
+/* Why repo is not an exact repository name, or NULL when it is.  Wildcards
+ * get their own reason: an allowlist is a list of repositories, never a
+ * pattern, and whoever wrote one should learn that rather than "bad
+ * character". */
+static const char *repo_problem(const char *repo)
+{
+	const char *slash, *why;
+
+	if (repo[0] == '\0')
+		return "it is empty";
+	if (strpbrk(repo, "*?[]{}!") != NULL)
+		return "wildcards and patterns are refused";
+	if (has_space(repo))
+		return "whitespace is refused";
+	slash = strchr(repo, '/');
+	if (slash == NULL)
+		return repo_part_problem(repo, strlen(repo), 0);
+	if (strchr(slash + 1, '/') != NULL)
+		return "more than one '/'";
+	why = repo_part_problem(repo, (size_t)(slash - repo), 1);
+	if (why == NULL)
+		why = repo_part_problem(slash + 1, strlen(slash + 1), 0);
+	return why;
+}
+
+int afk__config_check_repo(const char *repo, char *errbuf)
+{
+	char q[QUOTE_SHORT];
+	const char *why;
+
+	if (repo == NULL) {
+		afk__errf(errbuf, "NULL is not a repository name");
+		return AFK_ECONFIG;
+	}
+	why = repo_problem(repo);
+	if (why == NULL)
+		return AFK_OK;
+	quote(q, sizeof(q), repo);
+	afk__errf(errbuf, "%s is not a repository name: %s", q, why);
+	return AFK_ECONFIG;
+}
+
+/* Why s cannot be a label, or NULL. */
+static const char *label_problem(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return "a label cannot be empty";
+	if (n > LABEL_MAX)
+		return "longer than 50 bytes (GitHub's limit for a label)";
+	if (has_control(s))
+		return "control characters are refused";
+	if (is_space(s[0]) || is_space(s[n - 1]))
+		return "leading or trailing whitespace is refused";
+	return NULL;
+}
+
+/* --- paths ----------------------------------------------------------- */
+
+/* The current directory in a heap string (the caller's), or NULL with
+ * errno set. */
+static char *current_dir(void)
+{
+	size_t size = 256;
+	char *buf, *bigger;
+
+	buf = malloc(size);
+	while (buf != NULL && getcwd(buf, size) == NULL) {
+		if (errno != ERANGE || size > SIZE_MAX / 2) {
+			free(buf);
+			return NULL;
+		}
+		size *= 2;
+		bigger = realloc(buf, size);
+		if (bigger == NULL)
+			free(buf);
+		buf = bigger;
+	}
+	if (buf == NULL)
+		errno = ENOMEM;
+	return buf;
+}
+
+/* Drops leading "./" steps, which only make a joined path harder to
+ * read. */
+static const char *skip_dot_slash(const char *p)
+{
+	while (p[0] == '.' && p[1] == '/') {
+		p += 2;
+		while (*p == '/')
+			p++;
+	}
+	return p;
+}
+
+/* base joined to the relative path rel, in a heap string (the caller's);
+ * NULL on failure. */
+static char *join(const char *base, const char *rel)
+{
+	size_t n = strlen(base);
+
+	rel = skip_dot_slash(rel);
+	if (rel[0] == '\0' || strcmp(rel, ".") == 0)
+		return afk__strdup(base);
+	return afk__aprintf("%s%s%s", base,
+	                    n > 0 && base[n - 1] == '/' ? "" : "/", rel);
+}
+
+/* The absolute directory relative paths are taken from, in a heap string
+ * (the caller's); NULL with errno set. */
+static char *base_dir(const cfg_ctx *cx)
+{
+	char *cwd, *dir;
+
+	if (cx->dir != NULL && cx->dir[0] == '/')
+		return afk__strdup(cx->dir);
+	cwd = current_dir();
+	if (cwd == NULL || cx->dir == NULL || cx->dir[0] == '\0')
+		return cwd;
+	dir = join(cwd, cx->dir);
+	free(cwd);
+	if (dir == NULL)
+		errno = ENOMEM;
+	return dir;
+}
+
+/* Stores in *out (the caller's) path made absolute against the base
+ * directory: the command agent runs in a directory of its own, where a
+ * relative path would name something else. */
+static int resolve(cfg_ctx *cx, const char *path, char **out)
+{
+	char q[QUOTE_LONG];
+	char *base;
+
+	if (path[0] == '/') {
+		*out = afk__strdup(path);
+		return *out != NULL ? AFK_OK : nomem(cx);
+	}
+	base = base_dir(cx);
+	if (base == NULL) {
+		if (errno == ENOMEM)
+			return nomem(cx);
+		quote(q, sizeof(q), path);
+		refuse(cx, "cannot make %s absolute: %s", q, strerror(errno));
+		return AFK_EIO;
+	}
+	*out = join(base, path);
+	free(base);
+	return *out != NULL ? AFK_OK : nomem(cx);
+}
+
+/* Reads at most max + 1 bytes of the file at path into a NUL-terminated
+ * heap buffer (*out, the caller's; *len bytes before the NUL), so that a
+ * caller can refuse a file longer than max without reading all of it.
+ * Returns 0, AFK_EIO with errno set, or AFK_ENOMEM. */
+static int slurp(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t n = 0, cap = 0, want, got;
+	int rc = AFK_OK, err = 0;
+
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return AFK_EIO;
+	for (;;) {
+		if (afk__grow((void **)&buf, &cap, n, 4097, 1)) {
+			rc = AFK_ENOMEM;
+			break;
+		}
+		want = cap - n - 1;
+		if (want > max + 1 - n)
+			want = max + 1 - n;
+		got = fread(buf + n, 1, want, f);
+		n += got;
+		if (got < want) {
+			if (ferror(f)) {
+				err = errno ? errno : EIO;
+				rc = AFK_EIO;
+			}
+			break;
+		}
+		if (n > max)
+			break;
+	}
+	fclose(f);
+	if (rc != AFK_OK) {
+		free(buf);
+		errno = err;
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return AFK_OK;
+}
+
+/* Reads the preamble file at the absolute path into *text (the
+ * caller's), refusing what cannot be a prompt's preamble. */
+static int read_preamble(cfg_ctx *cx, const char *path, char **text)
+{
+	char q[QUOTE_LONG];
+	size_t len;
+	int rc;
+
+	quote(q, sizeof(q), path);
+	rc = slurp(path, PREAMBLE_MAX, text, &len);
+	if (rc == AFK_ENOMEM)
+		return nomem(cx);
+	if (rc != AFK_OK)
+		return refuse(cx, "cannot read %s: %s", q, strerror(errno));
+	if (len == 0)
+		rc = refuse(cx, "%s is empty", q);
+	else if (len > PREAMBLE_MAX)
+		rc = refuse(cx, "%s is larger than 64 KiB", q);
+	else if (memchr(*text, '\0', len) != NULL)
+		rc = refuse(cx, "%s contains a NUL byte", q);
+	if (rc != AFK_OK) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
+/* --- the configuration's fields -------------------------------------- */
+
+/* Frees every setting of c and leaves them empty; the message stays. */
+static void config_clear(afk_config *c)
+{
+	afk__strv_clear(&c->allowlist);
+	free(c->ready_label);
+	free(c->in_progress_label);
+	free(c->human_label);
+	afk__strv_clear(&c->trusted_users);
+	free(c->preamble_file);
+	free(c->preamble);
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	free(c->agent_state_dir);
+	c->ready_label = c->in_progress_label = c->human_label = NULL;
+	c->preamble_file = c->preamble = NULL;
+	c->tracker_kind = c->tracker_path = NULL;
+	c->agent_kind = c->agent_state_dir = NULL;
+}
+
+/* Replaces *dst by a copy of src (either may be NULL); 0 or -1. */
+static int dup_into(char **dst, const char *src)
+{
+	char *d = afk__strdup(src);
+
+	if (src != NULL && d == NULL)
+		return -1;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+/* Fills the zeroed *dst with a deep copy of src's settings, the aside
+ * copy a change is made on.  AFK_ENOMEM leaves dst empty. */
+static int config_copy(afk_config *dst, const afk_config *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->kill_switch = src->kill_switch;
+	if (afk__strv_copy(&dst->allowlist, &src->allowlist) ||
+	    dup_into(&dst->ready_label, src->ready_label) ||
+	    dup_into(&dst->in_progress_label, src->in_progress_label) ||
+	    dup_into(&dst->human_label, src->human_label) ||
+	    afk__strv_copy(&dst->trusted_users, &src->trusted_users) ||
+	    dup_into(&dst->preamble_file, src->preamble_file) ||
+	    dup_into(&dst->preamble, src->preamble) ||
+	    dup_into(&dst->tracker_kind, src->tracker_kind) ||
+	    dup_into(&dst->tracker_path, src->tracker_path) ||
+	    dup_into(&dst->agent_kind, src->agent_kind) ||
+	    afk__strv_copy(&dst->agent_command, &src->agent_command) ||
+	    dup_into(&dst->agent_state_dir, src->agent_state_dir)) {
+		config_clear(dst);
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+/* Moves the settings of the aside copy next into cfg, whose message
+ * stays: it is the handle's, not a setting. */
+static void config_commit(afk_config *cfg, afk_config *next)
+{
+	config_clear(cfg);
+	memcpy(next->errmsg, cfg->errmsg, sizeof(next->errmsg));
+	*cfg = *next;
+	memset(next, 0, sizeof(*next));
+}
+
+/* --- setters and getters, one per key -------------------------------- */
+
+/* A check of one element of a string array: 0 or a refusal. */
+typedef int (*item_check)(cfg_ctx *cx, const char *s);
+
+/* Stores in *out (emptied first; the caller's) the strings of the JSON
+ * array v, each passed through check; unique refuses a repeat. */
+static int strv_from_json(cfg_ctx *cx, json_t *v, item_check check,
+                          int unique, afk__strv *out)
+{
+	char q[QUOTE_SHORT];
+	const char *s;
+	json_t *item;
+	size_t i;
+	int rc = AFK_OK;
+
+	afk__strv_clear(out);
+	if (!json_is_array(v))
+		return wrong_type(cx, v, "an array of strings");
+	json_array_foreach(v, i, item) {
+		push_index(cx, i);
+		if (!json_is_string(item)) {
+			rc = wrong_type(cx, item, "a string");
+		} else {
+			s = json_string_value(item);
+			rc = check(cx, s);
+			if (rc == AFK_OK && unique && afk__strv_find(out, s) >= 0) {
+				quote(q, sizeof(q), s);
+				rc = refuse(cx, "%s is listed twice", q);
+			}
+			if (rc == AFK_OK && afk__strv_push(out, s))
+				rc = nomem(cx);
+		}
+		if (rc != AFK_OK)
+			break;
+		pop(cx);
+	}
+	if (rc != AFK_OK)
+		afk__strv_clear(out);
+	return rc;
+}
+
+static int check_repo_item(cfg_ctx *cx, const char *s)
+{
+	char why[AFK__ERRMSG_SIZE];
+
+	if (afk__config_check_repo(s, why) != AFK_OK)
+		return refuse(cx, "%s", why);
+	return AFK_OK;
+}
+
+static int check_user_item(cfg_ctx *cx, const char *s)
+{
+	char q[QUOTE_SHORT];
+
+	quote(q, sizeof(q), s);
+	if (s[0] == '\0')
+		return refuse(cx, "a login cannot be empty");
+	if (has_control(s))
+		return refuse(cx, "%s: control characters are refused", q);
+	if (has_space(s))
+		return refuse(cx, "%s: whitespace is refused", q);
+	return AFK_OK;
+}
+
+static int check_arg_item(cfg_ctx *cx, const char *s)
+{
+	if (s[0] == '\0')
+		return refuse(cx, "an argument cannot be empty");
+	return AFK_OK;
+}
+
+static json_t *strv_to_json(const afk__strv *v)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < v->n; i++) {
+		if (json_array_append_new(a, json_string(v->v[i]))) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static int set_kill_switch(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_boolean(v))
+		return wrong_type(cx, v, "a boolean");
+	c->kill_switch = json_is_true(v);
+	return AFK_OK;
+}
+
+static json_t *get_kill_switch(const afk_config *c)
+{
+	return json_boolean(c->kill_switch);
+}
+
+static int set_allowlist(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv list = {NULL, 0, 0};
+	int rc;
+
+	rc = strv_from_json(cx, v, check_repo_item, 1, &list);
+	if (rc != AFK_OK)
+		return rc;
+	afk__strv_clear(&c->allowlist);
+	c->allowlist = list;
+	return AFK_OK;
+}
+
+static json_t *get_allowlist(const afk_config *c)
+{
+	return strv_to_json(&c->allowlist);
+}
+
+/* Sets one of the three labels; that they differ is checked on the
+ * result (check_labels()), since a file may swap two of them. */
+static int set_label(char **field, json_t *v, cfg_ctx *cx)
+{
+	char q[QUOTE_SHORT];
+	const char *why;
+	char *s;
+
+	if (!json_is_string(v))
+		return wrong_type(cx, v, "a string");
+	why = label_problem(json_string_value(v));
+	if (why != NULL) {
+		quote(q, sizeof(q), json_string_value(v));
+		return refuse(cx, "%s: %s", q, why);
+	}
+	s = afk__strdup(json_string_value(v));
+	if (s == NULL)
+		return nomem(cx);
+	free(*field);
+	*field = s;
+	return AFK_OK;
+}
+
+static int set_ready_label(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return set_label(&c->ready_label, v, cx);
+}
+
+static int set_in_progress_label(afk_config *c, json_t *v,
+                                 cfg_ctx *cx)
+{
+	return set_label(&c->in_progress_label, v, cx);
+}
+
+static int set_human_label(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return set_label(&c->human_label, v, cx);
+}
+
+static json_t *get_ready_label(const afk_config *c)
+{
+	return json_string(c->ready_label);
+}
+
+static json_t *get_in_progress_label(const afk_config *c)
+{
+	return json_string(c->in_progress_label);
+}
+
+static json_t *get_human_label(const afk_config *c)
+{
+	return json_string(c->human_label);
+}
+
+static int set_trusted_users(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv users = {NULL, 0, 0};
+	int rc;
+
+	rc = strv_from_json(cx, v, check_user_item, 1, &users);
+	if (rc != AFK_OK)
+		return rc;
+	afk__strv_clear(&c->trusted_users);
+	c->trusted_users = users;
+	return AFK_OK;
+}
+
+static json_t *get_trusted_users(const afk_config *c)
+{
+	return strv_to_json(&c->trusted_users);
+}
+
+/* Reads the file right away: a missing or unreadable preamble is found
+ * when the configuration is loaded, not at the first dispatch. */
+static int set_preamble_file(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL, *text = NULL;
+	int rc;
+
+	if (json_is_null(v)) {
+		free(c->preamble_file);
+		free(c->preamble);
+		c->preamble_file = c->preamble = NULL;
+		return AFK_OK;
+	}
+	if (!json_is_string(v))
+		return wrong_type(cx, v, "a string or null");
+	if (json_string_value(v)[0] == '\0')
+		return refuse(cx, "a path cannot be empty");
+	rc = resolve(cx, json_string_value(v), &path);
+	if (rc == AFK_OK)
+		rc = read_preamble(cx, path, &text);
+	if (rc != AFK_OK) {
+		free(path);
+		return rc;
+	}
+	free(c->preamble_file);
+	free(c->preamble);
+	c->preamble_file = path;
+	c->preamble = text;
+	return AFK_OK;
+}
+
+static json_t *get_preamble_file(const afk_config *c)
+{
+	return string_or_null(c->preamble_file);
+}
+
+/* Stores in *out (the caller's) the absolute form of the path member
+ * name of object v; a missing member is refused when dflt is NULL, else
+ * dflt stands in for it. */
+static int path_member(cfg_ctx *cx, json_t *v, const char *name,
+                       const char *dflt, char **out)
+{
+	json_t *m = json_object_get(v, name);
+	const char *s = dflt;
+	int rc;
+
+	push_key(cx, name);
+	if (m == NULL && dflt == NULL)
+		rc = refuse(cx, "missing");
+	else if (m != NULL && !json_is_string(m))
+		rc = wrong_type(cx, m, "a string");
+	else if (m != NULL && json_string_value(m)[0] == '\0')
+		rc = refuse(cx, "a path cannot be empty");
+	else
+		rc = AFK_OK;
+	if (rc != AFK_OK)
+		return rc;
+	if (m != NULL)
+		s = json_string_value(m);
+	rc = resolve(cx, s, out);
+	if (rc == AFK_OK)
+		pop(cx);
+	return rc;
+}
+
+/* The "file" tracker: {"kind": "file", "path": ...}. */
+static int set_tracker_file(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL, *kind;
+	int rc;
+
+	rc = path_member(cx, v, "path", NULL, &path);
+	if (rc != AFK_OK)
+		return rc;
+	kind = afk__strdup("file");
+	if (kind == NULL) {
+		free(path);
+		return nomem(cx);
+	}
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	c->tracker_kind = kind;
+	c->tracker_path = path;
+	return AFK_OK;
+}
+
+/* Resolves argv[0] like a path only when it names one: a bare name is
+ * looked up in PATH when the agent runs. */
+static int resolve_command(cfg_ctx *cx, afk__strv *argv)
+{
+	char *abs;
+	int rc;
+
+	if (strchr(argv->v[0], '/') == NULL)
+		return AFK_OK;
+	push_index(cx, 0);
+	rc = resolve(cx, argv->v[0], &abs);
+	if (rc != AFK_OK)
+		return rc;
+	pop(cx);
+	free(argv->v[0]);
+	argv->v[0] = abs;
+	return AFK_OK;
+}
+
+/* The "command" agent: {"kind": "command", "command": [...],
+ * "state_dir": ...}. */
+static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv argv = {NULL, 0, 0};
+	json_t *m = json_object_get(v, "command");
+	char *state_dir = NULL, *kind = NULL;
+	int rc;
+
+	push_key(cx, "command");
+	if (m == NULL)
+		return refuse(cx, "missing");
+	rc = strv_from_json(cx, m, check_arg_item, 0, &argv);
+	if (rc == AFK_OK && argv.n == 0)
+		rc = refuse(cx, "the command cannot be empty");
+	if (rc == AFK_OK)
+		rc = resolve_command(cx, &argv);
+	if (rc == AFK_OK) {
+		pop(cx);
+		rc = path_member(cx, v, "state_dir", DEFAULT_STATE_DIR,
+		                 &state_dir);
+	}
+	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK) {
+		afk__strv_clear(&argv);
+		free(state_dir);
+		return rc;
+	}
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	free(c->agent_state_dir);
+	c->agent_kind = kind;
+	c->agent_command = argv;
+	c->agent_state_dir = state_dir;
+	return AFK_OK;
+}
+
+/* One kind of a built-in adapter: its name, the members its object may
+ * have ("kind" among them) and what sets it. */
+typedef struct adapter_kind {
+	const char *name;
+	const char *const *members;
+	int (*set)(afk_config *c, json_t *v, cfg_ctx *cx);
+} adapter_kind;
+
+static const char *const tracker_file_members[] = {"kind", "path", NULL};
+static const adapter_kind tracker_kinds[] = {
+	{"file", tracker_file_members, set_tracker_file},
+};
+
+static const char *const agent_command_members[] = {
+	"kind", "command", "state_dir", NULL
+};
+static const adapter_kind agent_kinds[] = {
+	{"command", agent_command_members, set_agent_command},
+};
+
+static int is_member(const char *const *members, const char *name)
+{
+	for (; *members != NULL; members++)
+		if (strcmp(*members, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Writes the known kinds, quoted and separated by commas, into buf. */
+static void list_kinds(const adapter_kind *kinds, size_t n, char *buf,
+                       size_t size)
+{
+	size_t i, o = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && o < size; i++) {
+		w = snprintf(buf + o, size - o, "%s\"%s\"", i ? ", " : "",
+		             kinds[i].name);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* Finds the kind an adapter object names among kinds, or refuses. */
+static int find_kind(cfg_ctx *cx, json_t *v, const adapter_kind *kinds,
+                     size_t n, const adapter_kind **out)
+{
+	char known[128], q[QUOTE_SHORT];
+	json_t *k = json_object_get(v, "kind");
+	size_t i;
+
+	list_kinds(kinds, n, known, sizeof(known));
+	push_key(cx, "kind");
+	if (k == NULL)
+		return refuse(cx, "missing (known kinds: %s)", known);
+	if (!json_is_string(k))
+		return wrong_type(cx, k, "a string");
+	for (i = 0; i < n; i++) {
+		if (strcmp(kinds[i].name, json_string_value(k)) == 0) {
+			pop(cx);
+			*out = &kinds[i];
+			return AFK_OK;
+		}
+	}
+	quote(q, sizeof(q), json_string_value(k));
+	return refuse(cx, "unknown kind %s (known kinds: %s)", q, known);
+}
+
+/* Sets an adapter key: null clears it through set(NULL), an object is
+ * checked against its kind's members and handed to the kind. */
+static int set_adapter(afk_config *c, json_t *v, cfg_ctx *cx,
+                       const adapter_kind *kinds, size_t n)
+{
+	const adapter_kind *kind = NULL;
+	const char *name;
+	json_t *m;
+	int rc;
+
+	if (!json_is_object(v))
+		return wrong_type(cx, v, "an object or null");
+	rc = find_kind(cx, v, kinds, n, &kind);
+	if (rc != AFK_OK)
+		return rc;
+	json_object_foreach(v, name, m) {
+		if (!is_member(kind->members, name)) {
+			push_key(cx, name);
+			return refuse(cx, "unknown member of a \"%s\" %s",
+			              kind->name, cx->path[0].key);
+		}
+	}
+	return kind->set(c, v, cx);
+}
+
+static int set_tracker(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, tracker_kinds,
+		                   sizeof(tracker_kinds) / sizeof(*tracker_kinds));
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	c->tracker_kind = c->tracker_path = NULL;
+	return AFK_OK;
+}
+
+static json_t *get_tracker(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->tracker_kind == NULL)
+		return json_null();
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->tracker_kind)) ||
+	    json_object_set_new(o, "path", json_string(c->tracker_path))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int set_agent(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, agent_kinds,
+		                   sizeof(agent_kinds) / sizeof(*agent_kinds));
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	free(c->agent_state_dir);
+	c->agent_kind = c->agent_state_dir = NULL;
+	return AFK_OK;
+}
+
+static json_t *get_agent(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->agent_kind == NULL)
+		return json_null();
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->agent_kind)) ||
+	    json_object_set_new(o, "command",
+	                        strv_to_json(&c->agent_command)) ||
+	    json_object_set_new(o, "state_dir",
+	                        json_string(c->agent_state_dir))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A key: its name, its setter (validates v and sets it on the aside copy
+ * c, which is thrown away on failure, so a setter may stop halfway) and
+ * its getter (a new reference, NULL when memory ran out). */
+typedef struct cfg_key {
+	const char *name;
+	int (*set)(afk_config *c, json_t *v, cfg_ctx *cx);
+	json_t *(*get)(const afk_config *c);
+} cfg_key;
+
+static const cfg_key keys[] = {
+	{"kill_switch", set_kill_switch, get_kill_switch},
+	{"allowlist", set_allowlist, get_allowlist},
+	{"ready_label", set_ready_label, get_ready_label},
+	{"in_progress_label", set_in_progress_label, get_in_progress_label},
+	{"human_label", set_human_label, get_human_label},
+	{"trusted_users", set_trusted_users, get_trusted_users},
+	{"preamble_file", set_preamble_file, get_preamble_file},
+	{"tracker", set_tracker, get_tracker},
+	{"agent", set_agent, get_agent},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(*keys))
+
+static long key_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Sets key i from v on the aside copy c, naming key i in any message. */
+static int apply_key(afk_config *c, size_t i, json_t *v, cfg_ctx *cx)
+{
+	int rc;
+
+	push_key(cx, keys[i].name);
+	rc = keys[i].set(c, v, cx);
+	if (rc == AFK_OK)
+		pop(cx);
+	cx->set_keys |= 1UL << i;
+	return rc;
+}
+
+/* Refuses a result where two of the three labels are one: the lifecycle
+ * tells issues apart by them.  The blame goes to a label this change set,
+ * so the message points at what the user just wrote. */
+static int check_labels(const afk_config *c, cfg_ctx *cx)
+{
+	const char *name[3] = {"ready_label", "in_progress_label",
+	                       "human_label"};
+	const char *val[3];
+	char q[QUOTE_SHORT];
+	size_t i, j, blame, other;
+
+	val[0] = c->ready_label;
+	val[1] = c->in_progress_label;
+	val[2] = c->human_label;
+	for (i = 0; i < 3; i++) {
+		for (j = i + 1; j < 3; j++) {
+			if (!same_ascii(val[i], val[j]))
+				continue;
+			blame = cx->set_keys & (1UL << key_index(name[j])) ? j : i;
+			other = blame == j ? i : j;
+			push_key(cx, name[blame]);
+			quote(q, sizeof(q), val[blame]);
+			return refuse(cx, "%s is also the %s (labels are "
+			              "compared ignoring case); the three labels "
+			              "must differ", q, name[other]);
+		}
+	}
+	return AFK_OK;
+}
+
+/* --- the public functions -------------------------------------------- */
+
+/* Fills a zeroed c with the defaults; AFK_ENOMEM leaves what was made
+ * for config_clear(). */
+static int config_defaults(afk_config *c)
+{
+	c->kill_switch = 1;
+	c->ready_label = afk__strdup("ready-for-agent");
+	c->in_progress_label = afk__strdup("agent-in-progress");
+	c->human_label = afk__strdup("ready-for-human");
+	if (c->ready_label == NULL || c->in_progress_label == NULL ||
+	    c->human_label == NULL)
+		return AFK_ENOMEM;
+	return AFK_OK;
+}
+
+/* The defaults fail closed (see afk/config.h); *out is the caller's, NULL
+ * on failure. */
+int afk_config_new(afk_config **out)
+{
+	afk_config *c;
+
+	if (out == NULL)
+		return AFK_EINVAL;
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return AFK_ENOMEM;
+	if (config_defaults(c) != AFK_OK) {
+		afk_config_free(c);
+		return AFK_ENOMEM;
+	}
+	*out = c;
+	return AFK_OK;
+}
+
+/* Frees every setting and the handle; NULL is a no-op. */
+void afk_config_free(afk_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	config_clear(cfg);
+	free(cfg);
+}
+
+/* Records jansson's refusal of the text, with its line and column when it
+ * knows them. */
+static int refuse_json(cfg_ctx *cx, const json_error_t *err)
+{
+	char where[AFK__ERRMSG_SIZE / 2];
+	char path[AFK__ERRMSG_SIZE / 2];
+
+	where[0] = path[0] = '\0';
+	if (cx->source != NULL && err->line > 0)
+		snprintf(where, sizeof(where), "%s:%d:%d: ", cx->source,
+		         err->line, err->column);
+	else if (cx->source != NULL)
+		snprintf(where, sizeof(where), "%s: ", cx->source);
+	name_path(cx, path, sizeof(path));
+	afk__errf(cx->errbuf, "%s%s%sinvalid JSON: %s", where, path,
+	          path[0] ? ": " : "", err->text);
+	return AFK_ECONFIG;
+}
+
+/* Applies every member of the object root to the aside copy next. */
+static int apply_object(afk_config *next, json_t *root, cfg_ctx *cx)
+{
+	char q[QUOTE_SHORT];
+	const char *name;
+	json_t *v;
+	long i;
+	int rc;
+
+	if (!json_is_object(root))
+		return refuse(cx, "expected an object at the top level, got %s",
+		              type_name(root));
+	json_object_foreach(root, name, v) {
+		i = key_index(name);
+		if (i < 0) {
+			push_key(cx, name);
+			quote(q, sizeof(q), name);
+			return refuse_bare(cx, "%s: unknown key", q);
+		}
+		rc = apply_key(next, (size_t)i, v, cx);
+		if (rc != AFK_OK)
+			return rc;
+	}
+	return check_labels(next, cx);
+}
+
+/* Loads the len bytes of text (NUL-terminated) named source, relative
+ * paths taken from dir, all or nothing. */
+static int load_text(afk_config *cfg, const char *text, size_t len,
+                     const char *source, const char *dir)
+{
+	cfg_ctx cx;
+	afk_config next;
+	json_error_t err;
+	json_t *root;
+	int rc;
+
+	memset(&cx, 0, sizeof(cx));
+	cx.source = source;
+	cx.text = text;
+	cx.dir = dir;
+	cx.errbuf = cfg->errmsg;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (root == NULL)
+		return refuse_json(&cx, &err);
+	rc = config_copy(&next, cfg);
+	if (rc != AFK_OK) {
+		json_decref(root);
+		return nomem(&cx);
+	}
+	rc = apply_object(&next, root, &cx);
+	json_decref(root);
+	if (rc != AFK_OK) {
+		config_clear(&next);
+		return rc;
+	}
+	config_commit(cfg, &next);
+	return AFK_OK;
+}
+
+/* The directory part of path in a heap string (the caller's): "" when
+ * path has none, so that the current directory is used. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	char *dir;
+
+	if (slash == NULL)
+		return afk__strdup("");
+	n = slash == path ? 1 : (size_t)(slash - path);
+	dir = malloc(n + 1);
+	if (dir != NULL) {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	return dir;
+}
+
+/* Reads the whole file first, since the line of a refused value is found
+ * in its text.  AFK_EIO when it cannot be read, AFK_ECONFIG for anything
+ * refused; either way cfg is untouched but for its message. */
+int afk_config_load_file(afk_config *cfg, const char *path)
+{
+	char *text = NULL, *dir;
+	size_t len;
+	int rc;
+
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	if (path == NULL) {
+		afk__errf(cfg->errmsg, "afk_config_load_file: path is NULL");
+		return AFK_EINVAL;
+	}
+	rc = slurp(path, CONFIG_FILE_MAX, &text, &len);
+	if (rc == AFK_ENOMEM) {
+		afk__errf(cfg->errmsg, "out of memory");
+		return rc;
+	}
+	if (rc != AFK_OK) {
+		afk__errf(cfg->errmsg, "%s: cannot read: %s", path,
+		          strerror(errno));
+		return AFK_EIO;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		free(text);
+		afk__errf(cfg->errmsg, "%s: larger than 1 MiB", path);
+		return AFK_ECONFIG;
+	}
+	dir = dir_of(path);
+	if (dir == NULL)
+		rc = AFK_ENOMEM;
+	else
+		rc = load_text(cfg, text, len, path, dir);
+	if (rc == AFK_ENOMEM)
+		afk__errf(cfg->errmsg, "out of memory");
+	free(dir);
+	free(text);
+	return rc;
+}
+
+/* As afk_config_load_file(), naming the source "<string>" and taking
+ * relative paths from the current directory. */
+int afk_config_load_string(afk_config *cfg, const char *json)
+{
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	if (json == NULL) {
+		afk__errf(cfg->errmsg, "afk_config_load_string: json is NULL");
+		return AFK_EINVAL;
+	}
+	return load_text(cfg, json, strlen(json), "<string>", NULL);
+}
+
+/* Any JSON value is accepted by the parser, then judged by the key's
+ * setter exactly as in a file; messages name the key but no line. */
+int afk_config_set(afk_config *cfg, const char *key, const char *json)
+{
+	char q[QUOTE_SHORT];
+	cfg_ctx cx;
+	afk_config next;
+	json_error_t err;
+	json_t *v;
+	long i;
+	int rc;
+
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	if (key == NULL || json == NULL) {
+		afk__errf(cfg->errmsg, "afk_config_set: %s is NULL",
+		          key == NULL ? "key" : "json");
+		return AFK_EINVAL;
+	}
+	memset(&cx, 0, sizeof(cx));
+	cx.errbuf = cfg->errmsg;
+	i = key_index(key);
+	if (i < 0) {
+		quote(q, sizeof(q), key);
+		afk__errf(cfg->errmsg, "%s: unknown key", q);
+		return AFK_ECONFIG;
+	}
+	push_key(&cx, keys[i].name);
+	v = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+	if (v == NULL)
+		return refuse_json(&cx, &err);
+	pop(&cx);
+	if (config_copy(&next, cfg) != AFK_OK) {
+		json_decref(v);
+		return nomem(&cx);
+	}
+	rc = apply_key(&next, (size_t)i, v, &cx);
+	json_decref(v);
+	if (rc == AFK_OK)
+		rc = check_labels(&next, &cx);
+	if (rc != AFK_OK) {
+		config_clear(&next);
+		return rc;
+	}
+	config_commit(cfg, &next);
+	return AFK_OK;
+}
+
+/* *json is compact JSON text, the caller's to afk_free().  cfg is const,
+ * so a failure (AFK_EINVAL, AFK_ECONFIG for an unknown key, AFK_ENOMEM)
+ * records no message. */
+int afk_config_get(const afk_config *cfg, const char *key, char **json)
+{
+	json_t *v;
+	long i;
+
+	if (json != NULL)
+		*json = NULL;
+	if (cfg == NULL || key == NULL || json == NULL)
+		return AFK_EINVAL;
+	i = key_index(key);
+	if (i < 0)
+		return AFK_ECONFIG;
+	v = keys[i].get(cfg);
+	if (v == NULL)
+		return AFK_ENOMEM;
+	*json = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_decref(v);
+	return *json != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+/* The table's order is the documented order of afk.json(5). */
+const char *afk_config_key(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
+/* Both gates, every time: neither alone arms. */
+int afk_config_armed(const afk_config *cfg)
+{
+	return cfg != NULL && !cfg->kill_switch && cfg->allowlist.n > 0;
+}
+
+/* Never NULL: "" until a failure, then the last failure's message. */
+const char *afk_config_errmsg(const afk_config *cfg)
+{
+	return cfg != NULL ? cfg->errmsg : "";
+}
+
+/* --- the environment ------------------------------------------------- */
+
+/* Parses AFK_KILL_SWITCH's value into *on; -1 when it is no boolean. */
+static int parse_bool(const char *s, int *on)
+{
+	static const char *const yes[] = {"1", "true", "on", "yes"};
+	static const char *const no[] = {"0", "false", "off", "no"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		if (same_ascii(s, yes[i])) {
+			*on = 1;
+			return 0;
+		}
+		if (same_ascii(s, no[i])) {
+			*on = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Appends the entry of AFK_ALLOWLIST at s (n bytes, spaces around it
+ * already trimmed) to list, refusing what the file would refuse. */
+static int env_entry(const char *s, size_t n, afk__strv *list, char *errbuf)
+{
+	char why[AFK__ERRMSG_SIZE], q[QUOTE_SHORT];
+	char *entry;
+	int rc = AFK_OK;
+
+	entry = malloc(n + 1);
+	if (entry == NULL) {
+		afk__errf(errbuf, "out of memory");
+		return AFK_ENOMEM;
+	}
+	memcpy(entry, s, n);
+	entry[n] = '\0';
+	quote(q, sizeof(q), entry);
+	if (afk__config_check_repo(entry, why) != AFK_OK) {
+		afk__errf(errbuf, "AFK_ALLOWLIST: %s", why);
+		rc = AFK_ECONFIG;
+	} else if (afk__strv_find(list, entry) >= 0) {
+		afk__errf(errbuf, "AFK_ALLOWLIST: %s is listed twice", q);
+		rc = AFK_ECONFIG;
+	} else if (afk__strv_push(list, entry)) {
+		afk__errf(errbuf, "out of memory");
+		rc = AFK_ENOMEM;
+	}
+	free(entry);
+	return rc;
+}
+
+/* Parses AFK_ALLOWLIST's comma-separated value into *list (the
+ * caller's).  A value of only spaces is empty: it empties the list. */
+static int parse_allowlist(const char *s, afk__strv *list, char *errbuf)
+{
+	const char *end, *a, *b;
+	int rc;
+
+	for (a = s; is_space(*a); a++)
+		;
+	if (*a == '\0')
+		return AFK_OK;
+	for (;;) {
+		end = strchr(s, ',');
+		if (end == NULL)
+			end = s + strlen(s);
+		for (a = s; a < end && is_space(*a); a++)
+			;
+		for (b = end; b > a && is_space(b[-1]); b--)
+			;
+		rc = env_entry(a, (size_t)(b - a), list, errbuf);
+		if (rc != AFK_OK) {
+			afk__strv_clear(list);
+			return rc;
+		}
+		if (*end == '\0')
+			return AFK_OK;
+		s = end + 1;
+	}
+}
+
+/* Both variables are parsed before either is applied, so a bad one
+ * leaves both gates as they were. */
+int afk_config_apply_env(afk_config *cfg)
+{
+	const char *ks, *al;
+	char q[QUOTE_SHORT];
+	afk__strv list = {NULL, 0, 0};
+	int on, rc;
+
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	ks = getenv("AFK_KILL_SWITCH");
+	al = getenv("AFK_ALLOWLIST");
+	on = cfg->kill_switch;
+	if (ks != NULL && parse_bool(ks, &on) != 0) {
+		quote(q, sizeof(q), ks);
+		afk__errf(cfg->errmsg, "AFK_KILL_SWITCH: %s is not a boolean "
+		          "(use 1/0, true/false, on/off)", q);
+		return AFK_ECONFIG;
+	}
+	if (al != NULL) {
+		rc = parse_allowlist(al, &list, cfg->errmsg);
+		if (rc != AFK_OK)
+			return rc;
+		afk__strv_clear(&cfg->allowlist);
+		cfg->allowlist = list;
+	}
+	cfg->kill_switch = on;
+	return AFK_OK;
+}

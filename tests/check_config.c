@@ -1,1 +1,1479 @@
-int main(void) { return 77; }
+/*
+ * tests/check_config.c - the configuration: defaults, keys, validation,
+ * line numbers, atomicity, paths, the environment, and lib/jsonpos.c.
+ *
+ * Tests that change the process (cwd, environment, temporary files) undo
+ * it before they end, so the suite also runs unforked under valgrind.
+ */
+#define _XOPEN_SOURCE 700
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <afk/afk.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "jsonpos.h"
+
+#define NKEYS_MAX 32
+#define DIR_MAX 256
+
+/* --- helpers --------------------------------------------------------- */
+
+static afk_config *cfg_new(void)
+{
+	afk_config *c = NULL;
+
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* The value of key as JSON text; the caller frees it with afk_free(). */
+static char *get(const afk_config *c, const char *key)
+{
+	char *s = NULL;
+
+	ck_assert_int_eq(afk_config_get(c, key, &s), AFK_OK);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static void assert_get(const afk_config *c, const char *key,
+                       const char *want)
+{
+	char *s = get(c, key);
+
+	ck_assert_msg(strcmp(s, want) == 0, "%s is %s, want %s", key, s, want);
+	afk_free(s);
+}
+
+static void assert_has(const char *msg, const char *needle)
+{
+	ck_assert_msg(strstr(msg, needle) != NULL, "message \"%s\" lacks \"%s\"",
+	              msg, needle);
+}
+
+static void assert_msg(const afk_config *c, const char *want)
+{
+	ck_assert_msg(strcmp(afk_config_errmsg(c), want) == 0,
+	              "message \"%s\", want \"%s\"", afk_config_errmsg(c),
+	              want);
+}
+
+/* Every key's value, to show that a refusal changed nothing. */
+typedef struct snapshot {
+	char *v[NKEYS_MAX];
+	char *preamble;
+} snapshot;
+
+static void snap_take(const afk_config *c, snapshot *s)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; afk_config_key(i) != NULL; i++) {
+		ck_assert_uint_lt(i, NKEYS_MAX);
+		s->v[i] = get(c, afk_config_key(i));
+	}
+	s->preamble = c->preamble ? strdup(c->preamble) : NULL;
+}
+
+static void snap_check(const afk_config *c, const snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; afk_config_key(i) != NULL; i++)
+		assert_get(c, afk_config_key(i), s->v[i]);
+	ck_assert_pstr_eq(c->preamble, s->preamble);
+}
+
+static void snap_free(snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS_MAX; i++)
+		afk_free(s->v[i]);
+	free(s->preamble);
+}
+
+/* A fresh directory under /tmp, its real path in dir (DIR_MAX bytes:
+ * short, so that paths built on it fit their buffers). */
+static void tmp_make(char *dir)
+{
+	char tmpl[] = "/tmp/afk-cfg-XXXXXX";
+	char *real;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	real = realpath(tmpl, NULL);
+	ck_assert_ptr_nonnull(real);
+	ck_assert_uint_lt(strlen(real), DIR_MAX);
+	strcpy(dir, real);
+	free(real);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void tmp_remove(const char *dir)
+{
+	ck_assert_int_eq(nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* Writes len bytes of text to dir/name and its path into path. */
+static void write_bytes(const char *dir, const char *name, const char *text,
+                        size_t len, char *path)
+{
+	FILE *f;
+
+	snprintf(path, PATH_MAX, "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_file(const char *dir, const char *name, const char *text,
+                       char *path)
+{
+	write_bytes(dir, name, text, strlen(text), path);
+}
+
+static void env_clear(void)
+{
+	unsetenv("AFK_KILL_SWITCH");
+	unsetenv("AFK_ALLOWLIST");
+}
+
+/* --- defaults and arming --------------------------------------------- */
+
+START_TEST(fresh_config_fails_closed)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_armed(c), 0);
+	assert_get(c, "kill_switch", "true");
+	assert_get(c, "allowlist", "[]");
+	assert_get(c, "ready_label", "\"ready-for-agent\"");
+	assert_get(c, "in_progress_label", "\"agent-in-progress\"");
+	assert_get(c, "human_label", "\"ready-for-human\"");
+	assert_get(c, "trusted_users", "[]");
+	assert_get(c, "preamble_file", "null");
+	assert_get(c, "tracker", "null");
+	assert_get(c, "agent", "null");
+	ck_assert_str_eq(afk_config_errmsg(c), "");
+	ck_assert_ptr_null(c->preamble);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(kill_switch_off_alone_is_not_armed)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", "false"), AFK_OK);
+	ck_assert_int_eq(afk_config_armed(c), 0);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(allowlist_alone_is_not_armed)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"infra\"]"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_armed(c), 0);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(both_gates_arm)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c, "{\"kill_switch\": false, "
+	                 "\"allowlist\": [\"infra\"]}"), AFK_OK);
+	ck_assert_int_eq(afk_config_armed(c), 1);
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", "true"), AFK_OK);
+	ck_assert_int_eq(afk_config_armed(c), 0);
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", "false"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[]"), AFK_OK);
+	ck_assert_int_eq(afk_config_armed(c), 0);
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- keys ------------------------------------------------------------ */
+
+START_TEST(keys_are_enumerated_in_order)
+{
+	static const char *const want[] = {
+		"kill_switch", "allowlist", "ready_label", "in_progress_label",
+		"human_label", "trusted_users", "preamble_file", "tracker",
+		"agent"
+	};
+	size_t i, n = sizeof(want) / sizeof(*want);
+
+	for (i = 0; i < n; i++)
+		ck_assert_pstr_eq(afk_config_key(i), want[i]);
+	ck_assert_ptr_null(afk_config_key(n));
+	ck_assert_ptr_null(afk_config_key((size_t)-1));
+}
+END_TEST
+
+START_TEST(every_key_round_trips_its_default)
+{
+	afk_config *c = cfg_new();
+	snapshot before;
+	size_t i;
+
+	snap_take(c, &before);
+	for (i = 0; afk_config_key(i) != NULL; i++)
+		ck_assert_msg(afk_config_set(c, afk_config_key(i),
+		              before.v[i]) == AFK_OK, "%s: %s", afk_config_key(i),
+		              afk_config_errmsg(c));
+	snap_check(c, &before);
+	snap_free(&before);
+	afk_config_free(c);
+}
+END_TEST
+
+/* A non-default value for every key, set then read back; a key added to
+ * the library without a row here fails the test. */
+START_TEST(every_key_round_trips_a_value)
+{
+	char dir[DIR_MAX], pre[PATH_MAX], pre_json[2 * PATH_MAX];
+	char *got;
+	afk_config *c = cfg_new();
+	const char *v;
+	size_t i;
+
+	tmp_make(dir);
+	write_file(dir, "pre.md", "Be careful.\n", pre);
+	snprintf(pre_json, sizeof(pre_json), "\"%s\"", pre);
+	for (i = 0; afk_config_key(i) != NULL; i++) {
+		const char *k = afk_config_key(i);
+
+		if (strcmp(k, "kill_switch") == 0)
+			v = "false";
+		else if (strcmp(k, "allowlist") == 0)
+			v = "[\"infra\",\"acme/api\",\"A.b_c-d/x.y-z\"]";
+		else if (strcmp(k, "ready_label") == 0)
+			v = "\"go\"";
+		else if (strcmp(k, "in_progress_label") == 0)
+			v = "\"going\"";
+		else if (strcmp(k, "human_label") == 0)
+			v = "\"help me\"";
+		else if (strcmp(k, "trusted_users") == 0)
+			v = "[\"alice\",\"bob-1\"]";
+		else if (strcmp(k, "preamble_file") == 0)
+			v = pre_json;
+		else if (strcmp(k, "tracker") == 0)
+			v = "{\"kind\":\"file\",\"path\":\"/srv/issues.json\"}";
+		else if (strcmp(k, "agent") == 0)
+			v = "{\"kind\":\"command\",\"command\":[\"/bin/agent\","
+			    "\"-v\"],\"state_dir\":\"/var/afk\"}";
+		else
+			ck_abort_msg("no sample value for key %s", k);
+		ck_assert_msg(afk_config_set(c, k, v) == AFK_OK, "%s: %s", k,
+		              afk_config_errmsg(c));
+		got = get(c, k);
+		ck_assert_str_eq(got, v);
+		ck_assert_int_eq(afk_config_set(c, k, got), AFK_OK);
+		afk_free(got);
+		assert_get(c, k, v);
+	}
+	ck_assert_str_eq(c->preamble, "Be careful.\n");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+START_TEST(unknown_key_is_refused_by_set_and_get)
+{
+	afk_config *c = cfg_new();
+	char *s = (char *)"sentinel";
+
+	ck_assert_int_eq(afk_config_set(c, "kil_switch", "true"), AFK_ECONFIG);
+	assert_msg(c, "\"kil_switch\": unknown key");
+	ck_assert_int_eq(afk_config_get(c, "kil_switch", &s), AFK_ECONFIG);
+	ck_assert_ptr_null(s);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(null_arguments_are_einval)
+{
+	afk_config *c = cfg_new();
+	char *s = (char *)"sentinel";
+
+	ck_assert_int_eq(afk_config_new(NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_load_file(NULL, "x"), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_load_file(c, NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_load_string(NULL, "{}"), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_load_string(c, NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_set(NULL, "kill_switch", "true"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_config_set(c, NULL, "true"), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_get(NULL, "kill_switch", &s), AFK_EINVAL);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(afk_config_get(c, NULL, &s), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_get(c, "kill_switch", NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_apply_env(NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_armed(NULL), 0);
+	ck_assert_str_eq(afk_config_errmsg(NULL), "");
+	afk_config_free(NULL);
+	assert_get(c, "kill_switch", "true");
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- the allowlist --------------------------------------------------- */
+
+static const struct bad_repo {
+	const char *json;    /* the entry as a JSON string */
+	const char *quoted;  /* as the message quotes it */
+	const char *why;
+} bad_repos[] = {
+	{"\"\"", "\"\"", "it is empty"},
+	{"\"*\"", "\"*\"", "wildcards and patterns are refused"},
+	{"\"org/*\"", "\"org/*\"", "wildcards and patterns are refused"},
+	{"\"a?b\"", "\"a?b\"", "wildcards and patterns are refused"},
+	{"\"[ab]\"", "\"[ab]\"", "wildcards and patterns are refused"},
+	{"\"{a,b}\"", "\"{a,b}\"", "wildcards and patterns are refused"},
+	{"\"!infra\"", "\"!infra\"", "wildcards and patterns are refused"},
+	{"\" infra\"", "\" infra\"", "whitespace is refused"},
+	{"\"a b\"", "\"a b\"", "whitespace is refused"},
+	{"\"a\\tb\"", "\"a\\u0009b\"", "whitespace is refused"},
+	{"\"a/b/c\"", "\"a/b/c\"", "more than one '/'"},
+	{"\"..\"", "\"..\"", "\".\" and \"..\" are not names"},
+	{"\".\"", "\".\"", "\".\" and \"..\" are not names"},
+	{"\"acme/..\"", "\"acme/..\"", "\".\" and \"..\" are not names"},
+	{"\"owner/\"", "\"owner/\"", "the name is empty"},
+	{"\"/name\"", "\"/name\"", "the owner is empty"},
+	{"\"/\"", "\"/\"", "the owner is empty"},
+	{"\"a:b\"", "\"a:b\"",
+	 "only letters, digits, '.', '_', '-' and one '/' are allowed"},
+	{"\"caf\\u00e9\"", "\"caf\xc3\xa9\"",
+	 "only letters, digits, '.', '_', '-' and one '/' are allowed"},
+	{"\"a\\u0001b\"", "\"a\\u0001b\"",
+	 "only letters, digits, '.', '_', '-' and one '/' are allowed"},
+};
+
+START_TEST(bad_allowlist_entry_is_refused_naming_key_and_value)
+{
+	const struct bad_repo *b = &bad_repos[_i];
+	afk_config *c = cfg_new();
+	char json[128], want[512];
+
+	snprintf(json, sizeof(json), "[\"infra\", %s]", b->json);
+	ck_assert_int_eq(afk_config_set(c, "allowlist", json), AFK_ECONFIG);
+	snprintf(want, sizeof(want),
+	         "allowlist[1]: %s is not a repository name: %s", b->quoted,
+	         b->why);
+	assert_msg(c, want);
+	assert_get(c, "allowlist", "[]");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(bad_repo_is_refused_by_check_repo)
+{
+	const struct bad_repo *b = &bad_repos[_i];
+	char errbuf[AFK__ERRMSG_SIZE], want[512];
+	json_t *v = json_loads(b->json, JSON_DECODE_ANY, NULL);
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(afk__config_check_repo(json_string_value(v), errbuf),
+	                 AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s is not a repository name: %s",
+	         b->quoted, b->why);
+	ck_assert_str_eq(errbuf, want);
+	json_decref(v);
+}
+END_TEST
+
+START_TEST(good_repos_pass_and_keep_their_order)
+{
+	static const char *const good[] = {
+		"infra", "acme/api", "A.b_c-d/x.y-z", "a..b", "0/9", ".github",
+		"o/.x"
+	};
+	char errbuf[AFK__ERRMSG_SIZE];
+	afk_config *c = cfg_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(*good); i++)
+		ck_assert_msg(afk__config_check_repo(good[i], errbuf) == AFK_OK,
+		              "%s: %s", good[i], errbuf);
+	ck_assert_int_eq(afk_config_set(c, "allowlist",
+	                 "[\"zeta\", \"acme/api\", \"alpha\"]"), AFK_OK);
+	assert_get(c, "allowlist", "[\"zeta\",\"acme/api\",\"alpha\"]");
+	ck_assert_uint_eq(c->allowlist.n, 3);
+	ck_assert_str_eq(c->allowlist.v[0], "zeta");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(duplicate_allowlist_entry_is_refused)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "allowlist",
+	                 "[\"a\", \"b/c\", \"a\"]"), AFK_ECONFIG);
+	assert_msg(c, "allowlist[2]: \"a\" is listed twice");
+	assert_get(c, "allowlist", "[]");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(long_value_is_cut_in_the_message)
+{
+	afk_config *c = cfg_new();
+	char json[1100];
+
+	memset(json, 'x', sizeof(json));
+	memcpy(json, "[\"*", 3);
+	memcpy(json + sizeof(json) - 3, "\"]", 3);
+	ck_assert_int_eq(afk_config_set(c, "allowlist", json), AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "allowlist[0]: \"*xxx");
+	assert_has(afk_config_errmsg(c), "...\" is not a repository name: "
+	           "wildcards and patterns are refused");
+	ck_assert_uint_lt(strlen(afk_config_errmsg(c)), 200);
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- types ----------------------------------------------------------- */
+
+static const struct bad_type {
+	const char *key;
+	const char *json;
+	const char *msg;
+} bad_types[] = {
+	{"kill_switch", "\"yes\"",
+	 "kill_switch: expected a boolean, got a string"},
+	{"kill_switch", "1", "kill_switch: expected a boolean, got a number"},
+	{"kill_switch", "null", "kill_switch: expected a boolean, got null"},
+	{"allowlist", "\"infra\"",
+	 "allowlist: expected an array of strings, got a string"},
+	{"allowlist", "null", "allowlist: expected an array of strings, got null"},
+	{"allowlist", "[\"a\", 1]",
+	 "allowlist[1]: expected a string, got a number"},
+	{"ready_label", "5", "ready_label: expected a string, got a number"},
+	{"in_progress_label", "[]",
+	 "in_progress_label: expected a string, got an array"},
+	{"human_label", "{}", "human_label: expected a string, got an object"},
+	{"human_label", "null", "human_label: expected a string, got null"},
+	{"trusted_users", "\"alice\"",
+	 "trusted_users: expected an array of strings, got a string"},
+	{"trusted_users", "[true]",
+	 "trusted_users[0]: expected a string, got a boolean"},
+	{"preamble_file", "3",
+	 "preamble_file: expected a string or null, got a number"},
+	{"tracker", "\"file\"",
+	 "tracker: expected an object or null, got a string"},
+	{"tracker", "{\"kind\": 1, \"path\": \"x\"}",
+	 "tracker.kind: expected a string, got a number"},
+	{"tracker", "{\"kind\": \"file\", \"path\": 7}",
+	 "tracker.path: expected a string, got a number"},
+	{"agent", "[]", "agent: expected an object or null, got an array"},
+	{"agent", "{\"kind\": \"command\", \"command\": \"ls\"}",
+	 "agent.command: expected an array of strings, got a string"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"ls\", 2]}",
+	 "agent.command[1]: expected a string, got a number"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"ls\"], "
+	 "\"state_dir\": false}",
+	 "agent.state_dir: expected a string, got a boolean"},
+};
+
+START_TEST(wrong_type_is_refused_by_set)
+{
+	const struct bad_type *b = &bad_types[_i];
+	afk_config *c = cfg_new();
+	snapshot before;
+
+	snap_take(c, &before);
+	ck_assert_int_eq(afk_config_set(c, b->key, b->json), AFK_ECONFIG);
+	assert_msg(c, b->msg);
+	snap_check(c, &before);
+	snap_free(&before);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(wrong_type_is_refused_by_load_with_line)
+{
+	const struct bad_type *b = &bad_types[_i];
+	afk_config *c = cfg_new();
+	char json[256], want[512];
+	snapshot before;
+
+	/* line 2 sets another key to its default value */
+	snprintf(json, sizeof(json), "{\n%s,\n\"%s\": %s\n}",
+	         strcmp(b->key, "allowlist") ? "\"allowlist\": []" :
+	         "\"kill_switch\": true", b->key, b->json);
+	snprintf(want, sizeof(want), "<string>:3: %s", b->msg);
+	snap_take(c, &before);
+	ck_assert_int_eq(afk_config_load_string(c, json), AFK_ECONFIG);
+	assert_msg(c, want);
+	snap_check(c, &before);
+	snap_free(&before);
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- loading and line numbers ---------------------------------------- */
+
+START_TEST(unknown_key_is_refused_with_its_line)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\n  \"kill_switch\": false,\n  \"kil_switch\": true\n}"),
+	                 AFK_ECONFIG);
+	assert_msg(c, "<string>:3: \"kil_switch\": unknown key");
+	assert_get(c, "kill_switch", "true");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(file_error_names_path_and_line)
+{
+	char dir[DIR_MAX], path[PATH_MAX], want[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	write_file(dir, "afk.json",
+	           "{\n"
+	           "  \"kill_switch\": false,\n"
+	           "  \"allowlist\": [\n"
+	           "    \"infra\",\n"
+	           "    \"org/*\"\n"
+	           "  ]\n"
+	           "}\n", path);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:5: allowlist[1]: \"org/*\" is not a "
+	         "repository name: wildcards and patterns are refused", path);
+	assert_msg(c, want);
+
+	write_file(dir, "afk.json", "{\n  \"kil_switch\": true\n}\n", path);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:2: \"kil_switch\": unknown key", path);
+	assert_msg(c, want);
+	assert_get(c, "kill_switch", "true");
+	assert_get(c, "allowlist", "[]");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+/* Strings holding brackets, quotes and escapes before the bad value must
+ * not throw the count off. */
+START_TEST(lines_survive_tricky_strings)
+{
+	afk_config *c = cfg_new();
+	const char *json =
+		"{\n"
+		"  \"ready_label\": \"a \\\"{[\\\" b\",\n"
+		"  \"trusted_users\": [\"x,]}\", \"y\\\\\", \"z\\\"\"],\n"
+		"\n"
+		"  \"tracker\": {\n"
+		"    \"kind\": \"file\",\n"
+		"    \"path\": \"\"\n"
+		"  }\n"
+		"}";
+
+	ck_assert_int_eq(afk_config_load_string(c, json), AFK_ECONFIG);
+	assert_msg(c, "<string>:7: tracker.path: a path cannot be empty");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(line_of_an_escaped_key)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\"allowlist\": [],\n\n \"kill\\u005fswitch\": \"no\"}"),
+	                 AFK_ECONFIG);
+	assert_msg(c, "<string>:3: kill_switch: expected a boolean, "
+	           "got a string");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(line_of_a_nested_array_element)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\"agent\": {\n"
+	                 "  \"kind\": \"command\",\n"
+	                 "  \"command\": [\n"
+	                 "    \"run\",\n"
+	                 "    \"\"\n"
+	                 "  ]}}"), AFK_ECONFIG);
+	assert_msg(c, "<string>:5: agent.command[1]: an argument cannot be "
+	           "empty");
+	afk_config_free(c);
+}
+END_TEST
+
+/* A missing member has no line: the line of its object is given. */
+START_TEST(line_of_a_missing_member_is_its_parent)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\n\"kill_switch\": true,\n\"tracker\":\n"
+	                 "  {\"path\": \"x\"}\n}"), AFK_ECONFIG);
+	assert_msg(c, "<string>:3: tracker.kind: missing (known kinds: "
+	           "\"file\")");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(invalid_json_reports_line_and_column)
+{
+	afk_config *c = cfg_new();
+	const char *m;
+	int line = 0, col = 0, n = 0;
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\n  \"kill_switch\": true,\n  \"allowlist\": ,\n}"),
+	                 AFK_ECONFIG);
+	m = afk_config_errmsg(c);
+	ck_assert_int_eq(sscanf(m, "<string>:%d:%d: invalid JSON: %n", &line,
+	                        &col, &n), 2);
+	ck_assert_int_eq(line, 3);
+	ck_assert_int_gt(col, 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_gt(strlen(m + n), 0);
+	assert_get(c, "kill_switch", "true");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(duplicate_json_keys_are_refused)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\"kill_switch\": true,\n\"kill_switch\": false}"),
+	                 AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "<string>:2:");
+	assert_has(afk_config_errmsg(c), "invalid JSON");
+	assert_has(afk_config_errmsg(c), "duplicate");
+	assert_get(c, "kill_switch", "true");
+	ck_assert_int_eq(afk_config_set(c, "tracker",
+	                 "{\"kind\": \"file\", \"kind\": \"file\", "
+	                 "\"path\": \"x\"}"), AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "tracker: invalid JSON: ");
+	assert_get(c, "tracker", "null");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(top_level_must_be_an_object)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c, "\n[\"kill_switch\"]"),
+	                 AFK_ECONFIG);
+	assert_msg(c, "<string>:2: expected an object at the top level, "
+	           "got an array");
+	ck_assert_int_eq(afk_config_load_string(c, "true"), AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "invalid JSON");
+	ck_assert_int_eq(afk_config_load_string(c, ""), AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "invalid JSON");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(set_reports_invalid_json)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", "tru"), AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "kill_switch: invalid JSON: ");
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", "false true"),
+	                 AFK_ECONFIG);
+	assert_get(c, "kill_switch", "true");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(absent_keys_keep_their_values)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"infra\"]"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ready_label", "\"go\""), AFK_OK);
+	ck_assert_int_eq(afk_config_load_string(c, "{\"kill_switch\": false}"),
+	                 AFK_OK);
+	assert_get(c, "kill_switch", "false");
+	assert_get(c, "allowlist", "[\"infra\"]");
+	assert_get(c, "ready_label", "\"go\"");
+	ck_assert_int_eq(afk_config_load_string(c, "{}"), AFK_OK);
+	assert_get(c, "allowlist", "[\"infra\"]");
+	ck_assert_int_eq(afk_config_armed(c), 1);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(missing_file_is_eio_naming_it)
+{
+	char dir[DIR_MAX], path[PATH_MAX], want[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	snprintf(path, sizeof(path), "%s/nope.json", dir);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_EIO);
+	snprintf(want, sizeof(want), "%s: cannot read: %s", path,
+	         strerror(ENOENT));
+	assert_msg(c, want);
+	ck_assert_int_eq(afk_config_load_file(c, dir), AFK_EIO);
+	assert_has(afk_config_errmsg(c), strerror(EISDIR));
+	assert_get(c, "kill_switch", "true");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+/* Bad loads, sets and environments, each after a valid non-default
+ * configuration: every key reads the same afterwards. */
+START_TEST(refusals_leave_the_config_unchanged)
+{
+	static const char *const loads[] = {
+		"{\"kill_switch\": true, \"allowlist\": [\"x\"], "
+		"\"ready_label\": \"\"}",
+		"{\"allowlist\": [], \"trusted_users\": [\"a\", \"a\"]}",
+		"{\"tracker\": null, \"agent\": null, \"preamble_file\": null, "
+		"\"human_label\": \"go\"}",
+		"{\"tracker\": null, \"agent\": {\"kind\": \"command\", "
+		"\"command\": []}}",
+		"{\"preamble_file\": null, \"tracker\": {\"kind\": \"svn\"}}",
+		"{\"preamble_file\": \"/nonexistent/afk/preamble\"}",
+		"{\"kill_switch\": true, \"bogus\": 1}",
+		"{\"kill_switch\": true,",
+		"[]",
+	};
+	static const char *const sets[][2] = {
+		{"kill_switch", "0"},
+		{"allowlist", "[\"ok\", \"no/*\"]"},
+		{"in_progress_label", "\"GO\""},
+		{"trusted_users", "[\"a b\"]"},
+		{"preamble_file", "\"\""},
+		{"tracker", "{\"kind\": \"file\", \"path\": \"x\", \"p\": 1}"},
+		{"agent", "{\"kind\": \"command\"}"},
+		{"nope", "1"},
+	};
+	char dir[DIR_MAX], pre[PATH_MAX], json[4 * PATH_MAX];
+	afk_config *c = cfg_new();
+	snapshot before;
+	size_t i;
+
+	tmp_make(dir);
+	write_file(dir, "pre.md", "preamble\n", pre);
+	snprintf(json, sizeof(json),
+	         "{\"kill_switch\": false, \"allowlist\": [\"a\", \"b/c\"], "
+	         "\"ready_label\": \"go\", \"trusted_users\": [\"alice\"], "
+	         "\"preamble_file\": \"%s\", "
+	         "\"tracker\": {\"kind\": \"file\", \"path\": \"/i.json\"}, "
+	         "\"agent\": {\"kind\": \"command\", \"command\": [\"x\"]}}",
+	         pre);
+	ck_assert_msg(afk_config_load_string(c, json) == AFK_OK, "%s",
+	              afk_config_errmsg(c));
+	snap_take(c, &before);
+	for (i = 0; i < sizeof(loads) / sizeof(*loads); i++) {
+		ck_assert_msg(afk_config_load_string(c, loads[i]) != AFK_OK,
+		              "accepted %s", loads[i]);
+		snap_check(c, &before);
+	}
+	for (i = 0; i < sizeof(sets) / sizeof(*sets); i++) {
+		ck_assert_msg(afk_config_set(c, sets[i][0], sets[i][1]) != AFK_OK,
+		              "accepted %s = %s", sets[i][0], sets[i][1]);
+		snap_check(c, &before);
+	}
+	env_clear();
+	setenv("AFK_KILL_SWITCH", "1", 1);
+	setenv("AFK_ALLOWLIST", "x,y/*", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_ECONFIG);
+	snap_check(c, &before);
+	env_clear();
+	snap_free(&before);
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+/* --- paths ----------------------------------------------------------- */
+
+START_TEST(file_paths_are_taken_from_the_files_directory)
+{
+	char dir[DIR_MAX], path[PATH_MAX], pre[PATH_MAX];
+	char want[4 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	write_file(dir, "pre.md", "Read CONTRIBUTING first.\n", pre);
+	write_file(dir, "afk.json",
+	           "{\"tracker\": {\"kind\": \"file\", \"path\": \"issues.json\"},\n"
+	           " \"agent\": {\"kind\": \"command\",\n"
+	           "   \"command\": [\"./agent.sh\", \"--x\", \"rel/arg\"]},\n"
+	           " \"preamble_file\": \"./pre.md\"}\n", path);
+	ck_assert_msg(afk_config_load_file(c, path) == AFK_OK, "%s",
+	              afk_config_errmsg(c));
+	snprintf(want, sizeof(want),
+	         "{\"kind\":\"file\",\"path\":\"%s/issues.json\"}", dir);
+	assert_get(c, "tracker", want);
+	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
+	         "[\"%s/agent.sh\",\"--x\",\"rel/arg\"],"
+	         "\"state_dir\":\"%s/afk-runs\"}", dir, dir);
+	assert_get(c, "agent", want);
+	snprintf(want, sizeof(want), "\"%s/pre.md\"", dir);
+	assert_get(c, "preamble_file", want);
+	ck_assert_str_eq(c->preamble, "Read CONTRIBUTING first.\n");
+	ck_assert_str_eq(c->tracker_kind, "file");
+	ck_assert_str_eq(c->agent_kind, "command");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+START_TEST(relative_config_path_is_made_absolute)
+{
+	char dir[DIR_MAX], path[PATH_MAX], old[PATH_MAX];
+	char want[4 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	write_file(dir, "sub/afk.json",
+	           "{\"tracker\": {\"kind\": \"file\", \"path\": \"../i.json\"},"
+	           " \"agent\": {\"kind\": \"command\", \"command\": [\"echo\"],"
+	           " \"state_dir\": \"runs\"}}", path);
+	ck_assert_ptr_nonnull(getcwd(old, sizeof(old)));
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_int_eq(afk_config_load_file(c, "sub/afk.json"), AFK_OK);
+	ck_assert_int_eq(chdir(old), 0);
+	snprintf(want, sizeof(want),
+	         "{\"kind\":\"file\",\"path\":\"%s/sub/../i.json\"}", dir);
+	assert_get(c, "tracker", want);
+	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
+	         "[\"echo\"],\"state_dir\":\"%s/sub/runs\"}", dir);
+	assert_get(c, "agent", want);
+	/* a bare file name: its directory is the current one */
+	ck_assert_int_eq(afk_config_set(c, "agent", "null"), AFK_OK);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	ck_assert_int_eq(chdir(path), 0);
+	ck_assert_int_eq(afk_config_load_file(c, "afk.json"), AFK_OK);
+	ck_assert_int_eq(chdir(old), 0);
+	assert_get(c, "agent", want);
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+START_TEST(string_and_set_paths_are_taken_from_the_cwd)
+{
+	char dir[DIR_MAX], old[PATH_MAX], want[4 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	ck_assert_ptr_nonnull(getcwd(old, sizeof(old)));
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_int_eq(afk_config_load_string(c, "{\"tracker\": "
+	                 "{\"kind\": \"file\", \"path\": \"issues.json\"}}"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "agent", "{\"kind\": \"command\", "
+	                 "\"command\": [\"bin/agent\"], \"state_dir\": \".\"}"),
+	                 AFK_OK);
+	ck_assert_int_eq(chdir(old), 0);
+	snprintf(want, sizeof(want),
+	         "{\"kind\":\"file\",\"path\":\"%s/issues.json\"}", dir);
+	assert_get(c, "tracker", want);
+	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
+	         "[\"%s/bin/agent\"],\"state_dir\":\"%s\"}", dir, dir);
+	assert_get(c, "agent", want);
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+START_TEST(absolute_paths_are_kept)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "tracker", "{\"kind\": \"file\", "
+	                 "\"path\": \"/srv/afk/issues.json\"}"), AFK_OK);
+	assert_get(c, "tracker",
+	           "{\"kind\":\"file\",\"path\":\"/srv/afk/issues.json\"}");
+	ck_assert_str_eq(c->tracker_path, "/srv/afk/issues.json");
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- the preamble ---------------------------------------------------- */
+
+START_TEST(preamble_file_is_read_when_set)
+{
+	char dir[DIR_MAX], pre[PATH_MAX], json[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	write_file(dir, "p.md", "line one\nline two\n", pre);
+	snprintf(json, sizeof(json), "\"%s\"", pre);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_OK);
+	ck_assert_str_eq(c->preamble_file, pre);
+	ck_assert_str_eq(c->preamble, "line one\nline two\n");
+	/* read now, not later: removing the file changes nothing */
+	ck_assert_int_eq(unlink(pre), 0);
+	ck_assert_str_eq(c->preamble, "line one\nline two\n");
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", "null"), AFK_OK);
+	ck_assert_ptr_null(c->preamble_file);
+	ck_assert_ptr_null(c->preamble);
+	assert_get(c, "preamble_file", "null");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+START_TEST(missing_preamble_names_path_and_error)
+{
+	char dir[DIR_MAX], path[PATH_MAX], want[4 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	write_file(dir, "afk.json",
+	           "{\n  \"kill_switch\": false,\n  \"preamble_file\": \"gone.md\"\n}",
+	           path);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:3: preamble_file: cannot read "
+	         "\"%s/gone.md\": %s", path, dir, strerror(ENOENT));
+	assert_msg(c, want);
+	assert_get(c, "kill_switch", "true");
+	assert_get(c, "preamble_file", "null");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+START_TEST(bad_preamble_files_are_refused)
+{
+	char dir[DIR_MAX], path[PATH_MAX], json[2 * PATH_MAX];
+	char want[4 * PATH_MAX];
+	char *big;
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	big = malloc(64 * 1024 + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', 64 * 1024 + 1);
+
+	write_file(dir, "empty.md", "", path);
+	snprintf(json, sizeof(json), "\"%s\"", path);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "preamble_file: \"%s\" is empty", path);
+	assert_msg(c, want);
+
+	write_bytes(dir, "nul.md", "a\0b", 3, path);
+	snprintf(json, sizeof(json), "\"%s\"", path);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "preamble_file: \"%s\" contains a NUL "
+	         "byte", path);
+	assert_msg(c, want);
+
+	write_bytes(dir, "big.md", big, 64 * 1024 + 1, path);
+	snprintf(json, sizeof(json), "\"%s\"", path);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "preamble_file: \"%s\" is larger than "
+	         "64 KiB", path);
+	assert_msg(c, want);
+
+	snprintf(json, sizeof(json), "\"%s\"", dir);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "preamble_file: cannot read \"%s\": %s",
+	         dir, strerror(EISDIR));
+	assert_msg(c, want);
+
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", "\"\""),
+	                 AFK_ECONFIG);
+	assert_msg(c, "preamble_file: a path cannot be empty");
+	assert_get(c, "preamble_file", "null");
+
+	write_bytes(dir, "max.md", big, 64 * 1024, path);
+	snprintf(json, sizeof(json), "\"%s\"", path);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_OK);
+	ck_assert_uint_eq(strlen(c->preamble), 64 * 1024);
+	free(big);
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+/* --- labels ---------------------------------------------------------- */
+
+START_TEST(labels_must_differ)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "in_progress_label",
+	                 "\"ready-for-agent\""), AFK_ECONFIG);
+	assert_msg(c, "in_progress_label: \"ready-for-agent\" is also the "
+	           "ready_label (labels are compared ignoring case); the three "
+	           "labels must differ");
+	ck_assert_int_eq(afk_config_set(c, "ready_label", "\"Ready-For-Human\""),
+	                 AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "ready_label: \"Ready-For-Human\" is "
+	           "also the human_label");
+	ck_assert_int_eq(afk_config_load_string(c, "{\n\"ready_label\": \"x\","
+	                 "\n\"human_label\": \"X\"\n}"), AFK_ECONFIG);
+	assert_has(afk_config_errmsg(c), "<string>:3: human_label: \"X\" is "
+	           "also the ready_label");
+	assert_get(c, "ready_label", "\"ready-for-agent\"");
+	assert_get(c, "in_progress_label", "\"agent-in-progress\"");
+	assert_get(c, "human_label", "\"ready-for-human\"");
+	afk_config_free(c);
+}
+END_TEST
+
+/* Checked on the result, so one file may swap two labels. */
+START_TEST(labels_may_be_swapped_in_one_load)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\"ready_label\": \"ready-for-human\", "
+	                 "\"human_label\": \"ready-for-agent\"}"), AFK_OK);
+	assert_get(c, "ready_label", "\"ready-for-human\"");
+	assert_get(c, "human_label", "\"ready-for-agent\"");
+	afk_config_free(c);
+}
+END_TEST
+
+static const struct bad_label {
+	const char *json;
+	const char *msg;
+} bad_labels[] = {
+	{"\"\"", "ready_label: \"\": a label cannot be empty"},
+	{"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+	 "ready_label: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": "
+	 "longer than 50 bytes (GitHub's limit for a label)"},
+	{"\"a\\nb\"", "ready_label: \"a\\u000ab\": control characters are "
+	 "refused"},
+	{"\"a\\u007fb\"", "ready_label: \"a\\u007fb\": control characters are "
+	 "refused"},
+	{"\" lead\"", "ready_label: \" lead\": leading or trailing whitespace "
+	 "is refused"},
+	{"\"trail \"", "ready_label: \"trail \": leading or trailing "
+	 "whitespace is refused"},
+};
+
+START_TEST(bad_label_is_refused)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "ready_label", bad_labels[_i].json),
+	                 AFK_ECONFIG);
+	assert_msg(c, bad_labels[_i].msg);
+	assert_get(c, "ready_label", "\"ready-for-agent\"");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(good_labels_pass)
+{
+	afk_config *c = cfg_new();
+
+	/* 50 bytes exactly, inner spaces, UTF-8 */
+	ck_assert_int_eq(afk_config_set(c, "ready_label",
+	                 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "in_progress_label",
+	                 "\"agent: working\""), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "human_label", "\"pr\\u00eat\""),
+	                 AFK_OK);
+	ck_assert_str_eq(c->human_label, "pr\xc3\xaat");
+	assert_get(c, "in_progress_label", "\"agent: working\"");
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- trusted users --------------------------------------------------- */
+
+START_TEST(trusted_users_are_checked)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "trusted_users",
+	                 "[\"alice\", \"bob-1\"]"), AFK_OK);
+	assert_get(c, "trusted_users", "[\"alice\",\"bob-1\"]");
+	ck_assert_int_eq(afk_config_set(c, "trusted_users", "[\"\"]"),
+	                 AFK_ECONFIG);
+	assert_msg(c, "trusted_users[0]: a login cannot be empty");
+	ck_assert_int_eq(afk_config_set(c, "trusted_users",
+	                 "[\"a\", \"bob smith\"]"), AFK_ECONFIG);
+	assert_msg(c, "trusted_users[1]: \"bob smith\": whitespace is refused");
+	ck_assert_int_eq(afk_config_set(c, "trusted_users", "[\"a\\u0007\"]"),
+	                 AFK_ECONFIG);
+	assert_msg(c, "trusted_users[0]: \"a\\u0007\": control characters are "
+	           "refused");
+	ck_assert_int_eq(afk_config_set(c, "trusted_users",
+	                 "[\"alice\", \"bob\", \"alice\"]"), AFK_ECONFIG);
+	assert_msg(c, "trusted_users[2]: \"alice\" is listed twice");
+	assert_get(c, "trusted_users", "[\"alice\",\"bob-1\"]");
+	ck_assert_int_eq(afk_config_set(c, "trusted_users", "[]"), AFK_OK);
+	assert_get(c, "trusted_users", "[]");
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- adapters -------------------------------------------------------- */
+
+static const struct bad_adapter {
+	const char *key;
+	const char *json;
+	const char *msg;
+} bad_adapters[] = {
+	{"tracker", "{}", "tracker.kind: missing (known kinds: \"file\")"},
+	{"tracker", "{\"kind\": \"github\"}",
+	 "tracker.kind: unknown kind \"github\" (known kinds: \"file\")"},
+	{"tracker", "{\"kind\": \"file\"}", "tracker.path: missing"},
+	{"tracker", "{\"kind\": \"file\", \"path\": \"\"}",
+	 "tracker.path: a path cannot be empty"},
+	{"tracker", "{\"kind\": \"file\", \"path\": \"x\", \"token\": \"t\"}",
+	 "tracker.token: unknown member of a \"file\" tracker"},
+	{"agent", "{\"command\": [\"x\"]}",
+	 "agent.kind: missing (known kinds: \"command\")"},
+	{"agent", "{\"kind\": \"http\", \"command\": [\"x\"]}",
+	 "agent.kind: unknown kind \"http\" (known kinds: \"command\")"},
+	{"agent", "{\"kind\": \"command\"}", "agent.command: missing"},
+	{"agent", "{\"kind\": \"command\", \"command\": []}",
+	 "agent.command: the command cannot be empty"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"\"]}",
+	 "agent.command[0]: an argument cannot be empty"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"state_dir\": \"\"}", "agent.state_dir: a path cannot be empty"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"shell\": true}", "agent.shell: unknown member of a \"command\" "
+	 "agent"},
+};
+
+START_TEST(bad_adapter_is_refused)
+{
+	const struct bad_adapter *b = &bad_adapters[_i];
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, b->key, b->json), AFK_ECONFIG);
+	assert_msg(c, b->msg);
+	assert_get(c, b->key, "null");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(adapters_set_their_fields_and_null_clears)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "tracker", "{\"kind\": \"file\", "
+	                 "\"path\": \"/a/i.json\"}"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "agent", "{\"kind\": \"command\", "
+	                 "\"command\": [\"claude\", \"-p\"], "
+	                 "\"state_dir\": \"/s\"}"), AFK_OK);
+	ck_assert_str_eq(c->tracker_kind, "file");
+	ck_assert_str_eq(c->tracker_path, "/a/i.json");
+	ck_assert_str_eq(c->agent_kind, "command");
+	ck_assert_uint_eq(c->agent_command.n, 2);
+	ck_assert_str_eq(c->agent_command.v[0], "claude");
+	ck_assert_str_eq(c->agent_command.v[1], "-p");
+	ck_assert_str_eq(c->agent_state_dir, "/s");
+	ck_assert_int_eq(afk_config_set(c, "tracker", "null"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "agent", "null"), AFK_OK);
+	ck_assert_ptr_null(c->tracker_kind);
+	ck_assert_ptr_null(c->tracker_path);
+	ck_assert_ptr_null(c->agent_kind);
+	ck_assert_uint_eq(c->agent_command.n, 0);
+	ck_assert_ptr_null(c->agent_state_dir);
+	assert_get(c, "tracker", "null");
+	assert_get(c, "agent", "null");
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- the environment ------------------------------------------------- */
+
+static const struct env_bool {
+	const char *value;
+	const char *kill_switch;
+} env_bools[] = {
+	{"1", "true"}, {"true", "true"}, {"TRUE", "true"}, {"On", "true"},
+	{"yes", "true"}, {"0", "false"}, {"false", "false"},
+	{"False", "false"}, {"OFF", "false"}, {"no", "false"},
+};
+
+START_TEST(env_kill_switch_words)
+{
+	afk_config *c = cfg_new();
+	const char *flip = strcmp(env_bools[_i].kill_switch, "true") == 0 ?
+	                   "false" : "true";
+
+	env_clear();
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", flip), AFK_OK);
+	setenv("AFK_KILL_SWITCH", env_bools[_i].value, 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "kill_switch", env_bools[_i].kill_switch);
+	env_clear();
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(env_bad_kill_switch_is_refused)
+{
+	afk_config *c = cfg_new();
+
+	env_clear();
+	setenv("AFK_KILL_SWITCH", "maybe", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_ECONFIG);
+	assert_msg(c, "AFK_KILL_SWITCH: \"maybe\" is not a boolean "
+	           "(use 1/0, true/false, on/off)");
+	setenv("AFK_KILL_SWITCH", "", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_ECONFIG);
+	setenv("AFK_KILL_SWITCH", " 0", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_ECONFIG);
+	assert_get(c, "kill_switch", "true");
+	env_clear();
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(env_allowlist_is_split_and_trimmed)
+{
+	afk_config *c = cfg_new();
+
+	env_clear();
+	setenv("AFK_ALLOWLIST", " infra ,acme/api,\tx.y ", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "allowlist", "[\"infra\",\"acme/api\",\"x.y\"]");
+	setenv("AFK_ALLOWLIST", "solo", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "allowlist", "[\"solo\"]");
+	setenv("AFK_ALLOWLIST", "", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "allowlist", "[]");
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"a\"]"), AFK_OK);
+	setenv("AFK_ALLOWLIST", "  ", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "allowlist", "[]");
+	env_clear();
+	afk_config_free(c);
+}
+END_TEST
+
+static const struct env_bad_list {
+	const char *value;
+	const char *msg;
+} env_bad_lists[] = {
+	{"infra,org/*", "AFK_ALLOWLIST: \"org/*\" is not a repository name: "
+	 "wildcards and patterns are refused"},
+	{"a,,b", "AFK_ALLOWLIST: \"\" is not a repository name: it is empty"},
+	{"a,b,", "AFK_ALLOWLIST: \"\" is not a repository name: it is empty"},
+	{"a b", "AFK_ALLOWLIST: \"a b\" is not a repository name: whitespace "
+	 "is refused"},
+	{"a/b/c", "AFK_ALLOWLIST: \"a/b/c\" is not a repository name: more "
+	 "than one '/'"},
+	{"x, x", "AFK_ALLOWLIST: \"x\" is listed twice"},
+};
+
+START_TEST(env_bad_allowlist_is_refused_atomically)
+{
+	afk_config *c = cfg_new();
+
+	env_clear();
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"keep\"]"), AFK_OK);
+	setenv("AFK_KILL_SWITCH", "off", 1);
+	setenv("AFK_ALLOWLIST", env_bad_lists[_i].value, 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_ECONFIG);
+	assert_msg(c, env_bad_lists[_i].msg);
+	assert_get(c, "kill_switch", "true");
+	assert_get(c, "allowlist", "[\"keep\"]");
+	env_clear();
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(env_unset_changes_nothing)
+{
+	afk_config *c = cfg_new();
+	snapshot before;
+
+	env_clear();
+	ck_assert_int_eq(afk_config_load_string(c, "{\"kill_switch\": false, "
+	                 "\"allowlist\": [\"a\"]}"), AFK_OK);
+	snap_take(c, &before);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	snap_check(c, &before);
+	snap_free(&before);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(env_arms_and_disarms)
+{
+	afk_config *c = cfg_new();
+
+	env_clear();
+	setenv("AFK_KILL_SWITCH", "0", 1);
+	setenv("AFK_ALLOWLIST", "acme/api", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	ck_assert_int_eq(afk_config_armed(c), 1);
+	unsetenv("AFK_ALLOWLIST");
+	setenv("AFK_KILL_SWITCH", "on", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	ck_assert_int_eq(afk_config_armed(c), 0);
+	assert_get(c, "allowlist", "[\"acme/api\"]");
+	env_clear();
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- lib/jsonpos.c --------------------------------------------------- */
+
+#define K(k) {(k), 0}
+#define I(i) {NULL, (i)}
+
+static const struct pos_case {
+	const char *text;
+	afk__jsonpos_step path[3];
+	size_t n;
+	size_t line;
+} pos_cases[] = {
+	{"{}", {K("a")}, 0, 1},
+	{"\n\n  {}", {K("a")}, 0, 3},
+	{"{\"a\": 1,\n \"b\": 2}", {K("b")}, 1, 2},
+	{"{\"a\": 1,\n \"b\": 2}", {K("c")}, 1, 1},
+	{"{\"a\": \"x\\\"}{\\n\",\n \"b\": 2}", {K("b")}, 1, 2},
+	{"{\"a\": {\"b\": [1,\n{\"c\": \"]\"}]},\n \"b\": 2}", {K("b")}, 1, 3},
+	{"{\"list\": [\n 1,\n [2, 3],\n {\"x\": [\n]},\n 5]}",
+	 {K("list"), I(3)}, 2, 6},
+	{"{\"list\": [\n 1,\n 2]}", {K("list"), I(7)}, 2, 1},
+	{"{\"t\":\n {\"k\":\n \"v\"}}", {K("t"), K("k")}, 2, 2},
+	{"{\"t\":\n {\"k\":\n \"v\"}}", {K("t"), K("z")}, 2, 1},
+	{"{\"a\\u0062\": 1,\n\"ab\": 2}", {K("ab")}, 1, 1},
+	{"{\"x\": 1,\n\"\\ud83d\\ude00\": 2}", {K("\xf0\x9f\x98\x80")}, 1, 2},
+	{"{\"x\": 1,\r\n\"y\": 2}", {K("y")}, 1, 2},
+	{"{\"a\": [1, 2", {K("a"), I(5)}, 2, 1},
+	{"{\"a\": \"unterminated", {K("b")}, 1, 1},
+	{"[\n1,\n{\"k\": true}]", {I(1), K("k")}, 2, 3},
+};
+
+START_TEST(jsonpos_finds_lines)
+{
+	const struct pos_case *t = &pos_cases[_i];
+
+	ck_assert_uint_eq(afk__jsonpos_line(t->text, t->path, t->n), t->line);
+}
+END_TEST
+
+/* The \u0000 key must not match "k"; the second member is the hit. */
+START_TEST(jsonpos_skips_past_a_decoded_nul)
+{
+	afk__jsonpos_step path[] = {K("k")};
+
+	ck_assert_uint_eq(afk__jsonpos_line("{\"k\\u0000\": 1,\n\"k\": 2}",
+	                  path, 1), 2);
+}
+END_TEST
+
+#define LOOP(tc, fn, table) \
+	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(table) / sizeof(*table)))
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_test(tc, fresh_config_fails_closed);
+	tcase_add_test(tc, kill_switch_off_alone_is_not_armed);
+	tcase_add_test(tc, allowlist_alone_is_not_armed);
+	tcase_add_test(tc, both_gates_arm);
+	tcase_add_test(tc, keys_are_enumerated_in_order);
+	tcase_add_test(tc, every_key_round_trips_its_default);
+	tcase_add_test(tc, every_key_round_trips_a_value);
+	tcase_add_test(tc, unknown_key_is_refused_by_set_and_get);
+	tcase_add_test(tc, null_arguments_are_einval);
+	LOOP(tc, bad_allowlist_entry_is_refused_naming_key_and_value,
+	     bad_repos);
+	LOOP(tc, bad_repo_is_refused_by_check_repo, bad_repos);
+	tcase_add_test(tc, good_repos_pass_and_keep_their_order);
+	tcase_add_test(tc, duplicate_allowlist_entry_is_refused);
+	tcase_add_test(tc, long_value_is_cut_in_the_message);
+	LOOP(tc, wrong_type_is_refused_by_set, bad_types);
+	LOOP(tc, wrong_type_is_refused_by_load_with_line, bad_types);
+	tcase_add_test(tc, unknown_key_is_refused_with_its_line);
+	tcase_add_test(tc, file_error_names_path_and_line);
+	tcase_add_test(tc, lines_survive_tricky_strings);
+	tcase_add_test(tc, line_of_an_escaped_key);
+	tcase_add_test(tc, line_of_a_nested_array_element);
+	tcase_add_test(tc, line_of_a_missing_member_is_its_parent);
+	tcase_add_test(tc, invalid_json_reports_line_and_column);
+	tcase_add_test(tc, duplicate_json_keys_are_refused);
+	tcase_add_test(tc, top_level_must_be_an_object);
+	tcase_add_test(tc, set_reports_invalid_json);
+	tcase_add_test(tc, absent_keys_keep_their_values);
+	tcase_add_test(tc, missing_file_is_eio_naming_it);
+	tcase_add_test(tc, refusals_leave_the_config_unchanged);
+	tcase_add_test(tc, file_paths_are_taken_from_the_files_directory);
+	tcase_add_test(tc, relative_config_path_is_made_absolute);
+	tcase_add_test(tc, string_and_set_paths_are_taken_from_the_cwd);
+	tcase_add_test(tc, absolute_paths_are_kept);
+	tcase_add_test(tc, preamble_file_is_read_when_set);
+	tcase_add_test(tc, missing_preamble_names_path_and_error);
+	tcase_add_test(tc, bad_preamble_files_are_refused);
+	tcase_add_test(tc, labels_must_differ);
+	tcase_add_test(tc, labels_may_be_swapped_in_one_load);
+	LOOP(tc, bad_label_is_refused, bad_labels);
+	tcase_add_test(tc, good_labels_pass);
+	tcase_add_test(tc, trusted_users_are_checked);
+	LOOP(tc, bad_adapter_is_refused, bad_adapters);
+	tcase_add_test(tc, adapters_set_their_fields_and_null_clears);
+	LOOP(tc, env_kill_switch_words, env_bools);
+	tcase_add_test(tc, env_bad_kill_switch_is_refused);
+	tcase_add_test(tc, env_allowlist_is_split_and_trimmed);
+	LOOP(tc, env_bad_allowlist_is_refused_atomically, env_bad_lists);
+	tcase_add_test(tc, env_unset_changes_nothing);
+	tcase_add_test(tc, env_arms_and_disarms);
+	LOOP(tc, jsonpos_finds_lines, pos_cases);
+	tcase_add_test(tc, jsonpos_skips_past_a_decoded_nul);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failures;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failures = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failures ? 1 : 0;
+}
