@@ -1,1 +1,731 @@
-/* placeholder */ typedef int afk__placeholder_builtin_file;
+/*
+ * lib/builtin_file.c - the "file" tracker: issues kept in a local JSON
+ * file, for running afk with no server (the demo, tests, air-gapped use).
+ *
+ *   {"issues": [{"repo": "acme/api", "number": 12, "title": "...",
+ *                "state": "open", "labels": ["ready-for-agent"],
+ *                "priority": 2, "labeled_by": "alice",
+ *                "blocked_by": [3]}]}
+ *
+ * The file is read afresh by every callback (the tick is stateless: the
+ * file is the source of truth) and replaced atomically when a label is
+ * added, so a crash never leaves it half-written.  Lookups go through a
+ * sorted index, so a large file costs n log n, not n squared.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "builtin.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "jsonpos.h"
+
+/* What the callbacks need of the configuration, copied so that the
+ * tracker does not depend on the configuration's lifetime. */
+struct file_tracker {
+	char *path;
+	char *ready_label;
+	char *in_progress_label;
+	afk__strv trusted;
+};
+
+static void file_tracker_free(void *userdata)
+{
+	struct file_tracker *ft = userdata;
+
+	if (ft == NULL)
+		return;
+	free(ft->path);
+	free(ft->ready_label);
+	free(ft->in_progress_label);
+	afk__strv_clear(&ft->trusted);
+	free(ft);
+}
+
+/* --- validation ------------------------------------------------------ */
+
+#define NO_INDEX SIZE_MAX
+
+/* Where the document is malformed and why: issues[i].key[k], each part
+ * optional (NO_INDEX, NULL), as a path jsonpos can find the line of. */
+struct bad {
+	afk__jsonpos_step path[4];
+	size_t n;
+	char what[160];
+};
+
+/* Records a problem at issues[i].key[k]; always returns -1. */
+static int bad_at(struct bad *b, size_t i, const char *key, size_t k,
+                  const char *what)
+{
+	b->n = 0;
+	b->path[b->n].key = "issues";
+	b->path[b->n++].index = 0;
+	if (i != NO_INDEX) {
+		b->path[b->n].key = NULL;
+		b->path[b->n++].index = i;
+	}
+	if (key != NULL) {
+		b->path[b->n].key = key;
+		b->path[b->n++].index = 0;
+	}
+	if (k != NO_INDEX) {
+		b->path[b->n].key = NULL;
+		b->path[b->n++].index = k;
+	}
+	snprintf(b->what, sizeof(b->what), "%s", what);
+	return -1;
+}
+
+static int is_positive_long(const json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) > 0 &&
+	       json_integer_value(v) <= LONG_MAX;
+}
+
+/* Checks that member key of issue i, when present, is a string.  "state"
+ * must be "open" or "closed": a typo must not make an open blocker look
+ * closed. */
+static int check_string(const json_t *o, size_t i, const char *key,
+                        int nullable, struct bad *b)
+{
+	const json_t *v = json_object_get(o, key);
+	const char *s;
+
+	if (v == NULL || (nullable && json_is_null(v)))
+		return 0;
+	if (!json_is_string(v) && nullable)
+		return bad_at(b, i, key, NO_INDEX, "expected a string or null");
+	if (!json_is_string(v))
+		return bad_at(b, i, key, NO_INDEX, "expected a string");
+	s = json_string_value(v);
+	if (strcmp(key, "state") == 0 && strcmp(s, "open") != 0 &&
+	    strcmp(s, "closed") != 0)
+		return bad_at(b, i, key, NO_INDEX,
+		              "expected \"open\" or \"closed\"");
+	return 0;
+}
+
+/* Checks the optional array members: labels (non-empty strings) and
+ * blocked_by (positive integers). */
+static int check_arrays(const json_t *o, size_t i, struct bad *b)
+{
+	const json_t *a, *v;
+	size_t k;
+
+	a = json_object_get(o, "labels");
+	if (a != NULL && !json_is_array(a))
+		return bad_at(b, i, "labels", NO_INDEX, "expected an array");
+	json_array_foreach(a, k, v) {
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return bad_at(b, i, "labels", k,
+			              "expected a non-empty string");
+	}
+	a = json_object_get(o, "blocked_by");
+	if (a != NULL && !json_is_array(a))
+		return bad_at(b, i, "blocked_by", NO_INDEX,
+		              "expected an array");
+	json_array_foreach(a, k, v) {
+		if (!is_positive_long(v))
+			return bad_at(b, i, "blocked_by", k,
+			              "expected a positive integer");
+	}
+	return 0;
+}
+
+/* Checks one element of "issues". */
+static int check_issue(const json_t *o, size_t i, struct bad *b)
+{
+	const json_t *v;
+
+	if (!json_is_object(o))
+		return bad_at(b, i, NULL, NO_INDEX, "expected an object");
+	v = json_object_get(o, "repo");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return bad_at(b, i, "repo", NO_INDEX,
+		              "expected a non-empty string");
+	if (!is_positive_long(json_object_get(o, "number")))
+		return bad_at(b, i, "number", NO_INDEX,
+		              "expected a positive integer");
+	v = json_object_get(o, "priority");
+	if (v != NULL && (!json_is_integer(v) ||
+	                  json_integer_value(v) < INT_MIN ||
+	                  json_integer_value(v) > INT_MAX))
+		return bad_at(b, i, "priority", NO_INDEX,
+		              "expected an integer");
+	if (check_string(o, i, "title", 0, b) ||
+	    check_string(o, i, "state", 0, b) ||
+	    check_string(o, i, "labeled_by", 1, b))
+		return -1;
+	return check_arrays(o, i, b);
+}
+
+/* --- the document and its index -------------------------------------- */
+
+/* One issue of the file, found by repo and number. */
+struct entry {
+	const char *repo;
+	long number;
+	size_t i;       /* its place in the file */
+	json_t *o;      /* borrowed from the document */
+};
+
+/* A checked issue file.  Release with doc_clear(). */
+struct doc {
+	json_t *root;
+	json_t *issues;          /* borrowed from root */
+	struct entry *index;     /* sorted by repo, number, place */
+	size_t n;
+};
+
+static void doc_clear(struct doc *d)
+{
+	json_decref(d->root);
+	free(d->index);
+	memset(d, 0, sizeof(*d));
+}
+
+static const char *issue_repo(const json_t *o)
+{
+	return json_string_value(json_object_get(o, "repo"));
+}
+
+static long issue_number(const json_t *o)
+{
+	return (long)json_integer_value(json_object_get(o, "number"));
+}
+
+/* Orders by repo and number only: the lookup key of find_issue(). */
+static int key_cmp(const void *pa, const void *pb)
+{
+	const struct entry *a = pa, *b = pb;
+	int c = strcmp(a->repo, b->repo);
+
+	if (c != 0)
+		return c;
+	return a->number < b->number ? -1 : (a->number > b->number);
+}
+
+/* Orders by repo, number, then place in the file, so that of two equal
+ * issues the first listed sorts first. */
+static int entry_cmp(const void *pa, const void *pb)
+{
+	const struct entry *a = pa, *b = pb;
+	int c = key_cmp(pa, pb);
+
+	if (c != 0)
+		return c;
+	return a->i < b->i ? -1 : (a->i > b->i);
+}
+
+/* Builds the index of the checked issues.  A repo#number listed twice is
+ * refused: which of the two holds the lock would be a guess. */
+static int build_index(struct doc *d, struct bad *b)
+{
+	const struct entry *e;
+	char what[160];
+	size_t i;
+
+	d->n = json_array_size(d->issues);
+	d->index = calloc(d->n ? d->n : 1, sizeof(*d->index));
+	if (d->index == NULL)
+		return AFK_ENOMEM;
+	for (i = 0; i < d->n; i++) {
+		d->index[i].o = json_array_get(d->issues, i);
+		d->index[i].repo = issue_repo(d->index[i].o);
+		d->index[i].number = issue_number(d->index[i].o);
+		d->index[i].i = i;
+	}
+	qsort(d->index, d->n, sizeof(*d->index), entry_cmp);
+	for (i = 1; i < d->n; i++) {
+		e = &d->index[i];
+		if (e->number != e[-1].number || strcmp(e->repo, e[-1].repo))
+			continue;
+		/* The repo is not quoted back: it is the file's text. */
+		snprintf(what, sizeof(what), "the same repo and number as "
+		         "issues[%zu]", e[-1].i);
+		bad_at(b, e->i, NULL, NO_INDEX, what);
+		return AFK_EPARSE;
+	}
+	return AFK_OK;
+}
+
+/* The issue of the file that is repo#number, or NULL.  The index holds
+ * no duplicates, so the order without the place finds the one. */
+static json_t *find_issue(const struct doc *d, const char *repo,
+                          long number)
+{
+	struct entry key = {repo, number, 0, NULL}, *e;
+
+	e = bsearch(&key, d->index, d->n, sizeof(*d->index), key_cmp);
+	return e != NULL ? e->o : NULL;
+}
+
+/* Checks the parsed root and builds d from it.  AFK_EPARSE with b set
+ * when malformed. */
+static int doc_init(struct doc *d, json_t *root, struct bad *b)
+{
+	json_t *o;
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	d->root = root;
+	d->issues = json_object_get(root, "issues");
+	if (!json_is_object(root) || !json_is_array(d->issues)) {
+		bad_at(b, NO_INDEX, NULL, NO_INDEX, "expected an object with "
+		       "an array \"issues\"");
+		return AFK_EPARSE;
+	}
+	json_array_foreach(d->issues, i, o) {
+		if (check_issue(o, i, b))
+			return AFK_EPARSE;
+	}
+	return build_index(d, b);
+}
+
+/* --- reading and writing the file ------------------------------------ */
+
+/* Reads all of the file at path into a NUL-terminated buffer (*text,
+ * the caller's to free) of *len bytes.  Returns 0 or an errno value. */
+static int read_text(const char *path, char **text, size_t *len)
+{
+	size_t cap = 0, n = 0, got;
+	char *buf = NULL;
+	FILE *fp;
+	int err = 0;
+
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return errno;
+	do {
+		if (afk__grow((void **)&buf, &cap, n, 4096 + 1, 1)) {
+			err = ENOMEM;
+			break;
+		}
+		got = fread(buf + n, 1, cap - n - 1, fp);
+		n += got;
+	} while (got > 0);
+	if (err == 0 && ferror(fp))
+		err = EIO;
+	fclose(fp);
+	if (err != 0) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+/* Sets the call's message: path, the line of b's place in text, b. */
+static void set_bad(afk_call *call, const char *path, const char *text,
+                    const struct bad *b)
+{
+	char msg[AFK__ERRMSG_SIZE], where[128];
+	size_t k, len = 0;
+
+	where[0] = '\0';
+	for (k = 0; k < b->n && len < sizeof(where); k++) {
+		char *at = where + len;
+		size_t room = sizeof(where) - len;
+
+		if (b->path[k].key != NULL)
+			len += (size_t)snprintf(at, room, "%s%s", k ? "." : "",
+			                        b->path[k].key);
+		else
+			len += (size_t)snprintf(at, room, "[%zu]",
+			                        b->path[k].index);
+	}
+	afk__errf(msg, "%s:%zu: %s: %s", path,
+	          afk__jsonpos_line(text, b->path, b->n), where, b->what);
+	afk_call_set_error(call, msg);
+}
+
+/* Reads and checks the file at path into d (released with doc_clear()).
+ * AFK_EIO when the file cannot be read, AFK_EPARSE when it is malformed;
+ * both with a message on call naming the file and, for a malformed one,
+ * the line. */
+static int load_file(afk_call *call, const char *path, struct doc *d)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	json_error_t jerr;
+	struct bad b;
+	json_t *root;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_text(path, &text, &len);
+	if (rc == ENOMEM)
+		return AFK_ENOMEM;
+	if (rc != 0) {
+		afk__errf(msg, "%s: cannot read: %s", path, strerror(rc));
+		afk_call_set_error(call, msg);
+		return AFK_EIO;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		afk__errf(msg, "%s:%d: invalid JSON: %s", path, jerr.line,
+		          jerr.text);
+		afk_call_set_error(call, msg);
+		free(text);
+		return AFK_EPARSE;
+	}
+	rc = doc_init(d, root, &b);
+	if (rc == AFK_EPARSE)
+		set_bad(call, path, text, &b);
+	if (rc != AFK_OK)
+		doc_clear(d);
+	free(text);
+	return rc;
+}
+
+/* Writes root into the open temporary file fd with mode, flushed to the
+ * disk; fd is closed in every case.  Returns 0 or an errno value. */
+static int dump_and_sync(int fd, mode_t mode, const json_t *root)
+{
+	FILE *fp;
+	int err = 0;
+
+	if (fchmod(fd, mode) != 0) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	fp = fdopen(fd, "w");
+	if (fp == NULL) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	errno = EIO; /* json_dumpf() does not always set errno */
+	if (json_dumpf(root, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+	    fputc('\n', fp) == EOF || fflush(fp) != 0 || fsync(fd) != 0)
+		err = errno;
+	if (fclose(fp) != 0 && err == 0)
+		err = errno;
+	return err;
+}
+
+/* Replaces the file at path by root: written to a temporary file beside
+ * it (same file system, same mode), synced, then renamed over it, so
+ * readers see the old file or the new one and never a part.  On failure
+ * the original is untouched, the temporary file is gone and AFK_EIO
+ * carries a message on call. */
+static int write_file(afk_call *call, const char *path, const json_t *root)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	struct stat st;
+	char *tmp;
+	int fd, err;
+
+	if (stat(path, &st) != 0) {
+		afk__errf(msg, "%s: cannot write: %s", path, strerror(errno));
+		afk_call_set_error(call, msg);
+		return AFK_EIO;
+	}
+	tmp = afk__aprintf("%s.XXXXXX", path);
+	if (tmp == NULL)
+		return AFK_ENOMEM;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		afk__errf(msg, "%s: cannot create a temporary file beside "
+		          "it: %s", path, strerror(errno));
+		afk_call_set_error(call, msg);
+		free(tmp);
+		return AFK_EIO;
+	}
+	err = dump_and_sync(fd, st.st_mode & 07777, root);
+	if (err == 0 && rename(tmp, path) != 0)
+		err = errno;
+	if (err != 0) {
+		unlink(tmp);
+		afk__errf(msg, "%s: cannot write: %s", path, strerror(err));
+		afk_call_set_error(call, msg);
+	}
+	free(tmp);
+	return err ? AFK_EIO : AFK_OK;
+}
+
+/* --- list_ready ------------------------------------------------------ */
+
+static int is_open(const json_t *o)
+{
+	const json_t *state = json_object_get(o, "state");
+
+	return state == NULL || strcmp(json_string_value(state), "open") == 0;
+}
+
+static int json_has_label(const json_t *o, const char *label)
+{
+	const json_t *v;
+	size_t k;
+
+	json_array_foreach(json_object_get(o, "labels"), k, v) {
+		if (strcmp(json_string_value(v), label) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int is_trusted(const json_t *o, const struct file_tracker *ft)
+{
+	const char *by = json_string_value(json_object_get(o, "labeled_by"));
+
+	return by != NULL && afk__strv_find(&ft->trusted, by) >= 0;
+}
+
+/* Adds to issue the blockers of o that may still block it.  A blocker the
+ * file does not hold is taken as open: an issue we know nothing about
+ * must not unblock anything (fail closed). */
+static int add_blockers(afk_issue *issue, const struct doc *d,
+                        const json_t *o)
+{
+	const json_t *v, *blocker;
+	size_t k;
+	long n;
+	int rc;
+
+	json_array_foreach(json_object_get(o, "blocked_by"), k, v) {
+		n = (long)json_integer_value(v);
+		blocker = find_issue(d, issue_repo(o), n);
+		if (blocker != NULL && !is_open(blocker))
+			continue;
+		rc = afk_issue_add_blocker(issue, n);
+		if (rc)
+			return rc;
+	}
+	return AFK_OK;
+}
+
+/* Builds the afk_issue of o; the caller frees *out. */
+static int build_issue(const struct doc *d, const json_t *o,
+                       const struct file_tracker *ft, afk_issue **out)
+{
+	const json_t *v, *title, *prio;
+	afk_issue *issue;
+	size_t k;
+	int rc;
+
+	rc = afk_issue_new(&issue, issue_repo(o), issue_number(o));
+	if (rc)
+		return rc;
+	title = json_object_get(o, "title");
+	prio = json_object_get(o, "priority");
+	if (title != NULL)
+		rc = afk_issue_set_title(issue, json_string_value(title));
+	json_array_foreach(json_object_get(o, "labels"), k, v) {
+		if (rc == AFK_OK)
+			rc = afk_issue_add_label(issue, json_string_value(v));
+	}
+	if (rc == AFK_OK && prio != NULL)
+		rc = afk_issue_set_priority(issue,
+		                            (int)json_integer_value(prio));
+	if (rc == AFK_OK)
+		rc = afk_issue_set_trusted(issue, is_trusted(o, ft));
+	if (rc == AFK_OK)
+		rc = add_blockers(issue, d, o);
+	if (rc) {
+		afk_issue_free(issue);
+		return rc;
+	}
+	*out = issue;
+	return AFK_OK;
+}
+
+/* Hands over every open issue of d whose repo is in the sorted array
+ * repos (nrepos) and that carries the ready or the in-progress label, in
+ * the file's order: an in-progress issue is its repository's lock even
+ * when someone took its ready label off. */
+static int add_ready(afk_call *call, const struct doc *d,
+                     const char **repos, size_t nrepos,
+                     const struct file_tracker *ft)
+{
+	const char *repo;
+	afk_issue *issue;
+	json_t *o;
+	size_t i;
+	int rc;
+
+	json_array_foreach(d->issues, i, o) {
+		repo = issue_repo(o);
+		if (!is_open(o) ||
+		    (!json_has_label(o, ft->ready_label) &&
+		     !json_has_label(o, ft->in_progress_label)) ||
+		    bsearch(&repo, repos, nrepos, sizeof(*repos), str_cmp) ==
+		    NULL)
+			continue;
+		rc = build_issue(d, o, ft, &issue);
+		if (rc)
+			return rc;
+		rc = afk_call_add_issue(call, issue);
+		afk_issue_free(issue);
+		if (rc)
+			return rc;
+	}
+	return AFK_OK;
+}
+
+/* list_ready: every open issue of repos carrying the ready or the
+ * in-progress label.  The file is read afresh on each call. */
+static int file_list_ready(afk_call *call, const char *const *repos,
+                           size_t nrepos, void *userdata)
+{
+	const struct file_tracker *ft = userdata;
+	const char **sorted;
+	struct doc d;
+	size_t i, n = 0;
+	int rc;
+
+	sorted = malloc((nrepos ? nrepos : 1) * sizeof(*sorted));
+	if (sorted == NULL)
+		return AFK_ENOMEM;
+	for (i = 0; i < nrepos; i++)
+		if (repos[i] != NULL)
+			sorted[n++] = repos[i];
+	qsort(sorted, n, sizeof(*sorted), str_cmp);
+	rc = load_file(call, ft->path, &d);
+	if (rc == AFK_OK) {
+		rc = add_ready(call, &d, sorted, n, ft);
+		doc_clear(&d);
+	}
+	free(sorted);
+	return rc;
+}
+
+/* --- add_label ------------------------------------------------------- */
+
+/* Appends label to o's labels unless present.  Sets *changed to 1 when
+ * the document changed. */
+static int append_label(afk_call *call, json_t *o, const char *label,
+                        int *changed)
+{
+	json_t *labels, *s;
+
+	*changed = 0;
+	if (json_has_label(o, label))
+		return AFK_OK;
+	s = json_string(label);
+	if (s == NULL) {
+		afk_call_set_error(call, "the label is not valid UTF-8");
+		return AFK_EINVAL;
+	}
+	labels = json_object_get(o, "labels");
+	if (labels == NULL) {
+		labels = json_array();
+		if (labels == NULL ||
+		    json_object_set_new(o, "labels", labels) != 0) {
+			json_decref(s);
+			return AFK_ENOMEM;
+		}
+	}
+	if (json_array_append_new(labels, s))
+		return AFK_ENOMEM;
+	*changed = 1;
+	return AFK_OK;
+}
+
+/* add_label: idempotent; the file is rewritten only when the label was
+ * missing.  An issue the file does not hold is the callback's failure
+ * (AFK_ECALLBACK): the tick asked to lock something that is not there. */
+static int file_add_label(afk_call *call, const char *repo, long number,
+                          const char *label, void *userdata)
+{
+	const struct file_tracker *ft = userdata;
+	char msg[AFK__ERRMSG_SIZE];
+	struct doc d;
+	json_t *o;
+	int rc, changed;
+
+	rc = load_file(call, ft->path, &d);
+	if (rc)
+		return rc;
+	o = find_issue(&d, repo, number);
+	if (o == NULL) {
+		afk__errf(msg, "%s#%ld is not in %s", repo, number, ft->path);
+		afk_call_set_error(call, msg);
+		rc = AFK_ECALLBACK;
+	} else {
+		rc = append_label(call, o, label, &changed);
+		if (rc == AFK_OK && changed)
+			rc = write_file(call, ft->path, d.root);
+	}
+	doc_clear(&d);
+	return rc;
+}
+
+/* --- registration ---------------------------------------------------- */
+
+static int file_tracker_new(const afk_config *cfg,
+                            struct file_tracker **out)
+{
+	struct file_tracker *ft;
+
+	ft = calloc(1, sizeof(*ft));
+	if (ft == NULL)
+		return AFK_ENOMEM;
+	ft->path = afk__strdup(cfg->tracker_path);
+	ft->ready_label = afk__strdup(cfg->ready_label);
+	ft->in_progress_label = afk__strdup(cfg->in_progress_label);
+	if (ft->path == NULL || ft->ready_label == NULL ||
+	    ft->in_progress_label == NULL ||
+	    afk__strv_copy(&ft->trusted, &cfg->trusted_users)) {
+		file_tracker_free(ft);
+		return AFK_ENOMEM;
+	}
+	*out = ft;
+	return AFK_OK;
+}
+
+/* The userdata is handed to the tracker, which owns it from then on and
+ * frees it with file_tracker_free(). */
+int afk__builtin_file_tracker(afk_tracker *tracker, const afk_config *cfg,
+                              char *errbuf)
+{
+	struct file_tracker *ft;
+	int rc;
+
+	if (cfg->tracker_kind == NULL || strcmp(cfg->tracker_kind, "file")) {
+		afk__errf(errbuf, "tracker: the built-in tracker needs "
+		          "{\"kind\": \"file\", \"path\": ...}");
+		return AFK_ECONFIG;
+	}
+	if (cfg->tracker_path == NULL || cfg->tracker_path[0] == '\0') {
+		afk__errf(errbuf, "tracker: the file tracker needs a path");
+		return AFK_ECONFIG;
+	}
+	rc = file_tracker_new(cfg, &ft);
+	if (rc) {
+		afk__errf(errbuf, "tracker: out of memory");
+		return rc;
+	}
+	rc = afk_tracker_set_userdata(tracker, ft, file_tracker_free);
+	if (rc) {
+		file_tracker_free(ft);
+		afk__errf(errbuf, "tracker: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	rc = afk_tracker_set_list_ready(tracker, file_list_ready);
+	if (rc == AFK_OK)
+		rc = afk_tracker_set_add_label(tracker, file_add_label);
+	if (rc)
+		afk__errf(errbuf, "tracker: cannot register callbacks: %s",
+		          afk_strerror(rc));
+	return rc;
+}

@@ -32,8 +32,11 @@ typedef struct afk_agent afk_agent;
 /* Called once when userdata is replaced or its adapter freed. */
 typedef void (*afk_destroy_fn)(void *userdata);
 
-/* Tracker: list the open issues carrying the ready label in the nrepos
- * repositories named by repos, adding each with afk_call_add_issue(). */
+/* Tracker: list the open issues carrying the ready label or the
+ * in-progress label in the nrepos repositories named by repos, adding
+ * each with afk_call_add_issue().  The in-progress ones are the locks:
+ * an issue that lost its ready label while an agent works on it must
+ * still lock its repository. */
 typedef int (*afk_list_ready_fn)(afk_call *call, const char *const *repos,
                                  size_t nrepos, void *userdata);
 
