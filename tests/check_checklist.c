@@ -1,0 +1,236 @@
+/*
+ * tests/check_checklist.c - the run record and its checklist: what is
+ * written reads back the same, what a person sees, and what a hostile or
+ * damaged comment does.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "afk/run.h"
+#include "checklist.h"
+#include "fakes.h"
+
+static void full(afk__record *r)
+{
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(afk__record_set_str(&r->thread, "acme-api-12-1"), 0);
+	ck_assert_int_eq(afk__record_set_str(&r->head, "abc"), 0);
+	ck_assert_int_eq(afk__record_set_str(&r->answered_head, "abd"), 0);
+	ck_assert_int_eq(afk__strv_push(&r->failing, "build"), 0);
+	ck_assert_int_eq(afk__strv_push(&r->failing, "lint"), 0);
+	ck_assert_int_eq(afk__strv_push(&r->failing_urls, "https://ci/1"), 0);
+	ck_assert_int_eq(afk__strv_push(&r->failing_urls, ""), 0);
+	r->attempts = 1;
+	r->phase = AFK_PHASE_PUSHED;
+	r->changed_at = 1700000000LL;
+	r->ci_since = 1700000100LL;
+	r->deploy_since = 1700000200LL;
+	r->ci = AFK_STATUS_FAILURE;
+	r->deploy = AFK_STATUS_PENDING;
+	r->turn_pending = 1;
+	r->status = AFK__RUN_ESCALATED;
+	r->reason = AFK_ESCALATE_CI_FAILED;
+	r->notify_pending = 1;
+}
+
+START_TEST(record_round_trips)
+{
+	afk__record a, b;
+	char *body, *again;
+
+	full(&a);
+	body = afk__checklist_render(&a, "acme/api", 12, 1, 2);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_str_eq(b.thread, "acme-api-12-1");
+	ck_assert_str_eq(b.head, "abc");
+	ck_assert_str_eq(b.answered_head, "abd");
+	ck_assert_uint_eq(b.failing.n, 2);
+	ck_assert_str_eq(b.failing.v[1], "lint");
+	ck_assert_uint_eq(b.failing_urls.n, 2);
+	ck_assert_str_eq(b.failing_urls.v[0], "https://ci/1");
+	ck_assert_int_eq(b.attempts, 1);
+	ck_assert_int_eq(b.phase, AFK_PHASE_PUSHED);
+	ck_assert_int_eq(b.changed_at, 1700000000LL);
+	ck_assert_int_eq(b.ci_since, 1700000100LL);
+	ck_assert_int_eq(b.deploy_since, 1700000200LL);
+	ck_assert_int_eq(b.ci, AFK_STATUS_FAILURE);
+	ck_assert_int_eq(b.deploy, AFK_STATUS_PENDING);
+	ck_assert_int_eq(b.turn_pending, 1);
+	ck_assert_int_eq(b.status, AFK__RUN_ESCALATED);
+	ck_assert_int_eq(b.reason, AFK_ESCALATE_CI_FAILED);
+	ck_assert_int_eq(b.notify_pending, 1);
+	/* rendering what was read gives the same text: a WAIT that changed
+	 * nothing writes nothing */
+	again = afk__checklist_render(&b, "acme/api", 12, 1, 2);
+	ck_assert_str_eq(body, again);
+	free(body);
+	free(again);
+	afk__record_clear(&a);
+	afk__record_clear(&b);
+}
+END_TEST
+
+START_TEST(checklist_reads_as_a_person_expects)
+{
+	afk__record r;
+	char *body;
+
+	memset(&r, 0, sizeof(r));
+	afk__record_set_str(&r.thread, "t-1");
+	r.phase = AFK_PHASE_GREEN;
+	body = afk__checklist_render(&r, "infra", 7, 0, 2);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_eq(strstr(body, AFK__RECORD_MARKER), body);
+	ck_assert_ptr_nonnull(strstr(body, "### afk: infra#7"));
+	ck_assert_ptr_nonnull(strstr(body, "- [x] dispatched (agent thread `t-1`)"));
+	ck_assert_ptr_nonnull(strstr(body, "- [x] tests red"));
+	ck_assert_ptr_nonnull(strstr(body, "- [x] green"));
+	ck_assert_ptr_nonnull(strstr(body, "- [ ] pushed"));
+	ck_assert_ptr_nonnull(strstr(body, "- [ ] CI green"));
+	ck_assert_ptr_null(strstr(body, "deployed"));  /* no deploy stage */
+	ck_assert_ptr_nonnull(strstr(body, "Fix-forward attempts: 0 of 2."));
+	ck_assert_ptr_nonnull(strstr(body, "Status: in progress."));
+	free(body);
+	r.status = AFK__RUN_CLOSED;
+	r.phase = AFK_PHASE_DEPLOYED;
+	body = afk__checklist_render(&r, "infra", 7, 1, 2);
+	ck_assert_ptr_nonnull(strstr(body, "- [x] deployed"));
+	ck_assert_ptr_nonnull(strstr(body, "**Done**"));
+	free(body);
+	afk__record_clear(&r);
+}
+END_TEST
+
+/* A thread id or check name cannot close the hidden comment early. */
+START_TEST(hostile_strings_stay_inside_the_record)
+{
+	afk__record a, b;
+	char *body, *end;
+
+	memset(&a, 0, sizeof(a));
+	afk__record_set_str(&a.thread, "x-->y--");
+	afk__strv_push(&a.failing, "<!-- afk-run: {} -->");
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_nonnull(body);
+	/* the first "-->" ends the first line: nothing closed it early */
+	end = strstr(body, "-->");
+	ck_assert_ptr_nonnull(end);
+	ck_assert_ptr_eq(end + 3, strchr(body, '\n'));
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_str_eq(b.thread, "x-->y--");
+	ck_assert_str_eq(b.failing.v[0], "<!-- afk-run: {} -->");
+	free(body);
+	afk__record_clear(&a);
+	afk__record_clear(&b);
+}
+END_TEST
+
+static const char *const bad_bodies[] = {
+	NULL,
+	"",
+	"a human's comment",
+	"<!-- afk-run: -->",
+	"<!-- afk-run: {\"thread\": \"t\"",            /* never closed */
+	"<!-- afk-run: not json -->",
+	"<!-- afk-run: [] -->",
+	"<!-- afk-run: {} -->",                        /* no thread */
+	"<!-- afk-run: {\"thread\": 7} -->",
+	"<!-- afk-run: {\"thread\": \"t\", \"head\": 3} -->",
+	"<!-- afk-run: {\"thread\": \"t\", \"failing\": \"build\"} -->",
+	"<!-- afk-run: {\"thread\": \"t\", \"failing\": [1]} -->",
+};
+
+START_TEST(damaged_records_are_refused)
+{
+	afk__record r;
+
+	ck_assert_int_eq(afk__record_parse(bad_bodies[_i], &r), AFK_EPARSE);
+	ck_assert_ptr_null(r.thread);
+}
+END_TEST
+
+START_TEST(out_of_range_fields_are_clamped)
+{
+	afk__record r;
+
+	ck_assert_int_eq(afk__record_parse("<!-- afk-run: {\"thread\": \"t\", "
+	                 "\"phase\": 99, \"status\": -4, \"attempts\": -1, "
+	                 "\"ci\": 12} -->", &r), 0);
+	ck_assert_int_eq(r.phase, AFK_PHASE_DEPLOYED);
+	ck_assert_int_eq(r.status, AFK__RUN_ACTIVE);
+	ck_assert_int_eq(r.attempts, 0);
+	ck_assert_int_eq(r.ci, AFK_STATUS_FAILURE);
+	afk__record_clear(&r);
+}
+END_TEST
+
+/* A run escalated for having no record keeps one with no thread, so
+ * that a later tick resumes the escalation instead of starting it over. */
+START_TEST(record_without_thread_reads_back)
+{
+	afk__record a, b;
+	char *body;
+
+	memset(&a, 0, sizeof(a));
+	afk__record_set_str(&a.thread, "");
+	a.status = AFK__RUN_ESCALATED;
+	a.reason = AFK_ESCALATE_NO_RECORD;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_nonnull(strstr(body, "- [x] dispatched\n"));
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_str_eq(b.thread, "");
+	ck_assert_int_eq(b.status, AFK__RUN_ESCALATED);
+	free(body);
+	afk__record_clear(&a);
+	afk__record_clear(&b);
+}
+END_TEST
+
+START_TEST(copy_is_deep)
+{
+	afk__record a, b;
+
+	full(&a);
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(afk__record_copy(&b, &a), 0);
+	afk__record_clear(&a);
+	ck_assert_str_eq(b.thread, "acme-api-12-1");
+	ck_assert_str_eq(b.failing.v[0], "build");
+	afk__record_clear(&b);
+}
+END_TEST
+
+START_TEST(escalations_have_names)
+{
+	int r;
+
+	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_NO_RECORD; r++)
+		ck_assert_str_ne(afk__escalation_str(r), "unknown reason");
+	ck_assert_str_eq(afk__escalation_str(0), "unknown reason");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("checklist");
+	TCase *tc = tcase_create("record");
+
+	tcase_add_test(tc, record_round_trips);
+	tcase_add_test(tc, checklist_reads_as_a_person_expects);
+	tcase_add_test(tc, hostile_strings_stay_inside_the_record);
+	tcase_add_loop_test(tc, damaged_records_are_refused, 0,
+	                    (int)(sizeof(bad_bodies) / sizeof(bad_bodies[0])));
+	tcase_add_test(tc, out_of_range_fields_are_clamped);
+	tcase_add_test(tc, record_without_thread_reads_back);
+	tcase_add_test(tc, copy_is_deep);
+	tcase_add_test(tc, escalations_have_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return fake_run(suite());
+}

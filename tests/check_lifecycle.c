@@ -1,0 +1,658 @@
+/*
+ * tests/check_lifecycle.c - the run's state machine as a decision table.
+ *
+ * The table is written from the rules (lib/lifecycle.c's header) as a
+ * decision tree, not from the code: each row names every condition under
+ * which its action holds, so the rows are read alone, never "first match
+ * wins".  One test proves they partition the input space: every one of
+ * the 32,256 combinations of the inputs' values is covered by exactly one
+ * row.  Another runs the machine on each combination and demands that
+ * row's action and reason.  Pure: no adapters, no clock.
+ */
+#include <check.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lifecycle.h"
+#include "fakes.h"
+
+/* The clock of the table.  past: one second over the timeout; not past:
+ * exactly at it, which also pins the strict boundary.  The timeouts
+ * differ so that one read in place of another shows. */
+#define NOW 100000LL
+#define STALL_TIMEOUT 1000LL
+#define CI_TIMEOUT 2000LL
+#define DEPLOY_TIMEOUT 3000LL
+#define BUDGET 2
+
+/* A row holds a set of values per input, as a bitmask over the values. */
+#define ANY (~0u)
+#define NO (1u << 0)
+#define YES (1u << 1)
+#define AGENT(x) (1u << AFK_AGENT_##x)
+#define PR(x) (1u << AFK_PR_##x)
+#define CI(x) (1u << AFK_STATUS_##x)
+#define DEP(x) (1u << AFK_STATUS_##x)
+#define ATT(n) (1u << (n))
+
+#define WAITING (AGENT(WAITING_APPROVAL) | AGENT(WAITING_INPUT))
+#define HALTED (AGENT(STOPPED) | AGENT(INTERRUPTED))
+#define HAS_PR (PR(OPEN) | PR(MERGED))
+#define UNMERGED (PR(NONE) | PR(OPEN))
+#define NOT_GREEN (CI(NONE) | CI(PENDING) | CI(FAILURE))
+#define UNDEPLOYED (DEP(NONE) | DEP(PENDING) | DEP(FAILURE))
+#define CI_NOT_PENDING (CI(NONE) | CI(SUCCESS) | CI(FAILURE))
+#define CI_NOT_FAILING (CI(NONE) | CI(PENDING) | CI(SUCCESS))
+#define LEFT (ATT(0) | ATT(1))   /* fix-forwards left in the budget of 2 */
+#define SPENT ATT(2)
+
+/* The expected action and reason. */
+#define CLOSE AFK_ACTION_CLOSE, 0
+#define FIX AFK_ACTION_FIX_FORWARD, 0
+#define WAIT AFK_ACTION_WAIT, 0
+#define ESC(r) AFK_ACTION_ESCALATE, AFK_ESCALATE_##r
+
+/* Single values, for the small tables. */
+#define NOPR AFK_PR_NONE
+#define OPEN AFK_PR_OPEN
+#define MERGED AFK_PR_MERGED
+#define NIL AFK_STATUS_NONE
+#define PEND AFK_STATUS_PENDING
+#define OK AFK_STATUS_SUCCESS
+#define FAIL AFK_STATUS_FAILURE
+
+typedef struct row {
+	unsigned stage;         /* the config has a deploy stage */
+	unsigned agent, pr, ci, deploy, attempts, answered;
+	unsigned stall_late, ci_late, deploy_late; /* deadline past */
+	int action, reason;
+	const char *why;
+} row;
+
+static const row table[] = {
+/*	stage, agent, pr, ci, deploy, attempts, answered,
+ *	stall deadline past, CI deadline past, deploy deadline past,
+ *	action and reason, why */
+
+	/* No deploy stage: merged and green is the end; the deploy
+	 * never counts. */
+	{NO, ANY, PR(MERGED), CI(SUCCESS), ANY, ANY, ANY, ANY, ANY, ANY,
+	 CLOSE, "merged and green"},
+	/* Not done: unmerged, or merged but not green.  An agent that
+	 * needs a human gets one, whatever else holds. */
+	{NO, AGENT(ERRORED), UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_FAILED), "errored, unmerged"},
+	{NO, AGENT(ERRORED), PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_FAILED), "errored, merged but not green"},
+	{NO, WAITING, UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_WAITING), "waits on a human, unmerged"},
+	{NO, WAITING, PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_WAITING), "waits on a human, merged but not green"},
+	{NO, HALTED, UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_STOPPED), "stopped or interrupted, unmerged"},
+	{NO, HALTED, PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_STOPPED), "stopped or interrupted, merged but not green"},
+	{NO, AGENT(COMPLETED), PR(NONE), ANY, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_STOPPED), "completed without a PR"},
+	/* Completed with a PR, CI fails, the failure is unanswered. */
+	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, LEFT, NO, ANY, ANY, ANY,
+	 FIX, "CI fails, budget left"},
+	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, SPENT, NO, ANY, ANY, ANY,
+	 ESC(CI_FAILED), "CI fails, budget spent"},
+	/* Completed with a PR, otherwise: the deadlines. */
+	{NO, AGENT(COMPLETED), HAS_PR, CI(PENDING), ANY, ANY, ANY, ANY, YES, ANY,
+	 ESC(CI_TIMEOUT), "completed, CI pending too long"},
+	{NO, AGENT(COMPLETED), HAS_PR, CI(PENDING), ANY, ANY, ANY, ANY, NO, ANY,
+	 WAIT, "completed, CI pending in time (no stall while pending)"},
+	{NO, AGENT(COMPLETED), HAS_PR, CI(NONE), ANY, ANY, ANY, YES, ANY, ANY,
+	 ESC(STALLED), "completed, no CI, no progress"},
+	{NO, AGENT(COMPLETED), HAS_PR, CI(NONE), ANY, ANY, ANY, NO, ANY, ANY,
+	 WAIT, "completed, no CI yet"},
+	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, ANY, YES, YES, ANY, ANY,
+	 ESC(STALLED), "answered failure, no progress since"},
+	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, ANY, YES, NO, ANY, ANY,
+	 WAIT, "answered failure, the fix may still come"},
+	{NO, AGENT(COMPLETED), PR(OPEN), CI(SUCCESS), ANY, ANY, ANY, YES, ANY, ANY,
+	 ESC(STALLED), "green, never merged"},
+	{NO, AGENT(COMPLETED), PR(OPEN), CI(SUCCESS), ANY, ANY, ANY, NO, ANY, ANY,
+	 WAIT, "green, waits for the merge"},
+	/* Running: still at work, a failure does not interrupt it. */
+	{NO, AGENT(RUNNING), ANY, CI(PENDING), ANY, ANY, ANY, ANY, YES, ANY,
+	 ESC(CI_TIMEOUT), "running, CI pending too long"},
+	{NO, AGENT(RUNNING), ANY, CI(PENDING), ANY, ANY, ANY, ANY, NO, ANY,
+	 WAIT, "running, CI pending in time"},
+	{NO, AGENT(RUNNING), ANY, CI(NONE) | CI(FAILURE), ANY, ANY, ANY, YES, ANY, ANY,
+	 ESC(STALLED), "running, no CI or failing, no progress"},
+	{NO, AGENT(RUNNING), ANY, CI(NONE) | CI(FAILURE), ANY, ANY, ANY, NO, ANY, ANY,
+	 WAIT, "running, no CI or failing"},
+	{NO, AGENT(RUNNING), UNMERGED, CI(SUCCESS), ANY, ANY, ANY, YES, ANY, ANY,
+	 ESC(STALLED), "running, green unmerged, no progress"},
+	{NO, AGENT(RUNNING), UNMERGED, CI(SUCCESS), ANY, ANY, ANY, NO, ANY, ANY,
+	 WAIT, "running, green unmerged"},
+
+	/* Deploy stage: a successful deploy is the end, and the only one. */
+	{YES, ANY, ANY, ANY, DEP(SUCCESS), ANY, ANY, ANY, ANY, ANY,
+	 CLOSE, "deployed"},
+	/* Not deployed: an agent that needs a human gets one. */
+	{YES, AGENT(ERRORED), ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_FAILED), "errored, undeployed"},
+	{YES, WAITING, ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_WAITING), "waits on a human, undeployed"},
+	{YES, HALTED, ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_STOPPED), "stopped or interrupted, undeployed"},
+	{YES, AGENT(COMPLETED), PR(NONE), ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_STOPPED), "completed without a PR, undeployed"},
+	/* Completed with a PR, CI or the deploy fails, unanswered.  When
+	 * both fail, CI is named: it comes first. */
+	{YES, AGENT(COMPLETED), HAS_PR, CI(FAILURE), UNDEPLOYED, LEFT, NO, ANY, ANY, ANY,
+	 FIX, "CI fails, budget left"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(FAILURE), UNDEPLOYED, SPENT, NO, ANY, ANY, ANY,
+	 ESC(CI_FAILED), "CI fails, budget spent"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_FAILING, DEP(FAILURE), LEFT, NO, ANY, ANY, ANY,
+	 FIX, "deploy fails, budget left"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_FAILING, DEP(FAILURE), SPENT, NO, ANY, ANY, ANY,
+	 ESC(DEPLOY_FAILED), "deploy fails, budget spent"},
+	/* Running: the deadlines, CI's first, then the deploy's, then the
+	 * stall one when nothing is pending. */
+	{YES, AGENT(RUNNING), ANY, CI(PENDING), UNDEPLOYED, ANY, ANY, ANY, YES, ANY,
+	 ESC(CI_TIMEOUT), "running, CI pending too long"},
+	{YES, AGENT(RUNNING), ANY, CI(PENDING), DEP(PENDING), ANY, ANY, ANY, NO, YES,
+	 ESC(DEPLOY_TIMEOUT), "running, both pending, the deploy too long"},
+	{YES, AGENT(RUNNING), ANY, CI(PENDING), DEP(PENDING), ANY, ANY, ANY, NO, NO,
+	 WAIT, "running, both pending in time"},
+	{YES, AGENT(RUNNING), ANY, CI(PENDING), DEP(NONE) | DEP(FAILURE), ANY, ANY, ANY, NO, ANY,
+	 WAIT, "running, CI pending in time"},
+	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(PENDING), ANY, ANY, ANY, ANY, YES,
+	 ESC(DEPLOY_TIMEOUT), "running, deploy pending too long"},
+	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(PENDING), ANY, ANY, ANY, ANY, NO,
+	 WAIT, "running, deploy pending in time"},
+	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, ANY, YES, ANY, ANY,
+	 ESC(STALLED), "running, nothing pending, no progress"},
+	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, ANY, NO, ANY, ANY,
+	 WAIT, "running, nothing pending"},
+	/* Completed with a PR, the failure answered (or nothing fails
+	 * but the flag is set): the same deadlines. */
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), UNDEPLOYED, ANY, YES, ANY, YES, ANY,
+	 ESC(CI_TIMEOUT), "answered, CI pending too long"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, YES, ANY, NO, YES,
+	 ESC(DEPLOY_TIMEOUT), "answered, both pending, the deploy too long"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, YES, ANY, NO, NO,
+	 WAIT, "answered, both pending in time"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(NONE) | DEP(FAILURE), ANY, YES, ANY, NO, ANY,
+	 WAIT, "answered, CI pending in time"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(PENDING), ANY, YES, ANY, ANY, YES,
+	 ESC(DEPLOY_TIMEOUT), "answered, deploy pending too long"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(PENDING), ANY, YES, ANY, ANY, NO,
+	 WAIT, "answered, deploy pending in time"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, YES, YES, ANY, ANY,
+	 ESC(STALLED), "answered, nothing pending, no progress"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, YES, NO, ANY, ANY,
+	 WAIT, "answered, nothing pending"},
+	/* Completed with a PR, nothing fails: the same deadlines. */
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(NONE) | DEP(PENDING), ANY, NO, ANY, YES, ANY,
+	 ESC(CI_TIMEOUT), "completed, CI pending too long"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, NO, ANY, NO, YES,
+	 ESC(DEPLOY_TIMEOUT), "completed, both pending, the deploy too long"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, NO, ANY, NO, NO,
+	 WAIT, "completed, both pending in time"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(NONE), ANY, NO, ANY, NO, ANY,
+	 WAIT, "completed, CI pending in time"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(PENDING), ANY, NO, ANY, ANY, YES,
+	 ESC(DEPLOY_TIMEOUT), "completed, deploy pending too long"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(PENDING), ANY, NO, ANY, ANY, NO,
+	 WAIT, "completed, deploy pending in time"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(NONE), ANY, NO, YES, ANY, ANY,
+	 ESC(STALLED), "completed, nothing pending, no progress"},
+	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(NONE), ANY, NO, NO, ANY, ANY,
+	 WAIT, "completed, nothing pending"},
+};
+
+#define NROWS ((int)(sizeof(table) / sizeof(table[0])))
+
+/* One combination of the inputs' values. */
+typedef struct combo {
+	int stage, agent, pr, ci, deploy, attempts, answered;
+	int stall_late, ci_late, deploy_late;
+} combo;
+
+#define NCOMBOS (2 * 7 * 3 * 4 * 4 * 3 * 2 * 2 * 2 * 2)
+
+/* The i-th combination, 0 <= i < NCOMBOS, read as a mixed-radix number. */
+static combo nth_combo(int i)
+{
+	combo k;
+
+	k.stage = i % 2, i /= 2;
+	k.agent = AFK_AGENT_RUNNING + i % 7, i /= 7;
+	k.pr = i % 3, i /= 3;
+	k.ci = i % 4, i /= 4;
+	k.deploy = i % 4, i /= 4;
+	k.attempts = i % 3, i /= 3;
+	k.answered = i % 2, i /= 2;
+	k.stall_late = i % 2, i /= 2;
+	k.ci_late = i % 2, i /= 2;
+	k.deploy_late = i % 2;
+	return k;
+}
+
+static int in(unsigned set, int value)
+{
+	return (set >> value) & 1u;
+}
+
+static int row_covers(const row *r, const combo *k)
+{
+	return in(r->stage, k->stage) && in(r->agent, k->agent) &&
+	       in(r->pr, k->pr) && in(r->ci, k->ci) &&
+	       in(r->deploy, k->deploy) && in(r->attempts, k->attempts) &&
+	       in(r->answered, k->answered) &&
+	       in(r->stall_late, k->stall_late) &&
+	       in(r->ci_late, k->ci_late) &&
+	       in(r->deploy_late, k->deploy_late);
+}
+
+static void describe(const combo *k, char *buf, size_t n)
+{
+	snprintf(buf, n, "stage=%d agent=%d pr=%d ci=%d deploy=%d "
+	         "attempts=%d answered=%d stall_late=%d ci_late=%d "
+	         "deploy_late=%d", k->stage, k->agent, k->pr, k->ci,
+	         k->deploy, k->attempts, k->answered, k->stall_late,
+	         k->ci_late, k->deploy_late);
+}
+
+/* The rows covering k: how many, and their indexes written into buf. */
+static int covering_rows(const combo *k, char *buf, size_t n)
+{
+	int r, count = 0;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (r = 0; r < NROWS; r++) {
+		if (!row_covers(&table[r], k))
+			continue;
+		count++;
+		if (used < n)
+			used += (size_t)snprintf(buf + used, n - used, " %d (%s)",
+			                         r, table[r].why);
+	}
+	return count;
+}
+
+/* 1 second over the timeout when late, exactly at it when not. */
+static long long since(int late, long long timeout)
+{
+	return NOW - timeout - (late ? 1 : 0);
+}
+
+static void build(const combo *k, afk__run_state *s, afk__lifecycle_cfg *c)
+{
+	memset(s, 0, sizeof(*s));
+	s->agent = k->agent;
+	s->phase = AFK_PHASE_GREEN;
+	s->recorded_phase = -1; /* never a phase: every WAIT must refresh */
+	s->pr = k->pr;
+	s->ci = k->ci;
+	s->deploy = k->deploy;
+	s->attempts = k->attempts;
+	s->answered = k->answered;
+	s->changed_at = since(k->stall_late, STALL_TIMEOUT);
+	s->ci_since = since(k->ci_late, CI_TIMEOUT);
+	s->deploy_since = since(k->deploy_late, DEPLOY_TIMEOUT);
+	memset(c, 0, sizeof(*c));
+	c->deploy_stage = k->stage;
+	c->budget = BUDGET;
+	c->stall_timeout = STALL_TIMEOUT;
+	c->ci_timeout = CI_TIMEOUT;
+	c->deploy_timeout = DEPLOY_TIMEOUT;
+}
+
+/* The table alone, without the machine: every combination is covered by
+ * exactly one row, and every row covers some combination. */
+START_TEST(table_is_a_partition)
+{
+	int used[NROWS] = {0};
+	int i, r;
+
+	ck_assert_int_eq(NCOMBOS, 32256);
+	for (i = 0; i < NCOMBOS; i++) {
+		combo k = nth_combo(i);
+		char what[256], rows[1024];
+
+		if (covering_rows(&k, rows, sizeof(rows)) != 1) {
+			describe(&k, what, sizeof(what));
+			ck_abort_msg("%s is covered by rows:%s", what,
+			             rows[0] ? rows : " none");
+		}
+		for (r = 0; r < NROWS; r++)
+			used[r] += row_covers(&table[r], &k);
+	}
+	for (r = 0; r < NROWS; r++)
+		ck_assert_msg(used[r] > 0, "row %d (%s) covers nothing", r,
+		              table[r].why);
+}
+END_TEST
+
+/* The machine on every combination: its row's action and reason, and a
+ * refresh exactly when it waits (recorded_phase is never a phase). */
+START_TEST(machine_follows_the_table)
+{
+	int i, r;
+
+	for (i = 0; i < NCOMBOS; i++) {
+		combo k = nth_combo(i);
+		afk__run_state s;
+		afk__lifecycle_cfg c;
+		afk__decision d;
+		char what[256];
+
+		for (r = 0; r < NROWS && !row_covers(&table[r], &k); r++)
+			;
+		describe(&k, what, sizeof(what));
+		if (r == NROWS)
+			ck_abort_msg("%s: no row covers it", what);
+		build(&k, &s, &c);
+		d = afk__lifecycle_next(&s, &c, NOW);
+		if (d.action != table[r].action || d.reason != table[r].reason ||
+		    d.refresh != (d.action == AFK_ACTION_WAIT)) {
+			ck_abort_msg("%s: got action %d reason %d refresh %d, "
+			             "row %d (%s) wants action %d reason %d",
+			             what, d.action, d.reason, d.refresh, r,
+			             table[r].why, table[r].action,
+			             table[r].reason);
+		}
+	}
+}
+END_TEST
+
+/* The phase a person sees: the furthest of the reported phase (clamped
+ * into 0..3), the PR, CI success on it, and a successful deploy when the
+ * config has a deploy stage. */
+static const struct {
+	int stage, phase, pr, ci, deploy, shown;
+	const char *why;
+} shown[] = {
+	{0, 0, NOPR, NIL, NIL, 0, "dispatched"},
+	{0, 1, NOPR, NIL, NIL, 1, "tests red"},
+	{0, 2, NOPR, NIL, NIL, 2, "green"},
+	{0, 3, NOPR, NIL, NIL, 3, "pushed, the PR not seen yet"},
+	{0, 0, OPEN, NIL, NIL, 3, "a PR is pushed"},
+	{0, 2, MERGED, PEND, NIL, 3, "merged PR, CI pending"},
+	{0, 1, OPEN, FAIL, NIL, 3, "CI failing"},
+	{0, 0, OPEN, OK, NIL, 4, "CI success"},
+	{0, 2, NOPR, OK, NIL, 2, "CI without a PR counts nothing"},
+	{0, 0, OPEN, OK, OK, 4, "no deploy stage: a deploy counts nothing"},
+	{1, 0, MERGED, OK, OK, 5, "deployed"},
+	{1, 0, NOPR, NIL, OK, 5, "deployed, whatever else"},
+	{1, 0, MERGED, OK, PEND, 4, "deploy pending"},
+	{1, 0, MERGED, OK, FAIL, 4, "deploy failing"},
+	{0, -1, NOPR, NIL, NIL, 0, "below the range clamps to 0"},
+	{0, INT_MIN, NOPR, NIL, NIL, 0, "INT_MIN clamps to 0"},
+	{0, 4, NOPR, NIL, NIL, 3, "the agent cannot report CI"},
+	{0, 5, NOPR, NIL, NIL, 3, "the agent cannot report deployed"},
+	{0, INT_MAX, NOPR, NIL, NIL, 3, "INT_MAX clamps to 3"},
+	{0, 99, OPEN, OK, NIL, 4, "clamped, then CI"},
+	{0, 0, 7, OK, NIL, 0, "unknown PR is none"},
+	{0, 0, OPEN, 7, NIL, 3, "unknown CI is none"},
+	{1, 0, OPEN, OK, 7, 4, "unknown deploy is none"},
+};
+
+START_TEST(phase_shown)
+{
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	s.phase = shown[_i].phase;
+	s.pr = shown[_i].pr;
+	s.ci = shown[_i].ci;
+	s.deploy = shown[_i].deploy;
+	c.deploy_stage = shown[_i].stage;
+	ck_assert_msg(afk__lifecycle_phase(&s, &c) == shown[_i].shown,
+	              "%s: phase %d, want %d", shown[_i].why,
+	              afk__lifecycle_phase(&s, &c), shown[_i].shown);
+}
+END_TEST
+
+/* A waiting run refreshes its checklist exactly when the phase it shows
+ * differs from the recorded one.  Every row is a WAIT: a running agent,
+ * no deadline past, not done. */
+static const struct {
+	int stage, phase, pr, ci, deploy, recorded, refresh;
+	const char *why;
+} refresh[] = {
+	{0, 1, NOPR, NIL, NIL, 0, 1, "the agent's phase moved"},
+	{0, 2, NOPR, NIL, NIL, 1, 1, "moved again"},
+	{0, 1, NOPR, NIL, NIL, 1, 0, "unchanged"},
+	{0, 2, NOPR, NIL, NIL, 2, 0, "unchanged, later"},
+	{0, 2, OPEN, NIL, NIL, 2, 1, "a PR appears: pushed"},
+	{0, 2, OPEN, PEND, NIL, 3, 0, "pushed, unchanged"},
+	{0, 3, OPEN, OK, NIL, 3, 1, "CI success: CI"},
+	{0, 3, OPEN, OK, NIL, 4, 0, "CI, unchanged"},
+	{0, 3, OPEN, PEND, NIL, 4, 1, "a new head: back to pushed"},
+	{1, 3, MERGED, OK, PEND, 3, 1, "deploy stage, merged and green: CI"},
+	{1, 3, MERGED, OK, PEND, 4, 0, "deploy pending, unchanged"},
+	{0, 99, NOPR, NIL, NIL, 3, 0, "99 clamps to 3"},
+	{0, 99, NOPR, NIL, NIL, 5, 1, "clamped, differs"},
+	{0, -5, NOPR, NIL, NIL, 0, 0, "-5 clamps to 0"},
+};
+
+START_TEST(refresh_on_wait)
+{
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+	afk__decision d;
+
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	s.agent = AFK_AGENT_RUNNING;
+	s.phase = refresh[_i].phase;
+	s.recorded_phase = refresh[_i].recorded;
+	s.pr = refresh[_i].pr;
+	s.ci = refresh[_i].ci;
+	s.deploy = refresh[_i].deploy;
+	s.changed_at = s.ci_since = s.deploy_since = NOW;
+	c.deploy_stage = refresh[_i].stage;
+	c.budget = BUDGET;
+	c.stall_timeout = STALL_TIMEOUT;
+	c.ci_timeout = CI_TIMEOUT;
+	c.deploy_timeout = DEPLOY_TIMEOUT;
+	d = afk__lifecycle_next(&s, &c, NOW);
+	ck_assert_msg(d.action == AFK_ACTION_WAIT && d.reason == 0,
+	              "%s: action %d reason %d", refresh[_i].why, d.action,
+	              d.reason);
+	ck_assert_msg(d.refresh == refresh[_i].refresh, "%s: refresh %d",
+	              refresh[_i].why, d.refresh);
+}
+END_TEST
+
+/* Values outside the documented ranges fail closed: an unknown agent is
+ * an errored one (unless the run succeeded), an unknown PR, CI or deploy
+ * state is none.  A deploy_stage other than 0 or 1 is on. */
+static const struct {
+	int stage, agent, pr, ci, deploy;
+	int stall_late, ci_late, deploy_late;
+	int action, reason;
+	const char *why;
+} wild[] = {
+	/* stage, agent, pr, ci, deploy, stall/CI/deploy deadline past */
+	{0, 0, OPEN, PEND, NIL, 0, 0, 0,
+	 ESC(AGENT_FAILED), "agent 0"},
+	{0, 99, OPEN, PEND, NIL, 0, 0, 0,
+	 ESC(AGENT_FAILED), "agent 99"},
+	{0, -1, NOPR, NIL, NIL, 0, 0, 0,
+	 ESC(AGENT_FAILED), "agent -1"},
+	{0, INT_MAX, OPEN, FAIL, NIL, 0, 0, 0,
+	 ESC(AGENT_FAILED), "agent INT_MAX, CI failing"},
+	{1, 8, MERGED, OK, PEND, 0, 0, 0,
+	 ESC(AGENT_FAILED), "agent 8, undeployed"},
+	{0, 0, MERGED, OK, NIL, 1, 1, 1,
+	 CLOSE, "agent 0, merged and green"},
+	{1, 99, NOPR, NIL, OK, 1, 1, 1,
+	 CLOSE, "agent 99, deployed"},
+	{0, AFK_AGENT_COMPLETED, 7, OK, NIL, 0, 0, 0,
+	 ESC(AGENT_STOPPED), "PR 7 is no PR"},
+	{0, AFK_AGENT_COMPLETED, -1, FAIL, NIL, 0, 0, 0,
+	 ESC(AGENT_STOPPED), "PR -1 is no PR"},
+	{0, AFK_AGENT_RUNNING, 7, OK, NIL, 0, 0, 0,
+	 WAIT, "PR 7 is not merged"},
+	{0, AFK_AGENT_COMPLETED, MERGED, 7, NIL, 0, 0, 0,
+	 WAIT, "CI 7 is not green"},
+	{0, AFK_AGENT_COMPLETED, OPEN, 7, NIL, 0, 1, 0,
+	 WAIT, "CI 7 neither fails nor pends"},
+	{0, AFK_AGENT_COMPLETED, OPEN, 7, NIL, 1, 1, 0,
+	 ESC(STALLED), "CI 7 is not pending: the stall deadline"},
+	{0, AFK_AGENT_COMPLETED, OPEN, -2, NIL, 1, 0, 0,
+	 ESC(STALLED), "CI -2 likewise"},
+	{1, AFK_AGENT_COMPLETED, OPEN, OK, 7, 0, 0, 1,
+	 WAIT, "deploy 7 neither succeeds, fails nor pends"},
+	{1, AFK_AGENT_COMPLETED, OPEN, OK, 7, 1, 0, 1,
+	 ESC(STALLED), "deploy 7 is not pending: the stall deadline"},
+	{1, AFK_AGENT_COMPLETED, MERGED, OK, -3, 1, 0, 0,
+	 ESC(STALLED), "deploy -3 likewise"},
+	{0, AFK_AGENT_RUNNING, OPEN, NIL, 7, 0, 0, 1,
+	 WAIT, "no deploy stage: deploy 7 ignored"},
+	{2, AFK_AGENT_RUNNING, MERGED, OK, PEND, 0, 0, 0,
+	 WAIT, "deploy stage 2 is on: merged is not the end"},
+	{2, AFK_AGENT_RUNNING, OPEN, NIL, OK, 0, 0, 0,
+	 CLOSE, "deploy stage 2 is on: deployed"},
+};
+
+START_TEST(out_of_range_inputs)
+{
+	combo k;
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+	afk__decision d;
+
+	memset(&k, 0, sizeof(k));
+	k.stage = wild[_i].stage;
+	k.agent = wild[_i].agent;
+	k.pr = wild[_i].pr;
+	k.ci = wild[_i].ci;
+	k.deploy = wild[_i].deploy;
+	k.stall_late = wild[_i].stall_late;
+	k.ci_late = wild[_i].ci_late;
+	k.deploy_late = wild[_i].deploy_late;
+	build(&k, &s, &c);
+	d = afk__lifecycle_next(&s, &c, NOW);
+	ck_assert_msg(d.action == wild[_i].action && d.reason == wild[_i].reason,
+	              "%s: action %d reason %d, want %d %d", wild[_i].why,
+	              d.action, d.reason, wild[_i].action, wild[_i].reason);
+}
+END_TEST
+
+/* Fix-forwards against budgets other than the table's 2. */
+static const struct {
+	int budget, attempts, answered, action, reason;
+} budgets[] = {
+	{0, 0, 0, ESC(CI_FAILED)},     /* no fix-forward at all */
+	{1, 0, 0, FIX},
+	{1, 1, 0, ESC(CI_FAILED)},
+	{2, 5, 0, ESC(CI_FAILED)},     /* over the budget: still spent */
+	{3, 2, 0, FIX},
+	{3, 2, 5, WAIT},               /* any nonzero answered is answered */
+	{-1, 0, 0, ESC(CI_FAILED)},
+};
+
+START_TEST(fix_forward_budget)
+{
+	combo k;
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+	afk__decision d;
+
+	memset(&k, 0, sizeof(k));
+	k.agent = AFK_AGENT_COMPLETED;
+	k.pr = AFK_PR_OPEN;
+	k.ci = AFK_STATUS_FAILURE;
+	build(&k, &s, &c);
+	s.attempts = budgets[_i].attempts;
+	s.answered = budgets[_i].answered;
+	c.budget = budgets[_i].budget;
+	d = afk__lifecycle_next(&s, &c, NOW);
+	ck_assert_int_eq(d.action, budgets[_i].action);
+	ck_assert_int_eq(d.reason, budgets[_i].reason);
+}
+END_TEST
+
+/* "Past" is now - since > timeout, also where now - since does not fit
+ * in a long long: a wild record must not overflow (run under UBSan). */
+static const struct {
+	long long now, since, timeout;
+	int past;
+} clocks[] = {
+	{100, 50, 49, 1},
+	{100, 50, 50, 0},                   /* strict */
+	{100, 200, 0, 0},                   /* since in the future */
+	{0, LLONG_MIN, 1000, 1},            /* the gap overflows upward */
+	{LLONG_MAX, LLONG_MIN, LLONG_MAX, 1},
+	{0, LLONG_MIN + 1, LLONG_MAX - 1, 1}, /* the gap is LLONG_MAX */
+	{0, LLONG_MIN + 1, LLONG_MAX, 0},
+	{LLONG_MIN, LLONG_MAX, 0, 0},       /* the gap overflows downward */
+	{-1, LLONG_MAX, LLONG_MIN, 0},      /* the gap is LLONG_MIN */
+	{LLONG_MIN, 1, LLONG_MIN, 0},
+	{LLONG_MAX, -1, 0, 1},
+};
+
+START_TEST(deadline_arithmetic)
+{
+	combo k;
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+	afk__decision d;
+
+	/* A running agent with nothing pending: only the stall deadline. */
+	memset(&k, 0, sizeof(k));
+	k.agent = AFK_AGENT_RUNNING;
+	build(&k, &s, &c);
+	s.changed_at = clocks[_i].since;
+	c.stall_timeout = clocks[_i].timeout;
+	d = afk__lifecycle_next(&s, &c, clocks[_i].now);
+	ck_assert_int_eq(d.action, clocks[_i].past ? AFK_ACTION_ESCALATE
+	                                          : AFK_ACTION_WAIT);
+	ck_assert_int_eq(d.reason, clocks[_i].past ? AFK_ESCALATE_STALLED : 0);
+
+	/* The same arithmetic for CI's and the deploy's deadlines. */
+	k.stage = 1;
+	k.ci = AFK_STATUS_PENDING;
+	build(&k, &s, &c);
+	s.ci_since = clocks[_i].since;
+	c.ci_timeout = clocks[_i].timeout;
+	s.deploy_since = clocks[_i].now;
+	d = afk__lifecycle_next(&s, &c, clocks[_i].now);
+	ck_assert_int_eq(d.reason, clocks[_i].past ? AFK_ESCALATE_CI_TIMEOUT : 0);
+	k.ci = AFK_STATUS_NONE;
+	k.deploy = AFK_STATUS_PENDING;
+	build(&k, &s, &c);
+	s.deploy_since = clocks[_i].since;
+	c.deploy_timeout = clocks[_i].timeout;
+	d = afk__lifecycle_next(&s, &c, clocks[_i].now);
+	ck_assert_int_eq(d.reason,
+	                 clocks[_i].past ? AFK_ESCALATE_DEPLOY_TIMEOUT : 0);
+}
+END_TEST
+
+#define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("lifecycle");
+	TCase *tc = tcase_create("next");
+
+	tcase_add_test(tc, table_is_a_partition);
+	tcase_add_test(tc, machine_follows_the_table);
+	tcase_add_loop_test(tc, phase_shown, 0, LEN(shown));
+	tcase_add_loop_test(tc, refresh_on_wait, 0, LEN(refresh));
+	tcase_add_loop_test(tc, out_of_range_inputs, 0, LEN(wild));
+	tcase_add_loop_test(tc, fix_forward_budget, 0, LEN(budgets));
+	tcase_add_loop_test(tc, deadline_arithmetic, 0, LEN(clocks));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return fake_run(suite());
+}
