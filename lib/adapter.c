@@ -3,6 +3,8 @@
  */
 #include "adapter.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +25,12 @@ void afk__call_clear(afk_call *call)
 {
 	free(call->message);
 	free(call->thread_id);
-	call->message = NULL;
-	call->thread_id = NULL;
+	free(call->comment);
+	free(call->url);
+	free(call->head);
+	afk__strv_clear(&call->failing);
+	afk__strv_clear(&call->failing_urls);
+	memset(call, 0, sizeof(*call));
 }
 
 int afk__call_finish(afk_call *call, int rc, const char *what, char *errbuf)
@@ -41,6 +47,18 @@ int afk__call_finish(afk_call *call, int rc, const char *what, char *errbuf)
 		afk__errf(errbuf, "%s: callback failed (%d: %s)", what, rc,
 		          afk_strerror(rc));
 	return rc;
+}
+
+int afk__call_failf(afk_call *call, int code, const char *fmt, ...)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	afk_call_set_error(call, msg);
+	return code;
 }
 
 int afk_call_set_error(afk_call *call, const char *message)
@@ -84,6 +102,106 @@ int afk_call_set_thread_id(afk_call *call, const char *thread_id)
 	}
 	free(call->thread_id);
 	call->thread_id = t;
+	return AFK_OK;
+}
+
+/* Copies s into *field for a call of kind; a failed copy marks the
+ * call's output lost, so the callback cannot succeed without it. */
+static int set_output(afk_call *call, enum afk__call_kind kind,
+                      char **field, const char *s)
+{
+	char *d;
+
+	if (call == NULL || s == NULL || call->kind != kind)
+		return AFK_EINVAL;
+	d = afk__strdup(s);
+	if (d == NULL) {
+		call->lost = 1;
+		return AFK_ENOMEM;
+	}
+	free(*field);
+	*field = d;
+	return AFK_OK;
+}
+
+int afk_call_set_comment(afk_call *call, const char *body)
+{
+	return set_output(call, AFK__CALL_FIND_COMMENT,
+	                  call ? &call->comment : NULL, body);
+}
+
+int afk_call_set_url(afk_call *call, const char *url)
+{
+	return set_output(call, AFK__CALL_FIND_COMMENT,
+	                  call ? &call->url : NULL, url);
+}
+
+int afk_call_set_agent_state(afk_call *call, int state)
+{
+	if (call == NULL || call->kind != AFK__CALL_SNAPSHOT ||
+	    state < AFK_AGENT_RUNNING || state > AFK_AGENT_WAITING_INPUT)
+		return AFK_EINVAL;
+	call->agent_state = state;
+	return AFK_OK;
+}
+
+int afk_call_set_phase(afk_call *call, int phase)
+{
+	if (call == NULL || call->kind != AFK__CALL_SNAPSHOT ||
+	    phase < AFK_PHASE_DISPATCHED || phase > AFK_PHASE_PUSHED)
+		return AFK_EINVAL;
+	call->phase = phase;
+	return AFK_OK;
+}
+
+int afk_call_set_pr(afk_call *call, int state, const char *head)
+{
+	if (call == NULL || call->kind != AFK__CALL_CI_STATUS ||
+	    state < AFK_PR_NONE || state > AFK_PR_MERGED)
+		return AFK_EINVAL;
+	if (head != NULL && head[0] != '\0') {
+		int rc = set_output(call, AFK__CALL_CI_STATUS, &call->head, head);
+		if (rc)
+			return rc;
+	}
+	call->pr = state;
+	return AFK_OK;
+}
+
+static int set_status(afk_call *call, int *field, int state)
+{
+	if (call == NULL || call->kind != AFK__CALL_CI_STATUS ||
+	    state < AFK_STATUS_NONE || state > AFK_STATUS_FAILURE)
+		return AFK_EINVAL;
+	*field = state;
+	return AFK_OK;
+}
+
+int afk_call_set_ci(afk_call *call, int state)
+{
+	return set_status(call, call ? &call->ci : NULL, state);
+}
+
+int afk_call_set_deploy(afk_call *call, int state)
+{
+	return set_status(call, call ? &call->deploy : NULL, state);
+}
+
+int afk_call_add_failing_check(afk_call *call, const char *name,
+                               const char *url)
+{
+	if (call == NULL || name == NULL || name[0] == '\0' ||
+	    call->kind != AFK__CALL_CI_STATUS)
+		return AFK_EINVAL;
+	if (afk__strv_push(&call->failing, name)) {
+		call->lost = 1;
+		return AFK_ENOMEM;
+	}
+	if (afk__strv_push(&call->failing_urls, url ? url : "")) {
+		free(call->failing.v[--call->failing.n]);
+		call->lost = 1;
+		return AFK_ENOMEM;
+	}
 	return AFK_OK;
 }
 
@@ -133,6 +251,39 @@ int afk_tracker_set_add_label(afk_tracker *tracker, afk_add_label_fn fn)
 	if (tracker == NULL)
 		return AFK_EINVAL;
 	tracker->add_label = fn;
+	return AFK_OK;
+}
+
+int afk_tracker_set_close_issue(afk_tracker *tracker, afk_close_issue_fn fn)
+{
+	if (tracker == NULL)
+		return AFK_EINVAL;
+	tracker->close_issue = fn;
+	return AFK_OK;
+}
+
+int afk_tracker_set_remove_label(afk_tracker *tracker, afk_remove_label_fn fn)
+{
+	if (tracker == NULL)
+		return AFK_EINVAL;
+	tracker->remove_label = fn;
+	return AFK_OK;
+}
+
+int afk_tracker_set_find_comment(afk_tracker *tracker, afk_find_comment_fn fn)
+{
+	if (tracker == NULL)
+		return AFK_EINVAL;
+	tracker->find_comment = fn;
+	return AFK_OK;
+}
+
+int afk_tracker_set_upsert_comment(afk_tracker *tracker,
+                                   afk_upsert_comment_fn fn)
+{
+	if (tracker == NULL)
+		return AFK_EINVAL;
+	tracker->upsert_comment = fn;
 	return AFK_OK;
 }
 
@@ -199,6 +350,22 @@ int afk_agent_set_dispatch(afk_agent *agent, afk_dispatch_fn fn)
 	return AFK_OK;
 }
 
+int afk_agent_set_snapshot(afk_agent *agent, afk_snapshot_fn fn)
+{
+	if (agent == NULL)
+		return AFK_EINVAL;
+	agent->snapshot = fn;
+	return AFK_OK;
+}
+
+int afk_agent_set_send_turn(afk_agent *agent, afk_send_turn_fn fn)
+{
+	if (agent == NULL)
+		return AFK_EINVAL;
+	agent->send_turn = fn;
+	return AFK_OK;
+}
+
 int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg)
 {
 	if (agent == NULL || cfg == NULL)
@@ -219,4 +386,128 @@ int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg)
 const char *afk_agent_errmsg(const afk_agent *agent)
 {
 	return agent ? agent->errmsg : "";
+}
+
+/* --- CI and notifier ------------------------------------------------- */
+
+int afk_ci_new(afk_ci **out)
+{
+	if (out == NULL)
+		return AFK_EINVAL;
+	*out = calloc(1, sizeof(**out));
+	return *out ? AFK_OK : AFK_ENOMEM;
+}
+
+void afk_ci_free(afk_ci *ci)
+{
+	if (ci == NULL)
+		return;
+	if (ci->destroy)
+		ci->destroy(ci->userdata);
+	free(ci);
+}
+
+int afk_ci_set_userdata(afk_ci *ci, void *userdata, afk_destroy_fn destroy)
+{
+	if (ci == NULL)
+		return AFK_EINVAL;
+	if (userdata == ci->userdata && destroy == ci->destroy)
+		return AFK_OK; /* the same again: destroying it would free it */
+	if (ci->destroy)
+		ci->destroy(ci->userdata);
+	ci->userdata = userdata;
+	ci->destroy = destroy;
+	return AFK_OK;
+}
+
+int afk_ci_set_status(afk_ci *ci, afk_ci_status_fn fn)
+{
+	if (ci == NULL)
+		return AFK_EINVAL;
+	ci->status = fn;
+	return AFK_OK;
+}
+
+int afk_ci_set_builtin(afk_ci *ci, const afk_config *cfg)
+{
+	if (ci == NULL || cfg == NULL)
+		return AFK_EINVAL;
+	ci->errmsg[0] = '\0';
+	if (cfg->ci_kind == NULL) {
+		afk__errf(ci->errmsg, "the configuration selects no CI "
+		          "(set the \"ci\" key)");
+		return AFK_ECONFIG;
+	}
+	if (strcmp(cfg->ci_kind, "command") == 0)
+		return afk__builtin_command_ci(ci, cfg, ci->errmsg);
+	afk__errf(ci->errmsg, "CI kind \"%s\" is not built in", cfg->ci_kind);
+	return AFK_ECONFIG;
+}
+
+const char *afk_ci_errmsg(const afk_ci *ci)
+{
+	return ci ? ci->errmsg : "";
+}
+
+int afk_notifier_new(afk_notifier **out)
+{
+	if (out == NULL)
+		return AFK_EINVAL;
+	*out = calloc(1, sizeof(**out));
+	return *out ? AFK_OK : AFK_ENOMEM;
+}
+
+void afk_notifier_free(afk_notifier *notifier)
+{
+	if (notifier == NULL)
+		return;
+	if (notifier->destroy)
+		notifier->destroy(notifier->userdata);
+	free(notifier);
+}
+
+int afk_notifier_set_userdata(afk_notifier *notifier, void *userdata,
+                              afk_destroy_fn destroy)
+{
+	if (notifier == NULL)
+		return AFK_EINVAL;
+	if (userdata == notifier->userdata && destroy == notifier->destroy)
+		return AFK_OK; /* the same again: destroying it would free it */
+	if (notifier->destroy)
+		notifier->destroy(notifier->userdata);
+	notifier->userdata = userdata;
+	notifier->destroy = destroy;
+	return AFK_OK;
+}
+
+int afk_notifier_set_notify(afk_notifier *notifier, afk_notify_fn fn)
+{
+	if (notifier == NULL)
+		return AFK_EINVAL;
+	notifier->notify = fn;
+	return AFK_OK;
+}
+
+int afk_notifier_set_builtin(afk_notifier *notifier, const afk_config *cfg)
+{
+	if (notifier == NULL || cfg == NULL)
+		return AFK_EINVAL;
+	notifier->errmsg[0] = '\0';
+	if (cfg->notifier_kind == NULL) {
+		afk__errf(notifier->errmsg, "the configuration selects no "
+		          "notifier (set the \"notifier\" key)");
+		return AFK_ECONFIG;
+	}
+	if (strcmp(cfg->notifier_kind, "stdout") == 0 ||
+	    strcmp(cfg->notifier_kind, "file") == 0)
+		return afk__builtin_file_notifier(notifier, cfg,
+		                                  notifier->errmsg);
+	afk__errf(notifier->errmsg, "notifier kind \"%s\" is not built in",
+	          cfg->notifier_kind);
+	return AFK_ECONFIG;
+}
+
+const char *afk_notifier_errmsg(const afk_notifier *notifier)
+{
+	return notifier ? notifier->errmsg : "";
 }

@@ -11,6 +11,10 @@
 struct afk_tracker {
 	afk_list_ready_fn list_ready;
 	afk_add_label_fn add_label;
+	afk_close_issue_fn close_issue;
+	afk_remove_label_fn remove_label;
+	afk_find_comment_fn find_comment;
+	afk_upsert_comment_fn upsert_comment;
 	void *userdata;
 	afk_destroy_fn destroy;
 	char errmsg[AFK__ERRMSG_SIZE];
@@ -18,6 +22,22 @@ struct afk_tracker {
 
 struct afk_agent {
 	afk_dispatch_fn dispatch;
+	afk_snapshot_fn snapshot;
+	afk_send_turn_fn send_turn;
+	void *userdata;
+	afk_destroy_fn destroy;
+	char errmsg[AFK__ERRMSG_SIZE];
+};
+
+struct afk_ci {
+	afk_ci_status_fn status;
+	void *userdata;
+	afk_destroy_fn destroy;
+	char errmsg[AFK__ERRMSG_SIZE];
+};
+
+struct afk_notifier {
+	afk_notify_fn notify;
 	void *userdata;
 	afk_destroy_fn destroy;
 	char errmsg[AFK__ERRMSG_SIZE];
@@ -26,7 +46,15 @@ struct afk_agent {
 enum afk__call_kind {
 	AFK__CALL_LIST_READY,
 	AFK__CALL_ADD_LABEL,
-	AFK__CALL_DISPATCH
+	AFK__CALL_DISPATCH,
+	AFK__CALL_CLOSE_ISSUE,
+	AFK__CALL_REMOVE_LABEL,
+	AFK__CALL_FIND_COMMENT,
+	AFK__CALL_UPSERT_COMMENT,
+	AFK__CALL_SNAPSHOT,
+	AFK__CALL_SEND_TURN,
+	AFK__CALL_CI_STATUS,
+	AFK__CALL_NOTIFY
 };
 
 /* Lives on the tick's stack for the length of one callback. */
@@ -35,6 +63,16 @@ struct afk_call {
 	char *message;       /* afk_call_set_error(), owned */
 	afk__iset *issues;   /* list_ready: where afk_call_add_issue() adds */
 	char *thread_id;     /* dispatch: afk_call_set_thread_id(), owned */
+	char *comment;       /* find_comment: the body, owned */
+	char *url;           /* find_comment: the issue's address, owned */
+	int agent_state;     /* snapshot: AFK_AGENT_*, 0 until set */
+	int phase;           /* snapshot: AFK_PHASE_* */
+	int pr;              /* ci_status: AFK_PR_* */
+	char *head;          /* ci_status: the PR head, owned */
+	int ci;              /* ci_status: AFK_STATUS_* */
+	int deploy;          /* ci_status: AFK_STATUS_* */
+	afk__strv failing;   /* ci_status: failing check names */
+	afk__strv failing_urls; /* ci_status: their addresses ("" if none) */
 	int lost;            /* an output the callback handed in was lost */
 };
 

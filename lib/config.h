@@ -30,6 +30,21 @@ struct afk_config {
 	afk__strv agent_command;  /* argv; [0] resolved like a path if it has a '/' */
 	char *agent_state_dir;
 
+	/* "ci": {"kind": "command", "command": [...]} or absent */
+	char *ci_kind;
+	afk__strv ci_command;
+
+	/* "notifier": {"kind": "stdout"} or {"kind": "file", "path": ...} */
+	char *notifier_kind;
+	char *notifier_path;      /* "file" only */
+
+	/* the run lifecycle */
+	int fix_forward_budget;   /* default 2 */
+	int deploy_stage;         /* default 0: merged + green CI is the end */
+	long long stall_timeout;  /* seconds; default 7200 */
+	long long ci_timeout;     /* seconds; default 3600 */
+	long long deploy_timeout; /* seconds; default 3600 */
+
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 

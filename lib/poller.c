@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checklist.h"
 #include "config.h"
 #include "policy.h"
 #include "prompt.h"
@@ -18,6 +19,8 @@ typedef struct snapshot {
 	afk__strv allowlist;
 	char *in_progress_label;
 	char *preamble;
+	int deploy_stage;     /* for the first checklist */
+	int budget;
 } snapshot;
 
 static void snapshot_clear(snapshot *s)
@@ -40,6 +43,8 @@ static int snapshot_take(snapshot *s, const afk_config *cfg)
 		if (s->preamble == NULL)
 			goto oom;
 	}
+	s->deploy_stage = cfg->deploy_stage;
+	s->budget = cfg->fix_forward_budget;
 	return AFK_OK;
 oom:
 	snapshot_clear(s);
@@ -161,6 +166,45 @@ static int stamp(afk_poller *p, const snapshot *s, afk_result *res,
 	return AFK_ELABEL;
 }
 
+/* Writes the run's first record - its thread id, which nothing else
+ * keeps - as the checklist comment the watch tick reads.  Only for a
+ * tracker that can hold comments: a poll-only host need not. */
+static int record(afk_poller *p, const snapshot *s, afk_result *res,
+                  size_t i, const char *thread_id)
+{
+	const char *repo = afk__iset_repo(&res->set, i);
+	long number = res->set.recs[i].number;
+	char why[AFK__ERRMSG_SIZE];
+	afk__record rec;
+	afk_call call;
+	char *body;
+	int rc;
+
+	if (p->tracker->upsert_comment == NULL)
+		return AFK_OK;
+	memset(&rec, 0, sizeof(rec));
+	if (afk__record_set_str(&rec.thread, thread_id))
+		return AFK_ENOMEM;
+	body = afk__checklist_render(&rec, repo, number, s->deploy_stage,
+	                             s->budget);
+	afk__record_clear(&rec);
+	if (body == NULL)
+		return AFK_ENOMEM;
+	afk__call_init(&call, AFK__CALL_UPSERT_COMMENT, NULL);
+	rc = p->tracker->upsert_comment(&call, repo, number,
+	                                AFK__RECORD_MARKER, body,
+	                                p->tracker->userdata);
+	rc = afk__call_finish(&call, rc, "tracker upsert_comment", why);
+	afk__call_clear(&call);
+	free(body);
+	if (rc)
+		afk__errf(p->errmsg, "%s#%ld was dispatched (thread %s) and "
+		          "locked, but its run record was not written, so the "
+		          "watch tick will hand it to a human: %s", repo, number,
+		          thread_id, why);
+	return rc;
+}
+
 /* Dispatches the picks in order, each labelled right after its dispatch
  * succeeded; stops at the first failure, marking the rest not reached. */
 static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
@@ -193,6 +237,8 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 		res->issues[res->ndispatched] = issue;
 		res->threads[res->ndispatched++] = thread_id;
 		rc = stamp(p, s, res, i, thread_id);
+		if (rc == AFK_OK)
+			rc = record(p, s, res, i, thread_id);
 		if (rc) {
 			k++;
 			break;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "issue.h"
+#include "fakes.h"
 
 START_TEST(new_has_documented_defaults)
 {
@@ -193,11 +194,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return fake_run(suite());
 }

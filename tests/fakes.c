@@ -1,6 +1,8 @@
 /*
  * tests/fakes.c - in-memory adapters for the Check suites.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "fakes.h"
 
 #include <check.h>
@@ -42,9 +44,40 @@ void fake_clear(fake *f)
 {
 	size_t i;
 
-	for (i = 0; i < f->nissues; i++)
+	for (i = 0; i < f->nissues; i++) {
 		afk_issue_free(f->issues[i]);
+		free(f->comment[i]);
+		f->comment[i] = NULL;
+	}
 	f->nissues = 0;
+}
+
+int fake_index(const fake *f, const char *repo, long number)
+{
+	size_t i;
+
+	for (i = 0; i < f->nissues; i++)
+		if (afk_issue_number(f->issues[i]) == number &&
+		    strcmp(afk_issue_repo(f->issues[i]), repo) == 0)
+			return (int)i;
+	return -1;
+}
+
+int fake_count(const fake *f, char kind)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < f->nevents; i++)
+		n += f->events[i].kind == kind;
+	return n;
+}
+
+/* Counts a call of kind and says whether it is the one to fail. */
+static int should_fail(fake *f, char kind)
+{
+	return ++f->calls[(unsigned char)kind & 127] == f->fail_nth &&
+	       f->fail_kind == kind;
 }
 
 afk_issue *fake_add(fake *f, const char *repo, long number, int priority,
@@ -90,7 +123,8 @@ static int list_ready(afk_call *call, const char *const *repos,
 		return f->list_rc;
 	}
 	for (i = 0; i < f->nissues; i++)
-		ck_assert_int_eq(afk_call_add_issue(call, f->issues[i]), 0);
+		if (!f->closed[i])
+			ck_assert_int_eq(afk_call_add_issue(call, f->issues[i]), 0);
 	return 0;
 }
 
@@ -99,12 +133,151 @@ static int add_label(afk_call *call, const char *repo, long number,
 {
 	fake *f = ud(userdata);
 	fake_event *e = record(f, 'A', repo, number);
+	int i = fake_index(f, repo, number);
 
 	snprintf(e->label, sizeof(e->label), "%s", label);
 	if (++f->label_calls == f->label_fail_at) {
 		afk_call_set_error(call, "label service down");
 		return f->label_rc;
 	}
+	if (i >= 0)
+		ck_assert_int_eq(afk_issue_add_label(f->issues[i], label), 0);
+	return 0;
+}
+
+static int close_issue(afk_call *call, const char *repo, long number,
+                       void *userdata)
+{
+	fake *f = ud(userdata);
+	int i = fake_index(f, repo, number);
+
+	record(f, 'C', repo, number);
+	if (should_fail(f, 'C'))
+		return afk_call_set_error(call, "close refused"), f->fail_rc;
+	ck_assert_int_ge(i, 0);
+	f->closed[i] = 1;
+	return 0;
+}
+
+/* Rebuilds issue i without label: afk_issue has no remover. */
+static int remove_label(afk_call *call, const char *repo, long number,
+                        const char *label, void *userdata)
+{
+	fake *f = ud(userdata);
+	fake_event *e = record(f, 'R', repo, number);
+	int i = fake_index(f, repo, number);
+	afk_issue *old, *is;
+	size_t k;
+
+	snprintf(e->label, sizeof(e->label), "%s", label);
+	if (should_fail(f, 'R'))
+		return afk_call_set_error(call, "unlabel refused"), f->fail_rc;
+	ck_assert_int_ge(i, 0);
+	old = f->issues[i];
+	ck_assert_int_eq(afk_issue_new(&is, repo, number), 0);
+	for (k = 0; k < afk_issue_label_count(old); k++)
+		if (strcmp(afk_issue_label(old, k), label) != 0)
+			afk_issue_add_label(is, afk_issue_label(old, k));
+	for (k = 0; k < afk_issue_blocker_count(old); k++)
+		afk_issue_add_blocker(is, afk_issue_blocker(old, k));
+	afk_issue_set_title(is, afk_issue_title(old));
+	afk_issue_set_priority(is, afk_issue_priority(old));
+	afk_issue_set_trusted(is, afk_issue_trusted(old));
+	afk_issue_free(old);
+	f->issues[i] = is;
+	return 0;
+}
+
+static int find_comment(afk_call *call, const char *repo, long number,
+                        const char *marker, void *userdata)
+{
+	fake *f = ud(userdata);
+	int i = fake_index(f, repo, number);
+
+	record(f, 'F', repo, number);
+	if (should_fail(f, 'F'))
+		return afk_call_set_error(call, "comments unavailable"),
+		       f->fail_rc;
+	if (i >= 0 && f->comment[i] && strstr(f->comment[i], marker))
+		ck_assert_int_eq(afk_call_set_comment(call, f->comment[i]), 0);
+	ck_assert_int_eq(afk_call_set_url(call, "https://tracker.test/i"), 0);
+	return 0;
+}
+
+static int upsert_comment(afk_call *call, const char *repo, long number,
+                          const char *marker, const char *body,
+                          void *userdata)
+{
+	fake *f = ud(userdata);
+	int i = fake_index(f, repo, number);
+
+	record(f, 'U', repo, number);
+	if (should_fail(f, 'U'))
+		return afk_call_set_error(call, "comment refused"), f->fail_rc;
+	ck_assert_int_ge(i, 0);
+	ck_assert_ptr_nonnull(strstr(body, marker));
+	if (f->comment[i] == NULL || strstr(f->comment[i], marker) == NULL)
+		f->comments_made[i]++;
+	free(f->comment[i]);
+	f->comment[i] = strdup(body);
+	ck_assert_ptr_nonnull(f->comment[i]);
+	return 0;
+}
+
+static int snapshot(afk_call *call, const char *thread_id, void *userdata)
+{
+	fake *f = ud(userdata);
+
+	record(f, 'S', NULL, 0);
+	ck_assert_ptr_nonnull(thread_id);
+	if (should_fail(f, 'S'))
+		return afk_call_set_error(call, "agent unreachable"), f->fail_rc;
+	if (f->agent_state)
+		ck_assert_int_eq(afk_call_set_agent_state(call, f->agent_state),
+		                 0);
+	return afk_call_set_phase(call, f->agent_phase);
+}
+
+static int send_turn(afk_call *call, const char *thread_id,
+                     const char *prompt, void *userdata)
+{
+	fake *f = ud(userdata);
+	fake_event *e = record(f, 'T', thread_id, 0);
+
+	snprintf(e->prompt, sizeof(e->prompt), "%s", prompt);
+	if (should_fail(f, 'T'))
+		return afk_call_set_error(call, "turn refused"), f->fail_rc;
+	return 0;
+}
+
+static int ci_status(afk_call *call, const char *repo, long number,
+                     void *userdata)
+{
+	fake *f = ud(userdata);
+
+	record(f, 'I', repo, number);
+	if (should_fail(f, 'I'))
+		return afk_call_set_error(call, "CI unreachable"), f->fail_rc;
+	ck_assert_int_eq(afk_call_set_pr(call, f->pr,
+	                                 f->head[0] ? f->head : NULL), 0);
+	ck_assert_int_eq(afk_call_set_ci(call, f->ci), 0);
+	ck_assert_int_eq(afk_call_set_deploy(call, f->deploy), 0);
+	if (f->failing)
+		ck_assert_int_eq(afk_call_add_failing_check(call, f->failing,
+		                 "https://ci.test/1"), 0);
+	return 0;
+}
+
+static int notify(afk_call *call, const char *repo, long number,
+                  const char *message, const char *link, void *userdata)
+{
+	fake *f = ud(userdata);
+
+	record(f, 'N', repo, number);
+	if (should_fail(f, 'N'))
+		return afk_call_set_error(call, "pager down"), f->fail_rc;
+	f->notified++;
+	snprintf(f->notice, sizeof(f->notice), "%s %s", message, link);
 	return 0;
 }
 
@@ -140,6 +313,10 @@ afk_tracker *fake_tracker(fake *f)
 	ck_assert_int_eq(afk_tracker_set_userdata(t, f, destroy), 0);
 	ck_assert_int_eq(afk_tracker_set_list_ready(t, list_ready), 0);
 	ck_assert_int_eq(afk_tracker_set_add_label(t, add_label), 0);
+	ck_assert_int_eq(afk_tracker_set_close_issue(t, close_issue), 0);
+	ck_assert_int_eq(afk_tracker_set_remove_label(t, remove_label), 0);
+	ck_assert_int_eq(afk_tracker_set_find_comment(t, find_comment), 0);
+	ck_assert_int_eq(afk_tracker_set_upsert_comment(t, upsert_comment), 0);
 	return t;
 }
 
@@ -150,7 +327,29 @@ afk_agent *fake_agent(fake *f)
 	ck_assert_int_eq(afk_agent_new(&a), 0);
 	ck_assert_int_eq(afk_agent_set_userdata(a, f, destroy), 0);
 	ck_assert_int_eq(afk_agent_set_dispatch(a, dispatch), 0);
+	ck_assert_int_eq(afk_agent_set_snapshot(a, snapshot), 0);
+	ck_assert_int_eq(afk_agent_set_send_turn(a, send_turn), 0);
 	return a;
+}
+
+afk_ci *fake_ci(fake *f)
+{
+	afk_ci *c;
+
+	ck_assert_int_eq(afk_ci_new(&c), 0);
+	ck_assert_int_eq(afk_ci_set_userdata(c, f, destroy), 0);
+	ck_assert_int_eq(afk_ci_set_status(c, ci_status), 0);
+	return c;
+}
+
+afk_notifier *fake_notifier(fake *f)
+{
+	afk_notifier *n;
+
+	ck_assert_int_eq(afk_notifier_new(&n), 0);
+	ck_assert_int_eq(afk_notifier_set_userdata(n, f, destroy), 0);
+	ck_assert_int_eq(afk_notifier_set_notify(n, notify), 0);
+	return n;
 }
 
 int fake_find(const fake *f, char kind, const char *repo, long number)
@@ -186,4 +385,15 @@ afk_config *fake_armed_config(const char *repo, ...)
 	              afk_config_errmsg(cfg));
 	ck_assert_int_eq(afk_config_set(cfg, "kill_switch", "false"), 0);
 	return cfg;
+}
+
+int fake_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
 }

@@ -6,12 +6,16 @@
 #define AFK_TESTS_FAKES_H
 
 #include <afk/afk.h>
+#include <check.h>
 
 #define FAKE_MAGIC 0xAF6B1E55u
-#define FAKE_MAX 64
+#define FAKE_MAX 256
 
 typedef struct fake_event {
-	char kind;        /* 'L' list_ready, 'A' add_label, 'D' dispatch */
+	char kind;        /* 'L' list_ready, 'A' add_label, 'D' dispatch,
+	                   * 'C' close_issue, 'R' remove_label, 'F' find_comment,
+	                   * 'U' upsert_comment, 'S' snapshot, 'T' send_turn,
+	                   * 'I' ci_status, 'N' notify */
 	char repo[128];
 	long number;
 	char label[64];
@@ -48,6 +52,24 @@ typedef struct fake {
 	afk_config *mutate_cfg;       /* when set, list_ready changes it */
 
 	int destroyed;                /* destroy callbacks seen */
+
+	/* The watch tick's world: labels and state live on the issues. */
+	int closed[FAKE_MAX];         /* closed issues are not listed */
+	char *comment[FAKE_MAX];      /* the one record comment per issue */
+	int comments_made[FAKE_MAX];  /* upserts that created a comment */
+	int agent_state;              /* what snapshot reports */
+	int agent_phase;
+	int pr;                       /* what ci_status reports */
+	char head[64];
+	int ci;
+	int deploy;
+	const char *failing;          /* one failing check name, or NULL */
+	int notified;                 /* notify calls */
+	char notice[512];             /* the last message and link */
+	char fail_kind;               /* this kind of call fails ... */
+	int fail_nth;                 /* ... on its nth call (1-based) */
+	int fail_rc;
+	int calls[128];               /* calls per kind */
 } fake;
 
 void fake_init(fake *f);
@@ -56,11 +78,22 @@ void fake_clear(fake *f);
  * unless label is NULL; the fake keeps it. */
 afk_issue *fake_add(fake *f, const char *repo, long number, int priority,
                     int trusted, const char *label);
-/* New adapters over f; the test frees them. */
+/* New adapters over f; the test frees them.  The tracker keeps labels,
+ * comments and state on the fake's issues, as a real tracker would. */
 afk_tracker *fake_tracker(fake *f);
 afk_agent *fake_agent(fake *f);
+afk_ci *fake_ci(fake *f);
+afk_notifier *fake_notifier(fake *f);
+/* The index of repo#number among the fake's issues, or -1. */
+int fake_index(const fake *f, const char *repo, long number);
+/* Events of kind so far. */
+int fake_count(const fake *f, char kind);
 /* Index of the first event of kind for repo#number, or -1. */
 int fake_find(const fake *f, char kind, const char *repo, long number);
+/* Runs suite s, forking per test unless CK_FORK=no; the exit status
+ * for main(): 0 when every test passed. */
+int fake_run(Suite *s);
+
 /* A config armed for the repos given, NULL-terminated. */
 afk_config *fake_armed_config(const char *repo, ...);
 

@@ -20,6 +20,7 @@
 #include <afk/common.h>
 #include <afk/config.h>
 #include <afk/issue.h>
+#include <afk/run.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +29,11 @@ extern "C" {
 typedef struct afk_call afk_call;
 typedef struct afk_tracker afk_tracker;
 typedef struct afk_agent afk_agent;
+typedef struct afk_ci afk_ci;
+typedef struct afk_notifier afk_notifier;
+
+/* The AFK_AGENT_*, AFK_PHASE_*, AFK_PR_* and AFK_STATUS_* values the
+ * callbacks below report are in afk/run.h. */
 
 /* Called once when userdata is replaced or its adapter freed. */
 typedef void (*afk_destroy_fn)(void *userdata);
@@ -50,6 +56,54 @@ typedef int (*afk_add_label_fn)(afk_call *call, const char *repo,
 typedef int (*afk_dispatch_fn)(afk_call *call, const char *repo, long number,
                                const char *prompt, void *userdata);
 
+/* Tracker: close issue number of repo. */
+typedef int (*afk_close_issue_fn)(afk_call *call, const char *repo,
+                                  long number, void *userdata);
+
+/* Tracker: remove label from issue number of repo; removing a label the
+ * issue does not carry succeeds. */
+typedef int (*afk_remove_label_fn)(afk_call *call, const char *repo,
+                                   long number, const char *label,
+                                   void *userdata);
+
+/* Tracker: find the first comment of the issue whose body contains
+ * marker and report its body with afk_call_set_comment(); report nothing
+ * when there is none.  May report the issue's web address with
+ * afk_call_set_url(), for notifications. */
+typedef int (*afk_find_comment_fn)(afk_call *call, const char *repo,
+                                   long number, const char *marker,
+                                   void *userdata);
+
+/* Tracker: replace the body of the first comment containing marker with
+ * body, or add a comment with body when there is none - never a second
+ * one. */
+typedef int (*afk_upsert_comment_fn)(afk_call *call, const char *repo,
+                                     long number, const char *marker,
+                                     const char *body, void *userdata);
+
+/* Agent: report the thread's state with afk_call_set_agent_state() and
+ * the latest phase it reported with afk_call_set_phase(). */
+typedef int (*afk_snapshot_fn)(afk_call *call, const char *thread_id,
+                               void *userdata);
+
+/* Agent: start a new turn on an existing thread with prompt. */
+typedef int (*afk_send_turn_fn)(afk_call *call, const char *thread_id,
+                                const char *prompt, void *userdata);
+
+/* CI: report the pull request of issue number of repo
+ * (afk_call_set_pr()), the CI state of its head (afk_call_set_ci(),
+ * afk_call_add_failing_check()) and the deploy state
+ * (afk_call_set_deploy()).  Unreported states are AFK_PR_NONE and
+ * AFK_STATUS_NONE. */
+typedef int (*afk_ci_status_fn)(afk_call *call, const char *repo,
+                                long number, void *userdata);
+
+/* Notifier: tell a human that issue number of repo needs them; message
+ * says why, link (maybe "") where to look. */
+typedef int (*afk_notify_fn)(afk_call *call, const char *repo, long number,
+                             const char *message, const char *link,
+                             void *userdata);
+
 /* Attaches a message to the failure the callback is about to return.
  * The message is copied. */
 AFK_EXTERN int afk_call_set_error(afk_call *call, const char *message);
@@ -60,6 +114,26 @@ AFK_EXTERN int afk_call_add_issue(afk_call *call, const afk_issue *issue);
 /* From a dispatch callback: reports the new thread's id (non-empty,
  * copied). */
 AFK_EXTERN int afk_call_set_thread_id(afk_call *call, const char *thread_id);
+
+/* From a find_comment callback: the comment's body and the issue's
+ * address (both copied). */
+AFK_EXTERN int afk_call_set_comment(afk_call *call, const char *body);
+AFK_EXTERN int afk_call_set_url(afk_call *call, const char *url);
+
+/* From a snapshot callback: an AFK_AGENT_* state and the latest
+ * AFK_PHASE_* (DISPATCHED to PUSHED) the agent reported. */
+AFK_EXTERN int afk_call_set_agent_state(afk_call *call, int state);
+AFK_EXTERN int afk_call_set_phase(afk_call *call, int phase);
+
+/* From a ci_status callback: the pull request (an AFK_PR_* state and the
+ * commit id of its head, maybe NULL), the CI state of that head and the
+ * deploy state (AFK_STATUS_*), and each failing check with its address
+ * (maybe NULL), which the corrective turn names. */
+AFK_EXTERN int afk_call_set_pr(afk_call *call, int state, const char *head);
+AFK_EXTERN int afk_call_set_ci(afk_call *call, int state);
+AFK_EXTERN int afk_call_add_failing_check(afk_call *call, const char *name,
+                                          const char *url);
+AFK_EXTERN int afk_call_set_deploy(afk_call *call, int state);
 
 /* Makes a tracker with no callbacks.  Free it with afk_tracker_free(). */
 AFK_EXTERN int afk_tracker_new(afk_tracker **out);
@@ -78,6 +152,15 @@ AFK_EXTERN int afk_tracker_set_list_ready(afk_tracker *tracker,
 AFK_EXTERN int afk_tracker_set_add_label(afk_tracker *tracker,
                                          afk_add_label_fn fn);
 
+AFK_EXTERN int afk_tracker_set_close_issue(afk_tracker *tracker,
+                                           afk_close_issue_fn fn);
+AFK_EXTERN int afk_tracker_set_remove_label(afk_tracker *tracker,
+                                            afk_remove_label_fn fn);
+AFK_EXTERN int afk_tracker_set_find_comment(afk_tracker *tracker,
+                                            afk_find_comment_fn fn);
+AFK_EXTERN int afk_tracker_set_upsert_comment(afk_tracker *tracker,
+                                              afk_upsert_comment_fn fn);
+
 /* Registers the built-in tracker that cfg's "tracker" key selects,
  * through the same functions as above.  AFK_ECONFIG when cfg selects
  * none; the message is on the tracker. */
@@ -93,8 +176,34 @@ AFK_EXTERN void afk_agent_free(afk_agent *agent);
 AFK_EXTERN int afk_agent_set_userdata(afk_agent *agent, void *userdata,
                                       afk_destroy_fn destroy);
 AFK_EXTERN int afk_agent_set_dispatch(afk_agent *agent, afk_dispatch_fn fn);
+AFK_EXTERN int afk_agent_set_snapshot(afk_agent *agent, afk_snapshot_fn fn);
+AFK_EXTERN int afk_agent_set_send_turn(afk_agent *agent,
+                                       afk_send_turn_fn fn);
 AFK_EXTERN int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg);
 AFK_EXTERN const char *afk_agent_errmsg(const afk_agent *agent);
+
+/* The CI adapter, as the tracker's above; its built-in is selected by
+ * cfg's "ci" key. */
+AFK_EXTERN int afk_ci_new(afk_ci **out);
+AFK_EXTERN void afk_ci_free(afk_ci *ci);
+AFK_EXTERN int afk_ci_set_userdata(afk_ci *ci, void *userdata,
+                                   afk_destroy_fn destroy);
+AFK_EXTERN int afk_ci_set_status(afk_ci *ci, afk_ci_status_fn fn);
+AFK_EXTERN int afk_ci_set_builtin(afk_ci *ci, const afk_config *cfg);
+AFK_EXTERN const char *afk_ci_errmsg(const afk_ci *ci);
+
+/* The notifier, as the tracker's above; its built-in is selected by
+ * cfg's "notifier" key. */
+AFK_EXTERN int afk_notifier_new(afk_notifier **out);
+AFK_EXTERN void afk_notifier_free(afk_notifier *notifier);
+AFK_EXTERN int afk_notifier_set_userdata(afk_notifier *notifier,
+                                         void *userdata,
+                                         afk_destroy_fn destroy);
+AFK_EXTERN int afk_notifier_set_notify(afk_notifier *notifier,
+                                       afk_notify_fn fn);
+AFK_EXTERN int afk_notifier_set_builtin(afk_notifier *notifier,
+                                        const afk_config *cfg);
+AFK_EXTERN const char *afk_notifier_errmsg(const afk_notifier *notifier);
 
 #ifdef __cplusplus
 }

@@ -10,5 +10,7 @@
 #include <afk/issue.h>
 #include <afk/adapter.h>
 #include <afk/poller.h>
+#include <afk/run.h>
+#include <afk/watcher.h>
 
 #endif /* AFK_AFK_H */

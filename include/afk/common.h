@@ -4,7 +4,9 @@
  * Every libafk function that can fail returns an int: 0 (AFK_OK) on
  * success or one of the negative AFK_E* codes below.  A callback's own
  * negative code is passed through to the caller unchanged, so a caller may
- * also see codes of its own callbacks.  The detailed message of a failure
+ * also see codes of its own callbacks - with one documented exception: a
+ * label that fails after its dispatch succeeded is AFK_ELABEL, because
+ * the caller must know that an agent runs without a lock.  The detailed message of a failure
  * lives on the handle that failed (afk_config_errmsg(), afk_poller_errmsg(),
  * ...); afk_strerror() names a code.
  */

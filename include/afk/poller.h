@@ -39,7 +39,12 @@ AFK_EXTERN int afk_poller_new(afk_poller **out, afk_tracker *tracker,
 /* Frees a poller; NULL is a no-op.  Not from inside its own tick. */
 AFK_EXTERN void afk_poller_free(afk_poller *poller);
 
-/* Runs one poll tick with cfg.  On return *result holds what the tick did
+/* Runs one poll tick with cfg.  When the tracker has an upsert_comment
+ * callback, each dispatch's first run record (its thread id) is written
+ * as the issue's checklist comment right after its label, for the watch
+ * tick (afk_watcher_new(3)); a failure there stops the tick with the
+ * callback's code and a message saying the run has no record.
+ * On return *result holds what the tick did
  * - also when it failed part-way, so that dispatches made before the
  * failure are reported - and is freed with afk_result_free(); it is NULL
  * only when the tick did not start (AFK_EINVAL, AFK_ENOMEM,

@@ -1,0 +1,80 @@
+/*
+ * afk/watcher.h - the watch tick.
+ *
+ * For each run in progress in the allowlisted repositories, one run of
+ * the watch tick reads the run's record from its checklist comment, the
+ * agent thread's snapshot and the CI and deploy state of its pull
+ * request; a pure state machine picks exactly one action - wait, close,
+ * fix forward or escalate - and the tick carries it out.  The tick keeps
+ * no state: a tick after a restart carries on from the record, and
+ * running the same tick twice on the same tracker state performs each
+ * action once.
+ */
+#ifndef AFK_WATCHER_H
+#define AFK_WATCHER_H
+
+#include <afk/common.h>
+#include <afk/adapter.h>
+#include <afk/config.h>
+#include <afk/run.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct afk_watcher afk_watcher;
+typedef struct afk_actions afk_actions;
+
+/* Makes a watcher over the four adapters, which it borrows: they must
+ * outlive it.  Free it with afk_watcher_free(). */
+AFK_EXTERN int afk_watcher_new(afk_watcher **out, afk_tracker *tracker,
+                               afk_agent *agent, afk_ci *ci,
+                               afk_notifier *notifier);
+
+/* Frees a watcher; NULL is a no-op.  Not from inside its own tick. */
+AFK_EXTERN void afk_watcher_free(afk_watcher *watcher);
+
+/* Runs one watch tick with cfg at time now (seconds since the epoch: the
+ * library reads no clock).  *actions is set as by afk_poller_run_once():
+ * what was done, also when the tick failed part-way.  Returns 0, the
+ * failing callback's code, or another AFK_E* code; the message, on the
+ * watcher, names the issue and the step. */
+AFK_EXTERN int afk_watcher_run_once(afk_watcher *watcher,
+                                    const afk_config *cfg, long long now,
+                                    afk_actions **actions);
+
+/* The message of the last failure on watcher ("" when none). */
+AFK_EXTERN const char *afk_watcher_errmsg(const afk_watcher *watcher);
+
+/* The actions of one watch tick, one per run watched, in the tracker's
+ * order.  Strings live as long as the actions. */
+AFK_EXTERN void afk_actions_free(afk_actions *actions);
+AFK_EXTERN size_t afk_actions_count(const afk_actions *actions);
+AFK_EXTERN const char *afk_actions_repo(const afk_actions *actions, size_t i);
+AFK_EXTERN long afk_actions_number(const afk_actions *actions, size_t i);
+/* The agent thread ("" when the run has no record). */
+AFK_EXTERN const char *afk_actions_thread(const afk_actions *actions,
+                                          size_t i);
+/* AFK_ACTION_*, or 0 when i is out of range. */
+AFK_EXTERN int afk_actions_kind(const afk_actions *actions, size_t i);
+/* AFK_ESCALATE_* for an escalation, else 0. */
+AFK_EXTERN int afk_actions_reason(const afk_actions *actions, size_t i);
+/* The AFK_PHASE_* the checklist shows after the action. */
+AFK_EXTERN int afk_actions_phase(const afk_actions *actions, size_t i);
+/* Fix-forward attempts used after the action. */
+AFK_EXTERN int afk_actions_attempts(const afk_actions *actions, size_t i);
+/* 1 when the tick wrote the checklist comment for this run. */
+AFK_EXTERN int afk_actions_updated(const afk_actions *actions, size_t i);
+/* The checklist comment's body as the tick left it. */
+AFK_EXTERN const char *afk_actions_checklist(const afk_actions *actions,
+                                             size_t i);
+
+/* Static English names of an AFK_ACTION_* and an AFK_ESCALATE_*. */
+AFK_EXTERN const char *afk_action_str(int action);
+AFK_EXTERN const char *afk_escalation_str(int reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AFK_WATCHER_H */

@@ -1,0 +1,567 @@
+/*
+ * tests/check_watcher.c - the watch tick over in-memory fakes: each
+ * action carried out, idempotence, and resumption after a failed step.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakes.h"
+
+#define T0 1700000000LL
+
+static fake F;
+static afk_tracker *T;
+static afk_agent *A;
+static afk_ci *C;
+static afk_notifier *N;
+static afk_poller *P;
+static afk_watcher *W;
+static afk_config *CFG;
+static afk_actions *ACT;
+
+static void setup(void)
+{
+	fake_init(&F);
+	T = fake_tracker(&F);
+	A = fake_agent(&F);
+	C = fake_ci(&F);
+	N = fake_notifier(&F);
+	ck_assert_int_eq(afk_poller_new(&P, T, A), 0);
+	ck_assert_int_eq(afk_watcher_new(&W, T, A, C, N), 0);
+	CFG = fake_armed_config("a", NULL);
+	ACT = NULL;
+	F.agent_state = AFK_AGENT_RUNNING;
+}
+
+static void teardown(void)
+{
+	afk_actions_free(ACT);
+	afk_watcher_free(W);
+	afk_poller_free(P);
+	afk_tracker_free(T);
+	afk_agent_free(A);
+	afk_ci_free(C);
+	afk_notifier_free(N);
+	afk_config_free(CFG);
+	fake_clear(&F);
+}
+
+/* Dispatches a#1 with a poll tick: labelled, first record written. */
+static void dispatch_a1(void)
+{
+	afk_result *r = NULL;
+
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	ck_assert_msg(afk_poller_run_once(P, CFG, &r) == 0, "%s",
+	              afk_poller_errmsg(P));
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
+	afk_result_free(r);
+}
+
+static int watch(long long now)
+{
+	afk_actions_free(ACT);
+	ACT = NULL;
+	return afk_watcher_run_once(W, CFG, now, &ACT);
+}
+
+/* Runs a watch tick that must succeed and act once, with kind. */
+static void watch_expect(long long now, int kind)
+{
+	int rc = watch(now);
+
+	ck_assert_msg(rc == 0, "watch failed: %d %s", rc, afk_watcher_errmsg(W));
+	ck_assert_uint_eq(afk_actions_count(ACT), 1);
+	ck_assert_msg(afk_actions_kind(ACT, 0) == kind, "action %s, wanted %s",
+	              afk_action_str(afk_actions_kind(ACT, 0)),
+	              afk_action_str(kind));
+}
+
+static int has(const char *label)
+{
+	return afk_issue_has_label(F.issues[0], label);
+}
+
+START_TEST(kill_switch_on_calls_nothing)
+{
+	dispatch_a1();
+	F.nevents = 0;
+	ck_assert_int_eq(afk_config_set(CFG, "kill_switch", "true"), 0);
+	ck_assert_int_eq(watch(T0), 0);
+	ck_assert_uint_eq(F.nevents, 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+}
+END_TEST
+
+START_TEST(poll_writes_the_first_record)
+{
+	dispatch_a1();
+	ck_assert(has("agent-in-progress"));
+	ck_assert_int_eq(F.comments_made[0], 1);
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "<!-- afk-run:"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "thread-a-1"));
+	/* the record comes after the lock */
+	ck_assert_int_gt(fake_find(&F, 'U', "a", 1), fake_find(&F, 'A', "a", 1));
+}
+END_TEST
+
+START_TEST(run_waits_then_closes)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	ck_assert_str_eq(afk_actions_thread(ACT, 0), "thread-a-1");
+	ck_assert_int_eq(afk_actions_phase(ACT, 0), AFK_PHASE_DISPATCHED);
+
+	F.agent_phase = AFK_PHASE_GREEN;
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	ck_assert_int_eq(afk_actions_updated(ACT, 0), 1);
+	ck_assert_int_eq(afk_actions_phase(ACT, 0), AFK_PHASE_GREEN);
+	ck_assert_ptr_nonnull(strstr(afk_actions_checklist(ACT, 0),
+	                             "- [x] green"));
+
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.agent_phase = AFK_PHASE_PUSHED;
+	F.pr = AFK_PR_MERGED;
+	snprintf(F.head, sizeof(F.head), "abc123");
+	F.ci = AFK_STATUS_SUCCESS;
+	watch_expect(T0 + 120, AFK_ACTION_CLOSE);
+	ck_assert(F.closed[0]);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert(!has("ready-for-agent"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "**Done**"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "- [x] CI green"));
+	ck_assert_int_eq(F.comments_made[0], 1);
+	ck_assert_int_eq(F.notified, 0);
+
+	/* the same tick again: nothing more to do */
+	F.nevents = 0;
+	ck_assert_int_eq(watch(T0 + 180), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(fake_count(&F, 'C'), 0);
+	ck_assert_int_eq(fake_count(&F, 'U'), 0);
+}
+END_TEST
+
+START_TEST(unchanged_wait_writes_nothing)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	F.nevents = 0;
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	ck_assert_int_eq(afk_actions_updated(ACT, 0), 0);
+	ck_assert_int_eq(fake_count(&F, 'U'), 0);
+}
+END_TEST
+
+/* CI fails: one corrective turn per head, up to the budget, then a
+ * human. */
+START_TEST(fix_forward_then_escalate_on_budget)
+{
+	int t;
+
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_OPEN;
+	F.ci = AFK_STATUS_FAILURE;
+	F.failing = "build";
+	snprintf(F.head, sizeof(F.head), "h1");
+	watch_expect(T0, AFK_ACTION_FIX_FORWARD);
+	ck_assert_int_eq(afk_actions_attempts(ACT, 0), 1);
+	t = fake_find(&F, 'T', "thread-a-1", 0);
+	ck_assert_int_ge(t, 0);
+	ck_assert_ptr_nonnull(strstr(F.events[t].prompt, "- build: "
+	                             "https://ci.test/1"));
+	ck_assert_ptr_nonnull(strstr(F.events[t].prompt, "attempt 1 of 2"));
+	ck_assert_ptr_nonnull(strstr(F.events[t].prompt, "a#1"));
+
+	/* the same failure again: answered already, no second turn */
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	ck_assert_int_eq(fake_count(&F, 'T'), 1);
+
+	snprintf(F.head, sizeof(F.head), "h2");
+	watch_expect(T0 + 120, AFK_ACTION_FIX_FORWARD);
+	ck_assert_int_eq(afk_actions_attempts(ACT, 0), 2);
+	ck_assert_int_eq(fake_count(&F, 'T'), 2);
+
+	snprintf(F.head, sizeof(F.head), "h3");
+	watch_expect(T0 + 180, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_CI_FAILED);
+	ck_assert_int_eq(fake_count(&F, 'T'), 2);
+	ck_assert(has("ready-for-human"));
+	ck_assert(!has("ready-for-agent"));
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert_ptr_nonnull(strstr(F.notice, "a#1"));
+	ck_assert_ptr_nonnull(strstr(F.notice, "CI still failing"));
+	ck_assert_ptr_nonnull(strstr(F.notice, "https://tracker.test/i"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "**Needs a human**"));
+
+	F.nevents = 0;
+	ck_assert_int_eq(watch(T0 + 240), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(F.notified, 1);
+}
+END_TEST
+
+/* A CI that names no head: the same tick twice sends one turn. */
+START_TEST(fix_forward_without_head_is_sent_once)
+{
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_OPEN;
+	F.ci = AFK_STATUS_FAILURE;
+	watch_expect(T0, AFK_ACTION_FIX_FORWARD);
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	watch_expect(T0 + 120, AFK_ACTION_WAIT);
+	ck_assert_int_eq(fake_count(&F, 'T'), 1);
+}
+END_TEST
+
+START_TEST(running_agent_gets_no_fix_forward)
+{
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_RUNNING;
+	F.pr = AFK_PR_OPEN;
+	F.ci = AFK_STATUS_FAILURE;
+	snprintf(F.head, sizeof(F.head), "h1");
+	watch_expect(T0, AFK_ACTION_WAIT);
+	ck_assert_int_eq(fake_count(&F, 'T'), 0);
+}
+END_TEST
+
+static const struct {
+	int agent;
+	int reason;
+} agent_trouble[] = {
+	{AFK_AGENT_ERRORED, AFK_ESCALATE_AGENT_FAILED},
+	{AFK_AGENT_STOPPED, AFK_ESCALATE_AGENT_STOPPED},
+	{AFK_AGENT_INTERRUPTED, AFK_ESCALATE_AGENT_STOPPED},
+	{AFK_AGENT_WAITING_INPUT, AFK_ESCALATE_AGENT_WAITING},
+	{AFK_AGENT_WAITING_APPROVAL, AFK_ESCALATE_AGENT_WAITING},
+	{AFK_AGENT_COMPLETED, AFK_ESCALATE_AGENT_STOPPED}, /* no PR */
+	{0, AFK_ESCALATE_AGENT_FAILED},  /* reported no state at all */
+};
+
+START_TEST(agent_trouble_escalates)
+{
+	dispatch_a1();
+	F.agent_state = agent_trouble[_i].agent;
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), agent_trouble[_i].reason);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(!has("agent-in-progress"));
+}
+END_TEST
+
+START_TEST(stall_deadline_is_exact)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);              /* first sight */
+	watch_expect(T0 + 7200, AFK_ACTION_WAIT);       /* at the deadline */
+	watch_expect(T0 + 7201, AFK_ACTION_ESCALATE);   /* past it */
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_STALLED);
+}
+END_TEST
+
+START_TEST(progress_moves_the_stall_deadline)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	F.agent_phase = AFK_PHASE_TESTS_RED;
+	watch_expect(T0 + 7000, AFK_ACTION_WAIT);
+	watch_expect(T0 + 7201, AFK_ACTION_WAIT);
+	watch_expect(T0 + 14201, AFK_ACTION_ESCALATE);
+}
+END_TEST
+
+START_TEST(ci_pending_past_deadline)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "ci_timeout", "100"), 0);
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_OPEN;
+	snprintf(F.head, sizeof(F.head), "h1");
+	F.ci = AFK_STATUS_PENDING;
+	watch_expect(T0, AFK_ACTION_WAIT);
+	watch_expect(T0 + 100, AFK_ACTION_WAIT);
+	watch_expect(T0 + 101, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_CI_TIMEOUT);
+}
+END_TEST
+
+START_TEST(deploy_stage_closes_on_deploy)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "deploy_stage", "true"), 0);
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_MERGED;
+	snprintf(F.head, sizeof(F.head), "h1");
+	F.ci = AFK_STATUS_SUCCESS;
+	watch_expect(T0, AFK_ACTION_WAIT);      /* merged + green: not yet */
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "- [ ] deployed"));
+	F.deploy = AFK_STATUS_FAILURE;
+	watch_expect(T0 + 60, AFK_ACTION_FIX_FORWARD);
+	snprintf(F.head, sizeof(F.head), "h2");
+	F.deploy = AFK_STATUS_SUCCESS;
+	watch_expect(T0 + 120, AFK_ACTION_CLOSE);
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "- [x] deployed"));
+}
+END_TEST
+
+START_TEST(no_record_goes_to_a_human)
+{
+	fake_add(&F, "a", 5, 0, 1, "agent-in-progress");
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_NO_RECORD);
+	ck_assert_str_eq(afk_actions_thread(ACT, 0), "");
+	ck_assert_int_eq(fake_count(&F, 'S'), 0); /* no thread to ask */
+	ck_assert_int_eq(F.notified, 1);
+}
+END_TEST
+
+/* Each step of an escalation may fail; the next tick finishes the job
+ * and the human is told exactly once. */
+static const char escalate_steps[] = {'U', 'A', 'R', 'N'};
+
+START_TEST(escalation_resumes_after_a_failed_step)
+{
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_ERRORED;
+	F.fail_kind = escalate_steps[_i];
+	F.fail_nth = F.calls[(unsigned char)F.fail_kind] + 1;
+	if (F.fail_kind == 'A')
+		F.label_fail_at = F.label_calls + 1, F.label_rc = -99;
+	F.fail_rc = -99;
+	ck_assert_int_eq(watch(T0), -99);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "a#1"));
+	ck_assert(has("agent-in-progress"));         /* still found next time */
+	/* Once the escalation is recorded it is carried out whatever the
+	 * agent does now; before that (the record's write failed) nothing
+	 * happened, and the next tick decides afresh. */
+	if (F.fail_kind != 'U')
+		F.agent_state = AFK_AGENT_RUNNING;
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_AGENT_FAILED);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(has("ready-for-human"));
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_int_eq(F.comments_made[0], 1);
+}
+END_TEST
+
+/* The lock's removal is an escalation's last step: when it fails the
+ * next tick resumes from the record - also for a run that had none -
+ * and the human is not told twice. */
+START_TEST(no_record_escalation_resumes_once)
+{
+	fake_add(&F, "a", 5, 0, 1, "agent-in-progress");
+	F.fail_kind = 'R';
+	F.fail_nth = 2;
+	F.fail_rc = -96;
+	ck_assert_int_eq(watch(T0), -96);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(afk_issue_has_label(F.issues[0], "agent-in-progress"));
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_NO_RECORD);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(!afk_issue_has_label(F.issues[0], "agent-in-progress"));
+}
+END_TEST
+
+/* A run whose tick failed before its action was chosen reports none. */
+START_TEST(failed_run_reports_no_action)
+{
+	dispatch_a1();
+	F.fail_kind = 'S';
+	F.fail_nth = 1;
+	F.fail_rc = -95;
+	ck_assert_int_eq(watch(T0), -95);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+}
+END_TEST
+
+START_TEST(fix_forward_resumes_after_failed_turn)
+{
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_OPEN;
+	F.ci = AFK_STATUS_FAILURE;
+	snprintf(F.head, sizeof(F.head), "h1");
+	F.failing = "build";
+	F.fail_kind = 'T';
+	F.fail_nth = 1;
+	F.fail_rc = -98;
+	ck_assert_int_eq(watch(T0), -98);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "send_turn"));
+	watch_expect(T0 + 60, AFK_ACTION_FIX_FORWARD);
+	ck_assert_int_eq(afk_actions_attempts(ACT, 0), 1);  /* not 2 */
+	ck_assert_int_eq(fake_count(&F, 'T'), 2);          /* resent once */
+	/* the same turn: the check and its address come from the record */
+	{
+		size_t k, first = F.nevents, last = 0;
+
+		for (k = 0; k < F.nevents; k++)
+			if (F.events[k].kind == 'T') {
+				if (first == F.nevents)
+					first = k;
+				last = k;
+			}
+		ck_assert_uint_lt(first, last);
+		ck_assert_ptr_nonnull(strstr(F.events[last].prompt,
+		                             "- build: https://ci.test/1"));
+		ck_assert_str_eq(F.events[first].prompt, F.events[last].prompt);
+	}
+	watch_expect(T0 + 120, AFK_ACTION_WAIT);
+	ck_assert_int_eq(fake_count(&F, 'T'), 2);
+}
+END_TEST
+
+START_TEST(close_resumes_after_failed_close)
+{
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_MERGED;
+	F.ci = AFK_STATUS_SUCCESS;
+	F.fail_kind = 'C';
+	F.fail_nth = 1;
+	F.fail_rc = -97;
+	ck_assert_int_eq(watch(T0), -97);
+	ck_assert(!F.closed[0]);
+	/* CI turning red now must not undo a decided close */
+	F.ci = AFK_STATUS_FAILURE;
+	watch_expect(T0 + 60, AFK_ACTION_CLOSE);
+	ck_assert(F.closed[0]);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_int_eq(fake_count(&F, 'T'), 0);
+}
+END_TEST
+
+START_TEST(adapter_failure_reports_code_and_step)
+{
+	dispatch_a1();
+	F.fail_kind = 'I';
+	F.fail_nth = 1;
+	F.fail_rc = -1234;
+	ck_assert_int_eq(watch(T0), -1234);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "CI status"));
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "CI unreachable"));
+	ck_assert(has("agent-in-progress"));
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+}
+END_TEST
+
+/* One run failing does not hold up the others; the tick reports the
+ * first failure. */
+START_TEST(failing_run_does_not_block_the_rest)
+{
+	afk_result *r = NULL;
+
+	ck_assert_int_eq(afk_config_set(CFG, "allowlist", "[\"a\", \"b\"]"), 0);
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	fake_add(&F, "b", 2, 0, 1, NULL);
+	ck_assert_int_eq(afk_poller_run_once(P, CFG, &r), 0);
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 2);
+	afk_result_free(r);
+	F.agent_state = AFK_AGENT_ERRORED;
+	F.fail_kind = 'S';
+	F.fail_nth = F.calls['S'] + 1;
+	F.fail_rc = -94;
+	ck_assert_int_eq(watch(T0), -94);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "a#1"));
+	ck_assert_uint_eq(afk_actions_count(ACT), 1);
+	ck_assert_str_eq(afk_actions_repo(ACT, 0), "b");
+	ck_assert_int_eq(afk_actions_kind(ACT, 0), AFK_ACTION_ESCALATE);
+}
+END_TEST
+
+START_TEST(only_allowlisted_runs_are_watched)
+{
+	dispatch_a1();
+	fake_add(&F, "b", 2, 0, 1, "agent-in-progress");
+	ck_assert_int_eq(watch(T0), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 1);
+	ck_assert_str_eq(afk_actions_repo(ACT, 0), "a");
+	ck_assert_int_eq(fake_find(&F, 'F', "b", 2), -1);
+}
+END_TEST
+
+START_TEST(missing_callback_refused_before_any_call)
+{
+	afk_ci *bare;
+	afk_watcher *w;
+	afk_actions *act = NULL;
+
+	dispatch_a1();
+	F.nevents = 0;
+	ck_assert_int_eq(afk_ci_new(&bare), 0);
+	ck_assert_int_eq(afk_watcher_new(&w, T, A, bare, N), 0);
+	ck_assert_int_eq(afk_watcher_run_once(w, CFG, T0, &act), AFK_ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(w), "status"));
+	ck_assert_uint_eq(F.nevents, 0);
+	afk_actions_free(act);
+	afk_watcher_free(w);
+	afk_ci_free(bare);
+}
+END_TEST
+
+START_TEST(null_arguments)
+{
+	afk_actions *act = (afk_actions *)&act;
+
+	ck_assert_int_eq(afk_watcher_new(NULL, T, A, C, N), AFK_EINVAL);
+	ck_assert_int_eq(afk_watcher_run_once(NULL, CFG, T0, &act), AFK_EINVAL);
+	ck_assert_ptr_null(act);
+	ck_assert_int_eq(afk_watcher_run_once(W, NULL, T0, &act), AFK_EINVAL);
+	ck_assert_int_eq(afk_watcher_run_once(W, CFG, T0, NULL), AFK_EINVAL);
+	ck_assert_uint_eq(afk_actions_count(NULL), 0);
+	ck_assert_int_eq(afk_actions_kind(NULL, 0), 0);
+	ck_assert_str_eq(afk_watcher_errmsg(NULL), "");
+	ck_assert_str_eq(afk_action_str(0), "unknown action");
+	ck_assert_str_ne(afk_escalation_str(AFK_ESCALATE_STALLED),
+	                 "unknown reason");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("watcher");
+	TCase *tc = tcase_create("watch tick");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, kill_switch_on_calls_nothing);
+	tcase_add_test(tc, poll_writes_the_first_record);
+	tcase_add_test(tc, run_waits_then_closes);
+	tcase_add_test(tc, unchanged_wait_writes_nothing);
+	tcase_add_test(tc, fix_forward_then_escalate_on_budget);
+	tcase_add_test(tc, running_agent_gets_no_fix_forward);
+	tcase_add_test(tc, fix_forward_without_head_is_sent_once);
+	tcase_add_loop_test(tc, agent_trouble_escalates, 0,
+	                    (int)(sizeof(agent_trouble) / sizeof(agent_trouble[0])));
+	tcase_add_test(tc, stall_deadline_is_exact);
+	tcase_add_test(tc, progress_moves_the_stall_deadline);
+	tcase_add_test(tc, ci_pending_past_deadline);
+	tcase_add_test(tc, deploy_stage_closes_on_deploy);
+	tcase_add_test(tc, no_record_goes_to_a_human);
+	tcase_add_loop_test(tc, escalation_resumes_after_a_failed_step, 0,
+	                    (int)sizeof(escalate_steps));
+	tcase_add_test(tc, fix_forward_resumes_after_failed_turn);
+	tcase_add_test(tc, no_record_escalation_resumes_once);
+	tcase_add_test(tc, failed_run_reports_no_action);
+	tcase_add_test(tc, close_resumes_after_failed_close);
+	tcase_add_test(tc, adapter_failure_reports_code_and_step);
+	tcase_add_test(tc, failing_run_does_not_block_the_rest);
+	tcase_add_test(tc, only_allowlisted_runs_are_watched);
+	tcase_add_test(tc, missing_callback_refused_before_any_call);
+	tcase_add_test(tc, null_arguments);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return fake_run(suite());
+}
