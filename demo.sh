@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# demo.sh - build libafk and watch one poll tick work a demo issue tracker.
+# demo.sh - build libafk and watch it drive a demo issue tracker through
+# the whole life of a run: dispatch, progress, fix-forward, close, and a
+# hand-over to a human.
 #
 # Run it from a checkout on Debian or Ubuntu, as root or as a user with
 # sudo.  It installs the build dependencies when they are missing, builds
 # into ./build, copies examples/demo to build/demo-run (a fresh copy each
-# time) and runs `afk poll` on it twice.  Nothing outside ./build changes
-# apart from the packages.  Exits with afk's status.
+# time) and runs `afk tick` on it four times, ten minutes apart on afk's
+# clock.  Nothing outside ./build changes apart from the packages.  Exits
+# with afk's status.
 set -eu
 
 cd "$(dirname "$0")"
@@ -64,49 +67,76 @@ rm -rf build/demo-run
 cp -R examples/demo build/demo-run
 afk=build/examples/afk/afk
 config=build/demo-run/afk.json
+start=1767225600 # 2026-01-01 00:00 UTC: afk reads no clock of its own
 
 cat <<'EOF'
 
-==> The demo tracker (build/demo-run/issues.json) holds ten issues in four
-    repositories.  afk.json arms afk for acme/api, acme/web and acme/infra
-    and trusts alice and bob.  One poll dispatches at most one issue per
-    repository - the highest priority among those that a trusted user
-    labelled ready-for-agent and that nothing open blocks - runs the agent
-    (examples/demo/agent.sh) on it, and only then stamps agent-in-progress,
-    the label that locks the repository.
-EOF
-say "$afk poll --config $config"
-status=0
-"$afk" poll --config "$config" || status=$?
-if [ "$status" -ne 0 ]; then
-	exit "$status"
-fi
+==> The demo tracker (build/demo-run/issues.json) holds eleven issues in
+    five repositories.  afk.json arms afk for acme/api, acme/web,
+    acme/infra and acme/ops, and trusts alice and bob.  A stand-in agent
+    (agent.sh) and a stand-in CI (ci.sh) play the world:
 
-say "what the agent printed (build/demo-run/runs/*/output.log)"
-for log in build/demo-run/runs/*/output.log; do
-	sed 's/^/    /' "$log"
+      acme/api#102    the agent delivers; CI takes a tick, then the pull
+                      request is merged green
+      acme/web#202    the agent's first push breaks the build
+      acme/ops#501    the agent gives up
+      acme/infra#301  was dispatched before the demo began; its agent is
+                      still at work, so its repository stays locked
+
+    Each `afk tick` is a poll tick - dispatch at most one ready issue per
+    unlocked repository and stamp agent-in-progress on it - then a watch
+    tick: each run in progress gets exactly one action (wait, close,
+    fix-forward or escalate), and its checklist comment on the issue is
+    brought up to date.  Under each action is that comment as a person
+    sees it.  afk's clock advances ten minutes per tick.
+EOF
+
+status=0
+tick=1
+while [ "$tick" -le 4 ]; do
+	now=$((start + (tick - 1) * 600))
+	printf '\n== tick %d (poll + watch) at %s ==\n' "$tick" \
+		"$(date -u -d "@$now" '+%H:%M' 2>/dev/null || echo "+$(((tick - 1) * 10))m")"
+	printf '$ %s tick --config %s --now %s\n\n' "$afk" "$config" "$now"
+	"$afk" tick --config "$config" --now "$now" || status=$?
+	if [ "$status" -ne 0 ]; then
+		exit "$status"
+	fi
+	tick=$((tick + 1))
 done
 
 cat <<'EOF'
 
-==> acme/docs#401 was never listed: acme/docs is not on the allowlist.
-    acme/api#103 has the highest priority, but mallory is not trusted.
-    acme/web#201 waits on acme/web#203, still open; acme/api#102's
-    blocker, acme/api#100, is closed, so it ran.
-    acme/infra already had a run in progress, so it stayed locked.
+==> What happened, and why:
 
-    The tick keeps no state: the tracker is the source of truth.  Polling
-    again finds agent-in-progress on acme/api and acme/web too, so this
-    time nothing new is dispatched:
-EOF
-say "$afk poll --config $config"
-"$afk" poll --config "$config" || status=$?
+    acme/api#102    dispatched in tick 1; its CI was still running, so the
+                    watch waited.  In tick 2 the pull request was merged
+                    with CI green: afk closed the issue and dropped the
+                    lock.
+    acme/web#202    CI failed on the first push, so the watch sent the
+                    agent a corrective turn naming the failing check and
+                    its link: fix-forward, attempt 1 of 2.  The new head
+                    went green and tick 3 closed the issue.
+    acme/ops#501    the agent exited with an error.  afk labelled the
+                    issue ready-for-human, took ready-for-agent off so that
+                    no poll picks it again, told a human (the "afk: ..."
+                    line is the stdout notifier) and dropped the lock.
+    acme/api#101    waited behind acme/api#102, of higher priority; once
+                    #102 closed, tick 3 dispatched it and tick 4 closed it.
+    acme/infra#301  its agent is still working, so every watch waits.  Had
+                    it made no progress for stall_timeout (two hours by
+                    default), afk would have handed it to a human.
 
-cat <<'EOF'
+    Never dispatched: acme/api#103 (labelled by mallory, who is not
+    trusted), acme/web#201 (blocked by the open acme/web#203) and
+    acme/docs#401 (not on the allowlist).
 
-==> Run ./demo.sh again to start from scratch, or flip the kill switch:
-    AFK_KILL_SWITCH=1 build/examples/afk/afk poll \
-        --config build/demo-run/afk.json
+    The ticks keep no state: each run's record is a hidden line in its
+    checklist comment, so another tick now changes nothing.  Look at
+    build/demo-run/issues.json and build/demo-run/runs/*/output.log, run
+    ./demo.sh again to start over, or stop everything at once:
+        AFK_KILL_SWITCH=1 build/examples/afk/afk tick \
+            --config build/demo-run/afk.json
     See man/afk.1 (man -l man/afk.1).
 EOF
 exit "$status"

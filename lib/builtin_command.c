@@ -1,16 +1,23 @@
 /*
  * lib/builtin_command.c - the "command" agent: a local command run once
- * per dispatch, synchronously, in a run directory of its own under the
- * state directory:
+ * per turn, synchronously, in a run directory of its own under the state
+ * directory:
  *
  *   <state_dir>/<repo with '/' -> '-'>-<number>-<k>/
- *       prompt.txt    the prompt, also the command's stdin
- *       output.log    the command's stdout and stderr
- *       exit_status   "exited N" or "killed by signal N"
+ *       prompt.txt      the dispatch's prompt, also the command's stdin
+ *       prompt-<n>.txt  the prompt of turn n (2, 3, ...)
+ *       output.log      the command's stdout and stderr, every turn's
+ *       exit_status     "exited N" or "killed by signal N"; absent while
+ *                       a turn runs
+ *       turns           the number of the last turn started
+ *       issue           "<repo>#<number>", for the later turns
  *
  * The run directory's name is the thread id.  The command is executed
  * without a shell and the prompt never travels in argv (it would show in
- * ps and is bounded by ARG_MAX).
+ * ps and is bounded by ARG_MAX).  A snapshot reads the directory: no
+ * exit_status is a turn running, "exited 0" a completed one, anything
+ * else an error; the phase is the last "AFK-PHASE: <name>" line of the
+ * log.
  */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for realpath() */
 
@@ -19,23 +26,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "spawn.h"
 
 /* Runs past this many directories of one issue mean something is wrong
  * with the state directory, not that the issue ran that often. */
 #define MAX_RUNS 100000
 
-/* What dispatch needs of the configuration, copied. */
+/* What the callbacks need of the configuration, copied. */
 struct command_agent {
 	afk__strv argv;
 	char *state_dir;
@@ -50,25 +55,6 @@ static void command_agent_free(void *userdata)
 	afk__strv_clear(&ca->argv);
 	free(ca->state_dir);
 	free(ca);
-}
-
-/* Sets the call's message and returns code. */
-static int fail(afk_call *call, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-
-static int fail(afk_call *call, int code, const char *fmt, ...)
-{
-	char msg[AFK__ERRMSG_SIZE];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	afk_call_set_error(call, msg);
-	return code;
 }
 
 /* --- the run directory ----------------------------------------------- */
@@ -138,15 +124,15 @@ static int claim_run_dir(afk_call *call, const char *state_dir,
 	for (k = 1; k <= MAX_RUNS; k++) {
 		n = snprintf(dir, PATH_MAX, "%s/%s-%ld", state_dir, stem, k);
 		if (n < 0 || n >= PATH_MAX)
-			return fail(call, AFK_EIO, "%s/%s-%ld: %s", state_dir,
+			return afk__call_failf(call, AFK_EIO, "%s/%s-%ld: %s", state_dir,
 			            stem, k, strerror(ENAMETOOLONG));
 		if (mkdir(dir, 0777) == 0)
 			return AFK_OK;
 		if (errno != EEXIST)
-			return fail(call, AFK_EIO, "cannot create %s: %s", dir,
+			return afk__call_failf(call, AFK_EIO, "cannot create %s: %s", dir,
 			            strerror(errno));
 	}
-	return fail(call, AFK_EIO, "%s: more than %d runs of %s", state_dir,
+	return afk__call_failf(call, AFK_EIO, "%s: more than %d runs of %s", state_dir,
 	            MAX_RUNS, stem);
 }
 
@@ -155,22 +141,26 @@ static char *run_file(const char *dir, const char *name)
 	return afk__aprintf("%s/%s", dir, name);
 }
 
+static void remove_run_file(const char *dir, const char *name)
+{
+	char *f = run_file(dir, name);
+
+	if (f != NULL)
+		unlink(f);
+	free(f);
+}
+
 /* Removes a run directory that never became a thread, with the files this
  * module puts in it. */
 static void remove_run_dir(const char *dir)
 {
 	static const char *const names[] = {
-		"prompt.txt", "output.log", "exit_status"
+		"prompt.txt", "output.log", "exit_status", "issue", "turns"
 	};
 	size_t i;
-	char *f;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		f = run_file(dir, names[i]);
-		if (f != NULL)
-			unlink(f);
-		free(f);
-	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		remove_run_file(dir, names[i]);
 	rmdir(dir);
 }
 
@@ -231,7 +221,61 @@ static int write_run_file(const char *dir, const char *name,
 	return err;
 }
 
-/* --- the child ------------------------------------------------------- */
+/* Writes text into name of dir through a temporary file renamed over
+ * it, so that a snapshot in another process reads the old state or the
+ * new one, never an empty file.  Returns 0 or an errno. */
+static int replace_run_file(const char *dir, const char *name,
+                            const char *text)
+{
+	char *tmp_name, *tmp = NULL, *path;
+	int err;
+
+	tmp_name = afk__aprintf("%s.tmp", name);
+	if (tmp_name != NULL)
+		tmp = run_file(dir, tmp_name);
+	path = run_file(dir, name);
+	if (tmp == NULL || path == NULL)
+		err = ENOMEM;
+	else
+		err = write_run_file(dir, tmp_name, text);
+	if (err == 0 && rename(tmp, path) != 0)
+		err = errno;
+	if (err != 0 && tmp != NULL)
+		unlink(tmp);
+	free(tmp_name);
+	free(tmp);
+	free(path);
+	return err;
+}
+
+/* Reads the small file name of dir into buf (size bytes, NUL-terminated,
+ * cut to fit).  Returns 0 or an errno (ENOENT when it does not exist). */
+static int read_run_file(const char *dir, const char *name, char *buf,
+                         size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open_in(dir, name, O_RDONLY);
+	if (fd < 0)
+		return errno;
+	while (len + 1 < size) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : 0;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return err;
+}
+
+/* --- running the command --------------------------------------------- */
 
 /* Appends "name=value" to env. */
 static int push_var(afk__strv *env, const char *name, const char *value)
@@ -247,255 +291,117 @@ static int push_var(afk__strv *env, const char *name, const char *value)
 	return rc;
 }
 
-/* 1 when the environment entry kv sets one of the variables we set. */
-static int is_ours(const char *kv)
+/* The variables a turn of the command sees on top of ours: AFK_REPO,
+ * AFK_ISSUE, AFK_THREAD_ID, AFK_RUN_DIR and AFK_TURN (1 for the
+ * dispatch).  NULL-terminated; the caller frees it with
+ * afk__strv_clear(). */
+static int turn_env(afk__strv *env, const char *repo, long number,
+                    const char *id, const char *dir, long turn)
 {
-	static const char *const ours[] = {
-		"AFK_REPO=", "AFK_ISSUE=", "AFK_THREAD_ID=", "AFK_RUN_DIR="
-	};
-	size_t k;
+	char issue[32], n[32];
 
-	for (k = 0; k < sizeof(ours) / sizeof(ours[0]); k++)
-		if (strncmp(kv, ours[k], strlen(ours[k])) == 0)
-			return 1;
-	return 0;
-}
-
-/* The environment of the command: the current one, with AFK_REPO,
- * AFK_ISSUE, AFK_THREAD_ID and AFK_RUN_DIR set for this run.  Built
- * before fork() because the child of a threaded host may not allocate.
- * NULL-terminated for exec; the caller frees it with afk__strv_clear(). */
-static int build_env(afk__strv *env, const char *repo, long number,
-                     const char *id, const char *dir)
-{
-	char issue[32];
-	size_t i;
-
-	for (i = 0; environ != NULL && environ[i] != NULL; i++)
-		if (!is_ours(environ[i]) && afk__strv_push(env, environ[i]))
-			return AFK_ENOMEM;
 	snprintf(issue, sizeof(issue), "%ld", number);
+	snprintf(n, sizeof(n), "%ld", turn);
 	if (push_var(env, "AFK_REPO", repo) ||
 	    push_var(env, "AFK_ISSUE", issue) ||
 	    push_var(env, "AFK_THREAD_ID", id) ||
 	    push_var(env, "AFK_RUN_DIR", dir) ||
+	    push_var(env, "AFK_TURN", n) ||
 	    afk__grow((void **)&env->v, &env->cap, env->n, 1, sizeof(char *)))
 		return AFK_ENOMEM;
 	env->v[env->n] = NULL;
 	return AFK_OK;
 }
 
-/* Checks that file is an executable regular file.  Returns 0 with *out
- * its absolute path (the child changes directory before exec), or an
- * errno. */
-static int check_program(const char *file, char **out)
+/* Starts the command in dir with stdin the file prompt_name and its
+ * output into output.log (appended from the second turn on).  Returns 0
+ * with *pid, or an errno. */
+static int start_turn(const struct command_agent *ca, const afk__strv *env,
+                      const char *dir, const char *prompt_name, long turn,
+                      pid_t *pid)
 {
-	struct stat st;
+	afk__spawn_opts o;
+	int in, out = -1, err = 0;
 
-	if (stat(file, &st) != 0)
-		return errno;
-	if (!S_ISREG(st.st_mode) || access(file, X_OK) != 0)
-		return EACCES;
-	if (file[0] == '/')
-		*out = afk__strdup(file);
-	else
-		*out = realpath(file, NULL);
-	if (*out == NULL)
-		return file[0] == '/' ? ENOMEM : errno;
-	return 0;
-}
-
-/* Finds the program execvp() would run for name, in the parent, so that
- * a missing program fails before anything is forked and the child needs
- * only execve(), which is async-signal-safe.  A name with a '/' is taken
- * as it is; otherwise PATH is searched (unset: /bin:/usr/bin; an empty
- * entry is the current directory).  Returns 0 with *out (free it), or an
- * errno: ENOENT, EACCES when only unexecutable matches were found. */
-static int find_program(const char *name, char **out)
-{
-	const char *p, *colon, *path = getenv("PATH");
-	char *file;
-	size_t len;
-	int rc, err = ENOENT;
-
-	if (strchr(name, '/') != NULL)
-		return check_program(name, out);
-	if (path == NULL)
-		path = "/bin:/usr/bin";
-	for (p = path;; p = colon + 1) {
-		colon = strchr(p, ':');
-		len = colon ? (size_t)(colon - p) : strlen(p);
-		file = afk__aprintf("%.*s/%s", len ? (int)len : 1,
-		                    len ? p : ".", name);
-		if (file == NULL)
-			return ENOMEM;
-		rc = check_program(file, out);
-		free(file);
-		if (rc == 0 || rc == ENOMEM)
-			return rc;
-		if (rc == EACCES)
-			err = EACCES;
-		if (colon == NULL)
-			return err;
-	}
-}
-
-/* In the child, between fork() and exec: only async-signal-safe calls.
- * Returns only on failure, with the errno of the step that failed. */
-static int run_child(const char *prog, char *const *argv, char **env,
-                     const char *dir, int in, int out)
-{
-	sigset_t none;
-
-	/* The agent starts with default signals, not the host's. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
-	    chdir(dir) != 0)
-		return errno;
-	execve(prog, argv, env);
-	return errno;
-}
-
-/* Reads the child's exec errno from the pipe: 0 when exec succeeded (the
- * pipe closed empty). */
-static int read_exec_errno(int fd)
-{
-	ssize_t n;
-	int err = 0;
-
-	do
-		n = read(fd, &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(err) ? err : 0;
-}
-
-/* waitpid() retried on EINTR.  Returns 0 with *status, or -1 (errno). */
-static int wait_child(pid_t pid, int *status)
-{
-	while (waitpid(pid, status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return 0;
-}
-
-static int make_cloexec_pipe(int fds[2])
-{
-	if (pipe(fds) != 0)
-		return -1;
-	if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
-	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	return 0;
-}
-
-/* Starts argv (the program prog) with stdin in and stdout+stderr out,
- * in dir, with env.  Returns 0 with *pid once exec succeeded, or an errno
- * (the child, if any, reaped).  The exec's own failure comes back through
- * a close-on-exec pipe, which exec closes with nothing written. */
-static int spawn(const char *prog, char *const *argv, char **env,
-                 const char *dir, int in, int out, pid_t *pid)
-{
-	int fds[2], err;
-
-	if (make_cloexec_pipe(fds) != 0)
-		return errno;
-	*pid = fork();
-	if (*pid < 0) {
+	in = open_in(dir, prompt_name, O_RDONLY);
+	if (in >= 0)
+		out = open_in(dir, "output.log", O_WRONLY | O_CREAT |
+		              (turn > 1 ? O_APPEND : O_TRUNC));
+	if (out < 0)
 		err = errno;
-		close(fds[0]);
-		close(fds[1]);
-		return err;
-	}
-	if (*pid == 0) {
-		/* The child: run_child() returns only if exec failed. */
-		err = run_child(prog, argv, env, dir, in, out);
-		while (write(fds[1], &err, sizeof(err)) < 0 && errno == EINTR)
-			;
-		_exit(127);
-	}
-	close(fds[1]);
-	err = read_exec_errno(fds[0]);
-	close(fds[0]);
-	if (err != 0) {
-		int status;
-
-		wait_child(*pid, &status);
-	}
-	return err;
-}
-
-/* --- dispatch -------------------------------------------------------- */
-
-/* The exit_status text of a wait status. */
-static void describe_status(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exited %d\n", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed by signal %d\n", WTERMSIG(status));
-	else
-		snprintf(buf, size, "unknown status %d\n", status);
-}
-
-/* Runs the command in dir, which holds prompt.txt, and records its
- * outcome.  Once the command has started the run is a thread, whatever
- * follows: a failure to wait or to write exit_status is not reported as
- * a failed dispatch, since that would leave the issue unlocked and the
- * next tick would start a second agent on it. */
-static int run_command(afk_call *call, const struct command_agent *ca,
-                       const afk__strv *env, const char *dir)
-{
-	char desc[64], *prog = NULL;
-	pid_t pid = -1;
-	int in = -1, out = -1, err, status;
-
-	err = find_program(ca->argv.v[0], &prog);
 	if (err == 0) {
-		in = open_in(dir, "prompt.txt", O_RDONLY);
-		out = in < 0 ? -1 : open_in(dir, "output.log",
-		                            O_WRONLY | O_CREAT | O_TRUNC);
-		if (out < 0)
-			err = errno;
+		memset(&o, 0, sizeof(o));
+		o.argv = ca->argv.v;
+		o.dir = dir;
+		o.env = env->v;
+		o.in = in;
+		o.out = o.err = out;
+		err = afk__spawn_start(&o, pid);
 	}
-	if (err == 0)
-		err = spawn(prog, ca->argv.v, env->v, dir, in, out, &pid);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
 		close(out);
-	free(prog);
+	return err;
+}
+
+/* Runs one turn of the command in dir and records it: the turn's number
+ * in "turns" and, once it ended, how in "exit_status" (gone while it
+ * runs, so that the thread reads as running).  Once the command has
+ * started the turn took place, whatever follows: a failure to wait or to
+ * record is not reported, since a failed dispatch would leave the issue
+ * unlocked and the next tick would start a second agent on it. */
+static int run_command(afk_call *call, const struct command_agent *ca,
+                       const afk__strv *env, const char *dir,
+                       const char *prompt_name, long turn)
+{
+	char desc[96], n[32];
+	pid_t pid = -1;
+	int err, status;
+
+	err = start_turn(ca, env, dir, prompt_name, turn, &pid);
 	if (err != 0)
-		return fail(call, AFK_EIO, "cannot run agent command '%s': %s",
+		return afk__call_failf(call, AFK_EIO, "cannot run agent command '%s': %s",
 		            ca->argv.v[0], strerror(err));
-	if (wait_child(pid, &status) == 0)
-		describe_status(status, desc, sizeof(desc));
+	remove_run_file(dir, "exit_status");
+	snprintf(n, sizeof(n), "%ld\n", turn);
+	replace_run_file(dir, "turns", n);
+	err = afk__spawn_wait(pid, &status);
+	if (err == 0)
+		afk__spawn_describe(status, desc, sizeof(desc) - 1);
 	else
-		snprintf(desc, sizeof(desc), "unknown: %s\n", strerror(errno));
-	write_run_file(dir, "exit_status", desc);
+		snprintf(desc, sizeof(desc) - 1, "unknown: %s", strerror(err));
+	strcat(desc, "\n");
+	replace_run_file(dir, "exit_status", desc);
 	return AFK_OK;
 }
 
-/* Fills the claimed run directory dir and runs the command in it. */
+/* --- dispatch -------------------------------------------------------- */
+
+/* Fills the claimed run directory dir and runs the first turn in it.
+ * The issue is kept in the directory for later turns, which are given
+ * only the thread id. */
 static int dispatch_in(afk_call *call, const struct command_agent *ca,
                        const char *repo, long number, const char *prompt,
                        const char *id, const char *dir)
 {
 	afk__strv env = {NULL, 0, 0};
+	char *issue;
 	int rc, err;
 
+	issue = afk__aprintf("%s#%ld\n", repo, number);
+	if (issue == NULL)
+		return AFK_ENOMEM;
 	err = write_run_file(dir, "prompt.txt", prompt);
+	if (err == 0)
+		err = write_run_file(dir, "issue", issue);
+	free(issue);
 	if (err != 0)
-		return fail(call, AFK_EIO, "cannot write %s/prompt.txt: %s",
-		            dir, strerror(err));
-	rc = build_env(&env, repo, number, id, dir);
+		return afk__call_failf(call, AFK_EIO, "cannot write in %s: %s", dir,
+		            strerror(err));
+	rc = turn_env(&env, repo, number, id, dir, 1);
 	if (rc == AFK_OK)
-		rc = run_command(call, ca, &env, dir);
+		rc = run_command(call, ca, &env, dir, "prompt.txt", 1);
 	afk__strv_clear(&env);
 	return rc;
 }
@@ -513,7 +419,7 @@ static int command_dispatch(afk_call *call, const char *repo, long number,
 	int rc;
 
 	if (mkdir_parents(ca->state_dir) != 0)
-		return fail(call, AFK_EIO, "cannot create %s: %s",
+		return afk__call_failf(call, AFK_EIO, "cannot create %s: %s",
 		            ca->state_dir, strerror(errno));
 	stem = id_stem(repo, number);
 	if (stem == NULL)
@@ -528,6 +434,257 @@ static int command_dispatch(afk_call *call, const char *repo, long number,
 		rc = afk_call_set_thread_id(call, id);
 	else
 		remove_run_dir(dir);
+	return rc;
+}
+
+/* --- an existing thread ---------------------------------------------- */
+
+/* Finds the run directory of thread id, written into dir (PATH_MAX
+ * bytes).  An id is a directory name this module made: anything that
+ * could leave the state directory ('/', "..") is refused, not looked
+ * up. */
+static int thread_dir(afk_call *call, const struct command_agent *ca,
+                      const char *id, char *dir)
+{
+	struct stat st;
+	const char *c;
+	int n, found;
+
+	if (id == NULL || id[0] == '\0' || strcmp(id, ".") == 0 ||
+	    strstr(id, "..") != NULL)
+		return afk__call_failf(call, AFK_EINVAL, "not a thread id of the command "
+		            "agent");
+	for (c = id; *c != '\0'; c++)
+		if (!is_name_char(*c))
+			return afk__call_failf(call, AFK_EINVAL, "not a thread id of the "
+			            "command agent: only letters, digits, '.', "
+			            "'_' and '-' are allowed");
+	n = snprintf(dir, PATH_MAX, "%s/%s", ca->state_dir, id);
+	if (n < 0 || n >= PATH_MAX)
+		return afk__call_failf(call, AFK_EINVAL, "%s/%s: %s", ca->state_dir, id,
+		            strerror(ENAMETOOLONG));
+	found = stat(dir, &st) == 0;
+	if (!found && errno != ENOENT && errno != ENOTDIR)
+		return afk__call_failf(call, AFK_EIO, "%s: %s", dir, strerror(errno));
+	if (!found || !S_ISDIR(st.st_mode))
+		return afk__call_failf(call, AFK_ECALLBACK, "no such thread %s in %s", id,
+		            ca->state_dir);
+	return AFK_OK;
+}
+
+/* The thread's state from exit_status: none yet is a turn running, and
+ * only a clean exit is a completed turn. */
+static int read_state(afk_call *call, const char *dir, int *state)
+{
+	char buf[64];
+	int err;
+
+	err = read_run_file(dir, "exit_status", buf, sizeof(buf));
+	if (err == ENOENT) {
+		*state = AFK_AGENT_RUNNING;
+		return AFK_OK;
+	}
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "%s/exit_status: %s", dir,
+		            strerror(err));
+	*state = strcmp(buf, "exited 0\n") == 0 || strcmp(buf, "exited 0") == 0
+	         ? AFK_AGENT_COMPLETED : AFK_AGENT_ERRORED;
+	return AFK_OK;
+}
+
+/* The AFK_PHASE_* of one line of output, or -1 when it is no phase
+ * line.  The names are exact; trailing blanks and a CR are forgiven. */
+static int phase_of(const char *line, size_t n)
+{
+	static const struct {
+		const char *name;
+		int phase;
+	} phases[] = {
+		{"AFK-PHASE: tests-red", AFK_PHASE_TESTS_RED},
+		{"AFK-PHASE: green", AFK_PHASE_GREEN},
+		{"AFK-PHASE: pushed", AFK_PHASE_PUSHED},
+	};
+	size_t i;
+
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
+	                 line[n - 1] == '\t'))
+		n--;
+	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (strlen(phases[i].name) == n &&
+		    memcmp(phases[i].name, line, n) == 0)
+			return phases[i].phase;
+	return -1;
+}
+
+/* Scans output.log for the last phase line, in constant memory: a log
+ * may be large, and a line longer than any phase line is no phase
+ * line. */
+static int read_phase(afk_call *call, const char *dir, int *phase)
+{
+	char block[8192], line[40];
+	size_t n = 0, i;
+	ssize_t got;
+	int fd, p, too_long = 0;
+
+	*phase = AFK_PHASE_DISPATCHED;
+	fd = open_in(dir, "output.log", O_RDONLY);
+	if (fd < 0 && errno == ENOENT)
+		return AFK_OK;
+	if (fd < 0)
+		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
+		            strerror(errno));
+	for (;;) {
+		got = read(fd, block, sizeof(block));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		for (i = 0; i < (size_t)got; i++) {
+			if (block[i] == '\n') {
+				if (!too_long && (p = phase_of(line, n)) >= 0)
+					*phase = p;
+				n = 0;
+				too_long = 0;
+			} else if (n < sizeof(line)) {
+				line[n++] = block[i];
+			} else {
+				too_long = 1;
+			}
+		}
+	}
+	if (got < 0) {
+		int err = errno;
+
+		close(fd);
+		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
+		            strerror(err));
+	}
+	close(fd);
+	if (!too_long && (p = phase_of(line, n)) >= 0)
+		*phase = p; /* a last line without its newline */
+	return AFK_OK;
+}
+
+/* snapshot: what the run directory says of the thread.  The command
+ * agent knows only running, completed and errored. */
+static int command_snapshot(afk_call *call, const char *thread_id,
+                            void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	char dir[PATH_MAX];
+	int rc, state = 0, phase = 0;
+
+	rc = thread_dir(call, ca, thread_id, dir);
+	if (rc == AFK_OK)
+		rc = read_state(call, dir, &state);
+	if (rc == AFK_OK)
+		rc = read_phase(call, dir, &phase);
+	if (rc == AFK_OK)
+		rc = afk_call_set_agent_state(call, state);
+	if (rc == AFK_OK)
+		rc = afk_call_set_phase(call, phase);
+	return rc;
+}
+
+/* Reads the issue the dispatch kept in dir: "<repo>#<number>".  *repo
+ * is the caller's to free. */
+static int read_issue(afk_call *call, const char *dir, char **repo,
+                      long *number)
+{
+	char buf[512], *hash, *end;
+	int err;
+
+	err = read_run_file(dir, "issue", buf, sizeof(buf));
+	if (err != 0)
+		return afk__call_failf(call, err == ENOENT ? AFK_ECALLBACK : AFK_EIO,
+		            "%s/issue: %s", dir, strerror(err));
+	buf[strcspn(buf, "\n")] = '\0';
+	hash = strrchr(buf, '#');
+	if (hash == NULL || hash == buf)
+		return afk__call_failf(call, AFK_EPARSE, "%s/issue: expected "
+		            "<repo>#<number>", dir);
+	errno = 0;
+	*number = strtol(hash + 1, &end, 10);
+	if (errno != 0 || end == hash + 1 || *end != '\0' || *number <= 0)
+		return afk__call_failf(call, AFK_EPARSE, "%s/issue: expected "
+		            "<repo>#<number>", dir);
+	*hash = '\0';
+	*repo = afk__strdup(buf);
+	return *repo != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+/* The number of the thread's last turn: 1 when no "turns" file says
+ * otherwise (a run directory from before the file existed). */
+static int read_turns(afk_call *call, const char *dir, long *turns)
+{
+	char buf[32], *end;
+	int err;
+
+	*turns = 1;
+	err = read_run_file(dir, "turns", buf, sizeof(buf));
+	if (err == ENOENT)
+		return AFK_OK;
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "%s/turns: %s", dir, strerror(err));
+	errno = 0;
+	*turns = strtol(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
+	    *turns < 1 || *turns >= MAX_RUNS)
+		return afk__call_failf(call, AFK_EPARSE, "%s/turns: expected a turn "
+		            "number", dir);
+	return AFK_OK;
+}
+
+/* Runs turn n of the thread in dir with prompt, saved as
+ * prompt-<n>.txt. */
+static int turn_in(afk_call *call, const struct command_agent *ca,
+                   const char *id, const char *dir, const char *prompt)
+{
+	afk__strv env = {NULL, 0, 0};
+	char name[48], *repo = NULL;
+	long number = 0, turn = 0;
+	int rc, err;
+
+	rc = read_issue(call, dir, &repo, &number);
+	if (rc == AFK_OK)
+		rc = read_turns(call, dir, &turn);
+	if (rc != AFK_OK) {
+		free(repo);
+		return rc;
+	}
+	turn++;
+	snprintf(name, sizeof(name), "prompt-%ld.txt", turn);
+	err = write_run_file(dir, name, prompt);
+	if (err != 0)
+		rc = afk__call_failf(call, AFK_EIO, "cannot write %s/%s: %s", dir, name,
+		          strerror(err));
+	if (rc == AFK_OK)
+		rc = turn_env(&env, repo, number, id, dir, turn);
+	if (rc == AFK_OK)
+		rc = run_command(call, ca, &env, dir, name, turn);
+	if (rc != AFK_OK && err == 0)
+		remove_run_file(dir, name); /* the turn never was */
+	afk__strv_clear(&env);
+	free(repo);
+	return rc;
+}
+
+/* send_turn: runs the command again in the thread's run directory,
+ * synchronously, as dispatch ran it; its output is appended to the
+ * thread's log.  A command that cannot start fails with AFK_EIO and the
+ * turn counter stays, so the same turn is tried again. */
+static int command_send_turn(afk_call *call, const char *thread_id,
+                             const char *prompt, void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	char dir[PATH_MAX];
+	int rc;
+
+	if (prompt == NULL)
+		return afk__call_failf(call, AFK_EINVAL, "send_turn: prompt is NULL");
+	rc = thread_dir(call, ca, thread_id, dir);
+	if (rc == AFK_OK)
+		rc = turn_in(call, ca, thread_id, dir, prompt);
 	return rc;
 }
 
@@ -590,8 +747,12 @@ int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
 		return rc;
 	}
 	rc = afk_agent_set_dispatch(agent, command_dispatch);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_snapshot(agent, command_snapshot);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_send_turn(agent, command_send_turn);
 	if (rc)
-		afk__errf(errbuf, "agent: cannot register dispatch: %s",
+		afk__errf(errbuf, "agent: cannot register callbacks: %s",
 		          afk_strerror(rc));
 	return rc;
 }

@@ -5,12 +5,16 @@
  *   {"issues": [{"repo": "acme/api", "number": 12, "title": "...",
  *                "state": "open", "labels": ["ready-for-agent"],
  *                "priority": 2, "labeled_by": "alice",
- *                "blocked_by": [3]}]}
+ *                "blocked_by": [3], "url": "https://...",
+ *                "comments": [{"body": "..."}]}]}
  *
  * The file is read afresh by every callback (the tick is stateless: the
- * file is the source of truth) and replaced atomically when a label is
- * added, so a crash never leaves it half-written.  Lookups go through a
- * sorted index, so a large file costs n log n, not n squared.
+ * file is the source of truth).  Every change is a read-modify-write
+ * under an exclusive flock() on "<file>.lock", so that two overlapping
+ * ticks never lose each other's label or comment, and replaces the file
+ * atomically, so that a crash never leaves it half-written and readers,
+ * who take no lock, see the old file or the new one.  Lookups go through
+ * a sorted index, so a large file costs n log n, not n squared.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -22,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,6 +148,25 @@ static int check_arrays(const json_t *o, size_t i, struct bad *b)
 	return 0;
 }
 
+/* Checks the optional "comments": objects with a string "body" (other
+ * members, an author say, are kept as they are). */
+static int check_comments(const json_t *o, size_t i, struct bad *b)
+{
+	const json_t *a, *v;
+	size_t k;
+
+	a = json_object_get(o, "comments");
+	if (a != NULL && !json_is_array(a))
+		return bad_at(b, i, "comments", NO_INDEX, "expected an array");
+	json_array_foreach(a, k, v) {
+		if (!json_is_object(v) ||
+		    !json_is_string(json_object_get(v, "body")))
+			return bad_at(b, i, "comments", k, "expected an object "
+			              "with a string \"body\"");
+	}
+	return 0;
+}
+
 /* Checks one element of "issues". */
 static int check_issue(const json_t *o, size_t i, struct bad *b)
 {
@@ -164,9 +189,10 @@ static int check_issue(const json_t *o, size_t i, struct bad *b)
 		              "expected an integer");
 	if (check_string(o, i, "title", 0, b) ||
 	    check_string(o, i, "state", 0, b) ||
-	    check_string(o, i, "labeled_by", 1, b))
+	    check_string(o, i, "labeled_by", 1, b) ||
+	    check_string(o, i, "url", 1, b))
 		return -1;
-	return check_arrays(o, i, b);
+	return check_arrays(o, i, b) || check_comments(o, i, b);
 }
 
 /* --- the document and its index -------------------------------------- */
@@ -608,23 +634,109 @@ static int file_list_ready(afk_call *call, const char *const *repos,
 	return rc;
 }
 
-/* --- add_label ------------------------------------------------------- */
+/* --- changing an issue ---------------------------------------------- */
 
-/* Appends label to o's labels unless present.  Sets *changed to 1 when
- * the document changed. */
-static int append_label(afk_call *call, json_t *o, const char *label,
-                        int *changed)
+/* Takes the exclusive lock of the file at path: flock() on "<path>.lock"
+ * (the file itself is replaced by rename, so a lock on it would be held
+ * on an inode nobody opens any more).  Sets *fd to the descriptor that
+ * holds it - closing it releases the lock.  AFK_EIO carries a message
+ * on call. */
+static int lock_file(afk_call *call, const char *path, int *fd)
 {
+	char msg[AFK__ERRMSG_SIZE];
+	char *lock;
+	int err;
+
+	lock = afk__aprintf("%s.lock", path);
+	if (lock == NULL)
+		return AFK_ENOMEM;
+	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	err = errno;
+	while (*fd >= 0 && flock(*fd, LOCK_EX) != 0) {
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		close(*fd);
+		*fd = -1;
+	}
+	if (*fd < 0) {
+		afk__errf(msg, "%s: cannot lock: %s", lock, strerror(err));
+		afk_call_set_error(call, msg);
+	}
+	free(lock);
+	return *fd < 0 ? AFK_EIO : AFK_OK;
+}
+
+/* An edit of one issue object o, in place.  Sets *changed to 1 when it
+ * changed the document; returns 0 or an AFK_E* code with a message on
+ * call. */
+typedef int (*edit_fn)(afk_call *call, json_t *o, const void *arg,
+                       int *changed);
+
+/* The read-modify-write of issue repo#number under the file's lock: the
+ * file is rewritten only when the edit changed something.  An issue the
+ * file does not hold is the callback's failure (AFK_ECALLBACK): the tick
+ * asked to change something that is not there. */
+static int edit_issue(afk_call *call, const struct file_tracker *ft,
+                      const char *repo, long number, edit_fn edit,
+                      const void *arg)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	struct doc d;
+	json_t *o;
+	int lock, rc, changed = 0;
+
+	rc = lock_file(call, ft->path, &lock);
+	if (rc != AFK_OK)
+		return rc;
+	rc = load_file(call, ft->path, &d);
+	if (rc != AFK_OK) {
+		close(lock);
+		return rc;
+	}
+	o = find_issue(&d, repo, number);
+	if (o == NULL) {
+		afk__errf(msg, "%s#%ld is not in %s", repo, number, ft->path);
+		afk_call_set_error(call, msg);
+		rc = AFK_ECALLBACK;
+	} else {
+		rc = edit(call, o, arg, &changed);
+		if (rc == AFK_OK && changed)
+			rc = write_file(call, ft->path, d.root);
+	}
+	doc_clear(&d);
+	close(lock);
+	return rc;
+}
+
+/* A copy of s as a JSON string, or NULL with a message on call: jansson
+ * takes only valid UTF-8. */
+static json_t *utf8_string(afk_call *call, const char *s, const char *what)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	json_t *v = json_string(s);
+
+	if (v == NULL) {
+		afk__errf(msg, "the %s is not valid UTF-8", what);
+		afk_call_set_error(call, msg);
+	}
+	return v;
+}
+
+/* --- labels ---------------------------------------------------------- */
+
+/* Appends the label arg to o's labels unless present. */
+static int edit_add_label(afk_call *call, json_t *o, const void *arg,
+                          int *changed)
+{
+	const char *label = arg;
 	json_t *labels, *s;
 
-	*changed = 0;
 	if (json_has_label(o, label))
 		return AFK_OK;
-	s = json_string(label);
-	if (s == NULL) {
-		afk_call_set_error(call, "the label is not valid UTF-8");
+	s = utf8_string(call, label, "label");
+	if (s == NULL)
 		return AFK_EINVAL;
-	}
 	labels = json_object_get(o, "labels");
 	if (labels == NULL) {
 		labels = json_array();
@@ -640,20 +752,97 @@ static int append_label(afk_call *call, json_t *o, const char *label,
 	return AFK_OK;
 }
 
+/* Removes every copy of the label arg from o's labels. */
+static int edit_remove_label(afk_call *call, json_t *o, const void *arg,
+                             int *changed)
+{
+	json_t *labels = json_object_get(o, "labels");
+	const char *label = arg;
+	size_t k = 0;
+
+	(void)call;
+	while (k < json_array_size(labels)) {
+		if (strcmp(json_string_value(json_array_get(labels, k)),
+		           label) == 0) {
+			if (json_array_remove(labels, k))
+				return AFK_ENOMEM;
+			*changed = 1;
+		} else {
+			k++;
+		}
+	}
+	return AFK_OK;
+}
+
 /* add_label: idempotent; the file is rewritten only when the label was
- * missing.  An issue the file does not hold is the callback's failure
- * (AFK_ECALLBACK): the tick asked to lock something that is not there. */
+ * missing. */
 static int file_add_label(afk_call *call, const char *repo, long number,
                           const char *label, void *userdata)
 {
+	return edit_issue(call, userdata, repo, number, edit_add_label, label);
+}
+
+/* remove_label: a label the issue does not carry is already removed. */
+static int file_remove_label(afk_call *call, const char *repo, long number,
+                             const char *label, void *userdata)
+{
+	return edit_issue(call, userdata, repo, number, edit_remove_label,
+	                  label);
+}
+
+/* --- close_issue ----------------------------------------------------- */
+
+static int edit_close(afk_call *call, json_t *o, const void *arg,
+                      int *changed)
+{
+	(void)call;
+	(void)arg;
+	if (!is_open(o))
+		return AFK_OK;
+	if (json_object_set_new(o, "state", json_string("closed")))
+		return AFK_ENOMEM;
+	*changed = 1;
+	return AFK_OK;
+}
+
+/* close_issue: sets "state" to "closed"; closing a closed issue
+ * succeeds. */
+static int file_close_issue(afk_call *call, const char *repo, long number,
+                            void *userdata)
+{
+	return edit_issue(call, userdata, repo, number, edit_close, NULL);
+}
+
+/* --- comments -------------------------------------------------------- */
+
+/* The first comment of o whose body contains marker, or NULL. */
+static json_t *marked_comment(const json_t *o, const char *marker)
+{
+	json_t *c;
+	size_t k;
+
+	json_array_foreach(json_object_get(o, "comments"), k, c) {
+		if (strstr(json_string_value(json_object_get(c, "body")),
+		           marker) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
+/* find_comment: reads without the lock - the file is only ever replaced
+ * whole - and reports the issue's "url" too when it has one. */
+static int file_find_comment(afk_call *call, const char *repo, long number,
+                             const char *marker, void *userdata)
+{
 	const struct file_tracker *ft = userdata;
 	char msg[AFK__ERRMSG_SIZE];
+	const char *url;
+	json_t *o, *c;
 	struct doc d;
-	json_t *o;
-	int rc, changed;
+	int rc;
 
 	rc = load_file(call, ft->path, &d);
-	if (rc)
+	if (rc != AFK_OK)
 		return rc;
 	o = find_issue(&d, repo, number);
 	if (o == NULL) {
@@ -661,12 +850,76 @@ static int file_add_label(afk_call *call, const char *repo, long number,
 		afk_call_set_error(call, msg);
 		rc = AFK_ECALLBACK;
 	} else {
-		rc = append_label(call, o, label, &changed);
-		if (rc == AFK_OK && changed)
-			rc = write_file(call, ft->path, d.root);
+		c = marked_comment(o, marker);
+		url = json_string_value(json_object_get(o, "url"));
+		if (c != NULL)
+			rc = afk_call_set_comment(call, json_string_value(
+			                          json_object_get(c, "body")));
+		if (rc == AFK_OK && url != NULL && url[0] != '\0')
+			rc = afk_call_set_url(call, url);
 	}
 	doc_clear(&d);
 	return rc;
+}
+
+/* What upsert_comment writes. */
+struct upsert {
+	const char *marker;
+	const char *body;
+};
+
+static int edit_upsert(afk_call *call, json_t *o, const void *arg,
+                       int *changed)
+{
+	const struct upsert *u = arg;
+	json_t *comments, *c, *body;
+
+	c = marked_comment(o, u->marker);
+	if (c != NULL &&
+	    strcmp(json_string_value(json_object_get(c, "body")), u->body) == 0)
+		return AFK_OK;
+	body = utf8_string(call, u->body, "comment");
+	if (body == NULL)
+		return AFK_EINVAL;
+	if (c != NULL) {
+		*changed = 1;
+		return json_object_set_new(c, "body", body) ? AFK_ENOMEM : AFK_OK;
+	}
+	comments = json_object_get(o, "comments");
+	if (comments == NULL) {
+		comments = json_array();
+		if (comments == NULL ||
+		    json_object_set_new(o, "comments", comments)) {
+			json_decref(body);
+			return AFK_ENOMEM;
+		}
+	}
+	c = json_object();
+	if (c == NULL || json_object_set_new(c, "body", body) ||
+	    json_array_append_new(comments, c))
+		return AFK_ENOMEM;
+	*changed = 1;
+	return AFK_OK;
+}
+
+/* upsert_comment: replaces the body of the first comment containing
+ * marker, or appends {"body": body}; under the lock, so that two ticks
+ * never make two comments with one marker. */
+static int file_upsert_comment(afk_call *call, const char *repo,
+                               long number, const char *marker,
+                               const char *body, void *userdata)
+{
+	struct upsert u;
+
+	if (marker == NULL || marker[0] == '\0' || body == NULL ||
+	    strstr(body, marker) == NULL) {
+		afk_call_set_error(call, "upsert_comment: the body must contain "
+		                   "the non-empty marker");
+		return AFK_EINVAL;
+	}
+	u.marker = marker;
+	u.body = body;
+	return edit_issue(call, userdata, repo, number, edit_upsert, &u);
 }
 
 /* --- registration ---------------------------------------------------- */
@@ -724,6 +977,15 @@ int afk__builtin_file_tracker(afk_tracker *tracker, const afk_config *cfg,
 	rc = afk_tracker_set_list_ready(tracker, file_list_ready);
 	if (rc == AFK_OK)
 		rc = afk_tracker_set_add_label(tracker, file_add_label);
+	if (rc == AFK_OK)
+		rc = afk_tracker_set_remove_label(tracker, file_remove_label);
+	if (rc == AFK_OK)
+		rc = afk_tracker_set_close_issue(tracker, file_close_issue);
+	if (rc == AFK_OK)
+		rc = afk_tracker_set_find_comment(tracker, file_find_comment);
+	if (rc == AFK_OK)
+		rc = afk_tracker_set_upsert_comment(tracker,
+		                                    file_upsert_comment);
 	if (rc)
 		afk__errf(errbuf, "tracker: cannot register callbacks: %s",
 		          afk_strerror(rc));

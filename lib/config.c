@@ -27,6 +27,12 @@
 #define PREAMBLE_MAX (64 * 1024)       /* bytes of a preamble file */
 #define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of a configuration file */
 #define DEFAULT_STATE_DIR "afk-runs"
+#define DEFAULT_BUDGET 2               /* fix-forwards per run */
+#define BUDGET_MAX 100
+#define DEFAULT_STALL_TIMEOUT 7200     /* seconds */
+#define DEFAULT_CI_TIMEOUT 3600
+#define DEFAULT_DEPLOY_TIMEOUT 3600
+#define TIMEOUT_MAX 31536000           /* seconds: a year */
 #define PATH_DEPTH 4                   /* agent.command[i] is the deepest */
 #define QUOTE_SHORT 96                 /* a quoted value in a message */
 #define QUOTE_LONG 320                 /* a quoted path in a message */
@@ -534,10 +540,15 @@ static void config_clear(afk_config *c)
 	free(c->agent_kind);
 	afk__strv_clear(&c->agent_command);
 	free(c->agent_state_dir);
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	free(c->notifier_kind);
+	free(c->notifier_path);
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
 	c->preamble_file = c->preamble = NULL;
 	c->tracker_kind = c->tracker_path = NULL;
 	c->agent_kind = c->agent_state_dir = NULL;
+	c->ci_kind = c->notifier_kind = c->notifier_path = NULL;
 }
 
 /* Replaces *dst by a copy of src (either may be NULL); 0 or -1. */
@@ -558,6 +569,11 @@ static int config_copy(afk_config *dst, const afk_config *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->kill_switch = src->kill_switch;
+	dst->fix_forward_budget = src->fix_forward_budget;
+	dst->deploy_stage = src->deploy_stage;
+	dst->stall_timeout = src->stall_timeout;
+	dst->ci_timeout = src->ci_timeout;
+	dst->deploy_timeout = src->deploy_timeout;
 	if (afk__strv_copy(&dst->allowlist, &src->allowlist) ||
 	    dup_into(&dst->ready_label, src->ready_label) ||
 	    dup_into(&dst->in_progress_label, src->in_progress_label) ||
@@ -569,7 +585,11 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->tracker_path, src->tracker_path) ||
 	    dup_into(&dst->agent_kind, src->agent_kind) ||
 	    afk__strv_copy(&dst->agent_command, &src->agent_command) ||
-	    dup_into(&dst->agent_state_dir, src->agent_state_dir)) {
+	    dup_into(&dst->agent_state_dir, src->agent_state_dir) ||
+	    dup_into(&dst->ci_kind, src->ci_kind) ||
+	    afk__strv_copy(&dst->ci_command, &src->ci_command) ||
+	    dup_into(&dst->notifier_kind, src->notifier_kind) ||
+	    dup_into(&dst->notifier_path, src->notifier_path)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
 	}
@@ -885,28 +905,40 @@ static int resolve_command(cfg_ctx *cx, afk__strv *argv)
 	return AFK_OK;
 }
 
-/* The "command" agent: {"kind": "command", "command": [...],
- * "state_dir": ...}. */
-static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
+/* Stores in *argv (the caller's) the required member "command" of
+ * object v: a non-empty array of non-empty strings, argv[0] resolved. */
+static int command_member(cfg_ctx *cx, json_t *v, afk__strv *argv)
 {
-	afk__strv argv = {NULL, 0, 0};
 	json_t *m = json_object_get(v, "command");
-	char *state_dir = NULL, *kind = NULL;
 	int rc;
 
 	push_key(cx, "command");
 	if (m == NULL)
 		return refuse(cx, "missing");
-	rc = strv_from_json(cx, m, check_arg_item, 0, &argv);
-	if (rc == AFK_OK && argv.n == 0)
+	rc = strv_from_json(cx, m, check_arg_item, 0, argv);
+	if (rc == AFK_OK && argv->n == 0)
 		rc = refuse(cx, "the command cannot be empty");
 	if (rc == AFK_OK)
-		rc = resolve_command(cx, &argv);
-	if (rc == AFK_OK) {
+		rc = resolve_command(cx, argv);
+	if (rc == AFK_OK)
 		pop(cx);
+	else
+		afk__strv_clear(argv);
+	return rc;
+}
+
+/* The "command" agent: {"kind": "command", "command": [...],
+ * "state_dir": ...}. */
+static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv argv = {NULL, 0, 0};
+	char *state_dir = NULL, *kind = NULL;
+	int rc;
+
+	rc = command_member(cx, v, &argv);
+	if (rc == AFK_OK)
 		rc = path_member(cx, v, "state_dir", DEFAULT_STATE_DIR,
 		                 &state_dir);
-	}
 	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
 		rc = nomem(cx);
 	if (rc != AFK_OK) {
@@ -921,6 +953,65 @@ static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
 	c->agent_command = argv;
 	c->agent_state_dir = state_dir;
 	return AFK_OK;
+}
+
+/* The "command" CI: {"kind": "command", "command": [...]}. */
+static int set_ci_command(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv argv = {NULL, 0, 0};
+	char *kind;
+	int rc;
+
+	rc = command_member(cx, v, &argv);
+	if (rc != AFK_OK)
+		return rc;
+	kind = afk__strdup("command");
+	if (kind == NULL) {
+		afk__strv_clear(&argv);
+		return nomem(cx);
+	}
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	c->ci_kind = kind;
+	c->ci_command = argv;
+	return AFK_OK;
+}
+
+/* Sets the notifier to kind with path (may be NULL), both taken over:
+ * freed here on failure. */
+static int take_notifier(afk_config *c, cfg_ctx *cx, const char *name,
+                         char *path)
+{
+	char *kind = afk__strdup(name);
+
+	if (kind == NULL) {
+		free(path);
+		return nomem(cx);
+	}
+	free(c->notifier_kind);
+	free(c->notifier_path);
+	c->notifier_kind = kind;
+	c->notifier_path = path;
+	return AFK_OK;
+}
+
+/* The "stdout" notifier: {"kind": "stdout"}. */
+static int set_notifier_stdout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	(void)v;
+	return take_notifier(c, cx, "stdout", NULL);
+}
+
+/* The "file" notifier: {"kind": "file", "path": ...}. */
+static int set_notifier_file(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL;
+	int rc;
+
+	rc = path_member(cx, v, "path", NULL, &path);
+	if (rc != AFK_OK)
+		return rc;
+	return take_notifier(c, cx, "file", path);
 }
 
 /* One kind of a built-in adapter: its name, the members its object may
@@ -941,6 +1032,18 @@ static const char *const agent_command_members[] = {
 };
 static const adapter_kind agent_kinds[] = {
 	{"command", agent_command_members, set_agent_command},
+};
+
+static const char *const ci_command_members[] = {"kind", "command", NULL};
+static const adapter_kind ci_kinds[] = {
+	{"command", ci_command_members, set_ci_command},
+};
+
+static const char *const notifier_stdout_members[] = {"kind", NULL};
+static const char *const notifier_file_members[] = {"kind", "path", NULL};
+static const adapter_kind notifier_kinds[] = {
+	{"stdout", notifier_stdout_members, set_notifier_stdout},
+	{"file", notifier_file_members, set_notifier_file},
 };
 
 static int is_member(const char *const *members, const char *name)
@@ -1076,6 +1179,138 @@ static json_t *get_agent(const afk_config *c)
 	return o;
 }
 
+static int set_ci(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, ci_kinds,
+		                   sizeof(ci_kinds) / sizeof(*ci_kinds));
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	c->ci_kind = NULL;
+	return AFK_OK;
+}
+
+static json_t *get_ci(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->ci_kind == NULL)
+		return json_null();
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->ci_kind)) ||
+	    json_object_set_new(o, "command", strv_to_json(&c->ci_command))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int set_notifier(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, notifier_kinds,
+		                   sizeof(notifier_kinds) /
+		                   sizeof(*notifier_kinds));
+	free(c->notifier_kind);
+	free(c->notifier_path);
+	c->notifier_kind = c->notifier_path = NULL;
+	return AFK_OK;
+}
+
+static json_t *get_notifier(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->notifier_kind == NULL)
+		return json_null();
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->notifier_kind)) ||
+	    (c->notifier_path != NULL &&
+	     json_object_set_new(o, "path", json_string(c->notifier_path)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Stores in *out the integer v when it lies in lo..hi.  A number with a
+ * fraction or an exponent is refused, not rounded: 1.5 retries is a
+ * mistake to point out. */
+static int int_in_range(cfg_ctx *cx, json_t *v, long long lo, long long hi,
+                        long long *out)
+{
+	long long n;
+
+	if (!json_is_integer(v))
+		return wrong_type(cx, v, "an integer");
+	n = (long long)json_integer_value(v);
+	if (n < lo || n > hi)
+		return refuse(cx, "%lld is out of range (%lld to %lld)", n, lo,
+		              hi);
+	*out = n;
+	return AFK_OK;
+}
+
+static int set_fix_forward_budget(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	long long n = 0;
+	int rc = int_in_range(cx, v, 0, BUDGET_MAX, &n);
+
+	if (rc == AFK_OK)
+		c->fix_forward_budget = (int)n;
+	return rc;
+}
+
+static json_t *get_fix_forward_budget(const afk_config *c)
+{
+	return json_integer(c->fix_forward_budget);
+}
+
+static int set_deploy_stage(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_boolean(v))
+		return wrong_type(cx, v, "a boolean");
+	c->deploy_stage = json_is_true(v);
+	return AFK_OK;
+}
+
+static json_t *get_deploy_stage(const afk_config *c)
+{
+	return json_boolean(c->deploy_stage);
+}
+
+static int set_stall_timeout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return int_in_range(cx, v, 1, TIMEOUT_MAX, &c->stall_timeout);
+}
+
+static int set_ci_timeout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return int_in_range(cx, v, 1, TIMEOUT_MAX, &c->ci_timeout);
+}
+
+static int set_deploy_timeout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return int_in_range(cx, v, 1, TIMEOUT_MAX, &c->deploy_timeout);
+}
+
+static json_t *get_stall_timeout(const afk_config *c)
+{
+	return json_integer(c->stall_timeout);
+}
+
+static json_t *get_ci_timeout(const afk_config *c)
+{
+	return json_integer(c->ci_timeout);
+}
+
+static json_t *get_deploy_timeout(const afk_config *c)
+{
+	return json_integer(c->deploy_timeout);
+}
+
 /* A key: its name, its setter (validates v and sets it on the aside copy
  * c, which is thrown away on failure, so a setter may stop halfway) and
  * its getter (a new reference, NULL when memory ran out). */
@@ -1095,6 +1330,13 @@ static const cfg_key keys[] = {
 	{"preamble_file", set_preamble_file, get_preamble_file},
 	{"tracker", set_tracker, get_tracker},
 	{"agent", set_agent, get_agent},
+	{"ci", set_ci, get_ci},
+	{"notifier", set_notifier, get_notifier},
+	{"fix_forward_budget", set_fix_forward_budget, get_fix_forward_budget},
+	{"deploy_stage", set_deploy_stage, get_deploy_stage},
+	{"stall_timeout", set_stall_timeout, get_stall_timeout},
+	{"ci_timeout", set_ci_timeout, get_ci_timeout},
+	{"deploy_timeout", set_deploy_timeout, get_deploy_timeout},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))
@@ -1159,6 +1401,11 @@ static int check_labels(const afk_config *c, cfg_ctx *cx)
 static int config_defaults(afk_config *c)
 {
 	c->kill_switch = 1;
+	c->fix_forward_budget = DEFAULT_BUDGET;
+	c->deploy_stage = 0;
+	c->stall_timeout = DEFAULT_STALL_TIMEOUT;
+	c->ci_timeout = DEFAULT_CI_TIMEOUT;
+	c->deploy_timeout = DEFAULT_DEPLOY_TIMEOUT;
 	c->ready_label = afk__strdup("ready-for-agent");
 	c->in_progress_label = afk__strdup("agent-in-progress");
 	c->human_label = afk__strdup("ready-for-human");

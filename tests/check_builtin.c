@@ -1,6 +1,9 @@
 /*
  * tests/check_builtin.c - the built-in adapters (file tracker, command
- * agent), driven through real poll ticks and checked on disk.
+ * agent, command CI, stdout and file notifiers), driven through real poll
+ * and watch ticks and checked on disk.  Failures a tick cannot easily
+ * provoke are reached by calling a registered callback directly, as the
+ * tick would, through the library's internal call (lib/adapter.h).
  */
 #define _XOPEN_SOURCE 700
 
@@ -14,29 +17,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <dirent.h>
 #include <jansson.h>
 
 #include "afk/afk.h"
+#include "adapter.h"    /* the call, to run one callback directly */
 
 /* --- fixture --------------------------------------------------------- */
 
 #define PATHLEN 512
 
 /* A temporary directory holding issues.json, agent.sh and runs/, a
- * configuration over them and a poller. */
+ * configuration over them and a poller; after fx_watch() also ci.sh,
+ * notes.log and a watcher. */
 typedef struct fx {
 	char dir[64];
 	char issues[PATHLEN];
 	char script[PATHLEN];
 	char runs[PATHLEN];
+	char ci_script[PATHLEN];
+	char notes[PATHLEN];
 	afk_config *cfg;
 	afk_tracker *tracker;
 	afk_agent *agent;
+	afk_ci *ci;
+	afk_notifier *notifier;
 	afk_poller *poller;
+	afk_watcher *watcher;
 	afk_result *result;
+	afk_actions *actions;
 } fx;
 
 static const char *const default_script =
@@ -177,7 +189,11 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 static void fx_close(fx *f)
 {
 	afk_result_free(f->result);
+	afk_actions_free(f->actions);
 	afk_poller_free(f->poller);
+	afk_watcher_free(f->watcher);
+	afk_notifier_free(f->notifier);
+	afk_ci_free(f->ci);
 	afk_tracker_free(f->tracker);
 	afk_agent_free(f->agent);
 	afk_config_free(f->cfg);
@@ -270,6 +286,14 @@ static int file_has_label(const fx *f, const char *repo, long number,
 	}
 	json_decref(o);
 	return has;
+}
+
+static const char *lock_path(const fx *f)
+{
+	static char path[PATHLEN + 8];
+
+	snprintf(path, sizeof(path), "%s.lock", f->issues);
+	return path;
 }
 
 /* --- the file tracker ------------------------------------------------ */
@@ -387,7 +411,8 @@ END_TEST
 START_TEST(test_label_written_order_kept)
 {
 	static const char *const order[] = {
-		"number", "x-note", "repo", "labels", "labeled_by", "title"
+		"number", "x-note", "repo", "labels", "labeled_by", "title",
+		"comments"
 	};
 	fx f;
 	json_t *root, *o, *v;
@@ -417,11 +442,11 @@ START_TEST(test_label_written_order_kept)
 	o = json_array_get(json_object_get(root, "issues"), 0);
 	i = 0;
 	json_object_foreach(o, key, v) {
-		ck_assert_uint_lt(i, 6);
+		ck_assert_uint_lt(i, 7);
 		ck_assert_str_eq(key, order[i]);
 		i++;
 	}
-	ck_assert_uint_eq(i, 6);
+	ck_assert_uint_eq(i, 7);
 	v = json_object_get(o, "labels");
 	ck_assert_uint_eq(json_array_size(v), 3);
 	ck_assert_str_eq(json_string_value(json_array_get(v, 0)), "zeta");
@@ -441,10 +466,11 @@ START_TEST(test_label_written_order_kept)
 	ck_assert_ptr_null(json_object_get(o, "labels"));
 	json_decref(root);
 
-	/* Same mode; no temporary file left beside it. */
+	/* Same mode; no temporary file left beside it, only the lock. */
 	ck_assert_int_eq(stat(f.issues, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0640);
-	ck_assert_int_eq(count_entries(f.dir), 3); /* issues, agent, runs */
+	ck_assert_int_eq(count_entries(f.dir), 4); /* issues, agent, runs */
+	ck_assert(exists(lock_path(&f)));
 	fx_close(&f);
 }
 END_TEST
@@ -560,6 +586,16 @@ static const struct {
 	 ":3: issues[1]: the same repo and number as issues[0]"},
 	{"{'issues': [{'repo': 'a', 'repo': 'b', 'number': 1}]}",
 	 "duplicate object key"},
+	{"{'issues': [{'repo': 'a', 'number': 1, 'url': 5}]}",
+	 "issues[0].url: expected a string or null"},
+	{"{'issues': [{'repo': 'a', 'number': 1, 'comments': {}}]}",
+	 "issues[0].comments: expected an array"},
+	{"{'issues': [{'repo': 'a', 'number': 1, 'comments': [\n"
+	 "{'body': 'x'},\n{'text': 'y'}]}]}",
+	 ":3: issues[0].comments[1]: expected an object with a string "
+	 "\"body\""},
+	{"{'issues': [{'repo': 'a', 'number': 1, 'comments': [7]}]}",
+	 "issues[0].comments[0]: expected an object with a string \"body\""},
 };
 
 START_TEST(test_malformed_file)
@@ -626,9 +662,9 @@ START_TEST(test_label_issue_gone)
 }
 END_TEST
 
-/* A label already there is not added twice, and the file is not
- * rewritten for it: here the agent itself stamps the label while it runs,
- * and the bytes it wrote stay. */
+/* A label already there is not added twice: here the agent itself stamps
+ * the label while it runs.  (The file is still rewritten: the poll adds
+ * the run's record comment.) */
 START_TEST(test_label_idempotent)
 {
 	static const char stamped[] =
@@ -638,6 +674,7 @@ START_TEST(test_label_idempotent)
 	char script[sizeof(stamped) + 128];
 	fx f;
 	char *after;
+	json_t *o;
 
 	snprintf(script, sizeof(script), "#!/bin/sh\n"
 	         "cat > \"$ISSUES_FILE\" <<'EOF'\n%sEOF\n", stamped);
@@ -649,9 +686,12 @@ START_TEST(test_label_idempotent)
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
 	unsetenv("ISSUES_FILE");
 	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
-	after = read_text(f.issues);
-	ck_assert_str_eq(after, stamped);
+	o = file_issue(&f, "acme/api", 1);
+	after = json_dumps(json_object_get(o, "labels"), JSON_COMPACT);
+	ck_assert_str_eq(after, "[\"agent-in-progress\",\"ready-for-agent\"]");
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "comments")), 1);
 	free(after);
+	json_decref(o);
 	fx_close(&f);
 }
 END_TEST
@@ -661,7 +701,7 @@ END_TEST
 static const char *const env_script =
 	"#!/bin/sh\n"
 	"echo \"repo=$AFK_REPO issue=$AFK_ISSUE thread=$AFK_THREAD_ID\"\n"
-	"echo \"run_dir=$AFK_RUN_DIR\"\n"
+	"echo \"run_dir=$AFK_RUN_DIR turn=$AFK_TURN\"\n"
 	"echo \"pwd=$(pwd -P)\"\n"
 	"echo \"args=$*\"\n"
 	"echo \"passed=$AFK_TEST_PASSED\"\n"
@@ -709,7 +749,7 @@ START_TEST(test_command_run_dir)
 	                               real));
 	snprintf(want, sizeof(want), "pwd=%s\n", real);
 	ck_assert_msg(strstr(log, want) != NULL, "%s", log);
-	snprintf(want, sizeof(want), "run_dir=%s\n",
+	snprintf(want, sizeof(want), "run_dir=%s turn=1\n",
 	         run_path(&f, "acme-api-12-1", NULL));
 	ck_assert_msg(strstr(log, want) != NULL, "%s", log);
 	ck_assert_msg(strstr(log, "args=--flag\n") != NULL, "%s", log);
@@ -852,6 +892,1158 @@ START_TEST(test_command_cannot_start)
 }
 END_TEST
 
+/* --- calling one callback directly ----------------------------------- */
+
+/* A call of kind, as a tick makes it; the caller clears it with
+ * afk__call_clear(). */
+static afk_call *call_of(afk_call *call, enum afk__call_kind kind)
+{
+	afk__call_init(call, kind, NULL);
+	return call;
+}
+
+static const char *msg_of(const afk_call *call)
+{
+	return call->message ? call->message : "";
+}
+
+static int t_find(fx *f, afk_call *c, long number, const char *marker)
+{
+	return f->tracker->find_comment(call_of(c, AFK__CALL_FIND_COMMENT),
+	                                "acme/api", number, marker,
+	                                f->tracker->userdata);
+}
+
+static int t_upsert(fx *f, afk_call *c, long number, const char *marker,
+                    const char *body)
+{
+	return f->tracker->upsert_comment(call_of(c, AFK__CALL_UPSERT_COMMENT),
+	                                  "acme/api", number, marker, body,
+	                                  f->tracker->userdata);
+}
+
+static int t_label(fx *f, afk_call *c, long number, const char *label,
+                   int add)
+{
+	if (add)
+		return f->tracker->add_label(call_of(c, AFK__CALL_ADD_LABEL),
+		                             "acme/api", number, label,
+		                             f->tracker->userdata);
+	return f->tracker->remove_label(call_of(c, AFK__CALL_REMOVE_LABEL),
+	                                "acme/api", number, label,
+	                                f->tracker->userdata);
+}
+
+static int t_close(fx *f, afk_call *c, long number)
+{
+	return f->tracker->close_issue(call_of(c, AFK__CALL_CLOSE_ISSUE),
+	                               "acme/api", number,
+	                               f->tracker->userdata);
+}
+
+static int a_snapshot(fx *f, afk_call *c, const char *thread)
+{
+	return f->agent->snapshot(call_of(c, AFK__CALL_SNAPSHOT), thread,
+	                          f->agent->userdata);
+}
+
+static int a_turn(fx *f, afk_call *c, const char *thread, const char *prompt)
+{
+	return f->agent->send_turn(call_of(c, AFK__CALL_SEND_TURN), thread,
+	                           prompt, f->agent->userdata);
+}
+
+static int c_status(fx *f, afk_call *c, const char *repo, long number)
+{
+	return f->ci->status(call_of(c, AFK__CALL_CI_STATUS), repo, number,
+	                     f->ci->userdata);
+}
+
+static int n_notify(fx *f, afk_call *c, const char *message,
+                    const char *link)
+{
+	return f->notifier->notify(call_of(c, AFK__CALL_NOTIFY), "acme/api", 1,
+	                           message, link, f->notifier->userdata);
+}
+
+/* The inode of the file: a file replaced by rename has a new one, so an
+ * unchanged inode proves that nothing was written. */
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* The number of comments of repo#number, and in *marked how many of
+ * them contain marker. */
+static size_t comments_of(const fx *f, const char *repo, long number,
+                          const char *marker, size_t *marked)
+{
+	json_t *o = file_issue(f, repo, number), *c;
+	size_t k, n;
+
+	n = json_array_size(json_object_get(o, "comments"));
+	*marked = 0;
+	json_array_foreach(json_object_get(o, "comments"), k, c) {
+		if (strstr(json_string_value(json_object_get(c, "body")),
+		           marker) != NULL)
+			(*marked)++;
+	}
+	json_decref(o);
+	return n;
+}
+
+/* The body of comment k of repo#number, in a static buffer. */
+static const char *comment_body(const fx *f, const char *repo, long number,
+                                size_t k)
+{
+	static char buf[4096];
+	json_t *o = file_issue(f, repo, number);
+	json_t *c = json_array_get(json_object_get(o, "comments"), k);
+
+	ck_assert_ptr_nonnull(c);
+	snprintf(buf, sizeof(buf), "%s",
+	         json_string_value(json_object_get(c, "body")));
+	json_decref(o);
+	return buf;
+}
+
+/* --- the file tracker: comments, closing, removing ----------------- */
+
+START_TEST(test_comments_find_and_upsert)
+{
+	afk_call c;
+	fx f;
+	size_t marked;
+	ino_t ino;
+
+	fx_open(&f,
+	        "{'issues': [\n"
+	        " {'repo': 'acme/api', 'number': 1, 'url': 'https://t/1',"
+	        "  'comments': [{'author': 'bob', 'body': 'hello'}]},\n"
+	        " {'repo': 'acme/api', 'number': 2}\n"
+	        "]}\n", NULL, NULL);
+	/* None yet: nothing reported, but the address is. */
+	ck_assert_int_eq(t_find(&f, &c, 1, "<!-- m:"), 0);
+	ck_assert_ptr_null(c.comment);
+	ck_assert_pstr_eq(c.url, "https://t/1");
+	afk__call_clear(&c);
+	/* Added after the others, which stay as they were. */
+	ck_assert_int_eq(t_upsert(&f, &c, 1, "<!-- m:", "<!-- m: 1 -->\nfirst"),
+	                 0);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(comments_of(&f, "acme/api", 1, "<!-- m:", &marked),
+	                  2);
+	ck_assert_uint_eq(marked, 1);
+	ck_assert_str_eq(comment_body(&f, "acme/api", 1, 0), "hello");
+	ck_assert_int_eq(t_find(&f, &c, 1, "<!-- m:"), 0);
+	ck_assert_pstr_eq(c.comment, "<!-- m: 1 -->\nfirst");
+	afk__call_clear(&c);
+	/* Replaced in place: never a second comment with the marker. */
+	ck_assert_int_eq(t_upsert(&f, &c, 1, "<!-- m:",
+	                          "<!-- m: 2 -->\nsecond"), 0);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(comments_of(&f, "acme/api", 1, "<!-- m:", &marked),
+	                  2);
+	ck_assert_uint_eq(marked, 1);
+	ck_assert_str_eq(comment_body(&f, "acme/api", 1, 1),
+	                 "<!-- m: 2 -->\nsecond");
+	/* The same body again: the file is not even rewritten. */
+	ino = inode_of(f.issues);
+	ck_assert_int_eq(t_upsert(&f, &c, 1, "<!-- m:",
+	                          "<!-- m: 2 -->\nsecond"), 0);
+	afk__call_clear(&c);
+	ck_assert(inode_of(f.issues) == ino);
+	/* An issue without "comments" gets the member; without "url" no
+	 * address is reported. */
+	ck_assert_int_eq(t_upsert(&f, &c, 2, "<!-- m:", "<!-- m: x -->"), 0);
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_find(&f, &c, 2, "<!-- m:"), 0);
+	ck_assert_pstr_eq(c.comment, "<!-- m: x -->");
+	ck_assert_ptr_null(c.url);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* Two comments with the marker (a human copied one): the first is the
+ * one found and the one replaced. */
+START_TEST(test_comments_first_marked_wins)
+{
+	afk_call c;
+	fx f;
+	size_t marked;
+
+	fx_open(&f,
+	        "{'issues': [{'repo': 'acme/api', 'number': 1, 'comments': ["
+	        " {'body': 'no marker'}, {'body': 'A <!-- m: --> a'},"
+	        " {'body': 'B <!-- m: --> b'}]}]}\n", NULL, NULL);
+	ck_assert_int_eq(t_find(&f, &c, 1, "<!-- m:"), 0);
+	ck_assert_pstr_eq(c.comment, "A <!-- m: --> a");
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_upsert(&f, &c, 1, "<!-- m:", "<!-- m: --> new"), 0);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(comments_of(&f, "acme/api", 1, "<!-- m:", &marked),
+	                  3);
+	ck_assert_uint_eq(marked, 2);
+	ck_assert_str_eq(comment_body(&f, "acme/api", 1, 1), "<!-- m: --> new");
+	ck_assert_str_eq(comment_body(&f, "acme/api", 1, 2), "B <!-- m: --> b");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_close_and_remove_label)
+{
+	afk_call c;
+	fx f;
+	json_t *o;
+	char *labels;
+	ino_t ino;
+
+	fx_open(&f,
+	        "{'issues': [\n"
+	        " {'repo': 'acme/api', 'number': 1, 'labels': ['a', 'b', 'a']},\n"
+	        " {'repo': 'acme/api', 'number': 2, 'state': 'closed'}\n"
+	        "]}\n", NULL, NULL);
+	/* Every copy goes. */
+	ck_assert_int_eq(t_label(&f, &c, 1, "a", 0), 0);
+	afk__call_clear(&c);
+	o = file_issue(&f, "acme/api", 1);
+	labels = json_dumps(json_object_get(o, "labels"), JSON_COMPACT);
+	ck_assert_str_eq(labels, "[\"b\"]");
+	free(labels);
+	json_decref(o);
+	/* Absent: success, and no write. */
+	ino = inode_of(f.issues);
+	ck_assert_int_eq(t_label(&f, &c, 1, "zzz", 0), 0);
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_label(&f, &c, 2, "zzz", 0), 0); /* no labels */
+	afk__call_clear(&c);
+	ck_assert(inode_of(f.issues) == ino);
+	/* Closing adds the state; closing again writes nothing. */
+	ck_assert_int_eq(t_close(&f, &c, 1), 0);
+	afk__call_clear(&c);
+	o = file_issue(&f, "acme/api", 1);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "state")),
+	                 "closed");
+	json_decref(o);
+	ino = inode_of(f.issues);
+	ck_assert_int_eq(t_close(&f, &c, 1), 0);
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_close(&f, &c, 2), 0);
+	afk__call_clear(&c);
+	ck_assert(inode_of(f.issues) == ino);
+	fx_close(&f);
+}
+END_TEST
+
+/* Every callback of the tracker refuses an issue the file does not
+ * hold, naming it and the file, and leaves the file alone. */
+START_TEST(test_tracker_issue_missing)
+{
+	static const char text[] = "{'issues': [{'repo': 'acme/api', "
+	                           "'number': 1}]}\n";
+	char want[2 * PATHLEN], *before, *after;
+	afk_call c;
+	int k, rc = 0;
+	fx f;
+
+	fx_open(&f, text, NULL, NULL);
+	before = read_text(f.issues);
+	snprintf(want, sizeof(want), "acme/api#99 is not in %s", f.issues);
+	for (k = 0; k < 5; k++) {
+		switch (k) {
+		case 0: rc = t_label(&f, &c, 99, "x", 1); break;
+		case 1: rc = t_label(&f, &c, 99, "x", 0); break;
+		case 2: rc = t_close(&f, &c, 99); break;
+		case 3: rc = t_find(&f, &c, 99, "<!--"); break;
+		default: rc = t_upsert(&f, &c, 99, "<!--", "<!-- x"); break;
+		}
+		ck_assert_int_eq(rc, AFK_ECALLBACK);
+		ck_assert_msg(strstr(msg_of(&c), want) != NULL, "%d: %s", k,
+		              msg_of(&c));
+		afk__call_clear(&c);
+	}
+	after = read_text(f.issues);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_tracker_refuses_bad_writes)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': [{'repo': 'acme/api', 'number': 1}]}\n",
+	        NULL, NULL);
+	/* A body without its marker would make the next find miss it and
+	 * add a second one. */
+	ck_assert_int_eq(t_upsert(&f, &c, 1, "<!-- m:", "no marker"),
+	                 AFK_EINVAL);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "marker"));
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_upsert(&f, &c, 1, "", "x"), AFK_EINVAL);
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_upsert(&f, &c, 1, "<!--", "<!-- \xff"),
+	                 AFK_EINVAL);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "not valid UTF-8"));
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_label(&f, &c, 1, "caf\xe9", 1), AFK_EINVAL);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "not valid UTF-8"));
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_entries(f.dir), 3); /* no temporary left */
+	fx_close(&f);
+}
+END_TEST
+
+/* The lock file cannot be made: the write fails with AFK_EIO naming it,
+ * and the issue file is untouched. */
+START_TEST(test_tracker_lock_fails)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': [{'repo': 'acme/api', 'number': 1}]}\n",
+	        NULL, NULL);
+	ck_assert_int_eq(mkdir(lock_path(&f), 0700), 0); /* not a file */
+	ck_assert_int_eq(t_label(&f, &c, 1, "x", 1), AFK_EIO);
+	ck_assert_msg(strstr(msg_of(&c), lock_path(&f)) != NULL, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert(!file_has_label(&f, "acme/api", 1, "x"));
+	ck_assert_int_eq(rmdir(lock_path(&f)), 0);
+	fx_close(&f);
+}
+END_TEST
+
+#define RACE_N 25
+
+/* One of two racing processes: RACE_N labels and RACE_N comments of its
+ * own on one issue.  Exits 0 when every call succeeded. */
+static void race_child(fx *f, int who)
+{
+	char label[32], marker[32], body[64];
+	afk_call c;
+	int i, rc;
+
+	for (i = 0; i < RACE_N; i++) {
+		snprintf(label, sizeof(label), "l%d-%d", who, i);
+		snprintf(marker, sizeof(marker), "<!-- m%d-%d:", who, i);
+		snprintf(body, sizeof(body), "%s -->", marker);
+		rc = t_label(f, &c, 1, label, 1);
+		afk__call_clear(&c);
+		if (rc == 0)
+			rc = t_upsert(f, &c, 1, marker, body);
+		afk__call_clear(&c);
+		if (rc != 0)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+/* Two processes changing one issue at once: without the lock, one would
+ * read the file, the other replace it, and the first write over that -
+ * losing a label or a comment. */
+START_TEST(test_concurrent_writers_lose_nothing)
+{
+	char label[32], marker[32];
+	pid_t pid[2];
+	int who, i, status;
+	size_t marked;
+	fx f;
+
+	fx_open(&f, "{'issues': [{'repo': 'acme/api', 'number': 1}]}\n",
+	        NULL, NULL);
+	for (who = 0; who < 2; who++) {
+		pid[who] = fork();
+		ck_assert_int_ge(pid[who], 0);
+		if (pid[who] == 0)
+			race_child(&f, who);
+	}
+	for (who = 0; who < 2; who++) {
+		ck_assert_int_eq(waitpid(pid[who], &status, 0), pid[who]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		              "writer %d failed: status %d", who, status);
+	}
+	for (who = 0; who < 2; who++) {
+		for (i = 0; i < RACE_N; i++) {
+			snprintf(label, sizeof(label), "l%d-%d", who, i);
+			snprintf(marker, sizeof(marker), "<!-- m%d-%d:", who, i);
+			ck_assert_msg(file_has_label(&f, "acme/api", 1, label),
+			              "lost %s", label);
+			comments_of(&f, "acme/api", 1, marker, &marked);
+			ck_assert_msg(marked == 1, "%s: %zu", marker, marked);
+		}
+	}
+	ck_assert_uint_eq(comments_of(&f, "acme/api", 1, "<!--", &marked),
+	                  2 * RACE_N);
+	fx_close(&f);
+}
+END_TEST
+
+/* --- the command agent: snapshot and send_turn ------------------------ */
+
+static const struct {
+	const char *log;      /* output.log; NULL: none */
+	const char *status;   /* exit_status; NULL: none */
+	int state;
+	int phase;
+} snapshots[] = {
+	{"", NULL, AFK_AGENT_RUNNING, AFK_PHASE_DISPATCHED},
+	{NULL, NULL, AFK_AGENT_RUNNING, AFK_PHASE_DISPATCHED},
+	{"AFK-PHASE: tests-red\n", "exited 0\n", AFK_AGENT_COMPLETED,
+	 AFK_PHASE_TESTS_RED},
+	{"x\nAFK-PHASE: tests-red\nAFK-PHASE: green\nAFK-PHASE: pushed\ny\n",
+	 "exited 0\n", AFK_AGENT_COMPLETED, AFK_PHASE_PUSHED},
+	/* the last phase line counts, not the furthest */
+	{"AFK-PHASE: pushed\nAFK-PHASE: green\n", NULL, AFK_AGENT_RUNNING,
+	 AFK_PHASE_GREEN},
+	/* other text, unknown or misspelt names are ignored */
+	{"AFK-PHASE: green\nAFK-PHASE: deployed\nAFK-PHASE: Pushed\n"
+	 "  AFK-PHASE: pushed\nsaid AFK-PHASE: pushed\nAFK-PHASE: pushed!\n"
+	 "AFK-PHASE:pushed\nAFK-PHASE: pushed and more\n", "exited 0",
+	 AFK_AGENT_COMPLETED, AFK_PHASE_GREEN},
+	/* a CR, trailing blanks, and a last line without its newline */
+	{"AFK-PHASE: tests-red\r\n", NULL, AFK_AGENT_RUNNING,
+	 AFK_PHASE_TESTS_RED},
+	{"AFK-PHASE: green \t\nAFK-PHASE: pushed", NULL, AFK_AGENT_RUNNING,
+	 AFK_PHASE_PUSHED},
+	{"AFK-PHASE: green\n", "exited 1\n", AFK_AGENT_ERRORED,
+	 AFK_PHASE_GREEN},
+	{"", "killed by signal 9\n", AFK_AGENT_ERRORED, AFK_PHASE_DISPATCHED},
+	{"", "", AFK_AGENT_ERRORED, AFK_PHASE_DISPATCHED},
+	{"", "exited 00\n", AFK_AGENT_ERRORED, AFK_PHASE_DISPATCHED},
+	{"", "unknown: Interrupted system call\n", AFK_AGENT_ERRORED,
+	 AFK_PHASE_DISPATCHED},
+};
+
+static void put_run_file(const fx *f, const char *id, const char *name,
+                         const char *text)
+{
+	char path[3 * PATHLEN];
+
+	snprintf(path, sizeof(path), "%s", run_path(f, id, name));
+	unlink(path);
+	if (text != NULL)
+		write_text(path, text);
+}
+
+static const char *const one_issue =
+	"{'issues': [{'repo': 'acme/api', 'number': 12,"
+	" 'labels': ['ready-for-agent'], 'labeled_by': 'alice'}]}";
+
+START_TEST(test_snapshot_states_and_phases)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	put_run_file(&f, "acme-api-12-1", "output.log", snapshots[_i].log);
+	put_run_file(&f, "acme-api-12-1", "exit_status", snapshots[_i].status);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.agent_state, snapshots[_i].state);
+	ck_assert_int_eq(c.phase, snapshots[_i].phase);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* A log of many megabytes with a line longer than any buffer: the phase
+ * after it is still found, and a phase line with more after it is no
+ * phase line. */
+START_TEST(test_snapshot_large_log)
+{
+	char path[3 * PATHLEN];
+	afk_call c;
+	FILE *fp;
+	int i;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	snprintf(path, sizeof(path), "%s",
+	         run_path(&f, "acme-api-12-1", "output.log"));
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("AFK-PHASE: tests-red\n", fp);
+	for (i = 0; i < 3 * 1024 * 1024; i++)
+		fputc('x', fp);
+	fputs("\nAFK-PHASE: green\nAFK-PHASE: pushed", fp);
+	for (i = 0; i < 100; i++)
+		fputc(' ', fp);
+	fputs("x\n", fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.phase, AFK_PHASE_GREEN);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* Thread ids that could leave the state directory are refused without a
+ * look; unknown ones are "no such thread". */
+START_TEST(test_thread_ids_checked)
+{
+	static const char *const bad[] = {
+		"", ".", "..", "../acme-api-12-1", "acme-api-12-1/..", "a/b",
+		"/etc", "x..y", "sp ace", "new\nline"
+	};
+	char want[2 * PATHLEN];
+	afk_call c;
+	size_t k;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	for (k = 0; k < sizeof(bad) / sizeof(*bad); k++) {
+		ck_assert_int_eq(a_snapshot(&f, &c, bad[k]), AFK_EINVAL);
+		ck_assert_ptr_nonnull(strstr(msg_of(&c), "thread id"));
+		afk__call_clear(&c);
+		ck_assert_int_eq(a_turn(&f, &c, bad[k], "p"), AFK_EINVAL);
+		afk__call_clear(&c);
+	}
+	write_text(run_path(&f, "plain-file", NULL), "not a directory\n");
+	snprintf(want, sizeof(want), "no such thread acme-api-99-1 in %s",
+	         f.runs);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-99-1"), AFK_ECALLBACK);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-99-1", "p"), AFK_ECALLBACK);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert_int_eq(a_snapshot(&f, &c, "plain-file"), AFK_ECALLBACK);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+static const char *const turn_script =
+	"#!/bin/sh\n"
+	"echo \"turn=$AFK_TURN repo=$AFK_REPO issue=$AFK_ISSUE"
+	" thread=$AFK_THREAD_ID dir=$AFK_RUN_DIR\"\n"
+	"echo \"stdin:\"\n"
+	"cat\n"
+	"echo \"[end of turn $AFK_TURN]\"\n"
+	"exit $((AFK_TURN - 1))\n";
+
+/* The file name of a run's file as a string for read_text(). */
+static char *run_text(const fx *f, const char *name)
+{
+	return read_text(run_path(f, "acme-api-12-1", name));
+}
+
+START_TEST(test_send_turn)
+{
+	const char *t1, *t2, *t3;
+	char want[4 * PATHLEN], *log, *s;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, turn_script, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	s = run_text(&f, "turns");
+	ck_assert_pstr_eq(s, "1\n");
+	free(s);
+
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix the build\n"), 0);
+	afk__call_clear(&c);
+	s = run_text(&f, "prompt-2.txt");
+	ck_assert_pstr_eq(s, "fix the build\n");
+	free(s);
+	s = run_text(&f, "turns");
+	ck_assert_pstr_eq(s, "2\n");
+	free(s);
+	s = run_text(&f, "exit_status");
+	ck_assert_pstr_eq(s, "exited 1\n");
+	free(s);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.agent_state, AFK_AGENT_ERRORED);
+	afk__call_clear(&c);
+
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "and again"), 0);
+	afk__call_clear(&c);
+	s = run_text(&f, "exit_status");
+	ck_assert_pstr_eq(s, "exited 2\n");
+	free(s);
+
+	/* One log, every turn in order, each with its environment. */
+	log = run_text(&f, "output.log");
+	ck_assert_ptr_nonnull(log);
+	snprintf(want, sizeof(want), "turn=2 repo=acme/api issue=12 "
+	         "thread=acme-api-12-1 dir=%s\nstdin:\nfix the build\n"
+	         "[end of turn 2]\n", run_path(&f, "acme-api-12-1", NULL));
+	t1 = strstr(log, "turn=1 repo=acme/api issue=12 ");
+	t2 = strstr(log, want);
+	t3 = strstr(log, "turn=3 repo=acme/api issue=12 ");
+	ck_assert_msg(t1 && t2 && t3 && t1 < t2 && t2 < t3, "%s", log);
+	ck_assert_ptr_nonnull(strstr(t3, "stdin:\nand again[end of turn 3]"));
+	free(log);
+	s = run_text(&f, "prompt.txt"); /* the dispatch's, kept */
+	ck_assert_ptr_nonnull(strstr(s, "acme/api#12"));
+	free(s);
+	fx_close(&f);
+}
+END_TEST
+
+/* A turn that cannot start fails with AFK_EIO and leaves the thread as
+ * it was: same turn counter, same state, no prompt of a turn that never
+ * ran. */
+START_TEST(test_send_turn_cannot_start)
+{
+	char want[2 * PATHLEN], *s;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, turn_script, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_int_eq(chmod(f.script, 0644), 0);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix"), AFK_EIO);
+	snprintf(want, sizeof(want), "cannot run agent command '%s': %s",
+	         f.script, strerror(EACCES));
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	s = run_text(&f, "turns");
+	ck_assert_pstr_eq(s, "1\n");
+	free(s);
+	ck_assert(!exists(run_path(&f, "acme-api-12-1", "prompt-2.txt")));
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.agent_state, AFK_AGENT_COMPLETED);
+	afk__call_clear(&c);
+	/* The same turn number once it can start again. */
+	ck_assert_int_eq(chmod(f.script, 0755), 0);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix"), 0);
+	afk__call_clear(&c);
+	ck_assert(exists(run_path(&f, "acme-api-12-1", "prompt-2.txt")));
+	fx_close(&f);
+}
+END_TEST
+
+/* A run directory a dispatch did not make has no issue to run a turn
+ * for; a corrupt turn counter is not guessed at. */
+START_TEST(test_send_turn_needs_its_files)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	put_run_file(&f, "acme-api-12-1", "turns", "two\n");
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "p"), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "/turns: expected"));
+	afk__call_clear(&c);
+	put_run_file(&f, "acme-api-12-1", "issue", "acme/api\n");
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "p"), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "/issue: expected"));
+	afk__call_clear(&c);
+	put_run_file(&f, "acme-api-12-1", "issue", NULL);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "p"), AFK_ECALLBACK);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "/issue: "));
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* --- the command CI -------------------------------------------------- */
+
+/* Adds a CI script (text), a file notifier writing notes.log and a
+ * watcher over the four adapters to the fixture. */
+static void fx_watch(fx *f, const char *ci_script)
+{
+	snprintf(f->ci_script, sizeof(f->ci_script), "%s/ci.sh", f->dir);
+	snprintf(f->notes, sizeof(f->notes), "%s/notes.log", f->dir);
+	write_text(f->ci_script, ci_script);
+	ck_assert_int_eq(chmod(f->ci_script, 0755), 0);
+	cfg_set(f->cfg, "ci", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"]}", f->ci_script);
+	cfg_set(f->cfg, "notifier", "{\"kind\": \"file\", \"path\": \"%s\"}",
+	        f->notes);
+	ck_assert_int_eq(afk_ci_new(&f->ci), 0);
+	ck_assert_int_eq(afk_notifier_new(&f->notifier), 0);
+	ck_assert_msg(afk_ci_set_builtin(f->ci, f->cfg) == 0, "%s",
+	              afk_ci_errmsg(f->ci));
+	ck_assert_msg(afk_notifier_set_builtin(f->notifier, f->cfg) == 0,
+	              "%s", afk_notifier_errmsg(f->notifier));
+	ck_assert_int_eq(afk_watcher_new(&f->watcher, f->tracker, f->agent,
+	                                 f->ci, f->notifier), 0);
+}
+
+/* Runs one watch tick at now, keeping its actions in f->actions. */
+static int fx_watch_tick(fx *f, long long now)
+{
+	int rc;
+
+	afk_actions_free(f->actions);
+	f->actions = NULL;
+	rc = afk_watcher_run_once(f->watcher, f->cfg, now, &f->actions);
+	ck_assert_ptr_nonnull(f->actions);
+	return rc;
+}
+
+/* The CI script prints what out.json, beside it, holds. */
+static const char *const cat_ci = "#!/bin/sh\ncat out.json\n";
+
+START_TEST(test_ci_reports_everything)
+{
+	char want[2 * PATH_MAX], real[PATH_MAX], *seen;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f,
+	         "#!/bin/sh\n"
+	         "{ echo \"repo=$AFK_REPO issue=$AFK_ISSUE\"; pwd -P; cat;"
+	         "  echo end; } > seen.txt\n"
+	         "cat <<'EOF'\n"
+	         "{\"pr\": \"open\", \"head\": \"abc123\", \"ci\": \"failure\",\n"
+	         " \"failing\": [{\"name\": \"build\", \"url\": \"https://ci/1\"},"
+	         " {\"name\": \"lint\"}, {\"name\": \"unit\", \"url\": null}],\n"
+	         " \"deploy\": \"pending\"}\n"
+	         "EOF\n");
+	ck_assert_msg(c_status(&f, &c, "acme/api", 12) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_pstr_eq(c.head, "abc123");
+	ck_assert_int_eq(c.ci, AFK_STATUS_FAILURE);
+	ck_assert_int_eq(c.deploy, AFK_STATUS_PENDING);
+	ck_assert_uint_eq(c.failing.n, 3);
+	ck_assert_str_eq(c.failing.v[0], "build");
+	ck_assert_str_eq(c.failing_urls.v[0], "https://ci/1");
+	ck_assert_str_eq(c.failing.v[1], "lint");
+	ck_assert_str_eq(c.failing_urls.v[1], "");
+	ck_assert_str_eq(c.failing.v[2], "unit");
+	ck_assert_str_eq(c.failing_urls.v[2], "");
+	afk__call_clear(&c);
+	/* The issue in its environment, run beside the script, stdin
+	 * empty. */
+	ck_assert_ptr_nonnull(realpath(f.dir, real));
+	snprintf(want, sizeof(want), "repo=acme/api issue=12\n%s\nend\n", real);
+	snprintf(real, sizeof(real), "%s/seen.txt", f.dir);
+	seen = read_text(real);
+	ck_assert_pstr_eq(seen, want);
+	free(seen);
+	fx_close(&f);
+}
+END_TEST
+
+static const struct {
+	const char *out;      /* what the command prints */
+	int rc;
+	const char *msg;      /* in the message when rc != 0 */
+	int pr, ci, deploy;   /* reported when rc == 0 */
+} ci_outputs[] = {
+	{"{\"pr\": \"none\", \"ci\": \"none\"}", 0, NULL,
+	 AFK_PR_NONE, AFK_STATUS_NONE, AFK_STATUS_NONE},
+	{"\n {\"ci\": \"pending\",\n \"pr\": \"open\"} \n\n", 0, NULL,
+	 AFK_PR_OPEN, AFK_STATUS_PENDING, AFK_STATUS_NONE},
+	{"{\"pr\": \"merged\", \"ci\": \"success\", \"deploy\": \"success\","
+	 " \"head\": null, \"failing\": []}", 0, NULL,
+	 AFK_PR_MERGED, AFK_STATUS_SUCCESS, AFK_STATUS_SUCCESS},
+	{"{\"pr\": \"merged\", \"ci\": \"success\", \"deploy\": \"failure\","
+	 " \"failing\": null}", 0, NULL,
+	 AFK_PR_MERGED, AFK_STATUS_SUCCESS, AFK_STATUS_FAILURE},
+	{"{\"pr\": \"opened\", \"ci\": \"none\"}", AFK_EPARSE,
+	 "CI command output: \"pr\": unknown value \"opened\" (expected "
+	 "\"none\", \"open\" or \"merged\")", 0, 0, 0},
+	{"{\"ci\": \"none\"}", AFK_EPARSE,
+	 "CI command output: \"pr\": expected \"none\", \"open\" or "
+	 "\"merged\"", 0, 0, 0},
+	{"{\"pr\": \"none\"}", AFK_EPARSE, "\"ci\": expected", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"red\"}", AFK_EPARSE,
+	 "\"ci\": unknown value \"red\"", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"Success\"}", AFK_EPARSE,
+	 "\"ci\": unknown value \"Success\"", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"deploy\": 1}", AFK_EPARSE,
+	 "\"deploy\": expected \"none\", \"pending\", \"success\" or "
+	 "\"failure\"", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"status\": \"ok\"}",
+	 AFK_EPARSE, "CI command output: unknown member \"status\"", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"a\\u001b[2J\": 1}",
+	 AFK_EPARSE, "unknown member \"a?[2J\"", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"head\": \"\"}", AFK_EPARSE,
+	 "\"head\": expected a non-empty string or null", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"head\": 7}", AFK_EPARSE,
+	 "\"head\": expected a non-empty string or null", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"failing\": {}}", AFK_EPARSE,
+	 "\"failing\": expected an array", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"failing\": [1]}", AFK_EPARSE,
+	 "\"failing\"[0]: expected an object", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"failing\": [{\"name\": \"a\"},"
+	 " {\"url\": \"x\"}]}", AFK_EPARSE,
+	 "\"failing\"[1]: \"name\": expected a non-empty string", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"failing\": [{\"name\": \"\"}]}",
+	 AFK_EPARSE, "\"failing\"[0]: \"name\": expected", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"failing\": [{\"name\": \"a\","
+	 " \"url\": 3}]}", AFK_EPARSE,
+	 "\"failing\"[0]: \"url\": expected a string or null", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\", \"failing\": [{\"name\": \"a\","
+	 " \"why\": \"x\"}]}", AFK_EPARSE,
+	 "\"failing\"[0]: unknown member \"why\"", 0, 0, 0},
+	{"[]", AFK_EPARSE, "CI command output: expected one JSON object",
+	 0, 0, 0},
+	{"", AFK_EPARSE, "CI command output: line 1: invalid JSON", 0, 0, 0},
+	{"ok\n", AFK_EPARSE, "invalid JSON", 0, 0, 0},
+	{"{\"pr\": \"none\", \"ci\": \"none\"}\n{}", AFK_EPARSE,
+	 "CI command output: line 2: invalid JSON", 0, 0, 0},
+	{"{\"pr\": \"none\", \"pr\": \"open\", \"ci\": \"none\"}", AFK_EPARSE,
+	 "invalid JSON: duplicate object key", 0, 0, 0},
+};
+
+START_TEST(test_ci_outputs)
+{
+	char path[2 * PATHLEN];
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	snprintf(path, sizeof(path), "%s/out.json", f.dir);
+	write_text(path, ci_outputs[_i].out);
+	ck_assert_int_eq(c_status(&f, &c, "acme/api", 1), ci_outputs[_i].rc);
+	if (ci_outputs[_i].rc == 0) {
+		ck_assert_int_eq(c.pr, ci_outputs[_i].pr);
+		ck_assert_int_eq(c.ci, ci_outputs[_i].ci);
+		ck_assert_int_eq(c.deploy, ci_outputs[_i].deploy);
+		ck_assert_ptr_null(c.head);
+	} else {
+		ck_assert_msg(strstr(msg_of(&c), ci_outputs[_i].msg) != NULL,
+		              "case %d: want \"%s\" in: %s", _i,
+		              ci_outputs[_i].msg, msg_of(&c));
+		/* A refused output reports nothing. */
+		ck_assert_int_eq(c.pr + c.ci + c.deploy, 0);
+		ck_assert_uint_eq(c.failing.n, 0);
+	}
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+static const struct {
+	const char *script;
+	int rc;
+	const char *msg;      /* the message, whole */
+} ci_failures[] = {
+	{"echo 'boom: the runner is down' >&2\nexit 3\n", AFK_ECALLBACK,
+	 "CI command exited 3: boom: the runner is down"},
+	{"echo '{\"pr\": \"none\", \"ci\": \"none\"}'\nexit 4\n", AFK_ECALLBACK,
+	 "CI command exited 4"},
+	{"kill -9 $$\n", AFK_ECALLBACK, "CI command killed by signal 9"},
+	/* stderr on one line, its control characters defused */
+	{"printf 'one\\ntwo\\033[2J\\n\\n' >&2\nexit 1\n", AFK_ECALLBACK,
+	 "CI command exited 1: one two?[2J"},
+	{"printf '%070000d' 0\n", AFK_EPARSE,
+	 "CI command output too large (over 64 KiB)"},
+	/* far beyond the cap, on both streams: read to the end, no
+	 * deadlock on a full pipe */
+	{"i=0; while [ $i -lt 64 ]; do printf '%016384d' 0;"
+	 " printf '%016384d' 0 >&2; i=$((i+1)); done\n", AFK_EPARSE,
+	 "CI command output too large (over 64 KiB)"},
+};
+
+START_TEST(test_ci_failures)
+{
+	char script[512];
+	afk_call c;
+	fx f;
+
+	snprintf(script, sizeof(script), "#!/bin/sh\n%s",
+	         ci_failures[_i].script);
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, script);
+	ck_assert_int_eq(c_status(&f, &c, "acme/api", 1), ci_failures[_i].rc);
+	ck_assert_str_eq(msg_of(&c), ci_failures[_i].msg);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* A large stderr with a good answer is no failure; a long one in a
+ * failure is cut. */
+START_TEST(test_ci_stderr_kept_short)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, "#!/bin/sh\n"
+	         "i=0; while [ $i -lt 64 ]; do printf '%016384d' 0 >&2;"
+	         " i=$((i+1)); done\n"
+	         "echo '{\"pr\": \"open\", \"ci\": \"pending\"}'\n"
+	         "[ -n \"$FAIL\" ] && exit 1\nexit 0\n");
+	ck_assert_msg(c_status(&f, &c, "acme/api", 1) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.ci, AFK_STATUS_PENDING);
+	afk__call_clear(&c);
+	ck_assert_int_eq(setenv("FAIL", "1", 1), 0);
+	ck_assert_int_eq(c_status(&f, &c, "acme/api", 1), AFK_ECALLBACK);
+	unsetenv("FAIL");
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "CI command exited 1: 0000"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "..."));
+	ck_assert_uint_lt(strlen(msg_of(&c)), 300);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_ci_cannot_start)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	cfg_set(f.cfg, "ci", "{\"kind\": \"command\", \"command\": "
+	        "[\"/nonexistent/afk-ci\"]}");
+	ck_assert_int_eq(afk_ci_set_builtin(f.ci, f.cfg), 0);
+	ck_assert_int_eq(c_status(&f, &c, "acme/api", 1), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), "cannot run CI command "
+	                 "'/nonexistent/afk-ci': No such file or directory");
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* A bare program name is found in PATH and runs in the current
+ * directory. */
+START_TEST(test_ci_bare_command)
+{
+	char want[PATH_MAX + 2], path[2 * PATHLEN], *got;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	snprintf(path, sizeof(path), "%s/cwd.txt", f.dir);
+	ck_assert_int_eq(setenv("CWD_FILE", path, 1), 0);
+	cfg_set(f.cfg, "ci", "{\"kind\": \"command\", \"command\": [\"sh\","
+	        " \"-c\", \"pwd -P > \\\"$CWD_FILE\\\"; echo "
+	        "'{\\\"pr\\\": \\\"none\\\", \\\"ci\\\": \\\"pending\\\"}'\"]}");
+	ck_assert_int_eq(afk_ci_set_builtin(f.ci, f.cfg), 0);
+	ck_assert_msg(c_status(&f, &c, "acme/api", 1) == 0, "%s", msg_of(&c));
+	unsetenv("CWD_FILE");
+	ck_assert_int_eq(c.ci, AFK_STATUS_PENDING);
+	afk__call_clear(&c);
+	ck_assert_ptr_nonnull(getcwd(want, PATH_MAX));
+	ck_assert_ptr_nonnull(realpath(want, path));
+	snprintf(want, sizeof(want), "%s\n", path);
+	snprintf(path, sizeof(path), "%s/cwd.txt", f.dir);
+	got = read_text(path);
+	ck_assert_pstr_eq(got, want);
+	free(got);
+	fx_close(&f);
+}
+END_TEST
+
+/* --- the notifiers --------------------------------------------------- */
+
+START_TEST(test_notifier_stdout)
+{
+	char path[2 * PATHLEN], *got;
+	int saved, fd;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"stdout\"}");
+	ck_assert_int_eq(afk_notifier_set_builtin(f.notifier, f.cfg), 0);
+	snprintf(path, sizeof(path), "%s/stdout.txt", f.dir);
+	fflush(stdout);
+	saved = dup(1);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(dup2(fd, 1), 0);
+	close(fd);
+	ck_assert_int_eq(n_notify(&f, &c, "acme/api#1 needs a human: x.",
+	                          "https://t/1"), 0);
+	afk__call_clear(&c);
+	ck_assert_int_eq(n_notify(&f, &c, "no link", ""), 0);
+	afk__call_clear(&c);
+	ck_assert_int_eq(n_notify(&f, &c, "two\nlines\033[2J", "a\tb"), 0);
+	afk__call_clear(&c);
+	/* flushed by the notifier itself: read before our own flush */
+	got = read_text(path);
+	ck_assert_int_ge(dup2(saved, 1), 0);
+	close(saved);
+	ck_assert_pstr_eq(got, "afk: acme/api#1 needs a human: x. https://t/1\n"
+	                  "afk: no link\n"
+	                  "afk: two?lines?[2J a?b\n");
+	free(got);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_notifier_file)
+{
+	char want[2 * PATHLEN], *got;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	write_text(f.notes, "kept\n");
+	ck_assert_int_eq(n_notify(&f, &c, "first", "https://t/1"), 0);
+	afk__call_clear(&c);
+	ck_assert_int_eq(n_notify(&f, &c, "second", ""), 0);
+	afk__call_clear(&c);
+	got = read_text(f.notes);
+	ck_assert_pstr_eq(got, "kept\nafk: first https://t/1\nafk: second\n");
+	free(got);
+	/* A file that cannot be opened: AFK_EIO naming it and why. */
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"file\", \"path\": "
+	        "\"%s/no/such/dir/notes.log\"}", f.dir);
+	ck_assert_int_eq(afk_notifier_set_builtin(f.notifier, f.cfg), 0);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	snprintf(want, sizeof(want), "%s/no/such/dir/notes.log: cannot write "
+	         "a notification: %s", f.dir, strerror(ENOENT));
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* --- the watch tick over the built-ins ------------------------------- */
+
+static const char *const life_agent =
+	"#!/bin/sh\n"
+	"cat >/dev/null\n"
+	"echo 'AFK-PHASE: tests-red'\n"
+	"[ \"$AFK_REPO\" = acme/ops ] && exit 1\n"
+	"echo 'AFK-PHASE: green'\n"
+	"echo \"head-$AFK_TURN\" > head\n"
+	"echo 'AFK-PHASE: pushed'\n";
+
+static const char *const life_ci =
+	"#!/bin/sh\n"
+	"run=runs/$(echo \"$AFK_REPO\" | tr / -)-$AFK_ISSUE-1\n"
+	"if [ ! -f \"$run/head\" ]; then\n"
+	"  echo '{\"pr\": \"none\", \"ci\": \"none\"}'; exit 0\n"
+	"fi\n"
+	"head=$(cat \"$run/head\")\n"
+	"if [ \"$AFK_REPO\" = acme/web ] && [ \"$head\" = head-1 ]; then\n"
+	"  echo \"{\\\"pr\\\": \\\"open\\\", \\\"head\\\": \\\"$head\\\","
+	" \\\"ci\\\": \\\"failure\\\", \\\"failing\\\": [{\\\"name\\\":"
+	" \\\"build\\\", \\\"url\\\": \\\"https://ci/7\\\"}]}\"\n"
+	"else\n"
+	"  echo \"{\\\"pr\\\": \\\"merged\\\", \\\"head\\\": \\\"$head\\\","
+	" \\\"ci\\\": \\\"success\\\"}\"\n"
+	"fi\n";
+
+/* The index of repo#number among the actions, or -1. */
+static long action_of(const afk_actions *a, const char *repo, long number)
+{
+	size_t i;
+
+	for (i = 0; i < afk_actions_count(a); i++)
+		if (strcmp(afk_actions_repo(a, i), repo) == 0 &&
+		    afk_actions_number(a, i) == number)
+			return (long)i;
+	return -1;
+}
+
+static int file_is_closed(const fx *f, const char *repo, long number)
+{
+	json_t *o = file_issue(f, repo, number);
+	const char *s = json_string_value(json_object_get(o, "state"));
+	int closed = s != NULL && strcmp(s, "closed") == 0;
+
+	json_decref(o);
+	return closed;
+}
+
+/* One poll, then watches until nothing is left: one run closes, one is
+ * fixed forward once and then closes, one is handed to a human. */
+START_TEST(test_watch_lifecycle)
+{
+	char *notes, *before, *after, *s;
+	size_t marked;
+	long k;
+	fx f;
+
+	fx_open(&f,
+	        "{'issues': [\n"
+	        " {'repo': 'acme/api', 'number': 1,"
+	        "  'labels': ['ready-for-agent'], 'labeled_by': 'alice'},\n"
+	        " {'repo': 'acme/web', 'number': 2,"
+	        "  'labels': ['ready-for-agent'], 'labeled_by': 'alice'},\n"
+	        " {'repo': 'acme/ops', 'number': 3, 'url': 'https://t/3',"
+	        "  'labels': ['ready-for-agent'], 'labeled_by': 'alice'}\n"
+	        "]}\n", life_agent, NULL);
+	cfg_set(f.cfg, "allowlist", "[\"acme/api\", \"acme/web\", "
+	        "\"acme/ops\"]");
+	fx_watch(&f, life_ci);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 3);
+
+	ck_assert_msg(fx_watch_tick(&f, 1000) == 0, "%s",
+	              afk_watcher_errmsg(f.watcher));
+	ck_assert_uint_eq(afk_actions_count(f.actions), 3);
+	k = action_of(f.actions, "acme/api", 1);
+	ck_assert_int_eq(afk_actions_kind(f.actions, (size_t)k),
+	                 AFK_ACTION_CLOSE);
+	ck_assert_int_eq(afk_actions_phase(f.actions, (size_t)k),
+	                 AFK_PHASE_CI);
+	k = action_of(f.actions, "acme/web", 2);
+	ck_assert_int_eq(afk_actions_kind(f.actions, (size_t)k),
+	                 AFK_ACTION_FIX_FORWARD);
+	ck_assert_int_eq(afk_actions_attempts(f.actions, (size_t)k), 1);
+	k = action_of(f.actions, "acme/ops", 3);
+	ck_assert_int_eq(afk_actions_kind(f.actions, (size_t)k),
+	                 AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(f.actions, (size_t)k),
+	                 AFK_ESCALATE_AGENT_FAILED);
+	ck_assert_int_eq(afk_actions_phase(f.actions, (size_t)k),
+	                 AFK_PHASE_TESTS_RED);
+
+	ck_assert_msg(fx_watch_tick(&f, 1600) == 0, "%s",
+	              afk_watcher_errmsg(f.watcher));
+	ck_assert_uint_eq(afk_actions_count(f.actions), 1);
+	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_CLOSE);
+	ck_assert_int_eq(afk_actions_attempts(f.actions, 0), 1);
+
+	/* Nothing left in progress: a further tick changes nothing. */
+	before = read_text(f.issues);
+	ck_assert_int_eq(fx_watch_tick(&f, 2200), 0);
+	ck_assert_uint_eq(afk_actions_count(f.actions), 0);
+	after = read_text(f.issues);
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+
+	ck_assert(file_is_closed(&f, "acme/api", 1));
+	ck_assert(file_is_closed(&f, "acme/web", 2));
+	ck_assert(!file_is_closed(&f, "acme/ops", 3));
+	ck_assert(!file_has_label(&f, "acme/api", 1, "agent-in-progress"));
+	ck_assert(!file_has_label(&f, "acme/web", 2, "agent-in-progress"));
+	ck_assert(!file_has_label(&f, "acme/ops", 3, "agent-in-progress"));
+	ck_assert(!file_has_label(&f, "acme/ops", 3, "ready-for-agent"));
+	ck_assert(file_has_label(&f, "acme/ops", 3, "ready-for-human"));
+	ck_assert_uint_eq(comments_of(&f, "acme/api", 1, "<!-- afk-run:",
+	                              &marked), 1);
+	ck_assert_uint_eq(comments_of(&f, "acme/web", 2, "<!-- afk-run:",
+	                              &marked), 1);
+	ck_assert_uint_eq(comments_of(&f, "acme/ops", 3, "<!-- afk-run:",
+	                              &marked), 1);
+	ck_assert_ptr_nonnull(strstr(comment_body(&f, "acme/web", 2, 0),
+	                             "Fix-forward attempts: 1 of 2."));
+	notes = read_text(f.notes);
+	ck_assert_pstr_eq(notes, "afk: acme/ops#3 needs a human: the agent "
+	                  "failed. https://t/3\n");
+	free(notes);
+	/* The corrective turn ran in the same thread, naming the check. */
+	s = read_text(run_path(&f, "acme-web-2-1", "prompt-2.txt"));
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(strstr(s, "build: https://ci/7"));
+	free(s);
+	ck_assert(!exists(run_path(&f, "acme-web-2-2", NULL)));
+	fx_close(&f);
+}
+END_TEST
+
 /* --- registration ---------------------------------------------------- */
 
 START_TEST(test_builtin_needs_config)
@@ -859,6 +2051,8 @@ START_TEST(test_builtin_needs_config)
 	afk_config *cfg;
 	afk_tracker *t;
 	afk_agent *a;
+	afk_ci *ci;
+	afk_notifier *n;
 
 	ck_assert_int_eq(afk_config_new(&cfg), 0);
 	ck_assert_int_eq(afk_tracker_new(&t), 0);
@@ -876,6 +2070,25 @@ START_TEST(test_builtin_needs_config)
 	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), 0);
 	ck_assert_str_eq(afk_tracker_errmsg(t), "");
 	ck_assert_int_eq(afk_agent_set_builtin(a, cfg), AFK_ECONFIG);
+	/* Nor the CI and the notifier, each with its own key. */
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_int_eq(afk_notifier_new(&n), 0);
+	ck_assert_int_eq(afk_ci_set_builtin(ci, cfg), AFK_ECONFIG);
+	ck_assert_msg(strstr(afk_ci_errmsg(ci), "\"ci\"") != NULL, "%s",
+	              afk_ci_errmsg(ci));
+	ck_assert_int_eq(afk_notifier_set_builtin(n, cfg), AFK_ECONFIG);
+	ck_assert_msg(strstr(afk_notifier_errmsg(n), "\"notifier\"") != NULL,
+	              "%s", afk_notifier_errmsg(n));
+	cfg_set(cfg, "ci", "{\"kind\": \"command\", \"command\": [\"ci\"]}");
+	cfg_set(cfg, "notifier", "{\"kind\": \"stdout\"}");
+	ck_assert_int_eq(afk_ci_set_builtin(ci, cfg), 0);
+	ck_assert_str_eq(afk_ci_errmsg(ci), "");
+	ck_assert_int_eq(afk_notifier_set_builtin(n, cfg), 0);
+	/* twice: the first userdata is destroyed (no leak) */
+	ck_assert_int_eq(afk_ci_set_builtin(ci, cfg), 0);
+	ck_assert_int_eq(afk_notifier_set_builtin(n, cfg), 0);
+	afk_notifier_free(n);
+	afk_ci_free(ci);
 	afk_agent_free(a);
 	afk_tracker_free(t);
 	afk_config_free(cfg);
@@ -922,6 +2135,46 @@ static Suite *builtin_suite(void)
 	tcase_add_loop_test(tc, test_command_cannot_start, 0,
 	                    (int)(sizeof(unstartable) /
 	                          sizeof(unstartable[0])));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("comments");
+	tcase_add_test(tc, test_comments_find_and_upsert);
+	tcase_add_test(tc, test_comments_first_marked_wins);
+	tcase_add_test(tc, test_close_and_remove_label);
+	tcase_add_test(tc, test_tracker_issue_missing);
+	tcase_add_test(tc, test_tracker_refuses_bad_writes);
+	tcase_add_test(tc, test_tracker_lock_fails);
+	tcase_add_test(tc, test_concurrent_writers_lose_nothing);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("turns");
+	tcase_add_loop_test(tc, test_snapshot_states_and_phases, 0,
+	                    (int)(sizeof(snapshots) / sizeof(snapshots[0])));
+	tcase_add_test(tc, test_snapshot_large_log);
+	tcase_add_test(tc, test_thread_ids_checked);
+	tcase_add_test(tc, test_send_turn);
+	tcase_add_test(tc, test_send_turn_cannot_start);
+	tcase_add_test(tc, test_send_turn_needs_its_files);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ci");
+	tcase_add_test(tc, test_ci_reports_everything);
+	tcase_add_loop_test(tc, test_ci_outputs, 0,
+	                    (int)(sizeof(ci_outputs) / sizeof(ci_outputs[0])));
+	tcase_add_loop_test(tc, test_ci_failures, 0,
+	                    (int)(sizeof(ci_failures) / sizeof(ci_failures[0])));
+	tcase_add_test(tc, test_ci_stderr_kept_short);
+	tcase_add_test(tc, test_ci_cannot_start);
+	tcase_add_test(tc, test_ci_bare_command);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("notifier");
+	tcase_add_test(tc, test_notifier_stdout);
+	tcase_add_test(tc, test_notifier_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("watch");
+	tcase_add_test(tc, test_watch_lifecycle);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("registration");

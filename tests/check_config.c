@@ -175,8 +175,19 @@ START_TEST(fresh_config_fails_closed)
 	assert_get(c, "preamble_file", "null");
 	assert_get(c, "tracker", "null");
 	assert_get(c, "agent", "null");
+	assert_get(c, "ci", "null");
+	assert_get(c, "notifier", "null");
+	assert_get(c, "fix_forward_budget", "2");
+	assert_get(c, "deploy_stage", "false");
+	assert_get(c, "stall_timeout", "7200");
+	assert_get(c, "ci_timeout", "3600");
+	assert_get(c, "deploy_timeout", "3600");
 	ck_assert_str_eq(afk_config_errmsg(c), "");
 	ck_assert_ptr_null(c->preamble);
+	ck_assert_int_eq(c->fix_forward_budget, 2);
+	ck_assert_int_eq(c->deploy_stage, 0);
+	ck_assert(c->stall_timeout == 7200 && c->ci_timeout == 3600 &&
+	          c->deploy_timeout == 3600);
 	afk_config_free(c);
 }
 END_TEST
@@ -225,7 +236,8 @@ START_TEST(keys_are_enumerated_in_order)
 	static const char *const want[] = {
 		"kill_switch", "allowlist", "ready_label", "in_progress_label",
 		"human_label", "trusted_users", "preamble_file", "tracker",
-		"agent"
+		"agent", "ci", "notifier", "fix_forward_budget", "deploy_stage",
+		"stall_timeout", "ci_timeout", "deploy_timeout"
 	};
 	size_t i, n = sizeof(want) / sizeof(*want);
 
@@ -288,6 +300,21 @@ START_TEST(every_key_round_trips_a_value)
 		else if (strcmp(k, "agent") == 0)
 			v = "{\"kind\":\"command\",\"command\":[\"/bin/agent\","
 			    "\"-v\"],\"state_dir\":\"/var/afk\"}";
+		else if (strcmp(k, "ci") == 0)
+			v = "{\"kind\":\"command\",\"command\":[\"/bin/ci\","
+			    "\"--json\"]}";
+		else if (strcmp(k, "notifier") == 0)
+			v = "{\"kind\":\"file\",\"path\":\"/var/log/afk.log\"}";
+		else if (strcmp(k, "fix_forward_budget") == 0)
+			v = "0";
+		else if (strcmp(k, "deploy_stage") == 0)
+			v = "true";
+		else if (strcmp(k, "stall_timeout") == 0)
+			v = "31536000";
+		else if (strcmp(k, "ci_timeout") == 0)
+			v = "1";
+		else if (strcmp(k, "deploy_timeout") == 0)
+			v = "600";
 		else
 			ck_abort_msg("no sample value for key %s", k);
 		ck_assert_msg(afk_config_set(c, k, v) == AFK_OK, "%s: %s", k,
@@ -501,6 +528,25 @@ static const struct bad_type {
 	{"agent", "{\"kind\": \"command\", \"command\": [\"ls\"], "
 	 "\"state_dir\": false}",
 	 "agent.state_dir: expected a string, got a boolean"},
+	{"ci", "[\"./ci.sh\"]", "ci: expected an object or null, got an array"},
+	{"ci", "{\"kind\": \"command\", \"command\": [1]}",
+	 "ci.command[0]: expected a string, got a number"},
+	{"notifier", "\"stdout\"",
+	 "notifier: expected an object or null, got a string"},
+	{"notifier", "{\"kind\": \"file\", \"path\": []}",
+	 "notifier.path: expected a string, got an array"},
+	{"fix_forward_budget", "\"2\"",
+	 "fix_forward_budget: expected an integer, got a string"},
+	{"fix_forward_budget", "1.5",
+	 "fix_forward_budget: expected an integer, got a number"},
+	{"fix_forward_budget", "null",
+	 "fix_forward_budget: expected an integer, got null"},
+	{"deploy_stage", "1", "deploy_stage: expected a boolean, got a number"},
+	{"stall_timeout", "true",
+	 "stall_timeout: expected an integer, got a boolean"},
+	{"ci_timeout", "60.0", "ci_timeout: expected an integer, got a number"},
+	{"deploy_timeout", "\"1h\"",
+	 "deploy_timeout: expected an integer, got a string"},
 };
 
 START_TEST(wrong_type_is_refused_by_set)
@@ -774,6 +820,9 @@ START_TEST(refusals_leave_the_config_unchanged)
 		"{\"kill_switch\": true, \"bogus\": 1}",
 		"{\"kill_switch\": true,",
 		"[]",
+		"{\"fix_forward_budget\": 5, \"ci_timeout\": 0}",
+		"{\"deploy_stage\": false, \"notifier\": {\"kind\": \"mail\"}}",
+		"{\"ci\": null, \"stall_timeout\": 99999999999}",
 	};
 	static const char *const sets[][2] = {
 		{"kill_switch", "0"},
@@ -783,6 +832,13 @@ START_TEST(refusals_leave_the_config_unchanged)
 		{"preamble_file", "\"\""},
 		{"tracker", "{\"kind\": \"file\", \"path\": \"x\", \"p\": 1}"},
 		{"agent", "{\"kind\": \"command\"}"},
+		{"ci", "{\"kind\": \"command\", \"command\": []}"},
+		{"notifier", "{\"kind\": \"file\"}"},
+		{"fix_forward_budget", "101"},
+		{"deploy_stage", "null"},
+		{"stall_timeout", "0"},
+		{"ci_timeout", "31536001"},
+		{"deploy_timeout", "-1"},
 		{"nope", "1"},
 	};
 	char dir[DIR_MAX], pre[PATH_MAX], json[4 * PATH_MAX];
@@ -797,7 +853,12 @@ START_TEST(refusals_leave_the_config_unchanged)
 	         "\"ready_label\": \"go\", \"trusted_users\": [\"alice\"], "
 	         "\"preamble_file\": \"%s\", "
 	         "\"tracker\": {\"kind\": \"file\", \"path\": \"/i.json\"}, "
-	         "\"agent\": {\"kind\": \"command\", \"command\": [\"x\"]}}",
+	         "\"agent\": {\"kind\": \"command\", \"command\": [\"x\"]}, "
+	         "\"ci\": {\"kind\": \"command\", \"command\": [\"/c\"]}, "
+	         "\"notifier\": {\"kind\": \"stdout\"}, "
+	         "\"fix_forward_budget\": 3, \"deploy_stage\": true, "
+	         "\"stall_timeout\": 60, \"ci_timeout\": 61, "
+	         "\"deploy_timeout\": 62}",
 	         pre);
 	ck_assert_msg(afk_config_load_string(c, json) == AFK_OK, "%s",
 	              afk_config_errmsg(c));
@@ -838,6 +899,8 @@ START_TEST(file_paths_are_taken_from_the_files_directory)
 	           "{\"tracker\": {\"kind\": \"file\", \"path\": \"issues.json\"},\n"
 	           " \"agent\": {\"kind\": \"command\",\n"
 	           "   \"command\": [\"./agent.sh\", \"--x\", \"rel/arg\"]},\n"
+	           " \"ci\": {\"kind\": \"command\", \"command\": [\"bin/ci\"]},\n"
+	           " \"notifier\": {\"kind\": \"file\", \"path\": \"n.log\"},\n"
 	           " \"preamble_file\": \"./pre.md\"}\n", path);
 	ck_assert_msg(afk_config_load_file(c, path) == AFK_OK, "%s",
 	              afk_config_errmsg(c));
@@ -850,6 +913,12 @@ START_TEST(file_paths_are_taken_from_the_files_directory)
 	assert_get(c, "agent", want);
 	snprintf(want, sizeof(want), "\"%s/pre.md\"", dir);
 	assert_get(c, "preamble_file", want);
+	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
+	         "[\"%s/bin/ci\"]}", dir);
+	assert_get(c, "ci", want);
+	snprintf(want, sizeof(want), "{\"kind\":\"file\",\"path\":"
+	         "\"%s/n.log\"}", dir);
+	assert_get(c, "notifier", want);
 	ck_assert_str_eq(c->preamble, "Read CONTRIBUTING first.\n");
 	ck_assert_str_eq(c->tracker_kind, "file");
 	ck_assert_str_eq(c->agent_kind, "command");
@@ -1176,6 +1245,27 @@ static const struct bad_adapter {
 	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
 	 "\"shell\": true}", "agent.shell: unknown member of a \"command\" "
 	 "agent"},
+	{"ci", "{\"command\": [\"x\"]}",
+	 "ci.kind: missing (known kinds: \"command\")"},
+	{"ci", "{\"kind\": \"github\"}",
+	 "ci.kind: unknown kind \"github\" (known kinds: \"command\")"},
+	{"ci", "{\"kind\": \"command\"}", "ci.command: missing"},
+	{"ci", "{\"kind\": \"command\", \"command\": []}",
+	 "ci.command: the command cannot be empty"},
+	{"ci", "{\"kind\": \"command\", \"command\": [\"x\", \"\"]}",
+	 "ci.command[1]: an argument cannot be empty"},
+	{"ci", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"state_dir\": \"/s\"}",
+	 "ci.state_dir: unknown member of a \"command\" ci"},
+	{"notifier", "{}",
+	 "notifier.kind: missing (known kinds: \"stdout\", \"file\")"},
+	{"notifier", "{\"kind\": \"slack\"}", "notifier.kind: unknown kind "
+	 "\"slack\" (known kinds: \"stdout\", \"file\")"},
+	{"notifier", "{\"kind\": \"file\"}", "notifier.path: missing"},
+	{"notifier", "{\"kind\": \"file\", \"path\": \"\"}",
+	 "notifier.path: a path cannot be empty"},
+	{"notifier", "{\"kind\": \"stdout\", \"path\": \"x\"}",
+	 "notifier.path: unknown member of a \"stdout\" notifier"},
 };
 
 START_TEST(bad_adapter_is_refused)
@@ -1215,6 +1305,121 @@ START_TEST(adapters_set_their_fields_and_null_clears)
 	ck_assert_ptr_null(c->agent_state_dir);
 	assert_get(c, "tracker", "null");
 	assert_get(c, "agent", "null");
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(ci_and_notifier_set_their_fields_and_null_clears)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
+	                 "\"command\": [\"ci-status\", \"--json\"]}"), AFK_OK);
+	ck_assert_str_eq(c->ci_kind, "command");
+	ck_assert_uint_eq(c->ci_command.n, 2);
+	/* a bare name is looked up in PATH when it runs: kept as it is */
+	ck_assert_str_eq(c->ci_command.v[0], "ci-status");
+	ck_assert_str_eq(c->ci_command.v[1], "--json");
+	ck_assert_int_eq(afk_config_set(c, "notifier",
+	                 "{\"kind\": \"stdout\"}"), AFK_OK);
+	ck_assert_str_eq(c->notifier_kind, "stdout");
+	ck_assert_ptr_null(c->notifier_path);
+	assert_get(c, "notifier", "{\"kind\":\"stdout\"}");
+	ck_assert_int_eq(afk_config_set(c, "notifier", "{\"kind\": \"file\", "
+	                 "\"path\": \"/var/log/n\"}"), AFK_OK);
+	ck_assert_str_eq(c->notifier_kind, "file");
+	ck_assert_str_eq(c->notifier_path, "/var/log/n");
+	/* back to stdout: the file's path goes with its kind */
+	ck_assert_int_eq(afk_config_set(c, "notifier",
+	                 "{\"kind\": \"stdout\"}"), AFK_OK);
+	ck_assert_ptr_null(c->notifier_path);
+	ck_assert_int_eq(afk_config_set(c, "ci", "null"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "notifier", "null"), AFK_OK);
+	ck_assert_ptr_null(c->ci_kind);
+	ck_assert_uint_eq(c->ci_command.n, 0);
+	ck_assert_ptr_null(c->notifier_kind);
+	ck_assert_ptr_null(c->notifier_path);
+	assert_get(c, "ci", "null");
+	assert_get(c, "notifier", "null");
+	afk_config_free(c);
+}
+END_TEST
+
+/* --- the lifecycle's numbers ----------------------------------------- */
+
+static const struct range_case {
+	const char *key;
+	const char *json;
+	const char *msg;     /* NULL: accepted */
+} range_cases[] = {
+	{"fix_forward_budget", "0", NULL},
+	{"fix_forward_budget", "100", NULL},
+	{"fix_forward_budget", "101",
+	 "fix_forward_budget: 101 is out of range (0 to 100)"},
+	{"fix_forward_budget", "-1",
+	 "fix_forward_budget: -1 is out of range (0 to 100)"},
+	{"stall_timeout", "1", NULL},
+	{"stall_timeout", "31536000", NULL},
+	{"stall_timeout", "0",
+	 "stall_timeout: 0 is out of range (1 to 31536000)"},
+	{"ci_timeout", "31536001",
+	 "ci_timeout: 31536001 is out of range (1 to 31536000)"},
+	{"deploy_timeout", "-3600",
+	 "deploy_timeout: -3600 is out of range (1 to 31536000)"},
+	{"deploy_timeout", "9223372036854775807",
+	 "deploy_timeout: 9223372036854775807 is out of range (1 to 31536000)"},
+	{"deploy_stage", "true", NULL},
+	{"deploy_stage", "false", NULL},
+};
+
+START_TEST(lifecycle_numbers_are_range_checked)
+{
+	const struct range_case *r = &range_cases[_i];
+	afk_config *c = cfg_new();
+	char json[256], want[512];
+	snapshot before;
+
+	snap_take(c, &before);
+	if (r->msg == NULL) {
+		ck_assert_msg(afk_config_set(c, r->key, r->json) == AFK_OK,
+		              "%s: %s", r->key, afk_config_errmsg(c));
+		assert_get(c, r->key, r->json);
+	} else {
+		ck_assert_int_eq(afk_config_set(c, r->key, r->json),
+		                 AFK_ECONFIG);
+		assert_msg(c, r->msg);
+		snap_check(c, &before);
+		/* the same from a file, with the line */
+		snprintf(json, sizeof(json), "{\n\"deploy_stage\": true,\n"
+		         "\"%s\": %s\n}", r->key, r->json);
+		snprintf(want, sizeof(want), "<string>:3: %s", r->msg);
+		ck_assert_int_eq(afk_config_load_string(c, json), AFK_ECONFIG);
+		assert_msg(c, want);
+		snap_check(c, &before);
+	}
+	snap_free(&before);
+	afk_config_free(c);
+}
+END_TEST
+
+START_TEST(lifecycle_numbers_reach_the_fields)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c, "{\"fix_forward_budget\": 0,"
+	                 " \"deploy_stage\": true, \"stall_timeout\": 10,"
+	                 " \"ci_timeout\": 20, \"deploy_timeout\": 30}"),
+	                 AFK_OK);
+	ck_assert_int_eq(c->fix_forward_budget, 0);
+	ck_assert_int_eq(c->deploy_stage, 1);
+	ck_assert(c->stall_timeout == 10);
+	ck_assert(c->ci_timeout == 20);
+	ck_assert(c->deploy_timeout == 30);
+	/* absent keys keep what an earlier load set */
+	ck_assert_int_eq(afk_config_load_string(c, "{\"ci_timeout\": 21}"),
+	                 AFK_OK);
+	ck_assert_int_eq(c->fix_forward_budget, 0);
+	ck_assert(c->stall_timeout == 10 && c->ci_timeout == 21);
 	afk_config_free(c);
 }
 END_TEST
@@ -1455,6 +1660,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, trusted_users_are_checked);
 	LOOP(tc, bad_adapter_is_refused, bad_adapters);
 	tcase_add_test(tc, adapters_set_their_fields_and_null_clears);
+	tcase_add_test(tc, ci_and_notifier_set_their_fields_and_null_clears);
+	LOOP(tc, lifecycle_numbers_are_range_checked, range_cases);
+	tcase_add_test(tc, lifecycle_numbers_reach_the_fields);
 	LOOP(tc, env_kill_switch_words, env_bools);
 	tcase_add_test(tc, env_bad_kill_switch_is_refused);
 	tcase_add_test(tc, env_allowlist_is_split_and_trimmed);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/cli.sh - the afk command on the demo: what one poll dispatches,
-# what it skips and why, what it writes, and the command line itself.
+# what it skips and why, what it writes; the whole life of the demo's runs
+# over several ticks; and the command line itself.
 # Run by make check with top_srcdir and top_builddir (absolute) set.
 # Exit 0 pass, 1 fail, 77 skip.
 
@@ -32,7 +33,7 @@ fail() {
 demo() {
 	rm -rf "${work:?}/$1"
 	cp -R "$DEMO" "$work/$1" || exit 1
-	chmod u+w "$work/$1" "$work/$1"/* # a read-only source tree
+	chmod -R u+w "$work/$1" # a read-only source tree
 }
 
 # Runs a command (afk, or env ... afk); sets $out, $err and $rc.
@@ -69,12 +70,13 @@ run "$AFK" poll --config "$work/d1/afk.json"
 [ "$rc" -eq 0 ] || { fail "poll exited $rc, want 0"; said; }
 expected='dispatched acme/api#102 -> thread acme-api-102-1
 dispatched acme/web#202 -> thread acme-web-202-1
+dispatched acme/ops#501 -> thread acme-ops-501-1
 skipped acme/api#101 (another issue of the repository comes first)
 skipped acme/api#103 (ready label not applied by a trusted user)
 skipped acme/web#201 (blocked by an open issue)
 skipped acme/infra#301 (already in progress)
 skipped acme/infra#302 (repository locked by a run in progress)
-2 dispatched, 5 skipped'
+3 dispatched, 5 skipped'
 got=$(printf '%s\n' "$out" | sed 's/  */ /g')
 if [ "$got" != "$expected" ]; then
 	fail "the first poll's report differs"
@@ -86,7 +88,8 @@ fi
 
 want_locked='acme/api#102
 acme/web#202
-acme/infra#301'
+acme/infra#301
+acme/ops#501'
 got_locked=$(locked_issues "$work/d1/issues.json")
 [ "$got_locked" = "$want_locked" ] ||
 	fail "issues carrying agent-in-progress: got [$got_locked]," \
@@ -94,19 +97,23 @@ got_locked=$(locked_issues "$work/d1/issues.json")
 [ "$(locked_issues "$DEMO/issues.json")" = "acme/infra#301" ] ||
 	fail "the demo's issues.json was changed in the source tree"
 
+want_runs='acme-api-102-1 acme-infra-301-1 acme-ops-501-1 acme-web-202-1 '
 runs=$(ls "$work/d1/runs" 2>/dev/null | tr '\n' ' ')
-[ "$runs" = "acme-api-102-1 acme-web-202-1 " ] ||
-	fail "runs/ holds [$runs], want [acme-api-102-1 acme-web-202-1 ]"
-for id in acme-api-102-1 acme-web-202-1; do
+[ "$runs" = "$want_runs" ] || fail "runs/ holds [$runs], want [$want_runs]"
+for id in acme-api-102-1 acme-web-202-1 acme-ops-501-1; do
 	dir="$work/d1/runs/$id"
-	for f in prompt.txt output.log exit_status; do
+	for f in prompt.txt output.log exit_status turns issue; do
 		[ -f "$dir/$f" ] || fail "$id has no $f"
 	done
 	grep -q "in thread $id\$" "$dir/output.log" 2>/dev/null ||
 		fail "$id/output.log does not show the agent's line"
-	[ "$(cat "$dir/exit_status" 2>/dev/null)" = "exited 0" ] ||
+done
+for id in acme-api-102-1 acme-web-202-1; do
+	[ "$(cat "$work/d1/runs/$id/exit_status" 2>/dev/null)" = "exited 0" ] ||
 		fail "$id/exit_status is not 'exited 0'"
 done
+[ "$(cat "$work/d1/runs/acme-ops-501-1/exit_status" 2>/dev/null)" = \
+  "exited 1" ] || fail "acme-ops-501-1/exit_status is not 'exited 1'"
 grep -q 'acme/api#102' "$work/d1/runs/acme-api-102-1/prompt.txt" \
 	2>/dev/null || fail "the prompt does not name acme/api#102"
 
@@ -118,15 +125,185 @@ run "$AFK" poll -c "$work/d1/afk.json"
 if printf '%s\n' "$out" | grep -q '^dispatched'; then
 	fail "the second poll dispatched"; said
 fi
-if ! printf '%s\n' "$out" | grep -q '^0 dispatched, 7 skipped$'; then
-	fail "the second poll's summary is not '0 dispatched, 7 skipped'"
+if ! printf '%s\n' "$out" | grep -q '^0 dispatched, 8 skipped$'; then
+	fail "the second poll's summary is not '0 dispatched, 8 skipped'"
 	said
 fi
 cmp -s "$work/d1/issues.json" "$work/after-first" ||
 	fail "the second poll changed the issue file"
-[ "$(ls "$work/d1/runs" 2>/dev/null | wc -l)" -eq 2 ] ||
-	fail "runs/ does not hold exactly 2 run directories after the" \
+[ "$(ls "$work/d1/runs" 2>/dev/null | wc -l)" -eq 4 ] ||
+	fail "runs/ does not hold exactly 4 run directories after the" \
 	     "second poll"
+
+# --- the whole lifecycle: four ticks on the demo ------------------------
+
+# One line per issue of an issue file: "repo#number state labels...
+# records=N attempts=A", where records counts the comments carrying a run
+# record and attempts is read from the last of them.  The file is
+# jansson's indented output: one member per line, each comment's body on
+# one line with its quotes escaped, so a body never matches a member.
+issue_summary() {
+	awk '
+		function flush() {
+			if (repo != "")
+				print repo "#" num " " state labels \
+				      " records=" rec " attempts=" att
+		}
+		/^      "repo": "/ { flush(); s = $0; sub(/.*"repo": *"/, "", s);
+		                     sub(/".*/, "", s); repo = s; num = "";
+		                     state = "open"; labels = ""; rec = 0;
+		                     att = "-"; inlab = 0; next }
+		/^      "number": / { s = $0; gsub(/[^0-9]/, "", s); num = s }
+		/^      "state": "closed"/ { state = "closed" }
+		/^      "labels": \[\]/ { next }
+		/^      "labels": \[/ { inlab = 1; next }
+		inlab && /^      \]/ { inlab = 0; next }
+		inlab { s = $0; gsub(/[ ",]/, "", s); labels = labels " " s }
+		/"body": "<!-- afk-run:/ {
+			rec++
+			if (match($0, /\\"attempts\\":[0-9]+/)) {
+				s = substr($0, RSTART, RLENGTH)
+				gsub(/[^0-9]/, "", s); att = s
+			}
+		}
+		END { flush() }
+	' "$1"
+}
+
+# The summary line of repo#number ($2) in the issue file $1.
+issue_line() {
+	issue_summary "$1" | grep "^$2 "
+}
+
+demo d5
+start=1767225600
+: >"$work/ticks"
+tick=1
+while [ "$tick" -le 4 ]; do
+	run "$AFK" tick --config "$work/d5/afk.json" \
+		--now $((start + (tick - 1) * 600))
+	[ "$rc" -eq 0 ] || { fail "tick $tick exited $rc, want 0"; said; }
+	[ -z "$err" ] || fail "tick $tick wrote to stderr: $err"
+	printf '%s\n' "$out" >"$work/tick$tick"
+	cat "$work/stdout" >>"$work/ticks"
+	tick=$((tick + 1))
+done
+
+# What each tick did, as the report says it.
+said_in() { # tick, fixed string
+	grep -Fq -- "$2" "$work/tick$1" || fail "tick $1 does not say: $2"
+}
+said_in 1 'dispatched  acme/ops#501    -> thread acme-ops-501-1'
+said_in 1 'watch       acme/api#102    wait'
+said_in 1 'watch       acme/web#202    fix-forward (attempt 1 of 2)'
+said_in 1 'watch       acme/infra#301  wait'
+said_in 1 'watch       acme/ops#501    escalate: the agent failed'
+said_in 1 '    Fix-forward attempts: 1 of 2 (failing: build).'
+said_in 1 '4 watched: 0 closed, 1 fixed forward, 1 escalated, 2 waiting'
+said_in 2 'watch       acme/api#102    close'
+said_in 2 'watch       acme/web#202    wait'
+said_in 3 'dispatched  acme/api#101    -> thread acme-api-101-1'
+said_in 3 'watch       acme/web#202    close'
+said_in 4 'watch       acme/api#101    close'
+said_in 4 '2 watched: 1 closed, 0 fixed forward, 0 escalated, 1 waiting'
+said_in 4 'watch       acme/infra#301  wait'
+grep -q '<!-- afk-run' "$work/ticks" &&
+	fail "a report shows the hidden record line of a checklist"
+grep -q '^    - \[x\] dispatched (agent thread `acme-web-202-1`)$' \
+	"$work/tick1" || fail "tick 1 does not show the checklist indented"
+
+# Exactly one notification, for the escalated issue, with its address.
+notes=$(grep -c '^afk: ' "$work/ticks")
+[ "$notes" -eq 1 ] || fail "$notes notification lines, want 1"
+grep -qx 'afk: acme/ops#501 needs a human: the agent failed. https://tracker.example/acme/ops/issues/501' \
+	"$work/ticks" || fail "the notification line differs"
+
+# Where each issue ended.
+check_issue() { # repo#number, expected summary (without the prefix)
+	got=$(issue_line "$work/d5/issues.json" "$1")
+	[ "$got" = "$1 $2" ] || fail "$1 ended as [$got], want [$1 $2]"
+}
+check_issue 'acme/api#101' 'closed bug records=1 attempts=0'
+check_issue 'acme/api#102' 'closed records=1 attempts=0'
+check_issue 'acme/web#202' 'closed records=1 attempts=1'
+check_issue 'acme/ops#501' 'open ready-for-human records=1 attempts=0'
+check_issue 'acme/infra#301' \
+	'open ready-for-agent agent-in-progress records=1 attempts=0'
+check_issue 'acme/web#201' 'open ready-for-agent records=0 attempts=-'
+done_n=$(grep -c 'Done\*\*: delivered; the issue is closed' "$work/d5/issues.json")
+[ "$done_n" -eq 3 ] || fail "$done_n checklists say done, want 3"
+grep -q 'Needs a human\*\*: the agent failed' "$work/d5/issues.json" ||
+	fail "the escalated checklist does not say why"
+
+# The corrective turn: the same thread, a second prompt naming the check.
+dir="$work/d5/runs/acme-web-202-1"
+[ "$(cat "$dir/turns" 2>/dev/null)" = 2 ] || fail "acme-web-202-1 ran" \
+	"$(cat "$dir/turns" 2>/dev/null) turns, want 2"
+grep -q 'build: https://ci.example/acme/web/7' "$dir/prompt-2.txt" \
+	2>/dev/null || fail "the corrective prompt does not name the check"
+grep -q '^agent: turn 2 on acme/web#202' "$dir/output.log" 2>/dev/null ||
+	fail "the second turn's output was not appended to output.log"
+grep -q '^agent: turn 1 on acme/web#202' "$dir/output.log" 2>/dev/null ||
+	fail "the first turn's output was lost"
+[ ! -e "$work/d5/runs/acme-web-202-2" ] ||
+	fail "the corrective turn made a new thread"
+
+# Stateless: a further tick changes nothing.
+cp "$work/d5/issues.json" "$work/after-four"
+run "$AFK" tick --config "$work/d5/afk.json" --now $((start + 4 * 600))
+[ "$rc" -eq 0 ] || { fail "tick 5 exited $rc, want 0"; said; }
+cmp -s "$work/d5/issues.json" "$work/after-four" ||
+	fail "a fifth tick changed the issue file"
+printf '%s\n' "$out" | grep -q '^0 dispatched' ||
+	fail "a fifth tick dispatched"
+printf '%s\n' "$out" | grep -q '^afk: ' && fail "a fifth tick notified"
+
+# afk watch alone: the same report, no poll.
+cp "$work/d5/issues.json" "$work/before-watch"
+run "$AFK" watch -c "$work/d5/afk.json" --now=$((start + 5 * 600))
+[ "$rc" -eq 0 ] || { fail "watch exited $rc, want 0"; said; }
+printf '%s\n' "$out" | grep -Eq '^(dispatched|skipped) ' &&
+	fail "watch ran a poll"
+[ "$(printf '%s\n' "$out" | grep -c '^watch ')" -eq 1 ] ||
+	{ fail "watch did not report exactly the one run left"; said; }
+cmp -s "$work/d5/issues.json" "$work/before-watch" ||
+	fail "a watch with nothing to do changed the issue file"
+
+# A stall: no progress past stall_timeout hands the last run to a human.
+run "$AFK" watch -c "$work/d5/afk.json" --now $((start + 3 * 3600))
+[ "$rc" -eq 0 ] || { fail "the late watch exited $rc, want 0"; said; }
+printf '%s\n' "$out" |
+	grep -q 'acme/infra#301  escalate: no progress before the deadline' ||
+	{ fail "a stalled run was not escalated"; said; }
+check_issue 'acme/infra#301' 'open ready-for-human records=1 attempts=0'
+
+# The file notifier appends its line to a file.
+demo d6
+sed 's/"notifier": {"kind": "stdout"}/"notifier": {"kind": "file", "path": "notes.log"}/' \
+	"$DEMO/afk.json" >"$work/d6/afk.json"
+run "$AFK" tick --config "$work/d6/afk.json" --now "$start"
+[ "$rc" -eq 0 ] || { fail "tick with a file notifier exited $rc"; said; }
+printf '%s\n' "$out" | grep -q '^afk: ' &&
+	fail "the file notifier wrote to stdout"
+[ "$(wc -l <"$work/d6/notes.log" 2>/dev/null)" -eq 1 ] ||
+	fail "notes.log does not hold exactly one line"
+grep -q '^afk: acme/ops#501 needs a human' "$work/d6/notes.log" \
+	2>/dev/null || fail "notes.log does not name acme/ops#501"
+
+# Without a CI adapter, tick refuses before it dispatches anything.
+demo d7
+grep -v '"ci":' "$DEMO/afk.json" >"$work/d7/afk.json"
+run "$AFK" tick --config "$work/d7/afk.json"
+[ "$rc" -eq 3 ] || { fail "tick without ci exited $rc, want 3"; said; }
+printf '%s\n' "$err" | grep -q '"ci"' ||
+	{ fail "the refusal does not name the ci key"; said; }
+cmp -s "$work/d7/issues.json" "$DEMO/issues.json" ||
+	fail "tick without ci changed the issue file"
+[ "$(ls "$work/d7/runs")" = acme-infra-301-1 ] ||
+	fail "tick without ci dispatched"
+# ... while poll alone does not need one.
+run "$AFK" poll --config "$work/d7/afk.json"
+[ "$rc" -eq 0 ] || { fail "poll without ci exited $rc, want 0"; said; }
 
 # --- the kill switch from the environment -------------------------------
 
@@ -140,7 +317,19 @@ if printf '%s\n' "$out" | grep -q '^dispatched'; then
 fi
 cmp -s "$work/d2/issues.json" "$DEMO/issues.json" ||
 	fail "the killed poll changed the issue file"
-[ ! -e "$work/d2/runs" ] || fail "the killed poll made runs/"
+[ "$(ls "$work/d2/runs")" = acme-infra-301-1 ] ||
+	fail "the killed poll made a run directory"
+for cmd in watch tick; do
+	run env AFK_KILL_SWITCH=1 "$AFK" "$cmd" --config "$work/d2/afk.json"
+	[ "$rc" -eq 0 ] || { fail "killed $cmd exited $rc, want 0"; said; }
+	printf '%s
+' "$out" | grep -q 'kill switch is on' ||
+		{ fail "the killed $cmd does not say the kill switch is on"; said; }
+	printf '%s
+' "$out" | grep -q '^watch' && fail "the killed $cmd watched"
+	cmp -s "$work/d2/issues.json" "$DEMO/issues.json" ||
+		fail "the killed $cmd changed the issue file"
+done
 
 run env AFK_ALLOWLIST= "$AFK" poll --config "$work/d2/afk.json"
 [ "$rc" -eq 0 ] || fail "poll with an empty allowlist exited $rc, want 0"
@@ -151,11 +340,16 @@ cmp -s "$work/d2/issues.json" "$DEMO/issues.json" ||
 
 # --- the command line ---------------------------------------------------
 
-for h in --help -h help; do
-	run "$AFK" "$h"
+for h in --help -h help "watch --help" "tick -h"; do
+	# shellcheck disable=SC2086 # split on purpose
+	run "$AFK" $h
 	[ "$rc" -eq 0 ] || fail "afk $h exited $rc, want 0"
 	printf '%s\n' "$out" | grep -q '^usage: afk poll' ||
 		fail "afk $h prints no usage on stdout"
+	for c in poll watch tick; do
+		printf '%s\n' "$out" | grep -q "^  $c " ||
+			fail "afk $h does not document $c"
+	done
 	[ -z "$err" ] || fail "afk $h wrote to stderr"
 done
 
@@ -164,7 +358,9 @@ run "$AFK" --version
 printf '%s\n' "$out" | grep -Eq '^afk [0-9]+\.[0-9]+\.[0-9]+$' ||
 	fail "afk --version printed [$out]"
 
-for args in "--frobnicate" "poll --frobnicate" "frobnicate" "poll" ""; do
+for args in "--frobnicate" "poll --frobnicate" "frobnicate" "poll" "" \
+	"watch" "tick --now" "tick -c x --now soon" "watch -c x --now -5" \
+	"poll -c x --now 5" "watch -c"; do
 	# shellcheck disable=SC2086 # split on purpose
 	run "$AFK" $args
 	[ "$rc" -eq 2 ] || fail "afk $args exited $rc, want 2"
@@ -180,7 +376,8 @@ run "$AFK" poll --config "$work/d3/afk.json"
 [ "$rc" -eq 3 ] || { fail "a wildcard allowlist exited $rc, want 3"; said; }
 printf '%s\n' "$err" | grep -q 'allowlist' ||
 	{ fail "the configuration error does not name allowlist"; said; }
-[ ! -e "$work/d3/runs" ] || fail "a refused configuration made runs/"
+[ "$(ls "$work/d3/runs")" = acme-infra-301-1 ] ||
+	fail "a refused configuration made a run directory"
 
 run "$AFK" poll --config "$work/no-such-file.json"
 [ "$rc" -eq 3 ] || fail "a missing configuration exited $rc, want 3"

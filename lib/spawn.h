@@ -1,0 +1,55 @@
+/*
+ * lib/spawn.h - running a local program without a shell, for the
+ * built-in command agent and command CI.  Internal.
+ *
+ * The program is found in the parent (a missing one fails before
+ * anything is forked), the child does only async-signal-safe work
+ * between fork() and execve(), and a failed exec comes back as its
+ * errno through a close-on-exec pipe.  Everything the child needs is
+ * built before fork(): the child of a threaded host may not allocate.
+ */
+#ifndef AFK_LIB_SPAWN_H
+#define AFK_LIB_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct afk__spawn_opts {
+	char *const *argv;     /* NULL-terminated; argv[0] found as by execvp */
+	const char *dir;       /* the child's working directory; NULL: ours */
+	char *const *env;      /* "NAME=value" entries set over our environment,
+	                        * NULL-terminated; NULL: none */
+	int in;                /* the child's stdin; -1: /dev/null */
+	int out;               /* the child's stdout */
+	int err;               /* the child's stderr (may equal out) */
+} afk__spawn_opts;
+
+/* Starts the program.  Returns 0 with *pid once exec has succeeded, or
+ * an errno value (ENOENT, EACCES, ...) with no child left behind.  The
+ * caller must reap *pid with afk__spawn_wait(). */
+int afk__spawn_start(const afk__spawn_opts *o, pid_t *pid);
+
+/* waitpid() retried on EINTR.  Returns 0 with *status, or an errno. */
+int afk__spawn_wait(pid_t pid, int *status);
+
+/* What the child wrote to one stream, kept up to max bytes. */
+typedef struct afk__capture {
+	size_t max;            /* set by the caller */
+	char *buf;             /* NUL-terminated, the caller's to free */
+	size_t len;
+	int over;              /* the child wrote more than max bytes */
+} afk__capture;
+
+/* Runs the program to its end with stdin o->in (o->out and o->err are
+ * ignored), collecting its stdout into *out and its stderr into *err.
+ * Both streams are read to their end, past the caps, so that a chatty
+ * child never blocks on a full pipe.  Returns 0 with *status, or an
+ * errno: of the start (nothing ran) when *started is 0, else of the
+ * reading or the waiting. */
+int afk__spawn_capture(const afk__spawn_opts *o, afk__capture *out,
+                       afk__capture *err, int *status, int *started);
+
+/* "exited 3", "killed by signal 9": how a wait status ended, in buf. */
+void afk__spawn_describe(int status, char *buf, size_t size);
+
+#endif
