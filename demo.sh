@@ -40,24 +40,28 @@ install_deps() {
 		sudo=sudo
 	fi
 	say "installing the build dependencies"
-	$sudo apt-get update
+	$sudo apt-get update -qq
 	# shellcheck disable=SC2086
 	$sudo env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y --no-install-recommends $deps
+		apt-get install -y -qq --no-install-recommends $deps >/dev/null
 }
 
+# The build's chatter goes to build/build.log: the demo is the point.
+# On failure the log's tail is shown.
 build() {
-	if [ ! -x configure ]; then
-		say "autoreconf -fi"
-		autoreconf -fi
-	fi
+	local log=build/build.log
 	mkdir -p build
-	if [ ! -f build/Makefile ]; then
-		say "configuring in ./build"
-		(cd build && ../configure)
+	: >"$log"
+	say "building in ./build (log: $log)"
+	if ! {
+		{ [ -x configure ] || autoreconf -fi; } &&
+		{ [ -f build/Makefile ] || (cd build && ../configure); } &&
+		make -C build -j"$(nproc 2>/dev/null || echo 2)"
+	} >>"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		echo "demo.sh: the build failed; see $log" >&2
+		exit 1
 	fi
-	say "building in ./build"
-	make -C build -j"$(nproc 2>/dev/null || echo 2)"
 }
 
 install_deps
