@@ -92,8 +92,9 @@ int afk_call_set_thread_id(afk_call *call, const char *thread_id)
 {
 	char *t;
 
+	/* The id goes into the run record, which is JSON: UTF-8 only. */
 	if (call == NULL || thread_id == NULL || thread_id[0] == '\0' ||
-	    call->kind != AFK__CALL_DISPATCH)
+	    call->kind != AFK__CALL_DISPATCH || !afk__utf8_valid(thread_id))
 		return AFK_EINVAL;
 	t = afk__strdup(thread_id);
 	if (t == NULL) {
@@ -159,6 +160,8 @@ int afk_call_set_pr(afk_call *call, int state, const char *head)
 	if (call == NULL || call->kind != AFK__CALL_CI_STATUS ||
 	    state < AFK_PR_NONE || state > AFK_PR_MERGED)
 		return AFK_EINVAL;
+	if (head != NULL && !afk__utf8_valid(head))
+		return AFK_EINVAL;
 	if (head != NULL && head[0] != '\0') {
 		int rc = set_output(call, AFK__CALL_CI_STATUS, &call->head, head);
 		if (rc)
@@ -191,7 +194,8 @@ int afk_call_add_failing_check(afk_call *call, const char *name,
                                const char *url)
 {
 	if (call == NULL || name == NULL || name[0] == '\0' ||
-	    call->kind != AFK__CALL_CI_STATUS)
+	    call->kind != AFK__CALL_CI_STATUS || !afk__utf8_valid(name) ||
+	    (url != NULL && !afk__utf8_valid(url)))
 		return AFK_EINVAL;
 	if (afk__strv_push(&call->failing, name)) {
 		call->lost = 1;

@@ -211,7 +211,7 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
                           const afk__selection *sel)
 {
 	size_t k, i;
-	int rc = AFK_OK;
+	int rc = AFK_OK, rc2;
 
 	res->issues = calloc(sel->out.npicks + 1, sizeof(*res->issues));
 	res->threads = calloc(sel->out.npicks + 1, sizeof(*res->threads));
@@ -236,9 +236,14 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 		}
 		res->issues[res->ndispatched] = issue;
 		res->threads[res->ndispatched++] = thread_id;
+		/* The record before the lock: a watch tick finds runs by their
+		 * label, and one that sees the label must find the record.  The
+		 * lock follows whatever became of the record: a dispatched
+		 * issue is always locked. */
+		rc2 = record(p, s, res, i, thread_id);
 		rc = stamp(p, s, res, i, thread_id);
 		if (rc == AFK_OK)
-			rc = record(p, s, res, i, thread_id);
+			rc = rc2;
 		if (rc) {
 			k++;
 			break;

@@ -31,6 +31,10 @@ void afk__strv_clear(afk__strv *v);
 /* Replaces *dst by a deep copy of src; on failure dst is unchanged. */
 int afk__strv_copy(afk__strv *dst, const afk__strv *src);
 
+/* 1 when s is well-formed UTF-8 (no overlongs, no surrogates), else 0.
+ * What goes into JSON - the run record - must be. */
+int afk__utf8_valid(const char *s);
+
 /* Makes room for n more elements of size elem in *arr (count *len,
  * capacity *cap), doubling.  AFK_ENOMEM on failure, *arr unchanged. */
 int afk__grow(void **arr, size_t *cap, size_t len, size_t n, size_t elem);

@@ -339,20 +339,39 @@ static int escalate(run *r, int reason)
 	return label(r, r->s->in_progress_label, 0);
 }
 
+/* The agent or the CI could not be read (rc).  A run that cannot be
+ * seen must still meet its stall deadline, or a thread that is gone
+ * would lock its repository forever: past the deadline it goes to a
+ * human; before it, the failure is the tick's, and the clock is saved
+ * on first sight so that it runs. */
+static int unreachable(run *r, int rc, int first_sight)
+{
+	if (r->now - r->rec.changed_at > r->s->life.stall_timeout)
+		return escalate(r, AFK_ESCALATE_STALLED);
+	if (first_sight) {
+		char msg[AFK__ERRMSG_SIZE];
+
+		memcpy(msg, r->w->errmsg, sizeof(msg));
+		if (save(r) == AFK_OK)
+			memcpy(r->w->errmsg, msg, sizeof(msg));
+	}
+	return rc;
+}
+
 /* Learns the run's state, asks the lifecycle, acts. */
 static int decide(run *r)
 {
 	afk__run_state st;
 	afk__decision d;
-	int rc;
+	int rc, first_sight = r->rec.changed_at == 0;
 
 	memset(&st, 0, sizeof(st));
-	if (r->rec.changed_at == 0)
-		r->rec.changed_at = r->now; /* first sight of the run */
+	if (first_sight)
+		r->rec.changed_at = r->now;
 	st.changed_at = r->rec.changed_at;
 	if ((rc = snapshot_agent(r, &st)) != AFK_OK ||
 	    (rc = read_ci(r, &st)) != AFK_OK)
-		return rc;
+		return unreachable(r, rc, first_sight);
 	st.recorded_phase = r->rec.phase;
 	st.attempts = r->rec.attempts;
 	/* A CI that reports no head answers as "": one fix-forward then

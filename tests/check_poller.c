@@ -550,6 +550,32 @@ START_TEST(call_outputs_belong_to_their_kind)
 }
 END_TEST
 
+static int latin1_dispatch(afk_call *call, const char *repo, long number,
+                           const char *prompt, void *userdata)
+{
+	(void)repo;
+	(void)number;
+	(void)prompt;
+	(void)userdata;
+	/* what the agent reports goes into the run record, which is JSON */
+	ck_assert_int_eq(afk_call_set_thread_id(call, "th\xe9"), AFK_EINVAL);
+	ck_assert_int_eq(afk_call_set_thread_id(call, "\xed\xa0\x80"),
+	                 AFK_EINVAL); /* a surrogate */
+	ck_assert_int_eq(afk_call_set_thread_id(call, "\xc0\xaf"),
+	                 AFK_EINVAL); /* overlong */
+	return afk_call_set_thread_id(call, "th\xc3\xa9-\xf0\x9f\x90\x88");
+}
+
+START_TEST(thread_ids_must_be_utf8)
+{
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	ck_assert_int_eq(afk_agent_set_dispatch(A, latin1_dispatch), 0);
+	ck_assert_int_eq(run(fake_armed_config("a", NULL)), 0);
+	ck_assert_str_eq(afk_result_dispatched_thread(R, 0),
+	                 "th\xc3\xa9-\xf0\x9f\x90\x88");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("poller");
@@ -585,6 +611,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, null_arguments);
 	tcase_add_test(tc, skip_reasons_have_names);
 	tcase_add_test(tc, call_outputs_belong_to_their_kind);
+	tcase_add_test(tc, thread_ids_must_be_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -104,8 +104,32 @@ START_TEST(poll_writes_the_first_record)
 	ck_assert_int_eq(F.comments_made[0], 1);
 	ck_assert_ptr_nonnull(strstr(F.comment[0], "<!-- afk-run:"));
 	ck_assert_ptr_nonnull(strstr(F.comment[0], "thread-a-1"));
-	/* the record comes after the lock */
-	ck_assert_int_gt(fake_find(&F, 'U', "a", 1), fake_find(&F, 'A', "a", 1));
+	/* the record comes before the lock: a watch tick that sees the
+	 * label must find the record */
+	ck_assert_int_lt(fake_find(&F, 'U', "a", 1), fake_find(&F, 'A', "a", 1));
+	ck_assert_int_gt(fake_find(&F, 'U', "a", 1), fake_find(&F, 'D', "a", 1));
+}
+END_TEST
+
+/* The record's write failing must not leave a dispatched issue
+ * unlocked: the label follows, and the tick reports the failure. */
+START_TEST(poll_locks_even_when_the_record_fails)
+{
+	afk_result *r = NULL;
+
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	F.fail_kind = 'U';
+	F.fail_nth = 1;
+	F.fail_rc = -93;
+	ck_assert_int_eq(afk_poller_run_once(P, CFG, &r), -93);
+	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P), "no"));
+	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P), "record"));
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
+	afk_result_free(r);
+	ck_assert(has("agent-in-progress"));
+	/* the watch tick hands the record-less run to a human */
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_NO_RECORD);
 }
 END_TEST
 
@@ -372,6 +396,25 @@ START_TEST(no_record_escalation_resumes_once)
 }
 END_TEST
 
+/* A thread that cannot be read - gone, or its server down - still meets
+ * the stall deadline: the clock starts on first sight. */
+START_TEST(unreadable_run_escalates_at_the_deadline)
+{
+	dispatch_a1();
+	F.fail_kind = 'S';
+	F.fail_nth = 1;
+	F.fail_rc = -92;
+	ck_assert_int_eq(watch(T0), -92);
+	F.fail_nth = 2;
+	ck_assert_int_eq(watch(T0 + 7200), -92);
+	F.fail_nth = 3;
+	watch_expect(T0 + 7201, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_STALLED);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_int_eq(F.notified, 1);
+}
+END_TEST
+
 /* A run whose tick failed before its action was chosen reports none. */
 START_TEST(failed_run_reports_no_action)
 {
@@ -534,6 +577,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, kill_switch_on_calls_nothing);
 	tcase_add_test(tc, poll_writes_the_first_record);
+	tcase_add_test(tc, poll_locks_even_when_the_record_fails);
 	tcase_add_test(tc, run_waits_then_closes);
 	tcase_add_test(tc, unchanged_wait_writes_nothing);
 	tcase_add_test(tc, fix_forward_then_escalate_on_budget);
@@ -551,6 +595,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fix_forward_resumes_after_failed_turn);
 	tcase_add_test(tc, no_record_escalation_resumes_once);
 	tcase_add_test(tc, failed_run_reports_no_action);
+	tcase_add_test(tc, unreadable_run_escalates_at_the_deadline);
 	tcase_add_test(tc, close_resumes_after_failed_close);
 	tcase_add_test(tc, adapter_failure_reports_code_and_step);
 	tcase_add_test(tc, failing_run_does_not_block_the_rest);

@@ -67,16 +67,18 @@ typedef int (*afk_remove_label_fn)(afk_call *call, const char *repo,
                                    void *userdata);
 
 /* Tracker: find the first comment of the issue whose body contains
- * marker and report its body with afk_call_set_comment(); report nothing
- * when there is none.  May report the issue's web address with
+ * marker AND that the tracker's own identity wrote, and report its body
+ * with afk_call_set_comment(); report nothing when there is none.  A
+ * comment anybody else wrote must never count: the record it carries
+ * steers what the agent is told.  May report the issue's web address with
  * afk_call_set_url(), for notifications. */
 typedef int (*afk_find_comment_fn)(afk_call *call, const char *repo,
                                    long number, const char *marker,
                                    void *userdata);
 
-/* Tracker: replace the body of the first comment containing marker with
- * body, or add a comment with body when there is none - never a second
- * one. */
+/* Tracker: replace the body of the first comment the tracker's own
+ * identity wrote that contains marker with body, or add a comment with
+ * body when there is none - never a second one. */
 typedef int (*afk_upsert_comment_fn)(afk_call *call, const char *repo,
                                      long number, const char *marker,
                                      const char *body, void *userdata);
@@ -111,8 +113,8 @@ AFK_EXTERN int afk_call_set_error(afk_call *call, const char *message);
 /* From a list_ready callback: hands the library a copy of issue. */
 AFK_EXTERN int afk_call_add_issue(afk_call *call, const afk_issue *issue);
 
-/* From a dispatch callback: reports the new thread's id (non-empty,
- * copied). */
+/* From a dispatch callback: reports the new thread's id (non-empty
+ * UTF-8, copied; AFK_EINVAL otherwise). */
 AFK_EXTERN int afk_call_set_thread_id(afk_call *call, const char *thread_id);
 
 /* From a find_comment callback: the comment's body and the issue's
@@ -128,7 +130,8 @@ AFK_EXTERN int afk_call_set_phase(afk_call *call, int phase);
 /* From a ci_status callback: the pull request (an AFK_PR_* state and the
  * commit id of its head, maybe NULL), the CI state of that head and the
  * deploy state (AFK_STATUS_*), and each failing check with its address
- * (maybe NULL), which the corrective turn names. */
+ * (maybe NULL), which the corrective turn names.  Strings must be UTF-8
+ * (they are kept in the run record): AFK_EINVAL otherwise. */
 AFK_EXTERN int afk_call_set_pr(afk_call *call, int state, const char *head);
 AFK_EXTERN int afk_call_set_ci(afk_call *call, int state);
 AFK_EXTERN int afk_call_add_failing_check(afk_call *call, const char *name,

@@ -41,14 +41,15 @@ AFK_EXTERN void afk_poller_free(afk_poller *poller);
 
 /* Runs one poll tick with cfg.  When the tracker has an upsert_comment
  * callback, each dispatch's first run record (its thread id) is written
- * as the issue's checklist comment right after its label, for the watch
- * tick (afk_watcher_new(3)); a failure there stops the tick with the
- * callback's code and a message saying the run has no record.
+ * as the issue's checklist comment between the dispatch and the label,
+ * for the watch tick (afk_watcher_new(3)); the label is stamped even when
+ * that write fails, and the tick then stops with the callback's code and
+ * a message saying the run has no record.
  * On return *result holds what the tick did
  * - also when it failed part-way, so that dispatches made before the
  * failure are reported - and is freed with afk_result_free(); it is NULL
- * only when the tick did not start (AFK_EINVAL, AFK_ENOMEM,
- * AFK_ERECURSIVE).  Returns 0, the failing callback's code (for a failed
+ * only when the tick did not start (AFK_EINVAL, AFK_ERECURSIVE, or
+ * AFK_ENOMEM before anything was done).  Returns 0, the failing callback's code (for a failed
  * list or dispatch), AFK_ELABEL (a label failed after its dispatch) or
  * another AFK_E* code; the message is on the poller. */
 AFK_EXTERN int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,

@@ -1665,13 +1665,13 @@ class Watcher(_Ticker):
         A disarmed config (kill switch on, or an empty allowlist) calls
         no adapter method at all and returns [].
 
-        When a host method raises, the tick stops there and that very
-        exception is raised here, exactly as the host raised it.  A
-        value a host method returned that the library cannot use fails
-        that call likewise, with ValueError (a bad state, phase or CI
-        value) or TypeError (not a mapping or object, not a str).  The
-        run is left so that the next tick completes it: no action is
-        done twice.
+        When a host method raises, that run stops there, the tick goes
+        on with the other runs, and the first such exception is raised
+        here, exactly as the host raised it.  A value a host method
+        returned that the library cannot use fails that call likewise,
+        with ValueError (a bad state, phase or CI value) or TypeError
+        (not a mapping or object, not a str).  The run is left so that
+        the next tick completes it: no action is done twice.
 
         Before returning or raising, every call sets self.last_result
         and self.last_error, as Poller.run_once() does.  When the tick
