@@ -33,6 +33,19 @@
 #define DEFAULT_CI_TIMEOUT 3600
 #define DEFAULT_DEPLOY_TIMEOUT 3600
 #define TIMEOUT_MAX 31536000           /* seconds: a year */
+#define HTTP_PER_HOST 4                /* the "http" key's defaults ... */
+#define HTTP_CONNECT_TIMEOUT 10        /* seconds */
+#define HTTP_TIMEOUT 30                /* seconds */
+#define HTTP_MAX_BODY (8LL * 1024 * 1024)
+#define HTTP_MAX_PAGES 10
+#define HTTP_RATE_RESERVE 50
+#define HTTP_PER_HOST_MAX 64           /* ... and its limits */
+#define HTTP_CONNECT_TIMEOUT_MAX 600
+#define HTTP_TIMEOUT_MAX 3600
+#define HTTP_MAX_BODY_MIN 1024LL
+#define HTTP_MAX_BODY_MAX (256LL * 1024 * 1024)
+#define HTTP_MAX_PAGES_MAX 1000
+#define HTTP_RATE_RESERVE_MAX 1000000
 #define PATH_DEPTH 4                   /* agent.command[i] is the deepest */
 #define QUOTE_SHORT 96                 /* a quoted value in a message */
 #define QUOTE_LONG 320                 /* a quoted path in a message */
@@ -544,6 +557,8 @@ static void config_clear(afk_config *c)
 	afk__strv_clear(&c->ci_command);
 	free(c->notifier_kind);
 	free(c->notifier_path);
+	free(c->http_etag_cache);
+	c->http_etag_cache = NULL;
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
 	c->preamble_file = c->preamble = NULL;
 	c->tracker_kind = c->tracker_path = NULL;
@@ -574,6 +589,12 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	dst->stall_timeout = src->stall_timeout;
 	dst->ci_timeout = src->ci_timeout;
 	dst->deploy_timeout = src->deploy_timeout;
+	dst->http_per_host = src->http_per_host;
+	dst->http_connect_timeout = src->http_connect_timeout;
+	dst->http_timeout = src->http_timeout;
+	dst->http_max_body = src->http_max_body;
+	dst->http_max_pages = src->http_max_pages;
+	dst->http_rate_reserve = src->http_rate_reserve;
 	if (afk__strv_copy(&dst->allowlist, &src->allowlist) ||
 	    dup_into(&dst->ready_label, src->ready_label) ||
 	    dup_into(&dst->in_progress_label, src->in_progress_label) ||
@@ -589,7 +610,8 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->ci_kind, src->ci_kind) ||
 	    afk__strv_copy(&dst->ci_command, &src->ci_command) ||
 	    dup_into(&dst->notifier_kind, src->notifier_kind) ||
-	    dup_into(&dst->notifier_path, src->notifier_path)) {
+	    dup_into(&dst->notifier_path, src->notifier_path) ||
+	    dup_into(&dst->http_etag_cache, src->http_etag_cache)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
 	}
@@ -1311,6 +1333,103 @@ static json_t *get_deploy_timeout(const afk_config *c)
 	return json_integer(c->deploy_timeout);
 }
 
+/* Stores in *out the integer member name of the "http" object v, in
+ * lo..hi; dflt when the member is absent. */
+static int http_int(cfg_ctx *cx, json_t *v, const char *name, long long lo,
+                    long long hi, long long dflt, long long *out)
+{
+	json_t *m = json_object_get(v, name);
+	int rc;
+
+	*out = dflt;
+	if (m == NULL)
+		return AFK_OK;
+	push_key(cx, name);
+	rc = int_in_range(cx, m, lo, hi, out);
+	if (rc == AFK_OK)
+		pop(cx);
+	return rc;
+}
+
+static const char *const http_members[] = {
+	"per_host", "connect_timeout", "timeout", "max_body", "max_pages",
+	"etag_cache", "rate_reserve", NULL
+};
+
+/* "http": {"per_host": 4, ...}.  The object is taken whole: a member it
+ * leaves out gets its default, so what a file says is all that counts. */
+static int set_http(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	long long per_host, connect, total, body, pages, reserve;
+	const char *name;
+	char *cache = NULL;
+	json_t *m;
+	int rc;
+
+	if (!json_is_object(v))
+		return wrong_type(cx, v, "an object");
+	json_object_foreach(v, name, m) {
+		if (!is_member(http_members, name)) {
+			push_key(cx, name);
+			return refuse(cx, "unknown member of http");
+		}
+	}
+	rc = http_int(cx, v, "per_host", 1, HTTP_PER_HOST_MAX, HTTP_PER_HOST,
+	              &per_host);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "connect_timeout", 1,
+		              HTTP_CONNECT_TIMEOUT_MAX, HTTP_CONNECT_TIMEOUT,
+		              &connect);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "timeout", 1, HTTP_TIMEOUT_MAX, HTTP_TIMEOUT,
+		              &total);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "max_body", HTTP_MAX_BODY_MIN,
+		              HTTP_MAX_BODY_MAX, HTTP_MAX_BODY, &body);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "max_pages", 1, HTTP_MAX_PAGES_MAX,
+		              HTTP_MAX_PAGES, &pages);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "rate_reserve", 0, HTTP_RATE_RESERVE_MAX,
+		              HTTP_RATE_RESERVE, &reserve);
+	m = json_object_get(v, "etag_cache");
+	if (rc == AFK_OK && m != NULL && !json_is_null(m))
+		rc = path_member(cx, v, "etag_cache", NULL, &cache);
+	if (rc != AFK_OK)
+		return rc;
+	free(c->http_etag_cache);
+	c->http_etag_cache = cache;
+	c->http_per_host = (long)per_host;
+	c->http_connect_timeout = (long)connect;
+	c->http_timeout = (long)total;
+	c->http_max_body = body;
+	c->http_max_pages = (long)pages;
+	c->http_rate_reserve = (long)reserve;
+	return AFK_OK;
+}
+
+static json_t *get_http(const afk_config *c)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    json_object_set_new(o, "per_host", json_integer(c->http_per_host)) ||
+	    json_object_set_new(o, "connect_timeout",
+	                        json_integer(c->http_connect_timeout)) ||
+	    json_object_set_new(o, "timeout", json_integer(c->http_timeout)) ||
+	    json_object_set_new(o, "max_body", json_integer(c->http_max_body)) ||
+	    json_object_set_new(o, "max_pages",
+	                        json_integer(c->http_max_pages)) ||
+	    json_object_set_new(o, "etag_cache",
+	                        string_or_null(c->http_etag_cache)) ||
+	    json_object_set_new(o, "rate_reserve",
+	                        json_integer(c->http_rate_reserve))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* A key: its name, its setter (validates v and sets it on the aside copy
  * c, which is thrown away on failure, so a setter may stop halfway) and
  * its getter (a new reference, NULL when memory ran out). */
@@ -1337,6 +1456,7 @@ static const cfg_key keys[] = {
 	{"stall_timeout", set_stall_timeout, get_stall_timeout},
 	{"ci_timeout", set_ci_timeout, get_ci_timeout},
 	{"deploy_timeout", set_deploy_timeout, get_deploy_timeout},
+	{"http", set_http, get_http},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))
@@ -1406,6 +1526,12 @@ static int config_defaults(afk_config *c)
 	c->stall_timeout = DEFAULT_STALL_TIMEOUT;
 	c->ci_timeout = DEFAULT_CI_TIMEOUT;
 	c->deploy_timeout = DEFAULT_DEPLOY_TIMEOUT;
+	c->http_per_host = HTTP_PER_HOST;
+	c->http_connect_timeout = HTTP_CONNECT_TIMEOUT;
+	c->http_timeout = HTTP_TIMEOUT;
+	c->http_max_body = HTTP_MAX_BODY;
+	c->http_max_pages = HTTP_MAX_PAGES;
+	c->http_rate_reserve = HTTP_RATE_RESERVE;
 	c->ready_label = afk__strdup("ready-for-agent");
 	c->in_progress_label = afk__strdup("agent-in-progress");
 	c->human_label = afk__strdup("ready-for-human");

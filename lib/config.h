@@ -45,6 +45,15 @@ struct afk_config {
 	long long ci_timeout;     /* seconds; default 3600 */
 	long long deploy_timeout; /* seconds; default 3600 */
 
+	/* "http": the HTTP layer under the network adapters (lib/http.h) */
+	long http_per_host;        /* requests in flight per host; default 4 */
+	long http_connect_timeout; /* seconds; default 10 */
+	long http_timeout;         /* seconds; default 30 */
+	long long http_max_body;   /* bytes; default 8 MiB */
+	long http_max_pages;       /* default 10 */
+	char *http_etag_cache;     /* resolved path; NULL: no file */
+	long http_rate_reserve;    /* default 50 */
+
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 

@@ -24,6 +24,9 @@
 #include "jsonpos.h"
 
 #define NKEYS_MAX 32
+#define HTTP_DEFAULT "{\"per_host\":4,\"connect_timeout\":10," \
+	"\"timeout\":30,\"max_body\":8388608,\"max_pages\":10," \
+	"\"etag_cache\":null,\"rate_reserve\":50}"
 #define DIR_MAX 256
 
 /* --- helpers --------------------------------------------------------- */
@@ -182,6 +185,7 @@ START_TEST(fresh_config_fails_closed)
 	assert_get(c, "stall_timeout", "7200");
 	assert_get(c, "ci_timeout", "3600");
 	assert_get(c, "deploy_timeout", "3600");
+	assert_get(c, "http", HTTP_DEFAULT);
 	ck_assert_str_eq(afk_config_errmsg(c), "");
 	ck_assert_ptr_null(c->preamble);
 	ck_assert_int_eq(c->fix_forward_budget, 2);
@@ -237,7 +241,7 @@ START_TEST(keys_are_enumerated_in_order)
 		"kill_switch", "allowlist", "ready_label", "in_progress_label",
 		"human_label", "trusted_users", "preamble_file", "tracker",
 		"agent", "ci", "notifier", "fix_forward_budget", "deploy_stage",
-		"stall_timeout", "ci_timeout", "deploy_timeout"
+		"stall_timeout", "ci_timeout", "deploy_timeout", "http"
 	};
 	size_t i, n = sizeof(want) / sizeof(*want);
 
@@ -315,6 +319,12 @@ START_TEST(every_key_round_trips_a_value)
 			v = "1";
 		else if (strcmp(k, "deploy_timeout") == 0)
 			v = "600";
+		else if (strcmp(k, "http") == 0)
+			v = "{\"per_host\":64,\"connect_timeout\":1,"
+			    "\"timeout\":3600,\"max_body\":1024,"
+			    "\"max_pages\":1000,"
+			    "\"etag_cache\":\"/var/cache/afk/etags.json\","
+			    "\"rate_reserve\":0}";
 		else
 			ck_abort_msg("no sample value for key %s", k);
 		ck_assert_msg(afk_config_set(c, k, v) == AFK_OK, "%s: %s", k,
@@ -1345,6 +1355,105 @@ START_TEST(ci_and_notifier_set_their_fields_and_null_clears)
 }
 END_TEST
 
+/* --- the HTTP layer's settings --------------------------------------- */
+
+static const struct http_case {
+	const char *json;
+	const char *msg;     /* NULL: accepted */
+} http_cases[] = {
+	{"{\"per_host\": 1, \"max_pages\": 1000, \"rate_reserve\": 0}", NULL},
+	{"{\"max_body\": 268435456, \"connect_timeout\": 600, "
+	 "\"timeout\": 3600}", NULL},
+	{"[]", "http: expected an object, got an array"},
+	{"null", "http: expected an object, got null"},
+	{"{\"per_host\": 0}", "http.per_host: 0 is out of range (1 to 64)"},
+	{"{\"per_host\": 65}", "http.per_host: 65 is out of range (1 to 64)"},
+	{"{\"connect_timeout\": 601}",
+	 "http.connect_timeout: 601 is out of range (1 to 600)"},
+	{"{\"timeout\": 0}", "http.timeout: 0 is out of range (1 to 3600)"},
+	{"{\"timeout\": \"30\"}",
+	 "http.timeout: expected an integer, got a string"},
+	{"{\"max_body\": 1023}",
+	 "http.max_body: 1023 is out of range (1024 to 268435456)"},
+	{"{\"max_body\": 268435457}",
+	 "http.max_body: 268435457 is out of range (1024 to 268435456)"},
+	{"{\"max_pages\": 0}", "http.max_pages: 0 is out of range (1 to 1000)"},
+	{"{\"max_pages\": 2.5}",
+	 "http.max_pages: expected an integer, got a number"},
+	{"{\"rate_reserve\": -1}",
+	 "http.rate_reserve: -1 is out of range (0 to 1000000)"},
+	{"{\"etag_cache\": \"\"}", "http.etag_cache: a path cannot be empty"},
+	{"{\"etag_cache\": 5}",
+	 "http.etag_cache: expected a string, got a number"},
+	{"{\"retries\": 1}", "http.retries: unknown member of http"},
+};
+
+START_TEST(http_settings_are_checked)
+{
+	const struct http_case *h = &http_cases[_i];
+	afk_config *c = cfg_new();
+	char json[256], want[512];
+	snapshot before;
+
+	snap_take(c, &before);
+	if (h->msg == NULL) {
+		ck_assert_msg(afk_config_set(c, "http", h->json) == AFK_OK,
+		              "%s", afk_config_errmsg(c));
+	} else {
+		ck_assert_int_eq(afk_config_set(c, "http", h->json),
+		                 AFK_ECONFIG);
+		assert_msg(c, h->msg);
+		snap_check(c, &before);
+		snprintf(json, sizeof(json), "{\n\"deploy_stage\": true,\n"
+		         "\"http\": %s\n}", h->json);
+		snprintf(want, sizeof(want), "<string>:3: %s", h->msg);
+		ck_assert_int_eq(afk_config_load_string(c, json), AFK_ECONFIG);
+		assert_msg(c, want);
+		snap_check(c, &before);
+	}
+	snap_free(&before);
+	afk_config_free(c);
+}
+END_TEST
+
+/* The object is taken whole: what it leaves out is the default, and a
+ * relative cache path is taken from the file's directory. */
+START_TEST(http_settings_reach_the_fields)
+{
+	char dir[DIR_MAX], path[PATH_MAX], want[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "http", "{}"), AFK_OK);
+	assert_get(c, "http", HTTP_DEFAULT);
+	ck_assert_int_eq(afk_config_set(c, "http", "{\"per_host\": 8, "
+	                 "\"max_body\": 4096}"), AFK_OK);
+	ck_assert_int_eq(c->http_per_host, 8);
+	ck_assert(c->http_max_body == 4096);
+	ck_assert_int_eq(c->http_max_pages, 10);
+	ck_assert_ptr_null(c->http_etag_cache);
+	ck_assert_int_eq(afk_config_set(c, "http", "{\"timeout\": 5}"),
+	                 AFK_OK);
+	ck_assert_int_eq(c->http_per_host, 4);
+	ck_assert_int_eq(c->http_timeout, 5);
+	ck_assert(c->http_max_body == 8388608);
+
+	tmp_make(dir);
+	write_file(dir, "afk.json", "{\"http\": {\"etag_cache\": "
+	           "\"state/etags.json\", \"rate_reserve\": 100}}", path);
+	ck_assert_msg(afk_config_load_file(c, path) == AFK_OK, "%s",
+	              afk_config_errmsg(c));
+	snprintf(want, sizeof(want), "%s/state/etags.json", dir);
+	ck_assert_str_eq(c->http_etag_cache, want);
+	ck_assert_int_eq(c->http_rate_reserve, 100);
+	ck_assert_int_eq(c->http_timeout, 30);
+	ck_assert_int_eq(afk_config_set(c, "http", "{\"etag_cache\": null}"),
+	                 AFK_OK);
+	ck_assert_ptr_null(c->http_etag_cache);
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
 /* --- the lifecycle's numbers ----------------------------------------- */
 
 static const struct range_case {
@@ -1663,6 +1772,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, ci_and_notifier_set_their_fields_and_null_clears);
 	LOOP(tc, lifecycle_numbers_are_range_checked, range_cases);
 	tcase_add_test(tc, lifecycle_numbers_reach_the_fields);
+	LOOP(tc, http_settings_are_checked, http_cases);
+	tcase_add_test(tc, http_settings_reach_the_fields);
 	LOOP(tc, env_kill_switch_words, env_bools);
 	tcase_add_test(tc, env_bad_kill_switch_is_refused);
 	tcase_add_test(tc, env_allowlist_is_split_and_trimmed);

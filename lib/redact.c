@@ -1,0 +1,289 @@
+/*
+ * lib/redact.c - replaces secrets in messages.  See redact.h.
+ *
+ * Each rule marks the bytes it wants hidden in a mask over the text; runs
+ * of marked bytes then become one "[REDACTED]" each.  Marking first and
+ * replacing afterwards lets the rules overlap (a token that is also a
+ * query value) without one rule's output confusing the next.
+ */
+#include "redact.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Where the rules record what they hide: a mask of len bytes, or, when no
+ * mask could be allocated, the text itself, overwritten with '*'. */
+typedef struct marks {
+	char *text;
+	unsigned char *mask;
+	size_t len;
+} marks;
+
+static void mark(marks *m, size_t from, size_t to)
+{
+	size_t i;
+
+	if (to > m->len)
+		to = m->len;
+	for (i = from; i < to; i++) {
+		if (m->mask != NULL)
+			m->mask[i] = 1;
+		else
+			m->text[i] = '*';
+	}
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* 1 when the n bytes at s equal the lower-case word w, case ignored. */
+static int same_word(const char *s, size_t n, const char *w)
+{
+	size_t i;
+
+	if (strlen(w) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (lower(s[i]) != w[i])
+			return 0;
+	return 1;
+}
+
+/* 1 when s starts with the lower-case prefix p, case ignored. */
+static int starts_with(const char *s, const char *p)
+{
+	for (; *p != '\0'; s++, p++)
+		if (lower(*s) != *p)
+			return 0;
+	return 1;
+}
+
+/* 1 when the parameter name (n bytes at s) names a credential: one of
+ * the words below, alone or after a separator (access_token, x-api-key,
+ * client.secret), or a few run-together forms (apikey).  "monkey" and
+ * "tokens" are not. */
+static int is_credential_name(const char *s, size_t n)
+{
+	static const char *const words[] = {
+		"token", "secret", "key", "password", "passwd", "sig",
+		"signature", "auth"
+	};
+	static const char *const whole[] = {
+		"apikey", "accesstoken", "authtoken", "privatetoken"
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(whole) / sizeof(*whole); i++)
+		if (same_word(s, n, whole[i]))
+			return 1;
+	for (i = 0; i < sizeof(words) / sizeof(*words); i++) {
+		k = strlen(words[i]);
+		if (n < k || !same_word(s + n - k, k, words[i]))
+			continue;
+		if (n == k || s[n - k - 1] == '_' || s[n - k - 1] == '-' ||
+		    s[n - k - 1] == '.')
+			return 1;
+	}
+	return 0;
+}
+
+static int is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+/* Where a value in a URL, a header or a JSON string ends. */
+static int ends_value(char c)
+{
+	return c == '\0' || strchr("&#; \t\r\n\"'<>,)\\", c) != NULL;
+}
+
+static void mark_secrets(marks *m, const char *const *secrets)
+{
+	const char *p;
+	size_t n;
+
+	for (; secrets != NULL && *secrets != NULL; secrets++) {
+		n = strlen(*secrets);
+		if (n == 0)
+			continue;
+		for (p = strstr(m->text, *secrets); p != NULL;
+		     p = strstr(p + 1, *secrets))
+			mark(m, (size_t)(p - m->text), (size_t)(p - m->text) + n);
+	}
+}
+
+/* ?token=X, &access_token=X, ;api_key=X */
+static void mark_query_values(marks *m)
+{
+	const char *s = m->text, *name, *v;
+	size_t i;
+
+	for (i = 0; i < m->len; i++) {
+		if (s[i] != '?' && s[i] != '&' && s[i] != ';')
+			continue;
+		name = s + i + 1;
+		for (v = name; is_name_char(*v); v++)
+			;
+		if (*v != '=' || v == name ||
+		    !is_credential_name(name, (size_t)(v - name)))
+			continue;
+		v++;
+		i = (size_t)(v - s);
+		while (!ends_value(s[i]))
+			i++;
+		mark(m, (size_t)(v - s), i);
+		i--;
+	}
+}
+
+/* scheme://user:PASSWORD@host */
+static void mark_userinfo(marks *m)
+{
+	const char *s = m->text, *p, *start, *colon;
+
+	for (p = strstr(s, "://"); p != NULL; p = strstr(p + 1, "://")) {
+		start = p + 3;
+		colon = NULL;
+		for (p = start; *p != '\0' && strchr("/?#@ \t\r\n\"'<>", *p) == NULL;
+		     p++)
+			if (*p == ':' && colon == NULL)
+				colon = p;
+		if (*p == '@' && colon != NULL && colon + 1 < p)
+			mark(m, (size_t)(colon + 1 - s), (size_t)(p - s));
+		if (*p == '\0')
+			break;
+	}
+}
+
+/* "Bearer X" and "Authorization: X": a header a server echoed back. */
+static void mark_auth_words(marks *m)
+{
+	const char *s = m->text;
+	size_t i, j;
+
+	for (i = 0; i < m->len; i++) {
+		if (i > 0 && is_name_char(s[i - 1]))
+			continue;
+		if (starts_with(s + i, "bearer ")) {
+			j = i + 7;
+			while (s[j] == ' ')
+				j++;
+			i = j;
+			while (!ends_value(s[j]))
+				j++;
+			mark(m, i, j);
+			if (j > i)
+				i = j - 1;
+		} else if (starts_with(s + i, "authorization:")) {
+			j = i + 14;
+			while (s[j] == ' ' || s[j] == '\t')
+				j++;
+			i = j;
+			while (s[j] != '\0' && strchr("\r\n\"'\\,}", s[j]) == NULL)
+				j++;
+			mark(m, i, j);
+			if (j > i)
+				i = j - 1;
+		}
+	}
+}
+
+static void mark_all(marks *m, const char *const *secrets)
+{
+	mark_secrets(m, secrets);
+	mark_query_values(m);
+	mark_userinfo(m);
+	mark_auth_words(m);
+}
+
+/* The redacted copy of s in a heap string (the caller's); NULL when
+ * memory ran out.  *count gets the number of replacements. */
+static char *redact_alloc(const char *s, const char *const *secrets,
+                          size_t *count)
+{
+	size_t len = strlen(s), i, o, out_len, runs = 0, hidden = 0;
+	size_t rlen = strlen(AFK__REDACTED);
+	marks m;
+	char *out;
+
+	m.text = (char *)s;  /* only written when mask is NULL: not here */
+	m.len = len;
+	m.mask = calloc(len + 1, 1);
+	if (m.mask == NULL)
+		return NULL;
+	mark_all(&m, secrets);
+	for (i = 0; i < len; i++) {
+		if (!m.mask[i])
+			continue;
+		hidden++;
+		if (i == 0 || !m.mask[i - 1])
+			runs++;
+	}
+	out_len = len - hidden + runs * rlen;
+	out = malloc(out_len + 1);
+	if (out == NULL) {
+		free(m.mask);
+		return NULL;
+	}
+	for (i = 0, o = 0; i < len; i++) {
+		if (!m.mask[i]) {
+			out[o++] = s[i];
+		} else if (i == 0 || !m.mask[i - 1]) {
+			memcpy(out + o, AFK__REDACTED, rlen);
+			o += rlen;
+		}
+	}
+	out[o] = '\0';
+	free(m.mask);
+	*count = runs;
+	return out;
+}
+
+/* The length of the longest prefix of s (len bytes) that fits in max
+ * bytes without splitting a UTF-8 sequence. */
+static size_t cut_utf8(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
+size_t afk__redact(char *buf, size_t size, const char *const *secrets)
+{
+	size_t count = 0, n;
+	marks m;
+	char *r;
+
+	if (buf == NULL || size == 0)
+		return 0;
+	buf[size - 1] = '\0';
+	r = redact_alloc(buf, secrets, &count);
+	if (r == NULL) {
+		/* No memory: hide the bytes in place; nothing grows. */
+		m.text = buf;
+		m.mask = NULL;
+		m.len = strlen(buf);
+		mark_all(&m, secrets);
+		return 1;
+	}
+	n = cut_utf8(r, strlen(r), size - 1);
+	memcpy(buf, r, n);
+	buf[n] = '\0';
+	free(r);
+	return count;
+}
+
+char *afk__redact_dup(const char *s, const char *const *secrets)
+{
+	size_t count;
+
+	if (s == NULL)
+		return NULL;
+	return redact_alloc(s, secrets, &count);
+}

@@ -1,0 +1,1697 @@
+/*
+ * tests/check_http.c - the HTTP layer (lib/http.c) and the redaction
+ * step (lib/redact.c), against tests/http_server.py on 127.0.0.1.
+ *
+ * Each test that speaks HTTP starts its own server (the fixture), tells
+ * it what to answer by writing its script file, and afterwards reads the
+ * server's log of what was sent and its counts of connections.  The
+ * server binds 127.0.0.1 only and exits with its parent.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "afk/afk.h"
+#include "config.h"
+#include "http.h"
+#include "redact.h"
+
+#ifndef AFK_TOP_SRCDIR
+#define AFK_TOP_SRCDIR "."
+#endif
+#ifndef AFK_PYTHON3
+#define AFK_PYTHON3 "/usr/bin/python3"
+#endif
+
+#define TOKEN "ghp_S3cr3tT0k3nValue0123456789abcdef"
+#define QTOKEN "qs-T0k3n-in-the-query-string-42"
+
+/* --- the server ------------------------------------------------------ */
+
+typedef struct srv {
+	char dir[64];
+	pid_t pid;
+	int port;
+	char base[64];      /* "http://127.0.0.1:PORT" */
+} srv;
+
+static srv S;           /* the fixture's server */
+static srv S2;          /* a second one, for tests that need two */
+
+static char *read_file(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (fp == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_msg(fp != NULL, "cannot write %s", path);
+	ck_assert_int_ge(fputs(text, fp), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+static void msleep(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The server script: $top_srcdir from make check, else the source tree
+ * this suite was built from. */
+static void server_script(char *buf, size_t size)
+{
+	const char *top = getenv("top_srcdir");
+
+	snprintf(buf, size, "%s/tests/http_server.py",
+	         top != NULL && top[0] != '\0' ? top : AFK_TOP_SRCDIR);
+}
+
+static void srv_start(srv *s)
+{
+	char script[1024], portfile[128], *text;
+	const char *py = access(AFK_PYTHON3, X_OK) == 0 ? AFK_PYTHON3 :
+	                 "python3";
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	strcpy(s->dir, "/tmp/afk-http.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(s->dir));
+	server_script(script, sizeof(script));
+	ck_assert_msg(access(script, R_OK) == 0, "no %s", script);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		/* Out of the test's process group, which Check kills with
+		 * SIGKILL after a failed test: the server is told with SIGTERM
+		 * when this process ends, and removes its directory. */
+		setpgid(0, 0);
+#if defined(__linux__)
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+		execlp(py, py, script, "--dir", s->dir, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(portfile, sizeof(portfile), "%s/port", s->dir);
+	for (i = 0; i < 1000; i++) {
+		text = read_file(portfile);
+		if (text != NULL) {
+			s->port = atoi(text);
+			free(text);
+			break;
+		}
+		ck_assert_msg(waitpid(s->pid, NULL, WNOHANG) == 0,
+		              "the test server died at start");
+		msleep(10);
+	}
+	ck_assert_msg(s->port > 0, "the test server did not start");
+	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
+}
+
+static void rm_dir(const char *dir)
+{
+	static const char *const files[] = {
+		"port", "script.json", "script.json.tmp", "log.jsonl",
+		"stats.json", "stats.json.tmp", "port.tmp", "cache.json",
+		"cache.json.tmp"
+	};
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static void srv_stop(srv *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+	if (s->dir[0] != '\0')
+		rm_dir(s->dir);
+	s->dir[0] = '\0';
+}
+
+/* Writes the server's script from text written with ' for " and ` for
+ * \" (a quote inside a JSON string), replacing the file atomically so
+ * the server never reads half of it. */
+static void srv_script(srv *s, const char *text)
+{
+	char path[128], tmp[128], *t = malloc(2 * strlen(text) + 1), *o;
+
+	ck_assert_ptr_nonnull(t);
+	for (o = t; *text != '\0'; text++) {
+		if (*text == '`') {
+			*o++ = '\\';
+			*o++ = '"';
+		} else {
+			*o++ = *text == '\'' ? '"' : *text;
+		}
+	}
+	*o = '\0';
+	snprintf(path, sizeof(path), "%s/script.json", s->dir);
+	snprintf(tmp, sizeof(tmp), "%s/script.json.tmp", s->dir);
+	write_file(tmp, t);
+	ck_assert_int_eq(rename(tmp, path), 0);
+	free(t);
+}
+
+/* The requests the server saw, a JSON array (json_decref() it). */
+static json_t *srv_log(srv *s)
+{
+	char path[128], *text, *line, *save = NULL;
+	json_t *log = json_array(), *e;
+
+	snprintf(path, sizeof(path), "%s/log.jsonl", s->dir);
+	text = read_file(path);
+	if (text == NULL)
+		return log;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		e = json_loads(line, 0, NULL);
+		ck_assert_ptr_nonnull(e);
+		json_array_append_new(log, e);
+	}
+	free(text);
+	return log;
+}
+
+static size_t srv_count(srv *s)
+{
+	json_t *log = srv_log(s);
+	size_t n = json_array_size(log);
+
+	json_decref(log);
+	return n;
+}
+
+/* Field key of request i of the log, as a string; "" when absent. */
+static const char *log_str(json_t *log, size_t i, const char *key)
+{
+	const char *v = json_string_value(json_object_get(
+	                json_array_get(log, i), key));
+
+	return v != NULL ? v : "";
+}
+
+static const char *log_header(json_t *log, size_t i, const char *name)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(
+	                json_array_get(log, i), "headers"), name));
+
+	return v != NULL ? v : "";
+}
+
+static long srv_stat(srv *s, const char *key)
+{
+	char path[128], *text;
+	json_t *st;
+	long v;
+
+	snprintf(path, sizeof(path), "%s/stats.json", s->dir);
+	text = read_file(path);
+	ck_assert_ptr_nonnull(text);
+	st = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(st);
+	v = (long)json_integer_value(json_object_get(st, key));
+	json_decref(st);
+	free(text);
+	return v;
+}
+
+static void setup(void)
+{
+	srv_start(&S);
+}
+
+static void teardown(void)
+{
+	srv_stop(&S);
+	srv_stop(&S2);
+}
+
+/* --- helpers --------------------------------------------------------- */
+
+static afk__http *H;
+
+static afk__http *http_with(const afk__http_opts *o)
+{
+	char err[AFK__ERRMSG_SIZE] = "";
+	afk__http *h = NULL;
+
+	ck_assert_msg(afk__http_new(&h, o, err) == AFK_OK, "%s", err);
+	ck_assert_ptr_nonnull(h);
+	return h;
+}
+
+static afk__http *http_default(void)
+{
+	afk__http_opts o;
+
+	afk__http_opts_default(&o);
+	return http_with(&o);
+}
+
+/* A GET of base + path, with the secret header. */
+static void req_get(afk__http_req *r, const char *url)
+{
+	memset(r, 0, sizeof(*r));
+	r->url = url;
+	r->secret_header = "Authorization: Bearer " TOKEN;
+}
+
+static char *url_of(const srv *s, const char *path)
+{
+	char *u = malloc(strlen(s->base) + strlen(path) + 1);
+
+	ck_assert_ptr_nonnull(u);
+	strcpy(u, s->base);
+	strcat(u, path);
+	return u;
+}
+
+/* Runs one request; returns its rc. */
+static int run1(afk__http *h, afk__http_req *r)
+{
+	return afk__http_run(h, r, 1);
+}
+
+static void assert_contains(const char *s, const char *part)
+{
+	ck_assert_msg(s != NULL && strstr(s, part) != NULL,
+	              "\"%s\" does not contain \"%s\"", s ? s : "(null)", part);
+}
+
+static void assert_lacks(const char *s, const char *part)
+{
+	ck_assert_msg(s == NULL || strstr(s, part) == NULL,
+	              "\"%s\" contains \"%s\"", s, part);
+}
+
+/* No piece of the token (its first 8 bytes would already identify it)
+ * is in s. */
+static void assert_no_token(const char *s)
+{
+	assert_lacks(s, TOKEN);
+	assert_lacks(s, "ghp_S3cr");
+	assert_lacks(s, "T0k3nValue");
+	assert_lacks(s, QTOKEN);
+	assert_lacks(s, "qs-T0k3n");
+}
+
+/* --- plain requests -------------------------------------------------- */
+
+START_TEST(test_plain_get)
+{
+	afk__http_req r;
+	afk__http_stats st;
+	char *u = url_of(&S, "/hello");
+	json_t *log;
+
+	srv_script(&S, "{'routes': {'/hello': {'json': {'ok': true}, "
+	           "'headers': [['X-RateLimit-Remaining', '4999'], "
+	           "['X-RateLimit-Reset', '1999999999']]}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.rc, AFK_OK);
+	ck_assert_int_eq(r.fail, AFK__HTTP_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.data, "{\"ok\": true}");
+	ck_assert_uint_eq(r.len, strlen("{\"ok\": true}"));
+	ck_assert_str_eq(r.content_type, "application/json");
+	ck_assert_str_eq(r.ratelimit_remaining, "4999");
+	ck_assert_str_eq(r.ratelimit_reset, "1999999999");
+	ck_assert_ptr_null(r.etag);
+	ck_assert_int_eq(r.pages, 1);
+	ck_assert_int_eq(r.from_cache, 0);
+	ck_assert_str_eq(r.errmsg, "");
+	ck_assert_str_eq(afk__http_errmsg(H), "");
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1);
+	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
+	ck_assert_str_eq(log_str(log, 0, "path"), "/hello");
+	ck_assert_str_eq(log_header(log, 0, "authorization"), "Bearer " TOKEN);
+	ck_assert_str_eq(log_header(log, 0, "accept"), "application/json");
+	assert_contains(log_header(log, 0, "user-agent"), "libafk/");
+	ck_assert_str_eq(log_header(log, 0, "if-none-match"), "");
+	afk__http_get_stats(H, &st);
+	ck_assert_uint_eq(st.sent, 1);
+	ck_assert_uint_eq(st.not_modified, 0);
+	json_decref(log);
+	afk__http_req_clear(&r);
+	ck_assert_ptr_null(r.data);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_methods_and_bodies)
+{
+	static const char *const hdrs[] = {
+		"Accept: application/vnd.github+json",
+		"X-GitHub-Api-Version: 2022-11-28", NULL
+	};
+	afk__http_req r[3];
+	char *u = url_of(&S, "/write");
+	json_t *log;
+
+	srv_script(&S, "{'routes': {'/write': {'status': 201, "
+	           "'json': {'id': 7}}}}");
+	H = http_default();
+	memset(r, 0, sizeof(r));
+	r[0].method = "POST";
+	r[0].url = u;
+	r[0].json = "{\"labels\":[\"x\"]}";
+	r[0].headers = hdrs;
+	r[1].method = "PATCH";
+	r[1].url = u;
+	r[1].json = "{\"state\":\"closed\"}";
+	r[2].method = "DELETE";
+	r[2].url = u;
+	ck_assert_int_eq(afk__http_run(H, r, 3), AFK_OK);
+	ck_assert_int_eq(r[0].status, 201);
+	ck_assert_str_eq(r[0].data, "{\"id\": 7}");
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 3);
+	/* Concurrent: the log's order is not the batch's. */
+	{
+		size_t i;
+		int post = 0, patch = 0, del = 0;
+
+		for (i = 0; i < 3; i++) {
+			const char *m = log_str(log, i, "method");
+
+			if (strcmp(m, "POST") == 0) {
+				post++;
+				ck_assert_str_eq(log_str(log, i, "body"),
+				                 "{\"labels\":[\"x\"]}");
+				ck_assert_str_eq(log_header(log, i, "content-type"),
+				                 "application/json");
+				ck_assert_str_eq(log_header(log, i, "accept"),
+				                 "application/vnd.github+json");
+				ck_assert_str_eq(log_header(log, i,
+				                 "x-github-api-version"), "2022-11-28");
+			} else if (strcmp(m, "PATCH") == 0) {
+				patch++;
+				ck_assert_str_eq(log_str(log, i, "body"),
+				                 "{\"state\":\"closed\"}");
+			} else if (strcmp(m, "DELETE") == 0) {
+				del++;
+				ck_assert_str_eq(log_str(log, i, "body"), "");
+			}
+		}
+		ck_assert(post == 1 && patch == 1 && del == 1);
+	}
+	json_decref(log);
+	afk__http_req_clear(&r[0]);
+	afk__http_req_clear(&r[1]);
+	afk__http_req_clear(&r[2]);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* Bad requests are refused before anything is sent. */
+START_TEST(test_bad_requests_refused)
+{
+	static const char *const crlf[] = {"X-A: b\r\nX-Injected: 1", NULL};
+	afk__http_req r[5];
+	afk__http_stats st;
+	char *u = url_of(&S, "/x");
+
+	srv_script(&S, "{'default': {'body': 'no'}}");
+	H = http_default();
+	memset(r, 0, sizeof(r));
+	r[0].url = u;
+	r[0].json = "{}";                /* GET with a body */
+	r[1].url = u;
+	r[1].method = "POST";
+	r[1].paginate = 1;               /* paginated POST */
+	r[2].url = u;
+	r[2].headers = crlf;             /* header injection */
+	r[3].url = u;
+	r[3].method = "TRACE";
+	r[4].url = NULL;
+	ck_assert_int_eq(afk__http_run(H, r, 5), AFK_EINVAL);
+	assert_contains(r[0].errmsg, "a GET carries no body");
+	assert_contains(r[1].errmsg, "only a GET can be paginated");
+	assert_contains(r[2].errmsg, "not one \"Name: value\" line");
+	assert_contains(r[3].errmsg, "unsupported method");
+	assert_contains(r[4].errmsg, "no URL");
+	ck_assert_int_eq(r[2].fail, AFK__HTTP_EURL);
+	ck_assert_str_eq(afk__http_errmsg(H), r[0].errmsg);
+	ck_assert_uint_eq(srv_count(&S), 0);
+	afk__http_get_stats(H, &st);
+	ck_assert_uint_eq(st.sent, 0);
+	ck_assert_uint_eq(st.refused, 5);
+	for (size_t i = 0; i < 5; i++)
+		afk__http_req_clear(&r[i]);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* --- concurrency and connections ------------------------------------- */
+
+START_TEST(test_batch_is_concurrent_and_capped)
+{
+	afk__http_req r[8];
+	char *u[8], path[32];
+	double t0, dt;
+	size_t i;
+
+	srv_script(&S, "{'default': {'delay': 0.2, 'json': []}}");
+	H = http_default();            /* per_host 4 */
+	for (i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "/repo/%zu", i);
+		u[i] = url_of(&S, path);
+		req_get(&r[i], u[i]);
+	}
+	t0 = now_s();
+	ck_assert_int_eq(afk__http_run(H, r, 8), AFK_OK);
+	dt = now_s() - t0;
+	/* 8 requests of 200 ms, 4 at a time: about 2 x 200 ms. */
+	ck_assert_msg(dt >= 0.38 && dt < 1.5, "took %.3f s", dt);
+	ck_assert_int_eq(srv_stat(&S, "max_active"), 4);
+	ck_assert_int_le(srv_stat(&S, "max_open"), 4);
+	ck_assert_uint_eq(srv_count(&S), 8);
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(r[i].status, 200);
+		afk__http_req_clear(&r[i]);
+		free(u[i]);
+	}
+	afk__http_free(H);
+}
+END_TEST
+
+START_TEST(test_per_host_from_the_options)
+{
+	afk__http_opts o;
+	afk__http_req r[3];
+	char *u = url_of(&S, "/slow");
+	size_t i;
+
+	srv_script(&S, "{'default': {'delay': 0.1, 'json': []}}");
+	afk__http_opts_default(&o);
+	o.per_host = 1;
+	H = http_with(&o);
+	for (i = 0; i < 3; i++)
+		req_get(&r[i], u);
+	ck_assert_int_eq(afk__http_run(H, r, 3), AFK_OK);
+	ck_assert_int_eq(srv_stat(&S, "max_active"), 1);
+	ck_assert_int_eq(srv_stat(&S, "connections"), 1);
+	for (i = 0; i < 3; i++)
+		afk__http_req_clear(&r[i]);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_connection_reused_across_calls)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/a"), *v = url_of(&S, "/b");
+
+	srv_script(&S, "{'default': {'json': [1]}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	afk__http_req_clear(&r);
+	req_get(&r, v);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	afk__http_req_clear(&r);
+	ck_assert_uint_eq(srv_count(&S), 2);
+	ck_assert_int_eq(srv_stat(&S, "connections"), 1);
+	afk__http_free(H);
+	free(u);
+	free(v);
+}
+END_TEST
+
+/* --- pagination ------------------------------------------------------ */
+
+START_TEST(test_paginate_three_pages)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/items?per_page=2");
+	json_t *log;
+
+	/* The Link header as GitHub writes it: several links, "next" not
+	 * first, absolute URLs. */
+	srv_script(&S, "{'routes': {"
+	  "'/items?per_page=2': {'json': [1, 2], 'headers': [['Link', "
+	  "'<http://127.0.0.1:{port}/items?per_page=2&page=3>; rel=\\'last\\', "
+	  "<http://127.0.0.1:{port}/items?per_page=2&page=2>; rel=\\'next\\'']]},"
+	  "'/items?per_page=2&page=2': {'json': [3, 4], 'headers': [['Link', "
+	  "'</items?per_page=2&page=3>; rel=\\'next last\\'']]},"
+	  "'/items?per_page=2&page=3': {'json': [{'n': 5}], 'headers': "
+	  "[['Link', '<http://127.0.0.1:{port}/items?per_page=2>; "
+	  "rel=\\'first\\'']]}}}");
+	H = http_default();
+	req_get(&r, u);
+	r.paginate = 1;
+	ck_assert_msg(run1(H, &r) == AFK_OK, "%s", r.errmsg);
+	ck_assert_str_eq(r.data, "[1,2,3,4,{\"n\":5}]");
+	ck_assert_int_eq(r.pages, 3);
+	ck_assert_int_eq(r.truncated, 0);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 3);
+	ck_assert_str_eq(log_str(log, 1, "path"), "/items?per_page=2&page=2");
+	ck_assert_str_eq(log_str(log, 2, "path"), "/items?per_page=2&page=3");
+	/* The secret header goes to every page: they are one origin. */
+	ck_assert_str_eq(log_header(log, 2, "authorization"), "Bearer " TOKEN);
+	json_decref(log);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* An endless chain of pages, each pointing at the next. */
+static const char *const endless =
+	"{'routes': {"
+	"'/p': {'json': [0], 'headers': [['Link', '</p1>; rel=next']]},"
+	"'/p1': {'json': [1], 'headers': [['Link', '</p2>; rel=next']]},"
+	"'/p2': {'json': [2], 'headers': [['Link', '</p3>; rel=next']]},"
+	"'/p3': {'json': [3], 'headers': [['Link', '</p4>; rel=next']]}}}";
+
+START_TEST(test_paginate_capped_at_max_pages)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	char *u = url_of(&S, "/p");
+
+	srv_script(&S, endless);
+	afk__http_opts_default(&o);
+	o.max_pages = 3;
+	H = http_with(&o);
+	req_get(&r, u);
+	r.paginate = 1;
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_EPAGES);
+	assert_contains(r.errmsg, "more than 3 pages (http.max_pages)");
+	assert_contains(r.errmsg, "/p3");
+	ck_assert_ptr_null(r.data);
+	ck_assert_uint_eq(srv_count(&S), 3);
+
+	/* partial_ok: the pages read, marked truncated. */
+	r.partial_ok = 1;
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_str_eq(r.data, "[0,1,2]");
+	ck_assert_int_eq(r.truncated, 1);
+	ck_assert_int_eq(r.pages, 3);
+	ck_assert_uint_eq(srv_count(&S), 6);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_paginate_never_leaves_the_origin)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/p"), script[512];
+
+	/* Another host (127.0.0.2 is loopback too: allowed by the scheme
+	 * rule, refused by the origin rule). */
+	srv_script(&S, "{'routes': {'/p': {'json': [0], 'headers': [['Link', "
+	           "'<http://127.0.0.2:{port}/p2>; rel=next']]}}}");
+	H = http_default();
+	req_get(&r, u);
+	r.paginate = 1;
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ELINK);
+	assert_contains(r.errmsg, "http://127.0.0.2:");
+	assert_contains(r.errmsg, "another origin");
+	ck_assert_uint_eq(srv_count(&S), 1);
+
+	/* Another port: a second server, which must see nothing. */
+	srv_start(&S2);
+	srv_script(&S2, "{'default': {'json': ['stolen']}}");
+	snprintf(script, sizeof(script), "{'routes': {'/p': {'json': [0], "
+	         "'headers': [['Link', '<http://127.0.0.1:%d/p2>; "
+	         "rel=next']]}}}", S2.port);
+	srv_script(&S, script);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ELINK);
+	assert_contains(r.errmsg, "not followed");
+	ck_assert_uint_eq(srv_count(&S2), 0);
+
+	/* Another scheme. */
+	srv_script(&S, "{'routes': {'/p': {'json': [0], 'headers': [['Link', "
+	           "'<https://127.0.0.1:{port}/p2>; rel=next']]}}}");
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ELINK);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_paginate_malformed_pages)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/m?access_token=" QTOKEN);
+
+	srv_script(&S, "{'routes': {"
+	  "'/m': {'json': [1], 'headers': [['Link', "
+	  "'</m2?access_token=" QTOKEN "&page=2>; rel=next']]},"
+	  "'/m2': {'body': '[2, 3', 'headers': [['Content-Type', "
+	  "'application/json']]}}}");
+	H = http_default();
+	req_get(&r, u);
+	r.paginate = 1;
+	ck_assert_int_eq(run1(H, &r), AFK_EPARSE);
+	ck_assert_int_eq(r.fail, AFK__HTTP_EPARSE);
+	assert_contains(r.errmsg, "page 2 is not valid JSON");
+	/* The URL is named, its token is not. */
+	assert_contains(r.errmsg, "/m2?access_token=[REDACTED]&page=2");
+	assert_no_token(r.errmsg);
+
+	srv_script(&S, "{'routes': {'/m': {'json': {'message': 'hi'}}}}");
+	ck_assert_int_eq(run1(H, &r), AFK_EPARSE);
+	assert_contains(r.errmsg, "page 1 is not a JSON array");
+	assert_contains(r.errmsg, "/m?access_token=[REDACTED]");
+	assert_no_token(r.errmsg);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* --- conditional requests -------------------------------------------- */
+
+START_TEST(test_etag_304_from_the_cache)
+{
+	afk__http_req r;
+	afk__http_stats st;
+	char *u = url_of(&S, "/e");
+	json_t *log;
+
+	srv_script(&S, "{'routes': {'/e': {'etag': '`v1`', "
+	           "'json': {'n': 1}}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.from_cache, 0);
+	ck_assert_str_eq(r.etag, "\"v1\"");
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 304);
+	ck_assert_int_eq(r.from_cache, 1);
+	ck_assert_str_eq(r.data, "{\"n\": 1}");
+	afk__http_get_stats(H, &st);
+	ck_assert_uint_eq(st.sent, 2);
+	ck_assert_uint_eq(st.not_modified, 1);
+	log = srv_log(&S);
+	ck_assert_str_eq(log_header(log, 0, "if-none-match"), "");
+	ck_assert_str_eq(log_header(log, 1, "if-none-match"), "\"v1\"");
+	json_decref(log);
+
+	/* A changed resource: the new body, and the cache follows. */
+	srv_script(&S, "{'routes': {'/e': {'etag': '`v2`', "
+	           "'json': {'n': 2}}}}");
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.data, "{\"n\": 2}");
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.from_cache, 1);
+	ck_assert_str_eq(r.data, "{\"n\": 2}");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_etag_pages_from_the_cache)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/l");
+
+	srv_script(&S, "{'routes': {"
+	  "'/l': {'etag': '`a`', 'json': [1], 'headers': [['Link', "
+	  "'</l2>; rel=next']]},"
+	  "'/l2': {'etag': '`b`', 'json': [2]}}}");
+	H = http_default();
+	req_get(&r, u);
+	r.paginate = 1;
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.from_cache, 0);
+	/* The 304 carries no Link: the cached one leads to page 2. */
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_str_eq(r.data, "[1,2]");
+	ck_assert_int_eq(r.pages, 2);
+	ck_assert_int_eq(r.from_cache, 1);
+	ck_assert_uint_eq(srv_count(&S), 4);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_etag_never_for_writes)
+{
+	afk__http_req r;
+	afk__http_opts o;
+	char *u = url_of(&S, "/e"), cache[128];
+	json_t *log;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	srv_script(&S, "{'routes': {'/e': {'etag': '`v1`', 'json': 1}}}");
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	H = http_with(&o);
+	memset(&r, 0, sizeof(r));
+	r.url = u;
+	r.method = "POST";
+	r.json = "{}";
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 200);
+	r.method = "PATCH";
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	log = srv_log(&S);
+	ck_assert_str_eq(log_header(log, 1, "if-none-match"), "");
+	ck_assert_str_eq(log_header(log, 2, "if-none-match"), "");
+	json_decref(log);
+	ck_assert_int_eq(access(cache, F_OK), -1);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* One tick in a process of its own, as a CronJob would run it. */
+static void tick_in_child(const char *cache, const char *url)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	afk__http *h = NULL;
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		afk__http_opts_default(&o);
+		o.etag_cache = cache;
+		if (afk__http_new(&h, &o, NULL) != AFK_OK)
+			_exit(2);
+		req_get(&r, url);
+		if (afk__http_run(h, &r, 1) != AFK_OK || r.status != 200 ||
+		    r.from_cache)
+			_exit(3);
+		afk__http_req_clear(&r);
+		afk__http_free(h);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "the first process failed: %d", status);
+}
+
+START_TEST(test_etag_cache_persists_across_processes)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	afk__http_stats st;
+	char *u = url_of(&S, "/e?state=open"), cache[128], *text;
+	struct stat sb;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	srv_script(&S, "{'routes': {'/e': {'etag': 'W/`abc`', "
+	           "'json': [{'number': 1}]}}}");
+	tick_in_child(cache, u);
+	ck_assert_int_eq(stat(cache, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	text = read_file(cache);
+	assert_contains(text, "W/\\\"abc\\\"");
+	assert_no_token(text);
+	free(text);
+
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	H = http_with(&o);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 304);
+	ck_assert_int_eq(r.from_cache, 1);
+	ck_assert_str_eq(r.data, "[{\"number\": 1}]");
+	afk__http_get_stats(H, &st);
+	ck_assert_uint_eq(st.not_modified, 1);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+static const char *const corrupt_caches[] = {
+	"{\"version\": 1, \"entries\": {\"x\": {\"etag\": 1}}",  /* cut */
+	"not json at all",
+	"[]",
+	"{\"version\": 99, \"entries\": {}}",
+	"{\"version\": 1, \"entries\": {\"k\": {\"etag\": 5, \"body\": \"\", "
+	"\"seq\": 1}}}",
+};
+
+START_TEST(test_etag_cache_corrupt_is_ignored)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	char *u = url_of(&S, "/e"), cache[128], *text;
+	json_t *doc;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	write_file(cache, corrupt_caches[_i]);
+	srv_script(&S, "{'routes': {'/e': {'etag': '`v1`', 'json': 1}}}");
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	H = http_with(&o);
+	assert_contains(afk__http_warning(H), "ETag cache");
+	assert_contains(afk__http_warning(H), "ignored");
+	assert_contains(afk__http_warning(H), cache);
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 200);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	/* ... and replaced by a good one. */
+	text = read_file(cache);
+	doc = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "version")),
+	                 1);
+	json_decref(doc);
+	free(text);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_etag_cache_unwritable_is_a_warning)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	char *u = url_of(&S, "/e");
+
+	srv_script(&S, "{'routes': {'/e': {'etag': '`v1`', 'json': 1}}}");
+	afk__http_opts_default(&o);
+	o.etag_cache = "/nonexistent-dir-of-afk/cache.json";
+	H = http_with(&o);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	assert_contains(afk__http_warning(H), "not written");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* --- rate limits ----------------------------------------------------- */
+
+START_TEST(test_429_retry_after_blocks_the_host)
+{
+	afk__http_req r;
+	afk__http_stats st;
+	char *u = url_of(&S, "/r");
+	long long t0 = (long long)time(NULL);
+
+	srv_script(&S, "{'routes': {'/r': {'status': 429, 'headers': "
+	           "[['Retry-After', '120']], 'json': {'message': 'slow down'}}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ERATELIMIT);
+	ck_assert_int_eq(r.status, 429);
+	assert_contains(r.errmsg, "rate limited by 127.0.0.1 until ");
+	assert_contains(r.errmsg, "retry after 120 s");
+	assert_contains(r.errmsg, "slow down");
+	ck_assert(r.retry_at >= t0 + 120 && r.retry_at <= t0 + 122);
+
+	/* The next call in the tick fails at once, sending nothing. */
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ERATELIMIT);
+	assert_contains(r.errmsg, "not sent: rate limited by 127.0.0.1");
+	assert_contains(r.errmsg, "retry after 1");
+	ck_assert_uint_eq(srv_count(&S), 1);
+	afk__http_get_stats(H, &st);
+	ck_assert_uint_eq(st.sent, 1);
+	ck_assert_uint_eq(st.refused, 1);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_403_remaining_zero_waits_for_reset)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/r"), script[512], when[32];
+	time_t reset = time(NULL) + 300;
+	struct tm tm;
+
+	snprintf(script, sizeof(script), "{'routes': {'/r': {'status': 403, "
+	         "'headers': [['X-RateLimit-Remaining', '0'], "
+	         "['X-RateLimit-Reset', '%lld']], 'json': {'message': "
+	         "'API rate limit exceeded'}}}}", (long long)reset);
+	srv_script(&S, script);
+	gmtime_r(&reset, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ERATELIMIT);
+	assert_contains(r.errmsg, when);
+	assert_contains(r.errmsg, "; retry after ");
+	ck_assert_int_eq(r.retry_at, (long long)reset);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	assert_contains(r.errmsg, "not sent");
+	assert_contains(r.errmsg, when);
+	ck_assert_uint_eq(srv_count(&S), 1);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_secondary_limit_backs_off)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/r");
+
+	srv_script(&S, "{'routes': {'/r': {'status': 403, 'json': "
+	           "{'message': 'You have exceeded a secondary rate limit.'}}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ERATELIMIT);
+	assert_contains(r.errmsg, "retry after 60 s");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+
+	/* A 429 without any hint backs off too. */
+	srv_script(&S, "{'routes': {'/r': {'status': 429, 'body': ''}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ERATELIMIT);
+	assert_contains(r.errmsg, "retry after 60 s");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* A 403 that is a permission problem is a plain error; the host stays
+ * open. */
+START_TEST(test_403_forbidden_is_not_a_rate_limit)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/r");
+
+	srv_script(&S, "{'routes': {'/r': {'status': 403, 'headers': "
+	           "[['X-RateLimit-Remaining', '4000']], 'json': "
+	           "{'message': 'Resource not accessible by integration'}}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ESTATUS);
+	assert_contains(r.errmsg, "HTTP 403 Forbidden");
+	assert_contains(r.errmsg, "Resource not accessible by integration");
+	assert_contains(r.data, "Resource not accessible");
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ESTATUS);
+	ck_assert_uint_eq(srv_count(&S), 2);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_rate_limit_stops_the_batch)
+{
+	afk__http_opts o;
+	afk__http_req r[4];
+	char *u = url_of(&S, "/r");
+	size_t i;
+
+	srv_script(&S, "{'routes': {'/r': {'status': 429, 'headers': "
+	           "[['Retry-After', '30']], 'body': ''}}}");
+	afk__http_opts_default(&o);
+	o.per_host = 1;
+	H = http_with(&o);
+	for (i = 0; i < 4; i++)
+		req_get(&r[i], u);
+	ck_assert_int_eq(afk__http_run(H, r, 4), AFK_EIO);
+	ck_assert_uint_eq(srv_count(&S), 1);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(r[i].fail, AFK__HTTP_ERATELIMIT);
+		if (i > 0)
+			assert_contains(r[i].errmsg, "not sent");
+		afk__http_req_clear(&r[i]);
+	}
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_reserve_stops_before_spending_it)
+{
+	afk__http_opts o;
+	afk__http_req r[3];
+	char *u = url_of(&S, "/r"), script[512];
+	long long reset = (long long)time(NULL) + 600;
+	size_t i;
+
+	snprintf(script, sizeof(script), "{'routes': {'/r': {'json': [], "
+	         "'headers': [['X-RateLimit-Remaining', '50'], "
+	         "['X-RateLimit-Reset', '%lld']]}}}", reset);
+	srv_script(&S, script);
+	afk__http_opts_default(&o);       /* rate_reserve 50 */
+	o.per_host = 1;
+	H = http_with(&o);
+	for (i = 0; i < 3; i++)
+		req_get(&r[i], u);
+	ck_assert_int_eq(afk__http_run(H, r, 3), AFK_EIO);
+	/* The response that said so is used; the rest are not sent. */
+	ck_assert_int_eq(r[0].rc, AFK_OK);
+	ck_assert_str_eq(r[0].data, "[]");
+	ck_assert_int_eq(r[1].fail, AFK__HTTP_ERESERVE);
+	assert_contains(r[1].errmsg, "rate-limit reserve reached");
+	assert_contains(r[1].errmsg, "50 requests left");
+	ck_assert_int_eq(r[1].retry_at, reset);
+	ck_assert_int_eq(r[2].fail, AFK__HTTP_ERESERVE);
+	ck_assert_uint_eq(srv_count(&S), 1);
+	ck_assert_int_eq(afk__http_run(H, r, 1), AFK_EIO);
+	ck_assert_int_eq(r[0].fail, AFK__HTTP_ERESERVE);
+	ck_assert_uint_eq(srv_count(&S), 1);
+	for (i = 0; i < 3; i++)
+		afk__http_req_clear(&r[i]);
+	afk__http_free(H);
+
+	/* Above the reserve nothing stops. */
+	snprintf(script, sizeof(script), "{'routes': {'/r': {'json': [], "
+	         "'headers': [['X-RateLimit-Remaining', '51']]}}}");
+	srv_script(&S, script);
+	H = http_with(&o);
+	for (i = 0; i < 3; i++)
+		req_get(&r[i], u);
+	ck_assert_int_eq(afk__http_run(H, r, 3), AFK_OK);
+	for (i = 0; i < 3; i++)
+		afk__http_req_clear(&r[i]);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* --- server errors --------------------------------------------------- */
+
+START_TEST(test_5xx_retried_once_for_a_get)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/f");
+	double t0;
+
+	srv_script(&S, "{'routes': {'/f': [{'status': 500, 'body': 'oops'}, "
+	           "{'json': ['ok']}]}}");
+	H = http_default();
+	req_get(&r, u);
+	t0 = now_s();
+	ck_assert_msg(run1(H, &r) == AFK_OK, "%s", r.errmsg);
+	ck_assert_msg(now_s() - t0 >= 0.25, "no back-off before the retry");
+	ck_assert_str_eq(r.data, "[\"ok\"]");
+	ck_assert_uint_eq(srv_count(&S), 2);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_5xx_twice_is_an_error)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/f");
+
+	srv_script(&S, "{'routes': {'/f': [{'status': 500, 'body': 'oops'}, "
+	           "{'status': 502, 'json': {'message': 'bad gateway'}}]}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ESTATUS);
+	ck_assert_int_eq(r.status, 502);
+	assert_contains(r.errmsg, "GET http://127.0.0.1:");
+	assert_contains(r.errmsg, "/f: HTTP 502 Bad Gateway (also on the "
+	                "retry): {\"message\": \"bad gateway\"}");
+	ck_assert_uint_eq(srv_count(&S), 2);
+
+	/* A POST is not retried: it may have been applied. */
+	srv_script(&S, "{'routes': {'/f': [{'status': 503, 'body': 'x'}, "
+	           "{'json': ['ok']}]}}");
+	afk__http_req_clear(&r);
+	memset(&r, 0, sizeof(r));
+	r.url = u;
+	r.method = "POST";
+	r.json = "{}";
+	r.what = "dispatch acme/api#7";
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	assert_contains(r.errmsg, "dispatch acme/api#7: POST http://");
+	assert_contains(r.errmsg, "HTTP 503");
+	ck_assert_uint_eq(srv_count(&S), 3);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* --- transport failures ---------------------------------------------- */
+
+START_TEST(test_timeout)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	char *u = url_of(&S, "/slow");
+	double t0, dt;
+
+	srv_script(&S, "{'routes': {'/slow': {'delay': 3, 'json': []}}}");
+	afk__http_opts_default(&o);
+	o.timeout = 1;
+	H = http_with(&o);
+	req_get(&r, u);
+	t0 = now_s();
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	dt = now_s() - t0;
+	ck_assert_int_eq(r.fail, AFK__HTTP_ETIMEOUT);
+	assert_contains(r.errmsg, "timed out");
+	assert_contains(r.errmsg, "/slow");
+	ck_assert_msg(dt >= 0.9 && dt < 2.5, "took %.3f s", dt);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* A port nothing listens on: bound, then closed. */
+static int closed_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+START_TEST(test_connection_refused)
+{
+	afk__http_req r;
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", closed_port());
+	H = http_default();
+	req_get(&r, url);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ECONNECT);
+	assert_contains(r.errmsg, "connection refused");
+	assert_contains(r.errmsg, url);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+}
+END_TEST
+
+START_TEST(test_truncated_body)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/t");
+
+	srv_script(&S, "{'routes': {'/t': {'body': '[1, 2, 3]', "
+	           "'content_length': 100}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ETRUNCATED);
+	assert_contains(r.errmsg, "truncated response");
+	assert_contains(r.errmsg, "91 bytes remaining");
+	ck_assert_ptr_null(r.data);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+START_TEST(test_oversized_body)
+{
+	afk__http_opts o;
+	afk__http_req r[3];
+	char *a = url_of(&S, "/big"), *b = url_of(&S, "/chunked"),
+	     *c = url_of(&S, "/fits");
+
+	/* 2048 bytes announced; 2048 bytes chunked (length unknown);
+	 * exactly the cap. */
+	srv_script(&S, "{'routes': {"
+	           "'/big': {'body': 'x', 'repeat': 2048},"
+	           "'/chunked': {'body': 'y', 'repeat': 2048, 'chunked': true},"
+	           "'/fits': {'body': 'z', 'repeat': 1024}}}");
+	afk__http_opts_default(&o);
+	o.max_body = 1024;
+	H = http_with(&o);
+	req_get(&r[0], a);
+	req_get(&r[1], b);
+	req_get(&r[2], c);
+	ck_assert_int_eq(afk__http_run(H, r, 3), AFK_EIO);
+	ck_assert_int_eq(r[0].fail, AFK__HTTP_ETOOLARGE);
+	assert_contains(r[0].errmsg, "response too large: more than 1024 bytes");
+	ck_assert_int_eq(r[1].fail, AFK__HTTP_ETOOLARGE);
+	assert_contains(r[1].errmsg, "response too large");
+	ck_assert_int_eq(r[2].rc, AFK_OK);
+	ck_assert_uint_eq(r[2].len, 1024);
+	afk__http_req_clear(&r[0]);
+	afk__http_req_clear(&r[1]);
+	afk__http_req_clear(&r[2]);
+	afk__http_free(H);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
+/* --- the URL rules --------------------------------------------------- */
+
+static const struct {
+	const char *url;
+	const char *why;
+} refused_urls[] = {
+	{"http://example.invalid/x", "plain http is refused"},
+	{"http://10.0.0.1/x", "plain http is refused"},
+	{"http://127.0.0.1.example.invalid/", "plain http is refused"},
+	{"http://[::2]/", "plain http is refused"},
+	{"ftp://127.0.0.1/x", "only https"},
+	{"file:///etc/passwd", "only https"},
+	{"https://user:pw@example.invalid/", "credentials in a URL"},
+	{"example.invalid/no-scheme", "not a valid absolute URL"},
+	{"https://", "not a valid absolute URL"},
+	{"https://:443/", "not a valid absolute URL"},
+};
+
+/* Refused before any connection: no DNS either, so this is quick and
+ * sends nothing anywhere. */
+START_TEST(test_url_refused_before_connecting)
+{
+	afk__http_req r;
+	afk__http_stats st;
+	double t0 = now_s();
+
+	H = http_default();
+	req_get(&r, refused_urls[_i].url);
+	ck_assert_int_eq(run1(H, &r), AFK_EINVAL);
+	ck_assert_int_eq(r.fail, AFK__HTTP_EURL);
+	assert_contains(r.errmsg, "refused before connecting");
+	assert_contains(r.errmsg, refused_urls[_i].why);
+	if (strchr(refused_urls[_i].url, '@') == NULL)
+		assert_contains(r.errmsg, refused_urls[_i].url);
+	else
+		assert_lacks(r.errmsg, "user:pw");
+	afk__http_get_stats(H, &st);
+	ck_assert_uint_eq(st.sent, 0);
+	ck_assert_msg(now_s() - t0 < 0.5, "slow: a lookup was made?");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+}
+END_TEST
+
+START_TEST(test_loopback_http_allowed)
+{
+	afk__http_req r;
+	char url[64];
+
+	srv_script(&S, "{'default': {'json': 'hi'}}");
+	H = http_default();
+	snprintf(url, sizeof(url), "http://localhost:%d/x", S.port);
+	req_get(&r, url);
+	ck_assert_msg(run1(H, &r) == AFK_OK, "%s", r.errmsg);
+	snprintf(url, sizeof(url), "http://127.1:%d/x", S.port);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	snprintf(url, sizeof(url), "http://0x7f.0.0.1:%d/x", S.port);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+}
+END_TEST
+
+START_TEST(test_redirect_not_followed)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/old");
+
+	srv_script(&S, "{'routes': {'/old': {'status': 301, 'headers': "
+	           "[['Location', 'http://127.0.0.1:{port}/new']], 'body': ''},"
+	           "'/new': {'json': 'moved'}}}");
+	H = http_default();
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_EREDIRECT);
+	ck_assert_int_eq(r.status, 301);
+	assert_contains(r.errmsg, "301 Moved Permanently");
+	assert_contains(r.errmsg, "/new), not followed");
+	ck_assert_uint_eq(srv_count(&S), 1);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* --- secrets --------------------------------------------------------- */
+
+/* Every fault the server can produce, each carrying the token in its
+ * body and headers; no message may show any of it. */
+static const char *const leaky[] = {
+	/* 404 with the token in the body and an echoed header */
+	"{'status': 404, 'headers': [['X-Echo', 'Bearer " TOKEN "']], "
+	"'body': '{`message`: `bad credentials " TOKEN "`, "
+	"`auth`: `Authorization: Bearer " TOKEN "`}'}",
+	/* 500 twice (retried) */
+	"{'status': 500, 'body': 'token " TOKEN " rejected'}",
+	/* a redirect to a URL with the token in its query */
+	"{'status': 302, 'headers': [['Location', 'https://evil.invalid/?"
+	"token=" TOKEN "&access_token=" QTOKEN "']], 'body': '" TOKEN "'}",
+	/* rate limited, token in the body */
+	"{'status': 429, 'headers': [['Retry-After', '5']], 'body': '" TOKEN
+	"'}",
+	/* a secondary limit mentioned next to the token */
+	"{'status': 403, 'body': 'secondary rate limit for " TOKEN "'}",
+	/* a 422 whose token sits past the quoted snippet's end */
+	"{'status': 422, 'body': 'x', 'repeat': 1}",
+	/* truncated */
+	"{'body': '" TOKEN "', 'content_length': 1000}",
+	/* a link off the origin, carrying the token */
+	"{'json': [], 'headers': [['Link', '<https://evil.invalid/?"
+	"access_token=" QTOKEN "&t=" TOKEN ">; rel=next']]}",
+	/* a malformed page after the token */
+	"{'body': '[`" TOKEN "`, ', 'headers': [['X-Token', '" TOKEN "']]}",
+	/* too large */
+	"{'body': '" TOKEN "', 'repeat': 100}",
+	/* the token as the ETag of a 304 we never asked for */
+	"{'status': 304, 'headers': [['ETag', '" TOKEN "']]}",
+};
+
+START_TEST(test_secret_never_in_a_message)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	char *u = url_of(&S, "/s?access_token=" QTOKEN "&x=1"), script[2048];
+	char long_body[700];
+	size_t i;
+
+	/* A token cut by the snippet's end must not leave its prefix. */
+	if (strstr(leaky[_i], "'repeat': 1}") != NULL) {
+		for (i = 0; i < 190; i++)
+			long_body[i] = 'a';
+		long_body[190] = '\0';
+		snprintf(script, sizeof(script), "{'default': {'status': 422, "
+		         "'body': '%s%s%s'}}", long_body, TOKEN, TOKEN);
+	} else {
+		snprintf(script, sizeof(script), "{'default': %s}", leaky[_i]);
+	}
+	srv_script(&S, script);
+	afk__http_opts_default(&o);
+	o.max_body = 2048;
+	H = http_with(&o);
+	req_get(&r, u);
+	r.what = "list issues of acme/api";
+	r.paginate = strstr(leaky[_i], "Link") != NULL ||
+	             strstr(leaky[_i], "'[`") != NULL;
+	ck_assert_int_ne(run1(H, &r), AFK_OK);
+	ck_assert_str_ne(r.errmsg, "");
+	assert_contains(r.errmsg, "list issues of acme/api: GET http://");
+	assert_no_token(r.errmsg);
+	assert_no_token(afk__http_errmsg(H));
+	/* The next call fails (fast or not): its message is clean too. */
+	run1(H, &r);
+	assert_no_token(r.errmsg);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* A secret the adapter names that no header carried. */
+START_TEST(test_added_secret_redacted)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/s");
+
+	srv_script(&S, "{'default': {'status': 400, 'body': 'hook "
+	           "https://hooks.example.invalid/T000/B000/XXXXSECRETXXXX bad'}}");
+	H = http_default();
+	ck_assert_int_eq(afk__http_add_secret(H, "T000/B000/XXXXSECRETXXXX"),
+	                 AFK_OK);
+	memset(&r, 0, sizeof(r));
+	r.url = u;
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	assert_lacks(r.errmsg, "XXXXSECRETXXXX");
+	assert_contains(r.errmsg, "https://hooks.example.invalid/[REDACTED]");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* --- the redaction step alone ---------------------------------------- */
+
+static const struct {
+	const char *in;
+	const char *out;
+} redactions[] = {
+	{"plain text", "plain text"},
+	{"tok " TOKEN " end", "tok [REDACTED] end"},
+	{TOKEN TOKEN, "[REDACTED]"},
+	{"GET https://h/x?token=abc&page=2", "GET https://h/x?token=[REDACTED]&page=2"},
+	{"?access_token=abc", "?access_token=[REDACTED]"},
+	{"a?page=1&API_KEY=k1#frag", "a?page=1&API_KEY=[REDACTED]#frag"},
+	{"x?client_secret=s;sig=zz", "x?client_secret=[REDACTED];sig=[REDACTED]"},
+	{"x?monkey=banana&tokens=1", "x?monkey=banana&tokens=1"},
+	{"x?apikey=1&X-Api-Key=2&key=3", "x?apikey=[REDACTED]&X-Api-Key=[REDACTED]&key=[REDACTED]"},
+	{"https://bob:hunter2@host/p", "https://bob:[REDACTED]@host/p"},
+	{"https://bob@host/p", "https://bob@host/p"},
+	{"\"Authorization: token abc\"", "\"Authorization: [REDACTED]\""},
+	{"sent bearer  xyz, ok", "sent bearer  [REDACTED], ok"},
+	{"unbearer x", "unbearer x"},
+	{"", ""},
+};
+
+START_TEST(test_redact_rules)
+{
+	const char *const secrets[] = {TOKEN, "", NULL};
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", redactions[_i].in);
+	afk__redact(buf, sizeof(buf), secrets);
+	ck_assert_str_eq(buf, redactions[_i].out);
+}
+END_TEST
+
+START_TEST(test_redact_cuts_after_replacing)
+{
+	const char *const secrets[] = {"SECRETSECRETSECRET", NULL};
+	char buf[24], *d;
+
+	const char *const short_secret[] = {"SEC", NULL};
+
+	/* A replacement longer than the secret grows the text past its
+	 * buffer: the cut comes after the replacement, so no part of the
+	 * secret is left. */
+	strcpy(buf, "0123456789SEC");               /* 13 bytes + NUL */
+	ck_assert_uint_eq(afk__redact(buf, 14, short_secret), 1);
+	ck_assert_str_eq(buf, "0123456789[RE");
+	strcpy(buf, "01234SECRETSECRETSECRET");
+	afk__redact(buf, sizeof(buf), secrets);
+	ck_assert_str_eq(buf, "01234[REDACTED]");
+	d = afk__redact_dup("a SECRETSECRETSECRET b", secrets);
+	ck_assert_str_eq(d, "a [REDACTED] b");
+	free(d);
+	ck_assert_ptr_null(afk__redact_dup(NULL, secrets));
+	ck_assert_uint_eq(afk__redact(NULL, 10, secrets), 0);
+	strcpy(buf, "no secrets");
+	ck_assert_uint_eq(afk__redact(buf, sizeof(buf), NULL), 0);
+	ck_assert_str_eq(buf, "no secrets");
+}
+END_TEST
+
+/* --- settings -------------------------------------------------------- */
+
+START_TEST(test_options_from_config)
+{
+	afk_config *cfg = NULL;
+	afk__http_opts o;
+	afk__http *h = NULL;
+	char err[AFK__ERRMSG_SIZE] = "";
+
+	ck_assert_int_eq(afk_config_new(&cfg), AFK_OK);
+	afk__http_opts_from_config(&o, cfg);
+	ck_assert_int_eq(o.per_host, 4);
+	ck_assert_int_eq(o.connect_timeout, 10);
+	ck_assert_int_eq(o.timeout, 30);
+	ck_assert_uint_eq(o.max_body, 8u * 1024 * 1024);
+	ck_assert_int_eq(o.max_pages, 10);
+	ck_assert_ptr_null(o.etag_cache);
+	ck_assert_int_eq(o.rate_reserve, 50);
+	ck_assert_int_eq(afk_config_set(cfg, "http", "{\"per_host\": 9, "
+	                 "\"timeout\": 5, \"max_body\": 2048, \"max_pages\": 2, "
+	                 "\"etag_cache\": \"/var/cache/afk/etags.json\", "
+	                 "\"rate_reserve\": 0, \"connect_timeout\": 3}"), AFK_OK);
+	afk__http_opts_from_config(&o, cfg);
+	ck_assert_int_eq(o.per_host, 9);
+	ck_assert_int_eq(o.connect_timeout, 3);
+	ck_assert_int_eq(o.timeout, 5);
+	ck_assert_uint_eq(o.max_body, 2048);
+	ck_assert_int_eq(o.max_pages, 2);
+	ck_assert_str_eq(o.etag_cache, "/var/cache/afk/etags.json");
+	ck_assert_int_eq(o.rate_reserve, 0);
+	afk_config_free(cfg);
+
+	afk__http_opts_default(&o);
+	o.per_host = 0;
+	ck_assert_int_eq(afk__http_new(&h, &o, err), AFK_EINVAL);
+	ck_assert_ptr_null(h);
+	assert_contains(err, "per_host");
+	ck_assert_int_eq(afk__http_new(NULL, &o, err), AFK_EINVAL);
+	ck_assert_int_eq(afk__http_run(NULL, NULL, 0), AFK_EINVAL);
+	afk__http_free(NULL);
+	ck_assert_str_eq(afk__http_errmsg(NULL), "");
+}
+END_TEST
+
+START_TEST(test_empty_batch)
+{
+	H = http_default();
+	ck_assert_int_eq(afk__http_run(H, NULL, 0), AFK_OK);
+	afk__http_free(H);
+}
+END_TEST
+
+/* --- the suite ------------------------------------------------------- */
+
+static Suite *http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc;
+
+	tc = tcase_create("requests");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_plain_get);
+	tcase_add_test(tc, test_methods_and_bodies);
+	tcase_add_test(tc, test_bad_requests_refused);
+	tcase_add_test(tc, test_batch_is_concurrent_and_capped);
+	tcase_add_test(tc, test_per_host_from_the_options);
+	tcase_add_test(tc, test_connection_reused_across_calls);
+	tcase_add_test(tc, test_paginate_three_pages);
+	tcase_add_test(tc, test_paginate_capped_at_max_pages);
+	tcase_add_test(tc, test_paginate_never_leaves_the_origin);
+	tcase_add_test(tc, test_paginate_malformed_pages);
+	tcase_add_test(tc, test_etag_304_from_the_cache);
+	tcase_add_test(tc, test_etag_pages_from_the_cache);
+	tcase_add_test(tc, test_etag_never_for_writes);
+	tcase_add_test(tc, test_etag_cache_persists_across_processes);
+	tcase_add_loop_test(tc, test_etag_cache_corrupt_is_ignored, 0,
+	                    (int)(sizeof(corrupt_caches) /
+	                          sizeof(*corrupt_caches)));
+	tcase_add_test(tc, test_etag_cache_unwritable_is_a_warning);
+	tcase_add_test(tc, test_429_retry_after_blocks_the_host);
+	tcase_add_test(tc, test_403_remaining_zero_waits_for_reset);
+	tcase_add_test(tc, test_secondary_limit_backs_off);
+	tcase_add_test(tc, test_403_forbidden_is_not_a_rate_limit);
+	tcase_add_test(tc, test_rate_limit_stops_the_batch);
+	tcase_add_test(tc, test_reserve_stops_before_spending_it);
+	tcase_add_test(tc, test_5xx_retried_once_for_a_get);
+	tcase_add_test(tc, test_5xx_twice_is_an_error);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_connection_refused);
+	tcase_add_test(tc, test_truncated_body);
+	tcase_add_test(tc, test_oversized_body);
+	tcase_add_test(tc, test_loopback_http_allowed);
+	tcase_add_test(tc, test_redirect_not_followed);
+	tcase_add_loop_test(tc, test_secret_never_in_a_message, 0,
+	                    (int)(sizeof(leaky) / sizeof(*leaky)));
+	tcase_add_test(tc, test_added_secret_redacted);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("offline");
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, test_url_refused_before_connecting, 0,
+	                    (int)(sizeof(refused_urls) /
+	                          sizeof(*refused_urls)));
+	tcase_add_loop_test(tc, test_redact_rules, 0,
+	                    (int)(sizeof(redactions) / sizeof(*redactions)));
+	tcase_add_test(tc, test_redact_cuts_after_replacing);
+	tcase_add_test(tc, test_options_from_config);
+	tcase_add_test(tc, test_empty_batch);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(http_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
