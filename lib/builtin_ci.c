@@ -5,7 +5,8 @@
  * The command is run once per status read, without a shell, with
  * AFK_REPO and AFK_ISSUE set, stdin /dev/null, in the directory of its
  * program (when the command names one by path: a script beside the
- * configuration finds its files), and prints one JSON object:
+ * configuration finds its files), in a process group of its own that is
+ * killed after CI_TIMEOUT seconds, and prints one JSON object:
  *
  *   {"pr": "none" | "open" | "merged", "head": "<sha>",
  *    "ci": "none" | "pending" | "success" | "failure",
@@ -32,6 +33,11 @@
 
 #include "spawn.h"
 
+/* Seconds a CI command may take before it and every process it started
+ * (its process group) are killed: it reports a state, it does not wait
+ * for one, and the tick must not hang on it (a background grandchild
+ * holding its stdout, a hung network call). */
+#define CI_TIMEOUT 60
 #define OUT_MAX (64 * 1024)  /* bytes of stdout: one small JSON object */
 #define ERR_MAX 4096         /* bytes of stderr kept for a message */
 #define ERR_HEAD 200         /* bytes of stderr quoted in a message */
@@ -241,9 +247,6 @@ static int parse_output(afk_call *call, const afk__capture *out)
 	json_t *o;
 	int rc;
 
-	if (out->over)
-		return afk__call_failf(call, AFK_EPARSE, "CI command output too large "
-		            "(over %d KiB)", OUT_MAX / 1024);
 	o = json_loadb(out->buf, out->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL)
 		return afk__call_failf(call, AFK_EPARSE, "CI command output: line %d: "
@@ -293,9 +296,16 @@ static int command_status(afk_call *call, const char *repo, long number,
 	o.dir = cc->dir;
 	o.env = env;
 	o.in = -1;
+	o.timeout_ms = CI_TIMEOUT * 1000L;
 	e = afk__spawn_capture(&o, &out, &err, &status, &started);
 	if (e == ENOMEM && !started)
 		rc = AFK_ENOMEM;
+	else if (e == ETIMEDOUT && started)
+		rc = afk__call_failf(call, AFK_ECALLBACK, "CI command '%s' timed "
+		          "out after %d s", cc->argv.v[0], CI_TIMEOUT);
+	else if (e == 0 && out.over) /* killed for it: its status says no more */
+		rc = afk__call_failf(call, AFK_EPARSE, "CI command output too "
+		          "large (over %d KiB)", OUT_MAX / 1024);
 	else if (e != 0)
 		rc = afk__call_failf(call, AFK_EIO, "%s CI command '%s': %s",
 		          started ? "lost track of" : "cannot run",

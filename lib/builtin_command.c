@@ -11,6 +11,8 @@
  *                       a turn runs
  *       turns           the number of the last turn started
  *       issue           "<repo>#<number>", for the later turns
+ *       lock            flock()ed by the host running a turn, for the
+ *                       turn's length: one turn at a time
  *
  * The run directory's name is the thread id.  The command is executed
  * without a shell and the prompt never travels in argv (it would show in
@@ -18,6 +20,13 @@
  * exit_status is a turn running, "exited 0" a completed one, anything
  * else an error; the phase is the last "AFK-PHASE: <name>" line of the
  * log.
+ *
+ * The directory is the agent's working directory, so what is in it is
+ * not trusted: no file of it is opened through a symbolic link or when
+ * it is not a regular file, what the host writes there replaces what
+ * was there (a new file renamed over it) rather than writing through
+ * it, and only the host's user can read any of it (0700 and 0600: the
+ * log holds whatever the agent printed).
  */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for realpath() */
 
@@ -30,15 +39,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <dirent.h>
 
 #include "spawn.h"
 
 /* Runs past this many directories of one issue mean something is wrong
  * with the state directory, not that the issue ran that often. */
 #define MAX_RUNS 100000
+
+/* The modes of what this module creates: the output of an agent may
+ * hold what it printed of its secrets, so only the host's user reads
+ * it, whatever the umask. */
+#define DIR_MODE 0700
+#define FILE_MODE 0600
+
+/* The phase is searched for in this many bytes at the end of the log:
+ * a log can be of any size, and the phase wanted is the last one. */
+#define PHASE_TAIL (1024 * 1024)
 
 /* What the callbacks need of the configuration, copied. */
 struct command_agent {
@@ -59,8 +81,8 @@ static void command_agent_free(void *userdata)
 
 /* --- the run directory ----------------------------------------------- */
 
-/* mkdir -p: creates path and its missing parents.  Returns 0 or -1 with
- * errno set. */
+/* mkdir -p: creates path and its missing parents, private to us (what
+ * the agents print may hold secrets).  Returns 0 or -1 with errno set. */
 static int mkdir_parents(const char *path)
 {
 	char *p, *s;
@@ -74,12 +96,12 @@ static int mkdir_parents(const char *path)
 	for (s = strchr(p + 1, '/'); s != NULL && err == 0;
 	     s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (mkdir(p, 0777) != 0 && errno != EEXIST)
+		if (mkdir(p, DIR_MODE) != 0 && errno != EEXIST)
 			err = errno;
 		*s = '/';
 	}
 	free(p);
-	if (err == 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
+	if (err == 0 && mkdir(path, DIR_MODE) != 0 && errno != EEXIST)
 		err = errno;
 	errno = err;
 	return err ? -1 : 0;
@@ -110,23 +132,23 @@ static char *id_stem(const char *repo, long number)
 	return stem;
 }
 
-/* Claims a run directory: the first <state_dir>/<stem>-<k> that mkdir
- * creates, written into dir (PATH_MAX bytes; on the stack, so nothing of
- * it is on the heap while a child is forked).  mkdir is atomic, so two
- * ticks racing on one issue get distinct ids.  The thread id is the
- * directory's last component. */
+/* Claims a run directory: the first <state_dir>/<stem>-<k> from k =
+ * first on that mkdir creates, written into dir (PATH_MAX bytes; on the
+ * stack, so nothing of it is on the heap while a child is forked).
+ * mkdir is atomic, so two ticks racing on one issue get distinct ids.
+ * The thread id is the directory's last component. */
 static int claim_run_dir(afk_call *call, const char *state_dir,
-                         const char *stem, char *dir)
+                         const char *stem, long first, char *dir)
 {
 	long k;
 	int n;
 
-	for (k = 1; k <= MAX_RUNS; k++) {
+	for (k = first; k <= MAX_RUNS; k++) {
 		n = snprintf(dir, PATH_MAX, "%s/%s-%ld", state_dir, stem, k);
 		if (n < 0 || n >= PATH_MAX)
 			return afk__call_failf(call, AFK_EIO, "%s/%s-%ld: %s", state_dir,
 			            stem, k, strerror(ENAMETOOLONG));
-		if (mkdir(dir, 0777) == 0)
+		if (mkdir(dir, DIR_MODE) == 0)
 			return AFK_OK;
 		if (errno != EEXIST)
 			return afk__call_failf(call, AFK_EIO, "cannot create %s: %s", dir,
@@ -155,7 +177,8 @@ static void remove_run_file(const char *dir, const char *name)
 static void remove_run_dir(const char *dir)
 {
 	static const char *const names[] = {
-		"prompt.txt", "output.log", "exit_status", "issue", "turns"
+		"prompt.txt", "output.log", "exit_status", "issue", "turns",
+		"lock"
 	};
 	size_t i;
 
@@ -164,25 +187,49 @@ static void remove_run_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* Opens name in dir with flags, on a descriptor above stderr so that the
- * child's dup2() onto 0, 1 and 2 cannot clobber it.  Returns the
- * descriptor (close-on-exec) or -1 with errno set. */
+/* What went wrong with a run file, for a message: the agent works in the
+ * directory and may have put a link or a FIFO where a file was. */
+static const char *file_error(int err)
+{
+	return err == ELOOP ? "not a regular file (a symbolic link?)"
+	                    : strerror(err);
+}
+
+/* Opens name in dir with flags, never through a symbolic link (the
+ * agent's own files are not the host's to follow), never blocking on a
+ * FIFO, and only when it is a regular file; on a descriptor above stderr
+ * so that the child's dup2() onto 0, 1 and 2 cannot clobber it.  Returns
+ * the descriptor (close-on-exec, blocking) or -1 with errno set: ELOOP
+ * for a link or anything but a regular file. */
 static int open_in(const char *dir, const char *name, int flags)
 {
+	struct stat st;
 	char *path;
-	int fd, hi, err;
+	int fd, hi, err, fl;
 
 	path = run_file(dir, name);
 	if (path == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	fd = open(path, flags | O_CLOEXEC, 0666);
+	fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+	          FILE_MODE);
 	free(path);
-	if (fd < 0 || fd > 2)
+	if (fd < 0)
+		return -1;
+	err = 0;
+	if (fstat(fd, &st) != 0)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = ELOOP;
+	else if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		err = errno;
+	if (err == 0 && fd > 2)
 		return fd;
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	err = errno;
+	hi = err ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (hi < 0 && err == 0)
+		err = errno;
 	close(fd);
 	errno = err;
 	return hi;
@@ -205,51 +252,48 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Writes text into a new file name of dir.  Returns 0 or an errno. */
-static int write_run_file(const char *dir, const char *name,
-                          const char *text)
+/* Writes text into name of dir: into a new temporary file of a random
+ * name (mkstemp: created, never followed), then renamed over name.  A
+ * snapshot in another process reads the old file or the new one, never
+ * an empty one, and whatever the agent left at name - a link to a file
+ * of the host's, say - is replaced, not written through.  The file is
+ * private (FILE_MODE).  Returns 0 or an errno. */
+static int put_run_file(const char *dir, const char *name, const char *text)
 {
+	char *tmp, *path;
 	int fd, err = 0;
 
-	fd = open_in(dir, name, O_WRONLY | O_CREAT | O_TRUNC);
-	if (fd < 0)
-		return errno;
-	if (write_all(fd, text, strlen(text)) != 0)
+	tmp = afk__aprintf("%s/.%s.XXXXXX", dir, name);
+	path = run_file(dir, name);
+	if (tmp == NULL || path == NULL) {
+		free(tmp);
+		free(path);
+		return ENOMEM;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+	    fchmod(fd, FILE_MODE) != 0 ||
+	    write_all(fd, text, strlen(text)) != 0)
 		err = errno;
 	if (close(fd) != 0 && err == 0)
 		err = errno;
-	return err;
-}
-
-/* Writes text into name of dir through a temporary file renamed over
- * it, so that a snapshot in another process reads the old state or the
- * new one, never an empty file.  Returns 0 or an errno. */
-static int replace_run_file(const char *dir, const char *name,
-                            const char *text)
-{
-	char *tmp_name, *tmp = NULL, *path;
-	int err;
-
-	tmp_name = afk__aprintf("%s.tmp", name);
-	if (tmp_name != NULL)
-		tmp = run_file(dir, tmp_name);
-	path = run_file(dir, name);
-	if (tmp == NULL || path == NULL)
-		err = ENOMEM;
-	else
-		err = write_run_file(dir, tmp_name, text);
 	if (err == 0 && rename(tmp, path) != 0)
 		err = errno;
-	if (err != 0 && tmp != NULL)
+	if (err != 0)
 		unlink(tmp);
-	free(tmp_name);
+out:
 	free(tmp);
 	free(path);
 	return err;
 }
 
 /* Reads the small file name of dir into buf (size bytes, NUL-terminated,
- * cut to fit).  Returns 0 or an errno (ENOENT when it does not exist). */
+ * cut to fit).  Returns 0 or an errno (ENOENT when it does not exist,
+ * ELOOP when it is no regular file). */
 static int read_run_file(const char *dir, const char *name, char *buf,
                          size_t size)
 {
@@ -273,6 +317,45 @@ static int read_run_file(const char *dir, const char *name, char *buf,
 	close(fd);
 	buf[len] = '\0';
 	return err;
+}
+
+/* Takes the run directory's lock: held by whoever runs a turn in it,
+ * for as long as the turn runs, so that two hosts (overlapping ticks, a
+ * resend) never run two turns in one thread.  The child does not
+ * inherit it.  The lock file is made when create is set.  Returns 0
+ * with *fd (close it to unlock), EWOULDBLOCK when another holds it, or
+ * an errno (ENOENT: no lock file, so nobody holds it). */
+static int lock_run_dir(const char *dir, int create, int *fd)
+{
+	int err;
+
+	*fd = open_in(dir, "lock", O_RDWR | (create ? O_CREAT : 0));
+	if (*fd < 0)
+		return errno;
+	while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		err = errno == EAGAIN ? EWOULDBLOCK : errno;
+		close(*fd);
+		*fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+/* 1 when a turn is under way in dir: its lock is held, or no
+ * exit_status says how the last turn ended. */
+static int turn_running(const char *dir)
+{
+	char buf[8];
+	int fd, err;
+
+	err = lock_run_dir(dir, 0, &fd);
+	if (err == EWOULDBLOCK)
+		return 1;
+	if (err == 0)
+		close(fd);
+	return read_run_file(dir, "exit_status", buf, sizeof(buf)) == ENOENT;
 }
 
 /* --- running the command --------------------------------------------- */
@@ -313,36 +396,65 @@ static int turn_env(afk__strv *env, const char *repo, long number,
 	return AFK_OK;
 }
 
+/* Opens the turn's stdin, the file prompt_name, and its stdout and
+ * stderr, output.log: appended to from the second turn on, emptied by
+ * the first.  Neither is followed if the agent made it a link.  Returns
+ * 0 with *in and *out, or fails the call. */
+static int open_turn_files(afk_call *call, const char *dir,
+                           const char *prompt_name, long turn, int *in,
+                           int *out)
+{
+	const char *name = prompt_name;
+	int err = 0;
+
+	*out = -1;
+	*in = open_in(dir, prompt_name, O_RDONLY);
+	if (*in < 0) {
+		err = errno;
+	} else {
+		name = "output.log";
+		*out = open_in(dir, name, O_WRONLY | O_CREAT |
+		               (turn > 1 ? O_APPEND : 0));
+		if (*out < 0 || (turn == 1 && ftruncate(*out, 0) != 0))
+			err = errno;
+	}
+	if (err == 0)
+		return AFK_OK;
+	if (*in >= 0)
+		close(*in);
+	if (*out >= 0)
+		close(*out);
+	return afk__call_failf(call, AFK_EIO, "cannot open %s/%s: %s", dir,
+	            name, file_error(err));
+}
+
 /* Starts the command in dir with stdin the file prompt_name and its
- * output into output.log (appended from the second turn on).  Returns 0
- * with *pid, or an errno. */
-static int start_turn(const struct command_agent *ca, const afk__strv *env,
-                      const char *dir, const char *prompt_name, long turn,
-                      pid_t *pid)
+ * output into output.log.  Returns 0 with *pid, or fails the call. */
+static int start_turn(afk_call *call, const struct command_agent *ca,
+                      const afk__strv *env, const char *dir,
+                      const char *prompt_name, long turn, pid_t *pid)
 {
 	afk__spawn_opts o;
-	int in, out = -1, err = 0;
+	int in, out, rc, err;
 
-	in = open_in(dir, prompt_name, O_RDONLY);
-	if (in >= 0)
-		out = open_in(dir, "output.log", O_WRONLY | O_CREAT |
-		              (turn > 1 ? O_APPEND : O_TRUNC));
-	if (out < 0)
-		err = errno;
-	if (err == 0) {
-		memset(&o, 0, sizeof(o));
-		o.argv = ca->argv.v;
-		o.dir = dir;
-		o.env = env->v;
-		o.in = in;
-		o.out = o.err = out;
-		err = afk__spawn_start(&o, pid);
-	}
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return err;
+	rc = open_turn_files(call, dir, prompt_name, turn, &in, &out);
+	if (rc != AFK_OK)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.argv = ca->argv.v;
+	o.dir = dir;
+	o.env = env->v;
+	o.in = in;
+	o.out = o.err = out;
+	/* No deadline: this is the agent's whole run, which the watch
+	 * tick's stall deadline judges. */
+	err = afk__spawn_start(&o, pid);
+	close(in);
+	close(out);
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "cannot run agent command "
+		            "'%s': %s", ca->argv.v[0], strerror(err));
+	return AFK_OK;
 }
 
 /* Runs one turn of the command in dir and records it: the turn's number
@@ -350,73 +462,165 @@ static int start_turn(const struct command_agent *ca, const afk__strv *env,
  * runs, so that the thread reads as running).  Once the command has
  * started the turn took place, whatever follows: a failure to wait or to
  * record is not reported, since a failed dispatch would leave the issue
- * unlocked and the next tick would start a second agent on it. */
+ * unlocked and the next tick would start a second agent on it.  The
+ * caller holds the run directory's lock. */
 static int run_command(afk_call *call, const struct command_agent *ca,
                        const afk__strv *env, const char *dir,
                        const char *prompt_name, long turn)
 {
 	char desc[96], n[32];
 	pid_t pid = -1;
-	int err, status;
+	int rc, err, status;
 
-	err = start_turn(ca, env, dir, prompt_name, turn, &pid);
-	if (err != 0)
-		return afk__call_failf(call, AFK_EIO, "cannot run agent command '%s': %s",
-		            ca->argv.v[0], strerror(err));
+	rc = start_turn(call, ca, env, dir, prompt_name, turn, &pid);
+	if (rc != AFK_OK)
+		return rc;
 	remove_run_file(dir, "exit_status");
 	snprintf(n, sizeof(n), "%ld\n", turn);
-	replace_run_file(dir, "turns", n);
+	put_run_file(dir, "turns", n);
 	err = afk__spawn_wait(pid, &status);
 	if (err == 0)
 		afk__spawn_describe(status, desc, sizeof(desc) - 1);
 	else
 		snprintf(desc, sizeof(desc) - 1, "unknown: %s", strerror(err));
 	strcat(desc, "\n");
-	replace_run_file(dir, "exit_status", desc);
+	put_run_file(dir, "exit_status", desc);
 	return AFK_OK;
 }
 
 /* --- dispatch -------------------------------------------------------- */
 
-/* Fills the claimed run directory dir and runs the first turn in it.
- * The issue is kept in the directory for later turns, which are given
- * only the thread id. */
+/* Fills the claimed run directory dir and runs the first turn in it,
+ * holding its lock.  The issue is kept in the directory for later
+ * turns, which are given only the thread id. */
 static int dispatch_in(afk_call *call, const struct command_agent *ca,
                        const char *repo, long number, const char *prompt,
                        const char *id, const char *dir)
 {
 	afk__strv env = {NULL, 0, 0};
 	char *issue;
-	int rc, err;
+	int rc, err, lock;
 
-	issue = afk__aprintf("%s#%ld\n", repo, number);
-	if (issue == NULL)
-		return AFK_ENOMEM;
-	err = write_run_file(dir, "prompt.txt", prompt);
-	if (err == 0)
-		err = write_run_file(dir, "issue", issue);
-	free(issue);
+	err = lock_run_dir(dir, 1, &lock);
 	if (err != 0)
-		return afk__call_failf(call, AFK_EIO, "cannot write in %s: %s", dir,
-		            strerror(err));
+		return afk__call_failf(call, AFK_EIO, "cannot lock %s/lock: %s",
+		            dir, file_error(err));
+	issue = afk__aprintf("%s#%ld\n", repo, number);
+	if (issue == NULL) {
+		close(lock);
+		return AFK_ENOMEM;
+	}
+	err = put_run_file(dir, "prompt.txt", prompt);
+	if (err == 0)
+		err = put_run_file(dir, "issue", issue);
+	free(issue);
+	if (err != 0) {
+		close(lock);
+		return afk__call_failf(call, AFK_EIO, "cannot write in %s: %s",
+		            dir, strerror(err));
+	}
 	rc = turn_env(&env, repo, number, id, dir, 1);
 	if (rc == AFK_OK)
 		rc = run_command(call, ca, &env, dir, "prompt.txt", 1);
 	afk__strv_clear(&env);
+	close(lock);
 	return rc;
+}
+
+/* The k of the newest run directory of stem, <state_dir>/<stem>-<k>, or
+ * 0 when the issue has none.  Returns 0 or an errno. */
+static int newest_run(const char *state_dir, const char *stem, long *newest)
+{
+	size_t n = strlen(stem);
+	struct dirent *e;
+	char *end;
+	DIR *d;
+	long k;
+
+	*newest = 0;
+	d = opendir(state_dir);
+	if (d == NULL)
+		return errno;
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, stem, n) != 0 || e->d_name[n] != '-' ||
+		    e->d_name[n + 1] < '1' || e->d_name[n + 1] > '9')
+			continue;
+		k = strtol(e->d_name + n + 1, &end, 10);
+		if (*end == '\0' && k <= MAX_RUNS && k > *newest)
+			*newest = k;
+		errno = 0;
+	}
+	k = errno;
+	closedir(d);
+	return (int)k;
+}
+
+/* Looks at the newest run directory of the issue before a new one is
+ * claimed: a dispatch whose host died (killed mid-turn, the issue never
+ * labelled) left it with no exit_status, its agent perhaps still at
+ * work.  That thread is adopted - its id written into dir, *adopted set
+ * - and not run again: two agents on one issue is the failure this
+ * prevents; the watch tick sees the thread running, or its stall
+ * deadline.  A directory whose command never started (no "turns", no
+ * lock held) is removed so that the issue runs afresh; one of another
+ * issue of the same stem ("a/b-1" #2 and "a-b/1" #2) is left alone.
+ * *next is where a new claim starts, past the newest, so that the
+ * newest is always the last run, whatever was removed before it. */
+static int adopt_run(afk_call *call, const struct command_agent *ca,
+                     const char *stem, const char *repo, long number,
+                     char *dir, int *adopted, long *next)
+{
+	char buf[512], *want;
+	struct stat st;
+	long k;
+	int err, n, fd, same;
+
+	*adopted = 0;
+	err = newest_run(ca->state_dir, stem, &k);
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "cannot read %s: %s",
+		            ca->state_dir, strerror(err));
+	*next = k + 1;
+	if (k == 0)
+		return AFK_OK;
+	n = snprintf(dir, PATH_MAX, "%s/%s-%ld", ca->state_dir, stem, k);
+	if (n < 0 || n >= PATH_MAX || lstat(dir, &st) != 0 ||
+	    !S_ISDIR(st.st_mode) || !turn_running(dir))
+		return AFK_OK;
+	want = afk__aprintf("%s#%ld\n", repo, number);
+	if (want == NULL)
+		return AFK_ENOMEM;
+	err = read_run_file(dir, "issue", buf, sizeof(buf));
+	same = err == 0 && strcmp(buf, want) == 0;
+	free(want);
+	if (err == 0 && !same)
+		return AFK_OK;
+	if (read_run_file(dir, "turns", buf, sizeof(buf)) == ENOENT &&
+	    lock_run_dir(dir, 1, &fd) == 0) {
+		remove_run_dir(dir); /* a claim whose command never ran */
+		close(fd);
+		*next = k;
+		return AFK_OK;
+	}
+	*adopted = 1;
+	return AFK_OK;
 }
 
 /* dispatch: one synchronous run of the command.  A command that started
  * and exited non-zero is still a dispatch: the thread ran, and judging it
  * is the watch tick's job.  A command that could not start fails with
- * AFK_EIO and leaves no run directory behind. */
+ * AFK_EIO and leaves no run directory behind.  A thread of the issue
+ * still at work, from a dispatch that never returned, is reported
+ * instead of a new one (see adopt_run()). */
 static int command_dispatch(afk_call *call, const char *repo, long number,
                             const char *prompt, void *userdata)
 {
 	const struct command_agent *ca = userdata;
 	char dir[PATH_MAX], *stem;
 	const char *id;
-	int rc;
+	int rc, adopted = 0;
+	long next = 1;
 
 	if (mkdir_parents(ca->state_dir) != 0)
 		return afk__call_failf(call, AFK_EIO, "cannot create %s: %s",
@@ -424,11 +628,15 @@ static int command_dispatch(afk_call *call, const char *repo, long number,
 	stem = id_stem(repo, number);
 	if (stem == NULL)
 		return AFK_ENOMEM;
-	rc = claim_run_dir(call, ca->state_dir, stem, dir);
+	rc = adopt_run(call, ca, stem, repo, number, dir, &adopted, &next);
+	if (rc == AFK_OK && !adopted)
+		rc = claim_run_dir(call, ca->state_dir, stem, next, dir);
 	free(stem);
 	if (rc)
 		return rc;
 	id = dir + strlen(ca->state_dir) + 1;
+	if (adopted)
+		return afk_call_set_thread_id(call, id);
 	rc = dispatch_in(call, ca, repo, number, prompt, id, dir);
 	if (rc == AFK_OK)
 		rc = afk_call_set_thread_id(call, id);
@@ -440,9 +648,12 @@ static int command_dispatch(afk_call *call, const char *repo, long number,
 /* --- an existing thread ---------------------------------------------- */
 
 /* Finds the run directory of thread id, written into dir (PATH_MAX
- * bytes).  An id is a directory name this module made: anything that
- * could leave the state directory ('/', "..") is refused, not looked
- * up. */
+ * bytes).  An id is one directory name this module made: one that could
+ * leave the state directory (with a '/', or "." or ".." itself) is
+ * refused, not looked up, and so is one with a character the module
+ * never puts in a name.  ".." inside a name ("acme-foo..bar-1-1", from
+ * the repository acme/foo..bar) is an ordinary name.  The directory
+ * must be one, not a link to one. */
 static int thread_dir(afk_call *call, const struct command_agent *ca,
                       const char *id, char *dir)
 {
@@ -451,7 +662,7 @@ static int thread_dir(afk_call *call, const struct command_agent *ca,
 	int n, found;
 
 	if (id == NULL || id[0] == '\0' || strcmp(id, ".") == 0 ||
-	    strstr(id, "..") != NULL)
+	    strcmp(id, "..") == 0 || strchr(id, '/') != NULL)
 		return afk__call_failf(call, AFK_EINVAL, "not a thread id of the command "
 		            "agent");
 	for (c = id; *c != '\0'; c++)
@@ -463,7 +674,7 @@ static int thread_dir(afk_call *call, const struct command_agent *ca,
 	if (n < 0 || n >= PATH_MAX)
 		return afk__call_failf(call, AFK_EINVAL, "%s/%s: %s", ca->state_dir, id,
 		            strerror(ENAMETOOLONG));
-	found = stat(dir, &st) == 0;
+	found = lstat(dir, &st) == 0;
 	if (!found && errno != ENOENT && errno != ENOTDIR)
 		return afk__call_failf(call, AFK_EIO, "%s: %s", dir, strerror(errno));
 	if (!found || !S_ISDIR(st.st_mode))
@@ -486,7 +697,7 @@ static int read_state(afk_call *call, const char *dir, int *state)
 	}
 	if (err != 0)
 		return afk__call_failf(call, AFK_EIO, "%s/exit_status: %s", dir,
-		            strerror(err));
+		            file_error(err));
 	*state = strcmp(buf, "exited 0\n") == 0 || strcmp(buf, "exited 0") == 0
 	         ? AFK_AGENT_COMPLETED : AFK_AGENT_ERRORED;
 	return AFK_OK;
@@ -516,15 +727,32 @@ static int phase_of(const char *line, size_t n)
 	return -1;
 }
 
-/* Scans output.log for the last phase line, in constant memory: a log
- * may be large, and a line longer than any phase line is no phase
- * line. */
+/* Positions fd, open on a log of size bytes, where the phase is looked
+ * for: PHASE_TAIL bytes before its end, less one, so that a first line
+ * cut by the window is known as cut.  Returns 1 when the first line read
+ * is such a part (no phase line), 0 when it starts the file, -1 on
+ * error (errno). */
+static int seek_tail(int fd, off_t size)
+{
+	if (size <= PHASE_TAIL)
+		return 0;
+	if (lseek(fd, size - PHASE_TAIL - 1, SEEK_SET) < 0)
+		return -1;
+	return 1;
+}
+
+/* Scans the end of output.log for the last phase line, in constant
+ * memory and time: a log may be of any size (only its last PHASE_TAIL
+ * bytes are read), and a line longer than any phase line is no phase
+ * line.  The log is the agent's: a link or anything but a regular file
+ * there fails the snapshot, unread. */
 static int read_phase(afk_call *call, const char *dir, int *phase)
 {
 	char block[8192], line[40];
-	size_t n = 0, i;
-	ssize_t got;
-	int fd, p, too_long = 0;
+	size_t n = 0, i, left;
+	struct stat st;
+	ssize_t got = 0;
+	int fd, p, too_long = 0, err = 0;
 
 	*phase = AFK_PHASE_DISPATCHED;
 	fd = open_in(dir, "output.log", O_RDONLY);
@@ -532,13 +760,20 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 		return AFK_OK;
 	if (fd < 0)
 		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
-		            strerror(errno));
-	for (;;) {
-		got = read(fd, block, sizeof(block));
+		            file_error(errno));
+	if (fstat(fd, &st) != 0 || (too_long = seek_tail(fd, st.st_size)) < 0)
+		err = errno;
+	/* The log may grow as it is read: no more than the window. */
+	left = PHASE_TAIL + 1;
+	while (err == 0 && left > 0) {
+		got = read(fd, block, left < sizeof(block) ? left : sizeof(block));
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (got < 0)
+			err = errno;
 		if (got <= 0)
 			break;
+		left -= (size_t)got;
 		for (i = 0; i < (size_t)got; i++) {
 			if (block[i] == '\n') {
 				if (!too_long && (p = phase_of(line, n)) >= 0)
@@ -552,14 +787,10 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 			}
 		}
 	}
-	if (got < 0) {
-		int err = errno;
-
-		close(fd);
+	close(fd);
+	if (err != 0)
 		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
 		            strerror(err));
-	}
-	close(fd);
 	if (!too_long && (p = phase_of(line, n)) >= 0)
 		*phase = p; /* a last line without its newline */
 	return AFK_OK;
@@ -597,7 +828,7 @@ static int read_issue(afk_call *call, const char *dir, char **repo,
 	err = read_run_file(dir, "issue", buf, sizeof(buf));
 	if (err != 0)
 		return afk__call_failf(call, err == ENOENT ? AFK_ECALLBACK : AFK_EIO,
-		            "%s/issue: %s", dir, strerror(err));
+		            "%s/issue: %s", dir, file_error(err));
 	buf[strcspn(buf, "\n")] = '\0';
 	hash = strrchr(buf, '#');
 	if (hash == NULL || hash == buf)
@@ -625,7 +856,8 @@ static int read_turns(afk_call *call, const char *dir, long *turns)
 	if (err == ENOENT)
 		return AFK_OK;
 	if (err != 0)
-		return afk__call_failf(call, AFK_EIO, "%s/turns: %s", dir, strerror(err));
+		return afk__call_failf(call, AFK_EIO, "%s/turns: %s", dir,
+		            file_error(err));
 	errno = 0;
 	*turns = strtol(buf, &end, 10);
 	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
@@ -654,7 +886,7 @@ static int turn_in(afk_call *call, const struct command_agent *ca,
 	}
 	turn++;
 	snprintf(name, sizeof(name), "prompt-%ld.txt", turn);
-	err = write_run_file(dir, name, prompt);
+	err = put_run_file(dir, name, prompt);
 	if (err != 0)
 		rc = afk__call_failf(call, AFK_EIO, "cannot write %s/%s: %s", dir, name,
 		          strerror(err));
@@ -672,19 +904,36 @@ static int turn_in(afk_call *call, const struct command_agent *ca,
 /* send_turn: runs the command again in the thread's run directory,
  * synchronously, as dispatch ran it; its output is appended to the
  * thread's log.  A command that cannot start fails with AFK_EIO and the
- * turn counter stays, so the same turn is tried again. */
+ * turn counter stays, so the same turn is tried again.  One turn at a
+ * time: while another host holds the directory's lock, or no
+ * exit_status says the last turn ended (its host died, its agent may be
+ * at work still), the turn is refused with AFK_ECALLBACK, and a later
+ * tick sends it once the thread is done. */
 static int command_send_turn(afk_call *call, const char *thread_id,
                              const char *prompt, void *userdata)
 {
 	const struct command_agent *ca = userdata;
-	char dir[PATH_MAX];
-	int rc;
+	char dir[PATH_MAX], buf[8];
+	int rc, err, lock = -1;
 
 	if (prompt == NULL)
 		return afk__call_failf(call, AFK_EINVAL, "send_turn: prompt is NULL");
 	rc = thread_dir(call, ca, thread_id, dir);
-	if (rc == AFK_OK)
+	if (rc != AFK_OK)
+		return rc;
+	err = lock_run_dir(dir, 1, &lock);
+	if (err == 0)
+		err = read_run_file(dir, "exit_status", buf, sizeof(buf));
+	if (err == EWOULDBLOCK || err == ENOENT)
+		rc = afk__call_failf(call, AFK_ECALLBACK, "thread %s is still "
+		          "running a turn", thread_id);
+	else if (err != 0)
+		rc = afk__call_failf(call, AFK_EIO, "cannot lock %s: %s",
+		          dir, file_error(err));
+	else
 		rc = turn_in(call, ca, thread_id, dir, prompt);
+	if (lock >= 0)
+		close(lock);
 	return rc;
 }
 

@@ -16,7 +16,7 @@
  * who take no lock, see the old file or the new one.  Lookups go through
  * a sorted index, so a large file costs n log n, not n squared.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for realpath() */
 
 #include "builtin.h"
 
@@ -443,43 +443,83 @@ static int dump_and_sync(int fd, mode_t mode, const json_t *root)
 	return err;
 }
 
+/* Flushes the directory holding file to the disk, so that a rename
+ * into it survives a power failure (the file's own fsync() does not
+ * cover its name).  A file system that cannot sync a directory (EINVAL)
+ * is no failure.  Returns 0 or an errno value. */
+static int sync_dir_of(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	char *dir;
+	int fd, err = 0;
+
+	if (slash == NULL)
+		dir = afk__strdup(".");
+	else if (slash == file)
+		dir = afk__strdup("/");
+	else
+		dir = afk__aprintf("%.*s", (int)(slash - file), file);
+	if (dir == NULL)
+		return ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		err = errno;
+	close(fd);
+	return err;
+}
+
 /* Replaces the file at path by root: written to a temporary file beside
- * it (same file system, same mode), synced, then renamed over it, so
- * readers see the old file or the new one and never a part.  On failure
- * the original is untouched, the temporary file is gone and AFK_EIO
- * carries a message on call. */
+ * it (same file system, same mode), synced, then renamed over it and
+ * its directory synced, so readers see the old file or the new one and
+ * never a part, and a label stamped stays stamped after a power failure.
+ * A path that is a symbolic link has its target replaced, the link kept:
+ * the file may live elsewhere (in a repository, say) by design.  On
+ * failure the original is untouched, the temporary file is gone and
+ * AFK_EIO carries a message on call. */
 static int write_file(afk_call *call, const char *path, const json_t *root)
 {
 	char msg[AFK__ERRMSG_SIZE];
 	struct stat st;
-	char *tmp;
+	char *real, *tmp;
 	int fd, err;
 
-	if (stat(path, &st) != 0) {
+	real = realpath(path, NULL);
+	if (real == NULL || stat(real, &st) != 0) {
 		afk__errf(msg, "%s: cannot write: %s", path, strerror(errno));
 		afk_call_set_error(call, msg);
+		free(real);
 		return AFK_EIO;
 	}
-	tmp = afk__aprintf("%s.XXXXXX", path);
-	if (tmp == NULL)
+	tmp = afk__aprintf("%s.XXXXXX", real);
+	if (tmp == NULL) {
+		free(real);
 		return AFK_ENOMEM;
+	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		afk__errf(msg, "%s: cannot create a temporary file beside "
-		          "it: %s", path, strerror(errno));
+		          "it: %s", real, strerror(errno));
 		afk_call_set_error(call, msg);
 		free(tmp);
+		free(real);
 		return AFK_EIO;
 	}
 	err = dump_and_sync(fd, st.st_mode & 07777, root);
-	if (err == 0 && rename(tmp, path) != 0)
+	if (err == 0 && rename(tmp, real) != 0)
 		err = errno;
-	if (err != 0) {
+	if (err != 0)
 		unlink(tmp);
+	else
+		err = sync_dir_of(real);
+	if (err != 0) {
 		afk__errf(msg, "%s: cannot write: %s", path, strerror(err));
 		afk_call_set_error(call, msg);
 	}
 	free(tmp);
+	free(real);
 	return err ? AFK_EIO : AFK_OK;
 }
 

@@ -2,6 +2,7 @@
  * lib/spawn.c - running a local program without a shell.  See spawn.h.
  */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for realpath() */
+#define _DEFAULT_SOURCE   /* syscall(), for close_range() */
 
 #include "spawn.h"
 
@@ -15,7 +16,17 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+/* close_range()'s flag, from <linux/close_range.h> (Linux 5.11), which
+ * older headers lack. */
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 #include "util.h"
 
@@ -168,14 +179,35 @@ static int install(int src, int target)
 	return dup2(src, target) < 0 ? -1 : 0;
 }
 
+/* In the child: marks every descriptor above stderr close-on-exec, so
+ * that the program inherits none of the host's (a lock, a socket, a
+ * file the host opened without O_CLOEXEC), while the pipe that reports
+ * a failed exec stays open until exec.  close_range() where the kernel
+ * has it, else every descriptor below max_fd (found before fork()).
+ * Async-signal-safe. */
+static void cloexec_above_stderr(long max_fd)
+{
+	long fd;
+
+#if defined(SYS_close_range)
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+#endif
+	for (fd = 3; fd < max_fd; fd++)
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC); /* EBADF: not open */
+}
+
 /* In the child, between fork() and exec: only async-signal-safe calls.
  * Returns only on failure, with the errno of the step that failed. */
 static int run_child(const char *prog, char *const *argv, char **env,
-                     const char *dir, const int std[3])
+                     const char *dir, const int std[3], long max_fd)
 {
 	sigset_t none;
 	int fd[3], k;
 
+	/* A process group of its own: a deadline kills it and whatever it
+	 * started, and the host's terminal signals are not its. */
+	setpgid(0, 0);
 	/* The program starts with default signals, not the host's. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -191,6 +223,7 @@ static int run_child(const char *prog, char *const *argv, char **env,
 	for (k = 0; k < 3; k++)
 		if (install(fd[k], k) != 0)
 			return errno;
+	cloexec_above_stderr(max_fd);
 	if (dir != NULL && chdir(dir) != 0)
 		return errno;
 	execve(prog, argv, env);
@@ -224,8 +257,11 @@ int afk__spawn_wait(pid_t pid, int *status)
 static int fork_exec(const char *prog, char *const *argv, char **env,
                      const char *dir, const int std[3], pid_t *pid)
 {
+	long max_fd = sysconf(_SC_OPEN_MAX);
 	int fds[2], err, status;
 
+	if (max_fd < 0)
+		max_fd = 1024;
 	if (cloexec_pipe(fds) != 0)
 		return errno;
 	*pid = fork();
@@ -237,11 +273,14 @@ static int fork_exec(const char *prog, char *const *argv, char **env,
 	}
 	if (*pid == 0) {
 		/* The child: run_child() returns only if exec failed. */
-		err = run_child(prog, argv, env, dir, std);
+		err = run_child(prog, argv, env, dir, std, max_fd);
 		while (write(fds[1], &err, sizeof(err)) < 0 && errno == EINTR)
 			;
 		_exit(127);
 	}
+	/* In the parent too, so that the group exists before anyone may
+	 * kill it; EACCES once the child has exec'd is harmless. */
+	setpgid(*pid, *pid);
 	close(fds[1]);
 	err = read_exec_errno(fds[0]);
 	close(fds[0]);
@@ -304,11 +343,36 @@ static int drain_once(int fd, afk__capture *c)
 	return 1;
 }
 
-/* Reads the two pipes to their ends.  Returns 0 or an errno. */
-static int drain(int fds[2], afk__capture *caps[2])
+/* Milliseconds on the monotonic clock. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The poll() timeout left before deadline (ms on the monotonic clock,
+ * -1: none): -1 for none, 0 once it has passed. */
+static int time_left(long long deadline)
+{
+	long long left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - now_ms();
+	if (left <= 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Reads the two pipes, stdout and stderr, to their ends or until
+ * deadline.  Returns 0 at both ends, ETIMEDOUT at the deadline, EFBIG as
+ * soon as stdout has run past its cap, or an errno. */
+static int drain(int fds[2], afk__capture *caps[2], long long deadline)
 {
 	struct pollfd p[2];
-	int open_n = 2, k, r;
+	int open_n = 2, k, r, wait_ms;
 
 	while (open_n > 0) {
 		for (k = 0; k < 2; k++) {
@@ -316,7 +380,11 @@ static int drain(int fds[2], afk__capture *caps[2])
 			p[k].events = POLLIN;
 			p[k].revents = 0;
 		}
-		if (poll(p, 2, -1) < 0) {
+		wait_ms = time_left(deadline);
+		if (wait_ms == 0)
+			return ETIMEDOUT;
+		r = poll(p, 2, wait_ms);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno;
@@ -327,6 +395,8 @@ static int drain(int fds[2], afk__capture *caps[2])
 			r = drain_once(fds[k], caps[k]);
 			if (r < 0)
 				return errno;
+			if (k == 0 && caps[0]->over)
+				return EFBIG;
 			if (r == 0) {
 				close(fds[k]);
 				fds[k] = -1; /* poll() ignores it from now */
@@ -335,6 +405,46 @@ static int drain(int fds[2], afk__capture *caps[2])
 		}
 	}
 	return 0;
+}
+
+/* Kills the child's process group - the child and what it started - and
+ * the child itself, should it have left the group.  The child is not
+ * reaped yet, so neither id can have been reused. */
+static void kill_group(pid_t pid)
+{
+	killpg(pid, SIGKILL);
+	kill(pid, SIGKILL);
+}
+
+/* Reaps pid with *status, or kills its group at deadline (-1: none) and
+ * reaps it then: a child may close its output and go on running.
+ * Returns 0, ETIMEDOUT (reaped, killed) or an errno. */
+static int wait_until(pid_t pid, int *status, long long deadline)
+{
+	struct timespec nap = {0, 1000 * 1000};
+	pid_t r;
+	int left;
+
+	while (deadline >= 0) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return errno;
+		left = time_left(deadline);
+		if (left == 0) {
+			kill_group(pid);
+			r = (pid_t)afk__spawn_wait(pid, status);
+			return r ? (int)r : ETIMEDOUT;
+		}
+		/* 1 ms, doubling to 64 ms: short children cost little. */
+		if (nap.tv_nsec * 2 < 64L * 1000 * 1000)
+			nap.tv_nsec *= 2;
+		if (left < 64 && left * 1000000L < nap.tv_nsec)
+			nap.tv_nsec = left * 1000000L;
+		nanosleep(&nap, NULL);
+	}
+	return afk__spawn_wait(pid, status);
 }
 
 static int capture_init(afk__capture *c)
@@ -354,6 +464,7 @@ int afk__spawn_capture(const afk__spawn_opts *o, afk__capture *out,
 	afk__spawn_opts run = *o;
 	afk__capture *caps[2];
 	int po[2] = {-1, -1}, pe[2] = {-1, -1}, fds[2], e, k, status2;
+	long long deadline = -1;
 	pid_t pid;
 
 	*started = 0;
@@ -369,6 +480,8 @@ int afk__spawn_capture(const afk__spawn_opts *o, afk__capture *out,
 	}
 	run.out = po[1];
 	run.err = pe[1];
+	if (o->timeout_ms > 0)
+		deadline = now_ms() + o->timeout_ms;
 	e = afk__spawn_start(&run, &pid);
 	close(po[1]);
 	close(pe[1]);
@@ -378,17 +491,21 @@ int afk__spawn_capture(const afk__spawn_opts *o, afk__capture *out,
 	caps[1] = err;
 	if (e == 0) {
 		*started = 1;
-		e = drain(fds, caps);
+		e = drain(fds, caps, deadline);
+		/* Past the deadline or the cap, and after a read failure, the
+		 * child is not waited for: it may never end. */
+		if (e != 0)
+			kill_group(pid);
+		if (e == EFBIG)
+			e = 0; /* out->over says it */
 	}
-	/* Closed before the wait: after a read failure a child blocked on
-	 * a full pipe then gets EPIPE instead of waiting for us forever. */
 	for (k = 0; k < 2; k++)
 		if (fds[k] >= 0)
 			close(fds[k]);
-	if (*started) {
-		k = afk__spawn_wait(pid, e == 0 ? status : &status2);
-		e = e ? e : k;
-	}
+	if (*started && e == 0)
+		e = wait_until(pid, status, deadline);
+	else if (*started)
+		afk__spawn_wait(pid, e == ETIMEDOUT ? status : &status2);
 	return e;
 }
 

@@ -7,6 +7,12 @@
  * between fork() and execve(), and a failed exec comes back as its
  * errno through a close-on-exec pipe.  Everything the child needs is
  * built before fork(): the child of a threaded host may not allocate.
+ *
+ * The child leads a process group of its own, so that what it leaves
+ * behind (a background grandchild holding its stdout, say) can be
+ * killed with it, and it inherits no descriptor of the host but its
+ * stdin, stdout and stderr: every other one is made close-on-exec in
+ * the child, whatever flags the host opened it with.
  */
 #ifndef AFK_LIB_SPAWN_H
 #define AFK_LIB_SPAWN_H
@@ -22,6 +28,9 @@ typedef struct afk__spawn_opts {
 	int in;                /* the child's stdin; -1: /dev/null */
 	int out;               /* the child's stdout */
 	int err;               /* the child's stderr (may equal out) */
+	long timeout_ms;       /* afk__spawn_capture() only: how long the
+	                        * child may run before its process group is
+	                        * killed; 0: no limit */
 } afk__spawn_opts;
 
 /* Starts the program.  Returns 0 with *pid once exec has succeeded, or
@@ -42,10 +51,14 @@ typedef struct afk__capture {
 
 /* Runs the program to its end with stdin o->in (o->out and o->err are
  * ignored), collecting its stdout into *out and its stderr into *err.
- * Both streams are read to their end, past the caps, so that a chatty
- * child never blocks on a full pipe.  Returns 0 with *status, or an
- * errno: of the start (nothing ran) when *started is 0, else of the
- * reading or the waiting. */
+ * Its stderr is read to its end past the cap, so that a chatty child
+ * never blocks on a full pipe; a child that writes more than out->max
+ * bytes to stdout has already given a wrong answer and its process
+ * group is killed (out->over set).  When o->timeout_ms passes before
+ * both streams end, the process group is killed too.  The child is
+ * always reaped.  Returns 0 with *status; ETIMEDOUT, with *status, when
+ * the deadline passed; or an errno: of the start (nothing ran) when
+ * *started is 0, else of the reading or the waiting. */
 int afk__spawn_capture(const afk__spawn_opts *o, afk__capture *out,
                        afk__capture *err, int *status, int *started);
 

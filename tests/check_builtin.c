@@ -23,8 +23,13 @@
 #include <dirent.h>
 #include <jansson.h>
 
+#include <signal.h>
+#include <sys/file.h>
+#include <time.h>
+
 #include "afk/afk.h"
 #include "adapter.h"    /* the call, to run one callback directly */
+#include "spawn.h"      /* the child's deadline, process group and fds */
 
 /* --- fixture --------------------------------------------------------- */
 
@@ -1392,7 +1397,7 @@ START_TEST(test_thread_ids_checked)
 {
 	static const char *const bad[] = {
 		"", ".", "..", "../acme-api-12-1", "acme-api-12-1/..", "a/b",
-		"/etc", "x..y", "sp ace", "new\nline"
+		"/etc", "sp ace", "new\nline"
 	};
 	char want[2 * PATHLEN];
 	afk_call c;
@@ -1418,6 +1423,10 @@ START_TEST(test_thread_ids_checked)
 	ck_assert_str_eq(msg_of(&c), want);
 	afk__call_clear(&c);
 	ck_assert_int_eq(a_snapshot(&f, &c, "plain-file"), AFK_ECALLBACK);
+	afk__call_clear(&c);
+	/* ".." inside one name is a name: looked up, not refused. */
+	ck_assert_int_eq(a_snapshot(&f, &c, "x..y"), AFK_ECALLBACK);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "no such thread x..y"));
 	afk__call_clear(&c);
 	fx_close(&f);
 }
@@ -2044,6 +2053,471 @@ START_TEST(test_watch_lifecycle)
 }
 END_TEST
 
+/* --- one agent per issue, one turn per thread ------------------------ */
+
+/* An agent that notes each of its turns in started.log, beside runs/. */
+static const char *const counting_script =
+	"#!/bin/sh\n"
+	"echo \"$AFK_THREAD_ID $AFK_TURN\" >> ../../started.log\n"
+	"cat >/dev/null\n";
+
+/* The number of lines of the file, 0 when there is none. */
+static int count_lines(const char *path)
+{
+	char *s = read_text(path), *p;
+	int n = 0;
+
+	for (p = s; p != NULL && *p != '\0'; p++)
+		if (*p == '\n')
+			n++;
+	free(s);
+	return n;
+}
+
+/* The text of a run's file, compared and freed. */
+static void check_run_file(const fx *f, const char *id, const char *name,
+                           const char *want)
+{
+	char *s = read_text(run_path(f, id, name));
+
+	ck_assert_msg(s != NULL, "%s/%s is missing", id, name);
+	ck_assert_str_eq(s, want);
+	free(s);
+}
+
+/* A tick killed while its agent ran left a run directory with no
+ * exit_status and an issue without its label: the next dispatch adopts
+ * that thread rather than starting a second agent on the issue. */
+START_TEST(test_dispatch_adopts_unfinished_run)
+{
+	char started[PATHLEN + 16];
+	fx f;
+
+	fx_open(&f, one_issue, counting_script, NULL);
+	snprintf(started, sizeof(started), "%s/started.log", f.dir);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-1");
+
+	put_run_file(&f, "acme-api-12-1", "exit_status", NULL);
+	write_issues(f.issues, one_issue);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-1");
+	ck_assert(file_has_label(&f, "acme/api", 12, "agent-in-progress"));
+	ck_assert_int_eq(count_entries(f.runs), 1);
+	ck_assert_int_eq(count_lines(started), 1);
+
+	/* Once that run has ended, the issue relabelled runs afresh. */
+	put_run_file(&f, "acme-api-12-1", "exit_status", "exited 0\n");
+	write_issues(f.issues, one_issue);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-2");
+	ck_assert_int_eq(count_lines(started), 2);
+
+	/* A claim whose command never started is taken again. */
+	ck_assert_int_eq(mkdir(run_path(&f, "acme-api-12-3", NULL), 0700), 0);
+	put_run_file(&f, "acme-api-12-3", "issue", "acme/api#12\n");
+	put_run_file(&f, "acme-api-12-3", "prompt.txt", "an old prompt\n");
+	write_issues(f.issues, one_issue);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-3");
+	ck_assert_int_eq(count_lines(started), 3);
+	check_run_file(&f, "acme-api-12-3", "exit_status", "exited 0\n");
+
+	/* A directory of that name kept for another issue is no thread of
+	 * this one. */
+	put_run_file(&f, "acme-api-12-3", "exit_status", NULL);
+	put_run_file(&f, "acme-api-12-3", "issue", "acme/other#12\n");
+	write_issues(f.issues, one_issue);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-4");
+	ck_assert_int_eq(count_lines(started), 4);
+	fx_close(&f);
+}
+END_TEST
+
+/* An agent that says whether the run directory's lock is held while it
+ * runs (flock(1), where there is one). */
+static const char *const lock_script =
+	"#!/bin/sh\n"
+	"cat >/dev/null\n"
+	"if ! command -v flock >/dev/null 2>&1; then echo lock=unknown\n"
+	"elif flock -n lock true; then echo lock=free\n"
+	"else echo lock=held; fi\n";
+
+/* One turn at a time in a thread: a turn is refused while another host
+ * runs one (it holds the lock) or while no exit_status says the last
+ * one ended (its host died), and the dispatch holds the lock too. */
+START_TEST(test_send_turn_one_at_a_time)
+{
+	afk_call c;
+	char *log;
+	int fd;
+	fx f;
+
+	fx_open(&f, one_issue, lock_script, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	log = run_text(&f, "output.log");
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, "lock=held") != NULL ||
+	              strstr(log, "lock=unknown") != NULL, "%s", log);
+	free(log);
+
+	fd = open(run_path(&f, "acme-api-12-1", "lock"), O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix"), AFK_ECALLBACK);
+	ck_assert_str_eq(msg_of(&c), "thread acme-api-12-1 is still running "
+	                 "a turn");
+	afk__call_clear(&c);
+	close(fd);
+
+	put_run_file(&f, "acme-api-12-1", "exit_status", NULL);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix"), AFK_ECALLBACK);
+	ck_assert_str_eq(msg_of(&c), "thread acme-api-12-1 is still running "
+	                 "a turn");
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-api-12-1", "turns", "1\n");
+	ck_assert(!exists(run_path(&f, "acme-api-12-1", "prompt-2.txt")));
+
+	put_run_file(&f, "acme-api-12-1", "exit_status", "exited 0\n");
+	ck_assert_msg(a_turn(&f, &c, "acme-api-12-1", "fix") == 0, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-api-12-1", "turns", "2\n");
+	fx_close(&f);
+}
+END_TEST
+
+/* A repository name with ".." in it (acme/foo..bar) makes a thread id
+ * with ".." in it: an ordinary name, watched and sent turns. */
+START_TEST(test_dotdot_repo)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f,
+	        "{'issues': [{'repo': 'acme/foo..bar', 'number': 1,"
+	        " 'labels': ['ready-for-agent'], 'labeled_by': 'alice'}]}",
+	        turn_script, NULL);
+	cfg_set(f.cfg, "allowlist", "[\"acme/foo..bar\"]");
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-foo..bar-1-1");
+	ck_assert_msg(a_snapshot(&f, &c, "acme-foo..bar-1-1") == 0, "%s",
+	              msg_of(&c));
+	ck_assert_int_eq(c.agent_state, AFK_AGENT_COMPLETED);
+	afk__call_clear(&c);
+	ck_assert_msg(a_turn(&f, &c, "acme-foo..bar-1-1", "fix") == 0, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-foo..bar-1-1", "turns", "2\n");
+	fx_close(&f);
+}
+END_TEST
+
+/* --- the run directory is the agent's -------------------------------- */
+
+/* Links the agent plants in its run directory are never followed: the
+ * host's files they point at are neither read nor written. */
+START_TEST(test_run_dir_links_not_followed)
+{
+	static const char *const planted[] = {
+		"exit_status.tmp", "turns.tmp", "prompt-2.txt"
+	};
+	char victim[PATHLEN + 16], *s;
+	struct stat st;
+	afk_call c;
+	size_t k;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	snprintf(victim, sizeof(victim), "%s/victim", f.dir);
+	write_text(victim, "precious\n");
+
+	/* Where the host writes: what is there is replaced, not written
+	 * through. */
+	for (k = 0; k < sizeof(planted) / sizeof(*planted); k++)
+		ck_assert_int_eq(symlink(victim, run_path(&f, "acme-api-12-1",
+		                                          planted[k])), 0);
+	ck_assert_msg(a_turn(&f, &c, "acme-api-12-1", "fix") == 0, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	s = read_text(victim);
+	ck_assert_pstr_eq(s, "precious\n");
+	free(s);
+	ck_assert_int_eq(lstat(run_path(&f, "acme-api-12-1", "prompt-2.txt"),
+	                       &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	check_run_file(&f, "acme-api-12-1", "prompt-2.txt", "fix");
+
+	/* What the host reads and appends to: refused, with a message. */
+	put_run_file(&f, "acme-api-12-1", "output.log", NULL);
+	ck_assert_int_eq(symlink(victim, run_path(&f, "acme-api-12-1",
+	                                          "output.log")), 0);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), AFK_EIO);
+	ck_assert_msg(strstr(msg_of(&c), "/output.log: not a regular file")
+	              != NULL, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "again"), AFK_EIO);
+	ck_assert_msg(strstr(msg_of(&c), "cannot open ") != NULL &&
+	              strstr(msg_of(&c), "/output.log: not a regular file")
+	              != NULL, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	s = read_text(victim);
+	ck_assert_pstr_eq(s, "precious\n");
+	free(s);
+	check_run_file(&f, "acme-api-12-1", "turns", "2\n");
+	ck_assert(!exists(run_path(&f, "acme-api-12-1", "prompt-3.txt")));
+
+	/* A FIFO is refused at once, not waited on. */
+	put_run_file(&f, "acme-api-12-1", "output.log", NULL);
+	ck_assert_int_eq(mkfifo(run_path(&f, "acme-api-12-1", "output.log"),
+	                        0600), 0);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), AFK_EIO);
+	afk__call_clear(&c);
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "again"), AFK_EIO);
+	afk__call_clear(&c);
+
+	put_run_file(&f, "acme-api-12-1", "output.log", "");
+	put_run_file(&f, "acme-api-12-1", "exit_status", NULL);
+	ck_assert_int_eq(symlink(victim, run_path(&f, "acme-api-12-1",
+	                                          "exit_status")), 0);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), AFK_EIO);
+	ck_assert_msg(strstr(msg_of(&c), "/exit_status: not a regular file")
+	              != NULL, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* The run directories and their files are the host user's alone,
+ * whatever the umask: the log holds what the agent printed. */
+START_TEST(test_run_dir_modes)
+{
+	static const char *const names[] = {
+		"prompt.txt", "prompt-2.txt", "output.log", "exit_status",
+		"turns", "issue", "lock"
+	};
+	struct stat st;
+	mode_t mask;
+	afk_call c;
+	size_t k;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	mask = umask(0);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix"), 0);
+	afk__call_clear(&c);
+	umask(mask);
+	ck_assert_int_eq(stat(f.runs, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0700);
+	ck_assert_int_eq(stat(run_path(&f, "acme-api-12-1", NULL), &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0700);
+	for (k = 0; k < sizeof(names) / sizeof(*names); k++) {
+		ck_assert_msg(stat(run_path(&f, "acme-api-12-1", names[k]),
+		                   &st) == 0, "%s", names[k]);
+		ck_assert_msg((st.st_mode & 07777) == 0600, "%s: %o", names[k],
+		              (unsigned)(st.st_mode & 07777));
+	}
+	fx_close(&f);
+}
+END_TEST
+
+/* An issue file that is a link (to a file kept elsewhere) stays a link:
+ * its target is what a change replaces. */
+START_TEST(test_issue_file_link_kept)
+{
+	char dir[PATHLEN + 16], real[2 * PATHLEN];
+	struct stat st;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	snprintf(dir, sizeof(dir), "%s/elsewhere", f.dir);
+	snprintf(real, sizeof(real), "%s/issues.json", dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(rename(f.issues, real), 0);
+	ck_assert_int_eq(symlink("elsewhere/issues.json", f.issues), 0);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
+	ck_assert_int_eq(lstat(f.issues, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert(file_has_label(&f, "acme/api", 12, "agent-in-progress"));
+	ck_assert_int_eq(count_entries(dir), 1); /* no temporary left */
+	fx_close(&f);
+}
+END_TEST
+
+/* --- the child's process group, deadline and descriptors ------------- */
+
+/* Runs argv through afk__spawn_capture() with stdout capped at max and
+ * the deadline timeout_ms; *ms is how long it took.  out->buf is the
+ * caller's to free. */
+static int capture(char *const *argv, long timeout_ms, size_t max,
+                   afk__capture *out, int *status, long *ms)
+{
+	afk__capture err = {4096, NULL, 0, 0};
+	struct timespec t0, t1;
+	afk__spawn_opts o;
+	int e, started = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.argv = argv;
+	o.in = -1;
+	o.timeout_ms = timeout_ms;
+	out->max = max;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	e = afk__spawn_capture(&o, out, &err, status, &started);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	free(err.buf);
+	ck_assert_int_eq(started, 1);
+	*ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	      (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	return e;
+}
+
+/* 1 once process pid has ended (gone, or a zombie), waiting up to 5 s. */
+static int ended(long pid)
+{
+	struct timespec tick = {0, 10 * 1000 * 1000};
+	char path[64], buf[512], *p;
+	FILE *fp;
+	size_t n;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	for (i = 0; i < 500; i++) {
+		if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			return 1;
+		fp = fopen(path, "r");
+		if (fp != NULL) {
+			n = fread(buf, 1, sizeof(buf) - 1, fp);
+			fclose(fp);
+			buf[n] = '\0';
+			p = strrchr(buf, ')');
+			if (p != NULL && p[1] == ' ' &&
+			    (p[2] == 'Z' || p[2] == 'X'))
+				return 1;
+		}
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
+/* A child that never ends, one that ends leaving a grandchild that
+ * holds its stdout, and one that closes its output and runs on, are
+ * killed at the deadline with all they started. */
+START_TEST(test_spawn_deadline)
+{
+	char *const forever[] = {"/bin/sh", "-c", "exec sleep 120", NULL};
+	char *const orphan[] = {"/bin/sh", "-c", "sleep 120 & echo $!", NULL};
+	char *const mute[] = {"/bin/sh", "-c",
+	                      "exec >/dev/null 2>&1; exec sleep 120", NULL};
+	afk__capture out;
+	int status = 0;
+	long ms, pid;
+
+	ck_assert_int_eq(capture(forever, 1000, 4096, &out, &status, &ms),
+	                 ETIMEDOUT);
+	free(out.buf);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ck_assert_int_ge(ms, 900);
+	ck_assert_int_lt(ms, 60000);
+
+	ck_assert_int_eq(capture(orphan, 1000, 4096, &out, &status, &ms),
+	                 ETIMEDOUT);
+	pid = strtol(out.buf, NULL, 10);
+	free(out.buf);
+	ck_assert_int_gt(pid, 1);
+	ck_assert_msg(ended(pid), "the grandchild %ld was not killed", pid);
+	ck_assert_int_lt(ms, 60000);
+
+	/* Its output closed, it is still waited for no longer. */
+	ck_assert_int_eq(capture(mute, 1000, 4096, &out, &status, &ms),
+	                 ETIMEDOUT);
+	free(out.buf);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ck_assert_int_lt(ms, 60000);
+}
+END_TEST
+
+/* A child that writes past the stdout cap has given its wrong answer:
+ * it is killed, not read forever. */
+START_TEST(test_spawn_output_cap)
+{
+	char *const chatty[] = {"/bin/sh", "-c",
+	                        "while :; do echo 0123456789abcdef; done",
+	                        NULL};
+	afk__capture out;
+	int status = 0;
+	long ms;
+
+	ck_assert_int_eq(capture(chatty, 0, 1024, &out, &status, &ms), 0);
+	ck_assert_int_eq(out.over, 1);
+	ck_assert_uint_eq(out.len, 1024);
+	free(out.buf);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+END_TEST
+
+/* 1 when text has the line line. */
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p;
+
+	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/* A descriptor the host opened without O_CLOEXEC reaches neither the
+ * agent nor the CI command. */
+START_TEST(test_no_fd_leak)
+{
+	char *const ls[] = {"/bin/sh", "-c", "ls /proc/$$/fd", NULL};
+	afk__capture out;
+	int status = 0, fd;
+	char *log;
+	long ms;
+	fx f;
+
+	if (access("/proc/self/fd", R_OK) != 0)
+		return; /* no /proc to look in */
+	fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, 47), 47);
+	close(fd);
+
+	ck_assert_int_eq(capture(ls, 0, 4096, &out, &status, &ms), 0);
+	ck_assert_msg(has_line(out.buf, "1"), "%s", out.buf);
+	ck_assert_msg(!has_line(out.buf, "47"), "fd 47 leaked: %s", out.buf);
+	free(out.buf);
+
+	fx_open(&f, one_issue, "#!/bin/sh\ncat >/dev/null\nls /proc/$$/fd\n",
+	        NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	log = run_text(&f, "output.log");
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(has_line(log, "1"), "%s", log);
+	ck_assert_msg(!has_line(log, "47"), "fd 47 leaked: %s", log);
+	free(log);
+	fx_close(&f);
+	close(47);
+}
+END_TEST
+
 /* --- registration ---------------------------------------------------- */
 
 START_TEST(test_builtin_needs_config)
@@ -2175,6 +2649,19 @@ static Suite *builtin_suite(void)
 
 	tc = tcase_create("watch");
 	tcase_add_test(tc, test_watch_lifecycle);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hardening");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_dispatch_adopts_unfinished_run);
+	tcase_add_test(tc, test_send_turn_one_at_a_time);
+	tcase_add_test(tc, test_dotdot_repo);
+	tcase_add_test(tc, test_run_dir_links_not_followed);
+	tcase_add_test(tc, test_run_dir_modes);
+	tcase_add_test(tc, test_issue_file_link_kept);
+	tcase_add_test(tc, test_spawn_deadline);
+	tcase_add_test(tc, test_spawn_output_cap);
+	tcase_add_test(tc, test_no_fd_leak);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("registration");

@@ -4,14 +4,20 @@
  * command agent, command CI, stdout or file notifier).  A host program
  * like any other: it uses only the public API.
  *
- * Exit status: 0 done (also when disarmed), 1 a tick failed, 2 usage,
+ * Exit status: 0 done (also when disarmed, or skipped because another
+ * tick on the same configuration is running), 1 a tick failed, 2 usage,
  * 3 configuration refused.
  */
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for realpath() */
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <afk/afk.h>
 
@@ -44,6 +50,9 @@ static void usage(FILE *fp)
 	      "                     seconds since the epoch (default: now)\n"
 	      "  -h, --help         show this help\n"
 	      "      --version      show the version\n"
+	      "\n"
+	      "Ticks on one configuration never overlap: one that finds\n"
+	      "FILE.lock held by another is skipped (exit status 0).\n"
 	      "\n"
 	      "Environment: AFK_KILL_SWITCH and AFK_ALLOWLIST override the\n"
 	      "file's two arming gates.  See afk(1).\n", fp);
@@ -339,12 +348,60 @@ static int run_ticks(const options *o, const afk_config *cfg)
 	return status ? status : st2;
 }
 
+/* Takes the tick lock of the configuration file config: an exclusive,
+ * non-blocking flock() on "<config>.lock" beside the file (its real
+ * path, links resolved, so that every name of one file shares one lock),
+ * held until *fd is closed and never inherited by an agent or a CI
+ * command.  Ticks on one configuration must not overlap: a dispatch
+ * runs the agent to its end before the issue is labelled, so a second
+ * tick meanwhile would dispatch the issue again.  A tick that finds the
+ * lock held is skipped, as a cron job that forbids concurrent runs
+ * skips.  Returns 0 with the lock held, -1 when another process holds
+ * it, or an exit status; says why when not 0. */
+static int lock_ticks(const char *config, int *fd)
+{
+	char *real, *lock = NULL;
+	int err = 0;
+
+	*fd = -1;
+	real = realpath(config, NULL);
+	if (real != NULL && (lock = malloc(strlen(real) + 6)) != NULL)
+		sprintf(lock, "%s.lock", real);
+	if (lock == NULL) {
+		fprintf(stderr, "afk: %s: %s\n", config, strerror(errno));
+		free(real);
+		return EXIT_TICK;
+	}
+	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	while (*fd >= 0 && flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		close(*fd);
+		*fd = -1;
+	}
+	if (*fd < 0 && err == 0)
+		err = errno;
+	if (err == EWOULDBLOCK || err == EAGAIN)
+		fprintf(stderr, "afk: another tick is running (lock %s held); "
+		        "skipped\n", lock);
+	else if (err != 0)
+		fprintf(stderr, "afk: cannot lock %s: %s\n", lock,
+		        strerror(err));
+	free(lock);
+	free(real);
+	if (err == EWOULDBLOCK || err == EAGAIN)
+		return -1;
+	return err ? EXIT_TICK : 0;
+}
+
 /* Loads the file, applies the environment, and ticks only when armed -
- * a disarmed run touches no adapter at all. */
+ * a disarmed run touches no adapter at all - and no other tick on the
+ * same file runs. */
 static int cmd_run(const options *o)
 {
 	afk_config *cfg = NULL;
-	int status;
+	int status, lock;
 
 	if (afk_config_new(&cfg) != 0) {
 		fprintf(stderr, "afk: out of memory\n");
@@ -360,7 +417,13 @@ static int cmd_run(const options *o)
 		                "dispatched or watched");
 		status = 0;
 	} else {
-		status = run_ticks(o, cfg);
+		status = lock_ticks(o->config, &lock);
+		if (status == 0)
+			status = run_ticks(o, cfg);
+		else if (status < 0)
+			status = 0; /* skipped */
+		if (lock >= 0)
+			close(lock);
 	}
 	afk_config_free(cfg);
 	return status;
