@@ -1,0 +1,275 @@
+/*
+ * lib/builtin_slack.c - the "slack" notifier: one message per
+ * notification to a Slack incoming webhook, over the HTTP layer
+ * (lib/http.h).
+ *
+ * Slack's contract for incoming webhooks: POST {"text": ...} as JSON;
+ * 200 with the body "ok" on success; 429 with Retry-After when the
+ * webhook is rate limited; a 4xx whose body is one word saying why
+ * ("invalid_payload", "no_service", "channel_not_found",
+ * "channel_is_archived", "action_prohibited", ...), which no retry will
+ * change; 5xx when Slack itself failed.
+ *
+ * The webhook's URL is the credential: it comes from the environment or
+ * a file named in the configuration, the HTTP layer knows it as a secret,
+ * and every message this file writes is redacted with it once more.  A
+ * failed notification fails the call; the watch tick keeps the
+ * notification pending and tries again on its next run.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "builtin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "http.h"
+#include "redact.h"
+
+#define WORD_MAX 64            /* bytes of Slack's word quoted */
+
+struct slack_notifier {
+	afk__http *http;
+	char *url;                 /* the webhook: a secret */
+	char *path;                /* its path: a secret */
+	char *last;                /* its last segment, the token: a secret */
+};
+
+static void slack_free(void *userdata)
+{
+	struct slack_notifier *sn = userdata;
+
+	if (sn == NULL)
+		return;
+	afk__http_free(sn->http);
+	if (sn->url != NULL)
+		memset(sn->url, 0, strlen(sn->url));
+	free(sn->url);
+	free(sn->path);
+	free(sn->last);
+	free(sn);
+}
+
+/* Fails call with code and the message fmt makes, redacted with the
+ * webhook once more (Slack's answer is quoted in it). */
+static int fail(afk_call *call, const struct slack_notifier *sn, int code,
+                const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+static int fail(afk_call *call, const struct slack_notifier *sn, int code,
+                const char *fmt, ...)
+{
+	const char *secrets[4];
+	char msg[AFK__ERRMSG_SIZE];
+	va_list ap;
+
+	secrets[0] = sn->url;
+	secrets[1] = sn->path;
+	secrets[2] = sn->last;
+	secrets[3] = NULL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	afk__redact(msg, sizeof(msg), secrets);
+	afk_call_set_error(call, msg);
+	return code;
+}
+
+/* Slack's one-word answer at the start of body (letters, digits, '_'),
+ * cut to WORD_MAX bytes, in word; "" when there is none. */
+static void slack_word(const char *body, char *word)
+{
+	size_t n = 0;
+
+	while (body != NULL && n < WORD_MAX &&
+	       ((body[n] >= 'a' && body[n] <= 'z') ||
+	        (body[n] >= 'A' && body[n] <= 'Z') ||
+	        (body[n] >= '0' && body[n] <= '9') || body[n] == '_')) {
+		word[n] = body[n];
+		n++;
+	}
+	word[n] = '\0';
+}
+
+/* The message's text: message and link on one line, control characters
+ * made spaces.  A heap string, or NULL. */
+static char *make_text(const char *message, const char *link)
+{
+	char *text = afk__aprintf("%s%s%s", message, link[0] ? " " : "", link);
+	char *p;
+
+	for (p = text; p != NULL && *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7F)
+			*p = ' ';
+	return text;
+}
+
+/* Judges a failed request: the code and message the call fails with. */
+static int judge(afk_call *call, const struct slack_notifier *sn,
+                 const afk__http_req *r)
+{
+	char word[WORD_MAX + 1], when[32];
+	long long wait;
+	time_t at;
+	struct tm tm;
+
+	if (r->fail == AFK__HTTP_ERATELIMIT || r->fail == AFK__HTTP_ERESERVE) {
+		wait = r->retry_at - (long long)time(NULL);
+		at = (time_t)r->retry_at;
+		gmtime_r(&at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		return fail(call, sn, AFK_EIO, "Slack webhook: rate limited; "
+		            "retry after %lld s (at %s); the notification stays "
+		            "pending", wait > 0 ? wait : 1, when);
+	}
+	if (r->fail == AFK__HTTP_ESTATUS && r->status >= 400 &&
+	    r->status < 500) {
+		slack_word(r->data, word);
+		return fail(call, sn, AFK_ECONFIG, "Slack webhook refused the "
+		            "notification: \"%s\" (HTTP %ld); a permanent error: "
+		            "check the webhook and its channel", word, r->status);
+	}
+	if (r->fail == AFK__HTTP_ESTATUS && r->status >= 500)
+		return fail(call, sn, AFK_EIO, "Slack webhook: server error "
+		            "(HTTP %ld); the notification stays pending",
+		            r->status);
+	return fail(call, sn, r->rc != AFK_OK ? r->rc : AFK_EIO, "%s",
+	            r->errmsg);
+}
+
+static int slack_notify(afk_call *call, const char *repo, long number,
+                        const char *message, const char *link,
+                        void *userdata)
+{
+	struct slack_notifier *sn = userdata;
+	afk__http_req r;
+	char *text, *body;
+	json_t *o;
+	int rc;
+
+	(void)repo;   /* the message names the issue already */
+	(void)number;
+	if (message == NULL)
+		return AFK_EINVAL;
+	text = make_text(message, link != NULL ? link : "");
+	if (text == NULL)
+		return AFK_ENOMEM;
+	o = json_pack("{s:s}", "text", text);
+	free(text);
+	if (o == NULL)
+		return afk__call_failf(call, AFK_EINVAL, "Slack: the message is "
+		            "not valid UTF-8");
+	body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (body == NULL)
+		return AFK_ENOMEM;
+	memset(&r, 0, sizeof(r));
+	r.what = "Slack notification";
+	r.method = "POST";
+	r.url = sn->url;
+	r.json = body;
+	rc = afk__http_run(sn->http, &r, 1);
+	if (rc != AFK_OK)
+		rc = judge(call, sn, &r);
+	afk__http_req_clear(&r);
+	free(body);
+	return rc;
+}
+
+/* The path of url (from the first '/' after "scheme://host"), or "". */
+static char *url_path(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = strchr(p != NULL ? p + 3 : url, '/');
+	return afk__strdup(p != NULL && p[1] != '\0' ? p : "");
+}
+
+/* The last segment of path ("" for none): a server that quotes only the
+ * token part of /services/T.../B.../<token> must not show it either. */
+static char *last_segment(const char *path)
+{
+	const char *p = strrchr(path, '/');
+
+	return afk__strdup(p != NULL ? p + 1 : "");
+}
+
+/* Hands every form of the webhook to the HTTP layer as a secret. */
+static int add_secrets(struct slack_notifier *sn)
+{
+	sn->path = url_path(sn->url);
+	sn->last = sn->path != NULL ? last_segment(sn->path) : NULL;
+	/* A short one would blank ordinary words out of every message. */
+	if (sn->last != NULL && strlen(sn->last) < 8)
+		sn->last[0] = '\0';
+	if (sn->path == NULL || sn->last == NULL ||
+	    afk__http_add_secret(sn->http, sn->url) != AFK_OK ||
+	    (sn->path[0] != '\0' &&
+	     afk__http_add_secret(sn->http, sn->path) != AFK_OK) ||
+	    (sn->last[0] != '\0' &&
+	     afk__http_add_secret(sn->http, sn->last) != AFK_OK))
+		return AFK_ENOMEM;
+	return AFK_OK;
+}
+
+/* The userdata is handed to the notifier, which owns it from then on. */
+int afk__builtin_slack_notifier(afk_notifier *notifier,
+                                const afk_config *cfg, char *errbuf)
+{
+	struct slack_notifier *sn;
+	afk__http_opts o;
+	int rc;
+
+	if (cfg->notifier_kind == NULL ||
+	    strcmp(cfg->notifier_kind, "slack") != 0) {
+		afk__errf(errbuf, "notifier: the Slack notifier needs "
+		          "{\"kind\": \"slack\", \"webhook_env\" or "
+		          "\"webhook_file\"}");
+		return AFK_ECONFIG;
+	}
+	sn = calloc(1, sizeof(*sn));
+	if (sn == NULL) {
+		afk__errf(errbuf, "notifier: out of memory");
+		return AFK_ENOMEM;
+	}
+	rc = afk__secret_read(cfg->notifier_webhook_env,
+	                      cfg->notifier_webhook_file,
+	                      "notifier: the Slack webhook", &sn->url, errbuf);
+	if (rc == AFK_OK && strncmp(sn->url, "https://", 8) != 0 &&
+	    strncmp(sn->url, "http://", 7) != 0) {
+		afk__errf(errbuf, "notifier: the Slack webhook is not an "
+		          "https URL");
+		rc = AFK_ECONFIG;
+	}
+	if (rc == AFK_OK) {
+		afk__http_opts_from_config(&o, cfg);
+		rc = afk__http_new(&sn->http, &o, errbuf);
+	}
+	if (rc == AFK_OK && add_secrets(sn) != AFK_OK) {
+		afk__errf(errbuf, "notifier: out of memory");
+		rc = AFK_ENOMEM;
+	}
+	if (rc != AFK_OK) {
+		slack_free(sn);
+		return rc;
+	}
+	rc = afk_notifier_set_userdata(notifier, sn, slack_free);
+	if (rc != AFK_OK) {
+		slack_free(sn);
+		afk__errf(errbuf, "notifier: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	rc = afk_notifier_set_notify(notifier, slack_notify);
+	if (rc != AFK_OK)
+		afk__errf(errbuf, "notifier: cannot register notify: %s",
+		          afk_strerror(rc));
+	return rc;
+}

@@ -1,0 +1,796 @@
+/*
+ * lib/builtin_t3.c - the "t3" agent: T3 Code's orchestration API over the
+ * HTTP layer (lib/http.h).
+ *
+ * The shapes come from T3 Code's contracts (pingdotgg/t3code):
+ *   packages/contracts/src/environmentHttp.ts - the routes:
+ *     POST /api/orchestration/dispatch     body: one ClientOrchestrationCommand
+ *     GET  /api/orchestration/threads/:threadId
+ *                                          answer: OrchestrationThreadDetailSnapshot
+ *     both with "authorization: Bearer <token>".
+ *   packages/contracts/src/orchestration.ts - the commands and the read side:
+ *     ThreadCreateCommand {type "thread.create", commandId, threadId,
+ *       projectId, title, modelSelection {instanceId, model}, runtimeMode,
+ *       interactionMode, branch, worktreePath, createdAt}
+ *     ThreadTurnStartCommand {type "thread.turn.start", commandId,
+ *       threadId, message {messageId, role "user", text, attachments},
+ *       runtimeMode, interactionMode, createdAt}
+ *     OrchestrationThreadDetailSnapshot {snapshotSequence, thread}, the
+ *     thread's latestTurn.state (running | interrupted | completed |
+ *     error), session.status (... | stopped | error) and lastError,
+ *     messages [{role, text}], activities [{kind, payload}].
+ * Pending approvals and questions are not a field of the full thread (only
+ * of the shell summary, hasPendingApprovals / hasPendingUserInput): they
+ * are derived from the activities as T3 Code's own client does - an
+ * "approval.requested" or "user-input.requested" activity whose
+ * payload.requestId has no "approval.resolved" / "user-input.resolved"
+ * after it.
+ *
+ * The thread id is the client's choice, made from the repository and the
+ * issue number (afk-<owner>-<name>-<number>-<8 hex>, the base) and a
+ * generation: the first run of an issue is <base>, a later one (the issue
+ * made ready again after a finished run) <base>-2, <base>-3, ... up to
+ * <base>-100.  A dispatch probes them in order and reads each thread:
+ *   - not found (404): creates it and starts the turn - a fresh run;
+ *   - found, no turn and no message yet: starts the turn on it - an
+ *     earlier dispatch stopped between its two commands;
+ *   - found, its turn running, waiting, or asked for and not yet begun
+ *     (a message but no latestTurn): adopts it, reporting its id with no
+ *     command sent - an earlier tick stopped after the turn started and
+ *     before the issue was labelled;
+ *   - found, its latest turn over (completed, interrupted, error, or the
+ *     session stopped, interrupted or in error): a past run, on to the
+ *     next generation.
+ * So a crash anywhere in a dispatch never starts a second turn, and a
+ * finished run never blocks the next one.
+ *
+ * The token comes from the environment or a file named in the
+ * configuration, is handed to the HTTP layer as a secret, and is never in
+ * a message.  A prompt over max_prompt bytes is refused before anything
+ * is sent: T3 Code refuses long input (PROVIDER_SEND_TURN_MAX_INPUT_CHARS)
+ * and a truncated prompt would be a different task.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "builtin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "http.h"
+
+#define SECRET_MAX 4096        /* bytes of a token or webhook file */
+#define RUNTIME_MODE "full-access"
+#define INTERACTION_MODE "default"
+
+/* --- secrets --------------------------------------------------------- */
+
+/* Drops trailing whitespace (a file's newline). */
+static void trim_end(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
+	                 s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+}
+
+static int has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7F)
+			return 1;
+	return 0;
+}
+
+/* Reads the file at path (at most SECRET_MAX bytes) into a heap string. */
+static int read_small(const char *path, char **out)
+{
+	char *buf = malloc(SECRET_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	if (buf == NULL)
+		return ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		free(buf);
+		return err;
+	}
+	for (;;) {
+		n = read(fd, buf + len, SECRET_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = errno;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len > SECRET_MAX) {
+			err = EFBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int afk__secret_read(const char *env, const char *file, const char *what,
+                     char **out, char *errbuf)
+{
+	const char *v;
+	char *s = NULL;
+	int err;
+
+	*out = NULL;
+	if (env != NULL) {
+		v = getenv(env);
+		if (v == NULL || v[0] == '\0') {
+			afk__errf(errbuf, "%s: the environment variable %s is "
+			          "not set", what, env);
+			return AFK_ECONFIG;
+		}
+		s = afk__strdup(v);
+		if (s == NULL) {
+			afk__errf(errbuf, "%s: out of memory", what);
+			return AFK_ENOMEM;
+		}
+	} else if (file != NULL) {
+		err = read_small(file, &s);
+		if (err) {
+			afk__errf(errbuf, "%s: cannot read %s: %s", what, file,
+			          err == EFBIG ? "larger than 4 KiB" :
+			          strerror(err));
+			return err == ENOMEM ? AFK_ENOMEM : AFK_ECONFIG;
+		}
+	} else {
+		afk__errf(errbuf, "%s: no secret configured", what);
+		return AFK_ECONFIG;
+	}
+	trim_end(s);
+	if (s[0] == '\0' || has_ctl(s)) {
+		/* The value is never quoted: it is the secret. */
+		afk__errf(errbuf, "%s: the secret from %s is %s", what,
+		          env ? env : file, s[0] ? "not one line" : "empty");
+		memset(s, 0, strlen(s));
+		free(s);
+		return AFK_ECONFIG;
+	}
+	*out = s;
+	return AFK_OK;
+}
+
+/* --- the adapter's state --------------------------------------------- */
+
+struct t3_agent {
+	afk__http *http;
+	char *base;          /* the url, no trailing '/' */
+	char *auth;          /* "Authorization: Bearer <token>" */
+	char *project_id;
+	char *model;
+	char *instance_id;
+	long long max_prompt;
+	unsigned long seq;   /* ids this handle made */
+};
+
+static void t3_free(void *userdata)
+{
+	struct t3_agent *t = userdata;
+
+	if (t == NULL)
+		return;
+	afk__http_free(t->http);
+	if (t->auth != NULL)
+		memset(t->auth, 0, strlen(t->auth));
+	free(t->auth);
+	free(t->base);
+	free(t->project_id);
+	free(t->model);
+	free(t->instance_id);
+	free(t);
+}
+
+/* --- ids and times --------------------------------------------------- */
+
+/* FNV-1a, 32 bits: a stable, short tag, not a security measure. */
+static uint32_t fnv1a(const char *s, uint32_t h)
+{
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* The thread id of issue number of repo in a heap string, or NULL. */
+char *afk__t3_thread_id(const char *repo, long number)
+{
+	char num[32], *id, *p;
+	uint32_t h;
+
+	snprintf(num, sizeof(num), "#%ld", number);
+	h = fnv1a(num, fnv1a(repo, 2166136261u));
+	id = afk__aprintf("afk-%s-%ld-%08lx", repo, number, (unsigned long)h);
+	for (p = id; p != NULL && *p != '\0'; p++)
+		if (*p == '/')
+			*p = '-';
+	return id;
+}
+
+/* Now as T3 Code's IsoDateTime: 2026-01-02T03:04:05.000Z. */
+static void iso_now(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	char date[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03dZ", date,
+	         (int)(ts.tv_nsec / 1000000L % 1000));
+}
+
+/* A fresh command or message id: kind, seconds, process, sequence. */
+static void new_id(struct t3_agent *t, const char *kind, char *buf,
+                   size_t size)
+{
+	snprintf(buf, size, "afk-%s-%lx-%lx-%lu", kind,
+	         (unsigned long)time(NULL), (unsigned long)getpid(), ++t->seq);
+}
+
+/* s percent-encoded for a path segment, in a heap string, or NULL. */
+static char *path_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+	unsigned char c;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* --- requests -------------------------------------------------------- */
+
+/* Runs one request against base + path; on failure attaches the layer's
+ * redacted message to call and returns its code - except a 404 when
+ * quiet404, left to the caller.  r's outputs are the caller's to
+ * clear. */
+static int t3_run_ex(afk_call *call, struct t3_agent *t, afk__http_req *r,
+                     const char *method, const char *path,
+                     const char *json, const char *what, int quiet404)
+{
+	char *url = afk__aprintf("%s%s", t->base, path);
+	int rc;
+
+	if (url == NULL)
+		return AFK_ENOMEM;
+	memset(r, 0, sizeof(*r));
+	r->what = what;
+	r->method = method;
+	r->url = url;
+	r->json = json;
+	r->secret_header = t->auth;
+	rc = afk__http_run(t->http, r, 1);
+	r->url = NULL;
+	free(url);
+	if (rc != AFK_OK && !(quiet404 && r->fail == AFK__HTTP_ESTATUS &&
+	                      r->status == 404))
+		afk_call_set_error(call, r->errmsg);
+	return rc;
+}
+
+static int t3_run(afk_call *call, struct t3_agent *t, afk__http_req *r,
+                  const char *method, const char *path, const char *json,
+                  const char *what)
+{
+	return t3_run_ex(call, t, r, method, path, json, what, 0);
+}
+
+/* POSTs the command cmd (a new reference, taken) to the dispatch
+ * route. */
+static int dispatch_cmd(afk_call *call, struct t3_agent *t, json_t *cmd,
+                        const char *what, afk__http_req *r)
+{
+	char *body;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (cmd == NULL)
+		return AFK_ENOMEM;
+	body = json_dumps(cmd, JSON_COMPACT);
+	json_decref(cmd);
+	if (body == NULL)
+		return AFK_ENOMEM;
+	rc = t3_run(call, t, r, "POST", "/api/orchestration/dispatch", body,
+	            what);
+	free(body);
+	return rc;
+}
+
+/* The prompt as a JSON string, refused when too long or not UTF-8 -
+ * before anything is sent. */
+static int check_prompt(afk_call *call, const struct t3_agent *t,
+                        const char *prompt)
+{
+	size_t n;
+
+	if (prompt == NULL)
+		return AFK_EINVAL;
+	n = strlen(prompt);
+	if ((long long)n > t->max_prompt)
+		return afk__call_failf(call, AFK_EINVAL, "T3: the prompt is %zu "
+		            "bytes, over max_prompt (%lld); refused, not "
+		            "truncated", n, t->max_prompt);
+	if (!afk__utf8_valid(prompt))
+		return afk__call_failf(call, AFK_EINVAL, "T3: the prompt is not "
+		            "valid UTF-8");
+	return AFK_OK;
+}
+
+static int turn_start(afk_call *call, struct t3_agent *t,
+                      const char *thread_id, const char *prompt,
+                      const char *what)
+{
+	char cmd_id[96], msg_id[96], now[40];
+	afk__http_req r;
+	int rc;
+
+	new_id(t, "turn", cmd_id, sizeof(cmd_id));
+	new_id(t, "msg", msg_id, sizeof(msg_id));
+	iso_now(now, sizeof(now));
+	rc = dispatch_cmd(call, t, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, "
+	                  "s:s, s:[]}, s:s, s:s, s:s}",
+	                  "type", "thread.turn.start",
+	                  "commandId", cmd_id,
+	                  "threadId", thread_id,
+	                  "message", "messageId", msg_id, "role", "user",
+	                  "text", prompt, "attachments",
+	                  "runtimeMode", RUNTIME_MODE,
+	                  "interactionMode", INTERACTION_MODE,
+	                  "createdAt", now), what, &r);
+	afk__http_req_clear(&r);
+	return rc;
+}
+
+static int thread_create(afk_call *call, struct t3_agent *t,
+                         const char *thread_id, const char *repo,
+                         long number)
+{
+	char cmd_id[96], now[40], title[300];
+	afk__http_req r;
+	int rc;
+
+	new_id(t, "create", cmd_id, sizeof(cmd_id));
+	iso_now(now, sizeof(now));
+	snprintf(title, sizeof(title), "afk: %s#%ld", repo, number);
+	rc = dispatch_cmd(call, t, json_pack("{s:s, s:s, s:s, s:s, s:s, "
+	                  "s:{s:s, s:s}, s:s, s:s, s:n, s:n, s:s}",
+	                  "type", "thread.create",
+	                  "commandId", cmd_id,
+	                  "threadId", thread_id,
+	                  "projectId", t->project_id,
+	                  "title", title,
+	                  "modelSelection", "instanceId", t->instance_id,
+	                  "model", t->model,
+	                  "runtimeMode", RUNTIME_MODE,
+	                  "interactionMode", INTERACTION_MODE,
+	                  "branch", "worktreePath",
+	                  "createdAt", now), "T3 thread.create", &r);
+	afk__http_req_clear(&r);
+	return rc;
+}
+
+/* Reads the thread detail of thread_id; *out is the "thread" object
+ * (a new reference) or NULL with a message on call.  With missing, a 404
+ * is no failure: *missing is set and *out NULL, no message. */
+static int read_thread_ex(afk_call *call, struct t3_agent *t,
+                          const char *thread_id, json_t **out,
+                          int *missing)
+{
+	char *path, *esc = path_escape(thread_id);
+	afk__http_req r;
+	json_error_t jerr;
+	json_t *root, *thread;
+	int rc;
+
+	*out = NULL;
+	if (missing != NULL)
+		*missing = 0;
+	path = esc ? afk__aprintf("/api/orchestration/threads/%s", esc) : NULL;
+	free(esc);
+	if (path == NULL)
+		return AFK_ENOMEM;
+	rc = t3_run_ex(call, t, &r, "GET", path, NULL, "T3 thread snapshot",
+	               missing != NULL);
+	free(path);
+	if (rc != AFK_OK && missing != NULL &&
+	    r.fail == AFK__HTTP_ESTATUS && r.status == 404) {
+		*missing = 1;
+		rc = AFK_OK;
+	}
+	if (rc != AFK_OK || (missing != NULL && *missing)) {
+		afk__http_req_clear(&r);
+		return rc;
+	}
+	root = json_loadb(r.data, r.len, 0, &jerr);
+	afk__http_req_clear(&r);
+	if (root == NULL)
+		return afk__call_failf(call, AFK_EPARSE, "T3 thread snapshot: "
+		            "invalid JSON: %s", jerr.text);
+	thread = json_object_get(root, "thread");
+	if (!json_is_object(thread)) {
+		json_decref(root);
+		return afk__call_failf(call, AFK_EPARSE, "T3 thread snapshot: "
+		            "no \"thread\" object");
+	}
+	json_incref(thread);
+	json_decref(root);
+	*out = thread;
+	return AFK_OK;
+}
+
+static int read_thread(afk_call *call, struct t3_agent *t,
+                       const char *thread_id, json_t **out)
+{
+	return read_thread_ex(call, t, thread_id, out, NULL);
+}
+
+/* --- dispatch -------------------------------------------------------- */
+
+#define T3_GENERATIONS 100  /* <base>, <base>-2, ... <base>-100 */
+
+static int thread_state(json_t *thread);
+
+enum probe {
+	PROBE_MISSING,  /* no such thread: create it, start the turn */
+	PROBE_EMPTY,    /* no turn asked for yet: start it */
+	PROBE_LIVE,     /* a turn running or asked for: adopt it */
+	PROBE_PAST      /* a finished run: the next generation */
+};
+
+/* What thread (read back) is to a dispatch, or -1 when its turn state
+ * is unknown. */
+static int probe_thread(json_t *thread)
+{
+	json_t *lt = json_object_get(thread, "latestTurn");
+
+	if ((lt == NULL || json_is_null(lt)) &&
+	    json_array_size(json_object_get(thread, "messages")) == 0)
+		return PROBE_EMPTY;
+	switch (thread_state(thread)) {
+	case AFK_AGENT_RUNNING:
+	case AFK_AGENT_WAITING_APPROVAL:
+	case AFK_AGENT_WAITING_INPUT:
+		return PROBE_LIVE;
+	case AFK_AGENT_COMPLETED:
+	case AFK_AGENT_INTERRUPTED:
+	case AFK_AGENT_ERRORED:
+	case AFK_AGENT_STOPPED:
+		return PROBE_PAST;
+	default:
+		return -1;
+	}
+}
+
+static int t3_dispatch(afk_call *call, const char *repo, long number,
+                       const char *prompt, void *userdata)
+{
+	struct t3_agent *t = userdata;
+	char *base, *thread_id = NULL;
+	json_t *thread;
+	int rc, gen, missing, probe = PROBE_PAST;
+
+	if (repo == NULL)
+		return AFK_EINVAL;
+	rc = check_prompt(call, t, prompt);
+	if (rc != AFK_OK)
+		return rc;
+	base = afk__t3_thread_id(repo, number);
+	if (base == NULL)
+		return AFK_ENOMEM;
+	for (gen = 1; gen <= T3_GENERATIONS; gen++) {
+		free(thread_id);
+		thread_id = gen == 1 ? afk__strdup(base) :
+		            afk__aprintf("%s-%d", base, gen);
+		if (thread_id == NULL) {
+			rc = AFK_ENOMEM;
+			break;
+		}
+		rc = read_thread_ex(call, t, thread_id, &thread, &missing);
+		if (rc != AFK_OK)
+			break;
+		probe = missing ? PROBE_MISSING : probe_thread(thread);
+		json_decref(thread);
+		if (probe < 0)
+			rc = afk__call_failf(call, AFK_EPARSE, "T3: thread %s: "
+			          "unknown latestTurn.state; not dispatched",
+			          thread_id);
+		if (rc != AFK_OK || probe != PROBE_PAST)
+			break;
+	}
+	if (rc == AFK_OK && probe == PROBE_PAST)
+		rc = afk__call_failf(call, AFK_EIO, "T3: threads %s to %s-%d "
+		          "all hold finished runs; not dispatched", base, base,
+		          T3_GENERATIONS);
+	if (rc == AFK_OK && probe == PROBE_MISSING)
+		rc = thread_create(call, t, thread_id, repo, number);
+	if (rc == AFK_OK && probe != PROBE_LIVE)
+		rc = turn_start(call, t, thread_id, prompt,
+		                "T3 thread.turn.start");
+	if (rc == AFK_OK)
+		rc = afk_call_set_thread_id(call, thread_id);
+	free(thread_id);
+	free(base);
+	return rc;
+}
+
+static int t3_send_turn(afk_call *call, const char *thread_id,
+                        const char *prompt, void *userdata)
+{
+	struct t3_agent *t = userdata;
+	int rc;
+
+	if (thread_id == NULL || thread_id[0] == '\0')
+		return AFK_EINVAL;
+	rc = check_prompt(call, t, prompt);
+	if (rc != AFK_OK)
+		return rc;
+	return turn_start(call, t, thread_id, prompt, "T3 thread.turn.start");
+}
+
+/* --- snapshot -------------------------------------------------------- */
+
+/* The last "AFK-PHASE: <word>" of text, as AFK_PHASE_*, or -1. */
+static int last_phase(const char *text, int phase)
+{
+	static const struct {
+		const char *word;
+		int phase;
+	} words[] = {
+		{"tests-red", AFK_PHASE_TESTS_RED},
+		{"green", AFK_PHASE_GREEN},
+		{"pushed", AFK_PHASE_PUSHED},
+	};
+	const char *p = text, *w;
+	size_t i, n;
+
+	while ((p = strstr(p, "AFK-PHASE:")) != NULL) {
+		p += 10;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (w = p; (*w >= 'a' && *w <= 'z') || *w == '-'; w++)
+			;
+		n = (size_t)(w - p);
+		for (i = 0; i < sizeof(words) / sizeof(*words); i++)
+			if (strlen(words[i].word) == n &&
+			    strncmp(words[i].word, p, n) == 0)
+				phase = words[i].phase;
+		p = w;
+	}
+	return phase;
+}
+
+/* 1 when an activity of kind "<what>.requested" has no later
+ * "<what>.resolved" with its payload.requestId. */
+static int pending(json_t *activities, const char *what)
+{
+	char req[64], res[64];
+	afk__strv open = {NULL, 0, 0};
+	const char *kind, *id;
+	json_t *a;
+	size_t i;
+	long k;
+	int any;
+
+	snprintf(req, sizeof(req), "%s.requested", what);
+	snprintf(res, sizeof(res), "%s.resolved", what);
+	json_array_foreach(activities, i, a) {
+		kind = json_string_value(json_object_get(a, "kind"));
+		id = json_string_value(json_object_get(
+		        json_object_get(a, "payload"), "requestId"));
+		if (kind == NULL)
+			continue;
+		if (id == NULL)
+			id = "";
+		if (strcmp(kind, req) == 0 && afk__strv_find(&open, id) < 0) {
+			afk__strv_push(&open, id);
+		} else if (strcmp(kind, res) == 0 &&
+		           (k = afk__strv_find(&open, id)) >= 0) {
+			free(open.v[k]);
+			open.v[k] = open.v[--open.n];
+		}
+	}
+	any = open.n > 0;
+	afk__strv_clear(&open);
+	return any;
+}
+
+static int str_is(json_t *o, const char *key, const char *value)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL && strcmp(s, value) == 0;
+}
+
+/* The AFK_AGENT_* state of thread, or -1 for a turn state this adapter
+ * does not know. */
+static int thread_state(json_t *thread)
+{
+	json_t *turn = json_object_get(thread, "latestTurn");
+	json_t *session = json_object_get(thread, "session");
+	json_t *acts = json_object_get(thread, "activities");
+	int settled;
+
+	if (json_is_object(turn) && !json_is_string(json_object_get(turn,
+	                                                           "state")))
+		return -1;
+	if (str_is(turn, "state", "error") || str_is(session, "status", "error"))
+		return AFK_AGENT_ERRORED;
+	settled = str_is(turn, "state", "completed") ||
+	          str_is(turn, "state", "interrupted");
+	if (!settled && pending(acts, "approval"))
+		return AFK_AGENT_WAITING_APPROVAL;
+	if (!settled && pending(acts, "user-input"))
+		return AFK_AGENT_WAITING_INPUT;
+	if (str_is(turn, "state", "completed"))
+		return AFK_AGENT_COMPLETED;
+	if (str_is(turn, "state", "interrupted"))
+		return AFK_AGENT_INTERRUPTED;
+	if (str_is(session, "status", "stopped"))
+		return AFK_AGENT_STOPPED;
+	if (str_is(turn, "state", "running"))
+		return AFK_AGENT_RUNNING;
+	if (json_is_object(turn))
+		return -1;
+	/* No turn yet: the one asked for is starting, unless the session
+	 * was interrupted before it did. */
+	return str_is(session, "status", "interrupted") ?
+	       AFK_AGENT_INTERRUPTED : AFK_AGENT_RUNNING;
+}
+
+static int t3_snapshot(afk_call *call, const char *thread_id,
+                       void *userdata)
+{
+	struct t3_agent *t = userdata;
+	json_t *thread = NULL, *m;
+	const char *text;
+	int rc, state, phase = -1;
+	size_t i;
+
+	if (thread_id == NULL || thread_id[0] == '\0')
+		return AFK_EINVAL;
+	rc = read_thread(call, t, thread_id, &thread);
+	if (rc != AFK_OK)
+		return rc;
+	state = thread_state(thread);
+	json_array_foreach(json_object_get(thread, "messages"), i, m) {
+		text = json_string_value(json_object_get(m, "text"));
+		if (str_is(m, "role", "assistant") && text != NULL)
+			phase = last_phase(text, phase);
+	}
+	if (state < 0)
+		rc = afk__call_failf(call, AFK_EPARSE, "T3 thread snapshot: "
+		          "unknown latestTurn.state");
+	else
+		rc = afk_call_set_agent_state(call, state);
+	if (rc == AFK_OK && phase >= 0)
+		rc = afk_call_set_phase(call, phase);
+	json_decref(thread);
+	return rc;
+}
+
+/* --- registration ---------------------------------------------------- */
+
+static int t3_new(const afk_config *cfg, struct t3_agent **out,
+                  char *errbuf)
+{
+	struct t3_agent *t;
+	afk__http_opts o;
+	char *token = NULL;
+	int rc;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		afk__errf(errbuf, "agent: out of memory");
+		return AFK_ENOMEM;
+	}
+	rc = afk__secret_read(cfg->agent_token_env, cfg->agent_token_file,
+	                      "agent: the T3 token", &token, errbuf);
+	if (rc == AFK_OK) {
+		afk__http_opts_from_config(&o, cfg);
+		rc = afk__http_new(&t->http, &o, errbuf);
+	}
+	if (rc == AFK_OK) {
+		t->base = afk__strdup(cfg->agent_url);
+		t->auth = afk__aprintf("Authorization: Bearer %s", token);
+		t->project_id = afk__strdup(cfg->agent_project_id);
+		t->model = afk__strdup(cfg->agent_model);
+		t->instance_id = afk__strdup(cfg->agent_instance_id);
+		t->max_prompt = cfg->agent_max_prompt;
+		if (t->base == NULL || t->auth == NULL ||
+		    t->project_id == NULL || t->model == NULL ||
+		    t->instance_id == NULL ||
+		    afk__http_add_secret(t->http, token) != AFK_OK) {
+			afk__errf(errbuf, "agent: out of memory");
+			rc = AFK_ENOMEM;
+		}
+	}
+	if (token != NULL) {
+		memset(token, 0, strlen(token));
+		free(token);
+	}
+	if (rc != AFK_OK) {
+		t3_free(t);
+		return rc;
+	}
+	*out = t;
+	return AFK_OK;
+}
+
+/* The userdata is handed to the agent, which owns it from then on. */
+int afk__builtin_t3_agent(afk_agent *agent, const afk_config *cfg,
+                          char *errbuf)
+{
+	struct t3_agent *t;
+	int rc;
+
+	if (cfg->agent_kind == NULL || strcmp(cfg->agent_kind, "t3") != 0 ||
+	    cfg->agent_url == NULL || cfg->agent_project_id == NULL ||
+	    cfg->agent_model == NULL || cfg->agent_instance_id == NULL) {
+		afk__errf(errbuf, "agent: the T3 agent needs {\"kind\": \"t3\", "
+		          "\"url\", \"token_env\" or \"token_file\", "
+		          "\"project_id\", \"model\"}");
+		return AFK_ECONFIG;
+	}
+	rc = t3_new(cfg, &t, errbuf);
+	if (rc != AFK_OK)
+		return rc;
+	rc = afk_agent_set_userdata(agent, t, t3_free);
+	if (rc != AFK_OK) {
+		t3_free(t);
+		afk__errf(errbuf, "agent: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	rc = afk_agent_set_dispatch(agent, t3_dispatch);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_snapshot(agent, t3_snapshot);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_send_turn(agent, t3_send_turn);
+	if (rc != AFK_OK)
+		afk__errf(errbuf, "agent: cannot register the T3 callbacks: %s",
+		          afk_strerror(rc));
+	return rc;
+}

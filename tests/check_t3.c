@@ -1,0 +1,1038 @@
+/*
+ * tests/check_t3.c - the "t3" agent (lib/builtin_t3.c) against
+ * tests/http_server.py on 127.0.0.1, scripted with T3 Code's shapes
+ * (packages/contracts/src/orchestration.ts in pingdotgg/t3code).
+ *
+ * Each test starts its own server (the fixture), scripts its answers,
+ * makes the agent from a configuration through afk_agent_set_builtin()
+ * - the path a host takes - and calls its callbacks as a tick would.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include <jansson.h>
+
+#include "afk/afk.h"
+#include "adapter.h"
+#include "builtin.h"
+#include "config.h"
+#include "fakes.h"
+
+#ifndef AFK_TOP_SRCDIR
+#define AFK_TOP_SRCDIR "."
+#endif
+#ifndef AFK_PYTHON3
+#define AFK_PYTHON3 "/usr/bin/python3"
+#endif
+
+#define TOKEN "t3tok_S3cr3tT0k3nValue0123456789"
+#define TOKEN_ENV "AFK_TEST_T3_TOKEN"
+#define DISPATCH "/api/orchestration/dispatch"
+#define THREADS "/api/orchestration/threads/"
+
+/* --- the scripted server (tests/http_server.py) ---------------------- */
+
+typedef struct srv {
+	char dir[64];
+	pid_t pid;
+	int port;
+	char base[64];      /* "http://127.0.0.1:PORT" */
+} srv;
+
+static srv S;
+
+static char *read_text(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (fp == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_msg(fp != NULL, "cannot write %s", path);
+	ck_assert_int_ge(fputs(text, fp), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+static void msleep(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void srv_start(srv *s)
+{
+	char script[1024], portfile[128], *text;
+	const char *top = getenv("top_srcdir");
+	const char *py = access(AFK_PYTHON3, X_OK) == 0 ? AFK_PYTHON3 :
+	                 "python3";
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	strcpy(s->dir, "/tmp/afk-srv.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(s->dir));
+	snprintf(script, sizeof(script), "%s/tests/http_server.py",
+	         top != NULL && top[0] != '\0' ? top : AFK_TOP_SRCDIR);
+	ck_assert_msg(access(script, R_OK) == 0, "no %s", script);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		setpgid(0, 0);
+#if defined(__linux__)
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+		execlp(py, py, script, "--dir", s->dir, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(portfile, sizeof(portfile), "%s/port", s->dir);
+	for (i = 0; i < 1000; i++) {
+		text = read_text(portfile);
+		if (text != NULL) {
+			s->port = atoi(text);
+			free(text);
+			break;
+		}
+		ck_assert_msg(waitpid(s->pid, NULL, WNOHANG) == 0,
+		              "the test server died at start");
+		msleep(10);
+	}
+	ck_assert_msg(s->port > 0, "the test server did not start");
+	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
+}
+
+static void srv_stop(srv *s)
+{
+	static const char *const files[] = {
+		"port", "port.tmp", "script.json", "script.json.tmp",
+		"log.jsonl", "stats.json", "stats.json.tmp"
+	};
+	char path[256];
+	size_t i;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+	if (s->dir[0] == '\0')
+		return;
+	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i]);
+		unlink(path);
+	}
+	rmdir(s->dir);
+	s->dir[0] = '\0';
+}
+
+/* Writes the server's script (script: a new reference, taken),
+ * replacing the file atomically. */
+static void srv_script(srv *s, json_t *script)
+{
+	char path[128], tmp[128], *text;
+
+	ck_assert_ptr_nonnull(script);
+	text = json_dumps(script, 0);
+	json_decref(script);
+	ck_assert_ptr_nonnull(text);
+	snprintf(path, sizeof(path), "%s/script.json", s->dir);
+	snprintf(tmp, sizeof(tmp), "%s/script.json.tmp", s->dir);
+	write_text(tmp, text);
+	ck_assert_int_eq(rename(tmp, path), 0);
+	free(text);
+}
+
+/* The requests the server saw, a JSON array (json_decref() it). */
+static json_t *srv_log(srv *s)
+{
+	char path[128], *text, *line, *save = NULL;
+	json_t *log = json_array(), *e;
+
+	snprintf(path, sizeof(path), "%s/log.jsonl", s->dir);
+	text = read_text(path);
+	if (text == NULL)
+		return log;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		e = json_loads(line, 0, NULL);
+		ck_assert_ptr_nonnull(e);
+		json_array_append_new(log, e);
+	}
+	free(text);
+	return log;
+}
+
+static const char *log_str(json_t *log, size_t i, const char *key)
+{
+	const char *v = json_string_value(json_object_get(
+	                json_array_get(log, i), key));
+
+	return v != NULL ? v : "";
+}
+
+static const char *log_header(json_t *log, size_t i, const char *name)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(
+	                json_array_get(log, i), "headers"), name));
+
+	return v != NULL ? v : "";
+}
+
+/* Request i's body parsed (json_decref() it). */
+static json_t *log_body(json_t *log, size_t i)
+{
+	json_t *b = json_loads(log_str(log, i, "body"), 0, NULL);
+
+	ck_assert_msg(b != NULL, "request %zu has no JSON body", i);
+	return b;
+}
+
+static void assert_contains(const char *s, const char *part)
+{
+	ck_assert_msg(s != NULL && strstr(s, part) != NULL,
+	              "\"%s\" does not contain \"%s\"", s ? s : "(null)", part);
+}
+
+static void assert_lacks(const char *s, const char *part)
+{
+	ck_assert_msg(s == NULL || strstr(s, part) == NULL,
+	              "\"%s\" contains \"%s\"", s, part);
+}
+
+/* No piece of the token is in s. */
+static void assert_no_token(const char *s)
+{
+	assert_lacks(s, TOKEN);
+	assert_lacks(s, "t3tok_S3cr");
+	assert_lacks(s, "T0k3nValue");
+}
+
+/* --- the agent ------------------------------------------------------- */
+
+static afk_agent *A;
+
+static void setup(void)
+{
+	srv_start(&S);
+	setenv(TOKEN_ENV, TOKEN, 1);
+	A = NULL;
+}
+
+static void teardown(void)
+{
+	afk_agent_free(A);
+	A = NULL;
+	srv_stop(&S);
+}
+
+/* The agent member for the fixture's server; extra is more members
+ * ("" for none). */
+static char *agent_json(const char *extra)
+{
+	char *j = afk__aprintf("{\"kind\": \"t3\", \"url\": \"%s/\", "
+	                       "\"token_env\": \"%s\", \"project_id\": "
+	                       "\"proj-1\", \"model\": \"gpt-5-codex\"%s%s}",
+	                       S.base, TOKEN_ENV, extra[0] ? ", " : "", extra);
+
+	ck_assert_ptr_nonnull(j);
+	return j;
+}
+
+static afk_config *t3_config(const char *extra)
+{
+	afk_config *cfg = NULL;
+	char *j = agent_json(extra);
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_msg(afk_config_set(cfg, "agent", j) == 0, "%s",
+	              afk_config_errmsg(cfg));
+	free(j);
+	return cfg;
+}
+
+static afk_agent *t3_agent(const char *extra)
+{
+	afk_config *cfg = t3_config(extra);
+	afk_agent *a = NULL;
+
+	ck_assert_int_eq(afk_agent_new(&a), 0);
+	ck_assert_msg(afk_agent_set_builtin(a, cfg) == 0, "%s",
+	              afk_agent_errmsg(a));
+	afk_config_free(cfg);
+	return a;
+}
+
+/* Calls the agent's dispatch as the poll tick does; the call is the
+ * caller's to afk__call_clear(). */
+static int dispatch(afk_call *call, const char *repo, long number,
+                    const char *prompt)
+{
+	afk__call_init(call, AFK__CALL_DISPATCH, NULL);
+	return A->dispatch(call, repo, number, prompt, A->userdata);
+}
+
+static int snapshot(afk_call *call, const char *thread_id)
+{
+	afk__call_init(call, AFK__CALL_SNAPSHOT, NULL);
+	return A->snapshot(call, thread_id, A->userdata);
+}
+
+static json_t *ok_dispatch(void)
+{
+	return json_pack("{s:{s:i}}", "json", "sequence", 7);
+}
+
+/* --- dispatch -------------------------------------------------------- */
+
+START_TEST(test_dispatch_sends_create_then_turn)
+{
+	const char *prompt = "Fix issue #12: the \"build\" fails.\nAFK-PHASE";
+	char *want = afk__t3_thread_id("acme/api", 12);
+	json_t *log, *b0, *b1;
+	afk_call call;
+
+	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	                         ok_dispatch()));
+	A = t3_agent("");
+	ck_assert_int_eq(dispatch(&call, "acme/api", 12, prompt), 0);
+	ck_assert_str_eq(call.thread_id, want);
+	ck_assert_int_eq(strncmp(want, "afk-acme-api-12-", 16), 0);
+	ck_assert_uint_eq(strlen(want), 16 + 8);
+	log = srv_log(&S);
+	/* the probe: no such thread (the server's 404), so a fresh run */
+	ck_assert_uint_eq(json_array_size(log), 3);
+	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
+	ck_assert_int_eq(strncmp(log_str(log, 0, "path"), THREADS,
+	                         strlen(THREADS)), 0);
+	ck_assert_str_eq(log_str(log, 0, "path") + strlen(THREADS), want);
+	ck_assert_str_eq(log_str(log, 1, "method"), "POST");
+	ck_assert_str_eq(log_str(log, 1, "path"), DISPATCH);
+	ck_assert_str_eq(log_str(log, 2, "path"), DISPATCH);
+	ck_assert_str_eq(log_header(log, 0, "authorization"), "Bearer " TOKEN);
+	ck_assert_str_eq(log_header(log, 1, "authorization"), "Bearer " TOKEN);
+	ck_assert_str_eq(log_header(log, 2, "authorization"), "Bearer " TOKEN);
+	assert_contains(log_header(log, 1, "content-type"), "application/json");
+	b0 = log_body(log, 1);
+	b1 = log_body(log, 2);
+	ck_assert_str_eq(json_string_value(json_object_get(b0, "type")),
+	                 "thread.create");
+	ck_assert_str_eq(json_string_value(json_object_get(b0, "threadId")),
+	                 want);
+	ck_assert_str_eq(json_string_value(json_object_get(b0, "projectId")),
+	                 "proj-1");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	                 b0, "modelSelection"), "model")), "gpt-5-codex");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	                 b0, "modelSelection"), "instanceId")), "codex");
+	ck_assert_str_eq(json_string_value(json_object_get(b0, "runtimeMode")),
+	                 "full-access");
+	ck_assert(json_is_null(json_object_get(b0, "branch")));
+	ck_assert(json_is_null(json_object_get(b0, "worktreePath")));
+	ck_assert(json_is_string(json_object_get(b0, "createdAt")));
+	ck_assert_str_eq(json_string_value(json_object_get(b1, "type")),
+	                 "thread.turn.start");
+	ck_assert_str_eq(json_string_value(json_object_get(b1, "threadId")),
+	                 want);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	                 b1, "message"), "text")), prompt);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	                 b1, "message"), "role")), "user");
+	ck_assert(json_is_array(json_object_get(json_object_get(b1, "message"),
+	                                        "attachments")));
+	ck_assert_str_ne(json_string_value(json_object_get(b0, "commandId")),
+	                 json_string_value(json_object_get(b1, "commandId")));
+	json_decref(b0);
+	json_decref(b1);
+	json_decref(log);
+	afk__call_clear(&call);
+	free(want);
+}
+END_TEST
+
+START_TEST(test_thread_id_is_deterministic)
+{
+	char *a = afk__t3_thread_id("acme/api", 12);
+	char *b = afk__t3_thread_id("acme/api", 12);
+	char *c = afk__t3_thread_id("acme/api", 13);
+	char *d = afk__t3_thread_id("acme-api", 12);
+
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+	ck_assert_str_ne(a, d); /* the hash tells '/' from '-' */
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+END_TEST
+
+START_TEST(test_prompt_over_max_refused_before_sending)
+{
+	json_t *log;
+	afk_call call;
+	int rc;
+
+	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	                         ok_dispatch()));
+	A = t3_agent("\"max_prompt\": 10");
+	rc = dispatch(&call, "acme/api", 12, "01234567890");
+	ck_assert_int_eq(rc, AFK_EINVAL);
+	assert_contains(call.message, "max_prompt");
+	assert_contains(call.message, "not truncated");
+	ck_assert_ptr_null(call.thread_id);
+	afk__call_clear(&call);
+	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
+	rc = A->send_turn(&call, "t1", "01234567890", A->userdata);
+	ck_assert_int_eq(rc, AFK_EINVAL);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 0);
+	json_decref(log);
+	/* exactly max_prompt bytes is sent */
+	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "0123456789"), 0);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 3); /* probe, create, turn */
+	json_decref(log);
+}
+END_TEST
+
+START_TEST(test_turn_start_500_fails_the_dispatch)
+{
+	afk_call call;
+	json_t *log;
+	int rc;
+
+	srv_script(&S, json_pack("{s:{s:[o, {s:i, s:{s:s, s:s}}]}}", "routes",
+	                         DISPATCH, ok_dispatch(), "status", 500,
+	                         "json", "code", "internal_error", "reason",
+	                         "orchestration_dispatch_failed"));
+	A = t3_agent("");
+	rc = dispatch(&call, "acme/api", 12, "do it");
+	ck_assert_int_eq(rc, AFK_EIO);
+	ck_assert_ptr_null(call.thread_id);
+	assert_contains(call.message, "thread.turn.start");
+	assert_contains(call.message, "500");
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	/* the probe, then two POSTs: a POST is not retried */
+	ck_assert_uint_eq(json_array_size(log), 3);
+	json_decref(log);
+}
+END_TEST
+
+/* Through a real poll tick: the dispatch fails, so the issue gets no
+ * label and no thread. */
+START_TEST(test_failed_dispatch_stamps_no_label)
+{
+	afk_config *cfg = fake_armed_config("acme/api", NULL);
+	char *j = agent_json("");
+	afk_tracker *t;
+	afk_poller *p = NULL;
+	afk_result *r = NULL;
+	fake f;
+	int rc;
+
+	srv_script(&S, json_pack("{s:{s:[o, {s:i, s:s}]}}", "routes",
+	                         DISPATCH, ok_dispatch(), "status", 500,
+	                         "body", "echo Bearer " TOKEN));
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
+	free(j);
+	fake_init(&f);
+	fake_add(&f, "acme/api", 12, 0, 1, NULL);
+	t = fake_tracker(&f);
+	ck_assert_int_eq(afk_agent_new(&A), 0);
+	ck_assert_msg(afk_agent_set_builtin(A, cfg) == 0, "%s",
+	              afk_agent_errmsg(A));
+	ck_assert_int_eq(afk_poller_new(&p, t, A), 0);
+	rc = afk_poller_run_once(p, cfg, &r);
+	ck_assert_int_ne(rc, 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 0);
+	ck_assert_int_eq(fake_count(&f, 'A'), 0);
+	assert_contains(afk_poller_errmsg(p), "thread.turn.start");
+	assert_no_token(afk_poller_errmsg(p));
+	afk_result_free(r);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+	fake_clear(&f);
+	afk_config_free(cfg);
+}
+END_TEST
+
+/* The answer of a thread route: a detail with those latestTurn, session
+ * and messages (new references, taken). */
+static json_t *thread_answer(const char *id, json_t *turn, json_t *session,
+                             json_t *messages)
+{
+	return json_pack("{s:{s:i, s:{s:s, s:o, s:o, s:[], s:o}}}", "json",
+	                 "snapshotSequence", 3, "thread", "id", id,
+	                 "latestTurn", turn, "messages", messages,
+	                 "activities", "session", session);
+}
+
+static json_t *turn_in(const char *state)
+{
+	return json_pack("{s:s, s:s}", "turnId", "turn-1", "state", state);
+}
+
+/* The number of requests of log whose body has that "type". */
+static size_t count_type(json_t *log, const char *type)
+{
+	size_t i, n = 0;
+	json_t *b;
+
+	for (i = 0; i < json_array_size(log); i++) {
+		if (strcmp(log_str(log, i, "method"), "POST") != 0)
+			continue;
+		b = log_body(log, i);
+		if (strcmp(json_string_value(json_object_get(b, "type")),
+		           type) == 0)
+			n++;
+		json_decref(b);
+	}
+	return n;
+}
+
+/* A dispatch that stopped between its commands: the thread exists with
+ * no turn, so the next dispatch starts the turn on it - no create. */
+START_TEST(test_dispatch_resumes_an_empty_thread)
+{
+	char *id = afk__t3_thread_id("acme/api", 12);
+	char *path = afk__aprintf(THREADS "%s", id);
+	json_t *log, *b;
+	afk_call call;
+	int rc;
+
+	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, thread_answer(id,
+	                         json_null(), json_null(), json_array())));
+	A = t3_agent("");
+	rc = dispatch(&call, "acme/api", 12, "go");
+	ck_assert_msg(rc == 0, "%s", call.message);
+	ck_assert_str_eq(call.thread_id, id);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 2);
+	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
+	ck_assert_str_eq(log_str(log, 0, "path"), path);
+	b = log_body(log, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "type")),
+	                 "thread.turn.start");
+	ck_assert_str_eq(json_string_value(json_object_get(b, "threadId")), id);
+	json_decref(b);
+	json_decref(log);
+	free(path);
+	free(id);
+}
+END_TEST
+
+/* The issue made ready again after a finished run: <base> is a past
+ * run, so the dispatch makes <base>-2 and starts one turn on it; after
+ * that one is over too, <base>-3. */
+START_TEST(test_redispatch_takes_the_next_id)
+{
+	char *id = afk__t3_thread_id("acme/api", 12);
+	char *id2 = afk__aprintf("%s-2", id), *id3 = afk__aprintf("%s-3", id);
+	char *path = afk__aprintf(THREADS "%s", id);
+	char *path2 = afk__aprintf(THREADS "%s", id2);
+	char *path3 = afk__aprintf(THREADS "%s", id3);
+	json_t *log, *b;
+	afk_call call;
+	int rc;
+
+	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, thread_answer(id,
+	                         turn_in("completed"), json_null(),
+	                         json_pack("[{s:s, s:s}]", "role", "user",
+	                                   "text", "go"))));
+	A = t3_agent("");
+	rc = dispatch(&call, "acme/api", 12, "go again");
+	ck_assert_msg(rc == 0, "%s", call.message);
+	ck_assert_str_eq(call.thread_id, id2);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 4);
+	ck_assert_str_eq(log_str(log, 0, "path"), path);
+	ck_assert_str_eq(log_str(log, 1, "path"), path2);
+	ck_assert_uint_eq(count_type(log, "thread.create"), 1);
+	ck_assert_uint_eq(count_type(log, "thread.turn.start"), 1);
+	b = log_body(log, 2);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "type")),
+	                 "thread.create");
+	ck_assert_str_eq(json_string_value(json_object_get(b, "threadId")),
+	                 id2);
+	json_decref(b);
+	b = log_body(log, 3);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "threadId")),
+	                 id2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	                 b, "message"), "text")), "go again");
+	json_decref(b);
+	json_decref(log);
+
+	/* <base> errored, <base>-2 interrupted: <base>-3 */
+	srv_script(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, thread_answer(id,
+	                         turn_in("error"), json_null(), json_array()),
+	                         path2, thread_answer(id2,
+	                         turn_in("interrupted"), json_null(),
+	                         json_array())));
+	rc = dispatch(&call, "acme/api", 12, "third");
+	ck_assert_msg(rc == 0, "%s", call.message);
+	ck_assert_str_eq(call.thread_id, id3);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 4 + 5);
+	ck_assert_str_eq(log_str(log, 6, "path"), path3);
+	b = log_body(log, 7);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "threadId")),
+	                 id3);
+	json_decref(b);
+	json_decref(log);
+	free(path3);
+	free(path2);
+	free(path);
+	free(id3);
+	free(id2);
+	free(id);
+}
+END_TEST
+
+/* A tick that stopped after the turn started, before the label: the
+ * next dispatch finds the turn live and adopts the thread, sending no
+ * command - running, waiting on an approval, or asked for and not yet
+ * begun. */
+START_TEST(test_dispatch_adopts_a_live_turn)
+{
+	char *id = afk__t3_thread_id("acme/api", 12);
+	char *id2 = afk__aprintf("%s-2", id);
+	char *path = afk__aprintf(THREADS "%s", id);
+	char *path2 = afk__aprintf(THREADS "%s", id2);
+	afk_call call;
+	json_t *log;
+	int rc;
+
+	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, thread_answer(id,
+	                         turn_in("running"), json_pack("{s:s}",
+	                         "status", "running"), json_array())));
+	A = t3_agent("");
+	rc = dispatch(&call, "acme/api", 12, "go");
+	ck_assert_msg(rc == 0, "%s", call.message);
+	ck_assert_str_eq(call.thread_id, id);
+	ck_assert_ptr_null(call.message);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1);
+	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
+	json_decref(log);
+
+	/* the turn asked for, not begun: a message and no latestTurn */
+	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, thread_answer(id,
+	                         json_null(), json_null(),
+	                         json_pack("[{s:s, s:s}]", "role", "user",
+	                                   "text", "go"))));
+	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "go"), 0);
+	ck_assert_str_eq(call.thread_id, id);
+	afk__call_clear(&call);
+
+	/* a later generation live: <base> completed, <base>-2 waiting */
+	srv_script(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, thread_answer(id,
+	                         turn_in("completed"), json_null(),
+	                         json_array()), path2, json_pack("{s:{s:{s:s, "
+	                         "s:o, s:[], s:[{s:s, s:{s:s}}], s:n}}}",
+	                         "json", "thread", "id", id2, "latestTurn",
+	                         turn_in("running"), "messages", "activities",
+	                         "kind", "approval.requested", "payload",
+	                         "requestId", "r1", "session")));
+	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "go"), 0);
+	ck_assert_str_eq(call.thread_id, id2);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1 + 1 + 2);
+	ck_assert_uint_eq(count_type(log, "thread.create"), 0);
+	ck_assert_uint_eq(count_type(log, "thread.turn.start"), 0);
+	json_decref(log);
+	free(path2);
+	free(path);
+	free(id2);
+	free(id);
+}
+END_TEST
+
+/* Every generation a past run, or a turn state not known: refused with
+ * no command sent. */
+START_TEST(test_dispatch_refused_without_a_usable_id)
+{
+	afk_call call;
+	json_t *log;
+	int rc;
+
+	srv_script(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	                         turn_in("completed"), json_null(),
+	                         json_array()), "routes"));
+	A = t3_agent("");
+	rc = dispatch(&call, "acme/api", 12, "go");
+	ck_assert_int_ne(rc, 0);
+	ck_assert_ptr_null(call.thread_id);
+	assert_contains(call.message, "-100");
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 100);
+	ck_assert_uint_eq(count_type(log, "thread.create"), 0);
+	json_decref(log);
+
+	srv_script(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	                         turn_in("sideways"), json_null(),
+	                         json_array()), "routes"));
+	rc = dispatch(&call, "acme/api", 12, "go");
+	ck_assert_int_eq(rc, AFK_EPARSE);
+	ck_assert_ptr_null(call.thread_id);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 101);
+	json_decref(log);
+}
+END_TEST
+
+/* --- snapshot -------------------------------------------------------- */
+
+/* A thread detail: ' for ", the rest of the members given. */
+static const struct {
+	const char *name;
+	const char *thread;  /* members of "thread" */
+	int state;
+	int phase;           /* -1: not reported (DISPATCHED stays) */
+} snaps[] = {
+	{"running", "'latestTurn': {'turnId': 't1', 'state': 'running'}, "
+	 "'session': {'status': 'running', 'lastError': null}, "
+	 "'messages': [], 'activities': []",
+	 AFK_AGENT_RUNNING, -1},
+	{"no turn yet", "'latestTurn': null, 'session': null, "
+	 "'messages': [], 'activities': []",
+	 AFK_AGENT_RUNNING, -1},
+	{"completed", "'latestTurn': {'turnId': 't1', 'state': 'completed'}, "
+	 "'session': {'status': 'ready', 'lastError': null}, "
+	 "'messages': [{'role': 'assistant', 'text': 'AFK-PHASE: tests-red\\n"
+	 "work\\nAFK-PHASE: green'}, {'role': 'assistant', 'text': "
+	 "'done. AFK-PHASE: pushed'}], 'activities': []",
+	 AFK_AGENT_COMPLETED, AFK_PHASE_PUSHED},
+	{"interrupted", "'latestTurn': {'turnId': 't1', 'state': "
+	 "'interrupted'}, 'session': {'status': 'interrupted'}, "
+	 "'messages': [{'role': 'assistant', 'text': 'AFK-PHASE: tests-red'}],"
+	 " 'activities': []",
+	 AFK_AGENT_INTERRUPTED, AFK_PHASE_TESTS_RED},
+	{"turn error", "'latestTurn': {'turnId': 't1', 'state': 'error'}, "
+	 "'session': {'status': 'ready'}, 'messages': [], 'activities': []",
+	 AFK_AGENT_ERRORED, -1},
+	{"session error", "'latestTurn': {'turnId': 't1', 'state': "
+	 "'running'}, 'session': {'status': 'error', 'lastError': 'boom'}, "
+	 "'messages': [], 'activities': []",
+	 AFK_AGENT_ERRORED, -1},
+	{"stopped", "'latestTurn': null, 'session': {'status': 'stopped'}, "
+	 "'messages': [], 'activities': []",
+	 AFK_AGENT_STOPPED, -1},
+	{"pending approval", "'latestTurn': {'turnId': 't1', 'state': "
+	 "'running'}, 'session': {'status': 'running'}, 'messages': "
+	 "[{'role': 'assistant', 'text': 'AFK-PHASE: green'}], 'activities': "
+	 "[{'kind': 'approval.requested', 'payload': {'requestId': 'r1'}}, "
+	 "{'kind': 'approval.requested', 'payload': {'requestId': 'r2'}}, "
+	 "{'kind': 'approval.resolved', 'payload': {'requestId': 'r1'}}]",
+	 AFK_AGENT_WAITING_APPROVAL, AFK_PHASE_GREEN},
+	{"approval resolved", "'latestTurn': {'turnId': 't1', 'state': "
+	 "'running'}, 'session': {'status': 'running'}, 'messages': [], "
+	 "'activities': [{'kind': 'approval.requested', 'payload': "
+	 "{'requestId': 'r1'}}, {'kind': 'approval.resolved', 'payload': "
+	 "{'requestId': 'r1'}}]",
+	 AFK_AGENT_RUNNING, -1},
+	{"pending user input", "'latestTurn': {'turnId': 't1', 'state': "
+	 "'running'}, 'session': {'status': 'running'}, 'messages': [], "
+	 "'activities': [{'kind': 'user-input.requested', 'payload': "
+	 "{'requestId': 'q1'}}]",
+	 AFK_AGENT_WAITING_INPUT, -1},
+	{"stale request of a completed turn", "'latestTurn': {'turnId': 't1',"
+	 " 'state': 'completed'}, 'session': {'status': 'ready'}, "
+	 "'messages': [], 'activities': [{'kind': 'user-input.requested', "
+	 "'payload': {'requestId': 'q1'}}]",
+	 AFK_AGENT_COMPLETED, -1},
+	{"user's phase does not count", "'latestTurn': {'turnId': 't1', "
+	 "'state': 'running'}, 'session': null, 'messages': [{'role': "
+	 "'user', 'text': 'AFK-PHASE: pushed'}, {'role': 'assistant', "
+	 "'text': 'AFK-PHASE: tests-red AFK-PHASE: bogus'}], 'activities': []",
+	 AFK_AGENT_RUNNING, AFK_PHASE_TESTS_RED},
+};
+
+/* text with ' made " and the server's route for thread t1 around it. */
+static json_t *thread_script(const char *members)
+{
+	char *text = afk__aprintf("{\"routes\": {\"" THREADS "t1\": {\"json\":"
+	                          " {\"snapshotSequence\": 9, \"thread\": "
+	                          "{\"id\": \"t1\", %s}}}}}", members), *p;
+	json_t *j;
+
+	ck_assert_ptr_nonnull(text);
+	for (p = text; *p != '\0'; p++)
+		if (*p == '\'')
+			*p = '"';
+	j = json_loads(text, 0, NULL);
+	ck_assert_msg(j != NULL, "bad script %s", text);
+	free(text);
+	return j;
+}
+
+START_TEST(test_snapshot_maps_states_and_phases)
+{
+	afk_call call;
+	json_t *log;
+	int rc;
+
+	srv_script(&S, thread_script(snaps[_i].thread));
+	A = t3_agent("");
+	rc = snapshot(&call, "t1");
+	ck_assert_msg(rc == 0, "%s: %s", snaps[_i].name,
+	              call.message ? call.message : "");
+	ck_assert_msg(call.agent_state == snaps[_i].state, "%s: state %d, "
+	              "expected %d", snaps[_i].name, call.agent_state,
+	              snaps[_i].state);
+	ck_assert_msg(call.phase == (snaps[_i].phase < 0 ? AFK_PHASE_DISPATCHED
+	                             : snaps[_i].phase), "%s: phase %d",
+	              snaps[_i].name, call.phase);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1);
+	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
+	ck_assert_str_eq(log_header(log, 0, "authorization"), "Bearer " TOKEN);
+	json_decref(log);
+}
+END_TEST
+
+START_TEST(test_snapshot_malformed_and_missing)
+{
+	afk_call call;
+
+	srv_script(&S, json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
+	                         "body", "{not json"));
+	A = t3_agent("");
+	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
+	assert_contains(call.message, "T3 thread snapshot");
+	afk__call_clear(&call);
+	srv_script(&S, thread_script("'latestTurn': {'state': 'sideways'}, "
+	                             "'messages': [], 'activities': []"));
+	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
+	afk__call_clear(&call);
+	srv_script(&S, json_pack("{s:{s:{s:i, s:{s:s, s:s}}}}", "routes",
+	                         THREADS "t2", "status", 404, "json", "code",
+	                         "not_found", "reason", "thread_not_found"));
+	ck_assert_int_eq(snapshot(&call, "t2"), AFK_EIO);
+	assert_contains(call.message, "404");
+	afk__call_clear(&call);
+}
+END_TEST
+
+/* --- send_turn ------------------------------------------------------- */
+
+START_TEST(test_send_turn_starts_a_turn)
+{
+	afk_call call;
+	json_t *log, *b;
+
+	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	                         ok_dispatch()));
+	A = t3_agent("");
+	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
+	ck_assert_int_eq(A->send_turn(&call, "afk-acme-api-12-0badf00d",
+	                              "CI failed: build", A->userdata), 0);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1);
+	ck_assert_str_eq(log_str(log, 0, "path"), DISPATCH);
+	b = log_body(log, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "type")),
+	                 "thread.turn.start");
+	ck_assert_str_eq(json_string_value(json_object_get(b, "threadId")),
+	                 "afk-acme-api-12-0badf00d");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	                 b, "message"), "text")), "CI failed: build");
+	json_decref(b);
+	json_decref(log);
+}
+END_TEST
+
+/* --- the token ------------------------------------------------------- */
+
+START_TEST(test_token_never_in_a_message)
+{
+	static const int statuses[] = {401, 403, 500, 502};
+	afk_call call;
+	json_t *answer;
+	size_t i;
+
+	A = t3_agent("");
+	for (i = 0; i < sizeof(statuses) / sizeof(*statuses); i++) {
+		answer = json_pack("{s:i, s:s, s:[[s, s], [s, s]]}", "status",
+		                   statuses[i], "body", "bad token " TOKEN
+		                   " (Authorization: Bearer " TOKEN ")",
+		                   "headers", "X-Echo", TOKEN, "WWW-Authenticate",
+		                   "Bearer " TOKEN);
+		srv_script(&S, json_pack("{s:O, s:o}", "default", answer,
+		                         "routes", json_object()));
+		json_decref(answer);
+		ck_assert_int_ne(dispatch(&call, "acme/api", 12, "go"), 0);
+		ck_assert_ptr_nonnull(call.message);
+		assert_no_token(call.message);
+		afk__call_clear(&call);
+		ck_assert_int_ne(snapshot(&call, "t1"), 0);
+		ck_assert_ptr_nonnull(call.message);
+		assert_no_token(call.message);
+		afk__call_clear(&call);
+		afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
+		ck_assert_int_ne(A->send_turn(&call, "t1", "x", A->userdata), 0);
+		assert_no_token(call.message);
+		afk__call_clear(&call);
+	}
+}
+END_TEST
+
+/* --- configuration --------------------------------------------------- */
+
+START_TEST(test_config_and_token_sources)
+{
+	afk_config *cfg = NULL;
+	char path[] = "/tmp/afk-t3-token.XXXXXX", *j, *out = NULL;
+	afk_agent *a = NULL;
+	int fd;
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	/* neither source, both sources, a token in the config */
+	j = afk__aprintf("{\"kind\": \"t3\", \"url\": \"%s\", \"project_id\":"
+	                 " \"p\", \"model\": \"m\"}", S.base);
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), AFK_ECONFIG);
+	assert_contains(afk_config_errmsg(cfg), "token_env");
+	free(j);
+	j = afk__aprintf("{\"kind\": \"t3\", \"url\": \"%s\", \"token_env\":"
+	                 " \"X\", \"token_file\": \"f\", \"project_id\": "
+	                 "\"p\", \"model\": \"m\"}", S.base);
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), AFK_ECONFIG);
+	free(j);
+	j = afk__aprintf("{\"kind\": \"t3\", \"url\": \"%s\", \"token\":"
+	                 " \"" TOKEN "\", \"project_id\": \"p\", \"model\": "
+	                 "\"m\"}", S.base);
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), AFK_ECONFIG);
+	assert_no_token(afk_config_errmsg(cfg));
+	free(j);
+	ck_assert_int_eq(afk_config_set(cfg, "agent", "{\"kind\": \"t3\", "
+	                 "\"url\": \"ftp://x\", \"token_env\": \"X\", "
+	                 "\"project_id\": \"p\", \"model\": \"m\"}"),
+	                 AFK_ECONFIG);
+	ck_assert_int_eq(afk_config_set(cfg, "agent", "{\"kind\": \"t3\", "
+	                 "\"url\": \"https://t3.example\", \"token_env\": "
+	                 "\"1X\", \"project_id\": \"p\", \"model\": \"m\"}"),
+	                 AFK_ECONFIG);
+	/* round trip: the source is kept, never the token */
+	j = agent_json("\"max_prompt\": 5000");
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
+	free(j);
+	ck_assert_int_eq(afk_config_get(cfg, "agent", &out), 0);
+	assert_contains(out, "\"token_env\":\"" TOKEN_ENV "\"");
+	assert_contains(out, "\"max_prompt\":5000");
+	assert_contains(out, "\"instance_id\":\"codex\"");
+	assert_no_token(out);
+	afk_free(out);
+	/* the variable unset: refused when the agent is made */
+	unsetenv(TOKEN_ENV);
+	ck_assert_int_eq(afk_agent_new(&a), 0);
+	ck_assert_int_eq(afk_agent_set_builtin(a, cfg), AFK_ECONFIG);
+	assert_contains(afk_agent_errmsg(a), TOKEN_ENV);
+	afk_agent_free(a);
+	/* from a file, its newline dropped */
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, TOKEN "\n", strlen(TOKEN) + 1),
+	                 (ssize_t)strlen(TOKEN) + 1);
+	close(fd);
+	j = afk__aprintf("{\"kind\": \"t3\", \"url\": \"%s\", \"token_file\":"
+	                 " \"%s\", \"project_id\": \"p\", \"model\": \"m\"}",
+	                 S.base, path);
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
+	free(j);
+	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	                         ok_dispatch()));
+	ck_assert_int_eq(afk_agent_new(&A), 0);
+	ck_assert_msg(afk_agent_set_builtin(A, cfg) == 0, "%s",
+	              afk_agent_errmsg(A));
+	{
+		afk_call call;
+		json_t *log;
+
+		ck_assert_int_eq(dispatch(&call, "acme/api", 1, "x"), 0);
+		afk__call_clear(&call);
+		log = srv_log(&S);
+		ck_assert_str_eq(log_header(log, 0, "authorization"),
+		                 "Bearer " TOKEN);
+		json_decref(log);
+	}
+	unlink(path);
+	afk_config_free(cfg);
+}
+END_TEST
+
+static Suite *t3_suite(void)
+{
+	Suite *s = suite_create("t3");
+	TCase *tc = tcase_create("t3");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_dispatch_sends_create_then_turn);
+	tcase_add_test(tc, test_thread_id_is_deterministic);
+	tcase_add_test(tc, test_prompt_over_max_refused_before_sending);
+	tcase_add_test(tc, test_turn_start_500_fails_the_dispatch);
+	tcase_add_test(tc, test_failed_dispatch_stamps_no_label);
+	tcase_add_test(tc, test_dispatch_resumes_an_empty_thread);
+	tcase_add_test(tc, test_redispatch_takes_the_next_id);
+	tcase_add_test(tc, test_dispatch_adopts_a_live_turn);
+	tcase_add_test(tc, test_dispatch_refused_without_a_usable_id);
+	tcase_add_loop_test(tc, test_snapshot_maps_states_and_phases, 0,
+	                    (int)(sizeof(snaps) / sizeof(*snaps)));
+	tcase_add_test(tc, test_snapshot_malformed_and_missing);
+	tcase_add_test(tc, test_send_turn_starts_a_turn);
+	tcase_add_test(tc, test_token_never_in_a_message);
+	tcase_add_test(tc, test_config_and_token_sources);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return fake_run(t3_suite());
+}
