@@ -303,6 +303,9 @@ int afk_tracker_set_builtin(afk_tracker *tracker, const afk_config *cfg)
 	}
 	if (strcmp(cfg->tracker_kind, "file") == 0)
 		return afk__builtin_file_tracker(tracker, cfg, tracker->errmsg);
+	if (strcmp(cfg->tracker_kind, "github") == 0)
+		return afk__builtin_github_tracker(tracker, cfg,
+		                                   tracker->errmsg);
 	afk__errf(tracker->errmsg, "tracker kind \"%s\" is not built in",
 	          cfg->tracker_kind);
 	return AFK_ECONFIG;
@@ -382,6 +385,8 @@ int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg)
 	}
 	if (strcmp(cfg->agent_kind, "command") == 0)
 		return afk__builtin_command_agent(agent, cfg, agent->errmsg);
+	if (strcmp(cfg->agent_kind, "t3") == 0)
+		return afk__builtin_t3_agent(agent, cfg, agent->errmsg);
 	afk__errf(agent->errmsg, "agent kind \"%s\" is not built in",
 	          cfg->agent_kind);
 	return AFK_ECONFIG;
@@ -444,6 +449,8 @@ int afk_ci_set_builtin(afk_ci *ci, const afk_config *cfg)
 	}
 	if (strcmp(cfg->ci_kind, "command") == 0)
 		return afk__builtin_command_ci(ci, cfg, ci->errmsg);
+	if (strcmp(cfg->ci_kind, "github") == 0)
+		return afk__builtin_github_ci(ci, cfg, ci->errmsg);
 	afk__errf(ci->errmsg, "CI kind \"%s\" is not built in", cfg->ci_kind);
 	return AFK_ECONFIG;
 }
@@ -506,6 +513,9 @@ int afk_notifier_set_builtin(afk_notifier *notifier, const afk_config *cfg)
 	    strcmp(cfg->notifier_kind, "file") == 0)
 		return afk__builtin_file_notifier(notifier, cfg,
 		                                  notifier->errmsg);
+	if (strcmp(cfg->notifier_kind, "slack") == 0)
+		return afk__builtin_slack_notifier(notifier, cfg,
+		                                   notifier->errmsg);
 	afk__errf(notifier->errmsg, "notifier kind \"%s\" is not built in",
 	          cfg->notifier_kind);
 	return AFK_ECONFIG;

@@ -36,9 +36,40 @@ int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
  * Registers status. */
 int afk__builtin_command_ci(afk_ci *ci, const afk_config *cfg, char *errbuf);
 
+/* The "github" tracker and CI over GitHub's REST API
+ * (lib/builtin_github.c): the token is read from the environment
+ * variable or file the kind names, now.  Register all six tracker
+ * callbacks, and status. */
+int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
+                                char *errbuf);
+int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf);
+
 /* The "stdout" and "file" notifiers: one line per notification, to
  * standard output or appended to a file.  Registers notify. */
 int afk__builtin_file_notifier(afk_notifier *notifier, const afk_config *cfg,
                                char *errbuf);
+
+/* The "t3" agent: T3 Code's orchestration API (lib/builtin_t3.c).  Reads
+ * the token now.  Registers dispatch, snapshot and send_turn. */
+int afk__builtin_t3_agent(afk_agent *agent, const afk_config *cfg,
+                          char *errbuf);
+
+/* The first generation's thread id the "t3" agent gives issue number of
+ * repo (later runs of the same issue get "-2", "-3", ...), in a heap
+ * string (free()), or NULL. */
+char *afk__t3_thread_id(const char *repo, long number);
+
+/* The "slack" notifier: a Slack incoming webhook (lib/builtin_slack.c).
+ * Reads the webhook's URL now.  Registers notify. */
+int afk__builtin_slack_notifier(afk_notifier *notifier,
+                                const afk_config *cfg, char *errbuf);
+
+/* Reads a secret from the environment variable env or, when env is NULL,
+ * the file at path file; trailing whitespace is dropped, an empty or
+ * multi-line secret refused.  *out is the caller's (free()); what names
+ * it in errbuf's message, which never holds the secret.  Defined in
+ * builtin_t3.c. */
+int afk__secret_read(const char *env, const char *file, const char *what,
+                     char **out, char *errbuf);
 
 #endif

@@ -538,6 +538,10 @@ static int read_preamble(cfg_ctx *cx, const char *path, char **text)
 
 /* --- the configuration's fields -------------------------------------- */
 
+static void clear_agent_t3(afk_config *c);
+static void clear_notifier_slack(afk_config *c);
+static void clear_github(char **api, char **env, char **file);
+
 /* Frees every setting of c and leaves them empty; the message stays. */
 static void config_clear(afk_config *c)
 {
@@ -557,6 +561,11 @@ static void config_clear(afk_config *c)
 	afk__strv_clear(&c->ci_command);
 	free(c->notifier_kind);
 	free(c->notifier_path);
+	clear_agent_t3(c);
+	clear_notifier_slack(c);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
 	free(c->http_etag_cache);
 	c->http_etag_cache = NULL;
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
@@ -595,6 +604,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	dst->http_max_body = src->http_max_body;
 	dst->http_max_pages = src->http_max_pages;
 	dst->http_rate_reserve = src->http_rate_reserve;
+	dst->agent_max_prompt = src->agent_max_prompt;
 	if (afk__strv_copy(&dst->allowlist, &src->allowlist) ||
 	    dup_into(&dst->ready_label, src->ready_label) ||
 	    dup_into(&dst->in_progress_label, src->in_progress_label) ||
@@ -611,6 +621,20 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    afk__strv_copy(&dst->ci_command, &src->ci_command) ||
 	    dup_into(&dst->notifier_kind, src->notifier_kind) ||
 	    dup_into(&dst->notifier_path, src->notifier_path) ||
+	    dup_into(&dst->agent_url, src->agent_url) ||
+	    dup_into(&dst->agent_token_env, src->agent_token_env) ||
+	    dup_into(&dst->agent_token_file, src->agent_token_file) ||
+	    dup_into(&dst->agent_project_id, src->agent_project_id) ||
+	    dup_into(&dst->agent_model, src->agent_model) ||
+	    dup_into(&dst->agent_instance_id, src->agent_instance_id) ||
+	    dup_into(&dst->notifier_webhook_env, src->notifier_webhook_env) ||
+	    dup_into(&dst->notifier_webhook_file, src->notifier_webhook_file) ||
+	    dup_into(&dst->tracker_api_url, src->tracker_api_url) ||
+	    dup_into(&dst->tracker_token_env, src->tracker_token_env) ||
+	    dup_into(&dst->tracker_token_file, src->tracker_token_file) ||
+	    dup_into(&dst->ci_api_url, src->ci_api_url) ||
+	    dup_into(&dst->ci_token_env, src->ci_token_env) ||
+	    dup_into(&dst->ci_token_file, src->ci_token_file) ||
 	    dup_into(&dst->http_etag_cache, src->http_etag_cache)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
@@ -903,6 +927,8 @@ static int set_tracker_file(afk_config *c, json_t *v, cfg_ctx *cx)
 	}
 	free(c->tracker_kind);
 	free(c->tracker_path);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
 	c->tracker_kind = kind;
 	c->tracker_path = path;
 	return AFK_OK;
@@ -994,6 +1020,7 @@ static int set_ci_command(afk_config *c, json_t *v, cfg_ctx *cx)
 	}
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
+	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
 	c->ci_kind = kind;
 	c->ci_command = argv;
 	return AFK_OK;
@@ -1012,6 +1039,7 @@ static int take_notifier(afk_config *c, cfg_ctx *cx, const char *name,
 	}
 	free(c->notifier_kind);
 	free(c->notifier_path);
+	clear_notifier_slack(c);
 	c->notifier_kind = kind;
 	c->notifier_path = path;
 	return AFK_OK;
@@ -1036,6 +1064,294 @@ static int set_notifier_file(afk_config *c, json_t *v, cfg_ctx *cx)
 	return take_notifier(c, cx, "file", path);
 }
 
+/* --- the "t3" agent and the "slack" notifier ------------------------- */
+
+#define T3_MAX_PROMPT 100000           /* bytes of a prompt, by default */
+#define T3_MAX_PROMPT_MAX (16LL * 1024 * 1024)
+#define T3_INSTANCE_ID "codex"
+
+static int int_in_range(cfg_ctx *cx, json_t *v, long long lo, long long hi,
+                        long long *out);
+
+static void clear_agent_t3(afk_config *c)
+{
+	free(c->agent_url);
+	free(c->agent_token_env);
+	free(c->agent_token_file);
+	free(c->agent_project_id);
+	free(c->agent_model);
+	free(c->agent_instance_id);
+	c->agent_url = c->agent_token_env = c->agent_token_file = NULL;
+	c->agent_project_id = c->agent_model = c->agent_instance_id = NULL;
+	c->agent_max_prompt = 0;
+}
+
+static void clear_notifier_slack(afk_config *c)
+{
+	free(c->notifier_webhook_env);
+	free(c->notifier_webhook_file);
+	c->notifier_webhook_env = c->notifier_webhook_file = NULL;
+}
+
+/* Stores in *out (the caller's) a copy of the string member name of v:
+ * non-empty, without control characters.  An absent member is refused
+ * when dflt is NULL, else dflt is copied. */
+static int string_member(cfg_ctx *cx, json_t *v, const char *name,
+                         const char *dflt, char **out)
+{
+	json_t *m = json_object_get(v, name);
+	const char *s = dflt;
+
+	push_key(cx, name);
+	if (m == NULL && dflt == NULL)
+		return refuse(cx, "missing");
+	if (m != NULL && !json_is_string(m))
+		return wrong_type(cx, m, "a string");
+	if (m != NULL)
+		s = json_string_value(m);
+	if (s[0] == '\0')
+		return refuse(cx, "cannot be empty");
+	if (has_control(s))
+		return refuse(cx, "control characters are refused");
+	*out = afk__strdup(s);
+	if (*out == NULL)
+		return nomem(cx);
+	pop(cx);
+	return AFK_OK;
+}
+
+/* The member "url": http:// or https://, no whitespace; trailing '/'
+ * dropped.  Which hosts plain http may reach is the HTTP layer's rule
+ * (loopback only), checked on every request. */
+static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
+{
+	size_t n;
+	int rc;
+
+	rc = string_member(cx, v, name, NULL, out);
+	if (rc != AFK_OK)
+		return rc;
+	push_key(cx, name);
+	if ((strncmp(*out, "https://", 8) != 0 &&
+	     strncmp(*out, "http://", 7) != 0) || has_space(*out)) {
+		free(*out);
+		*out = NULL;
+		return refuse(cx, "expected an http or https URL");
+	}
+	n = strlen(*out);
+	while (n > 0 && (*out)[n - 1] == '/')
+		(*out)[--n] = '\0';
+	pop(cx);
+	return AFK_OK;
+}
+
+/* A secret is named, never written: exactly one of the members env_name
+ * (an environment variable's name) and file_name (a path, resolved). */
+static int secret_member(cfg_ctx *cx, json_t *v, const char *env_name,
+                         const char *file_name, char **env, char **file)
+{
+	json_t *e = json_object_get(v, env_name);
+	json_t *f = json_object_get(v, file_name);
+	const char *s;
+	int rc;
+
+	*env = *file = NULL;
+	if ((e == NULL) == (f == NULL))
+		return refuse(cx, "exactly one of \"%s\" and \"%s\" is needed "
+		              "(the secret itself never goes in the "
+		              "configuration)", env_name, file_name);
+	if (f != NULL)
+		return path_member(cx, v, file_name, NULL, file);
+	rc = string_member(cx, v, env_name, NULL, env);
+	if (rc != AFK_OK)
+		return rc;
+	for (s = *env; *s != '\0'; s++) {
+		if (*s == '_' || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= 'a' && *s <= 'z') || (s != *env && *s >= '0' &&
+		                                 *s <= '9'))
+			continue;
+		free(*env);
+		*env = NULL;
+		push_key(cx, env_name);
+		return refuse(cx, "not an environment variable's name");
+	}
+	return AFK_OK;
+}
+
+/* The "t3" agent (T3 Code): {"kind": "t3", "url": ..., "token_env" or
+ * "token_file": ..., "project_id": ..., "model": ..., "instance_id":
+ * ..., "max_prompt": ...}. */
+static int set_agent_t3(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *url = NULL, *env = NULL, *file = NULL, *project = NULL;
+	char *model = NULL, *instance = NULL, *kind = NULL;
+	long long max = T3_MAX_PROMPT;
+	json_t *m = json_object_get(v, "max_prompt");
+	int rc;
+
+	rc = url_member(cx, v, "url", &url);
+	if (rc == AFK_OK)
+		rc = secret_member(cx, v, "token_env", "token_file", &env,
+		                   &file);
+	if (rc == AFK_OK)
+		rc = string_member(cx, v, "project_id", NULL, &project);
+	if (rc == AFK_OK)
+		rc = string_member(cx, v, "model", NULL, &model);
+	if (rc == AFK_OK)
+		rc = string_member(cx, v, "instance_id", T3_INSTANCE_ID,
+		                   &instance);
+	if (rc == AFK_OK && m != NULL) {
+		push_key(cx, "max_prompt");
+		rc = int_in_range(cx, m, 1, T3_MAX_PROMPT_MAX, &max);
+		if (rc == AFK_OK)
+			pop(cx);
+	}
+	if (rc == AFK_OK && (kind = afk__strdup("t3")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK) {
+		free(url);
+		free(env);
+		free(file);
+		free(project);
+		free(model);
+		free(instance);
+		return rc;
+	}
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	free(c->agent_state_dir);
+	c->agent_state_dir = NULL;
+	clear_agent_t3(c);
+	c->agent_kind = kind;
+	c->agent_url = url;
+	c->agent_token_env = env;
+	c->agent_token_file = file;
+	c->agent_project_id = project;
+	c->agent_model = model;
+	c->agent_instance_id = instance;
+	c->agent_max_prompt = max;
+	return AFK_OK;
+}
+
+/* The "slack" notifier: {"kind": "slack", "webhook_env" or
+ * "webhook_file": ...}; the webhook's URL is a secret. */
+static int set_notifier_slack(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *env = NULL, *file = NULL;
+	int rc;
+
+	rc = secret_member(cx, v, "webhook_env", "webhook_file", &env, &file);
+	if (rc == AFK_OK)
+		rc = take_notifier(c, cx, "slack", NULL);
+	if (rc != AFK_OK) {
+		free(env);
+		free(file);
+		return rc;
+	}
+	c->notifier_webhook_env = env;
+	c->notifier_webhook_file = file;
+	return AFK_OK;
+}
+
+/* --- the "github" tracker and CI ------------------------------------ */
+
+static void clear_github(char **api, char **env, char **file)
+{
+	free(*api);
+	free(*env);
+	free(*file);
+	*api = *env = *file = NULL;
+}
+
+/* The members of a "github" object: "api_url" (optional; NULL stands
+ * for https://api.github.com) and the token's source. */
+static int github_members(cfg_ctx *cx, json_t *v, char **api, char **env,
+                          char **file)
+{
+	int rc = AFK_OK;
+
+	*api = NULL;
+	if (json_object_get(v, "api_url") != NULL)
+		rc = url_member(cx, v, "api_url", api);
+	if (rc == AFK_OK)
+		rc = secret_member(cx, v, "token_env", "token_file", env,
+		                   file);
+	if (rc != AFK_OK) {
+		free(*api);
+		*api = NULL;
+	}
+	return rc;
+}
+
+/* The "github" tracker: {"kind": "github", "api_url": ..., "token_env"
+ * or "token_file": ...}. */
+static int set_tracker_github(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
+	int rc;
+
+	rc = github_members(cx, v, &api, &env, &file);
+	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL) {
+		clear_github(&api, &env, &file);
+		rc = nomem(cx);
+	}
+	if (rc != AFK_OK)
+		return rc;
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	c->tracker_kind = kind;
+	c->tracker_path = NULL;
+	c->tracker_api_url = api;
+	c->tracker_token_env = env;
+	c->tracker_token_file = file;
+	return AFK_OK;
+}
+
+/* The "github" CI: the same members as the tracker's. */
+static int set_ci_github(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
+	int rc;
+
+	rc = github_members(cx, v, &api, &env, &file);
+	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL) {
+		clear_github(&api, &env, &file);
+		rc = nomem(cx);
+	}
+	if (rc != AFK_OK)
+		return rc;
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	c->ci_kind = kind;
+	c->ci_api_url = api;
+	c->ci_token_env = env;
+	c->ci_token_file = file;
+	return AFK_OK;
+}
+
+/* A "github" object: the token's source, never the token. */
+static json_t *get_github(const char *kind, const char *api, const char *env,
+                          const char *file)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(kind)) ||
+	    json_object_set_new(o, "api_url", json_string(api ? api :
+	                        "https://api.github.com")) ||
+	    (env != NULL &&
+	     json_object_set_new(o, "token_env", json_string(env))) ||
+	    (file != NULL &&
+	     json_object_set_new(o, "token_file", json_string(file)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* One kind of a built-in adapter: its name, the members its object may
  * have ("kind" among them) and what sets it. */
 typedef struct adapter_kind {
@@ -1045,27 +1361,41 @@ typedef struct adapter_kind {
 } adapter_kind;
 
 static const char *const tracker_file_members[] = {"kind", "path", NULL};
+static const char *const github_members_[] = {
+	"kind", "api_url", "token_env", "token_file", NULL
+};
 static const adapter_kind tracker_kinds[] = {
 	{"file", tracker_file_members, set_tracker_file},
+	{"github", github_members_, set_tracker_github},
 };
 
 static const char *const agent_command_members[] = {
 	"kind", "command", "state_dir", NULL
 };
+static const char *const agent_t3_members[] = {
+	"kind", "url", "token_env", "token_file", "project_id", "model",
+	"instance_id", "max_prompt", NULL
+};
 static const adapter_kind agent_kinds[] = {
 	{"command", agent_command_members, set_agent_command},
+	{"t3", agent_t3_members, set_agent_t3},
 };
 
 static const char *const ci_command_members[] = {"kind", "command", NULL};
 static const adapter_kind ci_kinds[] = {
 	{"command", ci_command_members, set_ci_command},
+	{"github", github_members_, set_ci_github},
 };
 
 static const char *const notifier_stdout_members[] = {"kind", NULL};
 static const char *const notifier_file_members[] = {"kind", "path", NULL};
+static const char *const notifier_slack_members[] = {
+	"kind", "webhook_env", "webhook_file", NULL
+};
 static const adapter_kind notifier_kinds[] = {
 	{"stdout", notifier_stdout_members, set_notifier_stdout},
 	{"file", notifier_file_members, set_notifier_file},
+	{"slack", notifier_slack_members, set_notifier_slack},
 };
 
 static int is_member(const char *const *members, const char *name)
@@ -1151,6 +1481,8 @@ static int set_tracker(afk_config *c, json_t *v, cfg_ctx *cx)
 	free(c->tracker_kind);
 	free(c->tracker_path);
 	c->tracker_kind = c->tracker_path = NULL;
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
 	return AFK_OK;
 }
 
@@ -1160,6 +1492,9 @@ static json_t *get_tracker(const afk_config *c)
 
 	if (c->tracker_kind == NULL)
 		return json_null();
+	if (strcmp(c->tracker_kind, "github") == 0)
+		return get_github(c->tracker_kind, c->tracker_api_url,
+		                  c->tracker_token_env, c->tracker_token_file);
 	o = json_object();
 	if (o == NULL ||
 	    json_object_set_new(o, "kind", json_string(c->tracker_kind)) ||
@@ -1179,7 +1514,35 @@ static int set_agent(afk_config *c, json_t *v, cfg_ctx *cx)
 	afk__strv_clear(&c->agent_command);
 	free(c->agent_state_dir);
 	c->agent_kind = c->agent_state_dir = NULL;
+	clear_agent_t3(c);
 	return AFK_OK;
+}
+
+/* The "t3" agent's object: the token's source, never the token. */
+static json_t *get_agent_t3(const afk_config *c)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->agent_kind)) ||
+	    json_object_set_new(o, "url", json_string(c->agent_url)) ||
+	    (c->agent_token_env != NULL &&
+	     json_object_set_new(o, "token_env",
+	                         json_string(c->agent_token_env))) ||
+	    (c->agent_token_file != NULL &&
+	     json_object_set_new(o, "token_file",
+	                         json_string(c->agent_token_file))) ||
+	    json_object_set_new(o, "project_id",
+	                        json_string(c->agent_project_id)) ||
+	    json_object_set_new(o, "model", json_string(c->agent_model)) ||
+	    json_object_set_new(o, "instance_id",
+	                        json_string(c->agent_instance_id)) ||
+	    json_object_set_new(o, "max_prompt",
+	                        json_integer(c->agent_max_prompt))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static json_t *get_agent(const afk_config *c)
@@ -1188,6 +1551,8 @@ static json_t *get_agent(const afk_config *c)
 
 	if (c->agent_kind == NULL)
 		return json_null();
+	if (strcmp(c->agent_kind, "t3") == 0)
+		return get_agent_t3(c);
 	o = json_object();
 	if (o == NULL ||
 	    json_object_set_new(o, "kind", json_string(c->agent_kind)) ||
@@ -1209,6 +1574,7 @@ static int set_ci(afk_config *c, json_t *v, cfg_ctx *cx)
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
 	c->ci_kind = NULL;
+	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
 	return AFK_OK;
 }
 
@@ -1218,6 +1584,9 @@ static json_t *get_ci(const afk_config *c)
 
 	if (c->ci_kind == NULL)
 		return json_null();
+	if (strcmp(c->ci_kind, "github") == 0)
+		return get_github(c->ci_kind, c->ci_api_url, c->ci_token_env,
+		                  c->ci_token_file);
 	o = json_object();
 	if (o == NULL ||
 	    json_object_set_new(o, "kind", json_string(c->ci_kind)) ||
@@ -1237,6 +1606,7 @@ static int set_notifier(afk_config *c, json_t *v, cfg_ctx *cx)
 	free(c->notifier_kind);
 	free(c->notifier_path);
 	c->notifier_kind = c->notifier_path = NULL;
+	clear_notifier_slack(c);
 	return AFK_OK;
 }
 
@@ -1250,7 +1620,13 @@ static json_t *get_notifier(const afk_config *c)
 	if (o == NULL ||
 	    json_object_set_new(o, "kind", json_string(c->notifier_kind)) ||
 	    (c->notifier_path != NULL &&
-	     json_object_set_new(o, "path", json_string(c->notifier_path)))) {
+	     json_object_set_new(o, "path", json_string(c->notifier_path))) ||
+	    (c->notifier_webhook_env != NULL &&
+	     json_object_set_new(o, "webhook_env",
+	                         json_string(c->notifier_webhook_env))) ||
+	    (c->notifier_webhook_file != NULL &&
+	     json_object_set_new(o, "webhook_file",
+	                         json_string(c->notifier_webhook_file)))) {
 		json_decref(o);
 		return NULL;
 	}

@@ -24,19 +24,39 @@ struct afk_config {
 	/* "tracker": {"kind": "file", "path": ...} or absent (kind NULL) */
 	char *tracker_kind;
 	char *tracker_path;
+	/* "tracker": {"kind": "github", "api_url", "token_env" |
+	 * "token_file"} */
+	char *tracker_api_url;    /* NULL: https://api.github.com */
+	char *tracker_token_env;  /* exactly one of these two */
+	char *tracker_token_file; /* resolved */
 
 	/* "agent": {"kind": "command", "command": [...], "state_dir": ...} */
 	char *agent_kind;
 	afk__strv agent_command;  /* argv; [0] resolved like a path if it has a '/' */
 	char *agent_state_dir;
+	/* "agent": {"kind": "t3", "url", "token_env" | "token_file",
+	 * "project_id", "model", "instance_id", "max_prompt"} */
+	char *agent_url;          /* no trailing '/' */
+	char *agent_token_env;    /* exactly one of these two */
+	char *agent_token_file;   /* resolved */
+	char *agent_project_id;
+	char *agent_model;
+	char *agent_instance_id;  /* default "codex" */
+	long long agent_max_prompt; /* bytes; default 100000 */
 
 	/* "ci": {"kind": "command", "command": [...]} or absent */
 	char *ci_kind;
 	afk__strv ci_command;
+	/* "ci": {"kind": "github", "api_url", "token_env" | "token_file"} */
+	char *ci_api_url;         /* NULL: https://api.github.com */
+	char *ci_token_env;
+	char *ci_token_file;      /* resolved */
 
 	/* "notifier": {"kind": "stdout"} or {"kind": "file", "path": ...} */
 	char *notifier_kind;
 	char *notifier_path;      /* "file" only */
+	char *notifier_webhook_env;  /* "slack": exactly one of these two */
+	char *notifier_webhook_file; /* resolved */
 
 	/* the run lifecycle */
 	int fix_forward_budget;   /* default 2 */

@@ -701,7 +701,7 @@ START_TEST(line_of_a_missing_member_is_its_parent)
 	                 "{\n\"kill_switch\": true,\n\"tracker\":\n"
 	                 "  {\"path\": \"x\"}\n}"), AFK_ECONFIG);
 	assert_msg(c, "<string>:3: tracker.kind: missing (known kinds: "
-	           "\"file\")");
+	           "\"file\", \"github\")");
 	afk_config_free(c);
 }
 END_TEST
@@ -1233,18 +1233,28 @@ static const struct bad_adapter {
 	const char *json;
 	const char *msg;
 } bad_adapters[] = {
-	{"tracker", "{}", "tracker.kind: missing (known kinds: \"file\")"},
-	{"tracker", "{\"kind\": \"github\"}",
-	 "tracker.kind: unknown kind \"github\" (known kinds: \"file\")"},
+	{"tracker", "{}", "tracker.kind: missing (known kinds: \"file\", "
+	 "\"github\")"},
+	{"tracker", "{\"kind\": \"gitlab\"}",
+	 "tracker.kind: unknown kind \"gitlab\" (known kinds: \"file\", "
+	 "\"github\")"},
+	{"tracker", "{\"kind\": \"github\"}", "tracker: exactly one of "
+	 "\"token_env\" and \"token_file\" is needed (the secret itself "
+	 "never goes in the configuration)"},
 	{"tracker", "{\"kind\": \"file\"}", "tracker.path: missing"},
 	{"tracker", "{\"kind\": \"file\", \"path\": \"\"}",
 	 "tracker.path: a path cannot be empty"},
 	{"tracker", "{\"kind\": \"file\", \"path\": \"x\", \"token\": \"t\"}",
 	 "tracker.token: unknown member of a \"file\" tracker"},
 	{"agent", "{\"command\": [\"x\"]}",
-	 "agent.kind: missing (known kinds: \"command\")"},
+	 "agent.kind: missing (known kinds: \"command\", \"t3\")"},
 	{"agent", "{\"kind\": \"http\", \"command\": [\"x\"]}",
-	 "agent.kind: unknown kind \"http\" (known kinds: \"command\")"},
+	 "agent.kind: unknown kind \"http\" (known kinds: \"command\", "
+	 "\"t3\")"},
+	{"agent", "{\"kind\": \"t3\", \"url\": \"https://t3.example\", "
+	 "\"project_id\": \"p\", \"model\": \"m\"}", "agent: exactly one "
+	 "of \"token_env\" and \"token_file\" is needed (the secret itself "
+	 "never goes in the configuration)"},
 	{"agent", "{\"kind\": \"command\"}", "agent.command: missing"},
 	{"agent", "{\"kind\": \"command\", \"command\": []}",
 	 "agent.command: the command cannot be empty"},
@@ -1256,9 +1266,12 @@ static const struct bad_adapter {
 	 "\"shell\": true}", "agent.shell: unknown member of a \"command\" "
 	 "agent"},
 	{"ci", "{\"command\": [\"x\"]}",
-	 "ci.kind: missing (known kinds: \"command\")"},
-	{"ci", "{\"kind\": \"github\"}",
-	 "ci.kind: unknown kind \"github\" (known kinds: \"command\")"},
+	 "ci.kind: missing (known kinds: \"command\", \"github\")"},
+	{"ci", "{\"kind\": \"gitlab\"}",
+	 "ci.kind: unknown kind \"gitlab\" (known kinds: \"command\", "
+	 "\"github\")"},
+	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", \"token\": "
+	 "\"x\"}", "ci.token: unknown member of a \"github\" ci"},
 	{"ci", "{\"kind\": \"command\"}", "ci.command: missing"},
 	{"ci", "{\"kind\": \"command\", \"command\": []}",
 	 "ci.command: the command cannot be empty"},
@@ -1268,9 +1281,13 @@ static const struct bad_adapter {
 	 "\"state_dir\": \"/s\"}",
 	 "ci.state_dir: unknown member of a \"command\" ci"},
 	{"notifier", "{}",
-	 "notifier.kind: missing (known kinds: \"stdout\", \"file\")"},
-	{"notifier", "{\"kind\": \"slack\"}", "notifier.kind: unknown kind "
-	 "\"slack\" (known kinds: \"stdout\", \"file\")"},
+	 "notifier.kind: missing (known kinds: \"stdout\", \"file\", "
+	 "\"slack\")"},
+	{"notifier", "{\"kind\": \"irc\"}", "notifier.kind: unknown kind "
+	 "\"irc\" (known kinds: \"stdout\", \"file\", \"slack\")"},
+	{"notifier", "{\"kind\": \"slack\"}", "notifier: exactly one of "
+	 "\"webhook_env\" and \"webhook_file\" is needed (the secret itself "
+	 "never goes in the configuration)"},
 	{"notifier", "{\"kind\": \"file\"}", "notifier.path: missing"},
 	{"notifier", "{\"kind\": \"file\", \"path\": \"\"}",
 	 "notifier.path: a path cannot be empty"},

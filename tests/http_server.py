@@ -40,6 +40,19 @@ An ANSWER is an object:
                   ETag and only the headers in "headers_304", no body -
                   else status + ETag + headers + body
 
+  proxy           instead of all the above: forward the request (method,
+                  path, headers but Host, body) to this base URL, e.g.
+                  "http://127.0.0.1:4010", and answer with its status,
+                  headers and body (for a contract test against a mock
+                  made from an API description)
+  drop_headers    with proxy: response header names not passed on
+  set_headers     with proxy: {name: value} request headers replaced
+  fail_on_header  with proxy: an answer carrying this header (say
+                  "sl-violations") becomes a 599 whose body is its value;
+                  a JSON list in it counts only for its items whose
+                  "location" starts with "request" (Prism also lists
+                  its own example answers' flaws there)
+
 "{port}" in a header value or a body is replaced by the server's port.
 
 The server exits when its parent goes away or after --lifetime seconds
@@ -49,6 +62,7 @@ not run) would otherwise leave.
 """
 
 import argparse
+import http.client
 import http.server
 import json
 import os
@@ -178,11 +192,57 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.max_active = max(st.max_active, st.active)
             st.write_stats()
         try:
-            self.send(st.answer_for(self.path), st.port)
+            spec = st.answer_for(self.path)
+            if "proxy" in spec:
+                spec = self.forward(spec, body)
+            self.send(spec, st.port)
         finally:
             with st.lock:
                 st.active -= 1
                 st.write_stats()
+
+    def forward(self, spec, body):
+        """Sends the request to spec["proxy"]; its answer as an ANSWER."""
+        url = spec["proxy"].split("://", 1)[-1]
+        hostport = url.split("/", 1)[0]
+        drop = {h.lower() for h in spec.get("drop_headers", [])}
+        drop |= {"connection", "keep-alive", "transfer-encoding",
+                 "content-length", "date", "server"}
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "connection",
+                                        "content-length",
+                                        "accept-encoding")}
+        for k, v in spec.get("set_headers", {}).items():
+            headers = {n: w for n, w in headers.items()
+                       if n.lower() != k.lower()}
+            headers[k] = v
+        conn = http.client.HTTPConnection(hostport, timeout=60)
+        try:
+            conn.request(self.command, self.path,
+                         body=body.encode("utf-8") if body else None,
+                         headers=headers)
+            resp = conn.getresponse()
+            data = resp.read().decode("utf-8", "replace")
+            out = [(k, v) for k, v in resp.getheaders()
+                   if k.lower() not in drop]
+            bad = spec.get("fail_on_header")
+            value = resp.getheader(bad) if bad else None
+            if value is not None:
+                try:
+                    items = json.loads(value)
+                    if isinstance(items, list):
+                        items = [v for v in items if isinstance(v, dict)
+                                 and v.get("location", [""])[0] ==
+                                 "request"]
+                        value = json.dumps(items) if items else None
+                except ValueError:
+                    pass
+            if value is not None:
+                return {"status": 599, "body": "%s: %s" % (bad, value)}
+            return {"status": resp.status, "headers": out,
+                    "body": data}
+        finally:
+            conn.close()
 
     def send(self, spec, port):
         def sub(s):

@@ -1,0 +1,1237 @@
+/*
+ * lib/builtin_github.c - the "github" tracker and the "github" CI, over
+ * GitHub's REST API (v3) and the HTTP layer (lib/http.h).
+ *
+ * Both are made through the public registration functions, as a host's
+ * adapter would be.  The token comes from the environment variable or the
+ * file the configuration names (never from the configuration itself), is
+ * sent as "Authorization: Bearer ..." and is a secret of the HTTP handle,
+ * so no message can carry it.
+ *
+ * The tracker, per callback:
+ *
+ *   list_ready      GET /repos/{o}/{r}/issues?state=open&labels={L}
+ *                   once for the ready and once for the in-progress
+ *                   label, every repository's in one concurrent batch,
+ *                   paginated; pull requests (a "pull_request" member)
+ *                   are skipped, issues carrying both labels reported
+ *                   once.  Then, in a second batch, for each issue that
+ *                   carries the ready label and not the in-progress one
+ *                   (an in-progress issue is a lock whatever its trust):
+ *                   GET .../issues/{n}/timeline - trusted when the actor
+ *                   of the latest "labeled" event for the ready label is
+ *                   one of trusted_users - and
+ *                   GET .../issues/{n}/dependencies/blocked_by - each
+ *                   open blocking issue becomes a blocker.  The
+ *                   priority is N of a label "priority:N" (the first
+ *                   one), else 0.
+ *   add_label       POST .../issues/{n}/labels {"labels": [L]}
+ *   remove_label    DELETE .../issues/{n}/labels/{L}; a 404 means the
+ *                   label is absent already, which is success.
+ *   close_issue     PATCH .../issues/{n} {"state": "closed"}
+ *   find_comment,   GET /user once per tracker (the token's own login,
+ *   upsert_comment  kept), GET .../issues/{n}/comments paginated; only
+ *                   comments whose user.login is that login count.
+ *                   upsert: PATCH .../issues/comments/{id} {"body"} or
+ *                   POST .../issues/{n}/comments {"body"}.
+ *
+ * The CI status of issue n: the pull request is found through the
+ * issue's timeline, as GitHub documents linking: a "cross-referenced"
+ * event whose source issue is a pull request of the same repository (a
+ * PR whose body says "Fixes #n" - or that merely mentions #n - makes
+ * one).  Each such PR is read (GET .../pulls/{m}, one batch); a merged
+ * one wins, else the open one with the largest number; closed unmerged
+ * PRs are ignored.  The CI state of its head sha combines the commit
+ * statuses (GET .../commits/{sha}/status, the latest per context) and
+ * the check runs (GET .../commits/{sha}/check-runs): failure when any
+ * failed (status failure/error; conclusion failure, timed_out,
+ * cancelled, action_required, startup_failure), else pending when any
+ * is pending (status pending; a check run not completed, or stale), else
+ * success when any succeeded (success, neutral, skipped), else none.
+ * Both answers are objects, which the layer cannot join page by page:
+ * the further pages their total_count calls for are read in one more
+ * batch, at most MORE_PAGES each; past those the unread ones count as
+ * pending, never as success.  Deploy: always
+ * none (GitHub deployments are not read).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "builtin.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "http.h"
+#include "issue.h"
+
+#define TOKEN_MAX 4096         /* bytes of a token file */
+#define DEFAULT_API "https://api.github.com"
+#define MAX_PRS 10             /* linked PRs read per status */
+#define MORE_PAGES 9           /* further pages of statuses, check runs */
+
+static const char *const gh_headers[] = {
+	"Accept: application/vnd.github+json",
+	"X-GitHub-Api-Version: 2022-11-28",
+	NULL
+};
+
+/* The adapter's userdata: owned by the tracker or CI handle. */
+struct gh {
+	afk__http *http;
+	char *api;            /* base URL, no trailing '/' */
+	char *auth;           /* "Authorization: Bearer TOKEN" */
+	char *login;          /* the token's own login, NULL until read */
+	char *ready;          /* ready label */
+	char *in_progress;    /* in-progress label */
+	afk__strv trusted;    /* trusted logins */
+};
+
+static void gh_free(void *userdata)
+{
+	struct gh *g = userdata;
+
+	if (g == NULL)
+		return;
+	afk__http_free(g->http);
+	free(g->api);
+	if (g->auth != NULL) {
+		memset(g->auth, 0, strlen(g->auth));
+		free(g->auth);
+	}
+	free(g->login);
+	free(g->ready);
+	free(g->in_progress);
+	afk__strv_clear(&g->trusted);
+	free(g);
+}
+
+/* --- small helpers --------------------------------------------------- */
+
+/* Percent-encodes s as one path segment or query value: everything but
+ * RFC 3986's unreserved characters.  Heap, the caller frees; NULL on
+ * failure. */
+static char *enc(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+	unsigned char c;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "{api}/repos/{owner}/{name}" for repo "owner/name", both parts
+ * encoded; heap.  AFK_EINVAL with why in errbuf for a name that is not
+ * "owner/name". */
+static int repo_base(const struct gh *g, const char *repo, char **out,
+                     char *errbuf)
+{
+	const char *slash;
+	char *owner, *eo, *en;
+	int rc;
+
+	*out = NULL;
+	rc = afk__config_check_repo(repo, errbuf);
+	if (rc != AFK_OK)
+		return AFK_EINVAL;
+	slash = strchr(repo, '/');
+	if (slash == NULL) {
+		afk__errf(errbuf, "repository \"%s\" has no owner "
+		          "(GitHub needs \"owner/name\")", repo);
+		return AFK_EINVAL;
+	}
+	owner = malloc((size_t)(slash - repo) + 1);
+	if (owner == NULL)
+		return AFK_ENOMEM;
+	memcpy(owner, repo, (size_t)(slash - repo));
+	owner[slash - repo] = '\0';
+	eo = enc(owner);
+	en = enc(slash + 1);
+	if (eo != NULL && en != NULL)
+		*out = afk__aprintf("%s/repos/%s/%s", g->api, eo, en);
+	free(owner);
+	free(eo);
+	free(en);
+	return *out != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+/* One request with the strings it borrows during afk__http_run(). */
+typedef struct greq {
+	afk__http_req r;
+	char *what;
+	char *url;
+	char *json;
+} greq;
+
+/* Fills q (zeroed here) with a request of g; what and url are taken
+ * over (freed by greq_clear), json too (may be NULL).  AFK_ENOMEM when
+ * what or url is NULL. */
+static int greq_set(const struct gh *g, greq *q, const char *method,
+                    char *what, char *url, char *json, int paginate)
+{
+	memset(q, 0, sizeof(*q));
+	q->what = what;
+	q->url = url;
+	q->json = json;
+	q->r.what = what;
+	q->r.method = method;
+	q->r.url = url;
+	q->r.json = json;
+	q->r.headers = gh_headers;
+	q->r.secret_header = g->auth;
+	q->r.paginate = paginate;
+	return what != NULL && url != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+static void greq_clear(greq *q)
+{
+	afk__http_req_clear(&q->r);
+	free(q->what);
+	free(q->url);
+	free(q->json);
+	memset(q, 0, sizeof(*q));
+}
+
+static void greqs_free(greq *qs, size_t n)
+{
+	size_t i;
+
+	if (qs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		greq_clear(&qs[i]);
+	free(qs);
+}
+
+/* Runs the n requests in one batch; on failure attaches the first
+ * failed request's message (it names the call, the URL and the cause,
+ * redacted) and returns its code. */
+static int run(afk_call *call, struct gh *g, greq *qs, size_t n)
+{
+	afk__http_req *rs;
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return AFK_OK;
+	rs = calloc(n, sizeof(*rs));
+	if (rs == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		rs[i] = qs[i].r;
+	rc = afk__http_run(g->http, rs, n);
+	for (i = 0; i < n; i++)
+		qs[i].r = rs[i];
+	free(rs);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "%s",
+		                       afk__http_errmsg(g->http));
+	return AFK_OK;
+}
+
+/* Parses the body of a finished request; NULL (with a message on call)
+ * when it is not JSON of the wanted type. */
+static json_t *body_of(afk_call *call, const greq *q, int want_array)
+{
+	json_t *v = json_loadb(q->r.data ? q->r.data : "", q->r.len, 0,
+	                       NULL);
+
+	if (v == NULL || (want_array ? !json_is_array(v) :
+	                  !json_is_object(v))) {
+		json_decref(v);
+		afk__call_failf(call, AFK_EPARSE, "%s: %s: the answer is no "
+		                "JSON %s", q->what, q->url,
+		                want_array ? "array" : "object");
+		return NULL;
+	}
+	return v;
+}
+
+static const char *str_of(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Serialises a one-member object {key: value}; heap, NULL on failure. */
+static char *json1(const char *key, json_t *value)
+{
+	json_t *o = json_object();
+	char *s = NULL;
+
+	if (o != NULL && value != NULL &&
+	    json_object_set_new(o, key, value) == 0)
+		s = json_dumps(o, JSON_COMPACT);
+	else
+		json_decref(value);
+	json_decref(o);
+	return s;
+}
+
+/* --- list_ready ------------------------------------------------------ */
+
+/* An issue of the listing, kept until the second batch has run. */
+typedef struct cand {
+	size_t repo;         /* index into repos */
+	json_t *obj;         /* the issue, borrowed from the listing */
+	long number;
+	int needs_gates;     /* ready and not in progress: trust, blockers */
+	int trusted;
+} cand;
+
+static int has_label_named(json_t *issue, const char *name)
+{
+	json_t *l;
+	size_t i;
+
+	json_array_foreach(json_object_get(issue, "labels"), i, l) {
+		const char *n = json_is_string(l) ? json_string_value(l) :
+		                str_of(l, "name");
+		if (n != NULL && strcmp(n, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The priority a label "priority:N" gives, else 0. */
+static int priority_of(json_t *issue)
+{
+	json_t *l;
+	size_t i;
+	long v;
+	char *end;
+
+	json_array_foreach(json_object_get(issue, "labels"), i, l) {
+		const char *n = str_of(l, "name");
+
+		if (n == NULL || strncmp(n, "priority:", 9) != 0)
+			continue;
+		errno = 0;
+		v = strtol(n + 9, &end, 10);
+		if (end != n + 9 && *end == '\0' && errno == 0 &&
+		    v >= -1000000 && v <= 1000000)
+			return (int)v;
+	}
+	return 0;
+}
+
+/* 1 when the actor of the latest "labeled" event for label is trusted. */
+static int trusted_by_timeline(const struct gh *g, json_t *events,
+                               const char *label)
+{
+	const char *actor = NULL;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(events, i, e) {
+		const char *ev = str_of(e, "event");
+		const char *name = str_of(json_object_get(e, "label"), "name");
+
+		if (ev != NULL && strcmp(ev, "labeled") == 0 &&
+		    name != NULL && strcmp(name, label) == 0)
+			actor = str_of(json_object_get(e, "actor"), "login");
+	}
+	return actor != NULL && afk__strv_find(&g->trusted, actor) >= 0;
+}
+
+/* Adds the open issues of the collected listings (the 2*nrepos first
+ * requests) to *cands, deduplicated. */
+static int collect(afk_call *call, const struct gh *g, greq *qs,
+                   size_t nrepos, json_t **lists, cand **cands,
+                   size_t *n, size_t *cap)
+{
+	size_t i, k, j;
+	json_t *it;
+
+	for (i = 0; i < 2 * nrepos; i++) {
+		lists[i] = body_of(call, &qs[i], 1);
+		if (lists[i] == NULL)
+			return AFK_EPARSE;
+		json_array_foreach(lists[i], k, it) {
+			json_int_t num;
+			const char *state = str_of(it, "state");
+			int dup = 0;
+
+			if (json_object_get(it, "pull_request") != NULL ||
+			    !json_is_integer(json_object_get(it, "number")) ||
+			    (state != NULL && strcmp(state, "open") != 0))
+				continue;
+			num = json_integer_value(json_object_get(it, "number"));
+			if (num <= 0)
+				continue;
+			for (j = 0; j < *n && !dup; j++)
+				dup = (*cands)[j].repo == i / 2 &&
+				      (*cands)[j].number == (long)num;
+			if (dup)
+				continue;
+			if (afk__grow((void **)cands, cap, *n, 1,
+			              sizeof(**cands)) != AFK_OK)
+				return afk__call_failf(call, AFK_ENOMEM,
+				                       "out of memory");
+			memset(&(*cands)[*n], 0, sizeof(**cands));
+			(*cands)[*n].repo = i / 2;
+			(*cands)[*n].obj = it;
+			(*cands)[*n].number = (long)num;
+			(*cands)[*n].needs_gates =
+				has_label_named(it, g->ready) &&
+				!has_label_named(it, g->in_progress);
+			(*n)++;
+		}
+	}
+	return AFK_OK;
+}
+
+/* Makes the afk_issue of c and hands it to call. */
+static int report_issue(afk_call *call, const char *repo, cand *c,
+                        json_t *blockers)
+{
+	afk_issue *is = NULL;
+	json_t *l, *b;
+	size_t i;
+	const char *title = str_of(c->obj, "title");
+	int rc;
+
+	rc = afk_issue_new(&is, repo, c->number);
+	if (rc == AFK_OK && title != NULL)
+		rc = afk_issue_set_title(is, title);
+	json_array_foreach(json_object_get(c->obj, "labels"), i, l) {
+		const char *n = json_is_string(l) ? json_string_value(l) :
+		                str_of(l, "name");
+		if (rc == AFK_OK && n != NULL)
+			rc = afk_issue_add_label(is, n);
+	}
+	if (rc == AFK_OK)
+		rc = afk_issue_set_priority(is, priority_of(c->obj));
+	if (rc == AFK_OK)
+		rc = afk_issue_set_trusted(is, c->trusted);
+	json_array_foreach(blockers, i, b) {
+		const char *st = str_of(b, "state");
+		json_t *num = json_object_get(b, "number");
+
+		if (rc == AFK_OK && json_is_integer(num) &&
+		    (st == NULL || strcmp(st, "closed") != 0))
+			rc = afk_issue_add_blocker(is,
+			                           (long)json_integer_value(num));
+	}
+	if (rc == AFK_OK)
+		rc = afk_call_add_issue(call, is);
+	afk_issue_free(is);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "issue %s#%ld: %s", repo,
+		                       c->number, afk_strerror(rc));
+	return AFK_OK;
+}
+
+static int gh_list_ready(afk_call *call, const char *const *repos,
+                         size_t nrepos, void *userdata)
+{
+	struct gh *g = userdata;
+	char err[AFK__ERRMSG_SIZE], *base = NULL, *lab[2] = {NULL, NULL};
+	greq *qs = NULL, *gq = NULL;
+	json_t **lists = NULL, *tl, *bl;
+	cand *cands = NULL;
+	size_t i, n = 0, cap = 0, ng = 0, k;
+	int rc = AFK_OK;
+
+	if (nrepos == 0)
+		return AFK_OK;
+	qs = calloc(2 * nrepos, sizeof(*qs));
+	lists = calloc(2 * nrepos, sizeof(*lists));
+	lab[0] = enc(g->ready);
+	lab[1] = enc(g->in_progress);
+	if (qs == NULL || lists == NULL || lab[0] == NULL || lab[1] == NULL) {
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
+		rc = repo_base(g, repos[i], &base, err);
+		if (rc != AFK_OK) {
+			rc = afk__call_failf(call, rc, "list issues: %s", err);
+			break;
+		}
+		for (k = 0; k < 2 && rc == AFK_OK; k++)
+			rc = greq_set(g, &qs[2 * i + k], "GET",
+			        afk__aprintf("list %s issues of %s",
+			                     k ? "in-progress" : "ready",
+			                     repos[i]),
+			        afk__aprintf("%s/issues?state=open&labels=%s"
+			                     "&per_page=100", base, lab[k]),
+			        NULL, 1);
+		free(base);
+		base = NULL;
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+	}
+	if (rc == AFK_OK)
+		rc = run(call, g, qs, 2 * nrepos);
+	if (rc == AFK_OK)
+		rc = collect(call, g, qs, nrepos, lists, &cands, &n, &cap);
+	if (rc != AFK_OK)
+		goto out;
+
+	/* The second batch: timeline and blockers of each gated issue. */
+	for (i = 0; i < n; i++)
+		ng += cands[i].needs_gates;
+	gq = calloc(2 * ng + 1, sizeof(*gq));
+	if (gq == NULL) {
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
+		const char *repo = repos[cands[i].repo];
+		long num = cands[i].number;
+
+		if (!cands[i].needs_gates)
+			continue;
+		rc = repo_base(g, repo, &base, err);
+		if (rc == AFK_OK)
+			rc = greq_set(g, &gq[k++], "GET",
+			        afk__aprintf("read the timeline of %s#%ld",
+			                     repo, num),
+			        afk__aprintf("%s/issues/%ld/timeline?"
+			                     "per_page=100", base, num),
+			        NULL, 1);
+		if (rc == AFK_OK)
+			rc = greq_set(g, &gq[k++], "GET",
+			        afk__aprintf("read the blockers of %s#%ld",
+			                     repo, num),
+			        afk__aprintf("%s/issues/%ld/dependencies/"
+			                     "blocked_by?per_page=100", base,
+			                     num),
+			        NULL, 1);
+		free(base);
+		base = NULL;
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+	}
+	if (rc == AFK_OK)
+		rc = run(call, g, gq, 2 * ng);
+	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
+		tl = bl = NULL;
+		if (cands[i].needs_gates) {
+			tl = body_of(call, &gq[k++], 1);
+			bl = tl ? body_of(call, &gq[k++], 1) : NULL;
+			if (tl == NULL || bl == NULL) {
+				json_decref(tl);
+				rc = AFK_EPARSE;
+				break;
+			}
+			cands[i].trusted = trusted_by_timeline(g, tl, g->ready);
+		}
+		rc = report_issue(call, repos[cands[i].repo], &cands[i], bl);
+		json_decref(tl);
+		json_decref(bl);
+	}
+out:
+	greqs_free(gq, 2 * ng);
+	greqs_free(qs, 2 * nrepos);
+	for (i = 0; lists != NULL && i < 2 * nrepos; i++)
+		json_decref(lists[i]);
+	free(lists);
+	free(cands);
+	free(lab[0]);
+	free(lab[1]);
+	return rc;
+}
+
+/* --- labels and closing ---------------------------------------------- */
+
+/* Runs one write request, method to {base}/issues/{number}{tail} with
+ * json (taken over; NULL: no body, for a DELETE).  what names the call
+ * in messages.  With absent_ok a 404 is success: the thing to remove is
+ * gone already. */
+static int issue_write(afk_call *call, struct gh *g, const char *repo,
+                       long number, const char *method, const char *tail,
+                       char *json, const char *what, int absent_ok)
+{
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	greq q;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK) {
+		free(json);
+		return afk__call_failf(call, rc, "%s: %s", what, err);
+	}
+	rc = greq_set(g, &q, method,
+	              afk__aprintf("%s of %s#%ld", what, repo, number),
+	              afk__aprintf("%s/issues/%ld%s", base, number, tail),
+	              json, 0);
+	free(base);
+	if (rc != AFK_OK || (json == NULL && strcmp(method, "DELETE") != 0)) {
+		greq_clear(&q);
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	}
+	rc = afk__http_run(g->http, &q.r, 1);
+	if (rc != AFK_OK && absent_ok && q.r.fail == AFK__HTTP_ESTATUS &&
+	    q.r.status == 404)
+		rc = AFK_OK;
+	else if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "%s", q.r.errmsg);
+	greq_clear(&q);
+	return rc;
+}
+
+static int gh_add_label(afk_call *call, const char *repo, long number,
+                        const char *label, void *userdata)
+{
+	json_t *a = json_array();
+
+	if (a != NULL && json_array_append_new(a, json_string(label)) != 0) {
+		json_decref(a);
+		a = NULL;
+	}
+	return issue_write(call, userdata, repo, number, "POST", "/labels",
+	                   json1("labels", a), "add a label", 0);
+}
+
+static int gh_remove_label(afk_call *call, const char *repo, long number,
+                           const char *label, void *userdata)
+{
+	char *e = enc(label), *tail = e ? afk__aprintf("/labels/%s", e) : NULL;
+	int rc;
+
+	free(e);
+	if (tail == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	rc = issue_write(call, userdata, repo, number, "DELETE", tail, NULL,
+	                 "remove a label", 1);
+	free(tail);
+	return rc;
+}
+
+static int gh_close_issue(afk_call *call, const char *repo, long number,
+                          void *userdata)
+{
+	return issue_write(call, userdata, repo, number, "PATCH", "",
+	                   json1("state", json_string("closed")),
+	                   "close the issue", 0);
+}
+
+/* --- comments -------------------------------------------------------- */
+
+/* Lists the comments of issue number of repo into *out (a JSON array the
+ * caller decrefs), reading the token's own login first when it is not
+ * known yet (in the same batch). */
+static int list_comments(afk_call *call, struct gh *g, const char *repo,
+                         long number, const char *what, json_t **out)
+{
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	greq q[2];
+	json_t *user;
+	size_t nq = 1;
+	int rc;
+
+	*out = NULL;
+	memset(q, 0, sizeof(q));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "%s: %s", what, err);
+	rc = greq_set(g, &q[0], "GET",
+	              afk__aprintf("%s: list the comments of %s#%ld", what,
+	                           repo, number),
+	              afk__aprintf("%s/issues/%ld/comments?per_page=100",
+	                           base, number), NULL, 1);
+	free(base);
+	if (rc == AFK_OK && g->login == NULL) {
+		nq = 2;
+		rc = greq_set(g, &q[1], "GET",
+		              afk__aprintf("%s: read the token's own user",
+		                           what),
+		              afk__aprintf("%s/user", g->api), NULL, 0);
+	}
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = run(call, g, q, nq);
+	if (rc == AFK_OK && nq == 2) {
+		user = body_of(call, &q[1], 0);
+		if (user == NULL) {
+			rc = AFK_EPARSE;
+		} else if (str_of(user, "login") == NULL) {
+			rc = afk__call_failf(call, AFK_EPARSE, "%s: the "
+			                     "answer has no login", q[1].what);
+		} else {
+			g->login = afk__strdup(str_of(user, "login"));
+			if (g->login == NULL)
+				rc = afk__call_failf(call, AFK_ENOMEM,
+				                     "out of memory");
+		}
+		json_decref(user);
+	}
+	if (rc == AFK_OK) {
+		*out = body_of(call, &q[0], 1);
+		if (*out == NULL)
+			rc = AFK_EPARSE;
+	}
+	greq_clear(&q[0]);
+	greq_clear(&q[1]);
+	return rc;
+}
+
+/* The first comment of list that g's own login wrote and whose body
+ * contains marker, or NULL. */
+static json_t *own_comment(const struct gh *g, json_t *list,
+                           const char *marker)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(list, i, c) {
+		const char *who = str_of(json_object_get(c, "user"), "login");
+		const char *body = str_of(c, "body");
+
+		if (who != NULL && strcmp(who, g->login) == 0 &&
+		    body != NULL && strstr(body, marker) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
+static int gh_find_comment(afk_call *call, const char *repo, long number,
+                           const char *marker, void *userdata)
+{
+	struct gh *g = userdata;
+	json_t *list, *c;
+	const char *url;
+	char *issue_url;
+	int rc;
+
+	rc = list_comments(call, g, repo, number, "find a comment", &list);
+	if (rc != AFK_OK)
+		return rc;
+	c = own_comment(g, list, marker);
+	if (c != NULL)
+		rc = afk_call_set_comment(call, str_of(c, "body"));
+	/* The issue's address: a comment's, without its fragment. */
+	url = str_of(json_array_get(list, 0), "html_url");
+	if (rc == AFK_OK && url != NULL &&
+	    (issue_url = afk__strdup(url)) != NULL) {
+		if (strchr(issue_url, '#') != NULL)
+			*strchr(issue_url, '#') = '\0';
+		rc = afk_call_set_url(call, issue_url);
+		free(issue_url);
+	}
+	json_decref(list);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "find a comment of %s#%ld: "
+		                       "%s", repo, number, afk_strerror(rc));
+	return AFK_OK;
+}
+
+static int gh_upsert_comment(afk_call *call, const char *repo, long number,
+                             const char *marker, const char *body,
+                             void *userdata)
+{
+	struct gh *g = userdata;
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	json_t *list, *c, *id;
+	greq q;
+	int rc;
+
+	rc = list_comments(call, g, repo, number, "upsert a comment", &list);
+	if (rc != AFK_OK)
+		return rc;
+	c = own_comment(g, list, marker);
+	id = json_object_get(c, "id");
+	memset(&q, 0, sizeof(q));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK) {
+		json_decref(list);
+		return afk__call_failf(call, rc, "upsert a comment: %s", err);
+	}
+	if (c != NULL && json_is_integer(id))
+		rc = greq_set(g, &q, "PATCH",
+		        afk__aprintf("edit the comment of %s#%ld", repo,
+		                     number),
+		        afk__aprintf("%s/issues/comments/%lld", base,
+		                     (long long)json_integer_value(id)),
+		        json1("body", json_string(body)), 0);
+	else
+		rc = greq_set(g, &q, "POST",
+		        afk__aprintf("add a comment to %s#%ld", repo, number),
+		        afk__aprintf("%s/issues/%ld/comments", base, number),
+		        json1("body", json_string(body)), 0);
+	free(base);
+	json_decref(list);
+	if (rc != AFK_OK || q.json == NULL) {
+		greq_clear(&q);
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	}
+	rc = run(call, g, &q, 1);
+	greq_clear(&q);
+	return rc;
+}
+
+/* --- CI status ------------------------------------------------------- */
+
+/* The number of the pull request of repo that the timeline event e
+ * cross-references, else 0. */
+static long linked_pr(json_t *e, const char *repo)
+{
+	json_t *src, *is, *num;
+	const char *full, *rurl;
+	size_t lr = strlen(repo), lu;
+
+	if (str_of(e, "event") == NULL ||
+	    strcmp(str_of(e, "event"), "cross-referenced") != 0)
+		return 0;
+	src = json_object_get(e, "source");
+	is = json_object_get(src, "issue");
+	num = json_object_get(is, "number");
+	if (json_object_get(is, "pull_request") == NULL ||
+	    !json_is_integer(num))
+		return 0;
+	full = str_of(json_object_get(is, "repository"), "full_name");
+	rurl = str_of(is, "repository_url");
+	if (full != NULL) {
+		if (strcasecmp(full, repo) != 0)
+			return 0;
+	} else if (rurl == NULL || (lu = strlen(rurl)) <= lr ||
+	           strcasecmp(rurl + lu - lr, repo) != 0 ||
+	           rurl[lu - lr - 1] != '/') {
+		return 0;
+	}
+	return (long)json_integer_value(num);
+}
+
+/* Folds one state into the CI's: failure > pending > success > none. */
+static void fold(int *ci, int st)
+{
+	static const int rank[] = {0, 2, 1, 3}; /* NONE, PENDING, SUCCESS,
+	                                            FAILURE */
+	if (rank[st] > rank[*ci])
+		*ci = st;
+}
+
+static int status_state(const char *s)
+{
+	if (s == NULL)
+		return AFK_STATUS_NONE;
+	if (strcmp(s, "success") == 0)
+		return AFK_STATUS_SUCCESS;
+	if (strcmp(s, "failure") == 0 || strcmp(s, "error") == 0)
+		return AFK_STATUS_FAILURE;
+	return AFK_STATUS_PENDING;
+}
+
+static int check_run_state(json_t *cr)
+{
+	const char *st = str_of(cr, "status"), *c = str_of(cr, "conclusion");
+	static const char *const bad[] = {
+		"failure", "timed_out", "cancelled", "action_required",
+		"startup_failure", NULL
+	};
+	size_t i;
+
+	if (st == NULL || strcmp(st, "completed") != 0 || c == NULL)
+		return AFK_STATUS_PENDING;
+	for (i = 0; bad[i] != NULL; i++)
+		if (strcmp(c, bad[i]) == 0)
+			return AFK_STATUS_FAILURE;
+	if (strcmp(c, "success") == 0 || strcmp(c, "neutral") == 0 ||
+	    strcmp(c, "skipped") == 0)
+		return AFK_STATUS_SUCCESS;
+	return AFK_STATUS_PENDING; /* "stale" and anything new */
+}
+
+/* 1 when the object o holds fewer items in its array key than its
+ * total_count says there are. */
+static int incomplete(json_t *o, const char *key)
+{
+	json_t *t = json_object_get(o, "total_count");
+
+	return json_is_integer(t) && json_integer_value(t) >
+	       (json_int_t)json_array_size(json_object_get(o, key));
+}
+
+/* Reads the further pages of the two page-1 answers objs[k] (array
+ * member keys[k], read from urls[k] with per_page=100) in one batch and
+ * appends their items to objs[k]. */
+static int more_pages(afk_call *call, struct gh *g, const char *const *urls,
+                      const char *const *whats, json_t **objs,
+                      const char *const *keys)
+{
+	greq qs[2 * MORE_PAGES];
+	json_t *o;
+	size_t n = 0, i, k;
+	long pages[2], p;
+	int rc = AFK_OK;
+
+	memset(qs, 0, sizeof(qs));
+	for (k = 0; k < 2; k++) {
+		json_int_t total = json_integer_value(json_object_get(objs[k],
+		                                      "total_count"));
+
+		pages[k] = 0;
+		if (!incomplete(objs[k], keys[k]))
+			continue;
+		pages[k] = (long)((total + 99) / 100) - 1;
+		if (pages[k] > MORE_PAGES)
+			pages[k] = MORE_PAGES;
+		for (p = 2; p < pages[k] + 2 && rc == AFK_OK; p++)
+			rc = greq_set(g, &qs[n++], "GET",
+			        afk__aprintf("%s (page %ld)", whats[k], p),
+			        afk__aprintf("%s&page=%ld", urls[k], p), NULL, 0);
+	}
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = run(call, g, qs, n);
+	for (k = 0, i = 0; k < 2 && rc == AFK_OK; k++) {
+		for (p = 0; p < pages[k] && rc == AFK_OK; p++, i++) {
+			if ((o = body_of(call, &qs[i], 0)) == NULL)
+				rc = AFK_EPARSE;
+			else if (json_array_extend(json_object_get(objs[k],
+			                           keys[k]),
+			                           json_object_get(o, keys[k])))
+				rc = afk__call_failf(call, AFK_EPARSE, "%s: "
+				                     "no %s", qs[i].what,
+				                     keys[k]);
+			json_decref(o);
+		}
+	}
+	for (i = 0; i < n; i++)
+		greq_clear(&qs[i]);
+	return rc;
+}
+
+/* Reports the CI state of head from the combined status and the check
+ * runs; items past those read count as pending. */
+static int report_ci(afk_call *call, json_t *status, json_t *runs)
+{
+	int ci = AFK_STATUS_NONE, st, rc = AFK_OK;
+	json_t *s;
+	size_t i;
+
+	if (incomplete(status, "statuses") || incomplete(runs, "check_runs"))
+		ci = AFK_STATUS_PENDING;
+
+	json_array_foreach(json_object_get(status, "statuses"), i, s) {
+		st = status_state(str_of(s, "state"));
+		fold(&ci, st);
+		if (st == AFK_STATUS_FAILURE && rc == AFK_OK)
+			rc = afk_call_add_failing_check(call,
+			        str_of(s, "context") ? str_of(s, "context") :
+			        "status", str_of(s, "target_url"));
+	}
+	json_array_foreach(json_object_get(runs, "check_runs"), i, s) {
+		const char *url = str_of(s, "html_url");
+
+		st = check_run_state(s);
+		fold(&ci, st);
+		if (url == NULL)
+			url = str_of(s, "details_url");
+		if (st == AFK_STATUS_FAILURE && rc == AFK_OK)
+			rc = afk_call_add_failing_check(call,
+			        str_of(s, "name") ? str_of(s, "name") :
+			        "check run", url);
+	}
+	if (rc == AFK_OK)
+		rc = afk_call_set_ci(call, ci);
+	return rc;
+}
+
+static int gh_ci_status(afk_call *call, const char *repo, long number,
+                        void *userdata)
+{
+	struct gh *g = userdata;
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	greq tq, *pq = NULL, hq[2];
+	json_t *tl = NULL, *pr, *best = NULL, *e, *status = NULL,
+	       *runs = NULL, *prs[MAX_PRS];
+	long nums[MAX_PRS], m;
+	size_t i, j, np = 0;
+	int rc, merged = 0, best_merged = 0;
+	const char *head;
+
+	memset(&tq, 0, sizeof(tq));
+	memset(hq, 0, sizeof(hq));
+	memset(prs, 0, sizeof(prs));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "CI status: %s", err);
+	rc = greq_set(g, &tq, "GET",
+	        afk__aprintf("find the pull request of %s#%ld", repo, number),
+	        afk__aprintf("%s/issues/%ld/timeline?per_page=100", base,
+	                     number), NULL, 1);
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = run(call, g, &tq, 1);
+	if (rc == AFK_OK && (tl = body_of(call, &tq, 1)) == NULL)
+		rc = AFK_EPARSE;
+	json_array_foreach(tl, i, e) {
+		int dup = 0;
+
+		if ((m = linked_pr(e, repo)) <= 0 || np == MAX_PRS)
+			continue;
+		for (j = 0; j < np; j++)
+			dup |= nums[j] == m;
+		if (!dup)
+			nums[np++] = m;
+	}
+	if (rc == AFK_OK && np > 0) {
+		pq = calloc(np, sizeof(*pq));
+		if (pq == NULL)
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		for (i = 0; i < np && rc == AFK_OK; i++) {
+			rc = greq_set(g, &pq[i], "GET",
+			        afk__aprintf("read pull request %s#%ld", repo,
+			                     nums[i]),
+			        afk__aprintf("%s/pulls/%ld", base, nums[i]),
+			        NULL, 0);
+			if (rc != AFK_OK)
+				rc = afk__call_failf(call, rc,
+				                     "out of memory");
+		}
+		if (rc == AFK_OK)
+			rc = run(call, g, pq, np);
+	}
+	/* A merged PR wins, else the open one with the largest number. */
+	for (i = 0; i < np && rc == AFK_OK; i++) {
+		const char *st;
+
+		if ((prs[i] = body_of(call, &pq[i], 0)) == NULL) {
+			rc = AFK_EPARSE;
+			break;
+		}
+		pr = prs[i];
+		st = str_of(pr, "state");
+		merged = json_is_true(json_object_get(pr, "merged")) ||
+		         json_is_string(json_object_get(pr, "merged_at"));
+		if (!merged && (st == NULL || strcmp(st, "open") != 0))
+			continue;
+		if (best == NULL || (merged && !best_merged) ||
+		    (merged == best_merged && nums[i] > (long)json_integer_value(
+		             json_object_get(best, "number")))) {
+			best = pr;
+			best_merged = merged;
+		}
+	}
+	head = str_of(json_object_get(best, "head"), "sha");
+	if (rc == AFK_OK && best != NULL && head == NULL)
+		rc = afk__call_failf(call, AFK_EPARSE, "read pull request "
+		                     "%s#%lld: no head sha", repo,
+		                     (long long)json_integer_value(
+		                     json_object_get(best, "number")));
+	if (rc == AFK_OK && best == NULL) {
+		rc = afk_call_set_pr(call, AFK_PR_NONE, NULL);
+		goto out;
+	}
+	if (rc == AFK_OK)
+		rc = afk_call_set_pr(call, best_merged ? AFK_PR_MERGED :
+		                     AFK_PR_OPEN, head);
+	if (rc == AFK_OK) {
+		char *eh = enc(head);
+
+		rc = greq_set(g, &hq[0], "GET",
+		        afk__aprintf("read the commit statuses of %s@%s", repo,
+		                     head),
+		        eh ? afk__aprintf("%s/commits/%s/status?per_page=100",
+		                          base, eh) : NULL, NULL, 0);
+		if (rc == AFK_OK)
+			rc = greq_set(g, &hq[1], "GET",
+			        afk__aprintf("read the check runs of %s@%s",
+			                     repo, head),
+			        eh ? afk__aprintf("%s/commits/%s/check-runs?"
+			                          "per_page=100", base, eh) :
+			        NULL, NULL, 0);
+		free(eh);
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+	}
+	if (rc == AFK_OK)
+		rc = run(call, g, hq, 2);
+	if (rc == AFK_OK && ((status = body_of(call, &hq[0], 0)) == NULL ||
+	                     (runs = body_of(call, &hq[1], 0)) == NULL))
+		rc = AFK_EPARSE;
+	if (rc == AFK_OK) {
+		const char *urls[2] = {hq[0].url, hq[1].url};
+		const char *whats[2] = {hq[0].what, hq[1].what};
+		static const char *const keys[2] = {"statuses", "check_runs"};
+		json_t *objs[2] = {status, runs};
+
+		rc = more_pages(call, g, urls, whats, objs, keys);
+	}
+	if (rc == AFK_OK)
+		rc = report_ci(call, status, runs);
+	if (rc == AFK_OK)
+		rc = afk_call_set_deploy(call, AFK_STATUS_NONE);
+out:
+	for (i = 0; i < np; i++)
+		json_decref(prs[i]);
+	json_decref(tl);
+	json_decref(status);
+	json_decref(runs);
+	greqs_free(pq, np);
+	greq_clear(&tq);
+	greq_clear(&hq[0]);
+	greq_clear(&hq[1]);
+	free(base);
+	return rc;
+}
+
+/* --- making one ------------------------------------------------------ */
+
+/* Reads the token named by the configuration: the environment variable
+ * token_env or the first line of token_file.  Heap; the caller wipes and
+ * frees it. */
+static int read_token(const char *env, const char *file, char **out,
+                      char *errbuf)
+{
+	char buf[TOKEN_MAX + 2];
+	const char *v;
+	size_t n;
+	FILE *fp;
+
+	*out = NULL;
+	if (env != NULL) {
+		v = getenv(env);
+		if (v == NULL || v[0] == '\0') {
+			afk__errf(errbuf, "the token variable %s is not set",
+			          env);
+			return AFK_ECONFIG;
+		}
+		*out = afk__strdup(v);
+		return *out ? AFK_OK : AFK_ENOMEM;
+	}
+	fp = fopen(file, "r");
+	if (fp == NULL) {
+		afk__errf(errbuf, "cannot read the token file %s: %s", file,
+		          strerror(errno));
+		return AFK_ECONFIG;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	for (n = 0; buf[n] != '\0'; n++) {
+		if ((unsigned char)buf[n] <= ' ' ||
+		    (unsigned char)buf[n] == 0x7F) {
+			memset(buf, 0, sizeof(buf));
+			afk__errf(errbuf, "the token file %s holds no token "
+			          "(one line, no spaces)", file);
+			return AFK_ECONFIG;
+		}
+	}
+	if (n == 0 || n > TOKEN_MAX) {
+		afk__errf(errbuf, "the token file %s holds no token", file);
+		return AFK_ECONFIG;
+	}
+	*out = afk__strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	return *out ? AFK_OK : AFK_ENOMEM;
+}
+
+/* Makes the userdata of either adapter from its settings. */
+static int gh_new(const afk_config *cfg, const char *api, const char *env,
+                  const char *file, struct gh **out, char *errbuf)
+{
+	afk__http_opts o;
+	struct gh *g;
+	char *token = NULL;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return AFK_ENOMEM;
+	rc = read_token(env, file, &token, errbuf);
+	if (rc != AFK_OK) {
+		free(g);
+		return rc;
+	}
+	afk__http_opts_from_config(&o, cfg);
+	rc = afk__http_new(&g->http, &o, errbuf);
+	if (rc == AFK_OK)
+		rc = afk__http_add_secret(g->http, token);
+	if (rc == AFK_OK) {
+		g->api = afk__strdup(api ? api : DEFAULT_API);
+		g->auth = afk__aprintf("Authorization: Bearer %s", token);
+		g->ready = afk__strdup(cfg->ready_label);
+		g->in_progress = afk__strdup(cfg->in_progress_label);
+		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
+		    g->in_progress == NULL ||
+		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
+			rc = AFK_ENOMEM;
+	}
+	memset(token, 0, strlen(token));
+	free(token);
+	if (rc != AFK_OK) {
+		if (rc == AFK_ENOMEM)
+			afk__errf(errbuf, "github: out of memory");
+		gh_free(g);
+		return rc;
+	}
+	n = strlen(g->api);
+	while (n > 0 && g->api[n - 1] == '/')
+		g->api[--n] = '\0';
+	*out = g;
+	return AFK_OK;
+}
+
+int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
+                                char *errbuf)
+{
+	struct gh *g;
+	int rc;
+
+	rc = gh_new(cfg, cfg->tracker_api_url, cfg->tracker_token_env,
+	            cfg->tracker_token_file, &g, errbuf);
+	if (rc != AFK_OK)
+		return rc;
+	rc = afk_tracker_set_userdata(tracker, g, gh_free);
+	if (rc != AFK_OK) {
+		gh_free(g);
+		afk__errf(errbuf, "github: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	afk_tracker_set_list_ready(tracker, gh_list_ready);
+	afk_tracker_set_add_label(tracker, gh_add_label);
+	afk_tracker_set_remove_label(tracker, gh_remove_label);
+	afk_tracker_set_close_issue(tracker, gh_close_issue);
+	afk_tracker_set_find_comment(tracker, gh_find_comment);
+	afk_tracker_set_upsert_comment(tracker, gh_upsert_comment);
+	return AFK_OK;
+}
+
+int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
+{
+	struct gh *g;
+	int rc;
+
+	rc = gh_new(cfg, cfg->ci_api_url, cfg->ci_token_env,
+	            cfg->ci_token_file, &g, errbuf);
+	if (rc != AFK_OK)
+		return rc;
+	rc = afk_ci_set_userdata(ci, g, gh_free);
+	if (rc != AFK_OK) {
+		gh_free(g);
+		afk__errf(errbuf, "github: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	return afk_ci_set_status(ci, gh_ci_status);
+}
