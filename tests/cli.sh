@@ -338,6 +338,158 @@ printf '%s\n' "$out" | grep -q 'allowlist is empty' ||
 cmp -s "$work/d2/issues.json" "$DEMO/issues.json" ||
 	fail "the poll with an empty allowlist changed the issue file"
 
+# --- check-config -------------------------------------------------------
+
+demo c1
+cp -R "$work/c1/runs" "$work/c1-runs"
+run "$AFK" check-config --config "$work/c1/afk.json"
+[ "$rc" -eq 0 ] || { fail "check-config exited $rc, want 0"; said; }
+expected="config: $work/c1/afk.json
+armed: yes
+allowlist: acme/api, acme/web, acme/infra, acme/ops
+tracker: file
+agent: command
+ci: command
+notifier: stdout
+valid"
+if [ "$out" != "$expected" ]; then
+	fail "check-config's summary differs"
+	printf '%s\n' "$expected" >"$work/want"
+	printf '%s\n' "$out" >"$work/got"
+	diff -u "$work/want" "$work/got"
+fi
+[ -z "$err" ] || fail "check-config wrote to stderr: $err"
+
+# Disarmed is valid; the summary says which gate is closed.
+run env AFK_KILL_SWITCH=1 "$AFK" check-config -c "$work/c1/afk.json"
+[ "$rc" -eq 0 ] || { fail "check-config, killed, exited $rc"; said; }
+printf '%s\n' "$out" | grep -qx 'armed: no (the kill switch is on: kill_switch, AFK_KILL_SWITCH)' ||
+	{ fail "check-config does not say the kill switch is on"; said; }
+run env AFK_ALLOWLIST= "$AFK" check-config -c "$work/c1/afk.json"
+[ "$rc" -eq 0 ] || { fail "check-config, empty allowlist, exited $rc"; said; }
+printf '%s\n' "$out" | grep -qx 'armed: no (the allowlist is empty: allowlist, AFK_ALLOWLIST)' ||
+	{ fail "check-config does not say the allowlist is empty"; said; }
+printf '%s\n' "$out" | grep -qx 'allowlist: (empty)' ||
+	{ fail "check-config does not show the empty allowlist"; said; }
+
+# A refused value, a missing file: exit 3, the reason, no summary.
+sed 's/"allowlist": *\[[^]]*\]/"allowlist": ["*"]/' "$DEMO/afk.json" \
+	>"$work/c1/wild.json"
+run "$AFK" check-config -c "$work/c1/wild.json"
+[ "$rc" -eq 3 ] || { fail "check-config, wildcard, exited $rc, want 3"; said; }
+printf '%s\n' "$err" | grep -q 'allowlist' ||
+	{ fail "check-config's error does not name allowlist"; said; }
+[ -z "$out" ] || fail "check-config summarised a refused file"
+run "$AFK" check-config -c "$work/no-such-file.json"
+[ "$rc" -eq 3 ] || fail "check-config, missing file, exited $rc, want 3"
+
+# No CI is valid (poll needs none); no tracker is not.
+grep -v '"ci":' "$DEMO/afk.json" >"$work/c1/noci.json"
+run "$AFK" check-config -c "$work/c1/noci.json"
+[ "$rc" -eq 0 ] || { fail "check-config without ci exited $rc, want 0"; said; }
+printf '%s\n' "$out" | grep -q '^ci: none' ||
+	{ fail "check-config does not say there is no ci"; said; }
+grep -v '"tracker":' "$DEMO/afk.json" >"$work/c1/notracker.json"
+run "$AFK" check-config -c "$work/c1/notracker.json"
+[ "$rc" -eq 3 ] ||
+	{ fail "check-config without a tracker exited $rc, want 3"; said; }
+printf '%s\n' "$err" | grep -q '"tracker"' ||
+	{ fail "the refusal does not name the tracker key"; said; }
+
+# The built-ins are set up: a token variable that is not set is
+# reported, and a token or a webhook that is set is never printed.
+token=ghp_AFKtestFAKEtoken0123456789abcdef
+hook=https://hooks.slack.com/services/T0AFK/B0AFK/AFKfakeWEBHOOKsecret
+sed -e 's/"tracker": {[^}]*}/"tracker": {"kind": "github", "token_env": "AFK_TEST_FAKE_TOKEN"}/' \
+    -e 's/"notifier": {[^}]*}/"notifier": {"kind": "slack", "webhook_env": "AFK_TEST_FAKE_HOOK"}/' \
+	"$DEMO/afk.json" >"$work/c1/gh.json"
+run env AFK_TEST_FAKE_TOKEN="$token" AFK_TEST_FAKE_HOOK="$hook" \
+	"$AFK" check-config -c "$work/c1/gh.json"
+[ "$rc" -eq 0 ] || { fail "check-config, github, exited $rc, want 0"; said; }
+printf '%s\n' "$out" | grep -qx 'tracker: github' ||
+	{ fail "check-config does not name the github tracker"; said; }
+printf '%s\n' "$out" | grep -qx 'notifier: slack' ||
+	{ fail "check-config does not name the slack notifier"; said; }
+if grep -qF -e "$token" -e AFKfakeWEBHOOK "$work/stdout" "$work/stderr"; then
+	fail "check-config printed a secret"; said
+fi
+run env AFK_TEST_FAKE_HOOK="$hook" "$AFK" check-config -c "$work/c1/gh.json"
+[ "$rc" -eq 3 ] ||
+	{ fail "check-config, token unset, exited $rc, want 3"; said; }
+printf '%s\n' "$err" | grep -q 'AFK_TEST_FAKE_TOKEN' ||
+	{ fail "check-config does not name the unset token variable"; said; }
+
+# --online lists through the tracker and writes nothing.
+run "$AFK" check-config -c "$work/c1/afk.json" --online
+[ "$rc" -eq 0 ] || { fail "check-config --online exited $rc, want 0"; said; }
+for line in 'tracker: listed 8 issue(s); a poll would do this:' \
+	'would dispatch acme/api#102' \
+	'3 would be dispatched, 5 skipped (dry run: nothing was written)' \
+	'agent: command: not probed (no read-only probe; nothing was sent)' \
+	'notifier: stdout: not probed (no read-only probe; nothing was sent)'; do
+	printf '%s\n' "$out" | sed 's/  */ /g' | grep -qxF -- "$line" ||
+		{ fail "check-config --online does not say: $line"; said; }
+done
+printf '%s\n' "$out" | grep -q '^would add label' &&
+	fail "check-config --online printed the writes of the probe"
+cmp -s "$work/c1/issues.json" "$DEMO/issues.json" ||
+	fail "check-config --online changed the issue file"
+[ "$(ls "$work/c1/runs")" = acme-infra-301-1 ] ||
+	fail "check-config --online dispatched"
+printf '{"issues": [\n' >"$work/c1/issues.json"
+run "$AFK" check-config -c "$work/c1/afk.json" --online
+[ "$rc" -eq 1 ] ||
+	{ fail "check-config --online, broken tracker, exited $rc, want 1"; said; }
+printf '%s\n' "$err" | grep -q '^afk: tracker probe failed: ' ||
+	{ fail "check-config --online does not say the probe failed"; said; }
+
+# --- --dry-run ----------------------------------------------------------
+
+demo n1
+run "$AFK" poll --dry-run --config "$work/n1/afk.json"
+[ "$rc" -eq 0 ] || { fail "poll --dry-run exited $rc, want 0"; said; }
+cmp -s "$work/n1/issues.json" "$DEMO/issues.json" ||
+	fail "poll --dry-run changed the issue file"
+[ "$(ls "$work/n1/runs")" = acme-infra-301-1 ] ||
+	fail "poll --dry-run made a run directory"
+if [ -e "$work/n1/afk.json.lock" ] || [ -e "$work/n1/issues.json.lock" ]; then
+	fail "poll --dry-run made a lock file"
+fi
+for line in 'would dispatch acme/api#102 (prompt of' \
+	'would write the checklist comment of acme/api#102 (' \
+	'would add label agent-in-progress to acme/api#102' \
+	'would add label agent-in-progress to acme/ops#501' \
+	'3 would be dispatched, 5 skipped (dry run: nothing was written)'; do
+	printf '%s\n' "$out" | grep -qF -- "$line" ||
+		{ fail "poll --dry-run does not say: $line"; said; }
+done
+[ -z "$err" ] || fail "poll --dry-run wrote to stderr: $err"
+
+# A watch after a real poll: the corrective turn, the escalation and its
+# notice are printed, not done.
+run "$AFK" poll --config "$work/n1/afk.json"
+[ "$rc" -eq 0 ] || { fail "poll before the dry watch exited $rc"; said; }
+cp "$work/n1/issues.json" "$work/n1-before"
+run "$AFK" watch --dry-run -c "$work/n1/afk.json" --now "$start"
+[ "$rc" -eq 0 ] || { fail "watch --dry-run exited $rc, want 0"; said; }
+for line in 'would send a corrective turn to thread acme-web-202-1' \
+	'would add label ready-for-human to acme/ops#501' \
+	'would remove label agent-in-progress from acme/ops#501' \
+	'would notify about acme/ops#501: acme/ops#501 needs a human' \
+	'4 watched: 0 closed, 1 fixed forward, 1 escalated, 2 waiting (dry run'; do
+	printf '%s\n' "$out" | grep -qF -- "$line" ||
+		{ fail "watch --dry-run does not say: $line"; said; }
+done
+printf '%s\n' "$out" | grep -q '^afk: ' && fail "watch --dry-run notified"
+cmp -s "$work/n1/issues.json" "$work/n1-before" ||
+	fail "watch --dry-run changed the issue file"
+[ "$(cat "$work/n1/runs/acme-web-202-1/turns" 2>/dev/null)" = 1 ] ||
+	fail "watch --dry-run ran a corrective turn"
+run "$AFK" tick --dry-run -c "$work/n1/afk.json" --now "$start"
+[ "$rc" -eq 0 ] || { fail "tick --dry-run exited $rc, want 0"; said; }
+cmp -s "$work/n1/issues.json" "$work/n1-before" ||
+	fail "tick --dry-run changed the issue file"
+
 # --- the command line ---------------------------------------------------
 
 for h in --help -h help "watch --help" "tick -h"; do
@@ -360,7 +512,8 @@ printf '%s\n' "$out" | grep -Eq '^afk [0-9]+\.[0-9]+\.[0-9]+$' ||
 
 for args in "--frobnicate" "poll --frobnicate" "frobnicate" "poll" "" \
 	"watch" "tick --now" "tick -c x --now soon" "watch -c x --now -5" \
-	"poll -c x --now 5" "watch -c"; do
+	"poll -c x --now 5" "watch -c" "check-config" "check-config -c x --now 5" \
+	"check-config -c x --dry-run" "poll -c x --online"; do
 	# shellcheck disable=SC2086 # split on purpose
 	run "$AFK" $args
 	[ "$rc" -eq 2 ] || fail "afk $args exited $rc, want 2"

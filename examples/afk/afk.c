@@ -1,12 +1,13 @@
 /*
  * examples/afk/afk.c - the afk command: a poll tick, a watch tick or both
  * from a configuration file, with the built-in adapters (file tracker,
- * command agent, command CI, stdout or file notifier).  A host program
- * like any other: it uses only the public API.
+ * command agent, command CI, stdout or file notifier), optionally as a
+ * dry run; and a check of a configuration file.  A host program like any
+ * other: it uses only the public API.
  *
  * Exit status: 0 done (also when disarmed, or skipped because another
- * tick on the same configuration is running), 1 a tick failed, 2 usage,
- * 3 configuration refused.
+ * tick on the same configuration is running), 1 a tick (or a probe of
+ * check-config --online) failed, 2 usage, 3 configuration refused.
  */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for realpath() */
 
@@ -25,10 +26,18 @@
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
 
+/* --dry-run: the write callbacks print what they would do instead. */
+static int dry_run;
+/* check-config --online: they neither print nor do anything. */
+static int dry_quiet;
+/* The width of a report line's first column. */
+static int what_width = 11;
+
 static const char synopsis[] =
-	"usage: afk poll --config FILE\n"
-	"       afk watch --config FILE [--now SECONDS]\n"
-	"       afk tick --config FILE [--now SECONDS]\n"
+	"usage: afk poll --config FILE [--dry-run]\n"
+	"       afk watch --config FILE [--now SECONDS] [--dry-run]\n"
+	"       afk tick --config FILE [--now SECONDS] [--dry-run]\n"
+	"       afk check-config --config FILE [--online]\n"
 	"       afk --help | --version\n";
 
 static void usage(FILE *fp)
@@ -42,12 +51,20 @@ static void usage(FILE *fp)
 	      "            one step on (wait, close, fix forward, escalate)\n"
 	      "            and show its checklist\n"
 	      "  tick      a poll tick, then a watch tick\n"
+	      "  check-config\n"
+	      "            check FILE and the built-in adapters it selects\n"
+	      "            (tokens included) and summarise it\n"
 	      "  help      show this help\n"
 	      "\n"
 	      "Options:\n"
 	      "  -c, --config FILE  the configuration file (see afk.json(5))\n"
 	      "      --now SECONDS  the time the watch tick decides at, in\n"
 	      "                     seconds since the epoch (default: now)\n"
+	      "      --dry-run      read everything, write nothing: print\n"
+	      "                     each write instead (labels, comments,\n"
+	      "                     closes, dispatches, turns, notices)\n"
+	      "      --online       check-config: also list the ready issues\n"
+	      "                     through the tracker, read-only\n"
 	      "  -h, --help         show this help\n"
 	      "      --version      show the version\n"
 	      "\n"
@@ -98,8 +115,11 @@ static int ref_width(const char *repo, long number)
 static void print_line(const char *what, const char *repo, long number,
                        int width, const char *tail)
 {
-	printf("%-11s %s#%ld%*s  %s\n", what, repo, number,
-	       width - ref_width(repo, number), "", tail);
+	if (tail[0] == '\0')
+		printf("%-*s %s#%ld\n", what_width, what, repo, number);
+	else
+		printf("%-*s %s#%ld%*s  %s\n", what_width, what, repo, number,
+		       width - ref_width(repo, number), "", tail);
 }
 
 /* One line per dispatch, one per skipped issue, then a summary. */
@@ -124,10 +144,14 @@ static void report(const afk_result *res)
 	}
 	for (i = 0; i < nd; i++) {
 		is = afk_result_dispatched_issue(res, i);
-		snprintf(tail, sizeof(tail), "-> thread %s",
-		         afk_result_dispatched_thread(res, i));
-		print_line("dispatched", afk_issue_repo(is),
-		           afk_issue_number(is), width, tail);
+		if (dry_run)
+			tail[0] = '\0';
+		else
+			snprintf(tail, sizeof(tail), "-> thread %s",
+			         afk_result_dispatched_thread(res, i));
+		print_line(dry_run ? "would dispatch" : "dispatched",
+		           afk_issue_repo(is), afk_issue_number(is), width,
+		           tail);
 	}
 	for (i = 0; i < ns; i++) {
 		snprintf(tail, sizeof(tail), "(%s)", afk_skip_reason_str(
@@ -135,7 +159,11 @@ static void report(const afk_result *res)
 		print_line("skipped", afk_result_skipped_repo(res, i),
 		           afk_result_skipped_number(res, i), width, tail);
 	}
-	printf("%zu dispatched, %zu skipped\n", nd, ns);
+	if (dry_run)
+		printf("%zu would be dispatched, %zu skipped (dry run: nothing "
+		       "was written)\n", nd, ns);
+	else
+		printf("%zu dispatched, %zu skipped\n", nd, ns);
 }
 
 /* --- the watch report -------------------------------------------------- */
@@ -205,9 +233,100 @@ static void report_watch(const afk_actions *acts, const afk_config *cfg)
 		putchar('\n');
 	}
 	printf("%zu watched: %zu closed, %zu fixed forward, %zu escalated, "
-	       "%zu waiting\n", n, count[AFK_ACTION_CLOSE],
+	       "%zu waiting%s\n", n, count[AFK_ACTION_CLOSE],
 	       count[AFK_ACTION_FIX_FORWARD], count[AFK_ACTION_ESCALATE],
-	       count[AFK_ACTION_WAIT]);
+	       count[AFK_ACTION_WAIT],
+	       dry_run ? " (dry run: nothing was written)" : "");
+}
+
+/* --- the dry run -------------------------------------------------------- */
+
+/*
+ * A dry run keeps every read callback a built-in adapter registered and
+ * replaces each of its write callbacks with one below, which prints what
+ * it would have done and reports success.  The built-ins register through
+ * the public afk_*_set_* functions, so registering again replaces exactly
+ * that callback; the built-in's userdata stays for its reads and is
+ * ignored here.  Nothing else is needed from the library: a dry write
+ * never has to call the built-in one it replaces.
+ */
+
+static int dry_add_label(afk_call *call, const char *repo, long number,
+                         const char *label, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would add label %s to %s#%ld\n", label, repo, number);
+	return 0;
+}
+
+static int dry_remove_label(afk_call *call, const char *repo, long number,
+                            const char *label, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would remove label %s from %s#%ld\n", label, repo,
+		       number);
+	return 0;
+}
+
+static int dry_close_issue(afk_call *call, const char *repo, long number,
+                           void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would close %s#%ld\n", repo, number);
+	return 0;
+}
+
+static int dry_upsert_comment(afk_call *call, const char *repo, long number,
+                              const char *marker, const char *body,
+                              void *userdata)
+{
+	(void)call;
+	(void)marker;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would write the checklist comment of %s#%ld "
+		       "(%zu bytes)\n", repo, number, strlen(body));
+	return 0;
+}
+
+/* Reports a thread id the watch tick never sees: the record holding it
+ * is not written either. */
+static int dry_dispatch(afk_call *call, const char *repo, long number,
+                        const char *prompt, void *userdata)
+{
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would dispatch %s#%ld (prompt of %zu bytes)\n", repo,
+		       number, strlen(prompt));
+	return afk_call_set_thread_id(call, "dry-run");
+}
+
+static int dry_send_turn(afk_call *call, const char *thread_id,
+                         const char *prompt, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would send a corrective turn to thread %s (prompt of "
+		       "%zu bytes)\n", thread_id, strlen(prompt));
+	return 0;
+}
+
+static int dry_notify(afk_call *call, const char *repo, long number,
+                      const char *message, const char *link, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would notify about %s#%ld: %s%s%s\n", repo, number,
+		       message, link[0] ? " " : "", link);
+	return 0;
 }
 
 /* --- the adapters and the ticks ----------------------------------------- */
@@ -228,6 +347,23 @@ static void adapters_free(adapters *a)
 	afk_agent_free(a->agent);
 	afk_tracker_free(a->tracker);
 	memset(a, 0, sizeof(*a));
+}
+
+/* Replaces the write callbacks of a's adapters with the dry ones. */
+static void dry_wrap(adapters *a)
+{
+	if (a->tracker != NULL) {
+		afk_tracker_set_add_label(a->tracker, dry_add_label);
+		afk_tracker_set_remove_label(a->tracker, dry_remove_label);
+		afk_tracker_set_close_issue(a->tracker, dry_close_issue);
+		afk_tracker_set_upsert_comment(a->tracker, dry_upsert_comment);
+	}
+	if (a->agent != NULL) {
+		afk_agent_set_dispatch(a->agent, dry_dispatch);
+		afk_agent_set_send_turn(a->agent, dry_send_turn);
+	}
+	if (a->notifier != NULL)
+		afk_notifier_set_notify(a->notifier, dry_notify);
 }
 
 /* Sets up the built-in adapters cfg selects - the CI and the notifier
@@ -259,6 +395,8 @@ static int adapters_init(adapters *a, const afk_config *cfg, int watching)
 		fprintf(stderr, "afk: %s\n", afk_notifier_errmsg(a->notifier));
 		return EXIT_CONFIG;
 	}
+	if (dry_run || dry_quiet)
+		dry_wrap(a);
 	return 0;
 }
 
@@ -316,15 +454,18 @@ static int watch_tick(const adapters *a, const afk_config *cfg,
 
 /* --- the commands ------------------------------------------------------- */
 
-enum command { CMD_POLL, CMD_WATCH, CMD_TICK };
+enum command { CMD_POLL, CMD_WATCH, CMD_TICK, CMD_CHECK };
 
-static const char *const command_names[] = {"poll", "watch", "tick"};
+static const char *const command_names[] = {"poll", "watch", "tick",
+                                            "check-config"};
 
 /* What the command line asked for. */
 typedef struct options {
 	enum command cmd;
 	const char *config;
 	long long now;      /* -1: the clock's */
+	int dry_run;        /* --dry-run (poll, watch, tick) */
+	int online;         /* --online (check-config) */
 } options;
 
 /* Runs the ticks cmd names.  A tick runs the watch even when its poll
@@ -416,6 +557,11 @@ static int cmd_run(const options *o)
 		                o->cmd == CMD_WATCH ? "watched" :
 		                "dispatched or watched");
 		status = 0;
+	} else if (o->dry_run) {
+		/* Writes nothing, so it needs no lock and makes no lock file. */
+		dry_run = 1;
+		what_width = 14;
+		status = run_ticks(o, cfg);
 	} else {
 		status = lock_ticks(o->config, &lock);
 		if (status == 0)
@@ -425,6 +571,201 @@ static int cmd_run(const options *o)
 		if (lock >= 0)
 			close(lock);
 	}
+	afk_config_free(cfg);
+	return status;
+}
+
+/* --- check-config ------------------------------------------------------- */
+
+/* The kind of adapter key selects, in a string to free(), or NULL when
+ * it selects none.  afk_config_get() writes the object compactly with
+ * its kind first; only the kind is taken from it, since the other
+ * members may name where a secret is. */
+static char *config_kind(const afk_config *cfg, const char *key)
+{
+	static const char prefix[] = "{\"kind\":\"";
+	char *json = config_get(cfg, key), *kind = NULL;
+	size_t n;
+
+	if (json != NULL && strncmp(json, prefix, sizeof(prefix) - 1) == 0) {
+		n = strcspn(json + sizeof(prefix) - 1, "\"\\");
+		kind = malloc(n + 1);
+		if (kind != NULL) {
+			memcpy(kind, json + sizeof(prefix) - 1, n);
+			kind[n] = '\0';
+		}
+	}
+	afk_free(json);
+	return kind;
+}
+
+/* The gates and the allowlist, one line each. */
+static void summarise_gates(const afk_config *cfg)
+{
+	char *ks = config_get(cfg, "kill_switch");
+	char *al = config_get(cfg, "allowlist");
+	int kill_on = ks == NULL || strcmp(ks, "false") != 0;
+	int list_empty = al == NULL || strchr(al, '"') == NULL;
+	const char *p;
+
+	if (afk_config_armed(cfg))
+		printf("armed: yes\n");
+	else
+		printf("armed: no (%s%s%s)\n",
+		       kill_on ? "the kill switch is on: kill_switch, "
+		                 "AFK_KILL_SWITCH" : "",
+		       kill_on && list_empty ? "; " : "",
+		       list_empty ? "the allowlist is empty: allowlist, "
+		                    "AFK_ALLOWLIST" : "");
+	/* Repository names hold no quote, comma or bracket. */
+	fputs("allowlist:", stdout);
+	for (p = al ? al : ""; *p != '\0'; p++) {
+		if (*p == '"' && p[-1] != '\\' && (p[-1] == '[' ||
+		                                     p[-1] == ','))
+			fputs(p[-1] == '[' ? " " : ", ", stdout);
+		else if (*p != '"' && *p != '[' && *p != ']' && *p != ',')
+			putchar(*p);
+	}
+	if (list_empty)
+		fputs(" (empty)", stdout);
+	putchar('\n');
+	afk_free(ks);
+	afk_free(al);
+}
+
+/* Says what kind of adapter key selects, and whether its built-in could
+ * be set up (rc); a missing one is an error when required.  Returns 1
+ * when the configuration is refused for it. */
+static int summarise_adapter(const afk_config *cfg, const char *key,
+                             int rc, const char *errmsg, int required)
+{
+	char *kind = config_kind(cfg, key);
+	int bad = 0;
+
+	if (kind == NULL && !required) {
+		printf("%s: none (afk watch and afk tick need one)\n", key);
+	} else {
+		printf("%s: %s%s\n", key, kind ? kind : "none",
+		       rc != 0 ? " (refused)" : "");
+		if (rc != 0) {
+			fflush(stdout);
+			fprintf(stderr, "afk: %s\n", errmsg);
+			bad = 1;
+		}
+	}
+	free(kind);
+	return bad;
+}
+
+/* Lists the ready issues through a's tracker, whose writes are dry and
+ * quiet, with a copy of the configuration whose kill switch is off: the
+ * probe writes nothing whatever the gates say.  Returns 0 or
+ * EXIT_TICK, having said why. */
+static int probe_tracker(adapters *a, const options *o)
+{
+	afk_config *pc = NULL;
+	afk_poller *poller = NULL;
+	afk_result *res = NULL;
+	char *al;
+	int rc, status = 0;
+
+	if (afk_config_new(&pc) != 0 || afk_config_load_file(pc, o->config) ||
+	    afk_config_apply_env(pc) ||
+	    afk_config_set(pc, "kill_switch", "false") != 0) {
+		fprintf(stderr, "afk: %s\n", pc ? afk_config_errmsg(pc) :
+		        "out of memory");
+		afk_config_free(pc);
+		return EXIT_TICK;
+	}
+	al = config_get(pc, "allowlist");
+	if (al == NULL || strchr(al, '"') == NULL) {
+		printf("tracker: not probed: the allowlist is empty, so there "
+		       "is nothing to list\n");
+	} else if (afk_poller_new(&poller, a->tracker, a->agent) != 0) {
+		fprintf(stderr, "afk: out of memory\n");
+		status = EXIT_TICK;
+	} else {
+		rc = afk_poller_run_once(poller, pc, &res);
+		if (rc != 0) {
+			fflush(stdout);
+			fprintf(stderr, "afk: tracker probe failed: %s: %s\n",
+			        afk_strerror(rc), afk_poller_errmsg(poller));
+			status = EXIT_TICK;
+		} else {
+			printf("tracker: listed %zu issue(s); a poll would do "
+			       "this:\n", afk_result_dispatched_count(res) +
+			       afk_result_skipped_count(res));
+			report(res);
+		}
+	}
+	afk_result_free(res);
+	afk_poller_free(poller);
+	afk_free(al);
+	afk_config_free(pc);
+	return status;
+}
+
+/* Loads and checks the configuration, sets up every built-in it selects
+ * (reading their tokens), summarises it - never a secret - and with
+ * --online probes what can be probed without writing. */
+static int cmd_check(const options *o)
+{
+	afk_config *cfg = NULL;
+	adapters a;
+	int bad = 0, rc, status = 0;
+	const char *const kinds[] = {"agent", "ci", "notifier"};
+	char *kind;
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	if (afk_config_new(&cfg) != 0 || afk_tracker_new(&a.tracker) ||
+	    afk_agent_new(&a.agent) || afk_ci_new(&a.ci) ||
+	    afk_notifier_new(&a.notifier)) {
+		fprintf(stderr, "afk: out of memory\n");
+		status = EXIT_TICK;
+		goto out;
+	}
+	if (afk_config_load_file(cfg, o->config) != 0 ||
+	    afk_config_apply_env(cfg) != 0) {
+		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
+		status = EXIT_CONFIG;
+		goto out;
+	}
+	printf("config: %s\n", o->config);
+	summarise_gates(cfg);
+	rc = afk_tracker_set_builtin(a.tracker, cfg);
+	bad |= summarise_adapter(cfg, "tracker", rc,
+	                         afk_tracker_errmsg(a.tracker), 1);
+	rc = afk_agent_set_builtin(a.agent, cfg);
+	bad |= summarise_adapter(cfg, "agent", rc, afk_agent_errmsg(a.agent),
+	                         1);
+	rc = afk_ci_set_builtin(a.ci, cfg);
+	bad |= summarise_adapter(cfg, "ci", rc, afk_ci_errmsg(a.ci), 0);
+	rc = afk_notifier_set_builtin(a.notifier, cfg);
+	bad |= summarise_adapter(cfg, "notifier", rc,
+	                         afk_notifier_errmsg(a.notifier), 0);
+	if (bad) {
+		fflush(stdout);
+		fprintf(stderr, "afk: %s: invalid\n", o->config);
+		status = EXIT_CONFIG;
+		goto out;
+	}
+	printf("valid\n");
+	if (!o->online)
+		goto out;
+	dry_quiet = dry_run = 1;
+	what_width = 14;
+	dry_wrap(&a);
+	status = probe_tracker(&a, o);
+	for (i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+		kind = config_kind(cfg, kinds[i]);
+		if (kind != NULL)
+			printf("%s: %s: not probed (no read-only probe; "
+			       "nothing was sent)\n", kinds[i], kind);
+		free(kind);
+	}
+out:
+	adapters_free(&a);
 	afk_config_free(cfg);
 	return status;
 }
@@ -476,8 +817,9 @@ static const char *option_value(int argc, char **argv, int *i,
 }
 
 /* Parses the options after the command: -c FILE, --config FILE,
- * --config=FILE, and for watch and tick --now SECONDS.  Returns 0, -1
- * after --help, or the usage exit status. */
+ * --config=FILE, for watch and tick --now SECONDS, for poll, watch and
+ * tick --dry-run, and for check-config --online.  Returns 0, -1 after
+ * --help, or the usage exit status. */
 static int parse_options(int argc, char **argv, options *o)
 {
 	const char *v;
@@ -485,15 +827,24 @@ static int parse_options(int argc, char **argv, options *o)
 
 	o->config = NULL;
 	o->now = -1;
+	o->dry_run = 0;
+	o->online = 0;
 	for (i = 2; i < argc; i++) {
 		if ((v = option_value(argc, argv, &i, "--config", "-c",
 		                      &missing)) != NULL) {
 			o->config = v;
-		} else if (!missing && o->cmd != CMD_POLL &&
+		} else if (!missing &&
+		           (o->cmd == CMD_WATCH || o->cmd == CMD_TICK) &&
 		           (v = option_value(argc, argv, &i, "--now", NULL,
 		                             &missing)) != NULL) {
 			if (parse_now(v, &o->now))
 				return EXIT_USAGE;
+		} else if (!missing && o->cmd != CMD_CHECK &&
+		           strcmp(argv[i], "--dry-run") == 0) {
+			o->dry_run = 1;
+		} else if (!missing && o->cmd == CMD_CHECK &&
+		           strcmp(argv[i], "--online") == 0) {
+			o->online = 1;
 		} else if (missing) {
 			return usage_error("%s needs a value", argv[i]);
 		} else if (strcmp(argv[i], "-h") == 0 ||
@@ -548,5 +899,5 @@ int main(int argc, char **argv)
 		return 0; /* --help after a command */
 	if (rc > 0)
 		return rc;
-	return cmd_run(&o);
+	return o.cmd == CMD_CHECK ? cmd_check(&o) : cmd_run(&o);
 }

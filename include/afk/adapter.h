@@ -165,7 +165,8 @@ AFK_EXTERN int afk_tracker_set_upsert_comment(afk_tracker *tracker,
                                               afk_upsert_comment_fn fn);
 
 /* Registers the built-in tracker that cfg's "tracker" key selects,
- * through the same functions as above.  AFK_ECONFIG when cfg selects
+ * through the same functions as above; setting one callback afterwards
+ * replaces that one only (the built-in's others keep their userdata).  AFK_ECONFIG when cfg selects
  * none; the message is on the tracker. */
 AFK_EXTERN int afk_tracker_set_builtin(afk_tracker *tracker,
                                        const afk_config *cfg);
