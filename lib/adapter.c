@@ -306,6 +306,9 @@ int afk_tracker_set_builtin(afk_tracker *tracker, const afk_config *cfg)
 	if (strcmp(cfg->tracker_kind, "github") == 0)
 		return afk__builtin_github_tracker(tracker, cfg,
 		                                   tracker->errmsg);
+	if (strcmp(cfg->tracker_kind, "forgejo") == 0)
+		return afk__builtin_forgejo_tracker(tracker, cfg,
+		                                    tracker->errmsg);
 	afk__errf(tracker->errmsg, "tracker kind \"%s\" is not built in",
 	          cfg->tracker_kind);
 	return AFK_ECONFIG;
@@ -451,6 +454,8 @@ int afk_ci_set_builtin(afk_ci *ci, const afk_config *cfg)
 		return afk__builtin_command_ci(ci, cfg, ci->errmsg);
 	if (strcmp(cfg->ci_kind, "github") == 0)
 		return afk__builtin_github_ci(ci, cfg, ci->errmsg);
+	if (strcmp(cfg->ci_kind, "forgejo") == 0)
+		return afk__builtin_forgejo_ci(ci, cfg, ci->errmsg);
 	afk__errf(ci->errmsg, "CI kind \"%s\" is not built in", cfg->ci_kind);
 	return AFK_ECONFIG;
 }

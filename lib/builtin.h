@@ -44,6 +44,13 @@ int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
                                 char *errbuf);
 int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf);
 
+/* The "forgejo" tracker and CI over the REST API of Forgejo and Gitea
+ * (lib/builtin_forgejo.c): the same six tracker callbacks and status,
+ * against the configured api_url; the token is read now. */
+int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
+                                 char *errbuf);
+int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf);
+
 /* The "stdout" and "file" notifiers: one line per notification, to
  * standard output or appended to a file.  Registers notify. */
 int afk__builtin_file_notifier(afk_notifier *notifier, const afk_config *cfg,

@@ -1352,6 +1352,69 @@ static json_t *get_github(const char *kind, const char *api, const char *env,
 	return o;
 }
 
+/* --- the "forgejo" tracker and CI ----------------------------------- */
+
+/* The members of a "forgejo" object: "api_url" (required: a Forgejo or
+ * Gitea instance has no default, e.g. https://codeberg.org/api/v1) and
+ * the token's source, stored as a "github" object's are. */
+static int forgejo_members(cfg_ctx *cx, json_t *v, char **api, char **env,
+                           char **file, char **kind)
+{
+	int rc;
+
+	*api = *env = *file = *kind = NULL;
+	rc = url_member(cx, v, "api_url", api);
+	if (rc == AFK_OK)
+		rc = secret_member(cx, v, "token_env", "token_file", env,
+		                   file);
+	if (rc == AFK_OK && (*kind = afk__strdup("forgejo")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK)
+		clear_github(api, env, file);
+	return rc;
+}
+
+/* The "forgejo" tracker: {"kind": "forgejo", "api_url": ..., "token_env"
+ * or "token_file": ...}. */
+static int set_tracker_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api, *env, *file, *kind;
+	int rc;
+
+	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
+	if (rc != AFK_OK)
+		return rc;
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	c->tracker_kind = kind;
+	c->tracker_path = NULL;
+	c->tracker_api_url = api;
+	c->tracker_token_env = env;
+	c->tracker_token_file = file;
+	return AFK_OK;
+}
+
+/* The "forgejo" CI: the same members as the tracker's. */
+static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api, *env, *file, *kind;
+	int rc;
+
+	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
+	if (rc != AFK_OK)
+		return rc;
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	c->ci_kind = kind;
+	c->ci_api_url = api;
+	c->ci_token_env = env;
+	c->ci_token_file = file;
+	return AFK_OK;
+}
+
 /* One kind of a built-in adapter: its name, the members its object may
  * have ("kind" among them) and what sets it. */
 typedef struct adapter_kind {
@@ -1367,6 +1430,7 @@ static const char *const github_members_[] = {
 static const adapter_kind tracker_kinds[] = {
 	{"file", tracker_file_members, set_tracker_file},
 	{"github", github_members_, set_tracker_github},
+	{"forgejo", github_members_, set_tracker_forgejo},
 };
 
 static const char *const agent_command_members[] = {
@@ -1385,6 +1449,7 @@ static const char *const ci_command_members[] = {"kind", "command", NULL};
 static const adapter_kind ci_kinds[] = {
 	{"command", ci_command_members, set_ci_command},
 	{"github", github_members_, set_ci_github},
+	{"forgejo", github_members_, set_ci_forgejo},
 };
 
 static const char *const notifier_stdout_members[] = {"kind", NULL};
@@ -1492,7 +1557,8 @@ static json_t *get_tracker(const afk_config *c)
 
 	if (c->tracker_kind == NULL)
 		return json_null();
-	if (strcmp(c->tracker_kind, "github") == 0)
+	if (strcmp(c->tracker_kind, "github") == 0 ||
+	    strcmp(c->tracker_kind, "forgejo") == 0)
 		return get_github(c->tracker_kind, c->tracker_api_url,
 		                  c->tracker_token_env, c->tracker_token_file);
 	o = json_object();
@@ -1584,7 +1650,8 @@ static json_t *get_ci(const afk_config *c)
 
 	if (c->ci_kind == NULL)
 		return json_null();
-	if (strcmp(c->ci_kind, "github") == 0)
+	if (strcmp(c->ci_kind, "github") == 0 ||
+	    strcmp(c->ci_kind, "forgejo") == 0)
 		return get_github(c->ci_kind, c->ci_api_url, c->ci_token_env,
 		                  c->ci_token_file);
 	o = json_object();

@@ -26,6 +26,7 @@ struct afk_config {
 	char *tracker_path;
 	/* "tracker": {"kind": "github", "api_url", "token_env" |
 	 * "token_file"} */
+	/* or {"kind": "forgejo", the same members, "api_url" required} */
 	char *tracker_api_url;    /* NULL: https://api.github.com */
 	char *tracker_token_env;  /* exactly one of these two */
 	char *tracker_token_file; /* resolved */
@@ -48,6 +49,7 @@ struct afk_config {
 	char *ci_kind;
 	afk__strv ci_command;
 	/* "ci": {"kind": "github", "api_url", "token_env" | "token_file"} */
+	/* or {"kind": "forgejo", the same members, "api_url" required} */
 	char *ci_api_url;         /* NULL: https://api.github.com */
 	char *ci_token_env;
 	char *ci_token_file;      /* resolved */

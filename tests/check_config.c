@@ -701,7 +701,7 @@ START_TEST(line_of_a_missing_member_is_its_parent)
 	                 "{\n\"kill_switch\": true,\n\"tracker\":\n"
 	                 "  {\"path\": \"x\"}\n}"), AFK_ECONFIG);
 	assert_msg(c, "<string>:3: tracker.kind: missing (known kinds: "
-	           "\"file\", \"github\")");
+	           "\"file\", \"github\", \"forgejo\")");
 	afk_config_free(c);
 }
 END_TEST
@@ -1234,10 +1234,16 @@ static const struct bad_adapter {
 	const char *msg;
 } bad_adapters[] = {
 	{"tracker", "{}", "tracker.kind: missing (known kinds: \"file\", "
-	 "\"github\")"},
+	 "\"github\", \"forgejo\")"},
 	{"tracker", "{\"kind\": \"gitlab\"}",
 	 "tracker.kind: unknown kind \"gitlab\" (known kinds: \"file\", "
-	 "\"github\")"},
+	 "\"github\", \"forgejo\")"},
+	{"tracker", "{\"kind\": \"forgejo\", \"token_env\": \"T\"}",
+	 "tracker.api_url: missing"},
+	{"tracker", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"https://codeberg.org/api/v1\"}", "tracker: exactly one of "
+	 "\"token_env\" and \"token_file\" is needed (the secret itself "
+	 "never goes in the configuration)"},
 	{"tracker", "{\"kind\": \"github\"}", "tracker: exactly one of "
 	 "\"token_env\" and \"token_file\" is needed (the secret itself "
 	 "never goes in the configuration)"},
@@ -1266,10 +1272,17 @@ static const struct bad_adapter {
 	 "\"shell\": true}", "agent.shell: unknown member of a \"command\" "
 	 "agent"},
 	{"ci", "{\"command\": [\"x\"]}",
-	 "ci.kind: missing (known kinds: \"command\", \"github\")"},
+	 "ci.kind: missing (known kinds: \"command\", \"github\", "
+	 "\"forgejo\")"},
 	{"ci", "{\"kind\": \"gitlab\"}",
 	 "ci.kind: unknown kind \"gitlab\" (known kinds: \"command\", "
-	 "\"github\")"},
+	 "\"github\", \"forgejo\")"},
+	{"ci", "{\"kind\": \"forgejo\", \"api_url\": \"ftp://x\", "
+	 "\"token_env\": \"T\"}", "ci.api_url: expected an http or https "
+	 "URL"},
+	{"ci", "{\"kind\": \"forgejo\", \"api_url\": \"https://x\", "
+	 "\"token_env\": \"T\", \"token\": \"x\"}",
+	 "ci.token: unknown member of a \"forgejo\" ci"},
 	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", \"token\": "
 	 "\"x\"}", "ci.token: unknown member of a \"github\" ci"},
 	{"ci", "{\"kind\": \"command\"}", "ci.command: missing"},

@@ -47,6 +47,9 @@ An ANSWER is an object:
                   made from an API description)
   drop_headers    with proxy: response header names not passed on
   set_headers     with proxy: {name: value} request headers replaced
+  strip_prefix    with proxy: a leading path part not passed on (say
+                  "/api/v1", for a mock serving a spec without its base
+                  path)
   fail_on_header  with proxy: an answer carrying this header (say
                   "sl-violations") becomes a 599 whose body is its value;
                   a JSON list in it counts only for its items whose
@@ -218,7 +221,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers[k] = v
         conn = http.client.HTTPConnection(hostport, timeout=60)
         try:
-            conn.request(self.command, self.path,
+            path = self.path
+            prefix = spec.get("strip_prefix")
+            if prefix and path.startswith(prefix):
+                path = path[len(prefix):] or "/"
+            conn.request(self.command, path,
                          body=body.encode("utf-8") if body else None,
                          headers=headers)
             resp = conn.getresponse()

@@ -1,0 +1,1246 @@
+/*
+ * lib/builtin_forgejo.c - the "forgejo" tracker and the "forgejo" CI,
+ * over the REST API of Forgejo and Gitea (/api/v1) and the HTTP layer
+ * (lib/http.h).  Read against Forgejo's swagger description (11.0.3,
+ * gitea-1.22.0).
+ *
+ * Both are made through the public registration functions, as a host's
+ * adapter would be.  The API's base URL ("api_url", e.g.
+ * https://codeberg.org/api/v1) has no default.  The token comes from the
+ * environment variable or the file the configuration names, is sent as
+ * "Authorization: token ..." and is a secret of the HTTP handle, so no
+ * message can carry it.
+ *
+ * The tracker, per callback:
+ *
+ *   list_ready      GET /repos/{o}/{r}/issues?state=open&type=issues
+ *                   &labels={L}&limit=50 once for the ready and once for
+ *                   the in-progress label, every repository's in one
+ *                   concurrent batch, paginated (Link rel="next").
+ *                   Forgejo drops a label filter naming a label the
+ *                   repository lacks - and with none left lists every
+ *                   open issue - so an issue counts only when it carries
+ *                   the ready or the in-progress label itself.  Pull
+ *                   requests (a non-null "pull_request") are skipped,
+ *                   issues carrying both labels reported once.  Then, in
+ *                   a second batch, for each issue that carries the ready
+ *                   label and not the in-progress one:
+ *                   GET .../issues/{n}/timeline - trusted when the poster
+ *                   ("user") of the latest "label" event adding the ready
+ *                   label (body "1"; a removal has body "") is one of
+ *                   trusted_users; Forgejo has no separate issue-events
+ *                   list, the timeline is the one source - and
+ *                   GET .../issues/{n}/dependencies - the issues that
+ *                   block it; each open one becomes a blocker (one of
+ *                   another repository too: blocking is the safe side).
+ *                   The priority is N of a label "priority:N", else 0.
+ *                   Neither list sends a Link header: a full page is
+ *                   followed by the next (fill_pages()), and a list
+ *                   longer than ten pages fails the listing.
+ *   add_label       POST .../issues/{n}/labels {"labels": [L]} by name
+ *                   (IssueLabelsOption takes names or ids).  Forgejo
+ *                   ignores a name the repository has no label for, so
+ *                   the answer - the issue's labels - must hold L, else
+ *                   the call fails naming the missing label.
+ *   remove_label    Forgejo removes by id: GET .../issues/{n}/labels,
+ *                   then DELETE .../issues/{n}/labels/{id} of the label
+ *                   named L.  Not carried, or a 404 on the DELETE (gone
+ *                   meanwhile): success.
+ *   close_issue     PATCH .../issues/{n} {"state": "closed"}
+ *   find_comment,   GET /user once per tracker (the token's own login,
+ *   upsert_comment  kept), GET .../issues/{n}/comments; only comments
+ *                   whose user.login is that login count.  upsert:
+ *                   PATCH .../issues/comments/{id} {"body"} or
+ *                   POST .../issues/{n}/comments {"body"}.
+ *
+ * The CI status of issue n: the pull requests are found through the
+ * issue's timeline: a "pull_ref", "issue_ref" or "comment_ref" event
+ * whose ref_issue is a pull request of the same repository (a PR whose
+ * body says "Fixes #n", or that mentions #n).  Each is read
+ * (GET .../pulls/{m}, one batch); a merged one wins, else the open one
+ * with the largest number; closed unmerged ones are ignored.  The CI
+ * state of its head sha comes from the combined commit status
+ * (GET .../commits/{sha}/status?limit=50, the latest status per
+ * context): failure when any is failure or error, else pending when any
+ * is pending (or a state not known), else success when any is success,
+ * warning or skipped, else none.  A full page is followed by the next,
+ * at most MORE_PAGES more; past those the unread statuses count as
+ * pending, never as success.  Deploy: always none.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "builtin.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "http.h"
+#include "issue.h"
+
+#define MAX_PRS 10             /* linked PRs read per status */
+#define MORE_PAGES 9           /* further pages of commit statuses */
+#define PAGE 50                /* Forgejo's default maximum page size */
+
+/* The adapter's userdata: owned by the tracker or CI handle. */
+struct fj {
+	afk__http *http;
+	char *api;            /* base URL, no trailing '/' */
+	char *auth;           /* "Authorization: token TOKEN" */
+	char *login;          /* the token's own login, NULL until read */
+	char *ready;          /* ready label */
+	char *in_progress;    /* in-progress label */
+	afk__strv trusted;    /* trusted logins */
+};
+
+static void fj_free(void *userdata)
+{
+	struct fj *g = userdata;
+
+	if (g == NULL)
+		return;
+	afk__http_free(g->http);
+	free(g->api);
+	if (g->auth != NULL) {
+		memset(g->auth, 0, strlen(g->auth));
+		free(g->auth);
+	}
+	free(g->login);
+	free(g->ready);
+	free(g->in_progress);
+	afk__strv_clear(&g->trusted);
+	free(g);
+}
+
+/* --- small helpers --------------------------------------------------- */
+
+/* Percent-encodes s as one path segment or query value: everything but
+ * RFC 3986's unreserved characters.  Heap, the caller frees; NULL on
+ * failure. */
+static char *enc(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+	unsigned char c;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "{api}/repos/{owner}/{name}" for repo "owner/name", both parts
+ * encoded; heap.  AFK_EINVAL with why in errbuf for a name that is not
+ * "owner/name". */
+static int repo_base(const struct fj *g, const char *repo, char **out,
+                     char *errbuf)
+{
+	const char *slash;
+	char *owner, *eo, *en;
+	int rc;
+
+	*out = NULL;
+	rc = afk__config_check_repo(repo, errbuf);
+	if (rc != AFK_OK)
+		return AFK_EINVAL;
+	slash = strchr(repo, '/');
+	if (slash == NULL) {
+		afk__errf(errbuf, "repository \"%s\" has no owner "
+		          "(Forgejo needs \"owner/name\")", repo);
+		return AFK_EINVAL;
+	}
+	owner = malloc((size_t)(slash - repo) + 1);
+	if (owner == NULL)
+		return AFK_ENOMEM;
+	memcpy(owner, repo, (size_t)(slash - repo));
+	owner[slash - repo] = '\0';
+	eo = enc(owner);
+	en = enc(slash + 1);
+	if (eo != NULL && en != NULL)
+		*out = afk__aprintf("%s/repos/%s/%s", g->api, eo, en);
+	free(owner);
+	free(eo);
+	free(en);
+	return *out != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+/* One request with the strings it borrows during afk__http_run(). */
+typedef struct greq {
+	afk__http_req r;
+	char *what;
+	char *url;
+	char *json;
+} greq;
+
+/* Fills q (zeroed here) with a request of g; what and url are taken
+ * over (freed by greq_clear), json too (may be NULL).  AFK_ENOMEM when
+ * what or url is NULL. */
+static int greq_set(const struct fj *g, greq *q, const char *method,
+                    char *what, char *url, char *json, int paginate)
+{
+	memset(q, 0, sizeof(*q));
+	q->what = what;
+	q->url = url;
+	q->json = json;
+	q->r.what = what;
+	q->r.method = method;
+	q->r.url = url;
+	q->r.json = json;
+	q->r.secret_header = g->auth;
+	q->r.paginate = paginate;
+	return what != NULL && url != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+static void greq_clear(greq *q)
+{
+	afk__http_req_clear(&q->r);
+	free(q->what);
+	free(q->url);
+	free(q->json);
+	memset(q, 0, sizeof(*q));
+}
+
+static void greqs_free(greq *qs, size_t n)
+{
+	size_t i;
+
+	if (qs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		greq_clear(&qs[i]);
+	free(qs);
+}
+
+/* Runs the n requests in one batch; on failure attaches the first
+ * failed request's message (it names the call, the URL and the cause,
+ * redacted) and returns its code. */
+static int run(afk_call *call, struct fj *g, greq *qs, size_t n)
+{
+	afk__http_req *rs;
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return AFK_OK;
+	rs = calloc(n, sizeof(*rs));
+	if (rs == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		rs[i] = qs[i].r;
+	rc = afk__http_run(g->http, rs, n);
+	for (i = 0; i < n; i++)
+		qs[i].r = rs[i];
+	free(rs);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "%s",
+		                       afk__http_errmsg(g->http));
+	return AFK_OK;
+}
+
+/* Parses the body of a finished request; NULL (with a message on call)
+ * when it is not JSON of the wanted type. */
+static json_t *body_of(afk_call *call, const greq *q, int want_array)
+{
+	json_t *v = json_loadb(q->r.data ? q->r.data : "", q->r.len, 0,
+	                       NULL);
+
+	if (v == NULL || (want_array ? !json_is_array(v) :
+	                  !json_is_object(v))) {
+		json_decref(v);
+		afk__call_failf(call, AFK_EPARSE, "%s: %s: the answer is no "
+		                "JSON %s", q->what, q->url,
+		                want_array ? "array" : "object");
+		return NULL;
+	}
+	return v;
+}
+
+static const char *str_of(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Serialises a one-member object {key: value}; heap, NULL on failure. */
+static char *json1(const char *key, json_t *value)
+{
+	json_t *o = json_object();
+	char *s = NULL;
+
+	if (o != NULL && value != NULL &&
+	    json_object_set_new(o, key, value) == 0)
+		s = json_dumps(o, JSON_COMPACT);
+	else
+		json_decref(value);
+	json_decref(o);
+	return s;
+}
+
+/* Completes the array arr, the answer of the paginated GET q whose URL
+ * has a query and a limit of PAGE.  Some lists (the timeline, the
+ * dependencies) send no Link header, and may or may not cut the answer
+ * at the limit: while every page read was full the next one is read
+ * (page=N), at most MORE_PAGES more; still full after those, the list
+ * is too long to be known and that is a failure - a blocker or a label
+ * event must never be missed. */
+static int fill_pages(afk_call *call, struct fj *g, const greq *q,
+                      json_t *arr)
+{
+	long p = q->r.pages > 0 ? q->r.pages : 1, extra;
+	json_t *more;
+	greq n;
+	int rc = AFK_OK;
+
+	for (extra = 0; rc == AFK_OK &&
+	     json_array_size(arr) == (size_t)PAGE * (size_t)p;
+	     extra++, p++) {
+		if (extra == MORE_PAGES)
+			return afk__call_failf(call, AFK_EIO, "%s: %s: more "
+			                       "than %ld items", q->what, q->url,
+			                       (long)PAGE * p);
+		rc = greq_set(g, &n, "GET",
+		        afk__aprintf("%s (page %ld)", q->what, p + 1),
+		        afk__aprintf("%s&page=%ld", q->url, p + 1), NULL, 0);
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+		if (rc == AFK_OK)
+			rc = run(call, g, &n, 1);
+		more = rc == AFK_OK ? body_of(call, &n, 1) : NULL;
+		if (rc == AFK_OK && more == NULL)
+			rc = AFK_EPARSE;
+		if (rc == AFK_OK && json_array_extend(arr, more) != 0)
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		json_decref(more);
+		greq_clear(&n);
+	}
+	return rc;
+}
+
+/* --- list_ready ------------------------------------------------------ */
+
+/* An issue of the listing, kept until the second batch has run. */
+typedef struct cand {
+	size_t repo;         /* index into repos */
+	json_t *obj;         /* the issue, borrowed from the listing */
+	long number;
+	int needs_gates;     /* ready and not in progress: trust, blockers */
+	int trusted;
+} cand;
+
+static int has_label_named(json_t *issue, const char *name)
+{
+	json_t *l;
+	size_t i;
+
+	json_array_foreach(json_object_get(issue, "labels"), i, l) {
+		const char *n = str_of(l, "name");
+
+		if (n != NULL && strcmp(n, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The priority a label "priority:N" gives, else 0. */
+static int priority_of(json_t *issue)
+{
+	json_t *l;
+	size_t i;
+	long v;
+	char *end;
+
+	json_array_foreach(json_object_get(issue, "labels"), i, l) {
+		const char *n = str_of(l, "name");
+
+		if (n == NULL || strncmp(n, "priority:", 9) != 0)
+			continue;
+		errno = 0;
+		v = strtol(n + 9, &end, 10);
+		if (end != n + 9 && *end == '\0' && errno == 0 &&
+		    v >= -1000000 && v <= 1000000)
+			return (int)v;
+	}
+	return 0;
+}
+
+/* 1 when the poster of the latest "label" event adding label is
+ * trusted.  Forgejo's label events carry body "1" when the label was
+ * added and "" when it was removed. */
+static int trusted_by_timeline(const struct fj *g, json_t *events,
+                               const char *label)
+{
+	const char *poster = NULL;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(events, i, e) {
+		const char *type = str_of(e, "type");
+		const char *body = str_of(e, "body");
+		const char *name = str_of(json_object_get(e, "label"), "name");
+
+		if (type != NULL && strcmp(type, "label") == 0 &&
+		    body != NULL && strcmp(body, "1") == 0 &&
+		    name != NULL && strcmp(name, label) == 0)
+			poster = str_of(json_object_get(e, "user"), "login");
+	}
+	return poster != NULL && afk__strv_find(&g->trusted, poster) >= 0;
+}
+
+/* 1 when the issue object is a pull request. */
+static int is_pull(json_t *issue)
+{
+	json_t *pr = json_object_get(issue, "pull_request");
+
+	return pr != NULL && !json_is_null(pr);
+}
+
+/* Adds the open issues of the collected listings (the 2*nrepos first
+ * requests) to *cands, deduplicated. */
+static int collect(afk_call *call, const struct fj *g, greq *qs,
+                   size_t nrepos, json_t **lists, cand **cands,
+                   size_t *n, size_t *cap)
+{
+	size_t i, k, j;
+	json_t *it;
+
+	for (i = 0; i < 2 * nrepos; i++) {
+		lists[i] = body_of(call, &qs[i], 1);
+		if (lists[i] == NULL)
+			return AFK_EPARSE;
+		json_array_foreach(lists[i], k, it) {
+			json_int_t num;
+			const char *state = str_of(it, "state");
+			int dup = 0, ready, busy;
+
+			if (is_pull(it) ||
+			    !json_is_integer(json_object_get(it, "number")) ||
+			    (state != NULL && strcmp(state, "open") != 0))
+				continue;
+			/* A filter Forgejo dropped lists unlabelled issues. */
+			ready = has_label_named(it, g->ready);
+			busy = has_label_named(it, g->in_progress);
+			if (!ready && !busy)
+				continue;
+			num = json_integer_value(json_object_get(it, "number"));
+			if (num <= 0)
+				continue;
+			for (j = 0; j < *n && !dup; j++)
+				dup = (*cands)[j].repo == i / 2 &&
+				      (*cands)[j].number == (long)num;
+			if (dup)
+				continue;
+			if (afk__grow((void **)cands, cap, *n, 1,
+			              sizeof(**cands)) != AFK_OK)
+				return afk__call_failf(call, AFK_ENOMEM,
+				                       "out of memory");
+			memset(&(*cands)[*n], 0, sizeof(**cands));
+			(*cands)[*n].repo = i / 2;
+			(*cands)[*n].obj = it;
+			(*cands)[*n].number = (long)num;
+			(*cands)[*n].needs_gates = ready && !busy;
+			(*n)++;
+		}
+	}
+	return AFK_OK;
+}
+
+/* Makes the afk_issue of c and hands it to call. */
+static int report_issue(afk_call *call, const char *repo, cand *c,
+                        json_t *blockers)
+{
+	afk_issue *is = NULL;
+	json_t *l, *b;
+	size_t i;
+	const char *title = str_of(c->obj, "title");
+	int rc;
+
+	rc = afk_issue_new(&is, repo, c->number);
+	if (rc == AFK_OK && title != NULL)
+		rc = afk_issue_set_title(is, title);
+	json_array_foreach(json_object_get(c->obj, "labels"), i, l) {
+		const char *n = str_of(l, "name");
+
+		if (rc == AFK_OK && n != NULL && n[0] != '\0')
+			rc = afk_issue_add_label(is, n);
+	}
+	if (rc == AFK_OK)
+		rc = afk_issue_set_priority(is, priority_of(c->obj));
+	if (rc == AFK_OK)
+		rc = afk_issue_set_trusted(is, c->trusted);
+	json_array_foreach(blockers, i, b) {
+		const char *st = str_of(b, "state");
+		json_t *num = json_object_get(b, "number");
+
+		if (rc != AFK_OK || (st != NULL && strcmp(st, "closed") == 0))
+			continue;
+		/* An open blocker without a usable number still blocks:
+		 * refuse the answer rather than drop the blocker. */
+		if (!json_is_integer(num) || json_integer_value(num) <= 0) {
+			afk_issue_free(is);
+			return afk__call_failf(call, AFK_EPARSE, "issue %s#%ld: an "
+			                       "open dependency has no issue number",
+			                       repo, c->number);
+		}
+		rc = afk_issue_add_blocker(is, (long)json_integer_value(num));
+	}
+	if (rc == AFK_OK)
+		rc = afk_call_add_issue(call, is);
+	afk_issue_free(is);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "issue %s#%ld: %s", repo,
+		                       c->number, afk_strerror(rc));
+	return AFK_OK;
+}
+
+static int fj_list_ready(afk_call *call, const char *const *repos,
+                         size_t nrepos, void *userdata)
+{
+	struct fj *g = userdata;
+	char err[AFK__ERRMSG_SIZE], *base = NULL, *lab[2] = {NULL, NULL};
+	greq *qs = NULL, *gq = NULL;
+	json_t **lists = NULL, *tl, *bl;
+	cand *cands = NULL;
+	size_t i, n = 0, cap = 0, ng = 0, k;
+	int rc = AFK_OK;
+
+	if (nrepos == 0)
+		return AFK_OK;
+	qs = calloc(2 * nrepos, sizeof(*qs));
+	lists = calloc(2 * nrepos, sizeof(*lists));
+	lab[0] = enc(g->ready);
+	lab[1] = enc(g->in_progress);
+	if (qs == NULL || lists == NULL || lab[0] == NULL || lab[1] == NULL) {
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
+		rc = repo_base(g, repos[i], &base, err);
+		if (rc != AFK_OK) {
+			rc = afk__call_failf(call, rc, "list issues: %s", err);
+			break;
+		}
+		for (k = 0; k < 2 && rc == AFK_OK; k++)
+			rc = greq_set(g, &qs[2 * i + k], "GET",
+			        afk__aprintf("list %s issues of %s",
+			                     k ? "in-progress" : "ready",
+			                     repos[i]),
+			        afk__aprintf("%s/issues?state=open&type=issues"
+			                     "&labels=%s&limit=%d", base,
+			                     lab[k], PAGE),
+			        NULL, 1);
+		free(base);
+		base = NULL;
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+	}
+	if (rc == AFK_OK)
+		rc = run(call, g, qs, 2 * nrepos);
+	if (rc == AFK_OK)
+		rc = collect(call, g, qs, nrepos, lists, &cands, &n, &cap);
+	if (rc != AFK_OK)
+		goto out;
+
+	/* The second batch: timeline and blockers of each gated issue. */
+	for (i = 0; i < n; i++)
+		ng += cands[i].needs_gates;
+	gq = calloc(2 * ng + 1, sizeof(*gq));
+	if (gq == NULL) {
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
+		const char *repo = repos[cands[i].repo];
+		long num = cands[i].number;
+
+		if (!cands[i].needs_gates)
+			continue;
+		rc = repo_base(g, repo, &base, err);
+		if (rc == AFK_OK)
+			rc = greq_set(g, &gq[k++], "GET",
+			        afk__aprintf("read the timeline of %s#%ld",
+			                     repo, num),
+			        afk__aprintf("%s/issues/%ld/timeline?limit=%d",
+			                     base, num, PAGE),
+			        NULL, 1);
+		if (rc == AFK_OK)
+			rc = greq_set(g, &gq[k++], "GET",
+			        afk__aprintf("read the blockers of %s#%ld",
+			                     repo, num),
+			        afk__aprintf("%s/issues/%ld/dependencies?"
+			                     "limit=%d", base, num, PAGE),
+			        NULL, 1);
+		free(base);
+		base = NULL;
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+	}
+	if (rc == AFK_OK)
+		rc = run(call, g, gq, 2 * ng);
+	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
+		tl = bl = NULL;
+		if (cands[i].needs_gates) {
+			tl = body_of(call, &gq[k], 1);
+			bl = tl ? body_of(call, &gq[k + 1], 1) : NULL;
+			if (tl == NULL || bl == NULL) {
+				json_decref(tl);
+				rc = AFK_EPARSE;
+				break;
+			}
+			rc = fill_pages(call, g, &gq[k], tl);
+			if (rc == AFK_OK)
+				rc = fill_pages(call, g, &gq[k + 1], bl);
+			k += 2;
+			if (rc != AFK_OK) {
+				json_decref(tl);
+				json_decref(bl);
+				break;
+			}
+			cands[i].trusted = trusted_by_timeline(g, tl, g->ready);
+		}
+		rc = report_issue(call, repos[cands[i].repo], &cands[i], bl);
+		json_decref(tl);
+		json_decref(bl);
+	}
+out:
+	greqs_free(gq, 2 * ng);
+	greqs_free(qs, 2 * nrepos);
+	for (i = 0; lists != NULL && i < 2 * nrepos; i++)
+		json_decref(lists[i]);
+	free(lists);
+	free(cands);
+	free(lab[0]);
+	free(lab[1]);
+	return rc;
+}
+
+/* --- labels and closing ---------------------------------------------- */
+
+/* Runs one request, method to {base}/issues/{number}{tail} with json
+ * (taken over; NULL: no body).  what names the call in messages.  With
+ * absent_ok a 404 is success: the thing to remove is gone already.  With
+ * out, the answer is parsed into *out (want_array: an array, else an
+ * object). */
+static int issue_req(afk_call *call, struct fj *g, const char *repo,
+                     long number, const char *method, const char *tail,
+                     char *json, int json_wanted, const char *what,
+                     int absent_ok, json_t **out, int want_array)
+{
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	greq q;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	memset(&q, 0, sizeof(q));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK) {
+		free(json);
+		return afk__call_failf(call, rc, "%s: %s", what, err);
+	}
+	rc = greq_set(g, &q, method,
+	              afk__aprintf("%s of %s#%ld", what, repo, number),
+	              afk__aprintf("%s/issues/%ld%s", base, number, tail),
+	              json, 0);
+	free(base);
+	if (rc != AFK_OK || (json == NULL && json_wanted)) {
+		greq_clear(&q);
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	}
+	rc = afk__http_run(g->http, &q.r, 1);
+	if (rc != AFK_OK && absent_ok && q.r.fail == AFK__HTTP_ESTATUS &&
+	    q.r.status == 404)
+		rc = AFK_OK;
+	else if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "%s", q.r.errmsg);
+	else if (out != NULL && (*out = body_of(call, &q, want_array)) == NULL)
+		rc = AFK_EPARSE;
+	greq_clear(&q);
+	return rc;
+}
+
+/* The label object named name in the array list, or NULL. */
+static json_t *label_in(json_t *list, const char *name)
+{
+	json_t *l;
+	size_t i;
+
+	json_array_foreach(list, i, l) {
+		const char *n = str_of(l, "name");
+
+		if (n != NULL && strcmp(n, name) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+static int fj_add_label(afk_call *call, const char *repo, long number,
+                        const char *label, void *userdata)
+{
+	json_t *a = json_array(), *got = NULL;
+	int rc;
+
+	if (a != NULL && json_array_append_new(a, json_string(label)) != 0) {
+		json_decref(a);
+		a = NULL;
+	}
+	rc = issue_req(call, userdata, repo, number, "POST", "/labels",
+	               json1("labels", a), 1, "add a label", 0, &got, 1);
+	/* Forgejo ignores a name the repository has no label for. */
+	if (rc == AFK_OK && label_in(got, label) == NULL)
+		rc = afk__call_failf(call, AFK_EIO, "add a label of %s#%ld: "
+		                     "the repository has no label \"%s\" (the "
+		                     "issue does not carry it)", repo, number,
+		                     label);
+	json_decref(got);
+	return rc;
+}
+
+static int fj_remove_label(afk_call *call, const char *repo, long number,
+                           const char *label, void *userdata)
+{
+	json_t *list = NULL, *l, *id;
+	char *tail;
+	int rc;
+
+	rc = issue_req(call, userdata, repo, number, "GET", "/labels", NULL,
+	               0, "remove a label: read the labels", 0, &list, 1);
+	if (rc != AFK_OK)
+		return rc;
+	l = label_in(list, label);
+	id = json_object_get(l, "id");
+	if (l == NULL) {
+		json_decref(list);
+		return AFK_OK; /* not carried: nothing to remove */
+	}
+	if (!json_is_integer(id)) {
+		json_decref(list);
+		return afk__call_failf(call, AFK_EPARSE, "remove a label of "
+		                       "%s#%ld: the label \"%s\" has no id",
+		                       repo, number, label);
+	}
+	tail = afk__aprintf("/labels/%lld", (long long)json_integer_value(id));
+	json_decref(list);
+	if (tail == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	rc = issue_req(call, userdata, repo, number, "DELETE", tail, NULL, 0,
+	               "remove a label", 1, NULL, 0);
+	free(tail);
+	return rc;
+}
+
+static int fj_close_issue(afk_call *call, const char *repo, long number,
+                          void *userdata)
+{
+	return issue_req(call, userdata, repo, number, "PATCH", "",
+	                 json1("state", json_string("closed")), 1,
+	                 "close the issue", 0, NULL, 0);
+}
+
+/* --- comments -------------------------------------------------------- */
+
+/* Lists the comments of issue number of repo into *out (a JSON array the
+ * caller decrefs), reading the token's own login first when it is not
+ * known yet (in the same batch). */
+static int list_comments(afk_call *call, struct fj *g, const char *repo,
+                         long number, const char *what, json_t **out)
+{
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	greq q[2];
+	json_t *user;
+	size_t nq = 1;
+	int rc;
+
+	*out = NULL;
+	memset(q, 0, sizeof(q));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "%s: %s", what, err);
+	rc = greq_set(g, &q[0], "GET",
+	              afk__aprintf("%s: list the comments of %s#%ld", what,
+	                           repo, number),
+	              afk__aprintf("%s/issues/%ld/comments", base, number),
+	              NULL, 1);
+	free(base);
+	if (rc == AFK_OK && g->login == NULL) {
+		nq = 2;
+		rc = greq_set(g, &q[1], "GET",
+		              afk__aprintf("%s: read the token's own user",
+		                           what),
+		              afk__aprintf("%s/user", g->api), NULL, 0);
+	}
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = run(call, g, q, nq);
+	if (rc == AFK_OK && nq == 2) {
+		user = body_of(call, &q[1], 0);
+		if (user == NULL) {
+			rc = AFK_EPARSE;
+		} else if (str_of(user, "login") == NULL ||
+		           str_of(user, "login")[0] == '\0') {
+			rc = afk__call_failf(call, AFK_EPARSE, "%s: the "
+			                     "answer has no login", q[1].what);
+		} else {
+			g->login = afk__strdup(str_of(user, "login"));
+			if (g->login == NULL)
+				rc = afk__call_failf(call, AFK_ENOMEM,
+				                     "out of memory");
+		}
+		json_decref(user);
+	}
+	if (rc == AFK_OK) {
+		*out = body_of(call, &q[0], 1);
+		if (*out == NULL)
+			rc = AFK_EPARSE;
+	}
+	greq_clear(&q[0]);
+	greq_clear(&q[1]);
+	return rc;
+}
+
+/* The first comment of list that g's own login wrote and whose body
+ * contains marker, or NULL. */
+static json_t *own_comment(const struct fj *g, json_t *list,
+                           const char *marker)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(list, i, c) {
+		const char *who = str_of(json_object_get(c, "user"), "login");
+		const char *body = str_of(c, "body");
+
+		if (who != NULL && strcmp(who, g->login) == 0 &&
+		    body != NULL && strstr(body, marker) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
+static int fj_find_comment(afk_call *call, const char *repo, long number,
+                           const char *marker, void *userdata)
+{
+	struct fj *g = userdata;
+	json_t *list, *c;
+	const char *url;
+	char *issue_url;
+	int rc;
+
+	rc = list_comments(call, g, repo, number, "find a comment", &list);
+	if (rc != AFK_OK)
+		return rc;
+	c = own_comment(g, list, marker);
+	if (c != NULL)
+		rc = afk_call_set_comment(call, str_of(c, "body"));
+	/* The issue's address: a comment's, without its fragment. */
+	url = str_of(json_array_get(list, 0), "html_url");
+	if (rc == AFK_OK && url != NULL &&
+	    (issue_url = afk__strdup(url)) != NULL) {
+		if (strchr(issue_url, '#') != NULL)
+			*strchr(issue_url, '#') = '\0';
+		rc = afk_call_set_url(call, issue_url);
+		free(issue_url);
+	}
+	json_decref(list);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "find a comment of %s#%ld: "
+		                       "%s", repo, number, afk_strerror(rc));
+	return AFK_OK;
+}
+
+static int fj_upsert_comment(afk_call *call, const char *repo, long number,
+                             const char *marker, const char *body,
+                             void *userdata)
+{
+	struct fj *g = userdata;
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	json_t *list, *c, *id;
+	greq q;
+	int rc;
+
+	rc = list_comments(call, g, repo, number, "upsert a comment", &list);
+	if (rc != AFK_OK)
+		return rc;
+	c = own_comment(g, list, marker);
+	id = json_object_get(c, "id");
+	memset(&q, 0, sizeof(q));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK) {
+		json_decref(list);
+		return afk__call_failf(call, rc, "upsert a comment: %s", err);
+	}
+	if (c != NULL && json_is_integer(id))
+		rc = greq_set(g, &q, "PATCH",
+		        afk__aprintf("edit the comment of %s#%ld", repo,
+		                     number),
+		        afk__aprintf("%s/issues/comments/%lld", base,
+		                     (long long)json_integer_value(id)),
+		        json1("body", json_string(body)), 0);
+	else
+		rc = greq_set(g, &q, "POST",
+		        afk__aprintf("add a comment to %s#%ld", repo, number),
+		        afk__aprintf("%s/issues/%ld/comments", base, number),
+		        json1("body", json_string(body)), 0);
+	free(base);
+	json_decref(list);
+	if (rc != AFK_OK || q.json == NULL) {
+		greq_clear(&q);
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	}
+	rc = run(call, g, &q, 1);
+	greq_clear(&q);
+	return rc;
+}
+
+/* --- CI status ------------------------------------------------------- */
+
+/* The number of the pull request of repo that the timeline event e
+ * references, else 0. */
+static long linked_pr(json_t *e, const char *repo)
+{
+	static const char *const types[] = {
+		"pull_ref", "issue_ref", "comment_ref", NULL
+	};
+	const char *type = str_of(e, "type"), *full;
+	json_t *is, *num;
+	size_t i;
+	int ok = 0;
+
+	for (i = 0; type != NULL && types[i] != NULL; i++)
+		ok |= strcmp(type, types[i]) == 0;
+	if (!ok)
+		return 0;
+	is = json_object_get(e, "ref_issue");
+	num = json_object_get(is, "number");
+	if (!is_pull(is) || !json_is_integer(num))
+		return 0;
+	full = str_of(json_object_get(is, "repository"), "full_name");
+	if (full == NULL || strcasecmp(full, repo) != 0)
+		return 0;
+	return (long)json_integer_value(num);
+}
+
+/* Folds one state into the CI's: failure > pending > success > none. */
+static void fold(int *ci, int st)
+{
+	static const int rank[] = {0, 2, 1, 3}; /* NONE, PENDING, SUCCESS,
+	                                            FAILURE */
+	if (rank[st] > rank[*ci])
+		*ci = st;
+}
+
+static int status_state(const char *s)
+{
+	if (s == NULL)
+		return AFK_STATUS_PENDING;
+	if (strcmp(s, "success") == 0 || strcmp(s, "warning") == 0 ||
+	    strcmp(s, "skipped") == 0)
+		return AFK_STATUS_SUCCESS;
+	if (strcmp(s, "failure") == 0 || strcmp(s, "error") == 0)
+		return AFK_STATUS_FAILURE;
+	return AFK_STATUS_PENDING;
+}
+
+/* Reads the combined status of head into *out (an object whose
+ * "statuses" holds every page read) and sets *unread when a page past
+ * those read may hold more. */
+static int read_statuses(afk_call *call, struct fj *g, const char *repo,
+                         const char *base, const char *head, json_t **out,
+                         int *unread)
+{
+	json_t *all = NULL, *o;
+	char *eh = enc(head);
+	greq q;
+	long p;
+	size_t got;
+	int rc = AFK_OK;
+
+	*out = NULL;
+	*unread = 0;
+	if (eh == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (p = 1; p <= 1 + MORE_PAGES && rc == AFK_OK; p++) {
+		rc = greq_set(g, &q, "GET",
+		        p == 1 ? afk__aprintf("read the commit statuses of "
+		                              "%s@%s", repo, head) :
+		        afk__aprintf("read the commit statuses of %s@%s "
+		                     "(page %ld)", repo, head, p),
+		        afk__aprintf("%s/commits/%s/status?limit=%d&page=%ld",
+		                     base, eh, PAGE, p), NULL, 0);
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+		if (rc == AFK_OK)
+			rc = run(call, g, &q, 1);
+		o = rc == AFK_OK ? body_of(call, &q, 0) : NULL;
+		if (rc == AFK_OK && o == NULL)
+			rc = AFK_EPARSE;
+		greq_clear(&q);
+		if (rc != AFK_OK)
+			break;
+		got = json_array_size(json_object_get(o, "statuses"));
+		if (all == NULL) {
+			all = o;
+			if (!json_is_array(json_object_get(all, "statuses")))
+				json_object_set_new(all, "statuses",
+				                    json_array());
+		} else {
+			json_array_extend(json_object_get(all, "statuses"),
+			                  json_object_get(o, "statuses"));
+			json_decref(o);
+		}
+		if (got < PAGE)
+			break;
+		if (p == 1 + MORE_PAGES)
+			*unread = 1;
+	}
+	free(eh);
+	if (rc != AFK_OK) {
+		json_decref(all);
+		return rc;
+	}
+	*out = all;
+	return AFK_OK;
+}
+
+/* Reports the CI state from the statuses; unread ones count as pending. */
+static int report_ci(afk_call *call, json_t *status, int unread)
+{
+	int ci = unread ? AFK_STATUS_PENDING : AFK_STATUS_NONE, st;
+	int rc = AFK_OK;
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(json_object_get(status, "statuses"), i, s) {
+		st = status_state(str_of(s, "status"));
+		fold(&ci, st);
+		if (st == AFK_STATUS_FAILURE && rc == AFK_OK)
+			rc = afk_call_add_failing_check(call,
+			        str_of(s, "context") ? str_of(s, "context") :
+			        "status", str_of(s, "target_url"));
+	}
+	if (rc == AFK_OK)
+		rc = afk_call_set_ci(call, ci);
+	return rc;
+}
+
+static int fj_ci_status(afk_call *call, const char *repo, long number,
+                        void *userdata)
+{
+	struct fj *g = userdata;
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	greq tq, *pq = NULL;
+	json_t *tl = NULL, *pr, *best = NULL, *e, *status = NULL,
+	       *prs[MAX_PRS];
+	long nums[MAX_PRS], m;
+	size_t i, j, np = 0;
+	int rc, merged = 0, best_merged = 0, unread = 0;
+	const char *head;
+
+	memset(&tq, 0, sizeof(tq));
+	memset(prs, 0, sizeof(prs));
+	rc = repo_base(g, repo, &base, err);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "CI status: %s", err);
+	rc = greq_set(g, &tq, "GET",
+	        afk__aprintf("find the pull request of %s#%ld", repo, number),
+	        afk__aprintf("%s/issues/%ld/timeline?limit=%d", base, number,
+	                     PAGE), NULL, 1);
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = run(call, g, &tq, 1);
+	if (rc == AFK_OK && (tl = body_of(call, &tq, 1)) == NULL)
+		rc = AFK_EPARSE;
+	if (rc == AFK_OK)
+		rc = fill_pages(call, g, &tq, tl);
+	json_array_foreach(tl, i, e) {
+		int dup = 0;
+
+		if ((m = linked_pr(e, repo)) <= 0 || np == MAX_PRS)
+			continue;
+		for (j = 0; j < np; j++)
+			dup |= nums[j] == m;
+		if (!dup)
+			nums[np++] = m;
+	}
+	if (rc == AFK_OK && np > 0) {
+		pq = calloc(np, sizeof(*pq));
+		if (pq == NULL)
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		for (i = 0; i < np && rc == AFK_OK; i++) {
+			rc = greq_set(g, &pq[i], "GET",
+			        afk__aprintf("read pull request %s#%ld", repo,
+			                     nums[i]),
+			        afk__aprintf("%s/pulls/%ld", base, nums[i]),
+			        NULL, 0);
+			if (rc != AFK_OK)
+				rc = afk__call_failf(call, rc,
+				                     "out of memory");
+		}
+		if (rc == AFK_OK)
+			rc = run(call, g, pq, np);
+	}
+	/* A merged PR wins, else the open one with the largest number. */
+	for (i = 0; i < np && rc == AFK_OK; i++) {
+		const char *st;
+
+		if ((prs[i] = body_of(call, &pq[i], 0)) == NULL) {
+			rc = AFK_EPARSE;
+			break;
+		}
+		pr = prs[i];
+		st = str_of(pr, "state");
+		merged = json_is_true(json_object_get(pr, "merged")) ||
+		         json_is_string(json_object_get(pr, "merged_at"));
+		if (!merged && (st == NULL || strcmp(st, "open") != 0))
+			continue;
+		if (best == NULL || (merged && !best_merged) ||
+		    (merged == best_merged && nums[i] > (long)json_integer_value(
+		             json_object_get(best, "number")))) {
+			best = pr;
+			best_merged = merged;
+		}
+	}
+	head = str_of(json_object_get(best, "head"), "sha");
+	if (rc == AFK_OK && best != NULL && (head == NULL || head[0] == '\0'))
+		rc = afk__call_failf(call, AFK_EPARSE, "read pull request "
+		                     "%s#%lld: no head sha", repo,
+		                     (long long)json_integer_value(
+		                     json_object_get(best, "number")));
+	if (rc == AFK_OK && best == NULL) {
+		rc = afk_call_set_pr(call, AFK_PR_NONE, NULL);
+		goto out;
+	}
+	if (rc == AFK_OK)
+		rc = afk_call_set_pr(call, best_merged ? AFK_PR_MERGED :
+		                     AFK_PR_OPEN, head);
+	if (rc == AFK_OK)
+		rc = read_statuses(call, g, repo, base, head, &status, &unread);
+	if (rc == AFK_OK)
+		rc = report_ci(call, status, unread);
+	if (rc == AFK_OK)
+		rc = afk_call_set_deploy(call, AFK_STATUS_NONE);
+out:
+	for (i = 0; i < np; i++)
+		json_decref(prs[i]);
+	json_decref(tl);
+	json_decref(status);
+	greqs_free(pq, np);
+	greq_clear(&tq);
+	free(base);
+	return rc;
+}
+
+/* --- making one ------------------------------------------------------ */
+
+/* Makes the userdata of either adapter from its settings. */
+static int fj_new(const afk_config *cfg, const char *api, const char *env,
+                  const char *file, struct fj **out, char *errbuf)
+{
+	afk__http_opts o;
+	struct fj *g;
+	char *token = NULL;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (api == NULL) {
+		afk__errf(errbuf, "forgejo: no api_url");
+		return AFK_ECONFIG;
+	}
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return AFK_ENOMEM;
+	rc = afk__secret_read(env, file, "forgejo token", &token, errbuf);
+	if (rc != AFK_OK) {
+		free(g);
+		return rc;
+	}
+	afk__http_opts_from_config(&o, cfg);
+	rc = afk__http_new(&g->http, &o, errbuf);
+	if (rc == AFK_OK)
+		rc = afk__http_add_secret(g->http, token);
+	if (rc == AFK_OK) {
+		g->api = afk__strdup(api);
+		g->auth = afk__aprintf("Authorization: token %s", token);
+		g->ready = afk__strdup(cfg->ready_label);
+		g->in_progress = afk__strdup(cfg->in_progress_label);
+		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
+		    g->in_progress == NULL ||
+		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
+			rc = AFK_ENOMEM;
+	}
+	memset(token, 0, strlen(token));
+	free(token);
+	if (rc != AFK_OK) {
+		if (rc == AFK_ENOMEM)
+			afk__errf(errbuf, "forgejo: out of memory");
+		fj_free(g);
+		return rc;
+	}
+	n = strlen(g->api);
+	while (n > 0 && g->api[n - 1] == '/')
+		g->api[--n] = '\0';
+	*out = g;
+	return AFK_OK;
+}
+
+int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
+                                 char *errbuf)
+{
+	struct fj *g;
+	int rc;
+
+	rc = fj_new(cfg, cfg->tracker_api_url, cfg->tracker_token_env,
+	            cfg->tracker_token_file, &g, errbuf);
+	if (rc != AFK_OK)
+		return rc;
+	rc = afk_tracker_set_userdata(tracker, g, fj_free);
+	if (rc != AFK_OK) {
+		fj_free(g);
+		afk__errf(errbuf, "forgejo: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	afk_tracker_set_list_ready(tracker, fj_list_ready);
+	afk_tracker_set_add_label(tracker, fj_add_label);
+	afk_tracker_set_remove_label(tracker, fj_remove_label);
+	afk_tracker_set_close_issue(tracker, fj_close_issue);
+	afk_tracker_set_find_comment(tracker, fj_find_comment);
+	afk_tracker_set_upsert_comment(tracker, fj_upsert_comment);
+	return AFK_OK;
+}
+
+int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
+{
+	struct fj *g;
+	int rc;
+
+	rc = fj_new(cfg, cfg->ci_api_url, cfg->ci_token_env,
+	            cfg->ci_token_file, &g, errbuf);
+	if (rc != AFK_OK)
+		return rc;
+	rc = afk_ci_set_userdata(ci, g, fj_free);
+	if (rc != AFK_OK) {
+		fj_free(g);
+		afk__errf(errbuf, "forgejo: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	return afk_ci_set_status(ci, fj_ci_status);
+}
