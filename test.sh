@@ -11,6 +11,9 @@
 #   4. install      make install to a temporary prefix, then a program
 #                   built with nothing but `pkg-config --cflags --libs afk`
 #   5. distcheck    make distcheck
+#   6. contract     the built-in GitHub and Forgejo adapters against the
+#                   services' API descriptions served by a validating mock
+#                   (tests/contract.sh; npm installs it once)
 # Every stage runs even when an earlier one failed.  The last line is the
 # total, "N passed, M failed", counting:
 #   - Check test cases, from the "NN%: Checks: X, Failures: F, Errors: E"
@@ -295,6 +298,19 @@ stage_distcheck() {
 	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 }
 
+# --- 6. contract -----------------------------------------------------------
+
+stage_contract() {
+	if ! command -v npm >/dev/null 2>&1; then
+		local sudo=()
+		[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+		"${sudo[@]}" apt-get update
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends nodejs npm
+	fi
+	"$root/tests/contract.sh" "$build/test-plain" 2>&1 | tee "$tmp/contract.log"
+}
+
 # --- the run ---------------------------------------------------------------
 
 run "Packages" stage_packages
@@ -335,6 +351,11 @@ if [ "$rc" -eq 0 ]; then
 else
 	record "distcheck" "$rc" 0 1
 fi
+
+run "Contract (validating mock servers)" stage_contract
+rc=$(cat "$tmp/rc")
+read -r p f < <(count_checks "$tmp/contract.log")
+record "contract" "$rc" "$p" "$f"
 
 header "Summary"
 printf '%s\n' "${summary[@]}"
