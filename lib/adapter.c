@@ -209,6 +209,28 @@ int afk_call_add_failing_check(afk_call *call, const char *name,
 	return AFK_OK;
 }
 
+/* --- the probe ------------------------------------------------------ */
+
+/* Runs probe (NULL: none registered) for an adapter of the kind what
+ * names, leaving the message in errmsg. */
+static int run_probe(afk_probe_fn probe, void *userdata, const char *what,
+                     char *errmsg)
+{
+	afk_call call;
+	int rc;
+
+	errmsg[0] = '\0';
+	if (probe == NULL) {
+		afk__errf(errmsg, "%s: no probe is registered", what);
+		return AFK_ENOTSUP;
+	}
+	afk__call_init(&call, AFK__CALL_PROBE, NULL);
+	rc = probe(&call, userdata);
+	rc = afk__call_finish(&call, rc, what, errmsg);
+	afk__call_clear(&call);
+	return rc;
+}
+
 /* --- the tracker ----------------------------------------------------- */
 
 int afk_tracker_new(afk_tracker **out)
@@ -314,6 +336,22 @@ int afk_tracker_set_builtin(afk_tracker *tracker, const afk_config *cfg)
 	return AFK_ECONFIG;
 }
 
+int afk_tracker_set_probe(afk_tracker *tracker, afk_probe_fn fn)
+{
+	if (tracker == NULL)
+		return AFK_EINVAL;
+	tracker->probe = fn;
+	return AFK_OK;
+}
+
+int afk_tracker_probe(afk_tracker *tracker)
+{
+	if (tracker == NULL)
+		return AFK_EINVAL;
+	return run_probe(tracker->probe, tracker->userdata, "tracker probe",
+	                 tracker->errmsg);
+}
+
 const char *afk_tracker_errmsg(const afk_tracker *tracker)
 {
 	return tracker ? tracker->errmsg : "";
@@ -395,6 +433,22 @@ int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg)
 	return AFK_ECONFIG;
 }
 
+int afk_agent_set_probe(afk_agent *agent, afk_probe_fn fn)
+{
+	if (agent == NULL)
+		return AFK_EINVAL;
+	agent->probe = fn;
+	return AFK_OK;
+}
+
+int afk_agent_probe(afk_agent *agent)
+{
+	if (agent == NULL)
+		return AFK_EINVAL;
+	return run_probe(agent->probe, agent->userdata, "agent probe",
+	                 agent->errmsg);
+}
+
 const char *afk_agent_errmsg(const afk_agent *agent)
 {
 	return agent ? agent->errmsg : "";
@@ -458,6 +512,21 @@ int afk_ci_set_builtin(afk_ci *ci, const afk_config *cfg)
 		return afk__builtin_forgejo_ci(ci, cfg, ci->errmsg);
 	afk__errf(ci->errmsg, "CI kind \"%s\" is not built in", cfg->ci_kind);
 	return AFK_ECONFIG;
+}
+
+int afk_ci_set_probe(afk_ci *ci, afk_probe_fn fn)
+{
+	if (ci == NULL)
+		return AFK_EINVAL;
+	ci->probe = fn;
+	return AFK_OK;
+}
+
+int afk_ci_probe(afk_ci *ci)
+{
+	if (ci == NULL)
+		return AFK_EINVAL;
+	return run_probe(ci->probe, ci->userdata, "CI probe", ci->errmsg);
 }
 
 const char *afk_ci_errmsg(const afk_ci *ci)
@@ -524,6 +593,22 @@ int afk_notifier_set_builtin(afk_notifier *notifier, const afk_config *cfg)
 	afk__errf(notifier->errmsg, "notifier kind \"%s\" is not built in",
 	          cfg->notifier_kind);
 	return AFK_ECONFIG;
+}
+
+int afk_notifier_set_probe(afk_notifier *notifier, afk_probe_fn fn)
+{
+	if (notifier == NULL)
+		return AFK_EINVAL;
+	notifier->probe = fn;
+	return AFK_OK;
+}
+
+int afk_notifier_probe(afk_notifier *notifier)
+{
+	if (notifier == NULL)
+		return AFK_EINVAL;
+	return run_probe(notifier->probe, notifier->userdata,
+	                 "notifier probe", notifier->errmsg);
 }
 
 const char *afk_notifier_errmsg(const afk_notifier *notifier)

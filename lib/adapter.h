@@ -15,6 +15,7 @@ struct afk_tracker {
 	afk_remove_label_fn remove_label;
 	afk_find_comment_fn find_comment;
 	afk_upsert_comment_fn upsert_comment;
+	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
 	char errmsg[AFK__ERRMSG_SIZE];
@@ -24,6 +25,7 @@ struct afk_agent {
 	afk_dispatch_fn dispatch;
 	afk_snapshot_fn snapshot;
 	afk_send_turn_fn send_turn;
+	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
 	char errmsg[AFK__ERRMSG_SIZE];
@@ -31,6 +33,7 @@ struct afk_agent {
 
 struct afk_ci {
 	afk_ci_status_fn status;
+	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
 	char errmsg[AFK__ERRMSG_SIZE];
@@ -38,6 +41,7 @@ struct afk_ci {
 
 struct afk_notifier {
 	afk_notify_fn notify;
+	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
 	char errmsg[AFK__ERRMSG_SIZE];
@@ -54,7 +58,8 @@ enum afk__call_kind {
 	AFK__CALL_SNAPSHOT,
 	AFK__CALL_SEND_TURN,
 	AFK__CALL_CI_STATUS,
-	AFK__CALL_NOTIFY
+	AFK__CALL_NOTIFY,
+	AFK__CALL_PROBE
 };
 
 /* Lives on the tick's stack for the length of one callback. */

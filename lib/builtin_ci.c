@@ -362,6 +362,20 @@ static int command_ci_new(const afk_config *cfg, struct command_ci **out)
 	return AFK_OK;
 }
 
+/* probe: the command exists and is executable; nothing is run. */
+static int command_ci_probe(afk_call *call, void *userdata)
+{
+	const struct command_ci *cc = userdata;
+	int err = afk__spawn_find(cc->argv.v[0]);
+
+	if (err == ENOMEM)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "CI command '%s': %s",
+		                       cc->argv.v[0], strerror(err));
+	return AFK_OK;
+}
+
 /* The userdata is handed to the CI adapter, which owns it from then on
  * and frees it with command_ci_free(). */
 int afk__builtin_command_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
@@ -392,6 +406,8 @@ int afk__builtin_command_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		return rc;
 	}
 	rc = afk_ci_set_status(ci, command_status);
+	if (rc == AFK_OK)
+		rc = afk_ci_set_probe(ci, command_ci_probe);
 	if (rc)
 		afk__errf(errbuf, "ci: cannot register status: %s",
 		          afk_strerror(rc));

@@ -963,6 +963,20 @@ static int command_agent_new(const afk_config *cfg,
 
 /* The userdata is handed to the agent, which owns it from then on and
  * frees it with command_agent_free(). */
+/* probe: the command exists and is executable; nothing is run. */
+static int command_probe(afk_call *call, void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	int err = afk__spawn_find(ca->argv.v[0]);
+
+	if (err == ENOMEM)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "agent command '%s': %s",
+		                       ca->argv.v[0], strerror(err));
+	return AFK_OK;
+}
+
 int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
                                char *errbuf)
 {
@@ -1000,6 +1014,8 @@ int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
 		rc = afk_agent_set_snapshot(agent, command_snapshot);
 	if (rc == AFK_OK)
 		rc = afk_agent_set_send_turn(agent, command_send_turn);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_probe(agent, command_probe);
 	if (rc)
 		afk__errf(errbuf, "agent: cannot register callbacks: %s",
 		          afk_strerror(rc));

@@ -987,6 +987,20 @@ static int file_tracker_new(const afk_config *cfg,
 
 /* The userdata is handed to the tracker, which owns it from then on and
  * frees it with file_tracker_free(). */
+/* probe: the issue file is readable and parses; nothing is written. */
+static int file_probe(afk_call *call, void *userdata)
+{
+	const struct file_tracker *ft = userdata;
+	struct doc d;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	rc = load_file(call, ft->path, &d);
+	if (rc == AFK_OK)
+		doc_clear(&d);
+	return rc;
+}
+
 int afk__builtin_file_tracker(afk_tracker *tracker, const afk_config *cfg,
                               char *errbuf)
 {
@@ -1026,6 +1040,8 @@ int afk__builtin_file_tracker(afk_tracker *tracker, const afk_config *cfg,
 	if (rc == AFK_OK)
 		rc = afk_tracker_set_upsert_comment(tracker,
 		                                    file_upsert_comment);
+	if (rc == AFK_OK)
+		rc = afk_tracker_set_probe(tracker, file_probe);
 	if (rc)
 		afk__errf(errbuf, "tracker: cannot register callbacks: %s",
 		          afk_strerror(rc));

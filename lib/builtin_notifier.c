@@ -128,6 +128,42 @@ static int file_notify(afk_call *call, const char *repo, long number,
 	return rc;
 }
 
+/* probe: standard output needs nothing; a file needs a writable
+ * directory (and, when it exists, to be writable itself).  Nothing is
+ * written. */
+static int file_probe(afk_call *call, void *userdata)
+{
+	const struct file_notifier *fn = userdata;
+	const char *slash;
+	char *dir;
+	int err = 0;
+
+	if (fn->path == NULL)
+		return AFK_OK;
+	slash = strrchr(fn->path, '/');
+	if (slash == NULL)
+		dir = afk__strdup(".");
+	else if (slash == fn->path)
+		dir = afk__strdup("/");
+	else
+		dir = afk__aprintf("%.*s", (int)(slash - fn->path), fn->path);
+	if (dir == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	if (access(dir, W_OK | X_OK) != 0)
+		err = errno;
+	if (err != 0) {
+		afk__call_failf(call, AFK_EIO, "%s: directory %s is not "
+		                "writable: %s", fn->path, dir, strerror(err));
+		free(dir);
+		return AFK_EIO;
+	}
+	free(dir);
+	if (access(fn->path, F_OK) == 0 && access(fn->path, W_OK) != 0)
+		return afk__call_failf(call, AFK_EIO, "%s: not writable: %s",
+		                       fn->path, strerror(errno));
+	return AFK_OK;
+}
+
 /* The userdata is handed to the notifier, which owns it from then on. */
 int afk__builtin_file_notifier(afk_notifier *notifier, const afk_config *cfg,
                                char *errbuf)
@@ -165,6 +201,8 @@ int afk__builtin_file_notifier(afk_notifier *notifier, const afk_config *cfg,
 		return rc;
 	}
 	rc = afk_notifier_set_notify(notifier, file_notify);
+	if (rc == AFK_OK)
+		rc = afk_notifier_set_probe(notifier, file_probe);
 	if (rc)
 		afk__errf(errbuf, "notifier: cannot register notify: %s",
 		          afk_strerror(rc));

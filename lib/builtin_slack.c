@@ -268,6 +268,10 @@ int afk__builtin_slack_notifier(afk_notifier *notifier,
 		return rc;
 	}
 	rc = afk_notifier_set_notify(notifier, slack_notify);
+	/* A webhook has no read-only endpoint: no probe, so that
+	 * afk_notifier_probe() says AFK_ENOTSUP. */
+	if (rc == AFK_OK)
+		rc = afk_notifier_set_probe(notifier, NULL);
 	if (rc != AFK_OK)
 		afk__errf(errbuf, "notifier: cannot register notify: %s",
 		          afk_strerror(rc));

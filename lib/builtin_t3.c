@@ -466,6 +466,32 @@ static int read_thread(afk_call *call, struct t3_agent *t,
 	return read_thread_ex(call, t, thread_id, out, NULL);
 }
 
+/* --- probe ---------------------------------------------------------- */
+
+#define T3_PROBE_THREAD "afk-probe-0000"  /* no thread of ours is named so */
+
+/* Read-only: the detail of a thread that cannot exist.  A 404 means the
+ * server answered and took the token; 401 or 403 that it refused it. */
+static int t3_probe(afk_call *call, void *userdata)
+{
+	struct t3_agent *t = userdata;
+	afk__http_req r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = t3_run_ex(call, t, &r, "GET",
+	               "/api/orchestration/threads/" T3_PROBE_THREAD, NULL,
+	               "T3 probe", 1);
+	if (rc != AFK_OK && r.fail == AFK__HTTP_ESTATUS && r.status == 404)
+		rc = AFK_OK;
+	else if (rc != AFK_OK && r.fail == AFK__HTTP_ESTATUS &&
+	         (r.status == 401 || r.status == 403))
+		rc = afk__call_failf(call, rc, "T3 server refused the token "
+		                     "(HTTP %ld): %s", r.status, r.errmsg);
+	afk__http_req_clear(&r);
+	return rc;
+}
+
 /* --- dispatch -------------------------------------------------------- */
 
 #define T3_GENERATIONS 100  /* <base>, <base>-2, ... <base>-100 */
@@ -789,6 +815,8 @@ int afk__builtin_t3_agent(afk_agent *agent, const afk_config *cfg,
 		rc = afk_agent_set_snapshot(agent, t3_snapshot);
 	if (rc == AFK_OK)
 		rc = afk_agent_set_send_turn(agent, t3_send_turn);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_probe(agent, t3_probe);
 	if (rc != AFK_OK)
 		afk__errf(errbuf, "agent: cannot register the T3 callbacks: %s",
 		          afk_strerror(rc));

@@ -89,6 +89,18 @@ static int find_program(const char *name, char **out)
 	}
 }
 
+int afk__spawn_find(const char *name)
+{
+	char *prog = NULL;
+	int rc;
+
+	if (name == NULL || name[0] == '\0')
+		return ENOENT;
+	rc = find_program(name, &prog);
+	free(prog);
+	return rc;
+}
+
 /* --- the environment ------------------------------------------------- */
 
 /* 1 when the entry kv of the environment sets a variable that one of

@@ -38,6 +38,11 @@ typedef struct afk__spawn_opts {
  * caller must reap *pid with afk__spawn_wait(). */
 int afk__spawn_start(const afk__spawn_opts *o, pid_t *pid);
 
+/* Checks, running nothing, that name is a program afk__spawn_start()
+ * could run (found as by execvp, an executable regular file).  Returns 0
+ * or an errno value: ENOENT, EACCES, ENOMEM. */
+int afk__spawn_find(const char *name);
+
 /* waitpid() retried on EINTR.  Returns 0 with *status, or an errno. */
 int afk__spawn_wait(pid_t pid, int *status);
 

@@ -1915,6 +1915,127 @@ START_TEST(test_notifier_file)
 }
 END_TEST
 
+/* --- the read-only probes --------------------------------------------- */
+
+/* Each built-in's probe through afk_*_probe(): it succeeds on a sound
+ * setup, fails with a message naming what is wrong, and changes
+ * nothing. */
+START_TEST(test_probe_tracker_file)
+{
+	char *before, *after;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	before = read_text(f.issues);
+	ck_assert_msg(afk_tracker_probe(f.tracker) == 0, "%s",
+	              afk_tracker_errmsg(f.tracker));
+	ck_assert_str_eq(afk_tracker_errmsg(f.tracker), "");
+	after = read_text(f.issues);
+	ck_assert_pstr_eq(after, before);
+	free(after);
+	free(before);
+	/* A file that does not parse. */
+	write_text(f.issues, "{\"issues\": [\n");
+	ck_assert_int_eq(afk_tracker_probe(f.tracker), AFK_EPARSE);
+	ck_assert_msg(strstr(afk_tracker_errmsg(f.tracker), "tracker probe: ")
+	              == afk_tracker_errmsg(f.tracker), "%s",
+	              afk_tracker_errmsg(f.tracker));
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(f.tracker), f.issues));
+	/* One that does not exist. */
+	ck_assert_int_eq(unlink(f.issues), 0);
+	ck_assert_int_eq(afk_tracker_probe(f.tracker), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(f.tracker),
+	                             "cannot read"));
+	ck_assert_int_eq(exists(f.issues), 0);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_probe_command_agent)
+{
+	char path[2 * PATHLEN];
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	ck_assert_msg(afk_agent_probe(f.agent) == 0, "%s",
+	              afk_agent_errmsg(f.agent));
+	ck_assert_int_le(count_entries(f.runs), 0); /* nothing was run */
+	/* A command that does not exist, one that is not executable, and a
+	 * bare name that PATH has. */
+	cfg_set(f.cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"/nonexistent/afk-agent\"], \"state_dir\": \"%s\"}", f.runs);
+	ck_assert_int_eq(afk_agent_set_builtin(f.agent, f.cfg), 0);
+	ck_assert_int_eq(afk_agent_probe(f.agent), AFK_EIO);
+	ck_assert_str_eq(afk_agent_errmsg(f.agent), "agent probe: agent "
+	                 "command '/nonexistent/afk-agent': No such file or "
+	                 "directory");
+	snprintf(path, sizeof(path), "%s/plain.txt", f.dir);
+	write_text(path, "not a program\n");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	cfg_set(f.cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"], \"state_dir\": \"%s\"}", path, f.runs);
+	ck_assert_int_eq(afk_agent_set_builtin(f.agent, f.cfg), 0);
+	ck_assert_int_eq(afk_agent_probe(f.agent), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_agent_errmsg(f.agent),
+	                             strerror(EACCES)));
+	cfg_set(f.cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"sh\"], \"state_dir\": \"%s\"}", f.runs);
+	ck_assert_int_eq(afk_agent_set_builtin(f.agent, f.cfg), 0);
+	ck_assert_msg(afk_agent_probe(f.agent) == 0, "%s",
+	              afk_agent_errmsg(f.agent));
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_probe_command_ci)
+{
+	char path[2 * PATHLEN];
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	snprintf(path, sizeof(path), "%s/ran", f.dir);
+	fx_watch(&f, "#!/bin/sh\ntouch ran\necho '{}'\n");
+	ck_assert_msg(afk_ci_probe(f.ci) == 0, "%s", afk_ci_errmsg(f.ci));
+	ck_assert_int_eq(exists(path), 0); /* nothing was run */
+	cfg_set(f.cfg, "ci", "{\"kind\": \"command\", \"command\": "
+	        "[\"/nonexistent/afk-ci\"]}");
+	ck_assert_int_eq(afk_ci_set_builtin(f.ci, f.cfg), 0);
+	ck_assert_int_eq(afk_ci_probe(f.ci), AFK_EIO);
+	ck_assert_str_eq(afk_ci_errmsg(f.ci), "CI probe: CI command "
+	                 "'/nonexistent/afk-ci': No such file or directory");
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_probe_notifiers)
+{
+	char path[2 * PATHLEN];
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	/* The file notifier: its directory is writable; nothing is
+	 * written, not even the file created. */
+	ck_assert_msg(afk_notifier_probe(f.notifier) == 0, "%s",
+	              afk_notifier_errmsg(f.notifier));
+	ck_assert_int_eq(exists(f.notes), 0);
+	snprintf(path, sizeof(path), "%s/no/such/dir/notes.log", f.dir);
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"file\", \"path\": \"%s\"}",
+	        path);
+	ck_assert_int_eq(afk_notifier_set_builtin(f.notifier, f.cfg), 0);
+	ck_assert_int_eq(afk_notifier_probe(f.notifier), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_notifier_errmsg(f.notifier), path));
+	ck_assert_ptr_nonnull(strstr(afk_notifier_errmsg(f.notifier),
+	                             "not writable"));
+	/* stdout: always reachable. */
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"stdout\"}");
+	ck_assert_int_eq(afk_notifier_set_builtin(f.notifier, f.cfg), 0);
+	ck_assert_int_eq(afk_notifier_probe(f.notifier), 0);
+	ck_assert_str_eq(afk_notifier_errmsg(f.notifier), "");
+	fx_close(&f);
+}
+END_TEST
+
 /* --- the watch tick over the built-ins ------------------------------- */
 
 static const char *const life_agent =
@@ -2645,6 +2766,13 @@ static Suite *builtin_suite(void)
 	tc = tcase_create("notifier");
 	tcase_add_test(tc, test_notifier_stdout);
 	tcase_add_test(tc, test_notifier_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("probe");
+	tcase_add_test(tc, test_probe_tracker_file);
+	tcase_add_test(tc, test_probe_command_agent);
+	tcase_add_test(tc, test_probe_command_ci);
+	tcase_add_test(tc, test_probe_notifiers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("watch");

@@ -1098,6 +1098,40 @@ START_TEST(t_ci_errors)
 }
 END_TEST
 
+/* --- the probe ------------------------------------------------------ */
+
+/* GET /api/v1/user, read-only, for the tracker and the CI: 200 is reachable,
+ * a 401 fails naming the status, never the token. */
+START_TEST(t_probe)
+{
+	srv_script(&S, "{'routes': {'/api/v1/user': {'json': {'login': 'afk-bot',"
+	           " 'id': 1}}}, 'default': {'status': 599}}");
+	ck_assert_msg(afk_tracker_probe(T) == 0, "%s", afk_tracker_errmsg(T));
+	ck_assert_str_eq(afk_tracker_errmsg(T), "");
+	ck_assert_msg(afk_ci_probe(CI) == 0, "%s", afk_ci_errmsg(CI));
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/user"), 2);
+	ck_assert_uint_eq(srv_count(&S), 2); /* nothing else was asked */
+
+	srv_script(&S, "{'default': {'status': 401, 'headers': {'X-Echo': '"
+	           TOKEN "'}, 'json': {'message': 'Bad credentials " TOKEN
+	           "'}}}");
+	ck_assert_int_eq(afk_tracker_probe(T), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(T), "tracker probe: "));
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(T), "401"));
+	ck_assert_ptr_null(strstr(afk_tracker_errmsg(T), TOKEN));
+	ck_assert_int_eq(afk_ci_probe(CI), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_ci_errmsg(CI), "CI probe: "));
+	ck_assert_ptr_nonnull(strstr(afk_ci_errmsg(CI), "401"));
+	ck_assert_ptr_null(strstr(afk_ci_errmsg(CI), TOKEN));
+
+	/* Connection refused. */
+	srv_stop(&S);
+	ck_assert_int_eq(afk_tracker_probe(T), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(T), "user"));
+	ck_assert_ptr_null(strstr(afk_tracker_errmsg(T), TOKEN));
+}
+END_TEST
+
 /* --- the contract, against Forgejo's swagger description ------------- */
 
 /* Runs only when AFK_FORGEJO_CONTRACT_URL names a validating mock of
@@ -1285,6 +1319,7 @@ static Suite *forgejo_suite(void)
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_errors);
 	tcase_add_test(tc, t_config);
+	tcase_add_test(tc, t_probe);
 	suite_add_tcase(s, tc);
 	if (getenv("AFK_FORGEJO_CONTRACT_URL") != NULL) {
 		tc = tcase_create("contract");

@@ -931,6 +931,40 @@ START_TEST(t_ci_errors)
 }
 END_TEST
 
+/* --- the probe ------------------------------------------------------ */
+
+/* GET /user, read-only, for the tracker and the CI: 200 is reachable,
+ * a 401 fails naming the status, never the token. */
+START_TEST(t_probe)
+{
+	srv_script(&S, "{'routes': {'/user': {'json': {'login': 'afk-bot',"
+	           " 'id': 1}}}, 'default': {'status': 599}}");
+	ck_assert_msg(afk_tracker_probe(T) == 0, "%s", afk_tracker_errmsg(T));
+	ck_assert_str_eq(afk_tracker_errmsg(T), "");
+	ck_assert_msg(afk_ci_probe(CI) == 0, "%s", afk_ci_errmsg(CI));
+	ck_assert_uint_eq(count_req(&S, "GET", "/user"), 2);
+	ck_assert_uint_eq(srv_count(&S), 2); /* nothing else was asked */
+
+	srv_script(&S, "{'default': {'status': 401, 'headers': {'X-Echo': '"
+	           TOKEN "'}, 'json': {'message': 'Bad credentials " TOKEN
+	           "'}}}");
+	ck_assert_int_eq(afk_tracker_probe(T), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(T), "tracker probe: "));
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(T), "401"));
+	ck_assert_ptr_null(strstr(afk_tracker_errmsg(T), TOKEN));
+	ck_assert_int_eq(afk_ci_probe(CI), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_ci_errmsg(CI), "CI probe: "));
+	ck_assert_ptr_nonnull(strstr(afk_ci_errmsg(CI), "401"));
+	ck_assert_ptr_null(strstr(afk_ci_errmsg(CI), TOKEN));
+
+	/* Connection refused. */
+	srv_stop(&S);
+	ck_assert_int_eq(afk_tracker_probe(T), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(T), "user"));
+	ck_assert_ptr_null(strstr(afk_tracker_errmsg(T), TOKEN));
+}
+END_TEST
+
 /* --- the contract, against GitHub's OpenAPI description --------------- */
 
 /* Runs only when AFK_GITHUB_CONTRACT_URL names a validating mock of
@@ -1104,6 +1138,7 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_errors);
 	tcase_add_test(tc, t_config);
+	tcase_add_test(tc, t_probe);
 	suite_add_tcase(s, tc);
 	if (getenv("AFK_GITHUB_CONTRACT_URL") != NULL) {
 		tc = tcase_create("contract");

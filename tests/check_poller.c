@@ -576,6 +576,96 @@ START_TEST(thread_ids_must_be_utf8)
 }
 END_TEST
 
+/* --- the probes ------------------------------------------------------ */
+
+static int probe_ok(afk_call *call, void *userdata)
+{
+	(void)call;
+	*(int *)userdata += 1;
+	return 0;
+}
+
+static int probe_refused(afk_call *call, void *userdata)
+{
+	(void)userdata;
+	afk_call_set_error(call, "HTTP 401 from the server");
+	return AFK_EIO;
+}
+
+static int probe_silent(afk_call *call, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	return AFK_EIO;
+}
+
+static int probe_positive(afk_call *call, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	return 3;
+}
+
+/* No probe registered: AFK_ENOTSUP with a message saying so, on every
+ * kind of adapter; a registered one runs with the userdata, and its
+ * code and message come back on the adapter. */
+START_TEST(probe_none_registered_is_enotsup)
+{
+	afk_tracker *t = NULL;
+	afk_agent *a = NULL;
+	afk_ci *c = NULL;
+	afk_notifier *n = NULL;
+	int calls = 0;
+
+	ck_assert_int_eq(afk_tracker_new(&t), 0);
+	ck_assert_int_eq(afk_agent_new(&a), 0);
+	ck_assert_int_eq(afk_ci_new(&c), 0);
+	ck_assert_int_eq(afk_notifier_new(&n), 0);
+	ck_assert_int_eq(afk_tracker_probe(t), AFK_ENOTSUP);
+	ck_assert_str_eq(afk_tracker_errmsg(t),
+	                 "tracker probe: no probe is registered");
+	ck_assert_int_eq(afk_agent_probe(a), AFK_ENOTSUP);
+	ck_assert_str_eq(afk_agent_errmsg(a),
+	                 "agent probe: no probe is registered");
+	ck_assert_int_eq(afk_ci_probe(c), AFK_ENOTSUP);
+	ck_assert_str_eq(afk_ci_errmsg(c), "CI probe: no probe is registered");
+	ck_assert_int_eq(afk_notifier_probe(n), AFK_ENOTSUP);
+	ck_assert_str_eq(afk_notifier_errmsg(n),
+	                 "notifier probe: no probe is registered");
+
+	ck_assert_int_eq(afk_agent_set_userdata(a, &calls, NULL), 0);
+	ck_assert_int_eq(afk_agent_set_probe(a, probe_ok), 0);
+	ck_assert_int_eq(afk_agent_probe(a), 0);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_str_eq(afk_agent_errmsg(a), "");
+	ck_assert_int_eq(afk_tracker_set_probe(t, probe_refused), 0);
+	ck_assert_int_eq(afk_tracker_probe(t), AFK_EIO);
+	ck_assert_str_eq(afk_tracker_errmsg(t),
+	                 "tracker probe: HTTP 401 from the server");
+	ck_assert_int_eq(afk_ci_set_probe(c, probe_silent), 0);
+	ck_assert_int_eq(afk_ci_probe(c), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_ci_errmsg(c), "CI probe: "));
+	ck_assert_int_eq(afk_notifier_set_probe(n, probe_positive), 0);
+	ck_assert_int_eq(afk_notifier_probe(n), AFK_ECALLBACK);
+	/* Registering NULL removes it again. */
+	ck_assert_int_eq(afk_agent_set_probe(a, NULL), 0);
+	ck_assert_int_eq(afk_agent_probe(a), AFK_ENOTSUP);
+
+	ck_assert_int_eq(afk_tracker_probe(NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_agent_probe(NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_ci_probe(NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_notifier_probe(NULL), AFK_EINVAL);
+	ck_assert_int_eq(afk_tracker_set_probe(NULL, probe_ok), AFK_EINVAL);
+	ck_assert_int_eq(afk_agent_set_probe(NULL, probe_ok), AFK_EINVAL);
+	ck_assert_int_eq(afk_ci_set_probe(NULL, probe_ok), AFK_EINVAL);
+	ck_assert_int_eq(afk_notifier_set_probe(NULL, probe_ok), AFK_EINVAL);
+	afk_tracker_free(t);
+	afk_agent_free(a);
+	afk_ci_free(c);
+	afk_notifier_free(n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("poller");
@@ -612,6 +702,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, skip_reasons_have_names);
 	tcase_add_test(tc, call_outputs_belong_to_their_kind);
 	tcase_add_test(tc, thread_ids_must_be_utf8);
+	tcase_add_test(tc, probe_none_registered_is_enotsup);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -408,6 +408,35 @@ START_TEST(test_webhook_never_in_a_message)
 }
 END_TEST
 
+/* A webhook has no read-only endpoint: the slack notifier registers no
+ * probe (it removes one an earlier built-in registered), so
+ * afk_notifier_probe() says AFK_ENOTSUP and nothing is sent. */
+START_TEST(test_no_probe)
+{
+	afk_config *cfg = NULL;
+	json_t *log;
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_int_eq(afk_config_set(cfg, "notifier",
+	                                "{\"kind\": \"stdout\"}"), 0);
+	ck_assert_int_eq(afk_notifier_new(&N), 0);
+	ck_assert_int_eq(afk_notifier_set_builtin(N, cfg), 0);
+	ck_assert_int_eq(afk_notifier_probe(N), 0);
+	ck_assert_msg(afk_config_set(cfg, "notifier", "{\"kind\": \"slack\", "
+	              "\"webhook_env\": \"" HOOK_ENV "\"}") == 0, "%s",
+	              afk_config_errmsg(cfg));
+	ck_assert_msg(afk_notifier_set_builtin(N, cfg) == 0, "%s",
+	              afk_notifier_errmsg(N));
+	afk_config_free(cfg);
+	ck_assert_int_eq(afk_notifier_probe(N), AFK_ENOTSUP);
+	assert_contains(afk_notifier_errmsg(N), "no probe");
+	assert_no_hook(afk_notifier_errmsg(N));
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 0);
+	json_decref(log);
+}
+END_TEST
+
 START_TEST(test_config_and_webhook_sources)
 {
 	afk_config *cfg = NULL;
@@ -456,6 +485,7 @@ static Suite *slack_suite(void)
 	tcase_add_test(tc, test_5xx_is_an_error);
 	tcase_add_test(tc, test_webhook_never_in_a_message);
 	tcase_add_test(tc, test_config_and_webhook_sources);
+	tcase_add_test(tc, test_no_probe);
 	suite_add_tcase(s, tc);
 	return s;
 }

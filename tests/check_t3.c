@@ -923,6 +923,62 @@ START_TEST(test_token_never_in_a_message)
 }
 END_TEST
 
+/* --- the probe ------------------------------------------------------ */
+
+/* A GET of a thread that cannot exist: the server's 404 means reachable
+ * and authorized; nothing else is sent. */
+START_TEST(test_probe_404_is_reachable)
+{
+	json_t *log;
+
+	srv_script(&S, json_pack("{s:{s:i, s:{s:s}}, s:{}}", "default",
+	                         "status", 404, "json", "code", "not_found",
+	                         "routes"));
+	A = t3_agent("");
+	ck_assert_msg(afk_agent_probe(A) == 0, "%s", afk_agent_errmsg(A));
+	ck_assert_str_eq(afk_agent_errmsg(A), "");
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1);
+	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
+	ck_assert_str_eq(log_str(log, 0, "path"), THREADS "afk-probe-0000");
+	assert_contains(log_header(log, 0, "authorization"), TOKEN);
+	json_decref(log);
+}
+END_TEST
+
+START_TEST(test_probe_refused_token)
+{
+	static const int statuses[] = {401, 403};
+	char want[16];
+	json_t *answer;
+	size_t i;
+
+	A = t3_agent("");
+	for (i = 0; i < sizeof(statuses) / sizeof(*statuses); i++) {
+		answer = json_pack("{s:i, s:s}", "status", statuses[i], "body",
+		                   "bad token " TOKEN);
+		srv_script(&S, json_pack("{s:o, s:{}}", "default", answer,
+		                         "routes"));
+		ck_assert_int_eq(afk_agent_probe(A), AFK_EIO);
+		snprintf(want, sizeof(want), "HTTP %d", statuses[i]);
+		assert_contains(afk_agent_errmsg(A), "agent probe: ");
+		assert_contains(afk_agent_errmsg(A), want);
+		assert_no_token(afk_agent_errmsg(A));
+	}
+}
+END_TEST
+
+START_TEST(test_probe_connection_refused)
+{
+	A = t3_agent("");
+	srv_stop(&S); /* nothing listens on its port now */
+	ck_assert_int_ne(afk_agent_probe(A), 0);
+	assert_contains(afk_agent_errmsg(A), "agent probe: ");
+	assert_contains(afk_agent_errmsg(A), "T3 probe");
+	assert_no_token(afk_agent_errmsg(A));
+}
+END_TEST
+
 /* --- configuration --------------------------------------------------- */
 
 START_TEST(test_config_and_token_sources)
@@ -1028,6 +1084,9 @@ static Suite *t3_suite(void)
 	tcase_add_test(tc, test_send_turn_starts_a_turn);
 	tcase_add_test(tc, test_token_never_in_a_message);
 	tcase_add_test(tc, test_config_and_token_sources);
+	tcase_add_test(tc, test_probe_404_is_reachable);
+	tcase_add_test(tc, test_probe_refused_token);
+	tcase_add_test(tc, test_probe_connection_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -425,8 +425,10 @@ run "$AFK" check-config -c "$work/c1/afk.json" --online
 for line in 'tracker: listed 8 issue(s); a poll would do this:' \
 	'would dispatch acme/api#102' \
 	'3 would be dispatched, 5 skipped (dry run: nothing was written)' \
-	'agent: command: not probed (no read-only probe; nothing was sent)' \
-	'notifier: stdout: not probed (no read-only probe; nothing was sent)'; do
+	'tracker: reachable' \
+	'agent: reachable' \
+	'ci: reachable' \
+	'notifier: reachable'; do
 	printf '%s\n' "$out" | sed 's/  */ /g' | grep -qxF -- "$line" ||
 		{ fail "check-config --online does not say: $line"; said; }
 done
@@ -442,6 +444,44 @@ run "$AFK" check-config -c "$work/c1/afk.json" --online
 	{ fail "check-config --online, broken tracker, exited $rc, want 1"; said; }
 printf '%s\n' "$err" | grep -q '^afk: tracker probe failed: ' ||
 	{ fail "check-config --online does not say the probe failed"; said; }
+printf '%s\n' "$out" | grep -q '^tracker: probe failed: .*issues.json' ||
+	{ fail "check-config --online does not say the tracker's probe failed"; said; }
+cp "$DEMO/issues.json" "$work/c1/issues.json"
+
+# Each adapter's read-only probe: a missing agent command or an
+# unwritable notifier directory fails it (exit 1); a slack notifier has
+# none, which is no failure.
+sed 's|"command": \["[^"]*agent.sh"\]|"command": ["./no-such-agent"]|' \
+	"$work/c1/afk.json" >"$work/c1/noagent.json"
+if ! grep -q no-such-agent "$work/c1/noagent.json"; then
+	fail "cannot make a configuration with a missing agent command"
+	grep -n command "$work/c1/afk.json"
+else
+	run "$AFK" check-config -c "$work/c1/noagent.json" --online
+	[ "$rc" -eq 1 ] ||
+		{ fail "check-config --online, missing agent, exited $rc, want 1"; said; }
+	printf '%s\n' "$out" | grep -q "^agent: probe failed: .*no-such-agent" ||
+		{ fail "check-config --online does not say the agent probe failed"; said; }
+	printf '%s\n' "$out" | grep -qx 'ci: reachable' ||
+		{ fail "check-config --online, missing agent, did not probe the ci"; said; }
+fi
+sed 's/"notifier": {[^}]*}/"notifier": {"kind": "slack", "webhook_env": "AFK_TEST_FAKE_HOOK"}/' \
+	"$work/c1/afk.json" >"$work/c1/slack.json"
+run env AFK_TEST_FAKE_HOOK="$hook" "$AFK" check-config -c "$work/c1/slack.json" --online
+[ "$rc" -eq 0 ] ||
+	{ fail "check-config --online, slack, exited $rc, want 0"; said; }
+printf '%s\n' "$out" | grep -qx 'notifier: no read-only probe (slack webhooks have none)' ||
+	{ fail "check-config --online does not say slack has no probe"; said; }
+if grep -qF AFKfakeWEBHOOK "$work/stdout" "$work/stderr"; then
+	fail "check-config --online printed the webhook"; said
+fi
+sed 's|"notifier": {[^}]*}|"notifier": {"kind": "file", "path": "/nonexistent-afk-dir/notes.log"}|' \
+	"$work/c1/afk.json" >"$work/c1/nfile.json"
+run "$AFK" check-config -c "$work/c1/nfile.json" --online
+[ "$rc" -eq 1 ] ||
+	{ fail "check-config --online, unwritable notifier, exited $rc, want 1"; said; }
+printf '%s\n' "$out" | grep -q '^notifier: probe failed: .*nonexistent-afk-dir' ||
+	{ fail "check-config --online does not say the notifier probe failed"; said; }
 
 # --- --dry-run ----------------------------------------------------------
 

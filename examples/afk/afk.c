@@ -63,8 +63,8 @@ static void usage(FILE *fp)
 	      "      --dry-run      read everything, write nothing: print\n"
 	      "                     each write instead (labels, comments,\n"
 	      "                     closes, dispatches, turns, notices)\n"
-	      "      --online       check-config: also list the ready issues\n"
-	      "                     through the tracker, read-only\n"
+	      "      --online       check-config: also probe each adapter and\n"
+	      "                     list the ready issues, read-only\n"
 	      "  -h, --help         show this help\n"
 	      "      --version      show the version\n"
 	      "\n"
@@ -705,15 +705,57 @@ static int probe_tracker(adapters *a, const options *o)
 	return status;
 }
 
+/* Runs the read-only probe of the adapter key names (of kind) and says
+ * what it found.  Returns 0, or 1 when the probe failed. */
+static int probe_adapter(adapters *a, const char *key, const char *kind)
+{
+	const char *msg, *prefix;
+	size_t n;
+	int rc;
+
+	if (strcmp(key, "tracker") == 0) {
+		rc = afk_tracker_probe(a->tracker);
+		msg = afk_tracker_errmsg(a->tracker);
+		prefix = "tracker probe: ";
+	} else if (strcmp(key, "agent") == 0) {
+		rc = afk_agent_probe(a->agent);
+		msg = afk_agent_errmsg(a->agent);
+		prefix = "agent probe: ";
+	} else if (strcmp(key, "ci") == 0) {
+		rc = afk_ci_probe(a->ci);
+		msg = afk_ci_errmsg(a->ci);
+		prefix = "CI probe: ";
+	} else {
+		rc = afk_notifier_probe(a->notifier);
+		msg = afk_notifier_errmsg(a->notifier);
+		prefix = "notifier probe: ";
+	}
+	if (rc == 0) {
+		printf("%s: reachable\n", key);
+		return 0;
+	}
+	if (rc == AFK_ENOTSUP) {
+		printf("%s: no read-only probe (%s%s have none)\n", key, kind,
+		       strcmp(kind, "slack") == 0 ? " webhooks" : " adapters");
+		return 0;
+	}
+	n = strlen(prefix);
+	if (strncmp(msg, prefix, n) == 0)
+		msg += n;
+	printf("%s: probe failed: %s\n", key, msg);
+	return 1;
+}
+
 /* Loads and checks the configuration, sets up every built-in it selects
  * (reading their tokens), summarises it - never a secret - and with
- * --online probes what can be probed without writing. */
+ * --online runs each adapter's read-only probe and lists through the
+ * tracker without writing. */
 static int cmd_check(const options *o)
 {
 	afk_config *cfg = NULL;
 	adapters a;
 	int bad = 0, rc, status = 0;
-	const char *const kinds[] = {"agent", "ci", "notifier"};
+	const char *const kinds[] = {"tracker", "agent", "ci", "notifier"};
 	char *kind;
 	size_t i;
 
@@ -756,14 +798,14 @@ static int cmd_check(const options *o)
 	dry_quiet = dry_run = 1;
 	what_width = 14;
 	dry_wrap(&a);
-	status = probe_tracker(&a, o);
 	for (i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
 		kind = config_kind(cfg, kinds[i]);
-		if (kind != NULL)
-			printf("%s: %s: not probed (no read-only probe; "
-			       "nothing was sent)\n", kinds[i], kind);
+		if (kind != NULL && probe_adapter(&a, kinds[i], kind) != 0)
+			status = EXIT_TICK;
 		free(kind);
 	}
+	if (probe_tracker(&a, o) != 0)
+		status = EXIT_TICK;
 out:
 	adapters_free(&a);
 	afk_config_free(cfg);

@@ -106,6 +106,12 @@ typedef int (*afk_notify_fn)(afk_call *call, const char *repo, long number,
                              const char *message, const char *link,
                              void *userdata);
 
+/* Any adapter: check, read-only, that the endpoint is reachable and
+ * accepts the adapter's credentials - no issue, thread, comment or
+ * notification is created or changed.  Returns 0, or a negative code
+ * with a message attached by afk_call_set_error(). */
+typedef int (*afk_probe_fn)(afk_call *call, void *userdata);
+
 /* Attaches a message to the failure the callback is about to return.
  * The message is copied. */
 AFK_EXTERN int afk_call_set_error(afk_call *call, const char *message);
@@ -171,6 +177,14 @@ AFK_EXTERN int afk_tracker_set_upsert_comment(afk_tracker *tracker,
 AFK_EXTERN int afk_tracker_set_builtin(afk_tracker *tracker,
                                        const afk_config *cfg);
 
+/* Registers the read-only probe (see afk_probe_fn). */
+AFK_EXTERN int afk_tracker_set_probe(afk_tracker *tracker, afk_probe_fn fn);
+
+/* Runs the probe callback: 0 when it succeeds, else its code with the
+ * message on the tracker (afk_tracker_errmsg()); AFK_ENOTSUP, with a
+ * message saying so, when no probe is registered. */
+AFK_EXTERN int afk_tracker_probe(afk_tracker *tracker);
+
 /* The message of the last failure on tracker ("" when none). */
 AFK_EXTERN const char *afk_tracker_errmsg(const afk_tracker *tracker);
 
@@ -184,6 +198,8 @@ AFK_EXTERN int afk_agent_set_snapshot(afk_agent *agent, afk_snapshot_fn fn);
 AFK_EXTERN int afk_agent_set_send_turn(afk_agent *agent,
                                        afk_send_turn_fn fn);
 AFK_EXTERN int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg);
+AFK_EXTERN int afk_agent_set_probe(afk_agent *agent, afk_probe_fn fn);
+AFK_EXTERN int afk_agent_probe(afk_agent *agent);
 AFK_EXTERN const char *afk_agent_errmsg(const afk_agent *agent);
 
 /* The CI adapter, as the tracker's above; its built-in is selected by
@@ -194,6 +210,8 @@ AFK_EXTERN int afk_ci_set_userdata(afk_ci *ci, void *userdata,
                                    afk_destroy_fn destroy);
 AFK_EXTERN int afk_ci_set_status(afk_ci *ci, afk_ci_status_fn fn);
 AFK_EXTERN int afk_ci_set_builtin(afk_ci *ci, const afk_config *cfg);
+AFK_EXTERN int afk_ci_set_probe(afk_ci *ci, afk_probe_fn fn);
+AFK_EXTERN int afk_ci_probe(afk_ci *ci);
 AFK_EXTERN const char *afk_ci_errmsg(const afk_ci *ci);
 
 /* The notifier, as the tracker's above; its built-in is selected by
@@ -207,6 +225,9 @@ AFK_EXTERN int afk_notifier_set_notify(afk_notifier *notifier,
                                        afk_notify_fn fn);
 AFK_EXTERN int afk_notifier_set_builtin(afk_notifier *notifier,
                                         const afk_config *cfg);
+AFK_EXTERN int afk_notifier_set_probe(afk_notifier *notifier,
+                                      afk_probe_fn fn);
+AFK_EXTERN int afk_notifier_probe(afk_notifier *notifier);
 AFK_EXTERN const char *afk_notifier_errmsg(const afk_notifier *notifier);
 
 #ifdef __cplusplus
