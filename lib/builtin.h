@@ -75,7 +75,7 @@ int afk__builtin_slack_notifier(afk_notifier *notifier,
  * the file at path file; trailing whitespace is dropped, an empty or
  * multi-line secret refused.  *out is the caller's (free()); what names
  * it in errbuf's message, which never holds the secret.  Defined in
- * builtin_t3.c. */
+ * secret.c. */
 int afk__secret_read(const char *env, const char *file, const char *what,
                      char **out, char *errbuf);
 

@@ -71,8 +71,6 @@
 
 #include "builtin.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,216 +78,13 @@
 
 #include <jansson.h>
 
+#define AFK__FORGE_SHORT_NAMES
+#include "forge.h"
 #include "http.h"
 #include "issue.h"
 
-#define MAX_PRS 10             /* linked PRs read per status */
 #define MORE_PAGES 9           /* further pages of commit statuses */
 #define PAGE 50                /* Forgejo's default maximum page size */
-
-/* The adapter's userdata: owned by the tracker or CI handle. */
-struct fj {
-	afk__http *http;
-	char *api;            /* base URL, no trailing '/' */
-	char *auth;           /* "Authorization: token TOKEN" */
-	char *login;          /* the token's own login, NULL until read */
-	char *ready;          /* ready label */
-	char *in_progress;    /* in-progress label */
-	afk__strv trusted;    /* trusted logins */
-};
-
-static void fj_free(void *userdata)
-{
-	struct fj *g = userdata;
-
-	if (g == NULL)
-		return;
-	afk__http_free(g->http);
-	free(g->api);
-	if (g->auth != NULL) {
-		memset(g->auth, 0, strlen(g->auth));
-		free(g->auth);
-	}
-	free(g->login);
-	free(g->ready);
-	free(g->in_progress);
-	afk__strv_clear(&g->trusted);
-	free(g);
-}
-
-/* --- small helpers --------------------------------------------------- */
-
-/* Percent-encodes s as one path segment or query value: everything but
- * RFC 3986's unreserved characters.  Heap, the caller frees; NULL on
- * failure. */
-static char *enc(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(3 * strlen(s) + 1), *o = out;
-	unsigned char c;
-
-	if (out == NULL)
-		return NULL;
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
-		    c == '~') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* "{api}/repos/{owner}/{name}" for repo "owner/name", both parts
- * encoded; heap.  AFK_EINVAL with why in errbuf for a name that is not
- * "owner/name". */
-static int repo_base(const struct fj *g, const char *repo, char **out,
-                     char *errbuf)
-{
-	const char *slash;
-	char *owner, *eo, *en;
-	int rc;
-
-	*out = NULL;
-	rc = afk__config_check_repo(repo, errbuf);
-	if (rc != AFK_OK)
-		return AFK_EINVAL;
-	slash = strchr(repo, '/');
-	if (slash == NULL) {
-		afk__errf(errbuf, "repository \"%s\" has no owner "
-		          "(Forgejo needs \"owner/name\")", repo);
-		return AFK_EINVAL;
-	}
-	owner = malloc((size_t)(slash - repo) + 1);
-	if (owner == NULL)
-		return AFK_ENOMEM;
-	memcpy(owner, repo, (size_t)(slash - repo));
-	owner[slash - repo] = '\0';
-	eo = enc(owner);
-	en = enc(slash + 1);
-	if (eo != NULL && en != NULL)
-		*out = afk__aprintf("%s/repos/%s/%s", g->api, eo, en);
-	free(owner);
-	free(eo);
-	free(en);
-	return *out != NULL ? AFK_OK : AFK_ENOMEM;
-}
-
-/* One request with the strings it borrows during afk__http_run(). */
-typedef struct greq {
-	afk__http_req r;
-	char *what;
-	char *url;
-	char *json;
-} greq;
-
-/* Fills q (zeroed here) with a request of g; what and url are taken
- * over (freed by greq_clear), json too (may be NULL).  AFK_ENOMEM when
- * what or url is NULL. */
-static int greq_set(const struct fj *g, greq *q, const char *method,
-                    char *what, char *url, char *json, int paginate)
-{
-	memset(q, 0, sizeof(*q));
-	q->what = what;
-	q->url = url;
-	q->json = json;
-	q->r.what = what;
-	q->r.method = method;
-	q->r.url = url;
-	q->r.json = json;
-	q->r.secret_header = g->auth;
-	q->r.paginate = paginate;
-	return what != NULL && url != NULL ? AFK_OK : AFK_ENOMEM;
-}
-
-static void greq_clear(greq *q)
-{
-	afk__http_req_clear(&q->r);
-	free(q->what);
-	free(q->url);
-	free(q->json);
-	memset(q, 0, sizeof(*q));
-}
-
-static void greqs_free(greq *qs, size_t n)
-{
-	size_t i;
-
-	if (qs == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		greq_clear(&qs[i]);
-	free(qs);
-}
-
-/* Runs the n requests in one batch; on failure attaches the first
- * failed request's message (it names the call, the URL and the cause,
- * redacted) and returns its code. */
-static int run(afk_call *call, struct fj *g, greq *qs, size_t n)
-{
-	afk__http_req *rs;
-	size_t i;
-	int rc;
-
-	if (n == 0)
-		return AFK_OK;
-	rs = calloc(n, sizeof(*rs));
-	if (rs == NULL)
-		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++)
-		rs[i] = qs[i].r;
-	rc = afk__http_run(g->http, rs, n);
-	for (i = 0; i < n; i++)
-		qs[i].r = rs[i];
-	free(rs);
-	if (rc != AFK_OK)
-		return afk__call_failf(call, rc, "%s",
-		                       afk__http_errmsg(g->http));
-	return AFK_OK;
-}
-
-/* Parses the body of a finished request; NULL (with a message on call)
- * when it is not JSON of the wanted type. */
-static json_t *body_of(afk_call *call, const greq *q, int want_array)
-{
-	json_t *v = json_loadb(q->r.data ? q->r.data : "", q->r.len, 0,
-	                       NULL);
-
-	if (v == NULL || (want_array ? !json_is_array(v) :
-	                  !json_is_object(v))) {
-		json_decref(v);
-		afk__call_failf(call, AFK_EPARSE, "%s: %s: the answer is no "
-		                "JSON %s", q->what, q->url,
-		                want_array ? "array" : "object");
-		return NULL;
-	}
-	return v;
-}
-
-static const char *str_of(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-/* Serialises a one-member object {key: value}; heap, NULL on failure. */
-static char *json1(const char *key, json_t *value)
-{
-	json_t *o = json_object();
-	char *s = NULL;
-
-	if (o != NULL && value != NULL &&
-	    json_object_set_new(o, key, value) == 0)
-		s = json_dumps(o, JSON_COMPACT);
-	else
-		json_decref(value);
-	json_decref(o);
-	return s;
-}
 
 /* Completes the array arr, the answer of the paginated GET q whose URL
  * has a query and a limit of PAGE.  Some lists (the timeline, the
@@ -298,7 +93,7 @@ static char *json1(const char *key, json_t *value)
  * (page=N), at most MORE_PAGES more; still full after those, the list
  * is too long to be known and that is a failure - a blocker or a label
  * event must never be missed. */
-static int fill_pages(afk_call *call, struct fj *g, const greq *q,
+static int fill_pages(afk_call *call, struct afk__forge *g, const greq *q,
                       json_t *arr)
 {
 	long p = q->r.pages > 0 ? q->r.pages : 1, extra;
@@ -331,6 +126,7 @@ static int fill_pages(afk_call *call, struct fj *g, const greq *q,
 	return rc;
 }
 
+
 /* --- list_ready ------------------------------------------------------ */
 
 /* An issue of the listing, kept until the second batch has run. */
@@ -342,46 +138,10 @@ typedef struct cand {
 	int trusted;
 } cand;
 
-static int has_label_named(json_t *issue, const char *name)
-{
-	json_t *l;
-	size_t i;
-
-	json_array_foreach(json_object_get(issue, "labels"), i, l) {
-		const char *n = str_of(l, "name");
-
-		if (n != NULL && strcmp(n, name) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* The priority a label "priority:N" gives, else 0. */
-static int priority_of(json_t *issue)
-{
-	json_t *l;
-	size_t i;
-	long v;
-	char *end;
-
-	json_array_foreach(json_object_get(issue, "labels"), i, l) {
-		const char *n = str_of(l, "name");
-
-		if (n == NULL || strncmp(n, "priority:", 9) != 0)
-			continue;
-		errno = 0;
-		v = strtol(n + 9, &end, 10);
-		if (end != n + 9 && *end == '\0' && errno == 0 &&
-		    v >= -1000000 && v <= 1000000)
-			return (int)v;
-	}
-	return 0;
-}
-
 /* 1 when the poster of the latest "label" event adding label is
  * trusted.  Forgejo's label events carry body "1" when the label was
  * added and "" when it was removed. */
-static int trusted_by_timeline(const struct fj *g, json_t *events,
+static int trusted_by_timeline(const struct afk__forge *g, json_t *events,
                                const char *label)
 {
 	const char *poster = NULL;
@@ -411,7 +171,7 @@ static int is_pull(json_t *issue)
 
 /* Adds the open issues of the collected listings (the 2*nrepos first
  * requests) to *cands, deduplicated. */
-static int collect(afk_call *call, const struct fj *g, greq *qs,
+static int collect(afk_call *call, const struct afk__forge *g, greq *qs,
                    size_t nrepos, json_t **lists, cand **cands,
                    size_t *n, size_t *cap)
 {
@@ -432,8 +192,9 @@ static int collect(afk_call *call, const struct fj *g, greq *qs,
 			    (state != NULL && strcmp(state, "open") != 0))
 				continue;
 			/* A filter Forgejo dropped lists unlabelled issues. */
-			ready = has_label_named(it, g->ready);
-			busy = has_label_named(it, g->in_progress);
+			ready = afk__forge_has_label_named(it, g->ready, 0);
+			busy = afk__forge_has_label_named(it, g->in_progress,
+			                                  0);
 			if (!ready && !busy)
 				continue;
 			num = json_integer_value(json_object_get(it, "number"));
@@ -479,7 +240,7 @@ static int report_issue(afk_call *call, const char *repo, cand *c,
 			rc = afk_issue_add_label(is, n);
 	}
 	if (rc == AFK_OK)
-		rc = afk_issue_set_priority(is, priority_of(c->obj));
+		rc = afk_issue_set_priority(is, afk__forge_priority_of(c->obj));
 	if (rc == AFK_OK)
 		rc = afk_issue_set_trusted(is, c->trusted);
 	json_array_foreach(blockers, i, b) {
@@ -510,7 +271,7 @@ static int report_issue(afk_call *call, const char *repo, cand *c,
 static int fj_list_ready(afk_call *call, const char *const *repos,
                          size_t nrepos, void *userdata)
 {
-	struct fj *g = userdata;
+	struct afk__forge *g = userdata;
 	char err[AFK__ERRMSG_SIZE], *base = NULL, *lab[2] = {NULL, NULL};
 	greq *qs = NULL, *gq = NULL;
 	json_t **lists = NULL, *tl, *bl;
@@ -635,7 +396,7 @@ out:
  * absent_ok a 404 is success: the thing to remove is gone already.  With
  * out, the answer is parsed into *out (want_array: an array, else an
  * object). */
-static int issue_req(afk_call *call, struct fj *g, const char *repo,
+static int issue_req(afk_call *call, struct afk__forge *g, const char *repo,
                      long number, const char *method, const char *tail,
                      char *json, int json_wanted, const char *what,
                      int absent_ok, json_t **out, int want_array)
@@ -756,7 +517,7 @@ static int fj_close_issue(afk_call *call, const char *repo, long number,
 /* Lists the comments of issue number of repo into *out (a JSON array the
  * caller decrefs), reading the token's own login first when it is not
  * known yet (in the same batch). */
-static int list_comments(afk_call *call, struct fj *g, const char *repo,
+static int list_comments(afk_call *call, struct afk__forge *g, const char *repo,
                          long number, const char *what, json_t **out)
 {
 	char err[AFK__ERRMSG_SIZE], *base = NULL;
@@ -813,98 +574,19 @@ static int list_comments(afk_call *call, struct fj *g, const char *repo,
 	return rc;
 }
 
-/* The first comment of list that g's own login wrote and whose body
- * contains marker, or NULL. */
-static json_t *own_comment(const struct fj *g, json_t *list,
-                           const char *marker)
-{
-	json_t *c;
-	size_t i;
-
-	json_array_foreach(list, i, c) {
-		const char *who = str_of(json_object_get(c, "user"), "login");
-		const char *body = str_of(c, "body");
-
-		if (who != NULL && strcmp(who, g->login) == 0 &&
-		    body != NULL && strstr(body, marker) != NULL)
-			return c;
-	}
-	return NULL;
-}
-
 static int fj_find_comment(afk_call *call, const char *repo, long number,
                            const char *marker, void *userdata)
 {
-	struct fj *g = userdata;
-	json_t *list, *c;
-	const char *url;
-	char *issue_url;
-	int rc;
-
-	rc = list_comments(call, g, repo, number, "find a comment", &list);
-	if (rc != AFK_OK)
-		return rc;
-	c = own_comment(g, list, marker);
-	if (c != NULL)
-		rc = afk_call_set_comment(call, str_of(c, "body"));
-	/* The issue's address: a comment's, without its fragment. */
-	url = str_of(json_array_get(list, 0), "html_url");
-	if (rc == AFK_OK && url != NULL &&
-	    (issue_url = afk__strdup(url)) != NULL) {
-		if (strchr(issue_url, '#') != NULL)
-			*strchr(issue_url, '#') = '\0';
-		rc = afk_call_set_url(call, issue_url);
-		free(issue_url);
-	}
-	json_decref(list);
-	if (rc != AFK_OK)
-		return afk__call_failf(call, rc, "find a comment of %s#%ld: "
-		                       "%s", repo, number, afk_strerror(rc));
-	return AFK_OK;
+	return afk__forge_find_comment(call, userdata, list_comments, repo,
+	                               number, marker);
 }
 
 static int fj_upsert_comment(afk_call *call, const char *repo, long number,
                              const char *marker, const char *body,
                              void *userdata)
 {
-	struct fj *g = userdata;
-	char err[AFK__ERRMSG_SIZE], *base = NULL;
-	json_t *list, *c, *id;
-	greq q;
-	int rc;
-
-	rc = list_comments(call, g, repo, number, "upsert a comment", &list);
-	if (rc != AFK_OK)
-		return rc;
-	c = own_comment(g, list, marker);
-	id = json_object_get(c, "id");
-	memset(&q, 0, sizeof(q));
-	rc = repo_base(g, repo, &base, err);
-	if (rc != AFK_OK) {
-		json_decref(list);
-		return afk__call_failf(call, rc, "upsert a comment: %s", err);
-	}
-	if (c != NULL && json_is_integer(id))
-		rc = greq_set(g, &q, "PATCH",
-		        afk__aprintf("edit the comment of %s#%ld", repo,
-		                     number),
-		        afk__aprintf("%s/issues/comments/%lld", base,
-		                     (long long)json_integer_value(id)),
-		        json1("body", json_string(body)), 0);
-	else
-		rc = greq_set(g, &q, "POST",
-		        afk__aprintf("add a comment to %s#%ld", repo, number),
-		        afk__aprintf("%s/issues/%ld/comments", base, number),
-		        json1("body", json_string(body)), 0);
-	free(base);
-	json_decref(list);
-	if (rc != AFK_OK || q.json == NULL) {
-		greq_clear(&q);
-		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
-	}
-	rc = run(call, g, &q, 1);
-	greq_clear(&q);
-	return rc;
+	return afk__forge_upsert_comment(call, userdata, list_comments, repo,
+	                                 number, marker, body);
 }
 
 /* --- CI status ------------------------------------------------------- */
@@ -959,7 +641,7 @@ static int status_state(const char *s)
 /* Reads the combined status of head into *out (an object whose
  * "statuses" holds every page read) and sets *unread when a page past
  * those read may hold more. */
-static int read_statuses(afk_call *call, struct fj *g, const char *repo,
+static int read_statuses(afk_call *call, struct afk__forge *g, const char *repo,
                          const char *base, const char *head, json_t **out,
                          int *unread)
 {
@@ -1041,18 +723,14 @@ static int report_ci(afk_call *call, json_t *status, int unread)
 static int fj_ci_status(afk_call *call, const char *repo, long number,
                         void *userdata)
 {
-	struct fj *g = userdata;
+	struct afk__forge *g = userdata;
 	char err[AFK__ERRMSG_SIZE], *base = NULL;
-	greq tq, *pq = NULL;
-	json_t *tl = NULL, *pr, *best = NULL, *e, *status = NULL,
-	       *prs[MAX_PRS];
-	long nums[MAX_PRS], m;
-	size_t i, j, np = 0;
-	int rc, merged = 0, best_merged = 0, unread = 0;
+	greq tq;
+	json_t *tl = NULL, *best = NULL, *status = NULL;
+	int rc, best_merged = 0, unread = 0;
 	const char *head;
 
 	memset(&tq, 0, sizeof(tq));
-	memset(prs, 0, sizeof(prs));
 	rc = repo_base(g, repo, &base, err);
 	if (rc != AFK_OK)
 		return afk__call_failf(call, rc, "CI status: %s", err);
@@ -1068,54 +746,9 @@ static int fj_ci_status(afk_call *call, const char *repo, long number,
 		rc = AFK_EPARSE;
 	if (rc == AFK_OK)
 		rc = fill_pages(call, g, &tq, tl);
-	json_array_foreach(tl, i, e) {
-		int dup = 0;
-
-		if ((m = linked_pr(e, repo)) <= 0 || np == MAX_PRS)
-			continue;
-		for (j = 0; j < np; j++)
-			dup |= nums[j] == m;
-		if (!dup)
-			nums[np++] = m;
-	}
-	if (rc == AFK_OK && np > 0) {
-		pq = calloc(np, sizeof(*pq));
-		if (pq == NULL)
-			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
-		for (i = 0; i < np && rc == AFK_OK; i++) {
-			rc = greq_set(g, &pq[i], "GET",
-			        afk__aprintf("read pull request %s#%ld", repo,
-			                     nums[i]),
-			        afk__aprintf("%s/pulls/%ld", base, nums[i]),
-			        NULL, 0);
-			if (rc != AFK_OK)
-				rc = afk__call_failf(call, rc,
-				                     "out of memory");
-		}
-		if (rc == AFK_OK)
-			rc = run(call, g, pq, np);
-	}
-	/* A merged PR wins, else the open one with the largest number. */
-	for (i = 0; i < np && rc == AFK_OK; i++) {
-		const char *st;
-
-		if ((prs[i] = body_of(call, &pq[i], 0)) == NULL) {
-			rc = AFK_EPARSE;
-			break;
-		}
-		pr = prs[i];
-		st = str_of(pr, "state");
-		merged = json_is_true(json_object_get(pr, "merged")) ||
-		         json_is_string(json_object_get(pr, "merged_at"));
-		if (!merged && (st == NULL || strcmp(st, "open") != 0))
-			continue;
-		if (best == NULL || (merged && !best_merged) ||
-		    (merged == best_merged && nums[i] > (long)json_integer_value(
-		             json_object_get(best, "number")))) {
-			best = pr;
-			best_merged = merged;
-		}
-	}
+	if (rc == AFK_OK)
+		rc = afk__forge_pick_pr(call, g, repo, base, tl, linked_pr,
+		                        &best, &best_merged);
 	head = str_of(json_object_get(best, "head"), "sha");
 	if (rc == AFK_OK && best != NULL && (head == NULL || head[0] == '\0'))
 		rc = afk__call_failf(call, AFK_EPARSE, "read pull request "
@@ -1136,11 +769,9 @@ static int fj_ci_status(afk_call *call, const char *repo, long number,
 	if (rc == AFK_OK)
 		rc = afk_call_set_deploy(call, AFK_STATUS_NONE);
 out:
-	for (i = 0; i < np; i++)
-		json_decref(prs[i]);
+	json_decref(best);
 	json_decref(tl);
 	json_decref(status);
-	greqs_free(pq, np);
 	greq_clear(&tq);
 	free(base);
 	return rc;
@@ -1150,54 +781,15 @@ out:
 
 /* Makes the userdata of either adapter from its settings. */
 static int fj_new(const afk_config *cfg, const char *api, const char *env,
-                  const char *file, struct fj **out, char *errbuf)
+                  const char *file, struct afk__forge **out, char *errbuf)
 {
-	afk__http_opts o;
-	struct fj *g;
-	char *token = NULL;
-	size_t n;
-	int rc;
-
 	*out = NULL;
 	if (api == NULL) {
 		afk__errf(errbuf, "forgejo: no api_url");
 		return AFK_ECONFIG;
 	}
-	g = calloc(1, sizeof(*g));
-	if (g == NULL)
-		return AFK_ENOMEM;
-	rc = afk__secret_read(env, file, "forgejo token", &token, errbuf);
-	if (rc != AFK_OK) {
-		free(g);
-		return rc;
-	}
-	afk__http_opts_from_config(&o, cfg);
-	rc = afk__http_new(&g->http, &o, errbuf);
-	if (rc == AFK_OK)
-		rc = afk__http_add_secret(g->http, token);
-	if (rc == AFK_OK) {
-		g->api = afk__strdup(api);
-		g->auth = afk__aprintf("Authorization: token %s", token);
-		g->ready = afk__strdup(cfg->ready_label);
-		g->in_progress = afk__strdup(cfg->in_progress_label);
-		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
-		    g->in_progress == NULL ||
-		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
-			rc = AFK_ENOMEM;
-	}
-	memset(token, 0, strlen(token));
-	free(token);
-	if (rc != AFK_OK) {
-		if (rc == AFK_ENOMEM)
-			afk__errf(errbuf, "forgejo: out of memory");
-		fj_free(g);
-		return rc;
-	}
-	n = strlen(g->api);
-	while (n > 0 && g->api[n - 1] == '/')
-		g->api[--n] = '\0';
-	*out = g;
-	return AFK_OK;
+	return afk__forge_new(cfg, api, env, file, "forgejo", "token", NULL,
+	                      "Forgejo", out, errbuf);
 }
 
 /* --- probe ---------------------------------------------------------- */
@@ -1226,16 +818,16 @@ static int fj_probe(afk_call *call, void *userdata)
 int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
                                  char *errbuf)
 {
-	struct fj *g;
+	struct afk__forge *g;
 	int rc;
 
 	rc = fj_new(cfg, cfg->tracker_api_url, cfg->tracker_token_env,
 	            cfg->tracker_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;
-	rc = afk_tracker_set_userdata(tracker, g, fj_free);
+	rc = afk_tracker_set_userdata(tracker, g, afk__forge_free);
 	if (rc != AFK_OK) {
-		fj_free(g);
+		afk__forge_free(g);
 		afk__errf(errbuf, "forgejo: cannot set userdata: %s",
 		          afk_strerror(rc));
 		return rc;
@@ -1252,16 +844,16 @@ int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
 
 int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 {
-	struct fj *g;
+	struct afk__forge *g;
 	int rc;
 
 	rc = fj_new(cfg, cfg->ci_api_url, cfg->ci_token_env,
 	            cfg->ci_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;
-	rc = afk_ci_set_userdata(ci, g, fj_free);
+	rc = afk_ci_set_userdata(ci, g, afk__forge_free);
 	if (rc != AFK_OK) {
-		fj_free(g);
+		afk__forge_free(g);
 		afk__errf(errbuf, "forgejo: cannot set userdata: %s",
 		          afk_strerror(rc));
 		return rc;

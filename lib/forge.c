@@ -1,0 +1,460 @@
+/*
+ * lib/forge.c - what the "github" and "forgejo" adapters share (see
+ * lib/forge.h).  Only code whose rules are the same on both forges is
+ * here, so that a fix to one is a fix to both.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "forge.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PRS 10             /* linked PRs read per status */
+
+int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
+                   const char *file, const char *kind, const char *scheme,
+                   const char *const *headers, const char *name,
+                   struct afk__forge **out, char *errbuf)
+{
+	afk__http_opts o;
+	struct afk__forge *g;
+	char *token = NULL, *what;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return AFK_ENOMEM;
+	g->headers = headers;
+	g->name = name;
+	what = afk__aprintf("%s token", kind);
+	rc = what ? afk__secret_read(env, file, what, &token, errbuf) :
+	     AFK_ENOMEM;
+	free(what);
+	if (rc != AFK_OK) {
+		free(g);
+		return rc;
+	}
+	afk__http_opts_from_config(&o, cfg);
+	rc = afk__http_new(&g->http, &o, errbuf);
+	if (rc == AFK_OK)
+		rc = afk__http_add_secret(g->http, token);
+	if (rc == AFK_OK) {
+		g->api = afk__strdup(api);
+		g->auth = afk__aprintf("Authorization: %s %s", scheme, token);
+		g->ready = afk__strdup(cfg->ready_label);
+		g->in_progress = afk__strdup(cfg->in_progress_label);
+		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
+		    g->in_progress == NULL ||
+		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
+			rc = AFK_ENOMEM;
+	}
+	memset(token, 0, strlen(token));
+	free(token);
+	if (rc != AFK_OK) {
+		if (rc == AFK_ENOMEM)
+			afk__errf(errbuf, "%s: out of memory", kind);
+		afk__forge_free(g);
+		return rc;
+	}
+	n = strlen(g->api);
+	while (n > 0 && g->api[n - 1] == '/')
+		g->api[--n] = '\0';
+	*out = g;
+	return AFK_OK;
+}
+
+void afk__forge_free(void *userdata)
+{
+	struct afk__forge *g = userdata;
+
+	if (g == NULL)
+		return;
+	afk__http_free(g->http);
+	free(g->api);
+	if (g->auth != NULL) {
+		memset(g->auth, 0, strlen(g->auth));
+		free(g->auth);
+	}
+	free(g->login);
+	free(g->ready);
+	free(g->in_progress);
+	afk__strv_clear(&g->trusted);
+	free(g);
+}
+
+/* --- URLs ------------------------------------------------------------ */
+
+/* The unreserved set is spelt out rather than isalnum(): a locale must
+ * not widen it. */
+char *afk__forge_enc(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+	unsigned char c;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int afk__forge_repo_base(const struct afk__forge *g, const char *repo,
+                         char **out, char *errbuf)
+{
+	const char *slash;
+	char *owner, *eo, *en;
+	int rc;
+
+	*out = NULL;
+	rc = afk__config_check_repo(repo, errbuf);
+	if (rc != AFK_OK)
+		return AFK_EINVAL;
+	slash = strchr(repo, '/');
+	if (slash == NULL) {
+		afk__errf(errbuf, "repository \"%s\" has no owner "
+		          "(%s needs \"owner/name\")", repo, g->name);
+		return AFK_EINVAL;
+	}
+	owner = malloc((size_t)(slash - repo) + 1);
+	if (owner == NULL)
+		return AFK_ENOMEM;
+	memcpy(owner, repo, (size_t)(slash - repo));
+	owner[slash - repo] = '\0';
+	eo = afk__forge_enc(owner);
+	en = afk__forge_enc(slash + 1);
+	if (eo != NULL && en != NULL)
+		*out = afk__aprintf("%s/repos/%s/%s", g->api, eo, en);
+	free(owner);
+	free(eo);
+	free(en);
+	return *out != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+/* --- requests -------------------------------------------------------- */
+
+int afk__forge_req_set(const struct afk__forge *g, afk__forge_req *q,
+                       const char *method, char *what, char *url,
+                       char *json, int paginate)
+{
+	memset(q, 0, sizeof(*q));
+	q->what = what;
+	q->url = url;
+	q->json = json;
+	q->r.what = what;
+	q->r.method = method;
+	q->r.url = url;
+	q->r.json = json;
+	q->r.headers = g->headers;
+	q->r.secret_header = g->auth;
+	q->r.paginate = paginate;
+	return what != NULL && url != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+void afk__forge_req_clear(afk__forge_req *q)
+{
+	afk__http_req_clear(&q->r);
+	free(q->what);
+	free(q->url);
+	free(q->json);
+	memset(q, 0, sizeof(*q));
+}
+
+void afk__forge_reqs_free(afk__forge_req *qs, size_t n)
+{
+	size_t i;
+
+	if (qs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		afk__forge_req_clear(&qs[i]);
+	free(qs);
+}
+
+int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
+                   size_t n)
+{
+	afk__http_req *rs;
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return AFK_OK;
+	rs = calloc(n, sizeof(*rs));
+	if (rs == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		rs[i] = qs[i].r;
+	rc = afk__http_run(g->http, rs, n);
+	for (i = 0; i < n; i++)
+		qs[i].r = rs[i];
+	free(rs);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "%s",
+		                       afk__http_errmsg(g->http));
+	return AFK_OK;
+}
+
+/* --- JSON ------------------------------------------------------------ */
+
+json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,
+                           int want_array)
+{
+	json_t *v = json_loadb(q->r.data ? q->r.data : "", q->r.len, 0,
+	                       NULL);
+
+	if (v == NULL || (want_array ? !json_is_array(v) :
+	                  !json_is_object(v))) {
+		json_decref(v);
+		afk__call_failf(call, AFK_EPARSE, "%s: %s: the answer is no "
+		                "JSON %s", q->what, q->url,
+		                want_array ? "array" : "object");
+		return NULL;
+	}
+	return v;
+}
+
+const char *afk__forge_str_of(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+char *afk__forge_json1(const char *key, json_t *value)
+{
+	json_t *o = json_object();
+	char *s = NULL;
+
+	if (o != NULL && value != NULL &&
+	    json_object_set_new(o, key, value) == 0)
+		s = json_dumps(o, JSON_COMPACT);
+	else
+		json_decref(value);
+	json_decref(o);
+	return s;
+}
+
+/* --- labels ---------------------------------------------------------- */
+
+int afk__forge_has_label_named(json_t *issue, const char *name,
+                               int strings_too)
+{
+	json_t *l;
+	size_t i;
+
+	json_array_foreach(json_object_get(issue, "labels"), i, l) {
+		const char *n = strings_too && json_is_string(l) ?
+		                json_string_value(l) :
+		                afk__forge_str_of(l, "name");
+
+		if (n != NULL && strcmp(n, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int afk__forge_priority_of(json_t *issue)
+{
+	json_t *l;
+	size_t i;
+	long v;
+	char *end;
+
+	json_array_foreach(json_object_get(issue, "labels"), i, l) {
+		const char *n = afk__forge_str_of(l, "name");
+
+		if (n == NULL || strncmp(n, "priority:", 9) != 0)
+			continue;
+		errno = 0;
+		v = strtol(n + 9, &end, 10);
+		if (end != n + 9 && *end == '\0' && errno == 0 &&
+		    v >= -1000000 && v <= 1000000)
+			return (int)v;
+	}
+	return 0;
+}
+
+/* --- comments -------------------------------------------------------- */
+
+/* The first comment of list that g's own login wrote and whose body
+ * contains marker, or NULL. */
+static json_t *own_comment(const struct afk__forge *g, json_t *list,
+                           const char *marker)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(list, i, c) {
+		const char *who = afk__forge_str_of(json_object_get(c,
+		                                    "user"), "login");
+		const char *body = afk__forge_str_of(c, "body");
+
+		if (who != NULL && strcmp(who, g->login) == 0 &&
+		    body != NULL && strstr(body, marker) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
+int afk__forge_find_comment(afk_call *call, struct afk__forge *g,
+                            afk__forge_list_fn *list_comments,
+                            const char *repo, long number,
+                            const char *marker)
+{
+	json_t *list, *c;
+	const char *url;
+	char *issue_url;
+	int rc;
+
+	rc = list_comments(call, g, repo, number, "find a comment", &list);
+	if (rc != AFK_OK)
+		return rc;
+	c = own_comment(g, list, marker);
+	if (c != NULL)
+		rc = afk_call_set_comment(call, afk__forge_str_of(c, "body"));
+	/* The issue's address: a comment's, without its fragment. */
+	url = afk__forge_str_of(json_array_get(list, 0), "html_url");
+	if (rc == AFK_OK && url != NULL &&
+	    (issue_url = afk__strdup(url)) != NULL) {
+		if (strchr(issue_url, '#') != NULL)
+			*strchr(issue_url, '#') = '\0';
+		rc = afk_call_set_url(call, issue_url);
+		free(issue_url);
+	}
+	json_decref(list);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "find a comment of %s#%ld: "
+		                       "%s", repo, number, afk_strerror(rc));
+	return AFK_OK;
+}
+
+int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
+                              afk__forge_list_fn *list_comments,
+                              const char *repo, long number,
+                              const char *marker, const char *body)
+{
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	json_t *list, *c, *id;
+	afk__forge_req q;
+	int rc;
+
+	rc = list_comments(call, g, repo, number, "upsert a comment", &list);
+	if (rc != AFK_OK)
+		return rc;
+	c = own_comment(g, list, marker);
+	id = json_object_get(c, "id");
+	memset(&q, 0, sizeof(q));
+	rc = afk__forge_repo_base(g, repo, &base, err);
+	if (rc != AFK_OK) {
+		json_decref(list);
+		return afk__call_failf(call, rc, "upsert a comment: %s", err);
+	}
+	if (c != NULL && json_is_integer(id))
+		rc = afk__forge_req_set(g, &q, "PATCH",
+		        afk__aprintf("edit the comment of %s#%ld", repo,
+		                     number),
+		        afk__aprintf("%s/issues/comments/%lld", base,
+		                     (long long)json_integer_value(id)),
+		        afk__forge_json1("body", json_string(body)), 0);
+	else
+		rc = afk__forge_req_set(g, &q, "POST",
+		        afk__aprintf("add a comment to %s#%ld", repo, number),
+		        afk__aprintf("%s/issues/%ld/comments", base, number),
+		        afk__forge_json1("body", json_string(body)), 0);
+	free(base);
+	json_decref(list);
+	if (rc != AFK_OK || q.json == NULL) {
+		afk__forge_req_clear(&q);
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	}
+	rc = afk__forge_run(call, g, &q, 1);
+	afk__forge_req_clear(&q);
+	return rc;
+}
+
+/* --- CI status ------------------------------------------------------- */
+
+int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
+                       const char *repo, const char *base, json_t *tl,
+                       afk__forge_linked_fn *linked_pr, json_t **best_out,
+                       int *merged_out)
+{
+	afk__forge_req *pq = NULL;
+	json_t *pr, *best = NULL, *e, *prs[MAX_PRS];
+	long nums[MAX_PRS], m;
+	size_t i, j, np = 0;
+	int rc = AFK_OK, merged = 0, best_merged = 0;
+
+	*best_out = NULL;
+	*merged_out = 0;
+	memset(prs, 0, sizeof(prs));
+	json_array_foreach(tl, i, e) {
+		int dup = 0;
+
+		if ((m = linked_pr(e, repo)) <= 0 || np == MAX_PRS)
+			continue;
+		for (j = 0; j < np; j++)
+			dup |= nums[j] == m;
+		if (!dup)
+			nums[np++] = m;
+	}
+	if (np > 0) {
+		pq = calloc(np, sizeof(*pq));
+		if (pq == NULL)
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		for (i = 0; i < np && rc == AFK_OK; i++) {
+			rc = afk__forge_req_set(g, &pq[i], "GET",
+			        afk__aprintf("read pull request %s#%ld", repo,
+			                     nums[i]),
+			        afk__aprintf("%s/pulls/%ld", base, nums[i]),
+			        NULL, 0);
+			if (rc != AFK_OK)
+				rc = afk__call_failf(call, rc,
+				                     "out of memory");
+		}
+		if (rc == AFK_OK)
+			rc = afk__forge_run(call, g, pq, np);
+	}
+	for (i = 0; i < np && rc == AFK_OK; i++) {
+		const char *st;
+
+		if ((prs[i] = afk__forge_body_of(call, &pq[i], 0)) == NULL) {
+			rc = AFK_EPARSE;
+			break;
+		}
+		pr = prs[i];
+		st = afk__forge_str_of(pr, "state");
+		merged = json_is_true(json_object_get(pr, "merged")) ||
+		         json_is_string(json_object_get(pr, "merged_at"));
+		if (!merged && (st == NULL || strcmp(st, "open") != 0))
+			continue;
+		if (best == NULL || (merged && !best_merged) ||
+		    (merged == best_merged && nums[i] > (long)
+		     json_integer_value(json_object_get(best, "number")))) {
+			best = pr;
+			best_merged = merged;
+		}
+	}
+	if (rc == AFK_OK && best != NULL) {
+		*best_out = json_incref(best);
+		*merged_out = best_merged;
+	}
+	for (i = 0; i < np; i++)
+		json_decref(prs[i]);
+	afk__forge_reqs_free(pq, np);
+	return rc;
+}

@@ -1,0 +1,153 @@
+/*
+ * lib/forge.h - what the "github" and "forgejo" adapters share: their
+ * state, requests over the HTTP layer (lib/http.h), and the JSON and
+ * label helpers whose rules are the same on both forges.  Internal.
+ *
+ * Each forge keeps its differences in its own file: endpoints, the form
+ * of the auth header, how a label is removed, how trust is read from the
+ * timeline, how CI states combine.
+ */
+#ifndef AFK_FORGE_H
+#define AFK_FORGE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "builtin.h"
+#include "http.h"
+
+/* The adapter's userdata: owned by the tracker or CI handle. */
+struct afk__forge {
+	afk__http *http;
+	char *api;            /* base URL, no trailing '/' */
+	char *auth;           /* "Authorization: <scheme> TOKEN" */
+	char *login;          /* the token's own login, NULL until read */
+	char *ready;          /* ready label */
+	char *in_progress;    /* in-progress label */
+	afk__strv trusted;    /* trusted logins */
+	const char *const *headers; /* sent with every request, or NULL */
+	const char *name;     /* "GitHub", for messages */
+};
+
+/* Makes the userdata from the settings: reads the token (env or file,
+ * named "<kind> token"), makes the HTTP handle that keeps it secret and
+ * the header "Authorization: <scheme> TOKEN".  api must not be NULL;
+ * headers and name are borrowed, static.  kind prefixes errbuf's
+ * messages. */
+int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
+                   const char *file, const char *kind, const char *scheme,
+                   const char *const *headers, const char *name,
+                   struct afk__forge **out, char *errbuf);
+
+/* Frees the userdata (a void * for the set_userdata calls); the auth
+ * header, which holds the token, is wiped first. */
+void afk__forge_free(void *userdata);
+
+/* Percent-encodes s as one path segment or query value: everything but
+ * RFC 3986's unreserved characters.  Heap, NULL on failure. */
+char *afk__forge_enc(const char *s);
+
+/* "{api}/repos/{owner}/{name}" for repo "owner/name", both parts
+ * encoded; heap.  AFK_EINVAL with why in errbuf for a name that is not
+ * "owner/name". */
+int afk__forge_repo_base(const struct afk__forge *g, const char *repo,
+                         char **out, char *errbuf);
+
+/* One request with the strings it borrows during afk__http_run(). */
+typedef struct afk__forge_req {
+	afk__http_req r;
+	char *what;
+	char *url;
+	char *json;
+} afk__forge_req;
+
+/* Fills q (zeroed here) with a request of g; what and url are taken
+ * over (freed by afk__forge_req_clear), json too (may be NULL).
+ * AFK_ENOMEM when what or url is NULL. */
+int afk__forge_req_set(const struct afk__forge *g, afk__forge_req *q,
+                       const char *method, char *what, char *url,
+                       char *json, int paginate);
+void afk__forge_req_clear(afk__forge_req *q);
+/* Clears the n requests of qs and frees the array; NULL is fine. */
+void afk__forge_reqs_free(afk__forge_req *qs, size_t n);
+
+/* Runs the n requests in one batch; on failure attaches the first
+ * failed request's message (it names the call, the URL and the cause,
+ * redacted) and returns its code. */
+int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
+                   size_t n);
+
+/* Parses the body of a finished request; NULL (with a message on call)
+ * when it is not JSON of the wanted type. */
+json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,
+                           int want_array);
+
+/* The string member key of o, or NULL. */
+const char *afk__forge_str_of(json_t *o, const char *key);
+
+/* Serialises a one-member object {key: value}, value taken over; heap,
+ * NULL on failure. */
+char *afk__forge_json1(const char *key, json_t *value);
+
+/* 1 when the issue's labels hold one named name.  GitHub may list a
+ * label as a bare string (strings_too); Forgejo only as objects. */
+int afk__forge_has_label_named(json_t *issue, const char *name,
+                               int strings_too);
+
+/* The priority a label "priority:N" gives, else 0. */
+int afk__forge_priority_of(json_t *issue);
+
+/* Lists the comments of issue number of repo into *out (a JSON array the
+ * caller decrefs) and makes sure g->login is known.  Per forge: the
+ * pagination of the list differs. */
+typedef int afk__forge_list_fn(afk_call *call, struct afk__forge *g,
+                               const char *repo, long number,
+                               const char *what, json_t **out);
+
+/* find_comment: the body of the own comment holding marker, and the
+ * issue's address taken from a comment's. */
+int afk__forge_find_comment(afk_call *call, struct afk__forge *g,
+                            afk__forge_list_fn *list_comments,
+                            const char *repo, long number,
+                            const char *marker);
+
+/* upsert_comment: edits the own comment holding marker, else adds one. */
+int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
+                              afk__forge_list_fn *list_comments,
+                              const char *repo, long number,
+                              const char *marker, const char *body);
+
+/* The number of the pull request of repo that the timeline event e links
+ * to, else 0.  Per forge: the event shapes differ. */
+typedef long afk__forge_linked_fn(json_t *e, const char *repo);
+
+/* Picks the pull request of issue's timeline tl (base: the repository's
+ * URL from afk__forge_repo_base()): the linked ones (at most 10) are read
+ * in one batch; a merged one wins, else the open one with the largest
+ * number; closed unmerged ones are ignored.  *best is a reference the
+ * caller decrefs, NULL when none qualifies; *merged says whether it is
+ * merged. */
+int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
+                       const char *repo, const char *base, json_t *tl,
+                       afk__forge_linked_fn *linked_pr, json_t **best,
+                       int *merged);
+
+/* The adapters call these helpers on every other line: with
+ * AFK__FORGE_SHORT_NAMES defined before the #include, a file gets them
+ * by their short names.  Only the forge adapters ask; elsewhere a macro
+ * named run or enc would rename local words. */
+#ifdef AFK__FORGE_SHORT_NAMES
+typedef afk__forge_req greq;
+#define enc afk__forge_enc
+#define repo_base afk__forge_repo_base
+#define greq_set afk__forge_req_set
+#define greq_clear afk__forge_req_clear
+#define greqs_free afk__forge_reqs_free
+#define run afk__forge_run
+#define body_of afk__forge_body_of
+#define str_of afk__forge_str_of
+#define json1 afk__forge_json1
+#endif
+
+#endif
