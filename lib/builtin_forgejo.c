@@ -792,29 +792,6 @@ static int fj_new(const afk_config *cfg, const char *api, const char *env,
 	                      "Forgejo", out, errbuf);
 }
 
-/* --- probe ---------------------------------------------------------- */
-
-/* Read-only: the token's own user, GET /user, wants 200. */
-static int fj_probe(afk_call *call, void *userdata)
-{
-	struct fj *g = userdata;
-	greq q;
-	int rc;
-
-	rc = greq_set(g, &q, "GET", afk__strdup("read the token's user"),
-	              afk__aprintf("%s/user", g->api), NULL, 0);
-	if (rc != AFK_OK) {
-		greq_clear(&q);
-		return afk__call_failf(call, rc, "out of memory");
-	}
-	rc = run(call, g, &q, 1);
-	if (rc == AFK_OK && q.r.status != 200)
-		rc = afk__call_failf(call, AFK_EIO, "%s: %s: HTTP %ld, not 200",
-		                     q.what, q.url, q.r.status);
-	greq_clear(&q);
-	return rc;
-}
-
 int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
                                  char *errbuf)
 {
@@ -838,7 +815,7 @@ int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
 	afk_tracker_set_close_issue(tracker, fj_close_issue);
 	afk_tracker_set_find_comment(tracker, fj_find_comment);
 	afk_tracker_set_upsert_comment(tracker, fj_upsert_comment);
-	afk_tracker_set_probe(tracker, fj_probe);
+	afk_tracker_set_probe(tracker, afk__forge_probe);
 	return AFK_OK;
 }
 
@@ -858,6 +835,6 @@ int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		          afk_strerror(rc));
 		return rc;
 	}
-	afk_ci_set_probe(ci, fj_probe);
+	afk_ci_set_probe(ci, afk__forge_probe);
 	return afk_ci_set_status(ci, fj_ci_status);
 }

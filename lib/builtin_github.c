@@ -730,29 +730,6 @@ static int gh_new(const afk_config *cfg, const char *api, const char *env,
 	                      errbuf);
 }
 
-/* --- probe ---------------------------------------------------------- */
-
-/* Read-only: the token's own user, GET /user, wants 200. */
-static int gh_probe(afk_call *call, void *userdata)
-{
-	struct gh *g = userdata;
-	greq q;
-	int rc;
-
-	rc = greq_set(g, &q, "GET", afk__strdup("read the token's user"),
-	              afk__aprintf("%s/user", g->api), NULL, 0);
-	if (rc != AFK_OK) {
-		greq_clear(&q);
-		return afk__call_failf(call, rc, "out of memory");
-	}
-	rc = run(call, g, &q, 1);
-	if (rc == AFK_OK && q.r.status != 200)
-		rc = afk__call_failf(call, AFK_EIO, "%s: %s: HTTP %ld, not 200",
-		                     q.what, q.url, q.r.status);
-	greq_clear(&q);
-	return rc;
-}
-
 int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
                                 char *errbuf)
 {
@@ -776,7 +753,7 @@ int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
 	afk_tracker_set_close_issue(tracker, gh_close_issue);
 	afk_tracker_set_find_comment(tracker, gh_find_comment);
 	afk_tracker_set_upsert_comment(tracker, gh_upsert_comment);
-	afk_tracker_set_probe(tracker, gh_probe);
+	afk_tracker_set_probe(tracker, afk__forge_probe);
 	return AFK_OK;
 }
 
@@ -796,6 +773,6 @@ int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		          afk_strerror(rc));
 		return rc;
 	}
-	afk_ci_set_probe(ci, gh_probe);
+	afk_ci_set_probe(ci, afk__forge_probe);
 	return afk_ci_set_status(ci, gh_ci_status);
 }

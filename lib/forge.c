@@ -210,6 +210,27 @@ int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
 	return AFK_OK;
 }
 
+int afk__forge_probe(afk_call *call, void *userdata)
+{
+	struct afk__forge *g = userdata;
+	afk__forge_req q;
+	int rc;
+
+	rc = afk__forge_req_set(g, &q, "GET",
+	                        afk__strdup("read the token's user"),
+	                        afk__aprintf("%s/user", g->api), NULL, 0);
+	if (rc != AFK_OK) {
+		afk__forge_req_clear(&q);
+		return afk__call_failf(call, rc, "out of memory");
+	}
+	rc = afk__forge_run(call, g, &q, 1);
+	if (rc == AFK_OK && q.r.status != 200)
+		rc = afk__call_failf(call, AFK_EIO, "%s: %s: HTTP %ld, not 200",
+		                     q.what, q.url, q.r.status);
+	afk__forge_req_clear(&q);
+	return rc;
+}
+
 /* --- JSON ------------------------------------------------------------ */
 
 json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,

@@ -78,6 +78,11 @@ void afk__forge_reqs_free(afk__forge_req *qs, size_t n);
 int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
                    size_t n);
 
+/* The probe of both forges' tracker and CI (afk_probe_fn, userdata a
+ * struct afk__forge): reads the token's own user, GET /user, which
+ * must answer 200.  Read-only. */
+int afk__forge_probe(afk_call *call, void *userdata);
+
 /* Parses the body of a finished request; NULL (with a message on call)
  * when it is not JSON of the wanted type. */
 json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,
