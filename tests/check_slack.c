@@ -6,7 +6,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <check.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +13,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/prctl.h>
-#endif
 
 #include <jansson.h>
 
@@ -25,13 +21,7 @@
 #include "builtin.h"
 #include "config.h"
 #include "fakes.h"
-
-#ifndef AFK_TOP_SRCDIR
-#define AFK_TOP_SRCDIR "."
-#endif
-#ifndef AFK_PYTHON3
-#define AFK_PYTHON3 "/usr/bin/python3"
-#endif
+#include "httpsrv.h"
 
 #define HOOK_ENV "AFK_TEST_SLACK_WEBHOOK"
 #define HOOK_PATH "/services/T0AFK/B0AFK/xoxHookS3cr3tPart42"
@@ -39,187 +29,7 @@
 
 /* --- the scripted server (tests/http_server.py) ---------------------- */
 
-typedef struct srv {
-	char dir[64];
-	pid_t pid;
-	int port;
-	char base[64];      /* "http://127.0.0.1:PORT" */
-} srv;
-
 static srv S;
-
-static char *read_text(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (fp == NULL)
-		return NULL;
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "cannot write %s", path);
-	ck_assert_int_ge(fputs(text, fp), 0);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-
-static void msleep(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static void srv_start(srv *s)
-{
-	char script[1024], portfile[128], *text;
-	const char *top = getenv("top_srcdir");
-	const char *py = access(AFK_PYTHON3, X_OK) == 0 ? AFK_PYTHON3 :
-	                 "python3";
-	int i;
-
-	memset(s, 0, sizeof(*s));
-	strcpy(s->dir, "/tmp/afk-srv.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(s->dir));
-	snprintf(script, sizeof(script), "%s/tests/http_server.py",
-	         top != NULL && top[0] != '\0' ? top : AFK_TOP_SRCDIR);
-	ck_assert_msg(access(script, R_OK) == 0, "no %s", script);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		setpgid(0, 0);
-#if defined(__linux__)
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-		execlp(py, py, script, "--dir", s->dir, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(portfile, sizeof(portfile), "%s/port", s->dir);
-	for (i = 0; i < 1000; i++) {
-		text = read_text(portfile);
-		if (text != NULL) {
-			s->port = atoi(text);
-			free(text);
-			break;
-		}
-		ck_assert_msg(waitpid(s->pid, NULL, WNOHANG) == 0,
-		              "the test server died at start");
-		msleep(10);
-	}
-	ck_assert_msg(s->port > 0, "the test server did not start");
-	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
-}
-
-static void srv_stop(srv *s)
-{
-	static const char *const files[] = {
-		"port", "port.tmp", "script.json", "script.json.tmp",
-		"log.jsonl", "stats.json", "stats.json.tmp"
-	};
-	char path[256];
-	size_t i;
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
-	if (s->dir[0] == '\0')
-		return;
-	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i]);
-		unlink(path);
-	}
-	rmdir(s->dir);
-	s->dir[0] = '\0';
-}
-
-/* Writes the server's script (script: a new reference, taken),
- * replacing the file atomically. */
-static void srv_script(srv *s, json_t *script)
-{
-	char path[128], tmp[128], *text;
-
-	ck_assert_ptr_nonnull(script);
-	text = json_dumps(script, 0);
-	json_decref(script);
-	ck_assert_ptr_nonnull(text);
-	snprintf(path, sizeof(path), "%s/script.json", s->dir);
-	snprintf(tmp, sizeof(tmp), "%s/script.json.tmp", s->dir);
-	write_text(tmp, text);
-	ck_assert_int_eq(rename(tmp, path), 0);
-	free(text);
-}
-
-/* The requests the server saw, a JSON array (json_decref() it). */
-static json_t *srv_log(srv *s)
-{
-	char path[128], *text, *line, *save = NULL;
-	json_t *log = json_array(), *e;
-
-	snprintf(path, sizeof(path), "%s/log.jsonl", s->dir);
-	text = read_text(path);
-	if (text == NULL)
-		return log;
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		e = json_loads(line, 0, NULL);
-		ck_assert_ptr_nonnull(e);
-		json_array_append_new(log, e);
-	}
-	free(text);
-	return log;
-}
-
-static const char *log_str(json_t *log, size_t i, const char *key)
-{
-	const char *v = json_string_value(json_object_get(
-	                json_array_get(log, i), key));
-
-	return v != NULL ? v : "";
-}
-
-static const char *log_header(json_t *log, size_t i, const char *name)
-{
-	const char *v = json_string_value(json_object_get(json_object_get(
-	                json_array_get(log, i), "headers"), name));
-
-	return v != NULL ? v : "";
-}
-
-/* Request i's body parsed (json_decref() it). */
-static json_t *log_body(json_t *log, size_t i)
-{
-	json_t *b = json_loads(log_str(log, i, "body"), 0, NULL);
-
-	ck_assert_msg(b != NULL, "request %zu has no JSON body", i);
-	return b;
-}
-
-static void assert_contains(const char *s, const char *part)
-{
-	ck_assert_msg(s != NULL && strstr(s, part) != NULL,
-	              "\"%s\" does not contain \"%s\"", s ? s : "(null)", part);
-}
-
-static void assert_lacks(const char *s, const char *part)
-{
-	ck_assert_msg(s == NULL || strstr(s, part) == NULL,
-	              "\"%s\" contains \"%s\"", s, part);
-}
 
 static afk_notifier *N;
 static char HOOK[128];
@@ -272,7 +82,7 @@ static void assert_no_hook(const char *s)
 
 static void script_answer(json_t *answer)
 {
-	srv_script(&S, json_pack("{s:{s:o}}", "routes", HOOK_PATH, answer));
+	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", HOOK_PATH, answer));
 }
 
 START_TEST(test_notify_posts_the_text)

@@ -10,7 +10,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <check.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +17,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/prctl.h>
-#endif
 
 #include <jansson.h>
 
@@ -29,13 +25,7 @@
 #include "builtin.h"
 #include "config.h"
 #include "fakes.h"
-
-#ifndef AFK_TOP_SRCDIR
-#define AFK_TOP_SRCDIR "."
-#endif
-#ifndef AFK_PYTHON3
-#define AFK_PYTHON3 "/usr/bin/python3"
-#endif
+#include "httpsrv.h"
 
 #define TOKEN "t3tok_S3cr3tT0k3nValue0123456789"
 #define TOKEN_ENV "AFK_TEST_T3_TOKEN"
@@ -44,187 +34,7 @@
 
 /* --- the scripted server (tests/http_server.py) ---------------------- */
 
-typedef struct srv {
-	char dir[64];
-	pid_t pid;
-	int port;
-	char base[64];      /* "http://127.0.0.1:PORT" */
-} srv;
-
 static srv S;
-
-static char *read_text(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (fp == NULL)
-		return NULL;
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "cannot write %s", path);
-	ck_assert_int_ge(fputs(text, fp), 0);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-
-static void msleep(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static void srv_start(srv *s)
-{
-	char script[1024], portfile[128], *text;
-	const char *top = getenv("top_srcdir");
-	const char *py = access(AFK_PYTHON3, X_OK) == 0 ? AFK_PYTHON3 :
-	                 "python3";
-	int i;
-
-	memset(s, 0, sizeof(*s));
-	strcpy(s->dir, "/tmp/afk-srv.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(s->dir));
-	snprintf(script, sizeof(script), "%s/tests/http_server.py",
-	         top != NULL && top[0] != '\0' ? top : AFK_TOP_SRCDIR);
-	ck_assert_msg(access(script, R_OK) == 0, "no %s", script);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		setpgid(0, 0);
-#if defined(__linux__)
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-		execlp(py, py, script, "--dir", s->dir, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(portfile, sizeof(portfile), "%s/port", s->dir);
-	for (i = 0; i < 1000; i++) {
-		text = read_text(portfile);
-		if (text != NULL) {
-			s->port = atoi(text);
-			free(text);
-			break;
-		}
-		ck_assert_msg(waitpid(s->pid, NULL, WNOHANG) == 0,
-		              "the test server died at start");
-		msleep(10);
-	}
-	ck_assert_msg(s->port > 0, "the test server did not start");
-	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
-}
-
-static void srv_stop(srv *s)
-{
-	static const char *const files[] = {
-		"port", "port.tmp", "script.json", "script.json.tmp",
-		"log.jsonl", "stats.json", "stats.json.tmp"
-	};
-	char path[256];
-	size_t i;
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
-	if (s->dir[0] == '\0')
-		return;
-	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i]);
-		unlink(path);
-	}
-	rmdir(s->dir);
-	s->dir[0] = '\0';
-}
-
-/* Writes the server's script (script: a new reference, taken),
- * replacing the file atomically. */
-static void srv_script(srv *s, json_t *script)
-{
-	char path[128], tmp[128], *text;
-
-	ck_assert_ptr_nonnull(script);
-	text = json_dumps(script, 0);
-	json_decref(script);
-	ck_assert_ptr_nonnull(text);
-	snprintf(path, sizeof(path), "%s/script.json", s->dir);
-	snprintf(tmp, sizeof(tmp), "%s/script.json.tmp", s->dir);
-	write_text(tmp, text);
-	ck_assert_int_eq(rename(tmp, path), 0);
-	free(text);
-}
-
-/* The requests the server saw, a JSON array (json_decref() it). */
-static json_t *srv_log(srv *s)
-{
-	char path[128], *text, *line, *save = NULL;
-	json_t *log = json_array(), *e;
-
-	snprintf(path, sizeof(path), "%s/log.jsonl", s->dir);
-	text = read_text(path);
-	if (text == NULL)
-		return log;
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		e = json_loads(line, 0, NULL);
-		ck_assert_ptr_nonnull(e);
-		json_array_append_new(log, e);
-	}
-	free(text);
-	return log;
-}
-
-static const char *log_str(json_t *log, size_t i, const char *key)
-{
-	const char *v = json_string_value(json_object_get(
-	                json_array_get(log, i), key));
-
-	return v != NULL ? v : "";
-}
-
-static const char *log_header(json_t *log, size_t i, const char *name)
-{
-	const char *v = json_string_value(json_object_get(json_object_get(
-	                json_array_get(log, i), "headers"), name));
-
-	return v != NULL ? v : "";
-}
-
-/* Request i's body parsed (json_decref() it). */
-static json_t *log_body(json_t *log, size_t i)
-{
-	json_t *b = json_loads(log_str(log, i, "body"), 0, NULL);
-
-	ck_assert_msg(b != NULL, "request %zu has no JSON body", i);
-	return b;
-}
-
-static void assert_contains(const char *s, const char *part)
-{
-	ck_assert_msg(s != NULL && strstr(s, part) != NULL,
-	              "\"%s\" does not contain \"%s\"", s ? s : "(null)", part);
-}
-
-static void assert_lacks(const char *s, const char *part)
-{
-	ck_assert_msg(s == NULL || strstr(s, part) == NULL,
-	              "\"%s\" contains \"%s\"", s, part);
-}
 
 /* No piece of the token is in s. */
 static void assert_no_token(const char *s)
@@ -318,7 +128,7 @@ START_TEST(test_dispatch_sends_create_then_turn)
 	json_t *log, *b0, *b1;
 	afk_call call;
 
-	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("");
 	ck_assert_int_eq(dispatch(&call, "acme/api", 12, prompt), 0);
@@ -399,7 +209,7 @@ START_TEST(test_prompt_over_max_refused_before_sending)
 	afk_call call;
 	int rc;
 
-	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("\"max_prompt\": 10");
 	rc = dispatch(&call, "acme/api", 12, "01234567890");
@@ -430,7 +240,7 @@ START_TEST(test_turn_start_500_fails_the_dispatch)
 	json_t *log;
 	int rc;
 
-	srv_script(&S, json_pack("{s:{s:[o, {s:i, s:{s:s, s:s}}]}}", "routes",
+	srv_script_json(&S, json_pack("{s:{s:[o, {s:i, s:{s:s, s:s}}]}}", "routes",
 	                         DISPATCH, ok_dispatch(), "status", 500,
 	                         "json", "code", "internal_error", "reason",
 	                         "orchestration_dispatch_failed"));
@@ -460,7 +270,7 @@ START_TEST(test_failed_dispatch_stamps_no_label)
 	fake f;
 	int rc;
 
-	srv_script(&S, json_pack("{s:{s:[o, {s:i, s:s}]}}", "routes",
+	srv_script_json(&S, json_pack("{s:{s:[o, {s:i, s:s}]}}", "routes",
 	                         DISPATCH, ok_dispatch(), "status", 500,
 	                         "body", "echo Bearer " TOKEN));
 	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
@@ -531,7 +341,7 @@ START_TEST(test_dispatch_resumes_an_empty_thread)
 	afk_call call;
 	int rc;
 
-	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         json_null(), json_null(), json_array())));
 	A = t3_agent("");
@@ -568,7 +378,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	afk_call call;
 	int rc;
 
-	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("completed"), json_null(),
 	                         json_pack("[{s:s, s:s}]", "role", "user",
@@ -599,7 +409,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	json_decref(log);
 
 	/* <base> errored, <base>-2 interrupted: <base>-3 */
-	srv_script(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("error"), json_null(), json_array()),
 	                         path2, thread_answer(id2,
@@ -640,7 +450,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	json_t *log;
 	int rc;
 
-	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("running"), json_pack("{s:s}",
 	                         "status", "running"), json_array())));
@@ -656,7 +466,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	json_decref(log);
 
 	/* the turn asked for, not begun: a message and no latestTurn */
-	srv_script(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         json_null(), json_null(),
 	                         json_pack("[{s:s, s:s}]", "role", "user",
@@ -666,7 +476,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	afk__call_clear(&call);
 
 	/* a later generation live: <base> completed, <base>-2 waiting */
-	srv_script(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("completed"), json_null(),
 	                         json_array()), path2, json_pack("{s:{s:{s:s, "
@@ -698,7 +508,7 @@ START_TEST(test_dispatch_refused_without_a_usable_id)
 	json_t *log;
 	int rc;
 
-	srv_script(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	srv_script_json(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
 	                         turn_in("completed"), json_null(),
 	                         json_array()), "routes"));
 	A = t3_agent("");
@@ -712,7 +522,7 @@ START_TEST(test_dispatch_refused_without_a_usable_id)
 	ck_assert_uint_eq(count_type(log, "thread.create"), 0);
 	json_decref(log);
 
-	srv_script(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	srv_script_json(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
 	                         turn_in("sideways"), json_null(),
 	                         json_array()), "routes"));
 	rc = dispatch(&call, "acme/api", 12, "go");
@@ -816,7 +626,7 @@ START_TEST(test_snapshot_maps_states_and_phases)
 	json_t *log;
 	int rc;
 
-	srv_script(&S, thread_script(snaps[_i].thread));
+	srv_script_json(&S, thread_script(snaps[_i].thread));
 	A = t3_agent("");
 	rc = snapshot(&call, "t1");
 	ck_assert_msg(rc == 0, "%s: %s", snaps[_i].name,
@@ -840,17 +650,17 @@ START_TEST(test_snapshot_malformed_and_missing)
 {
 	afk_call call;
 
-	srv_script(&S, json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
+	srv_script_json(&S, json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
 	                         "body", "{not json"));
 	A = t3_agent("");
 	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
 	assert_contains(call.message, "T3 thread snapshot");
 	afk__call_clear(&call);
-	srv_script(&S, thread_script("'latestTurn': {'state': 'sideways'}, "
+	srv_script_json(&S, thread_script("'latestTurn': {'state': 'sideways'}, "
 	                             "'messages': [], 'activities': []"));
 	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
 	afk__call_clear(&call);
-	srv_script(&S, json_pack("{s:{s:{s:i, s:{s:s, s:s}}}}", "routes",
+	srv_script_json(&S, json_pack("{s:{s:{s:i, s:{s:s, s:s}}}}", "routes",
 	                         THREADS "t2", "status", 404, "json", "code",
 	                         "not_found", "reason", "thread_not_found"));
 	ck_assert_int_eq(snapshot(&call, "t2"), AFK_EIO);
@@ -866,7 +676,7 @@ START_TEST(test_send_turn_starts_a_turn)
 	afk_call call;
 	json_t *log, *b;
 
-	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("");
 	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
@@ -904,7 +714,7 @@ START_TEST(test_token_never_in_a_message)
 		                   " (Authorization: Bearer " TOKEN ")",
 		                   "headers", "X-Echo", TOKEN, "WWW-Authenticate",
 		                   "Bearer " TOKEN);
-		srv_script(&S, json_pack("{s:O, s:o}", "default", answer,
+		srv_script_json(&S, json_pack("{s:O, s:o}", "default", answer,
 		                         "routes", json_object()));
 		json_decref(answer);
 		ck_assert_int_ne(dispatch(&call, "acme/api", 12, "go"), 0);
@@ -931,7 +741,7 @@ START_TEST(test_probe_404_is_reachable)
 {
 	json_t *log;
 
-	srv_script(&S, json_pack("{s:{s:i, s:{s:s}}, s:{}}", "default",
+	srv_script_json(&S, json_pack("{s:{s:i, s:{s:s}}, s:{}}", "default",
 	                         "status", 404, "json", "code", "not_found",
 	                         "routes"));
 	A = t3_agent("");
@@ -957,7 +767,7 @@ START_TEST(test_probe_refused_token)
 	for (i = 0; i < sizeof(statuses) / sizeof(*statuses); i++) {
 		answer = json_pack("{s:i, s:s}", "status", statuses[i], "body",
 		                   "bad token " TOKEN);
-		srv_script(&S, json_pack("{s:o, s:{}}", "default", answer,
+		srv_script_json(&S, json_pack("{s:o, s:{}}", "default", answer,
 		                         "routes"));
 		ck_assert_int_eq(afk_agent_probe(A), AFK_EIO);
 		snprintf(want, sizeof(want), "HTTP %d", statuses[i]);
@@ -1041,7 +851,7 @@ START_TEST(test_config_and_token_sources)
 	                 S.base, path);
 	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
 	free(j);
-	srv_script(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	ck_assert_int_eq(afk_agent_new(&A), 0);
 	ck_assert_msg(afk_agent_set_builtin(A, cfg) == 0, "%s",
