@@ -231,6 +231,20 @@ static int run_probe(afk_probe_fn probe, void *userdata, const char *what,
 	return rc;
 }
 
+int afk__tracker_list(afk_tracker *tracker, const afk__strv *repos,
+                      afk__iset *set, const char *what, char *errbuf)
+{
+	afk_call call;
+	int rc;
+
+	afk__call_init(&call, AFK__CALL_LIST_READY, set);
+	rc = tracker->list_ready(&call, (const char *const *)repos->v, repos->n,
+	                         tracker->userdata);
+	rc = afk__call_finish(&call, rc, what, errbuf);
+	afk__call_clear(&call);
+	return rc;
+}
+
 /* --- the tracker ----------------------------------------------------- */
 
 int afk_tracker_new(afk_tracker **out)

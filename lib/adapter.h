@@ -81,6 +81,11 @@ struct afk_call {
 	int lost;            /* an output the callback handed in was lost */
 };
 
+/* Calls tracker's list_ready with repos, adding what it lists to set;
+ * the tick's code, with errbuf "<what>: ..." on failure. */
+int afk__tracker_list(afk_tracker *tracker, const afk__strv *repos,
+                      afk__iset *set, const char *what, char *errbuf);
+
 void afk__call_init(afk_call *call, enum afk__call_kind kind,
                     afk__iset *issues);
 void afk__call_clear(afk_call *call);

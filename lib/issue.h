@@ -58,6 +58,20 @@ typedef struct afk__rec {
 	uint8_t blocked;     /* at least one open blocker */
 } afk__rec;
 
+/* 1 when record r carries label id `label`; label_ids is its set's.
+ * Inline: the policy calls it once per issue. */
+static inline int afk__rec_has_label(const uint32_t *label_ids,
+                                     const afk__rec *r, uint32_t label)
+{
+	const uint32_t *ids = label_ids + r->label_off;
+	uint16_t k;
+
+	for (k = 0; k < r->nlabels; k++)
+		if (ids[k] == label)
+			return 1;
+	return 0;
+}
+
 /* What only the result reads: title and blockers. */
 typedef struct afk__cold {
 	size_t title_off;    /* in titles */

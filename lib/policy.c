@@ -8,18 +8,6 @@
 
 #include "afk/poller.h"
 
-static int has_label(const afk__policy_in *in, const afk__rec *r,
-                     uint32_t label)
-{
-	const uint32_t *ids = in->label_ids + r->label_off;
-	uint16_t k;
-
-	for (k = 0; k < r->nlabels; k++)
-		if (ids[k] == label)
-			return 1;
-	return 0;
-}
-
 /* Does a beat b?  Higher priority first; ties go to the lower number. */
 static int outranks(const afk__rec *a, const afk__rec *b)
 {
@@ -44,7 +32,7 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 		if (in->allow_rank[r->repo] < 0) {
 			out->reason[i] = AFK_SKIP_NOT_ALLOWLISTED;
 		} else if (in->in_progress != AFK__NONE &&
-		           has_label(in, r, in->in_progress)) {
+		           afk__rec_has_label(in->label_ids, r, in->in_progress)) {
 			out->reason[i] = AFK_SKIP_IN_PROGRESS;
 			out->locked[r->repo] = 1;
 		} else {

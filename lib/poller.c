@@ -94,20 +94,6 @@ static int check_callbacks(afk_poller *p)
 	return AFK_ENOTSUP;
 }
 
-static int list_ready(afk_poller *p, const snapshot *s, afk_result *res)
-{
-	afk_call call;
-	int rc;
-
-	afk__call_init(&call, AFK__CALL_LIST_READY, &res->set);
-	rc = p->tracker->list_ready(&call,
-	                            (const char *const *)s->allowlist.v,
-	                            s->allowlist.n, p->tracker->userdata);
-	rc = afk__call_finish(&call, rc, "tracker list_ready", p->errmsg);
-	afk__call_clear(&call);
-	return rc;
-}
-
 /* Dispatches issue i and hands back the thread id (caller frees). */
 static int dispatch(afk_poller *p, const snapshot *s, afk_result *res,
                     size_t i, char **thread_id)
@@ -273,7 +259,8 @@ static int tick(afk_poller *p, const snapshot *s, afk_result *res)
 	afk__selection sel;
 	int rc, rc2;
 
-	rc = list_ready(p, s, res);
+	rc = afk__tracker_list(p->tracker, &s->allowlist, &res->set,
+	                       "tracker list_ready", p->errmsg);
 	if (rc)
 		return rc;
 	rc = afk__selection_run(&sel, &res->set,

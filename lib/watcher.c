@@ -473,31 +473,6 @@ static int check_callbacks(afk_watcher *w)
 	return AFK_ENOTSUP;
 }
 
-static int list_runs(afk_watcher *w, const snapshot *s, afk__iset *set)
-{
-	afk_call call;
-	int rc;
-
-	afk__call_init(&call, AFK__CALL_LIST_READY, set);
-	rc = w->tracker->list_ready(&call, (const char *const *)s->allowlist.v,
-	                            s->allowlist.n, w->tracker->userdata);
-	rc = afk__call_finish(&call, rc, "watch: tracker list_ready",
-	                      w->errmsg);
-	afk__call_clear(&call);
-	return rc;
-}
-
-static int has_label(const afk__iset *set, size_t i, uint32_t label)
-{
-	const afk__rec *rec = &set->recs[i];
-	uint16_t k;
-
-	for (k = 0; k < rec->nlabels; k++)
-		if (set->label_ids[rec->label_off + k] == label)
-			return 1;
-	return 0;
-}
-
 static int push_action(afk_actions *out, afk__action *a)
 {
 	if (afk__grow((void **)&out->v, &out->cap, out->n, 1, sizeof(*a)))
@@ -562,7 +537,8 @@ static int tick(afk_watcher *w, const snapshot *s, long long now,
 	int rc, first = AFK_OK;
 
 	memset(&set, 0, sizeof(set));
-	rc = list_runs(w, s, &set);
+	rc = afk__tracker_list(w->tracker, &s->allowlist, &set,
+	                       "watch: tracker list_ready", w->errmsg);
 	in_progress = afk__strtab_find(&set.labels, s->in_progress_label);
 	/* A run that fails does not hold the others up: each is watched,
 	 * and the first failure is the tick's, its message kept. */
@@ -571,7 +547,9 @@ static int tick(afk_watcher *w, const snapshot *s, long long now,
 		int one;
 
 		/* The allowlist again: a tracker may list more than asked. */
-		if (in_progress == AFK__NONE || !has_label(&set, i, in_progress) ||
+		if (in_progress == AFK__NONE ||
+		    !afk__rec_has_label(set.label_ids, &set.recs[i],
+		                        in_progress) ||
 		    afk__strv_find(&s->allowlist, repo) < 0)
 			continue;
 		one = watch_one(w, s, &set, i, now, out);
