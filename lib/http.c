@@ -55,9 +55,11 @@
 #define HEADER_MAX 16384              /* bytes kept of one header */
 #define MSG_MAX 4096                  /* a message before its last cut */
 #define CACHE_VERSION 1
-#define CACHE_ENTRIES_MAX 4096
+#define CACHE_ENTRIES_MAX 65536
 #define CACHE_BYTES_MAX (64L * 1024 * 1024)
 #define CACHE_FILE_MAX (2 * CACHE_BYTES_MAX + 1024 * 1024)
+#define MEMO_PREFIX "memo\n"           /* no URL holds a newline */
+#define MEMO_MAX 4096                 /* bytes of one memo */
 
 #if defined(__GNUC__)
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -83,7 +85,8 @@ struct afk__http {
 	char *cache_path;         /* NULL: the cache is not persisted */
 	CURLM *multi;
 	CURLSH *share;
-	json_t *cache;            /* key -> {etag, link, body, seq} */
+	json_t *cache;            /* key -> {etag, link, body, seq}, or for
+	                             "memo\n" keys {memo, version, seq} */
 	long long cache_seq;      /* the last seq given */
 	size_t cache_bytes;       /* bodies' bytes */
 	int cache_dirty;
@@ -263,7 +266,8 @@ static json_t *cache_get(afk__http *h, const char *key)
 
 static size_t entry_bytes(json_t *e)
 {
-	return json_string_length(json_object_get(e, "body"));
+	return json_string_length(json_object_get(e, "body")) +
+	       json_string_length(json_object_get(e, "memo"));
 }
 
 static void cache_drop(afk__http *h, const char *key)
@@ -277,29 +281,47 @@ static void cache_drop(afk__http *h, const char *key)
 	h->cache_dirty = 1;
 }
 
+typedef struct aged {
+	long long seq;
+	const char *key;
+} aged;
+
+static int by_seq(const void *a, const void *b)
+{
+	const aged *x = a, *y = b;
+
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 /* Drops the least recently used entries until the cache is within its
- * bounds. */
+ * bounds: one sort, not a scan per entry dropped. */
 static void cache_trim(afk__http *h)
 {
-	const char *key, *oldest;
-	long long seq, min;
+	size_t n = json_object_size(h->cache), i = 0;
+	const char *key;
+	aged *v;
 	json_t *e;
 
-	while (json_object_size(h->cache) > CACHE_ENTRIES_MAX ||
-	       h->cache_bytes > (size_t)CACHE_BYTES_MAX) {
-		oldest = NULL;
-		min = LLONG_MAX;
-		json_object_foreach(h->cache, key, e) {
-			seq = json_integer_value(json_object_get(e, "seq"));
-			if (seq < min) {
-				min = seq;
-				oldest = key;
-			}
-		}
-		if (oldest == NULL)
-			break;
-		cache_drop(h, oldest);
+	if (n <= CACHE_ENTRIES_MAX && h->cache_bytes <= (size_t)CACHE_BYTES_MAX)
+		return;
+	v = malloc(n * sizeof(*v));
+	if (v == NULL) {
+		/* A cache is an optimisation: start again empty. */
+		json_object_clear(h->cache);
+		h->cache_bytes = 0;
+		h->cache_dirty = 1;
+		return;
 	}
+	json_object_foreach(h->cache, key, e) {
+		v[i].seq = json_integer_value(json_object_get(e, "seq"));
+		v[i++].key = key;
+	}
+	qsort(v, n, sizeof(*v), by_seq);
+	/* Deleting one member frees only its own key: the others' stay. */
+	for (i = 0; i < n && (json_object_size(h->cache) > CACHE_ENTRIES_MAX ||
+	                      h->cache_bytes > (size_t)CACHE_BYTES_MAX); i++)
+		cache_drop(h, v[i].key);
+	free(v);
 }
 
 /* Marks an entry as just used, for the eviction order.  Not a change
@@ -351,12 +373,18 @@ static const char *cache_check(json_t *doc, long long *max_seq,
 	json_object_foreach(entries, key, e) {
 		link = json_object_get(e, "link");
 		seq = json_object_get(e, "seq");
-		if (!json_is_object(e) ||
-		    !json_is_string(json_object_get(e, "etag")) ||
-		    !json_is_string(json_object_get(e, "body")) ||
-		    (link != NULL && !json_is_string(link) &&
-		     !json_is_null(link)) || !json_is_integer(seq))
+		if (!json_is_object(e) || !json_is_integer(seq))
 			return "an entry is malformed";
+		if (strncmp(key, MEMO_PREFIX, strlen(MEMO_PREFIX)) == 0) {
+			if (!json_is_string(json_object_get(e, "memo")) ||
+			    !json_is_string(json_object_get(e, "version")))
+				return "a memo is malformed";
+		} else if (!json_is_string(json_object_get(e, "etag")) ||
+		           !json_is_string(json_object_get(e, "body")) ||
+		           (link != NULL && !json_is_string(link) &&
+		            !json_is_null(link))) {
+			return "an entry is malformed";
+		}
 		if (json_integer_value(seq) > *max_seq)
 			*max_seq = json_integer_value(seq);
 		*bytes += entry_bytes(e);
@@ -459,6 +487,67 @@ out:
 }
 
 /* --- making and freeing ---------------------------------------------- */
+
+/* --- memos ---------------------------------------------------------- */
+
+const char *afk__http_memo_get(afk__http *h, const char *key,
+                               const char *version)
+{
+	char *k;
+	json_t *e;
+
+	if (h == NULL || key == NULL || version == NULL)
+		return NULL;
+	k = afk__aprintf(MEMO_PREFIX "%s", key);
+	e = k != NULL ? json_object_get(h->cache, k) : NULL;
+	free(k);
+	if (e == NULL || strcmp(json_string_value(json_object_get(e,
+	    "version")), version) != 0)
+		return NULL;
+	cache_touch(h, e);
+	return json_string_value(json_object_get(e, "memo"));
+}
+
+void afk__http_memo_put(afk__http *h, const char *key, const char *version,
+                        const char *value)
+{
+	char *k;
+	json_t *e, *old;
+
+	if (h == NULL || key == NULL || version == NULL || value == NULL ||
+	    strlen(value) > MEMO_MAX || strlen(version) > MEMO_MAX)
+		return;
+	k = afk__aprintf(MEMO_PREFIX "%s", key);
+	if (k == NULL)
+		return;
+	old = json_object_get(h->cache, k);
+	if (old != NULL &&
+	    strcmp(json_string_value(json_object_get(old, "version")),
+	           version) == 0 &&
+	    strcmp(json_string_value(json_object_get(old, "memo")),
+	           value) == 0) {
+		cache_touch(h, old);
+		free(k);
+		return;
+	}
+	cache_drop(h, k);
+	e = json_pack("{s:s, s:s, s:I}", "memo", value, "version", version,
+	              "seq", (json_int_t)++h->cache_seq);
+	if (e != NULL && json_object_set_new(h->cache, k, e) == 0) {
+		h->cache_bytes += strlen(value);
+		h->cache_dirty = 1;
+		cache_trim(h);
+	}
+	free(k);
+}
+
+void afk__http_flush(afk__http *h)
+{
+	if (h != NULL) {
+		h->warning[0] = '\0';
+		cache_save(h);
+	}
+}
 
 static int opts_problem(const afk__http_opts *o, char *errbuf)
 {
@@ -832,6 +921,15 @@ static char *link_next(const char *v, int *nomem)
 		v = *q == ',' ? q + 1 : NULL;
 	}
 	return NULL;
+}
+
+int afk__http_link_has_next(const char *link)
+{
+	int nomem;
+	char *next = link_next(link, &nomem);
+
+	free(next);
+	return next != NULL || nomem;
 }
 
 /* --- transfers ------------------------------------------------------- */

@@ -218,4 +218,26 @@ int afk__http_run(afk__http *h, afk__http_req *reqs, size_t n);
 /* Frees a request's outputs and zeroes them; the inputs stay. */
 void afk__http_req_clear(afk__http_req *r);
 
+/* 1 when the Link header value link (a request's link output; NULL is
+ * none) has a rel="next" target, or when memory ran out finding out. */
+int afk__http_link_has_next(const char *link);
+
+/* Memos: small strings an adapter derived from responses, kept with the
+ * ETag cache (and persisted in its file) under a key of its own, each
+ * valid for one version of what it was derived from - say the labeller
+ * read from an issue's timeline, for the issue's updated_at.  memo_get
+ * returns the memo of key stored with this very version, else NULL (owned
+ * by h; valid until h changes).  memo_put stores one (a value or version
+ * over 4 KiB is not kept); the file is written by the next
+ * afk__http_run() or afk__http_flush().  Memos share the cache's bounds
+ * and its least-recently-used eviction. */
+const char *afk__http_memo_get(afk__http *h, const char *key,
+                               const char *version);
+void afk__http_memo_put(afk__http *h, const char *key, const char *version,
+                        const char *value);
+
+/* Writes the cache file now if it changed; failing to is a warning
+ * (afk__http_warning()). */
+void afk__http_flush(afk__http *h);
+
 #endif

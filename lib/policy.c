@@ -11,9 +11,8 @@
 /* Does a beat b?  Higher priority first; ties go to the lower number. */
 static int outranks(const afk__rec *a, const afk__rec *b)
 {
-	if (a->priority != b->priority)
-		return a->priority > b->priority;
-	return a->number < b->number;
+	return afk__policy_outranks(a->priority, (long)a->number, b->priority,
+	                            (long)b->number);
 }
 
 void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)

@@ -57,4 +57,15 @@ int afk__selection_run(afk__selection *sel, const afk__iset *set,
                        const char *in_progress_label);
 void afk__selection_clear(afk__selection *sel);
 
+/* Rule 6's order: does an issue of priority pa and number na outrank one
+ * of pb and nb?  Higher priority first; ties go to the lower number.
+ * Shared with the built-in trackers, which vet candidates in this order
+ * and stop at the first that passes. */
+static inline int afk__policy_outranks(int pa, long na, int pb, long nb)
+{
+	if (pa != pb)
+		return pa > pb;
+	return na < nb;
+}
+
 #endif
