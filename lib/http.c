@@ -433,8 +433,8 @@ static void cache_load(afk__http *h)
 	json_decref(doc);
 	h->cache_seq = max_seq;
 	h->cache_bytes = bytes;
-	cache_trim(h);
 	h->cache_dirty = 0;
+	cache_trim(h);          /* dirty when it dropped some: write back */
 }
 
 /* Writes the cache file atomically: a temporary file beside it, made

@@ -653,6 +653,8 @@ static const char *const corrupt_caches[] = {
 	"{\"version\": 99, \"entries\": {}}",
 	"{\"version\": 1, \"entries\": {\"k\": {\"etag\": 5, \"body\": \"\", "
 	"\"seq\": 1}}}",
+	"{\"version\": 1, \"entries\": {\"memo\\nk\": {\"memo\": 5, "
+	"\"version\": \"v\", \"seq\": 1}}}",
 };
 
 START_TEST(test_etag_cache_corrupt_is_ignored)
@@ -685,6 +687,92 @@ START_TEST(test_etag_cache_corrupt_is_ignored)
 	json_decref(doc);
 	free(text);
 	free(u);
+}
+END_TEST
+
+/* Memos: kept for their version only, persisted with the cache, read
+ * back by another handle (another process's tick). */
+START_TEST(test_memo_versions_and_persists)
+{
+	afk__http_opts o;
+	char cache[128], *text;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	H = http_with(&o);
+	ck_assert_ptr_null(afk__http_memo_get(H, "labeller of #1", "v1"));
+	afk__http_memo_put(H, "labeller of #1", "v1", "alice");
+	ck_assert_str_eq(afk__http_memo_get(H, "labeller of #1", "v1"),
+	                 "alice");
+	ck_assert_ptr_null(afk__http_memo_get(H, "labeller of #1", "v2"));
+	ck_assert_ptr_null(afk__http_memo_get(H, "labeller of #2", "v1"));
+	afk__http_flush(H);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	afk__http_free(H);
+
+	text = read_file(cache);
+	assert_contains(text, "alice");
+	free(text);
+
+	H = http_with(&o);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	ck_assert_str_eq(afk__http_memo_get(H, "labeller of #1", "v1"),
+	                 "alice");
+	/* A new version replaces the memo. */
+	afk__http_memo_put(H, "labeller of #1", "v2", "mallory");
+	ck_assert_ptr_null(afk__http_memo_get(H, "labeller of #1", "v1"));
+	ck_assert_str_eq(afk__http_memo_get(H, "labeller of #1", "v2"),
+	                 "mallory");
+	afk__http_free(H);
+	/* Not flushed: the file still says alice for v1. */
+	H = http_with(&o);
+	ck_assert_str_eq(afk__http_memo_get(H, "labeller of #1", "v1"),
+	                 "alice");
+	afk__http_free(H);
+}
+END_TEST
+
+/* A cache file over the entry bound loses its least recently used
+ * entries, and only those. */
+START_TEST(test_cache_bound_drops_the_oldest)
+{
+	enum { MAX = 65536, OVER = 10 };
+	afk__http_opts o;
+	char cache[128], key[64];
+	json_t *doc, *entries, *got;
+	long i;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	entries = json_object();
+	for (i = 0; i < MAX + OVER; i++) {
+		/* seq order is the reverse of the key order */
+		snprintf(key, sizeof(key), "https://x.example/%ld", i);
+		json_object_set_new(entries, key, json_pack("{s:s, s:s, s:I}",
+		                    "etag", "e", "body", "[]", "seq",
+		                    (json_int_t)(MAX + OVER - i)));
+	}
+	doc = json_pack("{s:i, s:o}", "version", 1, "entries", entries);
+	ck_assert_int_eq(json_dump_file(doc, cache, JSON_COMPACT), 0);
+	json_decref(doc);
+
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	H = http_with(&o);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	afk__http_flush(H);
+	afk__http_free(H);
+	doc = json_load_file(cache, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	got = json_object_get(doc, "entries");
+	ck_assert_uint_eq(json_object_size(got), MAX);
+	/* The highest keys had the lowest seq. */
+	for (i = 0; i < MAX + OVER; i++) {
+		snprintf(key, sizeof(key), "https://x.example/%ld", i);
+		ck_assert_int_eq(json_object_get(got, key) != NULL,
+		                 i < MAX);
+	}
+	json_decref(doc);
 }
 END_TEST
 
@@ -1404,6 +1492,8 @@ static Suite *http_suite(void)
 	                    (int)(sizeof(corrupt_caches) /
 	                          sizeof(*corrupt_caches)));
 	tcase_add_test(tc, test_etag_cache_unwritable_is_a_warning);
+	tcase_add_test(tc, test_memo_versions_and_persists);
+	tcase_add_test(tc, test_cache_bound_drops_the_oldest);
 	tcase_add_test(tc, test_429_retry_after_blocks_the_host);
 	tcase_add_test(tc, test_403_remaining_zero_waits_for_reset);
 	tcase_add_test(tc, test_secondary_limit_backs_off);
