@@ -51,8 +51,20 @@
  * Both answers are objects, which the layer cannot join page by page:
  * the further pages their total_count calls for are read in one more
  * batch, at most MORE_PAGES each; past those the unread ones count as
- * pending, never as success.  Deploy: always
- * none (GitHub deployments are not read).
+ * pending, never as success.
+ *
+ * The deploy state is none unless the CI names a deploy_environment and
+ * the pull request is merged.  Then the deployments of its merge commit
+ * to that environment are read (GET .../deployments?sha={merge sha}&
+ * environment={env}, paginated) and the newest one's statuses (GET
+ * .../deployments/{id}/statuses, paginated); newest is the largest
+ * created_at, on a tie the largest id, whatever the order of the answer.
+ * The newest status says the state: success and inactive (GitHub makes
+ * a successful deployment inactive once a newer one succeeds) are
+ * success; failure and error are failure, and a failing check named
+ * "deployment to {env}" with the status's log_url, target_url or
+ * environment_url; anything else, or no deployment or no status yet, is
+ * pending.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -594,6 +606,150 @@ static int more_pages(afk_call *call, struct afk__forge *g,
 	return rc;
 }
 
+/* --- deploy status --------------------------------------------------- */
+
+/* The id of o, -1 when it has none. */
+static json_int_t id_of(json_t *o)
+{
+	json_t *id = json_object_get(o, "id");
+
+	return json_is_integer(id) ? json_integer_value(id) : -1;
+}
+
+/* 1 when a is newer than b: a later created_at (GitHub writes every
+ * timestamp as YYYY-MM-DDTHH:MM:SSZ, so strings compare as times; one
+ * missing is the oldest), on a tie a larger id. */
+static int newer(json_t *a, json_t *b)
+{
+	const char *ta = str_of(a, "created_at"), *tb = str_of(b, "created_at");
+	int c = strcmp(ta ? ta : "", tb ? tb : "");
+
+	return c != 0 ? c > 0 : id_of(a) > id_of(b);
+}
+
+/* The newest object of the array a, borrowed; NULL when none. */
+static json_t *newest(json_t *a)
+{
+	json_t *best = NULL, *it;
+	size_t i;
+
+	json_array_foreach(a, i, it) {
+		if (json_is_object(it) && (best == NULL || newer(it, best)))
+			best = it;
+	}
+	return best;
+}
+
+/* The deploy state a deployment status's state says; unknown ones are
+ * pending, never success. */
+static int deploy_state(const char *s)
+{
+	if (s == NULL)
+		return AFK_STATUS_PENDING;
+	if (strcmp(s, "success") == 0 || strcmp(s, "inactive") == 0)
+		return AFK_STATUS_SUCCESS;
+	if (strcmp(s, "failure") == 0 || strcmp(s, "error") == 0)
+		return AFK_STATUS_FAILURE;
+	return AFK_STATUS_PENDING;
+}
+
+/* Reports the state of the newest deployment status s (NULL: none yet,
+ * pending); a failed one is also a failing check. */
+static int report_deploy_status(afk_call *call, const struct afk__forge *g,
+                                json_t *s)
+{
+	int st = s ? deploy_state(str_of(s, "state")) : AFK_STATUS_PENDING;
+	static const char *const links[] = {
+		"log_url", "target_url", "environment_url"
+	};
+	const char *url = NULL;
+	char *name;
+	size_t i;
+	int rc;
+
+	if (st != AFK_STATUS_FAILURE)
+		return afk_call_set_deploy(call, st);
+	for (i = 0; i < sizeof(links) / sizeof(*links) && url == NULL; i++) {
+		url = str_of(s, links[i]);
+		if (url != NULL && url[0] == '\0')
+			url = NULL;
+	}
+	name = afk__aprintf("deployment to %s", g->deploy_env);
+	if (name == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	rc = afk_call_add_failing_check(call, name, url);
+	free(name);
+	if (rc == AFK_OK)
+		rc = afk_call_set_deploy(call, st);
+	return rc;
+}
+
+/* Reports the deploy state of the merged pull request pr of repo (base:
+ * its URL from repo_base()) from the deployments of its merge commit to
+ * g->deploy_env; see the head of the file. */
+static int report_deploy(afk_call *call, struct afk__forge *g,
+                         const char *repo, const char *base, json_t *pr)
+{
+	const char *sha = str_of(pr, "merge_commit_sha");
+	long long num = (long long)json_integer_value(json_object_get(pr,
+	                                              "number"));
+	char *es, *ee;
+	greq dq, sq;
+	json_t *deps = NULL, *sts = NULL, *dep = NULL;
+	int rc;
+
+	memset(&dq, 0, sizeof(dq));
+	memset(&sq, 0, sizeof(sq));
+	if (sha == NULL || sha[0] == '\0')
+		return afk__call_failf(call, AFK_EPARSE, "read pull request "
+		                       "%s#%lld: merged, but no "
+		                       "merge_commit_sha", repo, num);
+	es = enc(sha);
+	ee = enc(g->deploy_env);
+	rc = greq_set(g, &dq, "GET",
+	        afk__aprintf("read the deployments of %s@%s", repo, sha),
+	        es && ee ? afk__aprintf("%s/deployments?sha=%s&environment=%s"
+	                                "&per_page=100", base, es, ee) : NULL,
+	        NULL, 1);
+	free(es);
+	free(ee);
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = run(call, g, &dq, 1);
+	if (rc == AFK_OK && (deps = body_of(call, &dq, 1)) == NULL)
+		rc = AFK_EPARSE;
+	if (rc == AFK_OK)
+		dep = newest(deps);
+	if (rc == AFK_OK && dep != NULL && id_of(dep) < 0)
+		rc = afk__call_failf(call, AFK_EPARSE, "%s: the newest "
+		                     "deployment has no id", dq.what);
+	if (rc == AFK_OK && dep != NULL) {
+		long long id = (long long)id_of(dep);
+
+		rc = greq_set(g, &sq, "GET",
+		        afk__aprintf("read the statuses of deployment %lld of "
+		                     "%s@%s", id, repo, sha),
+		        afk__aprintf("%s/deployments/%lld/statuses?"
+		                     "per_page=100", base, id), NULL, 1);
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+		if (rc == AFK_OK)
+			rc = run(call, g, &sq, 1);
+		if (rc == AFK_OK && (sts = body_of(call, &sq, 1)) == NULL)
+			rc = AFK_EPARSE;
+	}
+	if (rc == AFK_OK)
+		rc = report_deploy_status(call, g, newest(sts));
+	json_decref(deps);
+	json_decref(sts);
+	greq_clear(&dq);
+	greq_clear(&sq);
+	return rc;
+}
+
+/* --- CI state -------------------------------------------------------- */
+
 /* Reports the CI state of head from the combined status and the check
  * runs; items past those read count as pending. */
 static int report_ci(afk_call *call, json_t *status, json_t *runs)
@@ -705,7 +861,9 @@ static int gh_ci_status(afk_call *call, const char *repo, long number,
 	}
 	if (rc == AFK_OK)
 		rc = report_ci(call, status, runs);
-	if (rc == AFK_OK)
+	if (rc == AFK_OK && best_merged && g->deploy_env != NULL)
+		rc = report_deploy(call, g, repo, base, best);
+	else if (rc == AFK_OK)
 		rc = afk_call_set_deploy(call, AFK_STATUS_NONE);
 out:
 	json_decref(best);
@@ -766,6 +924,12 @@ int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 	            cfg->ci_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;
+	if (cfg->ci_deploy_env != NULL &&
+	    (g->deploy_env = afk__strdup(cfg->ci_deploy_env)) == NULL) {
+		afk__forge_free(g);
+		afk__errf(errbuf, "github: out of memory");
+		return AFK_ENOMEM;
+	}
 	rc = afk_ci_set_userdata(ci, g, afk__forge_free);
 	if (rc != AFK_OK) {
 		afk__forge_free(g);

@@ -541,6 +541,7 @@ static int read_preamble(cfg_ctx *cx, const char *path, char **text)
 static void clear_agent_t3(afk_config *c);
 static void clear_notifier_slack(afk_config *c);
 static void clear_github(char **api, char **env, char **file);
+static void clear_ci_forge(afk_config *c);
 
 /* Frees every setting of c and leaves them empty; the message stays. */
 static void config_clear(afk_config *c)
@@ -565,7 +566,7 @@ static void config_clear(afk_config *c)
 	clear_notifier_slack(c);
 	clear_github(&c->tracker_api_url, &c->tracker_token_env,
 	             &c->tracker_token_file);
-	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	clear_ci_forge(c);
 	free(c->http_etag_cache);
 	c->http_etag_cache = NULL;
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
@@ -635,6 +636,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->ci_api_url, src->ci_api_url) ||
 	    dup_into(&dst->ci_token_env, src->ci_token_env) ||
 	    dup_into(&dst->ci_token_file, src->ci_token_file) ||
+	    dup_into(&dst->ci_deploy_env, src->ci_deploy_env) ||
 	    dup_into(&dst->http_etag_cache, src->http_etag_cache)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
@@ -1020,7 +1022,7 @@ static int set_ci_command(afk_config *c, json_t *v, cfg_ctx *cx)
 	}
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
-	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	clear_ci_forge(c);
 	c->ci_kind = kind;
 	c->ci_command = argv;
 	return AFK_OK;
@@ -1309,26 +1311,42 @@ static int set_tracker_github(afk_config *c, json_t *v, cfg_ctx *cx)
 	return AFK_OK;
 }
 
-/* The "github" CI: the same members as the tracker's. */
+/* The forge CI's settings: those of clear_github() and the deploy
+ * environment. */
+static void clear_ci_forge(afk_config *c)
+{
+	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	free(c->ci_deploy_env);
+	c->ci_deploy_env = NULL;
+}
+
+/* The "github" CI: the tracker's members and "deploy_environment"
+ * (optional: a non-empty string; NULL leaves the deploy state none). */
 static int set_ci_github(afk_config *c, json_t *v, cfg_ctx *cx)
 {
 	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
+	char *deploy = NULL;
 	int rc;
 
 	rc = github_members(cx, v, &api, &env, &file);
-	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL) {
-		clear_github(&api, &env, &file);
+	if (rc == AFK_OK && json_object_get(v, "deploy_environment") != NULL)
+		rc = string_member(cx, v, "deploy_environment", NULL,
+		                   &deploy);
+	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL)
 		rc = nomem(cx);
-	}
-	if (rc != AFK_OK)
+	if (rc != AFK_OK) {
+		clear_github(&api, &env, &file);
+		free(deploy);
 		return rc;
+	}
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
-	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	clear_ci_forge(c);
 	c->ci_kind = kind;
 	c->ci_api_url = api;
 	c->ci_token_env = env;
 	c->ci_token_file = file;
+	c->ci_deploy_env = deploy;
 	return AFK_OK;
 }
 
@@ -1396,18 +1414,25 @@ static int set_tracker_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
 	return AFK_OK;
 }
 
-/* The "forgejo" CI: the same members as the tracker's. */
+/* The "forgejo" CI: the same members as the tracker's.  Forgejo has no
+ * deployments: a "deploy_environment", which would do nothing, is
+ * refused rather than ignored. */
 static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
 {
 	char *api, *env, *file, *kind;
 	int rc;
 
+	if (json_object_get(v, "deploy_environment") != NULL) {
+		push_key(cx, "deploy_environment");
+		return refuse(cx, "Forgejo has no deployments to read: only a "
+		              "\"github\" CI takes a deploy environment");
+	}
 	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
 	if (rc != AFK_OK)
 		return rc;
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
-	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	clear_ci_forge(c);
 	c->ci_kind = kind;
 	c->ci_api_url = api;
 	c->ci_token_env = env;
@@ -1446,10 +1471,16 @@ static const adapter_kind agent_kinds[] = {
 };
 
 static const char *const ci_command_members[] = {"kind", "command", NULL};
+/* "deploy_environment" is listed for "forgejo" too, so that its refusal
+ * can say why. */
+static const char *const ci_forge_members[] = {
+	"kind", "api_url", "token_env", "token_file", "deploy_environment",
+	NULL
+};
 static const adapter_kind ci_kinds[] = {
 	{"command", ci_command_members, set_ci_command},
-	{"github", github_members_, set_ci_github},
-	{"forgejo", github_members_, set_ci_forgejo},
+	{"github", ci_forge_members, set_ci_github},
+	{"forgejo", ci_forge_members, set_ci_forgejo},
 };
 
 static const char *const notifier_stdout_members[] = {"kind", NULL};
@@ -1640,7 +1671,7 @@ static int set_ci(afk_config *c, json_t *v, cfg_ctx *cx)
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
 	c->ci_kind = NULL;
-	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	clear_ci_forge(c);
 	return AFK_OK;
 }
 
@@ -1651,9 +1682,17 @@ static json_t *get_ci(const afk_config *c)
 	if (c->ci_kind == NULL)
 		return json_null();
 	if (strcmp(c->ci_kind, "github") == 0 ||
-	    strcmp(c->ci_kind, "forgejo") == 0)
-		return get_github(c->ci_kind, c->ci_api_url, c->ci_token_env,
-		                  c->ci_token_file);
+	    strcmp(c->ci_kind, "forgejo") == 0) {
+		o = get_github(c->ci_kind, c->ci_api_url, c->ci_token_env,
+		               c->ci_token_file);
+		if (o != NULL && c->ci_deploy_env != NULL &&
+		    json_object_set_new(o, "deploy_environment",
+		                        json_string(c->ci_deploy_env))) {
+			json_decref(o);
+			return NULL;
+		}
+		return o;
+	}
 	o = json_object();
 	if (o == NULL ||
 	    json_object_set_new(o, "kind", json_string(c->ci_kind)) ||

@@ -48,11 +48,14 @@ struct afk_config {
 	/* "ci": {"kind": "command", "command": [...]} or absent */
 	char *ci_kind;
 	afk__strv ci_command;
-	/* "ci": {"kind": "github", "api_url", "token_env" | "token_file"} */
-	/* or {"kind": "forgejo", the same members, "api_url" required} */
+	/* "ci": {"kind": "github", "api_url", "token_env" | "token_file",
+	 * "deploy_environment"} */
+	/* or {"kind": "forgejo", the same members but deploy_environment,
+	 * "api_url" required} */
 	char *ci_api_url;         /* NULL: https://api.github.com */
 	char *ci_token_env;
 	char *ci_token_file;      /* resolved */
+	char *ci_deploy_env;      /* NULL: the deploy state is none */
 
 	/* "notifier": {"kind": "stdout"} or {"kind": "file", "path": ...} */
 	char *notifier_kind;

@@ -83,6 +83,7 @@ void afk__forge_free(void *userdata)
 	free(g->ready);
 	free(g->in_progress);
 	afk__strv_clear(&g->trusted);
+	free(g->deploy_env);
 	free(g);
 }
 

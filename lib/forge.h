@@ -26,6 +26,8 @@ struct afk__forge {
 	char *ready;          /* ready label */
 	char *in_progress;    /* in-progress label */
 	afk__strv trusted;    /* trusted logins */
+	char *deploy_env;     /* GitHub CI: the deployments' environment,
+	                         NULL: the deploy state is none */
 	const char *const *headers; /* sent with every request, or NULL */
 	const char *name;     /* "GitHub", for messages */
 };

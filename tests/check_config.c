@@ -1285,6 +1285,26 @@ static const struct bad_adapter {
 	 "ci.token: unknown member of a \"forgejo\" ci"},
 	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", \"token\": "
 	 "\"x\"}", "ci.token: unknown member of a \"github\" ci"},
+	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", "
+	 "\"deploy_environment\": \"\"}",
+	 "ci.deploy_environment: cannot be empty"},
+	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", "
+	 "\"deploy_environment\": 1}",
+	 "ci.deploy_environment: expected a string, got a number"},
+	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", "
+	 "\"deploy_environment\": null}",
+	 "ci.deploy_environment: expected a string, got null"},
+	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", "
+	 "\"deploy_environment\": \"prod\\n\"}",
+	 "ci.deploy_environment: control characters are refused"},
+	{"ci", "{\"kind\": \"forgejo\", \"api_url\": \"https://x\", "
+	 "\"token_env\": \"T\", \"deploy_environment\": \"production\"}",
+	 "ci.deploy_environment: Forgejo has no deployments to read: only a "
+	 "\"github\" CI takes a deploy environment"},
+	{"tracker", "{\"kind\": \"github\", \"token_env\": \"T\", "
+	 "\"deploy_environment\": \"production\"}",
+	 "tracker.deploy_environment: unknown member of a \"github\" "
+	 "tracker"},
 	{"ci", "{\"kind\": \"command\"}", "ci.command: missing"},
 	{"ci", "{\"kind\": \"command\", \"command\": []}",
 	 "ci.command: the command cannot be empty"},
@@ -1381,6 +1401,63 @@ START_TEST(ci_and_notifier_set_their_fields_and_null_clears)
 	ck_assert_ptr_null(c->notifier_path);
 	assert_get(c, "ci", "null");
 	assert_get(c, "notifier", "null");
+	afk_config_free(c);
+}
+END_TEST
+
+/* The github CI's deploy environment: stored, given back by get, kept
+ * by a change of another key, dropped with its kind. */
+START_TEST(github_ci_deploy_environment_round_trips)
+{
+	afk_config *c = cfg_new();
+	const char *want = "{\"kind\":\"github\",\"api_url\":"
+	                   "\"https://api.github.com\",\"token_env\":\"T\","
+	                   "\"deploy_environment\":\"prod eu\"}";
+	char *s;
+
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
+	                 "\"token_env\": \"T\", \"deploy_environment\": "
+	                 "\"prod eu\"}"), AFK_OK);
+	ck_assert_str_eq(c->ci_deploy_env, "prod eu");
+	assert_get(c, "ci", want);
+	/* what get gives, set takes back unchanged */
+	s = get(c, "ci");
+	ck_assert_int_eq(afk_config_set(c, "ci", s), AFK_OK);
+	afk_free(s);
+	assert_get(c, "ci", want);
+	ck_assert_int_eq(afk_config_set(c, "ready_label", "\"go\""), AFK_OK);
+	assert_get(c, "ci", want);
+	ck_assert_int_eq(afk_config_load_string(c, "{\"ci\": {\"kind\": "
+	                 "\"github\", \"token_env\": \"T\", "
+	                 "\"deploy_environment\": \"staging\"}}"), AFK_OK);
+	ck_assert_str_eq(c->ci_deploy_env, "staging");
+	/* absent: none, and get does not invent one */
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
+	                 "\"token_env\": \"T\"}"), AFK_OK);
+	ck_assert_ptr_null(c->ci_deploy_env);
+	assert_get(c, "ci", "{\"kind\":\"github\",\"api_url\":"
+	           "\"https://api.github.com\",\"token_env\":\"T\"}");
+	/* another kind, or null, drops it */
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
+	                 "\"token_env\": \"T\", \"deploy_environment\": "
+	                 "\"x\"}"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
+	                 "\"command\": [\"ci\"]}"), AFK_OK);
+	ck_assert_ptr_null(c->ci_deploy_env);
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
+	                 "\"token_env\": \"T\", \"deploy_environment\": "
+	                 "\"x\"}"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", "null"), AFK_OK);
+	ck_assert_ptr_null(c->ci_deploy_env);
+	assert_get(c, "ci", "null");
+	/* a refusal keeps the one set */
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
+	                 "\"token_env\": \"T\", \"deploy_environment\": "
+	                 "\"y\"}"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
+	                 "\"token_env\": \"T\", \"deploy_environment\": "
+	                 "\"\"}"), AFK_ECONFIG);
+	ck_assert_str_eq(c->ci_deploy_env, "y");
 	afk_config_free(c);
 }
 END_TEST
@@ -1800,6 +1877,7 @@ static Suite *suite(void)
 	LOOP(tc, bad_adapter_is_refused, bad_adapters);
 	tcase_add_test(tc, adapters_set_their_fields_and_null_clears);
 	tcase_add_test(tc, ci_and_notifier_set_their_fields_and_null_clears);
+	tcase_add_test(tc, github_ci_deploy_environment_round_trips);
 	LOOP(tc, lifecycle_numbers_are_range_checked, range_cases);
 	tcase_add_test(tc, lifecycle_numbers_reach_the_fields);
 	LOOP(tc, http_settings_are_checked, http_cases);

@@ -674,6 +674,284 @@ START_TEST(t_ci_errors)
 }
 END_TEST
 
+/* --- deploy --------------------------------------------------------- */
+
+#define ENV "prod eu"          /* sent as prod%20eu */
+#define DEPLOYS "/repos/acme/api/deployments?sha=m3rge&environment=" \
+	"prod%20eu&per_page=100"
+#define PR_MERGED_SHA "{'number': 10, 'state': 'closed', 'merged': true, " \
+	"'merged_at': '2026-01-01T00:00:00Z', 'head': {'sha': 'abc123'}, " \
+	"'merge_commit_sha': 'm3rge'}"
+#define DEP(id, at) "{'id': " #id ", 'sha': 'm3rge', 'environment': '" \
+	ENV "', 'created_at': '" at "'}"
+#define DST(id, st, at) "{'id': " #id ", 'state': '" st "', " \
+	"'created_at': '" at "', 'log_url': 'https://ci.example/deploy/" \
+	#id "', 'target_url': '', 'environment_url': ''}"
+
+/* A CI like the fixture's, with deploy_environment env. */
+static afk_ci *deploy_ci(const char *env)
+{
+	afk_config *cfg;
+	afk_ci *ci;
+	char *text = afk__aprintf("{\"ci\": {\"kind\": \"github\", "
+	                          "\"api_url\": \"%s\", \"token_env\": \""
+	                          TOKEN_ENV "\", \"deploy_environment\": "
+	                          "\"%s\"}}", S.base, env);
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_msg(afk_config_load_string(cfg, text) == 0, "%s",
+	              afk_config_errmsg(cfg));
+	free(text);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_msg(afk_ci_set_builtin(ci, cfg) == 0, "%s",
+	              afk_ci_errmsg(ci));
+	afk_config_free(cfg);
+	return ci;
+}
+
+/* Scripts PR #10 (pr) linked to acme/api#5 with a green CI, the
+ * deployments of m3rge (deps, the answer to DEPLOYS) and the statuses of
+ * deployment 7 (sts, JSON array contents). */
+static void deploy_script(const char *pr, const char *deps, const char *sts)
+{
+	char *text = afk__aprintf("{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  XREF("acme/api", 10) "]},"
+	  "'/repos/acme/api/pulls/10': {'json': %s},"
+	  "'/repos/acme/api/commits/abc123/status': {'json': {'statuses': ["
+	  ST("lint", "success") "]}},"
+	  "'/repos/acme/api/commits/abc123/check-runs': {'json':"
+	  " {'total_count': 0, 'check_runs': []}},"
+	  "'%s': %s,"
+	  "'/repos/acme/api/deployments/7/statuses?per_page=100': {'json':"
+	  " [%s]}}, 'default': {'status': 404, 'json': {'message':"
+	  " 'Not Found'}}}", pr, DEPLOYS, deps, sts);
+
+	ck_assert_ptr_nonnull(text);
+	srv_script(&S, text);
+	free(text);
+}
+
+static int deploy_status(afk_call *c, afk_ci *ci)
+{
+	afk__call_init(c, AFK__CALL_CI_STATUS, NULL);
+	return ci->status(c, "acme/api", 5, ci->userdata);
+}
+
+/* Each state of deployment 7's newest status, and no status yet. */
+START_TEST(t_deploy_states)
+{
+	static const struct {
+		const char *statuses;
+		int want;
+	} cases[] = {
+		{DST(1, "success", "2026-01-02T00:00:00Z"), AFK_STATUS_SUCCESS},
+		{DST(1, "inactive", "2026-01-02T00:00:00Z"), AFK_STATUS_SUCCESS},
+		{DST(1, "failure", "2026-01-02T00:00:00Z"), AFK_STATUS_FAILURE},
+		{DST(1, "error", "2026-01-02T00:00:00Z"), AFK_STATUS_FAILURE},
+		{DST(1, "pending", "2026-01-02T00:00:00Z"), AFK_STATUS_PENDING},
+		{DST(1, "queued", "2026-01-02T00:00:00Z"), AFK_STATUS_PENDING},
+		{DST(1, "in_progress", "2026-01-02T00:00:00Z"),
+		 AFK_STATUS_PENDING},
+		{DST(1, "something_new", "2026-01-02T00:00:00Z"),
+		 AFK_STATUS_PENDING},
+		{"", AFK_STATUS_PENDING},
+	};
+	afk_ci *ci = deploy_ci(ENV);
+	afk_call c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		deploy_script(PR_MERGED_SHA, "{'json': [" DEP(7,
+		              "2026-01-01T00:00:00Z") "]}", cases[i].statuses);
+		ck_assert_msg(deploy_status(&c, ci) == 0, "case %zu: %s", i,
+		              msg_of(&c));
+		ck_assert_int_eq(c.pr, AFK_PR_MERGED);
+		ck_assert_int_eq(c.ci, AFK_STATUS_SUCCESS);
+		ck_assert_msg(c.deploy == cases[i].want, "case %zu: deploy %d, "
+		              "want %d", i, c.deploy, cases[i].want);
+		if (cases[i].want == AFK_STATUS_FAILURE) {
+			ck_assert_uint_eq(c.failing.n, 1);
+			ck_assert_str_eq(c.failing.v[0], "deployment to " ENV);
+			ck_assert_str_eq(c.failing_urls.v[0],
+			                 "https://ci.example/deploy/1");
+		} else {
+			ck_assert_uint_eq(c.failing.n, 0);
+		}
+		afk__call_clear(&c);
+	}
+	/* one of each per case (the log is never cleared) */
+	ck_assert_uint_eq(count_req(&S, "GET", DEPLOYS), i);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments/7/"
+	                            "statuses?per_page=100"), i);
+	afk_ci_free(ci);
+}
+END_TEST
+
+/* The newest deployment and status win whatever the order: the largest
+ * created_at, on a tie the largest id.  A failure's link falls back to
+ * target_url when log_url is empty. */
+START_TEST(t_deploy_newest)
+{
+	afk_ci *ci = deploy_ci(ENV);
+	afk_call c;
+
+	srv_script(&S, "{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  XREF("acme/api", 10) "]},"
+	  "'/repos/acme/api/pulls/10': {'json': " PR_MERGED_SHA "},"
+	  "'/repos/acme/api/commits/abc123/status': {'json': {'statuses': []}},"
+	  "'/repos/acme/api/commits/abc123/check-runs': {'json':"
+	  " {'total_count': 0, 'check_runs': []}},"
+	  "'" DEPLOYS "': {'json': [" DEP(7, "2026-01-02T00:00:00Z") ","
+	  DEP(12, "2026-01-03T00:00:00Z") "," DEP(3, "2026-01-01T00:00:00Z")
+	  "," DEP(11, "2026-01-03T00:00:00Z") "]},"
+	  "'/repos/acme/api/deployments/12/statuses?per_page=100': {'json': ["
+	  DST(1, "success", "2026-01-03T01:00:00Z") ","
+	  DST(5, "failure", "2026-01-03T03:00:00Z") ","
+	  DST(4, "pending", "2026-01-03T03:00:00Z") ","
+	  DST(6, "in_progress", "2026-01-03T02:00:00Z") "]}},"
+	  "'default': {'status': 404, 'json': {'message': 'Not Found'}}}");
+	ck_assert_msg(deploy_status(&c, ci) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.ci, AFK_STATUS_NONE);
+	ck_assert_int_eq(c.deploy, AFK_STATUS_FAILURE);
+	ck_assert_uint_eq(c.failing.n, 1);
+	ck_assert_str_eq(c.failing.v[0], "deployment to " ENV);
+	ck_assert_str_eq(c.failing_urls.v[0], "https://ci.example/deploy/5");
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments/"
+	                            "12/statuses"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments/"
+	                            "11/"), 0);
+
+	/* A failure without log_url: its target_url, then environment_url. */
+	deploy_script(PR_MERGED_SHA, "{'json': [" DEP(7,
+	              "2026-01-01T00:00:00Z") "]}", "{'id': 1, 'state':"
+	              " 'error', 'created_at': '2026-01-02T00:00:00Z',"
+	              " 'target_url': 'https://ci.example/target',"
+	              " 'environment_url': 'https://prod.example'}");
+	ck_assert_msg(deploy_status(&c, ci) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.deploy, AFK_STATUS_FAILURE);
+	ck_assert_str_eq(c.failing_urls.v[0], "https://ci.example/target");
+	afk__call_clear(&c);
+	deploy_script(PR_MERGED_SHA, "{'json': [" DEP(7,
+	              "2026-01-01T00:00:00Z") "]}", "{'id': 1, 'state':"
+	              " 'failure', 'created_at': '2026-01-02T00:00:00Z',"
+	              " 'target_url': '',"
+	              " 'environment_url': 'https://prod.example'}");
+	ck_assert_msg(deploy_status(&c, ci) == 0, "%s", msg_of(&c));
+	ck_assert_str_eq(c.failing_urls.v[0], "https://prod.example");
+	afk__call_clear(&c);
+	afk_ci_free(ci);
+}
+END_TEST
+
+/* No deployment yet: pending, and no status read.  Not merged: none,
+ * nothing read.  No deploy_environment: none, nothing read. */
+START_TEST(t_deploy_none_and_pending)
+{
+	afk_ci *ci = deploy_ci(ENV);
+	afk_call c;
+	size_t before;
+
+	deploy_script(PR_MERGED_SHA, "{'json': []}", "");
+	ck_assert_msg(deploy_status(&c, ci) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.deploy, AFK_STATUS_PENDING);
+	ck_assert_uint_eq(c.failing.n, 0);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", DEPLOYS), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments/"
+	                            "7/"), 0);
+
+	/* An open PR: none, whatever was deployed. */
+	before = count_req(&S, "GET", "/repos/acme/api/deployments");
+	deploy_script(PR_OPEN, "{'json': [" DEP(7, "2026-01-01T00:00:00Z")
+	              "]}", DST(1, "success", "2026-01-02T00:00:00Z"));
+	ck_assert_msg(deploy_status(&c, ci) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_int_eq(c.deploy, AFK_STATUS_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments"),
+	                  before);
+
+	/* The fixture's CI names no environment: none, nothing read. */
+	deploy_script(PR_MERGED_SHA, "{'json': [" DEP(7,
+	              "2026-01-01T00:00:00Z") "]}",
+	              DST(1, "success", "2026-01-02T00:00:00Z"));
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_MERGED);
+	ck_assert_int_eq(c.ci, AFK_STATUS_SUCCESS);
+	ck_assert_int_eq(c.deploy, AFK_STATUS_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments"),
+	                  before);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/10"), 3);
+	afk_ci_free(ci);
+}
+END_TEST
+
+START_TEST(t_deploy_errors)
+{
+	afk_ci *ci = deploy_ci(ENV);
+	afk_call c;
+	size_t before;
+
+	/* A 500 on the deployments: the call and the status named, no
+	 * token. */
+	deploy_script(PR_MERGED_SHA, "{'status': 500, 'json': {'message':"
+	              " 'boom " TOKEN "'}}", "");
+	ck_assert_int_eq(deploy_status(&c, ci), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "read the deployments of "
+	                             "acme/api@m3rge"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
+	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	afk__call_clear(&c);
+
+	/* A 403 on the deployment's statuses. */
+	srv_script(&S, "{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  XREF("acme/api", 10) "]},"
+	  "'/repos/acme/api/pulls/10': {'json': " PR_MERGED_SHA "},"
+	  "'/repos/acme/api/commits/abc123/status': {'json': {'statuses': []}},"
+	  "'/repos/acme/api/commits/abc123/check-runs': {'json':"
+	  " {'total_count': 0, 'check_runs': []}},"
+	  "'" DEPLOYS "': {'json': [" DEP(7, "2026-01-01T00:00:00Z") "]},"
+	  "'/repos/acme/api/deployments/7/statuses': {'status': 403,"
+	  " 'json': {'message': 'Resource not accessible'}}}}");
+	ck_assert_int_eq(deploy_status(&c, ci), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "read the statuses of "
+	                             "deployment 7 of acme/api@m3rge"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "403"));
+	afk__call_clear(&c);
+
+	/* Not a JSON array. */
+	deploy_script(PR_MERGED_SHA, "{'json': {'id': 7}}", "");
+	ck_assert_int_eq(deploy_status(&c, ci), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "read the deployments of "
+	                             "acme/api@m3rge"));
+	afk__call_clear(&c);
+
+	/* The newest deployment without an id. */
+	deploy_script(PR_MERGED_SHA, "{'json': [{'created_at':"
+	              " '2026-01-01T00:00:00Z'}]}", "");
+	ck_assert_int_eq(deploy_status(&c, ci), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "no id"));
+	afk__call_clear(&c);
+
+	/* Merged, without merge_commit_sha: the PR named. */
+	before = count_req(&S, "GET", "/repos/acme/api/deployments");
+	deploy_script(PR_MERGED, "{'json': []}", "");
+	ck_assert_int_eq(deploy_status(&c, ci), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "acme/api#10"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "merge_commit_sha"));
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments"),
+	                  before);
+	afk_ci_free(ci);
+}
+END_TEST
+
 /* --- the probe ------------------------------------------------------ */
 
 /* GET /user, read-only, for the tracker and the CI: 200 is reachable,
@@ -802,6 +1080,29 @@ START_TEST(t_contract)
 }
 END_TEST
 
+/* The deploy state: the deployments of a merged pull request's merge
+ * commit to an environment, and the newest one's statuses (the example
+ * deployment is 1, its example status a success). */
+START_TEST(t_contract_deploy)
+{
+	afk_ci *ci = deploy_ci("production");
+	afk_call c;
+
+	contract("'/repos/acme/api/issues/5/timeline?per_page=100': {'json':"
+	         " [" XREF("acme/api", 10) "]},"
+	         "'/repos/acme/api/pulls/10': {'json': " PR_MERGED_SHA "}");
+	ck_assert_msg(deploy_status(&c, ci) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_MERGED);
+	ck_assert_int_eq(c.deploy, AFK_STATUS_SUCCESS);
+	afk__call_clear(&c);
+	afk_ci_free(ci);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments?"
+	                            "sha=m3rge&environment=production&"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/deployments/"
+	                            "1/statuses?per_page=100"), 1);
+}
+END_TEST
+
 /* --- configuration --------------------------------------------------- */
 
 START_TEST(t_config)
@@ -880,6 +1181,10 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_ci_merged_and_none);
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_errors);
+	tcase_add_test(tc, t_deploy_states);
+	tcase_add_test(tc, t_deploy_newest);
+	tcase_add_test(tc, t_deploy_none_and_pending);
+	tcase_add_test(tc, t_deploy_errors);
 	tcase_add_test(tc, t_config);
 	tcase_add_test(tc, t_probe);
 	suite_add_tcase(s, tc);
@@ -888,6 +1193,7 @@ static Suite *github_suite(void)
 		tcase_add_checked_fixture(tc, setup, teardown);
 		tcase_set_timeout(tc, 120);
 		tcase_add_test(tc, t_contract);
+		tcase_add_test(tc, t_contract_deploy);
 		suite_add_tcase(s, tc);
 	}
 	return s;
