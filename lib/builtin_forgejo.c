@@ -136,13 +136,15 @@ typedef struct cand {
 	long number;
 	int needs_gates;     /* ready and not in progress: trust, blockers */
 	int trusted;
+	char *who;           /* with trust_writers: a labeller not among
+	                        trusted_users, whose permission is read */
+	json_t *blockers;    /* its blockers' answer, until reported */
 } cand;
 
-/* 1 when the poster of the latest "label" event adding label is
- * trusted.  Forgejo's label events carry body "1" when the label was
- * added and "" when it was removed. */
-static int trusted_by_timeline(const struct afk__forge *g, json_t *events,
-                               const char *label)
+/* The poster of the latest "label" event adding label, borrowed from
+ * events, or NULL.  Forgejo's label events carry body "1" when the label
+ * was added and "" when it was removed. */
+static const char *labeller(json_t *events, const char *label)
 {
 	const char *poster = NULL;
 	json_t *e;
@@ -158,7 +160,94 @@ static int trusted_by_timeline(const struct afk__forge *g, json_t *events,
 		    name != NULL && strcmp(name, label) == 0)
 			poster = str_of(json_object_get(e, "user"), "login");
 	}
-	return poster != NULL && afk__strv_find(&g->trusted, poster) >= 0;
+	return poster;
+}
+
+/* 1 when a collaborator permission answer grants write access. */
+static int can_write(json_t *perm)
+{
+	static const char *const yes[] = {"owner", "admin", "write"};
+	const char *p = str_of(perm, "permission");
+	size_t i;
+
+	for (i = 0; p != NULL && i < sizeof(yes) / sizeof(*yes); i++)
+		if (strcmp(p, yes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* With trust_writers: reads, in one batch, the permission of each
+ * labeller not among trusted_users (c->who), trusted with write access;
+ * a 404 (no such user) is no access, not an error. */
+static int read_permissions(afk_call *call, struct afk__forge *g,
+                            const char *const *repos, cand *cands,
+                            size_t n)
+{
+	char err[AFK__ERRMSG_SIZE], *base = NULL, *ew;
+	greq *pq;
+	afk__http_req *hr;
+	json_t *perm;
+	size_t i, k = 0, np = 0;
+	int rc = AFK_OK;
+
+	for (i = 0; i < n; i++)
+		np += cands[i].who != NULL;
+	if (np == 0)
+		return AFK_OK;
+	pq = calloc(np, sizeof(*pq));
+	hr = calloc(np, sizeof(*hr));
+	if (pq == NULL || hr == NULL) {
+		free(pq);
+		free(hr);
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n && rc == AFK_OK; i++) {
+		if (cands[i].who == NULL)
+			continue;
+		rc = repo_base(g, repos[cands[i].repo], &base, err);
+		if (rc != AFK_OK) {
+			rc = afk__call_failf(call, rc, "list issues: %s", err);
+			break;
+		}
+		ew = enc(cands[i].who);
+		rc = greq_set(g, &pq[k++], "GET",
+		        afk__aprintf("read the permission of %s on %s",
+		                     cands[i].who, repos[cands[i].repo]),
+		        ew != NULL ? afk__aprintf("%s/collaborators/%s/"
+		                                  "permission", base, ew) :
+		        NULL, NULL, 0);
+		free(ew);
+		free(base);
+		base = NULL;
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+	}
+	if (rc == AFK_OK) {
+		for (k = 0; k < np; k++)
+			hr[k] = pq[k].r;
+		afk__http_run(g->http, hr, np);
+		for (k = 0; k < np; k++)
+			pq[k].r = hr[k];
+	}
+	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
+		if (cands[i].who == NULL)
+			continue;
+		perm = NULL;
+		if (pq[k].r.rc != AFK_OK && !(pq[k].r.fail ==
+		    AFK__HTTP_ESTATUS && pq[k].r.status == 404))
+			rc = afk__call_failf(call, pq[k].r.rc, "%s",
+			                     pq[k].r.errmsg);
+		else if (pq[k].r.rc == AFK_OK &&
+		         (perm = body_of(call, &pq[k], 0)) == NULL)
+			rc = AFK_EPARSE;
+		else
+			cands[i].trusted = perm != NULL && can_write(perm);
+		json_decref(perm);
+		k++;
+	}
+	greqs_free(pq, np);
+	free(hr);
+	return rc;
 }
 
 /* 1 when the issue object is a pull request. */
@@ -275,6 +364,7 @@ static int fj_list_ready(afk_call *call, const char *const *repos,
 	char err[AFK__ERRMSG_SIZE], *base = NULL, *lab[2] = {NULL, NULL};
 	greq *qs = NULL, *gq = NULL;
 	json_t **lists = NULL, *tl, *bl;
+	const char *who;
 	cand *cands = NULL;
 	size_t i, n = 0, cap = 0, ng = 0, k;
 	int rc = AFK_OK;
@@ -371,13 +461,28 @@ static int fj_list_ready(afk_call *call, const char *const *repos,
 				json_decref(bl);
 				break;
 			}
-			cands[i].trusted = trusted_by_timeline(g, tl, g->ready);
+			who = labeller(tl, g->ready);
+			cands[i].trusted = who != NULL &&
+			        afk__strv_find(&g->trusted, who) >= 0;
+			if (who != NULL && !cands[i].trusted &&
+			    g->trust_writers &&
+			    (cands[i].who = afk__strdup(who)) == NULL)
+				rc = afk__call_failf(call, AFK_ENOMEM,
+				                     "out of memory");
 		}
-		rc = report_issue(call, repos[cands[i].repo], &cands[i], bl);
+		cands[i].blockers = bl;
 		json_decref(tl);
-		json_decref(bl);
 	}
+	if (rc == AFK_OK)
+		rc = read_permissions(call, g, repos, cands, n);
+	for (i = 0; i < n && rc == AFK_OK; i++)
+		rc = report_issue(call, repos[cands[i].repo], &cands[i],
+		                  cands[i].blockers);
 out:
+	for (i = 0; cands != NULL && i < n; i++) {
+		json_decref(cands[i].blockers);
+		free(cands[i].who);
+	}
 	greqs_free(gq, 2 * ng);
 	greqs_free(qs, 2 * nrepos);
 	for (i = 0; lists != NULL && i < 2 * nrepos; i++)

@@ -596,6 +596,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	dst->kill_switch = src->kill_switch;
 	dst->fix_forward_budget = src->fix_forward_budget;
 	dst->deploy_stage = src->deploy_stage;
+	dst->trust_writers = src->trust_writers;
 	dst->stall_timeout = src->stall_timeout;
 	dst->ci_timeout = src->ci_timeout;
 	dst->deploy_timeout = src->deploy_timeout;
@@ -1772,6 +1773,19 @@ static json_t *get_fix_forward_budget(const afk_config *c)
 	return json_integer(c->fix_forward_budget);
 }
 
+static int set_trust_writers(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_boolean(v))
+		return wrong_type(cx, v, "a boolean");
+	c->trust_writers = json_is_true(v);
+	return AFK_OK;
+}
+
+static json_t *get_trust_writers(const afk_config *c)
+{
+	return json_boolean(c->trust_writers);
+}
+
 static int set_deploy_stage(afk_config *c, json_t *v, cfg_ctx *cx)
 {
 	if (!json_is_boolean(v))
@@ -1928,6 +1942,7 @@ static const cfg_key keys[] = {
 	{"in_progress_label", set_in_progress_label, get_in_progress_label},
 	{"human_label", set_human_label, get_human_label},
 	{"trusted_users", set_trusted_users, get_trusted_users},
+	{"trust_writers", set_trust_writers, get_trust_writers},
 	{"preamble_file", set_preamble_file, get_preamble_file},
 	{"tracker", set_tracker, get_tracker},
 	{"agent", set_agent, get_agent},
@@ -2005,6 +2020,7 @@ static int config_defaults(afk_config *c)
 	c->kill_switch = 1;
 	c->fix_forward_budget = DEFAULT_BUDGET;
 	c->deploy_stage = 0;
+	c->trust_writers = 0;
 	c->stall_timeout = DEFAULT_STALL_TIMEOUT;
 	c->ci_timeout = DEFAULT_CI_TIMEOUT;
 	c->deploy_timeout = DEFAULT_DEPLOY_TIMEOUT;

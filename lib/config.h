@@ -18,6 +18,8 @@ struct afk_config {
 	char *in_progress_label;  /* default "agent-in-progress" */
 	char *human_label;        /* default "ready-for-human" */
 	afk__strv trusted_users;  /* logins whose ready label counts */
+	int trust_writers;        /* default 0: a labeller with write access
+	                             to the repository counts too */
 	char *preamble_file;      /* NULL: the built-in preamble */
 	char *preamble;           /* the file's text, read when set */
 

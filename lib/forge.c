@@ -47,6 +47,7 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 		g->auth = afk__aprintf("Authorization: %s %s", scheme, token);
 		g->ready = afk__strdup(cfg->ready_label);
 		g->in_progress = afk__strdup(cfg->in_progress_label);
+		g->trust_writers = cfg->trust_writers;
 		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
 		    g->in_progress == NULL ||
 		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)

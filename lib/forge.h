@@ -26,6 +26,7 @@ struct afk__forge {
 	char *ready;          /* ready label */
 	char *in_progress;    /* in-progress label */
 	afk__strv trusted;    /* trusted logins */
+	int trust_writers;    /* a labeller with write access counts too */
 	char *deploy_env;     /* GitHub CI: the deployments' environment,
 	                         NULL: the deploy state is none */
 	const char *const *headers; /* sent with every request, or NULL */

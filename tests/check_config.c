@@ -175,6 +175,7 @@ START_TEST(fresh_config_fails_closed)
 	assert_get(c, "in_progress_label", "\"agent-in-progress\"");
 	assert_get(c, "human_label", "\"ready-for-human\"");
 	assert_get(c, "trusted_users", "[]");
+	assert_get(c, "trust_writers", "false");
 	assert_get(c, "preamble_file", "null");
 	assert_get(c, "tracker", "null");
 	assert_get(c, "agent", "null");
@@ -239,7 +240,8 @@ START_TEST(keys_are_enumerated_in_order)
 {
 	static const char *const want[] = {
 		"kill_switch", "allowlist", "ready_label", "in_progress_label",
-		"human_label", "trusted_users", "preamble_file", "tracker",
+		"human_label", "trusted_users", "trust_writers",
+		"preamble_file", "tracker",
 		"agent", "ci", "notifier", "fix_forward_budget", "deploy_stage",
 		"stall_timeout", "ci_timeout", "deploy_timeout", "http"
 	};
@@ -297,6 +299,8 @@ START_TEST(every_key_round_trips_a_value)
 			v = "\"help me\"";
 		else if (strcmp(k, "trusted_users") == 0)
 			v = "[\"alice\",\"bob-1\"]";
+		else if (strcmp(k, "trust_writers") == 0)
+			v = "true";
 		else if (strcmp(k, "preamble_file") == 0)
 			v = pre_json;
 		else if (strcmp(k, "tracker") == 0)
@@ -552,6 +556,8 @@ static const struct bad_type {
 	{"fix_forward_budget", "null",
 	 "fix_forward_budget: expected an integer, got null"},
 	{"deploy_stage", "1", "deploy_stage: expected a boolean, got a number"},
+	{"trust_writers", "\"yes\"",
+	 "trust_writers: expected a boolean, got a string"},
 	{"stall_timeout", "true",
 	 "stall_timeout: expected an integer, got a boolean"},
 	{"ci_timeout", "60.0", "ci_timeout: expected an integer, got a number"},

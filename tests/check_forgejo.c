@@ -230,6 +230,81 @@ START_TEST(t_list_ready)
 }
 END_TEST
 
+/* With trust_writers, a labeller not among trusted_users counts when the
+ * repository grants it write access; a user that does not exist (404)
+ * does not, and is no error.  Without it no permission is read. */
+START_TEST(t_list_ready_writers)
+{
+	static const char *const repos[] = {"acme/api"};
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	int pass, rc;
+
+	srv_script(&S, "{'routes': {"
+	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) ","
+	  ISSUE(2, LAB(1, RL)) "," ISSUE(3, LAB(1, RL)) ","
+	  ISSUE(4, LAB(1, RL)) "]},"
+	  "'" A "/issues/1/timeline': {'json': [" LABELED("carol", RL) "]},"
+	  "'" A "/issues/2/timeline': {'json': [" LABELED("dave", RL) "]},"
+	  "'" A "/issues/3/timeline': {'json': [" LABELED("ghost", RL) "]},"
+	  "'" A "/issues/4/timeline': {'json': [" LABELED("alice", RL) "]},"
+	  "'" A "/collaborators/carol/permission': {'json':"
+	  " {'permission': 'write', 'role_name': 'write'}},"
+	  "'" A "/collaborators/dave/permission': {'json':"
+	  " {'permission': 'read', 'role_name': 'read'}},"
+	  "'" A "/collaborators/ghost/permission': {'status': 404,"
+	  " 'json': {'message': 'user does not exist'}}},"
+	  "'default': {'json': []}}");
+	for (pass = 0; pass < 2; pass++) {
+		rc = list_ready(&c, &set, repos, 1);
+		ck_assert_msg(rc == 0, "%s", msg_of(&c));
+		is = find_issue(&set, "acme/api", 1);
+		ck_assert_int_eq(afk_issue_trusted(is), pass == 1);
+		afk_issue_free(is);
+		is = find_issue(&set, "acme/api", 2);
+		ck_assert_int_eq(afk_issue_trusted(is), 0);
+		afk_issue_free(is);
+		is = find_issue(&set, "acme/api", 3);
+		ck_assert_int_eq(afk_issue_trusted(is), 0);
+		afk_issue_free(is);
+		is = find_issue(&set, "acme/api", 4);
+		ck_assert_int_eq(afk_issue_trusted(is), 1);
+		afk_issue_free(is);
+		afk__call_clear(&c);
+		afk__iset_clear(&set);
+		if (pass == 0) {
+			ck_assert_uint_eq(count_req(&S, "GET",
+			                  A "/collaborators/"), 0);
+			ck_assert_int_eq(afk_config_set(CFG, "trust_writers",
+			                                "true"), 0);
+			afk_tracker_free(T);
+			ck_assert_int_eq(afk_tracker_new(&T), 0);
+			ck_assert_msg(afk_tracker_set_builtin(T, CFG) == 0, "%s",
+			              afk_tracker_errmsg(T));
+		}
+	}
+	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/carol/"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/dave/"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/ghost/"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/alice/"), 0);
+
+	/* A 500 on a permission read fails the listing, naming it. */
+	srv_script(&S, "{'routes': {"
+	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" A "/issues/1/timeline': {'json': [" LABELED("carol", RL) "]},"
+	  "'" A "/collaborators/carol/permission': {'status': 500,"
+	  " 'body': 'down'}},"
+	  "'default': {'json': []}}");
+	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "permission of carol on "
+	                             "acme/api"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
 START_TEST(t_list_ready_bad_repo)
 {
 	static const char *const noowner[] = {"api"};
@@ -927,6 +1002,22 @@ START_TEST(t_contract)
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/timeline"), 1);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies"),
 	                  1);
+	/* With trust_writers: the permission of a labeller who is not a
+	 * trusted user. */
+	ck_assert_int_eq(afk_config_set(CFG, "trust_writers", "true"), 0);
+	afk_tracker_free(T);
+	ck_assert_int_eq(afk_tracker_new(&T), 0);
+	ck_assert_msg(afk_tracker_set_builtin(T, CFG) == 0, "%s",
+	              afk_tracker_errmsg(T));
+	contract("'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL))
+	         "]}, '" A "/issues/1/timeline': {'json': ["
+	         LABELED("carol", RL) "]},"
+	         "'" A "/issues/1/dependencies': {'json': []}");
+	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/carol/"
+	                            "permission"), 1);
 
 	/* The mock's label is not ours: the request passed, the check of
 	 * the answer fails (a refused request would be a 599). */
@@ -1050,6 +1141,7 @@ static Suite *forgejo_suite(void)
 	tcase_add_test(tc, t_list_ready_bad_repo);
 	tcase_add_test(tc, t_list_ready_errors);
 	tcase_add_test(tc, t_list_ready_full_pages);
+	tcase_add_test(tc, t_list_ready_writers);
 	tcase_add_test(tc, t_headers);
 	tcase_add_test(tc, t_labels);
 	tcase_add_test(tc, t_labels_read_error);
