@@ -10,6 +10,11 @@ line of its own on stdout.  It plays GitHub's REST API for any number
 of repositories /repos/{owner}/{name}, each with K open issues (numbers
 1..K) carrying the ready label:
 
+  GET .../issues?... (no labels filter)    the K issues (one page: no
+                                           Link), each with an
+                                           issue_dependencies_summary
+                                           of no blocker and an old
+                                           updated_at
   GET .../issues?...labels=READY...        the K issues
   GET .../issues?...labels=(anything else) []
   GET .../issues/{n}/timeline              one "labeled" event for the
@@ -68,7 +73,7 @@ def answer_for(path, opts):
     owner, name = parts[1], parts[2]
     rest = parts[4:]
     if not rest:
-        if query.get("labels", [""])[0] != opts.ready:
+        if query.get("labels", [opts.ready])[0] != opts.ready:
             return 200, []
         return 200, [{
             "number": n,
@@ -76,6 +81,10 @@ def answer_for(path, opts):
             "state": "open",
             "labels": [{"name": opts.ready}],
             "user": {"login": opts.trusted},
+            "updated_at": "2026-01-01T00:00:00Z",
+            "issue_dependencies_summary": {
+                "blocked_by": 0, "blocking": 0,
+                "total_blocked_by": 0, "total_blocking": 0},
         } for n in range(1, opts.issues + 1)]
     if not rest[0].isdigit() or int(rest[0]) > opts.issues:
         return 404, {"message": "Not Found"}

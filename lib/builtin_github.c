@@ -10,19 +10,33 @@
  *
  * The tracker, per callback:
  *
- *   list_ready      GET /repos/{o}/{r}/issues?state=open&labels={L}
- *                   once for the ready and once for the in-progress
- *                   label, every repository's in one concurrent batch,
- *                   paginated; pull requests (a "pull_request" member)
- *                   are skipped, issues carrying both labels reported
- *                   once.  Then, in a second batch, for each issue that
- *                   carries the ready label and not the in-progress one
- *                   (an in-progress issue is a lock whatever its trust):
- *                   GET .../issues/{n}/timeline - trusted when the actor
- *                   of the latest "labeled" event for the ready label is
- *                   one of trusted_users - and
- *                   GET .../issues/{n}/dependencies/blocked_by - each
- *                   open blocking issue becomes a blocker.  The
+ *   list_ready      In rounds, each one concurrent batch over every
+ *                   repository.  First GET /repos/{o}/{r}/issues?
+ *                   state=open&per_page=100, the first page of its open
+ *                   issues; a repository with a next page is listed
+ *                   again by label instead, ...&labels={L} for the
+ *                   ready and for the in-progress label, every page
+ *                   (GitHub's labels filter is an AND).  Pull requests
+ *                   (a "pull_request" member) and issues with neither
+ *                   label are skipped.  An in-progress issue locks its
+ *                   repository: nothing there is vetted.  Elsewhere the
+ *                   ready issues are vetted best first (the policy's
+ *                   order, afk__policy_outranks()), one per round, until
+ *                   one passes: GET .../issues/{n}/timeline - trusted
+ *                   when the actor of the latest "labeled" event for the
+ *                   ready label is one of trusted_users, or with
+ *                   trust_writers can write (GET .../collaborators/
+ *                   {login}/permission, a 404 being no access) - and,
+ *                   unless the listing's issue_dependencies_summary
+ *                   says blocked_by 0, GET .../issues/{n}/dependencies/
+ *                   blocked_by - each open blocking issue a blocker.
+ *                   An unvetted issue cannot be picked (its repository
+ *                   is locked, or a better one passed) and is reported
+ *                   trusted and unblocked, so that the policy names the
+ *                   reason that holds.  The labeller is remembered with
+ *                   the ETag cache for the issue's updated_at (every
+ *                   label event moves it) once the issue is quiet: an
+ *                   idle tick reads one page per repository.  The
  *                   priority is N of a label "priority:N" (the first
  *                   one), else 0.
  *   add_label       POST .../issues/{n}/labels {"labels": [L]}
@@ -74,6 +88,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -81,6 +96,7 @@
 #include "forge.h"
 #include "http.h"
 #include "issue.h"
+#include "policy.h"
 
 #define DEFAULT_API "https://api.github.com"
 #define MORE_PAGES 9           /* further pages of statuses, check runs */
@@ -93,18 +109,47 @@ static const char *const gh_headers[] = {
 
 /* --- list_ready ------------------------------------------------------ */
 
-/* An issue of the listing, kept until the second batch has run. */
+/* Vetting (reading the gates of) a candidate can be skipped when it was
+ * done before and nothing changed since.  The labeller read from an
+ * issue's timeline is kept as a memo of the HTTP cache for the issue's
+ * updated_at, which every label event moves; only for issues quiet for
+ * this long, so that a label event in the same second as the
+ * updated_at read - or a clock apart from GitHub's - cannot hide. */
+#define MEMO_QUIET 300
+
+/* An issue of a listing, kept until it is reported. */
 typedef struct cand {
-	size_t repo;         /* index into repos */
-	json_t *obj;         /* the issue, borrowed from the listing */
+	json_t *obj;         /* the issue, borrowed from its listing */
 	long number;
-	int needs_gates;     /* ready and not in progress: trust, blockers */
+	int priority;
+	int ready;           /* ready and not in progress: may be picked */
+	int vetted;          /* its gates were read */
 	int trusted;
+	json_t *blockers;    /* its open blockers' numbers; NULL: none */
+	char *who;           /* with trust_writers: the labeller not among
+	                        trusted_users whose permission is to be read */
 } cand;
 
-/* 1 when the actor of the latest "labeled" event for label is trusted. */
-static int trusted_by_timeline(const struct afk__forge *g, json_t *events,
-                               const char *label)
+/* What list_ready knows of one repository. */
+typedef struct rstate {
+	const char *name;
+	char *base;          /* {api}/repos/{owner}/{name} */
+	json_t *lists[3];    /* the first page of all open issues; or the
+	                        ready and the in-progress listings */
+	int listed;          /* the issues below are all its open ones */
+	int locked;          /* one of them is in progress */
+	cand *c;
+	size_t n, cap;
+	size_t *order;       /* the ready ones, best first */
+	size_t nready, next; /* order[next] is the one to vet */
+	int done;            /* a candidate passed, or none is left */
+	/* the requests of the current round: index into the batch, or -1 */
+	long q_list, q_timeline, q_blockers, q_perm;
+} rstate;
+
+/* 1 when the actor of the latest "labeled" event for label is trusted;
+ * *who is that actor (borrowed from events), or NULL. */
+static const char *labeller(json_t *events, const char *label)
 {
 	const char *actor = NULL;
 	json_t *e;
@@ -118,60 +163,179 @@ static int trusted_by_timeline(const struct afk__forge *g, json_t *events,
 		    name != NULL && strcmp(name, label) == 0)
 			actor = str_of(json_object_get(e, "actor"), "login");
 	}
-	return actor != NULL && afk__strv_find(&g->trusted, actor) >= 0;
+	return actor;
 }
 
-/* Adds the open issues of the collected listings (the 2*nrepos first
- * requests) to *cands, deduplicated. */
-static int collect(afk_call *call, const struct afk__forge *g, greq *qs,
-                   size_t nrepos, json_t **lists, cand **cands,
-                   size_t *n, size_t *cap)
+/* Seconds since the epoch of an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ",
+ * or -1. */
+static long long utc_seconds(const char *s)
 {
-	size_t i, k, j;
+	int y, mo, d, h, mi, se, n = 0;
+	long long days;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d,
+	                        &h, &mi, &se, &n) != 6 || n != 20 ||
+	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    se > 60)
+		return -1;
+	/* Days from the civil date (H. Hinnant's algorithm). */
+	y -= mo <= 2;
+	days = (long long)(y >= 0 ? y : y - 399) / 400 * 146097;
+	{
+		long long yoe = y - ((y >= 0 ? y : y - 399) / 400) * 400;
+		long long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+
+		days += yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	}
+	return days * 86400 + h * 3600 + mi * 60 + se;
+}
+
+/* The memo key of c's labeller. */
+static char *memo_key(const struct afk__forge *g, const rstate *r,
+                      const cand *c)
+{
+	return afk__aprintf("labeller\n%s/issues/%ld\n%s", r->base, c->number,
+	                    g->ready);
+}
+
+/* 0 when the listing says c has no open blocker, so none need be read. */
+static int may_be_blocked(const cand *c)
+{
+	json_t *sum = json_object_get(c->obj, "issue_dependencies_summary");
+	json_t *open = json_object_get(sum, "blocked_by");
+
+	return !json_is_integer(open) || json_integer_value(open) != 0;
+}
+
+/* Adds the open issues of list that carry either label to r,
+ * deduplicated. */
+static int collect(afk_call *call, const struct afk__forge *g, rstate *r,
+                   json_t *list)
+{
+	size_t k, j;
 	json_t *it;
 
-	for (i = 0; i < 2 * nrepos; i++) {
-		lists[i] = body_of(call, &qs[i], 1);
-		if (lists[i] == NULL)
-			return AFK_EPARSE;
-		json_array_foreach(lists[i], k, it) {
-			json_int_t num;
-			const char *state = str_of(it, "state");
-			int dup = 0;
+	json_array_foreach(list, k, it) {
+		json_int_t num;
+		const char *state = str_of(it, "state");
+		int ready, busy, dup = 0;
+		cand *c;
 
-			if (json_object_get(it, "pull_request") != NULL ||
-			    !json_is_integer(json_object_get(it, "number")) ||
-			    (state != NULL && strcmp(state, "open") != 0))
-				continue;
-			num = json_integer_value(json_object_get(it, "number"));
-			if (num <= 0)
-				continue;
-			for (j = 0; j < *n && !dup; j++)
-				dup = (*cands)[j].repo == i / 2 &&
-				      (*cands)[j].number == (long)num;
-			if (dup)
-				continue;
-			if (afk__grow((void **)cands, cap, *n, 1,
-			              sizeof(**cands)) != AFK_OK)
-				return afk__call_failf(call, AFK_ENOMEM,
-				                       "out of memory");
-			memset(&(*cands)[*n], 0, sizeof(**cands));
-			(*cands)[*n].repo = i / 2;
-			(*cands)[*n].obj = it;
-			(*cands)[*n].number = (long)num;
-			(*cands)[*n].needs_gates =
-				afk__forge_has_label_named(it, g->ready, 1) &&
-				!afk__forge_has_label_named(it,
-				                            g->in_progress, 1);
-			(*n)++;
-		}
+		if (json_object_get(it, "pull_request") != NULL ||
+		    !json_is_integer(json_object_get(it, "number")) ||
+		    (state != NULL && strcmp(state, "open") != 0))
+			continue;
+		num = json_integer_value(json_object_get(it, "number"));
+		ready = afk__forge_has_label_named(it, g->ready, 1);
+		busy = afk__forge_has_label_named(it, g->in_progress, 1);
+		if (num <= 0 || (!ready && !busy))
+			continue;
+		for (j = 0; j < r->n && !dup; j++)
+			dup = r->c[j].number == (long)num;
+		if (dup)
+			continue;
+		if (afk__grow((void **)&r->c, &r->cap, r->n, 1,
+		              sizeof(*r->c)) != AFK_OK)
+			return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		c = &r->c[r->n++];
+		memset(c, 0, sizeof(*c));
+		c->obj = it;
+		c->number = (long)num;
+		c->priority = afk__forge_priority_of(it);
+		c->ready = ready && !busy;
+		r->locked |= busy;
 	}
 	return AFK_OK;
 }
 
-/* Makes the afk_issue of c and hands it to call. */
-static int report_issue(afk_call *call, const char *repo, cand *c,
-                        json_t *blockers)
+/* Once r's issues are all known: its ready ones in ranking order. */
+static int rank(afk_call *call, rstate *r)
+{
+	size_t i, j, t;
+
+	r->listed = 1;
+	r->order = malloc((r->n + 1) * sizeof(*r->order));
+	if (r->order == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (i = 0; i < r->n; i++)
+		if (r->c[i].ready)
+			r->order[r->nready++] = i;
+	/* Insertion sort: a repository has few ready issues. */
+	for (i = 1; i < r->nready; i++) {
+		t = r->order[i];
+		for (j = i; j > 0 && afk__policy_outranks(r->c[t].priority,
+		     r->c[t].number, r->c[r->order[j - 1]].priority,
+		     r->c[r->order[j - 1]].number); j--)
+			r->order[j] = r->order[j - 1];
+		r->order[j] = t;
+	}
+	r->done = r->locked || r->nready == 0;
+	return AFK_OK;
+}
+
+/* The gates of c are known: does it pass, and what is left to vet? */
+static void vetted(rstate *r, cand *c, int trusted)
+{
+	c->vetted = 1;
+	c->trusted = trusted;
+	if (c->trusted && json_array_size(c->blockers) == 0)
+		r->done = 1;
+	else if (++r->next >= r->nready)
+		r->done = 1;
+}
+
+/* c's labeller is who (NULL: nobody labelled it): trusted when one of
+ * trusted_users; else, with trust_writers, once its permission is read
+ * (c->who is set and c is not vetted yet). */
+static int judge(rstate *r, cand *c, const struct afk__forge *g,
+                 const char *who)
+{
+	if (who != NULL && afk__strv_find(&g->trusted, who) < 0 &&
+	    g->trust_writers) {
+		c->who = afk__strdup(who);
+		return c->who != NULL ? AFK_OK : AFK_ENOMEM;
+	}
+	vetted(r, c, who != NULL && afk__strv_find(&g->trusted, who) >= 0);
+	return AFK_OK;
+}
+
+/* 1 when a collaborator permission answer grants write access. */
+static int can_write(json_t *perm)
+{
+	static const char *const yes[] = {"admin", "maintain", "write"};
+	const char *p = str_of(perm, "permission");
+	const char *role = str_of(perm, "role_name");
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		if ((p != NULL && strcmp(p, yes[i]) == 0) ||
+		    (role != NULL && strcmp(role, yes[i]) == 0))
+			return 1;
+	return 0;
+}
+
+/* The open blockers' numbers of a blocked_by answer. */
+static json_t *open_blockers(json_t *list)
+{
+	json_t *out = json_array(), *b;
+	size_t i;
+
+	json_array_foreach(list, i, b) {
+		const char *st = str_of(b, "state");
+		json_t *num = json_object_get(b, "number");
+
+		if (out != NULL && json_is_integer(num) &&
+		    (st == NULL || strcmp(st, "closed") != 0))
+			json_array_append(out, num);
+	}
+	return out;
+}
+
+/* Makes the afk_issue of c and hands it to call.  An issue that was not
+ * vetted cannot be picked whatever its gates say - its repository is
+ * locked, or a better one passed - and is reported trusted and
+ * unblocked, so that the reason given is the one that holds. */
+static int report_issue(afk_call *call, const char *repo, cand *c)
 {
 	afk_issue *is = NULL;
 	json_t *l, *b;
@@ -189,18 +353,13 @@ static int report_issue(afk_call *call, const char *repo, cand *c,
 			rc = afk_issue_add_label(is, n);
 	}
 	if (rc == AFK_OK)
-		rc = afk_issue_set_priority(is, afk__forge_priority_of(c->obj));
+		rc = afk_issue_set_priority(is, c->priority);
 	if (rc == AFK_OK)
-		rc = afk_issue_set_trusted(is, c->trusted);
-	json_array_foreach(blockers, i, b) {
-		const char *st = str_of(b, "state");
-		json_t *num = json_object_get(b, "number");
-
-		if (rc == AFK_OK && json_is_integer(num) &&
-		    (st == NULL || strcmp(st, "closed") != 0))
+		rc = afk_issue_set_trusted(is, c->vetted ? c->trusted : 1);
+	json_array_foreach(c->blockers, i, b)
+		if (rc == AFK_OK)
 			rc = afk_issue_add_blocker(is,
-			                           (long)json_integer_value(num));
-	}
+			                           (long)json_integer_value(b));
 	if (rc == AFK_OK)
 		rc = afk_call_add_issue(call, is);
 	afk_issue_free(is);
@@ -210,113 +369,297 @@ static int report_issue(afk_call *call, const char *repo, cand *c,
 	return AFK_OK;
 }
 
+/* Adds request what/url to the batch qs (room for it is there). */
+static int add_req(afk_call *call, const struct afk__forge *g, greq *qs,
+                   size_t *nq, long *slot, char *what, char *url,
+                   int paginate)
+{
+	int rc = greq_set(g, &qs[*nq], "GET", what, url, NULL, paginate);
+
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "out of memory");
+	*slot = (long)(*nq)++;
+	return AFK_OK;
+}
+
+/* Queues the requests r needs this round, or vets its next candidate
+ * from the memo and the listing alone (then *again is set: it may need
+ * more). */
+static int plan(afk_call *call, struct afk__forge *g, rstate *r,
+                const char *lab[2], greq *qs, size_t *nq, int *again)
+{
+	cand *c;
+	const char *who;
+	char *key;
+	int rc = AFK_OK, k;
+
+	r->q_list = r->q_timeline = r->q_blockers = r->q_perm = -1;
+	if (!r->listed) {
+		/* More than a page of open issues: the two listings by label
+		 * (GitHub's labels filter is an AND), in full; q_list is the
+		 * first of the two. */
+		long slot;
+
+		for (k = 0; k < 2 && rc == AFK_OK; k++)
+			rc = add_req(call, g, qs, nq, k ? &slot : &r->q_list,
+			        afk__aprintf("list %s issues of %s",
+			                     k ? "in-progress" : "ready",
+			                     r->name),
+			        afk__aprintf("%s/issues?state=open&labels=%s"
+			                     "&per_page=100", r->base, lab[k]), 1);
+		return rc;
+	}
+	if (r->done)
+		return AFK_OK;
+	c = &r->c[r->order[r->next]];
+	if (c->who != NULL) {
+		char *ew = enc(c->who);
+
+		rc = add_req(call, g, qs, nq, &r->q_perm,
+		        afk__aprintf("read the permission of %s on %s", c->who,
+		                     r->name),
+		        ew != NULL ? afk__aprintf("%s/collaborators/%s/"
+		                                  "permission", r->base, ew) :
+		        NULL, 0);
+		free(ew);
+		return rc;
+	}
+	key = memo_key(g, r, c);
+	if (key == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	who = afk__http_memo_get(g->http, key,
+	                         str_of(c->obj, "updated_at") ?
+	                         str_of(c->obj, "updated_at") : "");
+	free(key);
+	if (who != NULL && !may_be_blocked(c)) {
+		*again = 1;
+		rc = judge(r, c, g, who[0] != '\0' ? who : NULL);
+		return rc == AFK_OK ? AFK_OK :
+		       afk__call_failf(call, rc, "out of memory");
+	}
+	if (who == NULL)
+		rc = add_req(call, g, qs, nq, &r->q_timeline,
+		        afk__aprintf("read the timeline of %s#%ld", r->name,
+		                     c->number),
+		        afk__aprintf("%s/issues/%ld/timeline?per_page=100",
+		                     r->base, c->number), 1);
+	if (rc == AFK_OK && may_be_blocked(c))
+		rc = add_req(call, g, qs, nq, &r->q_blockers,
+		        afk__aprintf("read the blockers of %s#%ld", r->name,
+		                     c->number),
+		        afk__aprintf("%s/issues/%ld/dependencies/blocked_by?"
+		                     "per_page=100", r->base, c->number), 1);
+	return rc;
+}
+
+/* Takes in the answers of r's requests of the round. */
+static int take(afk_call *call, struct afk__forge *g, rstate *r, greq *qs,
+                long long now)
+{
+	cand *c;
+	json_t *tl, *bl;
+	const char *who, *upd;
+	char *key;
+	long long t;
+	int rc = AFK_OK, k;
+
+	if (r->q_list >= 0) {
+		for (k = 1; k < 3 && rc == AFK_OK; k++) {
+			r->lists[k] = body_of(call, &qs[r->q_list + k - 1], 1);
+			rc = r->lists[k] == NULL ? AFK_EPARSE :
+			     collect(call, g, r, r->lists[k]);
+		}
+		return rc == AFK_OK ? rank(call, r) : rc;
+	}
+	if (r->q_perm >= 0) {
+		/* A 404: no such user - no access. */
+		json_t *perm = NULL;
+
+		c = &r->c[r->order[r->next]];
+		if (qs[r->q_perm].r.status != 404 &&
+		    (perm = body_of(call, &qs[r->q_perm], 0)) == NULL)
+			return AFK_EPARSE;
+		free(c->who);
+		c->who = NULL;
+		vetted(r, c, perm != NULL && can_write(perm));
+		json_decref(perm);
+		return AFK_OK;
+	}
+	if (r->q_timeline < 0 && r->q_blockers < 0)
+		return AFK_OK;
+	c = &r->c[r->order[r->next]];
+	upd = str_of(c->obj, "updated_at");
+	key = memo_key(g, r, c);
+	if (key == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	who = afk__http_memo_get(g->http, key, upd ? upd : "");
+	tl = NULL;
+	if (r->q_timeline >= 0) {
+		tl = body_of(call, &qs[r->q_timeline], 1);
+		if (tl == NULL) {
+			free(key);
+			return AFK_EPARSE;
+		}
+		who = labeller(tl, g->ready);
+		t = utc_seconds(upd);
+		if (t >= 0 && now - t >= MEMO_QUIET)
+			afk__http_memo_put(g->http, key, upd,
+			                   who != NULL ? who : "");
+	}
+	free(key);
+	if (r->q_blockers >= 0) {
+		bl = body_of(call, &qs[r->q_blockers], 1);
+		if (bl == NULL) {
+			json_decref(tl);
+			return AFK_EPARSE;
+		}
+		c->blockers = open_blockers(bl);
+		json_decref(bl);
+		if (c->blockers == NULL) {
+			json_decref(tl);
+			return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		}
+	}
+	rc = judge(r, c, g, who != NULL && who[0] != '\0' ? who : NULL);
+	json_decref(tl);
+	return rc == AFK_OK ? AFK_OK :
+	       afk__call_failf(call, rc, "out of memory");
+}
+
+static void rstates_free(rstate *rs, size_t n)
+{
+	size_t i, j;
+	int k;
+
+	for (i = 0; rs != NULL && i < n; i++) {
+		for (j = 0; j < rs[i].n; j++) {
+			json_decref(rs[i].c[j].blockers);
+			free(rs[i].c[j].who);
+		}
+		for (k = 0; k < 3; k++)
+			json_decref(rs[i].lists[k]);
+		free(rs[i].c);
+		free(rs[i].order);
+		free(rs[i].base);
+	}
+	free(rs);
+}
+
+/* Runs a round's batch: a failed request fails it, but for a
+ * permission read answered 404 (no such user: no access). */
+static int run_round(afk_call *call, struct afk__forge *g, rstate *rs,
+                     size_t nrepos, greq *qs, size_t nq)
+{
+	afk__http_req *hr = calloc(nq, sizeof(*hr));
+	size_t i, k;
+	int rc = AFK_OK;
+
+	if (hr == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (k = 0; k < nq; k++)
+		hr[k] = qs[k].r;
+	afk__http_run(g->http, hr, nq);
+	for (k = 0; k < nq; k++)
+		qs[k].r = hr[k];
+	free(hr);
+	for (k = 0; k < nq && rc == AFK_OK; k++) {
+		int absent_ok = 0;
+
+		if (qs[k].r.rc == AFK_OK)
+			continue;
+		for (i = 0; i < nrepos; i++)
+			absent_ok |= rs[i].q_perm == (long)k;
+		if (absent_ok && qs[k].r.fail == AFK__HTTP_ESTATUS &&
+		    qs[k].r.status == 404)
+			continue;
+		rc = afk__call_failf(call, qs[k].r.rc, "%s", qs[k].r.errmsg);
+	}
+	return rc;
+}
+
+/* The listing, in rounds of one concurrent batch each: the first page of
+ * every repository's open issues; then the label listings of those with
+ * more than a page, and the gates of each unlocked repository's best
+ * ready issue; then of the next best where the best failed; and so on. */
 static int gh_list_ready(afk_call *call, const char *const *repos,
                          size_t nrepos, void *userdata)
 {
 	struct afk__forge *g = userdata;
-	char err[AFK__ERRMSG_SIZE], *base = NULL, *lab[2] = {NULL, NULL};
-	greq *qs = NULL, *gq = NULL;
-	json_t **lists = NULL, *tl, *bl;
-	cand *cands = NULL;
-	size_t i, n = 0, cap = 0, ng = 0, k;
-	int rc = AFK_OK;
+	char err[AFK__ERRMSG_SIZE], *lab[2] = {NULL, NULL};
+	const char *labc[2];
+	greq *qs = NULL;
+	rstate *rs = NULL;
+	size_t i, j, nq = 0;
+	long long now = (long long)time(NULL);
+	int rc = AFK_OK, again;
 
 	if (nrepos == 0)
 		return AFK_OK;
 	qs = calloc(2 * nrepos, sizeof(*qs));
-	lists = calloc(2 * nrepos, sizeof(*lists));
+	rs = calloc(nrepos, sizeof(*rs));
 	lab[0] = enc(g->ready);
 	lab[1] = enc(g->in_progress);
-	if (qs == NULL || lists == NULL || lab[0] == NULL || lab[1] == NULL) {
+	if (qs == NULL || rs == NULL || lab[0] == NULL || lab[1] == NULL) {
 		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
 		goto out;
 	}
+	labc[0] = lab[0];
+	labc[1] = lab[1];
 	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
-		rc = repo_base(g, repos[i], &base, err);
-		if (rc != AFK_OK) {
+		rs[i].name = repos[i];
+		rc = repo_base(g, repos[i], &rs[i].base, err);
+		if (rc != AFK_OK)
 			rc = afk__call_failf(call, rc, "list issues: %s", err);
+		else
+			rc = add_req(call, g, qs, &nq, &rs[i].q_list,
+			        afk__aprintf("list open issues of %s", repos[i]),
+			        afk__aprintf("%s/issues?state=open&per_page=100",
+			                     rs[i].base), 0);
+	}
+	if (rc == AFK_OK)
+		rc = run(call, g, qs, nq);
+	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
+		const char *link = qs[rs[i].q_list].r.link;
+
+		rs[i].lists[0] = body_of(call, &qs[rs[i].q_list], 1);
+		if (rs[i].lists[0] == NULL)
+			rc = AFK_EPARSE;
+		else if (!afk__http_link_has_next(link))
+			rc = collect(call, g, &rs[i], rs[i].lists[0]);
+		if (rc == AFK_OK && !afk__http_link_has_next(link))
+			rc = rank(call, &rs[i]);
+	}
+	while (rc == AFK_OK) {
+		greqs_free(qs, nq);
+		qs = calloc(2 * nrepos, sizeof(*qs));
+		nq = 0;
+		if (qs == NULL) {
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
 			break;
 		}
-		for (k = 0; k < 2 && rc == AFK_OK; k++)
-			rc = greq_set(g, &qs[2 * i + k], "GET",
-			        afk__aprintf("list %s issues of %s",
-			                     k ? "in-progress" : "ready",
-			                     repos[i]),
-			        afk__aprintf("%s/issues?state=open&labels=%s"
-			                     "&per_page=100", base, lab[k]),
-			        NULL, 1);
-		free(base);
-		base = NULL;
-		if (rc != AFK_OK)
-			rc = afk__call_failf(call, rc, "out of memory");
+		for (i = 0; i < nrepos; i++)
+			rs[i].q_list = rs[i].q_timeline = rs[i].q_blockers =
+			rs[i].q_perm = -1;
+		do {
+			again = 0;
+			for (i = 0; i < nrepos && rc == AFK_OK; i++)
+				if (!rs[i].listed || !rs[i].done)
+					rc = plan(call, g, &rs[i], labc, qs, &nq,
+					          &again);
+		} while (rc == AFK_OK && again && nq == 0);
+		if (rc != AFK_OK || nq == 0)
+			break;
+		rc = run_round(call, g, rs, nrepos, qs, nq);
+		for (i = 0; i < nrepos && rc == AFK_OK; i++)
+			rc = take(call, g, &rs[i], qs, now);
 	}
-	if (rc == AFK_OK)
-		rc = run(call, g, qs, 2 * nrepos);
-	if (rc == AFK_OK)
-		rc = collect(call, g, qs, nrepos, lists, &cands, &n, &cap);
-	if (rc != AFK_OK)
-		goto out;
-
-	/* The second batch: timeline and blockers of each gated issue. */
-	for (i = 0; i < n; i++)
-		ng += cands[i].needs_gates;
-	gq = calloc(2 * ng + 1, sizeof(*gq));
-	if (gq == NULL) {
-		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
-		const char *repo = repos[cands[i].repo];
-		long num = cands[i].number;
-
-		if (!cands[i].needs_gates)
-			continue;
-		rc = repo_base(g, repo, &base, err);
-		if (rc == AFK_OK)
-			rc = greq_set(g, &gq[k++], "GET",
-			        afk__aprintf("read the timeline of %s#%ld",
-			                     repo, num),
-			        afk__aprintf("%s/issues/%ld/timeline?"
-			                     "per_page=100", base, num),
-			        NULL, 1);
-		if (rc == AFK_OK)
-			rc = greq_set(g, &gq[k++], "GET",
-			        afk__aprintf("read the blockers of %s#%ld",
-			                     repo, num),
-			        afk__aprintf("%s/issues/%ld/dependencies/"
-			                     "blocked_by?per_page=100", base,
-			                     num),
-			        NULL, 1);
-		free(base);
-		base = NULL;
-		if (rc != AFK_OK)
-			rc = afk__call_failf(call, rc, "out of memory");
-	}
-	if (rc == AFK_OK)
-		rc = run(call, g, gq, 2 * ng);
-	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
-		tl = bl = NULL;
-		if (cands[i].needs_gates) {
-			tl = body_of(call, &gq[k++], 1);
-			bl = tl ? body_of(call, &gq[k++], 1) : NULL;
-			if (tl == NULL || bl == NULL) {
-				json_decref(tl);
-				rc = AFK_EPARSE;
-				break;
-			}
-			cands[i].trusted = trusted_by_timeline(g, tl, g->ready);
-		}
-		rc = report_issue(call, repos[cands[i].repo], &cands[i], bl);
-		json_decref(tl);
-		json_decref(bl);
-	}
+	afk__http_flush(g->http);
+	for (i = 0; i < nrepos && rc == AFK_OK; i++)
+		for (j = 0; j < rs[i].n && rc == AFK_OK; j++)
+			rc = report_issue(call, repos[i], &rs[i].c[j]);
 out:
-	greqs_free(gq, 2 * ng);
-	greqs_free(qs, 2 * nrepos);
-	for (i = 0; lists != NULL && i < 2 * nrepos; i++)
-		json_decref(lists[i]);
-	free(lists);
-	free(cands);
+	greqs_free(qs, nq);
+	rstates_free(rs, nrepos);
 	free(lab[0]);
 	free(lab[1]);
 	return rc;

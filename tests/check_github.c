@@ -117,7 +117,90 @@ static afk_issue *find_issue(const afk__iset *set, const char *repo,
 #define LABELED(who, l) "{'event': 'labeled', 'actor': {'login': '" who \
 	"'}, 'label': {'name': '" l "'}}"
 
+#define OPEN(repo) "/repos/" repo "/issues?state=open&per_page=100"
+#define NOSUM "'issue_dependencies_summary': {'blocked_by': 0," \
+	" 'blocking': 0, 'total_blocked_by': 0, 'total_blocking': 0}"
+#define QUIET "'updated_at': '2020-01-01T00:00:00Z'"
+
+/* A repository with one page of open issues: one listing, then the gates
+ * of its best ready issue, of the next best when that one fails, and no
+ * more once one passes. */
 START_TEST(t_list_ready)
+{
+	static const char *const repos[] = {"acme/api"};
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	int rc;
+
+	srv_script(&S, "{'routes': {"
+	  /* #1 priority 3 labelled by a stranger, #2 a PR, #3 priority 3
+	   * trusted and (the summary says) unblocked, #5 ready, #8 neither
+	   * label */
+	  "'" OPEN("acme/api") "': {'json': ["
+	  ISSUE(1, LAB(RL) ", " LAB("priority:3")) ","
+	  "{'number': 2, 'state': 'open', 'labels': [" LAB(RL) "],"
+	  " 'pull_request': {'url': 'x'}},"
+	  "{'number': 3, 'state': 'open', 'title': 'Issue 3', " NOSUM ","
+	  " 'labels': [" LAB(RL) ", " LAB("priority:3") "]},"
+	  ISSUE(5, LAB(RL)) "," ISSUE(8, LAB("bug")) "]},"
+	  /* timelines: the latest labeled event for the ready label counts */
+	  "'/repos/acme/api/issues/1/timeline': {'json': ["
+	  LABELED("alice", RL) ", {'event': 'unlabeled', 'actor':"
+	  " {'login': 'alice'}, 'label': {'name': '" RL "'}},"
+	  LABELED("mallory", RL) "," LABELED("alice", "bug") "]},"
+	  "'/repos/acme/api/issues/3/timeline': {'json': ["
+	  LABELED("mallory", RL) "," LABELED("bob", RL) "]}},"
+	  "'default': {'json': []}}");
+	rc = list_ready(&c, &set, repos, 1);
+	ck_assert_msg(rc == 0, "%s", msg_of(&c));
+	/* #1 #3 #5; not the PR, not #8. */
+	ck_assert_uint_eq(set.n, 3);
+	ck_assert_ptr_null(find_issue(&set, "acme/api", 2));
+	ck_assert_ptr_null(find_issue(&set, "acme/api", 8));
+
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_ptr_nonnull(is);
+	ck_assert_int_eq(afk_issue_trusted(is), 0);
+	ck_assert_int_eq(afk_issue_priority(is), 3);
+	ck_assert_str_eq(afk_issue_title(is), "Issue 1");
+	afk_issue_free(is);
+
+	is = find_issue(&set, "acme/api", 3);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	ck_assert_uint_eq(afk_issue_blocker_count(is), 0);
+	ck_assert_int_eq(afk_issue_has_label(is, RL), 1);
+	afk_issue_free(is);
+
+	/* Outranked by #3, which passed: not vetted, reported as passing so
+	 * that the policy says "outranked". */
+	is = find_issue(&set, "acme/api", 5);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET",
+	                            "/repos/acme/api/issues/1/timeline"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET",
+	                  "/repos/acme/api/issues/1/dependencies/blocked_by"),
+	                  1);
+	ck_assert_uint_eq(count_req(&S, "GET",
+	                            "/repos/acme/api/issues/3/timeline"), 1);
+	/* #3's summary says it has no open blocker. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/3/dep"),
+	                  0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/5/"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/2/"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/8/"), 0);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* More than a page of open issues: the two label listings instead, in
+ * full.  A repository with an issue in progress is locked: no gates are
+ * read there.  Every repository's requests of a round run at once. */
+START_TEST(t_list_ready_large)
 {
 	static const char *const repos[] = {"acme/api", "acme/web"};
 	afk__iset set;
@@ -127,96 +210,179 @@ START_TEST(t_list_ready)
 	int rc;
 
 	srv_script(&S, "{'routes': {"
-	  /* acme/api ready, page 1 of 2: #1 trusted with priority 3, #2 a
-	   * PR, #3 labeled by a stranger, #4 also in progress */
+	  "'" OPEN("acme/api") "': {'delay': 0.4, 'headers': {'Link':"
+	  " '<http://127.0.0.1:{port}" OPEN("acme/api") "&page=2>; rel=`next`'},"
+	  " 'json': [" ISSUE(99, "") "]},"
+	  /* acme/api ready, page 1 of 2: #1, #4 also in progress */
 	  "'/repos/acme/api/issues?state=open&labels=" RL "&per_page=100':"
 	  " {'delay': 0.4, 'headers': {'Link': '<http://127.0.0.1:{port}"
 	  "/repos/acme/api/issues?state=open&labels=" RL "&per_page=100"
 	  "&page=2>; rel=`next`'}, 'json': ["
-	  ISSUE(1, LAB(RL) ", " LAB("priority:3")) ","
-	  "{'number': 2, 'state': 'open', 'labels': [" LAB(RL) "],"
-	  " 'pull_request': {'url': 'x'}},"
-	  ISSUE(3, LAB(RL)) "," ISSUE(4, LAB(RL) ", " LAB(IL)) "]},"
+	  ISSUE(1, LAB(RL)) "," ISSUE(4, LAB(RL) ", " LAB(IL)) "]},"
 	  "'/repos/acme/api/issues?state=open&labels=" RL "&per_page=100"
 	  "&page=2': {'json': [" ISSUE(5, LAB(RL)) "]},"
 	  "'/repos/acme/api/issues?state=open&labels=" IL "&per_page=100':"
 	  " {'delay': 0.4, 'json': [" ISSUE(4, LAB(RL) ", " LAB(IL)) ","
 	  ISSUE(6, LAB(IL)) "]},"
-	  "'/repos/acme/web/issues?state=open&labels=" RL "&per_page=100':"
-	  " {'delay': 0.4, 'json': [" ISSUE(7, LAB(RL)) "]},"
-	  "'/repos/acme/web/issues?state=open&labels=" IL "&per_page=100':"
-	  " {'delay': 0.4, 'json': []},"
-	  /* timelines: the latest labeled event for the ready label counts */
-	  "'/repos/acme/api/issues/1/timeline': {'json': ["
-	  LABELED("mallory", RL) "," LABELED("alice", RL) ","
-	  LABELED("mallory", "bug") "]},"
-	  "'/repos/acme/api/issues/3/timeline': {'json': ["
-	  LABELED("mallory", RL) "]},"
-	  "'/repos/acme/api/issues/5/timeline': {'json': ["
-	  LABELED("bob", RL) "]},"
-	  "'/repos/acme/web/issues/7/timeline': {'json': ["
-	  LABELED("alice", RL) ", {'event': 'unlabeled', 'actor':"
-	  " {'login': 'alice'}, 'label': {'name': '" RL "'}},"
-	  LABELED("mallory", RL) "]},"
-	  /* blockers: #5 is blocked by open #9, not by closed #8 */
-	  "'/repos/acme/api/issues/5/dependencies/blocked_by': {'json': ["
-	  "{'number': 8, 'state': 'closed'}, {'number': 9, 'state': 'open'}"
-	  "]}},"
+	  /* acme/web: #7, whose blockers are read: blocked by open #9, not
+	   * by closed #8 */
+	  "'" OPEN("acme/web") "': {'delay': 0.4, 'json': ["
+	  ISSUE(7, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues/7/timeline': {'delay': 0.4, 'json': ["
+	  LABELED("alice", RL) "]},"
+	  "'/repos/acme/web/issues/7/dependencies/blocked_by': {'delay': 0.4,"
+	  " 'json': [{'number': 8, 'state': 'closed'},"
+	  " {'number': 9, 'state': 'open'}]}},"
 	  "'default': {'json': []}}");
 	t0 = now_s();
 	rc = list_ready(&c, &set, repos, 2);
 	ck_assert_msg(rc == 0, "%s", msg_of(&c));
-	/* The four listings ran at once: one batch for every repository. */
-	ck_assert_double_lt(now_s() - t0, 1.2);
+	/* Two rounds of 0.4 s: the open listings; then acme/api's two label
+	 * listings and acme/web's two gates, four at once. */
+	ck_assert_double_lt(now_s() - t0, 1.4);
 	ck_assert_int_ge(srv_stat(&S, "max_active"), 4);
-	/* #1 #3 #4 #5 #6 #7, #4 once, the PR skipped. */
-	ck_assert_uint_eq(set.n, 6);
-	ck_assert_ptr_null(find_issue(&set, "acme/api", 2));
-
-	is = find_issue(&set, "acme/api", 1);
-	ck_assert_ptr_nonnull(is);
-	ck_assert_int_eq(afk_issue_trusted(is), 1);
-	ck_assert_int_eq(afk_issue_priority(is), 3);
-	ck_assert_str_eq(afk_issue_title(is), "Issue 1");
-	ck_assert_int_eq(afk_issue_has_label(is, RL), 1);
-	ck_assert_uint_eq(afk_issue_blocker_count(is), 0);
-	afk_issue_free(is);
-
-	is = find_issue(&set, "acme/api", 3);
-	ck_assert_int_eq(afk_issue_trusted(is), 0);
-	afk_issue_free(is);
-
-	is = find_issue(&set, "acme/api", 4);
-	ck_assert_int_eq(afk_issue_has_label(is, IL), 1);
-	afk_issue_free(is);
+	/* #1 #4 #5 #6 #7, #4 once; #99 had neither label. */
+	ck_assert_uint_eq(set.n, 5);
+	ck_assert_ptr_null(find_issue(&set, "acme/api", 99));
 
 	is = find_issue(&set, "acme/api", 5); /* from page 2 */
 	ck_assert_ptr_nonnull(is);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/api", 6);
+	ck_assert_int_eq(afk_issue_has_label(is, IL), 1);
+	afk_issue_free(is);
+
+	is = find_issue(&set, "acme/web", 7);
 	ck_assert_int_eq(afk_issue_trusted(is), 1);
-	ck_assert_int_eq(afk_issue_priority(is), 0);
 	ck_assert_uint_eq(afk_issue_blocker_count(is), 1);
 	ck_assert_int_eq(afk_issue_blocker(is, 0), 9);
 	afk_issue_free(is);
 
-	is = find_issue(&set, "acme/web", 7);
-	ck_assert_int_eq(afk_issue_trusted(is), 0);
-	afk_issue_free(is);
-
-	is = find_issue(&set, "acme/api", 6);
-	ck_assert_ptr_nonnull(is);
-	afk_issue_free(is);
-
-	/* Gates only for ready issues not in progress; never for the PR. */
-	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/2/"), 0);
-	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/4/"), 0);
-	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/6/"), 0);
-	ck_assert_uint_eq(count_req(&S, "GET",
-	                            "/repos/acme/api/issues/1/timeline"), 1);
-	ck_assert_uint_eq(count_req(&S, "GET",
-	                  "/repos/acme/api/issues/1/dependencies/blocked_by"),
-	                  1);
+	/* Locked acme/api: no gates. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/"), 0);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
+}
+END_TEST
+
+/* The labeller read from a quiet issue's timeline is remembered for the
+ * issue's updated_at: the next listing reads no timeline, until the
+ * issue changes.  A recently changed issue is read every time. */
+START_TEST(t_list_ready_memo)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	char script[2048], now[32];
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	time_t t = time(NULL);
+	int i;
+
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	for (i = 0; i < 3; i++) {
+		snprintf(script, sizeof(script), "{'routes': {"
+		  "'" OPEN("acme/api") "': {'json': [{'number': 1, 'state':"
+		  " 'open', 'labels': [" LAB(RL) "], " NOSUM ", 'updated_at':"
+		  " '%s'}]},"
+		  "'" OPEN("acme/web") "': {'json': [{'number': 2, 'state':"
+		  " 'open', 'labels': [" LAB(RL) "], " NOSUM ", 'updated_at':"
+		  " '%s'}]},"
+		  "'/repos/acme/api/issues/1/timeline': {'json': ["
+		  LABELED("%s", RL) "]},"
+		  "'/repos/acme/web/issues/2/timeline': {'json': ["
+		  LABELED("bob", RL) "]}},"
+		  "'default': {'json': []}}",
+		  i < 2 ? "2020-01-01T00:00:00Z" : "2020-01-02T00:00:00Z", now,
+		  i < 2 ? "alice" : "mallory");
+		srv_script(&S, script);
+		ck_assert_int_eq(list_ready(&c, &set, repos, 2), 0);
+		is = find_issue(&set, "acme/api", 1);
+		/* Relabelled by mallory with the third listing. */
+		ck_assert_int_eq(afk_issue_trusted(is), i < 2);
+		afk_issue_free(is);
+		is = find_issue(&set, "acme/web", 2);
+		ck_assert_int_eq(afk_issue_trusted(is), 1);
+		afk_issue_free(is);
+		afk__call_clear(&c);
+		afk__iset_clear(&set);
+		/* The log keeps every request: 1, 1 (memo), 2. */
+		ck_assert_uint_eq(count_req(&S, "GET",
+		                  "/repos/acme/api/issues/1/timeline"),
+		                  i == 2 ? 2 : 1);
+		ck_assert_uint_eq(count_req(&S, "GET",
+		                  "/repos/acme/web/issues/2/timeline"),
+		                  (size_t)i + 1);
+	}
+}
+END_TEST
+
+/* With trust_writers, a labeller not among trusted_users counts when the
+ * repository grants it write access; a user that does not exist (404)
+ * does not, and is no error.  Without it no permission is read. */
+START_TEST(t_list_ready_writers)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	int pass, rc;
+
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/api") "': {'json': ["
+	  ISSUE(1, LAB(RL) ", " LAB("priority:2")) ","
+	  ISSUE(2, LAB(RL) ", " LAB("priority:1")) "," ISSUE(3, LAB(RL)) "]},"
+	  "'" OPEN("acme/web") "': {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/api/issues/1/timeline': {'json': ["
+	  LABELED("dave", RL) "]},"
+	  "'/repos/acme/api/issues/2/timeline': {'json': ["
+	  LABELED("ghost", RL) "]},"
+	  "'/repos/acme/api/issues/3/timeline': {'json': ["
+	  LABELED("carol", RL) "]},"
+	  "'/repos/acme/web/issues/4/timeline': {'json': ["
+	  LABELED("alice", RL) "]},"
+	  "'/repos/acme/api/collaborators/dave/permission': {'json':"
+	  " {'permission': 'read', 'role_name': 'triage'}},"
+	  "'/repos/acme/api/collaborators/ghost/permission': {'status': 404,"
+	  " 'json': {'message': 'Not Found'}},"
+	  "'/repos/acme/api/collaborators/carol/permission': {'json':"
+	  " {'permission': 'write', 'role_name': 'maintain'}}},"
+	  "'default': {'json': []}}");
+	for (pass = 0; pass < 2; pass++) {
+		rc = list_ready(&c, &set, repos, 2);
+		ck_assert_msg(rc == 0, "%s", msg_of(&c));
+		is = find_issue(&set, "acme/api", 1);
+		ck_assert_int_eq(afk_issue_trusted(is), 0);
+		afk_issue_free(is);
+		is = find_issue(&set, "acme/api", 2);
+		ck_assert_int_eq(afk_issue_trusted(is), 0);
+		afk_issue_free(is);
+		is = find_issue(&set, "acme/api", 3);
+		ck_assert_int_eq(afk_issue_trusted(is), pass == 1);
+		afk_issue_free(is);
+		is = find_issue(&set, "acme/web", 4);
+		ck_assert_int_eq(afk_issue_trusted(is), 1);
+		afk_issue_free(is);
+		afk__call_clear(&c);
+		afk__iset_clear(&set);
+		if (pass == 0) {
+			ck_assert_uint_eq(count_req(&S, "GET",
+			                  "/repos/acme/api/collaborators/"), 0);
+			ck_assert_int_eq(afk_config_set(CFG, "trust_writers",
+			                                "true"), 0);
+			afk_tracker_free(T);
+			ck_assert_int_eq(afk_tracker_new(&T), 0);
+			ck_assert_msg(afk_tracker_set_builtin(T, CFG) == 0, "%s",
+			              afk_tracker_errmsg(T));
+		}
+	}
+	ck_assert_uint_eq(count_req(&S, "GET",
+	                  "/repos/acme/api/collaborators/dave/permission"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET",
+	                  "/repos/acme/api/collaborators/ghost/permission"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET",
+	                  "/repos/acme/api/collaborators/carol/permission"), 1);
+	/* alice is a trusted user: her permission is not asked. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/web/collab"), 0);
 }
 END_TEST
 
@@ -249,7 +415,7 @@ START_TEST(t_list_ready_errors)
 	srv_script(&S, "{'default': {'status': 500, 'headers': {'X-Echo': '"
 	           TOKEN "'}, 'body': 'oops " TOKEN "'}}");
 	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EIO);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list ready issues of "
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list open issues of "
 	                             "acme/api"));
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
 	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
@@ -265,8 +431,7 @@ START_TEST(t_list_ready_errors)
 
 	/* A timeline that fails fails the listing: nothing half-known. */
 	srv_script(&S, "{'routes': {"
-	  "'/repos/acme/api/issues?state=open&labels=" RL "&per_page=100':"
-	  " {'json': [" ISSUE(1, LAB(RL)) "]},"
+	  "'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]},"
 	  "'/repos/acme/api/issues/1/timeline': {'status': 403, 'json':"
 	  " {'message': 'Resource not accessible " TOKEN "'}}},"
 	  "'default': {'json': []}}");
@@ -1026,14 +1191,24 @@ START_TEST(t_contract)
 	afk__iset set;
 	afk_call c;
 
-	/* The listings (the mock's example issue is a pull request). */
+	/* The listing: a page of open issues (the mock's example issue is
+	 * a pull request)... */
 	contract("");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
-	/* The gates of a ready issue: timeline and blockers. */
-	contract("'/repos/acme/api/issues?state=open&labels=" RL
-	         "&per_page=100': {'json': [" ISSUE(1, LAB(RL)) "]}");
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?"), 1);
+	/* ... or, past a page, the two listings by label. */
+	contract("'" OPEN("acme/api") "': {'headers': {'Link': '<http://"
+	         "127.0.0.1:{port}" OPEN("acme/api") "&page=2>; rel=`next`'},"
+	         " 'json': []}");
+	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?state="
+	                            "open&labels="), 2);
+	/* The gates of a ready issue: timeline and blockers... */
+	contract("'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
@@ -1041,6 +1216,21 @@ START_TEST(t_contract)
 	                            "timeline"), 1);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/1/"
 	                            "dependencies/blocked_by"), 1);
+	/* ... and with trust_writers the permission of a labeller who is not
+	 * a trusted user. */
+	ck_assert_int_eq(afk_config_set(CFG, "trust_writers", "true"), 0);
+	afk_tracker_free(T);
+	ck_assert_int_eq(afk_tracker_new(&T), 0);
+	ck_assert_msg(afk_tracker_set_builtin(T, CFG) == 0, "%s",
+	              afk_tracker_errmsg(T));
+	contract("'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]},"
+	         "'/repos/acme/api/issues/1/timeline?per_page=100': {'json':"
+	         " [" LABELED("carol", RL) "]}");
+	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/collaborators/"
+	                            "carol/permission"), 1);
 
 	contract("");
 	ck_assert_msg(label(&c, "agent in progress", 1) == 0, "%s",
@@ -1169,6 +1359,9 @@ static Suite *github_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_list_ready);
+	tcase_add_test(tc, t_list_ready_large);
+	tcase_add_test(tc, t_list_ready_memo);
+	tcase_add_test(tc, t_list_ready_writers);
 	tcase_add_test(tc, t_list_ready_bad_repo);
 	tcase_add_test(tc, t_list_ready_errors);
 	tcase_add_test(tc, t_headers);
