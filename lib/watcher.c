@@ -278,15 +278,20 @@ static int fix_forward(run *r)
 
 /* Closing: the final checklist first, so that a tick that dies part-way
  * finds a closed record and only finishes the steps.  The ready label
- * goes too: reopened, the issue must not run again unasked. */
+ * goes too: reopened, the issue must not run again unasked.  It goes
+ * before the close: trackers list open issues only, so a step that
+ * fails after the close is never retried - only the lock's removal is
+ * left there, as it must be (dropped before the close, a failed close
+ * would leave an open issue no tick finds). */
 static int close_run(run *r)
 {
 	int rc;
 
 	r->act.kind = AFK_ACTION_CLOSE;
 	r->rec.status = AFK__RUN_CLOSED;
-	if ((rc = save(r)) != AFK_OK || (rc = close_issue(r)) != AFK_OK ||
-	    (rc = label(r, r->s->ready_label, 0)) != AFK_OK)
+	if ((rc = save(r)) != AFK_OK ||
+	    (rc = label(r, r->s->ready_label, 0)) != AFK_OK ||
+	    (rc = close_issue(r)) != AFK_OK)
 		return rc;
 	return label(r, r->s->in_progress_label, 0);
 }
