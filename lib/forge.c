@@ -235,18 +235,53 @@ int afk__forge_probe(afk_call *call, void *userdata)
 
 /* --- JSON ------------------------------------------------------------ */
 
+/* The name of v's JSON type, for messages. */
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
 json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,
                            int want_array)
 {
+	const char *method = q->r.method != NULL ? q->r.method : "GET";
+	json_error_t err;
 	json_t *v = json_loadb(q->r.data ? q->r.data : "", q->r.len, 0,
-	                       NULL);
+	                       &err);
+	char *near;
 
-	if (v == NULL || (want_array ? !json_is_array(v) :
-	                  !json_is_object(v))) {
+	if (v == NULL) {
+		/* jansson quotes the text it stopped at after " near ": the
+		 * answer's own words, which may hold anything - a token the
+		 * server echoed.  Only the reason and the place are kept. */
+		if ((near = strstr(err.text, " near ")) != NULL)
+			*near = '\0';
+		afk__call_failf(call, AFK_EPARSE, "%s: %s %s: the answer is "
+		                "not valid JSON: %s (line %d, column %d)",
+		                q->what, method, q->url, err.text, err.line,
+		                err.column);
+		return NULL;
+	}
+	if (want_array ? !json_is_array(v) : !json_is_object(v)) {
+		afk__call_failf(call, AFK_EPARSE, "%s: %s %s: the answer is %s, "
+		                "not a JSON %s", q->what, method, q->url,
+		                type_name(v), want_array ? "array" : "object");
 		json_decref(v);
-		afk__call_failf(call, AFK_EPARSE, "%s: %s: the answer is no "
-		                "JSON %s", q->what, q->url,
-		                want_array ? "array" : "object");
 		return NULL;
 	}
 	return v;

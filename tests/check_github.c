@@ -426,6 +426,21 @@ START_TEST(t_list_ready_errors)
 	srv_script(&S, "{'default': {'json': {'message': 'hm'}}}");
 	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "issues of acme/api"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "is an object, not a JSON "
+	                             "array"));
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* Not JSON: the reason and the place, not the answer's words (a
+	 * token the server echoed). */
+	srv_script(&S, "{'default': {'body': '" TOKEN " <html>'}}");
+	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list open issues of "
+	                             "acme/api: GET http://"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "not valid JSON"));
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "line 1, column"));
+	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	ck_assert_ptr_null(strstr(msg_of(&c), "ghp_"));
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
