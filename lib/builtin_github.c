@@ -32,7 +32,7 @@
  *                   blocked_by - each open blocking issue a blocker.
  *                   An unvetted issue cannot be picked (its repository
  *                   is locked, or a better one passed) and is reported
- *                   trusted and unblocked, so that the policy names the
+ *                   AFK_TRUST_UNCHECKED: never picked, skipped for the
  *                   reason that holds.  The labeller is remembered with
  *                   the ETag cache for the issue's updated_at (every
  *                   label event moves it) once the issue is quiet: an
@@ -333,8 +333,8 @@ static json_t *open_blockers(json_t *list)
 
 /* Makes the afk_issue of c and hands it to call.  An issue that was not
  * vetted cannot be picked whatever its gates say - its repository is
- * locked, or a better one passed - and is reported trusted and
- * unblocked, so that the reason given is the one that holds. */
+ * locked, or a better one passed - and is reported AFK_TRUST_UNCHECKED,
+ * which the selection never picks and skips for the reason that holds. */
 static int report_issue(afk_call *call, const char *repo, cand *c)
 {
 	afk_issue *is = NULL;
@@ -355,7 +355,8 @@ static int report_issue(afk_call *call, const char *repo, cand *c)
 	if (rc == AFK_OK)
 		rc = afk_issue_set_priority(is, c->priority);
 	if (rc == AFK_OK)
-		rc = afk_issue_set_trusted(is, c->vetted ? c->trusted : 1);
+		rc = afk_issue_set_trusted(is, c->vetted ? c->trusted :
+		                           AFK_TRUST_UNCHECKED);
 	json_array_foreach(c->blockers, i, b)
 		if (rc == AFK_OK)
 			rc = afk_issue_add_blocker(is,

@@ -74,7 +74,8 @@ int afk_issue_set_trusted(afk_issue *issue, int trusted)
 {
 	if (issue == NULL)
 		return AFK_EINVAL;
-	issue->trusted = trusted != 0;
+	issue->trusted = trusted == AFK_TRUST_UNCHECKED ? AFK_TRUST_UNCHECKED :
+	                 trusted != 0;
 	return AFK_OK;
 }
 
@@ -320,7 +321,8 @@ int afk__iset_add(afk__iset *s, const afk_issue *is)
 	r->repo = repo;
 	r->label_off = (uint32_t)s->nlabel_ids;
 	r->nlabels = (uint16_t)is->labels.n;
-	r->trusted = (uint8_t)(is->trusted != 0);
+	r->trusted = is->trusted == AFK_TRUST_UNCHECKED ? AFK__REC_UNCHECKED :
+	             (uint8_t)(is->trusted != 0);
 	r->blocked = (uint8_t)(is->nblockers > 0);
 	c = &s->cold[s->n];
 	c->title_off = s->titles_len;
@@ -364,7 +366,8 @@ int afk__iset_issue(const afk__iset *s, size_t i, afk_issue **out)
 		return rc;
 	}
 	is->priority = r->priority;
-	is->trusted = r->trusted;
+	is->trusted = r->trusted == AFK__REC_UNCHECKED ? AFK_TRUST_UNCHECKED :
+	              r->trusted;
 	*out = is;
 	return AFK_OK;
 }

@@ -54,9 +54,11 @@ typedef struct afk__rec {
 	uint32_t repo;       /* id in the set's repo table */
 	uint32_t label_off;  /* first of nlabels ids in the set's label_ids */
 	uint16_t nlabels;
-	uint8_t trusted;
+	uint8_t trusted;     /* 0, 1 or AFK__REC_UNCHECKED */
 	uint8_t blocked;     /* at least one open blocker */
 } afk__rec;
+
+#define AFK__REC_UNCHECKED 2  /* afk_issue's AFK_TRUST_UNCHECKED */
 
 /* 1 when record r carries label id `label`; label_ids is its set's.
  * Inline: the policy calls it once per issue. */

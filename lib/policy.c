@@ -44,7 +44,7 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 		const afk__rec *r = &in->recs[i];
 		uint32_t *best = &out->best[r->repo];
 
-		if (out->reason[i] != 0)
+		if (out->reason[i] != 0 || r->trusted == AFK__REC_UNCHECKED)
 			continue;
 		if (!r->trusted) {
 			out->reason[i] = AFK_SKIP_UNTRUSTED;
@@ -60,6 +60,24 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 		} else {
 			out->reason[i] = AFK_SKIP_OUTRANKED;
 		}
+	}
+
+	/* Pass 3: the unchecked ones, once the winners are known.  Never
+	 * picked: locked, outranked by the winner, or else untrusted - a
+	 * tracker that left the best issue unchecked broke its word, and
+	 * the selection fails closed. */
+	for (i = 0; i < in->n; i++) {
+		const afk__rec *r = &in->recs[i];
+		uint32_t best = out->best[r->repo];
+
+		if (out->reason[i] != 0 || r->trusted != AFK__REC_UNCHECKED)
+			continue;
+		if (out->locked[r->repo])
+			out->reason[i] = AFK_SKIP_LOCKED;
+		else if (best != AFK__NONE && outranks(&in->recs[best], r))
+			out->reason[i] = AFK_SKIP_OUTRANKED;
+		else
+			out->reason[i] = AFK_SKIP_UNTRUSTED;
 	}
 
 	out->npicks = 0;

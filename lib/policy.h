@@ -39,7 +39,10 @@ typedef struct afk__policy_out {
  *   5. its repository is locked                   -> LOCKED
  *   6. another issue of its repository has a higher priority, or the
  *      same priority and a lower number           -> OUTRANKED
- * so at most one issue per repository is picked.  The picks come out in
+ * An issue whose trust was not checked (AFK__REC_UNCHECKED) is never
+ * picked: LOCKED when its repository is, OUTRANKED when the winner of
+ * its repository outranks it, else UNTRUSTED.
+ * So at most one issue per repository is picked.  The picks come out in
  * allowlist order.  Writes every array of out and out->npicks. */
 void afk__policy_select(const afk__policy_in *in, afk__policy_out *out);
 

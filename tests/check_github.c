@@ -27,6 +27,7 @@
 #include "fakes.h"
 #include "httpsrv.h"
 #include "issue.h"
+#include "policy.h"
 
 #define TOKEN "ghp_S3cr3tT0k3nValue0123456789abcdef"
 #define TOKEN_ENV "AFK_TEST_GITHUB_TOKEN"
@@ -172,10 +173,9 @@ START_TEST(t_list_ready)
 	ck_assert_int_eq(afk_issue_has_label(is, RL), 1);
 	afk_issue_free(is);
 
-	/* Outranked by #3, which passed: not vetted, reported as passing so
-	 * that the policy says "outranked". */
+	/* Outranked by #3, which passed: not vetted. */
 	is = find_issue(&set, "acme/api", 5);
-	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
 	afk_issue_free(is);
 
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?"), 1);
@@ -247,6 +247,8 @@ START_TEST(t_list_ready_large)
 
 	is = find_issue(&set, "acme/api", 5); /* from page 2 */
 	ck_assert_ptr_nonnull(is);
+	/* locked: not vetted */
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
 	afk_issue_free(is);
 	is = find_issue(&set, "acme/api", 6);
 	ck_assert_int_eq(afk_issue_has_label(is, IL), 1);
@@ -260,6 +262,34 @@ START_TEST(t_list_ready_large)
 
 	/* Locked acme/api: no gates. */
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/"), 0);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* The issues left unvetted behind a lock are never picked, also by a
+ * selection that does not see the lock - a host that polls with another
+ * in-progress label than its tracker was made with: it fails closed. */
+START_TEST(t_list_ready_unvetted_fail_closed)
+{
+	static const char *const repos[] = {"acme/api"};
+	afk__iset set;
+	afk__selection sel;
+	afk_call c;
+
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL) ", " LAB(IL))
+	  "," ISSUE(2, LAB(RL)) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_int_eq(list_ready(&c, &set, repos, 1), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/2/"), 0);
+	ck_assert_int_eq(afk__selection_run(&sel, &set, repos, 1, IL), 0);
+	ck_assert_uint_eq(sel.out.npicks, 0);
+	afk__selection_clear(&sel);
+	ck_assert_int_eq(afk__selection_run(&sel, &set, repos, 1, "other"), 0);
+	ck_assert_uint_eq(sel.out.npicks, 0);
+	ck_assert_int_eq(sel.out.reason[1], AFK_SKIP_UNTRUSTED);
+	afk__selection_clear(&sel);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 }
@@ -1375,6 +1405,7 @@ static Suite *github_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_list_ready);
 	tcase_add_test(tc, t_list_ready_large);
+	tcase_add_test(tc, t_list_ready_unvetted_fail_closed);
 	tcase_add_test(tc, t_list_ready_memo);
 	tcase_add_test(tc, t_list_ready_writers);
 	tcase_add_test(tc, t_list_ready_bad_repo);

@@ -62,6 +62,10 @@ START_TEST(setters_and_getters)
 	ck_assert(!afk_issue_has_label(is, "Bug"));
 	ck_assert_int_eq(afk_issue_priority(is), -4);
 	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	ck_assert_int_eq(afk_issue_set_trusted(is, AFK_TRUST_UNCHECKED), 0);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	ck_assert_int_eq(afk_issue_set_trusted(is, -2), 0);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
 	ck_assert_uint_eq(afk_issue_blocker_count(is), 1);
 	ck_assert_int_eq(afk_issue_blocker(is, 0), 7);
 	ck_assert_int_eq(afk_issue_blocker(is, 1), 0);

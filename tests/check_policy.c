@@ -312,6 +312,62 @@ START_TEST(one_pick_per_repo_at_scale)
 }
 END_TEST
 
+/* Unchecked trust (AFK_TRUST_UNCHECKED): never picked; the reason is
+ * the one that holds without the gates, else untrusted.  Each row: the
+ * unchecked issue (number 5, priority 1) beside another issue of the
+ * repository with these gates; -1 in other_trusted: no other issue. */
+static const struct {
+	int other_trusted, other_blocked, other_in_progress;
+	int other_priority;
+	int reason, other_reason;
+} unchecked[] = {
+	/* alone: nothing vouches for it */
+	{-1, 0, 0, 0, AFK_SKIP_UNTRUSTED, 0},
+	/* the repository is locked */
+	{1, 0, 1, 0, AFK_SKIP_LOCKED, AFK_SKIP_IN_PROGRESS},
+	{0, 1, 1, 9, AFK_SKIP_LOCKED, AFK_SKIP_IN_PROGRESS},
+	/* a better issue passed: outranked (also on a tie of priority,
+	 * since the other has the lower number) */
+	{1, 0, 0, 2, AFK_SKIP_OUTRANKED, 0},
+	{1, 0, 0, 1, AFK_SKIP_OUTRANKED, 0},
+	/* the pick ranks below it: the tracker broke its word - fail
+	 * closed, the other is still picked */
+	{1, 0, 0, 0, AFK_SKIP_UNTRUSTED, 0},
+	/* the better issue failed its gates: nothing outranks it */
+	{0, 0, 0, 2, AFK_SKIP_UNTRUSTED, AFK_SKIP_UNTRUSTED},
+	{1, 1, 0, 2, AFK_SKIP_UNTRUSTED, AFK_SKIP_BLOCKED},
+};
+
+START_TEST(unchecked_trust_is_never_picked)
+{
+	const char *allow[] = {"r"};
+	spec s[] = {
+		{"r", 5, 1, AFK_TRUST_UNCHECKED, 0, 0},
+		{"r", 3, unchecked[_i].other_priority, unchecked[_i].other_trusted,
+		 unchecked[_i].other_blocked, unchecked[_i].other_in_progress},
+	};
+	size_t n = unchecked[_i].other_trusted < 0 ? 1 : 2;
+	afk__iset set;
+	afk__selection sel;
+	afk_issue *is;
+
+	select_over(&set, &sel, s, n, allow, 1);
+	ck_assert_int_eq(sel.out.reason[0], unchecked[_i].reason);
+	if (n == 2)
+		ck_assert_int_eq(sel.out.reason[1], unchecked[_i].other_reason);
+	ck_assert_uint_eq(sel.out.npicks,
+	                  n == 2 && unchecked[_i].other_reason == 0);
+	if (sel.out.npicks == 1)
+		ck_assert_uint_eq(sel.out.picks[0], 1);
+	/* The set gives the value back as it was set. */
+	ck_assert_int_eq(afk__iset_issue(&set, 0, &is), 0);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	afk__selection_clear(&sel);
+	afk__iset_clear(&set);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -323,6 +379,8 @@ static Suite *suite(void)
 	                    (int)(sizeof(behind_lock) / sizeof(behind_lock[0])));
 	tcase_add_loop_test(tc, ranking_within_a_repo, 0,
 	                    (int)(sizeof(rank) / sizeof(rank[0])));
+	tcase_add_loop_test(tc, unchecked_trust_is_never_picked, 0,
+	                    (int)(sizeof(unchecked) / sizeof(unchecked[0])));
 	tcase_add_test(tc, many_candidates_one_winner);
 	tcase_add_test(tc, picks_in_allowlist_order);
 	tcase_add_test(tc, repo_listed_twice_is_picked_once);

@@ -33,8 +33,15 @@ AFK_EXTERN int afk_issue_add_label(afk_issue *issue, const char *label);
 /* A larger priority is picked first. */
 AFK_EXTERN int afk_issue_set_priority(afk_issue *issue, int priority);
 
-/* Non-zero: the ready label was applied by a trusted user.  Only such an
- * issue is ever dispatched. */
+/* The trust of an issue whose gates its tracker did not check because it
+ * cannot be picked whatever they say: its repository is locked, or a
+ * better issue of it passed.  Such an issue is never dispatched; it is
+ * skipped as locked or outranked when that holds, else as untrusted. */
+#define AFK_TRUST_UNCHECKED (-1)
+
+/* 1 (any non-zero but AFK_TRUST_UNCHECKED): the ready label was applied
+ * by a trusted user; 0: it was not; AFK_TRUST_UNCHECKED: not checked.
+ * Only a trusted issue is ever dispatched. */
 AFK_EXTERN int afk_issue_set_trusted(afk_issue *issue, int trusted);
 
 /* Records that open issue number (> 0) of the same repository blocks this

@@ -638,7 +638,8 @@ class Issue:
                    labels=[_text(_L.afk_issue_label(h, i))
                            for i in range(n)],
                    priority=_L.afk_issue_priority(h),
-                   labeled_by_trusted=bool(_L.afk_issue_trusted(h)),
+                   # 1 only: AFK_TRUST_UNCHECKED (-1) is not trusted
+                   labeled_by_trusted=_L.afk_issue_trusted(h) == 1,
                    blocked_by=[_L.afk_issue_blocker(h, i)
                                for i in range(nb)])
 
