@@ -18,6 +18,7 @@ static int outranks(const afk__rec *a, const afk__rec *b)
 void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 {
 	size_t i, k;
+	int unchecked = 0;
 
 	memset(out->locked, 0, in->nrepos);
 	for (i = 0; i < in->nrepos; i++)
@@ -44,8 +45,12 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 		const afk__rec *r = &in->recs[i];
 		uint32_t *best = &out->best[r->repo];
 
-		if (out->reason[i] != 0 || r->trusted == AFK__REC_UNCHECKED)
+		if (out->reason[i] != 0)
 			continue;
+		if (r->trusted == AFK__REC_UNCHECKED) {
+			unchecked = 1;
+			continue;
+		}
 		if (!r->trusted) {
 			out->reason[i] = AFK_SKIP_UNTRUSTED;
 		} else if (r->blocked) {
@@ -66,7 +71,7 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 	 * picked: locked, outranked by the winner, or else untrusted - a
 	 * tracker that left the best issue unchecked broke its word, and
 	 * the selection fails closed. */
-	for (i = 0; i < in->n; i++) {
+	for (i = 0; unchecked && i < in->n; i++) {
 		const afk__rec *r = &in->recs[i];
 		uint32_t best = out->best[r->repo];
 
