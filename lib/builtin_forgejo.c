@@ -163,19 +163,6 @@ static const char *labeller(json_t *events, const char *label)
 	return poster;
 }
 
-/* 1 when a collaborator permission answer grants write access. */
-static int can_write(json_t *perm)
-{
-	static const char *const yes[] = {"owner", "admin", "write"};
-	const char *p = str_of(perm, "permission");
-	size_t i;
-
-	for (i = 0; p != NULL && i < sizeof(yes) / sizeof(*yes); i++)
-		if (strcmp(p, yes[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* With trust_writers: reads, in one batch, the permission of each
  * labeller not among trusted_users (c->who), trusted with write access;
  * a 404 (no such user) is no access, not an error. */
@@ -185,7 +172,6 @@ static int read_permissions(afk_call *call, struct afk__forge *g,
 {
 	char err[AFK__ERRMSG_SIZE], *base = NULL, *ew;
 	greq *pq;
-	afk__http_req *hr;
 	json_t *perm;
 	size_t i, k = 0, np = 0;
 	int rc = AFK_OK;
@@ -195,12 +181,8 @@ static int read_permissions(afk_call *call, struct afk__forge *g,
 	if (np == 0)
 		return AFK_OK;
 	pq = calloc(np, sizeof(*pq));
-	hr = calloc(np, sizeof(*hr));
-	if (pq == NULL || hr == NULL) {
-		free(pq);
-		free(hr);
+	if (pq == NULL)
 		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
-	}
 	for (i = 0; i < n && rc == AFK_OK; i++) {
 		if (cands[i].who == NULL)
 			continue;
@@ -210,43 +192,34 @@ static int read_permissions(afk_call *call, struct afk__forge *g,
 			break;
 		}
 		ew = enc(cands[i].who);
-		rc = greq_set(g, &pq[k++], "GET",
+		rc = greq_set(g, &pq[k], "GET",
 		        afk__aprintf("read the permission of %s on %s",
 		                     cands[i].who, repos[cands[i].repo]),
 		        ew != NULL ? afk__aprintf("%s/collaborators/%s/"
 		                                  "permission", base, ew) :
 		        NULL, NULL, 0);
+		pq[k++].absent_ok = 1; /* 404: no such user, no access */
 		free(ew);
 		free(base);
 		base = NULL;
 		if (rc != AFK_OK)
 			rc = afk__call_failf(call, rc, "out of memory");
 	}
-	if (rc == AFK_OK) {
-		for (k = 0; k < np; k++)
-			hr[k] = pq[k].r;
-		afk__http_run(g->http, hr, np);
-		for (k = 0; k < np; k++)
-			pq[k].r = hr[k];
-	}
+	if (rc == AFK_OK)
+		rc = run(call, g, pq, np);
 	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
 		if (cands[i].who == NULL)
 			continue;
 		perm = NULL;
-		if (pq[k].r.rc != AFK_OK && !(pq[k].r.fail ==
-		    AFK__HTTP_ESTATUS && pq[k].r.status == 404))
-			rc = afk__call_failf(call, pq[k].r.rc, "%s",
-			                     pq[k].r.errmsg);
-		else if (pq[k].r.rc == AFK_OK &&
-		         (perm = body_of(call, &pq[k], 0)) == NULL)
+		if (pq[k].r.rc == AFK_OK &&
+		    (perm = body_of(call, &pq[k], 0)) == NULL)
 			rc = AFK_EPARSE;
 		else
-			cands[i].trusted = perm != NULL && can_write(perm);
+			cands[i].trusted = afk__forge_can_write(perm);
 		json_decref(perm);
 		k++;
 	}
 	greqs_free(pq, np);
-	free(hr);
 	return rc;
 }
 
@@ -527,13 +500,10 @@ static int issue_req(afk_call *call, struct afk__forge *g, const char *repo,
 		greq_clear(&q);
 		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
 	}
-	rc = afk__http_run(g->http, &q.r, 1);
-	if (rc != AFK_OK && absent_ok && q.r.fail == AFK__HTTP_ESTATUS &&
-	    q.r.status == 404)
-		rc = AFK_OK;
-	else if (rc != AFK_OK)
-		rc = afk__call_failf(call, rc, "%s", q.r.errmsg);
-	else if (out != NULL && (*out = body_of(call, &q, want_array)) == NULL)
+	q.absent_ok = absent_ok;
+	rc = run(call, g, &q, 1);
+	if (rc == AFK_OK && q.r.rc == AFK_OK && out != NULL &&
+	    (*out = body_of(call, &q, want_array)) == NULL)
 		rc = AFK_EPARSE;
 	greq_clear(&q);
 	return rc;
@@ -622,76 +592,18 @@ static int fj_close_issue(afk_call *call, const char *repo, long number,
 /* Lists the comments of issue number of repo into *out (a JSON array the
  * caller decrefs), reading the token's own login first when it is not
  * known yet (in the same batch). */
-static int list_comments(afk_call *call, struct afk__forge *g, const char *repo,
-                         long number, const char *what, json_t **out)
-{
-	char err[AFK__ERRMSG_SIZE], *base = NULL;
-	greq q[2];
-	json_t *user;
-	size_t nq = 1;
-	int rc;
-
-	*out = NULL;
-	memset(q, 0, sizeof(q));
-	rc = repo_base(g, repo, &base, err);
-	if (rc != AFK_OK)
-		return afk__call_failf(call, rc, "%s: %s", what, err);
-	rc = greq_set(g, &q[0], "GET",
-	              afk__aprintf("%s: list the comments of %s#%ld", what,
-	                           repo, number),
-	              afk__aprintf("%s/issues/%ld/comments", base, number),
-	              NULL, 1);
-	free(base);
-	if (rc == AFK_OK && g->login == NULL) {
-		nq = 2;
-		rc = greq_set(g, &q[1], "GET",
-		              afk__aprintf("%s: read the token's own user",
-		                           what),
-		              afk__aprintf("%s/user", g->api), NULL, 0);
-	}
-	if (rc != AFK_OK)
-		rc = afk__call_failf(call, rc, "out of memory");
-	if (rc == AFK_OK)
-		rc = run(call, g, q, nq);
-	if (rc == AFK_OK && nq == 2) {
-		user = body_of(call, &q[1], 0);
-		if (user == NULL) {
-			rc = AFK_EPARSE;
-		} else if (str_of(user, "login") == NULL ||
-		           str_of(user, "login")[0] == '\0') {
-			rc = afk__call_failf(call, AFK_EPARSE, "%s: the "
-			                     "answer has no login", q[1].what);
-		} else {
-			g->login = afk__strdup(str_of(user, "login"));
-			if (g->login == NULL)
-				rc = afk__call_failf(call, AFK_ENOMEM,
-				                     "out of memory");
-		}
-		json_decref(user);
-	}
-	if (rc == AFK_OK) {
-		*out = body_of(call, &q[0], 1);
-		if (*out == NULL)
-			rc = AFK_EPARSE;
-	}
-	greq_clear(&q[0]);
-	greq_clear(&q[1]);
-	return rc;
-}
-
 static int fj_find_comment(afk_call *call, const char *repo, long number,
                            const char *marker, void *userdata)
 {
-	return afk__forge_find_comment(call, userdata, list_comments, repo,
-	                               number, marker);
+	return afk__forge_find_comment(call, userdata, repo, number, marker);
 }
 
 static int fj_upsert_comment(afk_call *call, const char *repo, long number,
                              const char *marker, const char *body,
                              void *userdata)
 {
-	return afk__forge_upsert_comment(call, userdata, list_comments, repo,
-	                                 number, marker, body);
+	return afk__forge_upsert_comment(call, userdata, repo, number, marker,
+	                                 body);
 }
 
 /* --- CI status ------------------------------------------------------- */

@@ -299,21 +299,6 @@ static int judge(rstate *r, cand *c, const struct afk__forge *g,
 	return AFK_OK;
 }
 
-/* 1 when a collaborator permission answer grants write access. */
-static int can_write(json_t *perm)
-{
-	static const char *const yes[] = {"admin", "maintain", "write"};
-	const char *p = str_of(perm, "permission");
-	const char *role = str_of(perm, "role_name");
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++)
-		if ((p != NULL && strcmp(p, yes[i]) == 0) ||
-		    (role != NULL && strcmp(role, yes[i]) == 0))
-			return 1;
-	return 0;
-}
-
 /* The open blockers' numbers of a blocked_by answer. */
 static json_t *open_blockers(json_t *list)
 {
@@ -423,6 +408,8 @@ static int plan(afk_call *call, struct afk__forge *g, rstate *r,
 		                                  "permission", r->base, ew) :
 		        NULL, 0);
 		free(ew);
+		if (rc == AFK_OK)
+			qs[r->q_perm].absent_ok = 1; /* 404: no such user */
 		return rc;
 	}
 	key = memo_key(g, r, c);
@@ -477,12 +464,12 @@ static int take(afk_call *call, struct afk__forge *g, rstate *r, greq *qs,
 		json_t *perm = NULL;
 
 		c = &r->c[r->order[r->next]];
-		if (qs[r->q_perm].r.status != 404 &&
+		if (qs[r->q_perm].r.rc == AFK_OK &&
 		    (perm = body_of(call, &qs[r->q_perm], 0)) == NULL)
 			return AFK_EPARSE;
 		free(c->who);
 		c->who = NULL;
-		vetted(r, c, perm != NULL && can_write(perm));
+		vetted(r, c, afk__forge_can_write(perm));
 		json_decref(perm);
 		return AFK_OK;
 	}
@@ -544,38 +531,6 @@ static void rstates_free(rstate *rs, size_t n)
 		free(rs[i].base);
 	}
 	free(rs);
-}
-
-/* Runs a round's batch: a failed request fails it, but for a
- * permission read answered 404 (no such user: no access). */
-static int run_round(afk_call *call, struct afk__forge *g, rstate *rs,
-                     size_t nrepos, greq *qs, size_t nq)
-{
-	afk__http_req *hr = calloc(nq, sizeof(*hr));
-	size_t i, k;
-	int rc = AFK_OK;
-
-	if (hr == NULL)
-		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
-	for (k = 0; k < nq; k++)
-		hr[k] = qs[k].r;
-	afk__http_run(g->http, hr, nq);
-	for (k = 0; k < nq; k++)
-		qs[k].r = hr[k];
-	free(hr);
-	for (k = 0; k < nq && rc == AFK_OK; k++) {
-		int absent_ok = 0;
-
-		if (qs[k].r.rc == AFK_OK)
-			continue;
-		for (i = 0; i < nrepos; i++)
-			absent_ok |= rs[i].q_perm == (long)k;
-		if (absent_ok && qs[k].r.fail == AFK__HTTP_ESTATUS &&
-		    qs[k].r.status == 404)
-			continue;
-		rc = afk__call_failf(call, qs[k].r.rc, "%s", qs[k].r.errmsg);
-	}
-	return rc;
 }
 
 /* The listing, in rounds of one concurrent batch each: the first page of
@@ -650,7 +605,7 @@ static int gh_list_ready(afk_call *call, const char *const *repos,
 		} while (rc == AFK_OK && again && nq == 0);
 		if (rc != AFK_OK || nq == 0)
 			break;
-		rc = run_round(call, g, rs, nrepos, qs, nq);
+		rc = run(call, g, qs, nq);
 		for (i = 0; i < nrepos && rc == AFK_OK; i++)
 			rc = take(call, g, &rs[i], qs, now);
 	}
@@ -695,12 +650,8 @@ static int issue_write(afk_call *call, struct afk__forge *g, const char *repo,
 		greq_clear(&q);
 		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
 	}
-	rc = afk__http_run(g->http, &q.r, 1);
-	if (rc != AFK_OK && absent_ok && q.r.fail == AFK__HTTP_ESTATUS &&
-	    q.r.status == 404)
-		rc = AFK_OK;
-	else if (rc != AFK_OK)
-		rc = afk__call_failf(call, rc, "%s", q.r.errmsg);
+	q.absent_ok = absent_ok;
+	rc = run(call, g, &q, 1);
 	greq_clear(&q);
 	return rc;
 }
@@ -746,75 +697,18 @@ static int gh_close_issue(afk_call *call, const char *repo, long number,
 /* Lists the comments of issue number of repo into *out (a JSON array the
  * caller decrefs), reading the token's own login first when it is not
  * known yet (in the same batch). */
-static int list_comments(afk_call *call, struct afk__forge *g, const char *repo,
-                         long number, const char *what, json_t **out)
-{
-	char err[AFK__ERRMSG_SIZE], *base = NULL;
-	greq q[2];
-	json_t *user;
-	size_t nq = 1;
-	int rc;
-
-	*out = NULL;
-	memset(q, 0, sizeof(q));
-	rc = repo_base(g, repo, &base, err);
-	if (rc != AFK_OK)
-		return afk__call_failf(call, rc, "%s: %s", what, err);
-	rc = greq_set(g, &q[0], "GET",
-	              afk__aprintf("%s: list the comments of %s#%ld", what,
-	                           repo, number),
-	              afk__aprintf("%s/issues/%ld/comments?per_page=100",
-	                           base, number), NULL, 1);
-	free(base);
-	if (rc == AFK_OK && g->login == NULL) {
-		nq = 2;
-		rc = greq_set(g, &q[1], "GET",
-		              afk__aprintf("%s: read the token's own user",
-		                           what),
-		              afk__aprintf("%s/user", g->api), NULL, 0);
-	}
-	if (rc != AFK_OK)
-		rc = afk__call_failf(call, rc, "out of memory");
-	if (rc == AFK_OK)
-		rc = run(call, g, q, nq);
-	if (rc == AFK_OK && nq == 2) {
-		user = body_of(call, &q[1], 0);
-		if (user == NULL) {
-			rc = AFK_EPARSE;
-		} else if (str_of(user, "login") == NULL) {
-			rc = afk__call_failf(call, AFK_EPARSE, "%s: the "
-			                     "answer has no login", q[1].what);
-		} else {
-			g->login = afk__strdup(str_of(user, "login"));
-			if (g->login == NULL)
-				rc = afk__call_failf(call, AFK_ENOMEM,
-				                     "out of memory");
-		}
-		json_decref(user);
-	}
-	if (rc == AFK_OK) {
-		*out = body_of(call, &q[0], 1);
-		if (*out == NULL)
-			rc = AFK_EPARSE;
-	}
-	greq_clear(&q[0]);
-	greq_clear(&q[1]);
-	return rc;
-}
-
 static int gh_find_comment(afk_call *call, const char *repo, long number,
                            const char *marker, void *userdata)
 {
-	return afk__forge_find_comment(call, userdata, list_comments, repo,
-	                               number, marker);
+	return afk__forge_find_comment(call, userdata, repo, number, marker);
 }
 
 static int gh_upsert_comment(afk_call *call, const char *repo, long number,
                              const char *marker, const char *body,
                              void *userdata)
 {
-	return afk__forge_upsert_comment(call, userdata, list_comments, repo,
-	                                 number, marker, body);
+	return afk__forge_upsert_comment(call, userdata, repo, number, marker,
+	                                 body);
 }
 
 /* --- CI status ------------------------------------------------------- */
@@ -1227,9 +1121,13 @@ out:
 static int gh_new(const afk_config *cfg, const char *api, const char *env,
                   const char *file, struct afk__forge **out, char *errbuf)
 {
-	return afk__forge_new(cfg, api ? api : DEFAULT_API, env, file,
-	                      "github", "Bearer", gh_headers, "GitHub", out,
-	                      errbuf);
+	int rc = afk__forge_new(cfg, api ? api : DEFAULT_API, env, file,
+	                        "github", "Bearer", gh_headers, "GitHub", out,
+	                        errbuf);
+
+	if (rc == AFK_OK)
+		(*out)->comments_query = "?per_page=100";
+	return rc;
 }
 
 int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,

@@ -48,6 +48,7 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 		g->ready = afk__strdup(cfg->ready_label);
 		g->in_progress = afk__strdup(cfg->in_progress_label);
 		g->trust_writers = cfg->trust_writers;
+		g->comments_query = "";
 		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
 		    g->in_progress == NULL ||
 		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
@@ -202,13 +203,17 @@ int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
 		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++)
 		rs[i] = qs[i].r;
-	rc = afk__http_run(g->http, rs, n);
+	afk__http_run(g->http, rs, n);
 	for (i = 0; i < n; i++)
 		qs[i].r = rs[i];
 	free(rs);
-	if (rc != AFK_OK)
-		return afk__call_failf(call, rc, "%s",
-		                       afk__http_errmsg(g->http));
+	for (i = 0; i < n; i++) {
+		rc = qs[i].r.rc;
+		if (rc == AFK_OK || (qs[i].absent_ok &&
+		    qs[i].r.fail == AFK__HTTP_ESTATUS && qs[i].r.status == 404))
+			continue;
+		return afk__call_failf(call, rc, "%s", qs[i].r.errmsg);
+	}
 	return AFK_OK;
 }
 
@@ -368,8 +373,76 @@ static json_t *own_comment(const struct afk__forge *g, json_t *list,
 	return NULL;
 }
 
+int afk__forge_can_write(json_t *perm)
+{
+	static const char *const yes[] = {"owner", "admin", "maintain",
+	                                  "write"};
+	const char *p = afk__forge_str_of(perm, "permission");
+	const char *role = afk__forge_str_of(perm, "role_name");
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		if ((p != NULL && strcmp(p, yes[i]) == 0) ||
+		    (role != NULL && strcmp(role, yes[i]) == 0))
+			return 1;
+	return 0;
+}
+
+/* Lists the comments of issue number of repo into *out (a JSON array the
+ * caller decrefs), every page, and makes sure g->login is known: GET
+ * /user in the same batch, the first time. */
+static int list_comments(afk_call *call, struct afk__forge *g,
+                         const char *repo, long number, const char *what,
+                         json_t **out)
+{
+	char err[AFK__ERRMSG_SIZE], *base = NULL;
+	afk__forge_req q[2];
+	json_t *user;
+	const char *login;
+	size_t nq = 1;
+	int rc;
+
+	*out = NULL;
+	memset(q, 0, sizeof(q));
+	rc = afk__forge_repo_base(g, repo, &base, err);
+	if (rc != AFK_OK)
+		return afk__call_failf(call, rc, "%s: %s", what, err);
+	rc = afk__forge_req_set(g, &q[0], "GET",
+	        afk__aprintf("%s: list the comments of %s#%ld", what, repo,
+	                     number),
+	        afk__aprintf("%s/issues/%ld/comments%s", base, number,
+	                     g->comments_query), NULL, 1);
+	free(base);
+	if (rc == AFK_OK && g->login == NULL) {
+		nq = 2;
+		rc = afk__forge_req_set(g, &q[1], "GET",
+		        afk__aprintf("%s: read the token's own user", what),
+		        afk__aprintf("%s/user", g->api), NULL, 0);
+	}
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = afk__forge_run(call, g, q, nq);
+	if (rc == AFK_OK && nq == 2) {
+		user = afk__forge_body_of(call, &q[1], 0);
+		login = afk__forge_str_of(user, "login");
+		if (user == NULL)
+			rc = AFK_EPARSE;
+		else if (login == NULL || login[0] == '\0')
+			rc = afk__call_failf(call, AFK_EPARSE, "%s: the "
+			                     "answer has no login", q[1].what);
+		else if ((g->login = afk__strdup(login)) == NULL)
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		json_decref(user);
+	}
+	if (rc == AFK_OK && (*out = afk__forge_body_of(call, &q[0], 1)) == NULL)
+		rc = AFK_EPARSE;
+	afk__forge_req_clear(&q[0]);
+	afk__forge_req_clear(&q[1]);
+	return rc;
+}
+
 int afk__forge_find_comment(afk_call *call, struct afk__forge *g,
-                            afk__forge_list_fn *list_comments,
                             const char *repo, long number,
                             const char *marker)
 {
@@ -401,7 +474,6 @@ int afk__forge_find_comment(afk_call *call, struct afk__forge *g,
 }
 
 int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
-                              afk__forge_list_fn *list_comments,
                               const char *repo, long number,
                               const char *marker, const char *body)
 {

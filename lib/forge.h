@@ -31,6 +31,8 @@ struct afk__forge {
 	                         NULL: the deploy state is none */
 	const char *const *headers; /* sent with every request, or NULL */
 	const char *name;     /* "GitHub", for messages */
+	const char *comments_query; /* after .../comments: GitHub's page
+	                               size; "" for Forgejo's default */
 };
 
 /* Makes the userdata from the settings: reads the token (env or file,
@@ -63,6 +65,8 @@ typedef struct afk__forge_req {
 	char *what;
 	char *url;
 	char *json;
+	int absent_ok;       /* a 404 is an answer (no such thing), not a
+	                        failure of the batch: r.status says which */
 } afk__forge_req;
 
 /* Fills q (zeroed here) with a request of g; what and url are taken
@@ -77,7 +81,8 @@ void afk__forge_reqs_free(afk__forge_req *qs, size_t n);
 
 /* Runs the n requests in one batch; on failure attaches the first
  * failed request's message (it names the call, the URL and the cause,
- * redacted) and returns its code. */
+ * redacted) and returns its code.  A 404 to a request marked absent_ok
+ * is no failure. */
 int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
                    size_t n);
 
@@ -106,25 +111,21 @@ int afk__forge_has_label_named(json_t *issue, const char *name,
 /* The priority a label "priority:N" gives, else 0. */
 int afk__forge_priority_of(json_t *issue);
 
-/* Lists the comments of issue number of repo into *out (a JSON array the
- * caller decrefs) and makes sure g->login is known.  Per forge: the
- * pagination of the list differs. */
-typedef int afk__forge_list_fn(afk_call *call, struct afk__forge *g,
-                               const char *repo, long number,
-                               const char *what, json_t **out);
-
 /* find_comment: the body of the own comment holding marker, and the
  * issue's address taken from a comment's. */
 int afk__forge_find_comment(afk_call *call, struct afk__forge *g,
-                            afk__forge_list_fn *list_comments,
                             const char *repo, long number,
                             const char *marker);
 
 /* upsert_comment: edits the own comment holding marker, else adds one. */
 int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
-                              afk__forge_list_fn *list_comments,
                               const char *repo, long number,
                               const char *marker, const char *body);
+
+/* 1 when a collaborator permission answer (GET .../collaborators/
+ * {login}/permission, either forge) grants write access: permission or
+ * role_name owner, admin, maintain or write. */
+int afk__forge_can_write(json_t *perm);
 
 /* The number of the pull request of repo that the timeline event e links
  * to, else 0.  Per forge: the event shapes differ. */

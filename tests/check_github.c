@@ -684,6 +684,18 @@ START_TEST(t_comments_user_error)
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "401"));
 	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
 	afk__call_clear(&c);
+
+	/* A user without a login, empty or absent, is no answer either. */
+	srv_script(&S, "{'routes': {'/user': {'json': {'login': ''}},"
+	  "'/repos/acme/api/issues/7/comments': {'json': []}}}");
+	ck_assert_int_eq(upsert(&c, "x " MARK), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "has no login"));
+	afk__call_clear(&c);
+	srv_script(&S, "{'routes': {'/user': {'json': {'id': 1}},"
+	  "'/repos/acme/api/issues/7/comments': {'json': []}}}");
+	ck_assert_int_eq(upsert(&c, "x " MARK), AFK_EPARSE);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "has no login"));
+	afk__call_clear(&c);
 	/* Nothing was written without knowing whose comments count. */
 	ck_assert_uint_eq(count_req(&S, "POST", "/"), 0);
 }
