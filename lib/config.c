@@ -746,12 +746,18 @@ static json_t *string_or_null(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
-static int set_kill_switch(afk_config *c, json_t *v, cfg_ctx *cx)
+/* A boolean key's value into *dst. */
+static int bool_into(cfg_ctx *cx, json_t *v, int *dst)
 {
 	if (!json_is_boolean(v))
 		return wrong_type(cx, v, "a boolean");
-	c->kill_switch = json_is_true(v);
+	*dst = json_is_true(v);
 	return AFK_OK;
+}
+
+static int set_kill_switch(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return bool_into(cx, v, &c->kill_switch);
 }
 
 static json_t *get_kill_switch(const afk_config *c)
@@ -1775,10 +1781,7 @@ static json_t *get_fix_forward_budget(const afk_config *c)
 
 static int set_trust_writers(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	if (!json_is_boolean(v))
-		return wrong_type(cx, v, "a boolean");
-	c->trust_writers = json_is_true(v);
-	return AFK_OK;
+	return bool_into(cx, v, &c->trust_writers);
 }
 
 static json_t *get_trust_writers(const afk_config *c)
@@ -1788,10 +1791,7 @@ static json_t *get_trust_writers(const afk_config *c)
 
 static int set_deploy_stage(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	if (!json_is_boolean(v))
-		return wrong_type(cx, v, "a boolean");
-	c->deploy_stage = json_is_true(v);
-	return AFK_OK;
+	return bool_into(cx, v, &c->deploy_stage);
 }
 
 static json_t *get_deploy_stage(const afk_config *c)
