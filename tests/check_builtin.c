@@ -1226,6 +1226,86 @@ START_TEST(test_tracker_lock_fails)
 }
 END_TEST
 
+/* A symbolic link where the lock file goes is not followed: the write
+ * fails naming the lock, and whatever the link points to is neither
+ * created nor touched. */
+START_TEST(test_tracker_lock_link_refused)
+{
+	char target[PATHLEN + 16], *text;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': [{'repo': 'acme/api', 'number': 1}]}\n",
+	        NULL, NULL);
+	snprintf(target, sizeof(target), "%s/target", f.dir);
+	ck_assert_int_eq(symlink(target, lock_path(&f)), 0);
+	ck_assert_int_eq(t_label(&f, &c, 1, "x", 1), AFK_EIO);
+	ck_assert_msg(strstr(msg_of(&c), lock_path(&f)) != NULL, "%s",
+	              msg_of(&c));
+	ck_assert_msg(strstr(msg_of(&c), "symbolic link") != NULL, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert(!exists(target));           /* not created through it */
+	write_text(target, "theirs\n");
+	ck_assert_int_eq(t_label(&f, &c, 1, "x", 1), AFK_EIO);
+	afk__call_clear(&c);
+	text = read_text(target);
+	ck_assert_pstr_eq(text, "theirs\n");
+	free(text);
+	ck_assert(!file_has_label(&f, "acme/api", 1, "x"));
+	fx_close(&f);
+}
+END_TEST
+
+/* The lock file is the host user's alone, whatever the umask. */
+START_TEST(test_tracker_lock_mode)
+{
+	struct stat st;
+	mode_t mask;
+	afk_call c;
+	int rc;
+	fx f;
+
+	fx_open(&f, "{'issues': [{'repo': 'acme/api', 'number': 1}]}\n",
+	        NULL, NULL);
+	mask = umask(0);
+	rc = t_label(&f, &c, 1, "x", 1);
+	umask(mask);
+	ck_assert_msg(rc == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert_int_eq(lstat(lock_path(&f), &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	fx_close(&f);
+}
+END_TEST
+
+/* A FIFO in place of the issue file is refused, naming it, rather than
+ * read forever: nobody will ever write to it. */
+START_TEST(test_issue_file_fifo)
+{
+	char want[2 * PATHLEN];
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}\n", NULL, NULL);
+	ck_assert_int_eq(unlink(f.issues), 0);
+	ck_assert_int_eq(mkfifo(f.issues, 0600), 0);
+	snprintf(want, sizeof(want), "%s: cannot read: not a regular file",
+	         f.issues);
+	ck_assert_int_eq(t_find(&f, &c, 1, "<!--"), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_label(&f, &c, 1, "x", 1), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert_int_eq(fx_tick(&f), AFK_EIO);
+	ck_assert_msg(strstr(afk_poller_errmsg(f.poller), want) != NULL, "%s",
+	              afk_poller_errmsg(f.poller));
+	fx_close(&f);
+}
+END_TEST
+
 #define RACE_N 25
 
 /* One of two racing processes: RACE_N labels and RACE_N comments of its
@@ -1910,6 +1990,67 @@ START_TEST(test_notifier_file)
 	snprintf(want, sizeof(want), "%s/no/such/dir/notes.log: cannot write "
 	         "a notification: %s", f.dir, strerror(ENOENT));
 	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* A symbolic link at the notifier's path is not followed: nothing is
+ * created or appended through it, and the failure names the file. */
+START_TEST(test_notifier_link_refused)
+{
+	char target[PATHLEN + 16], want[2 * PATHLEN], *text;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	snprintf(target, sizeof(target), "%s/target", f.dir);
+	ck_assert_int_eq(symlink(target, f.notes), 0);
+	snprintf(want, sizeof(want), "%s: cannot write a notification: a "
+	         "symbolic link, which is not followed", f.notes);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert(!exists(target));
+	write_text(target, "theirs\n");
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	afk__call_clear(&c);
+	text = read_text(target);
+	ck_assert_pstr_eq(text, "theirs\n");
+	free(text);
+	/* The probe says so before any notification is lost. */
+	ck_assert_int_eq(afk_notifier_probe(f.notifier), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_notifier_errmsg(f.notifier),
+	                             "symbolic link"));
+	fx_close(&f);
+}
+END_TEST
+
+/* The notifier's file is created the host user's alone, whatever the
+ * umask; a FIFO nobody reads fails the notification instead of hanging
+ * the tick. */
+START_TEST(test_notifier_file_mode_and_fifo)
+{
+	struct stat st;
+	mode_t mask;
+	afk_call c;
+	int rc;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	mask = umask(0);
+	rc = n_notify(&f, &c, "first", "");
+	umask(mask);
+	ck_assert_msg(rc == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert_int_eq(stat(f.notes, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(unlink(f.notes), 0);
+	ck_assert_int_eq(mkfifo(f.notes, 0600), 0);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), f.notes));
 	afk__call_clear(&c);
 	fx_close(&f);
 }
@@ -2739,6 +2880,9 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_tracker_issue_missing);
 	tcase_add_test(tc, test_tracker_refuses_bad_writes);
 	tcase_add_test(tc, test_tracker_lock_fails);
+	tcase_add_test(tc, test_tracker_lock_link_refused);
+	tcase_add_test(tc, test_tracker_lock_mode);
+	tcase_add_test(tc, test_issue_file_fifo);
 	tcase_add_test(tc, test_concurrent_writers_lose_nothing);
 	suite_add_tcase(s, tc);
 
@@ -2766,6 +2910,8 @@ static Suite *builtin_suite(void)
 	tc = tcase_create("notifier");
 	tcase_add_test(tc, test_notifier_stdout);
 	tcase_add_test(tc, test_notifier_file);
+	tcase_add_test(tc, test_notifier_link_refused);
+	tcase_add_test(tc, test_notifier_file_mode_and_fifo);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("probe");
