@@ -340,6 +340,8 @@ static FILE *open_regular(const char *path, int *err)
 	*err = 0;
 	if (fstat(fd, &st) != 0)
 		*err = errno;
+	else if (S_ISDIR(st.st_mode))
+		*err = EISDIR;
 	else if (!S_ISREG(st.st_mode))
 		*err = NOT_REGULAR;
 	fp = *err == 0 ? fdopen(fd, "r") : NULL;

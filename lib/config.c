@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -463,10 +465,45 @@ static int resolve(cfg_ctx *cx, const char *path, char **out)
 	return *out != NULL ? AFK_OK : nomem(cx);
 }
 
+/* What errno-or-NOT_REGULAR err says of a file that cannot be read. */
+#define NOT_REGULAR (-1)
+static const char *read_error(int err)
+{
+	return err == NOT_REGULAR ? "not a regular file" : strerror(err);
+}
+
+/* Opens the file at path for reading, only when it is a regular file: a
+ * FIFO would block the load until someone writes to it, maybe forever
+ * (O_NONBLOCK, left on, does nothing to a regular file).  Returns the
+ * stream, or NULL with errno an errno value or NOT_REGULAR. */
+static FILE *open_regular(const char *path)
+{
+	struct stat st;
+	FILE *f = NULL;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0)
+		err = errno;
+	else if (S_ISDIR(st.st_mode))
+		err = EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		err = NOT_REGULAR;
+	else if ((f = fdopen(fd, "rb")) == NULL)
+		err = errno;
+	if (f == NULL)
+		close(fd);
+	errno = err;
+	return f;
+}
+
 /* Reads at most max + 1 bytes of the file at path into a NUL-terminated
  * heap buffer (*out, the caller's; *len bytes before the NUL), so that a
  * caller can refuse a file longer than max without reading all of it.
- * Returns 0, AFK_EIO with errno set, or AFK_ENOMEM. */
+ * Returns 0, AFK_EIO with errno set (an errno value or NOT_REGULAR, for
+ * read_error()), or AFK_ENOMEM. */
 static int slurp(const char *path, size_t max, char **out, size_t *len)
 {
 	FILE *f;
@@ -474,7 +511,7 @@ static int slurp(const char *path, size_t max, char **out, size_t *len)
 	size_t n = 0, cap = 0, want, got;
 	int rc = AFK_OK, err = 0;
 
-	f = fopen(path, "rb");
+	f = open_regular(path);
 	if (f == NULL)
 		return AFK_EIO;
 	for (;;) {
@@ -522,7 +559,7 @@ static int read_preamble(cfg_ctx *cx, const char *path, char **text)
 	if (rc == AFK_ENOMEM)
 		return nomem(cx);
 	if (rc != AFK_OK)
-		return refuse(cx, "cannot read %s: %s", q, strerror(errno));
+		return refuse(cx, "cannot read %s: %s", q, read_error(errno));
 	if (len == 0)
 		rc = refuse(cx, "%s is empty", q);
 	else if (len > PREAMBLE_MAX)
@@ -2188,7 +2225,7 @@ int afk_config_load_file(afk_config *cfg, const char *path)
 	}
 	if (rc != AFK_OK) {
 		afk__errf(cfg->errmsg, "%s: cannot read: %s", path,
-		          strerror(errno));
+		          read_error(errno));
 		return AFK_EIO;
 	}
 	if (len > CONFIG_FILE_MAX) {

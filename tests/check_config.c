@@ -819,6 +819,35 @@ START_TEST(missing_file_is_eio_naming_it)
 }
 END_TEST
 
+/* A FIFO as the configuration file or the preamble is refused, naming
+ * it, rather than waited on forever for a writer that never comes. */
+START_TEST(fifo_is_refused_not_waited_on)
+{
+	char dir[DIR_MAX], path[PATH_MAX], json[2 * PATH_MAX];
+	char want[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	snprintf(path, sizeof(path), "%s/afk.json", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_EIO);
+	snprintf(want, sizeof(want), "%s: cannot read: not a regular file",
+	         path);
+	assert_msg(c, want);
+	assert_get(c, "kill_switch", "true");
+	snprintf(path, sizeof(path), "%s/preamble.md", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(json, sizeof(json), "\"%s\"", path);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "preamble_file: cannot read \"%s\": not "
+	         "a regular file", path);
+	assert_msg(c, want);
+	assert_get(c, "preamble_file", "null");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
 /* Bad loads, sets and environments, each after a valid non-default
  * configuration: every key reads the same afterwards. */
 START_TEST(refusals_leave_the_config_unchanged)
@@ -1867,6 +1896,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, set_reports_invalid_json);
 	tcase_add_test(tc, absent_keys_keep_their_values);
 	tcase_add_test(tc, missing_file_is_eio_naming_it);
+	tcase_add_test(tc, fifo_is_refused_not_waited_on);
 	tcase_add_test(tc, refusals_leave_the_config_unchanged);
 	tcase_add_test(tc, file_paths_are_taken_from_the_files_directory);
 	tcase_add_test(tc, relative_config_path_is_made_absolute);
