@@ -2,8 +2,10 @@
  * lib/builtin_ci.c - the "command" CI: a local command that tells the
  * state of an issue's pull request, its CI and its deploy.
  *
- * The command is run once per status read, without a shell, with
- * AFK_REPO and AFK_ISSUE set, stdin /dev/null, in the directory of its
+ * The command is run once per status read, without a shell, in the
+ * minimal environment with the variables its "env" names (the
+ * environment rule, lib/spawn.h) and AFK_REPO and AFK_ISSUE set, stdin
+ * /dev/null, in the directory of its
  * program (when the command names one by path: a script beside the
  * configuration finds its files), in a process group of its own that is
  * killed after CI_TIMEOUT seconds, and prints one JSON object:
@@ -46,6 +48,8 @@
 struct command_ci {
 	afk__strv argv;   /* NULL-terminated for exec */
 	char *dir;        /* the directory of argv[0], or NULL: ours */
+	afk__strv pass;   /* "env": our variables the command gets */
+	afk__strv hide;   /* the configuration's secrets' variables */
 };
 
 static void command_ci_free(void *userdata)
@@ -56,6 +60,8 @@ static void command_ci_free(void *userdata)
 		return;
 	afk__strv_clear(&cc->argv);
 	free(cc->dir);
+	afk__strv_clear(&cc->pass);
+	afk__strv_clear(&cc->hide);
 	free(cc);
 }
 
@@ -294,6 +300,8 @@ static int command_status(afk_call *call, const char *repo, long number,
 	memset(&o, 0, sizeof(o));
 	o.argv = cc->argv.v;
 	o.dir = cc->dir;
+	o.pass = cc->pass.v;
+	o.hide = cc->hide.v;
 	o.env = env;
 	o.in = -1;
 	o.timeout_ms = CI_TIMEOUT * 1000L;
@@ -350,7 +358,9 @@ static int command_ci_new(const afk_config *cfg, struct command_ci **out)
 	if (cc == NULL)
 		return AFK_ENOMEM;
 	/* One more slot, kept NULL: execve wants a terminated argv. */
-	if (afk__strv_copy(&cc->argv, &cfg->ci_command) ||
+	if (afk__config_env_names(&cfg->ci_env, &cc->pass) ||
+	    afk__config_secret_envs(cfg, &cc->hide) ||
+	    afk__strv_copy(&cc->argv, &cfg->ci_command) ||
 	    afk__grow((void **)&cc->argv.v, &cc->argv.cap, cc->argv.n, 1,
 	              sizeof(char *)) ||
 	    program_dir(cfg->ci_command.v[0], &cc->dir)) {

@@ -66,6 +66,8 @@
 struct command_agent {
 	afk__strv argv;
 	char *state_dir;
+	afk__strv pass;   /* "env": our variables the command gets */
+	afk__strv hide;   /* the configuration's secrets' variables */
 };
 
 static void command_agent_free(void *userdata)
@@ -76,6 +78,8 @@ static void command_agent_free(void *userdata)
 		return;
 	afk__strv_clear(&ca->argv);
 	free(ca->state_dir);
+	afk__strv_clear(&ca->pass);
+	afk__strv_clear(&ca->hide);
 	free(ca);
 }
 
@@ -374,9 +378,10 @@ static int push_var(afk__strv *env, const char *name, const char *value)
 	return rc;
 }
 
-/* The variables a turn of the command sees on top of ours: AFK_REPO,
- * AFK_ISSUE, AFK_THREAD_ID, AFK_RUN_DIR and AFK_TURN (1 for the
- * dispatch).  NULL-terminated; the caller frees it with
+/* The variables a turn of the command sees on top of what it gets of
+ * ours (the minimal set and its "env": the environment rule, spawn.h):
+ * AFK_REPO, AFK_ISSUE, AFK_THREAD_ID, AFK_RUN_DIR and AFK_TURN (1 for
+ * the dispatch).  NULL-terminated; the caller frees it with
  * afk__strv_clear(). */
 static int turn_env(afk__strv *env, const char *repo, long number,
                     const char *id, const char *dir, long turn)
@@ -443,6 +448,8 @@ static int start_turn(afk_call *call, const struct command_agent *ca,
 	memset(&o, 0, sizeof(o));
 	o.argv = ca->argv.v;
 	o.dir = dir;
+	o.pass = ca->pass.v;
+	o.hide = ca->hide.v;
 	o.env = env->v;
 	o.in = in;
 	o.out = o.err = out;
@@ -950,6 +957,8 @@ static int command_agent_new(const afk_config *cfg,
 	ca->state_dir = afk__strdup(cfg->agent_state_dir);
 	/* One more slot, kept NULL: execve wants a terminated argv. */
 	if (ca->state_dir == NULL ||
+	    afk__config_env_names(&cfg->agent_env, &ca->pass) ||
+	    afk__config_secret_envs(cfg, &ca->hide) ||
 	    afk__strv_copy(&ca->argv, &cfg->agent_command) ||
 	    afk__grow((void **)&ca->argv.v, &ca->argv.cap, ca->argv.n, 1,
 	              sizeof(char *))) {

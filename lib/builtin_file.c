@@ -320,8 +320,41 @@ static int doc_init(struct doc *d, json_t *root, struct bad *b)
 
 /* --- reading and writing the file ------------------------------------ */
 
+/* Opens the file at path for reading, only when it is a regular file:
+ * a FIFO put there would block the tick forever, and a device is no
+ * issue file (O_NONBLOCK, left on, does nothing to a regular one).  A
+ * symbolic link is followed (see write_file()).  Returns
+ * the stream, or NULL with *err an errno value or NOT_REGULAR. */
+#define NOT_REGULAR (-1)
+static FILE *open_regular(const char *path, int *err)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		*err = errno;
+		return NULL;
+	}
+	*err = 0;
+	if (fstat(fd, &st) != 0)
+		*err = errno;
+	else if (S_ISDIR(st.st_mode))
+		*err = EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		*err = NOT_REGULAR;
+	fp = *err == 0 ? fdopen(fd, "r") : NULL;
+	if (fp == NULL && *err == 0)
+		*err = errno;
+	if (fp == NULL)
+		close(fd);
+	return fp;
+}
+
 /* Reads all of the file at path into a NUL-terminated buffer (*text,
- * the caller's to free) of *len bytes.  Returns 0 or an errno value. */
+ * the caller's to free) of *len bytes.  Returns 0, an errno value or
+ * NOT_REGULAR. */
 static int read_text(const char *path, char **text, size_t *len)
 {
 	size_t cap = 0, n = 0, got;
@@ -329,9 +362,9 @@ static int read_text(const char *path, char **text, size_t *len)
 	FILE *fp;
 	int err = 0;
 
-	fp = fopen(path, "r");
+	fp = open_regular(path, &err);
 	if (fp == NULL)
-		return errno;
+		return err;
 	do {
 		if (afk__grow((void **)&buf, &cap, n, 4096 + 1, 1)) {
 			err = ENOMEM;
@@ -395,7 +428,8 @@ static int load_file(afk_call *call, const char *path, struct doc *d)
 	if (rc == ENOMEM)
 		return AFK_ENOMEM;
 	if (rc != 0) {
-		afk__errf(msg, "%s: cannot read: %s", path, strerror(rc));
+		afk__errf(msg, "%s: cannot read: %s", path, rc == NOT_REGULAR ?
+		          "not a regular file" : strerror(rc));
 		afk_call_set_error(call, msg);
 		return AFK_EIO;
 	}
@@ -679,8 +713,10 @@ static int file_list_ready(afk_call *call, const char *const *repos,
 /* Takes the exclusive lock of the file at path: flock() on "<path>.lock"
  * (the file itself is replaced by rename, so a lock on it would be held
  * on an inode nobody opens any more).  Sets *fd to the descriptor that
- * holds it - closing it releases the lock.  AFK_EIO carries a message
- * on call. */
+ * holds it - closing it releases the lock.  The lock file is made the
+ * host user's alone (0600, whatever the umask) and never opened through
+ * a symbolic link, which would create or touch the file it points to,
+ * as the CLI's tick lock does.  AFK_EIO carries a message on call. */
 static int lock_file(afk_call *call, const char *path, int *fd)
 {
 	char msg[AFK__ERRMSG_SIZE];
@@ -690,7 +726,7 @@ static int lock_file(afk_call *call, const char *path, int *fd)
 	lock = afk__aprintf("%s.lock", path);
 	if (lock == NULL)
 		return AFK_ENOMEM;
-	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	err = errno;
 	while (*fd >= 0 && flock(*fd, LOCK_EX) != 0) {
 		if (errno == EINTR)
@@ -700,7 +736,9 @@ static int lock_file(afk_call *call, const char *path, int *fd)
 		*fd = -1;
 	}
 	if (*fd < 0) {
-		afk__errf(msg, "%s: cannot lock: %s", lock, strerror(err));
+		afk__errf(msg, "%s: cannot lock: %s", lock, err == ELOOP ?
+		          "a symbolic link, which is not followed" :
+		          strerror(err));
 		afk_call_set_error(call, msg);
 	}
 	free(lock);

@@ -814,9 +814,10 @@ static int more_pages(afk_call *call, struct afk__forge *g,
 		pages[k] = 0;
 		if (!incomplete(objs[k], keys[k]))
 			continue;
-		pages[k] = (long)((total + 99) / 100) - 1;
-		if (pages[k] > MORE_PAGES)
-			pages[k] = MORE_PAGES;
+		/* Rounded up without total + 99, which a huge total_count
+		 * would overflow; clamped before it is made a long. */
+		total = total / 100 + (total % 100 != 0) - 1;
+		pages[k] = total > MORE_PAGES ? MORE_PAGES : (long)total;
 		for (p = 2; p < pages[k] + 2 && rc == AFK_OK; p++)
 			rc = greq_set(g, &qs[n++], "GET",
 			        afk__aprintf("%s (page %ld)", whats[k], p),

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The notifier's copy of what it needs of the configuration. */
@@ -87,13 +88,22 @@ static int to_stdout(afk_call *call, const char *line)
 	return AFK_OK;
 }
 
+/* The file is created the host user's alone (0600, whatever the umask:
+ * a notification names issues and links), never opened through a
+ * symbolic link (which would append to whatever it points to), and a
+ * FIFO without a reader fails rather than hangs the tick. */
 static int to_file(afk_call *call, const char *path, const char *line)
 {
 	size_t len = strlen(line);
 	ssize_t n;
 	int fd, err = 0;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	          O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0 && errno == ELOOP)
+		return afk__call_failf(call, AFK_EIO, "%s: cannot write a "
+		                       "notification: a symbolic link, which "
+		                       "is not followed", path);
 	if (fd < 0)
 		return fail(call, path, errno);
 	do
@@ -135,6 +145,7 @@ static int file_probe(afk_call *call, void *userdata)
 {
 	const struct file_notifier *fn = userdata;
 	const char *slash;
+	struct stat st;
 	char *dir;
 	int err = 0;
 
@@ -158,6 +169,9 @@ static int file_probe(afk_call *call, void *userdata)
 		return AFK_EIO;
 	}
 	free(dir);
+	if (lstat(fn->path, &st) == 0 && S_ISLNK(st.st_mode))
+		return afk__call_failf(call, AFK_EIO, "%s: a symbolic link, "
+		                       "which is not followed", fn->path);
 	if (access(fn->path, F_OK) == 0 && access(fn->path, W_OK) != 0)
 		return afk__call_failf(call, AFK_EIO, "%s: not writable: %s",
 		                       fn->path, strerror(errno));

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -463,10 +465,45 @@ static int resolve(cfg_ctx *cx, const char *path, char **out)
 	return *out != NULL ? AFK_OK : nomem(cx);
 }
 
+/* What errno-or-NOT_REGULAR err says of a file that cannot be read. */
+#define NOT_REGULAR (-1)
+static const char *read_error(int err)
+{
+	return err == NOT_REGULAR ? "not a regular file" : strerror(err);
+}
+
+/* Opens the file at path for reading, only when it is a regular file: a
+ * FIFO would block the load until someone writes to it, maybe forever
+ * (O_NONBLOCK, left on, does nothing to a regular file).  Returns the
+ * stream, or NULL with errno an errno value or NOT_REGULAR. */
+static FILE *open_regular(const char *path)
+{
+	struct stat st;
+	FILE *f = NULL;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0)
+		err = errno;
+	else if (S_ISDIR(st.st_mode))
+		err = EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		err = NOT_REGULAR;
+	else if ((f = fdopen(fd, "rb")) == NULL)
+		err = errno;
+	if (f == NULL)
+		close(fd);
+	errno = err;
+	return f;
+}
+
 /* Reads at most max + 1 bytes of the file at path into a NUL-terminated
  * heap buffer (*out, the caller's; *len bytes before the NUL), so that a
  * caller can refuse a file longer than max without reading all of it.
- * Returns 0, AFK_EIO with errno set, or AFK_ENOMEM. */
+ * Returns 0, AFK_EIO with errno set (an errno value or NOT_REGULAR, for
+ * read_error()), or AFK_ENOMEM. */
 static int slurp(const char *path, size_t max, char **out, size_t *len)
 {
 	FILE *f;
@@ -474,7 +511,7 @@ static int slurp(const char *path, size_t max, char **out, size_t *len)
 	size_t n = 0, cap = 0, want, got;
 	int rc = AFK_OK, err = 0;
 
-	f = fopen(path, "rb");
+	f = open_regular(path);
 	if (f == NULL)
 		return AFK_EIO;
 	for (;;) {
@@ -522,7 +559,7 @@ static int read_preamble(cfg_ctx *cx, const char *path, char **text)
 	if (rc == AFK_ENOMEM)
 		return nomem(cx);
 	if (rc != AFK_OK)
-		return refuse(cx, "cannot read %s: %s", q, strerror(errno));
+		return refuse(cx, "cannot read %s: %s", q, read_error(errno));
 	if (len == 0)
 		rc = refuse(cx, "%s is empty", q);
 	else if (len > PREAMBLE_MAX)
@@ -557,9 +594,11 @@ static void config_clear(afk_config *c)
 	free(c->tracker_path);
 	free(c->agent_kind);
 	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
 	free(c->agent_state_dir);
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
 	free(c->notifier_kind);
 	free(c->notifier_path);
 	clear_agent_t3(c);
@@ -618,9 +657,11 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->tracker_path, src->tracker_path) ||
 	    dup_into(&dst->agent_kind, src->agent_kind) ||
 	    afk__strv_copy(&dst->agent_command, &src->agent_command) ||
+	    afk__strv_copy(&dst->agent_env, &src->agent_env) ||
 	    dup_into(&dst->agent_state_dir, src->agent_state_dir) ||
 	    dup_into(&dst->ci_kind, src->ci_kind) ||
 	    afk__strv_copy(&dst->ci_command, &src->ci_command) ||
+	    afk__strv_copy(&dst->ci_env, &src->ci_env) ||
 	    dup_into(&dst->notifier_kind, src->notifier_kind) ||
 	    dup_into(&dst->notifier_path, src->notifier_path) ||
 	    dup_into(&dst->agent_url, src->agent_url) ||
@@ -984,11 +1025,59 @@ static int command_member(cfg_ctx *cx, json_t *v, afk__strv *argv)
 	return rc;
 }
 
+/* 1 when s is a name a variable of the environment can have in a
+ * shell: [A-Za-z_][A-Za-z0-9_]*. */
+static int is_var_name(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '_' || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= 'a' && *p <= 'z') || (p != s && *p >= '0' &&
+		                                 *p <= '9'))
+			continue;
+		return 0;
+	}
+	return p != s;
+}
+
+static int check_var_item(cfg_ctx *cx, const char *s)
+{
+	char q[QUOTE_SHORT];
+
+	if (s[0] == '\0')
+		return refuse(cx, "a variable's name cannot be empty");
+	quote(q, sizeof(q), s);
+	if (!is_var_name(s))
+		return refuse(cx, "%s is not an environment variable's name "
+		              "(letters, digits and '_', not starting with a "
+		              "digit)", q);
+	return AFK_OK;
+}
+
+/* Stores in *env (the caller's) the optional member "env" of object v:
+ * the names of the variables of ours a command gets beyond the minimal
+ * set, each once.  That none names a secret is checked on the result
+ * (check_env_secrets()): the secret may be configured after it. */
+static int env_member(cfg_ctx *cx, json_t *v, afk__strv *env)
+{
+	json_t *m = json_object_get(v, "env");
+	int rc;
+
+	if (m == NULL)
+		return AFK_OK;
+	push_key(cx, "env");
+	rc = strv_from_json(cx, m, check_var_item, 1, env);
+	if (rc == AFK_OK)
+		pop(cx);
+	return rc;
+}
+
 /* The "command" agent: {"kind": "command", "command": [...],
- * "state_dir": ...}. */
+ * "state_dir": ..., "env": [...]}. */
 static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	afk__strv argv = {NULL, 0, 0};
+	afk__strv argv = {NULL, 0, 0}, env = {NULL, 0, 0};
 	char *state_dir = NULL, *kind = NULL;
 	int rc;
 
@@ -996,42 +1085,52 @@ static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
 	if (rc == AFK_OK)
 		rc = path_member(cx, v, "state_dir", DEFAULT_STATE_DIR,
 		                 &state_dir);
+	if (rc == AFK_OK)
+		rc = env_member(cx, v, &env);
 	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
 		rc = nomem(cx);
 	if (rc != AFK_OK) {
 		afk__strv_clear(&argv);
+		afk__strv_clear(&env);
 		free(state_dir);
 		return rc;
 	}
 	free(c->agent_kind);
 	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
 	free(c->agent_state_dir);
 	c->agent_kind = kind;
 	c->agent_command = argv;
+	c->agent_env = env;
 	c->agent_state_dir = state_dir;
 	return AFK_OK;
 }
 
-/* The "command" CI: {"kind": "command", "command": [...]}. */
+/* The "command" CI: {"kind": "command", "command": [...], "env":
+ * [...]}. */
 static int set_ci_command(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	afk__strv argv = {NULL, 0, 0};
-	char *kind;
+	afk__strv argv = {NULL, 0, 0}, env = {NULL, 0, 0};
+	char *kind = NULL;
 	int rc;
 
 	rc = command_member(cx, v, &argv);
-	if (rc != AFK_OK)
-		return rc;
-	kind = afk__strdup("command");
-	if (kind == NULL) {
+	if (rc == AFK_OK)
+		rc = env_member(cx, v, &env);
+	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK) {
 		afk__strv_clear(&argv);
-		return nomem(cx);
+		afk__strv_clear(&env);
+		return rc;
 	}
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
 	clear_ci_forge(c);
 	c->ci_kind = kind;
 	c->ci_command = argv;
+	c->ci_env = env;
 	return AFK_OK;
 }
 
@@ -1228,6 +1327,7 @@ static int set_agent_t3(afk_config *c, json_t *v, cfg_ctx *cx)
 	}
 	free(c->agent_kind);
 	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
 	free(c->agent_state_dir);
 	c->agent_state_dir = NULL;
 	clear_agent_t3(c);
@@ -1348,6 +1448,7 @@ static int set_ci_github(afk_config *c, json_t *v, cfg_ctx *cx)
 	}
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
 	clear_ci_forge(c);
 	c->ci_kind = kind;
 	c->ci_api_url = api;
@@ -1439,6 +1540,7 @@ static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
 		return rc;
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
 	clear_ci_forge(c);
 	c->ci_kind = kind;
 	c->ci_api_url = api;
@@ -1466,7 +1568,7 @@ static const adapter_kind tracker_kinds[] = {
 };
 
 static const char *const agent_command_members[] = {
-	"kind", "command", "state_dir", NULL
+	"kind", "command", "state_dir", "env", NULL
 };
 static const char *const agent_t3_members[] = {
 	"kind", "url", "token_env", "token_file", "project_id", "model",
@@ -1477,7 +1579,9 @@ static const adapter_kind agent_kinds[] = {
 	{"t3", agent_t3_members, set_agent_t3},
 };
 
-static const char *const ci_command_members[] = {"kind", "command", NULL};
+static const char *const ci_command_members[] = {
+	"kind", "command", "env", NULL
+};
 /* "deploy_environment" is listed for "forgejo" too, so that its refusal
  * can say why. */
 static const char *const ci_forge_members[] = {
@@ -1616,6 +1720,7 @@ static int set_agent(afk_config *c, json_t *v, cfg_ctx *cx)
 		                   sizeof(agent_kinds) / sizeof(*agent_kinds));
 	free(c->agent_kind);
 	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
 	free(c->agent_state_dir);
 	c->agent_kind = c->agent_state_dir = NULL;
 	clear_agent_t3(c);
@@ -1663,7 +1768,9 @@ static json_t *get_agent(const afk_config *c)
 	    json_object_set_new(o, "command",
 	                        strv_to_json(&c->agent_command)) ||
 	    json_object_set_new(o, "state_dir",
-	                        json_string(c->agent_state_dir))) {
+	                        json_string(c->agent_state_dir)) ||
+	    (c->agent_env.n > 0 &&
+	     json_object_set_new(o, "env", strv_to_json(&c->agent_env)))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -1677,6 +1784,7 @@ static int set_ci(afk_config *c, json_t *v, cfg_ctx *cx)
 		                   sizeof(ci_kinds) / sizeof(*ci_kinds));
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
 	c->ci_kind = NULL;
 	clear_ci_forge(c);
 	return AFK_OK;
@@ -1703,7 +1811,9 @@ static json_t *get_ci(const afk_config *c)
 	o = json_object();
 	if (o == NULL ||
 	    json_object_set_new(o, "kind", json_string(c->ci_kind)) ||
-	    json_object_set_new(o, "command", strv_to_json(&c->ci_command))) {
+	    json_object_set_new(o, "command", strv_to_json(&c->ci_command)) ||
+	    (c->ci_env.n > 0 &&
+	     json_object_set_new(o, "env", strv_to_json(&c->ci_env)))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -2011,6 +2121,66 @@ static int check_labels(const afk_config *c, cfg_ctx *cx)
 	return AFK_OK;
 }
 
+/* A variable the configuration reads a secret from, and the member of
+ * which key that names it. */
+typedef struct secret_var {
+	const char *key;
+	const char *member;
+	const char *name;     /* NULL: this secret is not read from one */
+} secret_var;
+
+/* Refuses the entry j of the "env" of key, which names the variable of
+ * the secret s.  The blame goes to the entry, unless this change set
+ * only the secret. */
+static int refuse_secret_env(cfg_ctx *cx, const char *key, size_t j,
+                             const secret_var *s)
+{
+	unsigned long env_bit = 1UL << key_index(key);
+	unsigned long secret_bit = 1UL << key_index(s->key);
+	char q[QUOTE_SHORT];
+
+	quote(q, sizeof(q), s->name);
+	if (!(cx->set_keys & env_bit) && (cx->set_keys & secret_bit)) {
+		push_key(cx, s->key);
+		push_key(cx, s->member);
+		return refuse(cx, "%s is passed to the %s command by %s.env: "
+		              "a secret never goes to a command", q, key, key);
+	}
+	push_key(cx, key);
+	push_key(cx, "env");
+	push_index(cx, j);
+	return refuse(cx, "%s is the %s's %s: a secret never goes to a "
+	              "command", q, s->key, s->member);
+}
+
+/* Refuses a result where a command's "env" passes on a variable that a
+ * secret of the configuration is read from: the agent reads untrusted
+ * issue text, and what a command is given it may be talked into giving
+ * away.  Checked on the result, since the secret may come after. */
+static int check_env_secrets(const afk_config *c, cfg_ctx *cx)
+{
+	const secret_var secrets[] = {
+		{"tracker", "token_env", c->tracker_token_env},
+		{"agent", "token_env", c->agent_token_env},
+		{"ci", "token_env", c->ci_token_env},
+		{"notifier", "webhook_env", c->notifier_webhook_env},
+	};
+	const char *owner[] = {"agent", "ci"};
+	const afk__strv *envs[2];
+	size_t i, j, k;
+
+	envs[0] = &c->agent_env;
+	envs[1] = &c->ci_env;
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < envs[i]->n; j++)
+			for (k = 0; k < sizeof(secrets) / sizeof(*secrets); k++)
+				if (secrets[k].name != NULL &&
+				    strcmp(secrets[k].name, envs[i]->v[j]) == 0)
+					return refuse_secret_env(cx, owner[i], j,
+					                         &secrets[k]);
+	return AFK_OK;
+}
+
 /* --- the public functions -------------------------------------------- */
 
 /* Fills a zeroed c with the defaults; AFK_ENOMEM leaves what was made
@@ -2110,7 +2280,10 @@ static int apply_object(afk_config *next, json_t *root, cfg_ctx *cx)
 		if (rc != AFK_OK)
 			return rc;
 	}
-	return check_labels(next, cx);
+	rc = check_labels(next, cx);
+	if (rc == AFK_OK)
+		rc = check_env_secrets(next, cx);
+	return rc;
 }
 
 /* Loads the len bytes of text (NUL-terminated) named source, relative
@@ -2188,7 +2361,7 @@ int afk_config_load_file(afk_config *cfg, const char *path)
 	}
 	if (rc != AFK_OK) {
 		afk__errf(cfg->errmsg, "%s: cannot read: %s", path,
-		          strerror(errno));
+		          read_error(errno));
 		return AFK_EIO;
 	}
 	if (len > CONFIG_FILE_MAX) {
@@ -2261,6 +2434,8 @@ int afk_config_set(afk_config *cfg, const char *key, const char *json)
 	json_decref(v);
 	if (rc == AFK_OK)
 		rc = check_labels(&next, &cx);
+	if (rc == AFK_OK)
+		rc = check_env_secrets(&next, &cx);
 	if (rc != AFK_OK) {
 		config_clear(&next);
 		return rc;
@@ -2308,6 +2483,49 @@ int afk_config_armed(const afk_config *cfg)
 const char *afk_config_errmsg(const afk_config *cfg)
 {
 	return cfg != NULL ? cfg->errmsg : "";
+}
+
+/* --- what the commands are given of the environment ------------------ */
+
+/* Ends v with a NULL that is not one of its strings. */
+static int terminate(afk__strv *v)
+{
+	if (afk__grow((void **)&v->v, &v->cap, v->n, 1, sizeof(char *)))
+		return AFK_ENOMEM;
+	v->v[v->n] = NULL;
+	return AFK_OK;
+}
+
+int afk__config_secret_envs(const afk_config *cfg, afk__strv *out)
+{
+	const char *names[] = {
+		cfg->tracker_token_env, cfg->agent_token_env, cfg->ci_token_env,
+		cfg->notifier_webhook_env
+	};
+	size_t i;
+
+	afk__strv_clear(out);
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		if (names[i] != NULL && afk__strv_push(out, names[i])) {
+			afk__strv_clear(out);
+			return AFK_ENOMEM;
+		}
+	}
+	if (terminate(out) != AFK_OK) {
+		afk__strv_clear(out);
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+int afk__config_env_names(const afk__strv *names, afk__strv *out)
+{
+	afk__strv_clear(out);
+	if (afk__strv_copy(out, names) || terminate(out) != AFK_OK) {
+		afk__strv_clear(out);
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
 }
 
 /* --- the environment ------------------------------------------------- */

@@ -33,10 +33,13 @@ struct afk_config {
 	char *tracker_token_env;  /* exactly one of these two */
 	char *tracker_token_file; /* resolved */
 
-	/* "agent": {"kind": "command", "command": [...], "state_dir": ...} */
+	/* "agent": {"kind": "command", "command": [...], "state_dir": ...,
+	 * "env": [...]} */
 	char *agent_kind;
 	afk__strv agent_command;  /* argv; [0] resolved like a path if it has a '/' */
 	char *agent_state_dir;
+	afk__strv agent_env;      /* variables passed to the command beyond
+	                             the minimal set (lib/spawn.h) */
 	/* "agent": {"kind": "t3", "url", "token_env" | "token_file",
 	 * "project_id", "model", "instance_id", "max_prompt"} */
 	char *agent_url;          /* no trailing '/' */
@@ -47,9 +50,11 @@ struct afk_config {
 	char *agent_instance_id;  /* default "codex" */
 	long long agent_max_prompt; /* bytes; default 100000 */
 
-	/* "ci": {"kind": "command", "command": [...]} or absent */
+	/* "ci": {"kind": "command", "command": [...], "env": [...]} or
+	 * absent */
 	char *ci_kind;
 	afk__strv ci_command;
+	afk__strv ci_env;         /* as agent_env */
 	/* "ci": {"kind": "github", "api_url", "token_env" | "token_file",
 	 * "deploy_environment"} */
 	/* or {"kind": "forgejo", the same members but deploy_environment,
@@ -88,5 +93,15 @@ struct afk_config {
  * "owner/name", each part of [A-Za-z0-9._-], not "." or "..".  Returns 0
  * or AFK_ECONFIG with why in errbuf (AFK__ERRMSG_SIZE bytes). */
 int afk__config_check_repo(const char *repo, char *errbuf);
+
+/* Stores in *out (emptied first; the caller's, afk__strv_clear()) the
+ * names of the environment variables cfg reads secrets from (token_env,
+ * webhook_env), NULL-terminated for lib/spawn.h: what no child is given.
+ * Returns 0 or AFK_ENOMEM. */
+int afk__config_secret_envs(const afk_config *cfg, afk__strv *out);
+
+/* Stores in *out (emptied first; the caller's) a NULL-terminated copy of
+ * names, a command's "env", for lib/spawn.h.  Returns 0 or AFK_ENOMEM. */
+int afk__config_env_names(const afk__strv *names, afk__strv *out);
 
 #endif

@@ -131,6 +131,11 @@ static int past(long long now, long long since, long long timeout)
 	return now - since > timeout;
 }
 
+int afk__lifecycle_past(long long now, long long since, long long timeout)
+{
+	return past(now, since, timeout);
+}
+
 /* Rules 7-9: the deadline the run has missed.  0 if none. */
 static int deadline_reason(const afk__run_state *s, const view *v,
                            const afk__lifecycle_cfg *c, long long now)

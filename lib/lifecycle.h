@@ -42,6 +42,11 @@ typedef struct afk__decision {
 int afk__lifecycle_phase(const afk__run_state *s,
                          const afk__lifecycle_cfg *c);
 
+/* 1 when now - since > timeout, computed without overflow whatever the
+ * three hold (a record's times come from a comment anyone may edit):
+ * every deadline is judged by it. */
+int afk__lifecycle_past(long long now, long long since, long long timeout);
+
 /* The one action for s at time now.  See lifecycle.c for the rules. */
 afk__decision afk__lifecycle_next(const afk__run_state *s,
                                   const afk__lifecycle_cfg *c,

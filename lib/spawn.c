@@ -119,17 +119,50 @@ static int is_replaced(const char *kv, char *const *add)
 	return 0;
 }
 
-/* The child's environment: ours without the variables add sets, then
- * add.  NULL-terminated; the caller frees it with afk__strv_clear().
- * Returns 0 or ENOMEM. */
-static int build_env(afk__strv *env, char *const *add)
+/* 1 when the entry kv of the environment sets a variable named in
+ * names (NULL-terminated, may be NULL). */
+static int is_named(const char *kv, char *const *names)
 {
+	size_t n;
+
+	for (; names != NULL && *names != NULL; names++) {
+		n = strlen(*names);
+		if (strncmp(kv, *names, n) == 0 && kv[n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when the entry kv sets a variable of the minimal environment: what
+ * a program needs to find programs, its home, its language, its time
+ * zone and its temporary files, and nothing that is a credential. */
+static int is_minimal(const char *kv)
+{
+	static char *const minimal[] = {
+		"PATH", "HOME", "LANG", "TZ", "TMPDIR", NULL
+	};
+
+	return is_named(kv, minimal) ||
+	       (strncmp(kv, "LC_", 3) == 0 && strchr(kv, '=') != NULL);
+}
+
+/* The child's environment (see "the environment rule" in spawn.h): the
+ * minimal set of ours and the variables pass names, without those hide
+ * names or add sets, then add.  NULL-terminated; the caller frees it
+ * with afk__strv_clear().  Returns 0 or ENOMEM. */
+static int build_env(afk__strv *env, char *const *pass, char *const *hide,
+                     char *const *add)
+{
+	const char *kv;
 	size_t i;
 
-	for (i = 0; environ != NULL && environ[i] != NULL; i++)
-		if (!is_replaced(environ[i], add) &&
-		    afk__strv_push(env, environ[i]))
+	for (i = 0; environ != NULL && environ[i] != NULL; i++) {
+		kv = environ[i];
+		if ((is_minimal(kv) || is_named(kv, pass)) &&
+		    !is_named(kv, hide) && !is_replaced(kv, add) &&
+		    afk__strv_push(env, kv))
 			return ENOMEM;
+	}
 	for (; add != NULL && *add != NULL; add++)
 		if (afk__strv_push(env, *add))
 			return ENOMEM;
@@ -311,7 +344,7 @@ int afk__spawn_start(const afk__spawn_opts *o, pid_t *pid)
 		return EINVAL;
 	err = find_program(o->argv[0], &prog);
 	if (err == 0)
-		err = build_env(&env, o->env);
+		err = build_env(&env, o->pass, o->hide, o->env);
 	if (err == 0 && o->in < 0) {
 		null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null_fd < 0)

@@ -8,6 +8,13 @@
  * errno through a close-on-exec pipe.  Everything the child needs is
  * built before fork(): the child of a threaded host may not allocate.
  *
+ * The environment rule: the child gets only the minimal environment of
+ * ours - PATH, HOME, LANG, LC_*, TZ and TMPDIR - and the variables the
+ * caller names (from a configuration's "env"), never one it hides (the
+ * variables a configuration reads its secrets from), then the caller's
+ * own "NAME=value" entries.  A coding agent reads untrusted issue text:
+ * whatever token it holds, it can be talked into giving away.
+ *
  * The child leads a process group of its own, so that what it leaves
  * behind (a background grandchild holding its stdout, say) can be
  * killed with it, and it inherits no descriptor of the host but its
@@ -23,8 +30,12 @@
 typedef struct afk__spawn_opts {
 	char *const *argv;     /* NULL-terminated; argv[0] found as by execvp */
 	const char *dir;       /* the child's working directory; NULL: ours */
-	char *const *env;      /* "NAME=value" entries set over our environment,
-	                        * NULL-terminated; NULL: none */
+	char *const *pass;     /* names of our variables the child gets beyond
+	                        * the minimal set, NULL-terminated; NULL: none */
+	char *const *hide;     /* names of our variables it never gets, not
+	                        * even of the minimal set; NULL: none */
+	char *const *env;      /* "NAME=value" entries set over what it gets
+	                        * of ours, NULL-terminated; NULL: none */
 	int in;                /* the child's stdin; -1: /dev/null */
 	int out;               /* the child's stdout */
 	int err;               /* the child's stderr (may equal out) */

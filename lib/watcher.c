@@ -348,12 +348,13 @@ static int escalate(run *r, int reason)
  * seen must still meet its stall deadline, or a thread that is gone
  * would lock its repository forever: past the deadline it goes to a
  * human; before it, the failure is the tick's, and the clock is saved
- * on first sight so that it runs. */
-static int unreachable(run *r, int rc, int first_sight)
+ * when this tick started it so that it runs. */
+static int unreachable(run *r, int rc, int clock_started)
 {
-	if (r->now - r->rec.changed_at > r->s->life.stall_timeout)
+	if (afk__lifecycle_past(r->now, r->rec.changed_at,
+	                        r->s->life.stall_timeout))
 		return escalate(r, AFK_ESCALATE_STALLED);
-	if (first_sight) {
+	if (clock_started) {
 		char msg[AFK__ERRMSG_SIZE];
 
 		memcpy(msg, r->w->errmsg, sizeof(msg));
@@ -363,20 +364,37 @@ static int unreachable(run *r, int rc, int first_sight)
 	return rc;
 }
 
-/* Learns the run's state, asks the lifecycle, acts. */
+/* Brings a time of the record that lies after now back to now: the
+ * record is a comment anyone with access may edit, and a clock that
+ * starts in the future would hold its deadline off until then.  1 when
+ * it moved. */
+static int not_after_now(const run *r, long long *t)
+{
+	if (*t <= r->now)
+		return 0;
+	*t = r->now;
+	return 1;
+}
+
+/* Learns the run's state, asks the lifecycle, acts.  The stall clock
+ * starts on first sight (changed_at 0) and when the record had it in
+ * the future. */
 static int decide(run *r)
 {
 	afk__run_state st;
 	afk__decision d;
-	int rc, first_sight = r->rec.changed_at == 0;
+	int rc, clock_started = r->rec.changed_at == 0;
 
 	memset(&st, 0, sizeof(st));
-	if (first_sight)
+	if (clock_started)
 		r->rec.changed_at = r->now;
+	clock_started |= not_after_now(r, &r->rec.changed_at);
+	not_after_now(r, &r->rec.ci_since);
+	not_after_now(r, &r->rec.deploy_since);
 	st.changed_at = r->rec.changed_at;
 	if ((rc = snapshot_agent(r, &st)) != AFK_OK ||
 	    (rc = read_ci(r, &st)) != AFK_OK)
-		return unreachable(r, rc, first_sight);
+		return unreachable(r, rc, clock_started);
 	st.recorded_phase = r->rec.phase;
 	st.attempts = r->rec.attempts;
 	/* A CI that reports no head answers as "": one fix-forward then

@@ -182,6 +182,17 @@ static int fx_tick(fx *f)
 	return rc;
 }
 
+/* Gives the agent command the variables names (a JSON array) of ours
+ * beyond the minimal environment: its configuration's "env". */
+static void fx_agent_env(fx *f, const char *names)
+{
+	cfg_set(f->cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\", \"--flag\"], \"state_dir\": \"%s\", \"env\": %s}",
+	        f->script, f->runs, names);
+	ck_assert_msg(afk_agent_set_builtin(f->agent, f->cfg) == 0, "%s",
+	              afk_agent_errmsg(f->agent));
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag,
                   struct FTW *ftw)
 {
@@ -656,6 +667,7 @@ START_TEST(test_label_issue_gone)
 	        "{'issues': [{'repo': 'acme/api', 'number': 12,"
 	        " 'labels': ['ready-for-agent'], 'labeled_by': 'bob'}]}",
 	        script, NULL);
+	fx_agent_env(&f, "[\"ISSUES_FILE\"]");
 	ck_assert_int_eq(setenv("ISSUES_FILE", f.issues, 1), 0);
 	ck_assert_int_eq(fx_tick(&f), AFK_ELABEL);
 	unsetenv("ISSUES_FILE");
@@ -687,6 +699,7 @@ START_TEST(test_label_idempotent)
 	        "{'issues': [{'repo': 'acme/api', 'number': 1,"
 	        " 'labels': ['ready-for-agent'], 'labeled_by': 'bob'}]}",
 	        script, NULL);
+	fx_agent_env(&f, "[\"ISSUES_FILE\"]");
 	ck_assert_int_eq(setenv("ISSUES_FILE", f.issues, 1), 0);
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
 	unsetenv("ISSUES_FILE");
@@ -710,6 +723,7 @@ static const char *const env_script =
 	"echo \"pwd=$(pwd -P)\"\n"
 	"echo \"args=$*\"\n"
 	"echo \"passed=$AFK_TEST_PASSED\"\n"
+	"echo \"held=${AFK_TEST_HELD-unset}\"\n"
 	/* The environment as exec passed it, before the shell dedups it. */
 	"if [ -r /proc/$$/environ ]; then\n"
 	"  n=$(tr '\\0' '\\n' < /proc/$$/environ | grep -c '^AFK_REPO=')\n"
@@ -730,13 +744,17 @@ START_TEST(test_command_run_dir)
 	        "{'issues': [{'repo': 'acme/api', 'number': 12,"
 	        " 'labels': ['ready-for-agent'], 'labeled_by': 'alice'}]}",
 	        env_script, NULL);
-	/* A stale value in the host's environment is replaced, others
-	 * pass through. */
+	/* A stale value in the host's environment is replaced even when
+	 * "env" names it; what "env" names passes through, and nothing else
+	 * does (the environment rule). */
+	fx_agent_env(&f, "[\"AFK_TEST_PASSED\", \"AFK_REPO\"]");
 	ck_assert_int_eq(setenv("AFK_REPO", "stale/value", 1), 0);
 	ck_assert_int_eq(setenv("AFK_TEST_PASSED", "yes", 1), 0);
+	ck_assert_int_eq(setenv("AFK_TEST_HELD", "no", 1), 0);
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
 	unsetenv("AFK_REPO");
 	unsetenv("AFK_TEST_PASSED");
+	unsetenv("AFK_TEST_HELD");
 	/* Exit status 3 is still a dispatch: the thread ran. */
 	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
 	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
@@ -759,6 +777,7 @@ START_TEST(test_command_run_dir)
 	ck_assert_msg(strstr(log, want) != NULL, "%s", log);
 	ck_assert_msg(strstr(log, "args=--flag\n") != NULL, "%s", log);
 	ck_assert_msg(strstr(log, "passed=yes\n") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "held=unset\n") != NULL, "%s", log);
 	ck_assert_msg(strstr(log, "AFK_REPO entries=1\n") != NULL, "%s", log);
 	ck_assert_msg(strstr(log, "to stderr\n") != NULL, "%s", log);
 	/* stdin was the prompt, whole. */
@@ -1222,6 +1241,86 @@ START_TEST(test_tracker_lock_fails)
 	afk__call_clear(&c);
 	ck_assert(!file_has_label(&f, "acme/api", 1, "x"));
 	ck_assert_int_eq(rmdir(lock_path(&f)), 0);
+	fx_close(&f);
+}
+END_TEST
+
+/* A symbolic link where the lock file goes is not followed: the write
+ * fails naming the lock, and whatever the link points to is neither
+ * created nor touched. */
+START_TEST(test_tracker_lock_link_refused)
+{
+	char target[PATHLEN + 16], *text;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': [{'repo': 'acme/api', 'number': 1}]}\n",
+	        NULL, NULL);
+	snprintf(target, sizeof(target), "%s/target", f.dir);
+	ck_assert_int_eq(symlink(target, lock_path(&f)), 0);
+	ck_assert_int_eq(t_label(&f, &c, 1, "x", 1), AFK_EIO);
+	ck_assert_msg(strstr(msg_of(&c), lock_path(&f)) != NULL, "%s",
+	              msg_of(&c));
+	ck_assert_msg(strstr(msg_of(&c), "symbolic link") != NULL, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert(!exists(target));           /* not created through it */
+	write_text(target, "theirs\n");
+	ck_assert_int_eq(t_label(&f, &c, 1, "x", 1), AFK_EIO);
+	afk__call_clear(&c);
+	text = read_text(target);
+	ck_assert_pstr_eq(text, "theirs\n");
+	free(text);
+	ck_assert(!file_has_label(&f, "acme/api", 1, "x"));
+	fx_close(&f);
+}
+END_TEST
+
+/* The lock file is the host user's alone, whatever the umask. */
+START_TEST(test_tracker_lock_mode)
+{
+	struct stat st;
+	mode_t mask;
+	afk_call c;
+	int rc;
+	fx f;
+
+	fx_open(&f, "{'issues': [{'repo': 'acme/api', 'number': 1}]}\n",
+	        NULL, NULL);
+	mask = umask(0);
+	rc = t_label(&f, &c, 1, "x", 1);
+	umask(mask);
+	ck_assert_msg(rc == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert_int_eq(lstat(lock_path(&f), &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	fx_close(&f);
+}
+END_TEST
+
+/* A FIFO in place of the issue file is refused, naming it, rather than
+ * read forever: nobody will ever write to it. */
+START_TEST(test_issue_file_fifo)
+{
+	char want[2 * PATHLEN];
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}\n", NULL, NULL);
+	ck_assert_int_eq(unlink(f.issues), 0);
+	ck_assert_int_eq(mkfifo(f.issues, 0600), 0);
+	snprintf(want, sizeof(want), "%s: cannot read: not a regular file",
+	         f.issues);
+	ck_assert_int_eq(t_find(&f, &c, 1, "<!--"), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert_int_eq(t_label(&f, &c, 1, "x", 1), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert_int_eq(fx_tick(&f), AFK_EIO);
+	ck_assert_msg(strstr(afk_poller_errmsg(f.poller), want) != NULL, "%s",
+	              afk_poller_errmsg(f.poller));
 	fx_close(&f);
 }
 END_TEST
@@ -1783,6 +1882,9 @@ START_TEST(test_ci_stderr_kept_short)
 	         " i=$((i+1)); done\n"
 	         "echo '{\"pr\": \"open\", \"ci\": \"pending\"}'\n"
 	         "[ -n \"$FAIL\" ] && exit 1\nexit 0\n");
+	cfg_set(f.cfg, "ci", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"], \"env\": [\"FAIL\"]}", f.ci_script);
+	ck_assert_int_eq(afk_ci_set_builtin(f.ci, f.cfg), 0);
 	ck_assert_msg(c_status(&f, &c, "acme/api", 1) == 0, "%s", msg_of(&c));
 	ck_assert_int_eq(c.ci, AFK_STATUS_PENDING);
 	afk__call_clear(&c);
@@ -1829,7 +1931,8 @@ START_TEST(test_ci_bare_command)
 	ck_assert_int_eq(setenv("CWD_FILE", path, 1), 0);
 	cfg_set(f.cfg, "ci", "{\"kind\": \"command\", \"command\": [\"sh\","
 	        " \"-c\", \"pwd -P > \\\"$CWD_FILE\\\"; echo "
-	        "'{\\\"pr\\\": \\\"none\\\", \\\"ci\\\": \\\"pending\\\"}'\"]}");
+	        "'{\\\"pr\\\": \\\"none\\\", \\\"ci\\\": \\\"pending\\\"}'\"],"
+	        " \"env\": [\"CWD_FILE\"]}");
 	ck_assert_int_eq(afk_ci_set_builtin(f.ci, f.cfg), 0);
 	ck_assert_msg(c_status(&f, &c, "acme/api", 1) == 0, "%s", msg_of(&c));
 	unsetenv("CWD_FILE");
@@ -1910,6 +2013,67 @@ START_TEST(test_notifier_file)
 	snprintf(want, sizeof(want), "%s/no/such/dir/notes.log: cannot write "
 	         "a notification: %s", f.dir, strerror(ENOENT));
 	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* A symbolic link at the notifier's path is not followed: nothing is
+ * created or appended through it, and the failure names the file. */
+START_TEST(test_notifier_link_refused)
+{
+	char target[PATHLEN + 16], want[2 * PATHLEN], *text;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	snprintf(target, sizeof(target), "%s/target", f.dir);
+	ck_assert_int_eq(symlink(target, f.notes), 0);
+	snprintf(want, sizeof(want), "%s: cannot write a notification: a "
+	         "symbolic link, which is not followed", f.notes);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ck_assert(!exists(target));
+	write_text(target, "theirs\n");
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	afk__call_clear(&c);
+	text = read_text(target);
+	ck_assert_pstr_eq(text, "theirs\n");
+	free(text);
+	/* The probe says so before any notification is lost. */
+	ck_assert_int_eq(afk_notifier_probe(f.notifier), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(afk_notifier_errmsg(f.notifier),
+	                             "symbolic link"));
+	fx_close(&f);
+}
+END_TEST
+
+/* The notifier's file is created the host user's alone, whatever the
+ * umask; a FIFO nobody reads fails the notification instead of hanging
+ * the tick. */
+START_TEST(test_notifier_file_mode_and_fifo)
+{
+	struct stat st;
+	mode_t mask;
+	afk_call c;
+	int rc;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	mask = umask(0);
+	rc = n_notify(&f, &c, "first", "");
+	umask(mask);
+	ck_assert_msg(rc == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert_int_eq(stat(f.notes, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(unlink(f.notes), 0);
+	ck_assert_int_eq(mkfifo(f.notes, 0600), 0);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), f.notes));
 	afk__call_clear(&c);
 	fx_close(&f);
 }
@@ -2639,6 +2803,220 @@ START_TEST(test_no_fd_leak)
 }
 END_TEST
 
+/* --- the environment rule -------------------------------------------- */
+
+extern char **environ;
+
+/* A copy of the environment, NULL-terminated; for env_reset(). */
+static char **env_save(void)
+{
+	size_t n = 0, i;
+	char **saved;
+
+	while (environ[n] != NULL)
+		n++;
+	saved = calloc(n + 1, sizeof(*saved));
+	ck_assert_ptr_nonnull(saved);
+	for (i = 0; i < n; i++) {
+		saved[i] = strdup(environ[i]);
+		ck_assert_ptr_nonnull(saved[i]);
+	}
+	return saved;
+}
+
+/* Makes the environment exactly the "NAME=value" entries of kv. */
+static void env_reset(char *const *kv)
+{
+	char name[256];
+	const char *eq;
+	size_t n;
+
+	while (environ[0] != NULL) {
+		eq = strchr(environ[0], '=');
+		n = eq ? (size_t)(eq - environ[0]) : strlen(environ[0]);
+		ck_assert_uint_lt(n, sizeof(name));
+		memcpy(name, environ[0], n);
+		name[n] = '\0';
+		ck_assert_int_eq(unsetenv(name), 0);
+	}
+	for (; *kv != NULL; kv++) {
+		eq = strchr(*kv, '=');
+		ck_assert_ptr_nonnull(eq);
+		n = (size_t)(eq - *kv);
+		memcpy(name, *kv, n);
+		name[n] = '\0';
+		ck_assert_int_eq(setenv(name, eq + 1, 1), 0);
+	}
+}
+
+static void env_restore(char **saved)
+{
+	size_t i;
+
+	env_reset(saved);
+	for (i = 0; saved[i] != NULL; i++)
+		free(saved[i]);
+	free(saved);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The non-empty lines of text (or the NULL-terminated lines of v when
+ * text is NULL), sorted, each ending in '\n', in a heap string. */
+static char *sorted_lines(const char *text, char *const *v)
+{
+	char *copy, *lines[256], *p, *out;
+	size_t n = 0, i, len = 1;
+
+	copy = strdup(text ? text : "");
+	ck_assert_ptr_nonnull(copy);
+	for (p = strtok(copy, "\n"); text != NULL && p != NULL;
+	     p = strtok(NULL, "\n")) {
+		ck_assert_uint_lt(n, 256);
+		lines[n++] = p;
+	}
+	for (; text == NULL && v[n] != NULL; n++)
+		lines[n] = v[n];
+	qsort(lines, n, sizeof(*lines), cmp_str);
+	for (i = 0; i < n; i++)
+		len += strlen(lines[i]) + 1;
+	out = malloc(len);
+	ck_assert_ptr_nonnull(out);
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		strcat(out, lines[i]);
+		strcat(out, "\n");
+	}
+	free(copy);
+	return out;
+}
+
+/* The host's world: the minimal set, tokens, and two others. */
+static char *const env_world[] = {
+	"PATH=/usr/bin:/bin", "HOME=/home/afk", "LANG=C.UTF-8",
+	"LC_TIME=C", "LC_ALL=C", "TZ=UTC", "TMPDIR=/tmp",
+	"GITHUB_TOKEN=ghp_secret", "T3_TOKEN=t3_secret",
+	"SLACK_WEBHOOK=https://hooks.slack.test/secret",
+	"AFK_T_PASS=yes", "AFK_T_OTHER=no", NULL
+};
+
+/* A child gets the minimal set of ours and what it is passed, never
+ * what is hidden (here TZ, of the minimal set) nor anything else; the
+ * caller's own entries win over ours. */
+START_TEST(test_spawn_environment_rule)
+{
+	char *const argv[] = {"/usr/bin/env", NULL};
+	char *const pass[] = {"AFK_T_PASS", "AFK_T_UNSET", NULL};
+	char *const hide[] = {"TZ", "GITHUB_TOKEN", NULL};
+	char *const add[] = {"AFK_REPO=acme/api", "LANG=C", NULL};
+	char *const want[] = {
+		"PATH=/usr/bin:/bin", "HOME=/home/afk", "LANG=C",
+		"LC_TIME=C", "LC_ALL=C", "TMPDIR=/tmp", "AFK_T_PASS=yes",
+		"AFK_REPO=acme/api", NULL
+	};
+	afk__capture out = {65536, NULL, 0, 0}, err = {4096, NULL, 0, 0};
+	afk__spawn_opts o;
+	char **saved, *got, *expected;
+	int status = 0, started = 0, e;
+
+	memset(&o, 0, sizeof(o));
+	o.argv = argv;
+	o.pass = pass;
+	o.hide = hide;
+	o.env = add;
+	o.in = -1;
+	saved = env_save();
+	env_reset(env_world);
+	e = afk__spawn_capture(&o, &out, &err, &status, &started);
+	env_restore(saved);
+	ck_assert_int_eq(e, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	got = sorted_lines(out.buf, NULL);
+	expected = sorted_lines(NULL, want);
+	ck_assert_str_eq(got, expected);
+	free(got);
+	free(expected);
+	free(out.buf);
+	free(err.buf);
+}
+END_TEST
+
+/* The environment as exec gave it, one variable a line. */
+#define DUMP_ENV "tr '\\0' '\\n' < /proc/$$/environ"
+
+/* The built-in agent and CI commands, configured: each sees exactly the
+ * minimal set and its "env", with the tokens of the host absent and a
+ * variable the configuration reads a secret from (here TZ, named by a
+ * webhook_env) absent even of the minimal set. */
+START_TEST(test_commands_get_the_minimal_environment)
+{
+	char dump[2 * PATHLEN], run_dir[3 * PATHLEN], rd[4 * PATHLEN];
+	char *const want_ci[] = {
+		"PATH=/usr/bin:/bin", "HOME=/home/afk", "LANG=C.UTF-8",
+		"LC_TIME=C", "LC_ALL=C", "TMPDIR=/tmp", "AFK_T_PASS=yes",
+		"AFK_REPO=acme/api", "AFK_ISSUE=7", NULL
+	};
+	char *want_agent[] = {
+		"PATH=/usr/bin:/bin", "HOME=/home/afk", "LANG=C.UTF-8",
+		"LC_TIME=C", "LC_ALL=C", "TMPDIR=/tmp", "AFK_T_PASS=yes",
+		"AFK_REPO=acme/api", "AFK_ISSUE=12", "AFK_THREAD_ID=acme-api-12-1",
+		"AFK_TURN=1", rd, NULL
+	};
+	char **saved, *got, *expected, *text;
+	afk_call c;
+	int rc;
+	fx f;
+
+	if (access("/proc/self/environ", R_OK) != 0)
+		return; /* no /proc to look in */
+	fx_open(&f, one_issue, "#!/bin/sh\n" DUMP_ENV " > env.txt\n", NULL);
+	fx_watch(&f, "#!/bin/sh\n" DUMP_ENV " > ci-env.txt\n"
+	         "echo '{\"pr\": \"none\", \"ci\": \"none\"}'\n");
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"slack\", \"webhook_env\": "
+	        "\"TZ\"}");
+	fx_agent_env(&f, "[\"AFK_T_PASS\"]");
+	cfg_set(f.cfg, "ci", "{\"kind\": \"command\", \"command\": [\"%s\"], "
+	        "\"env\": [\"AFK_T_PASS\"]}", f.ci_script);
+	ck_assert_int_eq(afk_ci_set_builtin(f.ci, f.cfg), 0);
+
+	saved = env_save();
+	env_reset(env_world);
+	rc = fx_tick(&f);
+	if (rc == 0)
+		rc = c_status(&f, &c, "acme/api", 7);
+	env_restore(saved);
+	ck_assert_msg(rc == 0, "%s", afk_poller_errmsg(f.poller));
+	afk__call_clear(&c);
+
+	snprintf(run_dir, sizeof(run_dir), "%s",
+	         run_path(&f, "acme-api-12-1", NULL));
+	snprintf(rd, sizeof(rd), "AFK_RUN_DIR=%s", run_dir);
+	text = run_text(&f, "env.txt");
+	ck_assert_ptr_nonnull(text);
+	got = sorted_lines(text, NULL);
+	free(text);
+	expected = sorted_lines(NULL, want_agent);
+	ck_assert_str_eq(got, expected);
+	free(got);
+	free(expected);
+
+	snprintf(dump, sizeof(dump), "%s/ci-env.txt", f.dir);
+	text = read_text(dump);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_null(strstr(text, "secret"));
+	got = sorted_lines(text, NULL);
+	free(text);
+	expected = sorted_lines(NULL, want_ci);
+	ck_assert_str_eq(got, expected);
+	free(got);
+	free(expected);
+	fx_close(&f);
+}
+END_TEST
+
 /* --- registration ---------------------------------------------------- */
 
 START_TEST(test_builtin_needs_config)
@@ -2739,6 +3117,9 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_tracker_issue_missing);
 	tcase_add_test(tc, test_tracker_refuses_bad_writes);
 	tcase_add_test(tc, test_tracker_lock_fails);
+	tcase_add_test(tc, test_tracker_lock_link_refused);
+	tcase_add_test(tc, test_tracker_lock_mode);
+	tcase_add_test(tc, test_issue_file_fifo);
 	tcase_add_test(tc, test_concurrent_writers_lose_nothing);
 	suite_add_tcase(s, tc);
 
@@ -2766,6 +3147,8 @@ static Suite *builtin_suite(void)
 	tc = tcase_create("notifier");
 	tcase_add_test(tc, test_notifier_stdout);
 	tcase_add_test(tc, test_notifier_file);
+	tcase_add_test(tc, test_notifier_link_refused);
+	tcase_add_test(tc, test_notifier_file_mode_and_fifo);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("probe");
@@ -2790,6 +3173,8 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_spawn_deadline);
 	tcase_add_test(tc, test_spawn_output_cap);
 	tcase_add_test(tc, test_no_fd_leak);
+	tcase_add_test(tc, test_spawn_environment_rule);
+	tcase_add_test(tc, test_commands_get_the_minimal_environment);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("registration");

@@ -819,6 +819,35 @@ START_TEST(missing_file_is_eio_naming_it)
 }
 END_TEST
 
+/* A FIFO as the configuration file or the preamble is refused, naming
+ * it, rather than waited on forever for a writer that never comes. */
+START_TEST(fifo_is_refused_not_waited_on)
+{
+	char dir[DIR_MAX], path[PATH_MAX], json[2 * PATH_MAX];
+	char want[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	snprintf(path, sizeof(path), "%s/afk.json", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_EIO);
+	snprintf(want, sizeof(want), "%s: cannot read: not a regular file",
+	         path);
+	assert_msg(c, want);
+	assert_get(c, "kill_switch", "true");
+	snprintf(path, sizeof(path), "%s/preamble.md", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(json, sizeof(json), "\"%s\"", path);
+	ck_assert_int_eq(afk_config_set(c, "preamble_file", json), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "preamble_file: cannot read \"%s\": not "
+	         "a regular file", path);
+	assert_msg(c, want);
+	assert_get(c, "preamble_file", "null");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
 /* Bad loads, sets and environments, each after a valid non-default
  * configuration: every key reads the same afterwards. */
 START_TEST(refusals_leave_the_config_unchanged)
@@ -1332,6 +1361,36 @@ static const struct bad_adapter {
 	 "notifier.path: a path cannot be empty"},
 	{"notifier", "{\"kind\": \"stdout\", \"path\": \"x\"}",
 	 "notifier.path: unknown member of a \"stdout\" notifier"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": \"HOME\"}",
+	 "agent.env: expected an array of strings, got a string"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": [\"A\", 7]}", "agent.env[1]: expected a string, got a number"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": [\"\"]}", "agent.env[0]: a variable's name cannot be empty"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": [\"1X\"]}", "agent.env[0]: \"1X\" is not an environment "
+	 "variable's name (letters, digits and '_', not starting with a "
+	 "digit)"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": [\"OK\", \"A-B\"]}", "agent.env[1]: \"A-B\" is not an "
+	 "environment variable's name (letters, digits and '_', not starting "
+	 "with a digit)"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": [\"A=1\"]}", "agent.env[0]: \"A=1\" is not an environment "
+	 "variable's name (letters, digits and '_', not starting with a "
+	 "digit)"},
+	{"agent", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": [\"A\", \"A\"]}", "agent.env[1]: \"A\" is listed twice"},
+	{"agent", "{\"kind\": \"t3\", \"url\": \"https://t3.example\", "
+	 "\"token_env\": \"T\", \"project_id\": \"p\", \"model\": \"m\", "
+	 "\"env\": [\"A\"]}", "agent.env: unknown member of a \"t3\" agent"},
+	{"ci", "{\"kind\": \"command\", \"command\": [\"x\"], "
+	 "\"env\": [\"x y\"]}", "ci.env[0]: \"x y\" is not an environment "
+	 "variable's name (letters, digits and '_', not starting with a "
+	 "digit)"},
+	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", "
+	 "\"env\": [\"A\"]}", "ci.env: unknown member of a \"github\" ci"},
 };
 
 START_TEST(bad_adapter_is_refused)
@@ -1343,6 +1402,111 @@ START_TEST(bad_adapter_is_refused)
 	assert_msg(c, b->msg);
 	assert_get(c, b->key, "null");
 	afk_config_free(c);
+}
+END_TEST
+
+/* A command's "env" reads back as it was set, and goes with the command:
+ * another kind of agent or CI has none. */
+START_TEST(command_env_round_trips_and_goes_with_the_kind)
+{
+	static const char agent[] = "{\"kind\":\"command\",\"command\":"
+		"[\"/bin/agent\"],\"state_dir\":\"/s\",\"env\":"
+		"[\"ANTHROPIC_API_KEY\",\"_x1\"]}";
+	static const char ci[] = "{\"kind\":\"command\",\"command\":"
+		"[\"/bin/ci\"],\"env\":[\"CI_HOME\"]}";
+	afk_config *c = cfg_new();
+	char *got;
+
+	ck_assert_int_eq(afk_config_set(c, "agent", agent), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", ci), AFK_OK);
+	assert_get(c, "agent", agent);
+	assert_get(c, "ci", ci);
+	got = get(c, "agent");
+	ck_assert_int_eq(afk_config_set(c, "agent", got), AFK_OK);
+	afk_free(got);
+	assert_get(c, "agent", agent);
+	ck_assert_uint_eq(c->agent_env.n, 2);
+	ck_assert_str_eq(c->agent_env.v[0], "ANTHROPIC_API_KEY");
+	ck_assert_uint_eq(c->ci_env.n, 1);
+	/* no "env": none */
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
+	                 "\"command\": [\"/bin/ci\"]}"), AFK_OK);
+	assert_get(c, "ci", "{\"kind\":\"command\",\"command\":"
+	           "[\"/bin/ci\"]}");
+	ck_assert_uint_eq(c->ci_env.n, 0);
+	ck_assert_int_eq(afk_config_set(c, "ci", ci), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "agent", "{\"kind\": \"t3\", "
+	                 "\"url\": \"https://t3.example\", \"token_env\": "
+	                 "\"T3_TOKEN\", \"project_id\": \"p\", \"model\": "
+	                 "\"m\"}"), AFK_OK);
+	ck_assert_uint_eq(c->agent_env.n, 0);
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
+	                 "\"token_env\": \"GH\"}"), AFK_OK);
+	ck_assert_uint_eq(c->ci_env.n, 0);
+	ck_assert_int_eq(afk_config_set(c, "ci", ci), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", "null"), AFK_OK);
+	ck_assert_uint_eq(c->ci_env.n, 0);
+	afk_config_free(c);
+}
+END_TEST
+
+/* No command is ever passed a variable the configuration reads a
+ * secret from: such an "env" entry is refused at load, naming it and
+ * its line, whichever key comes first; a change that adds the secret
+ * later is refused at the secret.  Nothing changes either way. */
+START_TEST(env_naming_a_secret_is_refused)
+{
+	char dir[DIR_MAX], path[PATH_MAX], want[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	write_file(dir, "afk.json",
+	           "{\n"
+	           "  \"agent\": {\"kind\": \"command\", \"command\": [\"x\"],\n"
+	           "    \"env\": [\"ANTHROPIC_API_KEY\",\n"
+	           "            \"GITHUB_TOKEN\"]},\n"
+	           "  \"tracker\": {\"kind\": \"github\",\n"
+	           "              \"token_env\": \"GITHUB_TOKEN\"}\n"
+	           "}\n", path);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:4: agent.env[1]: \"GITHUB_TOKEN\" is "
+	         "the tracker's token_env: a secret never goes to a command",
+	         path);
+	assert_msg(c, want);
+	assert_get(c, "agent", "null");
+	assert_get(c, "tracker", "null");
+
+	ck_assert_int_eq(afk_config_load_string(c, "{\"notifier\": "
+	                 "{\"kind\": \"slack\", \"webhook_env\": \"HOOK\"},\n"
+	                 "\"ci\": {\"kind\": \"command\", \"command\": [\"x\"],"
+	                 "\n\"env\": [\"HOOK\"]}}"), AFK_ECONFIG);
+	assert_msg(c, "<string>:3: ci.env[0]: \"HOOK\" is the notifier's "
+	           "webhook_env: a secret never goes to a command");
+	assert_get(c, "notifier", "null");
+
+	ck_assert_int_eq(afk_config_set(c, "agent", "{\"kind\": \"t3\", "
+	                 "\"url\": \"https://t3.example\", \"token_env\": "
+	                 "\"T3_TOKEN\", \"project_id\": \"p\", \"model\": "
+	                 "\"m\"}"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
+	                 "\"command\": [\"x\"], \"env\": [\"T3_TOKEN\"]}"),
+	                 AFK_ECONFIG);
+	assert_msg(c, "ci.env[0]: \"T3_TOKEN\" is the agent's token_env: a "
+	           "secret never goes to a command");
+	assert_get(c, "ci", "null");
+
+	/* The secret set after the "env" that names it: refused there. */
+	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
+	                 "\"command\": [\"x\"], \"env\": [\"MY_TOKEN\"]}"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", "{\"kind\": \"forgejo\", "
+	                 "\"api_url\": \"https://f.example/api/v1\", "
+	                 "\"token_env\": \"MY_TOKEN\"}"), AFK_ECONFIG);
+	assert_msg(c, "tracker.token_env: \"MY_TOKEN\" is passed to the ci "
+	           "command by ci.env: a secret never goes to a command");
+	assert_get(c, "tracker", "null");
+	afk_config_free(c);
+	tmp_remove(dir);
 }
 END_TEST
 
@@ -1867,6 +2031,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, set_reports_invalid_json);
 	tcase_add_test(tc, absent_keys_keep_their_values);
 	tcase_add_test(tc, missing_file_is_eio_naming_it);
+	tcase_add_test(tc, command_env_round_trips_and_goes_with_the_kind);
+	tcase_add_test(tc, env_naming_a_secret_is_refused);
+	tcase_add_test(tc, fifo_is_refused_not_waited_on);
 	tcase_add_test(tc, refusals_leave_the_config_unchanged);
 	tcase_add_test(tc, file_paths_are_taken_from_the_files_directory);
 	tcase_add_test(tc, relative_config_path_is_made_absolute);

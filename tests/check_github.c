@@ -868,6 +868,34 @@ START_TEST(t_ci_pages)
 }
 END_TEST
 
+/* A total_count at the top of the integers (a broken or hostile API)
+ * is clamped like any large one, without overflow: the pages that can
+ * be read are, and the rest count as pending. */
+START_TEST(t_ci_huge_total)
+{
+	afk_call c;
+
+	srv_script(&S, "{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  XREF("acme/api", 10) "]},"
+	  "'/repos/acme/api/pulls/10': {'json': " PR_OPEN "},"
+	  "'/repos/acme/api/commits/abc123/status': {'json': {'total_count':"
+	  " 9223372036854775807, 'statuses': [" ST("lint", "success") "]}},"
+	  "'/repos/acme/api/commits/abc123/check-runs': {'json':"
+	  " {'total_count': 9223372036854775807, 'check_runs': ["
+	  RUN("unit", "completed", "'success'") "]}}}}");
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.ci, AFK_STATUS_PENDING);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/commits/abc123/"
+	                            "check-runs?per_page=100&page=10"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/commits/abc123/"
+	                            "check-runs?per_page=100&page=11"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/commits/abc123/"
+	                            "status?per_page=100&page=10"), 1);
+}
+END_TEST
+
 START_TEST(t_ci_errors)
 {
 	afk_call c;
@@ -1431,6 +1459,7 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_ci_states);
 	tcase_add_test(tc, t_ci_merged_and_none);
 	tcase_add_test(tc, t_ci_pages);
+	tcase_add_test(tc, t_ci_huge_total);
 	tcase_add_test(tc, t_ci_errors);
 	tcase_add_test(tc, t_deploy_states);
 	tcase_add_test(tc, t_deploy_newest);

@@ -634,6 +634,16 @@ START_TEST(deadline_arithmetic)
 }
 END_TEST
 
+/* The watch tick judges an unreadable run's deadline with the same
+ * guarded arithmetic the lifecycle uses. */
+START_TEST(past_for_the_watch_tick)
+{
+	ck_assert_int_eq(afk__lifecycle_past(clocks[_i].now, clocks[_i].since,
+	                                     clocks[_i].timeout),
+	                 clocks[_i].past);
+}
+END_TEST
+
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *suite(void)
@@ -648,6 +658,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, out_of_range_inputs, 0, LEN(wild));
 	tcase_add_loop_test(tc, fix_forward_budget, 0, LEN(budgets));
 	tcase_add_loop_test(tc, deadline_arithmetic, 0, LEN(clocks));
+	tcase_add_loop_test(tc, past_for_the_watch_tick, 0, LEN(clocks));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,99 @@ START_TEST(unreadable_run_escalates_at_the_deadline)
 }
 END_TEST
 
+/* Sets the integer member key of a#1's record to value, as a person
+ * editing the comment could. */
+static void set_record_int(const char *key, long long value)
+{
+	char pat[64], *at, *end, *body;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	at = strstr(F.comment[0], pat);
+	ck_assert_msg(at != NULL, "no %s in %s", key, F.comment[0]);
+	at += strlen(pat);
+	while (*at == ' ')
+		at++;
+	end = at;
+	while (*end == '-' || (*end >= '0' && *end <= '9'))
+		end++;
+	n = strlen(F.comment[0]) + 32;
+	body = malloc(n);
+	ck_assert_ptr_nonnull(body);
+	snprintf(body, n, "%.*s%lld%s", (int)(at - F.comment[0]), F.comment[0],
+	         value, end);
+	free(F.comment[0]);
+	F.comment[0] = body;
+}
+
+/* A record whose clock is at the bottom of the integers: the gap to now
+ * does not fit, and an unreadable run is still past its deadline - it
+ * goes to a human instead of keeping its repository locked. */
+START_TEST(unreadable_run_with_ancient_clock_escalates)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	set_record_int("changed_at", LLONG_MIN + 1);
+	F.fail_kind = 'S';
+	F.fail_nth = F.calls['S'] + 1;
+	F.fail_rc = -92;
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_STALLED);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_int_eq(F.notified, 1);
+}
+END_TEST
+
+/* A clock in the future is brought back to now: the stall deadline
+ * runs from then, it is not held off until that future. */
+START_TEST(future_clock_does_not_disable_the_stall_deadline)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	set_record_int("changed_at", T0 + 1000000000LL);
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	watch_expect(T0 + 60 + 7200, AFK_ACTION_WAIT);
+	watch_expect(T0 + 60 + 7201, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_STALLED);
+}
+END_TEST
+
+/* The same for a run that cannot be read: the clock brought back is
+ * saved, so that it runs although the tick fails. */
+START_TEST(unreadable_run_with_future_clock_escalates)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	set_record_int("changed_at", LLONG_MAX);
+	F.fail_kind = 'S';
+	F.fail_nth = F.calls['S'] + 1;
+	F.fail_rc = -92;
+	ck_assert_int_eq(watch(T0 + 60), -92);
+	F.fail_nth = F.calls['S'] + 1;
+	ck_assert_int_eq(watch(T0 + 60 + 7200), -92);
+	F.fail_nth = F.calls['S'] + 1;
+	watch_expect(T0 + 60 + 7201, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_STALLED);
+}
+END_TEST
+
+/* CI pending since a time in the future still meets its deadline. */
+START_TEST(future_ci_clock_does_not_disable_the_ci_deadline)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "ci_timeout", "100"), 0);
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_OPEN;
+	snprintf(F.head, sizeof(F.head), "h1");
+	F.ci = AFK_STATUS_PENDING;
+	watch_expect(T0, AFK_ACTION_WAIT);
+	set_record_int("ci_since", LLONG_MAX);
+	watch_expect(T0 + 10, AFK_ACTION_WAIT);
+	watch_expect(T0 + 111, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_CI_TIMEOUT);
+}
+END_TEST
+
 /* A run whose tick failed before its action was chosen reports none. */
 START_TEST(failed_run_reports_no_action)
 {
@@ -586,6 +680,10 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, agent_trouble_escalates, 0,
 	                    (int)(sizeof(agent_trouble) / sizeof(agent_trouble[0])));
 	tcase_add_test(tc, stall_deadline_is_exact);
+	tcase_add_test(tc, unreadable_run_with_ancient_clock_escalates);
+	tcase_add_test(tc, future_clock_does_not_disable_the_stall_deadline);
+	tcase_add_test(tc, unreadable_run_with_future_clock_escalates);
+	tcase_add_test(tc, future_ci_clock_does_not_disable_the_ci_deadline);
 	tcase_add_test(tc, progress_moves_the_stall_deadline);
 	tcase_add_test(tc, ci_pending_past_deadline);
 	tcase_add_test(tc, deploy_stage_closes_on_deploy);
