@@ -972,6 +972,7 @@ typedef struct xfer {
 	json_t *joined;           /* the pages' elements, when paginated */
 	int cached_pages;
 	int retried;
+	int sent;                 /* a write failed after going out */
 	long long not_before;     /* monotonic ms; a retry waits for it */
 	xstate state;
 	char curl_err[CURL_ERROR_SIZE];
@@ -1005,7 +1006,8 @@ static void format_redacted(afk__http *h, char *dst, size_t size,
 	va_end(ap);
 }
 
-/* Finishes x as failed: "what: METHOD URL: cause", redacted. */
+/* Finishes x as failed: "what: METHOD URL: cause", redacted; a write
+ * that went out says first that its outcome is unknown. */
 static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
 	PRINTF(3, 4);
 static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
@@ -1020,9 +1022,13 @@ static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
 	va_end(ap);
 	url = x->cur.text != NULL ? x->cur.text :
 	      r->url != NULL ? r->url : "(no URL)";
-	format_redacted(x->h, r->errmsg, sizeof(r->errmsg), "%s%s%s %s: %s",
+	format_redacted(x->h, r->errmsg, sizeof(r->errmsg), "%s%s%s %s: %s%s",
 	                r->what != NULL ? r->what : "",
-	                r->what != NULL ? ": " : "", x->method, url, cause);
+	                r->what != NULL ? ": " : "", x->method, url,
+	                x->sent ? "the outcome is unknown (the request was "
+	                "sent and may have been applied; read before trying "
+	                "again): " : "", cause);
+	r->outcome_unknown = x->sent;
 	r->fail = fail;
 	r->rc = fail_rc(fail);
 	x->state = X_DONE;
@@ -1204,6 +1210,15 @@ static void x_setup(xfer *x)
 	 * environment. */
 	if (x->cur.loopback)
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	/* libcurl sends a request again, on a fresh connection, when the
+	 * reused one it went out on dies before any answer - harmless for
+	 * a GET, a second comment or message for a write.  A write gets a
+	 * connection of its own, which libcurl never retries on, and
+	 * leaves no connection behind for the GETs. */
+	if (!x->is_get) {
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (x->is_get) {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(x->method, "DELETE") == 0 && r->json == NULL) {
@@ -1338,7 +1353,11 @@ static void fail_transport(xfer *x, CURLcode res)
 {
 	const char *detail = x->curl_err[0] != '\0' ? x->curl_err :
 	                     curl_easy_strerror(res);
-	long oserr = 0;
+	long oserr = 0, sent = 0;
+
+	/* Request bytes went out: the server may have acted on a write. */
+	curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+	x->sent = !x->is_get && sent > 0;
 
 	if (x->nomem) {
 		x_fail(x, AFK__HTTP_ENOMEM, "out of memory");
@@ -1864,6 +1883,7 @@ void afk__http_req_clear(afk__http_req *r)
 	r->len = 0;
 	r->from_cache = r->pages = r->truncated = 0;
 	r->retry_at = 0;
+	r->outcome_unknown = 0;
 	r->etag = r->link = r->retry_after = NULL;
 	r->ratelimit_remaining = r->ratelimit_reset = r->content_type = NULL;
 	r->errmsg[0] = '\0';

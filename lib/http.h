@@ -52,6 +52,14 @@
  *     or the retry-after the server gave when it is at most 2 s (a longer
  *     one is not waited for: the 5xx is the error).  A second 5xx is the
  *     error.  Nothing but a GET is retried: it may have been applied.
+ *   - Sends a write (POST, PATCH, PUT, DELETE) on a connection of its
+ *     own, closed after it: libcurl silently sends a request again when
+ *     the reused connection it went out on dies before the answer, and a
+ *     write must never arrive twice (a second comment, a second Slack
+ *     message).  A write that fails after it went out - the server hung
+ *     up, a timeout - fails with outcome_unknown set and a message that
+ *     says so: only a read can tell whether it was applied.  GETs keep
+ *     sharing their connections.
  *   - Writes every message through afk__redact() (lib/redact.h) with
  *     every secret the handle has seen: the secret headers' values and
  *     tokens, those given to afk__http_add_secret(), credential-like
@@ -196,6 +204,10 @@ typedef struct afk__http_req {
 	int pages;                 /* pages read (1 unless paginated) */
 	int truncated;             /* partial_ok cut the pages */
 	long long retry_at;        /* ERATELIMIT/ERESERVE: epoch seconds */
+	int outcome_unknown;       /* a write that failed after it was sent
+	                              (the connection died, a timeout): the
+	                              server may have applied it, so only a
+	                              read can tell; never re-sent */
 	/* response headers of the last page; NULL when absent */
 	char *etag;
 	char *link;

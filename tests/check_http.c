@@ -329,6 +329,69 @@ START_TEST(test_connection_reused_across_calls)
 }
 END_TEST
 
+/* A write is never sent twice behind the caller's back: when the server
+ * reads it and hangs up without answering, libcurl would send it again
+ * on a fresh connection had it gone out on a reused one (it was: the
+ * GET before it left one open).  It arrives once, and the call fails
+ * saying its outcome is unknown; GETs still share their connection. */
+static const char *const write_methods[] = {"POST", "PATCH", "PUT",
+                                            "DELETE"};
+
+START_TEST(test_write_never_resent)
+{
+	const char *m = write_methods[_i];
+	afk__http_req r;
+	char *g = url_of(&S, "/g"), *w = url_of(&S, "/w");
+
+	srv_script(&S, "{'routes': {'/g': {'json': [1]}, "
+	           "'/w': {'hangup': true}}}");
+	H = http_default();
+	req_get(&r, g);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	afk__http_req_clear(&r);
+	memset(&r, 0, sizeof(r));
+	r.method = m;
+	r.url = w;
+	r.json = strcmp(m, "DELETE") != 0 ? "{\"n\":1}" : NULL;
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ENET);
+	ck_assert_int_eq(r.outcome_unknown, 1);
+	assert_contains(r.errmsg, m);
+	assert_contains(r.errmsg, "the outcome is unknown");
+	assert_contains(afk__http_errmsg(H), "the outcome is unknown");
+	ck_assert_uint_eq(count_req(&S, m, "/w"), 1);
+	afk__http_req_clear(&r);
+	/* The GET's connection is still the one GETs use. */
+	req_get(&r, g);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.outcome_unknown, 0);
+	afk__http_req_clear(&r);
+	ck_assert_uint_eq(count_req(&S, "GET", "/g"), 2);
+	ck_assert_int_eq(srv_stat(&S, "connections"), 2);
+	afk__http_free(H);
+	free(g);
+	free(w);
+}
+END_TEST
+
+/* A GET that dies the same way is not a write: nothing is unknown. */
+START_TEST(test_get_hangup_is_not_unknown)
+{
+	afk__http_req r;
+	char *w = url_of(&S, "/w");
+
+	srv_script(&S, "{'routes': {'/w': {'hangup': true}}}");
+	H = http_default();
+	req_get(&r, w);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.outcome_unknown, 0);
+	assert_lacks(r.errmsg, "unknown");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(w);
+}
+END_TEST
+
 /* --- pagination ------------------------------------------------------ */
 
 START_TEST(test_paginate_three_pages)
@@ -1480,6 +1543,10 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_batch_is_concurrent_and_capped);
 	tcase_add_test(tc, test_per_host_from_the_options);
 	tcase_add_test(tc, test_connection_reused_across_calls);
+	tcase_add_loop_test(tc, test_write_never_resent, 0,
+	                    (int)(sizeof(write_methods) /
+	                          sizeof(*write_methods)));
+	tcase_add_test(tc, test_get_hangup_is_not_unknown);
 	tcase_add_test(tc, test_paginate_three_pages);
 	tcase_add_test(tc, test_paginate_capped_at_max_pages);
 	tcase_add_test(tc, test_paginate_never_leaves_the_origin);
