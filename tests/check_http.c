@@ -1154,6 +1154,74 @@ START_TEST(test_cache_not_a_regular_file)
 }
 END_TEST
 
+static int no_dispatch(afk_call *call, const char *repo, long number,
+                       const char *prompt, void *userdata)
+{
+	(void)call;
+	(void)repo;
+	(void)number;
+	(void)prompt;
+	(void)userdata;
+	return AFK_ECALLBACK;
+}
+
+/* The end of a poll tick saves the built-in tracker's cache (the
+ * tracker lives on, as in a long-running host): the next process's
+ * tick gets 304s from it. */
+START_TEST(test_tick_end_saves_the_cache)
+{
+	afk_config *cfg = NULL;
+	afk_tracker *t = NULL;
+	afk_agent *a = NULL;
+	afk_poller *p = NULL;
+	afk_result *res = NULL;
+	char text[1024], cache[128];
+	struct stat st;
+	json_t *log;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	srv_script(&S, "{'default': {'etag': '`v1`', 'json': []}}");
+	ck_assert_int_eq(setenv("AFK_TEST_HTTP_TOKEN", TOKEN, 1), 0);
+	snprintf(text, sizeof(text), "{\"tracker\": {\"kind\": \"github\", "
+	         "\"api_url\": \"%s\", \"token_env\": \"AFK_TEST_HTTP_TOKEN\"}, "
+	         "\"http\": {\"etag_cache\": \"%s\"}, \"kill_switch\": false, "
+	         "\"allowlist\": [\"acme/api\"]}", S.base, cache);
+	ck_assert_int_eq(afk_config_new(&cfg), AFK_OK);
+	ck_assert_msg(afk_config_load_string(cfg, text) == AFK_OK, "%s",
+	              afk_config_errmsg(cfg));
+	ck_assert_int_eq(afk_tracker_new(&t), AFK_OK);
+	ck_assert_msg(afk_tracker_set_builtin(t, cfg) == AFK_OK, "%s",
+	              afk_tracker_errmsg(t));
+	ck_assert_int_eq(afk_agent_new(&a), AFK_OK);
+	ck_assert_int_eq(afk_agent_set_dispatch(a, no_dispatch), AFK_OK);
+	ck_assert_int_eq(afk_poller_new(&p, t, a), AFK_OK);
+	ck_assert_int_eq(stat(cache, &st), -1);
+	ck_assert_msg(afk_poller_run_once(p, cfg, &res) == AFK_OK, "%s",
+	              afk_poller_errmsg(p));
+	afk_result_free(res);
+	ck_assert_int_eq(count_req(&S, "GET", "/repos/acme/api/issues"), 1);
+	ck_assert_int_eq(stat(cache, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+
+	/* A new tracker: only the file can make its read a 304. */
+	ck_assert_int_eq(afk_tracker_new(&t), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), AFK_OK);
+	ck_assert_int_eq(afk_poller_new(&p, t, a), AFK_OK);
+	ck_assert_int_eq(afk_poller_run_once(p, cfg, &res), AFK_OK);
+	afk_result_free(res);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 2);
+	ck_assert_str_eq(log_header(log, 1, "if-none-match"), "\"v1\"");
+	json_decref(log);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+	afk_agent_free(a);
+	afk_config_free(cfg);
+}
+END_TEST
+
 /* --- rate limits ----------------------------------------------------- */
 
 START_TEST(test_429_retry_after_blocks_the_host)
@@ -1863,6 +1931,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_cache_lock_held_waits_then_warns);
 	tcase_add_test(tc, test_cache_seq_out_of_range);
 	tcase_add_test(tc, test_cache_not_a_regular_file);
+	tcase_add_test(tc, test_tick_end_saves_the_cache);
 	tcase_add_test(tc, test_429_retry_after_blocks_the_host);
 	tcase_add_test(tc, test_403_remaining_zero_waits_for_reset);
 	tcase_add_test(tc, test_secondary_limit_backs_off);
