@@ -518,6 +518,7 @@ static int cache_read(afk__http *h, json_t **entries, long long *max_seq,
 	struct stat st;
 	json_t *doc;
 	const char *bad;
+	FILE *fp;
 	int fd;
 
 	*entries = NULL;
@@ -550,8 +551,15 @@ static int cache_read(afk__http *h, json_t **entries, long long *max_seq,
 		snprintf(why, size, "larger than %ld bytes", (long)CACHE_FILE_MAX);
 		return CACHE_BAD;
 	}
-	doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
-	close(fd);
+	/* Through stdio: json_loadfd() reads a byte per system call. */
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		snprintf(why, size, "%s", strerror(errno));
+		close(fd);
+		return CACHE_BAD;
+	}
+	doc = json_loadf(fp, JSON_REJECT_DUPLICATES, &err);
+	fclose(fp);
 	if (doc == NULL) {
 		snprintf(why, size, "line %d: %s", err.line, err.text);
 		return CACHE_BAD;
