@@ -519,7 +519,7 @@ static int cache_read(afk__http *h, json_t **entries, long long *max_seq,
 	json_t *doc;
 	const char *bad;
 	FILE *fp;
-	int fd;
+	int fd, gone;
 
 	*entries = NULL;
 	if (stat(h->cache_path, &st) != 0) {
@@ -536,10 +536,11 @@ static int cache_read(afk__http *h, json_t **entries, long long *max_seq,
 		return CACHE_SAME;
 	fd = open(h->cache_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
+		gone = errno == ENOENT;
 		snprintf(why, size, "%s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return errno == ENOENT ? CACHE_NONE : CACHE_BAD;
+		return gone ? CACHE_NONE : CACHE_BAD;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
