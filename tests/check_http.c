@@ -1222,6 +1222,53 @@ START_TEST(test_tick_end_saves_the_cache)
 }
 END_TEST
 
+/* A host that puts its own userdata on a built-in tracker takes its
+ * ticks over: the built-in's tick_end, which would take the host's
+ * userdata for its own, is not called. */
+static int host_list(afk_call *call, const char *const *repos,
+                     size_t nrepos, void *userdata)
+{
+	(void)call;
+	(void)repos;
+	(void)nrepos;
+	ck_assert_int_eq(*(int *)userdata, 4242);
+	return AFK_OK;
+}
+
+START_TEST(test_tick_end_forgets_a_replaced_userdata)
+{
+	afk_config *cfg = NULL;
+	afk_tracker *t = NULL;
+	afk_agent *a = NULL;
+	afk_poller *p = NULL;
+	afk_result *res = NULL;
+	static int magic = 4242;
+	char text[512];
+
+	ck_assert_int_eq(setenv("AFK_TEST_HTTP_TOKEN", TOKEN, 1), 0);
+	snprintf(text, sizeof(text), "{\"tracker\": {\"kind\": \"github\", "
+	         "\"api_url\": \"%s\", \"token_env\": \"AFK_TEST_HTTP_TOKEN\"}, "
+	         "\"kill_switch\": false, \"allowlist\": [\"acme/api\"]}",
+	         S.base);
+	ck_assert_int_eq(afk_config_new(&cfg), AFK_OK);
+	ck_assert_int_eq(afk_config_load_string(cfg, text), AFK_OK);
+	ck_assert_int_eq(afk_tracker_new(&t), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_userdata(t, &magic, NULL), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_list_ready(t, host_list), AFK_OK);
+	ck_assert_int_eq(afk_agent_new(&a), AFK_OK);
+	ck_assert_int_eq(afk_agent_set_dispatch(a, no_dispatch), AFK_OK);
+	ck_assert_int_eq(afk_poller_new(&p, t, a), AFK_OK);
+	ck_assert_int_eq(afk_poller_run_once(p, cfg, &res), AFK_OK);
+	afk_result_free(res);
+	ck_assert_int_eq(magic, 4242);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+	afk_agent_free(a);
+	afk_config_free(cfg);
+}
+END_TEST
+
 /* --- rate limits ----------------------------------------------------- */
 
 START_TEST(test_429_retry_after_blocks_the_host)
@@ -1932,6 +1979,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_cache_seq_out_of_range);
 	tcase_add_test(tc, test_cache_not_a_regular_file);
 	tcase_add_test(tc, test_tick_end_saves_the_cache);
+	tcase_add_test(tc, test_tick_end_forgets_a_replaced_userdata);
 	tcase_add_test(tc, test_429_retry_after_blocks_the_host);
 	tcase_add_test(tc, test_403_remaining_zero_waits_for_reset);
 	tcase_add_test(tc, test_secondary_limit_backs_off);
