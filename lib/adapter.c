@@ -275,7 +275,14 @@ int afk_tracker_set_userdata(afk_tracker *tracker, void *userdata,
 		tracker->destroy(tracker->userdata);
 	tracker->userdata = userdata;
 	tracker->destroy = destroy;
+	tracker->tick_end = NULL;    /* it was the old userdata's */
 	return AFK_OK;
+}
+
+void afk__tracker_set_tick_end(afk_tracker *tracker, afk__tick_end_fn fn)
+{
+	if (tracker != NULL)
+		tracker->tick_end = fn;
 }
 
 int afk_tracker_set_list_ready(afk_tracker *tracker, afk_list_ready_fn fn)
@@ -401,7 +408,14 @@ int afk_agent_set_userdata(afk_agent *agent, void *userdata,
 		agent->destroy(agent->userdata);
 	agent->userdata = userdata;
 	agent->destroy = destroy;
+	agent->tick_end = NULL;    /* it was the old userdata's */
 	return AFK_OK;
+}
+
+void afk__agent_set_tick_end(afk_agent *agent, afk__tick_end_fn fn)
+{
+	if (agent != NULL)
+		agent->tick_end = fn;
 }
 
 int afk_agent_set_dispatch(afk_agent *agent, afk_dispatch_fn fn)
@@ -497,7 +511,14 @@ int afk_ci_set_userdata(afk_ci *ci, void *userdata, afk_destroy_fn destroy)
 		ci->destroy(ci->userdata);
 	ci->userdata = userdata;
 	ci->destroy = destroy;
+	ci->tick_end = NULL;    /* it was the old userdata's */
 	return AFK_OK;
+}
+
+void afk__ci_set_tick_end(afk_ci *ci, afk__tick_end_fn fn)
+{
+	if (ci != NULL)
+		ci->tick_end = fn;
 }
 
 int afk_ci_set_status(afk_ci *ci, afk_ci_status_fn fn)
@@ -628,4 +649,15 @@ int afk_notifier_probe(afk_notifier *notifier)
 const char *afk_notifier_errmsg(const afk_notifier *notifier)
 {
 	return notifier ? notifier->errmsg : "";
+}
+
+void afk__adapters_tick_end(afk_tracker *tracker, afk_agent *agent,
+                            afk_ci *ci)
+{
+	if (tracker != NULL && tracker->tick_end != NULL)
+		tracker->tick_end(tracker->userdata);
+	if (agent != NULL && agent->tick_end != NULL)
+		agent->tick_end(agent->userdata);
+	if (ci != NULL && ci->tick_end != NULL)
+		ci->tick_end(ci->userdata);
 }

@@ -7,6 +7,7 @@
 #include "afk/adapter.h"
 #include "issue.h"
 #include "util.h"
+#include "builtin.h"
 
 struct afk_tracker {
 	afk_list_ready_fn list_ready;
@@ -18,6 +19,7 @@ struct afk_tracker {
 	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
+	afk__tick_end_fn tick_end;
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 
@@ -28,6 +30,7 @@ struct afk_agent {
 	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
+	afk__tick_end_fn tick_end;
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 
@@ -36,6 +39,7 @@ struct afk_ci {
 	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
+	afk__tick_end_fn tick_end;
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 
@@ -85,6 +89,11 @@ struct afk_call {
  * the tick's code, with errbuf "<what>: ..." on failure. */
 int afk__tracker_list(afk_tracker *tracker, const afk__strv *repos,
                       afk__iset *set, const char *what, char *errbuf);
+
+/* Ends a tick for its adapters (NULL: not used by the tick): each
+ * built-in's tick_end runs once, with its userdata. */
+void afk__adapters_tick_end(afk_tracker *tracker, afk_agent *agent,
+                            afk_ci *ci);
 
 void afk__call_init(afk_call *call, enum afk__call_kind kind,
                     afk__iset *issues);

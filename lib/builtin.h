@@ -18,6 +18,15 @@ int afk__call_failf(afk_call *call, int code, const char *fmt, ...)
 #endif
 	;
 
+/* What a built-in does when a tick that used it ends: save its HTTP
+ * cache once per tick (lib/http.h).  Set after the userdata it takes
+ * (a new userdata clears it); not part of the public API, since a
+ * host's adapter knows its own ticks. */
+typedef void (*afk__tick_end_fn)(void *userdata);
+void afk__tracker_set_tick_end(afk_tracker *tracker, afk__tick_end_fn fn);
+void afk__agent_set_tick_end(afk_agent *agent, afk__tick_end_fn fn);
+void afk__ci_set_tick_end(afk_ci *ci, afk__tick_end_fn fn);
+
 /* The "file" tracker: issues kept in a local JSON file (see afk.json(5)).
  * Registers all six tracker callbacks on tracker with a private userdata
  * copied from cfg.  Returns 0 or an AFK_E* code with why in errbuf

@@ -833,6 +833,7 @@ int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
 	afk_tracker_set_find_comment(tracker, fj_find_comment);
 	afk_tracker_set_upsert_comment(tracker, fj_upsert_comment);
 	afk_tracker_set_probe(tracker, afk__forge_probe);
+	afk__tracker_set_tick_end(tracker, afk__forge_tick_end);
 	return AFK_OK;
 }
 
@@ -853,5 +854,6 @@ int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		return rc;
 	}
 	afk_ci_set_probe(ci, afk__forge_probe);
+	afk__ci_set_tick_end(ci, afk__forge_tick_end);
 	return afk_ci_set_status(ci, fj_ci_status);
 }

@@ -609,7 +609,6 @@ static int gh_list_ready(afk_call *call, const char *const *repos,
 		for (i = 0; i < nrepos && rc == AFK_OK; i++)
 			rc = take(call, g, &rs[i], qs, now);
 	}
-	afk__http_flush(g->http);
 	for (i = 0; i < nrepos && rc == AFK_OK; i++)
 		for (j = 0; j < rs[i].n && rc == AFK_OK; j++)
 			rc = report_issue(call, repos[i], &rs[i].c[j]);
@@ -1155,6 +1154,7 @@ int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
 	afk_tracker_set_find_comment(tracker, gh_find_comment);
 	afk_tracker_set_upsert_comment(tracker, gh_upsert_comment);
 	afk_tracker_set_probe(tracker, afk__forge_probe);
+	afk__tracker_set_tick_end(tracker, afk__forge_tick_end);
 	return AFK_OK;
 }
 
@@ -1181,5 +1181,6 @@ int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		return rc;
 	}
 	afk_ci_set_probe(ci, afk__forge_probe);
+	afk__ci_set_tick_end(ci, afk__forge_tick_end);
 	return afk_ci_set_status(ci, gh_ci_status);
 }

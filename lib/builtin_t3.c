@@ -82,6 +82,14 @@ struct t3_agent {
 	unsigned long seq;   /* ids this handle made */
 };
 
+/* Saves the HTTP cache once, when a tick that used the agent ends. */
+static void t3_tick_end(void *userdata)
+{
+	struct t3_agent *t = userdata;
+
+	afk__http_flush(t->http);
+}
+
 static void t3_free(void *userdata)
 {
 	struct t3_agent *t = userdata;
@@ -685,6 +693,7 @@ int afk__builtin_t3_agent(afk_agent *agent, const afk_config *cfg,
 		rc = afk_agent_set_send_turn(agent, t3_send_turn);
 	if (rc == AFK_OK)
 		rc = afk_agent_set_probe(agent, t3_probe);
+	afk__agent_set_tick_end(agent, t3_tick_end);
 	if (rc != AFK_OK)
 		afk__errf(errbuf, "agent: cannot register the T3 callbacks: %s",
 		          afk_strerror(rc));

@@ -89,6 +89,13 @@ void afk__forge_free(void *userdata)
 	free(g);
 }
 
+void afk__forge_tick_end(void *userdata)
+{
+	struct afk__forge *g = userdata;
+
+	afk__http_flush(g->http);
+}
+
 /* --- URLs ------------------------------------------------------------ */
 
 /* The unreserved set is spelt out rather than isalnum(): a locale must

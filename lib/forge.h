@@ -48,6 +48,8 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 /* Frees the userdata (a void * for the set_userdata calls); the auth
  * header, which holds the token, is wiped first. */
 void afk__forge_free(void *userdata);
+/* The tick_end of both forges' tracker and CI: saves the HTTP cache. */
+void afk__forge_tick_end(void *userdata);
 
 /* Percent-encodes s as one path segment or query value: everything but
  * RFC 3986's unreserved characters.  Heap, NULL on failure. */

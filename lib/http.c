@@ -28,13 +28,16 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +63,11 @@
 #define CACHE_FILE_MAX (2 * CACHE_BYTES_MAX + 1024 * 1024)
 #define MEMO_PREFIX "memo\n"           /* no URL holds a newline */
 #define MEMO_MAX 4096                 /* bytes of one memo */
+#define SEQ_MAX 9007199254740991LL     /* 2^53 - 1: exact in any JSON
+                                          reader, far from overflow */
+#define TMP_TAG ".tmp-"                /* PATH.tmp-XXXXXX: a save's temp */
+#define LOCK_WAIT_MS 5000              /* for another writer's save */
+#define STALE_TMP_S 3600               /* a temporary left unlocked */
 
 #if defined(__GNUC__)
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -68,6 +76,18 @@
 #endif
 
 /* --- the handle ------------------------------------------------------ */
+
+/* Which cache file the handle last read or wrote: when it is still the
+ * one at the path, nobody else saved since, and a save need not read
+ * it. */
+typedef struct file_id {
+	int known;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	long long mtime_s;
+	long mtime_ns;
+} file_id;
 
 /* What the handle remembers about one origin between batches. */
 typedef struct host_state {
@@ -89,7 +109,8 @@ struct afk__http {
 	                             "memo\n" keys {memo, version, seq} */
 	long long cache_seq;      /* the last seq given */
 	size_t cache_bytes;       /* bodies' bytes */
-	int cache_dirty;
+	int cache_dirty;          /* changed since the file was written */
+	file_id file_id;
 	host_state **hosts;       /* each allocated alone: transfers point
 	                             at them while the array grows */
 	size_t nhosts, caphosts;
@@ -270,6 +291,11 @@ static size_t entry_bytes(json_t *e)
 	       json_string_length(json_object_get(e, "memo"));
 }
 
+static long long entry_seq(json_t *e)
+{
+	return json_integer_value(json_object_get(e, "seq"));
+}
+
 static void cache_drop(afk__http *h, const char *key)
 {
 	json_t *e = json_object_get(h->cache, key);
@@ -293,30 +319,51 @@ static int by_seq(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+/* The entries' keys, least recently used first (free() it; the keys
+ * are h->cache's); NULL when memory ran out. */
+static aged *cache_by_age(afk__http *h, size_t *n)
+{
+	const char *key;
+	size_t i = 0;
+	json_t *e;
+	aged *v;
+
+	*n = json_object_size(h->cache);
+	v = malloc((*n > 0 ? *n : 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	json_object_foreach(h->cache, key, e) {
+		v[i].seq = entry_seq(e);
+		v[i++].key = key;
+	}
+	qsort(v, *n, sizeof(*v), by_seq);
+	return v;
+}
+
+/* A cache is an optimisation: when memory runs out, start again empty. */
+static void cache_reset(afk__http *h)
+{
+	json_object_clear(h->cache);
+	h->cache_bytes = 0;
+	h->cache_seq = 0;
+	h->cache_dirty = 1;
+}
+
 /* Drops the least recently used entries until the cache is within its
  * bounds: one sort, not a scan per entry dropped. */
 static void cache_trim(afk__http *h)
 {
-	size_t n = json_object_size(h->cache), i = 0;
-	const char *key;
+	size_t n, i;
 	aged *v;
-	json_t *e;
 
-	if (n <= CACHE_ENTRIES_MAX && h->cache_bytes <= (size_t)CACHE_BYTES_MAX)
+	if (json_object_size(h->cache) <= CACHE_ENTRIES_MAX &&
+	    h->cache_bytes <= (size_t)CACHE_BYTES_MAX)
 		return;
-	v = malloc(n * sizeof(*v));
+	v = cache_by_age(h, &n);
 	if (v == NULL) {
-		/* A cache is an optimisation: start again empty. */
-		json_object_clear(h->cache);
-		h->cache_bytes = 0;
-		h->cache_dirty = 1;
+		cache_reset(h);
 		return;
 	}
-	json_object_foreach(h->cache, key, e) {
-		v[i].seq = json_integer_value(json_object_get(e, "seq"));
-		v[i++].key = key;
-	}
-	qsort(v, n, sizeof(*v), by_seq);
 	/* Deleting one member frees only its own key: the others' stay. */
 	for (i = 0; i < n && (json_object_size(h->cache) > CACHE_ENTRIES_MAX ||
 	                      h->cache_bytes > (size_t)CACHE_BYTES_MAX); i++)
@@ -324,11 +371,38 @@ static void cache_trim(afk__http *h)
 	free(v);
 }
 
+/* The next seq.  Seqs stay within 0..SEQ_MAX (a file with any other is
+ * refused), so counting up never overflows: at the top the entries are
+ * numbered again from 1, in the same order. */
+static json_int_t next_seq(afk__http *h)
+{
+	size_t n, i;
+	aged *v;
+
+	if (h->cache_seq >= SEQ_MAX) {
+		v = cache_by_age(h, &n);
+		if (v == NULL) {
+			cache_reset(h);
+		} else {
+			for (i = 0; i < n; i++)
+				json_object_set_new(json_object_get(h->cache,
+				                    v[i].key), "seq",
+				                    json_integer((json_int_t)i + 1));
+			h->cache_seq = (long long)n;
+			h->cache_dirty = 1;
+			free(v);
+		}
+	}
+	return (json_int_t)++h->cache_seq;
+}
+
 /* Marks an entry as just used, for the eviction order.  Not a change
  * worth writing the file for. */
 static void cache_touch(afk__http *h, json_t *e)
 {
-	json_object_set_new(e, "seq", json_integer(++h->cache_seq));
+	json_int_t seq = next_seq(h);
+
+	json_object_set_new(e, "seq", json_integer(seq));
 }
 
 /* Stores body under key with its validators.  A body that is not UTF-8
@@ -343,7 +417,7 @@ static void cache_put(afk__http *h, const char *key, const char *etag,
 		return;
 	e = json_pack("{s:s, s:o, s:s%, s:I}", "etag", etag, "link",
 	              link != NULL ? json_string(link) : json_null(), "body",
-	              body, len, "seq", (json_int_t)++h->cache_seq);
+	              body, len, "seq", next_seq(h));
 	if (e == NULL)
 		return;
 	if (json_object_set_new(h->cache, key, e) != 0)
@@ -375,6 +449,9 @@ static const char *cache_check(json_t *doc, long long *max_seq,
 		seq = json_object_get(e, "seq");
 		if (!json_is_object(e) || !json_is_integer(seq))
 			return "an entry is malformed";
+		if (json_integer_value(seq) < 0 ||
+		    json_integer_value(seq) > SEQ_MAX)
+			return "an entry's seq is out of range";
 		if (strncmp(key, MEMO_PREFIX, strlen(MEMO_PREFIX)) == 0) {
 			if (!json_is_string(json_object_get(e, "memo")) ||
 			    !json_is_string(json_object_get(e, "version")))
@@ -392,66 +469,280 @@ static const char *cache_check(json_t *doc, long long *max_seq,
 	return NULL;
 }
 
-/* Reads the cache file, if any, into h->cache.  Anything wrong with it
- * is a warning and an empty cache: a cache is an optimisation. */
-static void cache_load(afk__http *h)
+/* What the file at st is when it is not a regular one, for messages. */
+static const char *file_kind(const struct stat *st)
+{
+	if (S_ISFIFO(st->st_mode))
+		return "a FIFO";
+	if (S_ISDIR(st->st_mode))
+		return "a directory";
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return "a device";
+	if (S_ISSOCK(st->st_mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+static int same_file(const file_id *id, const struct stat *st)
+{
+	return id->known && id->dev == st->st_dev && id->ino == st->st_ino &&
+	       id->size == st->st_size &&
+	       id->mtime_s == st->st_mtim.tv_sec &&
+	       id->mtime_ns == st->st_mtim.tv_nsec;
+}
+
+static void set_file_id(file_id *id, const struct stat *st)
+{
+	id->known = 1;
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_s = st->st_mtim.tv_sec;
+	id->mtime_ns = st->st_mtim.tv_nsec;
+}
+
+/* Reads the cache file unless it is still the one h->file_id names.
+ * Opened only once it is known to be a regular file, and without
+ * blocking: open() of a FIFO would wait for a writer forever.  Returns
+ * CACHE_READ with *entries (a new reference), *max_seq, *bytes and
+ * h->file_id set; CACHE_SAME (the file h last read or wrote) or
+ * CACHE_NONE (no file) with *entries NULL; CACHE_BAD with why (an
+ * unreadable or corrupt file); CACHE_NOTREG with why (a FIFO, a
+ * directory, a device: never to be read or replaced). */
+enum { CACHE_READ, CACHE_SAME, CACHE_NONE, CACHE_BAD, CACHE_NOTREG };
+
+static int cache_read(afk__http *h, json_t **entries, long long *max_seq,
+                      size_t *bytes, char *why, size_t size)
 {
 	json_error_t err;
 	struct stat st;
 	json_t *doc;
-	const char *why;
+	const char *bad;
+	FILE *fp;
+	int fd, gone;
+
+	*entries = NULL;
+	if (stat(h->cache_path, &st) != 0) {
+		if (errno == ENOENT)
+			return CACHE_NONE;
+		snprintf(why, size, "%s", strerror(errno));
+		return CACHE_BAD;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, size, "%s", file_kind(&st));
+		return CACHE_NOTREG;
+	}
+	if (same_file(&h->file_id, &st))
+		return CACHE_SAME;
+	fd = open(h->cache_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		gone = errno == ENOENT;
+		snprintf(why, size, "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return gone ? CACHE_NONE : CACHE_BAD;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(why, size, "%s", file_kind(&st));
+		return CACHE_NOTREG;
+	}
+	if (st.st_size > CACHE_FILE_MAX) {
+		close(fd);
+		snprintf(why, size, "larger than %ld bytes", (long)CACHE_FILE_MAX);
+		return CACHE_BAD;
+	}
+	/* Through stdio: json_loadfd() reads a byte per system call. */
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		snprintf(why, size, "%s", strerror(errno));
+		close(fd);
+		return CACHE_BAD;
+	}
+	doc = json_loadf(fp, JSON_REJECT_DUPLICATES, &err);
+	fclose(fp);
+	if (doc == NULL) {
+		snprintf(why, size, "line %d: %s", err.line, err.text);
+		return CACHE_BAD;
+	}
+	bad = cache_check(doc, max_seq, bytes);
+	if (bad != NULL) {
+		snprintf(why, size, "%s", bad);
+		json_decref(doc);
+		return CACHE_BAD;
+	}
+	*entries = json_incref(json_object_get(doc, "entries"));
+	json_decref(doc);
+	set_file_id(&h->file_id, &st);
+	return CACHE_READ;
+}
+
+/* Reads the cache file, if any, into h->cache.  An unreadable or corrupt
+ * file is a warning and an empty cache: a cache is an optimisation.
+ * One that is not a regular file is refused: AFK_ECONFIG, naming it in
+ * errbuf. */
+static int cache_load(afk__http *h, char *errbuf)
+{
+	char why[AFK__ERRMSG_SIZE];
 	long long max_seq;
+	json_t *entries;
 	size_t bytes;
 
 	if (h->cache_path == NULL)
-		return;
-	if (stat(h->cache_path, &st) != 0) {
-		if (errno != ENOENT)
-			warn(h, "ETag cache %s ignored: %s", h->cache_path,
-			     strerror(errno));
-		return;
-	}
-	if (st.st_size > CACHE_FILE_MAX) {
-		warn(h, "ETag cache %s ignored: larger than %ld bytes",
-		     h->cache_path, (long)CACHE_FILE_MAX);
-		return;
-	}
-	doc = json_load_file(h->cache_path, JSON_REJECT_DUPLICATES, &err);
-	if (doc == NULL) {
-		warn(h, "ETag cache %s ignored: line %d: %s", h->cache_path,
-		     err.line, err.text);
-		return;
-	}
-	why = cache_check(doc, &max_seq, &bytes);
-	if (why != NULL) {
+		return AFK_OK;
+	switch (cache_read(h, &entries, &max_seq, &bytes, why, sizeof(why))) {
+	case CACHE_NOTREG:
+		if (errbuf != NULL)
+			afk__errf(errbuf, "http.etag_cache: %s is %s, not a "
+			          "regular file: refused, nothing read from or "
+			          "written to it (name a file, or null)",
+			          h->cache_path, why);
+		return AFK_ECONFIG;
+	case CACHE_BAD:
 		warn(h, "ETag cache %s ignored: %s", h->cache_path, why);
-		json_decref(doc);
-		return;
+		return AFK_OK;
+	case CACHE_READ:
+		break;
+	default:
+		return AFK_OK;
 	}
 	json_decref(h->cache);
-	h->cache = json_incref(json_object_get(doc, "entries"));
-	json_decref(doc);
+	h->cache = entries;
 	h->cache_seq = max_seq;
 	h->cache_bytes = bytes;
 	h->cache_dirty = 0;
 	cache_trim(h);          /* dirty when it dropped some: write back */
+	return AFK_OK;
 }
 
-/* Writes the cache file atomically: a temporary file beside it, made
- * private (it holds API responses), synced, then renamed over it.  A
- * reader sees the old file or the new one, never half of one. */
-static void cache_save(afk__http *h)
+/* Takes in what another writer saved since h last read or wrote the
+ * file: for each key, whichever entry was used last (the higher seq).
+ * Either is right - an entry is an ETag with its own body - so this only
+ * keeps the other writer's entries from being lost. */
+static void cache_merge(afk__http *h, json_t *theirs, long long their_max)
 {
+	const char *key;
+	json_t *e, *ours;
+	size_t old;
+
+	json_object_foreach(theirs, key, e) {
+		ours = json_object_get(h->cache, key);
+		if (ours != NULL && entry_seq(ours) >= entry_seq(e))
+			continue;
+		old = ours != NULL ? entry_bytes(ours) : 0;
+		if (json_object_set(h->cache, key, e) == 0)
+			h->cache_bytes = h->cache_bytes - old + entry_bytes(e);
+	}
+	if (their_max > h->cache_seq)
+		h->cache_seq = their_max;
+	cache_trim(h);
+}
+
+/* Takes the lock file beside the cache ("PATH.lock", kept), waiting at
+ * most LOCK_WAIT_MS for another writer.  Returns its descriptor (closing
+ * it unlocks) with *locked, 1 unless the file system has no locks (then
+ * the save goes on unlocked), or -1 with a warning: the save waits for
+ * the next flush. */
+static int cache_lock(afk__http *h, int *locked)
+{
+	long long until = mono_ms() + LOCK_WAIT_MS;
+	struct timespec nap = {0, 10 * 1000 * 1000};
+	struct stat st;
+	char *path;
+	int fd;
+
+	*locked = 0;
+	path = afk__aprintf("%s.lock", h->cache_path);
+	if (path == NULL) {
+		warn(h, "ETag cache %s not written: out of memory",
+		     h->cache_path);
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC,
+	          0600);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		warn(h, "ETag cache %s not written: its lock %s: %s",
+		     h->cache_path, path, fd < 0 ? strerror(errno) :
+		     "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return -1;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			free(path);
+			return fd;
+		}
+		if (mono_ms() >= until) {
+			warn(h, "ETag cache %s not written: %s is held by another "
+			     "writer; kept for the next flush", h->cache_path,
+			     path);
+			close(fd);
+			free(path);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+	*locked = 1;
+	free(path);
+	return fd;
+}
+
+/* Removes the temporaries ("PATH.tmp-XXXXXX") a killed writer left
+ * beside the cache, each up to the size of a whole cache file.  A
+ * writer makes one only while it holds the lock, so under the lock
+ * every one is stale; without a lock only those older than
+ * STALE_TMP_S are. */
+static void cache_sweep(afk__http *h, int locked)
+{
+	const char *slash = strrchr(h->cache_path, '/'), *base, *n;
+	size_t blen, tlen = strlen(TMP_TAG);
+	long long now = wall_now();
+	struct dirent *de;
+	struct stat st;
+	char *dir;
+	DIR *d;
+
+	base = slash != NULL ? slash + 1 : h->cache_path;
+	dir = slash == NULL ? afk__strdup(".") : slash == h->cache_path ?
+	      afk__strdup("/") : afk__aprintf("%.*s",
+	      (int)(slash - h->cache_path), h->cache_path);
+	d = dir != NULL ? opendir(dir) : NULL;
+	free(dir);
+	if (d == NULL)
+		return;
+	blen = strlen(base);
+	while ((de = readdir(d)) != NULL) {
+		n = de->d_name;
+		if (strncmp(n, base, blen) != 0 ||
+		    strncmp(n + blen, TMP_TAG, tlen) != 0 ||
+		    strlen(n + blen + tlen) != 6 ||
+		    fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (locked || now - (long long)st.st_mtime > STALE_TMP_S)
+			unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
+}
+
+/* Writes the cache file atomically: a temporary file beside it, private
+ * (it holds API responses), synced, then renamed over it.  A reader sees
+ * the old file or the new one, never half of one. */
+static void cache_write(afk__http *h)
+{
+	struct stat st;
 	json_t *doc;
 	char *tmp;
 	FILE *fp = NULL;
 	int fd, ok = 0;
 
-	if (h->cache_path == NULL || !h->cache_dirty)
-		return;
 	doc = json_pack("{s:i, s:O}", "version", CACHE_VERSION, "entries",
 	                h->cache);
-	tmp = afk__aprintf("%s.XXXXXX", h->cache_path);
+	tmp = afk__aprintf("%s" TMP_TAG "XXXXXX", h->cache_path);
 	if (doc == NULL || tmp == NULL) {
 		warn(h, "ETag cache %s not written: out of memory",
 		     h->cache_path);
@@ -468,7 +759,7 @@ static void cache_save(afk__http *h)
 		close(fd);
 	else if (fchmod(fd, 0600) == 0 &&
 	         json_dumpf(doc, fp, JSON_COMPACT) == 0 && fflush(fp) == 0 &&
-	         fsync(fd) == 0)
+	         fsync(fd) == 0 && fstat(fd, &st) == 0)
 		ok = 1;
 	if (fp != NULL && fclose(fp) != 0)
 		ok = 0;
@@ -479,11 +770,46 @@ static void cache_save(afk__http *h)
 		     strerror(errno));
 		unlink(tmp);
 	} else {
+		set_file_id(&h->file_id, &st);
 		h->cache_dirty = 0;
 	}
 out:
 	free(tmp);
 	json_decref(doc);
+}
+
+/* Saves a changed cache: under the lock, merged with what another
+ * writer (another tick, another adapter's handle) saved meanwhile, so
+ * that neither loses the other's entries. */
+static void cache_save(afk__http *h)
+{
+	char why[AFK__ERRMSG_SIZE];
+	long long their_max = 0;
+	json_t *theirs = NULL;
+	size_t bytes;
+	int fd, locked;
+
+	if (h->cache_path == NULL || !h->cache_dirty)
+		return;
+	fd = cache_lock(h, &locked);
+	if (fd < 0)
+		return;
+	switch (cache_read(h, &theirs, &their_max, &bytes, why, sizeof(why))) {
+	case CACHE_NOTREG:
+		warn(h, "ETag cache %s not written: it is %s, not a regular "
+		     "file", h->cache_path, why);
+		close(fd);
+		return;
+	case CACHE_READ:
+		cache_merge(h, theirs, their_max);
+		json_decref(theirs);
+		break;
+	default:                /* none, ours, or corrupt: replaced */
+		break;
+	}
+	cache_sweep(h, locked);
+	cache_write(h);
+	close(fd);
 }
 
 /* --- making and freeing ---------------------------------------------- */
@@ -532,7 +858,7 @@ void afk__http_memo_put(afk__http *h, const char *key, const char *version,
 	}
 	cache_drop(h, k);
 	e = json_pack("{s:s, s:s, s:I}", "memo", value, "version", version,
-	              "seq", (json_int_t)++h->cache_seq);
+	              "seq", next_seq(h));
 	if (e != NULL && json_object_set_new(h->cache, k, e) == 0) {
 		h->cache_bytes += strlen(value);
 		h->cache_dirty = 1;
@@ -616,7 +942,10 @@ int afk__http_new(afk__http **out, const afk__http_opts *opts,
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, conns);
 	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	cache_load(h);
+	if (cache_load(h, errbuf) != AFK_OK) {
+		afk__http_free(h);
+		return AFK_ECONFIG;
+	}
 	*out = h;
 	return AFK_OK;
 }
@@ -972,6 +1301,7 @@ typedef struct xfer {
 	json_t *joined;           /* the pages' elements, when paginated */
 	int cached_pages;
 	int retried;
+	int sent;                 /* a write failed after going out */
 	long long not_before;     /* monotonic ms; a retry waits for it */
 	xstate state;
 	char curl_err[CURL_ERROR_SIZE];
@@ -1005,7 +1335,8 @@ static void format_redacted(afk__http *h, char *dst, size_t size,
 	va_end(ap);
 }
 
-/* Finishes x as failed: "what: METHOD URL: cause", redacted. */
+/* Finishes x as failed: "what: METHOD URL: cause", redacted; a write
+ * that went out says first that its outcome is unknown. */
 static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
 	PRINTF(3, 4);
 static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
@@ -1020,9 +1351,13 @@ static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
 	va_end(ap);
 	url = x->cur.text != NULL ? x->cur.text :
 	      r->url != NULL ? r->url : "(no URL)";
-	format_redacted(x->h, r->errmsg, sizeof(r->errmsg), "%s%s%s %s: %s",
+	format_redacted(x->h, r->errmsg, sizeof(r->errmsg), "%s%s%s %s: %s%s",
 	                r->what != NULL ? r->what : "",
-	                r->what != NULL ? ": " : "", x->method, url, cause);
+	                r->what != NULL ? ": " : "", x->method, url,
+	                x->sent ? "the outcome is unknown (the request was "
+	                "sent and may have been applied; read before trying "
+	                "again): " : "", cause);
+	r->outcome_unknown = x->sent;
 	r->fail = fail;
 	r->rc = fail_rc(fail);
 	x->state = X_DONE;
@@ -1204,6 +1539,15 @@ static void x_setup(xfer *x)
 	 * environment. */
 	if (x->cur.loopback)
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	/* libcurl sends a request again, on a fresh connection, when the
+	 * reused one it went out on dies before any answer - harmless for
+	 * a GET, a second comment or message for a write.  A write gets a
+	 * connection of its own, which libcurl never retries on, and
+	 * leaves no connection behind for the GETs. */
+	if (!x->is_get) {
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (x->is_get) {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(x->method, "DELETE") == 0 && r->json == NULL) {
@@ -1338,7 +1682,11 @@ static void fail_transport(xfer *x, CURLcode res)
 {
 	const char *detail = x->curl_err[0] != '\0' ? x->curl_err :
 	                     curl_easy_strerror(res);
-	long oserr = 0;
+	long oserr = 0, sent = 0;
+
+	/* Request bytes went out: the server may have acted on a write. */
+	curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+	x->sent = !x->is_get && sent > 0;
 
 	if (x->nomem) {
 		x_fail(x, AFK__HTTP_ENOMEM, "out of memory");
@@ -1864,6 +2212,7 @@ void afk__http_req_clear(afk__http_req *r)
 	r->len = 0;
 	r->from_cache = r->pages = r->truncated = 0;
 	r->retry_at = 0;
+	r->outcome_unknown = 0;
 	r->etag = r->link = r->retry_after = NULL;
 	r->ratelimit_remaining = r->ratelimit_reset = r->content_type = NULL;
 	r->errmsg[0] = '\0';
@@ -1883,7 +2232,6 @@ int afk__http_run(afk__http *h, afk__http_req *reqs, size_t n)
 	if (h == NULL || (reqs == NULL && n > 0))
 		return AFK_EINVAL;
 	h->errmsg[0] = '\0';
-	h->warning[0] = '\0';
 	for (i = 0; i < n; i++)
 		afk__http_req_clear(&reqs[i]);
 	if (n == 0)
@@ -1932,7 +2280,6 @@ int afk__http_run(afk__http *h, afk__http_req *reqs, size_t n)
 	for (i = 0; i < n; i++)
 		x_free(h, &xs[i]);
 	free(xs);
-	cache_save(h);
 	for (i = 0; i < n; i++) {
 		if (reqs[i].rc != AFK_OK) {
 			copy_cut(h->errmsg, sizeof(h->errmsg), reqs[i].errmsg);

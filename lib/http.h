@@ -32,11 +32,21 @@
  *     host or port, and joins the pages' JSON arrays into one.
  *   - Sends If-None-Match for a GET it has an ETag for and answers a 304
  *     from its cache (from_cache); the cache persists in the file
- *     opts.etag_cache (JSON, mode 0600, replaced atomically, at most 4096
- *     entries and 64 MiB of bodies: the oldest go first).  Nothing with
- *     a body and no other method is cached.  Entries are keyed by the
- *     URL and the caller's headers (not the secret one): a cached body is
- *     only ever used on the server's own 304 for that request.
+ *     opts.etag_cache (JSON, mode 0600, at most 65536 entries and 64 MiB
+ *     of bodies: the least recently used go first).  Nothing with a body
+ *     and no other method is cached.  Entries are keyed by the URL and
+ *     the caller's headers (not the secret one): a cached body is only
+ *     ever used on the server's own 304 for that request.
+ *     A batch changes the cache in memory only; afk__http_flush() saves
+ *     it, once per tick (the ticks call the built-ins' tick_end, which
+ *     flushes), and only when it changed: under an flock on PATH.lock
+ *     (waited for at most 5 s), merged with what another writer - another
+ *     process's tick, another adapter's handle - saved since this handle
+ *     last read or wrote the file (per key, the entry used last), written
+ *     to PATH.tmp-XXXXXX, synced and renamed over PATH.  Temporaries of
+ *     that name left by a killed writer are removed under the lock.  A
+ *     path that names a FIFO, a directory or a device is refused by
+ *     afk__http_new() and never opened, read or replaced.
  *   - Follows GitHub's rate-limit rules.  A 403 or 429 with retry-after
  *     waits that many seconds; one with x-ratelimit-remaining: 0 waits
  *     until x-ratelimit-reset; a 429, or a 403 whose body speaks of a
@@ -52,6 +62,14 @@
  *     or the retry-after the server gave when it is at most 2 s (a longer
  *     one is not waited for: the 5xx is the error).  A second 5xx is the
  *     error.  Nothing but a GET is retried: it may have been applied.
+ *   - Sends a write (POST, PATCH, PUT, DELETE) on a connection of its
+ *     own, closed after it: libcurl silently sends a request again when
+ *     the reused connection it went out on dies before the answer, and a
+ *     write must never arrive twice (a second comment, a second Slack
+ *     message).  A write that fails after it went out - the server hung
+ *     up, a timeout - fails with outcome_unknown set and a message that
+ *     says so: only a read can tell whether it was applied.  GETs keep
+ *     sharing their connections.
  *   - Writes every message through afk__redact() (lib/redact.h) with
  *     every secret the handle has seen: the secret headers' values and
  *     tokens, those given to afk__http_add_secret(), credential-like
@@ -102,13 +120,15 @@ void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg);
  * missing file is an empty cache, a corrupt or unreadable one is ignored
  * with a note in afk__http_warning() - never a failure.  Returns 0 with
  * *out (free with afk__http_free()), AFK_EINVAL for settings out of
- * range, AFK_ENOMEM, or AFK_EIO when libcurl cannot start; the reason is
- * written to errbuf (AFK__ERRMSG_SIZE bytes; may be NULL). */
+ * range, AFK_ECONFIG when the cache path names something other than a
+ * regular file (a FIFO would hang the read), AFK_ENOMEM, or AFK_EIO when
+ * libcurl cannot start; the reason is written to errbuf
+ * (AFK__ERRMSG_SIZE bytes; may be NULL). */
 int afk__http_new(afk__http **out, const afk__http_opts *opts,
                   char *errbuf);
 
-/* Closes the connections and frees the handle; NULL is a no-op.  The
- * cache file was already written by the last afk__http_run(). */
+/* Closes the connections and frees the handle; NULL is a no-op.  It
+ * does not save the cache: what was not flushed is dropped. */
 void afk__http_free(afk__http *h);
 
 /* Adds a string every later message of h must hide (a token read from
@@ -121,9 +141,10 @@ const char *afk__http_errmsg(const afk__http *h);
 
 /* A note about the ETag cache file, redacted, "" when there is none:
  * from afk__http_new() (the file was ignored as unreadable or corrupt)
- * until the first afk__http_run(), then from the last afk__http_run()
- * (the file could not be written).  Owned by h; valid until the next
- * call. */
+ * until the first afk__http_flush(), then from the last one (the file
+ * could not be written: another writer held the lock too long, the
+ * directory is not writable; the change is kept for the next flush).
+ * Owned by h; valid until the next call. */
 const char *afk__http_warning(const afk__http *h);
 
 /* Counters since the handle was made, for benchmarks and tests. */
@@ -196,6 +217,10 @@ typedef struct afk__http_req {
 	int pages;                 /* pages read (1 unless paginated) */
 	int truncated;             /* partial_ok cut the pages */
 	long long retry_at;        /* ERATELIMIT/ERESERVE: epoch seconds */
+	int outcome_unknown;       /* a write that failed after it was sent
+	                              (the connection died, a timeout): the
+	                              server may have applied it, so only a
+	                              read can tell; never re-sent */
 	/* response headers of the last page; NULL when absent */
 	char *etag;
 	char *link;
@@ -211,8 +236,8 @@ typedef struct afk__http_req {
  * first).  Returns AFK_OK when all succeeded, else the rc of the first
  * failed request in array order, whose message is also
  * afk__http_errmsg(h).  A request fails on any status outside 2xx (and
- * 304 answered from the cache).  Writes the ETag cache file when it
- * changed; failing to is only a warning. */
+ * 304 answered from the cache).  Never writes the cache file: see
+ * afk__http_flush(). */
 int afk__http_run(afk__http *h, afk__http_req *reqs, size_t n);
 
 /* Frees a request's outputs and zeroes them; the inputs stay. */
@@ -229,15 +254,18 @@ int afk__http_link_has_next(const char *link);
  * returns the memo of key stored with this very version, else NULL (owned
  * by h; valid until h changes).  memo_put stores one (a value or version
  * over 4 KiB is not kept); the file is written by the next
- * afk__http_run() or afk__http_flush().  Memos share the cache's bounds
+ * afk__http_flush().  Memos share the cache's bounds
  * and its least-recently-used eviction. */
 const char *afk__http_memo_get(afk__http *h, const char *key,
                                const char *version);
 void afk__http_memo_put(afk__http *h, const char *key, const char *version,
                         const char *value);
 
-/* Writes the cache file now if it changed; failing to is a warning
- * (afk__http_warning()). */
+/* Saves the cache file now if the cache changed since it was last
+ * saved or read, as the header comment says (lock, merge, temporary,
+ * rename); failing to is a warning (afk__http_warning()) and the
+ * change stays for the next flush.  The end of each tick calls it for
+ * the built-ins. */
 void afk__http_flush(afk__http *h);
 
 #endif

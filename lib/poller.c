@@ -312,6 +312,7 @@ int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
 		poller->in_tick = 1;
 		rc = tick(poller, &s, res);
 		poller->in_tick = 0;
+		afk__adapters_tick_end(poller->tracker, poller->agent, NULL);
 		snapshot_clear(&s);
 	}
 	if (rc == AFK_ENOMEM && poller->errmsg[0] == '\0')

@@ -655,6 +655,8 @@ int afk_watcher_run_once(afk_watcher *watcher, const afk_config *cfg,
 		watcher->in_tick = 1;
 		rc = tick(watcher, &s, now, out);
 		watcher->in_tick = 0;
+		afk__adapters_tick_end(watcher->tracker, watcher->agent,
+		                       watcher->ci);
 		snapshot_clear(&s);
 	}
 	if (rc == AFK_ENOMEM && watcher->errmsg[0] == '\0')

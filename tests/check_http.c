@@ -12,11 +12,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -329,6 +331,69 @@ START_TEST(test_connection_reused_across_calls)
 }
 END_TEST
 
+/* A write is never sent twice behind the caller's back: when the server
+ * reads it and hangs up without answering, libcurl would send it again
+ * on a fresh connection had it gone out on a reused one (it was: the
+ * GET before it left one open).  It arrives once, and the call fails
+ * saying its outcome is unknown; GETs still share their connection. */
+static const char *const write_methods[] = {"POST", "PATCH", "PUT",
+                                            "DELETE"};
+
+START_TEST(test_write_never_resent)
+{
+	const char *m = write_methods[_i];
+	afk__http_req r;
+	char *g = url_of(&S, "/g"), *w = url_of(&S, "/w");
+
+	srv_script(&S, "{'routes': {'/g': {'json': [1]}, "
+	           "'/w': {'hangup': true}}}");
+	H = http_default();
+	req_get(&r, g);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	afk__http_req_clear(&r);
+	memset(&r, 0, sizeof(r));
+	r.method = m;
+	r.url = w;
+	r.json = strcmp(m, "DELETE") != 0 ? "{\"n\":1}" : NULL;
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.fail, AFK__HTTP_ENET);
+	ck_assert_int_eq(r.outcome_unknown, 1);
+	assert_contains(r.errmsg, m);
+	assert_contains(r.errmsg, "the outcome is unknown");
+	assert_contains(afk__http_errmsg(H), "the outcome is unknown");
+	ck_assert_uint_eq(count_req(&S, m, "/w"), 1);
+	afk__http_req_clear(&r);
+	/* The GET's connection is still the one GETs use. */
+	req_get(&r, g);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.outcome_unknown, 0);
+	afk__http_req_clear(&r);
+	ck_assert_uint_eq(count_req(&S, "GET", "/g"), 2);
+	ck_assert_int_eq(srv_stat(&S, "connections"), 2);
+	afk__http_free(H);
+	free(g);
+	free(w);
+}
+END_TEST
+
+/* A GET that dies the same way is not a write: nothing is unknown. */
+START_TEST(test_get_hangup_is_not_unknown)
+{
+	afk__http_req r;
+	char *w = url_of(&S, "/w");
+
+	srv_script(&S, "{'routes': {'/w': {'hangup': true}}}");
+	H = http_default();
+	req_get(&r, w);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(r.outcome_unknown, 0);
+	assert_lacks(r.errmsg, "unknown");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(w);
+}
+END_TEST
+
 /* --- pagination ------------------------------------------------------ */
 
 START_TEST(test_paginate_three_pages)
@@ -602,6 +667,7 @@ static void tick_in_child(const char *cache, const char *url)
 		    r.from_cache)
 			_exit(3);
 		afk__http_req_clear(&r);
+		afk__http_flush(h);
 		afk__http_free(h);
 		_exit(0);
 	}
@@ -677,6 +743,7 @@ START_TEST(test_etag_cache_corrupt_is_ignored)
 	ck_assert_int_eq(run1(H, &r), AFK_OK);
 	ck_assert_int_eq(r.status, 200);
 	afk__http_req_clear(&r);
+	afk__http_flush(H);
 	afk__http_free(H);
 	/* ... and replaced by a good one. */
 	text = read_file(cache);
@@ -789,10 +856,416 @@ START_TEST(test_etag_cache_unwritable_is_a_warning)
 	ck_assert_str_eq(afk__http_warning(H), "");
 	req_get(&r, u);
 	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	afk__http_flush(H);
 	assert_contains(afk__http_warning(H), "not written");
 	afk__http_req_clear(&r);
 	afk__http_free(H);
 	free(u);
+}
+END_TEST
+
+/* --- the cache file: when and how it is written ----------------------- */
+
+static afk__http *http_cached(const char *cache)
+{
+	afk__http_opts o;
+
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	return http_with(&o);
+}
+
+/* The memos of the cache file at path whose key starts with prefix. */
+static size_t memos_in(const char *path, const char *prefix)
+{
+	json_t *doc = json_load_file(path, 0, NULL), *e;
+	const char *key;
+	size_t n = 0, k = strlen("memo\n");
+
+	ck_assert_msg(doc != NULL, "%s is not JSON", path);
+	json_object_foreach(json_object_get(doc, "entries"), key, e)
+		if (strncmp(key, "memo\n", k) == 0 &&
+		    strncmp(key + k, prefix, strlen(prefix)) == 0)
+			n++;
+	json_decref(doc);
+	return n;
+}
+
+/* A batch writes nothing; a flush writes once, 0600; a flush with
+ * nothing new (an idle tick: all 304s) leaves the file alone. */
+START_TEST(test_cache_written_once_per_flush)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/e"), cache[128];
+	struct stat a, b;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	srv_script(&S, "{'routes': {'/e': {'etag': '`v1`', 'json': [1]}}}");
+	H = http_cached(cache);
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 200);
+	afk__http_req_clear(&r);
+	ck_assert_int_eq(stat(cache, &a), -1);       /* not per batch */
+	afk__http_flush(H);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	ck_assert_int_eq(stat(cache, &a), 0);
+	ck_assert_int_eq(a.st_mode & 0777, 0600);
+	afk__http_free(H);
+
+	msleep(20);
+	H = http_cached(cache);
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 304);
+	afk__http_req_clear(&r);
+	afk__http_flush(H);
+	ck_assert_int_eq(stat(cache, &b), 0);
+	ck_assert_uint_eq(b.st_ino, a.st_ino);
+	ck_assert_int_eq(b.st_mtim.tv_sec, a.st_mtim.tv_sec);
+	ck_assert_int_eq(b.st_mtim.tv_nsec, a.st_mtim.tv_nsec);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
+/* Two handles on one file (two ticks, or a tracker and a CI of one
+ * tick) each keep what the other saved meanwhile. */
+START_TEST(test_cache_two_writers_merge)
+{
+	afk__http *a, *b;
+	char cache[128], key[32];
+	int i;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	a = http_cached(cache);
+	b = http_cached(cache);
+	for (i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "a%d", i);
+		afk__http_memo_put(a, key, "v", "x");
+		snprintf(key, sizeof(key), "b%d", i);
+		afk__http_memo_put(b, key, "v", "y");
+		if (i % 10 == 9) {
+			afk__http_flush(a);
+			afk__http_flush(b);
+		}
+	}
+	ck_assert_str_eq(afk__http_warning(a), "");
+	ck_assert_str_eq(afk__http_warning(b), "");
+	ck_assert_uint_eq(memos_in(cache, "a"), 100);
+	ck_assert_uint_eq(memos_in(cache, "b"), 100);
+	/* And a later reader sees both. */
+	afk__http_free(a);
+	afk__http_free(b);
+	H = http_cached(cache);
+	ck_assert_str_eq(afk__http_memo_get(H, "a7", "v"), "x");
+	ck_assert_str_eq(afk__http_memo_get(H, "b93", "v"), "y");
+	afk__http_free(H);
+}
+END_TEST
+
+/* The same from two processes writing at the same time. */
+START_TEST(test_cache_concurrent_processes_keep_all)
+{
+	char cache[128], key[32];
+	int go[2], status, w, i, round;
+	pid_t pid[2];
+	char c = 'g';
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	ck_assert_int_eq(pipe(go), 0);
+	for (w = 0; w < 2; w++) {
+		pid[w] = fork();
+		ck_assert_int_ge(pid[w], 0);
+		if (pid[w] == 0) {
+			afk__http_opts o;
+			afk__http *h = NULL;
+
+			close(go[1]);
+			if (read(go[0], &c, 1) != 0)
+				_exit(4);
+			afk__http_opts_default(&o);
+			o.etag_cache = cache;
+			for (round = 0; round < 10; round++) {
+				/* A tick of its own: read, add ten, save. */
+				if (afk__http_new(&h, &o, NULL) != AFK_OK)
+					_exit(2);
+				for (i = 0; i < 10; i++) {
+					snprintf(key, sizeof(key), "%c%d",
+					         w ? 'b' : 'a', round * 10 + i);
+					afk__http_memo_put(h, key, "v", "x");
+				}
+				afk__http_flush(h);
+				if (afk__http_warning(h)[0] != '\0')
+					_exit(3);
+				afk__http_free(h);
+			}
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(go[1]);              /* both start now */
+	for (w = 0; w < 2; w++) {
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		              "writer %d: status %d", w, status);
+	}
+	ck_assert_uint_eq(memos_in(cache, "a"), 100);
+	ck_assert_uint_eq(memos_in(cache, "b"), 100);
+	(void)c;
+}
+END_TEST
+
+/* A killed writer's temporary is removed by the next save; files that
+ * only look alike are not. */
+START_TEST(test_cache_stale_temporary_removed)
+{
+	char cache[128], stale[160], other[3][160];
+	struct stat st;
+	int i;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	snprintf(stale, sizeof(stale), "%s.tmp-Ab3xYz", cache);
+	snprintf(other[0], sizeof(other[0]), "%s.tmp-Ab3xY", cache);
+	snprintf(other[1], sizeof(other[1]), "%s.backup", cache);
+	snprintf(other[2], sizeof(other[2]), "%s/other.json.tmp-Ab3xYz", S.dir);
+	write_file(stale, "{\"version\": 1, \"entries\": {");
+	for (i = 0; i < 3; i++)
+		write_file(other[i], "keep");
+	H = http_cached(cache);
+	afk__http_memo_put(H, "k", "v", "x");
+	afk__http_flush(H);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	ck_assert_int_eq(stat(stale, &st), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(stat(other[i], &st), 0);
+	ck_assert_int_eq(stat(cache, &st), 0);
+	afk__http_free(H);
+}
+END_TEST
+
+/* Another writer holding the lock past the wait: not written, a warning,
+ * and the change kept for the next flush. */
+START_TEST(test_cache_lock_held_waits_then_warns)
+{
+	char cache[128], lock[160];
+	int fd;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	snprintf(lock, sizeof(lock), "%s.lock", cache);
+	fd = open(lock, O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	H = http_cached(cache);
+	afk__http_memo_put(H, "k", "v", "x");
+	afk__http_flush(H);
+	assert_contains(afk__http_warning(H), "not written");
+	assert_contains(afk__http_warning(H), "held by another writer");
+	ck_assert_int_eq(access(cache, F_OK), -1);
+	close(fd);
+	afk__http_flush(H);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	ck_assert_uint_eq(memos_in(cache, "k"), 1);
+	afk__http_free(H);
+}
+END_TEST
+
+/* A seq past the range is a corrupt file, not an overflow (UBSan); one
+ * at the top of the range is numbered again, in order. */
+START_TEST(test_cache_seq_out_of_range)
+{
+	char cache[128], text[512];
+	json_t *doc, *e;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	snprintf(text, sizeof(text), "{\"version\": 1, \"entries\": "
+	         "{\"memo\\nk\": {\"memo\": \"x\", \"version\": \"v\", "
+	         "\"seq\": %lld}}}", LLONG_MAX);
+	write_file(cache, text);
+	H = http_cached(cache);
+	assert_contains(afk__http_warning(H), "seq is out of range");
+	ck_assert_ptr_null(afk__http_memo_get(H, "k", "v"));
+	afk__http_memo_put(H, "n", "v", "y");
+	afk__http_flush(H);
+	afk__http_free(H);
+	ck_assert_uint_eq(memos_in(cache, "k"), 0);
+	ck_assert_uint_eq(memos_in(cache, "n"), 1);
+
+	write_file(cache, "{\"version\": 1, \"entries\": {"
+	           "\"memo\\nold\": {\"memo\": \"x\", \"version\": \"v\", "
+	           "\"seq\": 9007199254740990}, "
+	           "\"memo\\ntop\": {\"memo\": \"x\", \"version\": \"v\", "
+	           "\"seq\": 9007199254740991}}}");
+	H = http_cached(cache);
+	ck_assert_str_eq(afk__http_warning(H), "");
+	afk__http_memo_put(H, "new", "v", "z");
+	afk__http_flush(H);
+	afk__http_free(H);
+	doc = json_load_file(cache, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	e = json_object_get(doc, "entries");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e,
+	                 "memo\nold"), "seq")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e,
+	                 "memo\ntop"), "seq")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e,
+	                 "memo\nnew"), "seq")), 3);
+	json_decref(doc);
+}
+END_TEST
+
+/* A FIFO (or a directory) at the path would hang open() or be replaced
+ * by rename(): refused when the handle is made, never read or written -
+ * and one that appears later is left alone. */
+START_TEST(test_cache_not_a_regular_file)
+{
+	afk__http_opts o;
+	afk__http *h = NULL;
+	char cache[128], err[AFK__ERRMSG_SIZE] = "";
+	struct stat st;
+
+	snprintf(cache, sizeof(cache), "%s/fifo.json", S.dir);
+	ck_assert_int_eq(mkfifo(cache, 0600), 0);
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	alarm(10);                 /* a hang fails, it does not stall */
+	ck_assert_int_eq(afk__http_new(&h, &o, err), AFK_ECONFIG);
+	ck_assert_ptr_null(h);
+	assert_contains(err, "http.etag_cache");
+	assert_contains(err, cache);
+	assert_contains(err, "a FIFO");
+	o.etag_cache = S.dir;
+	ck_assert_int_eq(afk__http_new(&h, &o, err), AFK_ECONFIG);
+	assert_contains(err, "a directory");
+
+	snprintf(cache, sizeof(cache), "%s/later.json", S.dir);
+	H = http_cached(cache);
+	ck_assert_int_eq(mkfifo(cache, 0600), 0);
+	afk__http_memo_put(H, "k", "v", "x");
+	afk__http_flush(H);
+	assert_contains(afk__http_warning(H), "not written");
+	assert_contains(afk__http_warning(H), "a FIFO");
+	ck_assert_int_eq(stat(cache, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	alarm(0);
+	afk__http_free(H);
+}
+END_TEST
+
+static int no_dispatch(afk_call *call, const char *repo, long number,
+                       const char *prompt, void *userdata)
+{
+	(void)call;
+	(void)repo;
+	(void)number;
+	(void)prompt;
+	(void)userdata;
+	return AFK_ECALLBACK;
+}
+
+/* The end of a poll tick saves the built-in tracker's cache (the
+ * tracker lives on, as in a long-running host): the next process's
+ * tick gets 304s from it. */
+START_TEST(test_tick_end_saves_the_cache)
+{
+	afk_config *cfg = NULL;
+	afk_tracker *t = NULL;
+	afk_agent *a = NULL;
+	afk_poller *p = NULL;
+	afk_result *res = NULL;
+	char text[1024], cache[128];
+	struct stat st;
+	json_t *log;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	srv_script(&S, "{'default': {'etag': '`v1`', 'json': []}}");
+	ck_assert_int_eq(setenv("AFK_TEST_HTTP_TOKEN", TOKEN, 1), 0);
+	snprintf(text, sizeof(text), "{\"tracker\": {\"kind\": \"github\", "
+	         "\"api_url\": \"%s\", \"token_env\": \"AFK_TEST_HTTP_TOKEN\"}, "
+	         "\"http\": {\"etag_cache\": \"%s\"}, \"kill_switch\": false, "
+	         "\"allowlist\": [\"acme/api\"]}", S.base, cache);
+	ck_assert_int_eq(afk_config_new(&cfg), AFK_OK);
+	ck_assert_msg(afk_config_load_string(cfg, text) == AFK_OK, "%s",
+	              afk_config_errmsg(cfg));
+	ck_assert_int_eq(afk_tracker_new(&t), AFK_OK);
+	ck_assert_msg(afk_tracker_set_builtin(t, cfg) == AFK_OK, "%s",
+	              afk_tracker_errmsg(t));
+	ck_assert_int_eq(afk_agent_new(&a), AFK_OK);
+	ck_assert_int_eq(afk_agent_set_dispatch(a, no_dispatch), AFK_OK);
+	ck_assert_int_eq(afk_poller_new(&p, t, a), AFK_OK);
+	ck_assert_int_eq(stat(cache, &st), -1);
+	ck_assert_msg(afk_poller_run_once(p, cfg, &res) == AFK_OK, "%s",
+	              afk_poller_errmsg(p));
+	afk_result_free(res);
+	ck_assert_int_eq(count_req(&S, "GET", "/repos/acme/api/issues"), 1);
+	ck_assert_int_eq(stat(cache, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+
+	/* A new tracker: only the file can make its read a 304. */
+	ck_assert_int_eq(afk_tracker_new(&t), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), AFK_OK);
+	ck_assert_int_eq(afk_poller_new(&p, t, a), AFK_OK);
+	ck_assert_int_eq(afk_poller_run_once(p, cfg, &res), AFK_OK);
+	afk_result_free(res);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 2);
+	ck_assert_str_eq(log_header(log, 1, "if-none-match"), "\"v1\"");
+	json_decref(log);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+	afk_agent_free(a);
+	afk_config_free(cfg);
+}
+END_TEST
+
+/* A host that puts its own userdata on a built-in tracker takes its
+ * ticks over: the built-in's tick_end, which would take the host's
+ * userdata for its own, is not called. */
+static int host_list(afk_call *call, const char *const *repos,
+                     size_t nrepos, void *userdata)
+{
+	(void)call;
+	(void)repos;
+	(void)nrepos;
+	ck_assert_int_eq(*(int *)userdata, 4242);
+	return AFK_OK;
+}
+
+START_TEST(test_tick_end_forgets_a_replaced_userdata)
+{
+	afk_config *cfg = NULL;
+	afk_tracker *t = NULL;
+	afk_agent *a = NULL;
+	afk_poller *p = NULL;
+	afk_result *res = NULL;
+	static int magic = 4242;
+	char text[512];
+
+	ck_assert_int_eq(setenv("AFK_TEST_HTTP_TOKEN", TOKEN, 1), 0);
+	snprintf(text, sizeof(text), "{\"tracker\": {\"kind\": \"github\", "
+	         "\"api_url\": \"%s\", \"token_env\": \"AFK_TEST_HTTP_TOKEN\"}, "
+	         "\"kill_switch\": false, \"allowlist\": [\"acme/api\"]}",
+	         S.base);
+	ck_assert_int_eq(afk_config_new(&cfg), AFK_OK);
+	ck_assert_int_eq(afk_config_load_string(cfg, text), AFK_OK);
+	ck_assert_int_eq(afk_tracker_new(&t), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_userdata(t, &magic, NULL), AFK_OK);
+	ck_assert_int_eq(afk_tracker_set_list_ready(t, host_list), AFK_OK);
+	ck_assert_int_eq(afk_agent_new(&a), AFK_OK);
+	ck_assert_int_eq(afk_agent_set_dispatch(a, no_dispatch), AFK_OK);
+	ck_assert_int_eq(afk_poller_new(&p, t, a), AFK_OK);
+	ck_assert_int_eq(afk_poller_run_once(p, cfg, &res), AFK_OK);
+	afk_result_free(res);
+	ck_assert_int_eq(magic, 4242);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+	afk_agent_free(a);
+	afk_config_free(cfg);
 }
 END_TEST
 
@@ -1480,6 +1953,10 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_batch_is_concurrent_and_capped);
 	tcase_add_test(tc, test_per_host_from_the_options);
 	tcase_add_test(tc, test_connection_reused_across_calls);
+	tcase_add_loop_test(tc, test_write_never_resent, 0,
+	                    (int)(sizeof(write_methods) /
+	                          sizeof(*write_methods)));
+	tcase_add_test(tc, test_get_hangup_is_not_unknown);
 	tcase_add_test(tc, test_paginate_three_pages);
 	tcase_add_test(tc, test_paginate_capped_at_max_pages);
 	tcase_add_test(tc, test_paginate_never_leaves_the_origin);
@@ -1494,6 +1971,15 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_etag_cache_unwritable_is_a_warning);
 	tcase_add_test(tc, test_memo_versions_and_persists);
 	tcase_add_test(tc, test_cache_bound_drops_the_oldest);
+	tcase_add_test(tc, test_cache_written_once_per_flush);
+	tcase_add_test(tc, test_cache_two_writers_merge);
+	tcase_add_test(tc, test_cache_concurrent_processes_keep_all);
+	tcase_add_test(tc, test_cache_stale_temporary_removed);
+	tcase_add_test(tc, test_cache_lock_held_waits_then_warns);
+	tcase_add_test(tc, test_cache_seq_out_of_range);
+	tcase_add_test(tc, test_cache_not_a_regular_file);
+	tcase_add_test(tc, test_tick_end_saves_the_cache);
+	tcase_add_test(tc, test_tick_end_forgets_a_replaced_userdata);
 	tcase_add_test(tc, test_429_retry_after_blocks_the_host);
 	tcase_add_test(tc, test_403_remaining_zero_waits_for_reset);
 	tcase_add_test(tc, test_secondary_limit_backs_off);

@@ -39,6 +39,9 @@ An ANSWER is an object:
   etag            answer 304 when If-None-Match equals it - with this
                   ETag and only the headers in "headers_304", no body -
                   else status + ETag + headers + body
+  hangup          read and log the request, then close the connection
+                  without answering (a server that died before its
+                  answer: the client cannot know whether it acted)
 
   proxy           instead of all the above: forward the request (method,
                   path, headers but Host, body) to this base URL, e.g.
@@ -196,6 +199,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.write_stats()
         try:
             spec = st.answer_for(self.path)
+            if spec.get("hangup"):
+                self.close_connection = True
+                return
             if "proxy" in spec:
                 spec = self.forward(spec, body)
             self.send(spec, st.port)
