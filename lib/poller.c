@@ -260,7 +260,7 @@ static int tick(afk_poller *p, const snapshot *s, afk_result *res)
 	int rc, rc2;
 
 	rc = afk__tracker_list(p->tracker, &s->allowlist, &res->set,
-	                       "tracker list_ready", p->errmsg);
+	                       &res->errors, "tracker list_ready", p->errmsg);
 	if (rc)
 		return rc;
 	rc = afk__selection_run(&sel, &res->set,
@@ -336,6 +336,7 @@ void afk_result_free(afk_result *result)
 	free(result->threads);
 	free(result->reason);
 	free(result->skipped);
+	afk__errv_clear(&result->errors);
 	afk__iset_clear(&result->set);
 	free(result);
 }
@@ -386,6 +387,36 @@ int afk_result_skipped_reason(const afk_result *result, size_t i)
 	return result->reason[result->skipped[i]];
 }
 
+static const afk__err *error_at(const afk_result *result, size_t i)
+{
+	return result && i < result->errors.n ? &result->errors.v[i] : NULL;
+}
+
+size_t afk_result_error_count(const afk_result *result)
+{
+	return result ? result->errors.n : 0;
+}
+
+const char *afk_result_error_repo(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->repo : NULL;
+}
+
+long afk_result_error_number(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->number : 0;
+}
+
+int afk_result_error_code(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->code : 0;
+}
+
+const char *afk_result_error_message(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->message : NULL;
+}
+
 const char *afk_skip_reason_str(int reason)
 {
 	switch (reason) {
@@ -405,6 +436,12 @@ const char *afk_skip_reason_str(int reason)
 		return "dispatch failed";
 	case AFK_SKIP_NOT_REACHED:
 		return "not reached: the tick stopped on an error";
+	case AFK_SKIP_REPO_FAILED:
+		return "its repository could not be listed";
+	case AFK_SKIP_UNVETTED:
+		return "who applied the ready label could not be read";
+	case AFK_SKIP_AGENT_UNAVAILABLE:
+		return "the agent could not be reached this tick";
 	default:
 		return "unknown reason";
 	}

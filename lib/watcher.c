@@ -536,13 +536,15 @@ static int tick(afk_watcher *w, const snapshot *s, long long now,
                 afk_actions *out)
 {
 	afk__iset set;
+	afk__errv errors;
 	uint32_t in_progress;
 	char msg[AFK__ERRMSG_SIZE];
 	size_t i;
 	int rc, first = AFK_OK;
 
 	memset(&set, 0, sizeof(set));
-	rc = afk__tracker_list(w->tracker, &s->allowlist, &set,
+	memset(&errors, 0, sizeof(errors));
+	rc = afk__tracker_list(w->tracker, &s->allowlist, &set, &errors,
 	                       "watch: tracker list_ready", w->errmsg);
 	in_progress = afk__strtab_find(&set.labels, s->in_progress_label);
 	/* A run that fails does not hold the others up: each is watched,
@@ -566,6 +568,7 @@ static int tick(afk_watcher *w, const snapshot *s, long long now,
 		}
 	}
 	afk__iset_clear(&set);
+	afk__errv_clear(&errors);
 	if (rc == AFK_OK && first != AFK_OK) {
 		memcpy(w->errmsg, msg, sizeof(msg));
 		rc = first;

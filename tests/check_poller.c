@@ -518,7 +518,8 @@ START_TEST(skip_reasons_have_names)
 {
 	int r;
 
-	for (r = AFK_SKIP_NOT_ALLOWLISTED; r <= AFK_SKIP_NOT_REACHED; r++)
+	for (r = AFK_SKIP_NOT_ALLOWLISTED; r <= AFK_SKIP_AGENT_UNAVAILABLE;
+	     r++)
 		ck_assert_str_ne(afk_skip_reason_str(r), "unknown reason");
 	ck_assert_str_eq(afk_skip_reason_str(0), "unknown reason");
 }
@@ -537,6 +538,8 @@ static int add_issue_from_dispatch(afk_call *call, const char *repo,
 	rc = afk_call_add_issue(call, is);
 	afk_issue_free(is);
 	ck_assert_int_eq(rc, AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, repo, 0, AFK_EIO, "x"),
+	                 AFK_EINVAL);
 	ck_assert_int_eq(afk_call_set_thread_id(call, ""), AFK_EINVAL);
 	return afk_call_set_thread_id(call, "t");
 }
@@ -547,6 +550,70 @@ START_TEST(call_outputs_belong_to_their_kind)
 	ck_assert_int_eq(afk_agent_set_dispatch(A, add_issue_from_dispatch), 0);
 	ck_assert_int_eq(run(fake_armed_config("a", NULL)), 0);
 	ck_assert_str_eq(afk_result_dispatched_thread(R, 0), "t");
+	ck_assert_uint_eq(afk_result_error_count(R), 0);
+}
+END_TEST
+
+/* A list_ready that refuses every malformed report, then reports two
+ * good ones - one refused report must not be recorded. */
+static int list_with_bad_errors(afk_call *call, const char *const *repos,
+                                size_t nrepos, void *userdata)
+{
+	(void)repos;
+	(void)nrepos;
+	(void)userdata;
+	ck_assert_int_eq(afk_call_add_error(NULL, "a", 0, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, NULL, 0, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "", 0, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", -1, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", 0, 0, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", 0, 5, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", 0, -4242,
+	                                    "HTTP 404: not found"), 0);
+	ck_assert_int_eq(afk_call_add_error(call, "b", 7, AFK_EUNAVAIL, NULL),
+	                 0);
+	return 0;
+}
+
+/* What a list_ready reports with afk_call_add_error() reaches the
+ * result as it was given, in order; bad reports are refused. */
+START_TEST(list_errors_reach_the_result)
+{
+	ck_assert_int_eq(afk_tracker_set_list_ready(T, list_with_bad_errors),
+	                 0);
+	run(fake_armed_config("a", "b", NULL));
+	ck_assert_uint_eq(afk_result_error_count(R), 2);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "a");
+	ck_assert_int_eq(afk_result_error_number(R, 0), 0);
+	ck_assert_int_eq(afk_result_error_code(R, 0), -4242);
+	ck_assert_str_eq(afk_result_error_message(R, 0), "HTTP 404: not found");
+	ck_assert_str_eq(afk_result_error_repo(R, 1), "b");
+	ck_assert_int_eq(afk_result_error_number(R, 1), 7);
+	ck_assert_int_eq(afk_result_error_code(R, 1), AFK_EUNAVAIL);
+	/* no message: a generic one naming the issue and the code */
+	ck_assert_ptr_nonnull(strstr(afk_result_error_message(R, 1), "#7"));
+	ck_assert_ptr_nonnull(strstr(afk_result_error_message(R, 1),
+	                             afk_strerror(AFK_EUNAVAIL)));
+	/* out of range, and no result */
+	ck_assert_ptr_null(afk_result_error_repo(R, 2));
+	ck_assert_int_eq(afk_result_error_number(R, 2), 0);
+	ck_assert_int_eq(afk_result_error_code(R, 2), 0);
+	ck_assert_ptr_null(afk_result_error_message(R, 2));
+	ck_assert_uint_eq(afk_result_error_count(NULL), 0);
+	ck_assert_ptr_null(afk_result_error_repo(NULL, 0));
+	ck_assert_ptr_null(afk_result_error_message(NULL, 0));
+}
+END_TEST
+
+START_TEST(eunavail_has_a_name)
+{
+	ck_assert_str_ne(afk_strerror(AFK_EUNAVAIL), "unknown error");
 }
 END_TEST
 
@@ -701,6 +768,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, null_arguments);
 	tcase_add_test(tc, skip_reasons_have_names);
 	tcase_add_test(tc, call_outputs_belong_to_their_kind);
+	tcase_add_test(tc, list_errors_reach_the_result);
+	tcase_add_test(tc, eunavail_has_a_name);
 	tcase_add_test(tc, thread_ids_must_be_utf8);
 	tcase_add_test(tc, probe_none_registered_is_enotsup);
 	suite_add_tcase(s, tc);

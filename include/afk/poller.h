@@ -30,6 +30,9 @@ typedef struct afk_result afk_result;
 #define AFK_SKIP_OUTRANKED 6       /* another issue of its repository won */
 #define AFK_SKIP_DISPATCH_FAILED 7 /* its dispatch failed; it was not labelled */
 #define AFK_SKIP_NOT_REACHED 8     /* the tick stopped on an error first */
+#define AFK_SKIP_REPO_FAILED 9     /* its repository could not be listed */
+#define AFK_SKIP_UNVETTED 10       /* its ready label's author could not be read */
+#define AFK_SKIP_AGENT_UNAVAILABLE 11 /* the agent could not be reached this tick */
 
 /* Makes a poller over tracker and agent, which it borrows: they must
  * outlive it.  Free it with afk_poller_free(). */
@@ -76,6 +79,21 @@ AFK_EXTERN const char *afk_result_skipped_repo(const afk_result *result,
                                                size_t i);
 AFK_EXTERN long afk_result_skipped_number(const afk_result *result, size_t i);
 AFK_EXTERN int afk_result_skipped_reason(const afk_result *result, size_t i);
+
+/* The failures the tick reported and went on from (a repository that
+ * could not be listed, a dispatch or a label that failed), and the one
+ * that stopped it, in the order met.  For the i-th: its repository (""
+ * for a failure of no one repository), the issue (0 for a whole
+ * repository), its code (a negative AFK_E* or the callback's own) and
+ * message.  NULL, 0, 0 and NULL when i is out of range; the strings live
+ * as long as the result. */
+AFK_EXTERN size_t afk_result_error_count(const afk_result *result);
+AFK_EXTERN const char *afk_result_error_repo(const afk_result *result,
+                                             size_t i);
+AFK_EXTERN long afk_result_error_number(const afk_result *result, size_t i);
+AFK_EXTERN int afk_result_error_code(const afk_result *result, size_t i);
+AFK_EXTERN const char *afk_result_error_message(const afk_result *result,
+                                                size_t i);
 
 /* A static English phrase for an AFK_SKIP_* reason; never NULL. */
 AFK_EXTERN const char *afk_skip_reason_str(int reason);
