@@ -195,16 +195,22 @@ static int record(afk_poller *p, const snapshot *s, afk_result *res,
  * message the failing step left on the poller.  AFK_ENOMEM is no such
  * failure: it ends the tick, and so does losing a failure for want of
  * memory. */
-static int note(afk_poller *p, afk_result *res, size_t i, int code)
+static int note_msg(afk_poller *p, afk_result *res, size_t i, int code,
+                    const char *msg)
 {
 	if (code == AFK_ENOMEM)
 		return code;
 	if (afk__errv_add(&res->errors, afk__iset_repo(&res->set, i),
-	                  res->set.recs[i].number, code, p->errmsg))
+	                  res->set.recs[i].number, code, msg))
 		return AFK_ENOMEM;
 	/* in the result now: a later failure must not read as this one */
 	p->errmsg[0] = '\0';
 	return AFK_OK;
+}
+
+static int note(afk_poller *p, afk_result *res, size_t i, int code)
+{
+	return note_msg(p, res, i, code, p->errmsg);
 }
 
 /* Dispatches the picks in order, each labelled right after its dispatch
@@ -215,6 +221,7 @@ static int note(afk_poller *p, afk_result *res, size_t i, int code)
 static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
                           const afk__selection *sel)
 {
+	char why[AFK__ERRMSG_SIZE];
 	size_t k, i;
 	int rc = AFK_OK, rc2, unavailable = 0;
 
@@ -251,13 +258,14 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 		 * lock follows whatever became of the record: a dispatched
 		 * issue is always locked. */
 		rc2 = record(p, s, res, i, thread_id);
-		if (rc2)
-			rc2 = note(p, res, i, rc2);
+		memcpy(why, p->errmsg, sizeof(why));
 		rc = stamp(p, s, res, i, thread_id);
+		/* An agent running without its lock is the graver news: it
+		 * comes first, as it did when the tick stopped on it. */
 		if (rc)
 			rc = note(p, res, i, rc);
-		if (rc == AFK_OK)
-			rc = rc2;
+		if (rc == AFK_OK && rc2)
+			rc = note_msg(p, res, i, rc2, why);
 	}
 	for (; k < sel->out.npicks; k++)
 		if (res->reason[sel->out.picks[k]] == 0)
