@@ -586,6 +586,29 @@ run "$AFK" poll --config "$work/d4/afk.json"
 printf '%s\n' "$err" | grep -q "^afk: poll failed: .*$work/d4/issues.json:2:" ||
 	{ fail "the parse failure does not name the file and line"; said; }
 
+# --- one repository's failure is its own ---------------------------------
+
+# acme/api's dispatch cannot claim a run directory (its newest run is the
+# last the command agent may make): the other repositories are still
+# dispatched and locked, the failure is named after the report, and the
+# exit status says something failed.
+demo d5
+: >"$work/d5/runs/acme-api-102-100000"
+run "$AFK" poll --config "$work/d5/afk.json"
+[ "$rc" -eq 1 ] || { fail "a failed dispatch exited $rc, want 1"; said; }
+printf '%s\n' "$out" | grep -q '^dispatched  *acme/web#202 ' ||
+	{ fail "acme/web was not dispatched after acme/api failed"; said; }
+printf '%s\n' "$out" | grep -q '^dispatched  *acme/ops#501 ' ||
+	{ fail "acme/ops was not dispatched after acme/api failed"; said; }
+printf '%s\n' "$out" | grep -q '^skipped  *acme/api#102  *(dispatch failed)' ||
+	{ fail "acme/api#102 is not reported as a failed dispatch"; said; }
+printf '%s\n' "$err" |
+	grep -q '^afk: poll: acme/api: agent dispatch of acme/api#102: .*more than' ||
+	{ fail "the failed dispatch is not named on stderr"; said; }
+[ "$(locked_issues "$work/d5/issues.json" | sort | tr '\n' ' ')" = \
+	"acme/infra#301 acme/ops#501 acme/web#202 " ] ||
+	{ fail "locks after a failed dispatch: $(locked_issues "$work/d5/issues.json")"; said; }
+
 # --- one tick at a time -------------------------------------------------
 
 # A configuration in $work/$1 with one ready issue, acme/api#1, and an

@@ -400,6 +400,27 @@ static int adapters_init(adapters *a, const afk_config *cfg, int watching)
 	return 0;
 }
 
+/* Says on standard error what failed in a poll tick: each repository's
+ * failure (the tick went on past it), and the failure that stopped the
+ * tick, if any.  Returns how many there were. */
+static size_t report_errors(const afk_result *res)
+{
+	size_t i, n = afk_result_error_count(res);
+
+	for (i = 0; i < n; i++) {
+		const char *repo = afk_result_error_repo(res, i);
+
+		if (repo[0] != '\0')
+			fprintf(stderr, "afk: poll: %s: %s\n", repo,
+			        afk_result_error_message(res, i));
+		else
+			fprintf(stderr, "afk: poll failed: %s: %s\n",
+			        afk_strerror(afk_result_error_code(res, i)),
+			        afk_result_error_message(res, i));
+	}
+	return n;
+}
+
 /* Runs one poll tick and reports it. */
 static int poll_tick(const adapters *a, const afk_config *cfg)
 {
@@ -414,8 +435,10 @@ static int poll_tick(const adapters *a, const afk_config *cfg)
 	rc = afk_poller_run_once(poller, cfg, &res);
 	if (res != NULL)
 		report(res);
-	if (rc != 0) {
-		fflush(stdout); /* the report first, then why it stopped */
+	fflush(stdout); /* the report first, then what failed */
+	if (report_errors(res) > 0)
+		status = EXIT_TICK;
+	else if (rc != 0) {
 		fprintf(stderr, "afk: poll failed: %s: %s\n",
 		        afk_strerror(rc), afk_poller_errmsg(poller));
 		status = EXIT_TICK;
