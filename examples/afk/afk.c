@@ -448,6 +448,26 @@ static int poll_tick(const adapters *a, const afk_config *cfg)
 	return status;
 }
 
+/* The same for a watch tick: each run's failure, and what stopped the
+ * tick. */
+static size_t report_watch_errors(const afk_actions *acts)
+{
+	size_t i, n = afk_actions_error_count(acts);
+
+	for (i = 0; i < n; i++) {
+		const char *repo = afk_actions_error_repo(acts, i);
+
+		if (repo[0] != '\0')
+			fprintf(stderr, "afk: watch: %s: %s\n", repo,
+			        afk_actions_error_message(acts, i));
+		else
+			fprintf(stderr, "afk: watch failed: %s: %s\n",
+			        afk_strerror(afk_actions_error_code(acts, i)),
+			        afk_actions_error_message(acts, i));
+	}
+	return n;
+}
+
 /* Runs one watch tick at now and reports it. */
 static int watch_tick(const adapters *a, const afk_config *cfg,
                       long long now)
@@ -464,8 +484,10 @@ static int watch_tick(const adapters *a, const afk_config *cfg,
 	rc = afk_watcher_run_once(watcher, cfg, now, &acts);
 	if (acts != NULL)
 		report_watch(acts, cfg);
-	if (rc != 0) {
-		fflush(stdout); /* the report first, then why it stopped */
+	fflush(stdout); /* the report first, then what failed */
+	if (report_watch_errors(acts) > 0)
+		status = EXIT_TICK;
+	else if (rc != 0) {
 		fprintf(stderr, "afk: watch failed: %s: %s\n",
 		        afk_strerror(rc), afk_watcher_errmsg(watcher));
 		status = EXIT_TICK;
