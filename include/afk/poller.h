@@ -46,15 +46,20 @@ AFK_EXTERN void afk_poller_free(afk_poller *poller);
  * callback, each dispatch's first run record (its thread id) is written
  * as the issue's checklist comment between the dispatch and the label,
  * for the watch tick (afk_watcher_new(3)); the label is stamped even when
- * that write fails, and the tick then stops with the callback's code and
- * a message saying the run has no record.
- * On return *result holds what the tick did
- * - also when it failed part-way, so that dispatches made before the
- * failure are reported - and is freed with afk_result_free(); it is NULL
- * only when the tick did not start (AFK_EINVAL, AFK_ERECURSIVE, or
- * AFK_ENOMEM before anything was done).  Returns 0, the failing callback's code (for a failed
- * list or dispatch), AFK_ELABEL (a label failed after its dispatch) or
- * another AFK_E* code; the message is on the poller. */
+ * that write fails.
+ * One repository's fault does not stop the others: a repository that
+ * could not be listed (afk_call_add_error()), a failed dispatch, label or
+ * record is recorded in the result (afk_result_error_count()) and the
+ * tick goes on; a dispatch failing with AFK_EUNAVAIL ends the dispatching
+ * for this tick (the other picks are AFK_SKIP_AGENT_UNAVAILABLE).  Only a
+ * list_ready that fails whole or AFK_ENOMEM stops the tick.
+ * On return *result holds what the tick did and is freed with
+ * afk_result_free(); it is NULL only when the tick did not start
+ * (AFK_EINVAL, AFK_ERECURSIVE, or AFK_ENOMEM before anything was done).
+ * Returns 0, or the first recorded failure's code - the failing
+ * callback's (list, dispatch or record), AFK_ELABEL (a label failed after
+ * its dispatch) or another AFK_E* code - with its message on the poller;
+ * AFK_ENOMEM when memory ran out. */
 AFK_EXTERN int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
                                    afk_result **result);
 
