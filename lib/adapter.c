@@ -11,6 +11,41 @@
 #include "builtin.h"
 #include "config.h"
 
+/* --- failures a tick went on from ------------------------------------ */
+
+int afk__errv_add(afk__errv *e, const char *repo, long number, int code,
+                  const char *message)
+{
+	afk__err *x;
+
+	if (afk__grow((void **)&e->v, &e->cap, e->n, 1, sizeof(*e->v)))
+		return AFK_ENOMEM;
+	x = &e->v[e->n];
+	x->repo = afk__strdup(repo ? repo : "");
+	x->message = afk__strdup(message ? message : "");
+	if (x->repo == NULL || x->message == NULL) {
+		free(x->repo);
+		free(x->message);
+		return AFK_ENOMEM;
+	}
+	x->number = number;
+	x->code = code;
+	e->n++;
+	return AFK_OK;
+}
+
+void afk__errv_clear(afk__errv *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		free(e->v[i].repo);
+		free(e->v[i].message);
+	}
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
 /* --- the call -------------------------------------------------------- */
 
 void afk__call_init(afk_call *call, enum afk__call_kind kind,
@@ -82,6 +117,33 @@ int afk_call_add_issue(afk_call *call, const afk_issue *issue)
 	/* An issue the callback believes handed over must not vanish
 	 * silently, even if the callback ignores this return. */
 	if (afk__iset_add(call->issues, issue)) {
+		call->lost = 1;
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+int afk_call_add_error(afk_call *call, const char *repo, long number,
+                       int code, const char *message)
+{
+	char generic[AFK__ERRMSG_SIZE];
+
+	if (call == NULL || call->kind != AFK__CALL_LIST_READY ||
+	    call->errors == NULL || repo == NULL || repo[0] == '\0' ||
+	    number < 0 || code >= 0)
+		return AFK_EINVAL;
+	if (message == NULL) {
+		if (number == 0)
+			afk__errf(generic, "the repository could not be listed "
+			          "(%d: %s)", code, afk_strerror(code));
+		else
+			afk__errf(generic, "issue #%ld could not be vetted "
+			          "(%d: %s)", number, code, afk_strerror(code));
+		message = generic;
+	}
+	/* A failure the callback believes reported must not vanish: the
+	 * tick would treat the repository as listed in full. */
+	if (afk__errv_add(call->errors, repo, number, code, message)) {
 		call->lost = 1;
 		return AFK_ENOMEM;
 	}
@@ -232,12 +294,14 @@ static int run_probe(afk_probe_fn probe, void *userdata, const char *what,
 }
 
 int afk__tracker_list(afk_tracker *tracker, const afk__strv *repos,
-                      afk__iset *set, const char *what, char *errbuf)
+                      afk__iset *set, afk__errv *errors, const char *what,
+                      char *errbuf)
 {
 	afk_call call;
 	int rc;
 
 	afk__call_init(&call, AFK__CALL_LIST_READY, set);
+	call.errors = errors;
 	rc = tracker->list_ready(&call, (const char *const *)repos->v, repos->n,
 	                         tracker->userdata);
 	rc = afk__call_finish(&call, rc, what, errbuf);

@@ -51,6 +51,27 @@ struct afk_notifier {
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 
+/* One failure a tick reported and went on from: a repository or an
+ * issue that could not be listed, vetted, dispatched or locked. */
+typedef struct afk__err {
+	char *repo;          /* owned; "" for a failure of no one repository */
+	long number;         /* 0: the whole repository */
+	int code;            /* a negative AFK_E* or a host's own code */
+	char *message;       /* owned */
+} afk__err;
+
+typedef struct afk__errv {
+	afk__err *v;
+	size_t n;
+	size_t cap;
+} afk__errv;
+
+/* Appends a copy of the failure; AFK_ENOMEM leaves e unchanged. */
+int afk__errv_add(afk__errv *e, const char *repo, long number, int code,
+                  const char *message);
+/* Frees every entry; leaves e empty and reusable. */
+void afk__errv_clear(afk__errv *e);
+
 enum afk__call_kind {
 	AFK__CALL_LIST_READY,
 	AFK__CALL_ADD_LABEL,
@@ -71,6 +92,7 @@ struct afk_call {
 	enum afk__call_kind kind;
 	char *message;       /* afk_call_set_error(), owned */
 	afk__iset *issues;   /* list_ready: where afk_call_add_issue() adds */
+	afk__errv *errors;   /* list_ready: where afk_call_add_error() adds */
 	char *thread_id;     /* dispatch: afk_call_set_thread_id(), owned */
 	char *comment;       /* find_comment: the body, owned */
 	char *url;           /* find_comment: the issue's address, owned */
@@ -85,10 +107,12 @@ struct afk_call {
 	int lost;            /* an output the callback handed in was lost */
 };
 
-/* Calls tracker's list_ready with repos, adding what it lists to set;
- * the tick's code, with errbuf "<what>: ..." on failure. */
+/* Calls tracker's list_ready with repos, adding what it lists to set
+ * and the parts it could not list (afk_call_add_error()) to errors; the
+ * tick's code, with errbuf "<what>: ..." when the whole list failed. */
 int afk__tracker_list(afk_tracker *tracker, const afk__strv *repos,
-                      afk__iset *set, const char *what, char *errbuf);
+                      afk__iset *set, afk__errv *errors, const char *what,
+                      char *errbuf);
 
 /* Ends a tick for its adapters (NULL: not used by the tick): each
  * built-in's tick_end runs once, with its userdata. */

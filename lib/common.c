@@ -33,6 +33,8 @@ const char *afk_strerror(int code)
 		return "callback not registered";
 	case AFK_EPARSE:
 		return "malformed data";
+	case AFK_EUNAVAIL:
+		return "server unreachable";
 	default:
 		return "unknown error";
 	}

@@ -1318,6 +1318,9 @@ static int fail_rc(afk__http_fail fail)
 		return AFK_EPARSE;
 	case AFK__HTTP_ENOMEM:
 		return AFK_ENOMEM;
+	case AFK__HTTP_ECONNECT:
+	case AFK__HTTP_ETIMEOUT:
+		return AFK_EUNAVAIL; /* a tick asks a dead server only once */
 	default:
 		return AFK_EIO;
 	}

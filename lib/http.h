@@ -164,8 +164,8 @@ typedef enum afk__http_fail {
 	AFK__HTTP_OK = 0,
 	AFK__HTTP_EURL,        /* URL refused before connecting (AFK_EINVAL) */
 	AFK__HTTP_EDNS,        /* host name not resolved */
-	AFK__HTTP_ECONNECT,    /* connection refused or failed */
-	AFK__HTTP_ETIMEOUT,    /* connect or total timeout */
+	AFK__HTTP_ECONNECT,    /* connection refused or failed (AFK_EUNAVAIL) */
+	AFK__HTTP_ETIMEOUT,    /* connect or total timeout (AFK_EUNAVAIL) */
 	AFK__HTTP_ETLS,        /* TLS handshake or verification */
 	AFK__HTTP_ENET,        /* another transport failure */
 	AFK__HTTP_ETRUNCATED,  /* body shorter than announced */
@@ -205,8 +205,8 @@ typedef struct afk__http_req {
 	                              failing */
 
 	/* --- outputs ----------------------------------------------------- */
-	int rc;                    /* AFK_OK, AFK_EIO, AFK_EINVAL, AFK_EPARSE,
-	                              AFK_ENOMEM */
+	int rc;                    /* AFK_OK, AFK_EIO, AFK_EUNAVAIL,
+	                              AFK_EINVAL, AFK_EPARSE, AFK_ENOMEM */
 	afk__http_fail fail;
 	long status;               /* of the last response; 0: none */
 	char *data;                /* the body (NUL added), the joined array

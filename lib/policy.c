@@ -15,6 +15,14 @@ static int outranks(const afk__rec *a, const afk__rec *b)
 	                            (long)b->number);
 }
 
+/* Was issue i's trust left unread?  Flagged by the listing or by the
+ * tracker itself; a flag wins over a trusted the tracker also set. */
+static int unchecked_at(const afk__policy_in *in, size_t i)
+{
+	return in->recs[i].trusted == AFK__REC_UNCHECKED ||
+	       (in->unvetted != NULL && in->unvetted[i]);
+}
+
 void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 {
 	size_t i, k;
@@ -31,6 +39,9 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 
 		if (in->allow_rank[r->repo] < 0) {
 			out->reason[i] = AFK_SKIP_NOT_ALLOWLISTED;
+		} else if (in->repo_failed != NULL &&
+		           in->repo_failed[r->repo]) {
+			out->reason[i] = AFK_SKIP_REPO_FAILED;
 		} else if (in->in_progress != AFK__NONE &&
 		           afk__rec_has_label(in->label_ids, r, in->in_progress)) {
 			out->reason[i] = AFK_SKIP_IN_PROGRESS;
@@ -47,7 +58,7 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 
 		if (out->reason[i] != 0)
 			continue;
-		if (r->trusted == AFK__REC_UNCHECKED) {
+		if (unchecked_at(in, i)) {
 			unchecked = 1;
 			continue;
 		}
@@ -75,12 +86,14 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 		const afk__rec *r = &in->recs[i];
 		uint32_t best = out->best[r->repo];
 
-		if (out->reason[i] != 0 || r->trusted != AFK__REC_UNCHECKED)
+		if (out->reason[i] != 0 || !unchecked_at(in, i))
 			continue;
 		if (out->locked[r->repo])
 			out->reason[i] = AFK_SKIP_LOCKED;
 		else if (best != AFK__NONE && outranks(&in->recs[best], r))
 			out->reason[i] = AFK_SKIP_OUTRANKED;
+		else if (in->unvetted != NULL && in->unvetted[i])
+			out->reason[i] = AFK_SKIP_UNVETTED;
 		else
 			out->reason[i] = AFK_SKIP_UNTRUSTED;
 	}
@@ -110,6 +123,16 @@ void afk__selection_clear(afk__selection *sel)
 int afk__selection_run(afk__selection *sel, const afk__iset *set,
                        const char *const *allowlist, size_t nallow,
                        const char *in_progress_label)
+{
+	return afk__selection_run_partial(sel, set, allowlist, nallow,
+	                                  in_progress_label, NULL, NULL);
+}
+
+int afk__selection_run_partial(afk__selection *sel, const afk__iset *set,
+                               const char *const *allowlist, size_t nallow,
+                               const char *in_progress_label,
+                               const uint8_t *repo_failed,
+                               const uint8_t *unvetted)
 {
 	afk__policy_in in;
 	size_t nrepos = set->repos.n, i;
@@ -146,6 +169,8 @@ int afk__selection_run(afk__selection *sel, const afk__iset *set,
 	in.allow_repo = sel->allow_repo;
 	in.nallow = nallow;
 	in.in_progress = afk__strtab_find(&set->labels, in_progress_label);
+	in.repo_failed = repo_failed;
+	in.unvetted = unvetted;
 	afk__policy_select(&in, &sel->out);
 	return AFK_OK;
 }

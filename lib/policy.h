@@ -20,6 +20,8 @@ typedef struct afk__policy_in {
 	const uint32_t *allow_repo;  /* per allowlist position: repo id or AFK__NONE */
 	size_t nallow;
 	uint32_t in_progress;        /* label id, or AFK__NONE if nobody has it */
+	const uint8_t *repo_failed;  /* per repo id: 1 = not listed in full; or NULL */
+	const uint8_t *unvetted;     /* per issue: 1 = could not be vetted; or NULL */
 } afk__policy_in;
 
 typedef struct afk__policy_out {
@@ -32,6 +34,8 @@ typedef struct afk__policy_out {
 
 /* The rules, in the order an issue meets them:
  *   1. its repository is not allowlisted          -> NOT_ALLOWLISTED
+ *   1a. its repository could not be listed in full -> REPO_FAILED (its
+ *      locks are unknown, so nothing of it may be picked)
  *   2. it carries the in-progress label           -> IN_PROGRESS (and
  *      its repository is locked for this tick)
  *   3. its ready label was not set by a trusted user -> UNTRUSTED
@@ -39,9 +43,10 @@ typedef struct afk__policy_out {
  *   5. its repository is locked                   -> LOCKED
  *   6. another issue of its repository has a higher priority, or the
  *      same priority and a lower number           -> OUTRANKED
- * An issue whose trust was not checked (AFK__REC_UNCHECKED) is never
- * picked: LOCKED when its repository is, OUTRANKED when the winner of
- * its repository outranks it, else UNTRUSTED.
+ * An issue whose trust was not checked (AFK__REC_UNCHECKED, or flagged
+ * in unvetted whatever the tracker said) is never picked: LOCKED when
+ * its repository is, OUTRANKED when the winner of its repository
+ * outranks it, else UNVETTED when flagged, else UNTRUSTED.
  * So at most one issue per repository is picked.  The picks come out in
  * allowlist order.  Writes every array of out and out->npicks. */
 void afk__policy_select(const afk__policy_in *in, afk__policy_out *out);
@@ -58,6 +63,13 @@ typedef struct afk__selection {
 int afk__selection_run(afk__selection *sel, const afk__iset *set,
                        const char *const *allowlist, size_t nallow,
                        const char *in_progress_label);
+/* The same, knowing what the listing could not read: repo_failed per
+ * repo id of set, unvetted per issue (either may be NULL). */
+int afk__selection_run_partial(afk__selection *sel, const afk__iset *set,
+                               const char *const *allowlist, size_t nallow,
+                               const char *in_progress_label,
+                               const uint8_t *repo_failed,
+                               const uint8_t *unvetted);
 void afk__selection_clear(afk__selection *sel);
 
 /* Rule 6's order: does an issue of priority pa and number na outrank one

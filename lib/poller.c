@@ -191,23 +191,53 @@ static int record(afk_poller *p, const snapshot *s, afk_result *res,
 	return rc;
 }
 
+/* Records a failure of issue i that the tick goes on from, with the
+ * message the failing step left on the poller.  AFK_ENOMEM is no such
+ * failure: it ends the tick, and so does losing a failure for want of
+ * memory. */
+static int note_msg(afk_poller *p, afk_result *res, size_t i, int code,
+                    const char *msg)
+{
+	if (code == AFK_ENOMEM)
+		return code;
+	if (afk__errv_add(&res->errors, afk__iset_repo(&res->set, i),
+	                  res->set.recs[i].number, code, msg))
+		return AFK_ENOMEM;
+	/* in the result now: a later failure must not read as this one */
+	p->errmsg[0] = '\0';
+	return AFK_OK;
+}
+
+static int note(afk_poller *p, afk_result *res, size_t i, int code)
+{
+	return note_msg(p, res, i, code, p->errmsg);
+}
+
 /* Dispatches the picks in order, each labelled right after its dispatch
- * succeeded; stops at the first failure, marking the rest not reached. */
+ * succeeded.  One repository's failure is its own: it is recorded and
+ * the next pick goes on - but an agent found unreachable is not asked
+ * again this tick (a dead server costs one timeout, not one per
+ * repository).  Only AFK_ENOMEM stops, marking the rest not reached. */
 static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
                           const afk__selection *sel)
 {
+	char why[AFK__ERRMSG_SIZE];
 	size_t k, i;
-	int rc = AFK_OK, rc2;
+	int rc = AFK_OK, rc2, unavailable = 0;
 
 	res->issues = calloc(sel->out.npicks + 1, sizeof(*res->issues));
 	res->threads = calloc(sel->out.npicks + 1, sizeof(*res->threads));
 	if (res->issues == NULL || res->threads == NULL)
 		return AFK_ENOMEM;
-	for (k = 0; k < sel->out.npicks; k++) {
+	for (k = 0; rc == AFK_OK && k < sel->out.npicks; k++) {
 		afk_issue *issue;
 		char *thread_id = NULL;
 
 		i = sel->out.picks[k];
+		if (unavailable) {
+			res->reason[i] = AFK_SKIP_AGENT_UNAVAILABLE;
+			continue;
+		}
 		/* Everything that could fail for want of memory is done
 		 * before the dispatch, so a dispatch is never lost. */
 		rc = afk__iset_issue(&res->set, i, &issue);
@@ -217,8 +247,9 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 		if (rc) {
 			afk_issue_free(issue);
 			res->reason[i] = AFK_SKIP_DISPATCH_FAILED;
-			k++;
-			break;
+			unavailable = rc == AFK_EUNAVAIL;
+			rc = note(p, res, i, rc);
+			continue;
 		}
 		res->issues[res->ndispatched] = issue;
 		res->threads[res->ndispatched++] = thread_id;
@@ -227,13 +258,14 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 		 * lock follows whatever became of the record: a dispatched
 		 * issue is always locked. */
 		rc2 = record(p, s, res, i, thread_id);
+		memcpy(why, p->errmsg, sizeof(why));
 		rc = stamp(p, s, res, i, thread_id);
-		if (rc == AFK_OK)
-			rc = rc2;
-		if (rc) {
-			k++;
-			break;
-		}
+		/* An agent running without its lock is the graver news: it
+		 * comes first, as it did when the tick stopped on it. */
+		if (rc)
+			rc = note(p, res, i, rc);
+		if (rc == AFK_OK && rc2)
+			rc = note_msg(p, res, i, rc2, why);
 	}
 	for (; k < sel->out.npicks; k++)
 		if (res->reason[sel->out.picks[k]] == 0)
@@ -254,26 +286,120 @@ static int record_skipped(afk_result *res)
 	return AFK_OK;
 }
 
+/* What the listing reported it could not read, as the policy takes it:
+ * per repository id of the set, 1 when it was not listed in full; per
+ * issue, 1 when it could not be vetted.  Both NULL when nothing failed
+ * (the common case costs nothing); the caller frees them. */
+static int partial_flags(const afk_result *res, uint8_t **repo_failed,
+                         uint8_t **unvetted)
+{
+	const afk__iset *set = &res->set;
+	const afk__errv *e = &res->errors;
+	size_t i, k;
+
+	*repo_failed = *unvetted = NULL;
+	if (e->n == 0)
+		return AFK_OK;
+	*repo_failed = calloc(set->repos.n + 1, 1);
+	*unvetted = calloc(set->n + 1, 1);
+	if (*repo_failed == NULL || *unvetted == NULL)
+		return AFK_ENOMEM;
+	for (k = 0; k < e->n; k++) {
+		uint32_t id = afk__strtab_find(&set->repos, e->v[k].repo);
+
+		if (id != AFK__NONE && e->v[k].number == 0)
+			(*repo_failed)[id] = 1;
+	}
+	/* Few issues fail their vetting: a scan per failure is enough. */
+	for (k = 0; k < e->n; k++) {
+		uint32_t id = afk__strtab_find(&set->repos, e->v[k].repo);
+
+		if (id == AFK__NONE || e->v[k].number == 0)
+			continue;
+		for (i = 0; i < set->n; i++)
+			if (set->recs[i].repo == id &&
+			    set->recs[i].number == e->v[k].number)
+				(*unvetted)[i] = 1;
+	}
+	return AFK_OK;
+}
+
+/* Selects over what was listed, knowing what could not be. */
+static int select_picks(const snapshot *s, afk_result *res,
+                        afk__selection *sel)
+{
+	uint8_t *repo_failed, *unvetted;
+	int rc;
+
+	rc = partial_flags(res, &repo_failed, &unvetted);
+	if (rc == AFK_OK)
+		rc = afk__selection_run_partial(sel, &res->set,
+		                                (const char *const *)
+		                                s->allowlist.v,
+		                                s->allowlist.n,
+		                                s->in_progress_label,
+		                                repo_failed, unvetted);
+	free(repo_failed);
+	free(unvetted);
+	return rc;
+}
+
+/* The tick's code and message when it went on to the end: the first
+ * failure's, so that a single failure reads as it always did.  The
+ * first nlisted failures are the listing's own reports, whose message
+ * names neither the callback nor the repository. */
+static int first_failure(afk_poller *p, const afk_result *res,
+                         size_t nlisted)
+{
+	const afk__err *e = &res->errors.v[0];
+
+	if (res->errors.n == 0)
+		return AFK_OK;
+	if (nlisted == 0)
+		afk__errf(p->errmsg, "%s", e->message);
+	else if (e->number == 0)
+		afk__errf(p->errmsg, "tracker list_ready: %s: %s", e->repo,
+		          e->message);
+	else
+		afk__errf(p->errmsg, "tracker list_ready: %s#%ld: %s", e->repo,
+		          e->number, e->message);
+	return e->code;
+}
+
+/* The failure that stopped the tick: its code and message stay on the
+ * poller, and it is one of the result's errors too, of no one
+ * repository (best effort: it is on the poller whatever becomes of
+ * this). */
+static int stop(afk_poller *p, afk_result *res, int rc)
+{
+	if (rc == AFK_ENOMEM && p->errmsg[0] == '\0')
+		afk__errf(p->errmsg, "out of memory during the poll tick");
+	afk__errv_add(&res->errors, "", 0, rc, p->errmsg);
+	return rc;
+}
+
 static int tick(afk_poller *p, const snapshot *s, afk_result *res)
 {
 	afk__selection sel;
+	size_t nlisted;
 	int rc, rc2;
 
 	rc = afk__tracker_list(p->tracker, &s->allowlist, &res->set,
-	                       "tracker list_ready", p->errmsg);
+	                       &res->errors, "tracker list_ready", p->errmsg);
 	if (rc)
-		return rc;
-	rc = afk__selection_run(&sel, &res->set,
-	                        (const char *const *)s->allowlist.v,
-	                        s->allowlist.n, s->in_progress_label);
+		return stop(p, res, rc);
+	nlisted = res->errors.n;
+	rc = select_picks(s, res, &sel);
 	if (rc)
-		return rc;
+		return stop(p, res, rc);
 	res->reason = sel.out.reason;
 	sel.out.reason = NULL;
 	rc = dispatch_picks(p, s, res, &sel);
 	afk__selection_clear(&sel);
 	rc2 = record_skipped(res);
-	return rc ? rc : rc2;
+	if (rc == AFK_OK)
+		rc = rc2;
+	return rc ? stop(p, res, rc) : first_failure(p, res, nlisted);
 }
 
 int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
@@ -314,9 +440,9 @@ int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
 		poller->in_tick = 0;
 		afk__adapters_tick_end(poller->tracker, poller->agent, NULL);
 		snapshot_clear(&s);
+	} else {
+		stop(poller, res, rc);
 	}
-	if (rc == AFK_ENOMEM && poller->errmsg[0] == '\0')
-		afk__errf(poller->errmsg, "out of memory during the poll tick");
 	*result = res;
 	return rc;
 }
@@ -337,6 +463,7 @@ void afk_result_free(afk_result *result)
 	free(result->threads);
 	free(result->reason);
 	free(result->skipped);
+	afk__errv_clear(&result->errors);
 	afk__iset_clear(&result->set);
 	free(result);
 }
@@ -387,6 +514,36 @@ int afk_result_skipped_reason(const afk_result *result, size_t i)
 	return result->reason[result->skipped[i]];
 }
 
+static const afk__err *error_at(const afk_result *result, size_t i)
+{
+	return result && i < result->errors.n ? &result->errors.v[i] : NULL;
+}
+
+size_t afk_result_error_count(const afk_result *result)
+{
+	return result ? result->errors.n : 0;
+}
+
+const char *afk_result_error_repo(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->repo : NULL;
+}
+
+long afk_result_error_number(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->number : 0;
+}
+
+int afk_result_error_code(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->code : 0;
+}
+
+const char *afk_result_error_message(const afk_result *result, size_t i)
+{
+	return error_at(result, i) ? error_at(result, i)->message : NULL;
+}
+
 const char *afk_skip_reason_str(int reason)
 {
 	switch (reason) {
@@ -406,6 +563,12 @@ const char *afk_skip_reason_str(int reason)
 		return "dispatch failed";
 	case AFK_SKIP_NOT_REACHED:
 		return "not reached: the tick stopped on an error";
+	case AFK_SKIP_REPO_FAILED:
+		return "its repository could not be listed";
+	case AFK_SKIP_UNVETTED:
+		return "who applied the ready label could not be read";
+	case AFK_SKIP_AGENT_UNAVAILABLE:
+		return "the agent could not be reached this tick";
 	default:
 		return "unknown reason";
 	}

@@ -23,6 +23,7 @@ struct afk_result {
 	size_t ndispatched;
 	size_t *skipped;        /* indexes into set, tracker order */
 	size_t nskipped;
+	afk__errv errors;       /* what failed, the tick going on or not */
 };
 
 #endif

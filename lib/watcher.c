@@ -154,15 +154,28 @@ static int close_issue(run *r)
 	return rc;
 }
 
+/* An adapter that could not be reached is not asked again this tick: a
+ * dead server costs one timeout, not one per run.  The run is treated
+ * as if its own call had failed so (its stall deadline still runs). */
+static int skip_down(run *r, const char *step)
+{
+	afk__errf(r->w->errmsg, "watch %s: %s: not called: the server could "
+	          "not be reached earlier in this tick", r->what, step);
+	return AFK_EUNAVAIL;
+}
+
 static int snapshot_agent(run *r, afk__run_state *st)
 {
 	afk_agent *a = r->w->agent;
 	afk_call call;
 	int rc;
 
+	if (r->w->agent_down)
+		return skip_down(r, "agent snapshot");
 	afk__call_init(&call, AFK__CALL_SNAPSHOT, NULL);
 	rc = a->snapshot(&call, r->rec.thread, a->userdata);
 	rc = finish(r, &call, rc, "agent snapshot");
+	r->w->agent_down |= rc == AFK_EUNAVAIL;
 	/* An agent that reports no state is not known to be well: the
 	 * lifecycle treats 0 as a failed agent. */
 	st->agent = call.agent_state;
@@ -178,9 +191,12 @@ static int read_ci(run *r, afk__run_state *st)
 	afk_call call;
 	int rc;
 
+	if (r->w->ci_down)
+		return skip_down(r, "CI status");
 	afk__call_init(&call, AFK__CALL_CI_STATUS, NULL);
 	rc = ci->status(&call, r->repo, r->number, ci->userdata);
 	rc = finish(r, &call, rc, "CI status");
+	r->w->ci_down |= rc == AFK_EUNAVAIL;
 	if (rc == AFK_OK) {
 		st->pr = call.pr;
 		st->ci = call.ci;
@@ -244,9 +260,14 @@ static int send_turn(run *r)
 
 	if (prompt == NULL)
 		return AFK_ENOMEM;
+	if (r->w->agent_down) {
+		free(prompt);
+		return skip_down(r, "agent send_turn");
+	}
 	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
 	rc = a->send_turn(&call, r->rec.thread, prompt, a->userdata);
 	rc = finish(r, &call, rc, "agent send_turn");
+	r->w->agent_down |= rc == AFK_EUNAVAIL;
 	afk__call_clear(&call);
 	free(prompt);
 	return rc;
@@ -550,21 +571,55 @@ static int watch_one(afk_watcher *w, const snapshot *s, const afk__iset *set,
 	return rc ? rc : rc2;
 }
 
+/* Records a failure the tick goes on from: a run's (repo, number) or
+ * one of no one repository (""), with the message on the watcher. */
+static int note(afk_watcher *w, afk_actions *out, const char *repo,
+                long number, int code)
+{
+	if (afk__errv_add(&out->errors, repo, number, code, w->errmsg))
+		return AFK_ENOMEM;
+	return AFK_OK;
+}
+
+/* The tick's code and message when it went on to the end: the first
+ * failure's.  The first nlisted are the listing's own reports, whose
+ * message names neither the callback nor the repository. */
+static int first_failure(afk_watcher *w, const afk_actions *out,
+                         size_t nlisted)
+{
+	const afk__err *e = &out->errors.v[0];
+
+	if (out->errors.n == 0)
+		return AFK_OK;
+	if (nlisted == 0)
+		afk__errf(w->errmsg, "%s", e->message);
+	else if (e->number == 0)
+		afk__errf(w->errmsg, "watch: tracker list_ready: %s: %s",
+		          e->repo, e->message);
+	else
+		afk__errf(w->errmsg, "watch: tracker list_ready: %s#%ld: %s",
+		          e->repo, e->number, e->message);
+	return e->code;
+}
+
 static int tick(afk_watcher *w, const snapshot *s, long long now,
                 afk_actions *out)
 {
 	afk__iset set;
 	uint32_t in_progress;
-	char msg[AFK__ERRMSG_SIZE];
-	size_t i;
-	int rc, first = AFK_OK;
+	size_t i, nlisted;
+	int rc;
 
 	memset(&set, 0, sizeof(set));
-	rc = afk__tracker_list(w->tracker, &s->allowlist, &set,
+	w->agent_down = w->ci_down = 0;
+	rc = afk__tracker_list(w->tracker, &s->allowlist, &set, &out->errors,
 	                       "watch: tracker list_ready", w->errmsg);
+	nlisted = out->errors.n;
 	in_progress = afk__strtab_find(&set.labels, s->in_progress_label);
 	/* A run that fails does not hold the others up: each is watched,
-	 * and the first failure is the tick's, its message kept. */
+	 * each failure is recorded, and the first is the tick's.  A run
+	 * listed in a repository whose listing failed in part is watched
+	 * too: it is known to carry the lock. */
 	for (i = 0; rc == AFK_OK && i < set.n; i++) {
 		const char *repo = afk__iset_repo(&set, i);
 		int one;
@@ -578,17 +633,19 @@ static int tick(afk_watcher *w, const snapshot *s, long long now,
 		one = watch_one(w, s, &set, i, now, out);
 		if (one == AFK_ENOMEM)
 			rc = one;
-		else if (one != AFK_OK && first == AFK_OK) {
-			first = one;
-			memcpy(msg, w->errmsg, sizeof(msg));
-		}
+		else if (one != AFK_OK)
+			rc = note(w, out, repo, set.recs[i].number, one);
 	}
 	afk__iset_clear(&set);
-	if (rc == AFK_OK && first != AFK_OK) {
-		memcpy(w->errmsg, msg, sizeof(msg));
-		rc = first;
+	if (rc != AFK_OK) {
+		/* the failure that stopped the tick is one of its errors too */
+		if (rc == AFK_ENOMEM && w->errmsg[0] == '\0')
+			afk__errf(w->errmsg, "out of memory during the watch "
+			          "tick");
+		afk__errv_add(&out->errors, "", 0, rc, w->errmsg);
+		return rc;
 	}
-	return rc;
+	return first_failure(w, out, nlisted);
 }
 
 int afk_watcher_new(afk_watcher **out, afk_tracker *tracker, afk_agent *agent,
@@ -658,9 +715,9 @@ int afk_watcher_run_once(afk_watcher *watcher, const afk_config *cfg,
 		afk__adapters_tick_end(watcher->tracker, watcher->agent,
 		                       watcher->ci);
 		snapshot_clear(&s);
+	} else {
+		afk__errv_add(&out->errors, "", 0, rc, watcher->errmsg);
 	}
-	if (rc == AFK_ENOMEM && watcher->errmsg[0] == '\0')
-		afk__errf(watcher->errmsg, "out of memory during the watch tick");
 	*actions = out;
 	return rc;
 }
@@ -676,6 +733,7 @@ void afk_actions_free(afk_actions *actions)
 	for (i = 0; i < actions->n; i++)
 		action_clear(&actions->v[i]);
 	free(actions->v);
+	afk__errv_clear(&actions->errors);
 	free(actions);
 }
 
@@ -732,6 +790,36 @@ int afk_actions_updated(const afk_actions *actions, size_t i)
 const char *afk_actions_checklist(const afk_actions *actions, size_t i)
 {
 	return at(actions, i) ? at(actions, i)->checklist : NULL;
+}
+
+static const afk__err *error_at(const afk_actions *actions, size_t i)
+{
+	return actions && i < actions->errors.n ? &actions->errors.v[i] : NULL;
+}
+
+size_t afk_actions_error_count(const afk_actions *actions)
+{
+	return actions ? actions->errors.n : 0;
+}
+
+const char *afk_actions_error_repo(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->repo : NULL;
+}
+
+long afk_actions_error_number(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->number : 0;
+}
+
+int afk_actions_error_code(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->code : 0;
+}
+
+const char *afk_actions_error_message(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->message : NULL;
 }
 
 const char *afk_action_str(int action)

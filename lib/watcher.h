@@ -14,6 +14,8 @@ struct afk_watcher {
 	afk_ci *ci;
 	afk_notifier *notifier;
 	int in_tick;            /* refuses re-entry from a callback */
+	int agent_down;         /* this tick: the agent could not be reached */
+	int ci_down;            /* this tick: the CI could not be reached */
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 
@@ -34,6 +36,7 @@ struct afk_actions {
 	afk__action *v;
 	size_t n;
 	size_t cap;
+	afk__errv errors;       /* what failed, run by run, in order */
 };
 
 #endif

@@ -1236,6 +1236,136 @@ START_TEST(t_watch_forgejo)
 }
 END_TEST
 
+/* --- a dead agent costs one attempt per tick (issue 9 item 3) -------- */
+
+#define NREPOS 3
+static const char *const dead_repos[NREPOS] = {"acme/api", "acme/web",
+                                               "acme/ops"};
+
+/* A tracker in memory: one trusted ready issue in each repository; it
+ * counts the labels it is asked to add. */
+static int mem_list(afk_call *call, const char *const *repos, size_t n,
+                    void *userdata)
+{
+	size_t i;
+
+	(void)repos;
+	(void)userdata;
+	for (i = 0; i < n; i++) {
+		afk_issue *is;
+
+		ck_assert_int_eq(afk_issue_new(&is, dead_repos[i], 1), 0);
+		ck_assert_int_eq(afk_issue_add_label(is, RL), 0);
+		ck_assert_int_eq(afk_issue_set_trusted(is, 1), 0);
+		ck_assert_int_eq(afk_call_add_issue(call, is), 0);
+		afk_issue_free(is);
+	}
+	return 0;
+}
+
+static int mem_label(afk_call *call, const char *repo, long number,
+                     const char *label, void *userdata)
+{
+	(void)call;
+	(void)repo;
+	(void)number;
+	(void)label;
+	(*(int *)userdata)++;
+	return 0;
+}
+
+/* The built-in T3 agent at base; a poller over it and the tracker. */
+static void dead_agent_env(env *e, const char *base, int *labels)
+{
+	char *text;
+
+	memset(e, 0, sizeof(*e));
+	ck_assert_int_eq(setenv(T3_ENV, T3_TOKEN, 1), 0);
+	text = afk__aprintf("{\"kill_switch\": false,"
+	  " \"allowlist\": [\"acme/api\", \"acme/web\", \"acme/ops\"],"
+	  " \"agent\": {\"kind\": \"t3\", \"url\": \"%s\","
+	  "  \"token_env\": \"" T3_ENV "\", \"project_id\": \"proj-1\","
+	  "  \"model\": \"gpt-5-codex\"},"
+	  " \"http\": {\"timeout\": 1, \"connect_timeout\": 1}}", base);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(afk_config_new(&e->cfg), 0);
+	ck_assert_msg(afk_config_load_string(e->cfg, text) == 0, "%s",
+	              afk_config_errmsg(e->cfg));
+	free(text);
+	ck_assert_int_eq(afk_tracker_new(&e->t), 0);
+	ck_assert_int_eq(afk_tracker_set_list_ready(e->t, mem_list), 0);
+	ck_assert_int_eq(afk_tracker_set_add_label(e->t, mem_label), 0);
+	ck_assert_int_eq(afk_tracker_set_userdata(e->t, labels, NULL), 0);
+	ck_assert_int_eq(afk_agent_new(&e->a), 0);
+	ck_assert_msg(afk_agent_set_builtin(e->a, e->cfg) == 0, "%s",
+	              afk_agent_errmsg(e->a));
+	ck_assert_int_eq(afk_poller_new(&e->p, e->t, e->a), 0);
+}
+
+/* One tick against the dead agent: it fails with AFK_EUNAVAIL, the first
+ * pick's dispatch failed and the others were not tried, one error. */
+static void dead_agent_tick(env *e, const char *cause)
+{
+	afk_result *res = NULL;
+	size_t i;
+
+	ck_assert_int_eq(afk_poller_run_once(e->p, e->cfg, &res),
+	                 AFK_EUNAVAIL);
+	assert_contains(afk_poller_errmsg(e->p), "agent dispatch of acme/api#1");
+	assert_contains(afk_poller_errmsg(e->p), cause);
+	assert_no_secret(afk_poller_errmsg(e->p));
+	ck_assert_uint_eq(afk_result_dispatched_count(res), 0);
+	ck_assert_uint_eq(afk_result_skipped_count(res), NREPOS);
+	ck_assert_int_eq(afk_result_skipped_reason(res, 0),
+	                 AFK_SKIP_DISPATCH_FAILED);
+	for (i = 1; i < NREPOS; i++)
+		ck_assert_int_eq(afk_result_skipped_reason(res, i),
+		                 AFK_SKIP_AGENT_UNAVAILABLE);
+	ck_assert_uint_eq(afk_result_error_count(res), 1);
+	ck_assert_str_eq(afk_result_error_repo(res, 0), "acme/api");
+	ck_assert_int_eq(afk_result_error_code(res, 0), AFK_EUNAVAIL);
+	afk_result_free(res);
+}
+
+/* The T3 server refuses connections: each tick tries one dispatch, not
+ * one per repository, and locks nothing. */
+START_TEST(t_poll_agent_refused_once_per_tick)
+{
+	char base[64];
+	int labels = 0, k;
+	env e;
+
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", dead_port());
+	dead_agent_env(&e, base, &labels);
+	for (k = 0; k < 3; k++)
+		dead_agent_tick(&e, "connection refused");
+	ck_assert_int_eq(labels, 0);
+	env_free(&e);
+}
+END_TEST
+
+/* The T3 server never answers in time: each tick waits for one timeout
+ * - the server sees one request per tick - not one per repository. */
+START_TEST(t_poll_agent_timeout_once_per_tick)
+{
+	int labels = 0, k;
+	double t0, dt;
+	env e;
+
+	srv_script(&S, "{'default': {'delay': 4, 'json': {}}}");
+	dead_agent_env(&e, S.base, &labels);
+	for (k = 1; k <= 2; k++) {
+		t0 = now_s();
+		dead_agent_tick(&e, "timed out");
+		dt = now_s() - t0;
+		ck_assert_msg(dt < 2.5, "tick %d took %.3f s", k, dt);
+		ck_assert_uint_eq(srv_count(&S), (size_t)k);
+	}
+	ck_assert_int_eq(labels, 0);
+	env_free(&e);
+}
+END_TEST
+
 /* --- the suite ------------------------------------------------------- */
 
 #define N(a) ((int)(sizeof(a) / sizeof(*(a))))
@@ -1252,6 +1382,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, t_poll_forgejo, 0, N(poll_fj));
 	tcase_add_loop_test(tc, t_watch_github, 0, N(watch_gh));
 	tcase_add_loop_test(tc, t_watch_forgejo, 0, N(watch_fj));
+	tcase_add_test(tc, t_poll_agent_refused_once_per_tick);
+	tcase_add_test(tc, t_poll_agent_timeout_once_per_tick);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -908,7 +908,7 @@ START_TEST(t_ci_errors)
 
 	/* Connection refused: named, and the cause said. */
 	srv_stop(&S);
-	ck_assert_int_eq(ci_status(&c, 5), AFK_EIO);
+	ck_assert_int_eq(ci_status(&c, 5), AFK_EUNAVAIL);
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "find the pull request of "
 	                             "acme/api#5"));
 	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
@@ -944,7 +944,7 @@ START_TEST(t_probe)
 
 	/* Connection refused. */
 	srv_stop(&S);
-	ck_assert_int_eq(afk_tracker_probe(T), AFK_EIO);
+	ck_assert_int_eq(afk_tracker_probe(T), AFK_EUNAVAIL);
 	ck_assert_ptr_nonnull(strstr(afk_tracker_errmsg(T), "user"));
 	ck_assert_ptr_null(strstr(afk_tracker_errmsg(T), TOKEN));
 }

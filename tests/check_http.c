@@ -1540,7 +1540,7 @@ START_TEST(test_timeout)
 	H = http_with(&o);
 	req_get(&r, u);
 	t0 = now_s();
-	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(run1(H, &r), AFK_EUNAVAIL);
 	dt = now_s() - t0;
 	ck_assert_int_eq(r.fail, AFK__HTTP_ETIMEOUT);
 	assert_contains(r.errmsg, "timed out");
@@ -1578,7 +1578,7 @@ START_TEST(test_connection_refused)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", closed_port());
 	H = http_default();
 	req_get(&r, url);
-	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(run1(H, &r), AFK_EUNAVAIL);
 	ck_assert_int_eq(r.fail, AFK__HTTP_ECONNECT);
 	assert_contains(r.errmsg, "connection refused");
 	assert_contains(r.errmsg, url);

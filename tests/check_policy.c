@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "afk/poller.h"
@@ -368,6 +369,66 @@ START_TEST(unchecked_trust_is_never_picked)
 }
 END_TEST
 
+/* What the listing could not read, passed as data: a failed repository
+ * has nothing picked (whatever was listed of it, an in-progress issue
+ * included: the listing is partial), an unallowlisted one stays that;
+ * an unvetted issue is never picked, skipped as UNVETTED unless a
+ * stronger reason holds, even when the tracker called it trusted. */
+START_TEST(partial_listing_as_data)
+{
+	const char *allow[] = {"a", "b", "c"};
+	spec sp[] = {
+		{"a", 1, 9, 1, 0, 0},   /* failed repo */
+		{"a", 2, 0, 1, 0, 1},   /* failed repo, in progress */
+		{"b", 3, 5, 1, 0, 0},   /* unvetted, claimed trusted */
+		{"b", 4, 0, 1, 0, 0},   /* picked in b */
+		{"c", 5, 0, AFK_TRUST_UNCHECKED, 0, 0}, /* unvetted, alone */
+		{"x", 6, 0, 1, 0, 0},   /* not allowlisted, failed too */
+	};
+	uint8_t unvetted[6] = {0, 0, 1, 0, 1, 0};
+	uint8_t *failed;
+	afk__iset set;
+	afk__selection sel;
+	size_t i;
+
+	memset(&set, 0, sizeof(set));
+	for (i = 0; i < 6; i++) {
+		afk_issue *is;
+
+		ck_assert_int_eq(afk_issue_new(&is, sp[i].repo, sp[i].number), 0);
+		afk_issue_add_label(is, "ready-for-agent");
+		if (sp[i].in_progress)
+			afk_issue_add_label(is, IP);
+		afk_issue_set_priority(is, sp[i].priority);
+		afk_issue_set_trusted(is, sp[i].trusted);
+		ck_assert_int_eq(afk__iset_add(&set, is), 0);
+		afk_issue_free(is);
+	}
+	failed = calloc(set.repos.n, 1);
+	ck_assert_ptr_nonnull(failed);
+	failed[afk__strtab_find(&set.repos, "a")] = 1;
+	failed[afk__strtab_find(&set.repos, "x")] = 1;
+	ck_assert_int_eq(afk__selection_run_partial(&sel, &set, allow, 3, IP,
+	                                            failed, unvetted), 0);
+	ck_assert_int_eq(sel.out.reason[0], AFK_SKIP_REPO_FAILED);
+	ck_assert_int_eq(sel.out.reason[1], AFK_SKIP_REPO_FAILED);
+	ck_assert_int_eq(sel.out.reason[2], AFK_SKIP_UNVETTED);
+	ck_assert_int_eq(sel.out.reason[3], 0);
+	ck_assert_int_eq(sel.out.reason[4], AFK_SKIP_UNVETTED);
+	ck_assert_int_eq(sel.out.reason[5], AFK_SKIP_NOT_ALLOWLISTED);
+	ck_assert_uint_eq(sel.out.npicks, 1);
+	ck_assert_uint_eq(sel.out.picks[0], 3);
+	afk__selection_clear(&sel);
+	/* Without the data, b#3 wins in b (a is locked by a#2). */
+	ck_assert_int_eq(afk__selection_run(&sel, &set, allow, 3, IP), 0);
+	ck_assert_uint_eq(sel.out.npicks, 1);
+	ck_assert_uint_eq(sel.out.picks[0], 2);
+	afk__selection_clear(&sel);
+	free(failed);
+	afk__iset_clear(&set);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -387,6 +448,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, locks_are_per_repo);
 	tcase_add_test(tc, empty_inputs);
 	tcase_add_test(tc, one_pick_per_repo_at_scale);
+	tcase_add_test(tc, partial_listing_as_data);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -326,8 +326,9 @@ START_TEST(outside_allowlist_dropped)
 }
 END_TEST
 
-/* 12. A failed dispatch: no label on it, the agent's code and message,
- * earlier dispatches labelled and reported, later ones not reached. */
+/* 12. A failed dispatch: no label on it, the agent's code and message.
+ * Issue 9 item 3 changed what follows it: the tick no longer stops - a
+ * later repository is dispatched and labelled (it was "not reached"). */
 START_TEST(failed_dispatch_leaves_no_label)
 {
 	fake_add(&F, "a", 1, 0, 1, NULL);
@@ -342,11 +343,16 @@ START_TEST(failed_dispatch_leaves_no_label)
 	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P), "b#2"));
 	ck_assert_int_eq(fake_find(&F, 'A', "b", 2), -1);
 	ck_assert_int_ge(fake_find(&F, 'A', "a", 1), 0);
-	ck_assert_int_eq(fake_find(&F, 'D', "c", 3), -1);
-	ck_assert_uint_eq(afk_result_dispatched_count(R), 1);
+	ck_assert_int_ge(fake_find(&F, 'A', "c", 3), 0);
+	ck_assert_uint_eq(afk_result_dispatched_count(R), 2);
 	ck_assert(dispatched("a", 1));
+	ck_assert(dispatched("c", 3));
 	ck_assert_int_eq(skip_reason("b", 2), AFK_SKIP_DISPATCH_FAILED);
-	ck_assert_int_eq(skip_reason("c", 3), AFK_SKIP_NOT_REACHED);
+	ck_assert_uint_eq(afk_result_error_count(R), 1);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "b");
+	ck_assert_int_eq(afk_result_error_number(R, 0), 2);
+	ck_assert_int_eq(afk_result_error_code(R, 0), -4242);
+	ck_assert_str_eq(afk_result_error_message(R, 0), afk_poller_errmsg(P));
 }
 END_TEST
 
@@ -382,7 +388,9 @@ START_TEST(positive_return_breaks_contract)
 }
 END_TEST
 
-/* 13. A label failing after its dispatch is its own error. */
+/* 13. A label failing after its dispatch is its own error.  Issue 9
+ * item 3 changed what follows it: the tick goes on to the next
+ * repository (it was "not reached"). */
 START_TEST(label_failure_is_its_own_error)
 {
 	fake_add(&F, "a", 1, 0, 1, NULL);
@@ -394,10 +402,145 @@ START_TEST(label_failure_is_its_own_error)
 	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P), "thread-a-1"));
 	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P),
 	                             "label service down"));
-	/* The dispatch happened: it is reported.  The tick stops there. */
-	ck_assert_uint_eq(afk_result_dispatched_count(R), 1);
+	/* The dispatch happened: it is reported; b goes on. */
+	ck_assert_uint_eq(afk_result_dispatched_count(R), 2);
+	ck_assert_int_eq(F.dispatch_calls, 2);
+	ck_assert(dispatched("b", 2));
+	ck_assert_int_ge(fake_find(&F, 'A', "b", 2), 0);
+	ck_assert_uint_eq(afk_result_error_count(R), 1);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "a");
+	ck_assert_int_eq(afk_result_error_number(R, 0), 1);
+	ck_assert_int_eq(afk_result_error_code(R, 0), AFK_ELABEL);
+}
+END_TEST
+
+/* --- one repository's fault is its own (issue 9 item 3) -------------- */
+
+/* The first repository could not be listed: the second still
+ * dispatches, and the failure is reported. */
+START_TEST(failed_listing_of_one_repo_spares_the_next)
+{
+	fake_add(&F, "b", 2, 0, 1, NULL);
+	fake_list_error(&F, "a", 0, -404, "HTTP 404: repository not found");
+	ck_assert_int_eq(run(fake_armed_config("a", "b", NULL)), -404);
+	ck_assert(dispatched("b", 2));
+	ck_assert_int_ge(fake_find(&F, 'A', "b", 2), 0);
+	ck_assert_uint_eq(afk_result_error_count(R), 1);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "a");
+	ck_assert_int_eq(afk_result_error_number(R, 0), 0);
+	ck_assert_int_eq(afk_result_error_code(R, 0), -404);
+	ck_assert_str_eq(afk_result_error_message(R, 0),
+	                 "HTTP 404: repository not found");
+	/* the first failure reads as a failed list of that repository */
+	ck_assert_str_eq(afk_poller_errmsg(P), "tracker list_ready: a: "
+	                 "HTTP 404: repository not found");
+}
+END_TEST
+
+/* What was listed of a failed repository is never dispatched: its locks
+ * are unknown - the in-progress issue may be on the missing page. */
+START_TEST(failed_repo_dispatches_nothing_it_listed)
+{
+	fake_add(&F, "a", 1, 5, 1, NULL);
+	fake_add(&F, "a", 2, 0, 1, NULL);
+	fake_add(&F, "b", 3, 0, 1, NULL);
+	fake_list_error(&F, "a", 0, AFK_EIO, NULL);
+	ck_assert_int_eq(run(fake_armed_config("a", "b", NULL)), AFK_EIO);
+	ck_assert_int_eq(fake_find(&F, 'D', "a", 1), -1);
+	ck_assert_int_eq(fake_find(&F, 'D', "a", 2), -1);
+	ck_assert_int_eq(skip_reason("a", 1), AFK_SKIP_REPO_FAILED);
+	ck_assert_int_eq(skip_reason("a", 2), AFK_SKIP_REPO_FAILED);
+	ck_assert(dispatched("b", 3));
 	ck_assert_int_eq(F.dispatch_calls, 1);
-	ck_assert_int_eq(skip_reason("b", 2), AFK_SKIP_NOT_REACHED);
+}
+END_TEST
+
+/* An issue whose vetting failed is UNVETTED, not UNTRUSTED - even if the
+ * tracker also called it trusted - and the next issue goes on. */
+START_TEST(unvetted_issue_skipped_as_unvetted)
+{
+	fake_add(&F, "a", 1, 9, AFK_TRUST_UNCHECKED, NULL);
+	fake_add(&F, "a", 2, 5, 1, NULL);   /* claimed trusted, but failed */
+	fake_add(&F, "b", 3, 0, 1, NULL);
+	fake_list_error(&F, "a", 1, AFK_EUNAVAIL, "events timed out");
+	fake_list_error(&F, "a", 2, AFK_EUNAVAIL, "events timed out");
+	ck_assert_int_eq(run(fake_armed_config("a", "b", NULL)), AFK_EUNAVAIL);
+	ck_assert_int_eq(skip_reason("a", 1), AFK_SKIP_UNVETTED);
+	ck_assert_int_eq(skip_reason("a", 2), AFK_SKIP_UNVETTED);
+	ck_assert_int_eq(fake_find(&F, 'D', "a", 2), -1);
+	ck_assert(dispatched("b", 3));
+	ck_assert_str_eq(afk_poller_errmsg(P), "tracker list_ready: a#1: "
+	                 "events timed out");
+	ck_assert_uint_eq(afk_result_error_count(R), 2);
+}
+END_TEST
+
+/* A dispatch failing in repository 1: repository 2 is still dispatched
+ * and labelled, repository 1 is not labelled. */
+START_TEST(failed_dispatch_spares_the_next_repo)
+{
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	fake_add(&F, "b", 2, 0, 1, NULL);
+	F.dispatch_fail_at = 1;
+	F.dispatch_rc = AFK_EIO;
+	ck_assert_int_eq(run(fake_armed_config("a", "b", NULL)), AFK_EIO);
+	ck_assert_int_eq(F.dispatch_calls, 2);
+	ck_assert_int_eq(fake_find(&F, 'A', "a", 1), -1);
+	ck_assert_int_ge(fake_find(&F, 'A', "b", 2), 0);
+	ck_assert(dispatched("b", 2));
+	ck_assert_int_eq(skip_reason("a", 1), AFK_SKIP_DISPATCH_FAILED);
+	ck_assert_uint_eq(afk_result_error_count(R), 1);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "a");
+	/* the first failure's message, naming the callback and the issue */
+	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P),
+	                             "agent dispatch of a#1"));
+}
+END_TEST
+
+/* An agent that cannot be reached is asked once per tick: the other
+ * picks are AGENT_UNAVAILABLE, with one error for the tick. */
+START_TEST(unreachable_agent_costs_one_dispatch)
+{
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	fake_add(&F, "b", 2, 0, 1, NULL);
+	fake_add(&F, "c", 3, 0, 1, NULL);
+	F.dispatch_fail_at = 1;
+	F.dispatch_rc = AFK_EUNAVAIL;
+	F.dispatch_msg = "connect to 127.0.0.1:1 refused";
+	ck_assert_int_eq(run(fake_armed_config("a", "b", "c", NULL)),
+	                 AFK_EUNAVAIL);
+	ck_assert_int_eq(F.dispatch_calls, 1);
+	ck_assert_int_eq(F.label_calls, 0);
+	ck_assert_int_eq(skip_reason("a", 1), AFK_SKIP_DISPATCH_FAILED);
+	ck_assert_int_eq(skip_reason("b", 2), AFK_SKIP_AGENT_UNAVAILABLE);
+	ck_assert_int_eq(skip_reason("c", 3), AFK_SKIP_AGENT_UNAVAILABLE);
+	ck_assert_uint_eq(afk_result_error_count(R), 1);
+	ck_assert_int_eq(afk_result_error_code(R, 0), AFK_EUNAVAIL);
+	ck_assert_uint_eq(afk_result_dispatched_count(R), 0);
+}
+END_TEST
+
+/* A label failing in repository 1 does not stop repository 2, and each
+ * failure is reported; the first is the tick's. */
+START_TEST(label_failure_spares_the_next_repo)
+{
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	fake_add(&F, "b", 2, 0, 1, NULL);
+	fake_add(&F, "c", 3, 0, 1, NULL);
+	F.label_fail_at = 1;
+	F.label_rc = -77;
+	F.dispatch_fail_at = 3;
+	F.dispatch_rc = -78;
+	ck_assert_int_eq(run(fake_armed_config("a", "b", "c", NULL)),
+	                 AFK_ELABEL);
+	ck_assert_int_eq(F.dispatch_calls, 3);
+	ck_assert_int_ge(fake_find(&F, 'A', "b", 2), 0);
+	ck_assert_uint_eq(afk_result_error_count(R), 2);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "a");
+	ck_assert_int_eq(afk_result_error_code(R, 0), AFK_ELABEL);
+	ck_assert_str_eq(afk_result_error_repo(R, 1), "c");
+	ck_assert_int_eq(afk_result_error_code(R, 1), -78);
+	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P), "a#1"));
 }
 END_TEST
 
@@ -409,6 +552,11 @@ START_TEST(list_failure_passes_code_and_message)
 	ck_assert_int_eq(run(fake_armed_config("a", NULL)), -31337);
 	ck_assert_ptr_nonnull(strstr(afk_poller_errmsg(P),
 	                             "tracker answered 500"));
+	/* the whole list failed: an error of no one repository */
+	ck_assert_uint_eq(afk_result_error_count(R), 1);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "");
+	ck_assert_int_eq(afk_result_error_code(R, 0), -31337);
+	ck_assert_str_eq(afk_result_error_message(R, 0), afk_poller_errmsg(P));
 	ck_assert_int_eq(F.dispatch_calls, 0);
 	ck_assert_int_eq(F.label_calls, 0);
 	ck_assert_ptr_nonnull(R);
@@ -518,7 +666,8 @@ START_TEST(skip_reasons_have_names)
 {
 	int r;
 
-	for (r = AFK_SKIP_NOT_ALLOWLISTED; r <= AFK_SKIP_NOT_REACHED; r++)
+	for (r = AFK_SKIP_NOT_ALLOWLISTED; r <= AFK_SKIP_AGENT_UNAVAILABLE;
+	     r++)
 		ck_assert_str_ne(afk_skip_reason_str(r), "unknown reason");
 	ck_assert_str_eq(afk_skip_reason_str(0), "unknown reason");
 }
@@ -537,6 +686,8 @@ static int add_issue_from_dispatch(afk_call *call, const char *repo,
 	rc = afk_call_add_issue(call, is);
 	afk_issue_free(is);
 	ck_assert_int_eq(rc, AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, repo, 0, AFK_EIO, "x"),
+	                 AFK_EINVAL);
 	ck_assert_int_eq(afk_call_set_thread_id(call, ""), AFK_EINVAL);
 	return afk_call_set_thread_id(call, "t");
 }
@@ -547,6 +698,70 @@ START_TEST(call_outputs_belong_to_their_kind)
 	ck_assert_int_eq(afk_agent_set_dispatch(A, add_issue_from_dispatch), 0);
 	ck_assert_int_eq(run(fake_armed_config("a", NULL)), 0);
 	ck_assert_str_eq(afk_result_dispatched_thread(R, 0), "t");
+	ck_assert_uint_eq(afk_result_error_count(R), 0);
+}
+END_TEST
+
+/* A list_ready that refuses every malformed report, then reports two
+ * good ones - one refused report must not be recorded. */
+static int list_with_bad_errors(afk_call *call, const char *const *repos,
+                                size_t nrepos, void *userdata)
+{
+	(void)repos;
+	(void)nrepos;
+	(void)userdata;
+	ck_assert_int_eq(afk_call_add_error(NULL, "a", 0, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, NULL, 0, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "", 0, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", -1, AFK_EIO, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", 0, 0, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", 0, 5, "m"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_add_error(call, "a", 0, -4242,
+	                                    "HTTP 404: not found"), 0);
+	ck_assert_int_eq(afk_call_add_error(call, "b", 7, AFK_EUNAVAIL, NULL),
+	                 0);
+	return 0;
+}
+
+/* What a list_ready reports with afk_call_add_error() reaches the
+ * result as it was given, in order; bad reports are refused. */
+START_TEST(list_errors_reach_the_result)
+{
+	ck_assert_int_eq(afk_tracker_set_list_ready(T, list_with_bad_errors),
+	                 0);
+	run(fake_armed_config("a", "b", NULL));
+	ck_assert_uint_eq(afk_result_error_count(R), 2);
+	ck_assert_str_eq(afk_result_error_repo(R, 0), "a");
+	ck_assert_int_eq(afk_result_error_number(R, 0), 0);
+	ck_assert_int_eq(afk_result_error_code(R, 0), -4242);
+	ck_assert_str_eq(afk_result_error_message(R, 0), "HTTP 404: not found");
+	ck_assert_str_eq(afk_result_error_repo(R, 1), "b");
+	ck_assert_int_eq(afk_result_error_number(R, 1), 7);
+	ck_assert_int_eq(afk_result_error_code(R, 1), AFK_EUNAVAIL);
+	/* no message: a generic one naming the issue and the code */
+	ck_assert_ptr_nonnull(strstr(afk_result_error_message(R, 1), "#7"));
+	ck_assert_ptr_nonnull(strstr(afk_result_error_message(R, 1),
+	                             afk_strerror(AFK_EUNAVAIL)));
+	/* out of range, and no result */
+	ck_assert_ptr_null(afk_result_error_repo(R, 2));
+	ck_assert_int_eq(afk_result_error_number(R, 2), 0);
+	ck_assert_int_eq(afk_result_error_code(R, 2), 0);
+	ck_assert_ptr_null(afk_result_error_message(R, 2));
+	ck_assert_uint_eq(afk_result_error_count(NULL), 0);
+	ck_assert_ptr_null(afk_result_error_repo(NULL, 0));
+	ck_assert_ptr_null(afk_result_error_message(NULL, 0));
+}
+END_TEST
+
+START_TEST(eunavail_has_a_name)
+{
+	ck_assert_str_ne(afk_strerror(AFK_EUNAVAIL), "unknown error");
 }
 END_TEST
 
@@ -693,6 +908,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, positive_return_breaks_contract);
 	tcase_add_test(tc, label_failure_is_its_own_error);
 	tcase_add_test(tc, list_failure_passes_code_and_message);
+	tcase_add_test(tc, failed_listing_of_one_repo_spares_the_next);
+	tcase_add_test(tc, failed_repo_dispatches_nothing_it_listed);
+	tcase_add_test(tc, unvetted_issue_skipped_as_unvetted);
+	tcase_add_test(tc, failed_dispatch_spares_the_next_repo);
+	tcase_add_test(tc, unreachable_agent_costs_one_dispatch);
+	tcase_add_test(tc, label_failure_spares_the_next_repo);
 	tcase_add_test(tc, reentry_is_refused);
 	tcase_add_test(tc, missing_callback_is_refused_before_any_call);
 	tcase_add_test(tc, config_changed_by_callback_does_not_leak_into_tick);
@@ -701,6 +922,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, null_arguments);
 	tcase_add_test(tc, skip_reasons_have_names);
 	tcase_add_test(tc, call_outputs_belong_to_their_kind);
+	tcase_add_test(tc, list_errors_reach_the_result);
+	tcase_add_test(tc, eunavail_has_a_name);
 	tcase_add_test(tc, thread_ids_must_be_utf8);
 	tcase_add_test(tc, probe_none_registered_is_enotsup);
 	suite_add_tcase(s, tc);

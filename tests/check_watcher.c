@@ -612,6 +612,86 @@ START_TEST(failing_run_does_not_block_the_rest)
 	ck_assert_uint_eq(afk_actions_count(ACT), 1);
 	ck_assert_str_eq(afk_actions_repo(ACT, 0), "b");
 	ck_assert_int_eq(afk_actions_kind(ACT, 0), AFK_ACTION_ESCALATE);
+	/* the failure is the run's, in the actions too */
+	ck_assert_uint_eq(afk_actions_error_count(ACT), 1);
+	ck_assert_str_eq(afk_actions_error_repo(ACT, 0), "a");
+	ck_assert_int_eq(afk_actions_error_number(ACT, 0), 1);
+	ck_assert_int_eq(afk_actions_error_code(ACT, 0), -94);
+	ck_assert_str_eq(afk_actions_error_message(ACT, 0),
+	                 afk_watcher_errmsg(W));
+	ck_assert_ptr_null(afk_actions_error_repo(ACT, 1));
+	ck_assert_ptr_null(afk_actions_error_message(ACT, 1));
+	ck_assert_int_eq(afk_actions_error_code(ACT, 1), 0);
+	ck_assert_int_eq(afk_actions_error_number(ACT, 1), 0);
+	ck_assert_uint_eq(afk_actions_error_count(NULL), 0);
+}
+END_TEST
+
+/* An agent that cannot be reached is asked once per watch tick: the
+ * other runs fail with AFK_EUNAVAIL without a call, each reported, and
+ * the CI is not asked for them either. */
+START_TEST(unreachable_agent_asked_once_per_tick)
+{
+	afk_result *r = NULL;
+	int snaps, cis;
+
+	ck_assert_int_eq(afk_config_set(CFG, "allowlist",
+	                                "[\"a\", \"b\", \"c\"]"), 0);
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	fake_add(&F, "b", 2, 0, 1, NULL);
+	fake_add(&F, "c", 3, 0, 1, NULL);
+	ck_assert_int_eq(afk_poller_run_once(P, CFG, &r), 0);
+	afk_result_free(r);
+	snaps = F.calls['S'];
+	cis = F.calls['I'];
+	F.fail_kind = 'S';
+	F.fail_nth = snaps + 1;
+	F.fail_rc = AFK_EUNAVAIL;
+	ck_assert_int_eq(watch(T0), AFK_EUNAVAIL);
+	ck_assert_int_eq(F.calls['S'], snaps + 1);
+	ck_assert_int_eq(F.calls['I'], cis);
+	ck_assert_uint_eq(afk_actions_error_count(ACT), 3);
+	ck_assert_str_eq(afk_actions_error_repo(ACT, 0), "a");
+	ck_assert_str_eq(afk_actions_error_repo(ACT, 1), "b");
+	ck_assert_str_eq(afk_actions_error_repo(ACT, 2), "c");
+	ck_assert_int_eq(afk_actions_error_code(ACT, 2), AFK_EUNAVAIL);
+	ck_assert_ptr_nonnull(strstr(afk_actions_error_message(ACT, 1),
+	                             "not called"));
+	/* the next tick asks again */
+	ck_assert_int_eq(watch(T0 + 60), 0);
+	ck_assert_int_eq(F.calls['S'], snaps + 4);
+}
+END_TEST
+
+/* A repository the tracker could not list is reported; the runs of the
+ * others are watched. */
+START_TEST(failed_listing_reported_others_watched)
+{
+	dispatch_a1();
+	ck_assert_int_eq(afk_config_set(CFG, "allowlist", "[\"a\", \"b\"]"),
+	                 0);
+	fake_list_error(&F, "b", 0, -404, "HTTP 404");
+	ck_assert_int_eq(watch(T0), -404);
+	ck_assert_str_eq(afk_watcher_errmsg(W),
+	                 "watch: tracker list_ready: b: HTTP 404");
+	ck_assert_uint_eq(afk_actions_count(ACT), 1);
+	ck_assert_str_eq(afk_actions_repo(ACT, 0), "a");
+	ck_assert_uint_eq(afk_actions_error_count(ACT), 1);
+	ck_assert_str_eq(afk_actions_error_repo(ACT, 0), "b");
+	ck_assert_str_eq(afk_actions_error_message(ACT, 0), "HTTP 404");
+}
+END_TEST
+
+/* A listing that fails whole stops the tick: one error of no one
+ * repository. */
+START_TEST(failed_list_is_an_error_of_no_repo)
+{
+	dispatch_a1();
+	F.list_rc = -31;
+	ck_assert_int_eq(watch(T0), -31);
+	ck_assert_uint_eq(afk_actions_error_count(ACT), 1);
+	ck_assert_str_eq(afk_actions_error_repo(ACT, 0), "");
+	ck_assert_int_eq(afk_actions_error_code(ACT, 0), -31);
 }
 END_TEST
 
@@ -697,6 +777,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, close_resumes_after_failed_close);
 	tcase_add_test(tc, adapter_failure_reports_code_and_step);
 	tcase_add_test(tc, failing_run_does_not_block_the_rest);
+	tcase_add_test(tc, unreachable_agent_asked_once_per_tick);
+	tcase_add_test(tc, failed_listing_reported_others_watched);
+	tcase_add_test(tc, failed_list_is_an_error_of_no_repo);
 	tcase_add_test(tc, only_allowlisted_runs_are_watched);
 	tcase_add_test(tc, missing_callback_refused_before_any_call);
 	tcase_add_test(tc, null_arguments);

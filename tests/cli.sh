@@ -586,6 +586,45 @@ run "$AFK" poll --config "$work/d4/afk.json"
 printf '%s\n' "$err" | grep -q "^afk: poll failed: .*$work/d4/issues.json:2:" ||
 	{ fail "the parse failure does not name the file and line"; said; }
 
+# --- one repository's failure is its own ---------------------------------
+
+# acme/api's dispatch cannot claim a run directory (its newest run is the
+# last the command agent may make): the other repositories are still
+# dispatched and locked, the failure is named after the report, and the
+# exit status says something failed.
+demo f1
+: >"$work/f1/runs/acme-api-102-100000"
+run "$AFK" poll --config "$work/f1/afk.json"
+[ "$rc" -eq 1 ] || { fail "a failed dispatch exited $rc, want 1"; said; }
+printf '%s\n' "$out" | grep -q '^dispatched  *acme/web#202 ' ||
+	{ fail "acme/web was not dispatched after acme/api failed"; said; }
+printf '%s\n' "$out" | grep -q '^dispatched  *acme/ops#501 ' ||
+	{ fail "acme/ops was not dispatched after acme/api failed"; said; }
+printf '%s\n' "$out" | grep -q '^skipped  *acme/api#102  *(dispatch failed)' ||
+	{ fail "acme/api#102 is not reported as a failed dispatch"; said; }
+printf '%s\n' "$err" |
+	grep -q '^afk: poll: acme/api: agent dispatch of acme/api#102: .*more than' ||
+	{ fail "the failed dispatch is not named on stderr"; said; }
+[ "$(locked_issues "$work/f1/issues.json" | sort | tr '\n' ' ')" = \
+	"acme/infra#301 acme/ops#501 acme/web#202 " ] ||
+	{ fail "locks after a failed dispatch: $(locked_issues "$work/f1/issues.json")"; said; }
+
+# The same for a watch: acme/ops's CI cannot be read, the other runs are
+# watched, the failure is named after the report, exit status 1.
+mv "$work/f1/ci.sh" "$work/f1/ci-demo.sh"
+printf '#!/bin/sh\nif [ "$AFK_REPO" = acme/ops ]; then\n%s\nfi\nexec ./ci-demo.sh\n' \
+	'echo "acme/ops CI is down" >&2; exit 3' >"$work/f1/ci.sh"
+chmod +x "$work/f1/ci.sh"
+run "$AFK" watch --config "$work/f1/afk.json" --now 1800000000
+[ "$rc" -eq 1 ] || { fail "a failed run's watch exited $rc, want 1"; said; }
+printf '%s\n' "$out" | grep -q '^watch  *acme/web#202 ' ||
+	{ fail "acme/web#202 was not watched after acme/ops failed"; said; }
+printf '%s\n' "$out" | grep -q '^watch  *acme/infra#301 ' ||
+	{ fail "acme/infra#301 was not watched after acme/ops failed"; said; }
+printf '%s\n' "$err" |
+	grep -q '^afk: watch: acme/ops: watch acme/ops#501: CI status: .*acme/ops CI is down' ||
+	{ fail "the failed run is not named on stderr"; said; }
+
 # --- one tick at a time -------------------------------------------------
 
 # A configuration in $work/$1 with one ready issue, acme/api#1, and an

@@ -122,10 +122,26 @@ static int list_ready(afk_call *call, const char *const *repos,
 			afk_call_set_error(call, f->list_msg);
 		return f->list_rc;
 	}
+	for (i = 0; i < f->nlist_err; i++)
+		ck_assert_int_eq(afk_call_add_error(call, f->list_err[i].repo,
+		                                    f->list_err[i].number,
+		                                    f->list_err[i].code,
+		                                    f->list_err[i].msg), 0);
 	for (i = 0; i < f->nissues; i++)
 		if (!f->closed[i])
 			ck_assert_int_eq(afk_call_add_issue(call, f->issues[i]), 0);
 	return 0;
+}
+
+void fake_list_error(fake *f, const char *repo, long number, int code,
+                     const char *msg)
+{
+	ck_assert_uint_lt(f->nlist_err, 8);
+	f->list_err[f->nlist_err].repo = repo;
+	f->list_err[f->nlist_err].number = number;
+	f->list_err[f->nlist_err].code = code;
+	f->list_err[f->nlist_err].msg = msg;
+	f->nlist_err++;
 }
 
 static int add_label(afk_call *call, const char *repo, long number,

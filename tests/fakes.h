@@ -32,6 +32,13 @@ typedef struct fake {
 	size_t nrepos_seen;
 	int list_rc;                  /* returned by list_ready */
 	const char *list_msg;         /* attached when list_rc != 0 */
+	struct {                      /* reported with afk_call_add_error() */
+		const char *repo;     /* before the issues are listed */
+		long number;
+		int code;
+		const char *msg;
+	} list_err[8];
+	size_t nlist_err;
 
 	int label_calls;
 	int label_fail_at;            /* 1-based call that fails; 0 none */
@@ -84,6 +91,10 @@ afk_tracker *fake_tracker(fake *f);
 afk_agent *fake_agent(fake *f);
 afk_ci *fake_ci(fake *f);
 afk_notifier *fake_notifier(fake *f);
+/* Makes list_ready report a failure of repo (number 0) or of one of its
+ * issues; the issues are listed all the same. */
+void fake_list_error(fake *f, const char *repo, long number, int code,
+                     const char *msg);
 /* The index of repo#number among the fake's issues, or -1. */
 int fake_index(const fake *f, const char *repo, long number);
 /* Events of kind so far. */

@@ -400,6 +400,27 @@ static int adapters_init(adapters *a, const afk_config *cfg, int watching)
 	return 0;
 }
 
+/* Says on standard error what failed in a poll tick: each repository's
+ * failure (the tick went on past it), and the failure that stopped the
+ * tick, if any.  Returns how many there were. */
+static size_t report_errors(const afk_result *res)
+{
+	size_t i, n = afk_result_error_count(res);
+
+	for (i = 0; i < n; i++) {
+		const char *repo = afk_result_error_repo(res, i);
+
+		if (repo[0] != '\0')
+			fprintf(stderr, "afk: poll: %s: %s\n", repo,
+			        afk_result_error_message(res, i));
+		else
+			fprintf(stderr, "afk: poll failed: %s: %s\n",
+			        afk_strerror(afk_result_error_code(res, i)),
+			        afk_result_error_message(res, i));
+	}
+	return n;
+}
+
 /* Runs one poll tick and reports it. */
 static int poll_tick(const adapters *a, const afk_config *cfg)
 {
@@ -414,8 +435,10 @@ static int poll_tick(const adapters *a, const afk_config *cfg)
 	rc = afk_poller_run_once(poller, cfg, &res);
 	if (res != NULL)
 		report(res);
-	if (rc != 0) {
-		fflush(stdout); /* the report first, then why it stopped */
+	fflush(stdout); /* the report first, then what failed */
+	if (report_errors(res) > 0)
+		status = EXIT_TICK;
+	else if (rc != 0) {
 		fprintf(stderr, "afk: poll failed: %s: %s\n",
 		        afk_strerror(rc), afk_poller_errmsg(poller));
 		status = EXIT_TICK;
@@ -423,6 +446,26 @@ static int poll_tick(const adapters *a, const afk_config *cfg)
 	afk_result_free(res);
 	afk_poller_free(poller);
 	return status;
+}
+
+/* The same for a watch tick: each run's failure, and what stopped the
+ * tick. */
+static size_t report_watch_errors(const afk_actions *acts)
+{
+	size_t i, n = afk_actions_error_count(acts);
+
+	for (i = 0; i < n; i++) {
+		const char *repo = afk_actions_error_repo(acts, i);
+
+		if (repo[0] != '\0')
+			fprintf(stderr, "afk: watch: %s: %s\n", repo,
+			        afk_actions_error_message(acts, i));
+		else
+			fprintf(stderr, "afk: watch failed: %s: %s\n",
+			        afk_strerror(afk_actions_error_code(acts, i)),
+			        afk_actions_error_message(acts, i));
+	}
+	return n;
 }
 
 /* Runs one watch tick at now and reports it. */
@@ -441,8 +484,10 @@ static int watch_tick(const adapters *a, const afk_config *cfg,
 	rc = afk_watcher_run_once(watcher, cfg, now, &acts);
 	if (acts != NULL)
 		report_watch(acts, cfg);
-	if (rc != 0) {
-		fflush(stdout); /* the report first, then why it stopped */
+	fflush(stdout); /* the report first, then what failed */
+	if (report_watch_errors(acts) > 0)
+		status = EXIT_TICK;
+	else if (rc != 0) {
 		fprintf(stderr, "afk: watch failed: %s: %s\n",
 		        afk_strerror(rc), afk_watcher_errmsg(watcher));
 		status = EXIT_TICK;

@@ -119,6 +119,18 @@ AFK_EXTERN int afk_call_set_error(afk_call *call, const char *message);
 /* From a list_ready callback: hands the library a copy of issue. */
 AFK_EXTERN int afk_call_add_issue(afk_call *call, const afk_issue *issue);
 
+/* From a list_ready callback: part of the listing failed.  number 0:
+ * repository repo could not be listed - the tick dispatches nothing in
+ * it (its locks are unknown) and reports the failure; number > 0: issue
+ * number of repo could not be vetted - add it, if at all, as
+ * AFK_TRUST_UNCHECKED; it is skipped as AFK_SKIP_UNVETTED.  code is the
+ * negative AFK_E* (or the host's own) code; message is copied (NULL: a
+ * generic one).  AFK_EINVAL from any other callback or for bad arguments
+ * (repo NULL or "", number < 0, code >= 0). */
+AFK_EXTERN int afk_call_add_error(afk_call *call, const char *repo,
+                                  long number, int code,
+                                  const char *message);
+
 /* From a dispatch callback: reports the new thread's id (non-empty
  * UTF-8, copied; AFK_EINVAL otherwise). */
 AFK_EXTERN int afk_call_set_thread_id(afk_call *call, const char *thread_id);

@@ -43,6 +43,7 @@ extern "C" {
 #define AFK_ELABEL (-7)     /* a label failed after a successful dispatch */
 #define AFK_ENOTSUP (-8)    /* a callback the tick needs is not registered */
 #define AFK_EPARSE (-9)     /* data read from a file or a server is malformed */
+#define AFK_EUNAVAIL (-10)  /* a server could not be reached (refused, timed out) */
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
 AFK_EXTERN const char *afk_version(void);

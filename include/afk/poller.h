@@ -30,6 +30,9 @@ typedef struct afk_result afk_result;
 #define AFK_SKIP_OUTRANKED 6       /* another issue of its repository won */
 #define AFK_SKIP_DISPATCH_FAILED 7 /* its dispatch failed; it was not labelled */
 #define AFK_SKIP_NOT_REACHED 8     /* the tick stopped on an error first */
+#define AFK_SKIP_REPO_FAILED 9     /* its repository could not be listed */
+#define AFK_SKIP_UNVETTED 10       /* its ready label's author could not be read */
+#define AFK_SKIP_AGENT_UNAVAILABLE 11 /* the agent could not be reached this tick */
 
 /* Makes a poller over tracker and agent, which it borrows: they must
  * outlive it.  Free it with afk_poller_free(). */
@@ -43,15 +46,20 @@ AFK_EXTERN void afk_poller_free(afk_poller *poller);
  * callback, each dispatch's first run record (its thread id) is written
  * as the issue's checklist comment between the dispatch and the label,
  * for the watch tick (afk_watcher_new(3)); the label is stamped even when
- * that write fails, and the tick then stops with the callback's code and
- * a message saying the run has no record.
- * On return *result holds what the tick did
- * - also when it failed part-way, so that dispatches made before the
- * failure are reported - and is freed with afk_result_free(); it is NULL
- * only when the tick did not start (AFK_EINVAL, AFK_ERECURSIVE, or
- * AFK_ENOMEM before anything was done).  Returns 0, the failing callback's code (for a failed
- * list or dispatch), AFK_ELABEL (a label failed after its dispatch) or
- * another AFK_E* code; the message is on the poller. */
+ * that write fails.
+ * One repository's fault does not stop the others: a repository that
+ * could not be listed (afk_call_add_error()), a failed dispatch, label or
+ * record is recorded in the result (afk_result_error_count()) and the
+ * tick goes on; a dispatch failing with AFK_EUNAVAIL ends the dispatching
+ * for this tick (the other picks are AFK_SKIP_AGENT_UNAVAILABLE).  Only a
+ * list_ready that fails whole or AFK_ENOMEM stops the tick.
+ * On return *result holds what the tick did and is freed with
+ * afk_result_free(); it is NULL only when the tick did not start
+ * (AFK_EINVAL, AFK_ERECURSIVE, or AFK_ENOMEM before anything was done).
+ * Returns 0, or the first recorded failure's code - the failing
+ * callback's (list, dispatch or record), AFK_ELABEL (a label failed after
+ * its dispatch) or another AFK_E* code - with its message on the poller;
+ * AFK_ENOMEM when memory ran out. */
 AFK_EXTERN int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
                                    afk_result **result);
 
@@ -76,6 +84,21 @@ AFK_EXTERN const char *afk_result_skipped_repo(const afk_result *result,
                                                size_t i);
 AFK_EXTERN long afk_result_skipped_number(const afk_result *result, size_t i);
 AFK_EXTERN int afk_result_skipped_reason(const afk_result *result, size_t i);
+
+/* The failures the tick reported and went on from (a repository that
+ * could not be listed, a dispatch or a label that failed), and the one
+ * that stopped it, in the order met.  For the i-th: its repository (""
+ * for a failure of no one repository), the issue (0 for a whole
+ * repository), its code (a negative AFK_E* or the callback's own) and
+ * message.  NULL, 0, 0 and NULL when i is out of range; the strings live
+ * as long as the result. */
+AFK_EXTERN size_t afk_result_error_count(const afk_result *result);
+AFK_EXTERN const char *afk_result_error_repo(const afk_result *result,
+                                             size_t i);
+AFK_EXTERN long afk_result_error_number(const afk_result *result, size_t i);
+AFK_EXTERN int afk_result_error_code(const afk_result *result, size_t i);
+AFK_EXTERN const char *afk_result_error_message(const afk_result *result,
+                                                size_t i);
 
 /* A static English phrase for an AFK_SKIP_* reason; never NULL. */
 AFK_EXTERN const char *afk_skip_reason_str(int reason);

@@ -69,6 +69,20 @@ AFK_EXTERN int afk_actions_updated(const afk_actions *actions, size_t i);
 AFK_EXTERN const char *afk_actions_checklist(const afk_actions *actions,
                                              size_t i);
 
+/* The failures of the tick, in the order met: each run that failed (the
+ * tick went on with the others), each part of the listing the tracker
+ * could not read (afk_call_add_error()), and the failure that stopped
+ * the tick, if any (repository "").  As afk_result_error_count() and
+ * the rest: NULL, 0, 0 and NULL when i is out of range. */
+AFK_EXTERN size_t afk_actions_error_count(const afk_actions *actions);
+AFK_EXTERN const char *afk_actions_error_repo(const afk_actions *actions,
+                                              size_t i);
+AFK_EXTERN long afk_actions_error_number(const afk_actions *actions,
+                                         size_t i);
+AFK_EXTERN int afk_actions_error_code(const afk_actions *actions, size_t i);
+AFK_EXTERN const char *afk_actions_error_message(const afk_actions *actions,
+                                                 size_t i);
+
 /* Static English names of an AFK_ACTION_* and an AFK_ESCALATE_*. */
 AFK_EXTERN const char *afk_action_str(int action);
 AFK_EXTERN const char *afk_escalation_str(int reason);

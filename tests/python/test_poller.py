@@ -205,6 +205,8 @@ class AgentDown(Exception):
 
 
 def test_failed_dispatch_leaves_no_label(world, poller):
+    # Issue 9 item 3 changed what follows a failed dispatch: the tick goes
+    # on (c#3 was "not reached"), the exception is raised after it.
     world.add("a", 1)
     world.add("b", 2)
     world.add("c", 3)
@@ -215,15 +217,18 @@ def test_failed_dispatch_leaves_no_label(world, poller):
     assert ei.value is world.dispatch_exc
     assert world.find("A", "b", 2) == -1
     assert world.find("A", "a", 1) >= 0
-    assert world.find("D", "c", 3) == -1
+    assert world.find("A", "c", 3) >= 0
     result = poller.last_result
-    assert len(result) == 1 and dispatched(result, "a", 1)
+    assert len(result) == 2
+    assert dispatched(result, "a", 1) and dispatched(result, "c", 3)
     assert result[0].issue is world.issues[0]
     assert skip_reason(result, "b", 2) == afk.SKIP_DISPATCH_FAILED
-    assert skip_reason(result, "c", 3) == afk.SKIP_NOT_REACHED
-    # An agent runs (a#1): the library's message says which failed.
+    # The library's message says which failed, and so does the result.
     msg = poller.last_error
     assert "b#2" in msg and "agent server said 503" in msg
+    assert [(e.repo, e.number, e.code) for e in result.errors] == \
+        [("b", 2, afk.ECALLBACK)]
+    assert result.errors[0].message == msg
 
 
 def test_failed_first_dispatch_reports_nothing_dispatched(world, poller):
@@ -294,6 +299,7 @@ class LabelDown(Exception):
 
 
 def test_label_failure_is_its_own_error(world, poller):
+    # Issue 9 item 3: the tick goes on past it (b#2 was "not reached").
     world.add("a", 1)
     world.add("b", 2)
     world.label_fail_at = 1
@@ -307,12 +313,13 @@ def test_label_failure_is_its_own_error(world, poller):
     assert "thread-a-1" in msg
     assert "label service down" in msg
     assert "not locked" in msg
-    # The dispatch happened: it is reported.  The tick stops there.
+    # The dispatch happened: it is reported.  b goes on.
     result = poller.last_result
-    assert len(result) == 1
-    assert result[0].thread_id == "thread-a-1"
-    assert world.dispatch_calls == 1
-    assert skip_reason(result, "b", 2) == afk.SKIP_NOT_REACHED
+    assert [d.thread_id for d in result] == ["thread-a-1", "thread-b-2"]
+    assert world.dispatch_calls == 2
+    assert world.find("A", "b", 2) >= 0
+    assert [(e.repo, e.number, e.code) for e in result.errors] == \
+        [("a", 1, afk.ELABEL)]
 
 
 def test_list_failure_propagates(world, poller):

@@ -558,7 +558,11 @@ def test_failed_record_write_in_the_poller(shop, cfg):
         poller.run_once(armed("a", "b"))
     assert ei.value is exc
     # The agent runs and the repository is locked, but no record: say so.
-    assert [d.thread_id for d in poller.last_result] == ["thread-a-1"]
+    # The tick goes on with b (issue 9 item 3: it used to stop there).
+    assert [d.thread_id for d in poller.last_result] == \
+        ["thread-a-1", "thread-b-2"]
+    assert [(e.repo, e.number) for e in poller.last_result.errors] == \
+        [("a", 1)]
     msg = poller.last_error
     assert "a#1" in msg and "record was not written" in msg
     assert "tracker.upsert_comment raised ConnectionError" in msg
@@ -741,9 +745,13 @@ def test_methods_are_looked_up_at_call_time(shop, cfg):
     w = afk.Watcher(tracker=shop.tracker, t3_client=shop.agent, ci=late,
                     notifier=shop.notifier)
     start(shop, cfg)
-    with pytest.raises(AttributeError, match="status"):
+    # Issue 9 item 13: an armed tick checks first, and calls nothing.
+    calls = len(shop.log)
+    with pytest.raises(TypeError, match="ci.status"):
         w.run_once(cfg, now=T0)
-    assert "ci.status raised AttributeError" in w.last_error
+    assert len(shop.log) == calls
+    assert "ci.status is missing" in w.last_error
+    assert w.last_result is None
     assert IN_PROGRESS in shop.labels("a", 1)
     late.status = lambda repo, issue: None
     one(w.run_once(cfg, now=T0), "wait")

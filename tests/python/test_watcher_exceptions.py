@@ -278,17 +278,23 @@ def test_exception_leaves_no_unraisable():
         watcher_of(shop).run_once(armed("a"), now=T0)
 
 
-def test_missing_method_raises_attribute_error():
+def test_missing_method_refused_before_any_call():
+    # Issue 9 item 13: an armed tick checks every method it may need
+    # first (it used to raise AttributeError half-way, the escalation
+    # begun).
     shop = started("escalate")
 
     class NoNotify:
         pass
     w = afk.Watcher(tracker=shop.tracker, t3_client=shop.agent,
                     ci=shop.ci_, notifier=NoNotify())
-    with pytest.raises(AttributeError, match="notify"):
+    calls = len(shop.log)
+    with pytest.raises(TypeError, match="notifier.notify"):
         w.run_once(armed("a"), now=T0)
-    assert "notifier.notify raised AttributeError" in w.last_error
-    assert HUMAN in shop.labels("a", 1)
+    assert len(shop.log) == calls
+    assert w.last_result is None
+    assert "notifier.notify is missing" in w.last_error
+    assert HUMAN not in shop.labels("a", 1)
     assert IN_PROGRESS in shop.labels("a", 1)
 
 

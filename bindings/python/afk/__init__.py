@@ -24,9 +24,15 @@ are the host's own objects.
     for a in watcher.run_once(cfg):        # now=None: time.time()
         print(a.repo, a.number, a.action, a.reason, a.phase)
 
-Adapters are duck-typed; a method is looked up only when the library
-calls it (the one exception: the Poller asks once, when it is made,
-whether the tracker has upsert_comment):
+Adapters are duck-typed host objects (None is refused).  Before an armed
+tick calls anything, run_once() checks that every method that tick may
+call is there and callable, and raises TypeError naming the first that
+is not - a poll tick: tracker.list_ready, tracker.add_label,
+t3_client.dispatch; a watch tick: all of the methods below but
+dispatch.  A disarmed tick calls and checks nothing.  A method is looked
+up again each time it is called; upsert_comment is optional for a poll
+tick (the Poller asks once, when it is made, whether the tracker has
+it):
 
     tracker.list_ready(repos: list[str]) -> iterable of afk.Issue
         the open issues carrying the ready or the in-progress label,
@@ -61,14 +67,20 @@ whether the tracker has upsert_comment):
     notifier.notify(repo, issue, message: str, link: str | None)
         -> ignored
 
-An exception a host method raises propagates out of run_once() as the
-very same object, with its traceback, and untouched (no attribute or
-note is added); the library sees that callback as failed (a failed
-dispatch is never labelled).  A value the library cannot use fails the
-call the same way: ValueError for a bad state, phase or CI value,
-TypeError for a reply of the wrong kind.  What the tick did before is
-on the Poller or Watcher: .last_result and .last_error.  See
-Poller.run_once() and Watcher.run_once().
+An exception a host method raises fails that call only: the library
+sees the callback as failed (a failed dispatch is never labelled) and
+the tick goes on with the other repositories (or runs).  After the tick,
+run_once() raises the first such exception as the very same object,
+with its traceback, and untouched (no attribute or note is added).  A
+KeyboardInterrupt or SystemExit starts nothing new: no later dispatch,
+no later run is tried (a dispatched issue still gets its lock).  A
+ConnectionRefusedError or TimeoutError from t3_client.dispatch tells the
+library the agent is unreachable: the tick dispatches nothing more.  A
+value the library cannot use fails the call the same way: ValueError
+for a bad state, phase or CI value, TypeError for a reply of the wrong
+kind.  What the tick did, and every failure, is on the Poller or
+Watcher: .last_result (with .errors, a list of afk.Failure) and
+.last_error.  See Poller.run_once() and Watcher.run_once().
 
 Objects outlive the handles that made them: an Issue owns its own C
 handle, and a Result and the Actions of a watch tick are plain Python,
@@ -96,13 +108,15 @@ from ._native import lib as _L
 
 __all__ = [
     "Config", "Issue", "Poller", "Result", "Dispatch", "SkipReason",
+    "Failure", "Actions",
     "Error", "ReentrancyError", "library_version", "library_path",
     "strerror",
     "OK", "EINVAL", "ENOMEM", "ECONFIG", "EIO", "ERECURSIVE", "ECALLBACK",
-    "ELABEL", "ENOTSUP", "EPARSE",
+    "ELABEL", "ENOTSUP", "EPARSE", "EUNAVAIL",
     "SKIP_NOT_ALLOWLISTED", "SKIP_IN_PROGRESS", "SKIP_UNTRUSTED",
     "SKIP_BLOCKED", "SKIP_LOCKED", "SKIP_OUTRANKED",
-    "SKIP_DISPATCH_FAILED", "SKIP_NOT_REACHED",
+    "SKIP_DISPATCH_FAILED", "SKIP_NOT_REACHED", "SKIP_REPO_FAILED",
+    "SKIP_UNVETTED", "SKIP_AGENT_UNAVAILABLE",
     "Watcher", "Action", "ActionKind", "EscalationReason", "Phase",
     "AGENT_RUNNING", "AGENT_COMPLETED", "AGENT_INTERRUPTED",
     "AGENT_ERRORED", "AGENT_STOPPED", "AGENT_WAITING_APPROVAL",
@@ -134,6 +148,7 @@ ECALLBACK = -6
 ELABEL = -7
 ENOTSUP = -8
 EPARSE = -9
+EUNAVAIL = -10
 
 # The reasons of include/afk/poller.h.
 SKIP_NOT_ALLOWLISTED = 1
@@ -144,6 +159,9 @@ SKIP_LOCKED = 5
 SKIP_OUTRANKED = 6
 SKIP_DISPATCH_FAILED = 7
 SKIP_NOT_REACHED = 8
+SKIP_REPO_FAILED = 9
+SKIP_UNVETTED = 10
+SKIP_AGENT_UNAVAILABLE = 11
 
 # The values of include/afk/run.h.  What an agent thread is doing:
 AGENT_RUNNING = 1
@@ -686,9 +704,35 @@ def _reason(code):
     return r
 
 
-for _code in range(SKIP_NOT_ALLOWLISTED, SKIP_NOT_REACHED + 1):
+for _code in range(SKIP_NOT_ALLOWLISTED, SKIP_AGENT_UNAVAILABLE + 1):
     _reason(_code)
 del _code
+
+
+class Failure(_namedtuple("Failure", ["repo", "number", "code",
+                                     "message"])):
+    """One failure a tick met - and, unless it stopped the tick, went on
+    from: a repository that could not be listed, an issue that could not
+    be vetted, a dispatch or a label (or, in a watch tick, a run) that
+    failed.
+
+    repo     the repository (a str), "" for a failure of no one
+             repository (the whole listing failed, say)
+    number   the issue's number, 0 for a whole repository
+    code     the library's code (afk.EIO, afk.EUNAVAIL, afk.ECALLBACK for
+             a host method that raised, ...)
+    message  the library's message: it names the step, and for a host
+             method that raised, the method and its exception
+    """
+
+    __slots__ = ()
+
+
+def _failures(out, count, repo, number, code, message):
+    """The failures of a C result or actions out, as afk.Failure."""
+    return [Failure(_text(repo(out, i)), number(out, i), code(out, i),
+                    _text(message(out, i)))
+            for i in range(count(out))]
 
 
 class Result(list):
@@ -700,27 +744,31 @@ class Result(list):
                  listed issue that was not dispatched - the afk.Issue the
                  tracker returned (or a (repo, number) tuple should it
                  not be found) - and an afk.SkipReason.
+    .errors      [afk.Failure, ...] in the order met: each repository's
+                 failure (the tick went on with the others) and the one
+                 that stopped the tick, if any; [] when all went well.
 
     Plain Python: valid after the Poller, its adapters and the Config
     are gone.
     """
 
-    __slots__ = ("skipped",)
+    __slots__ = ("skipped", "errors")
 
-    def __init__(self, dispatched=(), skipped=()):
+    def __init__(self, dispatched=(), skipped=(), errors=()):
         super().__init__(dispatched)
         self.skipped = list(skipped)
+        self.errors = list(errors)
 
     @property
     def dispatched(self):
         return self
 
     def __repr__(self):
-        return "afk.Result(dispatched=%s, skipped=%r)" % (
-            list.__repr__(self), self.skipped)
+        return "afk.Result(dispatched=%s, skipped=%r, errors=%r)" % (
+            list.__repr__(self), self.skipped, self.errors)
 
     def __reduce__(self):
-        return (Result, (list(self), self.skipped))
+        return (Result, (list(self), self.skipped, self.errors))
 
 
 def _collect(r, listed, repo_str):
@@ -737,6 +785,11 @@ def _collect(r, listed, repo_str):
     res = _collect_fast(r, listed, dispatched, ns)
     if res is None:
         res = _collect_slow(r, listed, dispatched, ns, repo_str)
+    res.errors = _failures(r, L.afk_result_error_count,
+                           L.afk_result_error_repo,
+                           L.afk_result_error_number,
+                           L.afk_result_error_code,
+                           L.afk_result_error_message)
     return res
 
 
@@ -824,13 +877,14 @@ class _Tick:
     of the tick running.  Kept apart from the Poller so that the C
     callbacks (closures over this) do not make a cycle through it."""
 
-    __slots__ = ("tracker", "agent", "listed", "exc", "repos")
+    __slots__ = ("tracker", "agent", "listed", "exc", "halt", "repos")
 
     def __init__(self, tracker, agent):
         self.tracker = tracker
         self.agent = agent
         self.listed = None
         self.exc = None
+        self.halt = None
         self.repos = {}
 
     def repo(self, b):
@@ -843,17 +897,40 @@ class _Tick:
         return s
 
     def fail(self, call, exc, what):
-        """Records exc to raise after the C call and tells the library the
-        callback failed.  Never raises."""
+        """Records exc to raise after the C call - the first only: the
+        tick goes on with the other repositories or runs - and tells the
+        library the callback failed: AFK_EUNAVAIL for a server that
+        refused the connection or timed out (the tick then asks it no
+        more), else AFK_ECALLBACK.  Never raises."""
         try:
             if self.exc is None:
                 self.exc = exc
+            if not isinstance(exc, Exception) and self.halt is None:
+                # KeyboardInterrupt, SystemExit: the host wants out, not
+                # the next repository.
+                self.halt = type(exc).__name__
             try:
                 text = "%s raised %s: %s" % (what, type(exc).__name__, exc)
             except BaseException:
                 text = "%s raised %s" % (what, type(exc).__name__)
             _L.afk_call_set_error(call, text.encode("utf-8", "replace")
                                   .replace(b"\0", b"?"))
+        except BaseException:
+            pass
+        if isinstance(exc, (ConnectionRefusedError, TimeoutError)):
+            return EUNAVAIL
+        return ECALLBACK
+
+    def halted(self, call, what):
+        """Fails a callback that would start new work - a dispatch, the
+        watch of the next run - without calling the host: an earlier one
+        of the tick raised KeyboardInterrupt or SystemExit, and the host
+        wants out, not the next repository.  What is under way finishes
+        (a dispatched issue still gets its lock).  Never raises."""
+        try:
+            _L.afk_call_set_error(call, ("%s not called: the tick was "
+                                         "interrupted by %s"
+                                         % (what, self.halt)).encode())
         except BaseException:
             pass
         return ECALLBACK
@@ -908,6 +985,8 @@ def _dispatch_cb(st):
     L = _L
 
     def dispatch(call, repo, number, prompt, userdata):
+        if st.halt is not None:
+            return st.halted(call, "t3_client.dispatch")
         try:
             tid = st.agent.dispatch(st.repo(repo), number,
                                     prompt.decode("utf-8", "replace"))
@@ -942,6 +1021,14 @@ def _upsert_comment_cb(st):
             return st.fail(call, e, "tracker.upsert_comment")
 
     return _native.UPSERT_COMMENT_FN(upsert_comment)
+
+
+def _refuse_none(kind, **adapters):
+    """TypeError for an adapter given as None: no tick could use it."""
+    for param, obj in adapters.items():
+        if obj is None:
+            raise TypeError("afk.%s: %s is None; pass the adapter object"
+                            % (kind, param))
 
 
 class _Ticker:
@@ -994,6 +1081,29 @@ class _Ticker:
             _raise_code(rc, "making the %s: %s"
                         % (self._kind.lower(), strerror(rc)))
 
+    def _check_methods(self, config):
+        """Before an armed tick calls anything: refuses, with TypeError
+        naming it, a method the tick needs (self._required) that is
+        missing or not callable.  Found missing half-way, it would start
+        agents without locks (a tracker without add_label).  A disarmed
+        tick calls nothing, so nothing is checked."""
+        if not _L.afk_config_armed(config._h):
+            return
+        st = self._st
+        try:
+            for slot, param, name in self._required:
+                fn = getattr(getattr(st, slot), name, None)
+                if fn is None or not callable(fn):
+                    raise TypeError(
+                        "afk.%s.run_once(): %s.%s is %s; an armed %s tick "
+                        "needs it (nothing was called)"
+                        % (self._kind, param, name,
+                           "missing" if fn is None else "not callable",
+                           self._tick_name))
+        except BaseException as e:
+            self.last_result, self.last_error = None, str(e)
+            raise
+
     def _not_config(self, config):
         """Refuses a run_once() whose config is not an afk.Config."""
         msg = "run_once() needs an afk.Config, not %s" % type(config).__name__
@@ -1015,9 +1125,10 @@ class _Ticker:
                 msg = "run_once() on a closed afk." + self._kind
                 self.last_result, self.last_error = None, msg
                 raise ValueError(msg)
-            saved = st.listed, st.exc
+            self._check_methods(config)
+            saved = st.listed, st.exc, st.halt
             st.listed = ()
-            st.exc = None
+            st.exc = st.halt = None
             out = _c_void_p()
             self._ticking += 1
             try:
@@ -1026,7 +1137,7 @@ class _Ticker:
                 listed, exc = st.listed, st.exc
             finally:
                 self._ticking -= 1
-                st.listed, st.exc = saved
+                st.listed, st.exc, st.halt = saved
             r = out.value
             msg = _text(getattr(L, self._c_errmsg)(h)) if rc else ""
             result = None
@@ -1100,18 +1211,19 @@ class Poller(_Ticker):
     in-progress label; that is the only time the Poller looks a method
     up before calling it.  A poll-only tracker without it works as
     before, but an afk.Watcher will hand its runs to a human (no record).
-    A failing upsert_comment stops the tick: the agent runs and the
-    repository is locked, and last_error says the run has no record.
+    A failing upsert_comment is that repository's failure: the agent
+    runs and the repository is locked, last_error says the run has no
+    record, and the tick goes on with the next repository.
 
     Free its C handles with close() (or a with block); garbage collection
     does it too.  Results and Issues stay valid after it is gone.
 
     After every run_once(), whether it returned or raised:
 
-    .last_result  the afk.Result of that tick - for a tick that failed
-                  part-way, what it did before the failure (dispatches
-                  made, and labelled, before it are reported) - or None
-                  when the tick did not start (None before the first).
+    .last_result  the afk.Result of that tick - every dispatch it made,
+                  also when some repository failed, and each failure in
+                  .errors - or None when the tick did not start (None
+                  before the first).
     .last_error   the library's message (afk_poller_errmsg) when the tick
                   failed, "" when it succeeded (and before the first).
 
@@ -1120,6 +1232,12 @@ class Poller(_Ticker):
     """
 
     _kind = "Poller"
+    _tick_name = "poll"
+    # (slot of the _Tick, parameter name, method): what every armed poll
+    # tick may call; upsert_comment is optional (see above).
+    _required = (("tracker", "tracker", "list_ready"),
+                 ("tracker", "tracker", "add_label"),
+                 ("agent", "t3_client", "dispatch"))
     _handles = (("_p", _L.afk_poller_free), ("_t", _L.afk_tracker_free),
                 ("_a", _L.afk_agent_free))
     _c_run = "afk_poller_run_once"
@@ -1132,6 +1250,7 @@ class Poller(_Ticker):
         self.last_result = None
         #: The library's message for the last run_once() ("": success).
         self.last_error = ""
+        _refuse_none("Poller", tracker=tracker, t3_client=t3_client)
         _Ticker.__init__(self, _Tick(tracker, t3_client))
         st = self._st
         # Kept as long as the C handles may call them.
@@ -1161,16 +1280,27 @@ class Poller(_Ticker):
         afk.Result.
 
         A disarmed config (kill switch on, or an empty allowlist) calls
-        no adapter method at all and returns an empty Result.
+        no adapter method at all, checks none, and returns an empty
+        Result.  An armed one first checks that tracker.list_ready,
+        tracker.add_label and t3_client.dispatch exist and are callable:
+        TypeError naming the first that is not, before any call (a
+        tracker without add_label would start an agent every tick and
+        never lock its repository).
 
-        When a host method raises, the tick stops there and that very
+        One repository's failure is its own: a host method that raises,
+        a dispatch or a label that fails, fails that repository and the
+        tick goes on with the others.  After the tick, the first host
         exception is raised here, exactly as the host raised it: its
-        traceback intact, no attribute or note added.
+        traceback intact, no attribute or note added.  A dispatch that
+        raises ConnectionRefusedError or TimeoutError (the agent is
+        unreachable) ends the dispatching: the other picks are skipped
+        as afk.SKIP_AGENT_UNAVAILABLE.  KeyboardInterrupt or SystemExit
+        starts no further agent.
 
         Before returning or raising, every call sets self.last_result and
-        self.last_error.  last_result is the Result of the tick: on a
-        failure, what it did first (the dispatches made before the
-        failure are reported); None only when the tick did not start.
+        self.last_error.  last_result is the Result of the tick, with
+        every failure in .errors (afk.Failure: repo, number, code,
+        message); None only when the tick did not start.
         last_error is the library's message (afk_poller_errmsg), "" on
         success.  After a failed callback it names the host method and
         its exception, and the issue of a failed dispatch - or, for a
@@ -1273,6 +1403,8 @@ def _find_comment_cb(st):
     L = _L
 
     def find_comment(call, repo, number, marker, userdata):
+        if st.halt is not None:
+            return st.halted(call, "tracker.find_comment")
         try:
             got = st.tracker.find_comment(st.repo(repo), number,
                                           _text(marker))
@@ -1519,10 +1651,37 @@ class Action(_namedtuple("Action", [
         return issue.number if isinstance(issue, Issue) else issue[1]
 
 
+class Actions(list):
+    """What one watch tick did: a list of afk.Action, one per run it
+    acted on, in the tracker's order (== [] when there was none).
+
+    .errors  [afk.Failure, ...] in the order met: each run that failed
+             (the tick went on with the others), each repository the
+             tracker could not list, and the failure that stopped the
+             tick, if any; [] when all went well.
+
+    Plain Python: valid after the Watcher, its adapters and the Config
+    are gone.
+    """
+
+    __slots__ = ("errors",)
+
+    def __init__(self, actions=(), errors=()):
+        super().__init__(actions)
+        self.errors = list(errors)
+
+    def __repr__(self):
+        return "afk.Actions(%s, errors=%r)" % (list.__repr__(self),
+                                              self.errors)
+
+    def __reduce__(self):
+        return (Actions, (list(self), self.errors))
+
+
 def _collect_actions(a, listed, repo_str):
-    """Copies the C actions a into a list of afk.Action, mapping each run
-    back to the Issue list_ready returned for it (in the tracker's
-    order, so a repeated listing maps to each copy in turn)."""
+    """Copies the C actions a into afk.Actions, mapping each run back to
+    the Issue list_ready returned for it (in the tracker's order, so a
+    repeated listing maps to each copy in turn)."""
     L = _L
     slots = {}
     for issue in listed:
@@ -1544,7 +1703,11 @@ def _collect_actions(a, listed, repo_str):
             Phase(L.afk_actions_phase(a, i)), L.afk_actions_attempts(a, i),
             bool(L.afk_actions_updated(a, i)),
             _text(L.afk_actions_checklist(a, i))))
-    return out
+    return Actions(out, _failures(a, L.afk_actions_error_count,
+                                  L.afk_actions_error_repo,
+                                  L.afk_actions_error_number,
+                                  L.afk_actions_error_code,
+                                  L.afk_actions_error_message))
 
 
 class _WatchTick(_Tick):
@@ -1602,6 +1765,17 @@ class Watcher(_Ticker):
     """
 
     _kind = "Watcher"
+    _tick_name = "watch"
+    _required = (("tracker", "tracker", "list_ready"),
+                 ("tracker", "tracker", "find_comment"),
+                 ("tracker", "tracker", "upsert_comment"),
+                 ("tracker", "tracker", "add_label"),
+                 ("tracker", "tracker", "remove_label"),
+                 ("tracker", "tracker", "close_issue"),
+                 ("agent", "t3_client", "snapshot"),
+                 ("agent", "t3_client", "send_turn"),
+                 ("ci", "ci", "status"),
+                 ("notifier", "notifier", "notify"))
     _handles = (("_w", _L.afk_watcher_free), ("_t", _L.afk_tracker_free),
                 ("_a", _L.afk_agent_free), ("_c", _L.afk_ci_free),
                 ("_n", _L.afk_notifier_free))
@@ -1615,6 +1789,8 @@ class Watcher(_Ticker):
         self.last_result = None
         #: The library's message for the last run_once() ("": success).
         self.last_error = ""
+        _refuse_none("Watcher", tracker=tracker, t3_client=t3_client, ci=ci,
+                     notifier=notifier)
         _Ticker.__init__(self, _WatchTick(tracker, t3_client, ci, notifier))
         st = self._st
         # Kept as long as the C handles may call them.  Every method is
@@ -1664,11 +1840,15 @@ class Watcher(_Ticker):
         library reads no clock: every deadline is measured against now.
 
         A disarmed config (kill switch on, or an empty allowlist) calls
-        no adapter method at all and returns [].
+        no adapter method at all, checks none, and returns [].  An armed
+        one first checks that every method of the four adapters a watch
+        tick may call exists and is callable: TypeError naming the first
+        that is not, before any call.
 
         When a host method raises, that run stops there, the tick goes
         on with the other runs, and the first such exception is raised
-        here, exactly as the host raised it.  A value a host method
+        here, exactly as the host raised it.  The result is an
+        afk.Actions: a list of afk.Action with every failure in .errors.  A value a host method
         returned that the library cannot use fails that call likewise,
         with ValueError (a bad state, phase or CI value) or TypeError
         (not a mapping or object, not a str).  The run is left so that
