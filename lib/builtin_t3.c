@@ -65,6 +65,7 @@
 
 #include "forge.h"
 #include "http.h"
+#include "jsonpos.h"
 
 #define RUNTIME_MODE "full-access"
 #define INTERACTION_MODE "default"
@@ -289,6 +290,7 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	char *path, *esc = afk__forge_enc(thread_id);
 	afk__http_req r;
 	json_error_t jerr;
+	char why[JSON_ERROR_TEXT_LENGTH];
 	json_t *root, *thread;
 	int rc;
 
@@ -313,9 +315,12 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	}
 	root = json_loadb(r.data, r.len, 0, &jerr);
 	afk__http_req_clear(&r);
+	/* jansson's reason and place, never its quote of the answer. */
 	if (root == NULL)
 		return afk__call_failf(call, AFK_EPARSE, "T3 thread snapshot: "
-		            "invalid JSON: %s", jerr.text);
+		            "invalid JSON: %s (line %d, column %d)",
+		            afk__jsonpos_reason(&jerr, why, sizeof(why)),
+		            jerr.line, jerr.column);
 	thread = json_object_get(root, "thread");
 	if (!json_is_object(thread)) {
 		json_decref(root);
