@@ -90,9 +90,7 @@ static void t3_free(void *userdata)
 	if (t == NULL)
 		return;
 	afk__http_free(t->http);
-	if (t->auth != NULL)
-		memset(t->auth, 0, strlen(t->auth));
-	free(t->auth);
+	afk__free_secret(t->auth);
 	free(t->base);
 	free(t->project_id);
 	free(t->model);
@@ -646,10 +644,7 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
 			rc = AFK_ENOMEM;
 		}
 	}
-	if (token != NULL) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
+	afk__free_secret(token);
 	if (rc != AFK_OK) {
 		t3_free(t);
 		return rc;

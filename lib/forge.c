@@ -56,8 +56,7 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
 			rc = AFK_ENOMEM;
 	}
-	memset(token, 0, strlen(token));
-	free(token);
+	afk__free_secret(token);
 	if (rc != AFK_OK) {
 		if (rc == AFK_ENOMEM)
 			afk__errf(errbuf, "%s: out of memory", kind);
@@ -79,10 +78,7 @@ void afk__forge_free(void *userdata)
 		return;
 	afk__http_free(g->http);
 	free(g->api);
-	if (g->auth != NULL) {
-		memset(g->auth, 0, strlen(g->auth));
-		free(g->auth);
-	}
+	afk__free_secret(g->auth);
 	free(g->login);
 	free(g->ready);
 	free(g->in_progress);
