@@ -114,7 +114,7 @@ static void slack_word(const struct slack_notifier *sn, const char *body,
 	memcpy(w, body != NULL ? body : "", n);
 	w[n] = '\0';
 	r = afk__redact_dup(w, secrets);
-	free(w);
+	afk__free_secret(w);
 	n = r != NULL ? strlen(r) : 0;
 	if (n > WORD_MAX)
 		n = WORD_MAX;
