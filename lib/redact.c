@@ -139,20 +139,40 @@ static size_t fragment_at(const char *t, size_t len, const char *sec,
 	return best;
 }
 
+/* Where the secret part of sec begins: for a URL (a webhook) after its
+ * scheme and host, which are no secret and which messages about the
+ * connection must be able to name ("cannot resolve hooks.slack.com") -
+ * unless the host part holds user information; else at 0. */
+static size_t secret_part(const char *sec)
+{
+	const char *p = strstr(sec, "://"), *slash, *at;
+
+	if (p == NULL)
+		return 0;
+	p += 3;
+	slash = strchr(p, '/');
+	at = strchr(p, '@');
+	if (at != NULL && (slash == NULL || at < slash))
+		return (size_t)(p - sec);
+	return slash != NULL ? (size_t)(slash - sec) : strlen(sec);
+}
+
 /* Every run of FRAG or more bytes that is also a part of a secret: a
  * server that quotes a token begun, cut or spliced, or a cut made before
  * redacting, must not show that part either.  What survives of a secret
  * is never longer than FRAG - 1 bytes. */
 static void mark_fragments(marks *m, const char *const *secrets)
 {
+	const char *sec;
 	size_t i, k, n;
 
 	for (; secrets != NULL && *secrets != NULL; secrets++) {
-		n = strlen(*secrets);
+		sec = *secrets + secret_part(*secrets);
+		n = strlen(sec);
 		if (n < FRAG)
 			continue;
 		for (i = 0; i + FRAG <= m->len; i++) {
-			k = fragment_at(m->text + i, m->len - i, *secrets, n);
+			k = fragment_at(m->text + i, m->len - i, sec, n);
 			if (k > 0)
 				mark(m, i, i + k);
 		}

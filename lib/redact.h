@@ -8,7 +8,9 @@
  *   - every run of AFK__REDACT_FRAGMENT (8) or more bytes that is also a
  *     part of such a secret: a token a server quotes cut, begun or
  *     spliced into other text, so that no 8 bytes of a secret are ever
- *     shown, whatever the text around them;
+ *     shown, whatever the text around them (of a URL, a webhook's, the
+ *     part after its host: the scheme and host are no secret, and a
+ *     message about the connection names them);
  *   - the value of a credential-like parameter in a URL query or a form
  *     (after '?', '&' or ';', before '='; case ignored): token, secret,
  *     key, password, passwd, sig, signature or auth, alone or after '_',

@@ -1434,6 +1434,28 @@ START_TEST(test_redact_hides_fragments)
 }
 END_TEST
 
+/* Of a URL secret (a webhook) the scheme and host are no secret: a
+ * message about the connection names them.  Its path's parts are. */
+START_TEST(test_redact_url_secret_fragments)
+{
+	const char *const hook[] = {
+		"https://hooks.slack.com/services/T0AFK/B0AFK/xoxHookS3cr3t", NULL
+	};
+	const char *const userinfo[] = {"https://bob:hunter2pw@example.org/x",
+	                                NULL};
+	char buf[256];
+
+	strcpy(buf, "cannot resolve hooks.slack.com: https://hooks.slack.com "
+	       "/services/T0AFK/B0 and xoxHookS3c");
+	afk__redact(buf, sizeof(buf), hook);
+	ck_assert_str_eq(buf, "cannot resolve hooks.slack.com: "
+	                 "https://hooks.slack.com [REDACTED] and [REDACTED]");
+	strcpy(buf, "bob:hunter2pw@exam");
+	afk__redact(buf, sizeof(buf), userinfo);
+	ck_assert_str_eq(buf, "[REDACTED]");
+}
+END_TEST
+
 /* A text bounded before it is redacted is cut where no secret begins. */
 START_TEST(test_redact_cut_len)
 {
@@ -1865,6 +1887,7 @@ static Suite *http_suite(void)
 	                    (int)(sizeof(redactions) / sizeof(*redactions)));
 	tcase_add_test(tc, test_redact_cuts_after_replacing);
 	tcase_add_test(tc, test_redact_hides_fragments);
+	tcase_add_test(tc, test_redact_url_secret_fragments);
 	tcase_add_test(tc, test_redact_cut_len);
 	tcase_add_test(tc, test_redact_format_cuts_after);
 	tcase_add_test(tc, test_json_reason_drops_the_quote);
