@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "jsonpos.h"
 #include "spawn.h"
 
 /* Seconds a CI command may take before it and every process it started
@@ -249,14 +250,18 @@ static int report(afk_call *call, json_t *o)
 /* Parses what the command printed and reports it. */
 static int parse_output(afk_call *call, const afk__capture *out)
 {
+	char why[JSON_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
 	json_t *o;
 	int rc;
 
 	o = json_loadb(out->buf, out->len, JSON_REJECT_DUPLICATES, &jerr);
+	/* Not jansson's quote of the output: a command may print a
+	 * token. */
 	if (o == NULL)
 		return afk__call_failf(call, AFK_EPARSE, "CI command output: line %d: "
-		            "invalid JSON: %s", jerr.line, jerr.text);
+		            "invalid JSON: %s", jerr.line,
+		            afk__jsonpos_reason(&jerr, why, sizeof(why)));
 	if (!json_is_object(o))
 		rc = afk__call_failf(call, AFK_EPARSE, "CI command output: expected one "
 		          "JSON object");

@@ -47,12 +47,20 @@ static void slack_free(void *userdata)
 	if (sn == NULL)
 		return;
 	afk__http_free(sn->http);
-	if (sn->url != NULL)
-		memset(sn->url, 0, strlen(sn->url));
-	free(sn->url);
-	free(sn->path);
-	free(sn->last);
+	afk__free_secret(sn->url);
+	afk__free_secret(sn->path);
+	afk__free_secret(sn->last);
 	free(sn);
+}
+
+/* Every form of the webhook, for afk__redact(). */
+static void list_secrets(const struct slack_notifier *sn,
+                         const char *secrets[4])
+{
+	secrets[0] = sn->url;
+	secrets[1] = sn->path;
+	secrets[2] = sn->last;
+	secrets[3] = NULL;
 }
 
 /* Fails call with code and the message fmt makes, redacted with the
@@ -70,32 +78,49 @@ static int fail(afk_call *call, const struct slack_notifier *sn, int code,
 	char msg[AFK__ERRMSG_SIZE];
 	va_list ap;
 
-	secrets[0] = sn->url;
-	secrets[1] = sn->path;
-	secrets[2] = sn->last;
-	secrets[3] = NULL;
+	list_secrets(sn, secrets);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	afk__redact_vformat(msg, sizeof(msg), secrets, fmt, ap);
 	va_end(ap);
-	afk__redact(msg, sizeof(msg), secrets);
 	afk_call_set_error(call, msg);
 	return code;
 }
 
-/* Slack's one-word answer at the start of body (letters, digits, '_'),
- * cut to WORD_MAX bytes, in word; "" when there is none. */
-static void slack_word(const char *body, char *word)
+static int is_word_char(char c)
 {
-	size_t n = 0;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_';
+}
 
-	while (body != NULL && n < WORD_MAX &&
-	       ((body[n] >= 'a' && body[n] <= 'z') ||
-	        (body[n] >= 'A' && body[n] <= 'Z') ||
-	        (body[n] >= '0' && body[n] <= '9') || body[n] == '_')) {
-		word[n] = body[n];
+/* Slack's one-word answer at the start of body (letters, digits, '_'),
+ * redacted whole and only then cut to WORD_MAX bytes (a cut first could
+ * split the webhook's token and show its start), in word; "" when there
+ * is none. */
+static void slack_word(const struct slack_notifier *sn, const char *body,
+                       char *word)
+{
+	const char *secrets[4];
+	size_t n = 0;
+	char *w, *r;
+
+	list_secrets(sn, secrets);
+	while (body != NULL && is_word_char(body[n]))
 		n++;
+	w = malloc(n + 1);
+	if (w == NULL) {
+		word[0] = '\0';
+		return;
 	}
+	memcpy(w, body != NULL ? body : "", n);
+	w[n] = '\0';
+	r = afk__redact_dup(w, secrets);
+	afk__free_secret(w);
+	n = r != NULL ? strlen(r) : 0;
+	if (n > WORD_MAX)
+		n = WORD_MAX;
+	memcpy(word, r != NULL ? r : "", n);
 	word[n] = '\0';
+	free(r);
 }
 
 /* The message's text: message and link on one line, control characters
@@ -131,7 +156,7 @@ static int judge(afk_call *call, const struct slack_notifier *sn,
 	}
 	if (r->fail == AFK__HTTP_ESTATUS && r->status >= 400 &&
 	    r->status < 500) {
-		slack_word(r->data, word);
+		slack_word(sn, r->data, word);
 		return fail(call, sn, AFK_ECONFIG, "Slack webhook refused the "
 		            "notification: \"%s\" (HTTP %ld); a permanent error: "
 		            "check the webhook and its channel", word, r->status);

@@ -65,6 +65,7 @@
 
 #include "forge.h"
 #include "http.h"
+#include "jsonpos.h"
 
 #define RUNTIME_MODE "full-access"
 #define INTERACTION_MODE "default"
@@ -97,9 +98,7 @@ static void t3_free(void *userdata)
 	if (t == NULL)
 		return;
 	afk__http_free(t->http);
-	if (t->auth != NULL)
-		memset(t->auth, 0, strlen(t->auth));
-	free(t->auth);
+	afk__free_secret(t->auth);
 	free(t->base);
 	free(t->project_id);
 	free(t->model);
@@ -297,6 +296,7 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	char *path, *esc = afk__forge_enc(thread_id);
 	afk__http_req r;
 	json_error_t jerr;
+	char why[JSON_ERROR_TEXT_LENGTH];
 	json_t *root, *thread;
 	int rc;
 
@@ -321,9 +321,12 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	}
 	root = json_loadb(r.data, r.len, 0, &jerr);
 	afk__http_req_clear(&r);
+	/* jansson's reason and place, never its quote of the answer. */
 	if (root == NULL)
 		return afk__call_failf(call, AFK_EPARSE, "T3 thread snapshot: "
-		            "invalid JSON: %s", jerr.text);
+		            "invalid JSON: %s (line %d, column %d)",
+		            afk__jsonpos_reason(&jerr, why, sizeof(why)),
+		            jerr.line, jerr.column);
 	thread = json_object_get(root, "thread");
 	if (!json_is_object(thread)) {
 		json_decref(root);
@@ -649,10 +652,7 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
 			rc = AFK_ENOMEM;
 		}
 	}
-	if (token != NULL) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
+	afk__free_secret(token);
 	if (rc != AFK_OK) {
 		t3_free(t);
 		return rc;

@@ -1253,8 +1253,64 @@ static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
 	return AFK_OK;
 }
 
+/* 1 when the n bytes at s are a token's shape: 20 or more letters and
+ * digits, both, of 12 distinct bytes or more - no variable's name, made
+ * of words, looks so. */
+static int random_run(const char *s, size_t n)
+{
+	unsigned char seen[256];
+	int alpha = 0, digit = 0, distinct = 0;
+	size_t i;
+
+	if (n < 20)
+		return 0;
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			digit = 1;
+		else
+			alpha = 1;
+		if (!seen[(unsigned char)s[i]]++)
+			distinct++;
+	}
+	return alpha && digit && distinct >= 12;
+}
+
+/* 1 when s, given where a variable's name (is_name) or a file's path
+ * belongs, is rather a credential pasted there: one that starts as
+ * GitHub's, GitLab's and Slack's tokens do, a URL (a webhook), or - for
+ * a name - a run of letters and digits with a random token's shape. */
+static int looks_like_secret(const char *s, int is_name)
+{
+	static const char *const prefixes[] = {
+		"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+		"glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glimt-",
+		"gloas-", "glcbt-", "glsoat-", "glagent-",
+		"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
+		"Bearer ", "bearer "
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
+		if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	if (strstr(s, "://") != NULL)
+		return 1;
+	while (is_name && *s != '\0') {
+		for (n = 0; (s[n] >= 'a' && s[n] <= 'z') ||
+		            (s[n] >= 'A' && s[n] <= 'Z') ||
+		            (s[n] >= '0' && s[n] <= '9'); n++)
+			;
+		if (random_run(s, n))
+			return 1;
+		s += n > 0 ? n : 1;
+	}
+	return 0;
+}
+
 /* A secret is named, never written: exactly one of the members env_name
- * (an environment variable's name) and file_name (a path, resolved). */
+ * (an environment variable's name) and file_name (a path, resolved).  A
+ * credential pasted in either is refused without being quoted. */
 static int secret_member(cfg_ctx *cx, json_t *v, const char *env_name,
                          const char *file_name, char **env, char **file)
 {
@@ -1268,8 +1324,19 @@ static int secret_member(cfg_ctx *cx, json_t *v, const char *env_name,
 		return refuse(cx, "exactly one of \"%s\" and \"%s\" is needed "
 		              "(the secret itself never goes in the "
 		              "configuration)", env_name, file_name);
+	if (f != NULL && json_is_string(f) &&
+	    looks_like_secret(json_string_value(f), 0)) {
+		push_key(cx, file_name);
+		return refuse(cx, "looks like a secret, not a file's path (name "
+		              "the file that holds it)");
+	}
 	if (f != NULL)
 		return path_member(cx, v, file_name, NULL, file);
+	if (json_is_string(e) && looks_like_secret(json_string_value(e), 1)) {
+		push_key(cx, env_name);
+		return refuse(cx, "looks like a secret, not a variable name "
+		              "(name the environment variable that holds it)");
+	}
 	rc = string_member(cx, v, env_name, NULL, env);
 	if (rc != AFK_OK)
 		return rc;

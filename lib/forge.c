@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonpos.h"
+
 #define MAX_PRS 10             /* linked PRs read per status */
 
 int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
@@ -54,8 +56,7 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
 			rc = AFK_ENOMEM;
 	}
-	memset(token, 0, strlen(token));
-	free(token);
+	afk__free_secret(token);
 	if (rc != AFK_OK) {
 		if (rc == AFK_ENOMEM)
 			afk__errf(errbuf, "%s: out of memory", kind);
@@ -77,10 +78,7 @@ void afk__forge_free(void *userdata)
 		return;
 	afk__http_free(g->http);
 	free(g->api);
-	if (g->auth != NULL) {
-		memset(g->auth, 0, strlen(g->auth));
-		free(g->auth);
-	}
+	afk__free_secret(g->auth);
 	free(g->login);
 	free(g->ready);
 	free(g->in_progress);
@@ -275,18 +273,15 @@ json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,
 	json_error_t err;
 	json_t *v = json_loadb(q->r.data ? q->r.data : "", q->r.len, 0,
 	                       &err);
-	char *near;
+	char why[JSON_ERROR_TEXT_LENGTH];
 
 	if (v == NULL) {
-		/* jansson quotes the text it stopped at after " near ": the
-		 * answer's own words, which may hold anything - a token the
-		 * server echoed.  Only the reason and the place are kept. */
-		if ((near = strstr(err.text, " near ")) != NULL)
-			*near = '\0';
+		/* Only the reason and the place: never the answer's words. */
 		afk__call_failf(call, AFK_EPARSE, "%s: %s %s: the answer is "
 		                "not valid JSON: %s (line %d, column %d)",
-		                q->what, method, q->url, err.text, err.line,
-		                err.column);
+		                q->what, method, q->url,
+		                afk__jsonpos_reason(&err, why, sizeof(why)),
+		                err.line, err.column);
 		return NULL;
 	}
 	if (want_array ? !json_is_array(v) : !json_is_object(v)) {

@@ -46,6 +46,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "jsonpos.h"
 #include "redact.h"
 
 #define RETRY_5XX_MS 300              /* back-off before a 5xx retry */
@@ -55,8 +56,8 @@
 #define RESERVE_WAIT_S 60             /* reserve reached, reset unknown */
 #define SNIPPET 200                   /* bytes of a server's message */
 #define SNIPPET_SCAN 8192             /* bytes redacted before cutting */
+#define REASON_MAX 63                 /* bytes of a status line's text */
 #define HEADER_MAX 16384              /* bytes kept of one header */
-#define MSG_MAX 4096                  /* a message before its last cut */
 #define CACHE_VERSION 1
 #define CACHE_ENTRIES_MAX 65536
 #define CACHE_BYTES_MAX (64L * 1024 * 1024)
@@ -163,11 +164,8 @@ static void copy_cut(char *dst, size_t size, const char *s)
 static void vformat_redacted(afk__http *h, char *dst, size_t size,
                              const char *fmt, va_list ap)
 {
-	char msg[MSG_MAX];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	afk__redact(msg, sizeof(msg), (const char *const *)h->secrets);
-	copy_cut(dst, size, msg);
+	afk__redact_vformat(dst, size, (const char *const *)h->secrets, fmt,
+	                    ap);
 }
 
 static void warn(afk__http *h, const char *fmt, ...) PRINTF(2, 3);
@@ -514,6 +512,7 @@ enum { CACHE_READ, CACHE_SAME, CACHE_NONE, CACHE_BAD, CACHE_NOTREG };
 static int cache_read(afk__http *h, json_t **entries, long long *max_seq,
                       size_t *bytes, char *why, size_t size)
 {
+	char text[JSON_ERROR_TEXT_LENGTH];
 	json_error_t err;
 	struct stat st;
 	json_t *doc;
@@ -562,7 +561,8 @@ static int cache_read(afk__http *h, json_t **entries, long long *max_seq,
 	doc = json_loadf(fp, JSON_REJECT_DUPLICATES, &err);
 	fclose(fp);
 	if (doc == NULL) {
-		snprintf(why, size, "line %d: %s", err.line, err.text);
+		snprintf(why, size, "line %d: %s", err.line,
+		         afk__jsonpos_reason(&err, text, sizeof(text)));
 		return CACHE_BAD;
 	}
 	bad = cache_check(doc, max_seq, bytes);
@@ -969,7 +969,7 @@ void afk__http_free(afk__http *h)
 	}
 	free(h->hosts);
 	for (i = 0; i < h->nsecrets; i++)
-		free(h->secrets[i]);
+		afk__free_secret(h->secrets[i]);
 	free(h->secrets);
 	free(h);
 	curl_global_cleanup();
@@ -1297,7 +1297,8 @@ typedef struct xfer {
 	size_t len, cap;
 	int too_large, nomem;
 	char *hv[NHDR];
-	char reason[64];          /* of the status line: "Not Found" */
+	char *reason;             /* of the status line: "Not Found", as
+	                             sent (unredacted); NULL: none */
 	json_t *joined;           /* the pages' elements, when paginated */
 	int cached_pages;
 	int retried;
@@ -1345,12 +1346,14 @@ static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
 static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
 {
 	afk__http_req *r = x->req;
-	char cause[MSG_MAX];
 	const char *url;
+	char *cause;
 	va_list ap;
 
+	/* The cause is whole until the message is redacted: a cut before
+	 * would leave the prefix of a secret it splits. */
 	va_start(ap, fmt);
-	vsnprintf(cause, sizeof(cause), fmt, ap);
+	cause = afk__vaprintf(fmt, ap);
 	va_end(ap);
 	url = x->cur.text != NULL ? x->cur.text :
 	      r->url != NULL ? r->url : "(no URL)";
@@ -1359,7 +1362,8 @@ static void x_fail(xfer *x, afk__http_fail fail, const char *fmt, ...)
 	                r->what != NULL ? ": " : "", x->method, url,
 	                x->sent ? "the outcome is unknown (the request was "
 	                "sent and may have been applied; read before trying "
-	                "again): " : "", cause);
+	                "again): " : "", cause != NULL ? cause : "out of memory");
+	afk__free_secret(cause);
 	r->outcome_unknown = x->sent;
 	r->fail = fail;
 	r->rc = fail_rc(fail);
@@ -1379,22 +1383,27 @@ static int mentions(const char *s, size_t n, const char *w)
 }
 
 /* Writes into out (SNIPPET + 4 bytes) the start of a server's answer as
- * a message quotes it: redacted first, then control characters and runs
- * of blanks folded to one space, then cut. */
+ * a message quotes it: at most SNIPPET_SCAN bytes, cut where no secret
+ * begins; redacted; control characters and runs of blanks folded to one
+ * space; redacted again (the folding may have joined the parts of a
+ * secret that a blank split); then cut. */
 static void snippet(afk__http *h, const char *data, size_t len, char *out)
 {
+	const char *const *secrets = (const char *const *)h->secrets;
 	char scan[SNIPPET_SCAN + 1];
-	size_t n = len < SNIPPET_SCAN ? len : SNIPPET_SCAN, i, o = 0;
+	size_t n = len, i, o = 0;
 	unsigned char c;
 
 	if (data == NULL || n == 0) {
 		strcpy(out, "(empty body)");
 		return;
 	}
+	if (n > SNIPPET_SCAN)
+		n = afk__redact_cut_len(data, SNIPPET_SCAN, secrets);
 	for (i = 0; i < n; i++)
 		scan[i] = data[i] != '\0' ? data[i] : ' ';
 	scan[n] = '\0';
-	afk__redact(scan, sizeof(scan), (const char *const *)h->secrets);
+	afk__redact(scan, sizeof(scan), secrets);
 	for (i = 0; scan[i] != '\0'; i++) {
 		c = (unsigned char)scan[i];
 		if (c <= 0x20 || c == 0x7F) {
@@ -1405,6 +1414,7 @@ static void snippet(afk__http *h, const char *data, size_t len, char *out)
 		}
 	}
 	scan[o] = '\0';
+	afk__redact(scan, sizeof(scan), secrets);
 	copy_cut(out, SNIPPET + 1, scan);
 	if (strlen(scan) > SNIPPET)
 		strcat(out, "...");
@@ -1443,7 +1453,19 @@ static void clear_headers(xfer *x)
 		free(x->hv[i]);
 		x->hv[i] = NULL;
 	}
-	x->reason[0] = '\0';
+	free(x->reason);
+	x->reason = NULL;
+}
+
+/* How much of a header value of vlen bytes at v is kept: all of it up
+ * to HEADER_MAX, else HEADER_MAX cut where no secret begins - the value
+ * is redacted later, whole, when a message quotes it. */
+static size_t header_len(const xfer *x, const char *v, size_t vlen)
+{
+	if (vlen <= HEADER_MAX)
+		return vlen;
+	return afk__redact_cut_len(v, HEADER_MAX,
+	                           (const char *const *)x->h->secrets);
 }
 
 /* Keeps the headers of hdr_names: the first of each, every Link joined
@@ -1465,11 +1487,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 			for (v = sp + 1; end > v && (end[-1] == '\r' ||
 			     end[-1] == '\n'); end--)
 				;
-			vlen = (size_t)(end - v);
-			if (vlen >= sizeof(x->reason))
-				vlen = sizeof(x->reason) - 1;
-			memcpy(x->reason, v, vlen);
-			x->reason[vlen] = '\0';
+			x->reason = dupn(v, header_len(x, v, (size_t)(end - v)));
 		}
 		return len;
 	}
@@ -1486,9 +1504,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 	while (end > v && (is_sp(end[-1]) || end[-1] == '\r' ||
 	       end[-1] == '\n'))
 		end--;
-	vlen = (size_t)(end - v);
-	if (vlen > HEADER_MAX)
-		vlen = HEADER_MAX;
+	vlen = header_len(x, v, (size_t)(end - v));
 	if (x->hv[i] == NULL) {
 		x->hv[i] = dupn(v, vlen);
 	} else if (i == H_LINK && strlen(x->hv[i]) < HEADER_MAX) {
@@ -1566,6 +1582,17 @@ static void x_setup(xfer *x)
 	}
 }
 
+/* Frees request header lines, wiped first: one is the secret header. */
+static void free_lines(struct curl_slist *l)
+{
+	struct curl_slist *p;
+
+	for (p = l; p != NULL; p = p->next)
+		if (p->data != NULL)
+			afk__wipe(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
 /* Appends line to *l; 0, or -1 when memory ran out (*l unchanged). */
 static int add_line(struct curl_slist **l, const char *line)
 {
@@ -1609,10 +1636,10 @@ static int x_headers(xfer *x)
 		bad |= add_line(&l, inm);
 	free(inm);
 	if (bad) {
-		curl_slist_free_all(l);
+		free_lines(l);
 		return -1;
 	}
-	curl_slist_free_all(x->hdrs);
+	free_lines(x->hdrs);
 	x->hdrs = l;
 	return 0;
 }
@@ -1834,6 +1861,7 @@ static void page_done(xfer *x, const char *text, size_t len, int cached)
 	json_t *page;
 	url_info next;
 	const char *why;
+	char why_buf[JSON_ERROR_TEXT_LENGTH];
 	char *target;
 	int nomem;
 
@@ -1859,7 +1887,9 @@ static void page_done(xfer *x, const char *text, size_t len, int cached)
 	page = json_loadb(text, len, 0, &err);
 	if (page == NULL) {
 		x_fail(x, AFK__HTTP_EPARSE, "page %d is not valid JSON: %s "
-		       "(line %d)", r->pages, err.text, err.line);
+		       "(line %d, column %d)", r->pages,
+		       afk__jsonpos_reason(&err, why_buf, sizeof(why_buf)),
+		       err.line, err.column);
 		return;
 	}
 	if (!json_is_array(page) || json_array_extend(x->joined, page) != 0) {
@@ -1909,11 +1939,23 @@ static void page_done(xfer *x, const char *text, size_t len, int cached)
 	x->not_before = 0;
 }
 
+/* The status line's text as a message quotes it (REASON_MAX + 1
+ * bytes): redacted whole, then cut. */
+static void reason_of(const xfer *x, char *out)
+{
+	char *r;
+
+	r = afk__redact_dup(x->reason != NULL ? x->reason : "",
+	                    (const char *const *)x->h->secrets);
+	copy_cut(out, REASON_MAX + 1, r != NULL ? r : "");
+	free(r);
+}
+
 /* Handles a response that is not a page: a 3xx, 4xx or 5xx. */
 static void status_failed(xfer *x, long status)
 {
 	afk__http_req *r = x->req;
-	char snip[SNIPPET + 4];
+	char snip[SNIPPET + 4], reason[REASON_MAX + 1];
 	long long ra;
 
 	if (status >= 500 && x->is_get && !x->retried) {
@@ -1931,16 +1973,17 @@ static void status_failed(xfer *x, long status)
 	x->body = NULL;
 	x->cap = 0;
 	snippet(x->h, r->data, r->len, snip);
+	reason_of(x, reason);
 	if (status == 304)
 		x_fail(x, AFK__HTTP_ESTATUS, "answered 304 Not Modified to a "
 		       "request the cache did not make");
 	else if (status >= 300 && status < 400)
 		x_fail(x, AFK__HTTP_EREDIRECT, "answered %ld %s (a redirect to %s), "
-		       "not followed", status, x->reason,
+		       "not followed", status, reason,
 		       x->hv[H_LOCATION] != NULL ? x->hv[H_LOCATION] : "nowhere");
 	else
 		x_fail(x, AFK__HTTP_ESTATUS, "HTTP %ld %s%s: %s", status,
-		       x->reason, x->retried ? " (also on the retry)" : "", snip);
+		       reason, x->retried ? " (also on the retry)" : "", snip);
 }
 
 /* A transfer of x ended with res. */
@@ -2120,7 +2163,7 @@ static void x_free(afk__http *h, xfer *x)
 		}
 		curl_easy_cleanup(x->easy);
 	}
-	curl_slist_free_all(x->hdrs);
+	free_lines(x->hdrs);
 	json_decref(x->cached);
 	url_info_free(&x->cur);
 	free(x->origin);

@@ -73,7 +73,11 @@
  *   - Writes every message through afk__redact() (lib/redact.h) with
  *     every secret the handle has seen: the secret headers' values and
  *     tokens, those given to afk__http_add_secret(), credential-like
- *     query parameters.  A secret header is sent and never shown.
+ *     query parameters.  A secret header is sent and never shown.  A
+ *     message is formatted whole and redacted before it is cut; what a
+ *     server sent and must be bounded first (a header, the start of a
+ *     body) is cut where no secret begins; jansson's quote of a page
+ *     is never used.  No 8 bytes of a secret reach a message.
  *
  * curl_global_init(): libcurl's one piece of global state, and not
  * thread-safe in libcurls older than 7.84.  afk__http_new() calls

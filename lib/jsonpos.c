@@ -1,5 +1,6 @@
 /*
- * lib/jsonpos.c - the line of a value in a JSON text.
+ * lib/jsonpos.c - where a JSON text went wrong: the line of a value, and
+ * jansson's reason without its quote.
  *
  * A forward scan with a cursor and a line counter.  Containers that are
  * not on the path are skipped by counting brackets outside strings, so
@@ -296,4 +297,20 @@ size_t afk__jsonpos_line(const char *text, const afk__jsonpos_step *path,
 		best = line;
 	}
 	return best;
+}
+
+const char *afk__jsonpos_reason(const json_error_t *err, char *buf,
+                                size_t size)
+{
+	const char *near = strstr(err->text, " near '");
+	size_t n = near != NULL ? (size_t)(near - err->text) :
+	           strlen(err->text);
+
+	if (size == 0)
+		return buf;
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, err->text, n);
+	buf[n] = '\0';
+	return buf;
 }

@@ -1,5 +1,6 @@
 /*
- * lib/jsonpos.h - the line of a value in a JSON text.  Internal.
+ * lib/jsonpos.h - where a JSON text went wrong, for messages: the line of
+ * a value, and jansson's reason without its quote.  Internal.
  *
  * jansson keeps no positions of the values it decodes, so a message that
  * names the line of a refused value scans the text again.  The scanner is
@@ -11,6 +12,8 @@
 #define AFK_LIB_JSONPOS_H
 
 #include <stddef.h>
+
+#include <jansson.h>
 
 /* One step of a key path: the member named key of an object, or, when key
  * is NULL, the element at index of an array.  {"allowlist", 1} is written
@@ -29,5 +32,14 @@ typedef struct afk__jsonpos_step {
  * ancestor that was: the top-level value's at worst. */
 size_t afk__jsonpos_line(const char *text, const afk__jsonpos_step *path,
                          size_t n);
+
+/* jansson's reason for refusing a text, for a message: err->text without
+ * what jansson quotes after " near '" - the text's own bytes, which may
+ * hold anything, a token a server echoed, and which jansson cuts where it
+ * likes, before any redaction could see the whole.  Written into buf
+ * (size bytes); returns buf.  The caller adds err->line and err->column,
+ * which say where without quoting. */
+const char *afk__jsonpos_reason(const json_error_t *err, char *buf,
+                                size_t size);
 
 #endif

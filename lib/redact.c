@@ -8,8 +8,13 @@
  */
 #include "redact.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
+
+#define FRAG AFK__REDACT_FRAGMENT
 
 /* Where the rules record what they hide: a mask of len bytes, or, when no
  * mask could be allocated, the text itself, overwritten with '*'. */
@@ -116,6 +121,64 @@ static void mark_secrets(marks *m, const char *const *secrets)
 	}
 }
 
+/* The longest k (FRAG <= k) such that the k bytes at t (len bytes
+ * left) are also somewhere in the secret sec (n bytes), else 0. */
+static size_t fragment_at(const char *t, size_t len, const char *sec,
+                          size_t n)
+{
+	size_t j, k, best = 0;
+
+	for (j = 0; j + FRAG <= n; j++) {
+		if (sec[j] != t[0])
+			continue;
+		for (k = 0; k < len && j + k < n && t[k] == sec[j + k]; k++)
+			;
+		if (k >= FRAG && k > best)
+			best = k;
+	}
+	return best;
+}
+
+/* Where the secret part of sec begins: for a URL (a webhook) after its
+ * scheme and host, which are no secret and which messages about the
+ * connection must be able to name ("cannot resolve hooks.slack.com") -
+ * unless the host part holds user information; else at 0. */
+static size_t secret_part(const char *sec)
+{
+	const char *p = strstr(sec, "://"), *slash, *at;
+
+	if (p == NULL)
+		return 0;
+	p += 3;
+	slash = strchr(p, '/');
+	at = strchr(p, '@');
+	if (at != NULL && (slash == NULL || at < slash))
+		return (size_t)(p - sec);
+	return slash != NULL ? (size_t)(slash - sec) : strlen(sec);
+}
+
+/* Every run of FRAG or more bytes that is also a part of a secret: a
+ * server that quotes a token begun, cut or spliced, or a cut made before
+ * redacting, must not show that part either.  What survives of a secret
+ * is never longer than FRAG - 1 bytes. */
+static void mark_fragments(marks *m, const char *const *secrets)
+{
+	const char *sec;
+	size_t i, k, n;
+
+	for (; secrets != NULL && *secrets != NULL; secrets++) {
+		sec = *secrets + secret_part(*secrets);
+		n = strlen(sec);
+		if (n < FRAG)
+			continue;
+		for (i = 0; i + FRAG <= m->len; i++) {
+			k = fragment_at(m->text + i, m->len - i, sec, n);
+			if (k > 0)
+				mark(m, i, i + k);
+		}
+	}
+}
+
 /* ?token=X, &access_token=X, ;api_key=X */
 static void mark_query_values(marks *m)
 {
@@ -195,6 +258,7 @@ static void mark_auth_words(marks *m)
 static void mark_all(marks *m, const char *const *secrets)
 {
 	mark_secrets(m, secrets);
+	mark_fragments(m, secrets);
 	mark_query_values(m);
 	mark_userinfo(m);
 	mark_auth_words(m);
@@ -286,4 +350,69 @@ char *afk__redact_dup(const char *s, const char *const *secrets)
 	if (s == NULL)
 		return NULL;
 	return redact_alloc(s, secrets, &count);
+}
+
+size_t afk__redact_cut_len(const char *s, size_t max,
+                           const char *const *secrets)
+{
+	size_t cut = max, n, k;
+
+	for (; secrets != NULL && *secrets != NULL; secrets++) {
+		n = strlen(*secrets);
+		if (n == 0)
+			continue;
+		for (k = n - 1 < max ? n - 1 : max; k > 0; k--) {
+			if (memcmp(s + max - k, *secrets, k) == 0) {
+				if (max - k < cut)
+					cut = max - k;
+				break;
+			}
+		}
+	}
+	while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+		cut--;
+	return cut;
+}
+
+void afk__redact_vformat(char *dst, size_t size,
+                         const char *const *secrets, const char *fmt,
+                         va_list ap)
+{
+	size_t count, n;
+	va_list aq;
+	char *raw, *r = NULL;
+	int len;
+
+	if (dst == NULL || size == 0)
+		return;
+	va_copy(aq, ap);
+	raw = afk__vaprintf(fmt, aq);
+	va_end(aq);
+	if (raw != NULL) {
+		r = redact_alloc(raw, secrets, &count);
+		afk__free_secret(raw);
+	}
+	if (r == NULL) {
+		/* No memory: the text is formatted into dst, cut clear of
+		 * any secret it may have been cut in, and hidden in place. */
+		len = vsnprintf(dst, size, fmt, ap);
+		if (len > 0 && (size_t)len >= size)
+			dst[afk__redact_cut_len(dst, size - 1, secrets)] = '\0';
+		afk__redact(dst, size, secrets);
+		return;
+	}
+	n = cut_utf8(r, strlen(r), size - 1);
+	memcpy(dst, r, n);
+	dst[n] = '\0';
+	free(r);
+}
+
+void afk__redact_format(char *dst, size_t size, const char *const *secrets,
+                        const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	afk__redact_vformat(dst, size, secrets, fmt, ap);
+	va_end(ap);
 }

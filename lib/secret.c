@@ -3,6 +3,12 @@
  * variable or the file the configuration names; the configuration itself
  * never holds one.  One reader for every built-in, so that all refuse
  * the same malformed secrets with the same words.
+ *
+ * A secret shorter than SECRET_MIN bytes is refused: messages hide every
+ * 8 bytes of a secret (lib/redact.h), so what may show of one is at most
+ * 7 bytes, which must be the lesser part of it - and a secret of a byte
+ * or two would blank those bytes out of every message.  Every copy made
+ * here is wiped before it is freed.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -12,9 +18,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SECRET_MAX 4096        /* bytes of a token or webhook file */
+#define SECRET_MIN 16          /* bytes of a secret, at least */
+#define NOT_REGULAR (-1)       /* read_small(): a FIFO, a device, ... */
 
 /* Drops trailing whitespace (a file's newline). */
 static void trim_end(char *s)
@@ -34,6 +43,34 @@ static int has_ctl(const char *s)
 	return 0;
 }
 
+/* Opens path for reading, only when it is a regular file: a FIFO would
+ * block the tick until a writer came, a device could be read forever.
+ * The open itself never blocks (O_NONBLOCK, cleared once the file is
+ * known to be regular).  Returns the descriptor, or -1 with *err an
+ * errno value or NOT_REGULAR. */
+static int open_regular(const char *path, int *err)
+{
+	struct stat st;
+	int fd, fl;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (fstat(fd, &st) != 0)
+		*err = errno;
+	else if (!S_ISREG(st.st_mode))
+		*err = NOT_REGULAR;
+	else if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		*err = errno;
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
 /* Reads the file at path (at most SECRET_MAX bytes) into a heap string. */
 static int read_small(const char *path, char **out)
 {
@@ -44,9 +81,8 @@ static int read_small(const char *path, char **out)
 
 	if (buf == NULL)
 		return ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path, &err);
 	if (fd < 0) {
-		err = errno;
 		free(buf);
 		return err;
 	}
@@ -66,6 +102,7 @@ static int read_small(const char *path, char **out)
 	}
 	close(fd);
 	if (err) {
+		afk__wipe(buf, len);
 		free(buf);
 		return err;
 	}
@@ -79,7 +116,8 @@ int afk__secret_read(const char *env, const char *file, const char *what,
 {
 	const char *v;
 	char *s = NULL;
-	int err;
+	size_t n;
+	int err, bad = 1;
 
 	*out = NULL;
 	if (env != NULL) {
@@ -99,6 +137,8 @@ int afk__secret_read(const char *env, const char *file, const char *what,
 		if (err) {
 			afk__errf(errbuf, "%s: cannot read %s: %s", what, file,
 			          err == EFBIG ? "larger than 4 KiB" :
+			          err == NOT_REGULAR ? "not a regular file (a "
+			          "FIFO or a device is never read)" :
 			          strerror(err));
 			return err == ENOMEM ? AFK_ENOMEM : AFK_ECONFIG;
 		}
@@ -106,12 +146,21 @@ int afk__secret_read(const char *env, const char *file, const char *what,
 		afk__errf(errbuf, "%s: no secret configured", what);
 		return AFK_ECONFIG;
 	}
+	n = strlen(s);
 	trim_end(s);
-	if (s[0] == '\0' || has_ctl(s)) {
-		/* The value is never quoted: it is the secret. */
+	/* The value is never quoted: it is the secret. */
+	if (s[0] == '\0' || has_ctl(s))
 		afk__errf(errbuf, "%s: the secret from %s is %s", what,
 		          env ? env : file, s[0] ? "not one line" : "empty");
-		memset(s, 0, strlen(s));
+	else if (strlen(s) < SECRET_MIN)
+		afk__errf(errbuf, "%s: the secret from %s is shorter than %d "
+		          "bytes: too short to be told apart from the words of "
+		          "a message, so messages could not hide it", what,
+		          env ? env : file, SECRET_MIN);
+	else
+		bad = 0;
+	if (bad) {
+		afk__wipe(s, n);
 		free(s);
 		return AFK_ECONFIG;
 	}

@@ -107,24 +107,49 @@ void afk__errf(char *buf, const char *fmt, ...)
 	va_end(ap);
 }
 
-char *afk__aprintf(const char *fmt, ...)
+char *afk__vaprintf(const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list aq;
 	int n;
 	char *s;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
 	if (n < 0)
 		return NULL;
 	s = malloc((size_t)n + 1);
 	if (s == NULL)
 		return NULL;
-	va_start(ap, fmt);
 	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+char *afk__aprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = afk__vaprintf(fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+void afk__wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+void afk__free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	afk__wipe(s, strlen(s));
+	free(s);
 }
 
 int afk__utf8_valid(const char *s)

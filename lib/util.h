@@ -52,5 +52,19 @@ char *afk__aprintf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)))
 #endif
 	;
+char *afk__vaprintf(const char *fmt, va_list ap)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 1, 0)))
+#endif
+	;
+
+/* Overwrites the n bytes at p with zeros through a volatile pointer, a
+ * store the compiler may not drop as dead because the memory is freed
+ * next (a plain memset() before free() it may). */
+void afk__wipe(void *p, size_t n);
+
+/* Wipes the string s (a secret, or a text that held one) and frees it;
+ * NULL is a no-op. */
+void afk__free_secret(char *s);
 
 #endif

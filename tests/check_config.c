@@ -1263,6 +1263,9 @@ END_TEST
 
 /* --- adapters -------------------------------------------------------- */
 
+#define SECRET_ENV "looks like a secret, not a variable name (name the environment variable that holds it)"
+#define SECRET_FILE "looks like a secret, not a file's path (name the file that holds it)"
+
 static const struct bad_adapter {
 	const char *key;
 	const char *json;
@@ -1391,6 +1394,33 @@ static const struct bad_adapter {
 	 "digit)"},
 	{"ci", "{\"kind\": \"github\", \"token_env\": \"T\", "
 	 "\"env\": [\"A\"]}", "ci.env: unknown member of a \"github\" ci"},
+	/* a credential pasted where its variable's name or file belongs:
+	 * refused, never quoted */
+	{"tracker", "{\"kind\": \"github\", \"token_env\": "
+	 "\"ghp_L8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeK\"}",
+	 "tracker.token_env: " SECRET_ENV},
+	{"ci", "{\"kind\": \"github\", \"token_env\": "
+	 "\"github_pat_11ABCDEFG0abcdefghijkl\"}", "ci.token_env: " SECRET_ENV},
+	{"tracker", "{\"kind\": \"forgejo\", \"api_url\": \"https://x\", "
+	 "\"token_env\": \"4f9c2e1a7b3d5f6e8a9c0b1d2e3f4a5b6c7d8e9f\"}",
+	 "tracker.token_env: " SECRET_ENV},
+	{"agent", "{\"kind\": \"t3\", \"url\": \"https://t3.example\", "
+	 "\"token_env\": \"glpat-cfBAepfJBd0Kh8oOO\", \"project_id\": "
+	 "\"p\", \"model\": \"m\"}", "agent.token_env: " SECRET_ENV},
+	{"agent", "{\"kind\": \"t3\", \"url\": \"https://t3.example\", "
+	 "\"token_env\": \"T3_dNnFRIBXuDL7DxtpYlSXpfKt\", \"project_id\": "
+	 "\"p\", \"model\": \"m\"}", "agent.token_env: " SECRET_ENV},
+	{"notifier", "{\"kind\": \"slack\", \"webhook_env\": "
+	 "\"https://hooks.slack.com/services/T0/B0/xyzSECRET\"}",
+	 "notifier.webhook_env: " SECRET_ENV},
+	{"notifier", "{\"kind\": \"slack\", \"webhook_env\": "
+	 "\"xoxb-1234-abcd\"}", "notifier.webhook_env: " SECRET_ENV},
+	{"notifier", "{\"kind\": \"slack\", \"webhook_file\": "
+	 "\"https://hooks.slack.com/services/T0/B0/xyzSECRET\"}",
+	 "notifier.webhook_file: " SECRET_FILE},
+	{"tracker", "{\"kind\": \"github\", \"token_file\": "
+	 "\"ghp_L8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeK\"}",
+	 "tracker.token_file: " SECRET_FILE},
 };
 
 START_TEST(bad_adapter_is_refused)
@@ -1505,6 +1535,41 @@ START_TEST(env_naming_a_secret_is_refused)
 	assert_msg(c, "tracker.token_env: \"MY_TOKEN\" is passed to the ci "
 	           "command by ci.env: a secret never goes to a command");
 	assert_get(c, "tracker", "null");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
+/* Names that are names are taken, however long; the refusal of one that
+ * is a token names its file and line. */
+START_TEST(secret_shaped_names)
+{
+	static const char *const names[] = {
+		"GITHUB_TOKEN", "AFK_TEST_FAULTS_TOKEN", "token",
+		"MY_ORG_FORGEJO_API_TOKEN_FOR_PRODUCTION_2",
+		"CI_JOB_TOKEN_2024", "ghp", "GHP_TOKEN"
+	};
+	char dir[DIR_MAX], path[PATH_MAX], want[2 * PATH_MAX], *j;
+	afk_config *c = cfg_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		j = afk__aprintf("{\"kind\": \"github\", \"token_env\": "
+		                 "\"%s\"}", names[i]);
+		ck_assert_msg(afk_config_set(c, "tracker", j) == AFK_OK,
+		              "%s: %s", names[i], afk_config_errmsg(c));
+		free(j);
+	}
+	tmp_make(dir);
+	write_file(dir, "afk.json",
+	           "{\n"
+	           "  \"tracker\": {\"kind\": \"github\",\n"
+	           "    \"token_env\": \"ghp_L8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeK\"}\n"
+	           "}\n", path);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:3: tracker.token_env: " SECRET_ENV,
+	         path);
+	assert_msg(c, want);
 	afk_config_free(c);
 	tmp_remove(dir);
 }
@@ -2021,6 +2086,7 @@ static Suite *suite(void)
 	LOOP(tc, wrong_type_is_refused_by_load_with_line, bad_types);
 	tcase_add_test(tc, unknown_key_is_refused_with_its_line);
 	tcase_add_test(tc, file_error_names_path_and_line);
+	tcase_add_test(tc, secret_shaped_names);
 	tcase_add_test(tc, lines_survive_tricky_strings);
 	tcase_add_test(tc, line_of_an_escaped_key);
 	tcase_add_test(tc, line_of_a_nested_array_element);

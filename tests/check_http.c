@@ -33,6 +33,7 @@
 #include "fakes.h"
 #include "httpsrv.h"
 #include "http.h"
+#include "jsonpos.h"
 #include "redact.h"
 
 #define TOKEN "ghp_S3cr3tT0k3nValue0123456789abcdef"
@@ -1885,6 +1886,362 @@ START_TEST(test_redact_cuts_after_replacing)
 }
 END_TEST
 
+/* A part of 8 bytes or more of a secret is hidden wherever it is; a
+ * shorter one is not (it could be any word). */
+START_TEST(test_redact_hides_fragments)
+{
+	const char *const secrets[] = {TOKEN, NULL};
+	char buf[256];
+
+	strcpy(buf, "cut ghp_S3cr3tT0k3n| begun");
+	afk__redact(buf, sizeof(buf), secrets);
+	ck_assert_str_eq(buf, "cut [REDACTED]| begun");
+	strcpy(buf, "end 0123456789abcdef, middle T0k3nValue0, short ghp_S3c");
+	afk__redact(buf, sizeof(buf), secrets);
+	ck_assert_str_eq(buf, "end [REDACTED], middle [REDACTED], short "
+	                 "ghp_S3c");
+	/* two parts spliced: one run, one replacement */
+	strcpy(buf, "x ghp_S3cr3tValue0123 y");
+	afk__redact(buf, sizeof(buf), secrets);
+	ck_assert_str_eq(buf, "x [REDACTED] y");
+}
+END_TEST
+
+/* Of a URL secret (a webhook) the scheme and host are no secret: a
+ * message about the connection names them.  Its path's parts are. */
+START_TEST(test_redact_url_secret_fragments)
+{
+	const char *const hook[] = {
+		"https://hooks.slack.com/services/T0AFK/B0AFK/xoxHookS3cr3t", NULL
+	};
+	const char *const userinfo[] = {"https://bob:hunter2pw@example.org/x",
+	                                NULL};
+	char buf[256];
+
+	strcpy(buf, "cannot resolve hooks.slack.com: https://hooks.slack.com "
+	       "/services/T0AFK/B0 and xoxHookS3c");
+	afk__redact(buf, sizeof(buf), hook);
+	ck_assert_str_eq(buf, "cannot resolve hooks.slack.com: "
+	                 "https://hooks.slack.com [REDACTED] and [REDACTED]");
+	strcpy(buf, "bob:hunter2pw@exam");
+	afk__redact(buf, sizeof(buf), userinfo);
+	ck_assert_str_eq(buf, "[REDACTED]");
+}
+END_TEST
+
+/* A text bounded before it is redacted is cut where no secret begins. */
+START_TEST(test_redact_cut_len)
+{
+	const char *const secrets[] = {"SECRETTOKEN1234567", NULL};
+	const char *s = "abc SECRETTOKEN1234567 def";
+
+	/* "abc SECRE|TTOKEN...": cut before the secret */
+	ck_assert_uint_eq(afk__redact_cut_len(s, 9, secrets), 4);
+	/* "abc |SECRET...": nothing of it before the cut */
+	ck_assert_uint_eq(afk__redact_cut_len(s, 4, secrets), 4);
+	/* past the secret: the cut stays */
+	ck_assert_uint_eq(afk__redact_cut_len(s, 24, secrets), 24);
+	ck_assert_uint_eq(afk__redact_cut_len(s, 9, NULL), 9);
+	/* never inside a UTF-8 sequence */
+	ck_assert_uint_eq(afk__redact_cut_len("a\xc3\xa9" "b", 2, NULL), 1);
+}
+END_TEST
+
+/* A message is formatted whole, redacted, and only then cut: the secret
+ * a cut would split is gone, not half shown. */
+START_TEST(test_redact_format_cuts_after)
+{
+	const char *const secrets[] = {TOKEN, NULL};
+	char buf[32], big[600];
+
+	afk__redact_format(buf, sizeof(buf), secrets, "%s %s", "lorem-ipsu",
+	                   TOKEN);
+	ck_assert_str_eq(buf, "lorem-ipsu [REDACTED]");
+	afk__redact_format(buf, 20, secrets, "%s%s", "lorem-ipsum!", TOKEN);
+	ck_assert_str_eq(buf, "lorem-ipsum![REDACT");
+	memset(big, 'x', 500);
+	big[500] = '\0';
+	afk__redact_format(buf, sizeof(buf), secrets, "%s%s", big, TOKEN);
+	ck_assert_uint_eq(strlen(buf), sizeof(buf) - 1);
+	assert_no_token(buf);
+}
+END_TEST
+
+/* jansson's reason, without its quote of the text. */
+START_TEST(test_json_reason_drops_the_quote)
+{
+	json_error_t err;
+	char why[JSON_ERROR_TEXT_LENGTH];
+
+	ck_assert_ptr_null(json_loads("[\"ghp_S3cr3tT0k", 0, &err));
+	ck_assert_ptr_nonnull(strstr(err.text, "ghp_"));
+	afk__jsonpos_reason(&err, why, sizeof(why));
+	ck_assert_ptr_null(strstr(why, "ghp_"));
+	ck_assert_ptr_null(strstr(why, " near '"));
+	ck_assert_str_ne(why, "");
+	ck_assert_ptr_null(json_loads("[1", 0, &err));
+	afk__jsonpos_reason(&err, why, 8);
+	ck_assert_uint_le(strlen(why), 7);
+}
+END_TEST
+
+/* --- no part of a secret in any message, whatever the server sends ---- */
+
+/* Secrets of several lengths: 16 bytes (the least a token may have), a
+ * GitLab-, a GitHub-shaped one, and a long one. */
+static const char *const hostile_secrets[] = {
+	"u8jzPde0IgxLd6Gn",
+	"glpat-cfBAepfJBd0Kh8oOO",
+	"ghp_L8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeK",
+	"dNnFRIBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7FAc9QeWJKY40uvSwMFLZDe1",
+	NULL
+};
+
+#define FRAG 8               /* bytes of a secret never shown */
+#define REASON_CUT 63        /* bytes of a status text a message shows */
+#define SNIPPET_CUT 200      /* bytes of a body a message shows */
+#define SCAN_CUT 8192        /* bytes of a body scanned */
+#define HEADER_CUT 16384     /* bytes of a header kept */
+
+/* Fails when s holds FRAG bytes in a row of any hostile secret. */
+static void assert_no_fragment(const char *s, const char *what)
+{
+	const char *const *sec;
+	char frag[FRAG + 1];
+	size_t i, n;
+
+	for (sec = hostile_secrets; *sec != NULL; sec++) {
+		n = strlen(*sec);
+		for (i = 0; i + FRAG <= n; i++) {
+			memcpy(frag, *sec + i, FRAG);
+			frag[FRAG] = '\0';
+			ck_assert_msg(strstr(s, frag) == NULL, "%s: \"%s\" of a "
+			              "secret is in: %s", what, frag, s);
+		}
+	}
+}
+
+/* k bytes c, then a (NULL: none), then b; a heap string. */
+static char *padded(char c, size_t k, const char *a, const char *b)
+{
+	size_t na = a != NULL ? strlen(a) : 0, nb = strlen(b);
+	char *s = malloc(k + na + nb + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, c, k);
+	memcpy(s + k, a != NULL ? a : "", na);
+	memcpy(s + k + na, b, nb + 1);
+	return s;
+}
+
+/* sec repeated until the text is longer than at least bytes. */
+static char *repeated(const char *sec, size_t at_least)
+{
+	size_t n = strlen(sec), r = at_least / n + 2, i;
+	char *s = malloc(r * n + 1);
+
+	ck_assert_ptr_nonnull(s);
+	for (i = 0; i < r; i++)
+		memcpy(s + i * n, sec, n);
+	s[r * n] = '\0';
+	return s;
+}
+
+/* k bytes c, then sec repeated past at_least bytes; heap. */
+static char *padded_rep(char c, size_t k, const char *sec, size_t at_least)
+{
+	char *rep = repeated(sec, at_least), *s = padded(c, k, NULL, rep);
+
+	free(rep);
+	return s;
+}
+
+/* The first k bytes of sec; heap. */
+static char *head_of(const char *sec, size_t k)
+{
+	char *s = malloc(k + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memcpy(s, sec, k);
+	s[k] = '\0';
+	return s;
+}
+
+/* The answers of one run: route "/h/NNNNN" gets answers[i]. */
+typedef struct hostile {
+	json_t *routes;
+	int paginate[4096];
+	char what[4096][24];
+	size_t n;
+} hostile;
+
+/* Adds an answer (a new reference, taken); what names it in failures.
+ * The strings given are freed. */
+static void h_add(hostile *h, const char *what, int paginate, json_t *ans)
+{
+	char route[32];
+
+	ck_assert_ptr_nonnull(ans);
+	ck_assert_uint_lt(h->n, 4096);
+	snprintf(route, sizeof(route), "/h/%05zu", h->n);
+	ck_assert_int_eq(json_object_set_new(h->routes, route, ans), 0);
+	h->paginate[h->n] = paginate;
+	snprintf(h->what[h->n], sizeof(h->what[0]), "%s", what);
+	h->n++;
+}
+
+static void h_body(hostile *h, const char *what, long status, char *body,
+                   int paginate)
+{
+	h_add(h, what, paginate, json_pack("{s:i, s:s}", "status", (int)status,
+	                                   "body", body));
+	free(body);
+}
+
+static void h_reason(hostile *h, const char *what, char *reason)
+{
+	h_add(h, what, 0, json_pack("{s:i, s:s, s:s}", "status", 400,
+	                            "reason", reason, "body", "no"));
+	free(reason);
+}
+
+static void h_location(hostile *h, const char *what, char *path)
+{
+	char *loc = afk__aprintf("https://example.invalid/%s", path);
+
+	ck_assert_ptr_nonnull(loc);
+	h_add(h, what, 0, json_pack("{s:i, s:{s:s}, s:s}", "status", 302,
+	                            "headers", "Location", loc, "body", ""));
+	free(loc);
+	free(path);
+}
+
+/* Runs every answer of h against H in batches; every one must fail and
+ * its message, and the handle's, must hold no FRAG bytes of a secret. */
+static void h_run(hostile *h, const char *header)
+{
+	static afk__http_req r[64];
+	size_t i, k, m;
+	char *u;
+
+	srv_script_json(&S, json_pack("{s:O}", "routes", h->routes));
+	for (i = 0; i < h->n; i += m) {
+		m = h->n - i < 64 ? h->n - i : 64;
+		for (k = 0; k < m; k++) {
+			char path[32];
+
+			snprintf(path, sizeof(path), "/h/%05zu", i + k);
+			memset(&r[k], 0, sizeof(r[k]));
+			u = url_of(&S, path);
+			r[k].url = u;
+			r[k].what = "hostile";
+			r[k].secret_header = header;
+			r[k].paginate = h->paginate[i + k];
+		}
+		ck_assert_int_ne(afk__http_run(H, r, m), AFK_OK);
+		assert_no_fragment(afk__http_errmsg(H), "the handle");
+		for (k = 0; k < m; k++) {
+			ck_assert_msg(r[k].rc != AFK_OK, "%s: no failure",
+			              h->what[i + k]);
+			ck_assert_msg(r[k].errmsg[0] != '\0', "%s: no message",
+			              h->what[i + k]);
+			assert_no_fragment(r[k].errmsg, h->what[i + k]);
+			free((char *)r[k].url);
+			r[k].url = NULL;
+			afk__http_req_clear(&r[k]);
+		}
+	}
+}
+
+/* Where the path of a redirect's Location starts in its message: a
+ * message is cut at AFK__ERRMSG_SIZE - 1 bytes, and a Location padded by
+ * (that - this - j) bytes puts a secret j bytes before the cut. */
+static size_t location_offset(const char *header)
+{
+	afk__http_req r;
+	const char *at;
+	char *u = url_of(&S, "/h/00000");
+
+	srv_script(&S, "{'routes': {'/h/00000': {'status': 302, 'headers': "
+	           "{'Location': 'https://example.invalid/@MARK@'}}}}");
+	memset(&r, 0, sizeof(r));
+	r.url = u;
+	r.what = "hostile";
+	r.secret_header = header;
+	ck_assert_int_eq(afk__http_run(H, &r, 1), AFK_EIO);
+	at = strstr(r.errmsg, "@MARK@");
+	ck_assert_ptr_nonnull(at);
+	afk__http_req_clear(&r);
+	free(u);
+	return (size_t)(at - r.errmsg);
+}
+
+/* The property of issue 9 item 4, over every path a server's words take
+ * into a message: the status text, error bodies of every size, a
+ * redirect's Location, paginated pages that are not JSON - each with a
+ * secret placed across every cut a message goes through (j of its bytes
+ * before it, for every j), repeated so that redacting would merge the
+ * whole ones and leave the cut one, or only a part of it sent. */
+START_TEST(test_no_secret_fragment_in_any_message)
+{
+	const char *sec = hostile_secrets[_i];
+	size_t n = strlen(sec), j, p, loc;
+	const char *const *s;
+	char *header, *head;
+	afk__http_opts o;
+	hostile h;
+
+	memset(&h, 0, sizeof(h));
+	h.routes = json_object();
+	afk__http_opts_default(&o);
+	o.per_host = 32;        /* hundreds of answers: in parallel */
+	H = http_with(&o);
+	for (s = hostile_secrets; *s != NULL; s++)
+		ck_assert_int_eq(afk__http_add_secret(H, *s), AFK_OK);
+	header = afk__aprintf("Authorization: Bearer %s", sec);
+	ck_assert_ptr_nonnull(header);
+	loc = location_offset(header);
+	ck_assert_uint_lt(loc, AFK__ERRMSG_SIZE - 1 - n);
+	for (j = 1; j < n; j++) {
+		h_reason(&h, "reason at its cut", padded('R', REASON_CUT - j, sec,
+		                                         "!"));
+		h_body(&h, "body at the snippet's cut", 400,
+		       padded('b', SNIPPET_CUT - j, sec, " tail"), 0);
+		h_body(&h, "blanks to the scan's cut", 400,
+		       padded(' ', SCAN_CUT - j, sec, " tail"), 0);
+		h_location(&h, "Location at the message's cut",
+		           padded('L', AFK__ERRMSG_SIZE - 1 - loc - j, sec, ""));
+	}
+	for (p = 0; p < n; p++) {
+		h_reason(&h, "secrets to the header's cut",
+		         padded_rep('R', p, sec, HEADER_CUT));
+		h_body(&h, "secrets to the scan's cut", 422,
+		       padded_rep(' ', p, sec, SCAN_CUT), 0);
+		h_location(&h, "secrets past 4 KiB",
+		           padded_rep('L', p, sec, 4200));
+	}
+	for (j = 1; j <= n; j++) {
+		head = head_of(sec, j);
+		h_body(&h, "a page: an open string", 200,
+		       padded('[', 1, "\"", head), 1);
+		h_body(&h, "a page: a bad escape", 200,
+		       afk__aprintf("{\"k\": \"%s\\q\"}", head), 1);
+		h_body(&h, "a page: a bare word", 200, padded('[', 1, head, "]"),
+		       1);
+		h_body(&h, "a part of a secret", 404, padded(' ', 1, head, " x"),
+		       0);
+		h_body(&h, "the end of a secret", 404,
+		       padded('x', 2, sec + n - j, " y"), 0);
+		h_reason(&h, "a part in the status", padded('R', 3, head, "!"));
+		free(head);
+	}
+	h_run(&h, header);
+	json_decref(h.routes);
+	afk__http_free(H);
+	free(header);
+}
+END_TEST
+
 /* --- settings -------------------------------------------------------- */
 
 START_TEST(test_options_from_config)
@@ -1999,6 +2356,14 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_added_secret_redacted);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("hostile");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_no_secret_fragment_in_any_message, 0,
+	                    (int)(sizeof(hostile_secrets) /
+	                          sizeof(*hostile_secrets)) - 1);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("offline");
 	tcase_set_timeout(tc, 10);
 	tcase_add_loop_test(tc, test_url_refused_before_connecting, 0,
@@ -2007,6 +2372,11 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(tc, test_redact_rules, 0,
 	                    (int)(sizeof(redactions) / sizeof(*redactions)));
 	tcase_add_test(tc, test_redact_cuts_after_replacing);
+	tcase_add_test(tc, test_redact_hides_fragments);
+	tcase_add_test(tc, test_redact_url_secret_fragments);
+	tcase_add_test(tc, test_redact_cut_len);
+	tcase_add_test(tc, test_redact_format_cuts_after);
+	tcase_add_test(tc, test_json_reason_drops_the_quote);
 	tcase_add_test(tc, test_options_from_config);
 	tcase_add_test(tc, test_empty_batch);
 	suite_add_tcase(s, tc);

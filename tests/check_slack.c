@@ -176,6 +176,34 @@ START_TEST(test_4xx_is_permanent_with_slacks_word)
 }
 END_TEST
 
+/* Slack's word is redacted before it is cut to 64 bytes: the webhook's
+ * token across the cut leaves not even its start. */
+START_TEST(test_word_cut_after_redacting)
+{
+	size_t n = strlen(HOOK_SECRET), j;
+	json_t *list = json_array();
+	char word[128];
+	afk_call call;
+
+	for (j = 1; j <= n; j++) {
+		memset(word, 'a', 64 - j);
+		snprintf(word + 64 - j, sizeof(word) - (64 - j), "%s_more",
+		         HOOK_SECRET);
+		json_array_append_new(list, json_pack("{s:i, s:s}", "status", 400,
+		                                      "body", word));
+	}
+	script_answer(list);
+	N = slack();
+	for (j = 1; j <= n; j++) {
+		ck_assert_int_eq(notify(&call, "m", ""), AFK_ECONFIG);
+		assert_contains(call.message, "aaaa");
+		assert_lacks(call.message, "xoxH");
+		assert_no_hook(call.message);
+		afk__call_clear(&call);
+	}
+}
+END_TEST
+
 START_TEST(test_5xx_is_an_error)
 {
 	afk_call call;
@@ -292,6 +320,7 @@ static Suite *slack_suite(void)
 	tcase_add_test(tc, test_429_says_when_to_retry);
 	tcase_add_loop_test(tc, test_4xx_is_permanent_with_slacks_word, 0,
 	                    (int)(sizeof(refusals) / sizeof(*refusals)));
+	tcase_add_test(tc, test_word_cut_after_redacting);
 	tcase_add_test(tc, test_5xx_is_an_error);
 	tcase_add_test(tc, test_webhook_never_in_a_message);
 	tcase_add_test(tc, test_config_and_webhook_sources);

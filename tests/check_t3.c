@@ -872,6 +872,111 @@ START_TEST(test_config_and_token_sources)
 }
 END_TEST
 
+/* No 8 bytes of the token in any message, whatever T3 answers: a
+ * thread snapshot that is not JSON and stops jansson anywhere in the
+ * token, a status text and an error body with the token across the
+ * cuts a message goes through (j of its bytes before them, every j). */
+START_TEST(test_no_token_fragment_in_t3_messages)
+{
+	size_t n = strlen(TOKEN), j, i, k;
+	json_t *list = json_array();
+	char pad[256], frag[9], *s;
+	afk_call call;
+
+	for (j = 1; j <= n; j++) {
+		s = afk__aprintf("{\"thread\": \"%.*s", (int)j, TOKEN);
+		json_array_append_new(list, json_pack("{s:s}", "body", s));
+		free(s);
+		s = afk__aprintf("{\"thread\": %.*s}", (int)j, TOKEN);
+		json_array_append_new(list, json_pack("{s:s}", "body", s));
+		free(s);
+		memset(pad, 'R', sizeof(pad));
+		pad[63 - (j < 63 ? j : 62)] = '\0';
+		s = afk__aprintf("%s%s", pad, TOKEN);
+		json_array_append_new(list, json_pack("{s:i, s:s, s:s}",
+		                      "status", 400, "reason", s, "body", "no"));
+		free(s);
+		memset(pad, 'b', sizeof(pad));
+		pad[200 - j] = '\0';
+		s = afk__aprintf("%s%s tail", pad, TOKEN);
+		json_array_append_new(list, json_pack("{s:i, s:s}", "status", 422,
+		                                      "body", s));
+		free(s);
+	}
+	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", THREADS "t-1",
+	                              list));
+	A = t3_agent("");
+	for (i = 0; i < 4 * n; i++) {
+		ck_assert_int_ne(snapshot(&call, "t-1"), AFK_OK);
+		ck_assert_ptr_nonnull(call.message);
+		for (k = 0; k + 8 <= n; k++) {
+			memcpy(frag, TOKEN + k, 8);
+			frag[8] = '\0';
+			ck_assert_msg(strstr(call.message, frag) == NULL,
+			              "answer %zu: \"%s\" of the token in: %s", i,
+			              frag, call.message);
+		}
+		afk__call_clear(&call);
+	}
+}
+END_TEST
+
+/* A token a FIFO would hand over is not waited for: the file is named,
+ * refused as not a regular file, at once. */
+START_TEST(test_token_fifo_refused)
+{
+	char dir[] = "/tmp/afk-t3-fifo.XXXXXX", *fifo, *j;
+	afk_config *cfg = NULL;
+	afk_agent *a = NULL;
+	double t0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	fifo = afk__aprintf("%s/token", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	j = afk__aprintf("{\"kind\": \"t3\", \"url\": \"%s\", \"token_file\":"
+	                 " \"%s\", \"project_id\": \"p\", \"model\": \"m\"}",
+	                 S.base, fifo);
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
+	ck_assert_int_eq(afk_agent_new(&a), 0);
+	t0 = now_s();
+	ck_assert_int_eq(afk_agent_set_builtin(a, cfg), AFK_ECONFIG);
+	ck_assert_double_lt(now_s() - t0, 2.0);
+	assert_contains(afk_agent_errmsg(a), fifo);
+	assert_contains(afk_agent_errmsg(a), "not a regular file");
+	afk_agent_free(a);
+	afk_config_free(cfg);
+	unlink(fifo);
+	rmdir(dir);
+	free(fifo);
+	free(j);
+}
+END_TEST
+
+/* A token too short to be hidden in messages is refused, unquoted; one
+ * of 16 bytes is enough. */
+START_TEST(test_short_token_refused)
+{
+	afk_config *cfg = t3_config("");
+	afk_agent *a = NULL;
+
+	setenv(TOKEN_ENV, "xK9-short-tok", 1);
+	ck_assert_int_eq(afk_agent_new(&a), 0);
+	ck_assert_int_eq(afk_agent_set_builtin(a, cfg), AFK_ECONFIG);
+	assert_contains(afk_agent_errmsg(a), TOKEN_ENV);
+	assert_contains(afk_agent_errmsg(a), "shorter than 16 bytes");
+	assert_lacks(afk_agent_errmsg(a), "xK9-short");
+	afk_agent_free(a);
+	a = NULL;
+	setenv(TOKEN_ENV, "xK9-sixteen-byte", 1);
+	ck_assert_int_eq(afk_agent_new(&a), 0);
+	ck_assert_msg(afk_agent_set_builtin(a, cfg) == 0, "%s",
+	              afk_agent_errmsg(a));
+	afk_agent_free(a);
+	afk_config_free(cfg);
+}
+END_TEST
+
 static Suite *t3_suite(void)
 {
 	Suite *s = suite_create("t3");
@@ -894,9 +999,18 @@ static Suite *t3_suite(void)
 	tcase_add_test(tc, test_send_turn_starts_a_turn);
 	tcase_add_test(tc, test_token_never_in_a_message);
 	tcase_add_test(tc, test_config_and_token_sources);
+	tcase_add_test(tc, test_no_token_fragment_in_t3_messages);
+	tcase_add_test(tc, test_short_token_refused);
 	tcase_add_test(tc, test_probe_404_is_reachable);
 	tcase_add_test(tc, test_probe_refused_token);
 	tcase_add_test(tc, test_probe_connection_refused);
+	suite_add_tcase(s, tc);
+
+	/* A FIFO that hangs must fail the test, not the suite's minute. */
+	tc = tcase_create("token file");
+	tcase_set_timeout(tc, 5);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_token_fifo_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -716,6 +716,19 @@ printf '%s\n' "$out" |
 [ "$(locked_issues "$work/o2/issues.json")" = "acme/api#1" ] ||
 	fail "the adopted run's issue is not locked"
 
+# The tick holds tokens: it dumps no core.  Its soft core limit is 0,
+# as the agent it starts inherits (the hard one is left to the agent).
+if (ulimit -c unlimited) 2>/dev/null; then
+	slow_setup o4 0
+	sed -i 's|^sleep 0$|ulimit -c >"'"$work/o4/core"'"|' "$work/o4/agent.sh"
+	run sh -c 'ulimit -c unlimited && exec "$@"' sh \
+		"$AFK" poll -c "$work/o4/afk.json"
+	[ "$rc" -eq 0 ] || { fail "the poll for the core limit failed"; said; }
+	[ "$(cat "$work/o4/core" 2>/dev/null)" = 0 ] ||
+		fail "the tick's core limit is" \
+		     "$(cat "$work/o4/core" 2>/dev/null), want 0"
+fi
+
 # A label stamped survives a power failure: the issue file's directory
 # is synced after the rename (seen with strace, where it can run).
 if command -v strace >/dev/null 2>&1 &&

@@ -27,6 +27,7 @@ last one repeats).  Counters restart when the script is replaced.
 An ANSWER is an object:
 
   status          200 unless given
+  reason          the status line's text, Python's own word unless given
   headers         [[name, value], ...] or {name: value}
   body            a string, or
   json            any JSON value, sent as application/json
@@ -281,7 +282,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 headers = [(k, sub(v)) for k, v in
                            spec.get("headers_304", [])]
             headers.append(("ETag", etag))
-        self.send_response(status)
+        self.send_response(status, spec.get("reason"))
         for k, v in headers:
             self.send_header(k, v)
         close = bool(spec.get("close"))

@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -948,6 +952,26 @@ static int parse_options(int argc, char **argv, options *o)
 	return 0;
 }
 
+/* The built-in adapters hold tokens in memory from the configuration's
+ * check on: a core dump would write them to disk, and another process of
+ * the same user could read them with a debugger.  So the process is made
+ * non-dumpable (Linux; also refuses ptrace) and its soft core limit 0.
+ * The hard limit is left alone, so that an agent the tick starts - which
+ * inherits the limit, not the non-dumpable flag - may raise it again.
+ * Best effort: a failure leaves the defaults. */
+static void no_core_dumps(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+		rl.rlim_cur = 0;
+		(void)setrlimit(RLIMIT_CORE, &rl);
+	}
+#if defined(__linux__)
+	(void)prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
+#endif
+}
+
 /* The command named cmd, or -1. */
 static int find_command(const char *cmd)
 {
@@ -986,5 +1010,6 @@ int main(int argc, char **argv)
 		return 0; /* --help after a command */
 	if (rc > 0)
 		return rc;
+	no_core_dumps();
 	return o.cmd == CMD_CHECK ? cmd_check(&o) : cmd_run(&o);
 }
