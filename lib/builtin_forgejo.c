@@ -56,9 +56,12 @@
  * The CI status of issue n: the pull requests are found through the
  * issue's timeline: a "pull_ref", "issue_ref" or "comment_ref" event
  * whose ref_issue is a pull request of the same repository (a PR whose
- * body says "Fixes #n", or that mentions #n).  Each is read
- * (GET .../pulls/{m}, one batch); a merged one wins, else the open one
- * with the largest number; closed unmerged ones are ignored.  The CI
+ * body says "Fixes #n", or that mentions #n) - by the rule of
+ * afk__forge_pick_pr(): only the agent's own (an author among
+ * agent_logins, else the token's own login; a branch of the repository
+ * itself, never a fork) is read (GET .../pulls/{m}, one batch); a merged
+ * one wins, else the open one with the largest number; closed unmerged
+ * ones are ignored.  The CI
  * state of its head sha comes from the combined commit status
  * (GET .../commits/{sha}/status?limit=50, the latest status per
  * context): failure when any is failure or error, else pending when any
@@ -609,8 +612,8 @@ static int fj_upsert_comment(afk_call *call, const char *repo, long number,
 /* --- CI status ------------------------------------------------------- */
 
 /* The number of the pull request of repo that the timeline event e
- * references, else 0. */
-static long linked_pr(json_t *e, const char *repo)
+ * references, else 0; *author: the pull request's author. */
+static long linked_pr(json_t *e, const char *repo, const char **author)
 {
 	static const char *const types[] = {
 		"pull_ref", "issue_ref", "comment_ref", NULL
@@ -620,6 +623,7 @@ static long linked_pr(json_t *e, const char *repo)
 	size_t i;
 	int ok = 0;
 
+	*author = NULL;
 	for (i = 0; type != NULL && types[i] != NULL; i++)
 		ok |= strcmp(type, types[i]) == 0;
 	if (!ok)
@@ -631,6 +635,7 @@ static long linked_pr(json_t *e, const char *repo)
 	full = str_of(json_object_get(is, "repository"), "full_name");
 	if (full == NULL || strcasecmp(full, repo) != 0)
 		return 0;
+	*author = str_of(json_object_get(is, "user"), "login");
 	return (long)json_integer_value(num);
 }
 
@@ -780,6 +785,8 @@ static int fj_ci_status(afk_call *call, const char *repo, long number,
 		rc = afk_call_set_pr(call, best_merged ? AFK_PR_MERGED :
 		                     AFK_PR_OPEN, head);
 	if (rc == AFK_OK)
+		rc = afk__forge_report_pr_info(call, best);
+	if (rc == AFK_OK)
 		rc = read_statuses(call, g, repo, base, head, &status, &unread);
 	if (rc == AFK_OK)
 		rc = report_ci(call, status, unread);
@@ -845,6 +852,11 @@ int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 	            cfg->ci_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;
+	if (afk__strv_copy(&g->agent_logins, &cfg->ci_agent_logins) != 0) {
+		afk__forge_free(g);
+		afk__errf(errbuf, "forgejo: out of memory");
+		return AFK_ENOMEM;
+	}
 	rc = afk_ci_set_userdata(ci, g, afk__forge_free);
 	if (rc != AFK_OK) {
 		afk__forge_free(g);

@@ -53,9 +53,13 @@
  * issue's timeline, as GitHub documents linking: a "cross-referenced"
  * event whose source issue is a pull request of the same repository (a
  * PR whose body says "Fixes #n" - or that merely mentions #n - makes
- * one).  Each such PR is read (GET .../pulls/{m}, one batch); a merged
- * one wins, else the open one with the largest number; closed unmerged
- * PRs are ignored.  The CI state of its head sha combines the commit
+ * one).  Only the agent's own PR may be the run's (afk__forge_pick_pr()):
+ * authored by one of agent_logins (none: the token's own login, GET
+ * /user once) and from a branch of the repository itself, never a fork;
+ * anyone else's is never read.  Each such PR is read (GET .../pulls/{m},
+ * one batch); a merged one wins, else the open one with the largest
+ * number; closed unmerged PRs are ignored.  Which one was taken goes to
+ * the checklist (afk_call_set_pr_info()).  The CI state of its head sha combines the commit
  * statuses (GET .../commits/{sha}/status, the latest per context) and
  * the check runs (GET .../commits/{sha}/check-runs): failure when any
  * failed (status failure/error; conclusion failure, timed_out,
@@ -714,13 +718,14 @@ static int gh_upsert_comment(afk_call *call, const char *repo, long number,
 /* --- CI status ------------------------------------------------------- */
 
 /* The number of the pull request of repo that the timeline event e
- * cross-references, else 0. */
-static long linked_pr(json_t *e, const char *repo)
+ * cross-references, else 0; *author: the pull request's author. */
+static long linked_pr(json_t *e, const char *repo, const char **author)
 {
 	json_t *src, *is, *num;
 	const char *full, *rurl;
 	size_t lr = strlen(repo), lu;
 
+	*author = NULL;
 	if (str_of(e, "event") == NULL ||
 	    strcmp(str_of(e, "event"), "cross-referenced") != 0)
 		return 0;
@@ -740,6 +745,7 @@ static long linked_pr(json_t *e, const char *repo)
 	           rurl[lu - lr - 1] != '/') {
 		return 0;
 	}
+	*author = str_of(json_object_get(is, "user"), "login");
 	return (long)json_integer_value(num);
 }
 
@@ -1065,6 +1071,8 @@ static int gh_ci_status(afk_call *call, const char *repo, long number,
 	if (rc == AFK_OK)
 		rc = afk_call_set_pr(call, best_merged ? AFK_PR_MERGED :
 		                     AFK_PR_OPEN, head);
+	if (rc == AFK_OK)
+		rc = afk__forge_report_pr_info(call, best);
 	if (rc == AFK_OK) {
 		char *eh = enc(head);
 
@@ -1168,6 +1176,11 @@ int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		return rc;
 	if (cfg->ci_deploy_env != NULL &&
 	    (g->deploy_env = afk__strdup(cfg->ci_deploy_env)) == NULL) {
+		afk__forge_free(g);
+		afk__errf(errbuf, "github: out of memory");
+		return AFK_ENOMEM;
+	}
+	if (afk__strv_copy(&g->agent_logins, &cfg->ci_agent_logins) != 0) {
 		afk__forge_free(g);
 		afk__errf(errbuf, "github: out of memory");
 		return AFK_ENOMEM;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_PRS 10             /* linked PRs read per status */
 
@@ -48,6 +49,7 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 		g->ready = afk__strdup(cfg->ready_label);
 		g->in_progress = afk__strdup(cfg->in_progress_label);
 		g->trust_writers = cfg->trust_writers;
+		g->max_pages = cfg->http_max_pages;
 		g->comments_query = "";
 		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
 		    g->in_progress == NULL ||
@@ -85,6 +87,7 @@ void afk__forge_free(void *userdata)
 	free(g->ready);
 	free(g->in_progress);
 	afk__strv_clear(&g->trusted);
+	afk__strv_clear(&g->agent_logins);
 	free(g->deploy_env);
 	free(g);
 }
@@ -388,6 +391,47 @@ int afk__forge_can_write(json_t *perm)
 	return 0;
 }
 
+/* Takes the token's own login into g->login from the finished GET /user
+ * q. */
+static int take_login(afk_call *call, struct afk__forge *g,
+                      const afk__forge_req *q)
+{
+	json_t *user = afk__forge_body_of(call, q, 0);
+	const char *login = afk__forge_str_of(user, "login");
+	int rc = AFK_OK;
+
+	if (user == NULL)
+		rc = AFK_EPARSE;
+	else if (login == NULL || login[0] == '\0')
+		rc = afk__call_failf(call, AFK_EPARSE, "%s: the answer has no "
+		                     "login", q->what);
+	else if ((g->login = afk__strdup(login)) == NULL)
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	json_decref(user);
+	return rc;
+}
+
+/* Makes sure g->login is known: GET /user, the first time. */
+static int read_login(afk_call *call, struct afk__forge *g, const char *what)
+{
+	afk__forge_req q;
+	int rc;
+
+	if (g->login != NULL)
+		return AFK_OK;
+	rc = afk__forge_req_set(g, &q, "GET",
+	        afk__aprintf("%s: read the token's own user", what),
+	        afk__aprintf("%s/user", g->api), NULL, 0);
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = afk__forge_run(call, g, &q, 1);
+	if (rc == AFK_OK)
+		rc = take_login(call, g, &q);
+	afk__forge_req_clear(&q);
+	return rc;
+}
+
 /* Lists the comments of issue number of repo into *out (a JSON array the
  * caller decrefs), every page, and makes sure g->login is known: GET
  * /user in the same batch, the first time. */
@@ -397,8 +441,6 @@ static int list_comments(afk_call *call, struct afk__forge *g,
 {
 	char err[AFK__ERRMSG_SIZE], *base = NULL;
 	afk__forge_req q[2];
-	json_t *user;
-	const char *login;
 	size_t nq = 1;
 	int rc;
 
@@ -423,18 +465,8 @@ static int list_comments(afk_call *call, struct afk__forge *g,
 		rc = afk__call_failf(call, rc, "out of memory");
 	if (rc == AFK_OK)
 		rc = afk__forge_run(call, g, q, nq);
-	if (rc == AFK_OK && nq == 2) {
-		user = afk__forge_body_of(call, &q[1], 0);
-		login = afk__forge_str_of(user, "login");
-		if (user == NULL)
-			rc = AFK_EPARSE;
-		else if (login == NULL || login[0] == '\0')
-			rc = afk__call_failf(call, AFK_EPARSE, "%s: the "
-			                     "answer has no login", q[1].what);
-		else if ((g->login = afk__strdup(login)) == NULL)
-			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
-		json_decref(user);
-	}
+	if (rc == AFK_OK && nq == 2)
+		rc = take_login(call, g, &q[1]);
 	if (rc == AFK_OK && (*out = afk__forge_body_of(call, &q[0], 1)) == NULL)
 		rc = AFK_EPARSE;
 	afk__forge_req_clear(&q[0]);
@@ -518,24 +550,67 @@ int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
 
 /* --- CI status ------------------------------------------------------- */
 
+/* 1 when who is one of the logins whose pull request may be the run's:
+ * g->agent_logins, else the token's own (g->login, read before).  Logins
+ * are compared as the forges do, without case. */
+static int is_agent(const struct afk__forge *g, const char *who)
+{
+	size_t i;
+
+	if (who == NULL || who[0] == '\0')
+		return 0;
+	if (g->agent_logins.n == 0)
+		return g->login != NULL && strcasecmp(who, g->login) == 0;
+	for (i = 0; i < g->agent_logins.n; i++)
+		if (strcasecmp(who, g->agent_logins.v[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when the pull request pr is the agent's own: its author is one of
+ * the agent's logins and its head branch is in the repository itself -
+ * the head's repository has the base's id (a fork's has another; a
+ * deleted fork's is null). */
+static int own_pr(const struct afk__forge *g, json_t *pr)
+{
+	json_t *hid = json_object_get(json_object_get(json_object_get(pr,
+	              "head"), "repo"), "id");
+	json_t *bid = json_object_get(json_object_get(json_object_get(pr,
+	              "base"), "repo"), "id");
+
+	return is_agent(g, afk__forge_str_of(json_object_get(pr, "user"),
+	                                     "login")) &&
+	       json_is_integer(hid) && json_is_integer(bid) &&
+	       json_integer_value(hid) == json_integer_value(bid);
+}
+
 int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
                        const char *repo, const char *base, json_t *tl,
                        afk__forge_linked_fn *linked_pr, json_t **best_out,
                        int *merged_out)
 {
 	afk__forge_req *pq = NULL;
-	json_t *pr, *best = NULL, *e, *prs[MAX_PRS];
+	json_t *pr, *best = NULL, *prs[MAX_PRS];
+	const char *author;
 	long nums[MAX_PRS], m;
-	size_t i, j, np = 0;
+	size_t i, j, np = 0, n = json_array_size(tl), linked = 0;
 	int rc = AFK_OK, merged = 0, best_merged = 0;
 
 	*best_out = NULL;
 	*merged_out = 0;
 	memset(prs, 0, sizeof(prs));
-	json_array_foreach(tl, i, e) {
+	for (i = 0; i < n; i++)
+		linked += linked_pr(json_array_get(tl, i), repo, &author) > 0;
+	/* The token's own login is read only when a PR could be its. */
+	if (linked > 0 && g->agent_logins.n == 0)
+		rc = read_login(call, g, "find the pull request");
+	/* From the latest: a stranger's PRs are never read, and the run's
+	 * own is among the latest of the agent's. */
+	for (i = n; i-- > 0 && rc == AFK_OK && np < MAX_PRS;) {
 		int dup = 0;
 
-		if ((m = linked_pr(e, repo)) <= 0 || np == MAX_PRS)
+		m = linked_pr(json_array_get(tl, i), repo, &author);
+		if (m <= 0 || !is_agent(g, author))
 			continue;
 		for (j = 0; j < np; j++)
 			dup |= nums[j] == m;
@@ -570,7 +645,8 @@ int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
 		st = afk__forge_str_of(pr, "state");
 		merged = json_is_true(json_object_get(pr, "merged")) ||
 		         json_is_string(json_object_get(pr, "merged_at"));
-		if (!merged && (st == NULL || strcmp(st, "open") != 0))
+		if (!own_pr(g, pr) ||
+		    (!merged && (st == NULL || strcmp(st, "open") != 0)))
 			continue;
 		if (best == NULL || (merged && !best_merged) ||
 		    (merged == best_merged && nums[i] > (long)
@@ -587,4 +663,20 @@ int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
 		json_decref(prs[i]);
 	afk__forge_reqs_free(pq, np);
 	return rc;
+}
+
+int afk__forge_report_pr_info(afk_call *call, json_t *best)
+{
+	json_t *num = json_object_get(best, "number");
+	int rc;
+
+	if (!json_is_integer(num) || json_integer_value(num) <= 0)
+		return AFK_OK;
+	rc = afk_call_set_pr_info(call, (long)json_integer_value(num),
+	        afk__forge_str_of(json_object_get(best, "user"), "login"),
+	        afk__forge_str_of(json_object_get(best, "head"), "ref"));
+	/* Only memory is a failure: the line is for a person to read. */
+	if (rc == AFK_ENOMEM)
+		return afk__call_failf(call, rc, "out of memory");
+	return AFK_OK;
 }

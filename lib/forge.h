@@ -33,6 +33,9 @@ struct afk__forge {
 	const char *name;     /* "GitHub", for messages */
 	const char *comments_query; /* after .../comments: GitHub's page
 	                               size; "" for Forgejo's default */
+	afk__strv agent_logins; /* CI: whose pull request may be a run's;
+	                           empty: the token's own login */
+	long max_pages;       /* http.max_pages: pages read of one list */
 };
 
 /* Makes the userdata from the settings: reads the token (env or file,
@@ -128,14 +131,23 @@ int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
 int afk__forge_can_write(json_t *perm);
 
 /* The number of the pull request of repo that the timeline event e links
- * to, else 0.  Per forge: the event shapes differ. */
-typedef long afk__forge_linked_fn(json_t *e, const char *repo);
+ * to, else 0; *author is the login of its author as the event tells it
+ * (borrowed from e), NULL when it does not.  Per forge: the event shapes
+ * differ. */
+typedef long afk__forge_linked_fn(json_t *e, const char *repo,
+                                  const char **author);
 
-/* Picks the pull request of issue's timeline tl (base: the repository's
- * URL from afk__forge_repo_base()): the linked ones (at most 10) are read
- * in one batch; a merged one wins, else the open one with the largest
- * number; closed unmerged ones are ignored.  *best is a reference the
- * caller decrefs, NULL when none qualifies; *merged says whether it is
+/* Picks the run's pull request from the issue's timeline tl (base: the
+ * repository's URL from afk__forge_repo_base()).  Only the agent's own
+ * pull requests count: authored by one of g->agent_logins (none: the
+ * token's own login, read once with GET /user) and whose head branch
+ * lives in the repository itself - head.repo.id equal to base.repo.id,
+ * so never a fork's.  A pull request of anyone else that mentions the
+ * issue is never read.  The linked ones whose event names such an author
+ * (the latest 10) are read in one batch and checked again on their own
+ * answer; a merged one wins, else the open one with the largest number;
+ * closed unmerged ones are ignored.  *best is a reference the caller
+ * decrefs, NULL when none qualifies; *merged says whether it is
  * merged. */
 int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
                        const char *repo, const char *base, json_t *tl,
@@ -146,6 +158,10 @@ int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
  * AFK__FORGE_SHORT_NAMES defined before the #include, a file gets them
  * by their short names.  Only the forge adapters ask; elsewhere a macro
  * named run or enc would rename local words. */
+/* Reports best (a pull request from afk__forge_pick_pr()) to call with
+ * afk_call_set_pr_info(): its number, author and head branch. */
+int afk__forge_report_pr_info(afk_call *call, json_t *best);
+
 #ifdef AFK__FORGE_SHORT_NAMES
 typedef afk__forge_req greq;
 #define enc afk__forge_enc

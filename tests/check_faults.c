@@ -164,25 +164,30 @@ static void add_pr_ref(const world *w, json_t *tl)
 		return;
 	if (w->fj)
 		json_array_append_new(tl, json_pack("{s:s, s:{s:i, s:{s:b}, "
-		        "s:{s:s}}}", "type", "pull_ref", "ref_issue", "number",
-		        10, "pull_request", "merged", 0, "repository",
-		        "full_name", REPO));
+		        "s:{s:s}, s:{s:s}}}", "type", "pull_ref", "ref_issue",
+		        "number", 10, "pull_request", "merged", 0, "user",
+		        "login", "afk-bot", "repository", "full_name", REPO));
 	else
 		json_array_append_new(tl, json_pack("{s:s, s:{s:s, s:{s:i, "
-		        "s:{s:s}, s:{s:s}}}}", "event", "cross-referenced",
-		        "source", "type", "issue", "issue", "number", 10,
-		        "pull_request", "url", "x", "repository", "full_name",
-		        REPO));
+		        "s:{s:s}, s:{s:s}, s:{s:s}}}}", "event",
+		        "cross-referenced", "source", "type", "issue", "issue",
+		        "number", 10, "pull_request", "url", "x", "user",
+		        "login", "afk-bot", "repository", "full_name", REPO));
 }
 
+/* The agent's own PR (by the token's login, from a branch of the
+ * repository itself): the one the CI may take. */
 static json_t *pull(const world *w)
 {
 	int green = w->pr == PR_GREEN;
 
-	return json_pack("{s:i, s:s, s:b, s:s?, s:{s:s}}", "number", 10,
+	return json_pack("{s:i, s:s, s:b, s:s?, s:{s:s}, s:{s:{s:i}}, "
+	                 "s:{s:s, s:s, s:{s:i}}}", "number", 10,
 	                 "state", green ? "closed" : "open", "merged", green,
 	                 "merged_at", green ? "2026-01-01T00:00:00Z" : NULL,
-	                 "head", "sha", "abc123");
+	                 "user", "login", "afk-bot", "base", "repo", "id", 77,
+	                 "head", "sha", "abc123", "ref", "afk/issue-12",
+	                 "repo", "id", 77);
 }
 
 static json_t *thread_json(int state)

@@ -56,7 +56,7 @@ static void setup(void)
 	         " \"tracker\": {\"kind\": \"forgejo\", \"api_url\":"
 	         "  \"%s/api/v1/\", \"token_env\": \"" TOKEN_ENV "\"},"
 	         " \"ci\": {\"kind\": \"forgejo\", \"api_url\":"
-	         "  \"%s/api/v1\","
+	         "  \"%s/api/v1\", \"agent_logins\": [\"afk-bot\"],"
 	         "  \"token_env\": \"" TOKEN_ENV "\"}}", S.base, S.base);
 	ck_assert_msg(afk_config_load_string(CFG, text) == 0, "%s",
 	              afk_config_errmsg(CFG));
@@ -705,9 +705,11 @@ END_TEST
 /* --- CI -------------------------------------------------------------- */
 
 /* A timeline event referencing issue or PR n of repo. */
-#define REF(type, repo, n, pr) "{'type': '" type "', 'ref_issue': " \
-	"{'number': " #n ", 'pull_request': " pr ", 'repository': " \
-	"{'full_name': '" repo "'}}}"
+#define REF_BY(type, repo, n, pr, who) "{'type': '" type "', " \
+	"'ref_issue': {'number': " #n ", 'pull_request': " pr ", 'user': " \
+	"{'login': '" who "'}, 'repository': {'full_name': '" repo "'}}}"
+/* ... by the agent, afk-bot */
+#define REF(type, repo, n, pr) REF_BY(type, repo, n, pr, "afk-bot")
 #define ISPR "{'merged': false}"
 
 /* Scripts a PR #10 (pr10, head abc123) linked to acme/api#5, with the
@@ -732,10 +734,16 @@ static void ci_script(const char *pr10, const char *statuses)
 	free(text);
 }
 
+/* The agent's own PR: by afk-bot, from a branch of the repository (id
+ * 77) itself. */
+#define OWN "'user': {'login': 'afk-bot'}, 'base': {'ref': 'main', " \
+	"'repo_id': 77, 'repo': {'id': 77, 'full_name': 'acme/api'}}, "
+#define HEAD(sha) "'head': {'sha': '" sha "', 'ref': 'afk/issue-5', " \
+	"'repo_id': 77, 'repo': {'id': 77, 'full_name': 'acme/api'}}"
 #define PR_OPEN "{'number': 10, 'state': 'open', 'merged': false, " \
-	"'merged_at': null, 'head': {'sha': 'abc123'}}"
+	"'merged_at': null, " OWN HEAD("abc123") "}"
 #define PR_MERGED "{'number': 10, 'state': 'closed', 'merged': true, " \
-	"'merged_at': '2026-01-01T00:00:00Z', 'head': {'sha': 'abc123'}}"
+	"'merged_at': '2026-01-01T00:00:00Z', " OWN HEAD("abc123") "}"
 #define ST(ctx, s) "{'context': '" ctx "', 'status': '" s "', " \
 	"'target_url': 'https://ci.example/" ctx "'}"
 
@@ -837,6 +845,110 @@ static char *statuses(int n, const char *s)
 	return out;
 }
 
+/* PR n of acme/api by who, from the repository itself (head repo id 77)
+ * or a fork (id 99), open or merged. */
+#define PR_BY(n, who, hid, state, merged) "{'number': " #n ", 'state': '" \
+	state "', 'merged': " merged ", 'merged_at': null, 'user': " \
+	"{'login': '" who "'}, 'base': {'ref': 'main', 'repo_id': 77, " \
+	"'repo': {'id': 77}}, 'head': {'sha': 'sha" #n "', 'ref': 'b" #n \
+	"', 'repo_id': " #hid ", 'repo': {'id': " #hid "}}}"
+/* The timeline of acme/api#5: a fork PR of the agent's login (#20), an
+ * open PR from a branch of the repository by a stranger (#21), an
+ * unrelated merged one by a stranger (#22), one whose event names the
+ * agent but whose answer another author (#23), and the agent's own
+ * (#10, when own). */
+static void hostile_script(int own)
+{
+	char *text = afk__aprintf("{'routes': {"
+	  "'" A "/issues/5/timeline': {'json': ["
+	  LABELED("alice", RL) "," REF("pull_ref", "acme/api", 20, ISPR) ","
+	  REF_BY("pull_ref", "acme/api", 21, ISPR, "mallory") ","
+	  REF_BY("comment_ref", "acme/api", 22, ISPR, "mallory") ","
+	  REF("pull_ref", "acme/api", 23, ISPR) "%s]},"
+	  "'" A "/pulls/10': {'json': " PR_OPEN "},"
+	  "'" A "/pulls/20': {'json': "
+	  PR_BY(20, "afk-bot", 99, "open", "false") "},"
+	  "'" A "/pulls/21': {'json': "
+	  PR_BY(21, "mallory", 77, "open", "false") "},"
+	  "'" A "/pulls/22': {'json': "
+	  PR_BY(22, "mallory", 77, "closed", "true") "},"
+	  "'" A "/pulls/23': {'json': "
+	  PR_BY(23, "mallory", 77, "closed", "true") "},"
+	  "'/api/v1/user': {'json': {'login': 'AFK-bot'}},"
+	  "'" A "/commits/abc123/status': {'json': {'state': 'success',"
+	  " 'statuses': [" ST("lint", "success") "]}}},"
+	  "'default': {'status': 599}}",
+	  own ? ", " REF("pull_ref", "acme/api", 10, ISPR) : "");
+
+	ck_assert_ptr_nonnull(text);
+	srv_script(&S, text);
+	free(text);
+}
+
+/* Only the agent's own PR, from a branch of the repository itself, can
+ * be the run's: a fork's, a stranger's (open or merged) never is, and a
+ * stranger's is not even read. */
+START_TEST(t_ci_own_pr)
+{
+	afk_call c;
+
+	hostile_script(0);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	ck_assert_ptr_null(c.head);
+	ck_assert_ptr_null(c.pr_info);
+	ck_assert_int_eq(c.ci, AFK_STATUS_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/20"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/21"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/22"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/commits/"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/user"), 0);
+
+	hostile_script(1);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.head, "abc123");
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-5)");
+	ck_assert_int_eq(c.ci, AFK_STATUS_SUCCESS);
+	afk__call_clear(&c);
+}
+END_TEST
+
+/* Without agent_logins the CI token's own login is the one author. */
+START_TEST(t_ci_own_pr_default)
+{
+	afk_config *cfg;
+	afk_ci *ci;
+	afk_call c;
+	char *text = afk__aprintf("{\"ci\": {\"kind\": \"forgejo\", "
+	                          "\"api_url\": \"%s/api/v1\", \"token_env\": \""
+	                          TOKEN_ENV "\"}}", S.base);
+	int k;
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_msg(afk_config_load_string(cfg, text) == 0, "%s",
+	              afk_config_errmsg(cfg));
+	free(text);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_msg(afk_ci_set_builtin(ci, cfg) == 0, "%s",
+	              afk_ci_errmsg(ci));
+	afk_config_free(cfg);
+	for (k = 0; k < 2; k++) {
+		hostile_script(k);
+		afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+		ck_assert_msg(ci->status(&c, "acme/api", 5, ci->userdata) == 0,
+		              "%s", msg_of(&c));
+		ck_assert_int_eq(c.pr, k ? AFK_PR_OPEN : AFK_PR_NONE);
+		afk__call_clear(&c);
+		ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/21"), 0);
+		ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/22"), 0);
+	}
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/user"), 1);
+	afk_ci_free(ci);
+}
+END_TEST
+
 START_TEST(t_ci_pages)
 {
 	afk_call c;
@@ -901,7 +1013,8 @@ START_TEST(t_ci_errors)
 	srv_script(&S, "{'routes': {"
 	  "'" A "/issues/5/timeline': {'json': ["
 	  REF("pull_ref", "acme/api", 10, ISPR) "]},"
-	  "'" A "/pulls/10': {'json': {'number': 10, 'state': 'open'}}}}");
+	  "'" A "/pulls/10': {'json': {'number': 10, 'state': 'open', " OWN
+	  "'head': {'ref': 'afk/issue-5', 'repo': {'id': 77}}}}}}");
 	ck_assert_int_eq(ci_status(&c, 5), AFK_EPARSE);
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "no head sha"));
 	afk__call_clear(&c);
@@ -1151,6 +1264,8 @@ static Suite *forgejo_suite(void)
 	tcase_add_test(tc, t_comments_user_error);
 	tcase_add_test(tc, t_ci_states);
 	tcase_add_test(tc, t_ci_merged_and_none);
+	tcase_add_test(tc, t_ci_own_pr);
+	tcase_add_test(tc, t_ci_own_pr_default);
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_errors);
 	tcase_add_test(tc, t_config);

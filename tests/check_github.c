@@ -55,7 +55,8 @@ static void setup(void)
 	         " \"tracker\": {\"kind\": \"github\", \"api_url\": \"%s/\","
 	         "  \"token_env\": \"" TOKEN_ENV "\"},"
 	         " \"ci\": {\"kind\": \"github\", \"api_url\": \"%s\","
-	         "  \"token_env\": \"" TOKEN_ENV "\"}}", S.base, S.base);
+	         "  \"token_env\": \"" TOKEN_ENV "\","
+	         "  \"agent_logins\": [\"afk-bot\"]}}", S.base, S.base);
 	ck_assert_msg(afk_config_load_string(CFG, text) == 0, "%s",
 	              afk_config_errmsg(CFG));
 	ck_assert_int_eq(afk_tracker_new(&T), 0);
@@ -703,9 +704,13 @@ END_TEST
 
 /* --- CI -------------------------------------------------------------- */
 
-#define XREF(repo, n) "{'event': 'cross-referenced', 'source': {'type': " \
-	"'issue', 'issue': {'number': " #n ", 'pull_request': {'url': 'x'}," \
-	" 'repository': {'full_name': '" repo "'}}}}"
+/* A PR n of repo by who (the agent, afk-bot, when not said) mentions
+ * the issue. */
+#define XREF_BY(repo, n, who) "{'event': 'cross-referenced', 'source':" \
+	" {'type': 'issue', 'issue': {'number': " #n ", 'pull_request':" \
+	" {'url': 'x'}, 'user': {'login': '" who "'}, 'repository':" \
+	" {'full_name': '" repo "'}}}}"
+#define XREF(repo, n) XREF_BY(repo, n, "afk-bot")
 
 /* Scripts a PR #10 (open, head abc123) linked to acme/api#5, with the
  * given statuses and check runs (JSON array contents). */
@@ -730,10 +735,16 @@ static void ci_script(const char *pr10, const char *statuses,
 	free(text);
 }
 
+/* The agent's own PR: by afk-bot, from a branch of the repository (id
+ * 77) itself. */
+#define OWN "'user': {'login': 'afk-bot'}, 'base': {'ref': 'main', " \
+	"'repo': {'id': 77, 'full_name': 'acme/api'}}, "
+#define HEAD(sha) "'head': {'sha': '" sha "', 'ref': 'afk/issue-5', " \
+	"'repo': {'id': 77, 'full_name': 'acme/api'}}"
 #define PR_OPEN "{'number': 10, 'state': 'open', 'merged': false, " \
-	"'merged_at': null, 'head': {'sha': 'abc123'}}"
+	"'merged_at': null, " OWN HEAD("abc123") "}"
 #define PR_MERGED "{'number': 10, 'state': 'closed', 'merged': true, " \
-	"'merged_at': '2026-01-01T00:00:00Z', 'head': {'sha': 'abc123'}}"
+	"'merged_at': '2026-01-01T00:00:00Z', " OWN HEAD("abc123") "}"
 #define ST(ctx, s) "{'context': '" ctx "', 'state': '" s "', " \
 	"'target_url': 'https://ci.example/" ctx "'}"
 #define RUN(name, st, concl) "{'name': '" name "', 'status': '" st "', " \
@@ -825,6 +836,175 @@ START_TEST(t_ci_merged_and_none)
 }
 END_TEST
 
+/* PR n of acme/api by who, from the repository itself (head repo id 77)
+ * or a fork (id 99), open or merged. */
+#define PR_BY(n, who, hid, state, merged) "{'number': " #n ", 'state': '" \
+	state "', 'merged': " merged ", 'merged_at': null, 'user': " \
+	"{'login': '" who "'}, 'base': {'ref': 'main', 'repo': {'id': 77}}, " \
+	"'head': {'sha': 'sha" #n "', 'ref': 'b" #n "', 'repo': {'id': " \
+	#hid "}}}"
+/* The timeline of acme/api#5: a fork PR of the agent's login (#20),
+ * an open PR from a branch of the repository by a stranger (#21), an
+ * unrelated merged one by a stranger (#22), one whose event names the
+ * agent but whose answer another author (#23), a fork PR whose head
+ * repository is gone (#24), and the agent's own (#10, when own). */
+static void hostile_script(int own)
+{
+	char *text = afk__aprintf("{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  LABELED("alice", RL) "," XREF("acme/api", 20) ","
+	  XREF_BY("acme/api", 21, "mallory") ","
+	  XREF_BY("acme/api", 22, "mallory") "," XREF("acme/api", 23) ","
+	  XREF("acme/api", 24) "%s]},"
+	  "'/repos/acme/api/pulls/10': {'json': " PR_OPEN "},"
+	  "'/repos/acme/api/pulls/20': {'json': "
+	  PR_BY(20, "afk-bot", 99, "open", "false") "},"
+	  "'/repos/acme/api/pulls/21': {'json': "
+	  PR_BY(21, "mallory", 77, "open", "false") "},"
+	  "'/repos/acme/api/pulls/22': {'json': "
+	  PR_BY(22, "mallory", 77, "closed", "true") "},"
+	  "'/repos/acme/api/pulls/23': {'json': "
+	  PR_BY(23, "mallory", 77, "closed", "true") "},"
+	  "'/repos/acme/api/pulls/24': {'json': {'number': 24, 'state':"
+	  " 'closed', 'merged': true, 'user': {'login': 'afk-bot'}, 'base':"
+	  " {'repo': {'id': 77}}, 'head': {'sha': 'sha24', 'repo': null}}},"
+	  "'/user': {'json': {'login': 'AFK-bot'}},"
+	  "'/repos/acme/api/commits/abc123/status': {'json': {'statuses':"
+	  " [" ST("lint", "success") "]}},"
+	  "'/repos/acme/api/commits/abc123/check-runs': {'json':"
+	  " {'total_count': 0, 'check_runs': []}}},"
+	  "'default': {'status': 599}}",
+	  own ? ", " XREF("acme/api", 10) : "");
+
+	ck_assert_ptr_nonnull(text);
+	srv_script(&S, text);
+	free(text);
+}
+
+/* Only the agent's own PR, from a branch of the repository itself, can
+ * be the run's: a fork's, a stranger's (open or merged) never is, and a
+ * stranger's is not even read. */
+START_TEST(t_ci_own_pr)
+{
+	afk_call c;
+
+	hostile_script(0);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	ck_assert_ptr_null(c.head);
+	ck_assert_ptr_null(c.pr_info);
+	ck_assert_int_eq(c.ci, AFK_STATUS_NONE);
+	ck_assert_uint_eq(c.failing.n, 0);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/20"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/21"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/22"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/commits/"), 0);
+	/* agent_logins given: the token's own user is not asked. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/user"), 0);
+
+	hostile_script(1);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.head, "abc123");
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-5)");
+	ck_assert_int_eq(c.ci, AFK_STATUS_SUCCESS);
+	afk__call_clear(&c);
+}
+END_TEST
+
+/* Without agent_logins the CI token's own login is the one author: read
+ * once (GET /user), compared without case. */
+START_TEST(t_ci_own_pr_default)
+{
+	afk_config *cfg;
+	afk_ci *ci;
+	afk_call c;
+	char *text = afk__aprintf("{\"ci\": {\"kind\": \"github\", "
+	                          "\"api_url\": \"%s\", \"token_env\": \""
+	                          TOKEN_ENV "\"}}", S.base);
+	size_t before;
+	int k;
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_msg(afk_config_load_string(cfg, text) == 0, "%s",
+	              afk_config_errmsg(cfg));
+	free(text);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_msg(afk_ci_set_builtin(ci, cfg) == 0, "%s",
+	              afk_ci_errmsg(ci));
+	afk_config_free(cfg);
+	for (k = 0; k < 2; k++) {
+		hostile_script(k);
+		afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+		ck_assert_msg(ci->status(&c, "acme/api", 5, ci->userdata) == 0,
+		              "%s", msg_of(&c));
+		ck_assert_int_eq(c.pr, k ? AFK_PR_OPEN : AFK_PR_NONE);
+		if (k)
+			ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch "
+			                 "afk/issue-5)");
+		afk__call_clear(&c);
+		ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/"
+		                            "21"), 0);
+		ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/"
+		                            "22"), 0);
+	}
+	/* Read the first time only. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/user"), 1);
+
+	/* A token whose user is someone else: no PR is the agent's. */
+	afk_ci_free(ci);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	text = afk__aprintf("{\"ci\": {\"kind\": \"github\", \"api_url\": "
+	                    "\"%s\", \"token_env\": \"" TOKEN_ENV "\"}}",
+	                    S.base);
+	ck_assert_int_eq(afk_config_load_string(cfg, text), 0);
+	free(text);
+	ck_assert_int_eq(afk_ci_set_builtin(ci, cfg), 0);
+	afk_config_free(cfg);
+	srv_script(&S, "{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  XREF("acme/api", 10) "]},"
+	  "'/repos/acme/api/pulls/10': {'json': " PR_OPEN "},"
+	  "'/user': {'json': {'login': 'ci-reader'}}},"
+	  "'default': {'status': 599}}");
+	before = count_req(&S, "GET", "/repos/acme/api/pulls/");
+	afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+	ck_assert_msg(ci->status(&c, "acme/api", 5, ci->userdata) == 0, "%s",
+	              msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/user"), 2);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/"),
+	                  before);
+	afk_ci_free(ci);
+}
+END_TEST
+
+/* afk_call_set_pr_info(): only from ci_status, a positive number. */
+START_TEST(t_pr_info_api)
+{
+	afk_call c;
+
+	afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 0, "a", "b"), AFK_EINVAL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 3, "\xff", "b"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 3, NULL, NULL), 0);
+	ck_assert_str_eq(c.pr_info, "#3");
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 4, "bot", NULL), 0);
+	ck_assert_str_eq(c.pr_info, "#4 (bot)");
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 5, NULL, "x"), 0);
+	ck_assert_str_eq(c.pr_info, "#5 (branch x)");
+	afk__call_clear(&c);
+	afk__call_init(&c, AFK__CALL_SNAPSHOT, NULL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 3, "a", "b"), AFK_EINVAL);
+	afk__call_clear(&c);
+	ck_assert_int_eq(afk_call_set_pr_info(NULL, 3, "a", "b"), AFK_EINVAL);
+}
+END_TEST
+
 START_TEST(t_ci_pages)
 {
 	afk_call c;
@@ -902,7 +1082,7 @@ END_TEST
 #define DEPLOYS "/repos/acme/api/deployments?sha=m3rge&environment=" \
 	"prod%20eu&per_page=100"
 #define PR_MERGED_SHA "{'number': 10, 'state': 'closed', 'merged': true, " \
-	"'merged_at': '2026-01-01T00:00:00Z', 'head': {'sha': 'abc123'}, " \
+	"'merged_at': '2026-01-01T00:00:00Z', " OWN HEAD("abc123") ", " \
 	"'merge_commit_sha': 'm3rge'}"
 #define DEP(id, at) "{'id': " #id ", 'sha': 'm3rge', 'environment': '" \
 	ENV "', 'created_at': '" at "'}"
@@ -918,7 +1098,8 @@ static afk_ci *deploy_ci(const char *env)
 	char *text = afk__aprintf("{\"ci\": {\"kind\": \"github\", "
 	                          "\"api_url\": \"%s\", \"token_env\": \""
 	                          TOKEN_ENV "\", \"deploy_environment\": "
-	                          "\"%s\"}}", S.base, env);
+	                          "\"%s\", \"agent_logins\": [\"afk-bot\"]}}",
+	                          S.base, env);
 
 	ck_assert_ptr_nonnull(text);
 	ck_assert_int_eq(afk_config_new(&cfg), 0);
@@ -1373,6 +1554,37 @@ START_TEST(t_config)
 	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
 	                 " \"github\", \"token_env\": \"A\", \"api_url\":"
 	                 " \"ftp://x\"}}"), AFK_ECONFIG);
+	/* agent_logins: a non-empty list of distinct logins, named in the
+	 * message when refused; kept and shown. */
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	                 " []}}"), AFK_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg),
+	                             "ci.agent_logins: "));
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg), "empty"));
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"forgejo\", \"api_url\": \"https://x\", \"token_env\":"
+	                 " \"A\", \"agent_logins\": [\"a b\"]}}"), AFK_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg), "agent_logins"));
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	                 " [\"bot\", \"bot\"]}}"), AFK_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg), "twice"));
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	                 " \"bot\"}}"), AFK_ECONFIG);
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"command\", \"command\": [\"x\"], \"agent_logins\":"
+	                 " [\"bot\"]}}"), AFK_ECONFIG);
+	ck_assert_msg(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	              " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	              " [\"afk-bot\", \"app[bot]\"]}}") == 0, "%s",
+	              afk_config_errmsg(cfg));
+	ck_assert_int_eq(afk_config_get(cfg, "ci", &json), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"agent_logins\":[\"afk-bot\","
+	                             "\"app[bot]\"]"));
+	afk_free(json);
+	json = NULL;
 	/* The token file's name is kept, never its content. */
 	snprintf(path, sizeof(path), "%s/token", S.dir);
 	fp = fopen(path, "w");
@@ -1430,6 +1642,9 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_comments_user_error);
 	tcase_add_test(tc, t_ci_states);
 	tcase_add_test(tc, t_ci_merged_and_none);
+	tcase_add_test(tc, t_ci_own_pr);
+	tcase_add_test(tc, t_ci_own_pr_default);
+	tcase_add_test(tc, t_pr_info_api);
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_errors);
 	tcase_add_test(tc, t_deploy_states);
