@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "adapter.h"
+
 #define MAX_PRS 10             /* linked PRs read per status */
 
 int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
@@ -217,6 +219,252 @@ int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
 			continue;
 		return afk__call_failf(call, rc, "%s", qs[i].r.errmsg);
 	}
+	return AFK_OK;
+}
+
+int afk__forge_run_each(afk_call *call, struct afk__forge *g,
+                        afk__forge_req *qs, size_t n)
+{
+	afk__http_req *rs;
+	size_t i;
+
+	if (n == 0)
+		return AFK_OK;
+	rs = calloc(n, sizeof(*rs));
+	if (rs == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		rs[i] = qs[i].r;
+	afk__http_run(g->http, rs, n);
+	for (i = 0; i < n; i++)
+		qs[i].r = rs[i];
+	free(rs);
+	return AFK_OK;
+}
+
+int afk__forge_failed(const afk__forge_req *q)
+{
+	return q->r.rc != AFK_OK && !(q->absent_ok &&
+	       q->r.fail == AFK__HTTP_ESTATUS && q->r.status == 404);
+}
+
+int afk__forge_code(const afk__forge_req *q)
+{
+	switch (q->r.fail) {
+	case AFK__HTTP_EDNS:
+	case AFK__HTTP_ECONNECT:
+	case AFK__HTTP_ETIMEOUT:
+	case AFK__HTTP_ETLS:
+	case AFK__HTTP_ENET:
+		return AFK_EUNAVAIL;
+	default:
+		return q->r.rc != AFK_OK ? q->r.rc : AFK_EIO;
+	}
+}
+
+int afk__forge_add_error(afk_call *call, const char *repo, long number,
+                         int code, const char *why)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	int rc;
+
+	afk__errf(msg, "could not %s: %s", number > 0 ? "vet" : "list", why);
+	rc = afk_call_add_error(call, repo, number, code, msg);
+	if (rc == AFK_ENOMEM)
+		return afk__call_failf(call, rc, "out of memory");
+	if (rc != AFK_OK) /* no list to report to: the listing fails */
+		return afk__call_failf(call, code, "%s", msg);
+	free(call->message);
+	call->message = NULL;
+	return AFK_OK;
+}
+
+const char *afk__forge_why(const afk_call *call)
+{
+	return call->message != NULL ? call->message : "unreadable answer";
+}
+
+/* The page number of the rel="last" target of the Link header value v,
+ * else 0. */
+static long last_page(const char *v)
+{
+	const char *lt, *gt, *end, *rel, *pg;
+	long n;
+
+	for (; v != NULL && (lt = strchr(v, '<')) != NULL; v = end) {
+		if ((gt = strchr(lt, '>')) == NULL)
+			return 0;
+		end = strchr(gt, ',');
+		rel = strstr(gt, "rel=");
+		if (rel == NULL || (end != NULL && rel > end))
+			continue;
+		rel += 4 + (rel[4] == '"');
+		if (strncmp(rel, "last", 4) != 0 || (rel[4] != '"' &&
+		    rel[4] != ';' && rel[4] != ',' && rel[4] != ' ' &&
+		    rel[4] != '\0'))
+			continue;
+		for (pg = lt; pg < gt; pg++) {
+			if ((*pg == '?' || *pg == '&') &&
+			    strncmp(pg + 1, "page=", 5) == 0) {
+				n = strtol(pg + 6, NULL, 10);
+				return n > 0 ? n : 0;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* The pages of a list read so far, by number. */
+typedef struct pagebuf {
+	long no[64];
+	json_t *page[64];
+	size_t n;
+} pagebuf;
+
+static void pagebuf_clear(pagebuf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		json_decref(b->page[i]);
+	b->n = 0;
+}
+
+/* Page p of the list first reads (borrowed from b), reading it when it
+ * is not in b; NULL on failure, the message on call. */
+static json_t *page_of(afk_call *call, struct afk__forge *g,
+                       const afk__forge_req *first, pagebuf *b, long p)
+{
+	afk__forge_req q;
+	json_t *page = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < b->n; i++)
+		if (b->no[i] == p)
+			return b->page[i];
+	if (b->n == sizeof(b->no) / sizeof(*b->no))
+		pagebuf_clear(b);
+	rc = afk__forge_req_set(g, &q, "GET",
+	        afk__aprintf("%s (page %ld)", first->what, p),
+	        afk__aprintf("%s&page=%ld", first->url, p), NULL, 0);
+	if (rc != AFK_OK)
+		afk__call_failf(call, rc, "out of memory");
+	else if (afk__forge_run(call, g, &q, 1) == AFK_OK)
+		page = afk__forge_body_of(call, &q, 1);
+	afk__forge_req_clear(&q);
+	if (page == NULL)
+		return NULL;
+	b->no[b->n] = p;
+	b->page[b->n++] = page;
+	return page;
+}
+
+/* The number of pages of a list whose first page is full and that says
+ * nothing of its length: the last page holding any item, found by
+ * probing 2, 4, 8, ... until one is short, then halving.  0 on
+ * failure. */
+static long probe_last(afk_call *call, struct afk__forge *g,
+                       const afk__forge_req *first, pagebuf *b,
+                       long per_page)
+{
+	long lo = 1, hi = 2, mid;
+	json_t *pg;
+
+	/* lo: a full page; hi: a short one (perhaps empty). */
+	for (;;) {
+		if ((pg = page_of(call, g, first, b, hi)) == NULL)
+			return 0;
+		if ((long)json_array_size(pg) < per_page)
+			break;
+		lo = hi;
+		if (hi > (1L << 20)) {
+			afk__call_failf(call, AFK_EIO, "%s: %s: no end found",
+			                first->what, first->url);
+			return 0;
+		}
+		hi *= 2;
+	}
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if ((pg = page_of(call, g, first, b, mid)) == NULL)
+			return 0;
+		if ((long)json_array_size(pg) < per_page)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	pg = page_of(call, g, first, b, hi);
+	if (pg == NULL)
+		return 0;
+	return json_array_size(pg) > 0 ? hi : lo;
+}
+
+int afk__forge_read_back(afk_call *call, struct afk__forge *g,
+                         const afk__forge_req *first, json_t *page1,
+                         long per_page, afk__forge_page_fn *found,
+                         const char *label, int must_find, json_t **out,
+                         int *partial)
+{
+	pagebuf b;
+	json_t *all = NULL, *pg, *more;
+	long last, p, walked = 0;
+	int rc = AFK_OK;
+
+	*out = NULL;
+	*partial = 0;
+	b.n = 0;
+	last = last_page(first->r.link);
+	if (last == 0 && (afk__http_link_has_next(first->r.link) ||
+	    (first->r.link == NULL &&
+	     (long)json_array_size(page1) == per_page)))
+		last = probe_last(call, g, first, &b, per_page);
+	else if (last == 0)
+		last = 1;
+	if (last == 0) {
+		pagebuf_clear(&b);
+		return AFK_EIO;
+	}
+	all = json_array();
+	for (p = last; p >= 1 && all != NULL; p--) {
+		if (p > 1 && walked++ == g->max_pages) {  /* page 1 is read */
+			if (!must_find) {
+				*partial = 1;
+				break;
+			}
+			rc = afk__call_failf(call, AFK_EIO, "%s: %s: no event "
+			                     "adding \"%s\" in the last %ld "
+			                     "pages (http.max_pages) of %ld",
+			                     first->what, first->url, label,
+			                     g->max_pages, last);
+			break;
+		}
+		pg = p == 1 ? page1 : page_of(call, g, first, &b, p);
+		if (pg == NULL) {
+			rc = AFK_EIO;
+			break;
+		}
+		/* oldest first: this page goes before those read */
+		more = json_copy(pg);
+		if (more == NULL || json_array_extend(more, all) != 0) {
+			json_decref(more);
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+			break;
+		}
+		json_decref(all);
+		all = more;
+		if (found(pg, label))
+			break;
+	}
+	pagebuf_clear(&b);
+	if (all == NULL && rc == AFK_OK)
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	if (rc != AFK_OK) {
+		json_decref(all);
+		return rc;
+	}
+	*out = all;
 	return AFK_OK;
 }
 

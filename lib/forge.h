@@ -89,6 +89,57 @@ void afk__forge_reqs_free(afk__forge_req *qs, size_t n);
 int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
                    size_t n);
 
+/* Runs the n requests in one batch and leaves each outcome on its
+ * request (afk__forge_failed() says which failed): one that fails does
+ * not fail the others, so a listing can go on past one repository or
+ * issue.  AFK_ENOMEM, with a message, only when the batch could not be
+ * run at all. */
+int afk__forge_run_each(afk_call *call, struct afk__forge *g,
+                        afk__forge_req *qs, size_t n);
+
+/* 1 when the finished request q failed (a 404 to one marked absent_ok
+ * is no failure). */
+int afk__forge_failed(const afk__forge_req *q);
+
+/* The code to report for the failed request q: AFK_EUNAVAIL when its
+ * server could not be reached (name, connection, timeout, TLS), else its
+ * own. */
+int afk__forge_code(const afk__forge_req *q);
+
+/* Reports through afk_call_add_error() that repo (number 0) could not be
+ * listed, or that issue number of repo could not be vetted: "could not
+ * list: " or "could not vet: " and why.  A message the failure left on
+ * call is dropped: the listing goes on.  Returns AFK_OK; when the error
+ * cannot be reported (no list_ready, or memory), its code with why on
+ * call, and the listing must fail rather than lose it. */
+int afk__forge_add_error(afk_call *call, const char *repo, long number,
+                         int code, const char *why);
+
+/* The message a failure left on call, for afk__forge_add_error(). */
+const char *afk__forge_why(const afk_call *call);
+
+/* Says whether one page of a timeline holds an event adding label. */
+typedef int afk__forge_page_fn(json_t *page, const char *label);
+
+/* Reads a list from its end backwards.  first is the finished request
+ * of its first page (not paginated; its URL has a query, to which
+ * "&page=N" is added) and page1 that page's body.  The number of pages
+ * comes from the Link header's rel="last"; without one (Forgejo's
+ * timeline sends none) a full first page of per_page items is followed
+ * by probing pages 2, 4, 8, ... and halving to the last non-empty one.
+ * Pages are then read from the last down until one holds an event
+ * adding label (found(page, label)), or the first page.  *out is a new
+ * array of the pages read, oldest first - so the latest event is the
+ * last - and page1's items when it was all.  At most g->max_pages pages
+ * are walked back: past those, with must_find the read fails ("more
+ * than N pages ..."), else *out holds those read and *partial is set.
+ * A failed request fails the read, its message on call. */
+int afk__forge_read_back(afk_call *call, struct afk__forge *g,
+                         const afk__forge_req *first, json_t *page1,
+                         long per_page, afk__forge_page_fn *found,
+                         const char *label, int must_find, json_t **out,
+                         int *partial);
+
 /* The probe of both forges' tracker and CI (afk_probe_fn, userdata a
  * struct afk__forge): reads the token's own user, GET /user, which
  * must answer 200.  Read-only. */

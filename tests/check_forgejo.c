@@ -42,6 +42,9 @@ static srv S;           /* the fixture's server */
 static afk_config *CFG;
 static afk_tracker *T;
 static afk_ci *CI;
+/* What list_ready reported it could not list or vet, as a tick sees
+ * it; emptied by each list_ready(). */
+static afk__errv ERRS;
 
 static void setup(void)
 {
@@ -70,6 +73,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	afk__errv_clear(&ERRS);
 	afk_tracker_free(T);
 	afk_ci_free(CI);
 	afk_config_free(CFG);
@@ -89,8 +93,28 @@ static int list_ready(afk_call *c, afk__iset *set, const char *const *repos,
                       size_t n)
 {
 	memset(set, 0, sizeof(*set));
+	afk__errv_clear(&ERRS);
 	afk__call_init(c, AFK__CALL_LIST_READY, set);
+	c->errors = &ERRS;
 	return T->list_ready(c, repos, n, T->userdata);
+}
+
+/* The one error reported for repo#number (0: the repository), failing
+ * the test when there is none or more than one. */
+static const afk__err *error_of(const char *repo, long number)
+{
+	const afk__err *e = NULL;
+	size_t i;
+
+	for (i = 0; i < ERRS.n; i++) {
+		if (strcmp(ERRS.v[i].repo, repo) != 0 ||
+		    ERRS.v[i].number != number)
+			continue;
+		ck_assert_msg(e == NULL, "two errors for %s#%ld", repo, number);
+		e = &ERRS.v[i];
+	}
+	ck_assert_msg(e != NULL, "no error for %s#%ld", repo, number);
+	return e;
 }
 
 /* Issue number of repo in set, or NULL; afk_issue_free() it. */
@@ -289,88 +313,141 @@ START_TEST(t_list_ready_writers)
 	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/ghost/"), 1);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/alice/"), 0);
 
-	/* A 500 on a permission read fails the listing, naming it. */
+	/* A 500 on a permission read: that issue could not be vetted. */
 	srv_script(&S, "{'routes': {"
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
 	  "'" A "/issues/1/timeline': {'json': [" LABELED("carol", RL) "]},"
 	  "'" A "/collaborators/carol/permission': {'status': 500,"
 	  " 'body': 'down'}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "permission of carol on "
-	                             "acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
+	ck_assert_int_eq(list_ready(&c, &set, repos, 1), 0);
+	assert_contains(error_of("acme/api", 1)->message, "could not vet: "
+	                "read the permission of carol on acme/api");
+	assert_contains(error_of("acme/api", 1)->message, "500");
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 }
 END_TEST
 
+/* A name Forgejo cannot have is that repository's failure, reported;
+ * the others are listed. */
 START_TEST(t_list_ready_bad_repo)
 {
-	static const char *const noowner[] = {"api"};
-	static const char *const dots[] = {"acme/.."};
+	static const char *const repos[] = {"api", "acme/..", "acme/web"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	srv_script(&S, "{'default': {'json': []}}");
-	ck_assert_int_eq(list_ready(&c, &set, noowner, 1), AFK_EINVAL);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "owner"));
+	srv_script(&S, "{'routes': {"
+	  "'" W "/issues" Q(RL) "': {'json': [" ISSUE(7, LAB(1, RL)) "]},"
+	  "'" W "/issues/7/timeline': {'json': [" LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	ck_assert_int_eq(error_of("api", 0)->code, AFK_EINVAL);
+	assert_contains(error_of("api", 0)->message, "could not list: ");
+	assert_contains(error_of("api", 0)->message, "owner");
+	ck_assert_int_eq(error_of("acme/..", 0)->code, AFK_EINVAL);
+	is = find_issue(&set, "acme/web", 7);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
-	ck_assert_int_eq(list_ready(&c, &set, dots, 1), AFK_EINVAL);
-	afk__call_clear(&c);
-	afk__iset_clear(&set);
-	ck_assert_uint_eq(srv_count(&S), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/repos/api"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/repos/acme/%2E"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/repos/acme/../"), 0);
 }
 END_TEST
 
+/* A repository whose listing fails (404, a 5xx after the retry, an
+ * answer that is no list) is reported and lists nothing; a gate that
+ * fails leaves its issue unvetted ("could not vet"); everything else is
+ * listed and vetted all the same. */
 START_TEST(t_list_ready_errors)
 {
-	static const char *const repos[] = {"acme/api"};
+	static const char *const repos[] = {"acme/gone", "acme/api",
+	                                    "acme/web"};
+	static const char *const api[] = {"acme/api"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	/* A 500 (retried once), with the token in its body and a header. */
-	srv_script(&S, "{'default': {'status': 500, 'headers': {'X-Echo': '"
-	           TOKEN "'}, 'body': 'oops " TOKEN "'}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EIO);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list ready issues of "
-	                             "acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	srv_script(&S, "{'routes': {"
+	  "'/api/v1/repos/acme/gone/issues" Q(RL) "': {'status': 404,"
+	  " 'json': {'message': 'The target couldn`t be found.'}},"
+	  "'" A "/issues" Q(IL) "': {'status': 500, 'headers': {'X-Echo': '"
+	  TOKEN "'}, 'body': 'oops " TOKEN "'},"
+	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" W "/issues" Q(RL) "': {'json': [" ISSUE(7, LAB(1, RL)) "]},"
+	  "'" W "/issues/7/timeline': {'json': [" LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	assert_contains(error_of("acme/gone", 0)->message, "404");
+	assert_contains(error_of("acme/api", 0)->message,
+	                "could not list: list in-progress issues of acme/api");
+	assert_contains(error_of("acme/api", 0)->message, "500");
+	assert_lacks(error_of("acme/api", 0)->message, TOKEN);
+	/* acme/api's ready issue is not listed: its locks are unknown. */
+	ck_assert_uint_eq(set.n, 1);
+	is = find_issue(&set, "acme/web", 7);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/"), 0);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* Not an array. */
 	srv_script(&S, "{'default': {'json': {'message': 'hm'}}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "issues of acme/api"));
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), 0);
+	ck_assert_int_eq(error_of("acme/api", 0)->code, AFK_EPARSE);
+	assert_contains(error_of("acme/api", 0)->message, "issues of acme/api");
+	ck_assert_ptr_null(c.message);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
-	/* A timeline that fails fails the listing: nothing half-known. */
+	/* A timeline that fails: that issue unvetted, the others vetted. */
 	srv_script(&S, "{'routes': {"
-	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) ","
+	  ISSUE(2, LAB(1, RL)) "]},"
 	  "'" A "/issues/1/timeline': {'status': 403, 'json':"
-	  " {'message': 'token " TOKEN " is not allowed'}}},"
+	  " {'message': 'token " TOKEN " is not allowed'}},"
+	  "'" A "/issues/2/timeline': {'json': [" LABELED("bob", RL) "]}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "timeline of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "403"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), 0);
+	ck_assert_uint_eq(ERRS.n, 1);
+	assert_contains(error_of("acme/api", 1)->message,
+	                "could not vet: read the timeline of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "403");
+	assert_lacks(error_of("acme/api", 1)->message, TOKEN);
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/api", 2);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* So do the blockers. */
 	srv_script(&S, "{'routes': {"
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" A "/issues/1/timeline': {'json': [" LABELED("bob", RL) "]},"
 	  "'" A "/issues/1/dependencies': {'status': 404, 'json':"
 	  " {'message': 'dependencies are disabled'}}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "blockers of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "404"));
-	ck_assert_uint_eq(set.n, 0);
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), 0);
+	assert_contains(error_of("acme/api", 1)->message,
+	                "could not vet: read the blockers of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "404");
+	ck_assert_uint_eq(set.n, 1);
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	ck_assert_uint_eq(afk_issue_blocker_count(is), 0);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
@@ -380,7 +457,7 @@ START_TEST(t_list_ready_errors)
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
 	  "'" A "/issues/1/dependencies': {'json': [{'state': 'open'}]}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EPARSE);
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), AFK_EPARSE);
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "no issue number"));
 	ck_assert_uint_eq(set.n, 0);
 	afk__call_clear(&c);
@@ -443,7 +520,7 @@ START_TEST(t_list_ready_full_pages)
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies?"
 	                            "limit=50&page=3"), 0);
 
-	/* Full pages without end: the listing fails, named. */
+	/* Full pages without end: that issue could not be vetted. */
 	text = afk__aprintf("{'routes': {"
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
 	  "'" A "/issues/1/timeline': {'json': [" LABELED("alice", RL) "]},"
@@ -451,10 +528,13 @@ START_TEST(t_list_ready_full_pages)
 	  "'default': {'json': []}}", closed);
 	srv_script(&S, text);
 	free(text);
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EIO);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "blockers of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "more than 500"));
-	ck_assert_uint_eq(set.n, 0);
+	ck_assert_int_eq(list_ready(&c, &set, repos, 1), 0);
+	assert_contains(error_of("acme/api", 1)->message, "could not vet: "
+	                "read the blockers of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "more than 500");
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies?"
@@ -463,6 +543,141 @@ START_TEST(t_list_ready_full_pages)
 	                            "limit=50&page=11"), 0);
 	free(comments);
 	free(closed);
+}
+END_TEST
+
+/* Scripts acme/api#9 (ready) whose timeline has n events, most of
+ * them comments by strangers: a ready label added by mallory first and
+ * by who at index at (none when < 0) - Forgejo's pages of 50, without a
+ * Link header - and acme/web#7 (ready, trusted); lists both. */
+static void busy_list(afk_call *c, afk__iset *set, size_t n, long at,
+                      const char *who)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	json_t *routes = json_object(), *ev = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((long)i == at || i == 0)
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s},"
+			        " s:{s:i, s:s}}", "type", "label", "body", "1",
+			        "user", "login", i == 0 ? "mallory" : who,
+			        "label", "id", 1, "name", RL));
+		else
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s}}",
+			        "type", "comment", "body", "+1", "user", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, A "/issues/9/timeline?limit=50", ev, 50, 0);
+	json_object_set_new(routes, A "/issues" Q(RL), json_pack("{s:[{s:i,"
+	        " s:s, s:n, s:[{s:i, s:s}]}]}", "json", "number", 9, "state",
+	        "open", "pull_request", "labels", "id", 1, "name", RL));
+	json_object_set_new(routes, W "/issues" Q(RL), json_pack("{s:[{s:i,"
+	        " s:s, s:n, s:[{s:i, s:s}]}]}", "json", "number", 7, "state",
+	        "open", "pull_request", "labels", "id", 1, "name", RL));
+	json_object_set_new(routes, W "/issues/7/timeline", json_pack(
+	        "{s:[{s:s, s:s, s:{s:s}, s:{s:i, s:s}}]}", "json", "type",
+	        "label", "body", "1", "user", "login", "bob", "label", "id",
+	        1, "name", RL));
+	srv_script_json(&S, json_pack("{s:o, s:{s:[]}}", "routes", routes,
+	                              "default", "json"));
+	ck_assert_msg(list_ready(c, set, repos, 2) == 0, "%s", msg_of(c));
+}
+
+/* An issue with a timeline of 550 events - eleven pages of 50, more
+ * than http.max_pages, and Forgejo sends no Link header - whose ready
+ * label a trusted user added near the end: its end is found by probing,
+ * then it is read backwards; the listing does not fail. */
+START_TEST(t_list_ready_busy_timeline)
+{
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	const char *tl = A "/issues/9/timeline";
+
+	busy_list(&c, &set, 550, 540, "alice");
+	ck_assert_uint_eq(ERRS.n, 0);
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	/* page 1; probes 2, 4, 8, 16 (empty), 12 (empty), 10, 11; page 11
+	 * already read holds the label */
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 8);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/9/timeline?"
+	                            "limit=50&page=11"), 1);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* The latest adder a stranger: not trusted. */
+	busy_list(&c, &set, 550, 549, "mallory");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 0);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* Only on page 1 of twelve: more than max_pages back - that issue
+	 * could not be vetted; acme/web is all the same. */
+	busy_list(&c, &set, 600, -1, "alice");
+	assert_contains(error_of("acme/api", 9)->message, "could not vet: "
+	                "read the timeline of acme/api#9");
+	assert_contains(error_of("acme/api", 9)->message, "max_pages");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/web", 7);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+static int ci_status(afk_call *c, long number);
+
+/* The CI status of a busy issue: read back to the dispatch (the
+ * in-progress label), never failed by the timeline's length. */
+START_TEST(t_ci_busy_timeline)
+{
+	json_t *routes = json_object(), *ev = json_array();
+	afk_call c;
+	size_t i;
+
+	for (i = 0; i < 550; i++) {
+		if (i == 480)
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s},"
+			        " s:{s:i, s:s}}", "type", "label", "body", "1",
+			        "user", "login", "afk-bot", "label", "id", 2,
+			        "name", IL));
+		else if (i == 520)
+			json_array_append_new(ev, json_pack("{s:s, s:{s:i, s:{},"
+			        " s:{s:s}, s:{s:s}}}", "type", "pull_ref",
+			        "ref_issue", "number", 10, "pull_request", "user",
+			        "login", "afk-bot", "repository", "full_name",
+			        "acme/api"));
+		else
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s}}",
+			        "type", "comment", "body", "+1", "user", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, A "/issues/9/timeline?limit=50", ev, 50, 0);
+	json_object_set_new(routes, A "/pulls/10", json_pack("{s:o}", "json",
+	        json_loads("{\"number\": 10, \"state\": \"open\", \"merged\":"
+	        " false, \"user\": {\"login\": \"afk-bot\"}, \"base\":"
+	        " {\"repo\": {\"id\": 77}}, \"head\": {\"sha\": \"abc123\","
+	        " \"ref\": \"afk/issue-9\", \"repo\": {\"id\": 77}}}", 0,
+	        NULL)));
+	json_object_set_new(routes, A "/commits/abc123/status", json_pack(
+	        "{s:{s:[]}}", "json", "statuses"));
+	srv_script_json(&S, json_pack("{s:o, s:{s:[]}}", "routes", routes,
+	                              "default", "json"));
+	ck_assert_msg(ci_status(&c, 9) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-9)");
+	afk__call_clear(&c);
+	/* page 1, probes 2 4 8 16 12 10 11; pages 11 and 10 (the dispatch)
+	 * were read by the probes */
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/9/timeline"), 8);
 }
 END_TEST
 
@@ -1253,6 +1468,8 @@ static Suite *forgejo_suite(void)
 	tcase_add_test(tc, t_list_ready);
 	tcase_add_test(tc, t_list_ready_bad_repo);
 	tcase_add_test(tc, t_list_ready_errors);
+	tcase_add_test(tc, t_list_ready_busy_timeline);
+	tcase_add_test(tc, t_ci_busy_timeline);
 	tcase_add_test(tc, t_list_ready_full_pages);
 	tcase_add_test(tc, t_list_ready_writers);
 	tcase_add_test(tc, t_headers);

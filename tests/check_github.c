@@ -41,6 +41,9 @@ static srv S;           /* the fixture's server */
 static afk_config *CFG;
 static afk_tracker *T;
 static afk_ci *CI;
+/* What list_ready reported it could not list or vet, as a tick sees
+ * it; emptied by each list_ready(). */
+static afk__errv ERRS;
 
 static void setup(void)
 {
@@ -69,6 +72,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	afk__errv_clear(&ERRS);
 	afk_tracker_free(T);
 	afk_ci_free(CI);
 	afk_config_free(CFG);
@@ -88,8 +92,28 @@ static int list_ready(afk_call *c, afk__iset *set, const char *const *repos,
                       size_t n)
 {
 	memset(set, 0, sizeof(*set));
+	afk__errv_clear(&ERRS);
 	afk__call_init(c, AFK__CALL_LIST_READY, set);
+	c->errors = &ERRS;
 	return T->list_ready(c, repos, n, T->userdata);
+}
+
+/* The one error reported for repo#number (0: the repository), failing
+ * the test when there is none or more than one. */
+static const afk__err *error_of(const char *repo, long number)
+{
+	const afk__err *e = NULL;
+	size_t i;
+
+	for (i = 0; i < ERRS.n; i++) {
+		if (strcmp(ERRS.v[i].repo, repo) != 0 ||
+		    ERRS.v[i].number != number)
+			continue;
+		ck_assert_msg(e == NULL, "two errors for %s#%ld", repo, number);
+		e = &ERRS.v[i];
+	}
+	ck_assert_msg(e != NULL, "no error for %s#%ld", repo, number);
+	return e;
 }
 
 /* Issue number of repo in set, or NULL; afk_issue_free() it. */
@@ -417,74 +441,291 @@ START_TEST(t_list_ready_writers)
 }
 END_TEST
 
+/* A name GitHub cannot have is that repository's failure, reported;
+ * the others are listed. */
 START_TEST(t_list_ready_bad_repo)
 {
-	static const char *const noowner[] = {"api"};
-	static const char *const dots[] = {"acme/.."};
+	static const char *const repos[] = {"api", "acme/..", "acme/web"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	srv_script(&S, "{'default': {'json': []}}");
-	ck_assert_int_eq(list_ready(&c, &set, noowner, 1), AFK_EINVAL);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "owner"));
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/web") "': {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues/4/timeline': {'json': ["
+	  LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	ck_assert_int_eq(error_of("api", 0)->code, AFK_EINVAL);
+	assert_contains(error_of("api", 0)->message, "could not list: ");
+	assert_contains(error_of("api", 0)->message, "owner");
+	ck_assert_int_eq(error_of("acme/..", 0)->code, AFK_EINVAL);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_ptr_nonnull(is);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
-	ck_assert_int_eq(list_ready(&c, &set, dots, 1), AFK_EINVAL);
-	afk__call_clear(&c);
-	afk__iset_clear(&set);
-	ck_assert_uint_eq(srv_count(&S), 0);
+	/* Nothing was asked about the bad names. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/api"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/../"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/%2E%2E"), 0);
 }
 END_TEST
 
+/* A repository whose listing fails - 404 (renamed, gone), a 5xx after
+ * the retry, an answer that is no list - is reported as such and lists
+ * nothing; the others are listed and vetted all the same. */
 START_TEST(t_list_ready_errors)
 {
-	static const char *const repos[] = {"acme/api"};
+	static const char *const repos[] = {"acme/gone", "acme/api",
+	                                    "acme/web"};
+	static const char *const web[] = {"acme/web"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	/* A 500 (retried once), with the token in its body and a header. */
-	srv_script(&S, "{'default': {'status': 500, 'headers': {'X-Echo': '"
-	           TOKEN "'}, 'body': 'oops " TOKEN "'}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EIO);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list open issues of "
-	                             "acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	/* acme/gone: 404; acme/api: a 500 (retried once), the token in its
+	 * body and a header; acme/web: fine. */
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/gone") "': {'status': 404, 'json': {'message':"
+	  " 'Not Found'}},"
+	  "'" OPEN("acme/api") "': {'status': 500, 'headers': {'X-Echo': '"
+	  TOKEN "'}, 'body': 'oops " TOKEN "'},"
+	  "'" OPEN("acme/web") "': {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues/4/timeline': {'json': ["
+	  LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	ck_assert_int_eq(error_of("acme/gone", 0)->code, AFK_EIO);
+	assert_contains(error_of("acme/gone", 0)->message, "404");
+	assert_contains(error_of("acme/api", 0)->message,
+	                "could not list: list open issues of acme/api");
+	assert_contains(error_of("acme/api", 0)->message, "500");
+	assert_lacks(error_of("acme/api", 0)->message, TOKEN);
+	ck_assert_uint_eq(count_req(&S, "GET", OPEN("acme/api")), 2);
+	ck_assert_uint_eq(set.n, 1);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* Not an array. */
 	srv_script(&S, "{'default': {'json': {'message': 'hm'}}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "issues of acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "is an object, not a JSON "
-	                             "array"));
+	ck_assert_int_eq(list_ready(&c, &set, web, 1), 0);
+	ck_assert_int_eq(error_of("acme/web", 0)->code, AFK_EPARSE);
+	assert_contains(error_of("acme/web", 0)->message, "issues of acme/web");
+	assert_contains(error_of("acme/web", 0)->message,
+	                "is an object, not a JSON array");
+	ck_assert_ptr_null(c.message);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* Not JSON: the reason and the place, not the answer's words (a
 	 * token the server echoed). */
 	srv_script(&S, "{'default': {'body': '" TOKEN " <html>'}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EPARSE);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list open issues of "
-	                             "acme/api: GET http://"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "not valid JSON"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "line 1, column"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
-	ck_assert_ptr_null(strstr(msg_of(&c), "ghp_"));
+	ck_assert_int_eq(list_ready(&c, &set, web, 1), 0);
+	assert_contains(error_of("acme/web", 0)->message,
+	                "list open issues of acme/web: GET http://");
+	assert_contains(error_of("acme/web", 0)->message, "not valid JSON");
+	assert_contains(error_of("acme/web", 0)->message, "line 1, column");
+	assert_lacks(error_of("acme/web", 0)->message, TOKEN);
+	assert_lacks(error_of("acme/web", 0)->message, "ghp_");
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
-	/* A timeline that fails fails the listing: nothing half-known. */
+	/* A listing by label that fails (more than a page of open issues)
+	 * fails that repository too: its locks are unknown. */
 	srv_script(&S, "{'routes': {"
-	  "'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]},"
-	  "'/repos/acme/api/issues/1/timeline': {'status': 403, 'json':"
-	  " {'message': 'Resource not accessible " TOKEN "'}}},"
+	  "'" OPEN("acme/web") "': {'headers': {'Link': '<http://127.0.0.1:"
+	  "{port}" OPEN("acme/web") "&page=2>; rel=`next`'}, 'json': ["
+	  ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues?state=open&labels=" RL "&per_page=100':"
+	  " {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues?state=open&labels=" IL "&per_page=100':"
+	  " {'status': 502, 'json': {'message': 'Bad Gateway'}}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "timeline of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "403"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	ck_assert_int_eq(list_ready(&c, &set, web, 1), 0);
+	assert_contains(error_of("acme/web", 0)->message,
+	                "list in-progress issues of acme/web");
+	ck_assert_uint_eq(set.n, 0);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* A gate that cannot be read leaves that issue unvetted ("could not
+ * vet"), reported; the next best issue of its repository is vetted, and
+ * other repositories go on. */
+START_TEST(t_list_ready_unvetted)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL) ", "
+	  LAB("priority:5")) "," ISSUE(2, LAB(RL)) "]},"
+	  "'/repos/acme/api/issues/1/timeline': {'status': 403, 'json':"
+	  " {'message': 'Resource not accessible " TOKEN "'}},"
+	  "'/repos/acme/api/issues/2/timeline': {'json': ["
+	  LABELED("bob", RL) "]},"
+	  "'" OPEN("acme/web") "': {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues/4/timeline': {'json': ["
+	  LABELED("alice", RL) "]},"
+	  "'/repos/acme/web/issues/4/dependencies/blocked_by?per_page=100':"
+	  " {'body': 'not json'}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 2) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	assert_contains(error_of("acme/api", 1)->message,
+	                "could not vet: read the timeline of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "403");
+	assert_lacks(error_of("acme/api", 1)->message, TOKEN);
+	assert_contains(error_of("acme/web", 4)->message,
+	                "could not vet: read the blockers of acme/web#4");
+	ck_assert_int_eq(error_of("acme/web", 4)->code, AFK_EPARSE);
+	ck_assert_uint_eq(set.n, 3);
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/api", 2);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* A busy timeline of n events, most of them comments by strangers,
+ * with a "labeled" event for the ready label by who at index at (none
+ * when at < 0) and one by mallory at index 0: the answers of
+ * acme/api#9's timeline pages. */
+static void busy_timeline(json_t *routes, size_t n, long at, const char *who)
+{
+	json_t *items = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((long)i == at || i == 0)
+			json_array_append_new(items, json_pack("{s:s, s:{s:s},"
+			        " s:{s:s}}", "event", "labeled", "actor", "login",
+			        i == 0 ? "mallory" : who, "label", "name", RL));
+		else
+			json_array_append_new(items, json_pack("{s:s, s:{s:s}}",
+			        "event", "commented", "actor", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, "/repos/acme/api/issues/9/timeline?per_page=100",
+	              items, 100, 1);
+}
+
+/* Scripts acme/api#9 (ready, with the busy timeline) and acme/web#4
+ * (ready, trusted) and lists both. */
+static void busy_list(afk_call *c, afk__iset *set, size_t n, long at,
+                      const char *who)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	json_t *routes = json_object();
+
+	busy_timeline(routes, n, at, who);
+	json_object_set_new(routes, OPEN("acme/api"), json_pack("{s:[{s:i,"
+	        " s:s, s:[{s:s}], s:{s:i}}]}", "json", "number", 9, "state",
+	        "open", "labels", "name", RL, "issue_dependencies_summary",
+	        "blocked_by", 0));
+	json_object_set_new(routes, OPEN("acme/web"), json_pack("{s:[{s:i,"
+	        " s:s, s:[{s:s}], s:{s:i}}]}", "json", "number", 4, "state",
+	        "open", "labels", "name", RL, "issue_dependencies_summary",
+	        "blocked_by", 0));
+	json_object_set_new(routes, "/repos/acme/web/issues/4/timeline",
+	        json_pack("{s:[{s:s, s:{s:s}, s:{s:s}}]}", "json", "event",
+	        "labeled", "actor", "login", "bob", "label", "name", RL));
+	srv_script_json(&S, json_pack("{s:o, s:{s:[]}}", "routes", routes,
+	                              "default", "json"));
+	ck_assert_msg(list_ready(c, set, repos, 2) == 0, "%s", msg_of(c));
+}
+
+/* An issue with a timeline of 1,050 events - eleven pages, more than
+ * http.max_pages - whose ready label a trusted user applied near the
+ * end: found by reading from the end, only the last page(s) besides the
+ * first; the listing does not fail. */
+START_TEST(t_list_ready_busy_timeline)
+{
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	const char *tl = "/repos/acme/api/issues/9/timeline";
+
+	/* On the last page: pages 1 and 11 read. */
+	busy_list(&c, &set, 1050, 1040, "alice");
+	ck_assert_uint_eq(ERRS.n, 0);
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 2);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/9/"
+	                            "timeline?per_page=100&page=11"), 1);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* On page 10, then only comments: pages 1, 11 and 10. */
+	busy_list(&c, &set, 1050, 950, "alice");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 2 + 3);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* The latest labeller is a stranger, an older one trusted: not
+	 * trusted (the latest counts). */
+	busy_list(&c, &set, 1050, 1049, "mallory");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 0);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* Only on page 1, eleven pages from the end: more than max_pages
+	 * to walk back - that issue could not be vetted, the other
+	 * repository is listed and vetted all the same. */
+	busy_list(&c, &set, 1150, -1, "alice");
+	assert_contains(error_of("acme/api", 9)->message, "could not vet: "
+	                "read the timeline of acme/api#9");
+	assert_contains(error_of("acme/api", 9)->message, "max_pages");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* A listing whose failure cannot be reported (a list_ready called with
+ * nowhere to put it) fails as a whole, as before: never lost. */
+START_TEST(t_list_ready_errors_unreported)
+{
+	static const char *const repos[] = {"acme/api"};
+	afk__iset set;
+	afk_call c;
+
+	srv_script(&S, "{'default': {'status': 404, 'json': {'message':"
+	           " 'Not Found'}}}");
+	memset(&set, 0, sizeof(set));
+	afk__call_init(&c, AFK__CALL_LIST_READY, &set);
+	ck_assert_int_eq(T->list_ready(&c, repos, 1, T->userdata), AFK_EIO);
+	assert_contains(msg_of(&c), "could not list: list open issues of "
+	                "acme/api");
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 }
@@ -1002,6 +1243,73 @@ START_TEST(t_pr_info_api)
 	ck_assert_int_eq(afk_call_set_pr_info(&c, 3, "a", "b"), AFK_EINVAL);
 	afk__call_clear(&c);
 	ck_assert_int_eq(afk_call_set_pr_info(NULL, 3, "a", "b"), AFK_EINVAL);
+}
+END_TEST
+
+/* The CI status of acme/api#9 whose timeline has n events: the
+ * in-progress label added at index lab (none when < 0), the agent's PR
+ * #10 linked at index xref. */
+static int busy_ci(afk_call *c, size_t n, long lab, long xref)
+{
+	json_t *items = json_array(), *routes = json_object();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((long)i == lab)
+			json_array_append_new(items, json_pack("{s:s, s:{s:s},"
+			        " s:{s:s}}", "event", "labeled", "actor", "login",
+			        "afk-bot", "label", "name", IL));
+		else if ((long)i == xref)
+			json_array_append_new(items, json_pack("{s:s, s:{s:s,"
+			        " s:{s:i, s:{s:s}, s:{s:s}, s:{s:s}}}}", "event",
+			        "cross-referenced", "source", "type", "issue",
+			        "issue", "number", 10, "pull_request", "url", "x",
+			        "user", "login", "afk-bot", "repository",
+			        "full_name", "acme/api"));
+		else
+			json_array_append_new(items, json_pack("{s:s, s:{s:s}}",
+			        "event", "commented", "actor", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, "/repos/acme/api/issues/9/timeline?per_page=100",
+	              items, 100, 1);
+	json_object_set_new(routes, "/repos/acme/api/pulls/10",
+	                    json_pack("{s:o}", "json", json_loads("{\"number\":"
+	                    " 10, \"state\": \"open\", \"merged\": false, "
+	                    "\"user\": {\"login\": \"afk-bot\"}, \"base\": "
+	                    "{\"repo\": {\"id\": 77}}, \"head\": {\"sha\": "
+	                    "\"abc123\", \"ref\": \"afk/issue-9\", \"repo\": "
+	                    "{\"id\": 77}}}", 0, NULL)));
+	json_object_set_new(routes, "/repos/acme/api/commits/abc123/status",
+	                    json_pack("{s:{s:[]}}", "json", "statuses"));
+	json_object_set_new(routes, "/repos/acme/api/commits/abc123/check-runs",
+	                    json_pack("{s:{s:i, s:[]}}", "json", "total_count",
+	                              0, "check_runs"));
+	srv_script_json(&S, json_pack("{s:o}", "routes", routes));
+	return ci_status(c, 9);
+}
+
+/* A busy issue's timeline - eleven pages, more than http.max_pages -
+ * never fails the CI status: it is read from the end back to the
+ * dispatch (the in-progress label), where the run's PR is linked. */
+START_TEST(t_ci_busy_timeline)
+{
+	const char *tl = "/repos/acme/api/issues/9/timeline";
+	afk_call c;
+
+	ck_assert_msg(busy_ci(&c, 1050, 950, 1000) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-9)");
+	afk__call_clear(&c);
+	/* pages 1, 11 and 10 */
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 3);
+
+	/* No dispatch in the last ten pages, the PR linked only on the
+	 * first: not seen - no PR, and no failure. */
+	ck_assert_msg(busy_ci(&c, 1150, -1, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 3 + 11);
 }
 END_TEST
 
@@ -1634,6 +1942,9 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_list_ready_writers);
 	tcase_add_test(tc, t_list_ready_bad_repo);
 	tcase_add_test(tc, t_list_ready_errors);
+	tcase_add_test(tc, t_list_ready_unvetted);
+	tcase_add_test(tc, t_list_ready_busy_timeline);
+	tcase_add_test(tc, t_list_ready_errors_unreported);
 	tcase_add_test(tc, t_headers);
 	tcase_add_test(tc, t_labels);
 	tcase_add_test(tc, t_close_error);
@@ -1645,6 +1956,7 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_ci_own_pr);
 	tcase_add_test(tc, t_ci_own_pr_default);
 	tcase_add_test(tc, t_pr_info_api);
+	tcase_add_test(tc, t_ci_busy_timeline);
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_errors);
 	tcase_add_test(tc, t_deploy_states);
