@@ -34,9 +34,17 @@
  *                   block it; each open one becomes a blocker (one of
  *                   another repository too: blocking is the safe side).
  *                   The priority is N of a label "priority:N", else 0.
- *                   Neither list sends a Link header: a full page is
- *                   followed by the next (fill_pages()), and a list
- *                   longer than ten pages fails the listing.
+ *                   Neither list sends a Link header.  The timeline is
+ *                   read from its end (afk__forge_read_back(): a full
+ *                   first page is followed by probing for the last,
+ *                   then pages backwards to the one adding the ready
+ *                   label, at most http.max_pages); for the blockers a
+ *                   full page is followed by the next (fill_pages()).
+ *                   A listing that fails is that repository's failure
+ *                   (afk_call_add_error(), number 0), nothing of it
+ *                   listed; a gate that fails (or a list longer than ten
+ *                   pages) leaves that issue unvetted, "could not vet:
+ *                   ...": never the whole list.
  *   add_label       POST .../issues/{n}/labels {"labels": [L]} by name
  *                   (IssueLabelsOption takes names or ids).  Forgejo
  *                   ignores a name the repository has no label for, so

@@ -22,14 +22,22 @@
  *                   repository: nothing there is vetted.  Elsewhere the
  *                   ready issues are vetted best first (the policy's
  *                   order, afk__policy_outranks()), one per round, until
- *                   one passes: GET .../issues/{n}/timeline - trusted
- *                   when the actor of the latest "labeled" event for the
- *                   ready label is one of trusted_users, or with
+ *                   one passes: GET .../issues/{n}/timeline, read from
+ *                   its end (afk__forge_read_back(): the Link header's
+ *                   rel="last", then pages backwards to the one with a
+ *                   ready "labeled" event, at most http.max_pages) -
+ *                   trusted when the actor of the latest "labeled" event
+ *                   for the ready label is one of trusted_users, or with
  *                   trust_writers can write (GET .../collaborators/
  *                   {login}/permission, a 404 being no access) - and,
  *                   unless the listing's issue_dependencies_summary
  *                   says blocked_by 0, GET .../issues/{n}/dependencies/
  *                   blocked_by - each open blocking issue a blocker.
+ *                   A listing that fails is that repository's failure
+ *                   (afk_call_add_error(), number 0) and lists nothing
+ *                   of it; a gate that fails leaves that issue unvetted
+ *                   ("could not vet: ...") and the next one is vetted:
+ *                   never the whole list.
  *                   An unvetted issue cannot be picked (its repository
  *                   is locked, or a better one passed) and is reported
  *                   AFK_TRUST_UNCHECKED: never picked, skipped for the

@@ -117,6 +117,13 @@ static const afk__err *error_of(const char *repo, long number)
 	return e;
 }
 
+/* Fails the test when list_ready reported anything it could not list
+ * or vet: a request the contract's mock refused would be one. */
+static void no_errors(void)
+{
+	ck_assert_msg(ERRS.n == 0, "%s", ERRS.n ? ERRS.v[0].message : "");
+}
+
 /* Issue number of repo in set, or NULL; afk_issue_free() it. */
 static afk_issue *find_issue(const afk__iset *set, const char *repo,
                              long number)
@@ -1310,6 +1317,7 @@ START_TEST(t_contract)
 	/* The listings. */
 	contract("");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	/* The gates of a ready issue: timeline and blockers. */
@@ -1324,6 +1332,30 @@ START_TEST(t_contract)
 		ck_assert_msg(rc == 0 || (rc == AFK_EPARSE &&
 		              strstr(msg_of(&c), "599") == NULL), "%s",
 		              msg_of(&c));
+		no_errors();
+	}
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	/* A full first page of the timeline (no Link header): its last
+	 * page is probed, page=2 with limit=50, the mock's. */
+	{
+		char *full = items(50, 1, "{'type': 'comment', 'body': 'c%d',"
+		                   " 'user': {'login': 'alice'}}");
+		char *t = afk__aprintf("'" A "/issues" Q(RL) "': {'json': ["
+		                       ISSUE(1, LAB(1, RL)) "]},"
+		                       "'" A "/issues/1/timeline?limit=50':"
+		                       " {'json': [%s]},"
+		                       "'" A "/issues/1/dependencies?limit=50':"
+		                       " {'json': []}", full);
+
+		contract(t);
+		free(t);
+		free(full);
+		ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s",
+		              msg_of(&c));
+		no_errors();
+		ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/timeline?"
+		                            "limit=50&page=2"), 1);
 	}
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
@@ -1342,6 +1374,7 @@ START_TEST(t_contract)
 	         LABELED("carol", RL) "]},"
 	         "'" A "/issues/1/dependencies': {'json': []}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/carol/"

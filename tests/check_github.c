@@ -116,6 +116,13 @@ static const afk__err *error_of(const char *repo, long number)
 	return e;
 }
 
+/* Fails the test when list_ready reported anything it could not list
+ * or vet: a request the contract's mock refused would be one. */
+static void no_errors(void)
+{
+	ck_assert_msg(ERRS.n == 0, "%s", ERRS.n ? ERRS.v[0].message : "");
+}
+
 /* Issue number of repo in set, or NULL; afk_issue_free() it. */
 static afk_issue *find_issue(const afk__iset *set, const char *repo,
                              long number)
@@ -1741,6 +1748,7 @@ START_TEST(t_contract)
 	 * a pull request)... */
 	contract("");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?"), 1);
@@ -1749,6 +1757,7 @@ START_TEST(t_contract)
 	         "127.0.0.1:{port}" OPEN("acme/api") "&page=2>; rel=`next`'},"
 	         " 'json': []}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?state="
@@ -1756,6 +1765,7 @@ START_TEST(t_contract)
 	/* The gates of a ready issue: timeline and blockers... */
 	contract("'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/1/"
@@ -1773,6 +1783,7 @@ START_TEST(t_contract)
 	         "'/repos/acme/api/issues/1/timeline?per_page=100': {'json':"
 	         " [" LABELED("carol", RL) "]}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/collaborators/"
@@ -1805,9 +1816,26 @@ START_TEST(t_contract)
 	ck_assert_uint_eq(count_req(&S, "PATCH", "/repos/acme/api/issues/"
 	                            "comments/42"), 1);
 
-	/* CI: a linked pull request, its head's statuses and check runs. */
+	/* A busy timeline read from its end: page 2 of 2, the mock's. */
+	contract("'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]},"
+	         "'/repos/acme/api/issues/1/timeline?per_page=100': {'headers':"
+	         " {'Link': '<http://127.0.0.1:{port}/repos/acme/api/issues/1/"
+	         "timeline?per_page=100&page=2>; rel=`next`, <http://127.0.0.1:"
+	         "{port}/repos/acme/api/issues/1/timeline?per_page=100&page=2>;"
+	         " rel=`last`'}, 'json': [" LABELED("alice", RL) "]}");
+	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
+	ck_assert_uint_eq(ERRS.n, 0);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/1/"
+	                            "timeline?per_page=100&page=2"), 1);
+
+	/* CI: a linked pull request (the agent's own, scripted: the mock's
+	 * example is no one's), its head's statuses and check runs. */
 	contract("'/repos/acme/api/issues/5/timeline?per_page=100': {'json':"
-	         " [" XREF("acme/api", 10) "]}");
+	         " [" XREF("acme/api", 10) "]},"
+	         "'/repos/acme/api/pulls/10': {'json': " PR_OPEN "}");
 	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
 	ck_assert_int_ne(c.pr, AFK_PR_NONE);
 	afk__call_clear(&c);
