@@ -1336,6 +1336,9 @@ START_TEST(t_contract)
 	}
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/timeline"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies"),
+	                  1);
 	/* A full first page of the timeline (no Link header): its last
 	 * page is probed, page=2 with limit=50, the mock's. */
 	{
@@ -1359,9 +1362,6 @@ START_TEST(t_contract)
 	}
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
-	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/timeline"), 1);
-	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies"),
-	                  1);
 	/* With trust_writers: the permission of a labeller who is not a
 	 * trusted user. */
 	ck_assert_int_eq(afk_config_set(CFG, "trust_writers", "true"), 0);
