@@ -394,6 +394,25 @@ static int report_issue(afk_call *call, const char *repo, cand *c,
 	return AFK_OK;
 }
 
+/* 1 when the dependencies answer deps has an open one without a usable
+ * number: it still blocks, so the issue cannot be vetted (a blocker is
+ * never dropped). */
+static int nameless_blocker(json_t *deps)
+{
+	json_t *b, *num;
+	const char *st;
+	size_t i;
+
+	json_array_foreach(deps, i, b) {
+		st = str_of(b, "state");
+		num = json_object_get(b, "number");
+		if ((st == NULL || strcmp(st, "closed") != 0) &&
+		    (!json_is_integer(num) || json_integer_value(num) <= 0))
+			return 1;
+	}
+	return 0;
+}
+
 /* Runs, in one batch, the two listings qs[2i], qs[2i + 1] of each
  * repository i not failed already (whose requests are unset). */
 static int run_listed(afk_call *call, struct afk__forge *g, greq *qs,
@@ -539,6 +558,13 @@ static int fj_list_ready(afk_call *call, const char *const *repos,
 			json_decref(bl);
 			rc = rc == AFK_ENOMEM ? rc : vet_failed(call, repo,
 			     &cands[i], rc, afk__forge_why(call));
+			continue;
+		}
+		if (nameless_blocker(bl)) {
+			json_decref(all);
+			json_decref(bl);
+			rc = vet_failed(call, repo, &cands[i], AFK_EPARSE,
+			                "an open dependency has no issue number");
 			continue;
 		}
 		who = labeller(all, g->ready);
