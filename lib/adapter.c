@@ -63,6 +63,7 @@ void afk__call_clear(afk_call *call)
 	free(call->comment);
 	free(call->url);
 	free(call->head);
+	free(call->pr_info);
 	afk__strv_clear(&call->failing);
 	afk__strv_clear(&call->failing_urls);
 	memset(call, 0, sizeof(*call));
@@ -230,6 +231,38 @@ int afk_call_set_pr(afk_call *call, int state, const char *head)
 			return rc;
 	}
 	call->pr = state;
+	return AFK_OK;
+}
+
+int afk_call_set_pr_info(afk_call *call, long number, const char *author,
+                         const char *branch)
+{
+	char *s;
+
+	if (call == NULL || call->kind != AFK__CALL_CI_STATUS || number <= 0 ||
+	    (author != NULL && !afk__utf8_valid(author)) ||
+	    (branch != NULL && !afk__utf8_valid(branch)))
+		return AFK_EINVAL;
+	if (author != NULL && author[0] == '\0')
+		author = NULL;
+	if (branch != NULL && branch[0] == '\0')
+		branch = NULL;
+	s = afk__aprintf("#%ld%s%s%s%s%s", number,
+	                 author || branch ? " (" : "", author ? author : "",
+	                 author && branch ? ", " : "",
+	                 branch ? "branch " : "", branch ? branch : "");
+	if (s != NULL && (author || branch)) {
+		char *t = afk__aprintf("%s)", s);
+
+		free(s);
+		s = t;
+	}
+	if (s == NULL) {
+		call->lost = 1;
+		return AFK_ENOMEM;
+	}
+	free(call->pr_info);
+	call->pr_info = s;
 	return AFK_OK;
 }
 

@@ -100,6 +100,7 @@ struct afk_call {
 	int phase;           /* snapshot: AFK_PHASE_* */
 	int pr;              /* ci_status: AFK_PR_* */
 	char *head;          /* ci_status: the PR head, owned */
+	char *pr_info;       /* ci_status: "#N (author, branch B)", owned */
 	int ci;              /* ci_status: AFK_STATUS_* */
 	int deploy;          /* ci_status: AFK_STATUS_* */
 	afk__strv failing;   /* ci_status: failing check names */

@@ -34,9 +34,17 @@
  *                   block it; each open one becomes a blocker (one of
  *                   another repository too: blocking is the safe side).
  *                   The priority is N of a label "priority:N", else 0.
- *                   Neither list sends a Link header: a full page is
- *                   followed by the next (fill_pages()), and a list
- *                   longer than ten pages fails the listing.
+ *                   Neither list sends a Link header.  The timeline is
+ *                   read from its end (afk__forge_read_back(): a full
+ *                   first page is followed by probing for the last,
+ *                   then pages backwards to the one adding the ready
+ *                   label, at most http.max_pages); for the blockers a
+ *                   full page is followed by the next (fill_pages()).
+ *                   A listing that fails is that repository's failure
+ *                   (afk_call_add_error(), number 0), nothing of it
+ *                   listed; a gate that fails (or a list longer than ten
+ *                   pages) leaves that issue unvetted, "could not vet:
+ *                   ...": never the whole list.
  *   add_label       POST .../issues/{n}/labels {"labels": [L]} by name
  *                   (IssueLabelsOption takes names or ids).  Forgejo
  *                   ignores a name the repository has no label for, so
@@ -56,9 +64,12 @@
  * The CI status of issue n: the pull requests are found through the
  * issue's timeline: a "pull_ref", "issue_ref" or "comment_ref" event
  * whose ref_issue is a pull request of the same repository (a PR whose
- * body says "Fixes #n", or that mentions #n).  Each is read
- * (GET .../pulls/{m}, one batch); a merged one wins, else the open one
- * with the largest number; closed unmerged ones are ignored.  The CI
+ * body says "Fixes #n", or that mentions #n) - by the rule of
+ * afk__forge_pick_pr(): only the agent's own (an author among
+ * agent_logins, else the token's own login; a branch of the repository
+ * itself, never a fork) is read (GET .../pulls/{m}, one batch); a merged
+ * one wins, else the open one with the largest number; closed unmerged
+ * ones are ignored.  The CI
  * state of its head sha comes from the combined commit status
  * (GET .../commits/{sha}/status?limit=50, the latest status per
  * context): failure when any is failure or error, else pending when any
@@ -135,7 +146,7 @@ typedef struct cand {
 	json_t *obj;         /* the issue, borrowed from the listing */
 	long number;
 	int needs_gates;     /* ready and not in progress: trust, blockers */
-	int trusted;
+	int trusted;         /* or AFK_TRUST_UNCHECKED: could not be vetted */
 	char *who;           /* with trust_writers: a labeller not among
 	                        trusted_users, whose permission is read */
 	json_t *blockers;    /* its blockers' answer, until reported */
@@ -161,6 +172,39 @@ static const char *labeller(json_t *events, const char *label)
 			poster = str_of(json_object_get(e, "user"), "login");
 	}
 	return poster;
+}
+
+/* 1 when the timeline page events holds a "label" event adding label
+ * (afk__forge_page_fn): reading backwards can stop there. */
+static int labelled_in(json_t *events, const char *label)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(events, i, e) {
+		const char *type = str_of(e, "type");
+		const char *body = str_of(e, "body");
+		const char *name = str_of(json_object_get(e, "label"), "name");
+
+		if (type != NULL && strcmp(type, "label") == 0 &&
+		    body != NULL && strcmp(body, "1") == 0 &&
+		    name != NULL && strcmp(name, label) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* c could not be vetted: it stays unchecked (never picked), and that is
+ * reported. */
+static int vet_failed(afk_call *call, const char *repo, cand *c, int code,
+                      const char *why)
+{
+	c->trusted = AFK_TRUST_UNCHECKED;
+	free(c->who);
+	c->who = NULL;
+	json_decref(c->blockers);
+	c->blockers = NULL;
+	return afk__forge_add_error(call, repo, c->number, code, why);
 }
 
 /* With trust_writers: reads, in one batch, the permission of each
@@ -206,14 +250,18 @@ static int read_permissions(afk_call *call, struct afk__forge *g,
 			rc = afk__call_failf(call, rc, "out of memory");
 	}
 	if (rc == AFK_OK)
-		rc = run(call, g, pq, np);
+		rc = afk__forge_run_each(call, g, pq, np);
 	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
 		if (cands[i].who == NULL)
 			continue;
 		perm = NULL;
-		if (pq[k].r.rc == AFK_OK &&
-		    (perm = body_of(call, &pq[k], 0)) == NULL)
-			rc = AFK_EPARSE;
+		if (afk__forge_failed(&pq[k]))
+			rc = vet_failed(call, repos[cands[i].repo], &cands[i],
+			                afk__forge_code(&pq[k]), pq[k].r.errmsg);
+		else if (pq[k].r.rc == AFK_OK &&
+		         (perm = body_of(call, &pq[k], 0)) == NULL)
+			rc = vet_failed(call, repos[cands[i].repo], &cands[i],
+			                AFK_EPARSE, afk__forge_why(call));
 		else
 			cands[i].trusted = afk__forge_can_write(perm);
 		json_decref(perm);
@@ -232,18 +280,34 @@ static int is_pull(json_t *issue)
 }
 
 /* Adds the open issues of the collected listings (the 2*nrepos first
- * requests) to *cands, deduplicated. */
+ * requests) to *cands, deduplicated.  A repository whose listing failed
+ * is reported (failed[] set) and none of its issues kept. */
 static int collect(afk_call *call, const struct afk__forge *g, greq *qs,
-                   size_t nrepos, json_t **lists, cand **cands,
-                   size_t *n, size_t *cap)
+                   const char *const *repos, size_t nrepos, int *failed,
+                   json_t **lists, cand **cands, size_t *n, size_t *cap)
 {
 	size_t i, k, j;
 	json_t *it;
+	int rc;
 
 	for (i = 0; i < 2 * nrepos; i++) {
-		lists[i] = body_of(call, &qs[i], 1);
-		if (lists[i] == NULL)
-			return AFK_EPARSE;
+		if (failed[i / 2])
+			continue;
+		if (afk__forge_failed(&qs[i]) ||
+		    (lists[i] = body_of(call, &qs[i], 1)) == NULL) {
+			/* Its locks are unknown: nothing of it is listed. */
+			rc = afk__forge_add_error(call, repos[i / 2], 0,
+			        afk__forge_failed(&qs[i]) ?
+			        afk__forge_code(&qs[i]) : AFK_EPARSE,
+			        afk__forge_failed(&qs[i]) ? qs[i].r.errmsg :
+			        afk__forge_why(call));
+			if (rc != AFK_OK)
+				return rc;
+			failed[i / 2] = 1;
+			while (*n > 0 && (*cands)[*n - 1].repo == i / 2)
+				(*n)--;
+			continue;
+		}
 		json_array_foreach(lists[i], k, it) {
 			json_int_t num;
 			const char *state = str_of(it, "state");
@@ -330,30 +394,78 @@ static int report_issue(afk_call *call, const char *repo, cand *c,
 	return AFK_OK;
 }
 
+/* 1 when the dependencies answer deps has an open one without a usable
+ * number: it still blocks, so the issue cannot be vetted (a blocker is
+ * never dropped). */
+static int nameless_blocker(json_t *deps)
+{
+	json_t *b, *num;
+	const char *st;
+	size_t i;
+
+	json_array_foreach(deps, i, b) {
+		st = str_of(b, "state");
+		num = json_object_get(b, "number");
+		if ((st == NULL || strcmp(st, "closed") != 0) &&
+		    (!json_is_integer(num) || json_integer_value(num) <= 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* Runs, in one batch, the two listings qs[2i], qs[2i + 1] of each
+ * repository i not failed already (whose requests are unset). */
+static int run_listed(afk_call *call, struct afk__forge *g, greq *qs,
+                      size_t nrepos, const int *failed)
+{
+	greq *b = calloc(2 * nrepos + 1, sizeof(*b));
+	size_t i, n = 0;
+	int rc;
+
+	if (b == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (i = 0; i < 2 * nrepos; i++)
+		if (!failed[i / 2])
+			b[n++] = qs[i];
+	rc = afk__forge_run_each(call, g, b, n);
+	for (i = 0, n = 0; i < 2 * nrepos; i++)
+		if (!failed[i / 2])
+			qs[i] = b[n++];
+	free(b);
+	return rc;
+}
+
 static int fj_list_ready(afk_call *call, const char *const *repos,
                          size_t nrepos, void *userdata)
 {
 	struct afk__forge *g = userdata;
 	char err[AFK__ERRMSG_SIZE], *base = NULL, *lab[2] = {NULL, NULL};
 	greq *qs = NULL, *gq = NULL;
-	json_t **lists = NULL, *tl, *bl;
-	const char *who;
+	json_t **lists = NULL, *tl, *bl, *all;
+	const char *who, *repo;
 	cand *cands = NULL;
 	size_t i, n = 0, cap = 0, ng = 0, k;
-	int rc = AFK_OK;
+	int rc = AFK_OK, *failed = NULL, partial;
 
 	if (nrepos == 0)
 		return AFK_OK;
 	qs = calloc(2 * nrepos, sizeof(*qs));
 	lists = calloc(2 * nrepos, sizeof(*lists));
+	failed = calloc(nrepos, sizeof(*failed));
 	lab[0] = enc(g->ready);
 	lab[1] = enc(g->in_progress);
-	if (qs == NULL || lists == NULL || lab[0] == NULL || lab[1] == NULL) {
+	if (qs == NULL || lists == NULL || failed == NULL || lab[0] == NULL ||
+	    lab[1] == NULL) {
 		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
 		rc = repo_base(g, repos[i], &base, err);
+		if (rc == AFK_EINVAL) {  /* a name Forgejo cannot have */
+			failed[i] = 1;
+			rc = afk__forge_add_error(call, repos[i], 0, rc, err);
+			continue;
+		}
 		if (rc != AFK_OK) {
 			rc = afk__call_failf(call, rc, "list issues: %s", err);
 			break;
@@ -373,9 +485,10 @@ static int fj_list_ready(afk_call *call, const char *const *repos,
 			rc = afk__call_failf(call, rc, "out of memory");
 	}
 	if (rc == AFK_OK)
-		rc = run(call, g, qs, 2 * nrepos);
+		rc = run_listed(call, g, qs, nrepos, failed);
 	if (rc == AFK_OK)
-		rc = collect(call, g, qs, nrepos, lists, &cands, &n, &cap);
+		rc = collect(call, g, qs, repos, nrepos, failed, lists, &cands,
+		             &n, &cap);
 	if (rc != AFK_OK)
 		goto out;
 
@@ -388,19 +501,20 @@ static int fj_list_ready(afk_call *call, const char *const *repos,
 		goto out;
 	}
 	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
-		const char *repo = repos[cands[i].repo];
 		long num = cands[i].number;
 
+		repo = repos[cands[i].repo];
 		if (!cands[i].needs_gates)
 			continue;
 		rc = repo_base(g, repo, &base, err);
+		/* The timeline's first page: the rest is read from its end. */
 		if (rc == AFK_OK)
 			rc = greq_set(g, &gq[k++], "GET",
 			        afk__aprintf("read the timeline of %s#%ld",
 			                     repo, num),
 			        afk__aprintf("%s/issues/%ld/timeline?limit=%d",
 			                     base, num, PAGE),
-			        NULL, 1);
+			        NULL, 0);
 		if (rc == AFK_OK)
 			rc = greq_set(g, &gq[k++], "GET",
 			        afk__aprintf("read the blockers of %s#%ld",
@@ -414,37 +528,53 @@ static int fj_list_ready(afk_call *call, const char *const *repos,
 			rc = afk__call_failf(call, rc, "out of memory");
 	}
 	if (rc == AFK_OK)
-		rc = run(call, g, gq, 2 * ng);
+		rc = afk__forge_run_each(call, g, gq, 2 * ng);
 	for (i = 0, k = 0; i < n && rc == AFK_OK; i++) {
-		tl = bl = NULL;
-		if (cands[i].needs_gates) {
-			tl = body_of(call, &gq[k], 1);
-			bl = tl ? body_of(call, &gq[k + 1], 1) : NULL;
-			if (tl == NULL || bl == NULL) {
-				json_decref(tl);
-				rc = AFK_EPARSE;
-				break;
-			}
-			rc = fill_pages(call, g, &gq[k], tl);
-			if (rc == AFK_OK)
-				rc = fill_pages(call, g, &gq[k + 1], bl);
+		if (!cands[i].needs_gates)
+			continue;
+		repo = repos[cands[i].repo];
+		tl = bl = all = NULL;
+		if (afk__forge_failed(&gq[k]) || afk__forge_failed(&gq[k + 1])) {
+			greq *q = afk__forge_failed(&gq[k]) ? &gq[k] :
+			          &gq[k + 1];
+
+			rc = vet_failed(call, repo, &cands[i],
+			                afk__forge_code(q), q->r.errmsg);
 			k += 2;
-			if (rc != AFK_OK) {
-				json_decref(tl);
-				json_decref(bl);
-				break;
-			}
-			who = labeller(tl, g->ready);
-			cands[i].trusted = who != NULL &&
-			        afk__strv_find(&g->trusted, who) >= 0;
-			if (who != NULL && !cands[i].trusted &&
-			    g->trust_writers &&
-			    (cands[i].who = afk__strdup(who)) == NULL)
-				rc = afk__call_failf(call, AFK_ENOMEM,
-				                     "out of memory");
+			continue;
 		}
-		cands[i].blockers = bl;
+		tl = body_of(call, &gq[k], 1);
+		bl = tl ? body_of(call, &gq[k + 1], 1) : NULL;
+		rc = tl == NULL || bl == NULL ? AFK_EPARSE :
+		     afk__forge_read_back(call, g, &gq[k], tl, PAGE,
+		                          labelled_in, g->ready, 1, &all,
+		                          &partial);
+		if (rc == AFK_OK)
+			rc = fill_pages(call, g, &gq[k + 1], bl);
+		k += 2;
 		json_decref(tl);
+		if (rc != AFK_OK) {
+			json_decref(all);
+			json_decref(bl);
+			rc = rc == AFK_ENOMEM ? rc : vet_failed(call, repo,
+			     &cands[i], rc, afk__forge_why(call));
+			continue;
+		}
+		if (nameless_blocker(bl)) {
+			json_decref(all);
+			json_decref(bl);
+			rc = vet_failed(call, repo, &cands[i], AFK_EPARSE,
+			                "an open dependency has no issue number");
+			continue;
+		}
+		who = labeller(all, g->ready);
+		cands[i].trusted = who != NULL &&
+		        afk__strv_find(&g->trusted, who) >= 0;
+		if (who != NULL && !cands[i].trusted && g->trust_writers &&
+		    (cands[i].who = afk__strdup(who)) == NULL)
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		cands[i].blockers = bl;
+		json_decref(all);
 	}
 	if (rc == AFK_OK)
 		rc = read_permissions(call, g, repos, cands, n);
@@ -461,6 +591,7 @@ out:
 	for (i = 0; lists != NULL && i < 2 * nrepos; i++)
 		json_decref(lists[i]);
 	free(lists);
+	free(failed);
 	free(cands);
 	free(lab[0]);
 	free(lab[1]);
@@ -609,8 +740,8 @@ static int fj_upsert_comment(afk_call *call, const char *repo, long number,
 /* --- CI status ------------------------------------------------------- */
 
 /* The number of the pull request of repo that the timeline event e
- * references, else 0. */
-static long linked_pr(json_t *e, const char *repo)
+ * references, else 0; *author: the pull request's author. */
+static long linked_pr(json_t *e, const char *repo, const char **author)
 {
 	static const char *const types[] = {
 		"pull_ref", "issue_ref", "comment_ref", NULL
@@ -620,6 +751,7 @@ static long linked_pr(json_t *e, const char *repo)
 	size_t i;
 	int ok = 0;
 
+	*author = NULL;
 	for (i = 0; type != NULL && types[i] != NULL; i++)
 		ok |= strcmp(type, types[i]) == 0;
 	if (!ok)
@@ -631,6 +763,7 @@ static long linked_pr(json_t *e, const char *repo)
 	full = str_of(json_object_get(is, "repository"), "full_name");
 	if (full == NULL || strcasecmp(full, repo) != 0)
 		return 0;
+	*author = str_of(json_object_get(is, "user"), "login");
 	return (long)json_integer_value(num);
 }
 
@@ -754,15 +887,26 @@ static int fj_ci_status(afk_call *call, const char *repo, long number,
 	rc = greq_set(g, &tq, "GET",
 	        afk__aprintf("find the pull request of %s#%ld", repo, number),
 	        afk__aprintf("%s/issues/%ld/timeline?limit=%d", base, number,
-	                     PAGE), NULL, 1);
+	                     PAGE), NULL, 0);
 	if (rc != AFK_OK)
 		rc = afk__call_failf(call, rc, "out of memory");
 	if (rc == AFK_OK)
 		rc = run(call, g, &tq, 1);
 	if (rc == AFK_OK && (tl = body_of(call, &tq, 1)) == NULL)
 		rc = AFK_EPARSE;
-	if (rc == AFK_OK)
-		rc = fill_pages(call, g, &tq, tl);
+	/* From the end back to the dispatch (the in-progress label), where
+	 * the run's PR is linked; at most http.max_pages pages, never a
+	 * failure for a busy issue: a PR linked only earlier is not seen and
+	 * the run waits. */
+	if (rc == AFK_OK) {
+		json_t *all = NULL;
+		int partial;
+
+		rc = afk__forge_read_back(call, g, &tq, tl, PAGE, labelled_in,
+		                          g->in_progress, 0, &all, &partial);
+		json_decref(tl);
+		tl = all;
+	}
 	if (rc == AFK_OK)
 		rc = afk__forge_pick_pr(call, g, repo, base, tl, linked_pr,
 		                        &best, &best_merged);
@@ -779,6 +923,8 @@ static int fj_ci_status(afk_call *call, const char *repo, long number,
 	if (rc == AFK_OK)
 		rc = afk_call_set_pr(call, best_merged ? AFK_PR_MERGED :
 		                     AFK_PR_OPEN, head);
+	if (rc == AFK_OK)
+		rc = afk__forge_report_pr_info(call, best);
 	if (rc == AFK_OK)
 		rc = read_statuses(call, g, repo, base, head, &status, &unread);
 	if (rc == AFK_OK)
@@ -846,6 +992,11 @@ int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 	            cfg->ci_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;
+	if (afk__strv_copy(&g->agent_logins, &cfg->ci_agent_logins) != 0) {
+		afk__forge_free(g);
+		afk__errf(errbuf, "forgejo: out of memory");
+		return AFK_ENOMEM;
+	}
 	rc = afk_ci_set_userdata(ci, g, afk__forge_free);
 	if (rc != AFK_OK) {
 		afk__forge_free(g);

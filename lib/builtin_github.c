@@ -22,14 +22,22 @@
  *                   repository: nothing there is vetted.  Elsewhere the
  *                   ready issues are vetted best first (the policy's
  *                   order, afk__policy_outranks()), one per round, until
- *                   one passes: GET .../issues/{n}/timeline - trusted
- *                   when the actor of the latest "labeled" event for the
- *                   ready label is one of trusted_users, or with
+ *                   one passes: GET .../issues/{n}/timeline, read from
+ *                   its end (afk__forge_read_back(): the Link header's
+ *                   rel="last", then pages backwards to the one with a
+ *                   ready "labeled" event, at most http.max_pages) -
+ *                   trusted when the actor of the latest "labeled" event
+ *                   for the ready label is one of trusted_users, or with
  *                   trust_writers can write (GET .../collaborators/
  *                   {login}/permission, a 404 being no access) - and,
  *                   unless the listing's issue_dependencies_summary
  *                   says blocked_by 0, GET .../issues/{n}/dependencies/
  *                   blocked_by - each open blocking issue a blocker.
+ *                   A listing that fails is that repository's failure
+ *                   (afk_call_add_error(), number 0) and lists nothing
+ *                   of it; a gate that fails leaves that issue unvetted
+ *                   ("could not vet: ...") and the next one is vetted:
+ *                   never the whole list.
  *                   An unvetted issue cannot be picked (its repository
  *                   is locked, or a better one passed) and is reported
  *                   AFK_TRUST_UNCHECKED: never picked, skipped for the
@@ -53,9 +61,13 @@
  * issue's timeline, as GitHub documents linking: a "cross-referenced"
  * event whose source issue is a pull request of the same repository (a
  * PR whose body says "Fixes #n" - or that merely mentions #n - makes
- * one).  Each such PR is read (GET .../pulls/{m}, one batch); a merged
- * one wins, else the open one with the largest number; closed unmerged
- * PRs are ignored.  The CI state of its head sha combines the commit
+ * one).  Only the agent's own PR may be the run's (afk__forge_pick_pr()):
+ * authored by one of agent_logins (none: the token's own login, GET
+ * /user once) and from a branch of the repository itself, never a fork;
+ * anyone else's is never read.  Each such PR is read (GET .../pulls/{m},
+ * one batch); a merged one wins, else the open one with the largest
+ * number; closed unmerged PRs are ignored.  Which one was taken goes to
+ * the checklist (afk_call_set_pr_info()).  The CI state of its head sha combines the commit
  * statuses (GET .../commits/{sha}/status, the latest per context) and
  * the check runs (GET .../commits/{sha}/check-runs): failure when any
  * failed (status failure/error; conclusion failure, timed_out,
@@ -143,6 +155,8 @@ typedef struct rstate {
 	size_t *order;       /* the ready ones, best first */
 	size_t nready, next; /* order[next] is the one to vet */
 	int done;            /* a candidate passed, or none is left */
+	int failed;          /* could not be listed: reported, none of its
+	                        issues is */
 	/* the requests of the current round: index into the batch, or -1 */
 	long q_list, q_timeline, q_blockers, q_perm;
 } rstate;
@@ -164,6 +178,32 @@ static const char *labeller(json_t *events, const char *label)
 			actor = str_of(json_object_get(e, "actor"), "login");
 	}
 	return actor;
+}
+
+/* 1 when the timeline page events holds a "labeled" event for label
+ * (afk__forge_page_fn): reading backwards can stop there. */
+static int labelled_in(json_t *events, const char *label)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(events, i, e) {
+		const char *ev = str_of(e, "event");
+		const char *name = str_of(json_object_get(e, "label"), "name");
+
+		if (ev != NULL && strcmp(ev, "labeled") == 0 &&
+		    name != NULL && strcmp(name, label) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* r could not be listed: that is reported, and none of its issues - its
+ * locks are unknown. */
+static int repo_failed(afk_call *call, rstate *r, int code, const char *why)
+{
+	r->failed = r->listed = r->done = 1;
+	return afk__forge_add_error(call, r->name, 0, code, why);
 }
 
 /* Seconds since the epoch of an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ",
@@ -205,6 +245,20 @@ static int may_be_blocked(const cand *c)
 	json_t *open = json_object_get(sum, "blocked_by");
 
 	return !json_is_integer(open) || json_integer_value(open) != 0;
+}
+
+/* c, the candidate of r being vetted, could not be: it stays unvetted
+ * (never picked), that is reported, and the next one is vetted. */
+static int vet_failed(afk_call *call, rstate *r, cand *c, int code,
+                      const char *why)
+{
+	free(c->who);
+	c->who = NULL;
+	json_decref(c->blockers);
+	c->blockers = NULL;
+	if (++r->next >= r->nready)
+		r->done = 1;
+	return afk__forge_add_error(call, r->name, c->number, code, why);
 }
 
 /* Adds the open issues of list that carry either label to r,
@@ -430,7 +484,7 @@ static int plan(afk_call *call, struct afk__forge *g, rstate *r,
 		        afk__aprintf("read the timeline of %s#%ld", r->name,
 		                     c->number),
 		        afk__aprintf("%s/issues/%ld/timeline?per_page=100",
-		                     r->base, c->number), 1);
+		                     r->base, c->number), 0);
 	if (rc == AFK_OK && may_be_blocked(c))
 		rc = add_req(call, g, qs, nq, &r->q_blockers,
 		        afk__aprintf("read the blockers of %s#%ld", r->name,
@@ -440,22 +494,31 @@ static int plan(afk_call *call, struct afk__forge *g, rstate *r,
 	return rc;
 }
 
-/* Takes in the answers of r's requests of the round. */
+/* Takes in the answers of r's requests of the round.  A failed one
+ * fails r's listing (a listing) or leaves the issue being vetted
+ * unvetted (a gate), reported either way: never the whole list. */
 static int take(afk_call *call, struct afk__forge *g, rstate *r, greq *qs,
                 long long now)
 {
 	cand *c;
-	json_t *tl, *bl;
+	greq *q;
+	json_t *tl, *bl, *all;
 	const char *who, *upd;
 	char *key;
 	long long t;
-	int rc = AFK_OK, k;
+	int rc = AFK_OK, k, partial;
 
 	if (r->q_list >= 0) {
 		for (k = 1; k < 3 && rc == AFK_OK; k++) {
-			r->lists[k] = body_of(call, &qs[r->q_list + k - 1], 1);
-			rc = r->lists[k] == NULL ? AFK_EPARSE :
-			     collect(call, g, r, r->lists[k]);
+			q = &qs[r->q_list + k - 1];
+			if (afk__forge_failed(q))
+				return repo_failed(call, r, afk__forge_code(q),
+				                   q->r.errmsg);
+			r->lists[k] = body_of(call, q, 1);
+			if (r->lists[k] == NULL)
+				return repo_failed(call, r, AFK_EPARSE,
+				                   afk__forge_why(call));
+			rc = collect(call, g, r, r->lists[k]);
 		}
 		return rc == AFK_OK ? rank(call, r) : rc;
 	}
@@ -464,9 +527,12 @@ static int take(afk_call *call, struct afk__forge *g, rstate *r, greq *qs,
 		json_t *perm = NULL;
 
 		c = &r->c[r->order[r->next]];
-		if (qs[r->q_perm].r.rc == AFK_OK &&
-		    (perm = body_of(call, &qs[r->q_perm], 0)) == NULL)
-			return AFK_EPARSE;
+		q = &qs[r->q_perm];
+		if (afk__forge_failed(q))
+			return vet_failed(call, r, c, afk__forge_code(q),
+			                  q->r.errmsg);
+		if (q->r.rc == AFK_OK && (perm = body_of(call, q, 0)) == NULL)
+			return vet_failed(call, r, c, AFK_EPARSE, afk__forge_why(call));
 		free(c->who);
 		c->who = NULL;
 		vetted(r, c, afk__forge_can_write(perm));
@@ -476,38 +542,52 @@ static int take(afk_call *call, struct afk__forge *g, rstate *r, greq *qs,
 	if (r->q_timeline < 0 && r->q_blockers < 0)
 		return AFK_OK;
 	c = &r->c[r->order[r->next]];
+	for (k = 0; k < 2; k++) {
+		long slot = k ? r->q_blockers : r->q_timeline;
+
+		if (slot >= 0 && afk__forge_failed(&qs[slot]))
+			return vet_failed(call, r, c, afk__forge_code(&qs[slot]),
+			                  qs[slot].r.errmsg);
+	}
+	if (r->q_blockers >= 0) {
+		bl = body_of(call, &qs[r->q_blockers], 1);
+		if (bl == NULL)
+			return vet_failed(call, r, c, AFK_EPARSE, afk__forge_why(call));
+		c->blockers = open_blockers(bl);
+		json_decref(bl);
+		if (c->blockers == NULL)
+			return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	}
 	upd = str_of(c->obj, "updated_at");
 	key = memo_key(g, r, c);
 	if (key == NULL)
 		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
-	who = afk__http_memo_get(g->http, key, upd ? upd : "");
 	tl = NULL;
 	if (r->q_timeline >= 0) {
+		/* The latest ready "labeled" event, however long the
+		 * timeline: read from its end. */
+		all = NULL;
 		tl = body_of(call, &qs[r->q_timeline], 1);
-		if (tl == NULL) {
+		rc = tl == NULL ? AFK_EPARSE :
+		     afk__forge_read_back(call, g, &qs[r->q_timeline], tl,
+		                          100, labelled_in, g->ready, 1, &all,
+		                          &partial);
+		json_decref(tl);
+		tl = all;
+		if (rc != AFK_OK) {
 			free(key);
-			return AFK_EPARSE;
+			return rc == AFK_ENOMEM ? rc :
+			       vet_failed(call, r, c, rc, afk__forge_why(call));
 		}
 		who = labeller(tl, g->ready);
 		t = utc_seconds(upd);
 		if (t >= 0 && now - t >= MEMO_QUIET)
 			afk__http_memo_put(g->http, key, upd,
 			                   who != NULL ? who : "");
+	} else {
+		who = afk__http_memo_get(g->http, key, upd ? upd : "");
 	}
 	free(key);
-	if (r->q_blockers >= 0) {
-		bl = body_of(call, &qs[r->q_blockers], 1);
-		if (bl == NULL) {
-			json_decref(tl);
-			return AFK_EPARSE;
-		}
-		c->blockers = open_blockers(bl);
-		json_decref(bl);
-		if (c->blockers == NULL) {
-			json_decref(tl);
-			return afk__call_failf(call, AFK_ENOMEM, "out of memory");
-		}
-	}
 	rc = judge(r, c, g, who != NULL && who[0] != '\0' ? who : NULL);
 	json_decref(tl);
 	return rc == AFK_OK ? AFK_OK :
@@ -563,8 +643,11 @@ static int gh_list_ready(afk_call *call, const char *const *repos,
 	labc[1] = lab[1];
 	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
 		rs[i].name = repos[i];
+		rs[i].q_list = -1;
 		rc = repo_base(g, repos[i], &rs[i].base, err);
-		if (rc != AFK_OK)
+		if (rc == AFK_EINVAL)  /* a name GitHub cannot have */
+			rc = repo_failed(call, &rs[i], rc, err);
+		else if (rc != AFK_OK)
 			rc = afk__call_failf(call, rc, "list issues: %s", err);
 		else
 			rc = add_req(call, g, qs, &nq, &rs[i].q_list,
@@ -573,16 +656,24 @@ static int gh_list_ready(afk_call *call, const char *const *repos,
 			                     rs[i].base), 0);
 	}
 	if (rc == AFK_OK)
-		rc = run(call, g, qs, nq);
+		rc = afk__forge_run_each(call, g, qs, nq);
 	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
-		const char *link = qs[rs[i].q_list].r.link;
+		greq *q = rs[i].q_list >= 0 ? &qs[rs[i].q_list] : NULL;
 
-		rs[i].lists[0] = body_of(call, &qs[rs[i].q_list], 1);
+		if (q == NULL)
+			continue;
+		if (afk__forge_failed(q)) {
+			rc = repo_failed(call, &rs[i], afk__forge_code(q),
+			                 q->r.errmsg);
+			continue;
+		}
+		rs[i].lists[0] = body_of(call, q, 1);
 		if (rs[i].lists[0] == NULL)
-			rc = AFK_EPARSE;
-		else if (!afk__http_link_has_next(link))
+			rc = repo_failed(call, &rs[i], AFK_EPARSE, afk__forge_why(call));
+		else if (!afk__http_link_has_next(q->r.link))
 			rc = collect(call, g, &rs[i], rs[i].lists[0]);
-		if (rc == AFK_OK && !afk__http_link_has_next(link))
+		if (rc == AFK_OK && !rs[i].failed &&
+		    !afk__http_link_has_next(q->r.link))
 			rc = rank(call, &rs[i]);
 	}
 	while (rc == AFK_OK) {
@@ -605,12 +696,12 @@ static int gh_list_ready(afk_call *call, const char *const *repos,
 		} while (rc == AFK_OK && again && nq == 0);
 		if (rc != AFK_OK || nq == 0)
 			break;
-		rc = run(call, g, qs, nq);
+		rc = afk__forge_run_each(call, g, qs, nq);
 		for (i = 0; i < nrepos && rc == AFK_OK; i++)
 			rc = take(call, g, &rs[i], qs, now);
 	}
 	for (i = 0; i < nrepos && rc == AFK_OK; i++)
-		for (j = 0; j < rs[i].n && rc == AFK_OK; j++)
+		for (j = 0; j < rs[i].n && !rs[i].failed && rc == AFK_OK; j++)
 			rc = report_issue(call, repos[i], &rs[i].c[j]);
 out:
 	greqs_free(qs, nq);
@@ -713,13 +804,14 @@ static int gh_upsert_comment(afk_call *call, const char *repo, long number,
 /* --- CI status ------------------------------------------------------- */
 
 /* The number of the pull request of repo that the timeline event e
- * cross-references, else 0. */
-static long linked_pr(json_t *e, const char *repo)
+ * cross-references, else 0; *author: the pull request's author. */
+static long linked_pr(json_t *e, const char *repo, const char **author)
 {
 	json_t *src, *is, *num;
 	const char *full, *rurl;
 	size_t lr = strlen(repo), lu;
 
+	*author = NULL;
 	if (str_of(e, "event") == NULL ||
 	    strcmp(str_of(e, "event"), "cross-referenced") != 0)
 		return 0;
@@ -739,6 +831,7 @@ static long linked_pr(json_t *e, const char *repo)
 	           rurl[lu - lr - 1] != '/') {
 		return 0;
 	}
+	*author = str_of(json_object_get(is, "user"), "login");
 	return (long)json_integer_value(num);
 }
 
@@ -953,6 +1046,9 @@ static int report_deploy(afk_call *call, struct afk__forge *g,
 	free(ee);
 	if (rc != AFK_OK)
 		rc = afk__call_failf(call, rc, "out of memory");
+	/* GitHub lists the newest first: pages past http.max_pages hold
+	 * older ones, which must not fail the status. */
+	dq.r.partial_ok = 1;
 	if (rc == AFK_OK)
 		rc = run(call, g, &dq, 1);
 	if (rc == AFK_OK && (deps = body_of(call, &dq, 1)) == NULL)
@@ -972,6 +1068,7 @@ static int report_deploy(afk_call *call, struct afk__forge *g,
 		                     "per_page=100", base, id), NULL, 1);
 		if (rc != AFK_OK)
 			rc = afk__call_failf(call, rc, "out of memory");
+		sq.r.partial_ok = 1;  /* newest first, as above */
 		if (rc == AFK_OK)
 			rc = run(call, g, &sq, 1);
 		if (rc == AFK_OK && (sts = body_of(call, &sq, 1)) == NULL)
@@ -1024,6 +1121,25 @@ static int report_ci(afk_call *call, json_t *status, json_t *runs)
 	return rc;
 }
 
+/* Replaces *tl, the first page of the timeline that q read, with its
+ * part that can link the run's PR: read from the end back to the page
+ * where the in-progress label was added (the run's PR comes after the
+ * dispatch), at most http.max_pages pages.  A busy issue's timeline never
+ * fails the status: past those pages, a PR linked only there is not
+ * seen, and the run waits (no PR) rather than take another. */
+static int read_since_dispatch(afk_call *call, struct afk__forge *g,
+                               const greq *q, json_t **tl)
+{
+	json_t *all = NULL;
+	int partial, rc;
+
+	rc = afk__forge_read_back(call, g, q, *tl, 100, labelled_in,
+	                          g->in_progress, 0, &all, &partial);
+	json_decref(*tl);
+	*tl = all;
+	return rc;
+}
+
 static int gh_ci_status(afk_call *call, const char *repo, long number,
                         void *userdata)
 {
@@ -1042,13 +1158,15 @@ static int gh_ci_status(afk_call *call, const char *repo, long number,
 	rc = greq_set(g, &tq, "GET",
 	        afk__aprintf("find the pull request of %s#%ld", repo, number),
 	        afk__aprintf("%s/issues/%ld/timeline?per_page=100", base,
-	                     number), NULL, 1);
+	                     number), NULL, 0);
 	if (rc != AFK_OK)
 		rc = afk__call_failf(call, rc, "out of memory");
 	if (rc == AFK_OK)
 		rc = run(call, g, &tq, 1);
 	if (rc == AFK_OK && (tl = body_of(call, &tq, 1)) == NULL)
 		rc = AFK_EPARSE;
+	if (rc == AFK_OK)
+		rc = read_since_dispatch(call, g, &tq, &tl);
 	if (rc == AFK_OK)
 		rc = afk__forge_pick_pr(call, g, repo, base, tl, linked_pr,
 		                        &best, &best_merged);
@@ -1065,6 +1183,8 @@ static int gh_ci_status(afk_call *call, const char *repo, long number,
 	if (rc == AFK_OK)
 		rc = afk_call_set_pr(call, best_merged ? AFK_PR_MERGED :
 		                     AFK_PR_OPEN, head);
+	if (rc == AFK_OK)
+		rc = afk__forge_report_pr_info(call, best);
 	if (rc == AFK_OK) {
 		char *eh = enc(head);
 
@@ -1169,6 +1289,11 @@ int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		return rc;
 	if (cfg->ci_deploy_env != NULL &&
 	    (g->deploy_env = afk__strdup(cfg->ci_deploy_env)) == NULL) {
+		afk__forge_free(g);
+		afk__errf(errbuf, "github: out of memory");
+		return AFK_ENOMEM;
+	}
+	if (afk__strv_copy(&g->agent_logins, &cfg->ci_agent_logins) != 0) {
 		afk__forge_free(g);
 		afk__errf(errbuf, "github: out of memory");
 		return AFK_ENOMEM;

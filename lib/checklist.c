@@ -13,6 +13,7 @@ void afk__record_clear(afk__record *r)
 {
 	free(r->thread);
 	free(r->head);
+	free(r->pr);
 	free(r->answered_head);
 	afk__strv_clear(&r->failing);
 	afk__strv_clear(&r->failing_urls);
@@ -34,11 +35,12 @@ int afk__record_copy(afk__record *dst, const afk__record *src)
 {
 	afk__record t = *src;
 
-	t.thread = t.head = t.answered_head = NULL;
+	t.thread = t.head = t.answered_head = t.pr = NULL;
 	memset(&t.failing, 0, sizeof(t.failing));
 	memset(&t.failing_urls, 0, sizeof(t.failing_urls));
 	if (afk__record_set_str(&t.thread, src->thread) ||
 	    afk__record_set_str(&t.head, src->head) ||
+	    afk__record_set_str(&t.pr, src->pr) ||
 	    afk__record_set_str(&t.answered_head, src->answered_head) ||
 	    afk__strv_copy(&t.failing, &src->failing) ||
 	    afk__strv_copy(&t.failing_urls, &src->failing_urls)) {
@@ -104,6 +106,7 @@ static int from_json(json_t *o, afk__record *r)
 	    !json_is_string(json_object_get(o, "thread")))
 		return AFK_EPARSE;
 	if (get_str(o, "thread", &r->thread) || get_str(o, "head", &r->head) ||
+	    get_str(o, "pr", &r->pr) ||
 	    get_str(o, "answered_head", &r->answered_head))
 		return AFK_EPARSE;
 	r->attempts = clamp(get_int(o, "attempts"), 0, 1000);
@@ -183,6 +186,8 @@ static json_t *to_json(const afk__record *r)
 	      json_object_set_new(o, "ci", json_integer(r->ci)) ||
 	      json_object_set_new(o, "deploy", json_integer(r->deploy)) ||
 	      json_object_set_new(o, "head", str_or_null(r->head)) ||
+	      (r->pr != NULL &&
+	       json_object_set_new(o, "pr", json_string(r->pr))) ||
 	      json_object_set_new(o, "answered_head",
 	                          str_or_null(r->answered_head)) ||
 	      json_object_set(o, "failing", failing) ||
@@ -334,6 +339,15 @@ char *afk__checklist_render(const afk__record *r, const char *repo,
 	}
 	if (s)
 		s = cat(s, ".\n");
+	/* Which pull request decides the run: a person can check that it
+	 * is the agent's own. */
+	if (s && r->pr != NULL) {
+		s = cat(s, "Pull request: ");
+		if (s)
+			s = cat(s, r->pr);
+		if (s)
+			s = cat(s, ".\n");
+	}
 	part = s ? status_line(r) : NULL;
 	s = part ? cat(s, part) : (free(s), NULL);
 	free(part);

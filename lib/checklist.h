@@ -32,6 +32,8 @@ typedef struct afk__record {
 	int ci;                 /* AFK_STATUS_* last seen */
 	int deploy;             /* AFK_STATUS_* last seen */
 	char *head;             /* the PR head last seen, or NULL */
+	char *pr;               /* which PR that is, "#N (author, branch B)",
+	                           or NULL */
 	char *answered_head;    /* the head the last fix-forward answered */
 	afk__strv failing;      /* failing checks last seen */
 	afk__strv failing_urls; /* their addresses, "" when none */

@@ -679,6 +679,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->ci_token_env, src->ci_token_env) ||
 	    dup_into(&dst->ci_token_file, src->ci_token_file) ||
 	    dup_into(&dst->ci_deploy_env, src->ci_deploy_env) ||
+	    afk__strv_copy(&dst->ci_agent_logins, &src->ci_agent_logins) ||
 	    dup_into(&dst->http_etag_cache, src->http_etag_cache)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
@@ -1485,13 +1486,37 @@ static int set_tracker_github(afk_config *c, json_t *v, cfg_ctx *cx)
 	return AFK_OK;
 }
 
-/* The forge CI's settings: those of clear_github() and the deploy
- * environment. */
+/* The forge CI's settings: those of clear_github(), the deploy
+ * environment and the agent's logins. */
 static void clear_ci_forge(afk_config *c)
 {
 	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
 	free(c->ci_deploy_env);
 	c->ci_deploy_env = NULL;
+	afk__strv_clear(&c->ci_agent_logins);
+}
+
+/* "agent_logins" of a forge CI (optional): the authors whose pull
+ * request may be a run's, a non-empty list of distinct logins.  Absent
+ * leaves *out empty: the CI token's own login is the one author. */
+static int agent_logins_member(cfg_ctx *cx, json_t *v, afk__strv *out)
+{
+	json_t *m = json_object_get(v, "agent_logins");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (m == NULL)
+		return AFK_OK;
+	push_key(cx, "agent_logins");
+	rc = strv_from_json(cx, m, check_user_item, 1, out);
+	if (rc != AFK_OK)
+		return rc;
+	if (out->n == 0)
+		return refuse(cx, "an empty list would accept no pull request:"
+		              " name the agent's login, or leave the key out"
+		              " for the token's own");
+	pop(cx);
+	return AFK_OK;
 }
 
 /* The "github" CI: the tracker's members and "deploy_environment"
@@ -1500,17 +1525,21 @@ static int set_ci_github(afk_config *c, json_t *v, cfg_ctx *cx)
 {
 	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
 	char *deploy = NULL;
+	afk__strv logins = {NULL, 0, 0};
 	int rc;
 
 	rc = github_members(cx, v, &api, &env, &file);
 	if (rc == AFK_OK && json_object_get(v, "deploy_environment") != NULL)
 		rc = string_member(cx, v, "deploy_environment", NULL,
 		                   &deploy);
+	if (rc == AFK_OK)
+		rc = agent_logins_member(cx, v, &logins);
 	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL)
 		rc = nomem(cx);
 	if (rc != AFK_OK) {
 		clear_github(&api, &env, &file);
 		free(deploy);
+		afk__strv_clear(&logins);
 		return rc;
 	}
 	free(c->ci_kind);
@@ -1522,6 +1551,7 @@ static int set_ci_github(afk_config *c, json_t *v, cfg_ctx *cx)
 	c->ci_token_env = env;
 	c->ci_token_file = file;
 	c->ci_deploy_env = deploy;
+	c->ci_agent_logins = logins;
 	return AFK_OK;
 }
 
@@ -1595,6 +1625,7 @@ static int set_tracker_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
 static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
 {
 	char *api, *env, *file, *kind;
+	afk__strv logins = {NULL, 0, 0};
 	int rc;
 
 	if (json_object_get(v, "deploy_environment") != NULL) {
@@ -1602,9 +1633,14 @@ static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
 		return refuse(cx, "Forgejo has no deployments to read: only a "
 		              "\"github\" CI takes a deploy environment");
 	}
-	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
+	rc = agent_logins_member(cx, v, &logins);
 	if (rc != AFK_OK)
 		return rc;
+	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
+	if (rc != AFK_OK) {
+		afk__strv_clear(&logins);
+		return rc;
+	}
 	free(c->ci_kind);
 	afk__strv_clear(&c->ci_command);
 	afk__strv_clear(&c->ci_env);
@@ -1613,6 +1649,7 @@ static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
 	c->ci_api_url = api;
 	c->ci_token_env = env;
 	c->ci_token_file = file;
+	c->ci_agent_logins = logins;
 	return AFK_OK;
 }
 
@@ -1653,7 +1690,7 @@ static const char *const ci_command_members[] = {
  * can say why. */
 static const char *const ci_forge_members[] = {
 	"kind", "api_url", "token_env", "token_file", "deploy_environment",
-	NULL
+	"agent_logins", NULL
 };
 static const adapter_kind ci_kinds[] = {
 	{"command", ci_command_members, set_ci_command},
@@ -1867,9 +1904,12 @@ static json_t *get_ci(const afk_config *c)
 	    strcmp(c->ci_kind, "forgejo") == 0) {
 		o = get_github(c->ci_kind, c->ci_api_url, c->ci_token_env,
 		               c->ci_token_file);
-		if (o != NULL && c->ci_deploy_env != NULL &&
+		if (o != NULL && ((c->ci_deploy_env != NULL &&
 		    json_object_set_new(o, "deploy_environment",
-		                        json_string(c->ci_deploy_env))) {
+		                        json_string(c->ci_deploy_env))) ||
+		    (c->ci_agent_logins.n > 0 &&
+		     json_object_set_new(o, "agent_logins",
+		                         strv_to_json(&c->ci_agent_logins))))) {
 			json_decref(o);
 			return NULL;
 		}

@@ -56,13 +56,15 @@ struct afk_config {
 	afk__strv ci_command;
 	afk__strv ci_env;         /* as agent_env */
 	/* "ci": {"kind": "github", "api_url", "token_env" | "token_file",
-	 * "deploy_environment"} */
+	 * "deploy_environment", "agent_logins"} */
 	/* or {"kind": "forgejo", the same members but deploy_environment,
 	 * "api_url" required} */
 	char *ci_api_url;         /* NULL: https://api.github.com */
 	char *ci_token_env;
 	char *ci_token_file;      /* resolved */
 	char *ci_deploy_env;      /* NULL: the deploy state is none */
+	afk__strv ci_agent_logins; /* "agent_logins": whose PR may be the
+	                              run's; empty: the token's own login */
 
 	/* "notifier": {"kind": "stdout"} or {"kind": "file", "path": ...} */
 	char *notifier_kind;

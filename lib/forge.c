@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "adapter.h"
 
 #include "jsonpos.h"
 
@@ -50,6 +53,7 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 		g->ready = afk__strdup(cfg->ready_label);
 		g->in_progress = afk__strdup(cfg->in_progress_label);
 		g->trust_writers = cfg->trust_writers;
+		g->max_pages = cfg->http_max_pages;
 		g->comments_query = "";
 		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
 		    g->in_progress == NULL ||
@@ -83,6 +87,7 @@ void afk__forge_free(void *userdata)
 	free(g->ready);
 	free(g->in_progress);
 	afk__strv_clear(&g->trusted);
+	afk__strv_clear(&g->agent_logins);
 	free(g->deploy_env);
 	free(g);
 }
@@ -219,6 +224,252 @@ int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
 			continue;
 		return afk__call_failf(call, rc, "%s", qs[i].r.errmsg);
 	}
+	return AFK_OK;
+}
+
+int afk__forge_run_each(afk_call *call, struct afk__forge *g,
+                        afk__forge_req *qs, size_t n)
+{
+	afk__http_req *rs;
+	size_t i;
+
+	if (n == 0)
+		return AFK_OK;
+	rs = calloc(n, sizeof(*rs));
+	if (rs == NULL)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		rs[i] = qs[i].r;
+	afk__http_run(g->http, rs, n);
+	for (i = 0; i < n; i++)
+		qs[i].r = rs[i];
+	free(rs);
+	return AFK_OK;
+}
+
+int afk__forge_failed(const afk__forge_req *q)
+{
+	return q->r.rc != AFK_OK && !(q->absent_ok &&
+	       q->r.fail == AFK__HTTP_ESTATUS && q->r.status == 404);
+}
+
+int afk__forge_code(const afk__forge_req *q)
+{
+	switch (q->r.fail) {
+	case AFK__HTTP_EDNS:
+	case AFK__HTTP_ECONNECT:
+	case AFK__HTTP_ETIMEOUT:
+	case AFK__HTTP_ETLS:
+	case AFK__HTTP_ENET:
+		return AFK_EUNAVAIL;
+	default:
+		return q->r.rc != AFK_OK ? q->r.rc : AFK_EIO;
+	}
+}
+
+int afk__forge_add_error(afk_call *call, const char *repo, long number,
+                         int code, const char *why)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	int rc;
+
+	afk__errf(msg, "could not %s: %s", number > 0 ? "vet" : "list", why);
+	rc = afk_call_add_error(call, repo, number, code, msg);
+	if (rc == AFK_ENOMEM)
+		return afk__call_failf(call, rc, "out of memory");
+	if (rc != AFK_OK) /* no list to report to: the listing fails */
+		return afk__call_failf(call, code, "%s", msg);
+	free(call->message);
+	call->message = NULL;
+	return AFK_OK;
+}
+
+const char *afk__forge_why(const afk_call *call)
+{
+	return call->message != NULL ? call->message : "unreadable answer";
+}
+
+/* The page number of the rel="last" target of the Link header value v,
+ * else 0. */
+static long last_page(const char *v)
+{
+	const char *lt, *gt, *end, *rel, *pg;
+	long n;
+
+	for (; v != NULL && (lt = strchr(v, '<')) != NULL; v = end) {
+		if ((gt = strchr(lt, '>')) == NULL)
+			return 0;
+		end = strchr(gt, ',');
+		rel = strstr(gt, "rel=");
+		if (rel == NULL || (end != NULL && rel > end))
+			continue;
+		rel += 4 + (rel[4] == '"');
+		if (strncmp(rel, "last", 4) != 0 || (rel[4] != '"' &&
+		    rel[4] != ';' && rel[4] != ',' && rel[4] != ' ' &&
+		    rel[4] != '\0'))
+			continue;
+		for (pg = lt; pg < gt; pg++) {
+			if ((*pg == '?' || *pg == '&') &&
+			    strncmp(pg + 1, "page=", 5) == 0) {
+				n = strtol(pg + 6, NULL, 10);
+				return n > 0 ? n : 0;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* The pages of a list read so far, by number. */
+typedef struct pagebuf {
+	long no[64];
+	json_t *page[64];
+	size_t n;
+} pagebuf;
+
+static void pagebuf_clear(pagebuf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		json_decref(b->page[i]);
+	b->n = 0;
+}
+
+/* Page p of the list first reads (borrowed from b), reading it when it
+ * is not in b; NULL on failure, the message on call. */
+static json_t *page_of(afk_call *call, struct afk__forge *g,
+                       const afk__forge_req *first, pagebuf *b, long p)
+{
+	afk__forge_req q;
+	json_t *page = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < b->n; i++)
+		if (b->no[i] == p)
+			return b->page[i];
+	if (b->n == sizeof(b->no) / sizeof(*b->no))
+		pagebuf_clear(b);
+	rc = afk__forge_req_set(g, &q, "GET",
+	        afk__aprintf("%s (page %ld)", first->what, p),
+	        afk__aprintf("%s&page=%ld", first->url, p), NULL, 0);
+	if (rc != AFK_OK)
+		afk__call_failf(call, rc, "out of memory");
+	else if (afk__forge_run(call, g, &q, 1) == AFK_OK)
+		page = afk__forge_body_of(call, &q, 1);
+	afk__forge_req_clear(&q);
+	if (page == NULL)
+		return NULL;
+	b->no[b->n] = p;
+	b->page[b->n++] = page;
+	return page;
+}
+
+/* The number of pages of a list whose first page is full and that says
+ * nothing of its length: the last page holding any item, found by
+ * probing 2, 4, 8, ... until one is short, then halving.  0 on
+ * failure. */
+static long probe_last(afk_call *call, struct afk__forge *g,
+                       const afk__forge_req *first, pagebuf *b,
+                       long per_page)
+{
+	long lo = 1, hi = 2, mid;
+	json_t *pg;
+
+	/* lo: a full page; hi: a short one (perhaps empty). */
+	for (;;) {
+		if ((pg = page_of(call, g, first, b, hi)) == NULL)
+			return 0;
+		if ((long)json_array_size(pg) < per_page)
+			break;
+		lo = hi;
+		if (hi > (1L << 20)) {
+			afk__call_failf(call, AFK_EIO, "%s: %s: no end found",
+			                first->what, first->url);
+			return 0;
+		}
+		hi *= 2;
+	}
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if ((pg = page_of(call, g, first, b, mid)) == NULL)
+			return 0;
+		if ((long)json_array_size(pg) < per_page)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	pg = page_of(call, g, first, b, hi);
+	if (pg == NULL)
+		return 0;
+	return json_array_size(pg) > 0 ? hi : lo;
+}
+
+int afk__forge_read_back(afk_call *call, struct afk__forge *g,
+                         const afk__forge_req *first, json_t *page1,
+                         long per_page, afk__forge_page_fn *found,
+                         const char *label, int must_find, json_t **out,
+                         int *partial)
+{
+	pagebuf b;
+	json_t *all = NULL, *pg, *more;
+	long last, p, walked = 0;
+	int rc = AFK_OK;
+
+	*out = NULL;
+	*partial = 0;
+	b.n = 0;
+	last = last_page(first->r.link);
+	if (last == 0 && (afk__http_link_has_next(first->r.link) ||
+	    (first->r.link == NULL &&
+	     (long)json_array_size(page1) == per_page)))
+		last = probe_last(call, g, first, &b, per_page);
+	else if (last == 0)
+		last = 1;
+	if (last == 0) {
+		pagebuf_clear(&b);
+		return AFK_EIO;
+	}
+	all = json_array();
+	for (p = last; p >= 1 && all != NULL; p--) {
+		if (p > 1 && walked++ == g->max_pages) {  /* page 1 is read */
+			if (!must_find) {
+				*partial = 1;
+				break;
+			}
+			rc = afk__call_failf(call, AFK_EIO, "%s: %s: no event "
+			                     "adding \"%s\" in the last %ld "
+			                     "pages (http.max_pages) of %ld",
+			                     first->what, first->url, label,
+			                     g->max_pages, last);
+			break;
+		}
+		pg = p == 1 ? page1 : page_of(call, g, first, &b, p);
+		if (pg == NULL) {
+			rc = AFK_EIO;
+			break;
+		}
+		/* oldest first: this page goes before those read */
+		more = json_copy(pg);
+		if (more == NULL || json_array_extend(more, all) != 0) {
+			json_decref(more);
+			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+			break;
+		}
+		json_decref(all);
+		all = more;
+		if (found(pg, label))
+			break;
+	}
+	pagebuf_clear(&b);
+	if (all == NULL && rc == AFK_OK)
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	if (rc != AFK_OK) {
+		json_decref(all);
+		return rc;
+	}
+	*out = all;
 	return AFK_OK;
 }
 
@@ -390,6 +641,47 @@ int afk__forge_can_write(json_t *perm)
 	return 0;
 }
 
+/* Takes the token's own login into g->login from the finished GET /user
+ * q. */
+static int take_login(afk_call *call, struct afk__forge *g,
+                      const afk__forge_req *q)
+{
+	json_t *user = afk__forge_body_of(call, q, 0);
+	const char *login = afk__forge_str_of(user, "login");
+	int rc = AFK_OK;
+
+	if (user == NULL)
+		rc = AFK_EPARSE;
+	else if (login == NULL || login[0] == '\0')
+		rc = afk__call_failf(call, AFK_EPARSE, "%s: the answer has no "
+		                     "login", q->what);
+	else if ((g->login = afk__strdup(login)) == NULL)
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	json_decref(user);
+	return rc;
+}
+
+/* Makes sure g->login is known: GET /user, the first time. */
+static int read_login(afk_call *call, struct afk__forge *g, const char *what)
+{
+	afk__forge_req q;
+	int rc;
+
+	if (g->login != NULL)
+		return AFK_OK;
+	rc = afk__forge_req_set(g, &q, "GET",
+	        afk__aprintf("%s: read the token's own user", what),
+	        afk__aprintf("%s/user", g->api), NULL, 0);
+	if (rc != AFK_OK)
+		rc = afk__call_failf(call, rc, "out of memory");
+	if (rc == AFK_OK)
+		rc = afk__forge_run(call, g, &q, 1);
+	if (rc == AFK_OK)
+		rc = take_login(call, g, &q);
+	afk__forge_req_clear(&q);
+	return rc;
+}
+
 /* Lists the comments of issue number of repo into *out (a JSON array the
  * caller decrefs), every page, and makes sure g->login is known: GET
  * /user in the same batch, the first time. */
@@ -399,8 +691,6 @@ static int list_comments(afk_call *call, struct afk__forge *g,
 {
 	char err[AFK__ERRMSG_SIZE], *base = NULL;
 	afk__forge_req q[2];
-	json_t *user;
-	const char *login;
 	size_t nq = 1;
 	int rc;
 
@@ -425,18 +715,8 @@ static int list_comments(afk_call *call, struct afk__forge *g,
 		rc = afk__call_failf(call, rc, "out of memory");
 	if (rc == AFK_OK)
 		rc = afk__forge_run(call, g, q, nq);
-	if (rc == AFK_OK && nq == 2) {
-		user = afk__forge_body_of(call, &q[1], 0);
-		login = afk__forge_str_of(user, "login");
-		if (user == NULL)
-			rc = AFK_EPARSE;
-		else if (login == NULL || login[0] == '\0')
-			rc = afk__call_failf(call, AFK_EPARSE, "%s: the "
-			                     "answer has no login", q[1].what);
-		else if ((g->login = afk__strdup(login)) == NULL)
-			rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
-		json_decref(user);
-	}
+	if (rc == AFK_OK && nq == 2)
+		rc = take_login(call, g, &q[1]);
 	if (rc == AFK_OK && (*out = afk__forge_body_of(call, &q[0], 1)) == NULL)
 		rc = AFK_EPARSE;
 	afk__forge_req_clear(&q[0]);
@@ -520,24 +800,67 @@ int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
 
 /* --- CI status ------------------------------------------------------- */
 
+/* 1 when who is one of the logins whose pull request may be the run's:
+ * g->agent_logins, else the token's own (g->login, read before).  Logins
+ * are compared as the forges do, without case. */
+static int is_agent(const struct afk__forge *g, const char *who)
+{
+	size_t i;
+
+	if (who == NULL || who[0] == '\0')
+		return 0;
+	if (g->agent_logins.n == 0)
+		return g->login != NULL && strcasecmp(who, g->login) == 0;
+	for (i = 0; i < g->agent_logins.n; i++)
+		if (strcasecmp(who, g->agent_logins.v[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when the pull request pr is the agent's own: its author is one of
+ * the agent's logins and its head branch is in the repository itself -
+ * the head's repository has the base's id (a fork's has another; a
+ * deleted fork's is null). */
+static int own_pr(const struct afk__forge *g, json_t *pr)
+{
+	json_t *hid = json_object_get(json_object_get(json_object_get(pr,
+	              "head"), "repo"), "id");
+	json_t *bid = json_object_get(json_object_get(json_object_get(pr,
+	              "base"), "repo"), "id");
+
+	return is_agent(g, afk__forge_str_of(json_object_get(pr, "user"),
+	                                     "login")) &&
+	       json_is_integer(hid) && json_is_integer(bid) &&
+	       json_integer_value(hid) == json_integer_value(bid);
+}
+
 int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
                        const char *repo, const char *base, json_t *tl,
                        afk__forge_linked_fn *linked_pr, json_t **best_out,
                        int *merged_out)
 {
 	afk__forge_req *pq = NULL;
-	json_t *pr, *best = NULL, *e, *prs[MAX_PRS];
+	json_t *pr, *best = NULL, *prs[MAX_PRS];
+	const char *author;
 	long nums[MAX_PRS], m;
-	size_t i, j, np = 0;
+	size_t i, j, np = 0, n = json_array_size(tl), linked = 0;
 	int rc = AFK_OK, merged = 0, best_merged = 0;
 
 	*best_out = NULL;
 	*merged_out = 0;
 	memset(prs, 0, sizeof(prs));
-	json_array_foreach(tl, i, e) {
+	for (i = 0; i < n; i++)
+		linked += linked_pr(json_array_get(tl, i), repo, &author) > 0;
+	/* The token's own login is read only when a PR could be its. */
+	if (linked > 0 && g->agent_logins.n == 0)
+		rc = read_login(call, g, "find the pull request");
+	/* From the latest: a stranger's PRs are never read, and the run's
+	 * own is among the latest of the agent's. */
+	for (i = n; i-- > 0 && rc == AFK_OK && np < MAX_PRS;) {
 		int dup = 0;
 
-		if ((m = linked_pr(e, repo)) <= 0 || np == MAX_PRS)
+		m = linked_pr(json_array_get(tl, i), repo, &author);
+		if (m <= 0 || !is_agent(g, author))
 			continue;
 		for (j = 0; j < np; j++)
 			dup |= nums[j] == m;
@@ -572,7 +895,8 @@ int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
 		st = afk__forge_str_of(pr, "state");
 		merged = json_is_true(json_object_get(pr, "merged")) ||
 		         json_is_string(json_object_get(pr, "merged_at"));
-		if (!merged && (st == NULL || strcmp(st, "open") != 0))
+		if (!own_pr(g, pr) ||
+		    (!merged && (st == NULL || strcmp(st, "open") != 0)))
 			continue;
 		if (best == NULL || (merged && !best_merged) ||
 		    (merged == best_merged && nums[i] > (long)
@@ -589,4 +913,20 @@ int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
 		json_decref(prs[i]);
 	afk__forge_reqs_free(pq, np);
 	return rc;
+}
+
+int afk__forge_report_pr_info(afk_call *call, json_t *best)
+{
+	json_t *num = json_object_get(best, "number");
+	int rc;
+
+	if (!json_is_integer(num) || json_integer_value(num) <= 0)
+		return AFK_OK;
+	rc = afk_call_set_pr_info(call, (long)json_integer_value(num),
+	        afk__forge_str_of(json_object_get(best, "user"), "login"),
+	        afk__forge_str_of(json_object_get(best, "head"), "ref"));
+	/* Only memory is a failure: the line is for a person to read. */
+	if (rc == AFK_ENOMEM)
+		return afk__call_failf(call, rc, "out of memory");
+	return AFK_OK;
 }

@@ -33,6 +33,9 @@ struct afk__forge {
 	const char *name;     /* "GitHub", for messages */
 	const char *comments_query; /* after .../comments: GitHub's page
 	                               size; "" for Forgejo's default */
+	afk__strv agent_logins; /* CI: whose pull request may be a run's;
+	                           empty: the token's own login */
+	long max_pages;       /* http.max_pages: pages read of one list */
 };
 
 /* Makes the userdata from the settings: reads the token (env or file,
@@ -88,6 +91,57 @@ void afk__forge_reqs_free(afk__forge_req *qs, size_t n);
 int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
                    size_t n);
 
+/* Runs the n requests in one batch and leaves each outcome on its
+ * request (afk__forge_failed() says which failed): one that fails does
+ * not fail the others, so a listing can go on past one repository or
+ * issue.  AFK_ENOMEM, with a message, only when the batch could not be
+ * run at all. */
+int afk__forge_run_each(afk_call *call, struct afk__forge *g,
+                        afk__forge_req *qs, size_t n);
+
+/* 1 when the finished request q failed (a 404 to one marked absent_ok
+ * is no failure). */
+int afk__forge_failed(const afk__forge_req *q);
+
+/* The code to report for the failed request q: AFK_EUNAVAIL when its
+ * server could not be reached (name, connection, timeout, TLS), else its
+ * own. */
+int afk__forge_code(const afk__forge_req *q);
+
+/* Reports through afk_call_add_error() that repo (number 0) could not be
+ * listed, or that issue number of repo could not be vetted: "could not
+ * list: " or "could not vet: " and why.  A message the failure left on
+ * call is dropped: the listing goes on.  Returns AFK_OK; when the error
+ * cannot be reported (no list_ready, or memory), its code with why on
+ * call, and the listing must fail rather than lose it. */
+int afk__forge_add_error(afk_call *call, const char *repo, long number,
+                         int code, const char *why);
+
+/* The message a failure left on call, for afk__forge_add_error(). */
+const char *afk__forge_why(const afk_call *call);
+
+/* Says whether one page of a timeline holds an event adding label. */
+typedef int afk__forge_page_fn(json_t *page, const char *label);
+
+/* Reads a list from its end backwards.  first is the finished request
+ * of its first page (not paginated; its URL has a query, to which
+ * "&page=N" is added) and page1 that page's body.  The number of pages
+ * comes from the Link header's rel="last"; without one (Forgejo's
+ * timeline sends none) a full first page of per_page items is followed
+ * by probing pages 2, 4, 8, ... and halving to the last non-empty one.
+ * Pages are then read from the last down until one holds an event
+ * adding label (found(page, label)), or the first page.  *out is a new
+ * array of the pages read, oldest first - so the latest event is the
+ * last - and page1's items when it was all.  At most g->max_pages pages
+ * are walked back: past those, with must_find the read fails ("more
+ * than N pages ..."), else *out holds those read and *partial is set.
+ * A failed request fails the read, its message on call. */
+int afk__forge_read_back(afk_call *call, struct afk__forge *g,
+                         const afk__forge_req *first, json_t *page1,
+                         long per_page, afk__forge_page_fn *found,
+                         const char *label, int must_find, json_t **out,
+                         int *partial);
+
 /* The probe of both forges' tracker and CI (afk_probe_fn, userdata a
  * struct afk__forge): reads the token's own user, GET /user, which
  * must answer 200.  Read-only. */
@@ -130,14 +184,23 @@ int afk__forge_upsert_comment(afk_call *call, struct afk__forge *g,
 int afk__forge_can_write(json_t *perm);
 
 /* The number of the pull request of repo that the timeline event e links
- * to, else 0.  Per forge: the event shapes differ. */
-typedef long afk__forge_linked_fn(json_t *e, const char *repo);
+ * to, else 0; *author is the login of its author as the event tells it
+ * (borrowed from e), NULL when it does not.  Per forge: the event shapes
+ * differ. */
+typedef long afk__forge_linked_fn(json_t *e, const char *repo,
+                                  const char **author);
 
-/* Picks the pull request of issue's timeline tl (base: the repository's
- * URL from afk__forge_repo_base()): the linked ones (at most 10) are read
- * in one batch; a merged one wins, else the open one with the largest
- * number; closed unmerged ones are ignored.  *best is a reference the
- * caller decrefs, NULL when none qualifies; *merged says whether it is
+/* Picks the run's pull request from the issue's timeline tl (base: the
+ * repository's URL from afk__forge_repo_base()).  Only the agent's own
+ * pull requests count: authored by one of g->agent_logins (none: the
+ * token's own login, read once with GET /user) and whose head branch
+ * lives in the repository itself - head.repo.id equal to base.repo.id,
+ * so never a fork's.  A pull request of anyone else that mentions the
+ * issue is never read.  The linked ones whose event names such an author
+ * (the latest 10) are read in one batch and checked again on their own
+ * answer; a merged one wins, else the open one with the largest number;
+ * closed unmerged ones are ignored.  *best is a reference the caller
+ * decrefs, NULL when none qualifies; *merged says whether it is
  * merged. */
 int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
                        const char *repo, const char *base, json_t *tl,
@@ -148,6 +211,10 @@ int afk__forge_pick_pr(afk_call *call, struct afk__forge *g,
  * AFK__FORGE_SHORT_NAMES defined before the #include, a file gets them
  * by their short names.  Only the forge adapters ask; elsewhere a macro
  * named run or enc would rename local words. */
+/* Reports best (a pull request from afk__forge_pick_pr()) to call with
+ * afk_call_set_pr_info(): its number, author and head branch. */
+int afk__forge_report_pr_info(afk_call *call, json_t *best);
+
 #ifdef AFK__FORGE_SHORT_NAMES
 typedef afk__forge_req greq;
 #define enc afk__forge_enc

@@ -209,6 +209,11 @@ static int read_ci(run *r, afk__run_state *st)
 			r->rec.head = call.head;
 			call.head = NULL;
 		}
+		/* which PR: only while there is one */
+		free(r->rec.pr);
+		r->rec.pr = call.pr != AFK_PR_NONE ? call.pr_info : NULL;
+		if (call.pr != AFK_PR_NONE)
+			call.pr_info = NULL;
 		afk__strv_clear(&r->rec.failing);
 		afk__strv_clear(&r->rec.failing_urls);
 		r->rec.failing = call.failing;

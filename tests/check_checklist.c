@@ -202,6 +202,37 @@ START_TEST(copy_is_deep)
 }
 END_TEST
 
+/* Which pull request decides the run: shown, kept, and absent when
+ * none is known. */
+START_TEST(checklist_names_the_pr)
+{
+	afk__record a, b;
+	char *body;
+
+	memset(&a, 0, sizeof(a));
+	afk__record_set_str(&a.thread, "t-1");
+	body = afk__checklist_render(&a, "acme/api", 7, 0, 2);
+	ck_assert_ptr_null(strstr(body, "Pull request"));
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_ptr_null(b.pr);
+	afk__record_clear(&b);
+	free(body);
+	afk__record_set_str(&a.pr, "#42 (afk-bot, branch afk/issue-7)");
+	body = afk__checklist_render(&a, "acme/api", 7, 0, 2);
+	ck_assert_ptr_nonnull(strstr(body, "\nPull request: #42 (afk-bot, "
+	                             "branch afk/issue-7).\n"));
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_str_eq(b.pr, "#42 (afk-bot, branch afk/issue-7)");
+	afk__record_clear(&b);
+	ck_assert_int_eq(afk__record_copy(&b, &a), 0);
+	ck_assert_str_eq(b.pr, a.pr);
+	ck_assert_ptr_ne(b.pr, a.pr);
+	afk__record_clear(&b);
+	free(body);
+	afk__record_clear(&a);
+}
+END_TEST
+
 START_TEST(escalations_have_names)
 {
 	int r;
@@ -226,6 +257,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, record_without_thread_reads_back);
 	tcase_add_test(tc, copy_is_deep);
 	tcase_add_test(tc, escalations_have_names);
+	tcase_add_test(tc, checklist_names_the_pr);
 	suite_add_tcase(s, tc);
 	return s;
 }

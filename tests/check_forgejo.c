@@ -42,6 +42,9 @@ static srv S;           /* the fixture's server */
 static afk_config *CFG;
 static afk_tracker *T;
 static afk_ci *CI;
+/* What list_ready reported it could not list or vet, as a tick sees
+ * it; emptied by each list_ready(). */
+static afk__errv ERRS;
 
 static void setup(void)
 {
@@ -56,7 +59,7 @@ static void setup(void)
 	         " \"tracker\": {\"kind\": \"forgejo\", \"api_url\":"
 	         "  \"%s/api/v1/\", \"token_env\": \"" TOKEN_ENV "\"},"
 	         " \"ci\": {\"kind\": \"forgejo\", \"api_url\":"
-	         "  \"%s/api/v1\","
+	         "  \"%s/api/v1\", \"agent_logins\": [\"afk-bot\"],"
 	         "  \"token_env\": \"" TOKEN_ENV "\"}}", S.base, S.base);
 	ck_assert_msg(afk_config_load_string(CFG, text) == 0, "%s",
 	              afk_config_errmsg(CFG));
@@ -70,6 +73,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	afk__errv_clear(&ERRS);
 	afk_tracker_free(T);
 	afk_ci_free(CI);
 	afk_config_free(CFG);
@@ -89,8 +93,35 @@ static int list_ready(afk_call *c, afk__iset *set, const char *const *repos,
                       size_t n)
 {
 	memset(set, 0, sizeof(*set));
+	afk__errv_clear(&ERRS);
 	afk__call_init(c, AFK__CALL_LIST_READY, set);
+	c->errors = &ERRS;
 	return T->list_ready(c, repos, n, T->userdata);
+}
+
+/* The one error reported for repo#number (0: the repository), failing
+ * the test when there is none or more than one. */
+static const afk__err *error_of(const char *repo, long number)
+{
+	const afk__err *e = NULL;
+	size_t i;
+
+	for (i = 0; i < ERRS.n; i++) {
+		if (strcmp(ERRS.v[i].repo, repo) != 0 ||
+		    ERRS.v[i].number != number)
+			continue;
+		ck_assert_msg(e == NULL, "two errors for %s#%ld", repo, number);
+		e = &ERRS.v[i];
+	}
+	ck_assert_msg(e != NULL, "no error for %s#%ld", repo, number);
+	return e;
+}
+
+/* Fails the test when list_ready reported anything it could not list
+ * or vet: a request the contract's mock refused would be one. */
+static void no_errors(void)
+{
+	ck_assert_msg(ERRS.n == 0, "%s", ERRS.n ? ERRS.v[0].message : "");
 }
 
 /* Issue number of repo in set, or NULL; afk_issue_free() it. */
@@ -289,100 +320,158 @@ START_TEST(t_list_ready_writers)
 	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/ghost/"), 1);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/alice/"), 0);
 
-	/* A 500 on a permission read fails the listing, naming it. */
+	/* A 500 on a permission read: that issue could not be vetted. */
 	srv_script(&S, "{'routes': {"
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
 	  "'" A "/issues/1/timeline': {'json': [" LABELED("carol", RL) "]},"
 	  "'" A "/collaborators/carol/permission': {'status': 500,"
 	  " 'body': 'down'}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "permission of carol on "
-	                             "acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
+	ck_assert_int_eq(list_ready(&c, &set, repos, 1), 0);
+	assert_contains(error_of("acme/api", 1)->message, "could not vet: "
+	                "read the permission of carol on acme/api");
+	assert_contains(error_of("acme/api", 1)->message, "500");
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 }
 END_TEST
 
+/* A name Forgejo cannot have is that repository's failure, reported;
+ * the others are listed. */
 START_TEST(t_list_ready_bad_repo)
 {
-	static const char *const noowner[] = {"api"};
-	static const char *const dots[] = {"acme/.."};
+	static const char *const repos[] = {"api", "acme/..", "acme/web"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	srv_script(&S, "{'default': {'json': []}}");
-	ck_assert_int_eq(list_ready(&c, &set, noowner, 1), AFK_EINVAL);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "owner"));
+	srv_script(&S, "{'routes': {"
+	  "'" W "/issues" Q(RL) "': {'json': [" ISSUE(7, LAB(1, RL)) "]},"
+	  "'" W "/issues/7/timeline': {'json': [" LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	ck_assert_int_eq(error_of("api", 0)->code, AFK_EINVAL);
+	assert_contains(error_of("api", 0)->message, "could not list: ");
+	assert_contains(error_of("api", 0)->message, "owner");
+	ck_assert_int_eq(error_of("acme/..", 0)->code, AFK_EINVAL);
+	is = find_issue(&set, "acme/web", 7);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
-	ck_assert_int_eq(list_ready(&c, &set, dots, 1), AFK_EINVAL);
-	afk__call_clear(&c);
-	afk__iset_clear(&set);
-	ck_assert_uint_eq(srv_count(&S), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/repos/api"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/repos/acme/%2E"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/repos/acme/../"), 0);
 }
 END_TEST
 
+/* A repository whose listing fails (404, a 5xx after the retry, an
+ * answer that is no list) is reported and lists nothing; a gate that
+ * fails leaves its issue unvetted ("could not vet"); everything else is
+ * listed and vetted all the same. */
 START_TEST(t_list_ready_errors)
 {
-	static const char *const repos[] = {"acme/api"};
+	static const char *const repos[] = {"acme/gone", "acme/api",
+	                                    "acme/web"};
+	static const char *const api[] = {"acme/api"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	/* A 500 (retried once), with the token in its body and a header. */
-	srv_script(&S, "{'default': {'status': 500, 'headers': {'X-Echo': '"
-	           TOKEN "'}, 'body': 'oops " TOKEN "'}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EIO);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list ready issues of "
-	                             "acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	srv_script(&S, "{'routes': {"
+	  "'/api/v1/repos/acme/gone/issues" Q(RL) "': {'status': 404,"
+	  " 'json': {'message': 'The target couldn`t be found.'}},"
+	  "'" A "/issues" Q(IL) "': {'status': 500, 'headers': {'X-Echo': '"
+	  TOKEN "'}, 'body': 'oops " TOKEN "'},"
+	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" W "/issues" Q(RL) "': {'json': [" ISSUE(7, LAB(1, RL)) "]},"
+	  "'" W "/issues/7/timeline': {'json': [" LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	assert_contains(error_of("acme/gone", 0)->message, "404");
+	assert_contains(error_of("acme/api", 0)->message,
+	                "could not list: list in-progress issues of acme/api");
+	assert_contains(error_of("acme/api", 0)->message, "500");
+	assert_lacks(error_of("acme/api", 0)->message, TOKEN);
+	/* acme/api's ready issue is not listed: its locks are unknown. */
+	ck_assert_uint_eq(set.n, 1);
+	is = find_issue(&set, "acme/web", 7);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/"), 0);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* Not an array. */
 	srv_script(&S, "{'default': {'json': {'message': 'hm'}}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "issues of acme/api"));
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), 0);
+	ck_assert_int_eq(error_of("acme/api", 0)->code, AFK_EPARSE);
+	assert_contains(error_of("acme/api", 0)->message, "issues of acme/api");
+	ck_assert_ptr_null(c.message);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
-	/* A timeline that fails fails the listing: nothing half-known. */
+	/* A timeline that fails: that issue unvetted, the others vetted. */
 	srv_script(&S, "{'routes': {"
-	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) ","
+	  ISSUE(2, LAB(1, RL)) "]},"
 	  "'" A "/issues/1/timeline': {'status': 403, 'json':"
-	  " {'message': 'token " TOKEN " is not allowed'}}},"
+	  " {'message': 'token " TOKEN " is not allowed'}},"
+	  "'" A "/issues/2/timeline': {'json': [" LABELED("bob", RL) "]}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "timeline of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "403"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), 0);
+	ck_assert_uint_eq(ERRS.n, 1);
+	assert_contains(error_of("acme/api", 1)->message,
+	                "could not vet: read the timeline of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "403");
+	assert_lacks(error_of("acme/api", 1)->message, TOKEN);
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/api", 2);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* So do the blockers. */
 	srv_script(&S, "{'routes': {"
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" A "/issues/1/timeline': {'json': [" LABELED("bob", RL) "]},"
 	  "'" A "/issues/1/dependencies': {'status': 404, 'json':"
 	  " {'message': 'dependencies are disabled'}}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "blockers of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "404"));
-	ck_assert_uint_eq(set.n, 0);
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), 0);
+	assert_contains(error_of("acme/api", 1)->message,
+	                "could not vet: read the blockers of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "404");
+	ck_assert_uint_eq(set.n, 1);
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	ck_assert_uint_eq(afk_issue_blocker_count(is), 0);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* An open blocker without a number still blocks: the answer is
-	 * refused rather than the blocker dropped. */
+	 * refused rather than the blocker dropped - that issue could not
+	 * be vetted. */
 	srv_script(&S, "{'routes': {"
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
+	  "'" A "/issues/1/timeline': {'json': [" LABELED("bob", RL) "]},"
 	  "'" A "/issues/1/dependencies': {'json': [{'state': 'open'}]}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EPARSE);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "no issue number"));
-	ck_assert_uint_eq(set.n, 0);
+	ck_assert_int_eq(list_ready(&c, &set, api, 1), 0);
+	assert_contains(error_of("acme/api", 1)->message, "no issue number");
+	ck_assert_int_eq(error_of("acme/api", 1)->code, AFK_EPARSE);
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 }
@@ -443,7 +532,7 @@ START_TEST(t_list_ready_full_pages)
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies?"
 	                            "limit=50&page=3"), 0);
 
-	/* Full pages without end: the listing fails, named. */
+	/* Full pages without end: that issue could not be vetted. */
 	text = afk__aprintf("{'routes': {"
 	  "'" A "/issues" Q(RL) "': {'json': [" ISSUE(1, LAB(1, RL)) "]},"
 	  "'" A "/issues/1/timeline': {'json': [" LABELED("alice", RL) "]},"
@@ -451,10 +540,13 @@ START_TEST(t_list_ready_full_pages)
 	  "'default': {'json': []}}", closed);
 	srv_script(&S, text);
 	free(text);
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EIO);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "blockers of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "more than 500"));
-	ck_assert_uint_eq(set.n, 0);
+	ck_assert_int_eq(list_ready(&c, &set, repos, 1), 0);
+	assert_contains(error_of("acme/api", 1)->message, "could not vet: "
+	                "read the blockers of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "more than 500");
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies?"
@@ -463,6 +555,141 @@ START_TEST(t_list_ready_full_pages)
 	                            "limit=50&page=11"), 0);
 	free(comments);
 	free(closed);
+}
+END_TEST
+
+/* Scripts acme/api#9 (ready) whose timeline has n events, most of
+ * them comments by strangers: a ready label added by mallory first and
+ * by who at index at (none when < 0) - Forgejo's pages of 50, without a
+ * Link header - and acme/web#7 (ready, trusted); lists both. */
+static void busy_list(afk_call *c, afk__iset *set, size_t n, long at,
+                      const char *who)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	json_t *routes = json_object(), *ev = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((long)i == at || i == 0)
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s},"
+			        " s:{s:i, s:s}}", "type", "label", "body", "1",
+			        "user", "login", i == 0 ? "mallory" : who,
+			        "label", "id", 1, "name", RL));
+		else
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s}}",
+			        "type", "comment", "body", "+1", "user", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, A "/issues/9/timeline?limit=50", ev, 50, 0);
+	json_object_set_new(routes, A "/issues" Q(RL), json_pack("{s:[{s:i,"
+	        " s:s, s:n, s:[{s:i, s:s}]}]}", "json", "number", 9, "state",
+	        "open", "pull_request", "labels", "id", 1, "name", RL));
+	json_object_set_new(routes, W "/issues" Q(RL), json_pack("{s:[{s:i,"
+	        " s:s, s:n, s:[{s:i, s:s}]}]}", "json", "number", 7, "state",
+	        "open", "pull_request", "labels", "id", 1, "name", RL));
+	json_object_set_new(routes, W "/issues/7/timeline", json_pack(
+	        "{s:[{s:s, s:s, s:{s:s}, s:{s:i, s:s}}]}", "json", "type",
+	        "label", "body", "1", "user", "login", "bob", "label", "id",
+	        1, "name", RL));
+	srv_script_json(&S, json_pack("{s:o, s:{s:[]}}", "routes", routes,
+	                              "default", "json"));
+	ck_assert_msg(list_ready(c, set, repos, 2) == 0, "%s", msg_of(c));
+}
+
+/* An issue with a timeline of 550 events - eleven pages of 50, more
+ * than http.max_pages, and Forgejo sends no Link header - whose ready
+ * label a trusted user added near the end: its end is found by probing,
+ * then it is read backwards; the listing does not fail. */
+START_TEST(t_list_ready_busy_timeline)
+{
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	const char *tl = A "/issues/9/timeline";
+
+	busy_list(&c, &set, 550, 540, "alice");
+	ck_assert_uint_eq(ERRS.n, 0);
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	/* page 1; probes 2, 4, 8, 16 (empty), 12 (empty), 10, 11; page 11
+	 * already read holds the label */
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 8);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/9/timeline?"
+	                            "limit=50&page=11"), 1);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* The latest adder a stranger: not trusted. */
+	busy_list(&c, &set, 550, 549, "mallory");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 0);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* Only on page 1 of twelve: more than max_pages back - that issue
+	 * could not be vetted; acme/web is all the same. */
+	busy_list(&c, &set, 600, -1, "alice");
+	assert_contains(error_of("acme/api", 9)->message, "could not vet: "
+	                "read the timeline of acme/api#9");
+	assert_contains(error_of("acme/api", 9)->message, "max_pages");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/web", 7);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+static int ci_status(afk_call *c, long number);
+
+/* The CI status of a busy issue: read back to the dispatch (the
+ * in-progress label), never failed by the timeline's length. */
+START_TEST(t_ci_busy_timeline)
+{
+	json_t *routes = json_object(), *ev = json_array();
+	afk_call c;
+	size_t i;
+
+	for (i = 0; i < 550; i++) {
+		if (i == 480)
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s},"
+			        " s:{s:i, s:s}}", "type", "label", "body", "1",
+			        "user", "login", "afk-bot", "label", "id", 2,
+			        "name", IL));
+		else if (i == 520)
+			json_array_append_new(ev, json_pack("{s:s, s:{s:i, s:{},"
+			        " s:{s:s}, s:{s:s}}}", "type", "pull_ref",
+			        "ref_issue", "number", 10, "pull_request", "user",
+			        "login", "afk-bot", "repository", "full_name",
+			        "acme/api"));
+		else
+			json_array_append_new(ev, json_pack("{s:s, s:s, s:{s:s}}",
+			        "type", "comment", "body", "+1", "user", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, A "/issues/9/timeline?limit=50", ev, 50, 0);
+	json_object_set_new(routes, A "/pulls/10", json_pack("{s:o}", "json",
+	        json_loads("{\"number\": 10, \"state\": \"open\", \"merged\":"
+	        " false, \"user\": {\"login\": \"afk-bot\"}, \"base\":"
+	        " {\"repo\": {\"id\": 77}}, \"head\": {\"sha\": \"abc123\","
+	        " \"ref\": \"afk/issue-9\", \"repo\": {\"id\": 77}}}", 0,
+	        NULL)));
+	json_object_set_new(routes, A "/commits/abc123/status", json_pack(
+	        "{s:{s:[]}}", "json", "statuses"));
+	srv_script_json(&S, json_pack("{s:o, s:{s:[]}}", "routes", routes,
+	                              "default", "json"));
+	ck_assert_msg(ci_status(&c, 9) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-9)");
+	afk__call_clear(&c);
+	/* page 1, probes 2 4 8 16 12 10 11; pages 11 and 10 (the dispatch)
+	 * were read by the probes */
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/9/timeline"), 8);
 }
 END_TEST
 
@@ -705,9 +932,11 @@ END_TEST
 /* --- CI -------------------------------------------------------------- */
 
 /* A timeline event referencing issue or PR n of repo. */
-#define REF(type, repo, n, pr) "{'type': '" type "', 'ref_issue': " \
-	"{'number': " #n ", 'pull_request': " pr ", 'repository': " \
-	"{'full_name': '" repo "'}}}"
+#define REF_BY(type, repo, n, pr, who) "{'type': '" type "', " \
+	"'ref_issue': {'number': " #n ", 'pull_request': " pr ", 'user': " \
+	"{'login': '" who "'}, 'repository': {'full_name': '" repo "'}}}"
+/* ... by the agent, afk-bot */
+#define REF(type, repo, n, pr) REF_BY(type, repo, n, pr, "afk-bot")
 #define ISPR "{'merged': false}"
 
 /* Scripts a PR #10 (pr10, head abc123) linked to acme/api#5, with the
@@ -732,10 +961,16 @@ static void ci_script(const char *pr10, const char *statuses)
 	free(text);
 }
 
+/* The agent's own PR: by afk-bot, from a branch of the repository (id
+ * 77) itself. */
+#define OWN "'user': {'login': 'afk-bot'}, 'base': {'ref': 'main', " \
+	"'repo_id': 77, 'repo': {'id': 77, 'full_name': 'acme/api'}}, "
+#define HEAD(sha) "'head': {'sha': '" sha "', 'ref': 'afk/issue-5', " \
+	"'repo_id': 77, 'repo': {'id': 77, 'full_name': 'acme/api'}}"
 #define PR_OPEN "{'number': 10, 'state': 'open', 'merged': false, " \
-	"'merged_at': null, 'head': {'sha': 'abc123'}}"
+	"'merged_at': null, " OWN HEAD("abc123") "}"
 #define PR_MERGED "{'number': 10, 'state': 'closed', 'merged': true, " \
-	"'merged_at': '2026-01-01T00:00:00Z', 'head': {'sha': 'abc123'}}"
+	"'merged_at': '2026-01-01T00:00:00Z', " OWN HEAD("abc123") "}"
 #define ST(ctx, s) "{'context': '" ctx "', 'status': '" s "', " \
 	"'target_url': 'https://ci.example/" ctx "'}"
 
@@ -837,6 +1072,110 @@ static char *statuses(int n, const char *s)
 	return out;
 }
 
+/* PR n of acme/api by who, from the repository itself (head repo id 77)
+ * or a fork (id 99), open or merged. */
+#define PR_BY(n, who, hid, state, merged) "{'number': " #n ", 'state': '" \
+	state "', 'merged': " merged ", 'merged_at': null, 'user': " \
+	"{'login': '" who "'}, 'base': {'ref': 'main', 'repo_id': 77, " \
+	"'repo': {'id': 77}}, 'head': {'sha': 'sha" #n "', 'ref': 'b" #n \
+	"', 'repo_id': " #hid ", 'repo': {'id': " #hid "}}}"
+/* The timeline of acme/api#5: a fork PR of the agent's login (#20), an
+ * open PR from a branch of the repository by a stranger (#21), an
+ * unrelated merged one by a stranger (#22), one whose event names the
+ * agent but whose answer another author (#23), and the agent's own
+ * (#10, when own). */
+static void hostile_script(int own)
+{
+	char *text = afk__aprintf("{'routes': {"
+	  "'" A "/issues/5/timeline': {'json': ["
+	  LABELED("alice", RL) "," REF("pull_ref", "acme/api", 20, ISPR) ","
+	  REF_BY("pull_ref", "acme/api", 21, ISPR, "mallory") ","
+	  REF_BY("comment_ref", "acme/api", 22, ISPR, "mallory") ","
+	  REF("pull_ref", "acme/api", 23, ISPR) "%s]},"
+	  "'" A "/pulls/10': {'json': " PR_OPEN "},"
+	  "'" A "/pulls/20': {'json': "
+	  PR_BY(20, "afk-bot", 99, "open", "false") "},"
+	  "'" A "/pulls/21': {'json': "
+	  PR_BY(21, "mallory", 77, "open", "false") "},"
+	  "'" A "/pulls/22': {'json': "
+	  PR_BY(22, "mallory", 77, "closed", "true") "},"
+	  "'" A "/pulls/23': {'json': "
+	  PR_BY(23, "mallory", 77, "closed", "true") "},"
+	  "'/api/v1/user': {'json': {'login': 'AFK-bot'}},"
+	  "'" A "/commits/abc123/status': {'json': {'state': 'success',"
+	  " 'statuses': [" ST("lint", "success") "]}}},"
+	  "'default': {'status': 599}}",
+	  own ? ", " REF("pull_ref", "acme/api", 10, ISPR) : "");
+
+	ck_assert_ptr_nonnull(text);
+	srv_script(&S, text);
+	free(text);
+}
+
+/* Only the agent's own PR, from a branch of the repository itself, can
+ * be the run's: a fork's, a stranger's (open or merged) never is, and a
+ * stranger's is not even read. */
+START_TEST(t_ci_own_pr)
+{
+	afk_call c;
+
+	hostile_script(0);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	ck_assert_ptr_null(c.head);
+	ck_assert_ptr_null(c.pr_info);
+	ck_assert_int_eq(c.ci, AFK_STATUS_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/20"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/21"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/22"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/commits/"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/user"), 0);
+
+	hostile_script(1);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.head, "abc123");
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-5)");
+	ck_assert_int_eq(c.ci, AFK_STATUS_SUCCESS);
+	afk__call_clear(&c);
+}
+END_TEST
+
+/* Without agent_logins the CI token's own login is the one author. */
+START_TEST(t_ci_own_pr_default)
+{
+	afk_config *cfg;
+	afk_ci *ci;
+	afk_call c;
+	char *text = afk__aprintf("{\"ci\": {\"kind\": \"forgejo\", "
+	                          "\"api_url\": \"%s/api/v1\", \"token_env\": \""
+	                          TOKEN_ENV "\"}}", S.base);
+	int k;
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_msg(afk_config_load_string(cfg, text) == 0, "%s",
+	              afk_config_errmsg(cfg));
+	free(text);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_msg(afk_ci_set_builtin(ci, cfg) == 0, "%s",
+	              afk_ci_errmsg(ci));
+	afk_config_free(cfg);
+	for (k = 0; k < 2; k++) {
+		hostile_script(k);
+		afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+		ck_assert_msg(ci->status(&c, "acme/api", 5, ci->userdata) == 0,
+		              "%s", msg_of(&c));
+		ck_assert_int_eq(c.pr, k ? AFK_PR_OPEN : AFK_PR_NONE);
+		afk__call_clear(&c);
+		ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/21"), 0);
+		ck_assert_uint_eq(count_req(&S, "GET", A "/pulls/22"), 0);
+	}
+	ck_assert_uint_eq(count_req(&S, "GET", "/api/v1/user"), 1);
+	afk_ci_free(ci);
+}
+END_TEST
+
 START_TEST(t_ci_pages)
 {
 	afk_call c;
@@ -901,7 +1240,8 @@ START_TEST(t_ci_errors)
 	srv_script(&S, "{'routes': {"
 	  "'" A "/issues/5/timeline': {'json': ["
 	  REF("pull_ref", "acme/api", 10, ISPR) "]},"
-	  "'" A "/pulls/10': {'json': {'number': 10, 'state': 'open'}}}}");
+	  "'" A "/pulls/10': {'json': {'number': 10, 'state': 'open', " OWN
+	  "'head': {'ref': 'afk/issue-5', 'repo': {'id': 77}}}}}}");
 	ck_assert_int_eq(ci_status(&c, 5), AFK_EPARSE);
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "no head sha"));
 	afk__call_clear(&c);
@@ -982,26 +1322,53 @@ START_TEST(t_contract)
 	/* The listings. */
 	contract("");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	/* The gates of a ready issue: timeline and blockers. */
 	contract("'" A "/issues" Q(RL) "': {'json': ["
 	         ISSUE(1, LAB(1, RL)) "]}");
 	{
-		/* The mock's example dependency carries no issue number, which
-		 * the adapter refuses (EPARSE); what is checked here is that
+		/* The mock's example dependency may carry no issue number,
+		 * which leaves the issue unvetted; what is checked here is that
 		 * both requests passed the description (a refusal is a 599). */
-		int rc = list_ready(&c, &set, repos, 1);
+		size_t i;
 
-		ck_assert_msg(rc == 0 || (rc == AFK_EPARSE &&
-		              strstr(msg_of(&c), "599") == NULL), "%s",
+		ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s",
 		              msg_of(&c));
+		for (i = 0; i < ERRS.n; i++)
+			ck_assert_msg(strstr(ERRS.v[i].message, "no issue "
+			              "number") != NULL, "%s",
+			              ERRS.v[i].message);
 	}
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/timeline"), 1);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/dependencies"),
 	                  1);
+	/* A full first page of the timeline (no Link header): its last
+	 * page is probed, page=2 with limit=50, the mock's. */
+	{
+		char *full = items(50, 1, "{'type': 'comment', 'body': 'c%d',"
+		                   " 'user': {'login': 'alice'}}");
+		char *t = afk__aprintf("'" A "/issues" Q(RL) "': {'json': ["
+		                       ISSUE(1, LAB(1, RL)) "]},"
+		                       "'" A "/issues/1/timeline?limit=50':"
+		                       " {'json': [%s]},"
+		                       "'" A "/issues/1/dependencies?limit=50':"
+		                       " {'json': []}", full);
+
+		contract(t);
+		free(t);
+		free(full);
+		ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s",
+		              msg_of(&c));
+		no_errors();
+		ck_assert_uint_eq(count_req(&S, "GET", A "/issues/1/timeline?"
+		                            "limit=50&page=2"), 1);
+	}
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
 	/* With trust_writers: the permission of a labeller who is not a
 	 * trusted user. */
 	ck_assert_int_eq(afk_config_set(CFG, "trust_writers", "true"), 0);
@@ -1014,6 +1381,7 @@ START_TEST(t_contract)
 	         LABELED("carol", RL) "]},"
 	         "'" A "/issues/1/dependencies': {'json': []}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", A "/collaborators/carol/"
@@ -1140,6 +1508,8 @@ static Suite *forgejo_suite(void)
 	tcase_add_test(tc, t_list_ready);
 	tcase_add_test(tc, t_list_ready_bad_repo);
 	tcase_add_test(tc, t_list_ready_errors);
+	tcase_add_test(tc, t_list_ready_busy_timeline);
+	tcase_add_test(tc, t_ci_busy_timeline);
 	tcase_add_test(tc, t_list_ready_full_pages);
 	tcase_add_test(tc, t_list_ready_writers);
 	tcase_add_test(tc, t_headers);
@@ -1151,6 +1521,8 @@ static Suite *forgejo_suite(void)
 	tcase_add_test(tc, t_comments_user_error);
 	tcase_add_test(tc, t_ci_states);
 	tcase_add_test(tc, t_ci_merged_and_none);
+	tcase_add_test(tc, t_ci_own_pr);
+	tcase_add_test(tc, t_ci_own_pr_default);
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_errors);
 	tcase_add_test(tc, t_config);

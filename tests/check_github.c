@@ -41,6 +41,9 @@ static srv S;           /* the fixture's server */
 static afk_config *CFG;
 static afk_tracker *T;
 static afk_ci *CI;
+/* What list_ready reported it could not list or vet, as a tick sees
+ * it; emptied by each list_ready(). */
+static afk__errv ERRS;
 
 static void setup(void)
 {
@@ -55,7 +58,8 @@ static void setup(void)
 	         " \"tracker\": {\"kind\": \"github\", \"api_url\": \"%s/\","
 	         "  \"token_env\": \"" TOKEN_ENV "\"},"
 	         " \"ci\": {\"kind\": \"github\", \"api_url\": \"%s\","
-	         "  \"token_env\": \"" TOKEN_ENV "\"}}", S.base, S.base);
+	         "  \"token_env\": \"" TOKEN_ENV "\","
+	         "  \"agent_logins\": [\"afk-bot\"]}}", S.base, S.base);
 	ck_assert_msg(afk_config_load_string(CFG, text) == 0, "%s",
 	              afk_config_errmsg(CFG));
 	ck_assert_int_eq(afk_tracker_new(&T), 0);
@@ -68,6 +72,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	afk__errv_clear(&ERRS);
 	afk_tracker_free(T);
 	afk_ci_free(CI);
 	afk_config_free(CFG);
@@ -87,8 +92,35 @@ static int list_ready(afk_call *c, afk__iset *set, const char *const *repos,
                       size_t n)
 {
 	memset(set, 0, sizeof(*set));
+	afk__errv_clear(&ERRS);
 	afk__call_init(c, AFK__CALL_LIST_READY, set);
+	c->errors = &ERRS;
 	return T->list_ready(c, repos, n, T->userdata);
+}
+
+/* The one error reported for repo#number (0: the repository), failing
+ * the test when there is none or more than one. */
+static const afk__err *error_of(const char *repo, long number)
+{
+	const afk__err *e = NULL;
+	size_t i;
+
+	for (i = 0; i < ERRS.n; i++) {
+		if (strcmp(ERRS.v[i].repo, repo) != 0 ||
+		    ERRS.v[i].number != number)
+			continue;
+		ck_assert_msg(e == NULL, "two errors for %s#%ld", repo, number);
+		e = &ERRS.v[i];
+	}
+	ck_assert_msg(e != NULL, "no error for %s#%ld", repo, number);
+	return e;
+}
+
+/* Fails the test when list_ready reported anything it could not list
+ * or vet: a request the contract's mock refused would be one. */
+static void no_errors(void)
+{
+	ck_assert_msg(ERRS.n == 0, "%s", ERRS.n ? ERRS.v[0].message : "");
 }
 
 /* Issue number of repo in set, or NULL; afk_issue_free() it. */
@@ -416,74 +448,291 @@ START_TEST(t_list_ready_writers)
 }
 END_TEST
 
+/* A name GitHub cannot have is that repository's failure, reported;
+ * the others are listed. */
 START_TEST(t_list_ready_bad_repo)
 {
-	static const char *const noowner[] = {"api"};
-	static const char *const dots[] = {"acme/.."};
+	static const char *const repos[] = {"api", "acme/..", "acme/web"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	srv_script(&S, "{'default': {'json': []}}");
-	ck_assert_int_eq(list_ready(&c, &set, noowner, 1), AFK_EINVAL);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "owner"));
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/web") "': {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues/4/timeline': {'json': ["
+	  LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	ck_assert_int_eq(error_of("api", 0)->code, AFK_EINVAL);
+	assert_contains(error_of("api", 0)->message, "could not list: ");
+	assert_contains(error_of("api", 0)->message, "owner");
+	ck_assert_int_eq(error_of("acme/..", 0)->code, AFK_EINVAL);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_ptr_nonnull(is);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
-	ck_assert_int_eq(list_ready(&c, &set, dots, 1), AFK_EINVAL);
-	afk__call_clear(&c);
-	afk__iset_clear(&set);
-	ck_assert_uint_eq(srv_count(&S), 0);
+	/* Nothing was asked about the bad names. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/api"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/../"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/%2E%2E"), 0);
 }
 END_TEST
 
+/* A repository whose listing fails - 404 (renamed, gone), a 5xx after
+ * the retry, an answer that is no list - is reported as such and lists
+ * nothing; the others are listed and vetted all the same. */
 START_TEST(t_list_ready_errors)
 {
-	static const char *const repos[] = {"acme/api"};
+	static const char *const repos[] = {"acme/gone", "acme/api",
+	                                    "acme/web"};
+	static const char *const web[] = {"acme/web"};
 	afk__iset set;
 	afk_call c;
+	afk_issue *is;
 
-	/* A 500 (retried once), with the token in its body and a header. */
-	srv_script(&S, "{'default': {'status': 500, 'headers': {'X-Echo': '"
-	           TOKEN "'}, 'body': 'oops " TOKEN "'}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EIO);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list open issues of "
-	                             "acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "500"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	/* acme/gone: 404; acme/api: a 500 (retried once), the token in its
+	 * body and a header; acme/web: fine. */
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/gone") "': {'status': 404, 'json': {'message':"
+	  " 'Not Found'}},"
+	  "'" OPEN("acme/api") "': {'status': 500, 'headers': {'X-Echo': '"
+	  TOKEN "'}, 'body': 'oops " TOKEN "'},"
+	  "'" OPEN("acme/web") "': {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues/4/timeline': {'json': ["
+	  LABELED("alice", RL) "]}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 3) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	ck_assert_int_eq(error_of("acme/gone", 0)->code, AFK_EIO);
+	assert_contains(error_of("acme/gone", 0)->message, "404");
+	assert_contains(error_of("acme/api", 0)->message,
+	                "could not list: list open issues of acme/api");
+	assert_contains(error_of("acme/api", 0)->message, "500");
+	assert_lacks(error_of("acme/api", 0)->message, TOKEN);
+	ck_assert_uint_eq(count_req(&S, "GET", OPEN("acme/api")), 2);
+	ck_assert_uint_eq(set.n, 1);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* Not an array. */
 	srv_script(&S, "{'default': {'json': {'message': 'hm'}}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "issues of acme/api"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "is an object, not a JSON "
-	                             "array"));
+	ck_assert_int_eq(list_ready(&c, &set, web, 1), 0);
+	ck_assert_int_eq(error_of("acme/web", 0)->code, AFK_EPARSE);
+	assert_contains(error_of("acme/web", 0)->message, "issues of acme/web");
+	assert_contains(error_of("acme/web", 0)->message,
+	                "is an object, not a JSON array");
+	ck_assert_ptr_null(c.message);
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
 	/* Not JSON: the reason and the place, not the answer's words (a
 	 * token the server echoed). */
 	srv_script(&S, "{'default': {'body': '" TOKEN " <html>'}}");
-	ck_assert_int_eq(list_ready(&c, &set, repos, 1), AFK_EPARSE);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "list open issues of "
-	                             "acme/api: GET http://"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "not valid JSON"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "line 1, column"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
-	ck_assert_ptr_null(strstr(msg_of(&c), "ghp_"));
+	ck_assert_int_eq(list_ready(&c, &set, web, 1), 0);
+	assert_contains(error_of("acme/web", 0)->message,
+	                "list open issues of acme/web: GET http://");
+	assert_contains(error_of("acme/web", 0)->message, "not valid JSON");
+	assert_contains(error_of("acme/web", 0)->message, "line 1, column");
+	assert_lacks(error_of("acme/web", 0)->message, TOKEN);
+	assert_lacks(error_of("acme/web", 0)->message, "ghp_");
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 
-	/* A timeline that fails fails the listing: nothing half-known. */
+	/* A listing by label that fails (more than a page of open issues)
+	 * fails that repository too: its locks are unknown. */
 	srv_script(&S, "{'routes': {"
-	  "'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]},"
-	  "'/repos/acme/api/issues/1/timeline': {'status': 403, 'json':"
-	  " {'message': 'Resource not accessible " TOKEN "'}}},"
+	  "'" OPEN("acme/web") "': {'headers': {'Link': '<http://127.0.0.1:"
+	  "{port}" OPEN("acme/web") "&page=2>; rel=`next`'}, 'json': ["
+	  ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues?state=open&labels=" RL "&per_page=100':"
+	  " {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues?state=open&labels=" IL "&per_page=100':"
+	  " {'status': 502, 'json': {'message': 'Bad Gateway'}}},"
 	  "'default': {'json': []}}");
-	ck_assert_int_ne(list_ready(&c, &set, repos, 1), 0);
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "timeline of acme/api#1"));
-	ck_assert_ptr_nonnull(strstr(msg_of(&c), "403"));
-	ck_assert_ptr_null(strstr(msg_of(&c), TOKEN));
+	ck_assert_int_eq(list_ready(&c, &set, web, 1), 0);
+	assert_contains(error_of("acme/web", 0)->message,
+	                "list in-progress issues of acme/web");
+	ck_assert_uint_eq(set.n, 0);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* A gate that cannot be read leaves that issue unvetted ("could not
+ * vet"), reported; the next best issue of its repository is vetted, and
+ * other repositories go on. */
+START_TEST(t_list_ready_unvetted)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+
+	srv_script(&S, "{'routes': {"
+	  "'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL) ", "
+	  LAB("priority:5")) "," ISSUE(2, LAB(RL)) "]},"
+	  "'/repos/acme/api/issues/1/timeline': {'status': 403, 'json':"
+	  " {'message': 'Resource not accessible " TOKEN "'}},"
+	  "'/repos/acme/api/issues/2/timeline': {'json': ["
+	  LABELED("bob", RL) "]},"
+	  "'" OPEN("acme/web") "': {'json': [" ISSUE(4, LAB(RL)) "]},"
+	  "'/repos/acme/web/issues/4/timeline': {'json': ["
+	  LABELED("alice", RL) "]},"
+	  "'/repos/acme/web/issues/4/dependencies/blocked_by?per_page=100':"
+	  " {'body': 'not json'}},"
+	  "'default': {'json': []}}");
+	ck_assert_msg(list_ready(&c, &set, repos, 2) == 0, "%s", msg_of(&c));
+	ck_assert_uint_eq(ERRS.n, 2);
+	assert_contains(error_of("acme/api", 1)->message,
+	                "could not vet: read the timeline of acme/api#1");
+	assert_contains(error_of("acme/api", 1)->message, "403");
+	assert_lacks(error_of("acme/api", 1)->message, TOKEN);
+	assert_contains(error_of("acme/web", 4)->message,
+	                "could not vet: read the blockers of acme/web#4");
+	ck_assert_int_eq(error_of("acme/web", 4)->code, AFK_EPARSE);
+	ck_assert_uint_eq(set.n, 3);
+	is = find_issue(&set, "acme/api", 1);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/api", 2);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* A busy timeline of n events, most of them comments by strangers,
+ * with a "labeled" event for the ready label by who at index at (none
+ * when at < 0) and one by mallory at index 0: the answers of
+ * acme/api#9's timeline pages. */
+static void busy_timeline(json_t *routes, size_t n, long at, const char *who)
+{
+	json_t *items = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((long)i == at || i == 0)
+			json_array_append_new(items, json_pack("{s:s, s:{s:s},"
+			        " s:{s:s}}", "event", "labeled", "actor", "login",
+			        i == 0 ? "mallory" : who, "label", "name", RL));
+		else
+			json_array_append_new(items, json_pack("{s:s, s:{s:s}}",
+			        "event", "commented", "actor", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, "/repos/acme/api/issues/9/timeline?per_page=100",
+	              items, 100, 1);
+}
+
+/* Scripts acme/api#9 (ready, with the busy timeline) and acme/web#4
+ * (ready, trusted) and lists both. */
+static void busy_list(afk_call *c, afk__iset *set, size_t n, long at,
+                      const char *who)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	json_t *routes = json_object();
+
+	busy_timeline(routes, n, at, who);
+	json_object_set_new(routes, OPEN("acme/api"), json_pack("{s:[{s:i,"
+	        " s:s, s:[{s:s}], s:{s:i}}]}", "json", "number", 9, "state",
+	        "open", "labels", "name", RL, "issue_dependencies_summary",
+	        "blocked_by", 0));
+	json_object_set_new(routes, OPEN("acme/web"), json_pack("{s:[{s:i,"
+	        " s:s, s:[{s:s}], s:{s:i}}]}", "json", "number", 4, "state",
+	        "open", "labels", "name", RL, "issue_dependencies_summary",
+	        "blocked_by", 0));
+	json_object_set_new(routes, "/repos/acme/web/issues/4/timeline",
+	        json_pack("{s:[{s:s, s:{s:s}, s:{s:s}}]}", "json", "event",
+	        "labeled", "actor", "login", "bob", "label", "name", RL));
+	srv_script_json(&S, json_pack("{s:o, s:{s:[]}}", "routes", routes,
+	                              "default", "json"));
+	ck_assert_msg(list_ready(c, set, repos, 2) == 0, "%s", msg_of(c));
+}
+
+/* An issue with a timeline of 1,050 events - eleven pages, more than
+ * http.max_pages - whose ready label a trusted user applied near the
+ * end: found by reading from the end, only the last page(s) besides the
+ * first; the listing does not fail. */
+START_TEST(t_list_ready_busy_timeline)
+{
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	const char *tl = "/repos/acme/api/issues/9/timeline";
+
+	/* On the last page: pages 1 and 11 read. */
+	busy_list(&c, &set, 1050, 1040, "alice");
+	ck_assert_uint_eq(ERRS.n, 0);
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 2);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/9/"
+	                            "timeline?per_page=100&page=11"), 1);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* On page 10, then only comments: pages 1, 11 and 10. */
+	busy_list(&c, &set, 1050, 950, "alice");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 2 + 3);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* The latest labeller is a stranger, an older one trusted: not
+	 * trusted (the latest counts). */
+	busy_list(&c, &set, 1050, 1049, "mallory");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), 0);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+
+	/* Only on page 1, eleven pages from the end: more than max_pages
+	 * to walk back - that issue could not be vetted, the other
+	 * repository is listed and vetted all the same. */
+	busy_list(&c, &set, 1150, -1, "alice");
+	assert_contains(error_of("acme/api", 9)->message, "could not vet: "
+	                "read the timeline of acme/api#9");
+	assert_contains(error_of("acme/api", 9)->message, "max_pages");
+	is = find_issue(&set, "acme/api", 9);
+	ck_assert_int_eq(afk_issue_trusted(is), AFK_TRUST_UNCHECKED);
+	afk_issue_free(is);
+	is = find_issue(&set, "acme/web", 4);
+	ck_assert_int_eq(afk_issue_trusted(is), 1);
+	afk_issue_free(is);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* A listing whose failure cannot be reported (a list_ready called with
+ * nowhere to put it) fails as a whole, as before: never lost. */
+START_TEST(t_list_ready_errors_unreported)
+{
+	static const char *const repos[] = {"acme/api"};
+	afk__iset set;
+	afk_call c;
+
+	srv_script(&S, "{'default': {'status': 404, 'json': {'message':"
+	           " 'Not Found'}}}");
+	memset(&set, 0, sizeof(set));
+	afk__call_init(&c, AFK__CALL_LIST_READY, &set);
+	ck_assert_int_eq(T->list_ready(&c, repos, 1, T->userdata), AFK_EIO);
+	assert_contains(msg_of(&c), "could not list: list open issues of "
+	                "acme/api");
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 }
@@ -703,9 +952,13 @@ END_TEST
 
 /* --- CI -------------------------------------------------------------- */
 
-#define XREF(repo, n) "{'event': 'cross-referenced', 'source': {'type': " \
-	"'issue', 'issue': {'number': " #n ", 'pull_request': {'url': 'x'}," \
-	" 'repository': {'full_name': '" repo "'}}}}"
+/* A PR n of repo by who (the agent, afk-bot, when not said) mentions
+ * the issue. */
+#define XREF_BY(repo, n, who) "{'event': 'cross-referenced', 'source':" \
+	" {'type': 'issue', 'issue': {'number': " #n ", 'pull_request':" \
+	" {'url': 'x'}, 'user': {'login': '" who "'}, 'repository':" \
+	" {'full_name': '" repo "'}}}}"
+#define XREF(repo, n) XREF_BY(repo, n, "afk-bot")
 
 /* Scripts a PR #10 (open, head abc123) linked to acme/api#5, with the
  * given statuses and check runs (JSON array contents). */
@@ -730,10 +983,16 @@ static void ci_script(const char *pr10, const char *statuses,
 	free(text);
 }
 
+/* The agent's own PR: by afk-bot, from a branch of the repository (id
+ * 77) itself. */
+#define OWN "'user': {'login': 'afk-bot'}, 'base': {'ref': 'main', " \
+	"'repo': {'id': 77, 'full_name': 'acme/api'}}, "
+#define HEAD(sha) "'head': {'sha': '" sha "', 'ref': 'afk/issue-5', " \
+	"'repo': {'id': 77, 'full_name': 'acme/api'}}"
 #define PR_OPEN "{'number': 10, 'state': 'open', 'merged': false, " \
-	"'merged_at': null, 'head': {'sha': 'abc123'}}"
+	"'merged_at': null, " OWN HEAD("abc123") "}"
 #define PR_MERGED "{'number': 10, 'state': 'closed', 'merged': true, " \
-	"'merged_at': '2026-01-01T00:00:00Z', 'head': {'sha': 'abc123'}}"
+	"'merged_at': '2026-01-01T00:00:00Z', " OWN HEAD("abc123") "}"
 #define ST(ctx, s) "{'context': '" ctx "', 'state': '" s "', " \
 	"'target_url': 'https://ci.example/" ctx "'}"
 #define RUN(name, st, concl) "{'name': '" name "', 'status': '" st "', " \
@@ -822,6 +1081,242 @@ START_TEST(t_ci_merged_and_none)
 	ck_assert_int_eq(c.ci, AFK_STATUS_NONE);
 	afk__call_clear(&c);
 	ck_assert_uint_eq(srv_count(&S), before + 1);
+}
+END_TEST
+
+/* PR n of acme/api by who, from the repository itself (head repo id 77)
+ * or a fork (id 99), open or merged. */
+#define PR_BY(n, who, hid, state, merged) "{'number': " #n ", 'state': '" \
+	state "', 'merged': " merged ", 'merged_at': null, 'user': " \
+	"{'login': '" who "'}, 'base': {'ref': 'main', 'repo': {'id': 77}}, " \
+	"'head': {'sha': 'sha" #n "', 'ref': 'b" #n "', 'repo': {'id': " \
+	#hid "}}}"
+/* The timeline of acme/api#5: a fork PR of the agent's login (#20),
+ * an open PR from a branch of the repository by a stranger (#21), an
+ * unrelated merged one by a stranger (#22), one whose event names the
+ * agent but whose answer another author (#23), a fork PR whose head
+ * repository is gone (#24), and the agent's own (#10, when own). */
+static void hostile_script(int own)
+{
+	char *text = afk__aprintf("{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  LABELED("alice", RL) "," XREF("acme/api", 20) ","
+	  XREF_BY("acme/api", 21, "mallory") ","
+	  XREF_BY("acme/api", 22, "mallory") "," XREF("acme/api", 23) ","
+	  XREF("acme/api", 24) "%s]},"
+	  "'/repos/acme/api/pulls/10': {'json': " PR_OPEN "},"
+	  "'/repos/acme/api/pulls/20': {'json': "
+	  PR_BY(20, "afk-bot", 99, "open", "false") "},"
+	  "'/repos/acme/api/pulls/21': {'json': "
+	  PR_BY(21, "mallory", 77, "open", "false") "},"
+	  "'/repos/acme/api/pulls/22': {'json': "
+	  PR_BY(22, "mallory", 77, "closed", "true") "},"
+	  "'/repos/acme/api/pulls/23': {'json': "
+	  PR_BY(23, "mallory", 77, "closed", "true") "},"
+	  "'/repos/acme/api/pulls/24': {'json': {'number': 24, 'state':"
+	  " 'closed', 'merged': true, 'user': {'login': 'afk-bot'}, 'base':"
+	  " {'repo': {'id': 77}}, 'head': {'sha': 'sha24', 'repo': null}}},"
+	  "'/user': {'json': {'login': 'AFK-bot'}},"
+	  "'/repos/acme/api/commits/abc123/status': {'json': {'statuses':"
+	  " [" ST("lint", "success") "]}},"
+	  "'/repos/acme/api/commits/abc123/check-runs': {'json':"
+	  " {'total_count': 0, 'check_runs': []}}},"
+	  "'default': {'status': 599}}",
+	  own ? ", " XREF("acme/api", 10) : "");
+
+	ck_assert_ptr_nonnull(text);
+	srv_script(&S, text);
+	free(text);
+}
+
+/* Only the agent's own PR, from a branch of the repository itself, can
+ * be the run's: a fork's, a stranger's (open or merged) never is, and a
+ * stranger's is not even read. */
+START_TEST(t_ci_own_pr)
+{
+	afk_call c;
+
+	hostile_script(0);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	ck_assert_ptr_null(c.head);
+	ck_assert_ptr_null(c.pr_info);
+	ck_assert_int_eq(c.ci, AFK_STATUS_NONE);
+	ck_assert_uint_eq(c.failing.n, 0);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/20"), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/21"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/22"), 0);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/commits/"), 0);
+	/* agent_logins given: the token's own user is not asked. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/user"), 0);
+
+	hostile_script(1);
+	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.head, "abc123");
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-5)");
+	ck_assert_int_eq(c.ci, AFK_STATUS_SUCCESS);
+	afk__call_clear(&c);
+}
+END_TEST
+
+/* Without agent_logins the CI token's own login is the one author: read
+ * once (GET /user), compared without case. */
+START_TEST(t_ci_own_pr_default)
+{
+	afk_config *cfg;
+	afk_ci *ci;
+	afk_call c;
+	char *text = afk__aprintf("{\"ci\": {\"kind\": \"github\", "
+	                          "\"api_url\": \"%s\", \"token_env\": \""
+	                          TOKEN_ENV "\"}}", S.base);
+	size_t before;
+	int k;
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_msg(afk_config_load_string(cfg, text) == 0, "%s",
+	              afk_config_errmsg(cfg));
+	free(text);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_msg(afk_ci_set_builtin(ci, cfg) == 0, "%s",
+	              afk_ci_errmsg(ci));
+	afk_config_free(cfg);
+	for (k = 0; k < 2; k++) {
+		hostile_script(k);
+		afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+		ck_assert_msg(ci->status(&c, "acme/api", 5, ci->userdata) == 0,
+		              "%s", msg_of(&c));
+		ck_assert_int_eq(c.pr, k ? AFK_PR_OPEN : AFK_PR_NONE);
+		if (k)
+			ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch "
+			                 "afk/issue-5)");
+		afk__call_clear(&c);
+		ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/"
+		                            "21"), 0);
+		ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/"
+		                            "22"), 0);
+	}
+	/* Read the first time only. */
+	ck_assert_uint_eq(count_req(&S, "GET", "/user"), 1);
+
+	/* A token whose user is someone else: no PR is the agent's. */
+	afk_ci_free(ci);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	text = afk__aprintf("{\"ci\": {\"kind\": \"github\", \"api_url\": "
+	                    "\"%s\", \"token_env\": \"" TOKEN_ENV "\"}}",
+	                    S.base);
+	ck_assert_int_eq(afk_config_load_string(cfg, text), 0);
+	free(text);
+	ck_assert_int_eq(afk_ci_set_builtin(ci, cfg), 0);
+	afk_config_free(cfg);
+	srv_script(&S, "{'routes': {"
+	  "'/repos/acme/api/issues/5/timeline': {'json': ["
+	  XREF("acme/api", 10) "]},"
+	  "'/repos/acme/api/pulls/10': {'json': " PR_OPEN "},"
+	  "'/user': {'json': {'login': 'ci-reader'}}},"
+	  "'default': {'status': 599}}");
+	before = count_req(&S, "GET", "/repos/acme/api/pulls/");
+	afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+	ck_assert_msg(ci->status(&c, "acme/api", 5, ci->userdata) == 0, "%s",
+	              msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", "/user"), 2);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/pulls/"),
+	                  before);
+	afk_ci_free(ci);
+}
+END_TEST
+
+/* afk_call_set_pr_info(): only from ci_status, a positive number. */
+START_TEST(t_pr_info_api)
+{
+	afk_call c;
+
+	afk__call_init(&c, AFK__CALL_CI_STATUS, NULL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 0, "a", "b"), AFK_EINVAL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 3, "\xff", "b"),
+	                 AFK_EINVAL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 3, NULL, NULL), 0);
+	ck_assert_str_eq(c.pr_info, "#3");
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 4, "bot", NULL), 0);
+	ck_assert_str_eq(c.pr_info, "#4 (bot)");
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 5, NULL, "x"), 0);
+	ck_assert_str_eq(c.pr_info, "#5 (branch x)");
+	afk__call_clear(&c);
+	afk__call_init(&c, AFK__CALL_SNAPSHOT, NULL);
+	ck_assert_int_eq(afk_call_set_pr_info(&c, 3, "a", "b"), AFK_EINVAL);
+	afk__call_clear(&c);
+	ck_assert_int_eq(afk_call_set_pr_info(NULL, 3, "a", "b"), AFK_EINVAL);
+}
+END_TEST
+
+/* The CI status of acme/api#9 whose timeline has n events: the
+ * in-progress label added at index lab (none when < 0), the agent's PR
+ * #10 linked at index xref. */
+static int busy_ci(afk_call *c, size_t n, long lab, long xref)
+{
+	json_t *items = json_array(), *routes = json_object();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((long)i == lab)
+			json_array_append_new(items, json_pack("{s:s, s:{s:s},"
+			        " s:{s:s}}", "event", "labeled", "actor", "login",
+			        "afk-bot", "label", "name", IL));
+		else if ((long)i == xref)
+			json_array_append_new(items, json_pack("{s:s, s:{s:s,"
+			        " s:{s:i, s:{s:s}, s:{s:s}, s:{s:s}}}}", "event",
+			        "cross-referenced", "source", "type", "issue",
+			        "issue", "number", 10, "pull_request", "url", "x",
+			        "user", "login", "afk-bot", "repository",
+			        "full_name", "acme/api"));
+		else
+			json_array_append_new(items, json_pack("{s:s, s:{s:s}}",
+			        "event", "commented", "actor", "login",
+			        "mallory"));
+	}
+	srv_add_pages(routes, "/repos/acme/api/issues/9/timeline?per_page=100",
+	              items, 100, 1);
+	json_object_set_new(routes, "/repos/acme/api/pulls/10",
+	                    json_pack("{s:o}", "json", json_loads("{\"number\":"
+	                    " 10, \"state\": \"open\", \"merged\": false, "
+	                    "\"user\": {\"login\": \"afk-bot\"}, \"base\": "
+	                    "{\"repo\": {\"id\": 77}}, \"head\": {\"sha\": "
+	                    "\"abc123\", \"ref\": \"afk/issue-9\", \"repo\": "
+	                    "{\"id\": 77}}}", 0, NULL)));
+	json_object_set_new(routes, "/repos/acme/api/commits/abc123/status",
+	                    json_pack("{s:{s:[]}}", "json", "statuses"));
+	json_object_set_new(routes, "/repos/acme/api/commits/abc123/check-runs",
+	                    json_pack("{s:{s:i, s:[]}}", "json", "total_count",
+	                              0, "check_runs"));
+	srv_script_json(&S, json_pack("{s:o}", "routes", routes));
+	return ci_status(c, 9);
+}
+
+/* A busy issue's timeline - eleven pages, more than http.max_pages -
+ * never fails the CI status: it is read from the end back to the
+ * dispatch (the in-progress label), where the run's PR is linked. */
+START_TEST(t_ci_busy_timeline)
+{
+	const char *tl = "/repos/acme/api/issues/9/timeline";
+	afk_call c;
+
+	ck_assert_msg(busy_ci(&c, 1050, 950, 1000) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_OPEN);
+	ck_assert_str_eq(c.pr_info, "#10 (afk-bot, branch afk/issue-9)");
+	afk__call_clear(&c);
+	/* pages 1, 11 and 10 */
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 3);
+
+	/* No dispatch in the last ten pages, the PR linked only on the
+	 * first: not seen - no PR, and no failure. */
+	ck_assert_msg(busy_ci(&c, 1150, -1, 5) == 0, "%s", msg_of(&c));
+	ck_assert_int_eq(c.pr, AFK_PR_NONE);
+	afk__call_clear(&c);
+	ck_assert_uint_eq(count_req(&S, "GET", tl), 3 + 11);
 }
 END_TEST
 
@@ -930,7 +1425,7 @@ END_TEST
 #define DEPLOYS "/repos/acme/api/deployments?sha=m3rge&environment=" \
 	"prod%20eu&per_page=100"
 #define PR_MERGED_SHA "{'number': 10, 'state': 'closed', 'merged': true, " \
-	"'merged_at': '2026-01-01T00:00:00Z', 'head': {'sha': 'abc123'}, " \
+	"'merged_at': '2026-01-01T00:00:00Z', " OWN HEAD("abc123") ", " \
 	"'merge_commit_sha': 'm3rge'}"
 #define DEP(id, at) "{'id': " #id ", 'sha': 'm3rge', 'environment': '" \
 	ENV "', 'created_at': '" at "'}"
@@ -946,7 +1441,8 @@ static afk_ci *deploy_ci(const char *env)
 	char *text = afk__aprintf("{\"ci\": {\"kind\": \"github\", "
 	                          "\"api_url\": \"%s\", \"token_env\": \""
 	                          TOKEN_ENV "\", \"deploy_environment\": "
-	                          "\"%s\"}}", S.base, env);
+	                          "\"%s\", \"agent_logins\": [\"afk-bot\"]}}",
+	                          S.base, env);
 
 	ck_assert_ptr_nonnull(text);
 	ck_assert_int_eq(afk_config_new(&cfg), 0);
@@ -1280,6 +1776,7 @@ START_TEST(t_contract)
 	 * a pull request)... */
 	contract("");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?"), 1);
@@ -1288,6 +1785,7 @@ START_TEST(t_contract)
 	         "127.0.0.1:{port}" OPEN("acme/api") "&page=2>; rel=`next`'},"
 	         " 'json': []}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?state="
@@ -1295,6 +1793,7 @@ START_TEST(t_contract)
 	/* The gates of a ready issue: timeline and blockers... */
 	contract("'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/1/"
@@ -1312,6 +1811,7 @@ START_TEST(t_contract)
 	         "'/repos/acme/api/issues/1/timeline?per_page=100': {'json':"
 	         " [" LABELED("carol", RL) "]}");
 	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/collaborators/"
@@ -1344,9 +1844,26 @@ START_TEST(t_contract)
 	ck_assert_uint_eq(count_req(&S, "PATCH", "/repos/acme/api/issues/"
 	                            "comments/42"), 1);
 
-	/* CI: a linked pull request, its head's statuses and check runs. */
+	/* A busy timeline read from its end: page 2 of 2, the mock's. */
+	contract("'" OPEN("acme/api") "': {'json': [" ISSUE(1, LAB(RL)) "]},"
+	         "'/repos/acme/api/issues/1/timeline?per_page=100': {'headers':"
+	         " {'Link': '<http://127.0.0.1:{port}/repos/acme/api/issues/1/"
+	         "timeline?per_page=100&page=2>; rel=`next`, <http://127.0.0.1:"
+	         "{port}/repos/acme/api/issues/1/timeline?per_page=100&page=2>;"
+	         " rel=`last`'}, 'json': [" LABELED("alice", RL) "]}");
+	ck_assert_msg(list_ready(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
+	ck_assert_uint_eq(ERRS.n, 0);
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues/1/"
+	                            "timeline?per_page=100&page=2"), 1);
+
+	/* CI: a linked pull request (the agent's own, scripted: the mock's
+	 * example is no one's), its head's statuses and check runs. */
 	contract("'/repos/acme/api/issues/5/timeline?per_page=100': {'json':"
-	         " [" XREF("acme/api", 10) "]}");
+	         " [" XREF("acme/api", 10) "]},"
+	         "'/repos/acme/api/pulls/10': {'json': " PR_OPEN "}");
 	ck_assert_msg(ci_status(&c, 5) == 0, "%s", msg_of(&c));
 	ck_assert_int_ne(c.pr, AFK_PR_NONE);
 	afk__call_clear(&c);
@@ -1401,6 +1918,37 @@ START_TEST(t_config)
 	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
 	                 " \"github\", \"token_env\": \"A\", \"api_url\":"
 	                 " \"ftp://x\"}}"), AFK_ECONFIG);
+	/* agent_logins: a non-empty list of distinct logins, named in the
+	 * message when refused; kept and shown. */
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	                 " []}}"), AFK_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg),
+	                             "ci.agent_logins: "));
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg), "empty"));
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"forgejo\", \"api_url\": \"https://x\", \"token_env\":"
+	                 " \"A\", \"agent_logins\": [\"a b\"]}}"), AFK_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg), "agent_logins"));
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	                 " [\"bot\", \"bot\"]}}"), AFK_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg), "twice"));
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	                 " \"bot\"}}"), AFK_ECONFIG);
+	ck_assert_int_eq(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	                 " \"command\", \"command\": [\"x\"], \"agent_logins\":"
+	                 " [\"bot\"]}}"), AFK_ECONFIG);
+	ck_assert_msg(afk_config_load_string(cfg, "{\"ci\": {\"kind\":"
+	              " \"github\", \"token_env\": \"A\", \"agent_logins\":"
+	              " [\"afk-bot\", \"app[bot]\"]}}") == 0, "%s",
+	              afk_config_errmsg(cfg));
+	ck_assert_int_eq(afk_config_get(cfg, "ci", &json), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"agent_logins\":[\"afk-bot\","
+	                             "\"app[bot]\"]"));
+	afk_free(json);
+	json = NULL;
 	/* The token file's name is kept, never its content. */
 	snprintf(path, sizeof(path), "%s/token", S.dir);
 	fp = fopen(path, "w");
@@ -1450,6 +1998,9 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_list_ready_writers);
 	tcase_add_test(tc, t_list_ready_bad_repo);
 	tcase_add_test(tc, t_list_ready_errors);
+	tcase_add_test(tc, t_list_ready_unvetted);
+	tcase_add_test(tc, t_list_ready_busy_timeline);
+	tcase_add_test(tc, t_list_ready_errors_unreported);
 	tcase_add_test(tc, t_headers);
 	tcase_add_test(tc, t_labels);
 	tcase_add_test(tc, t_close_error);
@@ -1458,6 +2009,10 @@ static Suite *github_suite(void)
 	tcase_add_test(tc, t_comments_user_error);
 	tcase_add_test(tc, t_ci_states);
 	tcase_add_test(tc, t_ci_merged_and_none);
+	tcase_add_test(tc, t_ci_own_pr);
+	tcase_add_test(tc, t_ci_own_pr_default);
+	tcase_add_test(tc, t_pr_info_api);
+	tcase_add_test(tc, t_ci_busy_timeline);
 	tcase_add_test(tc, t_ci_pages);
 	tcase_add_test(tc, t_ci_huge_total);
 	tcase_add_test(tc, t_ci_errors);

@@ -171,6 +171,43 @@ START_TEST(run_waits_then_closes)
 }
 END_TEST
 
+/* A CI that reports the agent's PR #42 and which one it is, and then no
+ * PR at all (userdata: 1 while there is one). */
+static int pr_ci_status(afk_call *call, const char *repo, long number,
+                        void *userdata)
+{
+	int *has_pr = userdata;
+
+	(void)repo;
+	(void)number;
+	if (!*has_pr)
+		return afk_call_set_pr(call, AFK_PR_NONE, NULL);
+	ck_assert_int_eq(afk_call_set_pr(call, AFK_PR_OPEN, "abc123"), 0);
+	ck_assert_int_eq(afk_call_set_pr_info(call, 42, "afk-bot",
+	                                      "afk/issue-1"), 0);
+	return afk_call_set_ci(call, AFK_STATUS_PENDING);
+}
+
+/* The checklist says which pull request decides the run, and stops
+ * saying so when the CI no longer reports one. */
+START_TEST(checklist_names_the_run_pr)
+{
+	int has_pr = 1;
+
+	ck_assert_int_eq(afk_ci_set_userdata(C, &has_pr, NULL), 0);
+	ck_assert_int_eq(afk_ci_set_status(C, pr_ci_status), 0);
+	dispatch_a1();
+	F.agent_phase = AFK_PHASE_PUSHED;
+	watch_expect(T0, AFK_ACTION_WAIT);
+	ck_assert_int_eq(afk_actions_updated(ACT, 0), 1);
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "Pull request: #42 "
+	                             "(afk-bot, branch afk/issue-1)."));
+	has_pr = 0;
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	ck_assert_ptr_null(strstr(F.comment[0], "Pull request:"));
+}
+END_TEST
+
 START_TEST(unchanged_wait_writes_nothing)
 {
 	dispatch_a1();
@@ -783,6 +820,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, only_allowlisted_runs_are_watched);
 	tcase_add_test(tc, missing_callback_refused_before_any_call);
 	tcase_add_test(tc, null_arguments);
+	tcase_add_test(tc, checklist_names_the_run_pr);
 	suite_add_tcase(s, tc);
 	return s;
 }

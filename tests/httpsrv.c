@@ -285,6 +285,44 @@ void srv_script_json(srv *s, json_t *script)
 	free(text);
 }
 
+void srv_add_pages(json_t *routes, const char *path, json_t *items,
+                   size_t per_page, int link)
+{
+	size_t n = json_array_size(items), last = (n + per_page - 1) / per_page;
+	size_t p, i;
+	char key[512], hdr[1024];
+
+	if (last == 0)
+		last = 1;
+	for (p = 1; p <= last; p++) {
+		json_t *page = json_array(), *ans = json_object();
+
+		for (i = (p - 1) * per_page; i < n && i < p * per_page; i++)
+			json_array_append(page, json_array_get(items, i));
+		json_object_set_new(ans, "json", page);
+		if (link) {
+			if (p < last)
+				snprintf(hdr, sizeof(hdr), "<http://127.0.0.1:{port}"
+				         "%s&page=%zu>; rel=\"next\", <http://"
+				         "127.0.0.1:{port}%s&page=%zu>; rel=\"last\"",
+				         path, p + 1, path, last);
+			else
+				snprintf(hdr, sizeof(hdr), "<http://127.0.0.1:{port}"
+				         "%s&page=1>; rel=\"first\", <http://"
+				         "127.0.0.1:{port}%s&page=%zu>; rel=\"last\"",
+				         path, path, last);
+			json_object_set_new(ans, "headers",
+			                    json_pack("{s:s}", "Link", hdr));
+		}
+		if (p == 1)
+			snprintf(key, sizeof(key), "%s", path);
+		else
+			snprintf(key, sizeof(key), "%s&page=%zu", path, p);
+		ck_assert_int_eq(json_object_set_new(routes, key, ans), 0);
+	}
+	json_decref(items);
+}
+
 char *url_of(const srv *s, const char *path)
 {
 	char *u = malloc(strlen(s->base) + strlen(path) + 1);

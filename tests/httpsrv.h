@@ -43,6 +43,13 @@ void srv_stop(srv *s);
 void srv_script(srv *s, const char *text);
 /* The same from a JSON value (a new reference, taken). */
 void srv_script_json(srv *s, json_t *script);
+/* Adds to the script's routes object the answers of a paginated list:
+ * the items (an array, taken) cut into pages of per_page, the first at
+ * path (which has a query), page N at path&page=N.  With link each page
+ * carries a Link header as GitHub's (rel="next" but on the last,
+ * rel="last" on all); without, none (as Forgejo's timeline). */
+void srv_add_pages(json_t *routes, const char *path, json_t *items,
+                   size_t per_page, int link);
 /* The requests the server saw, a JSON array (json_decref() it). */
 json_t *srv_log(srv *s);
 size_t srv_count(srv *s);

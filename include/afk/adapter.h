@@ -151,6 +151,13 @@ AFK_EXTERN int afk_call_set_phase(afk_call *call, int phase);
  * (maybe NULL), which the corrective turn names.  Strings must be UTF-8
  * (they are kept in the run record): AFK_EINVAL otherwise. */
 AFK_EXTERN int afk_call_set_pr(afk_call *call, int state, const char *head);
+/* From a ci_status callback, with a pull request set: which one it is -
+ * its number (> 0), its author's login and its head branch (UTF-8,
+ * either may be NULL) - so that the run's checklist can say which pull
+ * request was taken ("#42 (afk-bot, branch afk/issue-7)").  Copied;
+ * AFK_EINVAL for bad arguments or from another callback. */
+AFK_EXTERN int afk_call_set_pr_info(afk_call *call, long number,
+                                    const char *author, const char *branch);
 AFK_EXTERN int afk_call_set_ci(afk_call *call, int state);
 AFK_EXTERN int afk_call_add_failing_check(afk_call *call, const char *name,
                                           const char *url);
