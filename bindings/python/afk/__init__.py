@@ -36,7 +36,11 @@ it):
 
     tracker.list_ready(repos: list[str]) -> iterable of afk.Issue
         the open issues carrying the ready or the in-progress label,
-        with their labels (the watch tick follows the in-progress ones)
+        with their labels (the watch tick follows the in-progress ones);
+        among them, an afk.ListingFailure(repo, number=0, message=None,
+        code=afk.EIO) for each repository that could not be listed
+        (number 0: nothing of it is dispatched) or issue that could not
+        be vetted (number > 0: it is skipped as afk.SKIP_UNVETTED)
     tracker.add_label(repo: str, issue: int, label: str) -> ignored
     tracker.remove_label(repo, issue, label) -> ignored
         (removing a label the issue lacks must succeed)
@@ -80,7 +84,9 @@ value the library cannot use fails the call the same way: ValueError
 for a bad state, phase or CI value, TypeError for a reply of the wrong
 kind.  What the tick did, and every failure, is on the Poller or
 Watcher: .last_result (with .errors, a list of afk.Failure) and
-.last_error.  See Poller.run_once() and Watcher.run_once().
+.last_error.  A tick whose only failures are the ListingFailures its
+tracker returned raises afk.Error with the first, after dispatching (or
+watching) the rest.  See Poller.run_once() and Watcher.run_once().
 
 Objects outlive the handles that made them: an Issue owns its own C
 handle, and a Result and the Actions of a watch tick are plain Python,
@@ -108,7 +114,7 @@ from ._native import lib as _L
 
 __all__ = [
     "Config", "Issue", "Poller", "Result", "Dispatch", "SkipReason",
-    "Failure", "Actions",
+    "Failure", "ListingFailure", "Actions",
     "Error", "ReentrancyError", "library_version", "library_path",
     "strerror",
     "OK", "EINVAL", "ENOMEM", "ECONFIG", "EIO", "ERECURSIVE", "ECALLBACK",
@@ -728,6 +734,92 @@ class Failure(_namedtuple("Failure", ["repo", "number", "code",
     __slots__ = ()
 
 
+class ListingFailure:
+    """A part of the listing tracker.list_ready could not read: returned
+    (not raised) among its issues, so that one repository's outage is
+    its own and the tick goes on with the others.
+
+        def list_ready(self, repos):
+            for repo in repos:
+                try:
+                    yield from self.fetch_ready(repo)   # afk.Issue objects
+                except OSError as e:
+                    yield afk.ListingFailure(repo, message=str(e))
+
+    repo     the repository (a non-empty str)
+    number   0, the default: the repository could not be listed.  A poll
+             tick dispatches nothing in it - its locks are unknown - and
+             skips as afk.SKIP_REPO_FAILED any issue of it list_ready did
+             return; a watch tick still watches the runs it returned
+             (they are known to carry the lock).
+             > 0: that issue could not be vetted (who applied its ready
+             label could not be read).  It is never dispatched: return it
+             too, and it is skipped as afk.SKIP_UNVETTED (or as locked or
+             outranked, when that decides it anyway).
+    message  why, a str (None, the default: the library's generic one)
+    code     a negative afk.E* code - afk.EIO, the default; afk.EUNAVAIL
+             for a server that could not be reached - or the host's own
+             negative code
+
+    Each one is on the tick's result as an afk.Failure (repo, number,
+    code, message) in .errors, in the order returned, and run_once()
+    raises afk.Error with the first one's code and message (unless a
+    host method raised), the tick's result as .result.  Raising from
+    list_ready instead fails the whole listing: nothing is dispatched.
+
+    Immutable; bad values raise TypeError or ValueError here, when it is
+    made (afk_call_add_error(3) is the C API).
+    """
+
+    __slots__ = ("repo", "number", "message", "code", "_c")
+
+    def __init__(self, repo, number=0, message=None, code=EIO):
+        repo_b = _cstr(repo, "ListingFailure: repo")
+        if not repo_b:
+            raise ValueError("ListingFailure: repo must not be empty")
+        number = _index(number, "ListingFailure: number")
+        if not 0 <= number <= _LONG_MAX:
+            raise ValueError("ListingFailure: number must be 0 (the whole "
+                             "repository) or an issue number > 0, not %d"
+                             % number)
+        message_b = None if message is None else _cstr(
+            message, "ListingFailure: message")
+        code = _index(code, "ListingFailure: code")
+        if not _INT_MIN <= code < 0:
+            raise ValueError("ListingFailure: code must be a negative "
+                             "afk.E* code (afk.EIO, ...), not %d" % code)
+        _set(self, "repo", repo)
+        _set(self, "number", number)
+        _set(self, "message", message)
+        _set(self, "code", code)
+        # The arguments of afk_call_add_error() after the call.
+        _set(self, "_c", (repo_b, number, code, message_b))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("afk.ListingFailure is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("afk.ListingFailure is immutable")
+
+    def _astuple(self):
+        return (self.repo, self.number, self.message, self.code)
+
+    def __reduce__(self):
+        return (ListingFailure, self._astuple())
+
+    def __eq__(self, other):
+        if not isinstance(other, ListingFailure):
+            return NotImplemented
+        return self._astuple() == other._astuple()
+
+    def __hash__(self):
+        return hash(self._astuple())
+
+    def __repr__(self):
+        return ("afk.ListingFailure(%r, %d, message=%r, code=%d)"
+                % self._astuple())
+
+
 def _failures(out, count, repo, number, code, message):
     """The failures of a C result or actions out, as afk.Failure."""
     return [Failure(_text(repo(out, i)), number(out, i), code(out, i),
@@ -936,6 +1028,23 @@ class _Tick:
         return ECALLBACK
 
 
+def _split_listing(listed):
+    """What list_ready returned, as its afk.Issue objects and its
+    afk.ListingFailure objects, each in order; TypeError for anything
+    else."""
+    issues, failures = [], []
+    for x in listed:
+        if isinstance(x, Issue):
+            issues.append(x)
+        elif isinstance(x, ListingFailure):
+            failures.append(x)
+        else:
+            raise TypeError("tracker.list_ready must return afk.Issue and "
+                            "afk.ListingFailure objects, not %s"
+                            % type(x).__name__)
+    return issues, failures
+
+
 def _list_ready_cb(st):
     """The C list_ready callback over st.  Like every callback here it
     catches everything (a Python exception cannot cross C), records it
@@ -947,20 +1056,28 @@ def _list_ready_cb(st):
         try:
             names = [st.repo(b) for b in repos[:nrepos]]
             got = st.tracker.list_ready(names)
-            listed = list(got)  # the host may change its own list later
+            try:
+                it = iter(got)
+            except TypeError:
+                raise TypeError("tracker.list_ready must return an "
+                                "iterable of afk.Issue and "
+                                "afk.ListingFailure objects, not %s"
+                                % type(got).__name__) from None
+            listed = list(it)  # the host may change its own list later
+            failures = ()
             try:
                 # The slot's getter refuses anything but an afk.Issue.
                 handles = list(map(handle_of, listed))
             except TypeError:
-                bad = [x for x in listed if not isinstance(x, Issue)]
-                if not bad:
-                    raise
-                raise TypeError("tracker.list_ready must return afk.Issue "
-                                "objects, not %s" % type(bad[0]).__name__) \
-                    from None
+                listed, failures = _split_listing(listed)
+                handles = list(map(handle_of, listed))
             # One C call per issue, looped over by map(), not by Python.
             if any(map(L.afk_call_add_issue, _repeat(call), handles)):
                 raise MemoryError("afk_call_add_issue: out of memory")
+            for f in failures:
+                rc = L.afk_call_add_error(call, *f._c)
+                if rc:
+                    _raise_code(rc, "afk_call_add_error: " + strerror(rc))
             st.listed = listed
             return 0
         except BaseException as e:
@@ -1288,8 +1405,9 @@ class Poller(_Ticker):
         never lock its repository).
 
         One repository's failure is its own: a host method that raises,
-        a dispatch or a label that fails, fails that repository and the
-        tick goes on with the others.  After the tick, the first host
+        a dispatch or a label that fails, or an afk.ListingFailure
+        tracker.list_ready returned, fails that repository (or issue)
+        and the tick goes on with the others.  After the tick, the first host
         exception is raised here, exactly as the host raised it: its
         traceback intact, no attribute or note added.  A dispatch that
         raises ConnectionRefusedError or TimeoutError (the agent is
