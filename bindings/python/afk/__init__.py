@@ -67,6 +67,9 @@ it):
         failing  the failing checks: names, (name, url) pairs, or a
                  mapping of names to urls (url may be None)
         deploy   as ci
+        pr_number, pr_author, pr_branch   optional: which pull request
+                 it is (an int > 0, str, str), shown in the run's
+                 checklist as "#42 (afk-bot, branch afk/issue-7)"
         a missing or None member is "none" (no failing checks)
     notifier.notify(repo, issue, message: str, link: str | None)
         -> ignored
@@ -1623,6 +1626,33 @@ def _failing_checks(failing):
     return checks
 
 
+def _pr_info(got, pr):
+    """(number, author, branch) of the pull request ci.status reported in
+    got - which one it is, for the run's checklist - or None when it
+    named none.  ValueError for a bad value, or for an author or branch
+    without a number, or a number without a pull request (pr "none")."""
+    number, author, branch = (_member(got, "pr_number"),
+                              _member(got, "pr_author"),
+                              _member(got, "pr_branch"))
+    author = _reply_str(author, "pr_author", ValueError) or None
+    branch = _reply_str(branch, "pr_branch", ValueError) or None
+    if number is None:
+        if author is not None or branch is not None:
+            raise ValueError("ci.status returned %s without pr_number"
+                             % ("pr_author" if author is not None
+                                else "pr_branch"))
+        return None
+    if (isinstance(number, bool) or
+            not hasattr(type(number), "__index__") or
+            not 0 < number.__index__() <= _LONG_MAX):
+        raise ValueError("pr_number must be a pull request's number (an "
+                         "int > 0), not %r" % (number,))
+    if pr == PR_NONE:
+        raise ValueError("ci.status returned pr_number %d but no pull "
+                         "request (pr is \"none\")" % number.__index__())
+    return number.__index__(), author, branch
+
+
 def _ci_status_cb(st):
     L = _L
 
@@ -1634,7 +1664,8 @@ def _ci_status_cb(st):
             if not _is_record(got):
                 raise TypeError("ci.status must return a mapping or an "
                                 "object with pr, head, ci, failing and "
-                                "deploy, not %s" % type(got).__name__)
+                                "deploy (pr_number, pr_author, "
+                                "pr_branch), not %s" % type(got).__name__)
             pr, head, ci, failing, deploy = (
                 _member(got, "pr"), _member(got, "head"), _member(got, "ci"),
                 _member(got, "failing"), _member(got, "deploy"))
@@ -1646,8 +1677,11 @@ def _ci_status_cb(st):
             deploy = STATUS_NONE if deploy is None else _code_of(
                 deploy, _STATUSES, STATUS_NONE, STATUS_FAILURE, "deploy")
             checks = () if failing is None else _failing_checks(failing)
+            info = _pr_info(got, pr)
             # All checked: nothing below fails but for memory.
             rc = (L.afk_call_set_pr(call, pr, head) or
+                  (info is not None and
+                   L.afk_call_set_pr_info(call, *info)) or
                   L.afk_call_set_ci(call, ci) or
                   L.afk_call_set_deploy(call, deploy))
             for name, url in checks:

@@ -128,6 +128,7 @@ PROTOTYPES = {
     "afk_call_set_agent_state": (c_int, [_P, c_int]),
     "afk_call_set_phase": (c_int, [_P, c_int]),
     "afk_call_set_pr": (c_int, [_P, c_int, c_char_p]),
+    "afk_call_set_pr_info": (c_int, [_P, c_long, c_char_p, c_char_p]),
     "afk_call_set_ci": (c_int, [_P, c_int]),
     "afk_call_add_failing_check": (c_int, [_P, c_char_p, c_char_p]),
     "afk_call_set_deploy": (c_int, [_P, c_int]),
