@@ -169,3 +169,191 @@ def test_watch_disarmed_checks_nothing():
                     notifier=Bare())
     acts = w.run_once(afk.Config(), now=T0)
     assert acts == [] and acts.errors == []
+
+
+# --- what list_ready could not read: afk.ListingFailure -----------------------
+
+class Partial(Host):
+    """list_ready returns the issues of Host and then extra, its
+    afk.ListingFailure objects (or anything else)."""
+
+    def __init__(self, repos, extra, fail=None):
+        Host.__init__(self, repos, fail)
+        self.extra = extra
+
+    def list_ready(self, repos):
+        return Host.list_ready(self, repos) + list(self.extra)
+
+
+def test_unlisted_repository_dispatches_nothing_and_is_reported():
+    # a's listing failed part-way: what was listed of it (a#1) says
+    # nothing of its locks, so nothing of a is dispatched; b is.
+    host = Partial(["a", "b"], [afk.ListingFailure("a",
+                                                   message="HTTP 502")])
+    poller = afk.Poller(tracker=host, t3_client=host)
+    with pytest.raises(afk.Error) as ei:
+        poller.run_once(armed("a", "b"))
+    result = poller.last_result
+    assert ei.value.result is result and ei.value.code == afk.EIO
+    assert [(d.issue.repo, d.issue.number) for d in result] == [("b", 2)]
+    assert host.calls == [("dispatch", "b"), ("add_label", "b")]
+    assert skip_reason(result, "a", 1) == afk.SKIP_REPO_FAILED
+    assert result.skipped[0][1] == "its repository could not be listed"
+    assert result.errors == [afk.Failure("a", 0, afk.EIO, "HTTP 502")]
+    assert "a" in poller.last_error and "HTTP 502" in poller.last_error
+
+
+def test_unvetted_issue_is_skipped_and_reported():
+    host = Partial(["a", "b"], [afk.ListingFailure(
+        "b", 2, message="timeline unreadable", code=afk.EUNAVAIL)])
+    poller = afk.Poller(tracker=host, t3_client=host)
+    with pytest.raises(afk.Error) as ei:
+        poller.run_once(armed("a", "b"))
+    assert ei.value.code == afk.EUNAVAIL
+    result = poller.last_result
+    assert [(d.issue.repo, d.issue.number) for d in result] == [("a", 1)]
+    # b#2 was listed as trusted: the failure to vet it wins.
+    assert skip_reason(result, "b", 2) == afk.SKIP_UNVETTED
+    assert [(e.repo, e.number, e.code, e.message) for e in result.errors] \
+        == [("b", 2, afk.EUNAVAIL, "timeline unreadable")]
+
+
+def test_listing_failure_without_message_gets_the_librarys():
+    host = Partial(["a", "b"], [afk.ListingFailure("a"),
+                                afk.ListingFailure("b", 2)])
+    poller = afk.Poller(tracker=host, t3_client=host)
+    with pytest.raises(afk.Error):
+        poller.run_once(armed("a", "b"))
+    errs = poller.last_result.errors
+    assert [(e.repo, e.number, e.code) for e in errs] == \
+        [("a", 0, afk.EIO), ("b", 2, afk.EIO)]
+    assert "could not be listed" in errs[0].message
+    assert "#2 could not be vetted" in errs[1].message
+    assert poller.last_result == []
+
+
+def test_listing_failures_may_be_yielded_among_issues():
+    class Tracker:
+        def list_ready(self, repos):
+            for n, repo in enumerate(repos, 1):
+                if repo == "down":
+                    yield afk.ListingFailure(repo, message="refused")
+                else:
+                    yield afk.Issue(repo, n, labeled_by_trusted=True)
+
+        def add_label(self, repo, issue, label):
+            pass
+
+        def dispatch(self, repo, issue, prompt):
+            return "t"
+
+    poller = afk.Poller(tracker=Tracker(), t3_client=Tracker())
+    with pytest.raises(afk.Error):
+        poller.run_once(armed("a", "down", "c"))
+    result = poller.last_result
+    assert [d.issue.repo for d in result] == ["a", "c"]
+    assert [(e.repo, e.message) for e in result.errors] == \
+        [("down", "refused")]
+
+
+@pytest.mark.parametrize("bad", ["a", ("a", 0), afk.Failure("a", 0, -4, "x"),
+                                 None, ValueError("a is down")])
+def test_list_ready_items_must_be_issues_or_listing_failures(bad):
+    host = Partial(["a", "b"], [afk.ListingFailure("b"), bad])
+    poller = afk.Poller(tracker=host, t3_client=host)
+    with pytest.raises(TypeError, match="tracker.list_ready must return "
+                       "afk.Issue and afk.ListingFailure objects, not %s"
+                       % type(bad).__name__):
+        poller.run_once(armed("a", "b"))
+    # The whole listing failed: nothing was dispatched anywhere.
+    assert host.calls == []
+    assert [(e.repo, e.code) for e in poller.last_result.errors] == \
+        [("", afk.ECALLBACK)]
+    assert "tracker.list_ready raised TypeError" in poller.last_error
+
+
+def test_list_ready_must_return_an_iterable():
+    class NoList(Host):
+        def list_ready(self, repos):
+            return None
+
+    host = NoList(["a"])
+    poller = afk.Poller(tracker=host, t3_client=host)
+    with pytest.raises(TypeError, match="tracker.list_ready must return an "
+                       "iterable .* not NoneType"):
+        poller.run_once(armed("a"))
+    assert host.calls == []
+
+
+@pytest.mark.parametrize("args, kw, exc_type, words", [
+    (("",), {}, ValueError, "repo must not be empty"),
+    ((b"a",), {}, TypeError, "repo must be a str"),
+    (("a\0b",), {}, ValueError, "NUL"),
+    (("a", -1), {}, ValueError, "number must be 0"),
+    (("a", True), {}, TypeError, "number must be an int"),
+    (("a", "1"), {}, TypeError, "number must be an int"),
+    (("a", 2 ** 64), {}, ValueError, "number must be 0"),
+    (("a",), {"code": 0}, ValueError, "negative"),
+    (("a",), {"code": 5}, ValueError, "negative"),
+    (("a",), {"code": -2 ** 31 - 1}, ValueError, "negative"),
+    (("a",), {"code": "EIO"}, TypeError, "code must be an int"),
+    (("a",), {"message": b"x"}, TypeError, "message must be a str"),
+    (("a",), {"message": "x\0y"}, ValueError, "NUL"),
+])
+def test_listing_failure_refuses_bad_values(args, kw, exc_type, words):
+    with pytest.raises(exc_type, match="ListingFailure: .*" + words):
+        afk.ListingFailure(*args, **kw)
+
+
+def test_listing_failure_is_an_immutable_value():
+    import pickle
+
+    f = afk.ListingFailure("acme/api", 7, message="why")
+    assert (f.repo, f.number, f.message, f.code) == \
+        ("acme/api", 7, "why", afk.EIO)
+    assert afk.ListingFailure("a").number == 0
+    assert afk.ListingFailure("a").message is None
+    assert f == afk.ListingFailure("acme/api", 7, "why", afk.EIO)
+    assert f != afk.ListingFailure("acme/api", 7, "why", afk.EUNAVAIL)
+    assert hash(f) == hash(afk.ListingFailure("acme/api", 7, "why"))
+    assert pickle.loads(pickle.dumps(f)) == f
+    assert repr(f) == ("afk.ListingFailure('acme/api', 7, message='why', "
+                       "code=-4)")
+    with pytest.raises(AttributeError, match="immutable"):
+        f.number = 8
+    assert not isinstance(f, BaseException)  # returned, never raised
+    assert "ListingFailure" in afk.__all__
+
+
+def test_watch_tick_reports_a_listing_failure_and_watches_the_rest():
+    shop = Shop()
+    shop.add("a", 1)
+    shop.add("b", 2)
+    poller_of(shop).run_once(armed("a", "b"))
+    listed = shop.tracker.list_ready
+
+    def partial(repos):
+        return listed(repos) + [afk.ListingFailure("b", message="b down")]
+    shop.tracker.list_ready = partial
+    w = watcher_of(shop)
+    with pytest.raises(afk.Error) as ei:
+        w.run_once(armed("a", "b"), now=T0)
+    acts = w.last_result
+    assert ei.value.result is acts
+    # A run listed in a repository whose listing failed in part is
+    # known to carry the lock: it is watched too.
+    assert [(a.repo, a.number) for a in acts] == [("a", 1), ("b", 2)]
+    assert acts.errors == [afk.Failure("b", 0, afk.EIO, "b down")]
+    assert "b down" in w.last_error
+
+
+def test_watch_tick_refuses_bad_listing_items():
+    shop = Shop()
+    shop.add("a", 1)
+    poller_of(shop).run_once(armed("a"))
+    shop.tracker.list_ready = lambda repos: [42]
+    w = watcher_of(shop)
+    with pytest.raises(TypeError, match="tracker.list_ready must return "
+                       "afk.Issue and afk.ListingFailure objects, not int"):
+        w.run_once(armed("a"), now=T0)
+    assert shop.count("snapshot") == 0

@@ -512,6 +512,32 @@ def test_status_members_may_be_missing(shop, cfg, watcher):
     assert a.phase == "pushed"  # a PR means pushed
 
 
+def test_status_names_the_pull_request_in_the_checklist(shop, cfg,
+                                                        watcher):
+    start(shop, cfg)
+    shop.snap["thread-a-1"] = {"state": "completed", "phase": "pushed"}
+    shop.ci["a", 1] = {"pr": "open", "head": "h1", "ci": "pending",
+                       "pr_number": 42, "pr_author": "afk-bot",
+                       "pr_branch": "afk/issue-7"}
+    a = one(watcher.run_once(cfg, now=T0), "wait")
+    assert "Pull request: #42 (afk-bot, branch afk/issue-7).\n" in \
+        a.checklist
+    assert a.checklist == shop.issue("a", 1).comments[0]
+    assert record(shop)["pr"] == "#42 (afk-bot, branch afk/issue-7)"
+
+    # An object, with the number alone (author and branch unknown).
+    shop.ci["a", 1] = types.SimpleNamespace(pr=afk.PR_OPEN, head="h2",
+                                            ci="pending", pr_number=43,
+                                            pr_author="", pr_branch=None)
+    a = one(watcher.run_once(cfg, now=T0 + 60), "wait")
+    assert "Pull request: #43.\n" in a.checklist
+
+    # None named: the checklist names none.
+    shop.ci["a", 1] = {"pr": "open", "head": "h3", "ci": "pending"}
+    a = one(watcher.run_once(cfg, now=T0 + 120), "wait")
+    assert "Pull request:" not in a.checklist
+
+
 def test_phase_names_accept_underscores(shop, cfg, watcher):
     start(shop, cfg)
     shop.snap["thread-a-1"] = {"state": "running", "phase": "tests_red"}

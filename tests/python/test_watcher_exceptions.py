@@ -349,6 +349,21 @@ BAD_STATUSES = [
     ({"ci": "failure", "failing": [None]}, ValueError, "failing check"),
     ("success", TypeError, "ci.status"),
     ([("pr", "open")], TypeError, "ci.status"),
+    ({"pr": "open", "pr_number": 0}, ValueError, "pr_number"),
+    ({"pr": "open", "pr_number": -4}, ValueError, "pr_number"),
+    ({"pr": "open", "pr_number": "42"}, ValueError, "pr_number"),
+    ({"pr": "open", "pr_number": True}, ValueError, "pr_number"),
+    ({"pr": "open", "pr_number": 2 ** 64}, ValueError, "pr_number"),
+    ({"pr": "open", "pr_number": 42, "pr_author": 7}, ValueError,
+     "pr_author"),
+    ({"pr": "open", "pr_number": 42, "pr_branch": "a\0b"}, ValueError,
+     "pr_branch"),
+    ({"pr": "open", "pr_author": "afk-bot"}, ValueError,
+     "pr_author without pr_number"),
+    ({"pr": "open", "pr_branch": "afk/issue-7"}, ValueError,
+     "pr_branch without pr_number"),
+    ({"pr_number": 42}, ValueError, "no pull request"),
+    ({"pr": "none", "pr_number": 42}, ValueError, "no pull request"),
 ]
 
 

@@ -36,7 +36,11 @@ it):
 
     tracker.list_ready(repos: list[str]) -> iterable of afk.Issue
         the open issues carrying the ready or the in-progress label,
-        with their labels (the watch tick follows the in-progress ones)
+        with their labels (the watch tick follows the in-progress ones);
+        among them, an afk.ListingFailure(repo, number=0, message=None,
+        code=afk.EIO) for each repository that could not be listed
+        (number 0: nothing of it is dispatched) or issue that could not
+        be vetted (number > 0: it is skipped as afk.SKIP_UNVETTED)
     tracker.add_label(repo: str, issue: int, label: str) -> ignored
     tracker.remove_label(repo, issue, label) -> ignored
         (removing a label the issue lacks must succeed)
@@ -63,6 +67,9 @@ it):
         failing  the failing checks: names, (name, url) pairs, or a
                  mapping of names to urls (url may be None)
         deploy   as ci
+        pr_number, pr_author, pr_branch   optional: which pull request
+                 it is (an int > 0, str, str), shown in the run's
+                 checklist as "#42 (afk-bot, branch afk/issue-7)"
         a missing or None member is "none" (no failing checks)
     notifier.notify(repo, issue, message: str, link: str | None)
         -> ignored
@@ -80,7 +87,9 @@ value the library cannot use fails the call the same way: ValueError
 for a bad state, phase or CI value, TypeError for a reply of the wrong
 kind.  What the tick did, and every failure, is on the Poller or
 Watcher: .last_result (with .errors, a list of afk.Failure) and
-.last_error.  See Poller.run_once() and Watcher.run_once().
+.last_error.  A tick whose only failures are the ListingFailures its
+tracker returned raises afk.Error with the first, after dispatching (or
+watching) the rest.  See Poller.run_once() and Watcher.run_once().
 
 Objects outlive the handles that made them: an Issue owns its own C
 handle, and a Result and the Actions of a watch tick are plain Python,
@@ -108,7 +117,7 @@ from ._native import lib as _L
 
 __all__ = [
     "Config", "Issue", "Poller", "Result", "Dispatch", "SkipReason",
-    "Failure", "Actions",
+    "Failure", "ListingFailure", "Actions",
     "Error", "ReentrancyError", "library_version", "library_path",
     "strerror",
     "OK", "EINVAL", "ENOMEM", "ECONFIG", "EIO", "ERECURSIVE", "ECALLBACK",
@@ -728,6 +737,92 @@ class Failure(_namedtuple("Failure", ["repo", "number", "code",
     __slots__ = ()
 
 
+class ListingFailure:
+    """A part of the listing tracker.list_ready could not read: returned
+    (not raised) among its issues, so that one repository's outage is
+    its own and the tick goes on with the others.
+
+        def list_ready(self, repos):
+            for repo in repos:
+                try:
+                    yield from self.fetch_ready(repo)   # afk.Issue objects
+                except OSError as e:
+                    yield afk.ListingFailure(repo, message=str(e))
+
+    repo     the repository (a non-empty str)
+    number   0, the default: the repository could not be listed.  A poll
+             tick dispatches nothing in it - its locks are unknown - and
+             skips as afk.SKIP_REPO_FAILED any issue of it list_ready did
+             return; a watch tick still watches the runs it returned
+             (they are known to carry the lock).
+             > 0: that issue could not be vetted (who applied its ready
+             label could not be read).  It is never dispatched: return it
+             too, and it is skipped as afk.SKIP_UNVETTED (or as locked or
+             outranked, when that decides it anyway).
+    message  why, a str (None, the default: the library's generic one)
+    code     a negative afk.E* code - afk.EIO, the default; afk.EUNAVAIL
+             for a server that could not be reached - or the host's own
+             negative code
+
+    Each one is on the tick's result as an afk.Failure (repo, number,
+    code, message) in .errors, in the order returned, and run_once()
+    raises afk.Error with the first one's code and message (unless a
+    host method raised), the tick's result as .result.  Raising from
+    list_ready instead fails the whole listing: nothing is dispatched.
+
+    Immutable; bad values raise TypeError or ValueError here, when it is
+    made (afk_call_add_error(3) is the C API).
+    """
+
+    __slots__ = ("repo", "number", "message", "code", "_c")
+
+    def __init__(self, repo, number=0, message=None, code=EIO):
+        repo_b = _cstr(repo, "ListingFailure: repo")
+        if not repo_b:
+            raise ValueError("ListingFailure: repo must not be empty")
+        number = _index(number, "ListingFailure: number")
+        if not 0 <= number <= _LONG_MAX:
+            raise ValueError("ListingFailure: number must be 0 (the whole "
+                             "repository) or an issue number > 0, not %d"
+                             % number)
+        message_b = None if message is None else _cstr(
+            message, "ListingFailure: message")
+        code = _index(code, "ListingFailure: code")
+        if not _INT_MIN <= code < 0:
+            raise ValueError("ListingFailure: code must be a negative "
+                             "afk.E* code (afk.EIO, ...), not %d" % code)
+        _set(self, "repo", repo)
+        _set(self, "number", number)
+        _set(self, "message", message)
+        _set(self, "code", code)
+        # The arguments of afk_call_add_error() after the call.
+        _set(self, "_c", (repo_b, number, code, message_b))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("afk.ListingFailure is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("afk.ListingFailure is immutable")
+
+    def _astuple(self):
+        return (self.repo, self.number, self.message, self.code)
+
+    def __reduce__(self):
+        return (ListingFailure, self._astuple())
+
+    def __eq__(self, other):
+        if not isinstance(other, ListingFailure):
+            return NotImplemented
+        return self._astuple() == other._astuple()
+
+    def __hash__(self):
+        return hash(self._astuple())
+
+    def __repr__(self):
+        return ("afk.ListingFailure(%r, %d, message=%r, code=%d)"
+                % self._astuple())
+
+
 def _failures(out, count, repo, number, code, message):
     """The failures of a C result or actions out, as afk.Failure."""
     return [Failure(_text(repo(out, i)), number(out, i), code(out, i),
@@ -936,6 +1031,23 @@ class _Tick:
         return ECALLBACK
 
 
+def _split_listing(listed):
+    """What list_ready returned, as its afk.Issue objects and its
+    afk.ListingFailure objects, each in order; TypeError for anything
+    else."""
+    issues, failures = [], []
+    for x in listed:
+        if isinstance(x, Issue):
+            issues.append(x)
+        elif isinstance(x, ListingFailure):
+            failures.append(x)
+        else:
+            raise TypeError("tracker.list_ready must return afk.Issue and "
+                            "afk.ListingFailure objects, not %s"
+                            % type(x).__name__)
+    return issues, failures
+
+
 def _list_ready_cb(st):
     """The C list_ready callback over st.  Like every callback here it
     catches everything (a Python exception cannot cross C), records it
@@ -947,20 +1059,28 @@ def _list_ready_cb(st):
         try:
             names = [st.repo(b) for b in repos[:nrepos]]
             got = st.tracker.list_ready(names)
-            listed = list(got)  # the host may change its own list later
+            try:
+                it = iter(got)
+            except TypeError:
+                raise TypeError("tracker.list_ready must return an "
+                                "iterable of afk.Issue and "
+                                "afk.ListingFailure objects, not %s"
+                                % type(got).__name__) from None
+            listed = list(it)  # the host may change its own list later
+            failures = ()
             try:
                 # The slot's getter refuses anything but an afk.Issue.
                 handles = list(map(handle_of, listed))
             except TypeError:
-                bad = [x for x in listed if not isinstance(x, Issue)]
-                if not bad:
-                    raise
-                raise TypeError("tracker.list_ready must return afk.Issue "
-                                "objects, not %s" % type(bad[0]).__name__) \
-                    from None
+                listed, failures = _split_listing(listed)
+                handles = list(map(handle_of, listed))
             # One C call per issue, looped over by map(), not by Python.
             if any(map(L.afk_call_add_issue, _repeat(call), handles)):
                 raise MemoryError("afk_call_add_issue: out of memory")
+            for f in failures:
+                rc = L.afk_call_add_error(call, *f._c)
+                if rc:
+                    _raise_code(rc, "afk_call_add_error: " + strerror(rc))
             st.listed = listed
             return 0
         except BaseException as e:
@@ -1288,8 +1408,9 @@ class Poller(_Ticker):
         never lock its repository).
 
         One repository's failure is its own: a host method that raises,
-        a dispatch or a label that fails, fails that repository and the
-        tick goes on with the others.  After the tick, the first host
+        a dispatch or a label that fails, or an afk.ListingFailure
+        tracker.list_ready returned, fails that repository (or issue)
+        and the tick goes on with the others.  After the tick, the first host
         exception is raised here, exactly as the host raised it: its
         traceback intact, no attribute or note added.  A dispatch that
         raises ConnectionRefusedError or TimeoutError (the agent is
@@ -1505,6 +1626,33 @@ def _failing_checks(failing):
     return checks
 
 
+def _pr_info(got, pr):
+    """(number, author, branch) of the pull request ci.status reported in
+    got - which one it is, for the run's checklist - or None when it
+    named none.  ValueError for a bad value, or for an author or branch
+    without a number, or a number without a pull request (pr "none")."""
+    number, author, branch = (_member(got, "pr_number"),
+                              _member(got, "pr_author"),
+                              _member(got, "pr_branch"))
+    author = _reply_str(author, "pr_author", ValueError) or None
+    branch = _reply_str(branch, "pr_branch", ValueError) or None
+    if number is None:
+        if author is not None or branch is not None:
+            raise ValueError("ci.status returned %s without pr_number"
+                             % ("pr_author" if author is not None
+                                else "pr_branch"))
+        return None
+    if (isinstance(number, bool) or
+            not hasattr(type(number), "__index__") or
+            not 0 < number.__index__() <= _LONG_MAX):
+        raise ValueError("pr_number must be a pull request's number (an "
+                         "int > 0), not %r" % (number,))
+    if pr == PR_NONE:
+        raise ValueError("ci.status returned pr_number %d but no pull "
+                         "request (pr is \"none\")" % number.__index__())
+    return number.__index__(), author, branch
+
+
 def _ci_status_cb(st):
     L = _L
 
@@ -1516,7 +1664,8 @@ def _ci_status_cb(st):
             if not _is_record(got):
                 raise TypeError("ci.status must return a mapping or an "
                                 "object with pr, head, ci, failing and "
-                                "deploy, not %s" % type(got).__name__)
+                                "deploy (pr_number, pr_author, "
+                                "pr_branch), not %s" % type(got).__name__)
             pr, head, ci, failing, deploy = (
                 _member(got, "pr"), _member(got, "head"), _member(got, "ci"),
                 _member(got, "failing"), _member(got, "deploy"))
@@ -1528,8 +1677,11 @@ def _ci_status_cb(st):
             deploy = STATUS_NONE if deploy is None else _code_of(
                 deploy, _STATUSES, STATUS_NONE, STATUS_FAILURE, "deploy")
             checks = () if failing is None else _failing_checks(failing)
+            info = _pr_info(got, pr)
             # All checked: nothing below fails but for memory.
             rc = (L.afk_call_set_pr(call, pr, head) or
+                  (info is not None and
+                   L.afk_call_set_pr_info(call, *info)) or
                   L.afk_call_set_ci(call, ci) or
                   L.afk_call_set_deploy(call, deploy))
             for name, url in checks:

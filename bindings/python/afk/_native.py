@@ -102,6 +102,7 @@ PROTOTYPES = {
     # adapter.h
     "afk_call_set_error": (c_int, [_P, c_char_p]),
     "afk_call_add_issue": (c_int, [_P, _P]),
+    "afk_call_add_error": (c_int, [_P, c_char_p, c_long, c_int, c_char_p]),
     "afk_call_set_thread_id": (c_int, [_P, c_char_p]),
     "afk_tracker_new": (c_int, [_PP]),
     "afk_tracker_free": (None, [_P]),
@@ -127,6 +128,7 @@ PROTOTYPES = {
     "afk_call_set_agent_state": (c_int, [_P, c_int]),
     "afk_call_set_phase": (c_int, [_P, c_int]),
     "afk_call_set_pr": (c_int, [_P, c_int, c_char_p]),
+    "afk_call_set_pr_info": (c_int, [_P, c_long, c_char_p, c_char_p]),
     "afk_call_set_ci": (c_int, [_P, c_int]),
     "afk_call_add_failing_check": (c_int, [_P, c_char_p, c_char_p]),
     "afk_call_set_deploy": (c_int, [_P, c_int]),
