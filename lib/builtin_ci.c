@@ -244,13 +244,17 @@ static int report(afk_call *call, json_t *o)
 static int parse_output(afk_call *call, const afk__capture *out)
 {
 	json_error_t jerr;
+	char why[JSON_ERROR_TEXT_LENGTH];
 	json_t *o;
 	int rc;
 
 	o = json_loadb(out->buf, out->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (o == NULL)
+	if (o == NULL) {
+		/* jansson quotes the token it choked on: the output's bytes */
+		one_line(why, sizeof(why), jerr.text, strlen(jerr.text));
 		return afk__call_failf(call, AFK_EPARSE, "CI command output: line %d: "
-		            "invalid JSON: %s", jerr.line, jerr.text);
+		            "invalid JSON: %s", jerr.line, why);
+	}
 	if (!json_is_object(o))
 		rc = afk__call_failf(call, AFK_EPARSE, "CI command output: expected one "
 		          "JSON object");
@@ -258,6 +262,18 @@ static int parse_output(afk_call *call, const afk__capture *out)
 		rc = report(call, o);
 	json_decref(o);
 	return rc;
+}
+
+/* The decoder alone, for fuzz/ci.c and the tests: the n bytes at text
+ * as the command's standard output. */
+int afk__command_ci_parse(afk_call *call, const char *text, size_t n)
+{
+	afk__capture out;
+
+	memset(&out, 0, sizeof(out));
+	out.buf = (char *)text;
+	out.len = n;
+	return parse_output(call, &out);
 }
 
 /* --- status ---------------------------------------------------------- */
