@@ -286,7 +286,7 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
                           const char *thread_id, json_t **out,
                           int *missing)
 {
-	char *path, *esc = afk__forge_enc(thread_id);
+	char *path, *esc = afk__forge_enc(thread_id), *near;
 	afk__http_req r;
 	json_error_t jerr;
 	json_t *root, *thread;
@@ -313,9 +313,16 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	}
 	root = json_loadb(r.data, r.len, 0, &jerr);
 	afk__http_req_clear(&r);
-	if (root == NULL)
+	if (root == NULL) {
+		/* jansson quotes the text it stopped at after " near ": the
+		 * answer's own bytes, control characters and all.  Only the
+		 * reason and the place are kept, as the forges do. */
+		if ((near = strstr(jerr.text, " near ")) != NULL)
+			*near = '\0';
 		return afk__call_failf(call, AFK_EPARSE, "T3 thread snapshot: "
-		            "invalid JSON: %s", jerr.text);
+		            "invalid JSON: %s (line %d, column %d)", jerr.text,
+		            jerr.line, jerr.column);
+	}
 	thread = json_object_get(root, "thread");
 	if (!json_is_object(thread)) {
 		json_decref(root);
