@@ -264,8 +264,8 @@ static int parse_output(afk_call *call, const afk__capture *out)
 	return rc;
 }
 
-/* The decoder alone, for fuzz/ci.c and the tests: the n bytes at text
- * as the command's standard output. */
+/* The decoder alone, for fuzz/ci.c: the n bytes at text as the
+ * command's standard output. */
 int afk__command_ci_parse(afk_call *call, const char *text, size_t n)
 {
 	afk__capture out;
