@@ -123,14 +123,17 @@ static void check_issue(json_t *doc, const afk__iset *set, size_t i)
 	afk_issue_free(is);
 }
 
-static void check_refusal(const afk_call *call, const char *text)
+/* text: the whole file, NUL bytes and all (jansson counts its lines past
+ * them). */
+static void check_refusal(const afk_call *call, const uint8_t *text,
+                          size_t size)
 {
 	const char *m = call->message;
 	size_t lines = 1, line;
 	char *end;
 
 	FUZZ_ASSERT(m != NULL, "a refusal with no message");
-	for (; *text != '\0'; text++)
+	for (; size > 0; text++, size--)
 		lines += *text == '\n';
 	FUZZ_ASSERT(strncmp(m, path, strlen(path)) == 0, "message %s", m);
 	if (m[strlen(path)] == ':') {
@@ -189,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < set.n; i++)
 			check_issue(doc, &set, i);
 	else if (rc != AFK_ENOMEM)
-		check_refusal(&call, text);
+		check_refusal(&call, data, size);
 	afk__call_clear(&call);
 	afk__iset_clear(&set);
 
