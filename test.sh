@@ -14,6 +14,10 @@
 #   6. contract     the built-in GitHub and Forgejo adapters against the
 #                   services' API descriptions served by a validating mock
 #                   (tests/contract.sh; npm installs it once)
+#   7. fuzz         make fuzz (clang's libFuzzer, ASan+UBSan; clang is
+#                   installed when missing), then each harness of fuzz/
+#                   over its seed corpus and for FUZZ_SECONDS (20) more
+#                   (fuzz/run.sh)
 # Every stage runs even when an earlier one failed.  The last line is the
 # total, "N passed, M failed", counting:
 #   - Check test cases, from the "NN%: Checks: X, Failures: F, Errors: E"
@@ -21,6 +25,7 @@
 #   - the script tests (tests/*.sh ...), from automake's .trs records
 #     (the PASS/FAIL results test-suite.log summarizes);
 #   - the install stage's own checks and distcheck, one case each;
+#   - each fuzz target, one case (a target that did not run failed);
 #   - a stage that failed without failing any case it counts (a build that
 #     broke, valgrind errors) as one failed case, so that a failure can
 #     never hide behind "0 failed".
@@ -311,6 +316,50 @@ stage_contract() {
 	"$root/tests/contract.sh" "$build/test-plain" 2>&1 | tee "$tmp/contract.log"
 }
 
+# --- 7. fuzz ---------------------------------------------------------------
+
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+# fuzzer_links: 0 when clang can build a libFuzzer program (the runtime
+# is a package of its own on Debian, only recommended by clang).
+fuzzer_links() {
+	printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+		'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
+		'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)' \
+		'{ (void)d; (void)n; return 0; }' >"$tmp/fuzzer.c"
+	clang -fsanitize=fuzzer,address,undefined -o "$tmp/fuzzer" \
+		"$tmp/fuzzer.c" >/dev/null 2>&1
+}
+
+stage_fuzz() {
+	local sudo=() v
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	if ! command -v clang >/dev/null 2>&1; then
+		"${sudo[@]}" apt-get update
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends clang
+	fi
+	if ! fuzzer_links; then
+		v=$(clang -dumpversion | cut -d. -f1)
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends \
+			"libclang-rt-$v-dev"
+	fi
+	cd "$build/test-plain"
+	make fuzz
+	"$root/fuzz/run.sh" "$build/test-plain/fuzz-build" "$fuzz_seconds" |
+		tee "$tmp/fuzz.log"
+}
+
+# count_fuzz: "passed failed" of the fuzz stage, one case per target of
+# fuzz/build.sh --list, so that a target that never ran counts failed.
+count_fuzz() {
+	local n p
+	n=$("$root/fuzz/build.sh" --list | wc -w)
+	p=$(grep -c '^PASS ' "$tmp/fuzz.log" 2>/dev/null || true)
+	echo "${p:-0} $((n - ${p:-0}))"
+}
+
 # --- the run ---------------------------------------------------------------
 
 run "Packages" stage_packages
@@ -356,6 +405,12 @@ run "Contract (validating mock servers)" stage_contract
 rc=$(cat "$tmp/rc")
 read -r p f < <(count_checks "$tmp/contract.log")
 record "contract" "$rc" "$p" "$f"
+
+: >"$tmp/fuzz.log"
+run "Fuzz (libFuzzer, ASan+UBSan)" stage_fuzz
+rc=$(cat "$tmp/rc")
+read -r p f < <(count_fuzz)
+record "fuzz" "$rc" "$p" "$f"
 
 header "Summary"
 printf '%s\n' "${summary[@]}"

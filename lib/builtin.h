@@ -44,6 +44,9 @@ int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
  * and AFK_ISSUE set, printing one JSON object (see afk.json(5)).
  * Registers status. */
 int afk__builtin_command_ci(afk_ci *ci, const afk_config *cfg, char *errbuf);
+/* What the "command" CI makes of the n bytes its command printed: the
+ * states it reports on call, or AFK_EPARSE with why.  For fuzzing. */
+int afk__command_ci_parse(afk_call *call, const char *text, size_t n);
 
 /* The "github" tracker and CI over GitHub's REST API
  * (lib/builtin_github.c): the token is read from the environment

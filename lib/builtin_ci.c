@@ -271,6 +271,18 @@ static int parse_output(afk_call *call, const afk__capture *out)
 	return rc;
 }
 
+/* The decoder alone, for fuzz/ci.c: the n bytes at text as the
+ * command's standard output. */
+int afk__command_ci_parse(afk_call *call, const char *text, size_t n)
+{
+	afk__capture out;
+
+	memset(&out, 0, sizeof(out));
+	out.buf = (char *)text;
+	out.len = n;
+	return parse_output(call, &out);
+}
+
 /* --- status ---------------------------------------------------------- */
 
 /* Judges how the command ended: only "exited 0" counts; anything else

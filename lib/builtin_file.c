@@ -416,7 +416,7 @@ static void set_bad(afk_call *call, const char *path, const char *text,
  * the line. */
 static int load_file(afk_call *call, const char *path, struct doc *d)
 {
-	char msg[AFK__ERRMSG_SIZE];
+	char msg[AFK__ERRMSG_SIZE], why[JSON_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
 	struct bad b;
 	json_t *root;
@@ -435,8 +435,13 @@ static int load_file(afk_call *call, const char *path, struct doc *d)
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		afk__errf(msg, "%s:%d: invalid JSON: %s", path, jerr.line,
-		          jerr.text);
+		/* jansson quotes the text it stopped at after " near ": the
+		 * file's bytes, control characters and all, which would reach
+		 * a log or a terminal raw.  The reason and the place say
+		 * enough. */
+		afk__errf(msg, "%s:%d: invalid JSON: %s (column %d)", path,
+		          jerr.line, afk__jsonpos_reason(&jerr, why,
+		          sizeof(why)), jerr.column);
 		afk_call_set_error(call, msg);
 		free(text);
 		return AFK_EPARSE;

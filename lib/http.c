@@ -2334,3 +2334,24 @@ int afk__http_run(afk__http *h, afk__http_req *reqs, size_t n)
 	}
 	return AFK_OK;
 }
+
+/* For fuzz/http_headers.c: the n bytes of a response's header block,
+ * line by line as libcurl hands them over, through a transfer's header
+ * callback, then into r's outputs as a finished request would get them. */
+void afk__http_parse_headers(afk__http_req *r, const char *block, size_t n)
+{
+	const char *p = block, *nl;
+	size_t len;
+	xfer x;
+
+	memset(&x, 0, sizeof(x));
+	x.req = r;
+	while (p < block + n) {
+		nl = memchr(p, '\n', (size_t)(block + n - p));
+		len = nl != NULL ? (size_t)(nl + 1 - p) : (size_t)(block + n - p);
+		on_header((char *)p, 1, len, &x);
+		p += len;
+	}
+	take_headers(&x);
+	clear_headers(&x);
+}

@@ -272,4 +272,10 @@ void afk__http_memo_put(afk__http *h, const char *key, const char *version,
  * the built-ins. */
 void afk__http_flush(afk__http *h);
 
+/* For the fuzz harness: parses a response's header block (n bytes,
+ * lines ending in CRLF) into r's header outputs, which the caller frees
+ * with afk__http_req_clear(). */
+void afk__http_parse_headers(afk__http_req *r, const char *block,
+                             size_t n);
+
 #endif

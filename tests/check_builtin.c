@@ -638,6 +638,33 @@ START_TEST(test_malformed_file)
 }
 END_TEST
 
+/* 1 when s holds a control character (a line break, an escape). */
+static int has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Found by fuzz/file.c: jansson quotes the bytes it stopped at, and the
+ * file's raw control characters reached the message (a log line, a
+ * terminal).  The reason and the place stay. */
+START_TEST(test_malformed_file_message_one_line)
+{
+	const char *msg;
+	fx f;
+
+	fx_open(&f, "{'issues': [\n \x17\x1b[2J\x07 ]}\n", NULL, NULL);
+	ck_assert_int_eq(fx_tick(&f), AFK_EPARSE);
+	msg = afk_poller_errmsg(f.poller);
+	ck_assert_msg(strstr(msg, ":2: invalid JSON: ") != NULL, "%s", msg);
+	ck_assert_msg(strstr(msg, "column ") != NULL, "%s", msg);
+	ck_assert_msg(!has_control(msg), "a control character in: %s", msg);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	fx f;
@@ -1825,6 +1852,29 @@ START_TEST(test_ci_outputs)
 		ck_assert_int_eq(c.pr + c.ci + c.deploy, 0);
 		ck_assert_uint_eq(c.failing.n, 0);
 	}
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* Found by fuzz/ci.c: output that is not JSON put its own control
+ * characters into the message, quoted by jansson.  They are defused as
+ * stderr's are. */
+START_TEST(test_ci_output_invalid_json_one_line)
+{
+	char path[2 * PATHLEN];
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	snprintf(path, sizeof(path), "%s/out.json", f.dir);
+	write_text(path, "\n\x17\x1b[2J");
+	ck_assert_int_eq(c_status(&f, &c, "acme/api", 1), AFK_EPARSE);
+	ck_assert_msg(strstr(msg_of(&c), "CI command output: line 2: invalid "
+	              "JSON") != NULL, "%s", msg_of(&c));
+	ck_assert_msg(!has_control(msg_of(&c)), "a control character in: %s",
+	              msg_of(&c));
 	afk__call_clear(&c);
 	fx_close(&f);
 }
@@ -3095,6 +3145,7 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_in_progress_without_ready_label_locks);
 	tcase_add_loop_test(tc, test_malformed_file, 0,
 	                    (int)(sizeof(malformed) / sizeof(malformed[0])));
+	tcase_add_test(tc, test_malformed_file_message_one_line);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_label_issue_gone);
 	tcase_add_test(tc, test_label_idempotent);
@@ -3137,6 +3188,7 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_ci_reports_everything);
 	tcase_add_loop_test(tc, test_ci_outputs, 0,
 	                    (int)(sizeof(ci_outputs) / sizeof(ci_outputs[0])));
+	tcase_add_test(tc, test_ci_output_invalid_json_one_line);
 	tcase_add_loop_test(tc, test_ci_failures, 0,
 	                    (int)(sizeof(ci_failures) / sizeof(ci_failures[0])));
 	tcase_add_test(tc, test_ci_stderr_kept_short);

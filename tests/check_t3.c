@@ -646,6 +646,25 @@ START_TEST(test_snapshot_maps_states_and_phases)
 }
 END_TEST
 
+/* Found by fuzz/t3.c: jansson quotes the bytes it stopped at, and T3's
+ * raw control characters reached the message.  The reason stays. */
+START_TEST(test_snapshot_invalid_json_message_one_line)
+{
+	afk_call call;
+	const char *m;
+
+	srv_script_json(&S, json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
+	                         "body", "{\"thread\": \x17\x1b[2J\x07}"));
+	A = t3_agent("");
+	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
+	assert_contains(call.message, "T3 thread snapshot: invalid JSON: ");
+	for (m = call.message; *m != '\0'; m++)
+		ck_assert_msg((unsigned char)*m >= 0x20 && *m != 0x7f,
+		              "a control character in: %s", call.message);
+	afk__call_clear(&call);
+}
+END_TEST
+
 START_TEST(test_snapshot_malformed_and_missing)
 {
 	afk_call call;
@@ -996,6 +1015,7 @@ static Suite *t3_suite(void)
 	tcase_add_loop_test(tc, test_snapshot_maps_states_and_phases, 0,
 	                    (int)(sizeof(snaps) / sizeof(*snaps)));
 	tcase_add_test(tc, test_snapshot_malformed_and_missing);
+	tcase_add_test(tc, test_snapshot_invalid_json_message_one_line);
 	tcase_add_test(tc, test_send_turn_starts_a_turn);
 	tcase_add_test(tc, test_token_never_in_a_message);
 	tcase_add_test(tc, test_config_and_token_sources);
