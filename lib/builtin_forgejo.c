@@ -152,25 +152,31 @@ typedef struct cand {
 	json_t *blockers;    /* its blockers' answer, until reported */
 } cand;
 
+/* 1 when timeline event e is a "label" event adding label: Forgejo's
+ * label events carry body "1" when the label was added and "" when it
+ * was removed. */
+static int adds_label(json_t *e, const char *label)
+{
+	const char *type = str_of(e, "type");
+	const char *body = str_of(e, "body");
+	const char *name = str_of(json_object_get(e, "label"), "name");
+
+	return type != NULL && strcmp(type, "label") == 0 &&
+	       body != NULL && strcmp(body, "1") == 0 &&
+	       name != NULL && strcmp(name, label) == 0;
+}
+
 /* The poster of the latest "label" event adding label, borrowed from
- * events, or NULL.  Forgejo's label events carry body "1" when the label
- * was added and "" when it was removed. */
+ * events, or NULL. */
 static const char *labeller(json_t *events, const char *label)
 {
 	const char *poster = NULL;
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(events, i, e) {
-		const char *type = str_of(e, "type");
-		const char *body = str_of(e, "body");
-		const char *name = str_of(json_object_get(e, "label"), "name");
-
-		if (type != NULL && strcmp(type, "label") == 0 &&
-		    body != NULL && strcmp(body, "1") == 0 &&
-		    name != NULL && strcmp(name, label) == 0)
+	json_array_foreach(events, i, e)
+		if (adds_label(e, label))
 			poster = str_of(json_object_get(e, "user"), "login");
-	}
 	return poster;
 }
 
@@ -181,16 +187,9 @@ static int labelled_in(json_t *events, const char *label)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(events, i, e) {
-		const char *type = str_of(e, "type");
-		const char *body = str_of(e, "body");
-		const char *name = str_of(json_object_get(e, "label"), "name");
-
-		if (type != NULL && strcmp(type, "label") == 0 &&
-		    body != NULL && strcmp(body, "1") == 0 &&
-		    name != NULL && strcmp(name, label) == 0)
+	json_array_foreach(events, i, e)
+		if (adds_label(e, label))
 			return 1;
-	}
 	return 0;
 }
 

@@ -161,22 +161,27 @@ typedef struct rstate {
 	long q_list, q_timeline, q_blockers, q_perm;
 } rstate;
 
-/* 1 when the actor of the latest "labeled" event for label is trusted;
- * *who is that actor (borrowed from events), or NULL. */
+/* 1 when timeline event e is a "labeled" event adding label. */
+static int adds_label(json_t *e, const char *label)
+{
+	const char *ev = str_of(e, "event");
+	const char *name = str_of(json_object_get(e, "label"), "name");
+
+	return ev != NULL && strcmp(ev, "labeled") == 0 &&
+	       name != NULL && strcmp(name, label) == 0;
+}
+
+/* The actor of the latest "labeled" event for label, borrowed from
+ * events, or NULL. */
 static const char *labeller(json_t *events, const char *label)
 {
 	const char *actor = NULL;
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(events, i, e) {
-		const char *ev = str_of(e, "event");
-		const char *name = str_of(json_object_get(e, "label"), "name");
-
-		if (ev != NULL && strcmp(ev, "labeled") == 0 &&
-		    name != NULL && strcmp(name, label) == 0)
+	json_array_foreach(events, i, e)
+		if (adds_label(e, label))
 			actor = str_of(json_object_get(e, "actor"), "login");
-	}
 	return actor;
 }
 
@@ -187,14 +192,9 @@ static int labelled_in(json_t *events, const char *label)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(events, i, e) {
-		const char *ev = str_of(e, "event");
-		const char *name = str_of(json_object_get(e, "label"), "name");
-
-		if (ev != NULL && strcmp(ev, "labeled") == 0 &&
-		    name != NULL && strcmp(name, label) == 0)
+	json_array_foreach(events, i, e)
+		if (adds_label(e, label))
 			return 1;
-	}
 	return 0;
 }
 

@@ -202,21 +202,12 @@ void afk__forge_reqs_free(afk__forge_req *qs, size_t n)
 int afk__forge_run(afk_call *call, struct afk__forge *g, afk__forge_req *qs,
                    size_t n)
 {
-	afk__http_req *rs;
 	size_t i;
 	int rc;
 
-	if (n == 0)
-		return AFK_OK;
-	rs = calloc(n, sizeof(*rs));
-	if (rs == NULL)
-		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++)
-		rs[i] = qs[i].r;
-	afk__http_run(g->http, rs, n);
-	for (i = 0; i < n; i++)
-		qs[i].r = rs[i];
-	free(rs);
+	rc = afk__forge_run_each(call, g, qs, n);
+	if (rc != AFK_OK)
+		return rc;
 	for (i = 0; i < n; i++) {
 		rc = qs[i].r.rc;
 		if (rc == AFK_OK || (qs[i].absent_ok &&
