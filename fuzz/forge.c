@@ -227,6 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	afk_tracker *t = NULL;
 	afk_ci *ci = NULL;
 	afk__iset set;
+	afk__errv errors;
 	afk_call call;
 	int tw, rc;
 	size_t i;
@@ -240,11 +241,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    afk_tracker_set_builtin(t, cfgs[tw]) != AFK_OK)
 		abort();
 	memset(&set, 0, sizeof(set));
-	rc = afk__tracker_list(t, &repos, &set, "list", err);
+	memset(&errors, 0, sizeof(errors));
+	rc = afk__tracker_list(t, &repos, &set, &errors, "list", err);
 	if (rc == AFK_OK)
 		for (i = 0; i < set.n; i++)
 			check_issue(&set, i, tw);
 	afk__iset_clear(&set);
+	afk__errv_clear(&errors);
 
 	afk__call_init(&call, AFK__CALL_FIND_COMMENT, NULL);
 	rc = t->find_comment(&call, "acme/api", 7, "<!-- afk-run:",
