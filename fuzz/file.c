@@ -27,36 +27,19 @@
 
 #define MARKER "<!-- afk-run:"
 
-static char path[64];
+static const char *path;
 static afk_config *cfg;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The scratch file and its directory go when the run ends. */
-static void cleanup(void)
-{
-	char *slash = strrchr(path, '/');
-
-	unlink(path);
-	if (slash != NULL) {
-		*slash = '\0';
-		rmdir(path);
-	}
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char shm[] = "/dev/shm/afk-fuzz-file.XXXXXX";
-	char tmp[] = "/tmp/afk-fuzz-file.XXXXXX";
-	char *dir = mkdtemp(shm), text[512];
+	char text[512];
 
 	(void)argc;
 	(void)argv;
-	if (dir == NULL && (dir = mkdtemp(tmp)) == NULL)
-		abort();
-	atexit(cleanup);
-	snprintf(path, sizeof(path), "%s/issues.json", dir);
+	path = fuzz_scratch_file("issues.json");
 	snprintf(text, sizeof(text), "{\"trusted_users\": [\"alice\", \"bob\"],"
 	         " \"tracker\": {\"kind\": \"file\", \"path\": \"%s\"}}", path);
 	if (afk_config_new(&cfg) != AFK_OK ||

@@ -60,6 +60,11 @@ void fuzz_script_end(void);
 /* 1 when the t string ends with suffix s. */
 int fuzz_ends_with(const char *t, const char *s);
 
+/* The path of file name in a fresh scratch directory (on tmpfs when
+ * there is one), both removed when the run ends; a static string.
+ * Aborts when no directory can be made.  Once per process. */
+const char *fuzz_scratch_file(const char *name);
+
 #endif
 
 /* --- reading structured values out of the input ---------------------- */

@@ -16,36 +16,17 @@
 
 #include <unistd.h>
 
-static char path[64];
+static const char *path;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The scratch file and its directory go when the run ends. */
-static void cleanup(void)
-{
-	char *slash = strrchr(path, '/');
-
-	unlink(path);
-	if (slash != NULL) {
-		*slash = '\0';
-		rmdir(path);
-	}
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	/* tmpfs when there is one: the cache file is synced on each write */
-	char shm[] = "/dev/shm/afk-fuzz-cache.XXXXXX";
-	char tmp[] = "/tmp/afk-fuzz-cache.XXXXXX";
-	char *dir = mkdtemp(shm);
-
 	(void)argc;
 	(void)argv;
-	if (dir == NULL && (dir = mkdtemp(tmp)) == NULL)
-		abort();
-	atexit(cleanup);
-	snprintf(path, sizeof(path), "%s/etags.json", dir);
+	/* tmpfs when there is one: the cache file is synced on each write */
+	path = fuzz_scratch_file("etags.json");
 	return 0;
 }
 

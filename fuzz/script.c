@@ -5,6 +5,12 @@
 
 #include "fuzz.h"
 
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
 #include "afk/common.h"
@@ -160,4 +166,43 @@ int __wrap_afk__http_run(afk__http *h, afk__http_req *reqs, size_t n)
 			rc = reqs[i].rc;
 	}
 	return rc;
+}
+
+/* --- a scratch file -------------------------------------------------- */
+
+static char scratch[96];
+
+/* Removes the scratch directory and all in it (the file, and what the
+ * code under test made beside it, such as the cache's lock). */
+static void scratch_remove(void)
+{
+	char *slash = strrchr(scratch, '/'), entry[sizeof(scratch) + 256];
+	struct dirent *d;
+	DIR *dir;
+
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	if ((dir = opendir(scratch)) != NULL) {
+		while ((d = readdir(dir)) != NULL) {
+			snprintf(entry, sizeof(entry), "%s/%s", scratch,
+			         d->d_name);
+			unlink(entry);
+		}
+		closedir(dir);
+	}
+	rmdir(scratch);
+}
+
+const char *fuzz_scratch_file(const char *name)
+{
+	char shm[] = "/dev/shm/afk-fuzz.XXXXXX";
+	char tmp[] = "/tmp/afk-fuzz.XXXXXX";
+	char *dir = mkdtemp(shm);
+
+	if (dir == NULL && (dir = mkdtemp(tmp)) == NULL)
+		abort();
+	atexit(scratch_remove);
+	snprintf(scratch, sizeof(scratch), "%s/%s", dir, name);
+	return scratch;
 }
