@@ -210,7 +210,7 @@ def test_the_leak_check_sees_a_leak(monkeypatch):
     heap0 = malloc_in_use()
     if heap0 is None:
         pytest.skip("no allocator statistics here")
-    monkeypatch.setattr(afk._L, "afk_result_free", lambda r: None)
+    monkeypatch.setattr(afk._native.lib, "afk_result_free", lambda r: None)
     ticks(200)
     monkeypatch.undo()
     gc.collect()

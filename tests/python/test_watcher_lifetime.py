@@ -86,7 +86,7 @@ def test_the_leak_check_sees_leaked_actions(monkeypatch):
     heap0 = malloc_in_use()
     if heap0 is None:
         pytest.skip("no allocator statistics here")
-    monkeypatch.setattr(afk._L, "afk_actions_free", lambda a: None)
+    monkeypatch.setattr(afk._native.lib, "afk_actions_free", lambda a: None)
     runs(200)
     monkeypatch.undo()
     gc.collect()

@@ -1,0 +1,337 @@
+"""afk._ticker - what afk.Poller and afk.Watcher share (internal)."""
+
+import threading as _threading
+from itertools import repeat as _repeat
+from ctypes import byref as _byref, c_void_p as _c_void_p
+
+from . import _native
+from ._native import lib as _L
+from ._util import _text
+from .errors import (ECALLBACK, ENOMEM, ERECURSIVE, EUNAVAIL, Error,
+                     ReentrancyError, _raise_code, strerror)
+from .config import Config
+from .failures import ListingFailure
+from .issue import Issue
+
+
+class _Tick:
+    """What the callbacks of one Poller share: its adapters and the state
+    of the tick running.  Kept apart from the Poller so that the C
+    callbacks (closures over this) do not make a cycle through it."""
+
+    __slots__ = ("tracker", "agent", "listed", "exc", "halt", "repos")
+
+    def __init__(self, tracker, agent):
+        self.tracker = tracker
+        self.agent = agent
+        self.listed = None
+        self.exc = None
+        self.halt = None
+        self.repos = {}
+
+    def repo(self, b):
+        """The str of a repository name the library passed (cached)."""
+        s = self.repos.get(b)
+        if s is None:
+            if len(self.repos) > 4096:
+                self.repos.clear()
+            s = self.repos[b] = b.decode("utf-8", "replace")
+        return s
+
+    def fail(self, call, exc, what):
+        """Records exc to raise after the C call - the first only: the
+        tick goes on with the other repositories or runs - and tells the
+        library the callback failed: AFK_EUNAVAIL for a server that
+        refused the connection or timed out (the tick then asks it no
+        more), else AFK_ECALLBACK.  Never raises."""
+        try:
+            if self.exc is None:
+                self.exc = exc
+            if not isinstance(exc, Exception) and self.halt is None:
+                # KeyboardInterrupt, SystemExit: the host wants out, not
+                # the next repository.
+                self.halt = type(exc).__name__
+            try:
+                text = "%s raised %s: %s" % (what, type(exc).__name__, exc)
+            except BaseException:
+                text = "%s raised %s" % (what, type(exc).__name__)
+            _L.afk_call_set_error(call, text.encode("utf-8", "replace")
+                                  .replace(b"\0", b"?"))
+        except BaseException:
+            pass
+        if isinstance(exc, (ConnectionRefusedError, TimeoutError)):
+            return EUNAVAIL
+        return ECALLBACK
+
+    def halted(self, call, what):
+        """Fails a callback that would start new work - a dispatch, the
+        watch of the next run - without calling the host: an earlier one
+        of the tick raised KeyboardInterrupt or SystemExit, and the host
+        wants out, not the next repository.  What is under way finishes
+        (a dispatched issue still gets its lock).  Never raises."""
+        try:
+            _L.afk_call_set_error(call, ("%s not called: the tick was "
+                                         "interrupted by %s"
+                                         % (what, self.halt)).encode())
+        except BaseException:
+            pass
+        return ECALLBACK
+
+
+def _split_listing(listed):
+    """What list_ready returned, as its afk.Issue objects and its
+    afk.ListingFailure objects, each in order; TypeError for anything
+    else."""
+    issues, failures = [], []
+    for x in listed:
+        if isinstance(x, Issue):
+            issues.append(x)
+        elif isinstance(x, ListingFailure):
+            failures.append(x)
+        else:
+            raise TypeError("tracker.list_ready must return afk.Issue and "
+                            "afk.ListingFailure objects, not %s"
+                            % type(x).__name__)
+    return issues, failures
+
+
+def _list_ready_cb(st):
+    """The C list_ready callback over st.  Like every callback here it
+    catches everything (a Python exception cannot cross C), records it
+    and returns AFK_ECALLBACK."""
+    L = _L
+    handle_of = Issue._h.__get__
+
+    def list_ready(call, repos, nrepos, userdata):
+        try:
+            names = [st.repo(b) for b in repos[:nrepos]]
+            got = st.tracker.list_ready(names)
+            try:
+                it = iter(got)
+            except TypeError:
+                raise TypeError("tracker.list_ready must return an "
+                                "iterable of afk.Issue and "
+                                "afk.ListingFailure objects, not %s"
+                                % type(got).__name__) from None
+            listed = list(it)  # the host may change its own list later
+            failures = ()
+            try:
+                # The slot's getter refuses anything but an afk.Issue.
+                handles = list(map(handle_of, listed))
+            except TypeError:
+                listed, failures = _split_listing(listed)
+                handles = list(map(handle_of, listed))
+            # One C call per issue, looped over by map(), not by Python.
+            if any(map(L.afk_call_add_issue, _repeat(call), handles)):
+                raise MemoryError("afk_call_add_issue: out of memory")
+            for f in failures:
+                rc = L.afk_call_add_error(call, *f._c)
+                if rc:
+                    _raise_code(rc, "afk_call_add_error: " + strerror(rc))
+            st.listed = listed
+            return 0
+        except BaseException as e:
+            return st.fail(call, e, "tracker.list_ready")
+
+    return _native.LIST_READY_FN(list_ready)
+
+
+def _add_label_cb(st):
+    def add_label(call, repo, number, label, userdata):
+        try:
+            st.tracker.add_label(st.repo(repo), number,
+                                 label.decode("utf-8", "replace"))
+            return 0
+        except BaseException as e:
+            return st.fail(call, e, "tracker.add_label")
+
+    return _native.ADD_LABEL_FN(add_label)
+
+
+def _upsert_comment_cb(st):
+    def upsert_comment(call, repo, number, marker, body, userdata):
+        try:
+            st.tracker.upsert_comment(st.repo(repo), number, _text(marker),
+                                      _text(body))
+            return 0
+        except BaseException as e:
+            return st.fail(call, e, "tracker.upsert_comment")
+
+    return _native.UPSERT_COMMENT_FN(upsert_comment)
+
+
+def _refuse_none(kind, **adapters):
+    """TypeError for an adapter given as None: no tick could use it."""
+    for param, obj in adapters.items():
+        if obj is None:
+            raise TypeError("afk.%s: %s is None; pass the adapter object"
+                            % (kind, param))
+
+
+class _Ticker:
+    """What a Poller and a Watcher share: the C handles they own, the
+    state of their callbacks (a _Tick, as _st), the lock that lets one
+    tick run at a time and the count of ticks running; one tick's run
+    (the C call, its message, the copy and free of its result, the
+    re-raise); close() and the freeing of the handles.  Each subclass
+    names what differs:
+
+    _kind        "Poller" or "Watcher", for messages
+    _handles     ((attribute, afk_*_free), ...): the C handles, in the
+                 order they are freed, its own (the one run_once() runs)
+                 first.  The frees are held here for __del__ at exit.
+    _c_run       the library's names of its run_once, its errmsg and the
+    _c_errmsg    free of the result, looked up when called
+    _c_free_out
+    _copy_out    (out, listed, repo_str) -> the C result out as plain
+                 Python
+    """
+
+    def __init__(self, st):
+        for name, _ in self._handles:
+            setattr(self, name, None)
+        self._lock = _threading.RLock()
+        self._ticking = 0
+        self._st = st
+
+    @property
+    def tracker(self):
+        return self._st.tracker
+
+    @property
+    def t3_client(self):
+        return self._st.agent
+
+    def _make(self, name, new, *args):
+        """Calls new(&handle, *args) and keeps the handle as self.<name>
+        (what new left there, had it failed too).  Returns new's code."""
+        h = _c_void_p()
+        rc = new(_byref(h), *args)
+        setattr(self, name, h.value)
+        return rc
+
+    def _made(self, rc):
+        """The end of making: when rc says it failed, frees what was made
+        and raises."""
+        if rc:
+            self.close()
+            _raise_code(rc, "making the %s: %s"
+                        % (self._kind.lower(), strerror(rc)))
+
+    def _check_methods(self, config):
+        """Before an armed tick calls anything: refuses, with TypeError
+        naming it, a method the tick needs (self._required) that is
+        missing or not callable.  Found missing half-way, it would start
+        agents without locks (a tracker without add_label).  A disarmed
+        tick calls nothing, so nothing is checked."""
+        if not _L.afk_config_armed(config._h):
+            return
+        st = self._st
+        try:
+            for slot, param, name in self._required:
+                fn = getattr(getattr(st, slot), name, None)
+                if fn is None or not callable(fn):
+                    raise TypeError(
+                        "afk.%s.run_once(): %s.%s is %s; an armed %s tick "
+                        "needs it (nothing was called)"
+                        % (self._kind, param, name,
+                           "missing" if fn is None else "not callable",
+                           self._tick_name))
+        except BaseException as e:
+            self.last_result, self.last_error = None, str(e)
+            raise
+
+    def _not_config(self, config):
+        """Refuses a run_once() whose config is not an afk.Config."""
+        msg = "run_once() needs an afk.Config, not %s" % type(config).__name__
+        self.last_result, self.last_error = None, msg
+        raise TypeError(msg)
+
+    def _run(self, config, *args):
+        """Runs one tick with config, args after it in the C call, and
+        returns or raises as run_once() says."""
+        if not isinstance(config, Config):
+            self._not_config(config)
+        st = self._st
+        L = _L
+        # No lock on config: the library snapshots it when the tick
+        # starts, and the GIL is held while it does (afk._native).
+        with self._lock:
+            h = getattr(self, self._handles[0][0])
+            if h is None:
+                msg = "run_once() on a closed afk." + self._kind
+                self.last_result, self.last_error = None, msg
+                raise ValueError(msg)
+            self._check_methods(config)
+            saved = st.listed, st.exc, st.halt
+            st.listed = ()
+            st.exc = st.halt = None
+            out = _c_void_p()
+            self._ticking += 1
+            try:
+                rc = getattr(L, self._c_run)(h, config._h, *args,
+                                             _byref(out))
+                listed, exc = st.listed, st.exc
+            finally:
+                self._ticking -= 1
+                st.listed, st.exc, st.halt = saved
+            r = out.value
+            msg = _text(getattr(L, self._c_errmsg)(h)) if rc else ""
+            result = None
+            try:
+                if r is not None:
+                    try:
+                        result = self._copy_out(r, listed, st.repo)
+                    finally:
+                        getattr(L, self._c_free_out)(r)
+            finally:
+                self.last_result, self.last_error = result, msg
+        if exc is not None:
+            # The host's own exception, as it raised it.
+            raise exc
+        if rc == 0:
+            return result
+        if rc == ERECURSIVE:
+            raise ReentrancyError(rc, msg, result)
+        if rc == ENOMEM:
+            raise MemoryError(msg)
+        raise Error(rc, msg, result)
+
+    def close(self):
+        """Frees the C handles: the poller's (or the watcher's) own first,
+        then the adapters.  A closed Poller or Watcher refuses run_once();
+        closing twice is a no-op."""
+        lock = getattr(self, "_lock", None)
+        if lock is not None and not lock.acquire(blocking=False):
+            raise RuntimeError("an afk.%s cannot be closed while a tick "
+                               "runs" % self._kind)
+        try:
+            if getattr(self, "_ticking", 0):
+                raise RuntimeError("an afk.%s cannot be closed from inside "
+                                   "its own tick" % self._kind)
+            self._free()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _free(self):
+        handles = self._handles
+        hs = [getattr(self, name) for name, _ in handles]
+        for name, _ in handles:
+            setattr(self, name, None)
+        for (_, free), h in zip(handles, hs):
+            free(h)
+
+    def __del__(self):
+        # No tick can run: run_once() holds a reference to self.
+        if any(getattr(self, name, None) for name, _ in self._handles):
+            self._free()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __reduce__(self):
+        raise TypeError("an afk.%s cannot be pickled or copied" % self._kind)

@@ -1,0 +1,237 @@
+"""afk.config - afk.Config, a libafk configuration."""
+
+import json as _json
+import os as _os
+import threading as _threading
+from ctypes import (byref as _byref, c_void_p as _c_void_p,
+                    string_at as _string_at)
+
+from ._native import lib as _L
+from ._util import _cstr, _text
+from .errors import _raise_code, strerror
+
+
+# --- the configuration ---------------------------------------------------
+
+def _config_keys():
+    keys = []
+    while True:
+        k = _L.afk_config_key(len(keys))
+        if k is None:
+            return tuple(keys)
+        keys.append(k.decode("ascii"))
+
+
+_KEYS = _config_keys()
+_KEY_BYTES = {k: k.encode("ascii") for k in _KEYS}
+
+
+def _freeze(v):
+    """A JSON value as a read-only-looking Python value: arrays become
+    tuples (objects stay dicts, copies the config does not see)."""
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _freeze(x) for k, x in v.items()}
+    return v
+
+
+def _thaw(v):
+    """A Python value as something json.dumps writes: tuples and lists are
+    arrays, path-like objects strings."""
+    if isinstance(v, _os.PathLike):
+        return _os.fspath(v)
+    if isinstance(v, (tuple, list)):
+        return [_thaw(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _thaw(x) for k, x in v.items()}
+    return v
+
+
+def _dumps(v):
+    return _json.dumps(_thaw(v), allow_nan=False).encode("utf-8")
+
+
+class Config:
+    """A libafk configuration: every key of the C library is a keyword.
+
+        afk.Config(kill_switch=False, allowlist=["infra"])
+
+    The defaults are the library's and fail closed: the kill switch is on
+    and the allowlist empty, so a tick made with a bare Config() calls no
+    adapter at all.  Keys are enumerated from the library when the module
+    is imported (Config.KEYS), so a key a newer libafk adds is a keyword
+    here too.
+
+    Values are checked by the library: a refused one raises ValueError
+    with the library's message (OSError for an I/O failure the library
+    reports as such), and an unknown keyword TypeError.  The keywords are applied
+    together, as one change: their order does not matter, and a refusal
+    leaves nothing half-set.
+
+    Every key is an attribute: cfg.allowlist is a tuple, cfg.kill_switch
+    a bool, the adapter keys ("tracker", "agent") dicts or None.
+    Assigning one (cfg.kill_switch = False) sets it through the library,
+    validated the same way; a refused value leaves the configuration as
+    it was.  update(**settings) sets several at once; get(key) and
+    set(key, value) reach any key by name (also one a future libafk might
+    name like a method here).
+
+    Implementation: the keywords go to afk_config_load_string() as one
+    JSON object (a refusal's "<string>:1: " prefix is dropped, leaving
+    afk_config_set()'s exact message); one assignment goes to
+    afk_config_set(); reads come from afk_config_get().
+    """
+
+    __slots__ = ("_h", "_lock", "__weakref__")
+
+    #: The names of every key, in the library's order.
+    KEYS = _KEYS
+
+    def __init__(self, **settings):
+        object.__setattr__(self, "_h", None)
+        object.__setattr__(self, "_lock", _threading.RLock())
+        h = _c_void_p()
+        rc = _L.afk_config_new(_byref(h))
+        if rc:
+            _raise_code(rc, "afk_config_new: " + strerror(rc))
+        object.__setattr__(self, "_h", h.value)
+        self._load(settings, "Config()")
+
+    def __del__(self, _free=_L.afk_config_free):
+        try:
+            h = object.__getattribute__(self, "_h")
+        except AttributeError:  # __init__ never ran
+            return
+        if h:
+            object.__setattr__(self, "_h", None)
+            _free(h)
+
+    # Copying the handle would free it twice: rebuild from the values.
+    def __reduce__(self):
+        return (_config_from_dict, (self.to_dict(),))
+
+    @classmethod
+    def from_file(cls, path):
+        """A Config read from the JSON file at path (see afk.json(5)),
+        over the defaults.  ValueError (or OSError) with the library's
+        message, which names the key and its line."""
+        cfg = cls()
+        rc = _L.afk_config_load_file(cfg._h, _os.fsencode(path))
+        if rc:
+            _raise_code(rc, cfg._errmsg())
+        return cfg
+
+    @classmethod
+    def from_json(cls, text):
+        """A Config read from JSON text (a str), as from_file()."""
+        cfg = cls()
+        with cfg._lock:
+            rc = _L.afk_config_load_string(cfg._h, _cstr(text, "text"))
+            if rc:
+                _raise_code(rc, cfg._errmsg())
+        return cfg
+
+    def _errmsg(self):
+        return _text(_L.afk_config_errmsg(self._h))
+
+    def _load(self, settings, who):
+        for key in settings:
+            if key not in _KEY_BYTES:
+                raise TypeError("%s got an unexpected keyword argument %r"
+                                % (who, key))
+        if not settings:
+            return
+        text = _dumps(settings)
+        with self._lock:
+            rc = _L.afk_config_load_string(self._h, text)
+            if rc:
+                msg = self._errmsg()
+                # The text is ours, on one line: what the user wrote is
+                # a keyword, not "<string>:1".
+                if msg.startswith("<string>:1: "):
+                    msg = msg[len("<string>:1: "):]
+                _raise_code(rc, msg)
+
+    def update(self, **settings):
+        """Sets several keys at once: all of them or, on a refusal (which
+        raises as the constructor does), none."""
+        self._load(settings, "update()")
+
+    def set(self, key, value):
+        """Sets one key; cfg.set("allowlist", [...]) is cfg.allowlist = [...]"""
+        kb = _KEY_BYTES.get(key)
+        if kb is None:
+            raise AttributeError("afk.Config has no key %r" % (key,))
+        text = _dumps(value)
+        with self._lock:
+            rc = _L.afk_config_set(self._h, kb, text)
+            if rc:
+                _raise_code(rc, self._errmsg())
+
+    def get(self, key):
+        """The value of one key (cfg.get("allowlist") is cfg.allowlist)."""
+        kb = _KEY_BYTES.get(key)
+        if kb is None:
+            raise AttributeError("afk.Config has no key %r" % (key,))
+        out = _c_void_p()
+        with self._lock:
+            rc = _L.afk_config_get(self._h, kb, _byref(out))
+        if rc:
+            _raise_code(rc, "afk_config_get(%s): %s" % (key, strerror(rc)))
+        try:
+            text = _string_at(out.value)
+        finally:
+            _L.afk_free(out.value)
+        return _freeze(_json.loads(text))
+
+    def apply_env(self):
+        """Applies $AFK_KILL_SWITCH and $AFK_ALLOWLIST (see
+        afk_config_apply_env(3)); ValueError when one is malformed."""
+        with self._lock:
+            rc = _L.afk_config_apply_env(self._h)
+            if rc:
+                _raise_code(rc, self._errmsg())
+
+    @property
+    def armed(self):
+        """True when a tick with this configuration may dispatch: the kill
+        switch is off and the allowlist is not empty."""
+        return bool(_L.afk_config_armed(self._h))
+
+    def to_dict(self):
+        """Every key and its value."""
+        return {k: self.get(k) for k in _KEYS}
+
+    def __getattr__(self, name):
+        # Only reached for names that are not methods or slots.
+        if name in _KEY_BYTES:
+            return self.get(name)
+        raise AttributeError("afk.Config has no attribute or key %r"
+                             % (name,))
+
+    def __setattr__(self, name, value):
+        if name in _KEY_BYTES:
+            self.set(name, value)
+        else:
+            raise AttributeError("afk.Config has no key %r (keys: %s)"
+                                 % (name, ", ".join(_KEYS)))
+
+    def __delattr__(self, name):
+        raise AttributeError("afk.Config keys cannot be deleted; set "
+                             "them instead")
+
+    def __eq__(self, other):
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "afk.Config(%s)" % ", ".join(
+            "%s=%r" % kv for kv in self.to_dict().items())
+
+
+def _config_from_dict(settings):
+    return Config(**settings)

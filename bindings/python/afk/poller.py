@@ -1,0 +1,344 @@
+"""afk.poller - the poll tick: afk.Poller and what its run_once() returns."""
+
+from collections import namedtuple as _namedtuple
+from itertools import repeat as _repeat
+
+from . import _native
+from ._native import lib as _L
+from ._util import _text
+from .errors import strerror
+from .failures import _failures
+from .constants import SKIP_AGENT_UNAVAILABLE, SKIP_NOT_ALLOWLISTED
+from .issue import Issue
+from ._ticker import (_Tick, _Ticker, _add_label_cb, _list_ready_cb,
+                      _refuse_none, _upsert_comment_cb)
+
+
+# --- results -------------------------------------------------------------
+
+#: One dispatch of a tick: the afk.Issue the tracker listed and the id of
+#: the agent's new thread (a str).
+Dispatch = _namedtuple("Dispatch", ["issue", "thread_id"])
+
+
+class SkipReason(str):
+    """Why a listed issue was not dispatched: the library's phrase (a
+    str), with the AFK_SKIP_* code as .code (afk.SKIP_BLOCKED, ...)."""
+
+    __slots__ = ("code",)
+
+    def __new__(cls, code):
+        self = str.__new__(cls, _text(_L.afk_skip_reason_str(code)))
+        self.code = code
+        return self
+
+    def __repr__(self):
+        return "afk.SkipReason(%d, %s)" % (self.code, str.__repr__(self))
+
+    def __reduce__(self):
+        return (SkipReason, (self.code,))
+
+
+_REASONS = {}
+
+
+def _reason(code):
+    r = _REASONS.get(code)
+    if r is None:
+        r = _REASONS[code] = SkipReason(code)
+    return r
+
+
+for _code in range(SKIP_NOT_ALLOWLISTED, SKIP_AGENT_UNAVAILABLE + 1):
+    _reason(_code)
+del _code
+
+
+class Result(list):
+    """What one tick did: a list of afk.Dispatch, in the order made, so
+    that a tick that dispatched nothing compares equal to [].
+
+    .dispatched  the same list (result.dispatched is result)
+    .skipped     [(issue, reason), ...] in the tracker's order: each
+                 listed issue that was not dispatched - the afk.Issue the
+                 tracker returned (or a (repo, number) tuple should it
+                 not be found) - and an afk.SkipReason.
+    .errors      [afk.Failure, ...] in the order met: each repository's
+                 failure (the tick went on with the others) and the one
+                 that stopped the tick, if any; [] when all went well.
+
+    Plain Python: valid after the Poller, its adapters and the Config
+    are gone.
+    """
+
+    __slots__ = ("skipped", "errors")
+
+    def __init__(self, dispatched=(), skipped=(), errors=()):
+        super().__init__(dispatched)
+        self.skipped = list(skipped)
+        self.errors = list(errors)
+
+    @property
+    def dispatched(self):
+        return self
+
+    def __repr__(self):
+        return "afk.Result(dispatched=%s, skipped=%r, errors=%r)" % (
+            list.__repr__(self), self.skipped, self.errors)
+
+    def __reduce__(self):
+        return (Result, (list(self), self.skipped, self.errors))
+
+
+def _collect(r, listed, repo_str):
+    """Copies the C result r into a Result, mapping its issues back to the
+    Issue objects of listed (what list_ready handed over, in order) by
+    (repo, number), as plain Python that outlives r."""
+    L = _L
+    dispatched = []
+    for i in range(L.afk_result_dispatched_count(r)):
+        h = L.afk_result_dispatched_issue(r, i)
+        dispatched.append(((L.afk_issue_repo(h), L.afk_issue_number(h)),
+                           L.afk_result_dispatched_thread(r, i), h))
+    ns = L.afk_result_skipped_count(r)
+    res = _collect_fast(r, listed, dispatched, ns)
+    if res is None:
+        res = _collect_slow(r, listed, dispatched, ns, repo_str)
+    res.errors = _failures(r, L.afk_result_error_count,
+                           L.afk_result_error_repo,
+                           L.afk_result_error_number,
+                           L.afk_result_error_code,
+                           L.afk_result_error_message)
+    return res
+
+
+def _collect_fast(r, listed, dispatched, ns):
+    """The usual case, in one C call per skipped issue: every listed issue
+    was either dispatched or skipped, skipped in the tracker's order, and
+    no dispatched (repo, number) was listed twice.  Then the i-th listed
+    issue that was not dispatched is the i-th skipped one.  None when the
+    result does not have that shape."""
+    nd = len(dispatched)
+    if nd + ns != len(listed):
+        return None
+    found = dict.fromkeys(d[0] for d in dispatched)
+    if len(found) != nd:
+        return None
+    if nd:
+        rest = []
+        keep = rest.append
+        for issue in listed:
+            key = issue._key
+            if key in found:
+                if found[key] is not None:
+                    return None  # listed twice: which one ran is unknown
+                found[key] = issue
+            else:
+                keep(issue)
+    else:
+        rest = listed
+    # Every dispatch found once, and spot checks that the order holds.
+    if len(rest) != ns:
+        return None
+    if ns and (_L.afk_result_skipped_number(r, 0) != rest[0].number or
+               _L.afk_result_skipped_number(r, ns - 1) != rest[-1].number):
+        return None
+    # map() makes the C calls without a Python loop around them.
+    codes = list(map(_L.afk_result_skipped_reason, _repeat(r, ns),
+                     range(ns)))
+    try:
+        whys = map(_REASONS.__getitem__, codes)
+        skipped = list(zip(rest, whys))
+    except KeyError:
+        skipped = list(zip(rest, map(_reason, codes)))
+    res = Result()
+    res.skipped = skipped
+    for key, thread, _ in dispatched:
+        res.append(Dispatch(found[key], thread.decode("utf-8", "replace")))
+    return res
+
+
+def _collect_slow(r, listed, dispatched, ns, repo_str):
+    """Any result: each skipped issue is found by (repo, number) in
+    listed, in order; the dispatched ones among what is left."""
+    L = _L
+    skipped = []
+    leftover = []
+    it = iter(listed)
+    for i in range(ns):
+        key = (L.afk_result_skipped_repo(r, i),
+               L.afk_result_skipped_number(r, i))
+        for issue in it:
+            if issue._key == key:
+                break
+            leftover.append(issue)
+        else:
+            issue = (repo_str(key[0]), key[1])
+        skipped.append((issue, _reason(L.afk_result_skipped_reason(r, i))))
+    leftover.extend(it)
+    by_key = {}
+    for issue in reversed(leftover):
+        by_key[issue._key] = issue
+    res = Result()
+    res.skipped = skipped
+    for key, thread, h in dispatched:
+        issue = by_key.pop(key, None)
+        if issue is None:
+            issue = Issue._from_handle(h)
+        res.append(Dispatch(issue, thread.decode("utf-8", "replace")))
+    return res
+
+
+# --- the poller ----------------------------------------------------------
+
+
+def _dispatch_cb(st):
+    L = _L
+
+    def dispatch(call, repo, number, prompt, userdata):
+        if st.halt is not None:
+            return st.halted(call, "t3_client.dispatch")
+        try:
+            tid = st.agent.dispatch(st.repo(repo), number,
+                                    prompt.decode("utf-8", "replace"))
+            if not isinstance(tid, str):
+                raise TypeError("t3_client.dispatch must return the thread "
+                                "id as a str, not %s" % type(tid).__name__)
+            if not tid:
+                raise ValueError("t3_client.dispatch returned an empty "
+                                 "thread id")
+            b = tid.encode("utf-8")
+            if b"\0" in b:
+                raise ValueError("t3_client.dispatch returned a thread id "
+                                 "with a NUL character")
+            rc = L.afk_call_set_thread_id(call, b)
+            if rc:
+                raise MemoryError("afk_call_set_thread_id: "
+                                  + strerror(rc))
+            return 0
+        except BaseException as e:
+            return st.fail(call, e, "t3_client.dispatch")
+
+    return _native.DISPATCH_FN(dispatch)
+
+
+class Poller(_Ticker):
+    """Runs poll ticks over a tracker and an agent client (duck-typed
+    host objects; see the module's documentation).
+
+    When the tracker has an upsert_comment attribute at the time the
+    Poller is made, each dispatch's first run record (its thread id,
+    which the watch tick needs) is written with
+    tracker.upsert_comment(repo, issue, marker, body) right after the
+    in-progress label; that is the only time the Poller looks a method
+    up before calling it.  A poll-only tracker without it works as
+    before, but an afk.Watcher will hand its runs to a human (no record).
+    A failing upsert_comment is that repository's failure: the agent
+    runs and the repository is locked, last_error says the run has no
+    record, and the tick goes on with the next repository.
+
+    Free its C handles with close() (or a with block); garbage collection
+    does it too.  Results and Issues stay valid after it is gone.
+
+    After every run_once(), whether it returned or raised:
+
+    .last_result  the afk.Result of that tick - every dispatch it made,
+                  also when some repository failed, and each failure in
+                  .errors - or None when the tick did not start (None
+                  before the first).
+    .last_error   the library's message (afk_poller_errmsg) when the tick
+                  failed, "" when it succeeded (and before the first).
+
+    These are how to learn what a tick did when a host method's exception
+    leaves run_once(): that exception is the host's own, unchanged.
+    """
+
+    _kind = "Poller"
+    _tick_name = "poll"
+    # (slot of the _Tick, parameter name, method): what every armed poll
+    # tick may call; upsert_comment is optional (see above).
+    _required = (("tracker", "tracker", "list_ready"),
+                 ("tracker", "tracker", "add_label"),
+                 ("agent", "t3_client", "dispatch"))
+    _handles = (("_p", _L.afk_poller_free), ("_t", _L.afk_tracker_free),
+                ("_a", _L.afk_agent_free))
+    _c_run = "afk_poller_run_once"
+    _c_errmsg = "afk_poller_errmsg"
+    _c_free_out = "afk_result_free"
+    _copy_out = staticmethod(_collect)
+
+    def __init__(self, tracker, t3_client):
+        #: The afk.Result of the last run_once() (None: none started).
+        self.last_result = None
+        #: The library's message for the last run_once() ("": success).
+        self.last_error = ""
+        _refuse_none("Poller", tracker=tracker, t3_client=t3_client)
+        _Ticker.__init__(self, _Tick(tracker, t3_client))
+        st = self._st
+        # Kept as long as the C handles may call them.
+        self._cbs = (_list_ready_cb(st), _add_label_cb(st), _dispatch_cb(st))
+        # Only a tracker that has upsert_comment gets the run's first
+        # record written by the poll tick: a poll-only tracker keeps
+        # working without it.
+        upsert = None
+        if hasattr(tracker, "upsert_comment"):
+            upsert = _upsert_comment_cb(st)
+            self._cbs += (upsert,)
+        L = _L
+        rc = (self._make("_t", L.afk_tracker_new) or
+              self._make("_a", L.afk_agent_new))
+        if rc == 0:
+            rc = (L.afk_tracker_set_list_ready(self._t, self._cbs[0]) or
+                  L.afk_tracker_set_add_label(self._t, self._cbs[1]) or
+                  L.afk_agent_set_dispatch(self._a, self._cbs[2]))
+        if rc == 0 and upsert is not None:
+            rc = L.afk_tracker_set_upsert_comment(self._t, upsert)
+        if rc == 0:
+            rc = self._make("_p", L.afk_poller_new, self._t, self._a)
+        self._made(rc)
+
+    def run_once(self, config):
+        """Runs one poll tick with config (an afk.Config) and returns its
+        afk.Result.
+
+        A disarmed config (kill switch on, or an empty allowlist) calls
+        no adapter method at all, checks none, and returns an empty
+        Result.  An armed one first checks that tracker.list_ready,
+        tracker.add_label and t3_client.dispatch exist and are callable:
+        TypeError naming the first that is not, before any call (a
+        tracker without add_label would start an agent every tick and
+        never lock its repository).
+
+        One repository's failure is its own: a host method that raises,
+        a dispatch or a label that fails, or an afk.ListingFailure
+        tracker.list_ready returned, fails that repository (or issue)
+        and the tick goes on with the others.  After the tick, the first host
+        exception is raised here, exactly as the host raised it: its
+        traceback intact, no attribute or note added.  A dispatch that
+        raises ConnectionRefusedError or TimeoutError (the agent is
+        unreachable) ends the dispatching: the other picks are skipped
+        as afk.SKIP_AGENT_UNAVAILABLE.  KeyboardInterrupt or SystemExit
+        starts no further agent.
+
+        Before returning or raising, every call sets self.last_result and
+        self.last_error.  last_result is the Result of the tick, with
+        every failure in .errors (afk.Failure: repo, number, code,
+        message); None only when the tick did not start.
+        last_error is the library's message (afk_poller_errmsg), "" on
+        success.  After a failed callback it names the host method and
+        its exception, and the issue of a failed dispatch - or, for a
+        label that failed after its dispatch (an agent runs, but its
+        repository is NOT locked), the issue and the thread.  When
+        run_once() refuses its arguments (not a Config, a closed Poller)
+        no tick starts: last_result is None and last_error the refusal's
+        message.  With threads sharing this Poller, another thread's tick
+        may replace both before they are read.
+
+        A dispatch returning anything but a non-empty str fails that
+        dispatch: TypeError or ValueError is raised likewise.  Other
+        failures raise afk.Error (afk.ReentrancyError when called from
+        inside one of this Poller's own callbacks), which also carries
+        the result as .result.  A second thread calling run_once() on the
+        same Poller waits for the first.
+        """
+        return self._run(config)
