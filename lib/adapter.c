@@ -124,6 +124,25 @@ int afk_call_add_issue(afk_call *call, const afk_issue *issue)
 	return AFK_OK;
 }
 
+int afk_call_add_issues(afk_call *call, const afk_issue *const *issues,
+                        size_t n)
+{
+	size_t i;
+
+	if (call == NULL || (issues == NULL && n > 0) ||
+	    call->kind != AFK__CALL_LIST_READY)
+		return AFK_EINVAL;
+	for (i = 0; i < n; i++)
+		if (issues[i] == NULL)
+			return AFK_EINVAL;
+	for (i = 0; i < n; i++)
+		if (afk__iset_add(call->issues, issues[i])) {
+			call->lost = 1;
+			return AFK_ENOMEM;
+		}
+	return AFK_OK;
+}
+
 int afk_call_add_error(afk_call *call, const char *repo, long number,
                        int code, const char *message)
 {

@@ -227,7 +227,10 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 
 	res->issues = calloc(sel->out.npicks + 1, sizeof(*res->issues));
 	res->threads = calloc(sel->out.npicks + 1, sizeof(*res->threads));
-	if (res->issues == NULL || res->threads == NULL)
+	res->listed_at = calloc(sel->out.npicks + 1,
+	                        sizeof(*res->listed_at));
+	if (res->issues == NULL || res->threads == NULL ||
+	    res->listed_at == NULL)
 		return AFK_ENOMEM;
 	for (k = 0; rc == AFK_OK && k < sel->out.npicks; k++) {
 		afk_issue *issue;
@@ -252,6 +255,7 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 			continue;
 		}
 		res->issues[res->ndispatched] = issue;
+		res->listed_at[res->ndispatched] = i;
 		res->threads[res->ndispatched++] = thread_id;
 		/* The record before the lock: a watch tick finds runs by their
 		 * label, and one that sees the label must find the record.  The
@@ -461,6 +465,7 @@ void afk_result_free(afk_result *result)
 	}
 	free(result->issues);
 	free(result->threads);
+	free(result->listed_at);
 	free(result->reason);
 	free(result->skipped);
 	afk__errv_clear(&result->errors);
@@ -512,6 +517,37 @@ int afk_result_skipped_reason(const afk_result *result, size_t i)
 	if (result == NULL || i >= result->nskipped)
 		return 0;
 	return result->reason[result->skipped[i]];
+}
+
+size_t afk_result_reasons(const afk_result *result, int *out, size_t n)
+{
+	size_t i;
+
+	if (result == NULL)
+		return 0;
+	if (n > result->set.n)
+		n = result->set.n;
+	for (i = 0; i < n; i++)
+		out[i] = result->reason ? result->reason[i] : 0;
+	return result->set.n;
+}
+
+size_t afk_result_dispatches(const afk_result *result, size_t *index,
+                             const char **thread, size_t n)
+{
+	size_t k;
+
+	if (result == NULL)
+		return 0;
+	if (n > result->ndispatched)
+		n = result->ndispatched;
+	for (k = 0; k < n; k++) {
+		if (index != NULL)
+			index[k] = result->listed_at[k];
+		if (thread != NULL)
+			thread[k] = result->threads[k];
+	}
+	return result->ndispatched;
 }
 
 static const afk__err *error_at(const afk_result *result, size_t i)

@@ -20,6 +20,7 @@ struct afk_result {
 	uint8_t *reason;        /* per issue of set: 0 dispatched, AFK_SKIP_* */
 	afk_issue **issues;     /* the dispatches, in order */
 	char **threads;
+	size_t *listed_at;      /* per dispatch: its index in set */
 	size_t ndispatched;
 	size_t *skipped;        /* indexes into set, tracker order */
 	size_t nskipped;

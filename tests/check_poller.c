@@ -881,6 +881,114 @@ START_TEST(probe_none_registered_is_enotsup)
 }
 END_TEST
 
+/* A listing handed over at once, read back at once: the outcome of each
+ * listed issue by its position, and where each dispatch is in it. */
+static afk_issue *BULK[5];
+
+static int bulk_list(afk_call *call, const char *const *repos, size_t n,
+                     void *userdata)
+{
+	const afk_issue *with_null[2] = { BULK[0], NULL };
+
+	(void)repos;
+	(void)n;
+	(void)userdata;
+	/* A NULL among them refuses the whole array, adding nothing. */
+	if (afk_call_add_issues(call, with_null, 2) != AFK_EINVAL ||
+	    afk_call_add_issues(call, NULL, 1) != AFK_EINVAL ||
+	    afk_call_add_issues(call, NULL, 0) != AFK_OK)
+		return AFK_EIO;
+	return afk_call_add_issues(call, (const afk_issue *const *)BULK, 5);
+}
+
+static afk_issue *bulk_issue(const char *repo, long number, int priority,
+                             int trusted)
+{
+	afk_issue *is;
+
+	ck_assert_int_eq(afk_issue_new(&is, repo, number), 0);
+	ck_assert_int_eq(afk_issue_add_label(is, "ready-for-agent"), 0);
+	ck_assert_int_eq(afk_issue_set_priority(is, priority), 0);
+	ck_assert_int_eq(afk_issue_set_trusted(is, trusted), 0);
+	return is;
+}
+
+START_TEST(listing_read_back_in_bulk)
+{
+	const char *thread[4] = { "x", "x", "x", "x" };
+	size_t index[4] = { 99, 99, 99, 99 };
+	int out[6] = { -1, -1, -1, -1, -1, -1 };
+	size_t k;
+
+	BULK[0] = bulk_issue("infra", 1, 0, 1);   /* outranked by #2 */
+	BULK[1] = bulk_issue("elsewhere", 7, 0, 1); /* not allowlisted */
+	BULK[2] = bulk_issue("web", 3, 0, 1);     /* dispatched first */
+	BULK[3] = bulk_issue("infra", 2, 5, 1);   /* dispatched second */
+	BULK[4] = bulk_issue("web", 4, 0, 0);     /* untrusted */
+	/* The fake keeps the run records of the two it will see written. */
+	fake_add(&F, "web", 3, 0, 1, NULL);
+	fake_add(&F, "infra", 2, 5, 1, NULL);
+	ck_assert_int_eq(afk_tracker_set_list_ready(T, bulk_list), 0);
+	ck_assert_int_eq(run(fake_armed_config("web", "infra", NULL)), 0);
+
+	/* Each listed once, in order: what the NULL arrays refused added
+	 * nothing. */
+	ck_assert_uint_eq(afk_result_reasons(R, NULL, 0), 5);
+	ck_assert_uint_eq(afk_result_reasons(R, out, 6), 5);
+	ck_assert_int_eq(out[0], AFK_SKIP_OUTRANKED);
+	ck_assert_int_eq(out[1], AFK_SKIP_NOT_ALLOWLISTED);
+	ck_assert_int_eq(out[2], 0);
+	ck_assert_int_eq(out[3], 0);
+	ck_assert_int_eq(out[4], AFK_SKIP_UNTRUSTED);
+	ck_assert_int_eq(out[5], -1);   /* n is capped at the count */
+
+	/* In allowlist order: web, then infra. */
+	ck_assert_uint_eq(afk_result_dispatches(R, NULL, NULL, 0), 2);
+	ck_assert_uint_eq(afk_result_dispatches(R, index, NULL, 1), 2);
+	ck_assert_uint_eq(index[0], 2);
+	ck_assert_uint_eq(index[1], 99);
+	ck_assert_uint_eq(afk_result_dispatches(R, index, thread, 4), 2);
+	ck_assert_uint_eq(index[0], 2);
+	ck_assert_uint_eq(index[1], 3);
+	ck_assert_uint_eq(index[2], 99);
+	for (k = 0; k < 2; k++)
+		ck_assert_str_eq(thread[k], afk_result_dispatched_thread(R, k));
+	ck_assert_str_eq(thread[2], "x");
+	ck_assert_uint_eq(afk_result_reasons(NULL, out, 6), 0);
+	ck_assert_uint_eq(afk_result_dispatches(NULL, index, thread, 4), 0);
+	for (k = 0; k < 5; k++)
+		afk_issue_free(BULK[k]);
+}
+END_TEST
+
+/* A tick that stops at its listing judged nothing: every reason is 0,
+ * and nothing was dispatched. */
+static int bulk_list_then_fail(afk_call *call, const char *const *repos,
+                               size_t n, void *userdata)
+{
+	(void)repos;
+	(void)n;
+	(void)userdata;
+	afk_call_add_issues(call, (const afk_issue *const *)BULK, 1);
+	return AFK_EIO;
+}
+
+START_TEST(listing_read_back_after_failed_listing)
+{
+	int out[1] = { -1 };
+
+	BULK[0] = bulk_issue("infra", 1, 0, 1);
+	ck_assert_int_eq(afk_tracker_set_list_ready(T, bulk_list_then_fail),
+	                 0);
+	ck_assert_int_eq(run(fake_armed_config("infra", NULL)), AFK_EIO);
+	ck_assert_uint_eq(afk_result_reasons(R, out, 1), 1);
+	ck_assert_int_eq(out[0], 0);
+	ck_assert_uint_eq(afk_result_skipped_count(R), 0);
+	ck_assert_uint_eq(afk_result_dispatches(R, NULL, NULL, 0), 0);
+	afk_issue_free(BULK[0]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("poller");
@@ -926,6 +1034,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, eunavail_has_a_name);
 	tcase_add_test(tc, thread_ids_must_be_utf8);
 	tcase_add_test(tc, probe_none_registered_is_enotsup);
+	tcase_add_test(tc, listing_read_back_in_bulk);
+	tcase_add_test(tc, listing_read_back_after_failed_listing);
 	suite_add_tcase(s, tc);
 	return s;
 }

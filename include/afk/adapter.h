@@ -118,6 +118,11 @@ AFK_EXTERN int afk_call_set_error(afk_call *call, const char *message);
 
 /* From a list_ready callback: hands the library a copy of issue. */
 AFK_EXTERN int afk_call_add_issue(afk_call *call, const afk_issue *issue);
+/* The same for n issues at once, in order: as n calls of
+ * afk_call_add_issue(), in one call (a binding hands a whole listing
+ * over with it).  issues may be NULL when n is 0. */
+AFK_EXTERN int afk_call_add_issues(afk_call *call,
+                                   const afk_issue *const *issues, size_t n);
 
 /* From a list_ready callback: part of the listing failed.  number 0:
  * repository repo could not be listed - the tick dispatches nothing in

@@ -85,6 +85,22 @@ AFK_EXTERN const char *afk_result_skipped_repo(const afk_result *result,
 AFK_EXTERN long afk_result_skipped_number(const afk_result *result, size_t i);
 AFK_EXTERN int afk_result_skipped_reason(const afk_result *result, size_t i);
 
+/* The listing at once, for a host that keeps what its list_ready
+ * handed over: the number of issues listed, and for the first n of them
+ * (at most that number), in the order listed, out[i] = the AFK_SKIP_*
+ * reason of listed issue i, or 0 when it was not skipped (dispatched,
+ * or the tick stopped before judging it).  out may be NULL when n is 0.
+ * afk_result_dispatches() is the same for the dispatches: it returns
+ * their number and, for the first n of them, in the order made, sets
+ * index[k] to the dispatched issue's position in the listing and
+ * thread[k] to its thread id (living as long as the result); either
+ * array may be NULL. */
+AFK_EXTERN size_t afk_result_reasons(const afk_result *result, int *out,
+                                     size_t n);
+AFK_EXTERN size_t afk_result_dispatches(const afk_result *result,
+                                        size_t *index, const char **thread,
+                                        size_t n);
+
 /* The failures the tick reported and went on from (a repository that
  * could not be listed, a dispatch or a label that failed), and the one
  * that stopped it, in the order met.  For the i-th: its repository (""

@@ -102,6 +102,7 @@ PROTOTYPES = {
     # adapter.h
     "afk_call_set_error": (c_int, [_P, c_char_p]),
     "afk_call_add_issue": (c_int, [_P, _P]),
+    "afk_call_add_issues": (c_int, [_P, _P, c_size_t]),
     "afk_call_add_error": (c_int, [_P, c_char_p, c_long, c_int, c_char_p]),
     "afk_call_set_thread_id": (c_int, [_P, c_char_p]),
     "afk_tracker_new": (c_int, [_PP]),
@@ -141,6 +142,8 @@ PROTOTYPES = {
     "afk_result_dispatched_count": (c_size_t, [_P]),
     "afk_result_dispatched_issue": (_P, [_P, c_size_t]),
     "afk_result_dispatched_thread": (c_char_p, [_P, c_size_t]),
+    "afk_result_reasons": (c_size_t, [_P, _P, c_size_t]),
+    "afk_result_dispatches": (c_size_t, [_P, _P, _P, c_size_t]),
     "afk_result_skipped_count": (c_size_t, [_P]),
     "afk_result_skipped_repo": (c_char_p, [_P, c_size_t]),
     "afk_result_skipped_number": (c_long, [_P, c_size_t]),

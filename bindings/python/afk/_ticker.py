@@ -1,7 +1,7 @@
 """afk._ticker - what afk.Poller and afk.Watcher share (internal)."""
 
 import threading as _threading
-from itertools import repeat as _repeat
+from array import array as _array
 from ctypes import byref as _byref, c_void_p as _c_void_p
 
 from . import _native
@@ -30,7 +30,8 @@ class _Tick:
         self.repos = {}
 
     def repo(self, b):
-        """The str of a repository name the library passed (cached)."""
+        """The str of a repository name or a label the library passed
+        (cached: a tick passes the same few again and again)."""
         s = self.repos.get(b)
         if s is None:
             if len(self.repos) > 4096:
@@ -95,6 +96,11 @@ def _split_listing(listed):
     return issues, failures
 
 
+# The array type code of a C pointer, for handing handles over packed.
+_PTR = next(c for c in "QLI" if _array(c).itemsize ==
+            _native.ctypes.sizeof(_native.c_void_p))
+
+
 def _list_ready_cb(st):
     """The C list_ready callback over st.  Like every callback here it
     catches everything (a Python exception cannot cross C), records it
@@ -104,7 +110,7 @@ def _list_ready_cb(st):
 
     def list_ready(call, repos, nrepos, userdata):
         try:
-            names = [st.repo(b) for b in repos[:nrepos]]
+            names = list(map(st.repo, repos[:nrepos]))
             got = st.tracker.list_ready(names)
             try:
                 it = iter(got)
@@ -117,13 +123,14 @@ def _list_ready_cb(st):
             failures = ()
             try:
                 # The slot's getter refuses anything but an afk.Issue.
-                handles = list(map(handle_of, listed))
+                handles = _array(_PTR, map(handle_of, listed))
             except TypeError:
                 listed, failures = _split_listing(listed)
-                handles = list(map(handle_of, listed))
-            # One C call per issue, looped over by map(), not by Python.
-            if any(map(L.afk_call_add_issue, _repeat(call), handles)):
-                raise MemoryError("afk_call_add_issue: out of memory")
+                handles = _array(_PTR, map(handle_of, listed))
+            # The whole listing in one C call: the handles, packed.
+            if listed and L.afk_call_add_issues(
+                    call, handles.buffer_info()[0], len(handles)):
+                raise MemoryError("afk_call_add_issues: out of memory")
             for f in failures:
                 rc = L.afk_call_add_error(call, *f._c)
                 if rc:
@@ -139,8 +146,7 @@ def _list_ready_cb(st):
 def _add_label_cb(st):
     def add_label(call, repo, number, label, userdata):
         try:
-            st.tracker.add_label(st.repo(repo), number,
-                                 label.decode("utf-8", "replace"))
+            st.tracker.add_label(st.repo(repo), number, st.repo(label))
             return 0
         except BaseException as e:
             return st.fail(call, e, "tracker.add_label")
@@ -183,7 +189,8 @@ class _Ticker:
     _c_run       the library's names of its run_once, its errmsg and the
     _c_errmsg    free of the result, looked up when called
     _c_free_out
-    _copy_out    (out, listed, repo_str) -> the C result out as plain
+    _copy_out    (out, listed, repo_str, rc) -> the C result out, of a
+                 tick that returned rc, as plain
                  Python
     """
 
@@ -230,7 +237,7 @@ class _Ticker:
         try:
             for slot, param, name in self._required:
                 fn = getattr(getattr(st, slot), name, None)
-                if fn is None or not callable(fn):
+                if not callable(fn):
                     raise TypeError(
                         "afk.%s.run_once(): %s.%s is %s; an armed %s tick "
                         "needs it (nothing was called)"
@@ -281,7 +288,7 @@ class _Ticker:
             try:
                 if r is not None:
                     try:
-                        result = self._copy_out(r, listed, st.repo)
+                        result = self._copy_out(r, listed, st.repo, rc)
                     finally:
                         getattr(L, self._c_free_out)(r)
             finally:

@@ -1,7 +1,9 @@
 """afk.poller - the poll tick: afk.Poller and what its run_once() returns."""
 
+from array import array as _array
 from collections import namedtuple as _namedtuple
-from itertools import repeat as _repeat
+from ctypes import c_char_p as _c_char_p, c_size_t as _c_size_t
+from itertools import compress as _compress
 
 from . import _native
 from ._native import lib as _L
@@ -39,14 +41,17 @@ class SkipReason(str):
         return (SkipReason, (self.code,))
 
 
-_REASONS = {}
+class _Reasons(dict):
+    """code -> its SkipReason, made once per code."""
+
+    def __missing__(self, code):
+        r = self[code] = SkipReason(code)
+        return r
 
 
-def _reason(code):
-    r = _REASONS.get(code)
-    if r is None:
-        r = _REASONS[code] = SkipReason(code)
-    return r
+_REASONS = _Reasons()
+_reason = _REASONS.__getitem__
+_ZERO = (0,)
 
 
 for _code in range(SKIP_NOT_ALLOWLISTED, SKIP_AGENT_UNAVAILABLE + 1):
@@ -90,78 +95,76 @@ class Result(list):
         return (Result, (list(self), self.skipped, self.errors))
 
 
-def _collect(r, listed, repo_str):
-    """Copies the C result r into a Result, mapping its issues back to the
-    Issue objects of listed (what list_ready handed over, in order) by
-    (repo, number), as plain Python that outlives r."""
+class _Buffers:
+    """Where a Poller's ticks read their dispatches into (grown as
+    needed; one tick at a time uses them, under the Poller's lock)."""
+
+    __slots__ = ("n", "index", "thread")
+
+    def __init__(self, n):
+        self.n = n
+        self.index = (_c_size_t * n)()
+        self.thread = (_c_char_p * n)()
+
+
+def _collect(r, listed, repo_str, rc, buf):
+    """Copies the C result r, of a tick that returned rc, into a Result,
+    as plain Python that outlives r.  Its issues are the host's own Issue
+    objects: listed is what list_ready handed over, in order, and the
+    library says where in that listing each outcome is, in bulk: one C
+    call for the dispatches (afk_result_dispatches(), into buf), one for
+    the reasons of the whole listing (afk_result_reasons()) unless every
+    issue was dispatched, and the failures only when there are some (a
+    tick with a failure returns the first one's code, never 0, and a
+    tick that returns 0 judged every issue it listed)."""
+    L = _L
+    n = len(listed)
+    nd = L.afk_result_dispatches(r, buf.index, buf.thread, buf.n)
+    if nd > buf.n:
+        buf.__init__(nd)
+        L.afk_result_dispatches(r, buf.index, buf.thread, nd)
+    if nd == n and rc == 0:
+        skipped = []
+    else:
+        codes = _array("i", _ZERO) * n
+        if n and L.afk_result_reasons(r, codes.buffer_info()[0], n) != n:
+            # Not the listing the library holds (a tick that failed while
+            # handing it over): find each issue by (repo, number).
+            res = _collect_slow(r, listed, L.afk_result_skipped_count(r),
+                                repo_str)
+            res.errors = _errors(r)
+            return res
+        skipped = list(zip(_compress(listed, codes),
+                           map(_REASONS.__getitem__, filter(None, codes))))
+    res = Result.__new__(Result)
+    res.skipped = skipped
+    res.errors = _errors(r) if rc else []
+    index, thread = buf.index, buf.thread
+    for k in range(nd):
+        i = index[k]
+        res.append(Dispatch(
+            listed[i] if i < n else
+            Issue._from_handle(L.afk_result_dispatched_issue(r, k)),
+            thread[k].decode("utf-8", "replace")))
+    return res
+
+
+def _errors(r):
+    L = _L
+    return _failures(r, L.afk_result_error_count, L.afk_result_error_repo,
+                     L.afk_result_error_number, L.afk_result_error_code,
+                     L.afk_result_error_message)
+
+
+def _collect_slow(r, listed, ns, repo_str):
+    """Any result: each skipped issue is found by (repo, number) in
+    listed, in order; the dispatched ones among what is left."""
     L = _L
     dispatched = []
     for i in range(L.afk_result_dispatched_count(r)):
         h = L.afk_result_dispatched_issue(r, i)
         dispatched.append(((L.afk_issue_repo(h), L.afk_issue_number(h)),
                            L.afk_result_dispatched_thread(r, i), h))
-    ns = L.afk_result_skipped_count(r)
-    res = _collect_fast(r, listed, dispatched, ns)
-    if res is None:
-        res = _collect_slow(r, listed, dispatched, ns, repo_str)
-    res.errors = _failures(r, L.afk_result_error_count,
-                           L.afk_result_error_repo,
-                           L.afk_result_error_number,
-                           L.afk_result_error_code,
-                           L.afk_result_error_message)
-    return res
-
-
-def _collect_fast(r, listed, dispatched, ns):
-    """The usual case, in one C call per skipped issue: every listed issue
-    was either dispatched or skipped, skipped in the tracker's order, and
-    no dispatched (repo, number) was listed twice.  Then the i-th listed
-    issue that was not dispatched is the i-th skipped one.  None when the
-    result does not have that shape."""
-    nd = len(dispatched)
-    if nd + ns != len(listed):
-        return None
-    found = dict.fromkeys(d[0] for d in dispatched)
-    if len(found) != nd:
-        return None
-    if nd:
-        rest = []
-        keep = rest.append
-        for issue in listed:
-            key = issue._key
-            if key in found:
-                if found[key] is not None:
-                    return None  # listed twice: which one ran is unknown
-                found[key] = issue
-            else:
-                keep(issue)
-    else:
-        rest = listed
-    # Every dispatch found once, and spot checks that the order holds.
-    if len(rest) != ns:
-        return None
-    if ns and (_L.afk_result_skipped_number(r, 0) != rest[0].number or
-               _L.afk_result_skipped_number(r, ns - 1) != rest[-1].number):
-        return None
-    # map() makes the C calls without a Python loop around them.
-    codes = list(map(_L.afk_result_skipped_reason, _repeat(r, ns),
-                     range(ns)))
-    try:
-        whys = map(_REASONS.__getitem__, codes)
-        skipped = list(zip(rest, whys))
-    except KeyError:
-        skipped = list(zip(rest, map(_reason, codes)))
-    res = Result()
-    res.skipped = skipped
-    for key, thread, _ in dispatched:
-        res.append(Dispatch(found[key], thread.decode("utf-8", "replace")))
-    return res
-
-
-def _collect_slow(r, listed, dispatched, ns, repo_str):
-    """Any result: each skipped issue is found by (repo, number) in
-    listed, in order; the dispatched ones among what is left."""
-    L = _L
     skipped = []
     leftover = []
     it = iter(listed)
@@ -265,7 +268,6 @@ class Poller(_Ticker):
     _c_run = "afk_poller_run_once"
     _c_errmsg = "afk_poller_errmsg"
     _c_free_out = "afk_result_free"
-    _copy_out = staticmethod(_collect)
 
     def __init__(self, tracker, t3_client):
         #: The afk.Result of the last run_once() (None: none started).
@@ -296,6 +298,10 @@ class Poller(_Ticker):
         if rc == 0:
             rc = self._make("_p", L.afk_poller_new, self._t, self._a)
         self._made(rc)
+        self._buf = _Buffers(16)
+
+    def _copy_out(self, r, listed, repo_str, rc):
+        return _collect(r, listed, repo_str, rc, self._buf)
 
     def run_once(self, config):
         """Runs one poll tick with config (an afk.Config) and returns its

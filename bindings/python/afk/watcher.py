@@ -407,7 +407,7 @@ class Actions(list):
         return (Actions, (list(self), self.errors))
 
 
-def _collect_actions(a, listed, repo_str):
+def _collect_actions(a, listed, repo_str, rc=None):
     """Copies the C actions a into afk.Actions, mapping each run back to
     the Issue list_ready returned for it (in the tracker's order, so a
     repeated listing maps to each copy in turn)."""
