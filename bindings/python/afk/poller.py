@@ -123,13 +123,15 @@ def _collect(r, listed, repo_str, rc, buf):
     if nd > buf.n:
         buf.__init__(nd)
         L.afk_result_dispatches(r, buf.index, buf.thread, nd)
-    if nd == n and rc == 0:
+    if nd == n and rc == 0 and n:
         skipped = []
     else:
         codes = _array("i", _ZERO) * n
-        if n and L.afk_result_reasons(r, codes.buffer_info()[0], n) != n:
-            # Not the listing the library holds (a tick that failed while
-            # handing it over): find each issue by (repo, number).
+        if L.afk_result_reasons(r, codes.buffer_info()[0] if n else None,
+                                n) != n:
+            # Not the listing handed over: a built-in tracker listed it,
+            # or the tick failed while it was handed over.  Find each
+            # issue by (repo, number).
             res = _collect_slow(r, listed, L.afk_result_skipped_count(r),
                                 repo_str)
             res.errors = _errors(r)
