@@ -24,6 +24,12 @@ are the host's own objects.
     for a in watcher.run_once(cfg):        # now=None: time.time()
         print(a.repo, a.number, a.action, a.reason, a.phase)
 
+Or the built-in adapters the configuration selects (its tracker, agent,
+ci and notifier keys), any one of them replaced by a host object:
+
+    poller = afk.Poller.from_config(cfg)
+    watcher = afk.Watcher.from_config(cfg, notifier=my_pager)
+
 Adapters are duck-typed host objects (None is refused).  Before an armed
 tick calls anything, run_once() checks that every method that tick may
 call is there and callable, and raises TypeError naming the first that

@@ -174,6 +174,17 @@ def _refuse_none(kind, **adapters):
                             % (kind, param))
 
 
+# The handle attribute of each adapter role.
+_ROLE_HANDLE = {"tracker": "_t", "agent": "_a", "ci": "_c", "notifier": "_n"}
+
+
+def _config_for(kind, config):
+    """Refuses a from_config() whose config is not an afk.Config."""
+    if not isinstance(config, Config):
+        raise TypeError("afk.%s.from_config() needs an afk.Config, not %s"
+                        % (kind, type(config).__name__))
+
+
 class _Ticker:
     """What a Poller and a Watcher share: the C handles they own, the
     state of their callbacks (a _Tick, as _st), the lock that lets one
@@ -200,6 +211,11 @@ class _Ticker:
         self._lock = _threading.RLock()
         self._ticking = 0
         self._st = st
+        # What an armed tick checks: the methods of the host's adapters
+        # (a slot left None is served by a built-in adapter).
+        self._needs = tuple(r for r in self._required
+                            if getattr(st, r[0]) is not None)
+        self._builtins = ()
 
     @property
     def tracker(self):
@@ -235,7 +251,7 @@ class _Ticker:
             return
         st = self._st
         try:
-            for slot, param, name in self._required:
+            for slot, param, name in self._needs:
                 fn = getattr(getattr(st, slot), name, None)
                 if not callable(fn):
                     raise TypeError(
@@ -247,6 +263,41 @@ class _Ticker:
         except BaseException as e:
             self.last_result, self.last_error = None, str(e)
             raise
+
+    def _set_builtin(self, role, config):
+        """Registers the built-in adapter config selects for role
+        ("tracker", "agent", "ci" or "notifier") on its handle; on
+        failure frees what was made and raises afk.Error with the
+        library's message (a missing token variable, no such kind)."""
+        attr = _ROLE_HANDLE[role]
+        h = getattr(self, attr)
+        rc = getattr(_L, "afk_%s_set_builtin" % role)(h, config._h)
+        if rc:
+            msg = _text(getattr(_L, "afk_%s_errmsg" % role)(h))
+            self.close()
+            if rc == ENOMEM:
+                raise MemoryError(msg)
+            raise Error(rc, "afk.%s.from_config(): %s" % (self._kind, msg))
+        self._builtins += (role,)
+
+    def check_online(self):
+        """Checks each built-in adapter with its read-only probe (what
+        `afk check-config --online` does): a dict from the role of each
+        built-in this object uses ("tracker", "agent", "ci",
+        "notifier") to None when it answered as it should, else the
+        probe's message (unreachable, a token the server refuses, ...).
+        The host's own adapters are not probed.  Calls the network."""
+        out = {}
+        with self._lock:
+            for role in self._builtins:
+                h = getattr(self, _ROLE_HANDLE[role])
+                if h is None:
+                    raise ValueError("check_online() on a closed afk."
+                                     + self._kind)
+                rc = getattr(_L, "afk_%s_probe" % role)(h)
+                out[role] = (_text(getattr(_L, "afk_%s_errmsg" % role)(h))
+                             if rc else None)
+        return out
 
     def _not_config(self, config):
         """Refuses a run_once() whose config is not an afk.Config."""

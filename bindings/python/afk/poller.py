@@ -12,8 +12,8 @@ from .errors import strerror
 from .failures import _failures
 from .constants import SKIP_AGENT_UNAVAILABLE, SKIP_NOT_ALLOWLISTED
 from .issue import Issue
-from ._ticker import (_Tick, _Ticker, _add_label_cb, _list_ready_cb,
-                      _refuse_none, _upsert_comment_cb)
+from ._ticker import (_Tick, _Ticker, _add_label_cb, _config_for,
+                      _list_ready_cb, _refuse_none, _upsert_comment_cb)
 
 
 # --- results -------------------------------------------------------------
@@ -272,35 +272,58 @@ class Poller(_Ticker):
     _c_free_out = "afk_result_free"
 
     def __init__(self, tracker, t3_client):
+        _refuse_none("Poller", tracker=tracker, t3_client=t3_client)
+        self._setup(None, tracker, t3_client)
+
+    @classmethod
+    def from_config(cls, config, *, tracker=None, t3_client=None):
+        """A Poller over the built-in adapters config (an afk.Config)
+        selects - its "tracker" and "agent" keys - with the trust gate,
+        the blocker read and the ETag cache of the library's own
+        trackers.  Pass tracker= or t3_client= (a host object, as for
+        Poller()) to replace that one adapter and keep the other built
+        in.  Raises afk.Error (ECONFIG) naming the adapter when config
+        selects none or its set-up fails (a token variable not set).
+        The built-ins take what they need from config now: later changes
+        to it reach the ticks (run_once(config)) but not the adapters."""
+        _config_for("Poller", config)
+        self = cls.__new__(cls)
+        self._setup(config, tracker, t3_client)
+        return self
+
+    def _setup(self, config, tracker, t3_client):
         #: The afk.Result of the last run_once() (None: none started).
         self.last_result = None
         #: The library's message for the last run_once() ("": success).
         self.last_error = ""
-        _refuse_none("Poller", tracker=tracker, t3_client=t3_client)
         _Ticker.__init__(self, _Tick(tracker, t3_client))
         st = self._st
-        # Kept as long as the C handles may call them.
-        self._cbs = (_list_ready_cb(st), _add_label_cb(st), _dispatch_cb(st))
-        # Only a tracker that has upsert_comment gets the run's first
-        # record written by the poll tick: a poll-only tracker keeps
-        # working without it.
-        upsert = None
-        if hasattr(tracker, "upsert_comment"):
-            upsert = _upsert_comment_cb(st)
-            self._cbs += (upsert,)
         L = _L
+        # Kept as long as the C handles may call them.
+        self._cbs = ()
+        self._buf = _Buffers(16)
         rc = (self._make("_t", L.afk_tracker_new) or
               self._make("_a", L.afk_agent_new))
-        if rc == 0:
-            rc = (L.afk_tracker_set_list_ready(self._t, self._cbs[0]) or
-                  L.afk_tracker_set_add_label(self._t, self._cbs[1]) or
-                  L.afk_agent_set_dispatch(self._a, self._cbs[2]))
-        if rc == 0 and upsert is not None:
-            rc = L.afk_tracker_set_upsert_comment(self._t, upsert)
-        if rc == 0:
-            rc = self._make("_p", L.afk_poller_new, self._t, self._a)
         self._made(rc)
-        self._buf = _Buffers(16)
+        if tracker is None:
+            self._set_builtin("tracker", config)
+        else:
+            self._cbs += (_list_ready_cb(st), _add_label_cb(st))
+            rc = (L.afk_tracker_set_list_ready(self._t, self._cbs[-2]) or
+                  L.afk_tracker_set_add_label(self._t, self._cbs[-1]))
+            # Only a tracker that has upsert_comment gets the run's first
+            # record written by the poll tick: a poll-only tracker keeps
+            # working without it.
+            if rc == 0 and hasattr(tracker, "upsert_comment"):
+                self._cbs += (_upsert_comment_cb(st),)
+                rc = L.afk_tracker_set_upsert_comment(self._t, self._cbs[-1])
+            self._made(rc)
+        if t3_client is None:
+            self._set_builtin("agent", config)
+        else:
+            self._cbs += (_dispatch_cb(st),)
+            self._made(L.afk_agent_set_dispatch(self._a, self._cbs[-1]))
+        self._made(self._make("_p", L.afk_poller_new, self._t, self._a))
 
     def _copy_out(self, r, listed, repo_str, rc):
         return _collect(r, listed, repo_str, rc, self._buf)

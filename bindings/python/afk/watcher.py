@@ -16,8 +16,8 @@ from .constants import (AGENT_RUNNING, AGENT_WAITING_INPUT, PHASE_DISPATCHED,
 from .config import Config
 from .issue import Issue
 from .failures import _failures
-from ._ticker import (_Tick, _Ticker, _add_label_cb, _list_ready_cb,
-                      _refuse_none, _upsert_comment_cb)
+from ._ticker import (_Tick, _Ticker, _add_label_cb, _config_for,
+                      _list_ready_cb, _refuse_none, _upsert_comment_cb)
 
 
 # --- the watch tick ------------------------------------------------------
@@ -514,42 +514,65 @@ class Watcher(_Ticker):
     _copy_out = staticmethod(_collect_actions)
 
     def __init__(self, tracker, t3_client, ci, notifier):
+        _refuse_none("Watcher", tracker=tracker, t3_client=t3_client, ci=ci,
+                     notifier=notifier)
+        self._setup(None, tracker, t3_client, ci, notifier)
+
+    @classmethod
+    def from_config(cls, config, *, tracker=None, t3_client=None, ci=None,
+                    notifier=None):
+        """A Watcher over the built-in adapters config (an afk.Config)
+        selects - its "tracker", "agent", "ci" and "notifier" keys.  Pass
+        any of tracker=, t3_client=, ci=, notifier= (a host object, as
+        for Watcher()) to replace that one adapter and keep the others
+        built in.  Raises afk.Error (ECONFIG) naming the adapter when
+        config selects none or its set-up fails.  See
+        Poller.from_config()."""
+        _config_for("Watcher", config)
+        self = cls.__new__(cls)
+        self._setup(config, tracker, t3_client, ci, notifier)
+        return self
+
+    def _setup(self, config, tracker, t3_client, ci, notifier):
         #: The actions of the last run_once() (None: none started).
         self.last_result = None
         #: The library's message for the last run_once() ("": success).
         self.last_error = ""
-        _refuse_none("Watcher", tracker=tracker, t3_client=t3_client, ci=ci,
-                     notifier=notifier)
         _Ticker.__init__(self, _WatchTick(tracker, t3_client, ci, notifier))
         st = self._st
-        # Kept as long as the C handles may call them.  Every method is
-        # registered: each is looked up only when the library calls it.
-        self._cbs = cbs = (
-            _list_ready_cb(st), _add_label_cb(st), _remove_label_cb(st),
-            _close_issue_cb(st), _find_comment_cb(st),
-            _upsert_comment_cb(st), _snapshot_cb(st), _send_turn_cb(st),
-            _ci_status_cb(st), _notify_cb(st))
         L = _L
-        rc = (self._make("_t", L.afk_tracker_new) or
-              self._make("_a", L.afk_agent_new) or
-              self._make("_c", L.afk_ci_new) or
-              self._make("_n", L.afk_notifier_new))
-        if rc == 0:
-            t, a = self._t, self._a
-            rc = (L.afk_tracker_set_list_ready(t, cbs[0]) or
-                  L.afk_tracker_set_add_label(t, cbs[1]) or
-                  L.afk_tracker_set_remove_label(t, cbs[2]) or
-                  L.afk_tracker_set_close_issue(t, cbs[3]) or
-                  L.afk_tracker_set_find_comment(t, cbs[4]) or
-                  L.afk_tracker_set_upsert_comment(t, cbs[5]) or
-                  L.afk_agent_set_snapshot(a, cbs[6]) or
-                  L.afk_agent_set_send_turn(a, cbs[7]) or
-                  L.afk_ci_set_status(self._c, cbs[8]) or
-                  L.afk_notifier_set_notify(self._n, cbs[9]))
-        if rc == 0:
-            rc = self._make("_w", L.afk_watcher_new, self._t, self._a,
-                            self._c, self._n)
-        self._made(rc)
+        # Kept as long as the C handles may call them.  Every method of a
+        # host adapter is registered: each is looked up only when the
+        # library calls it.
+        self._cbs = ()
+        self._made(self._make("_t", L.afk_tracker_new) or
+                   self._make("_a", L.afk_agent_new) or
+                   self._make("_c", L.afk_ci_new) or
+                   self._make("_n", L.afk_notifier_new))
+        host = (
+            (tracker, "tracker", self._t, (
+                (L.afk_tracker_set_list_ready, _list_ready_cb),
+                (L.afk_tracker_set_add_label, _add_label_cb),
+                (L.afk_tracker_set_remove_label, _remove_label_cb),
+                (L.afk_tracker_set_close_issue, _close_issue_cb),
+                (L.afk_tracker_set_find_comment, _find_comment_cb),
+                (L.afk_tracker_set_upsert_comment, _upsert_comment_cb))),
+            (t3_client, "agent", self._a, (
+                (L.afk_agent_set_snapshot, _snapshot_cb),
+                (L.afk_agent_set_send_turn, _send_turn_cb))),
+            (ci, "ci", self._c, ((L.afk_ci_set_status, _ci_status_cb),)),
+            (notifier, "notifier", self._n,
+             ((L.afk_notifier_set_notify, _notify_cb),)))
+        for obj, role, h, setters in host:
+            if obj is None:
+                self._set_builtin(role, config)
+                continue
+            for setter, make in setters:
+                cb = make(st)
+                self._cbs += (cb,)
+                self._made(setter(h, cb))
+        self._made(self._make("_w", L.afk_watcher_new, self._t, self._a,
+                              self._c, self._n))
 
     @property
     def ci(self):
