@@ -30,7 +30,10 @@ ci and notifier keys), any one of them replaced by a host object:
     poller = afk.Poller.from_config(cfg)
     watcher = afk.Watcher.from_config(cfg, notifier=my_pager)
 
-Adapters are duck-typed host objects (None is refused).  Before an armed
+Adapters are duck-typed host objects (None is refused); afk.adapters
+holds typing.Protocol classes of each (PollTracker, Tracker, PollAgent,
+Agent, CI, Notifier) for a type checker, and the package is typed
+(py.typed).  Before an armed
 tick calls anything, run_once() checks that every method that tick may
 call is there and callable, and raises TypeError naming the first that
 is not - a poll tick: tracker.list_ready, tracker.add_label,
@@ -130,11 +133,13 @@ from .failures import Failure, ListingFailure
 from .poller import Dispatch, Poller, Result, SkipReason
 from .watcher import (Action, ActionKind, Actions, EscalationReason, Phase,
                       Watcher)
+from .adapters import CI, Agent, Notifier, PollAgent, PollTracker, Tracker
 
 __all__ = [
     "__version__",
     "Config", "Issue", "Poller", "Result", "Dispatch", "SkipReason",
     "Failure", "ListingFailure", "Actions",
+    "PollTracker", "Tracker", "PollAgent", "Agent", "CI", "Notifier",
     "Error", "ReentrancyError", "library_version", "library_path",
     "strerror",
     "OK", "EINVAL", "ENOMEM", "ECONFIG", "EIO", "ERECURSIVE", "ECALLBACK",

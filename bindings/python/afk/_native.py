@@ -23,9 +23,12 @@ A library that is missing, is not libafk, or is older than MIN_VERSION
 raises ImportError naming the path tried and the version found.
 """
 
+from __future__ import annotations
+
 import ctypes
 import ctypes.util
 import os
+from typing import Any, Dict, List, Optional, Tuple
 from ctypes import (CFUNCTYPE, POINTER, c_char_p, c_int, c_long,
                     c_longlong, c_size_t, c_void_p)
 
@@ -66,7 +69,7 @@ _P = c_void_p            # any handle
 _PP = POINTER(c_void_p)  # a constructor's out-parameter
 
 # name: (restype, argtypes) for every C function the binding calls.
-PROTOTYPES = {
+PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     # common.h
     "afk_version": (c_char_p, []),
     "afk_strerror": (c_char_p, [c_int]),
@@ -192,7 +195,7 @@ PROTOTYPES = {
 }
 
 
-def _candidate():
+def _candidate() -> Tuple[str, str]:
     """The path to load and how it was chosen, or (None, why not)."""
     env = os.environ.get("AFK_LIBRARY")
     if env:
@@ -208,7 +211,7 @@ def _candidate():
                     % IN_TREE)
 
 
-def _parse_version(text):
+def _parse_version(text: str) -> Optional[Tuple[int, ...]]:
     try:
         parts = tuple(int(p) for p in text.split("."))
     except ValueError:
@@ -216,7 +219,7 @@ def _parse_version(text):
     return parts if len(parts) == 3 else None
 
 
-def load():
+def load() -> Tuple[Any, str, str]:
     """Loads libafk; returns (the library, its path, its version string)."""
     path, how = _candidate()
     try:
@@ -251,4 +254,9 @@ def load():
     return lib, path, version
 
 
+lib: Any
+path: str
+version: str
 lib, path, version = load()
+
+__all__ = ["ctypes", "c_long", "c_void_p", "lib", "path", "version"]

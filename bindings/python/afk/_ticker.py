@@ -1,8 +1,12 @@
 """afk._ticker - what afk.Poller and afk.Watcher share (internal)."""
 
+from __future__ import annotations
+
 import threading as _threading
 from array import array as _array
 from ctypes import byref as _byref, c_void_p as _c_void_p
+from typing import (Any, Callable, Dict, List, NoReturn, Optional, Tuple,
+                    TypeVar)
 
 from . import _native
 from ._native import lib as _L
@@ -21,15 +25,15 @@ class _Tick:
 
     __slots__ = ("tracker", "agent", "listed", "exc", "halt", "repos")
 
-    def __init__(self, tracker, agent):
+    def __init__(self, tracker: Any, agent: Any) -> None:
         self.tracker = tracker
         self.agent = agent
-        self.listed = None
-        self.exc = None
-        self.halt = None
-        self.repos = {}
+        self.listed: Any = None
+        self.exc: Optional[BaseException] = None
+        self.halt: Optional[str] = None
+        self.repos: Dict[bytes, str] = {}
 
-    def repo(self, b):
+    def repo(self, b: bytes) -> str:
         """The str of a repository name or a label the library passed
         (cached: a tick passes the same few again and again)."""
         s = self.repos.get(b)
@@ -39,7 +43,7 @@ class _Tick:
             s = self.repos[b] = b.decode("utf-8", "replace")
         return s
 
-    def fail(self, call, exc, what):
+    def fail(self, call: int, exc: BaseException, what: str) -> int:
         """Records exc to raise after the C call - the first only: the
         tick goes on with the other repositories or runs - and tells the
         library the callback failed: AFK_EUNAVAIL for a server that
@@ -64,7 +68,7 @@ class _Tick:
             return EUNAVAIL
         return ECALLBACK
 
-    def halted(self, call, what):
+    def halted(self, call: int, what: str) -> int:
         """Fails a callback that would start new work - a dispatch, the
         watch of the next run - without calling the host: an earlier one
         of the tick raised KeyboardInterrupt or SystemExit, and the host
@@ -79,11 +83,13 @@ class _Tick:
         return ECALLBACK
 
 
-def _split_listing(listed):
+def _split_listing(listed: List[Any]
+                   ) -> Tuple[List[Issue], List[ListingFailure]]:
     """What list_ready returned, as its afk.Issue objects and its
     afk.ListingFailure objects, each in order; TypeError for anything
     else."""
-    issues, failures = [], []
+    issues: List[Issue] = []
+    failures: List[ListingFailure] = []
     for x in listed:
         if isinstance(x, Issue):
             issues.append(x)
@@ -100,15 +106,18 @@ def _split_listing(listed):
 _PTR = next(c for c in "QLI" if _array(c).itemsize ==
             _native.ctypes.sizeof(_native.c_void_p))
 
+# A C callback as ctypes made it (kept alive as long as C may call it).
+_CFn = Any
 
-def _list_ready_cb(st):
+
+def _list_ready_cb(st: _Tick) -> _CFn:
     """The C list_ready callback over st.  Like every callback here it
     catches everything (a Python exception cannot cross C), records it
     and returns AFK_ECALLBACK."""
     L = _L
-    handle_of = Issue._h.__get__
+    handle_of: Callable[[Issue], int] = Issue._h.__get__  # type: ignore
 
-    def list_ready(call, repos, nrepos, userdata):
+    def list_ready(call: int, repos: Any, nrepos: int, userdata: Any) -> int:
         try:
             names = list(map(st.repo, repos[:nrepos]))
             got = st.tracker.list_ready(names)
@@ -120,7 +129,7 @@ def _list_ready_cb(st):
                                 "afk.ListingFailure objects, not %s"
                                 % type(got).__name__) from None
             listed = list(it)  # the host may change its own list later
-            failures = ()
+            failures: List[ListingFailure] = []
             try:
                 # The slot's getter refuses anything but an afk.Issue.
                 handles = _array(_PTR, map(handle_of, listed))
@@ -143,8 +152,9 @@ def _list_ready_cb(st):
     return _native.LIST_READY_FN(list_ready)
 
 
-def _add_label_cb(st):
-    def add_label(call, repo, number, label, userdata):
+def _add_label_cb(st: _Tick) -> _CFn:
+    def add_label(call: int, repo: bytes, number: int, label: bytes,
+                  userdata: Any) -> int:
         try:
             st.tracker.add_label(st.repo(repo), number, st.repo(label))
             return 0
@@ -154,8 +164,9 @@ def _add_label_cb(st):
     return _native.ADD_LABEL_FN(add_label)
 
 
-def _upsert_comment_cb(st):
-    def upsert_comment(call, repo, number, marker, body, userdata):
+def _upsert_comment_cb(st: _Tick) -> _CFn:
+    def upsert_comment(call: int, repo: bytes, number: int, marker: bytes,
+                       body: bytes, userdata: Any) -> int:
         try:
             st.tracker.upsert_comment(st.repo(repo), number, _text(marker),
                                       _text(body))
@@ -166,7 +177,7 @@ def _upsert_comment_cb(st):
     return _native.UPSERT_COMMENT_FN(upsert_comment)
 
 
-def _refuse_none(kind, **adapters):
+def _refuse_none(kind: str, **adapters: object) -> None:
     """TypeError for an adapter given as None: no tick could use it."""
     for param, obj in adapters.items():
         if obj is None:
@@ -174,11 +185,13 @@ def _refuse_none(kind, **adapters):
                             % (kind, param))
 
 
+_T = TypeVar("_T", bound="_Ticker")
+
 # The handle attribute of each adapter role.
 _ROLE_HANDLE = {"tracker": "_t", "agent": "_a", "ci": "_c", "notifier": "_n"}
 
 
-def _config_for(kind, config):
+def _config_for(kind: str, config: object) -> None:
     """Refuses a from_config() whose config is not an afk.Config."""
     if not isinstance(config, Config):
         raise TypeError("afk.%s.from_config() needs an afk.Config, not %s"
@@ -205,27 +218,42 @@ class _Ticker:
                  Python
     """
 
-    def __init__(self, st):
+    _kind: str
+    _tick_name: str
+    _handles: Tuple[Tuple[str, Callable[[Optional[int]], None]], ...]
+    _required: Tuple[Tuple[str, str, str], ...]
+    _c_run: str
+    _c_errmsg: str
+    _c_free_out: str
+    last_result: Any
+    last_error: str
+
+    def _copy_out(self, r: int, listed: Any, repo_str: Callable[[bytes], str],
+                  rc: int) -> Any:
+        raise NotImplementedError
+
+    def __init__(self, st: _Tick) -> None:
         for name, _ in self._handles:
             setattr(self, name, None)
         self._lock = _threading.RLock()
         self._ticking = 0
+        self._cbs: Tuple[_CFn, ...] = ()
         self._st = st
         # What an armed tick checks: the methods of the host's adapters
         # (a slot left None is served by a built-in adapter).
         self._needs = tuple(r for r in self._required
                             if getattr(st, r[0]) is not None)
-        self._builtins = ()
+        self._builtins: Tuple[str, ...] = ()
 
     @property
-    def tracker(self):
+    def tracker(self) -> Any:
         return self._st.tracker
 
     @property
-    def t3_client(self):
+    def t3_client(self) -> Any:
         return self._st.agent
 
-    def _make(self, name, new, *args):
+    def _make(self, name: str, new: Callable[..., int], *args: Any) -> int:
         """Calls new(&handle, *args) and keeps the handle as self.<name>
         (what new left there, had it failed too).  Returns new's code."""
         h = _c_void_p()
@@ -233,7 +261,7 @@ class _Ticker:
         setattr(self, name, h.value)
         return rc
 
-    def _made(self, rc):
+    def _made(self, rc: int) -> None:
         """The end of making: when rc says it failed, frees what was made
         and raises."""
         if rc:
@@ -241,7 +269,7 @@ class _Ticker:
             _raise_code(rc, "making the %s: %s"
                         % (self._kind.lower(), strerror(rc)))
 
-    def _check_methods(self, config):
+    def _check_methods(self, config: Config) -> None:
         """Before an armed tick calls anything: refuses, with TypeError
         naming it, a method the tick needs (self._required) that is
         missing or not callable.  Found missing half-way, it would start
@@ -264,13 +292,15 @@ class _Ticker:
             self.last_result, self.last_error = None, str(e)
             raise
 
-    def _set_builtin(self, role, config):
+    def _set_builtin(self, role: str, config: Optional[Config]) -> None:
         """Registers the built-in adapter config selects for role
         ("tracker", "agent", "ci" or "notifier") on its handle; on
         failure frees what was made and raises afk.Error with the
         library's message (a missing token variable, no such kind)."""
         attr = _ROLE_HANDLE[role]
         h = getattr(self, attr)
+        if config is None:
+            raise TypeError("the built-in %s needs a configuration" % role)
         rc = getattr(_L, "afk_%s_set_builtin" % role)(h, config._h)
         if rc:
             msg = _text(getattr(_L, "afk_%s_errmsg" % role)(h))
@@ -280,14 +310,14 @@ class _Ticker:
             raise Error(rc, "afk.%s.from_config(): %s" % (self._kind, msg))
         self._builtins += (role,)
 
-    def check_online(self):
+    def check_online(self) -> Dict[str, Optional[str]]:
         """Checks each built-in adapter with its read-only probe (what
         `afk check-config --online` does): a dict from the role of each
         built-in this object uses ("tracker", "agent", "ci",
         "notifier") to None when it answered as it should, else the
         probe's message (unreachable, a token the server refuses, ...).
         The host's own adapters are not probed.  Calls the network."""
-        out = {}
+        out: Dict[str, Optional[str]] = {}
         with self._lock:
             for role in self._builtins:
                 h = getattr(self, _ROLE_HANDLE[role])
@@ -299,13 +329,13 @@ class _Ticker:
                              if rc else None)
         return out
 
-    def _not_config(self, config):
+    def _not_config(self, config: object) -> NoReturn:
         """Refuses a run_once() whose config is not an afk.Config."""
         msg = "run_once() needs an afk.Config, not %s" % type(config).__name__
         self.last_result, self.last_error = None, msg
         raise TypeError(msg)
 
-    def _run(self, config, *args):
+    def _run(self, config: Config, *args: Any) -> Any:
         """Runs one tick with config, args after it in the C call, and
         returns or raises as run_once() says."""
         if not isinstance(config, Config):
@@ -355,7 +385,7 @@ class _Ticker:
             raise MemoryError(msg)
         raise Error(rc, msg, result)
 
-    def close(self):
+    def close(self) -> None:
         """Frees the C handles: the poller's (or the watcher's) own first,
         then the adapters.  A closed Poller or Watcher refuses run_once();
         closing twice is a no-op."""
@@ -372,7 +402,7 @@ class _Ticker:
             if lock is not None:
                 lock.release()
 
-    def _free(self):
+    def _free(self) -> None:
         handles = self._handles
         hs = [getattr(self, name) for name, _ in handles]
         for name, _ in handles:
@@ -380,16 +410,16 @@ class _Ticker:
         for (_, free), h in zip(handles, hs):
             free(h)
 
-    def __del__(self):
+    def __del__(self) -> None:
         # No tick can run: run_once() holds a reference to self.
         if any(getattr(self, name, None) for name, _ in self._handles):
             self._free()
 
-    def __enter__(self):
+    def __enter__(self: _T) -> _T:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         raise TypeError("an afk.%s cannot be pickled or copied" % self._kind)

@@ -1,10 +1,13 @@
 """afk.config - afk.Config, a libafk configuration."""
 
+from __future__ import annotations
+
 import json as _json
 import os as _os
 import threading as _threading
 from ctypes import (byref as _byref, c_void_p as _c_void_p,
                     string_at as _string_at)
+from typing import Any, Dict, Mapping, Tuple, Union
 
 from ._native import lib as _L
 from ._util import _cstr, _text
@@ -13,8 +16,8 @@ from .errors import _raise_code, strerror
 
 # --- the configuration ---------------------------------------------------
 
-def _config_keys():
-    keys = []
+def _config_keys() -> Tuple[str, ...]:
+    keys: list[str] = []
     while True:
         k = _L.afk_config_key(len(keys))
         if k is None:
@@ -26,7 +29,7 @@ _KEYS = _config_keys()
 _KEY_BYTES = {k: k.encode("ascii") for k in _KEYS}
 
 
-def _freeze(v):
+def _freeze(v: Any) -> Any:
     """A JSON value as a read-only-looking Python value: arrays become
     tuples (objects stay dicts, copies the config does not see)."""
     if isinstance(v, list):
@@ -36,7 +39,7 @@ def _freeze(v):
     return v
 
 
-def _thaw(v):
+def _thaw(v: Any) -> Any:
     """A Python value as something json.dumps writes: tuples and lists are
     arrays, path-like objects strings."""
     if isinstance(v, _os.PathLike):
@@ -48,7 +51,7 @@ def _thaw(v):
     return v
 
 
-def _dumps(v):
+def _dumps(v: Any) -> bytes:
     return _json.dumps(_thaw(v), allow_nan=False).encode("utf-8")
 
 
@@ -85,10 +88,13 @@ class Config:
 
     __slots__ = ("_h", "_lock", "__weakref__")
 
+    _h: int
+    _lock: _threading.RLock
+
     #: The names of every key, in the library's order.
     KEYS = _KEYS
 
-    def __init__(self, **settings):
+    def __init__(self, **settings: Any) -> None:
         object.__setattr__(self, "_h", None)
         object.__setattr__(self, "_lock", _threading.RLock())
         h = _c_void_p()
@@ -98,7 +104,7 @@ class Config:
         object.__setattr__(self, "_h", h.value)
         self._load(settings, "Config()")
 
-    def __del__(self, _free=_L.afk_config_free):
+    def __del__(self, _free: Any = _L.afk_config_free) -> None:
         try:
             h = object.__getattribute__(self, "_h")
         except AttributeError:  # __init__ never ran
@@ -108,11 +114,11 @@ class Config:
             _free(h)
 
     # Copying the handle would free it twice: rebuild from the values.
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (_config_from_dict, (self.to_dict(),))
 
     @classmethod
-    def from_file(cls, path):
+    def from_file(cls, path: Union[str, bytes, _os.PathLike[str]]) -> Config:
         """A Config read from the JSON file at path (see afk.json(5)),
         over the defaults.  ValueError (or OSError) with the library's
         message, which names the key and its line."""
@@ -123,7 +129,7 @@ class Config:
         return cfg
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str) -> Config:
         """A Config read from JSON text (a str), as from_file()."""
         cfg = cls()
         with cfg._lock:
@@ -132,10 +138,10 @@ class Config:
                 _raise_code(rc, cfg._errmsg())
         return cfg
 
-    def _errmsg(self):
+    def _errmsg(self) -> str:
         return _text(_L.afk_config_errmsg(self._h))
 
-    def _load(self, settings, who):
+    def _load(self, settings: Mapping[str, Any], who: str) -> None:
         for key in settings:
             if key not in _KEY_BYTES:
                 raise TypeError("%s got an unexpected keyword argument %r"
@@ -153,12 +159,12 @@ class Config:
                     msg = msg[len("<string>:1: "):]
                 _raise_code(rc, msg)
 
-    def update(self, **settings):
+    def update(self, **settings: Any) -> None:
         """Sets several keys at once: all of them or, on a refusal (which
         raises as the constructor does), none."""
         self._load(settings, "update()")
 
-    def set(self, key, value):
+    def set(self, key: str, value: Any) -> None:
         """Sets one key; cfg.set("allowlist", [...]) is cfg.allowlist = [...]"""
         kb = _KEY_BYTES.get(key)
         if kb is None:
@@ -169,7 +175,7 @@ class Config:
             if rc:
                 _raise_code(rc, self._errmsg())
 
-    def get(self, key):
+    def get(self, key: str) -> Any:
         """The value of one key (cfg.get("allowlist") is cfg.allowlist)."""
         kb = _KEY_BYTES.get(key)
         if kb is None:
@@ -179,13 +185,16 @@ class Config:
             rc = _L.afk_config_get(self._h, kb, _byref(out))
         if rc:
             _raise_code(rc, "afk_config_get(%s): %s" % (key, strerror(rc)))
+        ptr = out.value
+        if ptr is None:  # never, after a success
+            raise MemoryError("afk_config_get(%s): no value" % key)
         try:
-            text = _string_at(out.value)
+            text = _string_at(ptr)
         finally:
-            _L.afk_free(out.value)
+            _L.afk_free(ptr)
         return _freeze(_json.loads(text))
 
-    def apply_env(self):
+    def apply_env(self) -> None:
         """Applies $AFK_KILL_SWITCH and $AFK_ALLOWLIST (see
         afk_config_apply_env(3)); ValueError when one is malformed."""
         with self._lock:
@@ -194,44 +203,44 @@ class Config:
                 _raise_code(rc, self._errmsg())
 
     @property
-    def armed(self):
+    def armed(self) -> bool:
         """True when a tick with this configuration may dispatch: the kill
         switch is off and the allowlist is not empty."""
         return bool(_L.afk_config_armed(self._h))
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         """Every key and its value."""
         return {k: self.get(k) for k in _KEYS}
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Only reached for names that are not methods or slots.
         if name in _KEY_BYTES:
             return self.get(name)
         raise AttributeError("afk.Config has no attribute or key %r"
                              % (name,))
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if name in _KEY_BYTES:
             self.set(name, value)
         else:
             raise AttributeError("afk.Config has no key %r (keys: %s)"
                                  % (name, ", ".join(_KEYS)))
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("afk.Config keys cannot be deleted; set "
                              "them instead")
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Config):
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "afk.Config(%s)" % ", ".join(
             "%s=%r" % kv for kv in self.to_dict().items())
 
 
-def _config_from_dict(settings):
+def _config_from_dict(settings: Dict[str, Any]) -> Config:
     return Config(**settings)

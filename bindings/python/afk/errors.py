@@ -1,6 +1,9 @@
 """afk.errors - the library's codes and the exceptions the package raises."""
 
+from __future__ import annotations
+
 import errno as _errno
+from typing import NoReturn
 import os as _os
 
 from ._native import lib as _L
@@ -20,9 +23,9 @@ EPARSE = -9
 EUNAVAIL = -10
 
 
-def strerror(code):
+def strerror(code: int) -> str:
     """The library's English name of an AFK_* code."""
-    return _L.afk_strerror(code).decode("utf-8", "replace")
+    return str(_L.afk_strerror(code).decode("utf-8", "replace"))
 
 
 # --- errors --------------------------------------------------------------
@@ -36,7 +39,8 @@ class Error(Exception):
     (see Poller.run_once()).
     """
 
-    def __init__(self, code, message, result=None):
+    def __init__(self, code: int, message: str,
+                 result: object = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -47,7 +51,7 @@ class ReentrancyError(Error):
     """run_once() was called from inside one of its own callbacks."""
 
 
-def _raise_code(rc, message):
+def _raise_code(rc: int, message: str) -> NoReturn:
     """Raises the Python exception of a failed configuration or
     constructor call."""
     if rc == ENOMEM:

@@ -1,14 +1,15 @@
 """afk.failures - what went wrong in a tick, one repository or issue
 at a time."""
 
-from collections import namedtuple as _namedtuple
+from __future__ import annotations
+
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 from ._util import _INT_MIN, _LONG_MAX, _cstr, _index, _set, _text
 from .errors import EIO
 
 
-class Failure(_namedtuple("Failure", ["repo", "number", "code",
-                                     "message"])):
+class Failure(NamedTuple):
     """One failure a tick met - and, unless it stopped the tick, went on
     from: a repository that could not be listed, an issue that could not
     be vetted, a dispatch or a label (or, in a watch tick, a run) that
@@ -23,7 +24,10 @@ class Failure(_namedtuple("Failure", ["repo", "number", "code",
              method that raised, the method and its exception
     """
 
-    __slots__ = ()
+    repo: str
+    number: int
+    code: int
+    message: str
 
 
 class ListingFailure:
@@ -65,7 +69,14 @@ class ListingFailure:
 
     __slots__ = ("repo", "number", "message", "code", "_c")
 
-    def __init__(self, repo, number=0, message=None, code=EIO):
+    repo: str
+    number: int
+    message: Optional[str]
+    code: int
+    _c: Tuple[bytes, int, int, Optional[bytes]]
+
+    def __init__(self, repo: str, number: int = 0,
+                 message: Optional[str] = None, code: int = EIO) -> None:
         repo_b = _cstr(repo, "ListingFailure: repo")
         if not repo_b:
             raise ValueError("ListingFailure: repo must not be empty")
@@ -87,32 +98,37 @@ class ListingFailure:
         # The arguments of afk_call_add_error() after the call.
         _set(self, "_c", (repo_b, number, code, message_b))
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("afk.ListingFailure is immutable")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("afk.ListingFailure is immutable")
 
-    def _astuple(self):
+    def _astuple(self) -> Tuple[str, int, Optional[str], int]:
         return (self.repo, self.number, self.message, self.code)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (ListingFailure, self._astuple())
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, ListingFailure):
             return NotImplemented
         return self._astuple() == other._astuple()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._astuple())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return ("afk.ListingFailure(%r, %d, message=%r, code=%d)"
                 % self._astuple())
 
 
-def _failures(out, count, repo, number, code, message):
+def _failures(out: int, count: Callable[[int], int],
+              repo: Callable[[int, int], Optional[bytes]],
+              number: Callable[[int, int], int],
+              code: Callable[[int, int], int],
+              message: Callable[[int, int], Optional[bytes]]
+              ) -> List[Failure]:
     """The failures of a C result or actions out, as afk.Failure."""
     return [Failure(_text(repo(out, i)), number(out, i), code(out, i),
                     _text(message(out, i)))

@@ -1,6 +1,9 @@
 """afk.issue - afk.Issue, an issue as a tracker reports it."""
 
+from __future__ import annotations
+
 from ctypes import byref as _byref, c_void_p as _c_void_p
+from typing import Any, Dict, Iterable, Tuple
 
 from ._native import lib as _L
 from ._util import (_INT_MAX, _INT_MIN, _LONG_MAX, _cstr, _index, _set,
@@ -31,8 +34,20 @@ class Issue:
     __slots__ = ("repo", "number", "title", "labels", "priority",
                  "labeled_by_trusted", "blocked_by", "_h", "_key")
 
-    def __init__(self, repo, number, title="", labels=(), priority=0,
-                 labeled_by_trusted=False, blocked_by=()):
+    repo: str
+    number: int
+    title: str
+    labels: Tuple[str, ...]
+    priority: int
+    labeled_by_trusted: bool
+    blocked_by: Tuple[int, ...]
+    _h: int | None
+    _key: Tuple[bytes, int]
+
+    def __init__(self, repo: str, number: int, title: str = "",
+                 labels: Iterable[str] = (), priority: int = 0,
+                 labeled_by_trusted: bool = False,
+                 blocked_by: Iterable[int] = ()) -> None:
         _set(self, "_h", None)
         repo_b = _cstr(repo, "repo")
         if not repo_b:
@@ -44,9 +59,9 @@ class Issue:
         if isinstance(labels, (str, bytes)):
             raise TypeError("labels must be an iterable of str, not a "
                             "single %s" % type(labels).__name__)
-        labels = tuple(dict.fromkeys(labels))
+        labels_t = tuple(dict.fromkeys(labels))
         labels_b = []
-        for label in labels:
+        for label in labels_t:
             b = _cstr(label, "a label")
             if not b:
                 raise ValueError("a label must not be empty")
@@ -59,17 +74,17 @@ class Issue:
         if isinstance(blocked_by, (str, bytes)):
             raise TypeError("blocked_by must be an iterable of issue "
                             "numbers")
-        blocked_by = tuple(_index(n, "a blocker") for n in blocked_by)
-        for n in blocked_by:
+        blockers = tuple(_index(n, "a blocker") for n in blocked_by)
+        for n in blockers:
             if not 0 < n <= _LONG_MAX:
                 raise ValueError("a blocker must be an issue number > 0, "
                                  "not %d" % n)
 
-        h = _c_void_p()
-        rc = _L.afk_issue_new(_byref(h), repo_b, number)
+        out = _c_void_p()
+        rc = _L.afk_issue_new(_byref(out), repo_b, number)
         if rc:
             _raise_code(rc, "afk_issue_new: " + strerror(rc))
-        h = h.value
+        h = out.value
         _set(self, "_h", h)
         rc = 0
         if title_b:
@@ -80,20 +95,20 @@ class Issue:
             rc = rc or _L.afk_issue_set_priority(h, priority)
         if trusted:
             rc = rc or _L.afk_issue_set_trusted(h, 1)
-        for n in blocked_by:
+        for n in blockers:
             rc = rc or _L.afk_issue_add_blocker(h, n)
         if rc:
             _raise_code(rc, "building the issue: " + strerror(rc))
         _set(self, "repo", repo)
         _set(self, "number", number)
         _set(self, "title", title)
-        _set(self, "labels", labels)
+        _set(self, "labels", labels_t)
         _set(self, "priority", priority)
         _set(self, "labeled_by_trusted", trusted)
-        _set(self, "blocked_by", blocked_by)
+        _set(self, "blocked_by", blockers)
         _set(self, "_key", (repo_b, number))
 
-    def __del__(self, _free=_L.afk_issue_free):
+    def __del__(self, _free: Any = _L.afk_issue_free) -> None:
         try:
             h = self._h
         except AttributeError:  # __init__ never ran
@@ -102,13 +117,13 @@ class Issue:
             _set(self, "_h", None)
             _free(h)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("afk.Issue is immutable; use replace()")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("afk.Issue is immutable; use replace()")
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> Issue:
         """A copy with the given attributes changed."""
         fields = self._fields()
         for k in changes:
@@ -118,34 +133,35 @@ class Issue:
         fields.update(changes)
         return Issue(**fields)
 
-    def _fields(self):
+    def _fields(self) -> Dict[str, Any]:
         return {"repo": self.repo, "number": self.number,
                 "title": self.title, "labels": self.labels,
                 "priority": self.priority,
                 "labeled_by_trusted": self.labeled_by_trusted,
                 "blocked_by": self.blocked_by}
 
-    def _astuple(self):
+    def _astuple(self) -> Tuple[str, int, str, Tuple[str, ...], int, bool,
+                                Tuple[int, ...]]:
         return (self.repo, self.number, self.title, self.labels,
                 self.priority, self.labeled_by_trusted, self.blocked_by)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (Issue, self._astuple())
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Issue):
             return NotImplemented
         return self is other or self._astuple() == other._astuple()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._astuple())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return ("afk.Issue(%r, %d, title=%r, labels=%r, priority=%d, "
                 "labeled_by_trusted=%r, blocked_by=%r)" % self._astuple())
 
     @classmethod
-    def _from_handle(cls, h):
+    def _from_handle(cls, h: int) -> Issue:
         """A new Issue with the values of the C issue h (borrowed)."""
         n = _L.afk_issue_label_count(h)
         nb = _L.afk_issue_blocker_count(h)

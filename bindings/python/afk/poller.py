@@ -1,26 +1,36 @@
 """afk.poller - the poll tick: afk.Poller and what its run_once() returns."""
 
+from __future__ import annotations
+
 from array import array as _array
-from collections import namedtuple as _namedtuple
 from ctypes import c_char_p as _c_char_p, c_size_t as _c_size_t
 from itertools import compress as _compress
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List,
+                    NamedTuple, Optional, Tuple, Union)
 
 from . import _native
 from ._native import lib as _L
 from ._util import _text
 from .errors import strerror
-from .failures import _failures
+from .failures import Failure, _failures
 from .constants import SKIP_AGENT_UNAVAILABLE, SKIP_NOT_ALLOWLISTED
 from .issue import Issue
+if TYPE_CHECKING:
+    from .adapters import PollAgent, PollTracker
+    from .config import Config
+
 from ._ticker import (_Tick, _Ticker, _add_label_cb, _config_for,
                       _list_ready_cb, _refuse_none, _upsert_comment_cb)
 
 
 # --- results -------------------------------------------------------------
 
-#: One dispatch of a tick: the afk.Issue the tracker listed and the id of
-#: the agent's new thread (a str).
-Dispatch = _namedtuple("Dispatch", ["issue", "thread_id"])
+class Dispatch(NamedTuple):
+    """One dispatch of a tick: the afk.Issue the tracker listed (the
+    host's own object) and the id of the agent's new thread (a str)."""
+
+    issue: Issue
+    thread_id: str
 
 
 class SkipReason(str):
@@ -29,22 +39,24 @@ class SkipReason(str):
 
     __slots__ = ("code",)
 
-    def __new__(cls, code):
+    code: int
+
+    def __new__(cls, code: int) -> SkipReason:
         self = str.__new__(cls, _text(_L.afk_skip_reason_str(code)))
         self.code = code
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "afk.SkipReason(%d, %s)" % (self.code, str.__repr__(self))
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (SkipReason, (self.code,))
 
 
-class _Reasons(dict):
+class _Reasons(Dict[int, SkipReason]):
     """code -> its SkipReason, made once per code."""
 
-    def __missing__(self, code):
+    def __missing__(self, code: int) -> SkipReason:
         r = self[code] = SkipReason(code)
         return r
 
@@ -59,7 +71,11 @@ for _code in range(SKIP_NOT_ALLOWLISTED, SKIP_AGENT_UNAVAILABLE + 1):
 del _code
 
 
-class Result(list):
+#: A skipped issue: the host's afk.Issue, or (repo, number).
+Skipped = Tuple[Union[Issue, Tuple[str, int]], SkipReason]
+
+
+class Result(List[Dispatch]):
     """What one tick did: a list of afk.Dispatch, in the order made, so
     that a tick that dispatched nothing compares equal to [].
 
@@ -78,20 +94,25 @@ class Result(list):
 
     __slots__ = ("skipped", "errors")
 
-    def __init__(self, dispatched=(), skipped=(), errors=()):
+    skipped: List[Skipped]
+    errors: List[Failure]
+
+    def __init__(self, dispatched: Iterable[Dispatch] = (),
+                 skipped: Iterable[Skipped] = (),
+                 errors: Iterable[Failure] = ()) -> None:
         super().__init__(dispatched)
         self.skipped = list(skipped)
         self.errors = list(errors)
 
     @property
-    def dispatched(self):
+    def dispatched(self) -> Result:
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "afk.Result(dispatched=%s, skipped=%r, errors=%r)" % (
             list.__repr__(self), self.skipped, self.errors)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (Result, (list(self), self.skipped, self.errors))
 
 
@@ -101,13 +122,17 @@ class _Buffers:
 
     __slots__ = ("n", "index", "thread")
 
-    def __init__(self, n):
+    def __init__(self, n: int) -> None:
+        self.grow(n)
+
+    def grow(self, n: int) -> None:
         self.n = n
         self.index = (_c_size_t * n)()
         self.thread = (_c_char_p * n)()
 
 
-def _collect(r, listed, repo_str, rc, buf):
+def _collect(r: int, listed: List[Issue], repo_str: Callable[[bytes], str],
+             rc: int, buf: _Buffers) -> Result:
     """Copies the C result r, of a tick that returned rc, into a Result,
     as plain Python that outlives r.  Its issues are the host's own Issue
     objects: listed is what list_ready handed over, in order, and the
@@ -121,8 +146,9 @@ def _collect(r, listed, repo_str, rc, buf):
     n = len(listed)
     nd = L.afk_result_dispatches(r, buf.index, buf.thread, buf.n)
     if nd > buf.n:
-        buf.__init__(nd)
+        buf.grow(nd)
         L.afk_result_dispatches(r, buf.index, buf.thread, nd)
+    skipped: List[Skipped]
     if nd == n and rc == 0 and n:
         skipped = []
     else:
@@ -147,18 +173,19 @@ def _collect(r, listed, repo_str, rc, buf):
         res.append(Dispatch(
             listed[i] if i < n else
             Issue._from_handle(L.afk_result_dispatched_issue(r, k)),
-            thread[k].decode("utf-8", "replace")))
+            (thread[k] or b"").decode("utf-8", "replace")))
     return res
 
 
-def _errors(r):
+def _errors(r: int) -> List[Failure]:
     L = _L
     return _failures(r, L.afk_result_error_count, L.afk_result_error_repo,
                      L.afk_result_error_number, L.afk_result_error_code,
                      L.afk_result_error_message)
 
 
-def _collect_slow(r, listed, ns, repo_str):
+def _collect_slow(r: int, listed: List[Issue], ns: int,
+                  repo_str: Callable[[bytes], str]) -> Result:
     """Any result: each skipped issue is found by (repo, number) in
     listed, in order; the dispatched ones among what is left."""
     L = _L
@@ -167,40 +194,41 @@ def _collect_slow(r, listed, ns, repo_str):
         h = L.afk_result_dispatched_issue(r, i)
         dispatched.append(((L.afk_issue_repo(h), L.afk_issue_number(h)),
                            L.afk_result_dispatched_thread(r, i), h))
-    skipped = []
-    leftover = []
+    skipped: List[Skipped] = []
+    leftover: List[Issue] = []
     it = iter(listed)
     for i in range(ns):
         key = (L.afk_result_skipped_repo(r, i),
                L.afk_result_skipped_number(r, i))
-        for issue in it:
-            if issue._key == key:
+        found: Union[Issue, Tuple[str, int]]
+        for found in it:
+            if found._key == key:
                 break
-            leftover.append(issue)
+            leftover.append(found)
         else:
-            issue = (repo_str(key[0]), key[1])
-        skipped.append((issue, _reason(L.afk_result_skipped_reason(r, i))))
+            found = (repo_str(key[0]), key[1])
+        skipped.append((found, _reason(L.afk_result_skipped_reason(r, i))))
     leftover.extend(it)
-    by_key = {}
+    by_key: Dict[Tuple[bytes, int], Issue] = {}
     for issue in reversed(leftover):
         by_key[issue._key] = issue
     res = Result()
     res.skipped = skipped
     for key, thread, h in dispatched:
-        issue = by_key.pop(key, None)
-        if issue is None:
-            issue = Issue._from_handle(h)
-        res.append(Dispatch(issue, thread.decode("utf-8", "replace")))
+        mine = by_key.pop(key, None)
+        res.append(Dispatch(Issue._from_handle(h) if mine is None else mine,
+                            thread.decode("utf-8", "replace")))
     return res
 
 
 # --- the poller ----------------------------------------------------------
 
 
-def _dispatch_cb(st):
+def _dispatch_cb(st: _Tick) -> Any:
     L = _L
 
-    def dispatch(call, repo, number, prompt, userdata):
+    def dispatch(call: int, repo: bytes, number: int, prompt: bytes,
+                 userdata: Any) -> int:
         if st.halt is not None:
             return st.halted(call, "t3_client.dispatch")
         try:
@@ -271,12 +299,18 @@ class Poller(_Ticker):
     _c_errmsg = "afk_poller_errmsg"
     _c_free_out = "afk_result_free"
 
-    def __init__(self, tracker, t3_client):
+    _t: Optional[int]
+    _a: Optional[int]
+    _p: Optional[int]
+
+    def __init__(self, tracker: PollTracker, t3_client: PollAgent) -> None:
         _refuse_none("Poller", tracker=tracker, t3_client=t3_client)
         self._setup(None, tracker, t3_client)
 
     @classmethod
-    def from_config(cls, config, *, tracker=None, t3_client=None):
+    def from_config(cls, config: Config, *,
+                    tracker: Optional[PollTracker] = None,
+                    t3_client: Optional[PollAgent] = None) -> Poller:
         """A Poller over the built-in adapters config (an afk.Config)
         selects - its "tracker" and "agent" keys - with the trust gate,
         the blocker read and the ETag cache of the library's own
@@ -291,7 +325,9 @@ class Poller(_Ticker):
         self._setup(config, tracker, t3_client)
         return self
 
-    def _setup(self, config, tracker, t3_client):
+    def _setup(self, config: Optional[Config],
+               tracker: Optional[PollTracker],
+               t3_client: Optional[PollAgent]) -> None:
         #: The afk.Result of the last run_once() (None: none started).
         self.last_result = None
         #: The library's message for the last run_once() ("": success).
@@ -325,10 +361,11 @@ class Poller(_Ticker):
             self._made(L.afk_agent_set_dispatch(self._a, self._cbs[-1]))
         self._made(self._make("_p", L.afk_poller_new, self._t, self._a))
 
-    def _copy_out(self, r, listed, repo_str, rc):
+    def _copy_out(self, r: int, listed: Any,
+                  repo_str: Callable[[bytes], str], rc: int) -> Result:
         return _collect(r, listed, repo_str, rc, self._buf)
 
-    def run_once(self, config):
+    def run_once(self, config: Config) -> Result:
         """Runs one poll tick with config (an afk.Config) and returns its
         afk.Result.
 
@@ -372,4 +409,5 @@ class Poller(_Ticker):
         the result as .result.  A second thread calling run_once() on the
         same Poller waits for the first.
         """
-        return self._run(config)
+        res: Result = self._run(config)
+        return res

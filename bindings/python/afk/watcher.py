@@ -1,9 +1,12 @@
 """afk.watcher - the watch tick: afk.Watcher and its afk.Actions."""
 
+from __future__ import annotations
+
 import math as _math
 import time as _time
-from collections import namedtuple as _namedtuple
 from collections.abc import Mapping as _Mapping
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List,
+                    Mapping, NamedTuple, Optional, Tuple, Union)
 
 from . import _native
 from ._native import lib as _L
@@ -15,14 +18,18 @@ from .constants import (AGENT_RUNNING, AGENT_WAITING_INPUT, PHASE_DISPATCHED,
                         _PHASE_NAMES, _PR_STATES, _STATUSES)
 from .config import Config
 from .issue import Issue
-from .failures import _failures
+from .failures import Failure, _failures
+if TYPE_CHECKING:
+    from .adapters import CI, Agent, Notifier, Tracker
+
 from ._ticker import (_Tick, _Ticker, _add_label_cb, _config_for,
                       _list_ready_cb, _refuse_none, _upsert_comment_cb)
 
 
 # --- the watch tick ------------------------------------------------------
 
-def _code_of(v, names, lo, hi, what, alias=None):
+def _code_of(v: Any, names: Mapping[str, int], lo: int, hi: int, what: str,
+             alias: Optional[Callable[[str], str]] = None) -> int:
     """The C value of v: one of names (a str; alias(v) is tried too) or
     an int in lo..hi.  ValueError for anything else."""
     if isinstance(v, str):
@@ -32,29 +39,30 @@ def _code_of(v, names, lo, hi, what, alias=None):
         if code is not None:
             return code
     elif not isinstance(v, bool) and hasattr(type(v), "__index__"):
-        code = v.__index__()
+        code = int(v.__index__())
         if lo <= code <= hi:
             return code
     raise ValueError("%s must be one of %s or an int %d..%d, not %r"
                      % (what, ", ".join(map(repr, names)), lo, hi, v))
 
 
-def _dash_to_underscore(s):
+def _dash_to_underscore(s: str) -> str:
     return s.replace("-", "_")
 
 
-def _underscore_to_dash(s):
+def _underscore_to_dash(s: str) -> str:
     return s.replace("_", "-")
 
 
-def _member(obj, name):
+def _member(obj: Any, name: str) -> Any:
     """obj[name] of a mapping, else obj.name; None when it has none."""
     if isinstance(obj, _Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
 
 
-def _reply_str(v, what, error=TypeError):
+def _reply_str(v: Any, what: str,
+               error: type[Exception] = TypeError) -> Optional[bytes]:
     """A str a host method returned, as NUL-free UTF-8 (None: None)."""
     if v is None:
         return None
@@ -66,7 +74,7 @@ def _reply_str(v, what, error=TypeError):
     return b
 
 
-def _is_record(v):
+def _is_record(v: object) -> bool:
     """Something with members: not None, a scalar or a sequence (but a
     namedtuple is a record)."""
     if isinstance(v, tuple):
@@ -75,8 +83,9 @@ def _is_record(v):
         v, (str, bytes, bytearray, int, float, list))
 
 
-def _close_issue_cb(st):
-    def close_issue(call, repo, number, userdata):
+def _close_issue_cb(st: _Tick) -> Any:
+    def close_issue(call: int, repo: bytes, number: int,
+                    userdata: Any) -> int:
         try:
             st.tracker.close_issue(st.repo(repo), number)
             return 0
@@ -86,8 +95,9 @@ def _close_issue_cb(st):
     return _native.CLOSE_ISSUE_FN(close_issue)
 
 
-def _remove_label_cb(st):
-    def remove_label(call, repo, number, label, userdata):
+def _remove_label_cb(st: _Tick) -> Any:
+    def remove_label(call: int, repo: bytes, number: int, label: bytes,
+                     userdata: Any) -> int:
         try:
             st.tracker.remove_label(st.repo(repo), number, _text(label))
             return 0
@@ -97,16 +107,18 @@ def _remove_label_cb(st):
     return _native.REMOVE_LABEL_FN(remove_label)
 
 
-def _find_comment_cb(st):
+def _find_comment_cb(st: _Tick) -> Any:
     L = _L
 
-    def find_comment(call, repo, number, marker, userdata):
+    def find_comment(call: int, repo: bytes, number: int, marker: bytes,
+                     userdata: Any) -> int:
         if st.halt is not None:
             return st.halted(call, "tracker.find_comment")
         try:
             got = st.tracker.find_comment(st.repo(repo), number,
                                           _text(marker))
-            body, url = got, None
+            body: Any = got
+            url: Any = None
             if isinstance(got, tuple):
                 if len(got) != 2:
                     raise TypeError("tracker.find_comment must return the "
@@ -130,20 +142,20 @@ def _find_comment_cb(st):
     return _native.FIND_COMMENT_FN(find_comment)
 
 
-def _snapshot_cb(st):
+def _snapshot_cb(st: _Tick) -> Any:
     L = _L
 
-    def snapshot(call, thread, userdata):
+    def snapshot(call: int, thread: bytes, userdata: Any) -> int:
         try:
             snap = st.agent.snapshot(_text(thread))
             if not _is_record(snap):
                 raise TypeError("t3_client.snapshot must return a mapping "
                                 "or an object with state and phase, not %s"
                                 % type(snap).__name__)
-            state = _member(snap, "state")
-            if state is None:
+            given = _member(snap, "state")
+            if given is None:
                 raise ValueError("t3_client.snapshot returned no state")
-            state = _code_of(state, _AGENT_STATES, AGENT_RUNNING,
+            state = _code_of(given, _AGENT_STATES, AGENT_RUNNING,
                              AGENT_WAITING_INPUT, "the agent's state",
                              _dash_to_underscore)
             phase = _member(snap, "phase")
@@ -160,8 +172,9 @@ def _snapshot_cb(st):
     return _native.SNAPSHOT_FN(snapshot)
 
 
-def _send_turn_cb(st):
-    def send_turn(call, thread, prompt, userdata):
+def _send_turn_cb(st: _Tick) -> Any:
+    def send_turn(call: int, thread: bytes, prompt: bytes,
+                  userdata: Any) -> int:
         try:
             st.agent.send_turn(_text(thread), _text(prompt))
             return 0
@@ -171,7 +184,7 @@ def _send_turn_cb(st):
     return _native.SEND_TURN_FN(send_turn)
 
 
-def _failing_checks(failing):
+def _failing_checks(failing: Any) -> List[Tuple[bytes, Optional[bytes]]]:
     """[(name, url or None), ...] as bytes, from an iterable of names or
     (name, url) pairs, or a mapping of names to urls."""
     if isinstance(failing, (str, bytes)):
@@ -186,7 +199,7 @@ def _failing_checks(failing):
         raise ValueError("failing must be a list of check names or (name, "
                          "url) pairs, not %s" % type(failing).__name__) \
             from None
-    checks = []
+    checks: List[Tuple[bytes, Optional[bytes]]] = []
     for f in items:
         if isinstance(f, str):
             name, url = f, None
@@ -195,15 +208,16 @@ def _failing_checks(failing):
         else:
             raise ValueError("a failing check must be a name or a (name, "
                              "url) pair, not %r" % (f,))
-        name = _reply_str(name, "a failing check's name", ValueError)
-        if not name:
+        name_b = _reply_str(name, "a failing check's name", ValueError)
+        if not name_b:
             raise ValueError("a failing check's name must not be empty")
-        checks.append((name, _reply_str(url, "a failing check's url",
+        checks.append((name_b, _reply_str(url, "a failing check's url",
                                         ValueError) or None))
     return checks
 
 
-def _pr_info(got, pr):
+def _pr_info(got: Any, pr: int
+             ) -> Optional[Tuple[int, Optional[bytes], Optional[bytes]]]:
     """(number, author, branch) of the pull request ci.status reported in
     got - which one it is, for the run's checklist - or None when it
     named none.  ValueError for a bad value, or for an author or branch
@@ -227,13 +241,13 @@ def _pr_info(got, pr):
     if pr == PR_NONE:
         raise ValueError("ci.status returned pr_number %d but no pull "
                          "request (pr is \"none\")" % number.__index__())
-    return number.__index__(), author, branch
+    return int(number.__index__()), author, branch
 
 
-def _ci_status_cb(st):
+def _ci_status_cb(st: _WatchTick) -> Any:
     L = _L
 
-    def ci_status(call, repo, number, userdata):
+    def ci_status(call: int, repo: bytes, number: int, userdata: Any) -> int:
         try:
             got = st.ci.status(st.repo(repo), number)
             if got is None:
@@ -253,7 +267,7 @@ def _ci_status_cb(st):
                 ci, _STATUSES, STATUS_NONE, STATUS_FAILURE, "ci")
             deploy = STATUS_NONE if deploy is None else _code_of(
                 deploy, _STATUSES, STATUS_NONE, STATUS_FAILURE, "deploy")
-            checks = () if failing is None else _failing_checks(failing)
+            checks = [] if failing is None else _failing_checks(failing)
             info = _pr_info(got, pr)
             # All checked: nothing below fails but for memory.
             rc = (L.afk_call_set_pr(call, pr, head) or
@@ -272,8 +286,9 @@ def _ci_status_cb(st):
     return _native.CI_STATUS_FN(ci_status)
 
 
-def _notify_cb(st):
-    def notify(call, repo, number, message, link, userdata):
+def _notify_cb(st: _WatchTick) -> Any:
+    def notify(call: int, repo: bytes, number: int, message: bytes,
+               link: Optional[bytes], userdata: Any) -> int:
         try:
             st.notifier.notify(st.repo(repo), number, _text(message),
                                _text(link) or None)
@@ -288,9 +303,14 @@ class _Named(str):
     """A library phrase (a str) with the C value as .code."""
 
     __slots__ = ("code",)
-    _cache = None
+    _cache: Optional[Dict[int, Any]] = None
+    code: int
 
-    def __new__(cls, code):
+    @staticmethod
+    def _name(code: int) -> str:
+        raise NotImplementedError
+
+    def __new__(cls, code: int) -> Any:
         cache = cls.__dict__.get("_cache")
         if cache is None:
             cache = cls._cache = {}
@@ -301,11 +321,11 @@ class _Named(str):
             cache[code] = self
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "afk.%s(%d, %s)" % (type(self).__name__, self.code,
                                    str.__repr__(self))
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.code,))
 
 
@@ -317,7 +337,7 @@ class ActionKind(_Named):
     __slots__ = ()
 
     @staticmethod
-    def _name(code):
+    def _name(code: int) -> str:
         return _text(_L.afk_action_str(code))
 
 
@@ -329,7 +349,7 @@ class EscalationReason(_Named):
     __slots__ = ()
 
     @staticmethod
-    def _name(code):
+    def _name(code: int) -> str:
         return _text(_L.afk_escalation_str(code))
 
 
@@ -341,15 +361,13 @@ class Phase(_Named):
     __slots__ = ()
 
     @staticmethod
-    def _name(code):
+    def _name(code: int) -> str:
         if 0 <= code < len(_PHASE_NAMES):
             return _PHASE_NAMES[code]
         return "unknown phase"
 
 
-class Action(_namedtuple("Action", [
-        "issue", "thread_id", "action", "reason", "phase", "attempts",
-        "updated", "checklist"])):
+class Action(NamedTuple):
     """What one watch tick did with one run.
 
     issue      the afk.Issue tracker.list_ready returned for the run (a
@@ -367,20 +385,27 @@ class Action(_namedtuple("Action", [
     checklist  the comment's body as the tick left it ("" when none)
     """
 
-    __slots__ = ()
+    issue: Union[Issue, Tuple[str, int]]
+    thread_id: Optional[str]
+    action: ActionKind
+    reason: Optional[EscalationReason]
+    phase: Phase
+    attempts: int
+    updated: bool
+    checklist: str
 
     @property
-    def repo(self):
+    def repo(self) -> str:
         issue = self.issue
         return issue.repo if isinstance(issue, Issue) else issue[0]
 
     @property
-    def number(self):
+    def number(self) -> int:
         issue = self.issue
         return issue.number if isinstance(issue, Issue) else issue[1]
 
 
-class Actions(list):
+class Actions(List[Action]):
     """What one watch tick did: a list of afk.Action, one per run it
     acted on, in the tracker's order (== [] when there was none).
 
@@ -395,24 +420,29 @@ class Actions(list):
 
     __slots__ = ("errors",)
 
-    def __init__(self, actions=(), errors=()):
+    errors: List[Failure]
+
+    def __init__(self, actions: Iterable[Action] = (),
+                 errors: Iterable[Failure] = ()) -> None:
         super().__init__(actions)
         self.errors = list(errors)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "afk.Actions(%s, errors=%r)" % (list.__repr__(self),
                                               self.errors)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (Actions, (list(self), self.errors))
 
 
-def _collect_actions(a, listed, repo_str, rc=None):
+def _collect_actions(a: int, listed: Iterable[Issue],
+                     repo_str: Callable[[bytes], str],
+                     rc: Optional[int] = None) -> Actions:
     """Copies the C actions a into afk.Actions, mapping each run back to
     the Issue list_ready returned for it (in the tracker's order, so a
     repeated listing maps to each copy in turn)."""
     L = _L
-    slots = {}
+    slots: Dict[Tuple[bytes, int], List[Issue]] = {}
     for issue in listed:
         slots.setdefault(issue._key, []).append(issue)
     out = []
@@ -420,14 +450,15 @@ def _collect_actions(a, listed, repo_str, rc=None):
         repo_b = L.afk_actions_repo(a, i) or b""
         number = L.afk_actions_number(a, i)
         same = slots.get((repo_b, number))
+        which: Union[Issue, Tuple[str, int]]
         if same:
-            issue = same.pop(0) if len(same) > 1 else same[0]
+            which = same.pop(0) if len(same) > 1 else same[0]
         else:
-            issue = (repo_str(repo_b), number)
+            which = (repo_str(repo_b), number)
         kind = L.afk_actions_kind(a, i)
         reason = L.afk_actions_reason(a, i)
         out.append(Action(
-            issue, _text(L.afk_actions_thread(a, i)) or None,
+            which, _text(L.afk_actions_thread(a, i)) or None,
             ActionKind(kind), EscalationReason(reason) if reason else None,
             Phase(L.afk_actions_phase(a, i)), L.afk_actions_attempts(a, i),
             bool(L.afk_actions_updated(a, i)),
@@ -444,7 +475,8 @@ class _WatchTick(_Tick):
 
     __slots__ = ("ci", "notifier")
 
-    def __init__(self, tracker, agent, ci, notifier):
+    def __init__(self, tracker: Any, agent: Any, ci: Any,
+                 notifier: Any) -> None:
         _Tick.__init__(self, tracker, agent)
         self.ci = ci
         self.notifier = notifier
@@ -453,7 +485,7 @@ class _WatchTick(_Tick):
 _LLONG_MAX = 2 ** 63 - 1
 
 
-def _tick_time(now):
+def _tick_time(now: Union[None, int, float]) -> int:
     """now as the whole seconds since the epoch the library is given."""
     if now is None:
         return int(_time.time())
@@ -461,7 +493,7 @@ def _tick_time(now):
         raise TypeError("now must be seconds since the epoch (an int), "
                         "not a bool")
     if hasattr(type(now), "__index__"):
-        t = now.__index__()
+        t = int(now.__index__())  # type: ignore[union-attr]
     elif isinstance(now, float):
         if now != now or now in (float("inf"), float("-inf")):
             raise ValueError("now must be a finite time, not %r" % now)
@@ -513,14 +545,24 @@ class Watcher(_Ticker):
     _c_free_out = "afk_actions_free"
     _copy_out = staticmethod(_collect_actions)
 
-    def __init__(self, tracker, t3_client, ci, notifier):
+    _t: Optional[int]
+    _a: Optional[int]
+    _c: Optional[int]
+    _n: Optional[int]
+    _w: Optional[int]
+
+    def __init__(self, tracker: Tracker, t3_client: Agent, ci: CI,
+                 notifier: Notifier) -> None:
         _refuse_none("Watcher", tracker=tracker, t3_client=t3_client, ci=ci,
                      notifier=notifier)
         self._setup(None, tracker, t3_client, ci, notifier)
 
     @classmethod
-    def from_config(cls, config, *, tracker=None, t3_client=None, ci=None,
-                    notifier=None):
+    def from_config(cls, config: Config, *,
+                    tracker: Optional[Tracker] = None,
+                    t3_client: Optional[Agent] = None,
+                    ci: Optional[CI] = None,
+                    notifier: Optional[Notifier] = None) -> Watcher:
         """A Watcher over the built-in adapters config (an afk.Config)
         selects - its "tracker", "agent", "ci" and "notifier" keys.  Pass
         any of tracker=, t3_client=, ci=, notifier= (a host object, as
@@ -533,13 +575,15 @@ class Watcher(_Ticker):
         self._setup(config, tracker, t3_client, ci, notifier)
         return self
 
-    def _setup(self, config, tracker, t3_client, ci, notifier):
+    def _setup(self, config: Optional[Config], tracker: Optional[Tracker],
+               t3_client: Optional[Agent], ci: Optional[CI],
+               notifier: Optional[Notifier]) -> None:
         #: The actions of the last run_once() (None: none started).
         self.last_result = None
         #: The library's message for the last run_once() ("": success).
         self.last_error = ""
-        _Ticker.__init__(self, _WatchTick(tracker, t3_client, ci, notifier))
-        st = self._st
+        st = _WatchTick(tracker, t3_client, ci, notifier)
+        _Ticker.__init__(self, st)
         L = _L
         # Kept as long as the C handles may call them.  Every method of a
         # host adapter is registered: each is looked up only when the
@@ -571,18 +615,20 @@ class Watcher(_Ticker):
                 cb = make(st)
                 self._cbs += (cb,)
                 self._made(setter(h, cb))
+        self._wst = st
         self._made(self._make("_w", L.afk_watcher_new, self._t, self._a,
                               self._c, self._n))
 
     @property
-    def ci(self):
-        return self._st.ci
+    def ci(self) -> Any:
+        return self._wst.ci
 
     @property
-    def notifier(self):
-        return self._st.notifier
+    def notifier(self) -> Any:
+        return self._wst.notifier
 
-    def run_once(self, config, now=None):
+    def run_once(self, config: Config,
+                 now: Union[None, int, float] = None) -> Actions:
         """Runs one watch tick with config (an afk.Config) at time now
         and returns what it did: a list of afk.Action, one per run in
         progress, in the tracker's order (== [] when there was none).
@@ -624,4 +670,5 @@ class Watcher(_Ticker):
         except (TypeError, ValueError) as e:
             self.last_result, self.last_error = None, str(e)
             raise
-        return self._run(config, t)
+        acts: Actions = self._run(config, t)
+        return acts
