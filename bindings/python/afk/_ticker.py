@@ -23,12 +23,17 @@ class _Tick:
     of the tick running.  Kept apart from the Poller so that the C
     callbacks (closures over this) do not make a cycle through it."""
 
-    __slots__ = ("tracker", "agent", "listed", "exc", "halt", "repos")
+    __slots__ = ("tracker", "agent", "listed", "tids", "exc", "halt",
+                 "repos")
 
     def __init__(self, tracker: Any, agent: Any) -> None:
         self.tracker = tracker
         self.agent = agent
         self.listed: Any = None
+        # The thread ids of the tick's dispatches, in the order made: the
+        # library's result holds the same (each dispatch that returned 0
+        # is one of its dispatches, in order), so they are not read back.
+        self.tids: List[str] = []
         self.exc: Optional[BaseException] = None
         self.halt: Optional[str] = None
         self.repos: Dict[bytes, str] = {}
@@ -153,10 +158,13 @@ def _list_ready_cb(st: _Tick) -> _CFn:
 
 
 def _add_label_cb(st: _Tick) -> _CFn:
+    names = st.repos
+
     def add_label(call: int, repo: bytes, number: int, label: bytes,
                   userdata: Any) -> int:
         try:
-            st.tracker.add_label(st.repo(repo), number, st.repo(label))
+            st.tracker.add_label(names.get(repo) or st.repo(repo), number,
+                                 names.get(label) or st.repo(label))
             return 0
         except BaseException as e:
             return st.fail(call, e, "tracker.add_label")
@@ -213,9 +221,10 @@ class _Ticker:
     _c_run       the library's names of its run_once, its errmsg and the
     _c_errmsg    free of the result, looked up when called
     _c_free_out
-    _copy_out    (out, listed, repo_str, rc) -> the C result out, of a
-                 tick that returned rc, as plain
-                 Python
+    _copy_out    (out, listed, tids, rc) -> the C result out, of a tick
+                 that returned rc, as plain Python; listed and tids are
+                 what the tick's list_ready handed over and the thread
+                 ids its dispatches returned
     """
 
     _kind: str
@@ -228,7 +237,7 @@ class _Ticker:
     last_result: Any
     last_error: str
 
-    def _copy_out(self, r: int, listed: Any, repo_str: Callable[[bytes], str],
+    def _copy_out(self, r: int, listed: Any, tids: List[str],
                   rc: int) -> Any:
         raise NotImplementedError
 
@@ -238,11 +247,15 @@ class _Ticker:
         self._lock = _threading.RLock()
         self._ticking = 0
         self._cbs: Tuple[_CFn, ...] = ()
+        self._out = _c_void_p()
+        self._outref = _byref(self._out)
         self._st = st
         # What an armed tick checks: the methods of the host's adapters
         # (a slot left None is served by a built-in adapter).
-        self._needs = tuple(r for r in self._required
-                            if getattr(st, r[0]) is not None)
+        # (object, parameter name, method), looked up on each armed tick.
+        self._needs = tuple((getattr(st, slot), param, name)
+                            for slot, param, name in self._required
+                            if getattr(st, slot) is not None)
         self._builtins: Tuple[str, ...] = ()
 
     @property
@@ -269,18 +282,15 @@ class _Ticker:
             _raise_code(rc, "making the %s: %s"
                         % (self._kind.lower(), strerror(rc)))
 
-    def _check_methods(self, config: Config) -> None:
+    def _check_methods(self) -> None:
         """Before an armed tick calls anything: refuses, with TypeError
         naming it, a method the tick needs (self._required) that is
         missing or not callable.  Found missing half-way, it would start
         agents without locks (a tracker without add_label).  A disarmed
         tick calls nothing, so nothing is checked."""
-        if not _L.afk_config_armed(config._h):
-            return
-        st = self._st
         try:
-            for slot, param, name in self._needs:
-                fn = getattr(getattr(st, slot), name, None)
+            for obj, param, name in self._needs:
+                fn = getattr(obj, name, None)
                 if not callable(fn):
                     raise TypeError(
                         "afk.%s.run_once(): %s.%s is %s; an armed %s tick "
@@ -350,26 +360,32 @@ class _Ticker:
                 msg = "run_once() on a closed afk." + self._kind
                 self.last_result, self.last_error = None, msg
                 raise ValueError(msg)
-            self._check_methods(config)
-            saved = st.listed, st.exc, st.halt
+            if self._needs and L.afk_config_armed(config._h):
+                self._check_methods()
+            saved = st.listed, st.tids, st.exc, st.halt
             st.listed = ()
+            st.tids = []
             st.exc = st.halt = None
-            out = _c_void_p()
+            # The out-parameter is the ticker's own: one tick at a time
+            # writes it (a nested run_once() from a callback is refused
+            # and frees its own before the outer tick writes its result).
+            out = self._out
             self._ticking += 1
             try:
                 rc = getattr(L, self._c_run)(h, config._h, *args,
-                                             _byref(out))
-                listed, exc = st.listed, st.exc
+                                             self._outref)
+                listed, tids, exc = st.listed, st.tids, st.exc
             finally:
                 self._ticking -= 1
-                st.listed, st.exc, st.halt = saved
+                st.listed, st.tids, st.exc, st.halt = saved
             r = out.value
+            out.value = None
             msg = _text(getattr(L, self._c_errmsg)(h)) if rc else ""
             result = None
             try:
                 if r is not None:
                     try:
-                        result = self._copy_out(r, listed, st.repo, rc)
+                        result = self._copy_out(r, listed, tids, rc)
                     finally:
                         getattr(L, self._c_free_out)(r)
             finally:

@@ -21,7 +21,7 @@ def _cstr(s: object, what: str) -> bytes:
     if not isinstance(s, str):
         raise TypeError("%s must be a str, not %s" % (what, type(s).__name__))
     b = s.encode("utf-8")
-    if b"\0" in b:
+    if 0 in b:  # NUL; b"\0" in b would raise and clear an error each time
         raise ValueError("%s must not contain a NUL character" % what)
     return b
 

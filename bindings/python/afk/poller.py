@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array as _array
-from ctypes import c_char_p as _c_char_p, c_size_t as _c_size_t
+from ctypes import c_size_t as _c_size_t
 from itertools import compress as _compress
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List,
                     NamedTuple, Optional, Tuple, Union)
@@ -116,38 +116,46 @@ class Result(List[Dispatch]):
         return (Result, (list(self), self.skipped, self.errors))
 
 
-class _Buffers:
-    """Where a Poller's ticks read their dispatches into (grown as
-    needed; one tick at a time uses them, under the Poller's lock)."""
+# The array type code of a C size_t.
+_SIZE_T = next(c for c in "QLI" if _array(c).itemsize ==
+               _native.ctypes.sizeof(_c_size_t))
 
-    __slots__ = ("n", "index", "thread")
+
+class _Buffers:
+    """Where a Poller's ticks read the listing positions of their
+    dispatches into: an array of size_t (grown as needed; one tick at a
+    time uses it, under the Poller's lock)."""
+
+    __slots__ = ("n", "index", "addr")
 
     def __init__(self, n: int) -> None:
         self.grow(n)
 
     def grow(self, n: int) -> None:
         self.n = n
-        self.index = (_c_size_t * n)()
-        self.thread = (_c_char_p * n)()
+        self.index = _array(_SIZE_T, bytes(n * _array(_SIZE_T).itemsize))
+        self.addr: int = self.index.buffer_info()[0]
 
 
-def _collect(r: int, listed: List[Issue], repo_str: Callable[[bytes], str],
-             rc: int, buf: _Buffers) -> Result:
+def _collect(r: int, listed: List[Issue], tids: List[str], rc: int,
+             buf: _Buffers, repo_str: Callable[[bytes], str]) -> Result:
     """Copies the C result r, of a tick that returned rc, into a Result,
     as plain Python that outlives r.  Its issues are the host's own Issue
     objects: listed is what list_ready handed over, in order, and the
-    library says where in that listing each outcome is, in bulk: one C
+    library says where in that listing each dispatch is, in bulk: one C
     call for the dispatches (afk_result_dispatches(), into buf), one for
     the reasons of the whole listing (afk_result_reasons()) unless every
     issue was dispatched, and the failures only when there are some (a
     tick with a failure returns the first one's code, never 0, and a
-    tick that returns 0 judged every issue it listed)."""
+    tick that returns 0 judged every issue it listed).  tids are the
+    thread ids the dispatches returned, in order: the library's own
+    (read back only should the two counts differ)."""
     L = _L
     n = len(listed)
-    nd = L.afk_result_dispatches(r, buf.index, buf.thread, buf.n)
+    nd = L.afk_result_dispatches(r, buf.addr, None, buf.n)
     if nd > buf.n:
         buf.grow(nd)
-        L.afk_result_dispatches(r, buf.index, buf.thread, nd)
+        L.afk_result_dispatches(r, buf.addr, None, nd)
     skipped: List[Skipped]
     if nd == n and rc == 0 and n:
         skipped = []
@@ -167,13 +175,17 @@ def _collect(r: int, listed: List[Issue], repo_str: Callable[[bytes], str],
     res = Result.__new__(Result)
     res.skipped = skipped
     res.errors = _errors(r) if rc else []
-    index, thread = buf.index, buf.thread
+    if len(tids) != nd:
+        tids = [_text(L.afk_result_dispatched_thread(r, k))
+                for k in range(nd)]
+    index = buf.index
+    new = tuple.__new__
     for k in range(nd):
         i = index[k]
-        res.append(Dispatch(
+        res.append(new(Dispatch, (
             listed[i] if i < n else
             Issue._from_handle(L.afk_result_dispatched_issue(r, k)),
-            (thread[k] or b"").decode("utf-8", "replace")))
+            tids[k])))
     return res
 
 
@@ -241,13 +253,14 @@ def _dispatch_cb(st: _Tick) -> Any:
                 raise ValueError("t3_client.dispatch returned an empty "
                                  "thread id")
             b = tid.encode("utf-8")
-            if b"\0" in b:
+            if 0 in b:  # NUL; b"\0" in b would raise and clear an error each time
                 raise ValueError("t3_client.dispatch returned a thread id "
                                  "with a NUL character")
             rc = L.afk_call_set_thread_id(call, b)
             if rc:
                 raise MemoryError("afk_call_set_thread_id: "
                                   + strerror(rc))
+            st.tids.append(tid)
             return 0
         except BaseException as e:
             return st.fail(call, e, "t3_client.dispatch")
@@ -361,9 +374,9 @@ class Poller(_Ticker):
             self._made(L.afk_agent_set_dispatch(self._a, self._cbs[-1]))
         self._made(self._make("_p", L.afk_poller_new, self._t, self._a))
 
-    def _copy_out(self, r: int, listed: Any,
-                  repo_str: Callable[[bytes], str], rc: int) -> Result:
-        return _collect(r, listed, repo_str, rc, self._buf)
+    def _copy_out(self, r: int, listed: Any, tids: List[str],
+                  rc: int) -> Result:
+        return _collect(r, listed, tids, rc, self._buf, self._st.repo)
 
     def run_once(self, config: Config) -> Result:
         """Runs one poll tick with config (an afk.Config) and returns its

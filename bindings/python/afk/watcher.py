@@ -69,7 +69,7 @@ def _reply_str(v: Any, what: str,
     if not isinstance(v, str):
         raise error("%s must be a str, not %s" % (what, type(v).__name__))
     b = v.encode("utf-8")
-    if b"\0" in b:
+    if 0 in b:  # NUL; b"\0" in b would raise and clear an error each time
         raise ValueError("%s must not contain a NUL character" % what)
     return b
 
@@ -436,8 +436,7 @@ class Actions(List[Action]):
 
 
 def _collect_actions(a: int, listed: Iterable[Issue],
-                     repo_str: Callable[[bytes], str],
-                     rc: Optional[int] = None) -> Actions:
+                     repo_str: Callable[[bytes], str]) -> Actions:
     """Copies the C actions a into afk.Actions, mapping each run back to
     the Issue list_ready returned for it (in the tracker's order, so a
     repeated listing maps to each copy in turn)."""
@@ -543,7 +542,9 @@ class Watcher(_Ticker):
     _c_run = "afk_watcher_run_once"
     _c_errmsg = "afk_watcher_errmsg"
     _c_free_out = "afk_actions_free"
-    _copy_out = staticmethod(_collect_actions)
+    def _copy_out(self, r: int, listed: Any, tids: List[str],
+                  rc: int) -> Actions:
+        return _collect_actions(r, listed, self._st.repo)
 
     _t: Optional[int]
     _a: Optional[int]
