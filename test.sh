@@ -18,6 +18,9 @@
 #                   installed when missing), then each harness of fuzz/
 #                   over its seed corpus and for FUZZ_SECONDS (20) more
 #                   (fuzz/run.sh)
+#   8. leftovers    no process the run started outlives it (each carries
+#                   $AFK_TEST_RUN; tests/leftovers.py finds, lists and
+#                   stops any): one case
 # Every stage runs even when an earlier one failed.  The last line is the
 # total, "N passed, M failed", counting:
 #   - Check test cases, from the "NN%: Checks: X, Failures: F, Errors: E"
@@ -42,6 +45,10 @@ build=$root/build
 jobs=$(nproc 2>/dev/null || echo 2)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/afk-test.XXXXXX")
+# Every process of the run carries this token in its environment, so the
+# last stage can find any that outlives it (tests/leftovers.py).
+AFK_TEST_RUN=${tmp##*/}
+export AFK_TEST_RUN
 trap 'rm -rf "$tmp"' EXIT
 
 passed=0
@@ -411,6 +418,17 @@ run "Fuzz (libFuzzer, ASan+UBSan)" stage_fuzz
 rc=$(cat "$tmp/rc")
 read -r p f < <(count_fuzz)
 record "fuzz" "$rc" "$p" "$f"
+
+header "Nothing left running"
+set +e
+/usr/bin/env python3 "$root/tests/leftovers.py" "$AFK_TEST_RUN"
+rc=$?
+set -e
+if [ "$rc" -eq 0 ]; then
+	record "nothing left running" 0 1 0
+else
+	record "nothing left running" "$rc" 0 1
+fi
 
 header "Summary"
 printf '%s\n' "${summary[@]}"

@@ -20,8 +20,23 @@ npmdir=$root/build/npm
 prism=$npmdir/node_modules/.bin/prism
 github_spec=$npmdir/node_modules/@octokit/openapi/generated/api.github.com.json
 forgejo_spec=$root/tests/specs/forgejo-swagger.v1.json
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+# Each mock runs in a session of its own (setsid), its id in $pidfile:
+# serve() runs in a command substitution, a subshell whose variables the
+# script never sees, and prism's node forks workers, which a kill of the
+# one process would leave running.  At exit each session is stopped
+# whole, gently and then not.
+pidfile=$(mktemp "${TMPDIR:-/tmp}/afk-contract.XXXXXX")
+stop_mocks() {
+	local p sig
+	for sig in TERM KILL; do
+		while read -r p; do
+			kill -"$sig" -- "-$p" 2>/dev/null || true
+		done <"$pidfile"
+		[ "$sig" = KILL ] || sleep 1
+	done
+	rm -f "$pidfile"
+}
+trap stop_mocks EXIT
 
 if [ ! -x "$prism" ] || [ ! -f "$github_spec" ]; then
 	echo "installing @stoplight/prism-cli and @octokit/openapi into $npmdir"
@@ -53,8 +68,8 @@ serve() {
 	local spec=$1 port log
 	port=$(free_port)
 	log=$build/prism-$port.log
-	"$prism" mock -h 127.0.0.1 -p "$port" "$spec" >"$log" 2>&1 &
-	pids+=($!)
+	setsid "$prism" mock -h 127.0.0.1 -p "$port" "$spec" >"$log" 2>&1 &
+	echo "$!" >>"$pidfile"
 	for _ in $(seq 1 240); do
 		if answers "http://127.0.0.1:$port/"; then
 			echo "http://127.0.0.1:$port"
