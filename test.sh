@@ -156,7 +156,7 @@ run() {
 # --- 0. packages -----------------------------------------------------------
 
 packages=(autoconf automake libtool pkg-config libjansson-dev
-	libcurl4-openssl-dev check python3-pytest python3-mypy valgrind groff g++)
+	libcurl4-openssl-dev check python3-pytest python3-mypy abigail-tools valgrind groff g++)
 
 stage_packages() {
 	local p missing=() sudo=()
