@@ -219,3 +219,33 @@ def test_copy_pickle_and_equality(tmp_path):
     other.allowlist = ["c"]
     assert cfg.allowlist == ("a", "b") and other != cfg
     assert "allowlist=('a', 'b')" in repr(cfg)
+
+
+def test_armed_follows_every_change(monkeypatch):
+    # armed is remembered between ticks; each way of changing the
+    # configuration must make it read again.
+    cfg = afk.Config()
+    assert cfg.armed is False
+    cfg.kill_switch = False
+    assert cfg.armed is False  # the allowlist is still empty
+    cfg.set("allowlist", ["acme/api"])
+    assert cfg.armed is True
+    cfg.update(kill_switch=True)
+    assert cfg.armed is False
+    cfg.kill_switch = False
+    assert cfg.armed is True
+    monkeypatch.setenv("AFK_KILL_SWITCH", "1")
+    cfg.apply_env()
+    assert cfg.armed is False
+    with pytest.raises(ValueError):
+        cfg.allowlist = 7  # refused: unchanged
+    assert cfg.armed is False
+    # A disarmed tick calls nothing; once armed, the same Poller checks.
+    class Nothing:
+        pass
+    p = afk.Poller(tracker=Nothing(), t3_client=Nothing())
+    assert p.run_once(cfg) == []
+    monkeypatch.setenv("AFK_KILL_SWITCH", "0")
+    cfg.apply_env()
+    with pytest.raises(TypeError, match="list_ready is missing"):
+        p.run_once(cfg)

@@ -360,7 +360,7 @@ class _Ticker:
                 msg = "run_once() on a closed afk." + self._kind
                 self.last_result, self.last_error = None, msg
                 raise ValueError(msg)
-            if self._needs and L.afk_config_armed(config._h):
+            if self._needs and config.armed:
                 self._check_methods()
             saved = st.listed, st.tids, st.exc, st.halt
             st.listed = ()

@@ -7,7 +7,7 @@ import os as _os
 import threading as _threading
 from ctypes import (byref as _byref, c_void_p as _c_void_p,
                     string_at as _string_at)
-from typing import Any, Dict, Mapping, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ._native import lib as _L
 from ._util import _cstr, _text
@@ -86,10 +86,13 @@ class Config:
     afk_config_set(); reads come from afk_config_get().
     """
 
-    __slots__ = ("_h", "_lock", "__weakref__")
+    __slots__ = ("_h", "_lock", "_armed", "__weakref__")
 
     _h: int
     _lock: _threading.RLock
+    # armed, as last read from the library; None: read it again.  Every
+    # change clears it, holding _lock, before it reaches the library.
+    _armed: Optional[bool]
 
     #: The names of every key, in the library's order.
     KEYS = _KEYS
@@ -97,6 +100,7 @@ class Config:
     def __init__(self, **settings: Any) -> None:
         object.__setattr__(self, "_h", None)
         object.__setattr__(self, "_lock", _threading.RLock())
+        object.__setattr__(self, "_armed", None)
         h = _c_void_p()
         rc = _L.afk_config_new(_byref(h))
         if rc:
@@ -123,6 +127,7 @@ class Config:
         over the defaults.  ValueError (or OSError) with the library's
         message, which names the key and its line."""
         cfg = cls()
+        object.__setattr__(cfg, "_armed", None)
         rc = _L.afk_config_load_file(cfg._h, _os.fsencode(path))
         if rc:
             _raise_code(rc, cfg._errmsg())
@@ -133,6 +138,7 @@ class Config:
         """A Config read from JSON text (a str), as from_file()."""
         cfg = cls()
         with cfg._lock:
+            object.__setattr__(cfg, "_armed", None)
             rc = _L.afk_config_load_string(cfg._h, _cstr(text, "text"))
             if rc:
                 _raise_code(rc, cfg._errmsg())
@@ -150,6 +156,7 @@ class Config:
             return
         text = _dumps(settings)
         with self._lock:
+            object.__setattr__(self, "_armed", None)
             rc = _L.afk_config_load_string(self._h, text)
             if rc:
                 msg = self._errmsg()
@@ -171,6 +178,7 @@ class Config:
             raise AttributeError("afk.Config has no key %r" % (key,))
         text = _dumps(value)
         with self._lock:
+            object.__setattr__(self, "_armed", None)
             rc = _L.afk_config_set(self._h, kb, text)
             if rc:
                 _raise_code(rc, self._errmsg())
@@ -198,6 +206,7 @@ class Config:
         """Applies $AFK_KILL_SWITCH and $AFK_ALLOWLIST (see
         afk_config_apply_env(3)); ValueError when one is malformed."""
         with self._lock:
+            object.__setattr__(self, "_armed", None)
             rc = _L.afk_config_apply_env(self._h)
             if rc:
                 _raise_code(rc, self._errmsg())
@@ -206,7 +215,12 @@ class Config:
     def armed(self) -> bool:
         """True when a tick with this configuration may dispatch: the kill
         switch is off and the allowlist is not empty."""
-        return bool(_L.afk_config_armed(self._h))
+        armed = self._armed
+        if armed is None:
+            with self._lock:
+                armed = bool(_L.afk_config_armed(self._h))
+                object.__setattr__(self, "_armed", armed)
+        return armed
 
     def to_dict(self) -> Dict[str, Any]:
         """Every key and its value."""
