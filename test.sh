@@ -15,7 +15,9 @@
 #                   by `import afk` under `env -i` (tests/install_python.sh):
 #                   make install of the plain build into /usr/local, for
 #                   the system's python3, and pip install bindings/python
-#                   into a venv; then make uninstall leaves no file behind
+#                   into a venv; then make uninstall leaves no file behind;
+#                   and make install prefix=DIR, a prefix ld.so does not
+#                   search
 #   6. distcheck    make distcheck
 #   7. contract     the built-in GitHub and Forgejo adapters against the
 #                   services' API descriptions served by a validating mock

@@ -9,7 +9,9 @@
 #                  --system-site-packages: there is no index to download
 #                  setuptools from, so pip builds with Debian's); that
 #                  package carries no library and finds the installed one
-#                  through the dynamic linker (ldconfig).
+#                  through the dynamic linker (ldconfig);
+#   make install prefix=DIR, a prefix neither ld.so nor python knows: the
+#                  package (on PYTHONPATH) still loads DIR/lib's library.
 #
 #     tests/install_python.sh BUILDDIR
 #
@@ -54,9 +56,12 @@ make -s -C "$b" Makefile >/dev/null 2>&1 || exit 99
 # var NAME: a variable of the build's Makefile, expanded.
 # shellcheck disable=SC2016 # $($*) is make's.
 printf 'afk-print-%%:\n\t@echo $($*)\n' >"$tmp/print.mk"
+# var NAME [VAR=VALUE...]: the same, with those make variables set.
 var() {
+	name=$1
+	shift
 	make -s --no-print-directory -C "$b" -f Makefile -f "$tmp/print.mk" \
-		"afk-print-$1"
+		"$@" "afk-print-$name"
 }
 
 py=$(var PYTHON)
@@ -73,7 +78,7 @@ version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' \
 echo "python: $py; prefix: $prefix; libdir: $libdir; pythondir: $pythondir"
 [ -n "$version" ] || { echo "no __version__ in afk/_version.py" >&2; exit 99; }
 
-echo "cases: 5"
+echo "cases: 6"
 failed=0
 # check WHAT FUNCTION: runs one case with errexit on, in a subshell that
 # is neither an `if` condition nor part of an && or || list: there sh
@@ -212,6 +217,27 @@ case_make_uninstall() {
 	fi
 }
 
+# A prefix neither ld.so nor python knows, given to make install (not
+# configure): the package, imported through PYTHONPATH, loads the library
+# installed beside it.  Last: it leaves the build's afk/_paths.py naming
+# that prefix's libdir until the next make remakes it.
+case_other_prefix() {
+	other=$tmp/other
+	opydir=$(var pythondir prefix="$other")
+	[ "$opydir" != "$pythondir" ]
+	$sudo make -s -C "$b" install prefix="$other" >"$tmp/install.log" 2>&1 ||
+		{ cat "$tmp/install.log"; return 1; }
+	probe PYTHONPATH="$opydir" "$py"
+	same afk.__file__ "$(line 1)" "$opydir/afk/__init__.py"
+	same afk.library_path "$(line 2)" "$other/lib/libafk.so.0"
+	case $(line 3) in
+	"$other"/lib/libafk.so.*) ;;
+	*) echo "libafk mapped from '$(line 3)'" >&2; return 1 ;;
+	esac
+	$sudo make -s -C "$b" uninstall prefix="$other" >/dev/null 2>&1
+	$sudo make -s -C "$b" >/dev/null 2>&1
+}
+
 check "make install: env -i $py imports afk, which loads $libdir/libafk.so.0" \
 	case_make_install
 check "pip wheel bindings/python: the package, no C library" case_wheel
@@ -220,4 +246,6 @@ check "pip install bindings/python in a venv: afk loads the installed libafk" \
 check "pip uninstall afk removes the venv's package" case_pip_uninstall
 check "make uninstall leaves no file under $prefix, and afk no longer imports" \
 	case_make_uninstall
+check "make install prefix=DIR (ld.so does not search it): afk loads DIR/lib/libafk.so.0" \
+	case_other_prefix
 exit $failed
