@@ -203,8 +203,8 @@ def _candidate():
     found = ctypes.util.find_library("afk")
     if found:
         return found, 'ctypes.util.find_library("afk")'
-    missing = IN_TREE if not INSTALLED else "%s nor %s" % (IN_TREE,
-                                                           INSTALLED)
+    missing = IN_TREE if not INSTALLED else "%s, no %s" % (IN_TREE,
+                                                          INSTALLED)
     return SONAME, ("the dynamic linker's search path (AFK_LIBRARY is "
                     "unset, there is no %s and "
                     'ctypes.util.find_library("afk") found nothing)'
