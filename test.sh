@@ -10,11 +10,19 @@
 #   3. valgrind     make check-valgrind in the plain build
 #   4. install      make install to a temporary prefix, then a program
 #                   built with nothing but `pkg-config --cflags --libs afk`
-#   5. distcheck    make distcheck
-#   6. contract     the built-in GitHub and Forgejo adapters against the
+#   5. python-install
+#                   the Python binding installed both ways, each followed
+#                   by `import afk` under `env -i` (tests/install_python.sh):
+#                   make install of the plain build into /usr/local, for
+#                   the system's python3, and pip install bindings/python
+#                   into a venv; then make uninstall leaves no file behind;
+#                   and make install prefix=DIR, a prefix ld.so does not
+#                   search
+#   6. distcheck    make distcheck
+#   7. contract     the built-in GitHub and Forgejo adapters against the
 #                   services' API descriptions served by a validating mock
 #                   (tests/contract.sh; npm installs it once)
-#   7. fuzz         make fuzz (clang's libFuzzer, ASan+UBSan; clang is
+#   8. fuzz         make fuzz (clang's libFuzzer, ASan+UBSan; clang is
 #                   installed when missing), then each harness of fuzz/
 #                   over its seed corpus and for FUZZ_SECONDS (20) more
 #                   (fuzz/run.sh)
@@ -27,7 +35,8 @@
 #     lines of each stage's tests/check_*.log and of the valgrind output;
 #   - the script tests (tests/*.sh ...), from automake's .trs records
 #     (the PASS/FAIL results test-suite.log summarizes);
-#   - the install stage's own checks and distcheck, one case each;
+#   - the install stage's own checks, tests/install_python.sh's (its
+#     "cases: N" less its PASS lines failed) and distcheck, one case each;
 #   - each fuzz target, one case (a target that did not run failed);
 #   - a stage that failed without failing any case it counts (a build that
 #     broke, valgrind errors) as one failed case, so that a failure can
@@ -156,7 +165,8 @@ run() {
 # --- 0. packages -----------------------------------------------------------
 
 packages=(autoconf automake libtool pkg-config libjansson-dev
-	libcurl4-openssl-dev check python3-pytest python3-mypy abigail-tools valgrind groff g++)
+	libcurl4-openssl-dev check python3-pytest python3-mypy python3-venv
+	python3-setuptools abigail-tools valgrind groff g++)
 
 stage_packages() {
 	local p missing=() sudo=()
@@ -303,14 +313,30 @@ count_install() {
 	echo "${p:-0} $(( ${cases:-0} - ${p:-0} ))"
 }
 
-# --- 5. distcheck ----------------------------------------------------------
+# --- 5. the Python binding installed ---------------------------------------
+
+stage_python_install() {
+	"$root/tests/install_python.sh" "$build/test-plain" 2>&1 |
+		tee "$tmp/python-install.log"
+}
+
+# count_python_install: "passed failed" of tests/install_python.sh, which
+# says how many cases it has before it runs them.
+count_python_install() {
+	local n p
+	n=$(sed -n 's/^cases: \([0-9]*\)$/\1/p' "$tmp/python-install.log" | head -n 1)
+	p=$(grep -c '^PASS: ' "$tmp/python-install.log" 2>/dev/null || true)
+	echo "${p:-0} $(( ${n:-0} - ${p:-0} ))"
+}
+
+# --- 6. distcheck ----------------------------------------------------------
 
 stage_distcheck() {
 	cd "$build/test-plain"
 	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 }
 
-# --- 6. contract -----------------------------------------------------------
+# --- 7. contract -----------------------------------------------------------
 
 stage_contract() {
 	if ! command -v npm >/dev/null 2>&1; then
@@ -323,7 +349,7 @@ stage_contract() {
 	"$root/tests/contract.sh" "$build/test-plain" 2>&1 | tee "$tmp/contract.log"
 }
 
-# --- 7. fuzz ---------------------------------------------------------------
+# --- 8. fuzz ---------------------------------------------------------------
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
 
@@ -399,6 +425,12 @@ run "Install + pkg-config" stage_install
 rc=$(cat "$tmp/rc")
 read -r p f < <(count_install)
 record "install + pkg-config" "$rc" "$p" "$f"
+
+: >"$tmp/python-install.log"
+run "Python binding: make install, pip install" stage_python_install
+rc=$(cat "$tmp/rc")
+read -r p f < <(count_python_install)
+record "python-install" "$rc" "$p" "$f"
 
 run "make distcheck" stage_distcheck
 rc=$(cat "$tmp/rc")

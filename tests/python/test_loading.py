@@ -1,5 +1,6 @@
 """Loading libafk: AFK_LIBRARY wins, then the build tree next to the
-package; a missing, foreign or too-old library is an ImportError naming
+package, then (a package make install installed) the library installed
+beside it; a missing, foreign or too-old library is an ImportError naming
 the path and the version found.  Each case imports afk in a fresh
 interpreter."""
 
@@ -123,3 +124,50 @@ def test_build_tree_next_to_the_package_is_found(tmp_path):
     p = run_import({"AFK_LIBRARY": missing}, IMPORT_AND_REPORT,
                    pythonpath=str(pkg))
     assert missing in p.stdout
+
+
+def installed_package(tmp_path, libdir):
+    """The package as make install lays it out under tmp_path/prefix:
+    afk/_paths.py names libdir.  Returns the directory to import from."""
+    site = tmp_path / "prefix" / "lib" / "python3" / "dist-packages"
+    shutil.copytree(os.path.join(PACKAGE_DIR, "afk"), str(site / "afk"),
+                    ignore=shutil.ignore_patterns("__pycache__",
+                                                  "_paths.py*"))
+    (site / "afk" / "_paths.py").write_text(
+        "LIBDIR = %r\n" % str(libdir))
+    return str(site)
+
+
+def test_installed_package_loads_the_library_installed_beside_it(tmp_path):
+    # A libdir ld.so does not search: found by its path all the same.
+    libdir = tmp_path / "prefix" / "lib"
+    libdir.mkdir(parents=True)
+    os.symlink(os.path.realpath(afk.library_path),
+               str(libdir / "libafk.so.0"))
+    site = installed_package(tmp_path, libdir)
+    p = run_import({"AFK_LIBRARY": None}, pythonpath=site)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == str(libdir / "libafk.so.0")
+    # ... and AFK_LIBRARY still wins over it.
+    missing = str(tmp_path / "missing.so")
+    p = run_import({"AFK_LIBRARY": missing}, IMPORT_AND_REPORT,
+                   pythonpath=site)
+    assert missing in p.stdout
+
+
+def test_installed_package_without_its_library_asks_the_linker(tmp_path):
+    # The library was uninstalled (or the package was copied elsewhere):
+    # the libdir is passed over, and named when nothing else is found.
+    libdir = tmp_path / "gone"
+    site = installed_package(tmp_path, libdir)
+    p = run_import({"AFK_LIBRARY": None}, IMPORT_AND_REPORT + textwrap.dedent(
+        """
+        else:
+            print("loaded", afk.library_path)
+        """), pythonpath=site)
+    assert p.returncode == 0, p.stderr
+    if p.stdout.startswith("ImportError:"):
+        assert str(libdir / "libafk.so.0") in p.stdout
+        assert 'find_library("afk") found nothing' in p.stdout
+    else:
+        assert str(libdir) not in p.stdout

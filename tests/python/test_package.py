@@ -35,3 +35,33 @@ def test_modules_by_concern():
     assert afk.Watcher is watcher.Watcher
     with open(afk.__file__) as f:
         assert len(f.read().splitlines()) < 300  # no longer the whole binding
+
+
+def read_top(name):
+    with open(os.path.join(TOP, name)) as f:
+        return f.read()
+
+
+def test_make_install_installs_every_module():
+    # Makefile.am names the modules one by one: a module missing there
+    # works in the source tree and is absent once installed.
+    m = re.search(r"^AFK_PY_MODULES = ((?:.*\\\n)*.*)$",
+                  read_top("Makefile.am"), re.M)
+    assert m, "no AFK_PY_MODULES in Makefile.am"
+    listed = {os.path.basename(w) for w in m.group(1).split()
+              if w != "\\"}
+    pkg = os.path.dirname(afk.__file__)
+    present = {n for n in os.listdir(pkg)
+               if n.endswith(".py") and n != "_paths.py"}
+    assert listed == present
+
+
+def test_pyproject_asks_the_python_configure_installs_for():
+    m = re.search(r"AM_PATH_PYTHON\(\[([0-9.]+)\]", read_top("configure.ac"))
+    assert m, "no AM_PATH_PYTHON in configure.ac"
+    with open(os.path.join(TOP, "bindings", "python", "pyproject.toml")) as f:
+        text = f.read()
+    assert 'requires-python = ">=%s"' % m.group(1) in text
+    # One version: pip reads afk/_version.py, held to configure.ac above.
+    assert 'version = {attr = "afk._version.__version__"}' in text
+    assert 'packages = ["afk"]' in text

@@ -18,7 +18,12 @@ Which library is loaded:
   1. $AFK_LIBRARY, a path, when set (and only it);
   2. else the build tree next to the package
      (bindings/python/afk/../../../lib/.libs/libafk.so.0);
-  3. else ctypes.util.find_library("afk"), then the soname itself.
+  3. else, in a package make install installed, the library it installed
+     beside it (afk/_paths.py, made from _paths.py.in: LIBDIR), when it
+     is there - a prefix the dynamic linker does not search, or whose
+     ld.so cache ldconfig has not refreshed, still works;
+  4. else ctypes.util.find_library("afk") (a package pip installed: the
+     library must be installed where ld.so finds it), then the soname.
 A library that is missing, is not libafk, or is older than MIN_VERSION
 raises ImportError naming the path tried and the version found.
 """
@@ -38,6 +43,12 @@ SONAME = "libafk.so.0"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 IN_TREE = os.path.normpath(os.path.join(_HERE, os.pardir, os.pardir,
                                         os.pardir, "lib", ".libs", SONAME))
+try:
+    from . import _paths
+except ImportError:     # the source tree, or a package pip installed
+    INSTALLED = None
+else:
+    INSTALLED = os.path.join(_paths.LIBDIR, SONAME)
 
 # The callback types of include/afk/adapter.h; userdata (last) is unused:
 # each Poller and Watcher registers its own closures.  The call comes
@@ -202,13 +213,17 @@ def _candidate() -> Tuple[str, str]:
         return env, "AFK_LIBRARY"
     if os.path.exists(IN_TREE):
         return IN_TREE, "the build tree next to the package"
+    if INSTALLED and os.path.exists(INSTALLED):
+        return INSTALLED, "the libdir make install used (afk/_paths.py)"
     found = ctypes.util.find_library("afk")
     if found:
         return found, 'ctypes.util.find_library("afk")'
+    missing = IN_TREE if not INSTALLED else "%s, no %s" % (IN_TREE,
+                                                          INSTALLED)
     return SONAME, ("the dynamic linker's search path (AFK_LIBRARY is "
                     "unset, there is no %s and "
                     'ctypes.util.find_library("afk") found nothing)'
-                    % IN_TREE)
+                    % missing)
 
 
 def _parse_version(text: str) -> Optional[Tuple[int, ...]]:
