@@ -349,7 +349,6 @@ class Poller(_Ticker):
         st = self._st
         L = _L
         # Kept as long as the C handles may call them.
-        self._cbs = ()
         self._buf = _Buffers(16)
         rc = (self._make("_t", L.afk_tracker_new) or
               self._make("_a", L.afk_agent_new))

@@ -589,7 +589,6 @@ class Watcher(_Ticker):
         # Kept as long as the C handles may call them.  Every method of a
         # host adapter is registered: each is looked up only when the
         # library calls it.
-        self._cbs = ()
         self._made(self._make("_t", L.afk_tracker_new) or
                    self._make("_a", L.afk_agent_new) or
                    self._make("_c", L.afk_ci_new) or
