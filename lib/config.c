@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "config.h"
+#include "http.h"
 #include "jsonpos.h"
 
 #include <errno.h>
@@ -1230,10 +1231,13 @@ static int string_member(cfg_ctx *cx, json_t *v, const char *name,
 }
 
 /* The member "url": http:// or https://, no whitespace; trailing '/'
- * dropped.  Which hosts plain http may reach is the HTTP layer's rule
- * (loopback only), checked on every request. */
+ * dropped.  What the HTTP layer would refuse on every request (plain
+ * http but to a loopback address, user:password) is refused here in its
+ * words, so that no configuration is valid that no tick could use; the
+ * layer checks again, for a host's own URLs. */
 static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
 {
+	const char *why;
 	size_t n;
 	int rc;
 
@@ -1246,6 +1250,14 @@ static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
 		free(*out);
 		*out = NULL;
 		return refuse(cx, "expected an http or https URL");
+	}
+	why = afk__url_check(*out);
+	if (why != NULL) {
+		free(*out);
+		*out = NULL;
+		if (why[0] == '\0')
+			return nomem(cx);
+		return refuse(cx, "%s", why);
 	}
 	n = strlen(*out);
 	while (n > 0 && (*out)[n - 1] == '/')

@@ -1138,6 +1138,19 @@ static const char *url_parse(url_info *ui, const CURLU *base,
 	return url_check(ui);
 }
 
+/* The request-time rules, for a URL known before any request (a
+ * configuration's): the same parse and the same words, so a refusal
+ * reads the same wherever it is made. */
+const char *afk__url_check(const char *url)
+{
+	url_info ui;
+	const char *why;
+
+	why = url_parse(&ui, NULL, url);
+	url_info_free(&ui);
+	return why;
+}
+
 /* --- Link headers ---------------------------------------------------- */
 
 static int is_sp(char c)

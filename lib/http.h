@@ -162,6 +162,13 @@ typedef struct afk__http_stats {
 
 void afk__http_get_stats(const afk__http *h, afk__http_stats *out);
 
+/* Why every request to url would be refused before connecting (the
+ * rules above: https, plain http only to a loopback address, no
+ * user:password, parsed by libcurl), or NULL when it would not be: a
+ * static string, "" when memory ran out.  For a URL known before any
+ * request, so that a configuration can refuse it at load. */
+const char *afk__url_check(const char *url);
+
 /* Why a request failed, for an adapter that handles some causes itself
  * (a 404 that means "absent", a rate limit it reports differently). */
 typedef enum afk__http_fail {

@@ -1264,6 +1264,7 @@ END_TEST
 /* --- adapters -------------------------------------------------------- */
 
 #define SECRET_ENV "looks like a secret, not a variable name (name the environment variable that holds it)"
+#define PLAIN_HTTP "plain http is refused except to a loopback address; use https"
 #define SECRET_FILE "looks like a secret, not a file's path (name the file that holds it)"
 
 static const struct bad_adapter {
@@ -1421,6 +1422,29 @@ static const struct bad_adapter {
 	{"tracker", "{\"kind\": \"github\", \"token_file\": "
 	 "\"ghp_L8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeK\"}",
 	 "tracker.token_file: " SECRET_FILE},
+	/* a URL every request would refuse: refused at load, in the HTTP
+	 * layer's words */
+	{"tracker", "{\"kind\": \"github\", \"api_url\": "
+	 "\"http://ghe.example/api/v3\", \"token_env\": \"T\"}",
+	 "tracker.api_url: " PLAIN_HTTP},
+	{"tracker", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"http://codeberg.org/api/v1\", \"token_env\": \"T\"}",
+	 "tracker.api_url: " PLAIN_HTTP},
+	{"agent", "{\"kind\": \"t3\", \"url\": \"http://10.0.0.5:3773\", "
+	 "\"token_env\": \"T\", \"project_id\": \"p\", \"model\": \"m\"}",
+	 "agent.url: " PLAIN_HTTP},
+	{"ci", "{\"kind\": \"github\", \"api_url\": "
+	 "\"http://[::2]:8080\", \"token_env\": \"T\"}",
+	 "ci.api_url: " PLAIN_HTTP},
+	{"ci", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"http://localhost.example\", \"token_env\": \"T\"}",
+	 "ci.api_url: " PLAIN_HTTP},
+	{"ci", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"https://bot:hunter2@f.example/api/v1\", \"token_env\": \"T\"}",
+	 "ci.api_url: credentials in a URL are refused (use a secret header)"},
+	{"tracker", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"https://\", \"token_env\": \"T\"}",
+	 "tracker.api_url: not a valid absolute URL"},
 };
 
 START_TEST(bad_adapter_is_refused)
@@ -1431,6 +1455,54 @@ START_TEST(bad_adapter_is_refused)
 	ck_assert_int_eq(afk_config_set(c, b->key, b->json), AFK_ECONFIG);
 	assert_msg(c, b->msg);
 	assert_get(c, b->key, "null");
+	afk_config_free(c);
+}
+END_TEST
+
+/* Plain http to a loopback address is what a test server or a local T3
+ * Code speaks: accepted, whichever spelling of loopback. */
+START_TEST(plain_http_to_loopback_is_accepted)
+{
+	static const char *const urls[] = {
+		"http://127.0.0.1:8080", "http://localhost", "http://LocalHost:1",
+		"http://127.1.2.3/api/v1", "http://[::1]:3773",
+		"http://[::ffff:127.0.0.1]", "https://ghe.example/api/v3"
+	};
+	char json[256];
+	afk_config *c = cfg_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(urls) / sizeof(*urls); i++) {
+		snprintf(json, sizeof(json), "{\"kind\": \"forgejo\", "
+		         "\"api_url\": \"%s\", \"token_env\": \"T\"}", urls[i]);
+		ck_assert_msg(afk_config_set(c, "tracker", json) == AFK_OK,
+		              "%s: %s", urls[i], afk_config_errmsg(c));
+		snprintf(json, sizeof(json), "{\"kind\": \"t3\", \"url\": "
+		         "\"%s\", \"token_env\": \"T\", \"project_id\": \"p\", "
+		         "\"model\": \"m\"}", urls[i]);
+		ck_assert_msg(afk_config_set(c, "agent", json) == AFK_OK,
+		              "%s: %s", urls[i], afk_config_errmsg(c));
+	}
+	afk_config_free(c);
+}
+END_TEST
+
+/* A file names the line of the URL it refuses. */
+START_TEST(plain_http_is_refused_at_its_line)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\n"
+	                 "  \"allowlist\": [\"acme/api\"],\n"
+	                 "  \"ci\": {\n"
+	                 "    \"kind\": \"github\",\n"
+	                 "    \"token_env\": \"GITHUB_TOKEN\",\n"
+	                 "    \"api_url\": \"http://ghe.example/api/v3\"\n"
+	                 "  }\n"
+	                 "}\n"), AFK_ECONFIG);
+	assert_msg(c, "<string>:6: ci.api_url: " PLAIN_HTTP);
+	assert_get(c, "ci", "null");
 	afk_config_free(c);
 }
 END_TEST
@@ -2113,6 +2185,8 @@ static Suite *suite(void)
 	LOOP(tc, bad_label_is_refused, bad_labels);
 	tcase_add_test(tc, good_labels_pass);
 	tcase_add_test(tc, trusted_users_are_checked);
+	tcase_add_test(tc, plain_http_to_loopback_is_accepted);
+	tcase_add_test(tc, plain_http_is_refused_at_its_line);
 	LOOP(tc, bad_adapter_is_refused, bad_adapters);
 	tcase_add_test(tc, adapters_set_their_fields_and_null_clears);
 	tcase_add_test(tc, ci_and_notifier_set_their_fields_and_null_clears);
