@@ -2300,6 +2300,85 @@ static int check_env_secrets(const afk_config *c, cfg_ctx *cx)
 	return AFK_OK;
 }
 
+/* The adapter of c that addresses repositories as "owner/name" (the
+ * github and forgejo tracker and CI build their API paths from both
+ * halves), as its key, or NULL when none does.  The tracker first: it is
+ * the one that lists the allowlist. */
+static const char *owner_needed_by(const afk_config *c, const char **kind)
+{
+	if (c->tracker_kind != NULL &&
+	    (strcmp(c->tracker_kind, "github") == 0 ||
+	     strcmp(c->tracker_kind, "forgejo") == 0)) {
+		*kind = c->tracker_kind;
+		return "tracker";
+	}
+	if (c->ci_kind != NULL && (strcmp(c->ci_kind, "github") == 0 ||
+	                           strcmp(c->ci_kind, "forgejo") == 0)) {
+		*kind = c->ci_kind;
+		return "ci";
+	}
+	return NULL;
+}
+
+/* The index of the first entry of list (c's allowlist, or one about to
+ * be) without an owner, or -1 when every entry has one or no adapter of
+ * c needs one. */
+static long ownerless_entry(const afk_config *c, const afk__strv *list,
+                            const char **key, const char **kind)
+{
+	size_t i;
+
+	*key = owner_needed_by(c, kind);
+	if (*key == NULL)
+		return -1;
+	for (i = 0; i < list->n; i++)
+		if (strchr(list->v[i], '/') == NULL)
+			return (long)i;
+	return -1;
+}
+
+/* Refuses a result whose allowlist holds a bare name ("api") while an
+ * adapter needs "owner/name": every tick would fail on it.  Checked on
+ * the result, since the tracker may come after the allowlist.  The blame
+ * goes to the entry, unless this change set only the adapter. */
+static int check_allowlist_owners(const afk_config *c, cfg_ctx *cx)
+{
+	unsigned long list_bit = 1UL << key_index("allowlist");
+	const char *key, *kind;
+	char q[QUOTE_SHORT];
+	long j;
+
+	j = ownerless_entry(c, &c->allowlist, &key, &kind);
+	if (j < 0)
+		return AFK_OK;
+	quote(q, sizeof(q), c->allowlist.v[j]);
+	if (!(cx->set_keys & list_bit) &&
+	    (cx->set_keys & (1UL << key_index(key)))) {
+		push_key(cx, key);
+		push_key(cx, "kind");
+		return refuse(cx, "the %s %s needs \"owner/name\" "
+		              "repositories, and allowlist[%ld] %s has no owner",
+		              kind, key, j, q);
+	}
+	push_key(cx, "allowlist");
+	push_index(cx, (size_t)j);
+	return refuse(cx, "%s has no owner (the %s %s needs \"owner/name\")",
+	              q, kind, key);
+}
+
+/* The checks of a whole result, after every key of a change was set. */
+static int check_result(const afk_config *c, cfg_ctx *cx)
+{
+	int rc;
+
+	rc = check_labels(c, cx);
+	if (rc == AFK_OK)
+		rc = check_env_secrets(c, cx);
+	if (rc == AFK_OK)
+		rc = check_allowlist_owners(c, cx);
+	return rc;
+}
+
 /* --- the public functions -------------------------------------------- */
 
 /* Fills a zeroed c with the defaults; AFK_ENOMEM leaves what was made
@@ -2399,10 +2478,7 @@ static int apply_object(afk_config *next, json_t *root, cfg_ctx *cx)
 		if (rc != AFK_OK)
 			return rc;
 	}
-	rc = check_labels(next, cx);
-	if (rc == AFK_OK)
-		rc = check_env_secrets(next, cx);
-	return rc;
+	return check_result(next, cx);
 }
 
 /* Loads the len bytes of text (NUL-terminated) named source, relative
@@ -2552,9 +2628,7 @@ int afk_config_set(afk_config *cfg, const char *key, const char *json)
 	rc = apply_key(&next, (size_t)i, v, &cx);
 	json_decref(v);
 	if (rc == AFK_OK)
-		rc = check_labels(&next, &cx);
-	if (rc == AFK_OK)
-		rc = check_env_secrets(&next, &cx);
+		rc = check_result(&next, &cx);
 	if (rc != AFK_OK) {
 		config_clear(&next);
 		return rc;
@@ -2729,6 +2803,25 @@ static int parse_allowlist(const char *s, afk__strv *list, char *errbuf)
 	}
 }
 
+/* Refuses (and clears) AFK_ALLOWLIST's list when an entry has no owner
+ * while an adapter of cfg needs one, as check_allowlist_owners() does
+ * for the file. */
+static int env_owners(afk_config *cfg, afk__strv *list)
+{
+	const char *key, *kind;
+	char q[QUOTE_SHORT];
+	long j;
+
+	j = ownerless_entry(cfg, list, &key, &kind);
+	if (j < 0)
+		return AFK_OK;
+	quote(q, sizeof(q), list->v[j]);
+	afk__errf(cfg->errmsg, "AFK_ALLOWLIST: %s has no owner (the %s %s "
+	          "needs \"owner/name\")", q, kind, key);
+	afk__strv_clear(list);
+	return AFK_ECONFIG;
+}
+
 /* Both variables are parsed before either is applied, so a bad one
  * leaves both gates as they were. */
 int afk_config_apply_env(afk_config *cfg)
@@ -2751,6 +2844,9 @@ int afk_config_apply_env(afk_config *cfg)
 	}
 	if (al != NULL) {
 		rc = parse_allowlist(al, &list, cfg->errmsg);
+		if (rc != AFK_OK)
+			return rc;
+		rc = env_owners(cfg, &list);
 		if (rc != AFK_OK)
 			return rc;
 		afk__strv_clear(&cfg->allowlist);

@@ -1993,6 +1993,112 @@ START_TEST(env_bad_kill_switch_is_refused)
 }
 END_TEST
 
+/* --- an allowlist entry without an owner ---------------------------- */
+
+#define GITHUB_TRACKER "{\"kind\": \"github\", \"token_env\": \"T\"}"
+#define FORGEJO_CI "{\"kind\": \"forgejo\", \"api_url\": " \
+	"\"https://f.example/api/v1\", \"token_env\": \"T\"}"
+
+/* The github and forgejo adapters address "owner/name": a bare name is
+ * refused whichever of the two keys comes last, blaming the one the
+ * change set. */
+START_TEST(ownerless_entry_is_refused_for_a_forge)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "allowlist",
+	                 "[\"acme/api\", \"web\"]"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", GITHUB_TRACKER),
+	                 AFK_ECONFIG);
+	assert_msg(c, "tracker.kind: the github tracker needs \"owner/name\" "
+	           "repositories, and allowlist[1] \"web\" has no owner");
+	assert_get(c, "tracker", "null");
+	ck_assert_int_eq(afk_config_set(c, "ci", FORGEJO_CI), AFK_ECONFIG);
+	assert_msg(c, "ci.kind: the forgejo ci needs \"owner/name\" "
+	           "repositories, and allowlist[1] \"web\" has no owner");
+	assert_get(c, "ci", "null");
+
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"acme/api\"]"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", GITHUB_TRACKER), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "allowlist",
+	                 "[\"acme/api\", \"web\"]"), AFK_ECONFIG);
+	assert_msg(c, "allowlist[1]: \"web\" has no owner (the github "
+	           "tracker needs \"owner/name\")");
+	assert_get(c, "allowlist", "[\"acme/api\"]");
+	afk_config_free(c);
+}
+END_TEST
+
+/* In a file the entry is blamed at its line, whichever comes first. */
+START_TEST(ownerless_entry_is_refused_at_its_line)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\n"
+	                 "  \"allowlist\": [\n"
+	                 "    \"acme/api\",\n"
+	                 "    \"api\"\n"
+	                 "  ],\n"
+	                 "  \"tracker\": {\"kind\": \"forgejo\",\n"
+	                 "    \"api_url\": \"https://f.example/api/v1\",\n"
+	                 "    \"token_env\": \"T\"}\n"
+	                 "}\n"), AFK_ECONFIG);
+	assert_msg(c, "<string>:4: allowlist[1]: \"api\" has no owner (the "
+	           "forgejo tracker needs \"owner/name\")");
+	assert_get(c, "allowlist", "[]");
+	assert_get(c, "tracker", "null");
+	afk_config_free(c);
+}
+END_TEST
+
+/* The file tracker matches names as they are: a bare one is its own. */
+START_TEST(ownerless_entry_is_kept_for_the_file_tracker)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\"allowlist\": [\"infra\", \"acme/api\"],\n"
+	                 " \"tracker\": {\"kind\": \"file\", \"path\": \"/i\"},\n"
+	                 " \"ci\": {\"kind\": \"command\", \"command\": "
+	                 "[\"/c\"]}}"), AFK_OK);
+	assert_get(c, "allowlist", "[\"infra\",\"acme/api\"]");
+	/* and the forge can go once the file tracker replaces it */
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"acme/api\"]"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", GITHUB_TRACKER), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", "{\"kind\": \"file\", "
+	                 "\"path\": \"/i\"}"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"infra\"]"),
+	                 AFK_OK);
+	afk_config_free(c);
+}
+END_TEST
+
+/* AFK_ALLOWLIST is held to the same rule, and leaves the list as it was
+ * when it breaks it. */
+START_TEST(env_ownerless_entry_is_refused_for_a_forge)
+{
+	afk_config *c = cfg_new();
+
+	env_clear();
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"acme/api\"]"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", FORGEJO_CI), AFK_OK);
+	setenv("AFK_ALLOWLIST", "acme/api, infra", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_ECONFIG);
+	assert_msg(c, "AFK_ALLOWLIST: \"infra\" has no owner (the forgejo ci "
+	           "needs \"owner/name\")");
+	assert_get(c, "allowlist", "[\"acme/api\"]");
+	setenv("AFK_ALLOWLIST", "acme/api, acme/infra", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "allowlist", "[\"acme/api\",\"acme/infra\"]");
+	env_clear();
+	afk_config_free(c);
+}
+END_TEST
+
 START_TEST(env_allowlist_is_split_and_trimmed)
 {
 	afk_config *c = cfg_new();
@@ -2187,6 +2293,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, trusted_users_are_checked);
 	tcase_add_test(tc, plain_http_to_loopback_is_accepted);
 	tcase_add_test(tc, plain_http_is_refused_at_its_line);
+	tcase_add_test(tc, ownerless_entry_is_refused_for_a_forge);
+	tcase_add_test(tc, ownerless_entry_is_refused_at_its_line);
+	tcase_add_test(tc, ownerless_entry_is_kept_for_the_file_tracker);
+	tcase_add_test(tc, env_ownerless_entry_is_refused_for_a_forge);
 	LOOP(tc, bad_adapter_is_refused, bad_adapters);
 	tcase_add_test(tc, adapters_set_their_fields_and_null_clears);
 	tcase_add_test(tc, ci_and_notifier_set_their_fields_and_null_clears);
