@@ -609,6 +609,7 @@ static void config_clear(afk_config *c)
 	clear_ci_forge(c);
 	free(c->http_etag_cache);
 	c->http_etag_cache = NULL;
+	afk__strv_clear(&c->members);
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
 	c->preamble_file = c->preamble = NULL;
 	c->tracker_kind = c->tracker_path = NULL;
@@ -681,7 +682,8 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->ci_token_file, src->ci_token_file) ||
 	    dup_into(&dst->ci_deploy_env, src->ci_deploy_env) ||
 	    afk__strv_copy(&dst->ci_agent_logins, &src->ci_agent_logins) ||
-	    dup_into(&dst->http_etag_cache, src->http_etag_cache)) {
+	    dup_into(&dst->http_etag_cache, src->http_etag_cache) ||
+	    afk__strv_copy(&dst->members, &src->members)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
 	}
@@ -2197,6 +2199,57 @@ static long key_index(const char *name)
 	return -1;
 }
 
+/* 1 when the entry e of c->members is one of key's members. */
+static int member_of(const char *e, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(e, key, n) == 0 && e[n] == '.';
+}
+
+/* Forgets where the members of key were set, and, when v (key's new
+ * value) is an object read from a text, records where each of its
+ * members is: the built-ins name the line of the member they cannot be
+ * set up from (afk__config_where()). */
+static int record_members(afk_config *c, const char *key, json_t *v,
+                          cfg_ctx *cx)
+{
+	afk__strv kept = {NULL, 0, 0};
+	afk__jsonpos_step path[2];
+	const char *name;
+	json_t *m;
+	char *e;
+	size_t i;
+	int rc = AFK_OK;
+
+	for (i = 0; rc == AFK_OK && i < c->members.n; i++)
+		if (!member_of(c->members.v[i], key) &&
+		    afk__strv_push(&kept, c->members.v[i]))
+			rc = AFK_ENOMEM;
+	path[0].key = key;
+	path[0].index = 0;
+	path[1].index = 0;
+	if (cx->source != NULL && json_is_object(v)) {
+		json_object_foreach(v, name, m) {
+			if (rc != AFK_OK)
+				break;
+			path[1].key = name;
+			e = afk__aprintf("%s.%s\t%s:%zu", key, name, cx->source,
+			                 afk__jsonpos_line(cx->text, path, 2));
+			if (e == NULL || afk__strv_push(&kept, e))
+				rc = AFK_ENOMEM;
+			free(e);
+		}
+	}
+	if (rc != AFK_OK) {
+		afk__strv_clear(&kept);
+		return nomem(cx);
+	}
+	afk__strv_clear(&c->members);
+	c->members = kept;
+	return AFK_OK;
+}
+
 /* Sets key i from v on the aside copy c, naming key i in any message. */
 static int apply_key(afk_config *c, size_t i, json_t *v, cfg_ctx *cx)
 {
@@ -2207,6 +2260,8 @@ static int apply_key(afk_config *c, size_t i, json_t *v, cfg_ctx *cx)
 	if (rc == AFK_OK)
 		pop(cx);
 	cx->set_keys |= 1UL << i;
+	if (rc == AFK_OK)
+		rc = record_members(c, keys[i].name, v, cx);
 	return rc;
 }
 
@@ -2676,6 +2731,24 @@ int afk_config_armed(const afk_config *cfg)
 const char *afk_config_errmsg(const afk_config *cfg)
 {
 	return cfg != NULL ? cfg->errmsg : "";
+}
+
+void afk__config_where(const afk_config *cfg, const char *key,
+                       const char *member, char *buf, size_t size)
+{
+	size_t i, n = strlen(key), m = strlen(member);
+	const char *e;
+
+	for (i = 0; i < cfg->members.n; i++) {
+		e = cfg->members.v[i];
+		if (strncmp(e, key, n) == 0 && e[n] == '.' &&
+		    strncmp(e + n + 1, member, m) == 0 && e[n + 1 + m] == '\t') {
+			snprintf(buf, size, "%s: %s.%s", e + n + 2 + m, key,
+			         member);
+			return;
+		}
+	}
+	snprintf(buf, size, "%s.%s", key, member);
 }
 
 /* --- what the commands are given of the environment ------------------ */

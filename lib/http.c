@@ -593,7 +593,7 @@ static int cache_load(afk__http *h, char *errbuf)
 	switch (cache_read(h, &entries, &max_seq, &bytes, why, sizeof(why))) {
 	case CACHE_NOTREG:
 		if (errbuf != NULL)
-			afk__errf(errbuf, "http.etag_cache: %s is %s, not a "
+			afk__errf(errbuf, "%s is %s, not a "
 			          "regular file: refused, nothing read from or "
 			          "written to it (name a file, or null)",
 			          h->cache_path, why);

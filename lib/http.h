@@ -127,7 +127,9 @@ void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg);
  * range, AFK_ECONFIG when the cache path names something other than a
  * regular file (a FIFO would hang the read), AFK_ENOMEM, or AFK_EIO when
  * libcurl cannot start; the reason is written to errbuf
- * (AFK__ERRMSG_SIZE bytes; may be NULL). */
+ * (AFK__ERRMSG_SIZE bytes; may be NULL).  A refused cache path is named
+ * but not its key: the caller knows where it was set (afk__setup_http()
+ * in lib/builtin.h names the line). */
 int afk__http_new(afk__http **out, const afk__http_opts *opts,
                   char *errbuf);
 
