@@ -8,6 +8,7 @@
 
 #include "afk/adapter.h"
 #include "config.h"
+#include "http.h"
 
 /* Attaches a formatted message to call (through the public
  * afk_call_set_error()) and returns code, so that a built-in's failure
@@ -82,6 +83,21 @@ char *afk__t3_thread_id(const char *repo, long number);
  * Reads the webhook's URL now.  Registers notify. */
 int afk__builtin_slack_notifier(afk_notifier *notifier,
                                 const afk_config *cfg, char *errbuf);
+
+/* What a built-in's setup message starts with: where the member of key
+ * it cannot be set up from was set (afk__config_where()) and which
+ * adapter failed, label, e.g. "afk.json:12: ci.token_env: CI (github)".
+ * A heap string (free()), or NULL. */
+char *afk__setup_what(const afk_config *cfg, const char *key,
+                      const char *member, const char *label);
+
+/* Makes *out, a built-in's HTTP handle, from cfg's "http" settings; an
+ * ETag cache path it refuses is named with its line and label (the
+ * adapter, as above).  Returns 0 or an AFK_E* code with why in errbuf.
+ * Defined in secret.c, with the secrets: what every network built-in
+ * reads when it is made. */
+int afk__setup_http(const afk_config *cfg, const char *label,
+                    afk__http **out, char *errbuf);
 
 /* Reads a secret from the environment variable env or, when env is NULL,
  * the file at path file; trailing whitespace is dropped, an empty or

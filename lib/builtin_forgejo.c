@@ -942,15 +942,16 @@ out:
 /* --- making one ------------------------------------------------------ */
 
 /* Makes the userdata of either adapter from its settings. */
-static int fj_new(const afk_config *cfg, const char *api, const char *env,
-                  const char *file, struct afk__forge **out, char *errbuf)
+static int fj_new(const afk_config *cfg, const char *key, const char *api,
+                  const char *env, const char *file, struct afk__forge **out,
+                  char *errbuf)
 {
 	*out = NULL;
 	if (api == NULL) {
 		afk__errf(errbuf, "forgejo: no api_url");
 		return AFK_ECONFIG;
 	}
-	return afk__forge_new(cfg, api, env, file, "forgejo", "token", NULL,
+	return afk__forge_new(cfg, key, api, env, file, "forgejo", "token", NULL,
 	                      "Forgejo", out, errbuf);
 }
 
@@ -960,7 +961,7 @@ int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
 	struct afk__forge *g;
 	int rc;
 
-	rc = fj_new(cfg, cfg->tracker_api_url, cfg->tracker_token_env,
+	rc = fj_new(cfg, "tracker", cfg->tracker_api_url, cfg->tracker_token_env,
 	            cfg->tracker_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;
@@ -987,7 +988,7 @@ int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 	struct afk__forge *g;
 	int rc;
 
-	rc = fj_new(cfg, cfg->ci_api_url, cfg->ci_token_env,
+	rc = fj_new(cfg, "ci", cfg->ci_api_url, cfg->ci_token_env,
 	            cfg->ci_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;

@@ -1238,10 +1238,11 @@ out:
 /* --- making one ------------------------------------------------------ */
 
 /* Makes the userdata of either adapter from its settings. */
-static int gh_new(const afk_config *cfg, const char *api, const char *env,
-                  const char *file, struct afk__forge **out, char *errbuf)
+static int gh_new(const afk_config *cfg, const char *key, const char *api,
+                  const char *env, const char *file, struct afk__forge **out,
+                  char *errbuf)
 {
-	int rc = afk__forge_new(cfg, api ? api : DEFAULT_API, env, file,
+	int rc = afk__forge_new(cfg, key, api ? api : DEFAULT_API, env, file,
 	                        "github", "Bearer", gh_headers, "GitHub", out,
 	                        errbuf);
 
@@ -1256,7 +1257,7 @@ int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
 	struct afk__forge *g;
 	int rc;
 
-	rc = gh_new(cfg, cfg->tracker_api_url, cfg->tracker_token_env,
+	rc = gh_new(cfg, "tracker", cfg->tracker_api_url, cfg->tracker_token_env,
 	            cfg->tracker_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;
@@ -1283,7 +1284,7 @@ int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 	struct afk__forge *g;
 	int rc;
 
-	rc = gh_new(cfg, cfg->ci_api_url, cfg->ci_token_env,
+	rc = gh_new(cfg, "ci", cfg->ci_api_url, cfg->ci_token_env,
 	            cfg->ci_token_file, &g, errbuf);
 	if (rc != AFK_OK)
 		return rc;

@@ -249,7 +249,8 @@ int afk__builtin_slack_notifier(afk_notifier *notifier,
                                 const afk_config *cfg, char *errbuf)
 {
 	struct slack_notifier *sn;
-	afk__http_opts o;
+	const char *why = NULL;
+	char *what;
 	int rc;
 
 	if (cfg->notifier_kind == NULL ||
@@ -264,19 +265,31 @@ int afk__builtin_slack_notifier(afk_notifier *notifier,
 		afk__errf(errbuf, "notifier: out of memory");
 		return AFK_ENOMEM;
 	}
-	rc = afk__secret_read(cfg->notifier_webhook_env,
-	                      cfg->notifier_webhook_file,
-	                      "notifier: the Slack webhook", &sn->url, errbuf);
+	what = afk__setup_what(cfg, "notifier", cfg->notifier_webhook_env ?
+	                       "webhook_env" : "webhook_file",
+	                       "notifier (slack)");
+	rc = what ? afk__secret_read(cfg->notifier_webhook_env,
+	                             cfg->notifier_webhook_file, what,
+	                             &sn->url, errbuf) : AFK_ENOMEM;
+	if (rc == AFK_ENOMEM)
+		afk__errf(errbuf, "notifier: out of memory");
+	/* What every post would refuse is refused now, never quoted: the
+	 * webhook's URL is the secret. */
 	if (rc == AFK_OK && strncmp(sn->url, "https://", 8) != 0 &&
-	    strncmp(sn->url, "http://", 7) != 0) {
-		afk__errf(errbuf, "notifier: the Slack webhook is not an "
-		          "https URL");
-		rc = AFK_ECONFIG;
+	    strncmp(sn->url, "http://", 7) != 0)
+		why = "not an https URL";
+	else if (rc == AFK_OK)
+		why = afk__url_check(sn->url);
+	if (why != NULL) {
+		if (why[0] == '\0')
+			afk__errf(errbuf, "notifier: out of memory");
+		else
+			afk__errf(errbuf, "%s: the webhook: %s", what, why);
+		rc = why[0] == '\0' ? AFK_ENOMEM : AFK_ECONFIG;
 	}
-	if (rc == AFK_OK) {
-		afk__http_opts_from_config(&o, cfg);
-		rc = afk__http_new(&sn->http, &o, errbuf);
-	}
+	free(what);
+	if (rc == AFK_OK)
+		rc = afk__setup_http(cfg, "notifier (slack)", &sn->http, errbuf);
 	if (rc == AFK_OK && add_secrets(sn) != AFK_OK) {
 		afk__errf(errbuf, "notifier: out of memory");
 		rc = AFK_ENOMEM;

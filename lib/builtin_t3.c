@@ -621,8 +621,7 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
                   char *errbuf)
 {
 	struct t3_agent *t;
-	afk__http_opts o;
-	char *token = NULL;
+	char *token = NULL, *what;
 	int rc;
 
 	*out = NULL;
@@ -631,12 +630,16 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
 		afk__errf(errbuf, "agent: out of memory");
 		return AFK_ENOMEM;
 	}
-	rc = afk__secret_read(cfg->agent_token_env, cfg->agent_token_file,
-	                      "agent: the T3 token", &token, errbuf);
-	if (rc == AFK_OK) {
-		afk__http_opts_from_config(&o, cfg);
-		rc = afk__http_new(&t->http, &o, errbuf);
-	}
+	what = afk__setup_what(cfg, "agent", cfg->agent_token_env ?
+	                       "token_env" : "token_file", "agent (t3)");
+	rc = what ? afk__secret_read(cfg->agent_token_env,
+	                             cfg->agent_token_file, what, &token,
+	                             errbuf) : AFK_ENOMEM;
+	free(what);
+	if (rc == AFK_ENOMEM)
+		afk__errf(errbuf, "agent: out of memory");
+	if (rc == AFK_OK)
+		rc = afk__setup_http(cfg, "agent (t3)", &t->http, errbuf);
 	if (rc == AFK_OK) {
 		t->base = afk__strdup(cfg->agent_url);
 		t->auth = afk__aprintf("Authorization: Bearer %s", token);

@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "config.h"
+#include "http.h"
 #include "jsonpos.h"
 
 #include <errno.h>
@@ -608,6 +609,7 @@ static void config_clear(afk_config *c)
 	clear_ci_forge(c);
 	free(c->http_etag_cache);
 	c->http_etag_cache = NULL;
+	afk__strv_clear(&c->members);
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
 	c->preamble_file = c->preamble = NULL;
 	c->tracker_kind = c->tracker_path = NULL;
@@ -680,7 +682,8 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->ci_token_file, src->ci_token_file) ||
 	    dup_into(&dst->ci_deploy_env, src->ci_deploy_env) ||
 	    afk__strv_copy(&dst->ci_agent_logins, &src->ci_agent_logins) ||
-	    dup_into(&dst->http_etag_cache, src->http_etag_cache)) {
+	    dup_into(&dst->http_etag_cache, src->http_etag_cache) ||
+	    afk__strv_copy(&dst->members, &src->members)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
 	}
@@ -1230,10 +1233,13 @@ static int string_member(cfg_ctx *cx, json_t *v, const char *name,
 }
 
 /* The member "url": http:// or https://, no whitespace; trailing '/'
- * dropped.  Which hosts plain http may reach is the HTTP layer's rule
- * (loopback only), checked on every request. */
+ * dropped.  What the HTTP layer would refuse on every request (plain
+ * http but to a loopback address, user:password) is refused here in its
+ * words, so that no configuration is valid that no tick could use; the
+ * layer checks again, for a host's own URLs. */
 static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
 {
+	const char *why;
 	size_t n;
 	int rc;
 
@@ -1246,6 +1252,14 @@ static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
 		free(*out);
 		*out = NULL;
 		return refuse(cx, "expected an http or https URL");
+	}
+	why = afk__url_check(*out);
+	if (why != NULL) {
+		free(*out);
+		*out = NULL;
+		if (why[0] == '\0')
+			return nomem(cx);
+		return refuse(cx, "%s", why);
 	}
 	n = strlen(*out);
 	while (n > 0 && (*out)[n - 1] == '/')
@@ -2185,6 +2199,57 @@ static long key_index(const char *name)
 	return -1;
 }
 
+/* 1 when the entry e of c->members is one of key's members. */
+static int member_of(const char *e, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(e, key, n) == 0 && e[n] == '.';
+}
+
+/* Forgets where the members of key were set, and, when v (key's new
+ * value) is an object read from a text, records where each of its
+ * members is: the built-ins name the line of the member they cannot be
+ * set up from (afk__config_where()). */
+static int record_members(afk_config *c, const char *key, json_t *v,
+                          cfg_ctx *cx)
+{
+	afk__strv kept = {NULL, 0, 0};
+	afk__jsonpos_step path[2];
+	const char *name;
+	json_t *m;
+	char *e;
+	size_t i;
+	int rc = AFK_OK;
+
+	for (i = 0; rc == AFK_OK && i < c->members.n; i++)
+		if (!member_of(c->members.v[i], key) &&
+		    afk__strv_push(&kept, c->members.v[i]))
+			rc = AFK_ENOMEM;
+	path[0].key = key;
+	path[0].index = 0;
+	path[1].index = 0;
+	if (cx->source != NULL && json_is_object(v)) {
+		json_object_foreach(v, name, m) {
+			if (rc != AFK_OK)
+				break;
+			path[1].key = name;
+			e = afk__aprintf("%s.%s\t%s:%zu", key, name, cx->source,
+			                 afk__jsonpos_line(cx->text, path, 2));
+			if (e == NULL || afk__strv_push(&kept, e))
+				rc = AFK_ENOMEM;
+			free(e);
+		}
+	}
+	if (rc != AFK_OK) {
+		afk__strv_clear(&kept);
+		return nomem(cx);
+	}
+	afk__strv_clear(&c->members);
+	c->members = kept;
+	return AFK_OK;
+}
+
 /* Sets key i from v on the aside copy c, naming key i in any message. */
 static int apply_key(afk_config *c, size_t i, json_t *v, cfg_ctx *cx)
 {
@@ -2195,6 +2260,8 @@ static int apply_key(afk_config *c, size_t i, json_t *v, cfg_ctx *cx)
 	if (rc == AFK_OK)
 		pop(cx);
 	cx->set_keys |= 1UL << i;
+	if (rc == AFK_OK)
+		rc = record_members(c, keys[i].name, v, cx);
 	return rc;
 }
 
@@ -2286,6 +2353,85 @@ static int check_env_secrets(const afk_config *c, cfg_ctx *cx)
 					return refuse_secret_env(cx, owner[i], j,
 					                         &secrets[k]);
 	return AFK_OK;
+}
+
+/* The adapter of c that addresses repositories as "owner/name" (the
+ * github and forgejo tracker and CI build their API paths from both
+ * halves), as its key, or NULL when none does.  The tracker first: it is
+ * the one that lists the allowlist. */
+static const char *owner_needed_by(const afk_config *c, const char **kind)
+{
+	if (c->tracker_kind != NULL &&
+	    (strcmp(c->tracker_kind, "github") == 0 ||
+	     strcmp(c->tracker_kind, "forgejo") == 0)) {
+		*kind = c->tracker_kind;
+		return "tracker";
+	}
+	if (c->ci_kind != NULL && (strcmp(c->ci_kind, "github") == 0 ||
+	                           strcmp(c->ci_kind, "forgejo") == 0)) {
+		*kind = c->ci_kind;
+		return "ci";
+	}
+	return NULL;
+}
+
+/* The index of the first entry of list (c's allowlist, or one about to
+ * be) without an owner, or -1 when every entry has one or no adapter of
+ * c needs one. */
+static long ownerless_entry(const afk_config *c, const afk__strv *list,
+                            const char **key, const char **kind)
+{
+	size_t i;
+
+	*key = owner_needed_by(c, kind);
+	if (*key == NULL)
+		return -1;
+	for (i = 0; i < list->n; i++)
+		if (strchr(list->v[i], '/') == NULL)
+			return (long)i;
+	return -1;
+}
+
+/* Refuses a result whose allowlist holds a bare name ("api") while an
+ * adapter needs "owner/name": every tick would fail on it.  Checked on
+ * the result, since the tracker may come after the allowlist.  The blame
+ * goes to the entry, unless this change set only the adapter. */
+static int check_allowlist_owners(const afk_config *c, cfg_ctx *cx)
+{
+	unsigned long list_bit = 1UL << key_index("allowlist");
+	const char *key, *kind;
+	char q[QUOTE_SHORT];
+	long j;
+
+	j = ownerless_entry(c, &c->allowlist, &key, &kind);
+	if (j < 0)
+		return AFK_OK;
+	quote(q, sizeof(q), c->allowlist.v[j]);
+	if (!(cx->set_keys & list_bit) &&
+	    (cx->set_keys & (1UL << key_index(key)))) {
+		push_key(cx, key);
+		push_key(cx, "kind");
+		return refuse(cx, "the %s %s needs \"owner/name\" "
+		              "repositories, and allowlist[%ld] %s has no owner",
+		              kind, key, j, q);
+	}
+	push_key(cx, "allowlist");
+	push_index(cx, (size_t)j);
+	return refuse(cx, "%s has no owner (the %s %s needs \"owner/name\")",
+	              q, kind, key);
+}
+
+/* The checks of a whole result, after every key of a change was set. */
+static int check_result(const afk_config *c, cfg_ctx *cx)
+{
+	int rc;
+
+	rc = check_labels(c, cx);
+	if (rc == AFK_OK)
+		rc = check_env_secrets(c, cx);
+	if (rc == AFK_OK)
+		rc = check_allowlist_owners(c, cx);
+	return rc;
 }
 
 /* --- the public functions -------------------------------------------- */
@@ -2387,10 +2533,7 @@ static int apply_object(afk_config *next, json_t *root, cfg_ctx *cx)
 		if (rc != AFK_OK)
 			return rc;
 	}
-	rc = check_labels(next, cx);
-	if (rc == AFK_OK)
-		rc = check_env_secrets(next, cx);
-	return rc;
+	return check_result(next, cx);
 }
 
 /* Loads the len bytes of text (NUL-terminated) named source, relative
@@ -2540,9 +2683,7 @@ int afk_config_set(afk_config *cfg, const char *key, const char *json)
 	rc = apply_key(&next, (size_t)i, v, &cx);
 	json_decref(v);
 	if (rc == AFK_OK)
-		rc = check_labels(&next, &cx);
-	if (rc == AFK_OK)
-		rc = check_env_secrets(&next, &cx);
+		rc = check_result(&next, &cx);
 	if (rc != AFK_OK) {
 		config_clear(&next);
 		return rc;
@@ -2590,6 +2731,24 @@ int afk_config_armed(const afk_config *cfg)
 const char *afk_config_errmsg(const afk_config *cfg)
 {
 	return cfg != NULL ? cfg->errmsg : "";
+}
+
+void afk__config_where(const afk_config *cfg, const char *key,
+                       const char *member, char *buf, size_t size)
+{
+	size_t i, n = strlen(key), m = strlen(member);
+	const char *e;
+
+	for (i = 0; i < cfg->members.n; i++) {
+		e = cfg->members.v[i];
+		if (strncmp(e, key, n) == 0 && e[n] == '.' &&
+		    strncmp(e + n + 1, member, m) == 0 && e[n + 1 + m] == '\t') {
+			snprintf(buf, size, "%s: %s.%s", e + n + 2 + m, key,
+			         member);
+			return;
+		}
+	}
+	snprintf(buf, size, "%s.%s", key, member);
 }
 
 /* --- what the commands are given of the environment ------------------ */
@@ -2717,6 +2876,25 @@ static int parse_allowlist(const char *s, afk__strv *list, char *errbuf)
 	}
 }
 
+/* Refuses (and clears) AFK_ALLOWLIST's list when an entry has no owner
+ * while an adapter of cfg needs one, as check_allowlist_owners() does
+ * for the file. */
+static int env_owners(afk_config *cfg, afk__strv *list)
+{
+	const char *key, *kind;
+	char q[QUOTE_SHORT];
+	long j;
+
+	j = ownerless_entry(cfg, list, &key, &kind);
+	if (j < 0)
+		return AFK_OK;
+	quote(q, sizeof(q), list->v[j]);
+	afk__errf(cfg->errmsg, "AFK_ALLOWLIST: %s has no owner (the %s %s "
+	          "needs \"owner/name\")", q, kind, key);
+	afk__strv_clear(list);
+	return AFK_ECONFIG;
+}
+
 /* Both variables are parsed before either is applied, so a bad one
  * leaves both gates as they were. */
 int afk_config_apply_env(afk_config *cfg)
@@ -2739,6 +2917,9 @@ int afk_config_apply_env(afk_config *cfg)
 	}
 	if (al != NULL) {
 		rc = parse_allowlist(al, &list, cfg->errmsg);
+		if (rc != AFK_OK)
+			return rc;
+		rc = env_owners(cfg, &list);
 		if (rc != AFK_OK)
 			return rc;
 		afk__strv_clear(&cfg->allowlist);

@@ -88,6 +88,11 @@ struct afk_config {
 	char *http_etag_cache;     /* resolved path; NULL: no file */
 	long http_rate_reserve;    /* default 50 */
 
+	/* where each member of an object key was set from a text, for the
+	 * built-ins' setup messages: "tracker.token_env\tafk.json:6" (a
+	 * member name never holds a tab); a key set otherwise has none */
+	afk__strv members;
+
 	char errmsg[AFK__ERRMSG_SIZE];
 };
 
@@ -101,6 +106,13 @@ int afk__config_check_repo(const char *repo, char *errbuf);
  * webhook_env), NULL-terminated for lib/spawn.h: what no child is given.
  * Returns 0 or AFK_ENOMEM. */
 int afk__config_secret_envs(const afk_config *cfg, afk__strv *out);
+
+/* Writes into buf (size bytes) where member of the object key was set:
+ * "afk.json:6: tracker.token_env" when it came from a file (or
+ * "<string>"), else "tracker.token_env" - what a built-in that cannot be
+ * set up from it puts first in its message. */
+void afk__config_where(const afk_config *cfg, const char *key,
+                       const char *member, char *buf, size_t size);
 
 /* Stores in *out (emptied first; the caller's) a NULL-terminated copy of
  * names, a command's "env", for lib/spawn.h.  Returns 0 or AFK_ENOMEM. */

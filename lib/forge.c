@@ -18,14 +18,14 @@
 
 #define MAX_PRS 10             /* linked PRs read per status */
 
-int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
-                   const char *file, const char *kind, const char *scheme,
+int afk__forge_new(const afk_config *cfg, const char *key, const char *api,
+                   const char *env, const char *file, const char *kind,
+                   const char *scheme,
                    const char *const *headers, const char *name,
                    struct afk__forge **out, char *errbuf)
 {
-	afk__http_opts o;
 	struct afk__forge *g;
-	char *token = NULL, *what;
+	char *token = NULL, *label, *what = NULL;
 	size_t n;
 	int rc;
 
@@ -35,16 +35,22 @@ int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
 		return AFK_ENOMEM;
 	g->headers = headers;
 	g->name = name;
-	what = afk__aprintf("%s token", kind);
+	/* The tracker and the CI may read one token: each names itself. */
+	label = afk__aprintf("%s (%s)", strcmp(key, "ci") == 0 ? "CI" : key,
+	                     kind);
+	if (label != NULL)
+		what = afk__setup_what(cfg, key, env ? "token_env" :
+		                       "token_file", label);
 	rc = what ? afk__secret_read(env, file, what, &token, errbuf) :
 	     AFK_ENOMEM;
 	free(what);
 	if (rc != AFK_OK) {
+		free(label);
 		free(g);
 		return rc;
 	}
-	afk__http_opts_from_config(&o, cfg);
-	rc = afk__http_new(&g->http, &o, errbuf);
+	rc = afk__setup_http(cfg, label, &g->http, errbuf);
+	free(label);
 	if (rc == AFK_OK)
 		rc = afk__http_add_secret(g->http, token);
 	if (rc == AFK_OK) {

@@ -38,13 +38,15 @@ struct afk__forge {
 	long max_pages;       /* http.max_pages: pages read of one list */
 };
 
-/* Makes the userdata from the settings: reads the token (env or file,
- * named "<kind> token"), makes the HTTP handle that keeps it secret and
- * the header "Authorization: <scheme> TOKEN".  api must not be NULL;
- * headers and name are borrowed, static.  kind prefixes errbuf's
- * messages. */
-int afk__forge_new(const afk_config *cfg, const char *api, const char *env,
-                   const char *file, const char *kind, const char *scheme,
+/* Makes the userdata from the settings of key ("tracker" or "ci"):
+ * reads the token (env or file), makes the HTTP handle that keeps it
+ * secret and the header "Authorization: <scheme> TOKEN".  api must not
+ * be NULL; headers and name are borrowed, static.  A setup message names
+ * the line and member of key it comes from and the adapter, e.g.
+ * "afk.json:12: ci.token_env: CI (github): ..." (afk__setup_what()). */
+int afk__forge_new(const afk_config *cfg, const char *key, const char *api,
+                   const char *env, const char *file, const char *kind,
+                   const char *scheme,
                    const char *const *headers, const char *name,
                    struct afk__forge **out, char *errbuf);
 

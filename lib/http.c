@@ -593,7 +593,7 @@ static int cache_load(afk__http *h, char *errbuf)
 	switch (cache_read(h, &entries, &max_seq, &bytes, why, sizeof(why))) {
 	case CACHE_NOTREG:
 		if (errbuf != NULL)
-			afk__errf(errbuf, "http.etag_cache: %s is %s, not a "
+			afk__errf(errbuf, "%s is %s, not a "
 			          "regular file: refused, nothing read from or "
 			          "written to it (name a file, or null)",
 			          h->cache_path, why);
@@ -1136,6 +1136,19 @@ static const char *url_parse(url_info *ui, const CURLU *base,
 	if (curl_url_set(ui->u, CURLUPART_URL, text, 0) != CURLUE_OK)
 		return "not a valid absolute URL";
 	return url_check(ui);
+}
+
+/* The request-time rules, for a URL known before any request (a
+ * configuration's): the same parse and the same words, so a refusal
+ * reads the same wherever it is made. */
+const char *afk__url_check(const char *url)
+{
+	url_info ui;
+	const char *why;
+
+	why = url_parse(&ui, NULL, url);
+	url_info_free(&ui);
+	return why;
 }
 
 /* --- Link headers ---------------------------------------------------- */

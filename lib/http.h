@@ -127,7 +127,9 @@ void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg);
  * range, AFK_ECONFIG when the cache path names something other than a
  * regular file (a FIFO would hang the read), AFK_ENOMEM, or AFK_EIO when
  * libcurl cannot start; the reason is written to errbuf
- * (AFK__ERRMSG_SIZE bytes; may be NULL). */
+ * (AFK__ERRMSG_SIZE bytes; may be NULL).  A refused cache path is named
+ * but not its key: the caller knows where it was set (afk__setup_http()
+ * in lib/builtin.h names the line). */
 int afk__http_new(afk__http **out, const afk__http_opts *opts,
                   char *errbuf);
 
@@ -161,6 +163,13 @@ typedef struct afk__http_stats {
 } afk__http_stats;
 
 void afk__http_get_stats(const afk__http *h, afk__http_stats *out);
+
+/* Why every request to url would be refused before connecting (the
+ * rules above: https, plain http only to a loopback address, no
+ * user:password, parsed by libcurl), or NULL when it would not be: a
+ * static string, "" when memory ran out.  For a URL known before any
+ * request, so that a configuration can refuse it at load. */
+const char *afk__url_check(const char *url);
 
 /* Why a request failed, for an adapter that handles some causes itself
  * (a 404 that means "absent", a rate limit it reports differently). */

@@ -3069,6 +3069,110 @@ END_TEST
 
 /* --- registration ---------------------------------------------------- */
 
+/* A built-in that cannot be set up names the file, line and member it
+ * comes from and which adapter failed: the tracker and the CI reading
+ * one missing token say so in two lines that differ. */
+START_TEST(test_setup_errors_name_line_key_and_adapter)
+{
+	char dir[64], path[PATHLEN], want[PATHLEN * 2], fifo[PATHLEN];
+	afk_config *cfg = NULL;
+	afk_tracker *t = NULL;
+	afk_agent *a = NULL;
+	afk_ci *ci = NULL;
+	afk_notifier *n = NULL;
+	char json[PATHLEN * 2];
+
+	snprintf(dir, sizeof(dir), "/tmp/check_builtin.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/afk.json", dir);
+	unsetenv("AFK_TEST_UNSET_TOKEN");
+	unsetenv("AFK_TEST_UNSET_T3");
+	write_text(path,
+	           "{\n"
+	           "  \"allowlist\": [\"acme/api\"],\n"
+	           "  \"tracker\": {\n"
+	           "    \"kind\": \"github\",\n"
+	           "    \"token_env\": \"AFK_TEST_UNSET_TOKEN\"\n"
+	           "  },\n"
+	           "  \"agent\": {\"kind\": \"t3\", \"url\": \"http://[::1]:1\",\n"
+	           "    \"project_id\": \"p\", \"model\": \"m\",\n"
+	           "    \"token_env\": \"AFK_TEST_UNSET_T3\"},\n"
+	           "  \"ci\": {\n"
+	           "    \"kind\": \"forgejo\",\n"
+	           "    \"api_url\": \"https://f.example/api/v1\",\n"
+	           "    \"token_env\": \"AFK_TEST_UNSET_TOKEN\"\n"
+	           "  },\n"
+	           "  \"notifier\": {\"kind\": \"slack\",\n"
+	           "    \"webhook_file\": \"hook\"}\n"
+	           "}\n");
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_msg(afk_config_load_file(cfg, path) == 0, "%s",
+	              afk_config_errmsg(cfg));
+	ck_assert_int_eq(afk_tracker_new(&t), 0);
+	ck_assert_int_eq(afk_agent_new(&a), 0);
+	ck_assert_int_eq(afk_ci_new(&ci), 0);
+	ck_assert_int_eq(afk_notifier_new(&n), 0);
+
+	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:5: tracker.token_env: tracker "
+	         "(github): the environment variable AFK_TEST_UNSET_TOKEN is "
+	         "not set", path);
+	ck_assert_str_eq(afk_tracker_errmsg(t), want);
+	ck_assert_int_eq(afk_ci_set_builtin(ci, cfg), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:13: ci.token_env: CI (forgejo): the "
+	         "environment variable AFK_TEST_UNSET_TOKEN is not set", path);
+	ck_assert_str_eq(afk_ci_errmsg(ci), want);
+	ck_assert_int_eq(afk_agent_set_builtin(a, cfg), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:9: agent.token_env: agent (t3): the "
+	         "environment variable AFK_TEST_UNSET_T3 is not set", path);
+	ck_assert_str_eq(afk_agent_errmsg(a), want);
+	ck_assert_int_eq(afk_notifier_set_builtin(n, cfg), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:16: notifier.webhook_file: notifier "
+	         "(slack): cannot read %s/hook: No such file or directory",
+	         path, dir);
+	ck_assert_str_eq(afk_notifier_errmsg(n), want);
+
+	/* a webhook every post would refuse, never quoted */
+	snprintf(want, sizeof(want), "%s/hook", dir);
+	write_text(want, "http://hooks.example/services/T0/B0/SECRETxyz\n");
+	ck_assert_int_eq(afk_notifier_set_builtin(n, cfg), AFK_ECONFIG);
+	ck_assert_ptr_null(strstr(afk_notifier_errmsg(n), "SECRET"));
+	snprintf(want, sizeof(want), "%s:16: notifier.webhook_file: notifier "
+	         "(slack): the webhook: plain http is refused except to a "
+	         "loopback address; use https", path);
+	ck_assert_str_eq(afk_notifier_errmsg(n), want);
+
+	/* set by afk_config_set(): the member, no line */
+	ck_assert_int_eq(afk_config_set(cfg, "ci", "{\"kind\": \"github\", "
+	                 "\"token_file\": \"/nonexistent/token\"}"), 0);
+	ck_assert_int_eq(afk_ci_set_builtin(ci, cfg), AFK_ECONFIG);
+	ck_assert_str_eq(afk_ci_errmsg(ci), "ci.token_file: CI (github): "
+	                 "cannot read /nonexistent/token: No such file or "
+	                 "directory");
+
+	/* the ETag cache's line, and the adapter that refused it */
+	snprintf(fifo, sizeof(fifo), "%s/cache", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	setenv("AFK_TEST_UNSET_TOKEN", "0123456789abcdef0123", 1);
+	snprintf(json, sizeof(json), "{\n\"http\": {\n\"etag_cache\": \"%s\"}}",
+	         fifo);
+	ck_assert_int_eq(afk_config_load_string(cfg, json), 0);
+	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "<string>:3: http.etag_cache: tracker "
+	         "(github): %s is a FIFO", fifo);
+	ck_assert_msg(strncmp(afk_tracker_errmsg(t), want, strlen(want)) == 0,
+	              "%s, want %s...", afk_tracker_errmsg(t), want);
+	unsetenv("AFK_TEST_UNSET_TOKEN");
+
+	afk_notifier_free(n);
+	afk_ci_free(ci);
+	afk_agent_free(a);
+	afk_tracker_free(t);
+	afk_config_free(cfg);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+END_TEST
+
 START_TEST(test_builtin_needs_config)
 {
 	afk_config *cfg;
@@ -3231,6 +3335,7 @@ static Suite *builtin_suite(void)
 
 	tc = tcase_create("registration");
 	tcase_add_test(tc, test_builtin_needs_config);
+	tcase_add_test(tc, test_setup_errors_name_line_key_and_adapter);
 	tcase_add_test(tc, test_builtin_twice);
 	suite_add_tcase(s, tc);
 	return s;

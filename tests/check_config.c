@@ -1264,6 +1264,7 @@ END_TEST
 /* --- adapters -------------------------------------------------------- */
 
 #define SECRET_ENV "looks like a secret, not a variable name (name the environment variable that holds it)"
+#define PLAIN_HTTP "plain http is refused except to a loopback address; use https"
 #define SECRET_FILE "looks like a secret, not a file's path (name the file that holds it)"
 
 static const struct bad_adapter {
@@ -1421,6 +1422,29 @@ static const struct bad_adapter {
 	{"tracker", "{\"kind\": \"github\", \"token_file\": "
 	 "\"ghp_L8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeK\"}",
 	 "tracker.token_file: " SECRET_FILE},
+	/* a URL every request would refuse: refused at load, in the HTTP
+	 * layer's words */
+	{"tracker", "{\"kind\": \"github\", \"api_url\": "
+	 "\"http://ghe.example/api/v3\", \"token_env\": \"T\"}",
+	 "tracker.api_url: " PLAIN_HTTP},
+	{"tracker", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"http://codeberg.org/api/v1\", \"token_env\": \"T\"}",
+	 "tracker.api_url: " PLAIN_HTTP},
+	{"agent", "{\"kind\": \"t3\", \"url\": \"http://10.0.0.5:3773\", "
+	 "\"token_env\": \"T\", \"project_id\": \"p\", \"model\": \"m\"}",
+	 "agent.url: " PLAIN_HTTP},
+	{"ci", "{\"kind\": \"github\", \"api_url\": "
+	 "\"http://[::2]:8080\", \"token_env\": \"T\"}",
+	 "ci.api_url: " PLAIN_HTTP},
+	{"ci", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"http://localhost.example\", \"token_env\": \"T\"}",
+	 "ci.api_url: " PLAIN_HTTP},
+	{"ci", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"https://bot:hunter2@f.example/api/v1\", \"token_env\": \"T\"}",
+	 "ci.api_url: credentials in a URL are refused (use a secret header)"},
+	{"tracker", "{\"kind\": \"forgejo\", \"api_url\": "
+	 "\"https://\", \"token_env\": \"T\"}",
+	 "tracker.api_url: not a valid absolute URL"},
 };
 
 START_TEST(bad_adapter_is_refused)
@@ -1431,6 +1455,54 @@ START_TEST(bad_adapter_is_refused)
 	ck_assert_int_eq(afk_config_set(c, b->key, b->json), AFK_ECONFIG);
 	assert_msg(c, b->msg);
 	assert_get(c, b->key, "null");
+	afk_config_free(c);
+}
+END_TEST
+
+/* Plain http to a loopback address is what a test server or a local T3
+ * Code speaks: accepted, whichever spelling of loopback. */
+START_TEST(plain_http_to_loopback_is_accepted)
+{
+	static const char *const urls[] = {
+		"http://127.0.0.1:8080", "http://localhost", "http://LocalHost:1",
+		"http://127.1.2.3/api/v1", "http://[::1]:3773",
+		"http://[::ffff:127.0.0.1]", "https://ghe.example/api/v3"
+	};
+	char json[256];
+	afk_config *c = cfg_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(urls) / sizeof(*urls); i++) {
+		snprintf(json, sizeof(json), "{\"kind\": \"forgejo\", "
+		         "\"api_url\": \"%s\", \"token_env\": \"T\"}", urls[i]);
+		ck_assert_msg(afk_config_set(c, "tracker", json) == AFK_OK,
+		              "%s: %s", urls[i], afk_config_errmsg(c));
+		snprintf(json, sizeof(json), "{\"kind\": \"t3\", \"url\": "
+		         "\"%s\", \"token_env\": \"T\", \"project_id\": \"p\", "
+		         "\"model\": \"m\"}", urls[i]);
+		ck_assert_msg(afk_config_set(c, "agent", json) == AFK_OK,
+		              "%s: %s", urls[i], afk_config_errmsg(c));
+	}
+	afk_config_free(c);
+}
+END_TEST
+
+/* A file names the line of the URL it refuses. */
+START_TEST(plain_http_is_refused_at_its_line)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\n"
+	                 "  \"allowlist\": [\"acme/api\"],\n"
+	                 "  \"ci\": {\n"
+	                 "    \"kind\": \"github\",\n"
+	                 "    \"token_env\": \"GITHUB_TOKEN\",\n"
+	                 "    \"api_url\": \"http://ghe.example/api/v3\"\n"
+	                 "  }\n"
+	                 "}\n"), AFK_ECONFIG);
+	assert_msg(c, "<string>:6: ci.api_url: " PLAIN_HTTP);
+	assert_get(c, "ci", "null");
 	afk_config_free(c);
 }
 END_TEST
@@ -1921,6 +1993,112 @@ START_TEST(env_bad_kill_switch_is_refused)
 }
 END_TEST
 
+/* --- an allowlist entry without an owner ---------------------------- */
+
+#define GITHUB_TRACKER "{\"kind\": \"github\", \"token_env\": \"T\"}"
+#define FORGEJO_CI "{\"kind\": \"forgejo\", \"api_url\": " \
+	"\"https://f.example/api/v1\", \"token_env\": \"T\"}"
+
+/* The github and forgejo adapters address "owner/name": a bare name is
+ * refused whichever of the two keys comes last, blaming the one the
+ * change set. */
+START_TEST(ownerless_entry_is_refused_for_a_forge)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_set(c, "allowlist",
+	                 "[\"acme/api\", \"web\"]"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", GITHUB_TRACKER),
+	                 AFK_ECONFIG);
+	assert_msg(c, "tracker.kind: the github tracker needs \"owner/name\" "
+	           "repositories, and allowlist[1] \"web\" has no owner");
+	assert_get(c, "tracker", "null");
+	ck_assert_int_eq(afk_config_set(c, "ci", FORGEJO_CI), AFK_ECONFIG);
+	assert_msg(c, "ci.kind: the forgejo ci needs \"owner/name\" "
+	           "repositories, and allowlist[1] \"web\" has no owner");
+	assert_get(c, "ci", "null");
+
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"acme/api\"]"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", GITHUB_TRACKER), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "allowlist",
+	                 "[\"acme/api\", \"web\"]"), AFK_ECONFIG);
+	assert_msg(c, "allowlist[1]: \"web\" has no owner (the github "
+	           "tracker needs \"owner/name\")");
+	assert_get(c, "allowlist", "[\"acme/api\"]");
+	afk_config_free(c);
+}
+END_TEST
+
+/* In a file the entry is blamed at its line, whichever comes first. */
+START_TEST(ownerless_entry_is_refused_at_its_line)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\n"
+	                 "  \"allowlist\": [\n"
+	                 "    \"acme/api\",\n"
+	                 "    \"api\"\n"
+	                 "  ],\n"
+	                 "  \"tracker\": {\"kind\": \"forgejo\",\n"
+	                 "    \"api_url\": \"https://f.example/api/v1\",\n"
+	                 "    \"token_env\": \"T\"}\n"
+	                 "}\n"), AFK_ECONFIG);
+	assert_msg(c, "<string>:4: allowlist[1]: \"api\" has no owner (the "
+	           "forgejo tracker needs \"owner/name\")");
+	assert_get(c, "allowlist", "[]");
+	assert_get(c, "tracker", "null");
+	afk_config_free(c);
+}
+END_TEST
+
+/* The file tracker matches names as they are: a bare one is its own. */
+START_TEST(ownerless_entry_is_kept_for_the_file_tracker)
+{
+	afk_config *c = cfg_new();
+
+	ck_assert_int_eq(afk_config_load_string(c,
+	                 "{\"allowlist\": [\"infra\", \"acme/api\"],\n"
+	                 " \"tracker\": {\"kind\": \"file\", \"path\": \"/i\"},\n"
+	                 " \"ci\": {\"kind\": \"command\", \"command\": "
+	                 "[\"/c\"]}}"), AFK_OK);
+	assert_get(c, "allowlist", "[\"infra\",\"acme/api\"]");
+	/* and the forge can go once the file tracker replaces it */
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"acme/api\"]"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", GITHUB_TRACKER), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "tracker", "{\"kind\": \"file\", "
+	                 "\"path\": \"/i\"}"), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"infra\"]"),
+	                 AFK_OK);
+	afk_config_free(c);
+}
+END_TEST
+
+/* AFK_ALLOWLIST is held to the same rule, and leaves the list as it was
+ * when it breaks it. */
+START_TEST(env_ownerless_entry_is_refused_for_a_forge)
+{
+	afk_config *c = cfg_new();
+
+	env_clear();
+	ck_assert_int_eq(afk_config_set(c, "allowlist", "[\"acme/api\"]"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ci", FORGEJO_CI), AFK_OK);
+	setenv("AFK_ALLOWLIST", "acme/api, infra", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_ECONFIG);
+	assert_msg(c, "AFK_ALLOWLIST: \"infra\" has no owner (the forgejo ci "
+	           "needs \"owner/name\")");
+	assert_get(c, "allowlist", "[\"acme/api\"]");
+	setenv("AFK_ALLOWLIST", "acme/api, acme/infra", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "allowlist", "[\"acme/api\",\"acme/infra\"]");
+	env_clear();
+	afk_config_free(c);
+}
+END_TEST
+
 START_TEST(env_allowlist_is_split_and_trimmed)
 {
 	afk_config *c = cfg_new();
@@ -2113,6 +2291,12 @@ static Suite *suite(void)
 	LOOP(tc, bad_label_is_refused, bad_labels);
 	tcase_add_test(tc, good_labels_pass);
 	tcase_add_test(tc, trusted_users_are_checked);
+	tcase_add_test(tc, plain_http_to_loopback_is_accepted);
+	tcase_add_test(tc, plain_http_is_refused_at_its_line);
+	tcase_add_test(tc, ownerless_entry_is_refused_for_a_forge);
+	tcase_add_test(tc, ownerless_entry_is_refused_at_its_line);
+	tcase_add_test(tc, ownerless_entry_is_kept_for_the_file_tracker);
+	tcase_add_test(tc, env_ownerless_entry_is_refused_for_a_forge);
 	LOOP(tc, bad_adapter_is_refused, bad_adapters);
 	tcase_add_test(tc, adapters_set_their_fields_and_null_clears);
 	tcase_add_test(tc, ci_and_notifier_set_their_fields_and_null_clears);

@@ -419,6 +419,52 @@ run env AFK_TEST_FAKE_HOOK="$hook" "$AFK" check-config -c "$work/c1/gh.json"
 printf '%s\n' "$err" | grep -q 'AFK_TEST_FAKE_TOKEN' ||
 	{ fail "check-config does not name the unset token variable"; said; }
 
+# Each adapter that cannot be set up says so on its own line, naming the
+# file, line and member: a tracker and a CI sharing a missing token give
+# two lines, not one line twice.
+cat >"$work/c1/shared.json" <<'JSON'
+{
+  "allowlist": ["acme/api"],
+  "tracker": {
+    "kind": "github",
+    "token_env": "AFK_TEST_FAKE_TOKEN"
+  },
+  "agent": {"kind": "command", "command": ["/bin/true"]},
+  "ci": {
+    "kind": "github",
+    "token_env": "AFK_TEST_FAKE_TOKEN"
+  }
+}
+JSON
+run env -u AFK_TEST_FAKE_TOKEN "$AFK" check-config -c "$work/c1/shared.json"
+[ "$rc" -eq 3 ] ||
+	{ fail "check-config, shared token unset, exited $rc, want 3"; said; }
+for line in \
+	"afk: $work/c1/shared.json:5: tracker.token_env: tracker (github): the environment variable AFK_TEST_FAKE_TOKEN is not set" \
+	"afk: $work/c1/shared.json:10: ci.token_env: CI (github): the environment variable AFK_TEST_FAKE_TOKEN is not set"; do
+	printf '%s\n' "$err" | grep -qxF "$line" ||
+		{ fail "check-config does not say: $line"; said; }
+done
+[ "$(printf '%s\n' "$err" | sort | uniq -d)" = "" ] ||
+	{ fail "check-config printed a line twice"; said; }
+
+# What every tick would refuse is refused at load, at its line: plain
+# http to a host that is not loopback, a name without an owner for a
+# forge.
+sed -e 's|"token_env": "AFK_TEST_FAKE_TOKEN"$|"token_env": "AFK_TEST_FAKE_TOKEN", "api_url": "http://ghe.example/api/v3"|' \
+	"$work/c1/shared.json" >"$work/c1/plain.json"
+run env AFK_TEST_FAKE_TOKEN="$token" "$AFK" check-config -c "$work/c1/plain.json"
+[ "$rc" -eq 3 ] ||
+	{ fail "check-config, plain http, exited $rc, want 3"; said; }
+[ "$err" = "afk: $work/c1/plain.json:5: tracker.api_url: plain http is refused except to a loopback address; use https" ] ||
+	{ fail "check-config does not refuse plain http at its line"; said; }
+sed -e 's|"acme/api"|"api"|' "$work/c1/shared.json" >"$work/c1/bare.json"
+run env AFK_TEST_FAKE_TOKEN="$token" "$AFK" check-config -c "$work/c1/bare.json"
+[ "$rc" -eq 3 ] ||
+	{ fail "check-config, a bare allowlist name, exited $rc, want 3"; said; }
+[ "$err" = "afk: $work/c1/bare.json:2: allowlist[0]: \"api\" has no owner (the github tracker needs \"owner/name\")" ] ||
+	{ fail "check-config does not refuse a name without an owner"; said; }
+
 # --online lists through the tracker and writes nothing.
 run "$AFK" check-config -c "$work/c1/afk.json" --online
 [ "$rc" -eq 0 ] || { fail "check-config --online exited $rc, want 0"; said; }

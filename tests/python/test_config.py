@@ -249,3 +249,34 @@ def test_armed_follows_every_change(monkeypatch):
     cfg.apply_env()
     with pytest.raises(TypeError, match="list_ready is missing"):
         p.run_once(cfg)
+
+
+def test_what_every_tick_would_refuse_is_refused_at_load(tmp_path):
+    # Plain http to a host that is not loopback: the C message, at its line.
+    path = tmp_path / "afk.json"
+    path.write_text('{\n  "allowlist": ["acme/api"],\n  "tracker": {\n'
+                    '    "kind": "github", "token_env": "T",\n'
+                    '    "api_url": "http://ghe.example/api/v3"}\n}\n')
+    with pytest.raises(ValueError) as ei:
+        afk.Config.from_file(path)
+    assert str(ei.value) == (
+        "%s:5: tracker.api_url: plain http is refused except to a loopback "
+        "address; use https" % path)
+    afk.Config(agent={"kind": "t3", "url": "http://127.0.0.1:3773",
+                      "token_env": "T", "project_id": "p", "model": "m"})
+
+    # A name without an owner for a forge, whichever is set last.
+    github = {"kind": "github", "token_env": "T"}
+    with pytest.raises(ValueError) as ei:
+        afk.Config(allowlist=["api"], tracker=github)
+    assert str(ei.value) == ('allowlist[0]: "api" has no owner (the github '
+                             'tracker needs "owner/name")')
+    cfg = afk.Config(allowlist=["api"])
+    with pytest.raises(ValueError) as ei:
+        cfg.tracker = github
+    assert str(ei.value) == ('tracker.kind: the github tracker needs '
+                             '"owner/name" repositories, and allowlist[0] '
+                             '"api" has no owner')
+    assert cfg.tracker is None
+    cfg.tracker = {"kind": "file", "path": str(tmp_path / "issues.json")}
+    assert cfg.allowlist == ("api",)
