@@ -222,7 +222,7 @@ int afk_call_set_url(afk_call *call, const char *url)
 int afk_call_set_agent_state(afk_call *call, int state)
 {
 	if (call == NULL || call->kind != AFK__CALL_SNAPSHOT ||
-	    state < AFK_AGENT_RUNNING || state > AFK_AGENT_WAITING_INPUT)
+	    state < AFK_AGENT_RUNNING || state > AFK_AGENT_GONE)
 		return AFK_EINVAL;
 	call->agent_state = state;
 	return AFK_OK;

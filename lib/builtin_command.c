@@ -660,13 +660,19 @@ static int command_dispatch(afk_call *call, const char *repo, long number,
  * refused, not looked up, and so is one with a character the module
  * never puts in a name.  ".." inside a name ("acme-foo..bar-1-1", from
  * the repository acme/foo..bar) is an ordinary name.  The directory
- * must be one, not a link to one. */
-static int thread_dir(afk_call *call, const struct command_agent *ca,
-                      const char *id, char *dir)
+ * must be one, not a link to one.  With gone, a directory that does not
+ * exist in a state directory that does is no failure but *gone set: the
+ * thread was removed.  A missing state directory (an unmounted volume)
+ * says nothing of any one thread and stays a failure. */
+static int thread_dir_ex(afk_call *call, const struct command_agent *ca,
+                         const char *id, char *dir, int *gone)
 {
 	struct stat st;
 	const char *c;
-	int n, found;
+	int n, found, err;
+
+	if (gone != NULL)
+		*gone = 0;
 
 	if (id == NULL || id[0] == '\0' || strcmp(id, ".") == 0 ||
 	    strcmp(id, "..") == 0 || strchr(id, '/') != NULL)
@@ -682,12 +688,24 @@ static int thread_dir(afk_call *call, const struct command_agent *ca,
 		return afk__call_failf(call, AFK_EINVAL, "%s/%s: %s", ca->state_dir, id,
 		            strerror(ENAMETOOLONG));
 	found = lstat(dir, &st) == 0;
-	if (!found && errno != ENOENT && errno != ENOTDIR)
-		return afk__call_failf(call, AFK_EIO, "%s: %s", dir, strerror(errno));
+	err = found ? 0 : errno;
+	if (!found && err != ENOENT && err != ENOTDIR)
+		return afk__call_failf(call, AFK_EIO, "%s: %s", dir, strerror(err));
+	if (!found && err == ENOENT && gone != NULL &&
+	    stat(ca->state_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*gone = 1;
+		return AFK_OK;
+	}
 	if (!found || !S_ISDIR(st.st_mode))
 		return afk__call_failf(call, AFK_ECALLBACK, "no such thread %s in %s", id,
 		            ca->state_dir);
 	return AFK_OK;
+}
+
+static int thread_dir(afk_call *call, const struct command_agent *ca,
+                      const char *id, char *dir)
+{
+	return thread_dir_ex(call, ca, id, dir, NULL);
 }
 
 /* The thread's state from exit_status: none yet is a turn running, and
@@ -804,15 +822,19 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 }
 
 /* snapshot: what the run directory says of the thread.  The command
- * agent knows only running, completed and errored. */
+ * agent knows only running, completed and errored - and gone, when the
+ * run directory was removed: nothing will ever run in it again, so the
+ * watch tick hands the run to a human at once. */
 static int command_snapshot(afk_call *call, const char *thread_id,
                             void *userdata)
 {
 	const struct command_agent *ca = userdata;
 	char dir[PATH_MAX];
-	int rc, state = 0, phase = 0;
+	int rc, gone, state = 0, phase = 0;
 
-	rc = thread_dir(call, ca, thread_id, dir);
+	rc = thread_dir_ex(call, ca, thread_id, dir, &gone);
+	if (rc == AFK_OK && gone)
+		return afk_call_set_agent_state(call, AFK_AGENT_GONE);
 	if (rc == AFK_OK)
 		rc = read_state(call, dir, &state);
 	if (rc == AFK_OK)

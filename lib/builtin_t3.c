@@ -339,12 +339,6 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	return AFK_OK;
 }
 
-static int read_thread(afk_call *call, struct t3_agent *t,
-                       const char *thread_id, json_t **out)
-{
-	return read_thread_ex(call, t, thread_id, out, NULL);
-}
-
 /* --- probe ---------------------------------------------------------- */
 
 #define T3_PROBE_THREAD "afk-probe-0000"  /* no thread of ours is named so */
@@ -584,20 +578,26 @@ static int thread_state(json_t *thread)
 	       AFK_AGENT_INTERRUPTED : AFK_AGENT_RUNNING;
 }
 
+/* snapshot: a thread the server answers 404 for no longer exists (it
+ * was deleted, or the server lost its state): GONE, which the watch tick
+ * escalates at once, not a failure that would hold the run until its
+ * stall deadline. */
 static int t3_snapshot(afk_call *call, const char *thread_id,
                        void *userdata)
 {
 	struct t3_agent *t = userdata;
 	json_t *thread = NULL, *m;
 	const char *text;
-	int rc, state, phase = -1;
+	int rc, state, missing, phase = -1;
 	size_t i;
 
 	if (thread_id == NULL || thread_id[0] == '\0')
 		return AFK_EINVAL;
-	rc = read_thread(call, t, thread_id, &thread);
+	rc = read_thread_ex(call, t, thread_id, &thread, &missing);
 	if (rc != AFK_OK)
 		return rc;
+	if (missing)
+		return afk_call_set_agent_state(call, AFK_AGENT_GONE);
 	state = thread_state(thread);
 	json_array_foreach(json_object_get(thread, "messages"), i, m) {
 		text = json_string_value(json_object_get(m, "text"));

@@ -121,7 +121,7 @@ static int from_json(json_t *o, afk__record *r)
 	r->turn_pending = get_int(o, "turn_pending") != 0;
 	r->status = clamp(get_int(o, "status"), AFK__RUN_ACTIVE,
 	                  AFK__RUN_ESCALATED);
-	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_NO_RECORD);
+	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_AGENT_GONE);
 	r->notify_pending = get_int(o, "notify_pending") != 0;
 	if ((rc = get_strv(o, "failing", &r->failing)) != AFK_OK ||
 	    (rc = get_strv(o, "failing_urls", &r->failing_urls)) != AFK_OK)
@@ -269,6 +269,8 @@ const char *afk__escalation_str(int reason)
 		return "deploy pending past its deadline";
 	case AFK_ESCALATE_NO_RECORD:
 		return "in progress without a run record";
+	case AFK_ESCALATE_AGENT_GONE:
+		return "the agent thread is gone";
 	default:
 		return "unknown reason";
 	}

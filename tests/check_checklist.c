@@ -237,7 +237,7 @@ START_TEST(escalations_have_names)
 {
 	int r;
 
-	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_NO_RECORD; r++)
+	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_AGENT_GONE; r++)
 		ck_assert_str_ne(afk__escalation_str(r), "unknown reason");
 	ck_assert_str_eq(afk__escalation_str(0), "unknown reason");
 }

@@ -305,6 +305,7 @@ static const struct {
 	{AFK_AGENT_WAITING_INPUT, AFK_ESCALATE_AGENT_WAITING},
 	{AFK_AGENT_WAITING_APPROVAL, AFK_ESCALATE_AGENT_WAITING},
 	{AFK_AGENT_COMPLETED, AFK_ESCALATE_AGENT_STOPPED}, /* no PR */
+	{AFK_AGENT_GONE, AFK_ESCALATE_AGENT_GONE},
 	{0, AFK_ESCALATE_AGENT_FAILED},  /* reported no state at all */
 };
 
@@ -316,6 +317,27 @@ START_TEST(agent_trouble_escalates)
 	ck_assert_int_eq(afk_actions_reason(ACT, 0), agent_trouble[_i].reason);
 	ck_assert_int_eq(F.notified, 1);
 	ck_assert(!has("agent-in-progress"));
+}
+END_TEST
+
+/* A thread that no longer exists is handed to a human on first sight,
+ * not left locking its repository until the stall deadline; and once:
+ * the next tick neither escalates nor rings again. */
+START_TEST(gone_thread_escalates_at_once)
+{
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_GONE;
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_AGENT_GONE);
+	ck_assert_str_eq(afk_escalation_str(AFK_ESCALATE_AGENT_GONE),
+	                 "the agent thread is gone");
+	ck_assert_ptr_nonnull(strstr(F.notice, "the agent thread is gone"));
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert(has("ready-for-human"));
+	ck_assert_int_eq(watch(T0 + 60), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(F.notified, 1);
 }
 END_TEST
 
@@ -796,6 +818,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fix_forward_without_head_is_sent_once);
 	tcase_add_loop_test(tc, agent_trouble_escalates, 0,
 	                    (int)(sizeof(agent_trouble) / sizeof(agent_trouble[0])));
+	tcase_add_test(tc, gone_thread_escalates_at_once);
 	tcase_add_test(tc, stall_deadline_is_exact);
 	tcase_add_test(tc, unreadable_run_with_ancient_clock_escalates);
 	tcase_add_test(tc, future_clock_does_not_disable_the_stall_deadline);

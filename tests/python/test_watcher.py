@@ -68,8 +68,8 @@ def one(actions, kind):
 def test_constants_mirror_run_h():
     assert (afk.AGENT_RUNNING, afk.AGENT_COMPLETED, afk.AGENT_INTERRUPTED,
             afk.AGENT_ERRORED, afk.AGENT_STOPPED,
-            afk.AGENT_WAITING_APPROVAL, afk.AGENT_WAITING_INPUT) == \
-        tuple(range(1, 8))
+            afk.AGENT_WAITING_APPROVAL, afk.AGENT_WAITING_INPUT,
+            afk.AGENT_GONE) == tuple(range(1, 9))
     assert (afk.PHASE_DISPATCHED, afk.PHASE_TESTS_RED, afk.PHASE_GREEN,
             afk.PHASE_PUSHED, afk.PHASE_CI, afk.PHASE_DEPLOYED) == \
         tuple(range(6))
@@ -82,7 +82,8 @@ def test_constants_mirror_run_h():
             afk.ESCALATE_AGENT_WAITING, afk.ESCALATE_STALLED,
             afk.ESCALATE_CI_FAILED, afk.ESCALATE_DEPLOY_FAILED,
             afk.ESCALATE_CI_TIMEOUT, afk.ESCALATE_DEPLOY_TIMEOUT,
-            afk.ESCALATE_NO_RECORD) == tuple(range(1, 10))
+            afk.ESCALATE_NO_RECORD, afk.ESCALATE_AGENT_GONE) == \
+        tuple(range(1, 11))
     for name in afk.__all__:
         assert hasattr(afk, name), name
 
@@ -91,7 +92,7 @@ def test_names_of_actions_reasons_and_phases():
     assert [afk.ActionKind(c) for c in range(1, 5)] == \
         ["wait", "close", "fix-forward", "escalate"]
     assert afk.ActionKind(afk.ACTION_CLOSE).code == afk.ACTION_CLOSE
-    phrases = [afk.EscalationReason(c) for c in range(1, 10)]
+    phrases = [afk.EscalationReason(c) for c in range(1, 11)]
     assert "unknown reason" not in phrases
     assert len(set(phrases)) == 9
     assert afk.EscalationReason(afk.ESCALATE_STALLED) == \
@@ -316,6 +317,8 @@ def test_deploy_stage_closes_on_deploy(shop, watcher):
     ("stopped", None, afk.ESCALATE_AGENT_STOPPED),
     ("interrupted", None, afk.ESCALATE_AGENT_STOPPED),
     ("completed", None, afk.ESCALATE_AGENT_STOPPED),  # without a PR
+    ("gone", None, afk.ESCALATE_AGENT_GONE),  # at once, no deadline
+    (afk.AGENT_GONE, None, afk.ESCALATE_AGENT_GONE),
     (afk.AGENT_ERRORED, {"pr": "open", "ci": "pending"},
      afk.ESCALATE_AGENT_FAILED),
 ])

@@ -55,8 +55,9 @@ it):
     t3_client.dispatch(repo: str, issue: int, prompt: str) -> str
     t3_client.snapshot(thread_id: str) -> mapping or object with
         state  "running", "completed", "interrupted", "errored",
-               "stopped", "waiting_approval", "waiting_input" (or an
-               afk.AGENT_* int); required
+               "stopped", "waiting_approval", "waiting_input", "gone"
+               (the thread no longer exists: handed to a human at
+               once) (or an afk.AGENT_* int); required
         phase  "dispatched", "tests-red", "green", "pushed" (or an
                afk.PHASE_* int up to PHASE_PUSHED); missing: dispatched
     t3_client.send_turn(thread_id, prompt: str) -> ignored
@@ -110,14 +111,15 @@ from .constants import (
     SKIP_LOCKED, SKIP_OUTRANKED, SKIP_DISPATCH_FAILED, SKIP_NOT_REACHED,
     SKIP_REPO_FAILED, SKIP_UNVETTED, SKIP_AGENT_UNAVAILABLE,
     AGENT_RUNNING, AGENT_COMPLETED, AGENT_INTERRUPTED, AGENT_ERRORED,
-    AGENT_STOPPED, AGENT_WAITING_APPROVAL, AGENT_WAITING_INPUT,
+    AGENT_STOPPED, AGENT_WAITING_APPROVAL, AGENT_WAITING_INPUT, AGENT_GONE,
     PHASE_DISPATCHED, PHASE_TESTS_RED, PHASE_GREEN, PHASE_PUSHED, PHASE_CI,
     PHASE_DEPLOYED, PR_NONE, PR_OPEN, PR_MERGED,
     STATUS_NONE, STATUS_PENDING, STATUS_SUCCESS, STATUS_FAILURE,
     ACTION_WAIT, ACTION_CLOSE, ACTION_FIX_FORWARD, ACTION_ESCALATE,
     ESCALATE_AGENT_FAILED, ESCALATE_AGENT_STOPPED, ESCALATE_AGENT_WAITING,
     ESCALATE_STALLED, ESCALATE_CI_FAILED, ESCALATE_DEPLOY_FAILED,
-    ESCALATE_CI_TIMEOUT, ESCALATE_DEPLOY_TIMEOUT, ESCALATE_NO_RECORD)
+    ESCALATE_CI_TIMEOUT, ESCALATE_DEPLOY_TIMEOUT, ESCALATE_NO_RECORD,
+    ESCALATE_AGENT_GONE)
 from .config import Config
 from .issue import Issue
 from .failures import Failure, ListingFailure
@@ -140,7 +142,7 @@ __all__ = [
     "Watcher", "Action", "ActionKind", "EscalationReason", "Phase",
     "AGENT_RUNNING", "AGENT_COMPLETED", "AGENT_INTERRUPTED",
     "AGENT_ERRORED", "AGENT_STOPPED", "AGENT_WAITING_APPROVAL",
-    "AGENT_WAITING_INPUT",
+    "AGENT_WAITING_INPUT", "AGENT_GONE",
     "PHASE_DISPATCHED", "PHASE_TESTS_RED", "PHASE_GREEN", "PHASE_PUSHED",
     "PHASE_CI", "PHASE_DEPLOYED",
     "PR_NONE", "PR_OPEN", "PR_MERGED",
@@ -149,7 +151,7 @@ __all__ = [
     "ESCALATE_AGENT_FAILED", "ESCALATE_AGENT_STOPPED",
     "ESCALATE_AGENT_WAITING", "ESCALATE_STALLED", "ESCALATE_CI_FAILED",
     "ESCALATE_DEPLOY_FAILED", "ESCALATE_CI_TIMEOUT",
-    "ESCALATE_DEPLOY_TIMEOUT", "ESCALATE_NO_RECORD",
+    "ESCALATE_DEPLOY_TIMEOUT", "ESCALATE_NO_RECORD", "ESCALATE_AGENT_GONE",
 ]
 
 
