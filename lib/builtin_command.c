@@ -11,6 +11,8 @@
  *                       a turn runs
  *       turns           the number of the last turn started
  *       issue           "<repo>#<number>", for the later turns
+ *       generation      which run of the issue this is (the poll tick's
+ *                       afk_call_generation()); absent: the first
  *       lock            flock()ed by the host running a turn, for the
  *                       turn's length: one turn at a time
  *
@@ -182,7 +184,7 @@ static void remove_run_dir(const char *dir)
 {
 	static const char *const names[] = {
 		"prompt.txt", "output.log", "exit_status", "issue", "turns",
-		"lock"
+		"generation", "lock"
 	};
 	size_t i;
 
@@ -505,7 +507,7 @@ static int dispatch_in(afk_call *call, const struct command_agent *ca,
                        const char *id, const char *dir)
 {
 	afk__strv env = {NULL, 0, 0};
-	char *issue;
+	char *issue, gen[32];
 	int rc, err, lock;
 
 	err = lock_run_dir(dir, 1, &lock);
@@ -517,9 +519,12 @@ static int dispatch_in(afk_call *call, const struct command_agent *ca,
 		close(lock);
 		return AFK_ENOMEM;
 	}
+	snprintf(gen, sizeof(gen), "%d\n", afk_call_generation(call));
 	err = put_run_file(dir, "prompt.txt", prompt);
 	if (err == 0)
 		err = put_run_file(dir, "issue", issue);
+	if (err == 0)
+		err = put_run_file(dir, "generation", gen);
 	free(issue);
 	if (err != 0) {
 		close(lock);
@@ -563,6 +568,28 @@ static int newest_run(const char *state_dir, const char *stem, long *newest)
 	return (int)k;
 }
 
+/* The generation of the run in dir: 1 when no "generation" file says
+ * otherwise (a run directory from before the file existed), 0 when it
+ * is unreadable - older than any asked for, so never adopted. */
+static int run_generation(const char *dir)
+{
+	char buf[32], *end;
+	long g;
+	int err;
+
+	err = read_run_file(dir, "generation", buf, sizeof(buf));
+	if (err == ENOENT)
+		return 1;
+	if (err != 0)
+		return 0;
+	errno = 0;
+	g = strtol(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
+	    g < 1 || g > INT_MAX)
+		return 0;
+	return (int)g;
+}
+
 /* Looks at the newest run directory of the issue before a new one is
  * claimed: a dispatch whose host died (killed mid-turn, the issue never
  * labelled) left it with no exit_status, its agent perhaps still at
@@ -572,6 +599,9 @@ static int newest_run(const char *state_dir, const char *stem, long *newest)
  * deadline.  A directory whose command never started (no "turns", no
  * lock held) is removed so that the issue runs afresh; one of another
  * issue of the same stem ("a/b-1" #2 and "a-b/1" #2) is left alone.
+ * A run of a generation before the one asked for ended (closed or handed
+ * to a human) even if its command still runs: it is never adopted, and
+ * the new run gets a directory of its own.
  * *next is where a new claim starts, past the newest, so that the
  * newest is always the last run, whatever was removed before it. */
 static int adopt_run(afk_call *call, const struct command_agent *ca,
@@ -601,7 +631,8 @@ static int adopt_run(afk_call *call, const struct command_agent *ca,
 	err = read_run_file(dir, "issue", buf, sizeof(buf));
 	same = err == 0 && strcmp(buf, want) == 0;
 	free(want);
-	if (err == 0 && !same)
+	if ((err == 0 && !same) ||
+	    run_generation(dir) < afk_call_generation(call))
 		return AFK_OK;
 	if (read_run_file(dir, "turns", buf, sizeof(buf)) == ENOENT &&
 	    lock_run_dir(dir, 1, &fd) == 0) {

@@ -30,7 +30,10 @@
  * issue number (afk-<owner>-<name>-<number>-<8 hex>, the base) and a
  * generation: the first run of an issue is <base>, a later one (the issue
  * made ready again after a finished run) <base>-2, <base>-3, ... up to
- * <base>-100.  A dispatch probes them in order and reads each thread:
+ * <base>-100.  A dispatch probes them in order from the generation the
+ * poll tick asks for (afk_call_generation(): one past the issue's last
+ * run once that one ended, so the threads of ended runs are never
+ * probed) and reads each thread:
  *   - not found (404): creates it and starts the turn - a fresh run;
  *   - found, no turn and no message yet: starts the turn on it - an
  *     earlier dispatch stopped between its two commands;
@@ -40,7 +43,8 @@
  *     before the issue was labelled;
  *   - found, its latest turn over (completed, interrupted, error, or the
  *     session stopped, interrupted or in error): a past run, on to the
- *     next generation.
+ *     next generation, which the dispatch reports it started
+ *     (afk_call_set_generation()) so that the next run starts past it.
  * So a crash anywhere in a dispatch never starts a second turn, and a
  * finished run never blocks the next one.
  *
@@ -418,7 +422,9 @@ static int t3_dispatch(afk_call *call, const char *repo, long number,
 	base = afk__t3_thread_id(repo, number);
 	if (base == NULL)
 		return AFK_ENOMEM;
-	for (gen = 1; gen <= T3_GENERATIONS; gen++) {
+	/* The threads of the generations before the one asked for hold
+	 * runs that ended: never probed, so never adopted. */
+	for (gen = afk_call_generation(call); gen <= T3_GENERATIONS; gen++) {
 		free(thread_id);
 		thread_id = gen == 1 ? afk__strdup(base) :
 		            afk__aprintf("%s-%d", base, gen);
@@ -447,6 +453,8 @@ static int t3_dispatch(afk_call *call, const char *repo, long number,
 	if (rc == AFK_OK && probe != PROBE_LIVE)
 		rc = turn_start(call, t, thread_id, prompt,
 		                "T3 thread.turn.start");
+	if (rc == AFK_OK)
+		rc = afk_call_set_generation(call, gen);
 	if (rc == AFK_OK)
 		rc = afk_call_set_thread_id(call, thread_id);
 	free(thread_id);
