@@ -94,7 +94,7 @@ def test_names_of_actions_reasons_and_phases():
     assert afk.ActionKind(afk.ACTION_CLOSE).code == afk.ACTION_CLOSE
     phrases = [afk.EscalationReason(c) for c in range(1, 11)]
     assert "unknown reason" not in phrases
-    assert len(set(phrases)) == 9
+    assert len(set(phrases)) == 10
     assert afk.EscalationReason(afk.ESCALATE_STALLED) == \
         "no progress before the deadline"
     assert [afk.Phase(c) for c in range(6)] == \
@@ -137,9 +137,10 @@ def test_poll_writes_the_first_record(shop, cfg):
     kinds = [c[0] for c in shop.log]
     # the record before the lock: a watch tick that sees the label
     # must find the record
-    assert kinds == ["list_ready", "dispatch", "upsert_comment",
-                     "add_label"]
-    assert shop.log[2][1:4] == ("a", 1, MARKER)
+    # which run: the last one's record read before the dispatch
+    assert kinds == ["list_ready", "find_comment", "dispatch",
+                     "upsert_comment", "add_label"]
+    assert shop.log[3][1:4] == ("a", 1, MARKER)
     assert IN_PROGRESS in shop.labels("a", 1)
     assert record(shop)["thread"] == "thread-a-1"
     assert shop.issue("a", 1).comments_made == 1
@@ -600,6 +601,96 @@ def test_failed_record_write_in_the_poller(shop, cfg):
     a = watcher_of(shop).run_once(cfg, now=T0)
     assert [(x.number, x.action, x.reason.code) for x in a] == \
         [(1, "escalate", afk.ESCALATE_NO_RECORD)]
+
+
+# --- generations: a run that ended is over (issue 10) --------------------
+
+class GenerationAgent:
+    """An agent that names its threads by generation, as the built-in
+    T3 one does: thread-<repo>-<n>, then -2, -3 ...  Its dispatch takes
+    the generation keyword; the shop's agent, whose dispatch does not,
+    serves the snapshots."""
+
+    def __init__(self, shop):
+        self.shop = shop
+        self.generations = []
+
+    def dispatch(self, repo, issue, prompt, generation=1):
+        self.generations.append(generation)
+        self.shop.enter("dispatch", repo, issue, prompt)
+        tid = "thread-%s-%d" % (repo, issue)
+        return tid if generation == 1 else "%s-%d" % (tid, generation)
+
+    def snapshot(self, thread_id):
+        return self.shop.agent.snapshot(thread_id)
+
+    def send_turn(self, thread_id, prompt):
+        return self.shop.agent.send_turn(thread_id, prompt)
+
+
+def test_ready_again_after_escalation_runs_afresh(shop, cfg):
+    agent = GenerationAgent(shop)
+    poller = afk.Poller(tracker=shop.tracker, t3_client=agent)
+    watcher = afk.Watcher(tracker=shop.tracker, t3_client=agent,
+                          ci=shop.ci_, notifier=shop.notifier)
+    shop.add("a", 1)
+    assert [d.thread_id for d in poller.run_once(cfg)] == ["thread-a-1"]
+    # the agent waits on an approval, and will wait on it for ever
+    shop.snap["thread-a-1"] = {"state": "waiting_approval"}
+    a = one(watcher.run_once(cfg, now=T0), "escalate")
+    assert a.reason.code == afk.ESCALATE_AGENT_WAITING
+    assert shop.count("notify") == 1
+    # a trusted user makes it ready again: the second run, a fresh thread
+    shop.labels("a", 1).append(READY)
+    assert [d.thread_id for d in poller.run_once(cfg)] == ["thread-a-1-2"]
+    assert agent.generations == [1, 2]
+    assert record(shop)["generation"] == 2
+    assert record(shop)["thread"] == "thread-a-1-2"
+    a = one(watcher.run_once(cfg, now=T0 + 60), "wait")
+    assert a.thread_id == "thread-a-1-2"
+    assert shop.count("notify") == 1
+    assert IN_PROGRESS in shop.labels("a", 1)
+
+
+@pytest.mark.parametrize("signature, passed", [
+    ("repo, issue, prompt", False),
+    ("repo, issue, prompt, generation", True),
+    ("repo, issue, prompt, *, generation=1", True),
+    ("repo, issue, prompt, **kw", True),
+    ("repo, issue, prompt, generations=1", False),
+])
+def test_generation_keyword_only_when_dispatch_takes_it(signature, passed):
+    w = World()
+    seen = []
+    ns = {"seen": seen}
+    exec("def dispatch(%s):\n"
+         "    seen.append(%s)\n"
+         "    return 'thread'\n"
+         % (signature, "locals().get('generation', locals().get('kw'))"
+            if passed else "None"), ns)
+    w.agent.dispatch = ns["dispatch"]
+    w.add("a", 1)
+    result = afk.Poller(tracker=w.tracker, t3_client=w.agent).run_once(
+        armed("a"))
+    assert [d.thread_id for d in result] == ["thread"]
+    if passed:
+        assert seen in ([1], [{"generation": 1}])
+    else:
+        assert seen == [None]
+
+
+def test_failed_find_comment_dispatches_nothing(shop, cfg):
+    shop.add("a", 1)
+    exc = ConnectionError("comments API down")
+    shop.fail_next("find_comment", exc)
+    poller = poller_of(shop)
+    with pytest.raises(ConnectionError) as ei:
+        poller.run_once(cfg)
+    assert ei.value is exc
+    assert shop.count("dispatch") == 0
+    assert "tracker.find_comment raised ConnectionError" in \
+        poller.last_error
+    assert IN_PROGRESS not in shop.labels("a", 1)
 
 
 # --- end to end ----------------------------------------------------------

@@ -31,8 +31,9 @@ is not - a poll tick: tracker.list_ready, tracker.add_label,
 t3_client.dispatch; a watch tick: all of the methods below but
 dispatch.  A disarmed tick calls and checks nothing.  A method is looked
 up again each time it is called; upsert_comment is optional for a poll
-tick (the Poller asks once, when it is made, whether the tracker has
-it):
+tick, and so is find_comment (the Poller asks once, when it is made,
+whether the tracker has them, and whether t3_client.dispatch takes a
+generation keyword):
 
     tracker.list_ready(repos: list[str]) -> iterable of afk.Issue
         the open issues carrying the ready or the in-progress label,
@@ -52,7 +53,11 @@ it):
         notifications link to
     tracker.upsert_comment(repo, issue, marker, body: str) -> ignored
         replace the first comment containing marker, else add one
-    t3_client.dispatch(repo: str, issue: int, prompt: str) -> str
+    t3_client.dispatch(repo: str, issue: int, prompt: str
+                       [, generation: int]) -> str
+        the new thread's id; generation (passed only to a dispatch
+        that accepts it) is which run of the issue this is - a thread
+        of an earlier one belongs to a run that ended: start afresh
     t3_client.snapshot(thread_id: str) -> mapping or object with
         state  "running", "completed", "interrupted", "errored",
                "stopped", "waiting_approval", "waiting_input", "gone"

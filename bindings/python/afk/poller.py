@@ -1,5 +1,6 @@
 """afk.poller - the poll tick: afk.Poller and what its run_once() returns."""
 
+import inspect as _inspect
 from array import array as _array
 from collections import namedtuple as _namedtuple
 from ctypes import c_char_p as _c_char_p, c_size_t as _c_size_t
@@ -12,6 +13,7 @@ from .errors import strerror
 from .failures import _failures
 from .constants import SKIP_AGENT_UNAVAILABLE, SKIP_NOT_ALLOWLISTED
 from .issue import Issue
+from .watcher import _find_comment_cb
 from ._ticker import (_Tick, _Ticker, _add_label_cb, _list_ready_cb,
                       _refuse_none, _upsert_comment_cb)
 
@@ -197,15 +199,35 @@ def _collect_slow(r, listed, ns, repo_str):
 # --- the poller ----------------------------------------------------------
 
 
-def _dispatch_cb(st):
+def _takes_generation(t3_client):
+    """Whether t3_client.dispatch accepts a generation= keyword (by name,
+    or through **kwargs).  Asked once, when the Poller is made: a host
+    whose dispatch predates generations keeps being called as before."""
+    fn = getattr(t3_client, "dispatch", None)
+    if not callable(fn):
+        return False
+    try:
+        params = _inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_KEYWORD or
+               (p.name == "generation" and
+                p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+               for p in params)
+
+
+def _dispatch_cb(st, with_generation):
     L = _L
 
     def dispatch(call, repo, number, prompt, userdata):
         if st.halt is not None:
             return st.halted(call, "t3_client.dispatch")
         try:
+            kw = {}
+            if with_generation:
+                kw["generation"] = L.afk_call_generation(call)
             tid = st.agent.dispatch(st.repo(repo), number,
-                                    prompt.decode("utf-8", "replace"))
+                                    prompt.decode("utf-8", "replace"), **kw)
             if not isinstance(tid, str):
                 raise TypeError("t3_client.dispatch must return the thread "
                                 "id as a str, not %s" % type(tid).__name__)
@@ -235,12 +257,23 @@ class Poller(_Ticker):
     Poller is made, each dispatch's first run record (its thread id,
     which the watch tick needs) is written with
     tracker.upsert_comment(repo, issue, marker, body) right after the
-    in-progress label; that is the only time the Poller looks a method
-    up before calling it.  A poll-only tracker without it works as
-    before, but an afk.Watcher will hand its runs to a human (no record).
-    A failing upsert_comment is that repository's failure: the agent
-    runs and the repository is locked, last_error says the run has no
-    record, and the tick goes on with the next repository.
+    in-progress label.  Likewise, when the tracker has find_comment,
+    the record the issue's last run left is read before each dispatch:
+    a run that ended (closed, or handed to a human) is over, and the
+    issue made ready again starts the next generation, with a fresh
+    thread.  When t3_client.dispatch accepts a generation keyword (by
+    name or **kwargs, asked once, when the Poller is made) it is called
+    as dispatch(repo, issue, prompt, generation=n): 1 for an issue's
+    first run, one more for each run after an ended one; a thread of an
+    earlier generation must never be taken up again.  A dispatch without
+    the keyword is called as before.  These are the only times the
+    Poller looks a method up before calling it.  A poll-only tracker
+    without them works as before (every run is the first), but an
+    afk.Watcher will hand its runs to a human (no record).  A failing
+    upsert_comment is that repository's failure: the agent runs and the
+    repository is locked, last_error says the run has no record, and the
+    tick goes on with the next repository.  A failing find_comment is
+    too, and nothing is dispatched in that repository.
 
     Free its C handles with close() (or a with block); garbage collection
     does it too.  Results and Issues stay valid after it is gone.
@@ -280,14 +313,19 @@ class Poller(_Ticker):
         _Ticker.__init__(self, _Tick(tracker, t3_client))
         st = self._st
         # Kept as long as the C handles may call them.
-        self._cbs = (_list_ready_cb(st), _add_label_cb(st), _dispatch_cb(st))
+        self._cbs = (_list_ready_cb(st), _add_label_cb(st),
+                     _dispatch_cb(st, _takes_generation(t3_client)))
         # Only a tracker that has upsert_comment gets the run's first
-        # record written by the poll tick: a poll-only tracker keeps
-        # working without it.
-        upsert = None
+        # record written by the poll tick, and only one that has
+        # find_comment has the last run's read (which run this is): a
+        # poll-only tracker keeps working without them.
+        upsert = find = None
         if hasattr(tracker, "upsert_comment"):
             upsert = _upsert_comment_cb(st)
             self._cbs += (upsert,)
+        if hasattr(tracker, "find_comment"):
+            find = _find_comment_cb(st)
+            self._cbs += (find,)
         L = _L
         rc = (self._make("_t", L.afk_tracker_new) or
               self._make("_a", L.afk_agent_new))
@@ -297,6 +335,8 @@ class Poller(_Ticker):
                   L.afk_agent_set_dispatch(self._a, self._cbs[2]))
         if rc == 0 and upsert is not None:
             rc = L.afk_tracker_set_upsert_comment(self._t, upsert)
+        if rc == 0 and find is not None:
+            rc = L.afk_tracker_set_find_comment(self._t, find)
         if rc == 0:
             rc = self._make("_p", L.afk_poller_new, self._t, self._a)
         self._made(rc)
