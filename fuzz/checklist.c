@@ -46,7 +46,9 @@ static int record_eq(const afk__record *a, const afk__record *b)
 	       strv_eq(&a->failing_urls, &b->failing_urls) &&
 	       a->turn_pending == b->turn_pending && a->status == b->status &&
 	       a->reason == b->reason &&
-	       a->notify_pending == b->notify_pending;
+	       a->notify_pending == b->notify_pending &&
+	       (a->generation > 1 ? a->generation : 1) ==
+	       (b->generation > 1 ? b->generation : 1);
 }
 
 /* Renders r and checks that it reads back as r. */
@@ -113,7 +115,10 @@ static void from_bytes(const uint8_t *data, size_t size)
 	r.turn_pending = (flags & 4) != 0;
 	r.notify_pending = (flags & 8) != 0;
 	r.status = (int)(fuzz_byte(&in) % (AFK__RUN_ESCALATED + 1));
-	r.reason = (int)(fuzz_byte(&in) % (AFK_ESCALATE_NO_RECORD + 1));
+	r.reason = (int)(fuzz_byte(&in) % (AFK_ESCALATE_AGENT_GONE + 1));
+	r.generation = 1 + (int)(fuzz_i64(&in) % AFK__GENERATION_MAX);
+	if (r.generation < 1)
+		r.generation = -r.generation + 2;
 	nfail = fuzz_byte(&in) % 5;
 	for (i = 0; i < nfail; i++) {
 		s = fuzz_take_str(&in);

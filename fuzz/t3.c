@@ -7,7 +7,8 @@
  * "afk-fuzz-1", then dispatches acme/api#7, until the script ends.
  *
  * Properties (decisions only from what T3 said):
- *   - a snapshot's state is one of AFK_AGENT_*; "completed" only when the
+ *   - a snapshot's state is one of AFK_AGENT_*; gone only when T3
+ *     answered 404; "completed" only when the
  *     thread's latestTurn.state said so; waiting on an approval only
  *     when an activity asked for one; a phase only from an assistant
  *     message saying "AFK-PHASE:";
@@ -91,11 +92,18 @@ static int has_kind(json_t *acts, const char *kind)
 
 static void check_snapshot(const afk_call *call)
 {
-	json_t *t = answered_thread(), *m;
+	json_t *t, *m;
+	const fuzz_answer *a;
 	const char *st;
 	size_t i;
 	int said = 0;
 
+	if (call->agent_state == AFK_AGENT_GONE) {
+		FUZZ_ASSERT(fuzz_script_answers(&a) > 0 && a[0].status == 404,
+		            "gone, but T3 did not answer 404");
+		return;
+	}
+	t = answered_thread();
 	FUZZ_ASSERT(t != NULL, "a snapshot without a thread");
 	FUZZ_ASSERT(call->agent_state >= AFK_AGENT_RUNNING &&
 	            call->agent_state <= AFK_AGENT_WAITING_INPUT, "state %d",

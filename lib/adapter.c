@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "checklist.h"
 #include "config.h"
 
 /* --- failures a tick went on from ------------------------------------ */
@@ -54,6 +55,7 @@ void afk__call_init(afk_call *call, enum afk__call_kind kind,
 	memset(call, 0, sizeof(*call));
 	call->kind = kind;
 	call->issues = issues;
+	call->generation = 1;
 }
 
 void afk__call_clear(afk_call *call)
@@ -188,6 +190,22 @@ int afk_call_set_thread_id(afk_call *call, const char *thread_id)
 	return AFK_OK;
 }
 
+int afk_call_generation(const afk_call *call)
+{
+	return call != NULL ? call->generation : 1;
+}
+
+/* Only upwards: the generations below the one asked for are runs that
+ * ended, and a dispatch must never take one of them up again. */
+int afk_call_set_generation(afk_call *call, int generation)
+{
+	if (call == NULL || call->kind != AFK__CALL_DISPATCH ||
+	    generation < call->generation || generation > AFK__GENERATION_MAX)
+		return AFK_EINVAL;
+	call->generation = generation;
+	return AFK_OK;
+}
+
 /* Copies s into *field for a call of kind; a failed copy marks the
  * call's output lost, so the callback cannot succeed without it. */
 static int set_output(afk_call *call, enum afk__call_kind kind,
@@ -222,7 +240,7 @@ int afk_call_set_url(afk_call *call, const char *url)
 int afk_call_set_agent_state(afk_call *call, int state)
 {
 	if (call == NULL || call->kind != AFK__CALL_SNAPSHOT ||
-	    state < AFK_AGENT_RUNNING || state > AFK_AGENT_WAITING_INPUT)
+	    state < AFK_AGENT_RUNNING || state > AFK_AGENT_GONE)
 		return AFK_EINVAL;
 	call->agent_state = state;
 	return AFK_OK;

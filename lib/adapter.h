@@ -94,6 +94,8 @@ struct afk_call {
 	afk__iset *issues;   /* list_ready: where afk_call_add_issue() adds */
 	afk__errv *errors;   /* list_ready: where afk_call_add_error() adds */
 	char *thread_id;     /* dispatch: afk_call_set_thread_id(), owned */
+	int generation;      /* dispatch: the run's generation (1 ..
+	                        AFK__GENERATION_MAX), 1 for other calls */
 	char *comment;       /* find_comment: the body, owned */
 	char *url;           /* find_comment: the issue's address, owned */
 	int agent_state;     /* snapshot: AFK_AGENT_*, 0 until set */

@@ -11,6 +11,8 @@
  *                       a turn runs
  *       turns           the number of the last turn started
  *       issue           "<repo>#<number>", for the later turns
+ *       generation      which run of the issue this is (the poll tick's
+ *                       afk_call_generation()); absent: the first
  *       lock            flock()ed by the host running a turn, for the
  *                       turn's length: one turn at a time
  *
@@ -182,7 +184,7 @@ static void remove_run_dir(const char *dir)
 {
 	static const char *const names[] = {
 		"prompt.txt", "output.log", "exit_status", "issue", "turns",
-		"lock"
+		"generation", "lock"
 	};
 	size_t i;
 
@@ -505,7 +507,7 @@ static int dispatch_in(afk_call *call, const struct command_agent *ca,
                        const char *id, const char *dir)
 {
 	afk__strv env = {NULL, 0, 0};
-	char *issue;
+	char *issue, gen[32];
 	int rc, err, lock;
 
 	err = lock_run_dir(dir, 1, &lock);
@@ -517,9 +519,12 @@ static int dispatch_in(afk_call *call, const struct command_agent *ca,
 		close(lock);
 		return AFK_ENOMEM;
 	}
+	snprintf(gen, sizeof(gen), "%d\n", afk_call_generation(call));
 	err = put_run_file(dir, "prompt.txt", prompt);
 	if (err == 0)
 		err = put_run_file(dir, "issue", issue);
+	if (err == 0)
+		err = put_run_file(dir, "generation", gen);
 	free(issue);
 	if (err != 0) {
 		close(lock);
@@ -563,6 +568,28 @@ static int newest_run(const char *state_dir, const char *stem, long *newest)
 	return (int)k;
 }
 
+/* The generation of the run in dir: 1 when no "generation" file says
+ * otherwise (a run directory from before the file existed), 0 when it
+ * is unreadable - older than any asked for, so never adopted. */
+static int run_generation(const char *dir)
+{
+	char buf[32], *end;
+	long g;
+	int err;
+
+	err = read_run_file(dir, "generation", buf, sizeof(buf));
+	if (err == ENOENT)
+		return 1;
+	if (err != 0)
+		return 0;
+	errno = 0;
+	g = strtol(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
+	    g < 1 || g > INT_MAX)
+		return 0;
+	return (int)g;
+}
+
 /* Looks at the newest run directory of the issue before a new one is
  * claimed: a dispatch whose host died (killed mid-turn, the issue never
  * labelled) left it with no exit_status, its agent perhaps still at
@@ -572,6 +599,9 @@ static int newest_run(const char *state_dir, const char *stem, long *newest)
  * deadline.  A directory whose command never started (no "turns", no
  * lock held) is removed so that the issue runs afresh; one of another
  * issue of the same stem ("a/b-1" #2 and "a-b/1" #2) is left alone.
+ * A run of a generation before the one asked for ended (closed or handed
+ * to a human) even if its command still runs: it is never adopted, and
+ * the new run gets a directory of its own.
  * *next is where a new claim starts, past the newest, so that the
  * newest is always the last run, whatever was removed before it. */
 static int adopt_run(afk_call *call, const struct command_agent *ca,
@@ -601,7 +631,8 @@ static int adopt_run(afk_call *call, const struct command_agent *ca,
 	err = read_run_file(dir, "issue", buf, sizeof(buf));
 	same = err == 0 && strcmp(buf, want) == 0;
 	free(want);
-	if (err == 0 && !same)
+	if ((err == 0 && !same) ||
+	    run_generation(dir) < afk_call_generation(call))
 		return AFK_OK;
 	if (read_run_file(dir, "turns", buf, sizeof(buf)) == ENOENT &&
 	    lock_run_dir(dir, 1, &fd) == 0) {
@@ -660,13 +691,19 @@ static int command_dispatch(afk_call *call, const char *repo, long number,
  * refused, not looked up, and so is one with a character the module
  * never puts in a name.  ".." inside a name ("acme-foo..bar-1-1", from
  * the repository acme/foo..bar) is an ordinary name.  The directory
- * must be one, not a link to one. */
-static int thread_dir(afk_call *call, const struct command_agent *ca,
-                      const char *id, char *dir)
+ * must be one, not a link to one.  With gone, a directory that does not
+ * exist in a state directory that does is no failure but *gone set: the
+ * thread was removed.  A missing state directory (an unmounted volume)
+ * says nothing of any one thread and stays a failure. */
+static int thread_dir_ex(afk_call *call, const struct command_agent *ca,
+                         const char *id, char *dir, int *gone)
 {
 	struct stat st;
 	const char *c;
-	int n, found;
+	int n, found, err;
+
+	if (gone != NULL)
+		*gone = 0;
 
 	if (id == NULL || id[0] == '\0' || strcmp(id, ".") == 0 ||
 	    strcmp(id, "..") == 0 || strchr(id, '/') != NULL)
@@ -682,12 +719,24 @@ static int thread_dir(afk_call *call, const struct command_agent *ca,
 		return afk__call_failf(call, AFK_EINVAL, "%s/%s: %s", ca->state_dir, id,
 		            strerror(ENAMETOOLONG));
 	found = lstat(dir, &st) == 0;
-	if (!found && errno != ENOENT && errno != ENOTDIR)
-		return afk__call_failf(call, AFK_EIO, "%s: %s", dir, strerror(errno));
+	err = found ? 0 : errno;
+	if (!found && err != ENOENT && err != ENOTDIR)
+		return afk__call_failf(call, AFK_EIO, "%s: %s", dir, strerror(err));
+	if (!found && err == ENOENT && gone != NULL &&
+	    stat(ca->state_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*gone = 1;
+		return AFK_OK;
+	}
 	if (!found || !S_ISDIR(st.st_mode))
 		return afk__call_failf(call, AFK_ECALLBACK, "no such thread %s in %s", id,
 		            ca->state_dir);
 	return AFK_OK;
+}
+
+static int thread_dir(afk_call *call, const struct command_agent *ca,
+                      const char *id, char *dir)
+{
+	return thread_dir_ex(call, ca, id, dir, NULL);
 }
 
 /* The thread's state from exit_status: none yet is a turn running, and
@@ -804,15 +853,19 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 }
 
 /* snapshot: what the run directory says of the thread.  The command
- * agent knows only running, completed and errored. */
+ * agent knows only running, completed and errored - and gone, when the
+ * run directory was removed: nothing will ever run in it again, so the
+ * watch tick hands the run to a human at once. */
 static int command_snapshot(afk_call *call, const char *thread_id,
                             void *userdata)
 {
 	const struct command_agent *ca = userdata;
 	char dir[PATH_MAX];
-	int rc, state = 0, phase = 0;
+	int rc, gone, state = 0, phase = 0;
 
-	rc = thread_dir(call, ca, thread_id, dir);
+	rc = thread_dir_ex(call, ca, thread_id, dir, &gone);
+	if (rc == AFK_OK && gone)
+		return afk_call_set_agent_state(call, AFK_AGENT_GONE);
 	if (rc == AFK_OK)
 		rc = read_state(call, dir, &state);
 	if (rc == AFK_OK)

@@ -30,7 +30,10 @@
  * issue number (afk-<owner>-<name>-<number>-<8 hex>, the base) and a
  * generation: the first run of an issue is <base>, a later one (the issue
  * made ready again after a finished run) <base>-2, <base>-3, ... up to
- * <base>-100.  A dispatch probes them in order and reads each thread:
+ * <base>-100.  A dispatch probes them in order from the generation the
+ * poll tick asks for (afk_call_generation(): one past the issue's last
+ * run once that one ended, so the threads of ended runs are never
+ * probed) and reads each thread:
  *   - not found (404): creates it and starts the turn - a fresh run;
  *   - found, no turn and no message yet: starts the turn on it - an
  *     earlier dispatch stopped between its two commands;
@@ -40,7 +43,8 @@
  *     before the issue was labelled;
  *   - found, its latest turn over (completed, interrupted, error, or the
  *     session stopped, interrupted or in error): a past run, on to the
- *     next generation.
+ *     next generation, which the dispatch reports it started
+ *     (afk_call_set_generation()) so that the next run starts past it.
  * So a crash anywhere in a dispatch never starts a second turn, and a
  * finished run never blocks the next one.
  *
@@ -339,12 +343,6 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	return AFK_OK;
 }
 
-static int read_thread(afk_call *call, struct t3_agent *t,
-                       const char *thread_id, json_t **out)
-{
-	return read_thread_ex(call, t, thread_id, out, NULL);
-}
-
 /* --- probe ---------------------------------------------------------- */
 
 #define T3_PROBE_THREAD "afk-probe-0000"  /* no thread of ours is named so */
@@ -424,7 +422,9 @@ static int t3_dispatch(afk_call *call, const char *repo, long number,
 	base = afk__t3_thread_id(repo, number);
 	if (base == NULL)
 		return AFK_ENOMEM;
-	for (gen = 1; gen <= T3_GENERATIONS; gen++) {
+	/* The threads of the generations before the one asked for hold
+	 * runs that ended: never probed, so never adopted. */
+	for (gen = afk_call_generation(call); gen <= T3_GENERATIONS; gen++) {
 		free(thread_id);
 		thread_id = gen == 1 ? afk__strdup(base) :
 		            afk__aprintf("%s-%d", base, gen);
@@ -453,6 +453,8 @@ static int t3_dispatch(afk_call *call, const char *repo, long number,
 	if (rc == AFK_OK && probe != PROBE_LIVE)
 		rc = turn_start(call, t, thread_id, prompt,
 		                "T3 thread.turn.start");
+	if (rc == AFK_OK)
+		rc = afk_call_set_generation(call, gen);
 	if (rc == AFK_OK)
 		rc = afk_call_set_thread_id(call, thread_id);
 	free(thread_id);
@@ -584,20 +586,26 @@ static int thread_state(json_t *thread)
 	       AFK_AGENT_INTERRUPTED : AFK_AGENT_RUNNING;
 }
 
+/* snapshot: a thread the server answers 404 for no longer exists (it
+ * was deleted, or the server lost its state): GONE, which the watch tick
+ * escalates at once, not a failure that would hold the run until its
+ * stall deadline. */
 static int t3_snapshot(afk_call *call, const char *thread_id,
                        void *userdata)
 {
 	struct t3_agent *t = userdata;
 	json_t *thread = NULL, *m;
 	const char *text;
-	int rc, state, phase = -1;
+	int rc, state, missing, phase = -1;
 	size_t i;
 
 	if (thread_id == NULL || thread_id[0] == '\0')
 		return AFK_EINVAL;
-	rc = read_thread(call, t, thread_id, &thread);
+	rc = read_thread_ex(call, t, thread_id, &thread, &missing);
 	if (rc != AFK_OK)
 		return rc;
+	if (missing)
+		return afk_call_set_agent_state(call, AFK_AGENT_GONE);
 	state = thread_state(thread);
 	json_array_foreach(json_object_get(thread, "messages"), i, m) {
 		text = json_string_value(json_object_get(m, "text"));

@@ -121,8 +121,10 @@ static int from_json(json_t *o, afk__record *r)
 	r->turn_pending = get_int(o, "turn_pending") != 0;
 	r->status = clamp(get_int(o, "status"), AFK__RUN_ACTIVE,
 	                  AFK__RUN_ESCALATED);
-	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_NO_RECORD);
+	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_AGENT_GONE);
 	r->notify_pending = get_int(o, "notify_pending") != 0;
+	r->generation = clamp(get_int(o, "generation"), 1,
+	                      AFK__GENERATION_MAX);
 	if ((rc = get_strv(o, "failing", &r->failing)) != AFK_OK ||
 	    (rc = get_strv(o, "failing_urls", &r->failing_urls)) != AFK_OK)
 		return rc;
@@ -197,7 +199,12 @@ static json_t *to_json(const afk__record *r)
 	      json_object_set_new(o, "status", json_integer(r->status)) ||
 	      json_object_set_new(o, "reason", json_integer(r->reason)) ||
 	      json_object_set_new(o, "notify_pending",
-	                          json_integer(r->notify_pending));
+	                          json_integer(r->notify_pending)) ||
+	      /* only past the first: a first run's record reads as it did
+	       * before generations were kept */
+	      (r->generation > 1 &&
+	       json_object_set_new(o, "generation",
+	                           json_integer(r->generation)));
 	json_decref(failing);
 	json_decref(urls);
 	if (bad) {
@@ -269,6 +276,8 @@ const char *afk__escalation_str(int reason)
 		return "deploy pending past its deadline";
 	case AFK_ESCALATE_NO_RECORD:
 		return "in progress without a run record";
+	case AFK_ESCALATE_AGENT_GONE:
+		return "the agent thread is gone";
 	default:
 		return "unknown reason";
 	}
@@ -311,8 +320,13 @@ char *afk__checklist_render(const afk__record *r, const char *repo,
 
 	if (line == NULL)
 		return NULL;
-	s = afk__aprintf("%s %s -->\n### afk: %s#%ld\n\n", AFK__RECORD_MARKER,
-	                 line, repo, number);
+	if (r->generation > 1)
+		s = afk__aprintf("%s %s -->\n### afk: %s#%ld (run %d)\n\n",
+		                 AFK__RECORD_MARKER, line, repo, number,
+		                 r->generation);
+	else
+		s = afk__aprintf("%s %s -->\n### afk: %s#%ld\n\n",
+		                 AFK__RECORD_MARKER, line, repo, number);
 	free(line);
 	for (k = AFK_PHASE_DISPATCHED; s != NULL && k <= last; k++) {
 		int named = k == 0 && r->thread && r->thread[0];

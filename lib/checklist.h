@@ -16,6 +16,12 @@
 /* Finds the comment: the text every record starts with. */
 #define AFK__RECORD_MARKER "<!-- afk-run:"
 
+/* The highest generation of an issue's runs: a record holding more was
+ * edited by hand, and is read as this. */
+#define AFK__GENERATION_MAX 1000000
+
+/* A run that is CLOSED or ESCALATED is over: the issue made ready again
+ * starts the next generation, with a fresh agent thread. */
 enum afk__run_status {
 	AFK__RUN_ACTIVE = 0,
 	AFK__RUN_CLOSED = 1,     /* closing: close the issue, drop the lock */
@@ -41,6 +47,9 @@ typedef struct afk__record {
 	int status;             /* enum afk__run_status */
 	int reason;             /* AFK_ESCALATE_* when escalated */
 	int notify_pending;     /* escalated, the human not told yet */
+	int generation;         /* which run of the issue this is, from 1
+	                           (a record without one is of the first);
+	                           0 reads as 1 */
 } afk__record;
 
 void afk__record_clear(afk__record *r);

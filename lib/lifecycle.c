@@ -7,6 +7,7 @@
  *   1. the run succeeded: with a deploy stage, the deploy succeeded;
  *      without one, the PR is merged and CI is green     -> CLOSE
  *   2. the agent errored                                 -> ESCALATE AGENT_FAILED
+ *      its thread is gone                                -> ESCALATE AGENT_GONE
  *   3. it waits on an approval or an answer              -> ESCALATE AGENT_WAITING
  *   4. it was stopped or interrupted                     -> ESCALATE AGENT_STOPPED
  *   5. it completed without delivering a PR              -> ESCALATE AGENT_STOPPED
@@ -44,7 +45,7 @@ typedef struct view {
 
 static int known_agent(int agent)
 {
-	return agent >= AFK_AGENT_RUNNING && agent <= AFK_AGENT_WAITING_INPUT;
+	return agent >= AFK_AGENT_RUNNING && agent <= AFK_AGENT_GONE;
 }
 
 /* v if it lies in 0..max, else 0 (the NONE of PR and status values). */
@@ -107,6 +108,10 @@ static int agent_reason(const view *v)
 	switch (v->agent) {
 	case AFK_AGENT_ERRORED:
 		return AFK_ESCALATE_AGENT_FAILED;
+	case AFK_AGENT_GONE:
+		/* Nothing will ever move it again: waiting for the stall
+		 * deadline would only keep its repository locked. */
+		return AFK_ESCALATE_AGENT_GONE;
 	case AFK_AGENT_WAITING_APPROVAL:
 	case AFK_AGENT_WAITING_INPUT:
 		return AFK_ESCALATE_AGENT_WAITING;

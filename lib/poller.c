@@ -94,9 +94,49 @@ static int check_callbacks(afk_poller *p)
 	return AFK_ENOTSUP;
 }
 
-/* Dispatches issue i and hands back the thread id (caller frees). */
+/* The generation the next run of issue i is, read from the run record
+ * its last run left: that one's when it has not ended (a dispatch that
+ * stopped before its lock is taken up again, and its thread with it),
+ * one past it when it has - closed or handed to a human, it is over,
+ * and the agent must start afresh, never adopt its thread (one stuck on
+ * an approval would be escalated again at once).  1 without a readable
+ * record, or with a tracker that cannot find one (a poll-only host). */
+static int next_generation(afk_poller *p, afk_result *res, size_t i,
+                           int *generation)
+{
+	const char *repo = afk__iset_repo(&res->set, i);
+	long number = res->set.recs[i].number;
+	char what[160];
+	afk__record rec;
+	afk_call call;
+	int rc;
+
+	*generation = 1;
+	if (p->tracker->find_comment == NULL)
+		return AFK_OK;
+	afk__call_init(&call, AFK__CALL_FIND_COMMENT, NULL);
+	rc = p->tracker->find_comment(&call, repo, number, AFK__RECORD_MARKER,
+	                              p->tracker->userdata);
+	snprintf(what, sizeof(what), "tracker find_comment of %s#%ld (its "
+	         "last run, before the dispatch)", repo, number);
+	rc = afk__call_finish(&call, rc, what, p->errmsg);
+	if (rc == AFK_OK && call.comment != NULL &&
+	    afk__record_parse(call.comment, &rec) == AFK_OK) {
+		*generation = rec.generation;
+		if (rec.status != AFK__RUN_ACTIVE &&
+		    *generation < AFK__GENERATION_MAX)
+			(*generation)++;
+		afk__record_clear(&rec);
+	}
+	afk__call_clear(&call);
+	return rc;
+}
+
+/* Dispatches issue i as run *generation and hands back the thread id
+ * (caller frees) and, in *generation, the one the agent started (maybe
+ * past the one asked for). */
 static int dispatch(afk_poller *p, const snapshot *s, afk_result *res,
-                    size_t i, char **thread_id)
+                    size_t i, char **thread_id, int *generation)
 {
 	const char *repo = afk__iset_repo(&res->set, i);
 	long number = res->set.recs[i].number;
@@ -109,6 +149,7 @@ static int dispatch(afk_poller *p, const snapshot *s, afk_result *res,
 	if (prompt == NULL)
 		return AFK_ENOMEM;
 	afk__call_init(&call, AFK__CALL_DISPATCH, NULL);
+	call.generation = *generation;
 	rc = p->agent->dispatch(&call, repo, number, prompt,
 	                        p->agent->userdata);
 	if (rc == 0 && call.thread_id == NULL) {
@@ -121,6 +162,7 @@ static int dispatch(afk_poller *p, const snapshot *s, afk_result *res,
 	if (rc == AFK_OK) {
 		*thread_id = call.thread_id;
 		call.thread_id = NULL;
+		*generation = call.generation;
 	}
 	afk__call_clear(&call);
 	free(prompt);
@@ -153,10 +195,11 @@ static int stamp(afk_poller *p, const snapshot *s, afk_result *res,
 }
 
 /* Writes the run's first record - its thread id, which nothing else
- * keeps - as the checklist comment the watch tick reads.  Only for a
- * tracker that can hold comments: a poll-only host need not. */
+ * keeps, and its generation - as the checklist comment the watch tick
+ * reads, over the record of the issue's last run.  Only for a tracker
+ * that can hold comments: a poll-only host need not. */
 static int record(afk_poller *p, const snapshot *s, afk_result *res,
-                  size_t i, const char *thread_id)
+                  size_t i, const char *thread_id, int generation)
 {
 	const char *repo = afk__iset_repo(&res->set, i);
 	long number = res->set.recs[i].number;
@@ -171,6 +214,7 @@ static int record(afk_poller *p, const snapshot *s, afk_result *res,
 	memset(&rec, 0, sizeof(rec));
 	if (afk__record_set_str(&rec.thread, thread_id))
 		return AFK_ENOMEM;
+	rec.generation = generation;
 	body = afk__checklist_render(&rec, repo, number, s->deploy_stage,
 	                             s->budget);
 	afk__record_clear(&rec);
@@ -235,6 +279,7 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 	for (k = 0; rc == AFK_OK && k < sel->out.npicks; k++) {
 		afk_issue *issue;
 		char *thread_id = NULL;
+		int generation;
 
 		i = sel->out.picks[k];
 		if (unavailable) {
@@ -246,11 +291,16 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 		rc = afk__iset_issue(&res->set, i, &issue);
 		if (rc)
 			break;
-		rc = dispatch(p, s, res, i, &thread_id);
+		/* Which run this is, before it starts: not knowing, the
+		 * agent could take up the thread of one that ended. */
+		rc = next_generation(p, res, i, &generation);
+		if (rc == AFK_OK) {
+			rc = dispatch(p, s, res, i, &thread_id, &generation);
+			unavailable = rc == AFK_EUNAVAIL;
+		}
 		if (rc) {
 			afk_issue_free(issue);
 			res->reason[i] = AFK_SKIP_DISPATCH_FAILED;
-			unavailable = rc == AFK_EUNAVAIL;
 			rc = note(p, res, i, rc);
 			continue;
 		}
@@ -261,7 +311,7 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 		 * label, and one that sees the label must find the record.  The
 		 * lock follows whatever became of the record: a dispatched
 		 * issue is always locked. */
-		rc2 = record(p, s, res, i, thread_id);
+		rc2 = record(p, s, res, i, thread_id, generation);
 		memcpy(why, p->errmsg, sizeof(why));
 		rc = stamp(p, s, res, i, thread_id);
 		/* An agent running without its lock is the graver news: it

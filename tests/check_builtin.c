@@ -1542,17 +1542,17 @@ START_TEST(test_thread_ids_checked)
 	write_text(run_path(&f, "plain-file", NULL), "not a directory\n");
 	snprintf(want, sizeof(want), "no such thread acme-api-99-1 in %s",
 	         f.runs);
-	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-99-1"), AFK_ECALLBACK);
-	ck_assert_str_eq(msg_of(&c), want);
-	afk__call_clear(&c);
 	ck_assert_int_eq(a_turn(&f, &c, "acme-api-99-1", "p"), AFK_ECALLBACK);
 	ck_assert_str_eq(msg_of(&c), want);
 	afk__call_clear(&c);
 	ck_assert_int_eq(a_snapshot(&f, &c, "plain-file"), AFK_ECALLBACK);
 	afk__call_clear(&c);
 	/* ".." inside one name is a name: looked up, not refused. */
-	ck_assert_int_eq(a_snapshot(&f, &c, "x..y"), AFK_ECALLBACK);
+	ck_assert_int_eq(a_turn(&f, &c, "x..y", "p"), AFK_ECALLBACK);
 	ck_assert_ptr_nonnull(strstr(msg_of(&c), "no such thread x..y"));
+	afk__call_clear(&c);
+	ck_assert_int_eq(a_snapshot(&f, &c, "x..y"), AFK_OK);
+	ck_assert_int_eq(c.agent_state, AFK_AGENT_GONE);
 	afk__call_clear(&c);
 	fx_close(&f);
 }
@@ -2384,6 +2384,95 @@ START_TEST(test_watch_lifecycle)
 	ck_assert_ptr_nonnull(strstr(s, "build: https://ci/7"));
 	free(s);
 	ck_assert(!exists(run_path(&f, "acme-web-2-2", NULL)));
+	fx_close(&f);
+}
+END_TEST
+
+static void check_run_file(const fx *f, const char *id, const char *name,
+                           const char *want);
+
+/* A CI that sees no pull request. */
+static const char *const no_pr_ci =
+	"#!/bin/sh\necho '{\"pr\": \"none\", \"ci\": \"none\"}'\n";
+
+/* Issue 10 with the command agent: a run handed to a human while its
+ * command looks at work still (no exit_status) is over all the same.
+ * Made ready again by a trusted user, the issue runs afresh as
+ * generation 2 in a new run directory - the old one is not adopted,
+ * and nobody is told twice. */
+START_TEST(test_ready_again_after_escalation_runs_afresh)
+{
+	afk_call c;
+	char *notes;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	fx_watch(&f, no_pr_ci);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-1");
+	check_run_file(&f, "acme-api-12-1", "generation", "1\n");
+	put_run_file(&f, "acme-api-12-1", "exit_status", NULL); /* at work */
+	ck_assert_int_eq(fx_watch_tick(&f, 1000), 0);
+	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_WAIT);
+	ck_assert_int_eq(fx_watch_tick(&f, 1000 + 7201), 0);
+	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(f.actions, 0), AFK_ESCALATE_STALLED);
+	ck_assert(!file_has_label(&f, "acme/api", 12, "agent-in-progress"));
+
+	ck_assert_int_eq(t_label(&f, &c, 12, "ready-for-agent", 1), 0);
+	afk__call_clear(&c);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-2");
+	check_run_file(&f, "acme-api-12-2", "generation", "2\n");
+	ck_assert_ptr_nonnull(strstr(comment_body(&f, "acme/api", 12, 0),
+	                             "\"generation\":2"));
+	ck_assert(file_has_label(&f, "acme/api", 12, "agent-in-progress"));
+	put_run_file(&f, "acme-api-12-2", "exit_status", NULL);
+	ck_assert_int_eq(fx_watch_tick(&f, 8300), 0);
+	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_WAIT);
+	ck_assert_str_eq(afk_actions_thread(f.actions, 0), "acme-api-12-2");
+	notes = read_text(f.notes);
+	ck_assert_pstr_eq(notes, "afk: acme/api#12 needs a human: no progress "
+	                  "before the deadline.\n");
+	free(notes);
+	fx_close(&f);
+}
+END_TEST
+
+/* A run directory removed under a run in progress: its thread is gone,
+ * and the run goes to a human on the next tick - not at the stall
+ * deadline, hours later, with its repository locked until then. */
+START_TEST(test_watch_removed_run_dir_is_gone)
+{
+	char *notes;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	fx_watch(&f, no_pr_ci);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-1");
+	put_run_file(&f, "acme-api-12-1", "exit_status", NULL); /* running */
+	ck_assert_msg(fx_watch_tick(&f, 1000) == 0, "%s",
+	              afk_watcher_errmsg(f.watcher));
+	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_WAIT);
+	ck_assert_int_eq(nftw(run_path(&f, "acme-api-12-1", NULL), rm_one, 16,
+	                      FTW_DEPTH | FTW_PHYS), 0);
+	ck_assert_msg(fx_watch_tick(&f, 1060) == 0, "%s",
+	              afk_watcher_errmsg(f.watcher));
+	ck_assert_uint_eq(afk_actions_count(f.actions), 1);
+	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(f.actions, 0),
+	                 AFK_ESCALATE_AGENT_GONE);
+	ck_assert(!file_has_label(&f, "acme/api", 12, "agent-in-progress"));
+	ck_assert(file_has_label(&f, "acme/api", 12, "ready-for-human"));
+	notes = read_text(f.notes);
+	ck_assert_pstr_eq(notes, "afk: acme/api#12 needs a human: the agent "
+	                  "thread is gone.\n");
+	free(notes);
 	fx_close(&f);
 }
 END_TEST
@@ -3316,6 +3405,8 @@ static Suite *builtin_suite(void)
 
 	tc = tcase_create("watch");
 	tcase_add_test(tc, test_watch_lifecycle);
+	tcase_add_test(tc, test_watch_removed_run_dir_is_gone);
+	tcase_add_test(tc, test_ready_again_after_escalation_runs_afresh);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hardening");

@@ -233,11 +233,52 @@ START_TEST(checklist_names_the_pr)
 }
 END_TEST
 
+/* Which run of the issue a record is: absent (every record from before
+ * generations) is the first, and a first run's record reads as it did
+ * then; a later one keeps its number and says it to a person. */
+START_TEST(generation_reads_back)
+{
+	afk__record a, b;
+	char *body;
+
+	ck_assert_int_eq(afk__record_parse("<!-- afk-run: {\"thread\":\"t\"} -->",
+	                                   &b), 0);
+	ck_assert_int_eq(b.generation, 1);
+	afk__record_clear(&b);
+	ck_assert_int_eq(afk__record_parse("<!-- afk-run: {\"thread\":\"t\","
+	                                   "\"generation\":0} -->", &b), 0);
+	ck_assert_int_eq(b.generation, 1);
+	afk__record_clear(&b);
+	ck_assert_int_eq(afk__record_parse("<!-- afk-run: {\"thread\":\"t\","
+	                                   "\"generation\":99999999999} -->",
+	                                   &b), 0);
+	ck_assert_int_eq(b.generation, AFK__GENERATION_MAX);
+	afk__record_clear(&b);
+
+	memset(&a, 0, sizeof(a));
+	afk__record_set_str(&a.thread, "t");
+	a.generation = 1;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_null(strstr(body, "generation"));
+	ck_assert_ptr_nonnull(strstr(body, "### afk: r#1\n"));
+	free(body);
+	a.generation = 3;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_nonnull(strstr(body, "\"generation\":3"));
+	ck_assert_ptr_nonnull(strstr(body, "### afk: r#1 (run 3)\n"));
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_int_eq(b.generation, 3);
+	free(body);
+	afk__record_clear(&a);
+	afk__record_clear(&b);
+}
+END_TEST
+
 START_TEST(escalations_have_names)
 {
 	int r;
 
-	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_NO_RECORD; r++)
+	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_AGENT_GONE; r++)
 		ck_assert_str_ne(afk__escalation_str(r), "unknown reason");
 	ck_assert_str_eq(afk__escalation_str(0), "unknown reason");
 }
@@ -257,6 +298,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, record_without_thread_reads_back);
 	tcase_add_test(tc, copy_is_deep);
 	tcase_add_test(tc, escalations_have_names);
+	tcase_add_test(tc, generation_reads_back);
 	tcase_add_test(tc, checklist_names_the_pr);
 	suite_add_tcase(s, tc);
 	return s;

@@ -5,7 +5,7 @@
  * decision tree, not from the code: each row names every condition under
  * which its action holds, so the rows are read alone, never "first match
  * wins".  One test proves they partition the input space: every one of
- * the 32,256 combinations of the inputs' values is covered by exactly one
+ * the 36,864 combinations of the inputs' values is covered by exactly one
  * row.  Another runs the machine on each combination and demands that
  * row's action and reason.  Pure: no adapters, no clock.
  */
@@ -85,6 +85,10 @@ static const row table[] = {
 	 ESC(AGENT_FAILED), "errored, unmerged"},
 	{NO, AGENT(ERRORED), PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
 	 ESC(AGENT_FAILED), "errored, merged but not green"},
+	{NO, AGENT(GONE), UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_GONE), "thread gone, unmerged: at once, no deadline"},
+	{NO, AGENT(GONE), PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_GONE), "thread gone, merged but not green"},
 	{NO, WAITING, UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
 	 ESC(AGENT_WAITING), "waits on a human, unmerged"},
 	{NO, WAITING, PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
@@ -137,6 +141,8 @@ static const row table[] = {
 	/* Not deployed: an agent that needs a human gets one. */
 	{YES, AGENT(ERRORED), ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
 	 ESC(AGENT_FAILED), "errored, undeployed"},
+	{YES, AGENT(GONE), ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
+	 ESC(AGENT_GONE), "thread gone, undeployed"},
 	{YES, WAITING, ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
 	 ESC(AGENT_WAITING), "waits on a human, undeployed"},
 	{YES, HALTED, ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
@@ -216,7 +222,7 @@ typedef struct combo {
 	int stall_late, ci_late, deploy_late;
 } combo;
 
-#define NCOMBOS (2 * 7 * 3 * 4 * 4 * 3 * 2 * 2 * 2 * 2)
+#define NCOMBOS (2 * 8 * 3 * 4 * 4 * 3 * 2 * 2 * 2 * 2)
 
 /* The i-th combination, 0 <= i < NCOMBOS, read as a mixed-radix number. */
 static combo nth_combo(int i)
@@ -224,7 +230,7 @@ static combo nth_combo(int i)
 	combo k;
 
 	k.stage = i % 2, i /= 2;
-	k.agent = AFK_AGENT_RUNNING + i % 7, i /= 7;
+	k.agent = AFK_AGENT_RUNNING + i % 8, i /= 8;
 	k.pr = i % 3, i /= 3;
 	k.ci = i % 4, i /= 4;
 	k.deploy = i % 4, i /= 4;
@@ -314,7 +320,7 @@ START_TEST(table_is_a_partition)
 	int used[NROWS] = {0};
 	int i, r;
 
-	ck_assert_int_eq(NCOMBOS, 32256);
+	ck_assert_int_eq(NCOMBOS, 36864);
 	for (i = 0; i < NCOMBOS; i++) {
 		combo k = nth_combo(i);
 		char what[256], rows[1024];
@@ -485,8 +491,8 @@ static const struct {
 	 ESC(AGENT_FAILED), "agent -1"},
 	{0, INT_MAX, OPEN, FAIL, NIL, 0, 0, 0,
 	 ESC(AGENT_FAILED), "agent INT_MAX, CI failing"},
-	{1, 8, MERGED, OK, PEND, 0, 0, 0,
-	 ESC(AGENT_FAILED), "agent 8, undeployed"},
+	{1, 9, MERGED, OK, PEND, 0, 0, 0,
+	 ESC(AGENT_FAILED), "agent 9, undeployed"},
 	{0, 0, MERGED, OK, NIL, 1, 1, 1,
 	 CLOSE, "agent 0, merged and green"},
 	{1, 99, NOPR, NIL, OK, 1, 1, 1,

@@ -72,6 +72,147 @@ static int skip_reason(const char *repo, long number)
 	return 0;
 }
 
+/* The record of a run of a#1 that ended (escalated) as generation gen,
+ * on its thread t, as the watch tick leaves it. */
+static void ended_record(int gen, const char *t)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "<!-- afk-run: {\"thread\":\"%s\","
+	         "\"status\":2,\"reason\":3,\"generation\":%d} -->\n"
+	         "### afk\n", t, gen);
+	free(F.comment[0]);
+	F.comment[0] = strdup(body);
+	ck_assert_ptr_nonnull(F.comment[0]);
+}
+
+/* Before a dispatch the poll tick reads the issue's last record: a run
+ * that ended makes the next one a new generation, read by the agent. */
+START_TEST(generation_follows_the_last_record)
+{
+	static const struct {
+		const char *record;   /* NULL: none */
+		int want;
+	} cases[] = {
+		{NULL, 1},
+		{"<!-- afk-run: {\"thread\":\"t\"} -->", 1},          /* active */
+		{"<!-- afk-run: {\"thread\":\"t\",\"status\":1} -->", 2}, /* closed */
+		{"<!-- afk-run: {\"thread\":\"t\",\"status\":2} -->", 2}, /* escalated */
+		{"<!-- afk-run: {\"thread\":\"t\",\"status\":2,"
+		 "\"generation\":7} -->", 8},
+		{"<!-- afk-run: {\"thread\":\"t\",\"generation\":7} -->", 7},
+		{"<!-- afk-run: {\"thread\":\"t\",\"status\":1,"
+		 "\"generation\":-5} -->", 2},
+		{"<!-- afk-run: {not json -->", 1},
+	};
+
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	if (cases[_i].record != NULL) {
+		F.comment[0] = strdup(cases[_i].record);
+		ck_assert_ptr_nonnull(F.comment[0]);
+	}
+	ck_assert_int_eq(run(fake_armed_config("a", NULL)), 0);
+	ck_assert(dispatched("a", 1));
+	ck_assert_int_eq(F.dispatch_gen, cases[_i].want);
+	ck_assert_int_lt(fake_find(&F, 'F', "a", 1), fake_find(&F, 'D', "a", 1));
+}
+END_TEST
+
+/* The record is read before the dispatch, and one that cannot be read
+ * is that repository's failure: no dispatch (the agent could adopt the
+ * thread of a run that ended), the others go on. */
+START_TEST(generation_unreadable_is_no_dispatch)
+{
+	ended_record(1, "thread-a-1");
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	fake_add(&F, "b", 1, 0, 1, NULL);
+	F.fail_kind = 'F';
+	F.fail_nth = 1;
+	F.fail_rc = -93;
+	ck_assert_int_eq(run(fake_armed_config("a", "b", NULL)), -93);
+	ck_assert(!dispatched("a", 1));
+	ck_assert(dispatched("b", 1));
+	ck_assert_int_eq(fake_find(&F, 'D', "a", 1), -1);
+	ck_assert_int_eq(skip_reason("a", 1), AFK_SKIP_DISPATCH_FAILED);
+	ck_assert_int_eq(afk_result_error_count(R), 1);
+	ck_assert_ptr_nonnull(strstr(afk_result_error_message(R, 0),
+	                             "find_comment"));
+	ck_assert_ptr_nonnull(strstr(afk_result_error_message(R, 0),
+	                             "comments unavailable"));
+	ck_assert(!afk_issue_has_label(F.issues[0], "agent-in-progress"));
+}
+END_TEST
+
+/* A tracker that cannot find comments (a poll-only host) dispatches as
+ * before: every run is the first. */
+START_TEST(generation_without_find_comment_is_one)
+{
+	ended_record(4, "thread-a-1-4");
+	ck_assert_int_eq(afk_tracker_set_find_comment(T, NULL), 0);
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	ck_assert_int_eq(run(fake_armed_config("a", NULL)), 0);
+	ck_assert(dispatched("a", 1));
+	ck_assert_int_eq(F.dispatch_gen, 1);
+	ck_assert_int_eq(fake_count(&F, 'F'), 0);
+}
+END_TEST
+
+/* The generation a dispatch reports it started (past the one asked for)
+ * is the one recorded; one below is refused. */
+static int dispatch_past(afk_call *call, const char *repo, long number,
+                         const char *prompt, void *userdata)
+{
+	(void)repo;
+	(void)number;
+	(void)prompt;
+	(void)userdata;
+	ck_assert_int_eq(afk_call_generation(call), 2);
+	ck_assert_int_eq(afk_call_set_generation(call, 1), AFK_EINVAL);
+	ck_assert_int_eq(afk_call_set_generation(call, 1000001), AFK_EINVAL);
+	ck_assert_int_eq(afk_call_set_generation(call, 3), 0);
+	ck_assert_int_eq(afk_call_generation(call), 3);
+	return afk_call_set_thread_id(call, "t-3");
+}
+
+START_TEST(generation_reported_is_recorded)
+{
+	ended_record(1, "t");
+	ck_assert_int_eq(afk_agent_set_dispatch(A, dispatch_past), 0);
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	ck_assert_int_eq(run(fake_armed_config("a", NULL)), 0);
+	ck_assert(dispatched("a", 1));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "\"generation\":3"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "\"thread\":\"t-3\""));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "\"status\":0"));
+}
+END_TEST
+
+/* Outside a dispatch: 1, and nothing to set. */
+static int find_checks_generation(afk_call *call, const char *repo,
+                                  long number, const char *marker,
+                                  void *userdata)
+{
+	(void)repo;
+	(void)number;
+	(void)marker;
+	(void)userdata;
+	ck_assert_int_eq(afk_call_generation(call), 1);
+	ck_assert_int_eq(afk_call_set_generation(call, 2), AFK_EINVAL);
+	return 0;
+}
+
+START_TEST(generation_only_in_a_dispatch)
+{
+	ck_assert_int_eq(afk_call_generation(NULL), 1);
+	ck_assert_int_eq(afk_call_set_generation(NULL, 2), AFK_EINVAL);
+	ck_assert_int_eq(afk_tracker_set_find_comment(T,
+	                 find_checks_generation), 0);
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	ck_assert_int_eq(run(fake_armed_config("a", NULL)), 0);
+	ck_assert(dispatched("a", 1));
+}
+END_TEST
+
 /* 1. Kill switch on: no callback at all, not even the list. */
 START_TEST(kill_switch_on_calls_nothing)
 {
@@ -996,6 +1137,11 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, kill_switch_on_calls_nothing);
+	tcase_add_loop_test(tc, generation_follows_the_last_record, 0, 8);
+	tcase_add_test(tc, generation_unreadable_is_no_dispatch);
+	tcase_add_test(tc, generation_without_find_comment_is_one);
+	tcase_add_test(tc, generation_reported_is_recorded);
+	tcase_add_test(tc, generation_only_in_a_dispatch);
 	tcase_add_test(tc, fresh_config_calls_nothing);
 	tcase_add_test(tc, list_once_with_allowlist_in_order);
 	tcase_add_test(tc, empty_allowlist_dispatches_nothing);

@@ -500,6 +500,121 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 }
 END_TEST
 
+/* A thread whose turn runs and waits on an approval. */
+static json_t *waiting_answer(const char *id)
+{
+	return json_pack("{s:{s:{s:s, s:o, s:[], s:[{s:s, s:{s:s}}], s:n}}}",
+	                 "json", "thread", "id", id, "latestTurn",
+	                 turn_in("running"), "messages", "activities",
+	                 "kind", "approval.requested", "payload",
+	                 "requestId", "r1", "session");
+}
+
+/* The dispatch of a later generation never looks at the threads of the
+ * ones before: <base> still waits on the approval its run was escalated
+ * for, and generation 2 creates <base>-2 instead of adopting it.  A
+ * thread of the generation asked for that holds a past run is passed
+ * over, and the generation started is reported. */
+START_TEST(test_dispatch_starts_at_its_generation)
+{
+	char *id = afk__t3_thread_id("acme/api", 12);
+	char *id2 = afk__aprintf("%s-2", id);
+	char *id3 = afk__aprintf("%s-3", id);
+	char *path = afk__aprintf(THREADS "%s", id);
+	char *path2 = afk__aprintf(THREADS "%s", id2);
+	afk_call call;
+	json_t *log;
+	int rc;
+
+	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, waiting_answer(id)));
+	A = t3_agent("");
+	afk__call_init(&call, AFK__CALL_DISPATCH, NULL);
+	call.generation = 2;
+	rc = A->dispatch(&call, "acme/api", 12, "go", A->userdata);
+	ck_assert_msg(rc == 0, "%s", call.message);
+	ck_assert_str_eq(call.thread_id, id2);
+	ck_assert_int_eq(call.generation, 2);
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 3);
+	ck_assert_str_eq(log_str(log, 0, "path"), path2); /* never <base> */
+	ck_assert_uint_eq(count_type(log, "thread.create"), 1);
+	ck_assert_uint_eq(count_type(log, "thread.turn.start"), 1);
+	json_decref(log);
+
+	/* <base>-2 a past run: <base>-3, reported as generation 3 */
+	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, waiting_answer(id), path2,
+	                         thread_answer(id2, turn_in("completed"),
+	                         json_null(), json_array())));
+	afk__call_init(&call, AFK__CALL_DISPATCH, NULL);
+	call.generation = 2;
+	rc = A->dispatch(&call, "acme/api", 12, "go", A->userdata);
+	ck_assert_msg(rc == 0, "%s", call.message);
+	ck_assert_str_eq(call.thread_id, id3);
+	ck_assert_int_eq(call.generation, 3);
+	afk__call_clear(&call);
+	free(path2);
+	free(path);
+	free(id3);
+	free(id2);
+	free(id);
+}
+END_TEST
+
+/* Issue 10 through the poll tick: the issue's record says its run (on
+ * <base>, still waiting on an approval) was handed to a human, and a
+ * trusted user made it ready again.  The poll dispatches generation 2
+ * to a fresh thread, <base>-2, and records it. */
+START_TEST(test_poll_after_escalation_creates_the_next_thread)
+{
+	char *id = afk__t3_thread_id("acme/api", 12);
+	char *id2 = afk__aprintf("%s-2", id);
+	char *path = afk__aprintf(THREADS "%s", id);
+	char *path2 = afk__aprintf(THREADS "%s", id2);
+	char *rec = afk__aprintf("<!-- afk-run: {\"thread\":\"%s\","
+	                         "\"status\":2,\"reason\":3} -->\n", id);
+	afk_tracker *t;
+	afk_poller *p;
+	afk_result *r = NULL;
+	afk_config *cfg;
+	json_t *log;
+	fake f;
+
+	fake_init(&f);
+	t = fake_tracker(&f);
+	fake_add(&f, "acme/api", 12, 0, 1, NULL);
+	f.comment[0] = rec;
+	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	                         ok_dispatch(), path, waiting_answer(id)));
+	A = t3_agent("");
+	cfg = fake_armed_config("acme/api", NULL);
+	ck_assert_int_eq(afk_poller_new(&p, t, A), 0);
+	ck_assert_msg(afk_poller_run_once(p, cfg, &r) == 0, "%s",
+	              afk_poller_errmsg(p));
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
+	ck_assert_str_eq(afk_result_dispatched_thread(r, 0), id2);
+	log = srv_log(&S);
+	ck_assert_str_eq(log_str(log, 0, "path"), path2);
+	ck_assert_uint_eq(count_type(log, "thread.create"), 1);
+	ck_assert_uint_eq(count_type(log, "thread.turn.start"), 1);
+	json_decref(log);
+	assert_contains(f.comment[0], id2);
+	assert_contains(f.comment[0], "\"generation\":2");
+	ck_assert(afk_issue_has_label(f.issues[0], "agent-in-progress"));
+	afk_result_free(r);
+	afk_poller_free(p);
+	afk_config_free(cfg);
+	afk_tracker_free(t);
+	fake_clear(&f);
+	free(path2);
+	free(path);
+	free(id2);
+	free(id);
+}
+END_TEST
+
 /* Every generation a past run, or a turn state not known: refused with
  * no command sent. */
 START_TEST(test_dispatch_refused_without_a_usable_id)
@@ -682,8 +797,11 @@ START_TEST(test_snapshot_malformed_and_missing)
 	srv_script_json(&S, json_pack("{s:{s:{s:i, s:{s:s, s:s}}}}", "routes",
 	                         THREADS "t2", "status", 404, "json", "code",
 	                         "not_found", "reason", "thread_not_found"));
-	ck_assert_int_eq(snapshot(&call, "t2"), AFK_EIO);
-	assert_contains(call.message, "404");
+	/* a thread the server does not know is gone, not a failure: the
+	 * watch tick escalates it at once instead of at the stall deadline */
+	ck_assert_int_eq(snapshot(&call, "t2"), AFK_OK);
+	ck_assert_int_eq(call.agent_state, AFK_AGENT_GONE);
+	ck_assert_ptr_null(call.message);
 	afk__call_clear(&call);
 }
 END_TEST
@@ -1011,6 +1129,8 @@ static Suite *t3_suite(void)
 	tcase_add_test(tc, test_dispatch_resumes_an_empty_thread);
 	tcase_add_test(tc, test_redispatch_takes_the_next_id);
 	tcase_add_test(tc, test_dispatch_adopts_a_live_turn);
+	tcase_add_test(tc, test_dispatch_starts_at_its_generation);
+	tcase_add_test(tc, test_poll_after_escalation_creates_the_next_thread);
 	tcase_add_test(tc, test_dispatch_refused_without_a_usable_id);
 	tcase_add_loop_test(tc, test_snapshot_maps_states_and_phases, 0,
 	                    (int)(sizeof(snaps) / sizeof(*snaps)));

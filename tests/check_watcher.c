@@ -305,6 +305,7 @@ static const struct {
 	{AFK_AGENT_WAITING_INPUT, AFK_ESCALATE_AGENT_WAITING},
 	{AFK_AGENT_WAITING_APPROVAL, AFK_ESCALATE_AGENT_WAITING},
 	{AFK_AGENT_COMPLETED, AFK_ESCALATE_AGENT_STOPPED}, /* no PR */
+	{AFK_AGENT_GONE, AFK_ESCALATE_AGENT_GONE},
 	{0, AFK_ESCALATE_AGENT_FAILED},  /* reported no state at all */
 };
 
@@ -316,6 +317,123 @@ START_TEST(agent_trouble_escalates)
 	ck_assert_int_eq(afk_actions_reason(ACT, 0), agent_trouble[_i].reason);
 	ck_assert_int_eq(F.notified, 1);
 	ck_assert(!has("agent-in-progress"));
+}
+END_TEST
+
+/* A thread that no longer exists is handed to a human on first sight,
+ * not left locking its repository until the stall deadline; and once:
+ * the next tick neither escalates nor rings again. */
+START_TEST(gone_thread_escalates_at_once)
+{
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_GONE;
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_AGENT_GONE);
+	ck_assert_str_eq(afk_escalation_str(AFK_ESCALATE_AGENT_GONE),
+	                 "the agent thread is gone");
+	ck_assert_ptr_nonnull(strstr(F.notice, "the agent thread is gone"));
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert(has("ready-for-human"));
+	ck_assert_int_eq(watch(T0 + 60), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(F.notified, 1);
+}
+END_TEST
+
+/* Issue 10's scenario: the agent waits on an approval and the run is
+ * handed to a human, once; a trusted user makes the issue ready again.
+ * That run is over: the next poll dispatches the second generation, to
+ * a fresh thread - not the stuck one, which would be escalated again at
+ * once with a second notification. */
+START_TEST(ready_again_after_escalation_runs_afresh)
+{
+	afk_result *r = NULL;
+
+	dispatch_a1();
+	ck_assert_int_eq(F.dispatch_gen, 1);
+	snprintf(F.stuck, sizeof(F.stuck), "thread-a-1");
+	F.stuck_state = AFK_AGENT_WAITING_APPROVAL; /* and it stays so */
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_AGENT_WAITING);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(!has("ready-for-agent"));
+	ck_assert(!has("agent-in-progress"));
+
+	/* a trusted user labels it ready again */
+	ck_assert_int_eq(afk_issue_add_label(F.issues[0], "ready-for-agent"), 0);
+	ck_assert_int_eq(afk_issue_trusted(F.issues[0]), 1);
+	ck_assert_msg(afk_poller_run_once(P, CFG, &r) == 0, "%s",
+	              afk_poller_errmsg(P));
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
+	ck_assert_int_eq(F.dispatch_gen, 2);
+	ck_assert_str_eq(afk_result_dispatched_thread(r, 0), "thread-a-1-2");
+	afk_result_free(r);
+	/* the generation was read before the dispatch */
+	ck_assert_int_lt(fake_find(&F, 'F', "a", 1), fake_find(&F, 'D', "a", 1));
+	ck_assert(has("agent-in-progress"));
+	/* the new record: the fresh thread, the second run, in progress */
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "\"thread\":\"thread-a-1-2\""));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "\"generation\":2"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "### afk: a#1 (run 2)"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "Status: in progress."));
+
+	F.agent_state = AFK_AGENT_RUNNING;
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	ck_assert_str_eq(afk_actions_thread(ACT, 0), "thread-a-1-2");
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(has("agent-in-progress"));
+}
+END_TEST
+
+/* A dispatch that stopped before its lock - its record written, the
+ * issue never labelled - is no ended run: dispatched again, it keeps
+ * its generation, so the agent may take its thread up again. */
+START_TEST(unended_run_keeps_its_generation)
+{
+	afk_result *r = NULL;
+
+	dispatch_a1();
+	ck_assert_int_eq(afk_issue_has_label(F.issues[0], "agent-in-progress"),
+	                 1);
+	/* the lock lost, the ready label kept: as if the label never came */
+	afk_issue_free(F.issues[0]);
+	F.nissues = 0;
+	fake_add(&F, "a", 1, 0, 1, NULL);
+	ck_assert_msg(afk_poller_run_once(P, CFG, &r) == 0, "%s",
+	              afk_poller_errmsg(P));
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
+	ck_assert_int_eq(F.dispatch_gen, 1);
+	ck_assert_str_eq(afk_result_dispatched_thread(r, 0), "thread-a-1");
+	afk_result_free(r);
+}
+END_TEST
+
+/* A closed run is over too: reopened and made ready, the issue runs as
+ * the next generation; and the generation after that follows. */
+START_TEST(closed_run_then_ready_again_is_next_generation)
+{
+	afk_result *r = NULL;
+	int gen;
+
+	dispatch_a1();
+	for (gen = 2; gen <= 3; gen++) {
+		F.pr = AFK_PR_MERGED;
+		F.ci = AFK_STATUS_SUCCESS;
+		watch_expect(T0 + gen, AFK_ACTION_CLOSE);
+		/* reopened, made ready again */
+		F.closed[0] = 0;
+		F.pr = AFK_PR_NONE;
+		F.ci = AFK_STATUS_NONE;
+		ck_assert_int_eq(afk_issue_add_label(F.issues[0],
+		                                     "ready-for-agent"), 0);
+		ck_assert_msg(afk_poller_run_once(P, CFG, &r) == 0, "%s",
+		              afk_poller_errmsg(P));
+		ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
+		afk_result_free(r);
+		r = NULL;
+		ck_assert_int_eq(F.dispatch_gen, gen);
+	}
 }
 END_TEST
 
@@ -796,6 +914,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, fix_forward_without_head_is_sent_once);
 	tcase_add_loop_test(tc, agent_trouble_escalates, 0,
 	                    (int)(sizeof(agent_trouble) / sizeof(agent_trouble[0])));
+	tcase_add_test(tc, gone_thread_escalates_at_once);
+	tcase_add_test(tc, ready_again_after_escalation_runs_afresh);
+	tcase_add_test(tc, unended_run_keeps_its_generation);
+	tcase_add_test(tc, closed_run_then_ready_again_is_next_generation);
 	tcase_add_test(tc, stall_deadline_is_exact);
 	tcase_add_test(tc, unreadable_run_with_ancient_clock_escalates);
 	tcase_add_test(tc, future_clock_does_not_disable_the_stall_deadline);

@@ -248,7 +248,10 @@ static int snapshot(afk_call *call, const char *thread_id, void *userdata)
 	ck_assert_ptr_nonnull(thread_id);
 	if (should_fail(f, 'S'))
 		return afk_call_set_error(call, "agent unreachable"), f->fail_rc;
-	if (f->agent_state)
+	if (f->stuck[0] && strcmp(thread_id, f->stuck) == 0)
+		ck_assert_int_eq(afk_call_set_agent_state(call, f->stuck_state),
+		                 0);
+	else if (f->agent_state)
 		ck_assert_int_eq(afk_call_set_agent_state(call, f->agent_state),
 		                 0);
 	return afk_call_set_phase(call, f->agent_phase);
@@ -312,7 +315,13 @@ static int dispatch(afk_call *call, const char *repo, long number,
 	}
 	if (f->no_thread_id)
 		return 0;
-	snprintf(id, sizeof(id), "thread-%s-%ld", repo, number);
+	/* one thread per generation, as the built-in agents name them */
+	f->dispatch_gen = afk_call_generation(call);
+	if (f->dispatch_gen > 1)
+		snprintf(id, sizeof(id), "thread-%s-%ld-%d", repo, number,
+		         f->dispatch_gen);
+	else
+		snprintf(id, sizeof(id), "thread-%s-%ld", repo, number);
 	return afk_call_set_thread_id(call, id);
 }
 

@@ -49,6 +49,9 @@ typedef struct fake {
 	int dispatch_rc;
 	const char *dispatch_msg;     /* attached when failing; NULL: none */
 	int no_thread_id;             /* dispatch returns 0 without an id */
+	int dispatch_gen;             /* afk_call_generation() of the last
+	                               * dispatch; its thread is
+	                               * thread-<repo>-<n>, -<gen> past 1 */
 
 	fake_event events[FAKE_MAX];  /* every call, in order */
 	size_t nevents;
@@ -65,6 +68,8 @@ typedef struct fake {
 	char *comment[FAKE_MAX];      /* the one record comment per issue */
 	int comments_made[FAKE_MAX];  /* upserts that created a comment */
 	int agent_state;              /* what snapshot reports */
+	char stuck[160];              /* a thread that reports stuck_state */
+	int stuck_state;              /* instead, whatever agent_state says */
 	int agent_phase;
 	int pr;                       /* what ci_status reports */
 	char head[64];

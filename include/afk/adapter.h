@@ -140,6 +140,21 @@ AFK_EXTERN int afk_call_add_error(afk_call *call, const char *repo,
  * UTF-8, copied; AFK_EINVAL otherwise). */
 AFK_EXTERN int afk_call_set_thread_id(afk_call *call, const char *thread_id);
 
+/* From a dispatch callback: the generation of the run it starts - 1 for
+ * an issue's first run, one more each time the issue is made ready again
+ * after its run ended (closed or handed to a human).  A thread of an
+ * earlier generation belongs to a run that is over: the dispatch must
+ * start a fresh one, never adopt it.  A dispatch that retries after an
+ * interrupted one gets the same generation again, so it may take up the
+ * thread it started then.  1 from any other callback. */
+AFK_EXTERN int afk_call_generation(const afk_call *call);
+/* From a dispatch callback: the generation the run was started as, when
+ * the agent went past the one asked for (a thread of that generation
+ * already held a finished run); it is recorded, so that the next run
+ * starts past it.  AFK_EINVAL below afk_call_generation(), above
+ * 1000000, or from another callback. */
+AFK_EXTERN int afk_call_set_generation(afk_call *call, int generation);
+
 /* From a find_comment callback: the comment's body and the issue's
  * address (both copied). */
 AFK_EXTERN int afk_call_set_comment(afk_call *call, const char *body);

@@ -15,6 +15,7 @@
 #define AFK_AGENT_STOPPED 5          /* the session was stopped */
 #define AFK_AGENT_WAITING_APPROVAL 6 /* it waits on a human's approval */
 #define AFK_AGENT_WAITING_INPUT 7    /* it waits on a human's answer */
+#define AFK_AGENT_GONE 8             /* the thread no longer exists */
 
 /* The phases of a run, in order.  The agent reports the first four by
  * printing "AFK-PHASE: <name>" lines (tests-red, green, pushed); CI and
@@ -53,5 +54,6 @@
 #define AFK_ESCALATE_CI_TIMEOUT 7      /* CI pending past its deadline */
 #define AFK_ESCALATE_DEPLOY_TIMEOUT 8  /* deploy pending past its deadline */
 #define AFK_ESCALATE_NO_RECORD 9       /* in progress, but no run record */
+#define AFK_ESCALATE_AGENT_GONE 10     /* the agent's thread no longer exists */
 
 #endif /* AFK_RUN_H */

@@ -13,8 +13,12 @@ def test_kill_switch_on_calls_nothing(world):
     world.add("infra", 1)
     tracker, agent = Untouchable(), Untouchable()
     poller = afk.Poller(tracker=tracker, t3_client=agent)
-    assert tracker.touched == ["upsert_comment"] and agent.touched == []
+    # What the Poller asks once, when it is made: the optional comment
+    # methods, and whether dispatch takes a generation.
+    assert sorted(tracker.touched) == ["find_comment", "upsert_comment"]
+    assert agent.touched == ["dispatch"]
     del tracker.touched[:]
+    del agent.touched[:]
     cfg = armed("infra")
     cfg.kill_switch = True
     result = poller.run_once(cfg)

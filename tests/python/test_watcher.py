@@ -68,8 +68,8 @@ def one(actions, kind):
 def test_constants_mirror_run_h():
     assert (afk.AGENT_RUNNING, afk.AGENT_COMPLETED, afk.AGENT_INTERRUPTED,
             afk.AGENT_ERRORED, afk.AGENT_STOPPED,
-            afk.AGENT_WAITING_APPROVAL, afk.AGENT_WAITING_INPUT) == \
-        tuple(range(1, 8))
+            afk.AGENT_WAITING_APPROVAL, afk.AGENT_WAITING_INPUT,
+            afk.AGENT_GONE) == tuple(range(1, 9))
     assert (afk.PHASE_DISPATCHED, afk.PHASE_TESTS_RED, afk.PHASE_GREEN,
             afk.PHASE_PUSHED, afk.PHASE_CI, afk.PHASE_DEPLOYED) == \
         tuple(range(6))
@@ -82,7 +82,8 @@ def test_constants_mirror_run_h():
             afk.ESCALATE_AGENT_WAITING, afk.ESCALATE_STALLED,
             afk.ESCALATE_CI_FAILED, afk.ESCALATE_DEPLOY_FAILED,
             afk.ESCALATE_CI_TIMEOUT, afk.ESCALATE_DEPLOY_TIMEOUT,
-            afk.ESCALATE_NO_RECORD) == tuple(range(1, 10))
+            afk.ESCALATE_NO_RECORD, afk.ESCALATE_AGENT_GONE) == \
+        tuple(range(1, 11))
     for name in afk.__all__:
         assert hasattr(afk, name), name
 
@@ -91,9 +92,9 @@ def test_names_of_actions_reasons_and_phases():
     assert [afk.ActionKind(c) for c in range(1, 5)] == \
         ["wait", "close", "fix-forward", "escalate"]
     assert afk.ActionKind(afk.ACTION_CLOSE).code == afk.ACTION_CLOSE
-    phrases = [afk.EscalationReason(c) for c in range(1, 10)]
+    phrases = [afk.EscalationReason(c) for c in range(1, 11)]
     assert "unknown reason" not in phrases
-    assert len(set(phrases)) == 9
+    assert len(set(phrases)) == 10
     assert afk.EscalationReason(afk.ESCALATE_STALLED) == \
         "no progress before the deadline"
     assert [afk.Phase(c) for c in range(6)] == \
@@ -136,9 +137,10 @@ def test_poll_writes_the_first_record(shop, cfg):
     kinds = [c[0] for c in shop.log]
     # the record before the lock: a watch tick that sees the label
     # must find the record
-    assert kinds == ["list_ready", "dispatch", "upsert_comment",
-                     "add_label"]
-    assert shop.log[2][1:4] == ("a", 1, MARKER)
+    # which run: the last one's record read before the dispatch
+    assert kinds == ["list_ready", "find_comment", "dispatch",
+                     "upsert_comment", "add_label"]
+    assert shop.log[3][1:4] == ("a", 1, MARKER)
     assert IN_PROGRESS in shop.labels("a", 1)
     assert record(shop)["thread"] == "thread-a-1"
     assert shop.issue("a", 1).comments_made == 1
@@ -316,6 +318,8 @@ def test_deploy_stage_closes_on_deploy(shop, watcher):
     ("stopped", None, afk.ESCALATE_AGENT_STOPPED),
     ("interrupted", None, afk.ESCALATE_AGENT_STOPPED),
     ("completed", None, afk.ESCALATE_AGENT_STOPPED),  # without a PR
+    ("gone", None, afk.ESCALATE_AGENT_GONE),  # at once, no deadline
+    (afk.AGENT_GONE, None, afk.ESCALATE_AGENT_GONE),
     (afk.AGENT_ERRORED, {"pr": "open", "ci": "pending"},
      afk.ESCALATE_AGENT_FAILED),
 ])
@@ -597,6 +601,96 @@ def test_failed_record_write_in_the_poller(shop, cfg):
     a = watcher_of(shop).run_once(cfg, now=T0)
     assert [(x.number, x.action, x.reason.code) for x in a] == \
         [(1, "escalate", afk.ESCALATE_NO_RECORD)]
+
+
+# --- generations: a run that ended is over (issue 10) --------------------
+
+class GenerationAgent:
+    """An agent that names its threads by generation, as the built-in
+    T3 one does: thread-<repo>-<n>, then -2, -3 ...  Its dispatch takes
+    the generation keyword; the shop's agent, whose dispatch does not,
+    serves the snapshots."""
+
+    def __init__(self, shop):
+        self.shop = shop
+        self.generations = []
+
+    def dispatch(self, repo, issue, prompt, generation=1):
+        self.generations.append(generation)
+        self.shop.enter("dispatch", repo, issue, prompt)
+        tid = "thread-%s-%d" % (repo, issue)
+        return tid if generation == 1 else "%s-%d" % (tid, generation)
+
+    def snapshot(self, thread_id):
+        return self.shop.agent.snapshot(thread_id)
+
+    def send_turn(self, thread_id, prompt):
+        return self.shop.agent.send_turn(thread_id, prompt)
+
+
+def test_ready_again_after_escalation_runs_afresh(shop, cfg):
+    agent = GenerationAgent(shop)
+    poller = afk.Poller(tracker=shop.tracker, t3_client=agent)
+    watcher = afk.Watcher(tracker=shop.tracker, t3_client=agent,
+                          ci=shop.ci_, notifier=shop.notifier)
+    shop.add("a", 1)
+    assert [d.thread_id for d in poller.run_once(cfg)] == ["thread-a-1"]
+    # the agent waits on an approval, and will wait on it for ever
+    shop.snap["thread-a-1"] = {"state": "waiting_approval"}
+    a = one(watcher.run_once(cfg, now=T0), "escalate")
+    assert a.reason.code == afk.ESCALATE_AGENT_WAITING
+    assert shop.count("notify") == 1
+    # a trusted user makes it ready again: the second run, a fresh thread
+    shop.labels("a", 1).append(READY)
+    assert [d.thread_id for d in poller.run_once(cfg)] == ["thread-a-1-2"]
+    assert agent.generations == [1, 2]
+    assert record(shop)["generation"] == 2
+    assert record(shop)["thread"] == "thread-a-1-2"
+    a = one(watcher.run_once(cfg, now=T0 + 60), "wait")
+    assert a.thread_id == "thread-a-1-2"
+    assert shop.count("notify") == 1
+    assert IN_PROGRESS in shop.labels("a", 1)
+
+
+@pytest.mark.parametrize("signature, passed", [
+    ("repo, issue, prompt", False),
+    ("repo, issue, prompt, generation", True),
+    ("repo, issue, prompt, *, generation=1", True),
+    ("repo, issue, prompt, **kw", True),
+    ("repo, issue, prompt, generations=1", False),
+])
+def test_generation_keyword_only_when_dispatch_takes_it(signature, passed):
+    w = World()
+    seen = []
+    ns = {"seen": seen}
+    exec("def dispatch(%s):\n"
+         "    seen.append(%s)\n"
+         "    return 'thread'\n"
+         % (signature, "locals().get('generation', locals().get('kw'))"
+            if passed else "None"), ns)
+    w.agent.dispatch = ns["dispatch"]
+    w.add("a", 1)
+    result = afk.Poller(tracker=w.tracker, t3_client=w.agent).run_once(
+        armed("a"))
+    assert [d.thread_id for d in result] == ["thread"]
+    if passed:
+        assert seen in ([1], [{"generation": 1}])
+    else:
+        assert seen == [None]
+
+
+def test_failed_find_comment_dispatches_nothing(shop, cfg):
+    shop.add("a", 1)
+    exc = ConnectionError("comments API down")
+    shop.fail_next("find_comment", exc)
+    poller = poller_of(shop)
+    with pytest.raises(ConnectionError) as ei:
+        poller.run_once(cfg)
+    assert ei.value is exc
+    assert shop.count("dispatch") == 0
+    assert "tracker.find_comment raised ConnectionError" in \
+        poller.last_error
+    assert IN_PROGRESS not in shop.labels("a", 1)
 
 
 # --- end to end ----------------------------------------------------------

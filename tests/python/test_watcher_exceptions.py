@@ -303,7 +303,7 @@ def test_missing_method_refused_before_any_call():
 BAD_SNAPSHOTS = [
     ({"state": "sleeping"}, ValueError, "state"),
     ({"state": 0}, ValueError, "state"),
-    ({"state": 8}, ValueError, "state"),
+    ({"state": 9}, ValueError, "state"),
     ({"state": True}, ValueError, "state"),
     ({"state": 1.0}, ValueError, "state"),
     ({"phase": "green"}, ValueError, "no state"),

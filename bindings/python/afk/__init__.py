@@ -40,8 +40,9 @@ is not - a poll tick: tracker.list_ready, tracker.add_label,
 t3_client.dispatch; a watch tick: all of the methods below but
 dispatch.  A disarmed tick calls and checks nothing.  A method is looked
 up again each time it is called; upsert_comment is optional for a poll
-tick (the Poller asks once, when it is made, whether the tracker has
-it):
+tick, and so is find_comment (the Poller asks once, when it is made,
+whether the tracker has them, and whether t3_client.dispatch takes a
+generation keyword):
 
     tracker.list_ready(repos: list[str]) -> iterable of afk.Issue
         the open issues carrying the ready or the in-progress label,
@@ -61,11 +62,16 @@ it):
         notifications link to
     tracker.upsert_comment(repo, issue, marker, body: str) -> ignored
         replace the first comment containing marker, else add one
-    t3_client.dispatch(repo: str, issue: int, prompt: str) -> str
+    t3_client.dispatch(repo: str, issue: int, prompt: str
+                       [, generation: int]) -> str
+        the new thread's id; generation (passed only to a dispatch
+        that accepts it) is which run of the issue this is - a thread
+        of an earlier one belongs to a run that ended: start afresh
     t3_client.snapshot(thread_id: str) -> mapping or object with
         state  "running", "completed", "interrupted", "errored",
-               "stopped", "waiting_approval", "waiting_input" (or an
-               afk.AGENT_* int); required
+               "stopped", "waiting_approval", "waiting_input", "gone"
+               (the thread no longer exists: handed to a human at
+               once) (or an afk.AGENT_* int); required
         phase  "dispatched", "tests-red", "green", "pushed" (or an
                afk.PHASE_* int up to PHASE_PUSHED); missing: dispatched
     t3_client.send_turn(thread_id, prompt: str) -> ignored
@@ -119,14 +125,15 @@ from .constants import (
     SKIP_LOCKED, SKIP_OUTRANKED, SKIP_DISPATCH_FAILED, SKIP_NOT_REACHED,
     SKIP_REPO_FAILED, SKIP_UNVETTED, SKIP_AGENT_UNAVAILABLE,
     AGENT_RUNNING, AGENT_COMPLETED, AGENT_INTERRUPTED, AGENT_ERRORED,
-    AGENT_STOPPED, AGENT_WAITING_APPROVAL, AGENT_WAITING_INPUT,
+    AGENT_STOPPED, AGENT_WAITING_APPROVAL, AGENT_WAITING_INPUT, AGENT_GONE,
     PHASE_DISPATCHED, PHASE_TESTS_RED, PHASE_GREEN, PHASE_PUSHED, PHASE_CI,
     PHASE_DEPLOYED, PR_NONE, PR_OPEN, PR_MERGED,
     STATUS_NONE, STATUS_PENDING, STATUS_SUCCESS, STATUS_FAILURE,
     ACTION_WAIT, ACTION_CLOSE, ACTION_FIX_FORWARD, ACTION_ESCALATE,
     ESCALATE_AGENT_FAILED, ESCALATE_AGENT_STOPPED, ESCALATE_AGENT_WAITING,
     ESCALATE_STALLED, ESCALATE_CI_FAILED, ESCALATE_DEPLOY_FAILED,
-    ESCALATE_CI_TIMEOUT, ESCALATE_DEPLOY_TIMEOUT, ESCALATE_NO_RECORD)
+    ESCALATE_CI_TIMEOUT, ESCALATE_DEPLOY_TIMEOUT, ESCALATE_NO_RECORD,
+    ESCALATE_AGENT_GONE)
 from .config import Config
 from .issue import Issue
 from .failures import Failure, ListingFailure
@@ -151,7 +158,7 @@ __all__ = [
     "Watcher", "Action", "ActionKind", "EscalationReason", "Phase",
     "AGENT_RUNNING", "AGENT_COMPLETED", "AGENT_INTERRUPTED",
     "AGENT_ERRORED", "AGENT_STOPPED", "AGENT_WAITING_APPROVAL",
-    "AGENT_WAITING_INPUT",
+    "AGENT_WAITING_INPUT", "AGENT_GONE",
     "PHASE_DISPATCHED", "PHASE_TESTS_RED", "PHASE_GREEN", "PHASE_PUSHED",
     "PHASE_CI", "PHASE_DEPLOYED",
     "PR_NONE", "PR_OPEN", "PR_MERGED",
@@ -160,7 +167,7 @@ __all__ = [
     "ESCALATE_AGENT_FAILED", "ESCALATE_AGENT_STOPPED",
     "ESCALATE_AGENT_WAITING", "ESCALATE_STALLED", "ESCALATE_CI_FAILED",
     "ESCALATE_DEPLOY_FAILED", "ESCALATE_CI_TIMEOUT",
-    "ESCALATE_DEPLOY_TIMEOUT", "ESCALATE_NO_RECORD",
+    "ESCALATE_DEPLOY_TIMEOUT", "ESCALATE_NO_RECORD", "ESCALATE_AGENT_GONE",
 ]
 
 

@@ -122,6 +122,8 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "afk_call_add_issues": (c_int, [_P, _P, c_size_t]),
     "afk_call_add_error": (c_int, [_P, c_char_p, c_long, c_int, c_char_p]),
     "afk_call_set_thread_id": (c_int, [_P, c_char_p]),
+    "afk_call_generation": (c_int, [_P]),
+    "afk_call_set_generation": (c_int, [_P, c_int]),
     "afk_tracker_new": (c_int, [_PP]),
     "afk_tracker_free": (None, [_P]),
     "afk_tracker_set_list_ready": (c_int, [_P, LIST_READY_FN]),

@@ -21,6 +21,7 @@ AGENT_ERRORED = 4
 AGENT_STOPPED = 5
 AGENT_WAITING_APPROVAL = 6
 AGENT_WAITING_INPUT = 7
+AGENT_GONE = 8  # the thread no longer exists: escalated at once
 # The phases of a run, in order (the agent reports the first four):
 PHASE_DISPATCHED = 0
 PHASE_TESTS_RED = 1
@@ -52,13 +53,15 @@ ESCALATE_DEPLOY_FAILED = 6
 ESCALATE_CI_TIMEOUT = 7
 ESCALATE_DEPLOY_TIMEOUT = 8
 ESCALATE_NO_RECORD = 9
+ESCALATE_AGENT_GONE = 10
 
 # The names host methods may use for them.
 _AGENT_STATES = {"running": AGENT_RUNNING, "completed": AGENT_COMPLETED,
                  "interrupted": AGENT_INTERRUPTED,
                  "errored": AGENT_ERRORED, "stopped": AGENT_STOPPED,
                  "waiting_approval": AGENT_WAITING_APPROVAL,
-                 "waiting_input": AGENT_WAITING_INPUT}
+                 "waiting_input": AGENT_WAITING_INPUT,
+                 "gone": AGENT_GONE}
 _AGENT_PHASES = {"dispatched": PHASE_DISPATCHED,
                  "tests-red": PHASE_TESTS_RED, "green": PHASE_GREEN,
                  "pushed": PHASE_PUSHED}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect as _inspect
 from array import array as _array
 from ctypes import c_size_t as _c_size_t
 from itertools import compress as _compress
@@ -15,6 +16,7 @@ from .errors import strerror
 from .failures import Failure, _failures
 from .constants import SKIP_AGENT_UNAVAILABLE, SKIP_NOT_ALLOWLISTED
 from .issue import Issue
+from .watcher import _find_comment_cb
 if TYPE_CHECKING:
     from .adapters import PollAgent, PollTracker
     from .config import Config
@@ -236,7 +238,24 @@ def _collect_slow(r: int, listed: List[Issue], ns: int,
 # --- the poller ----------------------------------------------------------
 
 
-def _dispatch_cb(st: _Tick) -> Any:
+def _takes_generation(t3_client: object) -> bool:
+    """Whether t3_client.dispatch accepts a generation= keyword (by name,
+    or through **kwargs).  Asked once, when the Poller is made: a host
+    whose dispatch predates generations keeps being called as before."""
+    fn = getattr(t3_client, "dispatch", None)
+    if not callable(fn):
+        return False
+    try:
+        params = _inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_KEYWORD or
+               (p.name == "generation" and
+                p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+               for p in params)
+
+
+def _dispatch_cb(st: _Tick, with_generation: bool) -> Any:
     L = _L
 
     def dispatch(call: int, repo: bytes, number: int, prompt: bytes,
@@ -244,8 +263,13 @@ def _dispatch_cb(st: _Tick) -> Any:
         if st.halt is not None:
             return st.halted(call, "t3_client.dispatch")
         try:
-            tid = st.agent.dispatch(st.repo(repo), number,
-                                    prompt.decode("utf-8", "replace"))
+            if with_generation:
+                tid = st.agent.dispatch(
+                    st.repo(repo), number, prompt.decode("utf-8", "replace"),
+                    generation=L.afk_call_generation(call))
+            else:
+                tid = st.agent.dispatch(st.repo(repo), number,
+                                        prompt.decode("utf-8", "replace"))
             if not isinstance(tid, str):
                 raise TypeError("t3_client.dispatch must return the thread "
                                 "id as a str, not %s" % type(tid).__name__)
@@ -276,12 +300,23 @@ class Poller(_Ticker):
     Poller is made, each dispatch's first run record (its thread id,
     which the watch tick needs) is written with
     tracker.upsert_comment(repo, issue, marker, body) right after the
-    in-progress label; that is the only time the Poller looks a method
-    up before calling it.  A poll-only tracker without it works as
-    before, but an afk.Watcher will hand its runs to a human (no record).
-    A failing upsert_comment is that repository's failure: the agent
-    runs and the repository is locked, last_error says the run has no
-    record, and the tick goes on with the next repository.
+    in-progress label.  Likewise, when the tracker has find_comment,
+    the record the issue's last run left is read before each dispatch:
+    a run that ended (closed, or handed to a human) is over, and the
+    issue made ready again starts the next generation, with a fresh
+    thread.  When t3_client.dispatch accepts a generation keyword (by
+    name or **kwargs, asked once, when the Poller is made) it is called
+    as dispatch(repo, issue, prompt, generation=n): 1 for an issue's
+    first run, one more for each run after an ended one; a thread of an
+    earlier generation must never be taken up again.  A dispatch without
+    the keyword is called as before.  These are the only times the
+    Poller looks a method up before calling it.  A poll-only tracker
+    without them works as before (every run is the first), but an
+    afk.Watcher will hand its runs to a human (no record).  A failing
+    upsert_comment is that repository's failure: the agent runs and the
+    repository is locked, last_error says the run has no record, and the
+    tick goes on with the next repository.  A failing find_comment is
+    too, and nothing is dispatched in that repository.
 
     Free its C handles with close() (or a with block); garbage collection
     does it too.  Results and Issues stay valid after it is gone.
@@ -360,16 +395,20 @@ class Poller(_Ticker):
             rc = (L.afk_tracker_set_list_ready(self._t, self._cbs[-2]) or
                   L.afk_tracker_set_add_label(self._t, self._cbs[-1]))
             # Only a tracker that has upsert_comment gets the run's first
-            # record written by the poll tick: a poll-only tracker keeps
-            # working without it.
+            # record written by the poll tick, and only one that has
+            # find_comment has the last run's record read (which run
+            # this is): a poll-only tracker keeps working without them.
             if rc == 0 and hasattr(tracker, "upsert_comment"):
                 self._cbs += (_upsert_comment_cb(st),)
                 rc = L.afk_tracker_set_upsert_comment(self._t, self._cbs[-1])
+            if rc == 0 and hasattr(tracker, "find_comment"):
+                self._cbs += (_find_comment_cb(st),)
+                rc = L.afk_tracker_set_find_comment(self._t, self._cbs[-1])
             self._made(rc)
         if t3_client is None:
             self._set_builtin("agent", config)
         else:
-            self._cbs += (_dispatch_cb(st),)
+            self._cbs += (_dispatch_cb(st, _takes_generation(t3_client)),)
             self._made(L.afk_agent_set_dispatch(self._a, self._cbs[-1]))
         self._made(self._make("_p", L.afk_poller_new, self._t, self._a))
 

@@ -12,7 +12,7 @@ from . import _native
 from ._native import lib as _L
 from ._util import _LONG_MAX, _text
 from .errors import strerror
-from .constants import (AGENT_RUNNING, AGENT_WAITING_INPUT, PHASE_DISPATCHED,
+from .constants import (AGENT_GONE, AGENT_RUNNING, PHASE_DISPATCHED,
                         PHASE_PUSHED, PR_MERGED, PR_NONE, STATUS_FAILURE,
                         STATUS_NONE, _AGENT_PHASES, _AGENT_STATES,
                         _PHASE_NAMES, _PR_STATES, _STATUSES)
@@ -156,7 +156,7 @@ def _snapshot_cb(st: _Tick) -> Any:
             if given is None:
                 raise ValueError("t3_client.snapshot returned no state")
             state = _code_of(given, _AGENT_STATES, AGENT_RUNNING,
-                             AGENT_WAITING_INPUT, "the agent's state",
+                             AGENT_GONE, "the agent's state",
                              _dash_to_underscore)
             phase = _member(snap, "phase")
             phase = PHASE_DISPATCHED if phase is None else _code_of(
