@@ -31,6 +31,9 @@
 #define TOKEN_ENV "AFK_TEST_T3_TOKEN"
 #define DISPATCH "/api/orchestration/dispatch"
 #define THREADS "/api/orchestration/threads/"
+#define ENVIRONMENT "/.well-known/t3/environment"
+#define SESSION "/api/auth/session"
+#define SHELL "/api/orchestration/shell"
 
 /* --- the scripted server (tests/http_server.py) ---------------------- */
 
@@ -42,6 +45,51 @@ static void assert_no_token(const char *s)
 	assert_lacks(s, TOKEN);
 	assert_lacks(s, "t3tok_S3cr");
 	assert_lacks(s, "T0k3nValue");
+}
+
+/* T3 Code's environment descriptor, speaking protocol (0: the field
+ * absent, as the servers from before it), as a route's answer. */
+static json_t *env_answer(int protocol)
+{
+	json_t *d = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:{}}",
+	                      "environmentId", "env-1", "label", "test",
+	                      "platform", "os", "linux", "arch", "x64",
+	                      "serverVersion", "0.0.50", "capabilities");
+
+	if (protocol != 0)
+		json_object_set_new(d, "orchestrationProtocolVersion",
+		                    json_integer(protocol));
+	return json_pack("{s:o}", "json", d);
+}
+
+/* Writes script (a new reference, taken), its routes given a protocol 1
+ * descriptor unless it has one: the dispatch tests are about threads,
+ * and each reads the descriptor first. */
+static void t3_script(json_t *script)
+{
+	json_t *routes = json_object_get(script, "routes");
+
+	if (routes == NULL) {
+		routes = json_object();
+		json_object_set_new(script, "routes", routes);
+	}
+	if (json_object_get(routes, ENVIRONMENT) == NULL)
+		json_object_set_new(routes, ENVIRONMENT, env_answer(1));
+	srv_script_json(&S, script);
+}
+
+/* The server's log without the reads of the descriptor (counted by the
+ * tests of the protocol, below). */
+static json_t *t3_log(void)
+{
+	json_t *log = srv_log(&S), *out = json_array();
+	size_t i;
+
+	for (i = 0; i < json_array_size(log); i++)
+		if (strcmp(log_str(log, i, "path"), ENVIRONMENT) != 0)
+			json_array_append(out, json_array_get(log, i));
+	json_decref(log);
+	return out;
 }
 
 /* --- the agent ------------------------------------------------------- */
@@ -128,14 +176,14 @@ START_TEST(test_dispatch_sends_create_then_turn)
 	json_t *log, *b0, *b1;
 	afk_call call;
 
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("");
 	ck_assert_int_eq(dispatch(&call, "acme/api", 12, prompt), 0);
 	ck_assert_str_eq(call.thread_id, want);
 	ck_assert_int_eq(strncmp(want, "afk-acme-api-12-", 16), 0);
 	ck_assert_uint_eq(strlen(want), 16 + 8);
-	log = srv_log(&S);
+	log = t3_log();
 	/* the probe: no such thread (the server's 404), so a fresh run */
 	ck_assert_uint_eq(json_array_size(log), 3);
 	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
@@ -209,7 +257,7 @@ START_TEST(test_prompt_over_max_refused_before_sending)
 	afk_call call;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("\"max_prompt\": 10");
 	rc = dispatch(&call, "acme/api", 12, "01234567890");
@@ -222,13 +270,13 @@ START_TEST(test_prompt_over_max_refused_before_sending)
 	rc = A->send_turn(&call, "t1", "01234567890", A->userdata);
 	ck_assert_int_eq(rc, AFK_EINVAL);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 0);
 	json_decref(log);
 	/* exactly max_prompt bytes is sent */
 	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "0123456789"), 0);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 3); /* probe, create, turn */
 	json_decref(log);
 }
@@ -240,7 +288,7 @@ START_TEST(test_turn_start_500_fails_the_dispatch)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:[o, {s:i, s:{s:s, s:s}}]}}", "routes",
+	t3_script(json_pack("{s:{s:[o, {s:i, s:{s:s, s:s}}]}}", "routes",
 	                         DISPATCH, ok_dispatch(), "status", 500,
 	                         "json", "code", "internal_error", "reason",
 	                         "orchestration_dispatch_failed"));
@@ -251,7 +299,7 @@ START_TEST(test_turn_start_500_fails_the_dispatch)
 	assert_contains(call.message, "thread.turn.start");
 	assert_contains(call.message, "500");
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	/* the probe, then two POSTs: a POST is not retried */
 	ck_assert_uint_eq(json_array_size(log), 3);
 	json_decref(log);
@@ -270,7 +318,7 @@ START_TEST(test_failed_dispatch_stamps_no_label)
 	fake f;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:[o, {s:i, s:s}]}}", "routes",
+	t3_script(json_pack("{s:{s:[o, {s:i, s:s}]}}", "routes",
 	                         DISPATCH, ok_dispatch(), "status", 500,
 	                         "body", "echo Bearer " TOKEN));
 	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
@@ -341,7 +389,7 @@ START_TEST(test_dispatch_resumes_an_empty_thread)
 	afk_call call;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         json_null(), json_null(), json_array())));
 	A = t3_agent("");
@@ -349,7 +397,7 @@ START_TEST(test_dispatch_resumes_an_empty_thread)
 	ck_assert_msg(rc == 0, "%s", call.message);
 	ck_assert_str_eq(call.thread_id, id);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 2);
 	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
 	ck_assert_str_eq(log_str(log, 0, "path"), path);
@@ -378,7 +426,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	afk_call call;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("completed"), json_null(),
 	                         json_pack("[{s:s, s:s}]", "role", "user",
@@ -388,7 +436,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	ck_assert_msg(rc == 0, "%s", call.message);
 	ck_assert_str_eq(call.thread_id, id2);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 4);
 	ck_assert_str_eq(log_str(log, 0, "path"), path);
 	ck_assert_str_eq(log_str(log, 1, "path"), path2);
@@ -409,7 +457,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	json_decref(log);
 
 	/* <base> errored, <base>-2 interrupted: <base>-3 */
-	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("error"), json_null(), json_array()),
 	                         path2, thread_answer(id2,
@@ -419,7 +467,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	ck_assert_msg(rc == 0, "%s", call.message);
 	ck_assert_str_eq(call.thread_id, id3);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 4 + 5);
 	ck_assert_str_eq(log_str(log, 6, "path"), path3);
 	b = log_body(log, 7);
@@ -450,7 +498,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("running"), json_pack("{s:s}",
 	                         "status", "running"), json_array())));
@@ -460,13 +508,13 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	ck_assert_str_eq(call.thread_id, id);
 	ck_assert_ptr_null(call.message);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 1);
 	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
 	json_decref(log);
 
 	/* the turn asked for, not begun: a message and no latestTurn */
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         json_null(), json_null(),
 	                         json_pack("[{s:s, s:s}]", "role", "user",
@@ -476,7 +524,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	afk__call_clear(&call);
 
 	/* a later generation live: <base> completed, <base>-2 waiting */
-	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("completed"), json_null(),
 	                         json_array()), path2, json_pack("{s:{s:{s:s, "
@@ -488,7 +536,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "go"), 0);
 	ck_assert_str_eq(call.thread_id, id2);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 1 + 1 + 2);
 	ck_assert_uint_eq(count_type(log, "thread.create"), 0);
 	ck_assert_uint_eq(count_type(log, "thread.turn.start"), 0);
@@ -508,7 +556,7 @@ START_TEST(test_dispatch_refused_without_a_usable_id)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	t3_script(json_pack("{s:o, s:{}}", "default", thread_answer("x",
 	                         turn_in("completed"), json_null(),
 	                         json_array()), "routes"));
 	A = t3_agent("");
@@ -517,19 +565,19 @@ START_TEST(test_dispatch_refused_without_a_usable_id)
 	ck_assert_ptr_null(call.thread_id);
 	assert_contains(call.message, "-100");
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 100);
 	ck_assert_uint_eq(count_type(log, "thread.create"), 0);
 	json_decref(log);
 
-	srv_script_json(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	t3_script(json_pack("{s:o, s:{}}", "default", thread_answer("x",
 	                         turn_in("sideways"), json_null(),
 	                         json_array()), "routes"));
 	rc = dispatch(&call, "acme/api", 12, "go");
 	ck_assert_int_eq(rc, AFK_EPARSE);
 	ck_assert_ptr_null(call.thread_id);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 101);
 	json_decref(log);
 }
@@ -695,14 +743,14 @@ START_TEST(test_send_turn_starts_a_turn)
 	afk_call call;
 	json_t *log, *b;
 
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("");
 	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
 	ck_assert_int_eq(A->send_turn(&call, "afk-acme-api-12-0badf00d",
 	                              "CI failed: build", A->userdata), 0);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 1);
 	ck_assert_str_eq(log_str(log, 0, "path"), DISPATCH);
 	b = log_body(log, 0);
@@ -733,7 +781,7 @@ START_TEST(test_token_never_in_a_message)
 		                   " (Authorization: Bearer " TOKEN ")",
 		                   "headers", "X-Echo", TOKEN, "WWW-Authenticate",
 		                   "Bearer " TOKEN);
-		srv_script_json(&S, json_pack("{s:O, s:o}", "default", answer,
+		t3_script(json_pack("{s:O, s:o}", "default", answer,
 		                         "routes", json_object()));
 		json_decref(answer);
 		ck_assert_int_ne(dispatch(&call, "acme/api", 12, "go"), 0);
@@ -870,7 +918,7 @@ START_TEST(test_config_and_token_sources)
 	                 S.base, path);
 	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
 	free(j);
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	ck_assert_int_eq(afk_agent_new(&A), 0);
 	ck_assert_msg(afk_agent_set_builtin(A, cfg) == 0, "%s",
@@ -881,7 +929,7 @@ START_TEST(test_config_and_token_sources)
 
 		ck_assert_int_eq(dispatch(&call, "acme/api", 1, "x"), 0);
 		afk__call_clear(&call);
-		log = srv_log(&S);
+		log = t3_log();
 		ck_assert_str_eq(log_header(log, 0, "authorization"),
 		                 "Bearer " TOKEN);
 		json_decref(log);
