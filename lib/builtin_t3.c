@@ -69,8 +69,8 @@
  *       projectId fails it with an opaque 500
  *       orchestration_dispatch_failed).
  * The probe (afk check-config --online) reads all three; a tick reads
- * the descriptor once, before its first command, and sends none to a
- * server of another protocol.
+ * the descriptor once, before its first dispatch or corrective turn,
+ * and sends no command to a server of another protocol.
  *
  * The token comes from the environment or a file named in the
  * configuration, is handed to the HTTP layer as a secret, and is never in
@@ -389,7 +389,10 @@ static int read_thread(afk_call *call, struct t3_agent *t,
  * the URL is the configuration's, and its user information if any is
  * no message's business. */
 static int t3_failf_server(afk_call *call, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
 
 static int t3_failf_server(afk_call *call, int code, const char *fmt, ...)
 {
