@@ -425,8 +425,8 @@ static int parse_answer(afk_call *call, afk__http_req *r, const char *what,
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		return afk__call_failf(call, AFK_EPARSE, "%s: not a JSON object",
-		                       what);
+		return afk__call_failf(call, AFK_EPARSE, "%s: not a JSON "
+		                       "object", what);
 	}
 	return AFK_OK;
 }
@@ -519,7 +519,8 @@ static int has_scope(json_t *scopes, const char *scope)
 	size_t i;
 
 	json_array_foreach(scopes, i, s)
-		if (json_is_string(s) && strcmp(json_string_value(s), scope) == 0)
+		if (json_is_string(s) &&
+		    strcmp(json_string_value(s), scope) == 0)
 			return 1;
 	return 0;
 }
@@ -561,12 +562,14 @@ static int check_session(afk_call *call, struct t3_agent *t)
 		rc = afk__call_failf(call, AFK_EPARSE, "T3 session: \"scopes\" "
 		          "is not an array");
 	for (i = 0; rc == AFK_OK && scopes != NULL &&
-	            i < sizeof(need) / sizeof(*need); i++)
-		if (!has_scope(scopes, need[i].scope))
-			rc = afk__call_failf(call, AFK_EIO, "T3: the token lacks "
-			          "the scope %s; %s would be refused (HTTP 403 "
-			          "EnvironmentScopeRequiredError)",
-			          need[i].scope, need[i].use);
+	            i < sizeof(need) / sizeof(*need); i++) {
+		if (has_scope(scopes, need[i].scope))
+			continue;
+		rc = afk__call_failf(call, AFK_EIO, "T3: the token lacks the "
+		          "scope %s; %s would be refused (HTTP 403 "
+		          "EnvironmentScopeRequiredError)", need[i].scope,
+		          need[i].use);
+	}
 	json_decref(root);
 	return rc;
 }

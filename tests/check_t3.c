@@ -907,9 +907,9 @@ START_TEST(test_probe_refuses_another_protocol)
 	ck_assert_uint_eq(json_array_size(log), 1); /* nothing after it */
 	json_decref(log);
 	/* a version that is no integer is not taken for one */
-	srv_script_json(&S, json_pack("{s:{s:{s:{s:s}}}}", "routes", ENVIRONMENT,
-	                              "json", "orchestrationProtocolVersion",
-	                              "1"));
+	srv_script_json(&S, json_pack("{s:{s:{s:{s:s}}}}", "routes",
+	                              ENVIRONMENT, "json",
+	                              "orchestrationProtocolVersion", "1"));
 	ck_assert_int_eq(afk_agent_probe(A), AFK_EPARSE);
 	assert_contains(afk_agent_errmsg(A), "orchestrationProtocolVersion is "
 	                "not an integer");
