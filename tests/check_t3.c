@@ -819,7 +819,8 @@ static json_t *session_answer(const char *scopes)
 		for (q = j; *q != '\0'; q++)
 			if (*q == '\'')
 				*q = '"';
-		json_object_set_new(a, "scopes", json_loads(j, 0, NULL));
+		json_object_set_new(a, "scopes",
+		                    json_loads(j, JSON_DECODE_ANY, NULL));
 		free(j);
 	}
 	return json_pack("{s:o}", "json", a);
@@ -936,6 +937,11 @@ START_TEST(test_probe_refuses_a_token_without_a_scope)
 	/* a server that lists no scopes has none to miss */
 	probe_script(1, NULL, json_pack("[o]", project("proj-1")));
 	ck_assert_msg(afk_agent_probe(A) == 0, "%s", afk_agent_errmsg(A));
+	/* but a list that is none is not taken for all of them */
+	probe_script(1, "'orchestration:read orchestration:operate'",
+	             json_pack("[o]", project("proj-1")));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EPARSE);
+	assert_contains(afk_agent_errmsg(A), "\"scopes\" is not an array");
 	/* one that does not take the token says so with a 200 */
 	srv_script_json(&S, json_pack("{s:{s:o, s:{s:{s:b, s:{}}}, s:o}}",
 	                              "routes", ENVIRONMENT, env_answer(1),
