@@ -1,10 +1,13 @@
 /*
  * fuzz/t3.c - the "t3" agent's reading of T3 Code's answers
- * (lib/builtin_t3.c): a thread's snapshot, and the probing of a new
- * dispatch, every answer from the scripted HTTP layer (fuzz/script.c).
+ * (lib/builtin_t3.c): a thread's snapshot, the server's environment
+ * descriptor and the probing of a new dispatch, and the read-only probe
+ * (descriptor, session, shell snapshot), every answer from the scripted
+ * HTTP layer (fuzz/script.c).
  *
  * The input: the script.  One run takes a snapshot of thread
- * "afk-fuzz-1", then dispatches acme/api#7, until the script ends.
+ * "afk-fuzz-1", then dispatches acme/api#7, then probes, until the
+ * script ends.
  *
  * Properties (decisions only from what T3 said):
  *   - a snapshot's state is one of AFK_AGENT_*; gone only when T3
@@ -14,7 +17,11 @@
  *     message saying "AFK-PHASE:";
  *   - a refusal's message is one line with no control character and
  *     never holds the token;
- *   - a dispatch that succeeds names a thread of the issue.
+ *   - a dispatch that succeeds names a thread of the issue, and the
+ *     descriptor it read said protocol 1 (or said none);
+ *   - a probe that succeeds read a descriptor of protocol 1 (or none), a
+ *     session authenticated with both orchestration scopes (or a list
+ *     of none), and a shell listing project "p", not deleted.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -90,6 +97,74 @@ static int has_kind(json_t *acts, const char *kind)
 	return 0;
 }
 
+#define ENVIRONMENT "/.well-known/t3/environment"
+
+/* The body of the first answer from `from` on to a URL ending in path,
+ * parsed if a 2xx, or NULL. */
+static json_t *answered(size_t from, const char *path)
+{
+	const fuzz_answer *a;
+	size_t i, n = fuzz_script_answers(&a);
+
+	for (i = from; i < n; i++)
+		if (fuzz_ends_with(a[i].url, path))
+			return a[i].status / 100 == 2 ?
+			       json_loads(a[i].body, 0, NULL) : NULL;
+	return NULL;
+}
+
+/* 1 when the descriptor from `from` on said protocol 1, or none. */
+static int said_protocol_1(size_t from)
+{
+	json_t *d = answered(from, ENVIRONMENT);
+	json_t *v = json_object_get(d, "orchestrationProtocolVersion");
+	int ok = json_is_object(d) && (v == NULL || (json_is_integer(v) &&
+	         json_integer_value(v) == 1));
+
+	json_decref(d);
+	return ok;
+}
+
+static int has_str(json_t *a, const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return 1;
+	return 0;
+}
+
+/* What a probe that succeeded must have read, from `from` on. */
+static void check_probe(size_t from)
+{
+	json_t *sess = answered(from, "/api/auth/session");
+	json_t *shell = answered(from, "/api/orchestration/shell");
+	json_t *scopes = json_object_get(sess, "scopes"), *p, *del;
+	const char *id;
+	size_t i;
+	int found = 0;
+
+	FUZZ_ASSERT(said_protocol_1(from), "probed a server of another "
+	            "protocol");
+	FUZZ_ASSERT(json_is_true(json_object_get(sess, "authenticated")),
+	            "probed a session not authenticated");
+	FUZZ_ASSERT(scopes == NULL ||
+	            (has_str(scopes, "orchestration:read") &&
+	             has_str(scopes, "orchestration:operate")),
+	            "probed a token without the orchestration scopes");
+	json_array_foreach(json_object_get(shell, "projects"), i, p) {
+		id = json_string_value(json_object_get(p, "id"));
+		del = json_object_get(p, "deletedAt");
+		found |= id != NULL && strcmp(id, "p") == 0 &&
+		         (del == NULL || json_is_null(del));
+	}
+	FUZZ_ASSERT(found, "probed a server without project p");
+	json_decref(sess);
+	json_decref(shell);
+}
+
 static void check_snapshot(const afk_call *call)
 {
 	json_t *t, *m;
@@ -134,7 +209,9 @@ static void check_snapshot(const afk_call *call)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	afk_agent *agent = NULL;
+	const fuzz_answer *ans;
 	afk_call call;
+	size_t from;
 	int rc;
 
 	fuzz_script_start(data, size);
@@ -148,14 +225,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	clean_message(&call);
 	afk__call_clear(&call);
 
+	from = fuzz_script_answers(&ans);
 	afk__call_init(&call, AFK__CALL_DISPATCH, NULL);
 	rc = agent->dispatch(&call, "acme/api", 7, "Fix issue 7.",
 	                     agent->userdata);
-	if (rc == AFK_OK)
+	if (rc == AFK_OK) {
 		FUZZ_ASSERT(call.thread_id != NULL &&
 		            strncmp(call.thread_id, "afk-", 4) == 0,
 		            "dispatched to %s", call.thread_id ? call.thread_id :
 		            "(none)");
+		FUZZ_ASSERT(said_protocol_1(from), "dispatched to a server "
+		            "of another protocol");
+	}
+	clean_message(&call);
+	afk__call_clear(&call);
+
+	from = fuzz_script_answers(&ans);
+	afk__call_init(&call, AFK__CALL_PROBE, NULL);
+	rc = agent->probe(&call, agent->userdata);
+	if (rc == AFK_OK)
+		check_probe(from);
 	clean_message(&call);
 	afk__call_clear(&call);
 	afk_agent_free(agent);

@@ -48,6 +48,34 @@
  * So a crash anywhere in a dispatch never starts a second turn, and a
  * finished run never blocks the next one.
  *
+ * What the server speaks and what the token may do are read, never
+ * guessed, from these read-only routes:
+ *   packages/contracts/src/environmentHttp.ts (the routes) and
+ *   packages/contracts/src/environment.ts:
+ *     GET /.well-known/t3/environment      public, no token; answer:
+ *       ExecutionEnvironmentDescriptor {environmentId, label, platform,
+ *       serverVersion, orchestrationProtocolVersion, capabilities} - the
+ *       protocol is absent on servers from before it was negotiated,
+ *       which speak 1; newer servers say 2.
+ *   packages/contracts/src/auth.ts, apps/server/src/auth/EnvironmentAuth.ts
+ *   (getSessionState):
+ *     GET /api/auth/session                answer: AuthSessionState
+ *       {authenticated, auth, scopes, sessionMethod, expiresAt}: the
+ *       scopes of the bearer token, or authenticated false for a token
+ *       it does not take.
+ *   apps/server/src/orchestration/http.ts: the thread and shell reads
+ *     need the scope "orchestration:read", the dispatch
+ *     "orchestration:operate" (else 403 EnvironmentScopeRequiredError).
+ *   packages/contracts/src/orchestration.ts:
+ *     GET /api/orchestration/shell         answer: OrchestrationShellSnapshot
+ *       {snapshotSequence, projects [{id, title, ...}], threads,
+ *       updatedAt}: the projects a thread.create may name (another
+ *       projectId fails it with an opaque 500
+ *       orchestration_dispatch_failed).
+ * The probe (afk check-config --online) reads all three; a tick reads
+ * the descriptor once, before its first dispatch or corrective turn,
+ * and sends no command to a server of another protocol.
+ *
  * The token comes from the environment or a file named in the
  * configuration, is handed to the HTTP layer as a secret, and is never in
  * a message.  A prompt over max_prompt bytes is refused before anything
@@ -58,6 +86,7 @@
 
 #include "builtin.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +99,13 @@
 #include "forge.h"
 #include "http.h"
 #include "jsonpos.h"
+#include "redact.h"
 
 #define RUNTIME_MODE "full-access"
 #define INTERACTION_MODE "default"
+#define T3_PROTOCOL 1      /* the orchestration protocol spoken here */
+#define T3_SCOPE_READ "orchestration:read"
+#define T3_SCOPE_OPERATE "orchestration:operate"
 
 /* --- the adapter's state --------------------------------------------- */
 
@@ -85,14 +118,19 @@ struct t3_agent {
 	char *instance_id;
 	long long max_prompt;
 	unsigned long seq;   /* ids this handle made */
+	int env_read;        /* the descriptor was read this tick ... */
+	long long env_proto; /* ... and said this protocol */
 };
 
-/* Saves the HTTP cache once, when a tick that used the agent ends. */
+/* Saves the HTTP cache once, when a tick that used the agent ends, and
+ * forgets the protocol read: the next tick reads it again, so a server
+ * upgraded between ticks is seen. */
 static void t3_tick_end(void *userdata)
 {
 	struct t3_agent *t = userdata;
 
 	afk__http_flush(t->http);
+	t->env_read = 0;
 }
 
 static void t3_free(void *userdata)
@@ -343,29 +381,253 @@ static int read_thread_ex(afk_call *call, struct t3_agent *t,
 	return AFK_OK;
 }
 
-/* --- probe ---------------------------------------------------------- */
+/* --- the server's protocol, the token's scopes, the project --------- */
 
-#define T3_PROBE_THREAD "afk-probe-0000"  /* no thread of ours is named so */
+/* Refuses, naming the server, with the redacted message fmt formats:
+ * the URL is the configuration's, and its user information if any is
+ * no message's business. */
+static int t3_failf_server(afk_call *call, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
 
-/* Read-only: the detail of a thread that cannot exist.  A 404 means the
- * server answered and took the token; 401 or 403 that it refused it. */
+static int t3_failf_server(afk_call *call, int code, const char *fmt, ...)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	afk__redact_vformat(msg, sizeof(msg), NULL, fmt, ap);
+	va_end(ap);
+	afk_call_set_error(call, msg);
+	return code;
+}
+
+/* The JSON answer of r (cleared here) as *out (a new reference), or
+ * AFK_EPARSE with jansson's reason and place on call - never its quote
+ * of the answer. */
+static int parse_answer(afk_call *call, afk__http_req *r, const char *what,
+                        json_t **out)
+{
+	json_error_t jerr;
+	char why[JSON_ERROR_TEXT_LENGTH];
+
+	*out = json_loadb(r->data, r->len, 0, &jerr);
+	afk__http_req_clear(r);
+	if (*out == NULL)
+		return afk__call_failf(call, AFK_EPARSE, "%s: invalid JSON: %s "
+		            "(line %d, column %d)", what,
+		            afk__jsonpos_reason(&jerr, why, sizeof(why)),
+		            jerr.line, jerr.column);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return afk__call_failf(call, AFK_EPARSE, "%s: not a JSON "
+		                       "object", what);
+	}
+	return AFK_OK;
+}
+
+/* Reads the server's environment descriptor: *version is its
+ * orchestrationProtocolVersion, 1 when absent (the servers from before
+ * the field speak 1).  The route is public: no token is sent. */
+static int read_env(afk_call *call, struct t3_agent *t, long long *version)
+{
+	char *url = afk__aprintf("%s/.well-known/t3/environment", t->base);
+	afk__http_req r;
+	json_t *root, *v;
+	int rc;
+
+	if (url == NULL)
+		return AFK_ENOMEM;
+	memset(&r, 0, sizeof(r));
+	r.what = "T3 environment";
+	r.method = "GET";
+	r.url = url;
+	rc = afk__http_run(t->http, &r, 1);
+	r.url = NULL;
+	free(url);
+	if (rc != AFK_OK) {
+		afk_call_set_error(call, r.errmsg);
+		afk__http_req_clear(&r);
+		return rc;
+	}
+	rc = parse_answer(call, &r, "T3 environment", &root);
+	if (rc != AFK_OK)
+		return rc;
+	v = json_object_get(root, "orchestrationProtocolVersion");
+	if (v == NULL)
+		*version = 1;
+	else if (json_is_integer(v))
+		*version = json_integer_value(v);
+	else
+		rc = afk__call_failf(call, AFK_EPARSE, "T3 environment: "
+		          "orchestrationProtocolVersion is not an integer");
+	json_decref(root);
+	return rc;
+}
+
+/* Refuses a server that speaks another protocol than this adapter:
+ * its commands and snapshots would be read as what they are not. */
+static int check_protocol(afk_call *call, const struct t3_agent *t,
+                          long long version)
+{
+	if (version == T3_PROTOCOL)
+		return AFK_OK;
+	return t3_failf_server(call, AFK_EIO, "T3: the server at %s speaks "
+	          "orchestration protocol %lld; libafk speaks %d", t->base,
+	          version, T3_PROTOCOL);
+}
+
+/* Reads the descriptor once a tick (t3_tick_end() forgets it) and
+ * refuses a server of another protocol before any command is sent.  A
+ * descriptor not read (the server down, an answer not understood) is
+ * not remembered: it refuses this call, and the next one asks again. */
+static int check_env_once(afk_call *call, struct t3_agent *t)
+{
+	long long version;
+	int rc;
+
+	if (!t->env_read) {
+		rc = read_env(call, t, &version);
+		if (rc != AFK_OK)
+			return rc;
+		t->env_proto = version;
+		t->env_read = 1;
+	}
+	return check_protocol(call, t, t->env_proto);
+}
+
+/* A 401 or 403 of r, said as the token refused; other failures as the
+ * HTTP layer said them (already on call). */
+static int token_refused(afk_call *call, int rc, const afk__http_req *r)
+{
+	if (rc != AFK_OK && r->fail == AFK__HTTP_ESTATUS &&
+	    (r->status == 401 || r->status == 403))
+		rc = afk__call_failf(call, rc, "T3 server refused the token "
+		                     "(HTTP %ld): %s", r->status, r->errmsg);
+	return rc;
+}
+
+/* 1 when the array scopes holds scope. */
+static int has_scope(json_t *scopes, const char *scope)
+{
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(scopes, i, s)
+		if (json_is_string(s) &&
+		    strcmp(json_string_value(s), scope) == 0)
+			return 1;
+	return 0;
+}
+
+/* Refuses a token the server does not take, or one without a scope the
+ * adapter needs, from the server's own account of the session.  A
+ * server that lists no scopes (one from before scoped tokens) has none
+ * to miss.  The token is never named, only the scope. */
+static int check_session(afk_call *call, struct t3_agent *t)
+{
+	static const struct {
+		const char *scope;
+		const char *use;
+	} need[] = {
+		{T3_SCOPE_READ, "every thread snapshot"},
+		{T3_SCOPE_OPERATE, "every dispatch"},
+	};
+	afk__http_req r;
+	json_t *root, *scopes;
+	size_t i;
+	int rc;
+
+	rc = t3_run(call, t, &r, "GET", "/api/auth/session", NULL,
+	            "T3 session");
+	rc = token_refused(call, rc, &r);
+	if (rc != AFK_OK) {
+		afk__http_req_clear(&r);
+		return rc;
+	}
+	rc = parse_answer(call, &r, "T3 session", &root);
+	if (rc != AFK_OK)
+		return rc;
+	scopes = json_object_get(root, "scopes");
+	if (!json_is_true(json_object_get(root, "authenticated")))
+		rc = afk__call_failf(call, AFK_EIO, "T3 server refused the "
+		          "token: /api/auth/session says it is not "
+		          "authenticated");
+	else if (scopes != NULL && !json_is_array(scopes))
+		rc = afk__call_failf(call, AFK_EPARSE, "T3 session: \"scopes\" "
+		          "is not an array");
+	for (i = 0; rc == AFK_OK && scopes != NULL &&
+	            i < sizeof(need) / sizeof(*need); i++) {
+		if (has_scope(scopes, need[i].scope))
+			continue;
+		rc = afk__call_failf(call, AFK_EIO, "T3: the token lacks the "
+		          "scope %s; %s would be refused (HTTP 403 "
+		          "EnvironmentScopeRequiredError)", need[i].scope,
+		          need[i].use);
+	}
+	json_decref(root);
+	return rc;
+}
+
+/* Refuses a project_id the server does not have - a thread.create
+ * naming it would fail with an opaque 500 - from the projects of its
+ * shell snapshot. */
+static int check_project(afk_call *call, struct t3_agent *t)
+{
+	afk__http_req r;
+	json_t *root, *p, *del;
+	const char *id;
+	size_t i;
+	int rc, found = 0;
+
+	rc = t3_run(call, t, &r, "GET", "/api/orchestration/shell", NULL,
+	            "T3 shell snapshot");
+	rc = token_refused(call, rc, &r);
+	if (rc != AFK_OK) {
+		afk__http_req_clear(&r);
+		return rc;
+	}
+	rc = parse_answer(call, &r, "T3 shell snapshot", &root);
+	if (rc != AFK_OK)
+		return rc;
+	if (!json_is_array(json_object_get(root, "projects"))) {
+		json_decref(root);
+		return afk__call_failf(call, AFK_EPARSE, "T3 shell snapshot: "
+		                       "no \"projects\" array");
+	}
+	json_array_foreach(json_object_get(root, "projects"), i, p) {
+		id = json_string_value(json_object_get(p, "id"));
+		del = json_object_get(p, "deletedAt");
+		if (id != NULL && strcmp(id, t->project_id) == 0 &&
+		    (del == NULL || json_is_null(del)))
+			found = 1;
+	}
+	json_decref(root);
+	if (!found)
+		return t3_failf_server(call, AFK_ECONFIG, "T3: project %s not "
+		          "found on %s", t->project_id, t->base);
+	return AFK_OK;
+}
+
+/* Read-only: the server's protocol, the token's scopes, the project -
+ * each thing a dispatch needs that the network can tell before one is
+ * made. */
 static int t3_probe(afk_call *call, void *userdata)
 {
 	struct t3_agent *t = userdata;
-	afk__http_req r;
+	long long version;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
-	rc = t3_run_ex(call, t, &r, "GET",
-	               "/api/orchestration/threads/" T3_PROBE_THREAD, NULL,
-	               "T3 probe", 1);
-	if (rc != AFK_OK && r.fail == AFK__HTTP_ESTATUS && r.status == 404)
-		rc = AFK_OK;
-	else if (rc != AFK_OK && r.fail == AFK__HTTP_ESTATUS &&
-	         (r.status == 401 || r.status == 403))
-		rc = afk__call_failf(call, rc, "T3 server refused the token "
-		                     "(HTTP %ld): %s", r.status, r.errmsg);
-	afk__http_req_clear(&r);
+	rc = read_env(call, t, &version);
+	if (rc == AFK_OK)
+		rc = check_protocol(call, t, version);
+	if (rc == AFK_OK)
+		rc = check_session(call, t);
+	if (rc == AFK_OK)
+		rc = check_project(call, t);
 	return rc;
 }
 
@@ -417,6 +679,8 @@ static int t3_dispatch(afk_call *call, const char *repo, long number,
 	if (repo == NULL)
 		return AFK_EINVAL;
 	rc = check_prompt(call, t, prompt);
+	if (rc == AFK_OK)
+		rc = check_env_once(call, t);
 	if (rc != AFK_OK)
 		return rc;
 	base = afk__t3_thread_id(repo, number);
@@ -471,6 +735,8 @@ static int t3_send_turn(afk_call *call, const char *thread_id,
 	if (thread_id == NULL || thread_id[0] == '\0')
 		return AFK_EINVAL;
 	rc = check_prompt(call, t, prompt);
+	if (rc == AFK_OK)
+		rc = check_env_once(call, t);
 	if (rc != AFK_OK)
 		return rc;
 	return turn_start(call, t, thread_id, prompt, "T3 thread.turn.start");

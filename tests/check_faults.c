@@ -55,6 +55,7 @@
 #define FJ "/api/v1/repos/acme/api"
 #define DISPATCH "/api/orchestration/dispatch"
 #define THREADS "/api/orchestration/threads/"
+#define ENVIRONMENT "/.well-known/t3/environment"
 
 static srv S;
 
@@ -455,6 +456,8 @@ static json_t *script_of(const world *w, const fault *f)
 	      ok_json(thread_json(w->thread));
 	route(r, path, thr);
 	route(r, DISPATCH, ok_json(json_pack("{s:i}", "sequence", 7)));
+	route(r, ENVIRONMENT, ok_json(json_pack("{s:s, s:i}", "environmentId",
+	                      "env-1", "orchestrationProtocolVersion", 1)));
 	route(r, HOOK_PATH, json_pack("{s:s}", "body", "ok"));
 	if (f != NULL && f->kind != F_NONE && f->kind != F_REFUSED) {
 		json_t *list = json_array(), *healthy = json_object_get(r,
@@ -875,7 +878,11 @@ static const fault poll_gh[] = {
 	{"blockers 502", F_502, BLK_GH, 0, 0, "blockers of acme/api#12", 1},
 	{"blockers truncated", F_TRUNCATED, BLK_GH, 0, 0,
 	 "blockers of acme/api#12", 1},
-	/* the dispatch: the probe of the thread, its two commands */
+	/* the dispatch: the server's protocol, the probe of the thread,
+	 * its two commands */
+	{"environment 500", F_500, ENVIRONMENT, 0, 0, "T3 environment", 0},
+	{"environment malformed", F_MALFORMED, ENVIRONMENT, 0, 0,
+	 "T3 environment", 0},
 	{"probe 500", F_500, THREAD, 0, 0, "T3 thread snapshot", 0},
 	{"probe malformed", F_MALFORMED, THREAD, 0, 0, "T3 thread snapshot",
 	 0},

@@ -31,6 +31,9 @@
 #define TOKEN_ENV "AFK_TEST_T3_TOKEN"
 #define DISPATCH "/api/orchestration/dispatch"
 #define THREADS "/api/orchestration/threads/"
+#define ENVIRONMENT "/.well-known/t3/environment"
+#define SESSION "/api/auth/session"
+#define SHELL "/api/orchestration/shell"
 
 /* --- the scripted server (tests/http_server.py) ---------------------- */
 
@@ -42,6 +45,51 @@ static void assert_no_token(const char *s)
 	assert_lacks(s, TOKEN);
 	assert_lacks(s, "t3tok_S3cr");
 	assert_lacks(s, "T0k3nValue");
+}
+
+/* T3 Code's environment descriptor, speaking protocol (0: the field
+ * absent, as the servers from before it), as a route's answer. */
+static json_t *env_answer(int protocol)
+{
+	json_t *d = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:{}}",
+	                      "environmentId", "env-1", "label", "test",
+	                      "platform", "os", "linux", "arch", "x64",
+	                      "serverVersion", "0.0.50", "capabilities");
+
+	if (protocol != 0)
+		json_object_set_new(d, "orchestrationProtocolVersion",
+		                    json_integer(protocol));
+	return json_pack("{s:o}", "json", d);
+}
+
+/* Writes script (a new reference, taken), its routes given a protocol 1
+ * descriptor unless it has one: the dispatch tests are about threads,
+ * and each reads the descriptor first. */
+static void t3_script(json_t *script)
+{
+	json_t *routes = json_object_get(script, "routes");
+
+	if (routes == NULL) {
+		routes = json_object();
+		json_object_set_new(script, "routes", routes);
+	}
+	if (json_object_get(routes, ENVIRONMENT) == NULL)
+		json_object_set_new(routes, ENVIRONMENT, env_answer(1));
+	srv_script_json(&S, script);
+}
+
+/* The server's log without the reads of the descriptor (counted by the
+ * tests of the protocol, below). */
+static json_t *t3_log(void)
+{
+	json_t *log = srv_log(&S), *out = json_array();
+	size_t i;
+
+	for (i = 0; i < json_array_size(log); i++)
+		if (strcmp(log_str(log, i, "path"), ENVIRONMENT) != 0)
+			json_array_append(out, json_array_get(log, i));
+	json_decref(log);
+	return out;
 }
 
 /* --- the agent ------------------------------------------------------- */
@@ -128,14 +176,14 @@ START_TEST(test_dispatch_sends_create_then_turn)
 	json_t *log, *b0, *b1;
 	afk_call call;
 
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("");
 	ck_assert_int_eq(dispatch(&call, "acme/api", 12, prompt), 0);
 	ck_assert_str_eq(call.thread_id, want);
 	ck_assert_int_eq(strncmp(want, "afk-acme-api-12-", 16), 0);
 	ck_assert_uint_eq(strlen(want), 16 + 8);
-	log = srv_log(&S);
+	log = t3_log();
 	/* the probe: no such thread (the server's 404), so a fresh run */
 	ck_assert_uint_eq(json_array_size(log), 3);
 	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
@@ -209,7 +257,7 @@ START_TEST(test_prompt_over_max_refused_before_sending)
 	afk_call call;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("\"max_prompt\": 10");
 	rc = dispatch(&call, "acme/api", 12, "01234567890");
@@ -222,13 +270,13 @@ START_TEST(test_prompt_over_max_refused_before_sending)
 	rc = A->send_turn(&call, "t1", "01234567890", A->userdata);
 	ck_assert_int_eq(rc, AFK_EINVAL);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 0);
 	json_decref(log);
 	/* exactly max_prompt bytes is sent */
 	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "0123456789"), 0);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 3); /* probe, create, turn */
 	json_decref(log);
 }
@@ -240,7 +288,7 @@ START_TEST(test_turn_start_500_fails_the_dispatch)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:[o, {s:i, s:{s:s, s:s}}]}}", "routes",
+	t3_script(json_pack("{s:{s:[o, {s:i, s:{s:s, s:s}}]}}", "routes",
 	                         DISPATCH, ok_dispatch(), "status", 500,
 	                         "json", "code", "internal_error", "reason",
 	                         "orchestration_dispatch_failed"));
@@ -251,7 +299,7 @@ START_TEST(test_turn_start_500_fails_the_dispatch)
 	assert_contains(call.message, "thread.turn.start");
 	assert_contains(call.message, "500");
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	/* the probe, then two POSTs: a POST is not retried */
 	ck_assert_uint_eq(json_array_size(log), 3);
 	json_decref(log);
@@ -270,7 +318,7 @@ START_TEST(test_failed_dispatch_stamps_no_label)
 	fake f;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:[o, {s:i, s:s}]}}", "routes",
+	t3_script(json_pack("{s:{s:[o, {s:i, s:s}]}}", "routes",
 	                         DISPATCH, ok_dispatch(), "status", 500,
 	                         "body", "echo Bearer " TOKEN));
 	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
@@ -341,7 +389,7 @@ START_TEST(test_dispatch_resumes_an_empty_thread)
 	afk_call call;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         json_null(), json_null(), json_array())));
 	A = t3_agent("");
@@ -349,7 +397,7 @@ START_TEST(test_dispatch_resumes_an_empty_thread)
 	ck_assert_msg(rc == 0, "%s", call.message);
 	ck_assert_str_eq(call.thread_id, id);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 2);
 	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
 	ck_assert_str_eq(log_str(log, 0, "path"), path);
@@ -378,7 +426,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	afk_call call;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("completed"), json_null(),
 	                         json_pack("[{s:s, s:s}]", "role", "user",
@@ -388,7 +436,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	ck_assert_msg(rc == 0, "%s", call.message);
 	ck_assert_str_eq(call.thread_id, id2);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 4);
 	ck_assert_str_eq(log_str(log, 0, "path"), path);
 	ck_assert_str_eq(log_str(log, 1, "path"), path2);
@@ -409,7 +457,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	json_decref(log);
 
 	/* <base> errored, <base>-2 interrupted: <base>-3 */
-	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("error"), json_null(), json_array()),
 	                         path2, thread_answer(id2,
@@ -419,7 +467,7 @@ START_TEST(test_redispatch_takes_the_next_id)
 	ck_assert_msg(rc == 0, "%s", call.message);
 	ck_assert_str_eq(call.thread_id, id3);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 4 + 5);
 	ck_assert_str_eq(log_str(log, 6, "path"), path3);
 	b = log_body(log, 7);
@@ -450,7 +498,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("running"), json_pack("{s:s}",
 	                         "status", "running"), json_array())));
@@ -460,13 +508,13 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	ck_assert_str_eq(call.thread_id, id);
 	ck_assert_ptr_null(call.message);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 1);
 	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
 	json_decref(log);
 
 	/* the turn asked for, not begun: a message and no latestTurn */
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         json_null(), json_null(),
 	                         json_pack("[{s:s, s:s}]", "role", "user",
@@ -476,7 +524,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	afk__call_clear(&call);
 
 	/* a later generation live: <base> completed, <base>-2 waiting */
-	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, thread_answer(id,
 	                         turn_in("completed"), json_null(),
 	                         json_array()), path2, json_pack("{s:{s:{s:s, "
@@ -488,7 +536,7 @@ START_TEST(test_dispatch_adopts_a_live_turn)
 	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "go"), 0);
 	ck_assert_str_eq(call.thread_id, id2);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 1 + 1 + 2);
 	ck_assert_uint_eq(count_type(log, "thread.create"), 0);
 	ck_assert_uint_eq(count_type(log, "thread.turn.start"), 0);
@@ -623,7 +671,7 @@ START_TEST(test_dispatch_refused_without_a_usable_id)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	t3_script(json_pack("{s:o, s:{}}", "default", thread_answer("x",
 	                         turn_in("completed"), json_null(),
 	                         json_array()), "routes"));
 	A = t3_agent("");
@@ -632,19 +680,19 @@ START_TEST(test_dispatch_refused_without_a_usable_id)
 	ck_assert_ptr_null(call.thread_id);
 	assert_contains(call.message, "-100");
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 100);
 	ck_assert_uint_eq(count_type(log, "thread.create"), 0);
 	json_decref(log);
 
-	srv_script_json(&S, json_pack("{s:o, s:{}}", "default", thread_answer("x",
+	t3_script(json_pack("{s:o, s:{}}", "default", thread_answer("x",
 	                         turn_in("sideways"), json_null(),
 	                         json_array()), "routes"));
 	rc = dispatch(&call, "acme/api", 12, "go");
 	ck_assert_int_eq(rc, AFK_EPARSE);
 	ck_assert_ptr_null(call.thread_id);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 101);
 	json_decref(log);
 }
@@ -813,14 +861,14 @@ START_TEST(test_send_turn_starts_a_turn)
 	afk_call call;
 	json_t *log, *b;
 
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	A = t3_agent("");
 	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
 	ck_assert_int_eq(A->send_turn(&call, "afk-acme-api-12-0badf00d",
 	                              "CI failed: build", A->userdata), 0);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 1);
 	ck_assert_str_eq(log_str(log, 0, "path"), DISPATCH);
 	b = log_body(log, 0);
@@ -851,7 +899,7 @@ START_TEST(test_token_never_in_a_message)
 		                   " (Authorization: Bearer " TOKEN ")",
 		                   "headers", "X-Echo", TOKEN, "WWW-Authenticate",
 		                   "Bearer " TOKEN);
-		srv_script_json(&S, json_pack("{s:O, s:o}", "default", answer,
+		t3_script(json_pack("{s:O, s:o}", "default", answer,
 		                         "routes", json_object()));
 		json_decref(answer);
 		ck_assert_int_ne(dispatch(&call, "acme/api", 12, "go"), 0);
@@ -872,24 +920,184 @@ END_TEST
 
 /* --- the probe ------------------------------------------------------ */
 
-/* A GET of a thread that cannot exist: the server's 404 means reachable
- * and authorized; nothing else is sent. */
-START_TEST(test_probe_404_is_reachable)
+/* T3 Code's answer to GET /api/auth/session for a token with scopes (a
+ * JSON array in ' for " text; NULL: a server that lists none). */
+static json_t *session_answer(const char *scopes)
+{
+	json_t *a = json_pack("{s:b, s:{s:s, s:[], s:[s], s:s}, s:s}",
+	                      "authenticated", 1, "auth", "policy",
+	                      "remote-reachable", "bootstrapMethods",
+	                      "sessionMethods", "bearer-access-token",
+	                      "sessionCookieName", "t3_session",
+	                      "sessionMethod", "bearer-access-token");
+	char *j, *q;
+
+	if (scopes != NULL) {
+		j = afk__strdup(scopes);
+		for (q = j; *q != '\0'; q++)
+			if (*q == '\'')
+				*q = '"';
+		json_object_set_new(a, "scopes",
+		                    json_loads(j, JSON_DECODE_ANY, NULL));
+		free(j);
+	}
+	return json_pack("{s:o}", "json", a);
+}
+
+#define ALL_SCOPES "['orchestration:read', 'orchestration:operate', " \
+                   "'terminal:operate']"
+
+/* T3 Code's answer to GET /api/orchestration/shell with those projects
+ * (a new reference, taken). */
+static json_t *shell_answer(json_t *projects)
+{
+	return json_pack("{s:{s:i, s:o, s:[], s:s}}", "json",
+	                 "snapshotSequence", 9, "projects", projects,
+	                 "threads", "updatedAt", "2026-01-02T03:04:05.000Z");
+}
+
+static json_t *project(const char *id)
+{
+	return json_pack("{s:s, s:s, s:s, s:n, s:[]}", "id", id, "title", id,
+	                 "workspaceRoot", "/src", "defaultModelSelection",
+	                 "scripts");
+}
+
+/* Scripts a server of protocol (0: the field absent) whose session has
+ * scopes and whose shell has projects (taken). */
+static void probe_script(int protocol, const char *scopes, json_t *projects)
+{
+	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes",
+	                              ENVIRONMENT, env_answer(protocol),
+	                              SESSION, session_answer(scopes),
+	                              SHELL, shell_answer(projects)));
+}
+
+/* The server's protocol, the token's scopes, the project: three GETs,
+ * the public descriptor's without the token. */
+START_TEST(test_probe_reads_protocol_scopes_project)
 {
 	json_t *log;
+	size_t i;
 
-	srv_script_json(&S, json_pack("{s:{s:i, s:{s:s}}, s:{}}", "default",
-	                         "status", 404, "json", "code", "not_found",
-	                         "routes"));
+	probe_script(1, ALL_SCOPES, json_pack("[o, o]", project("other"),
+	                                      project("proj-1")));
 	A = t3_agent("");
 	ck_assert_msg(afk_agent_probe(A) == 0, "%s", afk_agent_errmsg(A));
 	ck_assert_str_eq(afk_agent_errmsg(A), "");
 	log = srv_log(&S);
-	ck_assert_uint_eq(json_array_size(log), 1);
-	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
-	ck_assert_str_eq(log_str(log, 0, "path"), THREADS "afk-probe-0000");
-	assert_contains(log_header(log, 0, "authorization"), TOKEN);
+	ck_assert_uint_eq(json_array_size(log), 3);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(log_str(log, i, "method"), "GET");
+	ck_assert_str_eq(log_str(log, 0, "path"), ENVIRONMENT);
+	ck_assert_str_eq(log_header(log, 0, "authorization"), "");
+	ck_assert_str_eq(log_str(log, 1, "path"), SESSION);
+	ck_assert_str_eq(log_header(log, 1, "authorization"), "Bearer " TOKEN);
+	ck_assert_str_eq(log_str(log, 2, "path"), SHELL);
+	ck_assert_str_eq(log_header(log, 2, "authorization"), "Bearer " TOKEN);
 	json_decref(log);
+}
+END_TEST
+
+/* A descriptor without orchestrationProtocolVersion is a server from
+ * before it: protocol 1. */
+START_TEST(test_probe_absent_protocol_is_1)
+{
+	probe_script(0, ALL_SCOPES, json_pack("[o]", project("proj-1")));
+	A = t3_agent("");
+	ck_assert_msg(afk_agent_probe(A) == 0, "%s", afk_agent_errmsg(A));
+	ck_assert_uint_eq(count_req(&S, "GET", ENVIRONMENT), 1);
+	ck_assert_uint_eq(count_req(&S, "GET", SHELL), 1);
+}
+END_TEST
+
+START_TEST(test_probe_refuses_another_protocol)
+{
+	json_t *log;
+
+	probe_script(2, ALL_SCOPES, json_pack("[o]", project("proj-1")));
+	A = t3_agent("");
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EIO);
+	assert_contains(afk_agent_errmsg(A), "agent probe: T3: the server at "
+	                "http://127.0.0.1:");
+	assert_contains(afk_agent_errmsg(A), " speaks orchestration protocol "
+	                "2; libafk speaks 1");
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1); /* nothing after it */
+	json_decref(log);
+	/* a version that is no integer is not taken for one */
+	srv_script_json(&S, json_pack("{s:{s:{s:{s:s}}}}", "routes",
+	                              ENVIRONMENT, "json",
+	                              "orchestrationProtocolVersion", "1"));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EPARSE);
+	assert_contains(afk_agent_errmsg(A), "orchestrationProtocolVersion is "
+	                "not an integer");
+}
+END_TEST
+
+/* A token that reads but cannot write: every dispatch would be a 403
+ * EnvironmentScopeRequiredError. */
+START_TEST(test_probe_refuses_a_token_without_a_scope)
+{
+	probe_script(1, "['orchestration:read']",
+	             json_pack("[o]", project("proj-1")));
+	A = t3_agent("");
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EIO);
+	assert_contains(afk_agent_errmsg(A), "T3: the token lacks the scope "
+	                "orchestration:operate; every dispatch would be "
+	                "refused");
+	assert_no_token(afk_agent_errmsg(A));
+	probe_script(1, "['orchestration:operate']",
+	             json_pack("[o]", project("proj-1")));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EIO);
+	assert_contains(afk_agent_errmsg(A), "lacks the scope "
+	                "orchestration:read");
+	/* a server that lists no scopes has none to miss */
+	probe_script(1, NULL, json_pack("[o]", project("proj-1")));
+	ck_assert_msg(afk_agent_probe(A) == 0, "%s", afk_agent_errmsg(A));
+	/* but a list that is none is not taken for all of them */
+	probe_script(1, "'orchestration:read orchestration:operate'",
+	             json_pack("[o]", project("proj-1")));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EPARSE);
+	assert_contains(afk_agent_errmsg(A), "\"scopes\" is not an array");
+	/* one that does not take the token says so with a 200 */
+	srv_script_json(&S, json_pack("{s:{s:o, s:{s:{s:b, s:{}}}, s:o}}",
+	                              "routes", ENVIRONMENT, env_answer(1),
+	                              SESSION, "json", "authenticated", 0,
+	                              "auth", SHELL, shell_answer(json_pack(
+	                              "[o]", project("proj-1")))));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EIO);
+	assert_contains(afk_agent_errmsg(A), "T3 server refused the token");
+	assert_no_token(afk_agent_errmsg(A));
+}
+END_TEST
+
+/* A project_id the server does not have: every thread.create would be
+ * an opaque 500 orchestration_dispatch_failed. */
+START_TEST(test_probe_refuses_an_unknown_project)
+{
+	json_t *gone;
+	char want[160];
+
+	probe_script(1, ALL_SCOPES, json_pack("[o]", project("other")));
+	A = t3_agent("");
+	ck_assert_int_eq(afk_agent_probe(A), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "agent probe: T3: project proj-1 not "
+	         "found on %s", S.base);
+	ck_assert_str_eq(afk_agent_errmsg(A), want);
+	gone = project("proj-1");
+	json_object_set_new(gone, "deletedAt",
+	                    json_string("2026-01-02T03:04:05.000Z"));
+	probe_script(1, ALL_SCOPES, json_pack("[o]", gone));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_ECONFIG);
+	probe_script(1, ALL_SCOPES, json_pack("[]"));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_ECONFIG);
+	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:{s:{}}}}", "routes",
+	                              ENVIRONMENT, env_answer(1), SESSION,
+	                              session_answer(ALL_SCOPES), SHELL,
+	                              "json"));
+	ck_assert_int_eq(afk_agent_probe(A), AFK_EPARSE);
+	assert_contains(afk_agent_errmsg(A), "no \"projects\" array");
 }
 END_TEST
 
@@ -904,11 +1112,13 @@ START_TEST(test_probe_refused_token)
 	for (i = 0; i < sizeof(statuses) / sizeof(*statuses); i++) {
 		answer = json_pack("{s:i, s:s}", "status", statuses[i], "body",
 		                   "bad token " TOKEN);
-		srv_script_json(&S, json_pack("{s:o, s:{}}", "default", answer,
-		                         "routes"));
+		srv_script_json(&S, json_pack("{s:o, s:{s:o}}", "default",
+		                         answer, "routes", ENVIRONMENT,
+		                         env_answer(1)));
 		ck_assert_int_eq(afk_agent_probe(A), AFK_EIO);
 		snprintf(want, sizeof(want), "HTTP %d", statuses[i]);
-		assert_contains(afk_agent_errmsg(A), "agent probe: ");
+		assert_contains(afk_agent_errmsg(A), "agent probe: T3 server "
+		                "refused the token");
 		assert_contains(afk_agent_errmsg(A), want);
 		assert_no_token(afk_agent_errmsg(A));
 	}
@@ -921,8 +1131,124 @@ START_TEST(test_probe_connection_refused)
 	srv_stop(&S); /* nothing listens on its port now */
 	ck_assert_int_ne(afk_agent_probe(A), 0);
 	assert_contains(afk_agent_errmsg(A), "agent probe: ");
-	assert_contains(afk_agent_errmsg(A), "T3 probe");
+	assert_contains(afk_agent_errmsg(A), "T3 environment");
 	assert_no_token(afk_agent_errmsg(A));
+}
+END_TEST
+
+/* --- the protocol, before a command ---------------------------------- */
+
+/* A server of another protocol gets no command: the dispatch and the
+ * follow-up turn are refused after one read of the descriptor. */
+START_TEST(test_dispatch_refuses_another_protocol)
+{
+	afk_call call;
+	json_t *log;
+
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", ENVIRONMENT,
+	                    env_answer(2), DISPATCH, ok_dispatch()));
+	A = t3_agent("");
+	ck_assert_int_eq(dispatch(&call, "acme/api", 12, "go"), AFK_EIO);
+	ck_assert_ptr_null(call.thread_id);
+	assert_contains(call.message, "speaks orchestration protocol 2; "
+	                "libafk speaks 1");
+	afk__call_clear(&call);
+	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
+	ck_assert_int_eq(A->send_turn(&call, "t1", "go", A->userdata),
+	                 AFK_EIO);
+	assert_contains(call.message, "protocol 2");
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(json_array_size(log), 1);
+	ck_assert_str_eq(log_str(log, 0, "path"), ENVIRONMENT);
+	json_decref(log);
+}
+END_TEST
+
+START_TEST(test_dispatch_absent_protocol_is_1)
+{
+	afk_call call;
+
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", ENVIRONMENT,
+	                    env_answer(0), DISPATCH, ok_dispatch()));
+	A = t3_agent("");
+	ck_assert_msg(dispatch(&call, "acme/api", 12, "go") == 0, "%s",
+	              call.message);
+	ck_assert_ptr_nonnull(call.thread_id);
+	afk__call_clear(&call);
+	ck_assert_uint_eq(count_req(&S, "GET", ENVIRONMENT), 1);
+	ck_assert_uint_eq(count_req(&S, "POST", DISPATCH), 2);
+}
+END_TEST
+
+/* A descriptor that could not be read refuses the command and is asked
+ * again by the next one. */
+START_TEST(test_dispatch_unread_descriptor_refuses)
+{
+	afk_call call;
+
+	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	                              ok_dispatch()));
+	A = t3_agent("");
+	ck_assert_int_ne(dispatch(&call, "acme/api", 12, "go"), 0);
+	assert_contains(call.message, "T3 environment");
+	assert_contains(call.message, "404");
+	afk__call_clear(&call);
+	ck_assert_uint_eq(count_req(&S, "POST", DISPATCH), 0);
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH, ok_dispatch()));
+	ck_assert_msg(dispatch(&call, "acme/api", 12, "go") == 0, "%s",
+	              call.message);
+	afk__call_clear(&call);
+	ck_assert_uint_eq(count_req(&S, "GET", ENVIRONMENT), 2);
+}
+END_TEST
+
+/* Through real poll ticks of two dispatches each: one read of the
+ * descriptor a tick, not one a dispatch - and one again the next tick,
+ * so an upgraded server is seen. */
+START_TEST(test_one_descriptor_read_per_tick)
+{
+	afk_config *cfg = fake_armed_config("acme/api", "acme/web",
+	                                    "acme/cli", NULL);
+	char *j = agent_json("");
+	afk_tracker *t;
+	afk_poller *p = NULL;
+	afk_result *r = NULL;
+	fake f;
+	int rc;
+
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH, ok_dispatch()));
+	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
+	free(j);
+	fake_init(&f);
+	fake_add(&f, "acme/api", 12, 0, 1, NULL);
+	fake_add(&f, "acme/web", 3, 0, 1, NULL);
+	t = fake_tracker(&f);
+	ck_assert_int_eq(afk_agent_new(&A), 0);
+	ck_assert_msg(afk_agent_set_builtin(A, cfg) == 0, "%s",
+	              afk_agent_errmsg(A));
+	ck_assert_int_eq(afk_poller_new(&p, t, A), 0);
+	rc = afk_poller_run_once(p, cfg, &r);
+	ck_assert_msg(rc == 0, "%s", afk_poller_errmsg(p));
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 2);
+	ck_assert_uint_eq(count_req(&S, "GET", ENVIRONMENT), 1);
+	afk_result_free(r);
+	r = NULL;
+	/* the server now speaks 2: the next tick sees it, sends nothing */
+	fake_add(&f, "acme/cli", 1, 0, 1, NULL);
+	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", ENVIRONMENT,
+	                              env_answer(2), DISPATCH, ok_dispatch()));
+	rc = afk_poller_run_once(p, cfg, &r);
+	ck_assert_int_ne(rc, 0);
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 0);
+	assert_contains(afk_poller_errmsg(p), "protocol 2");
+	ck_assert_uint_eq(count_req(&S, "GET", ENVIRONMENT), 2);
+	ck_assert_uint_eq(count_req(&S, "POST", DISPATCH), 4);
+	afk_result_free(r);
+	afk_poller_free(p);
+	afk_tracker_free(t);
+	fake_clear(&f);
+	afk_config_free(cfg);
 }
 END_TEST
 
@@ -988,7 +1314,7 @@ START_TEST(test_config_and_token_sources)
 	                 S.base, path);
 	ck_assert_int_eq(afk_config_set(cfg, "agent", j), 0);
 	free(j);
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH,
 	                         ok_dispatch()));
 	ck_assert_int_eq(afk_agent_new(&A), 0);
 	ck_assert_msg(afk_agent_set_builtin(A, cfg) == 0, "%s",
@@ -999,7 +1325,7 @@ START_TEST(test_config_and_token_sources)
 
 		ck_assert_int_eq(dispatch(&call, "acme/api", 1, "x"), 0);
 		afk__call_clear(&call);
-		log = srv_log(&S);
+		log = t3_log();
 		ck_assert_str_eq(log_header(log, 0, "authorization"),
 		                 "Bearer " TOKEN);
 		json_decref(log);
@@ -1141,9 +1467,17 @@ static Suite *t3_suite(void)
 	tcase_add_test(tc, test_config_and_token_sources);
 	tcase_add_test(tc, test_no_token_fragment_in_t3_messages);
 	tcase_add_test(tc, test_short_token_refused);
-	tcase_add_test(tc, test_probe_404_is_reachable);
+	tcase_add_test(tc, test_probe_reads_protocol_scopes_project);
+	tcase_add_test(tc, test_probe_absent_protocol_is_1);
+	tcase_add_test(tc, test_probe_refuses_another_protocol);
+	tcase_add_test(tc, test_probe_refuses_a_token_without_a_scope);
+	tcase_add_test(tc, test_probe_refuses_an_unknown_project);
 	tcase_add_test(tc, test_probe_refused_token);
 	tcase_add_test(tc, test_probe_connection_refused);
+	tcase_add_test(tc, test_dispatch_refuses_another_protocol);
+	tcase_add_test(tc, test_dispatch_absent_protocol_is_1);
+	tcase_add_test(tc, test_dispatch_unread_descriptor_refuses);
+	tcase_add_test(tc, test_one_descriptor_read_per_tick);
 	suite_add_tcase(s, tc);
 
 	/* A FIFO that hangs must fail the test, not the suite's minute. */

@@ -529,6 +529,61 @@ run "$AFK" check-config -c "$work/c1/nfile.json" --online
 printf '%s\n' "$out" | grep -q '^notifier: probe failed: .*nonexistent-afk-dir' ||
 	{ fail "check-config --online does not say the notifier probe failed"; said; }
 
+# The t3 agent's probe reads the server's orchestration protocol, the
+# token's scopes and the server's projects (tests/http_server.py plays
+# T3 Code), writes nothing, and says which of them is wrong.
+t3token=t3tok_AFKtestFAKEtoken0123456789
+t3dir="$work/t3srv"
+mkdir -p "$t3dir"
+"${PYTHON3:-python3}" "$top_srcdir/tests/http_server.py" --dir "$t3dir" \
+	--lifetime 120 &
+t3pid=$!
+i=0
+while [ ! -s "$t3dir/port" ] && [ "$i" -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+t3port=$(cat "$t3dir/port" 2>/dev/null)
+# t3_answers PROTOCOL_MEMBER SCOPES PROJECTS: the server's answers.
+t3_answers() {
+	printf '{"routes": {"/.well-known/t3/environment": {"json": {"environmentId": "e"%s}}, "/api/auth/session": {"json": {"authenticated": true, "scopes": %s}}, "/api/orchestration/shell": {"json": {"projects": %s, "threads": []}}}}\n' \
+		"$1" "$2" "$3" >"$t3dir/script.json.tmp" &&
+	mv "$t3dir/script.json.tmp" "$t3dir/script.json"
+}
+# t3_probe WANT_RC WANT_LINE: check-config --online says WANT_LINE.
+t3_probe() {
+	run env AFK_TEST_T3_TOKEN="$t3token" "$AFK" check-config \
+		-c "$work/c1/t3.json" --online
+	[ "$rc" -eq "$1" ] ||
+		{ fail "check-config --online, t3, exited $rc, want $1"; said; }
+	printf '%s\n' "$out" | grep -qxF -- "$2" ||
+		{ fail "check-config --online, t3, does not say: $2"; said; }
+	if grep -qF "$t3token" "$work/stdout" "$work/stderr"; then
+		fail "check-config --online printed the T3 token"; said
+	fi
+}
+if [ -z "$t3port" ]; then
+	fail "the scripted T3 server did not start"
+else
+	sed "s|\"agent\": {[^}]*}|\"agent\": {\"kind\": \"t3\", \"url\": \"http://127.0.0.1:$t3port\", \"token_env\": \"AFK_TEST_T3_TOKEN\", \"project_id\": \"proj-1\", \"model\": \"m\"}|" \
+		"$work/c1/afk.json" >"$work/c1/t3.json"
+	scopes='["orchestration:read", "orchestration:operate"]'
+	t3_answers '' "$scopes" '[{"id": "proj-1"}]'
+	t3_probe 0 'agent: reachable'
+	t3_answers ', "orchestrationProtocolVersion": 2' "$scopes" \
+		'[{"id": "proj-1"}]'
+	t3_probe 1 "agent: probe failed: T3: the server at http://127.0.0.1:$t3port speaks orchestration protocol 2; libafk speaks 1"
+	t3_answers ', "orchestrationProtocolVersion": 1' \
+		'["orchestration:read"]' '[{"id": "proj-1"}]'
+	t3_probe 1 'agent: probe failed: T3: the token lacks the scope orchestration:operate; every dispatch would be refused (HTTP 403 EnvironmentScopeRequiredError)'
+	t3_answers '' "$scopes" '[{"id": "proj-2"}]'
+	t3_probe 1 "agent: probe failed: T3: project proj-1 not found on http://127.0.0.1:$t3port"
+	grep -v '"method": "GET"' "$t3dir/log.jsonl" | grep -q . &&
+		fail "the t3 probe sent another request than a GET"
+fi
+kill "$t3pid" 2>/dev/null
+wait "$t3pid" 2>/dev/null
+
 # --- --dry-run ----------------------------------------------------------
 
 demo n1
