@@ -855,7 +855,11 @@ static int thread_state(json_t *thread)
 /* snapshot: a thread the server answers 404 for no longer exists (it
  * was deleted, or the server lost its state): GONE, which the watch tick
  * escalates at once, not a failure that would hold the run until its
- * stall deadline. */
+ * stall deadline.  The server's descriptor is read first, as before a
+ * command (once a tick): a thread's detail is read only from a server of
+ * the protocol it is understood in, and a URL that answers 404 for
+ * everything (a server moved, a wrong path) fails the watch instead of
+ * handing every run to a human as gone. */
 static int t3_snapshot(afk_call *call, const char *thread_id,
                        void *userdata)
 {
@@ -867,6 +871,9 @@ static int t3_snapshot(afk_call *call, const char *thread_id,
 
 	if (thread_id == NULL || thread_id[0] == '\0')
 		return AFK_EINVAL;
+	rc = check_env_once(call, t);
+	if (rc != AFK_OK)
+		return rc;
 	rc = read_thread_ex(call, t, thread_id, &thread, &missing);
 	if (rc != AFK_OK)
 		return rc;

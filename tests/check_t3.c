@@ -574,7 +574,7 @@ START_TEST(test_dispatch_starts_at_its_generation)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, waiting_answer(id)));
 	A = t3_agent("");
 	afk__call_init(&call, AFK__CALL_DISPATCH, NULL);
@@ -584,7 +584,7 @@ START_TEST(test_dispatch_starts_at_its_generation)
 	ck_assert_str_eq(call.thread_id, id2);
 	ck_assert_int_eq(call.generation, 2);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 3);
 	ck_assert_str_eq(log_str(log, 0, "path"), path2); /* never <base> */
 	ck_assert_uint_eq(count_type(log, "thread.create"), 1);
@@ -592,7 +592,7 @@ START_TEST(test_dispatch_starts_at_its_generation)
 	json_decref(log);
 
 	/* <base>-2 a past run: <base>-3, reported as generation 3 */
-	srv_script_json(&S, json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, waiting_answer(id), path2,
 	                         thread_answer(id2, turn_in("completed"),
 	                         json_null(), json_array())));
@@ -634,7 +634,7 @@ START_TEST(test_poll_after_escalation_creates_the_next_thread)
 	t = fake_tracker(&f);
 	fake_add(&f, "acme/api", 12, 0, 1, NULL);
 	f.comment[0] = rec;
-	srv_script_json(&S, json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
+	t3_script(json_pack("{s:{s:o, s:o}}", "routes", DISPATCH,
 	                         ok_dispatch(), path, waiting_answer(id)));
 	A = t3_agent("");
 	cfg = fake_armed_config("acme/api", NULL);
@@ -643,7 +643,7 @@ START_TEST(test_poll_after_escalation_creates_the_next_thread)
 	              afk_poller_errmsg(p));
 	ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
 	ck_assert_str_eq(afk_result_dispatched_thread(r, 0), id2);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_str_eq(log_str(log, 0, "path"), path2);
 	ck_assert_uint_eq(count_type(log, "thread.create"), 1);
 	ck_assert_uint_eq(count_type(log, "thread.turn.start"), 1);
@@ -789,7 +789,7 @@ START_TEST(test_snapshot_maps_states_and_phases)
 	json_t *log;
 	int rc;
 
-	srv_script_json(&S, thread_script(snaps[_i].thread));
+	t3_script(thread_script(snaps[_i].thread));
 	A = t3_agent("");
 	rc = snapshot(&call, "t1");
 	ck_assert_msg(rc == 0, "%s: %s", snaps[_i].name,
@@ -801,7 +801,7 @@ START_TEST(test_snapshot_maps_states_and_phases)
 	                             : snaps[_i].phase), "%s: phase %d",
 	              snaps[_i].name, call.phase);
 	afk__call_clear(&call);
-	log = srv_log(&S);
+	log = t3_log();
 	ck_assert_uint_eq(json_array_size(log), 1);
 	ck_assert_str_eq(log_str(log, 0, "method"), "GET");
 	ck_assert_str_eq(log_header(log, 0, "authorization"), "Bearer " TOKEN);
@@ -816,7 +816,7 @@ START_TEST(test_snapshot_invalid_json_message_one_line)
 	afk_call call;
 	const char *m;
 
-	srv_script_json(&S, json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
+	t3_script(json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
 	                         "body", "{\"thread\": \x17\x1b[2J\x07}"));
 	A = t3_agent("");
 	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
@@ -832,17 +832,17 @@ START_TEST(test_snapshot_malformed_and_missing)
 {
 	afk_call call;
 
-	srv_script_json(&S, json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
+	t3_script(json_pack("{s:{s:{s:s}}}", "routes", THREADS "t1",
 	                         "body", "{not json"));
 	A = t3_agent("");
 	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
 	assert_contains(call.message, "T3 thread snapshot");
 	afk__call_clear(&call);
-	srv_script_json(&S, thread_script("'latestTurn': {'state': 'sideways'}, "
+	t3_script(thread_script("'latestTurn': {'state': 'sideways'}, "
 	                             "'messages': [], 'activities': []"));
 	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EPARSE);
 	afk__call_clear(&call);
-	srv_script_json(&S, json_pack("{s:{s:{s:i, s:{s:s, s:s}}}}", "routes",
+	t3_script(json_pack("{s:{s:{s:i, s:{s:s, s:s}}}}", "routes",
 	                         THREADS "t2", "status", 404, "json", "code",
 	                         "not_found", "reason", "thread_not_found"));
 	/* a thread the server does not know is gone, not a failure: the
@@ -850,6 +850,29 @@ START_TEST(test_snapshot_malformed_and_missing)
 	ck_assert_int_eq(snapshot(&call, "t2"), AFK_OK);
 	ck_assert_int_eq(call.agent_state, AFK_AGENT_GONE);
 	ck_assert_ptr_null(call.message);
+	afk__call_clear(&call);
+}
+END_TEST
+
+/* A server that answers 404 for everything (a URL moved, a wrong path)
+ * has no descriptor: the snapshot fails, and the run is not taken for
+ * gone - which would hand every run in flight to a human at once. */
+START_TEST(test_snapshot_needs_the_descriptor)
+{
+	afk_call call;
+
+	srv_script_json(&S, json_pack("{s:{s:i, s:s}}", "default", "status",
+	                              404, "body", "{\"message\": \"no route\"}"));
+	A = t3_agent("");
+	ck_assert_int_ne(snapshot(&call, "t1"), AFK_OK);
+	ck_assert_int_ne(call.agent_state, AFK_AGENT_GONE);
+	assert_contains(call.message, "T3 environment");
+	afk__call_clear(&call);
+	/* and of another protocol: the thread is not read */
+	t3_script(json_pack("{s:{s:o}}", "routes", ENVIRONMENT,
+	                    env_answer(2)));
+	ck_assert_int_eq(snapshot(&call, "t1"), AFK_EIO);
+	assert_contains(call.message, "protocol 2");
 	afk__call_clear(&call);
 }
 END_TEST
@@ -1366,8 +1389,7 @@ START_TEST(test_no_token_fragment_in_t3_messages)
 		                                      "body", s));
 		free(s);
 	}
-	srv_script_json(&S, json_pack("{s:{s:o}}", "routes", THREADS "t-1",
-	                              list));
+	t3_script(json_pack("{s:{s:o}}", "routes", THREADS "t-1", list));
 	A = t3_agent("");
 	for (i = 0; i < 4 * n; i++) {
 		ck_assert_int_ne(snapshot(&call, "t-1"), AFK_OK);
@@ -1461,6 +1483,7 @@ static Suite *t3_suite(void)
 	tcase_add_loop_test(tc, test_snapshot_maps_states_and_phases, 0,
 	                    (int)(sizeof(snaps) / sizeof(*snaps)));
 	tcase_add_test(tc, test_snapshot_malformed_and_missing);
+	tcase_add_test(tc, test_snapshot_needs_the_descriptor);
 	tcase_add_test(tc, test_snapshot_invalid_json_message_one_line);
 	tcase_add_test(tc, test_send_turn_starts_a_turn);
 	tcase_add_test(tc, test_token_never_in_a_message);
