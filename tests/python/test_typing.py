@@ -112,3 +112,16 @@ def test_a_host_that_does_not_fit_is_caught(tmp_path, bad, expect):
     r = _mypy("host.py", cwd=str(tmp_path))
     assert r.returncode != 0
     assert expect.lower() in r.stdout.lower(), r.stdout + r.stderr
+
+
+def test_a_dispatch_taking_the_generation_fits(tmp_path):
+    old = ("    def dispatch(self, repo: str, issue: int, prompt: str) -> str:\n"
+           '        return "t-1"')
+    new = ("    def dispatch(self, repo: str, issue: int, prompt: str,\n"
+           "                 generation: int = 1) -> str:\n"
+           '        return "t-%d" % generation')
+    text = textwrap.dedent(HOST)
+    assert old in text
+    (tmp_path / "host.py").write_text(text.replace(old, new, 1))
+    r = _mypy("host.py", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -34,7 +34,8 @@ __all__ = ["PollTracker", "Tracker", "PollAgent", "Agent", "CI",
 #: What Agent.snapshot() returns: a mapping (or an object with these
 #: attributes) with "state" (required: "running", "completed",
 #: "interrupted", "errored", "stopped", "waiting_approval",
-#: "waiting_input", or an afk.AGENT_* int) and "phase" (optional:
+#: "waiting_input", "gone" - the thread no longer exists, and the run is
+#: handed to a human at once - or an afk.AGENT_* int) and "phase" (optional:
 #: "dispatched", "tests-red", "green", "pushed", or an afk.PHASE_* int).
 Snapshot = Union[Mapping[str, Any], Any]
 
@@ -97,7 +98,10 @@ class PollAgent(Protocol):
         """Starts a fresh agent thread on the issue with prompt; returns
         its thread id (a non-empty str).  ConnectionRefusedError or
         TimeoutError: the agent is unreachable, and the tick dispatches
-        nothing more."""
+        nothing more.  A dispatch that also takes a generation keyword
+        (generation: int = 1) is told which run of the issue this is: 2
+        and up after a run that ended (closed, escalated), whose thread
+        it must never adopt."""
         ...
 
 
