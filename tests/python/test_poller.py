@@ -553,3 +553,18 @@ def test_threads_take_turns(world):
     assert errors == []
     assert len(results) == 200
     assert all(len(r) == 1 for r in results)
+
+
+def test_every_issue_dispatched_is_read_back_in_dispatch_order(world,
+                                                               poller):
+    # Every issue listed is dispatched, in the allowlist's order, not the
+    # listing's: each Dispatch is the host's own Issue with the thread
+    # its own dispatch returned.
+    c = world.add("c", 3)
+    a = world.add("a", 1)
+    b = world.add("b", 2)
+    result = poller.run_once(armed("a", "b", "c"))
+    assert [(d.issue, d.thread_id) for d in result] == [
+        (a, world.thread_of("a", 1)), (b, world.thread_of("b", 2)),
+        (c, world.thread_of("c", 3))]
+    assert result.skipped == [] and result.errors == []

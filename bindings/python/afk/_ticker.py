@@ -23,7 +23,7 @@ class _Tick:
     of the tick running.  Kept apart from the Poller so that the C
     callbacks (closures over this) do not make a cycle through it."""
 
-    __slots__ = ("tracker", "agent", "listed", "tids", "exc", "halt",
+    __slots__ = ("tracker", "agent", "listed", "tids", "keys", "exc", "halt",
                  "repos")
 
     def __init__(self, tracker: Any, agent: Any) -> None:
@@ -34,6 +34,9 @@ class _Tick:
         # library's result holds the same (each dispatch that returned 0
         # is one of its dispatches, in order), so they are not read back.
         self.tids: List[str] = []
+        # and the (repo, number) each was made for, as the library
+        # passed them
+        self.keys: List[Tuple[bytes, int]] = []
         self.exc: Optional[BaseException] = None
         self.halt: Optional[str] = None
         self.repos: Dict[bytes, str] = {}
@@ -126,14 +129,17 @@ def _list_ready_cb(st: _Tick) -> _CFn:
         try:
             names = list(map(st.repo, repos[:nrepos]))
             got = st.tracker.list_ready(names)
-            try:
-                it = iter(got)
-            except TypeError:
-                raise TypeError("tracker.list_ready must return an "
-                                "iterable of afk.Issue and "
-                                "afk.ListingFailure objects, not %s"
-                                % type(got).__name__) from None
-            listed = list(it)  # the host may change its own list later
+            if type(got) is list:
+                listed = got[:]  # the host may change its own list later
+            else:
+                try:
+                    it = iter(got)
+                except TypeError:
+                    raise TypeError("tracker.list_ready must return an "
+                                    "iterable of afk.Issue and "
+                                    "afk.ListingFailure objects, not %s"
+                                    % type(got).__name__) from None
+                listed = list(it)
             failures: List[ListingFailure] = []
             try:
                 # The slot's getter refuses anything but an afk.Issue.
@@ -218,30 +224,33 @@ class _Ticker:
     _handles     ((attribute, afk_*_free), ...): the C handles, in the
                  order they are freed, its own (the one run_once() runs)
                  first.  The frees are held here for __del__ at exit.
-    _c_run       the library's names of its run_once, its errmsg and the
-    _c_errmsg    free of the result, looked up when called
+    _c_run       the library's run_once and errmsg of its kind, and the
+    _c_errmsg    name of the free of its result (looked up when called)
     _c_free_out
-    _copy_out    (out, listed, tids, rc) -> the C result out, of a tick
-                 that returned rc, as plain Python; listed and tids are
-                 what the tick's list_ready handed over and the thread
-                 ids its dispatches returned
+    _copy_out    (out, listed, tids, keys, rc) -> the C result out, of a
+                 tick that returned rc, as plain Python; listed is what
+                 the tick's list_ready handed over, tids and keys the
+                 thread ids its dispatches returned and the (repo,
+                 number) of each
     """
 
     _kind: str
     _tick_name: str
     _handles: Tuple[Tuple[str, Callable[[Optional[int]], None]], ...]
     _required: Tuple[Tuple[str, str, str], ...]
-    _c_run: str
-    _c_errmsg: str
+    _c_run: Callable[..., int]
+    _c_errmsg: Callable[[int], Optional[bytes]]
     _c_free_out: str
     last_result: Any
     last_error: str
 
     def _copy_out(self, r: int, listed: Any, tids: List[str],
-                  rc: int) -> Any:
+                  keys: List[Tuple[bytes, int]], rc: int) -> Any:
         raise NotImplementedError
 
     def __init__(self, st: _Tick) -> None:
+        # The handle run_once() runs, its own.
+        self._own = self._handles[0][0]
         for name, _ in self._handles:
             setattr(self, name, None)
         self._lock = _threading.RLock()
@@ -282,25 +291,15 @@ class _Ticker:
             _raise_code(rc, "making the %s: %s"
                         % (self._kind.lower(), strerror(rc)))
 
-    def _check_methods(self) -> None:
-        """Before an armed tick calls anything: refuses, with TypeError
-        naming it, a method the tick needs (self._required) that is
-        missing or not callable.  Found missing half-way, it would start
-        agents without locks (a tracker without add_label).  A disarmed
-        tick calls nothing, so nothing is checked."""
-        try:
-            for obj, param, name in self._needs:
-                fn = getattr(obj, name, None)
-                if not callable(fn):
-                    raise TypeError(
-                        "afk.%s.run_once(): %s.%s is %s; an armed %s tick "
-                        "needs it (nothing was called)"
-                        % (self._kind, param, name,
-                           "missing" if fn is None else "not callable",
-                           self._tick_name))
-        except BaseException as e:
-            self.last_result, self.last_error = None, str(e)
-            raise
+    def _missing(self, param: str, name: str, fn: object) -> TypeError:
+        """The refusal of an armed tick whose adapter lacks a method it
+        needs (self._required): found missing half-way, it would start
+        agents without locks (a tracker without add_label)."""
+        return TypeError("afk.%s.run_once(): %s.%s is %s; an armed %s tick "
+                         "needs it (nothing was called)"
+                         % (self._kind, param, name,
+                            "missing" if fn is None else "not callable",
+                            self._tick_name))
 
     def _set_builtin(self, role: str, config: Optional[Config]) -> None:
         """Registers the built-in adapter config selects for role
@@ -355,37 +354,58 @@ class _Ticker:
         # No lock on config: the library snapshots it when the tick
         # starts, and the GIL is held while it does (afk._native).
         with self._lock:
-            h = getattr(self, self._handles[0][0])
+            h = getattr(self, self._own)
             if h is None:
                 msg = "run_once() on a closed afk." + self._kind
                 self.last_result, self.last_error = None, msg
                 raise ValueError(msg)
+            # Before an armed tick calls anything, the methods it needs:
+            # TypeError naming the first missing or not callable.  A
+            # disarmed tick calls nothing, so nothing is checked.
             if self._needs and config.armed:
-                self._check_methods()
-            saved = st.listed, st.tids, st.exc, st.halt
-            st.listed = ()
-            st.tids = []
-            st.exc = st.halt = None
+                try:
+                    for obj, param, name in self._needs:
+                        fn = getattr(obj, name, None)
+                        if not callable(fn):
+                            raise self._missing(param, name, fn)
+                except BaseException as e:
+                    self.last_result, self.last_error = None, str(e)
+                    raise
+            # A run_once() from inside one of this ticker's own callbacks
+            # is refused by the library before it calls anything: it
+            # leaves the state of the tick under way alone.
+            nested = self._ticking
+            if not nested:
+                st.listed = ()
+                st.tids = []
+                st.keys = []
+                st.exc = st.halt = None
             # The out-parameter is the ticker's own: one tick at a time
-            # writes it (a nested run_once() from a callback is refused
-            # and frees its own before the outer tick writes its result).
+            # writes it (a nested run_once() is refused, and frees its
+            # own, before the outer tick writes its result).
             out = self._out
-            self._ticking += 1
+            self._ticking = nested + 1
             try:
-                rc = getattr(L, self._c_run)(h, config._h, *args,
-                                             self._outref)
-                listed, tids, exc = st.listed, st.tids, st.exc
+                rc = self._c_run(h, config._h, *args, self._outref)
+                if nested:
+                    listed, tids, keys, exc = (), [], [], None
+                else:
+                    listed, tids, keys, exc = (st.listed, st.tids,
+                                               st.keys, st.exc)
             finally:
-                self._ticking -= 1
-                st.listed, st.tids, st.exc, st.halt = saved
+                self._ticking = nested
+                if not nested:  # nothing of the tick is kept
+                    st.listed = st.exc = st.halt = None
+                    st.tids = []
+                    st.keys = []
             r = out.value
             out.value = None
-            msg = _text(getattr(L, self._c_errmsg)(h)) if rc else ""
+            msg = _text(self._c_errmsg(h)) if rc else ""
             result = None
             try:
                 if r is not None:
                     try:
-                        result = self._copy_out(r, listed, tids, rc)
+                        result = self._copy_out(r, listed, tids, keys, rc)
                     finally:
                         getattr(L, self._c_free_out)(r)
             finally:

@@ -191,6 +191,29 @@ def _collect(r: int, listed: List[Issue], tids: List[str], rc: int,
     return res
 
 
+def _all_dispatched(listed: List[Issue], tids: List[str],
+                    keys: List[Tuple[bytes, int]]) -> Optional[Result]:
+    """The Result of a tick that dispatched every issue it listed, in the
+    order made: tids and keys are the thread id and the (repo, number)
+    of each dispatch.  None should a key not be one of listed (the host
+    listed one issue twice, say): _collect() then asks the library."""
+    if len(listed) == 1:
+        issues = listed
+    else:
+        by_key = {issue._key: issue for issue in listed}
+        found = [by_key.get(k) for k in keys]
+        if None in found or len(by_key) != len(listed):
+            return None
+        issues = found  # type: ignore[assignment]
+    res = Result.__new__(Result)
+    res.skipped = []
+    res.errors = []
+    new = tuple.__new__
+    for issue, tid in zip(issues, tids):
+        res.append(new(Dispatch, (issue, tid)))
+    return res
+
+
 def _errors(r: int) -> List[Failure]:
     L = _L
     return _failures(r, L.afk_result_error_count, L.afk_result_error_repo,
@@ -285,6 +308,7 @@ def _dispatch_cb(st: _Tick, with_generation: bool) -> Any:
                 raise MemoryError("afk_call_set_thread_id: "
                                   + strerror(rc))
             st.tids.append(tid)
+            st.keys.append((repo, number))
             return 0
         except BaseException as e:
             return st.fail(call, e, "t3_client.dispatch")
@@ -343,8 +367,8 @@ class Poller(_Ticker):
                  ("agent", "t3_client", "dispatch"))
     _handles = (("_p", _L.afk_poller_free), ("_t", _L.afk_tracker_free),
                 ("_a", _L.afk_agent_free))
-    _c_run = "afk_poller_run_once"
-    _c_errmsg = "afk_poller_errmsg"
+    _c_run = _L.afk_poller_run_once
+    _c_errmsg = _L.afk_poller_errmsg
     _c_free_out = "afk_result_free"
 
     _t: Optional[int]
@@ -413,7 +437,20 @@ class Poller(_Ticker):
         self._made(self._make("_p", L.afk_poller_new, self._t, self._a))
 
     def _copy_out(self, r: int, listed: Any, tids: List[str],
-                  rc: int) -> Result:
+                  keys: List[Tuple[bytes, int]], rc: int) -> Result:
+        if rc == 0 and len(tids) == len(listed) and listed:
+            # Every issue listed was dispatched (each dispatch that
+            # returned 0 is one of the result's): its Dispatches are
+            # known without asking the library where each one is.
+            if len(listed) == 1:
+                res = Result.__new__(Result)
+                res.skipped = []
+                res.errors = []
+                res.append(tuple.__new__(Dispatch, (listed[0], tids[0])))
+                return res
+            all_ = _all_dispatched(listed, tids, keys)
+            if all_ is not None:
+                return all_
         return _collect(r, listed, tids, rc, self._buf, self._st.repo)
 
     def run_once(self, config: Config) -> Result:

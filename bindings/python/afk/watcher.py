@@ -539,11 +539,11 @@ class Watcher(_Ticker):
     _handles = (("_w", _L.afk_watcher_free), ("_t", _L.afk_tracker_free),
                 ("_a", _L.afk_agent_free), ("_c", _L.afk_ci_free),
                 ("_n", _L.afk_notifier_free))
-    _c_run = "afk_watcher_run_once"
-    _c_errmsg = "afk_watcher_errmsg"
+    _c_run = _L.afk_watcher_run_once
+    _c_errmsg = _L.afk_watcher_errmsg
     _c_free_out = "afk_actions_free"
     def _copy_out(self, r: int, listed: Any, tids: List[str],
-                  rc: int) -> Actions:
+                  keys: List[Tuple[bytes, int]], rc: int) -> Actions:
         return _collect_actions(r, listed, self._st.repo)
 
     _t: Optional[int]
