@@ -26,7 +26,7 @@
 #                   installed when missing), then each harness of fuzz/
 #                   over its seed corpus and for FUZZ_SECONDS (20) more
 #                   (fuzz/run.sh)
-#   8. leftovers    no process the run started outlives it (each carries
+#   9. leftovers    no process the run started outlives it (each carries
 #                   $AFK_TEST_RUN; tests/leftovers.py finds, lists and
 #                   stops any): one case
 # Every stage runs even when an earlier one failed.  The last line is the
