@@ -523,6 +523,24 @@ static int has_scope(json_t *scopes, const char *scope)
 	return 0;
 }
 
+/* GETs path (read-only, with the token) and parses its JSON object
+ * answer into *root; what names it in messages.  A 401 or 403 is said
+ * as the token refused. */
+static int get_object(afk_call *call, struct t3_agent *t, const char *path,
+                      const char *what, json_t **root)
+{
+	afk__http_req r;
+	int rc;
+
+	rc = t3_run(call, t, &r, "GET", path, NULL, what);
+	rc = token_refused(call, rc, &r);
+	if (rc != AFK_OK) {
+		afk__http_req_clear(&r);
+		return rc;
+	}
+	return parse_answer(call, &r, what, root);
+}
+
 /* Refuses a token the server does not take, or one without a scope the
  * adapter needs, from the server's own account of the session.  A
  * server that lists no scopes (one from before scoped tokens) has none
@@ -536,19 +554,11 @@ static int check_session(afk_call *call, struct t3_agent *t)
 		{T3_SCOPE_READ, "every thread snapshot"},
 		{T3_SCOPE_OPERATE, "every dispatch"},
 	};
-	afk__http_req r;
 	json_t *root, *scopes;
 	size_t i;
 	int rc;
 
-	rc = t3_run(call, t, &r, "GET", "/api/auth/session", NULL,
-	            "T3 session");
-	rc = token_refused(call, rc, &r);
-	if (rc != AFK_OK) {
-		afk__http_req_clear(&r);
-		return rc;
-	}
-	rc = parse_answer(call, &r, "T3 session", &root);
+	rc = get_object(call, t, "/api/auth/session", "T3 session", &root);
 	if (rc != AFK_OK)
 		return rc;
 	scopes = json_object_get(root, "scopes");
@@ -577,20 +587,13 @@ static int check_session(afk_call *call, struct t3_agent *t)
  * shell snapshot. */
 static int check_project(afk_call *call, struct t3_agent *t)
 {
-	afk__http_req r;
 	json_t *root, *p, *del;
 	const char *id;
 	size_t i;
 	int rc, found = 0;
 
-	rc = t3_run(call, t, &r, "GET", "/api/orchestration/shell", NULL,
-	            "T3 shell snapshot");
-	rc = token_refused(call, rc, &r);
-	if (rc != AFK_OK) {
-		afk__http_req_clear(&r);
-		return rc;
-	}
-	rc = parse_answer(call, &r, "T3 shell snapshot", &root);
+	rc = get_object(call, t, "/api/orchestration/shell",
+	                "T3 shell snapshot", &root);
 	if (rc != AFK_OK)
 		return rc;
 	if (!json_is_array(json_object_get(root, "projects"))) {
