@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "afk/poller.h"
+#include "afk/skip.h"
 
 /* Does a beat b?  Higher priority first; ties go to the lower number. */
 static int outranks(const afk__rec *a, const afk__rec *b)
