@@ -13,7 +13,7 @@
 
 /* Attaches a formatted message to call (through the public
  * afk_call_set_error()) and returns code, so that a built-in's failure
- * is one statement.  Defined in adapter.c. */
+ * is one statement.  Defined in tick/adapter.c. */
 int afk__call_failf(afk_call *call, int code, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 3, 4)))
@@ -95,7 +95,7 @@ char *afk__setup_what(const afk_config *cfg, const char *key,
 /* Makes *out, a built-in's HTTP handle, from cfg's "http" settings; an
  * ETag cache path it refuses is named with its line and label (the
  * adapter, as above).  Returns 0 or an AFK_E* code with why in errbuf.
- * Defined in secret.c, with the secrets: what every network built-in
+ * Defined in net/secret.c, with the secrets: what every network built-in
  * reads when it is made. */
 int afk__setup_http(const afk_config *cfg, const char *label,
                     afk__http **out, char *errbuf);
@@ -104,7 +104,7 @@ int afk__setup_http(const afk_config *cfg, const char *label,
  * the file at path file; trailing whitespace is dropped, an empty or
  * multi-line secret refused.  *out is the caller's (free()); what names
  * it in errbuf's message, which never holds the secret.  Defined in
- * secret.c. */
+ * net/secret.c. */
 int afk__secret_read(const char *env, const char *file, const char *what,
                      char **out, char *errbuf);
 
