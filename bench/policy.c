@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "issue.h"
-#include "policy.h"
+#include "core/issue.h"
+#include "core/policy.h"
 
 #define NREPO 1000
 

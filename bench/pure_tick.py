@@ -2,7 +2,7 @@
 the obvious way: what afk.Poller replaces, for bench/python_tick.py to
 measure against.
 
-It keeps the library's rules (lib/policy.c, lib/poller.c): a disarmed
+It keeps the library's rules (lib/core/policy.c, lib/tick/poller.c): a disarmed
 config calls nothing; one listing of the allowlisted repositories; a
 repository with an in-progress issue is locked; an issue is a candidate
 when its repository is allowlisted and listed in full, it is not in

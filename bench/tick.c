@@ -30,7 +30,7 @@
  * the listing, and that would change what the next tick lists.)
  *
  * The requests the GitHub tracker makes for a listing (lib/
- * builtin_github.c): one per repository, the first page of its open
+ * builtin/github.c): one per repository, the first page of its open
  * issues (a repository has one page here); then, for each unlocked
  * repository, the timeline of its best ready issue - the trust gate;
  * the blockers are not read, the listing's issue_dependencies_summary

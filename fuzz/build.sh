@@ -49,9 +49,9 @@ newer() {
 	return 1
 }
 
-headers=$(ls "$src"/lib/*.h "$src"/include/afk/*.h "$src"/fuzz/fuzz.h)
+headers=$(ls "$src"/lib/*/*.h "$src"/include/afk/*.h "$src"/fuzz/fuzz.h)
 objs=
-for c in "$src"/lib/*.c "$src"/fuzz/script.c; do
+for c in "$src"/lib/*/*.c "$src"/fuzz/script.c; do
 	o=$out/obj/$(basename "$(dirname "$c")")_$(basename "$c" .c).o
 	# shellcheck disable=SC2086 # lists of words
 	if newer "$o" "$c" $headers; then

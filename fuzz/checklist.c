@@ -1,6 +1,6 @@
 /*
  * fuzz/checklist.c - the run record in the checklist comment
- * (lib/checklist.c).
+ * (lib/core/checklist.c).
  *
  * Properties:
  *   - a comment that parses renders, and the rendered comment parses to
@@ -14,8 +14,8 @@
 
 #include "afk/run.h"
 #include "afk/watcher.h"
-#include "checklist.h"
-#include "util.h"
+#include "core/checklist.h"
+#include "core/util.h"
 
 static int str_eq(const char *a, const char *b)
 {

@@ -1,6 +1,6 @@
 /*
  * fuzz/ci.c - the "command" CI's reading of its command's output
- * (lib/builtin_ci.c, afk__command_ci_parse()).
+ * (lib/builtin/ci.c, afk__command_ci_parse()).
  *
  * Properties:
  *   - what is reported is exactly what the output says, read again here
@@ -14,9 +14,9 @@
 
 #include <jansson.h>
 
-#include "adapter.h"
+#include "tick/adapter.h"
 #include "afk/run.h"
-#include "builtin.h"
+#include "builtin/builtin.h"
 
 static int index_of(const char *const *names, const char *s)
 {

@@ -1,6 +1,6 @@
 /*
- * fuzz/config.c - loading a configuration from text (lib/config.c, with
- * lib/jsonpos.c naming the lines).
+ * fuzz/config.c - loading a configuration from text (lib/core/config.c, with
+ * lib/core/jsonpos.c naming the lines).
  *
  * Runs in an empty directory of its own, so relative paths lead nowhere.
  *

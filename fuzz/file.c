@@ -1,6 +1,6 @@
 /*
  * fuzz/file.c - the "file" tracker's reading of its issue file
- * (lib/builtin_file.c): the input is the file.
+ * (lib/builtin/file.c): the input is the file.
  *
  * One run lists the ready issues of acme/api and acme/web and finds the
  * record comment of acme/api#7.
@@ -21,9 +21,9 @@
 #include <jansson.h>
 #include <unistd.h>
 
-#include "adapter.h"
+#include "tick/adapter.h"
 #include "afk/afk.h"
-#include "issue.h"
+#include "core/issue.h"
 
 #define MARKER "<!-- afk-run:"
 

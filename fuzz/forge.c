@@ -1,7 +1,7 @@
 /*
- * fuzz/forge.c - the GitHub tracker and CI (lib/builtin_github.c), or,
- * built with FUZZ_FORGEJO, the Forgejo ones (lib/builtin_forgejo.c),
- * with lib/forge.c under both: every answer they read comes from the
+ * fuzz/forge.c - the GitHub tracker and CI (lib/builtin/github.c), or,
+ * built with FUZZ_FORGEJO, the Forgejo ones (lib/builtin/forgejo.c),
+ * with lib/builtin/forge.c under both: every answer they read comes from the
  * scripted HTTP layer (fuzz/script.c).
  *
  * The input: one byte of flags (bit 0: trust_writers), then the script.
@@ -28,10 +28,10 @@
 
 #include <jansson.h>
 
-#include "adapter.h"
+#include "tick/adapter.h"
 #include "afk/afk.h"
-#include "forge.h"
-#include "issue.h"
+#include "builtin/forge.h"
+#include "core/issue.h"
 
 #ifdef FUZZ_FORGEJO
 #define KIND "forgejo"

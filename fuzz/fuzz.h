@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "net/http.h"
 
 #define FUZZ_ASSERT(cond, ...) do { \
 	if (!(cond)) { \

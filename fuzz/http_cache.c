@@ -1,6 +1,6 @@
 /*
  * fuzz/http_cache.c - the HTTP layer's loading of its ETag cache file
- * (lib/http.c: cache_load and cache_check, through afk__http_new()).
+ * (lib/net/http.c: cache_load and cache_check, through afk__http_new()).
  *
  * The input is the file.  Properties:
  *   - a file that is not a cache is ignored with a warning, never a

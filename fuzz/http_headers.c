@@ -1,6 +1,6 @@
 /*
  * fuzz/http_headers.c - the HTTP layer's reading of response headers
- * (lib/http.c: the header callback, afk__http_parse_headers(), and the
+ * (lib/net/http.c: the header callback, afk__http_parse_headers(), and the
  * Link header's rel="next", afk__http_link_has_next()).
  *
  * Properties, checked against a reading of the same lines done here:

@@ -1,5 +1,5 @@
 /*
- * fuzz/jsonpos.c - the line finder of lib/jsonpos.c, on any text.
+ * fuzz/jsonpos.c - the line finder of lib/core/jsonpos.c, on any text.
  *
  * The input: one byte, the number of steps (0..4), each a byte choosing
  * a key (a length-prefixed string) or an index; the rest is the text.
@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "jsonpos.h"
+#include "core/jsonpos.h"
 
 static size_t lines_of(const char *s)
 {

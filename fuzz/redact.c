@@ -1,5 +1,5 @@
 /*
- * fuzz/redact.c - the redaction step (lib/redact.c), through its
+ * fuzz/redact.c - the redaction step (lib/net/redact.c), through its
  * interface: afk__redact() and afk__redact_dup().
  *
  * The input names up to four secrets of at least MIN_SECRET bytes, then
@@ -18,7 +18,7 @@
 
 #include "fuzz.h"
 
-#include "redact.h"
+#include "net/redact.h"
 
 #define MIN_SECRET 8
 

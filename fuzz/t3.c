@@ -1,6 +1,6 @@
 /*
  * fuzz/t3.c - the "t3" agent's reading of T3 Code's answers
- * (lib/builtin_t3.c): a thread's snapshot, the server's environment
+ * (lib/builtin/t3.c): a thread's snapshot, the server's environment
  * descriptor and the probing of a new dispatch, and the read-only probe
  * (descriptor, session, shell snapshot), every answer from the scripted
  * HTTP layer (fuzz/script.c).
@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#include "adapter.h"
+#include "tick/adapter.h"
 #include "afk/afk.h"
 
 #define TOKEN "fuzz-token-0123456789"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "afk/run.h"
-#include "checklist.h"
+#include "core/checklist.h"
 #include "fakes.h"
 
 static void full(afk__record *r)

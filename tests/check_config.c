@@ -1,6 +1,6 @@
 /*
  * tests/check_config.c - the configuration: defaults, keys, validation,
- * line numbers, atomicity, paths, the environment, and lib/jsonpos.c.
+ * line numbers, atomicity, paths, the environment, and lib/core/jsonpos.c.
  *
  * Tests that change the process (cwd, environment, temporary files) undo
  * it before they end, so the suite also runs unforked under valgrind.
@@ -20,8 +20,8 @@
 #include <afk/afk.h>
 #include <jansson.h>
 
-#include "config.h"
-#include "jsonpos.h"
+#include "core/config.h"
+#include "core/jsonpos.h"
 
 #define NKEYS_MAX 32
 #define HTTP_DEFAULT "{\"per_host\":4,\"connect_timeout\":10," \
@@ -2189,7 +2189,7 @@ START_TEST(env_arms_and_disarms)
 }
 END_TEST
 
-/* --- lib/jsonpos.c --------------------------------------------------- */
+/* --- lib/core/jsonpos.c --------------------------------------------------- */
 
 #define K(k) {(k), 0}
 #define I(i) {NULL, (i)}

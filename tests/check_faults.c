@@ -32,10 +32,10 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
-#include "builtin.h"
-#include "checklist.h"
+#include "builtin/builtin.h"
+#include "core/checklist.h"
 #include "httpsrv.h"
-#include "util.h"
+#include "core/util.h"
 
 #define TOKEN "ghp_F4ultT3stT0k3nValue0123456789abcdef"
 #define TOKEN_ENV "AFK_TEST_FAULTS_TOKEN"

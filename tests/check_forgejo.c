@@ -1,6 +1,6 @@
 /*
  * tests/check_forgejo.c - the "forgejo" tracker and CI
- * (lib/builtin_forgejo.c) against tests/http_server.py on 127.0.0.1,
+ * (lib/builtin/forgejo.c) against tests/http_server.py on 127.0.0.1,
  * playing Forgejo's REST API under /api/v1.
  *
  * Each test starts its own server, scripts Forgejo's answers, calls the
@@ -24,11 +24,11 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
-#include "adapter.h"
-#include "config.h"
+#include "tick/adapter.h"
+#include "core/config.h"
 #include "fakes.h"
 #include "httpsrv.h"
-#include "issue.h"
+#include "core/issue.h"
 
 #define TOKEN "fj0S3cr3tT0k3nValue0123456789abcdef01"
 #define TOKEN_ENV "AFK_TEST_FORGEJO_TOKEN"

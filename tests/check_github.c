@@ -1,5 +1,5 @@
 /*
- * tests/check_github.c - the "github" tracker and CI (lib/builtin_github.c)
+ * tests/check_github.c - the "github" tracker and CI (lib/builtin/github.c)
  * against tests/http_server.py on 127.0.0.1, playing GitHub's REST API.
  *
  * Each test starts its own server, scripts GitHub's answers, calls the
@@ -22,12 +22,12 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
-#include "adapter.h"
-#include "config.h"
+#include "tick/adapter.h"
+#include "core/config.h"
 #include "fakes.h"
 #include "httpsrv.h"
-#include "issue.h"
-#include "policy.h"
+#include "core/issue.h"
+#include "core/policy.h"
 
 #define TOKEN "ghp_S3cr3tT0k3nValue0123456789abcdef"
 #define TOKEN_ENV "AFK_TEST_GITHUB_TOKEN"

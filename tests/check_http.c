@@ -1,6 +1,6 @@
 /*
- * tests/check_http.c - the HTTP layer (lib/http.c) and the redaction
- * step (lib/redact.c), against tests/http_server.py on 127.0.0.1.
+ * tests/check_http.c - the HTTP layer (lib/net/http.c) and the redaction
+ * step (lib/net/redact.c), against tests/http_server.py on 127.0.0.1.
  *
  * Each test that speaks HTTP starts its own server (the fixture), tells
  * it what to answer by writing its script file, and afterwards reads the
@@ -29,12 +29,12 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
-#include "config.h"
+#include "core/config.h"
 #include "fakes.h"
 #include "httpsrv.h"
-#include "http.h"
-#include "jsonpos.h"
-#include "redact.h"
+#include "net/http.h"
+#include "core/jsonpos.h"
+#include "net/redact.h"
 
 #define TOKEN "ghp_S3cr3tT0k3nValue0123456789abcdef"
 #define QTOKEN "qs-T0k3n-in-the-query-string-42"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "issue.h"
+#include "core/issue.h"
 #include "fakes.h"
 
 START_TEST(new_has_documented_defaults)

@@ -1,7 +1,7 @@
 /*
  * tests/check_lifecycle.c - the run's state machine as a decision table.
  *
- * The table is written from the rules (lib/lifecycle.c's header) as a
+ * The table is written from the rules (lib/core/lifecycle.c's header) as a
  * decision tree, not from the code: each row names every condition under
  * which its action holds, so the rows are read alone, never "first match
  * wins".  One test proves they partition the input space: every one of
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lifecycle.h"
+#include "core/lifecycle.h"
 #include "fakes.h"
 
 /* The clock of the table.  past: one second over the timeout; not past:

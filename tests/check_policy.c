@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "afk/poller.h"
-#include "issue.h"
-#include "policy.h"
+#include "core/issue.h"
+#include "core/policy.h"
 #include "fakes.h"
 
 #define IP "agent-in-progress"

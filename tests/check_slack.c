@@ -1,5 +1,5 @@
 /*
- * tests/check_slack.c - the "slack" notifier (lib/builtin_slack.c)
+ * tests/check_slack.c - the "slack" notifier (lib/builtin/slack.c)
  * against tests/http_server.py on 127.0.0.1, answering as a Slack
  * incoming webhook does: "ok", 429 with Retry-After, a 4xx with one word.
  */
@@ -17,9 +17,9 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
-#include "adapter.h"
-#include "builtin.h"
-#include "config.h"
+#include "tick/adapter.h"
+#include "builtin/builtin.h"
+#include "core/config.h"
 #include "fakes.h"
 #include "httpsrv.h"
 

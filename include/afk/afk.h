@@ -9,6 +9,7 @@
 #include <afk/config.h>
 #include <afk/issue.h>
 #include <afk/adapter.h>
+#include <afk/skip.h>
 #include <afk/poller.h>
 #include <afk/run.h>
 #include <afk/watcher.h>

@@ -1,6 +1,6 @@
-"""afk.constants - the values of include/afk/poller.h and include/afk/run.h."""
+"""afk.constants - the values of include/afk/skip.h and include/afk/run.h."""
 
-# The reasons of include/afk/poller.h.
+# The reasons of include/afk/skip.h.
 SKIP_NOT_ALLOWLISTED = 1
 SKIP_IN_PROGRESS = 2
 SKIP_UNTRUSTED = 3

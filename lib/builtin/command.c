@@ -1,0 +1,1085 @@
+/*
+ * lib/builtin/command.c - the "command" agent: a local command run once
+ * per turn, synchronously, in a run directory of its own under the state
+ * directory:
+ *
+ *   <state_dir>/<repo with '/' -> '-'>-<number>-<k>/
+ *       prompt.txt      the dispatch's prompt, also the command's stdin
+ *       prompt-<n>.txt  the prompt of turn n (2, 3, ...)
+ *       output.log      the command's stdout and stderr, every turn's
+ *       exit_status     "exited N" or "killed by signal N"; absent while
+ *                       a turn runs
+ *       turns           the number of the last turn started
+ *       issue           "<repo>#<number>", for the later turns
+ *       generation      which run of the issue this is (the poll tick's
+ *                       afk_call_generation()); absent: the first
+ *       lock            flock()ed by the host running a turn, for the
+ *                       turn's length: one turn at a time
+ *
+ * The run directory's name is the thread id.  The command is executed
+ * without a shell and the prompt never travels in argv (it would show in
+ * ps and is bounded by ARG_MAX).  A snapshot reads the directory: no
+ * exit_status is a turn running, "exited 0" a completed one, anything
+ * else an error; the phase is the last "AFK-PHASE: <name>" line of the
+ * log.
+ *
+ * The directory is the agent's working directory, so what is in it is
+ * not trusted: no file of it is opened through a symbolic link or when
+ * it is not a regular file, what the host writes there replaces what
+ * was there (a new file renamed over it) rather than writing through
+ * it, and only the host's user can read any of it (0700 and 0600: the
+ * log holds whatever the agent printed).
+ */
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for realpath() */
+
+#include "builtin/builtin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include "builtin/spawn.h"
+
+/* Runs past this many directories of one issue mean something is wrong
+ * with the state directory, not that the issue ran that often. */
+#define MAX_RUNS 100000
+
+/* The modes of what this module creates: the output of an agent may
+ * hold what it printed of its secrets, so only the host's user reads
+ * it, whatever the umask. */
+#define DIR_MODE 0700
+#define FILE_MODE 0600
+
+/* The phase is searched for in this many bytes at the end of the log:
+ * a log can be of any size, and the phase wanted is the last one. */
+#define PHASE_TAIL (1024 * 1024)
+
+/* What the callbacks need of the configuration, copied. */
+struct command_agent {
+	afk__strv argv;
+	char *state_dir;
+	afk__strv pass;   /* "env": our variables the command gets */
+	afk__strv hide;   /* the configuration's secrets' variables */
+};
+
+static void command_agent_free(void *userdata)
+{
+	struct command_agent *ca = userdata;
+
+	if (ca == NULL)
+		return;
+	afk__strv_clear(&ca->argv);
+	free(ca->state_dir);
+	afk__strv_clear(&ca->pass);
+	afk__strv_clear(&ca->hide);
+	free(ca);
+}
+
+/* --- the run directory ----------------------------------------------- */
+
+/* mkdir -p: creates path and its missing parents, private to us (what
+ * the agents print may hold secrets).  Returns 0 or -1 with errno set. */
+static int mkdir_parents(const char *path)
+{
+	char *p, *s;
+	int err = 0;
+
+	p = afk__strdup(path);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (s = strchr(p + 1, '/'); s != NULL && err == 0;
+	     s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, DIR_MODE) != 0 && errno != EEXIST)
+			err = errno;
+		*s = '/';
+	}
+	free(p);
+	if (err == 0 && mkdir(path, DIR_MODE) != 0 && errno != EEXIST)
+		err = errno;
+	errno = err;
+	return err ? -1 : 0;
+}
+
+static int is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* The thread id's stem: repo with '/' made '-', and anything that is not
+ * safe in a file name made '_' (the allowlist admits only safe names, but
+ * the tracker is not to be trusted with the file system). */
+static char *id_stem(const char *repo, long number)
+{
+	char *stem, *s;
+
+	stem = afk__aprintf("%s-%ld", repo, number);
+	if (stem == NULL)
+		return NULL;
+	for (s = stem; *s; s++) {
+		if (*s == '/')
+			*s = '-';
+		else if (!is_name_char(*s))
+			*s = '_';
+	}
+	return stem;
+}
+
+/* Claims a run directory: the first <state_dir>/<stem>-<k> from k =
+ * first on that mkdir creates, written into dir (PATH_MAX bytes; on the
+ * stack, so nothing of it is on the heap while a child is forked).
+ * mkdir is atomic, so two ticks racing on one issue get distinct ids.
+ * The thread id is the directory's last component. */
+static int claim_run_dir(afk_call *call, const char *state_dir,
+                         const char *stem, long first, char *dir)
+{
+	long k;
+	int n;
+
+	for (k = first; k <= MAX_RUNS; k++) {
+		n = snprintf(dir, PATH_MAX, "%s/%s-%ld", state_dir, stem, k);
+		if (n < 0 || n >= PATH_MAX)
+			return afk__call_failf(call, AFK_EIO, "%s/%s-%ld: %s", state_dir,
+			            stem, k, strerror(ENAMETOOLONG));
+		if (mkdir(dir, DIR_MODE) == 0)
+			return AFK_OK;
+		if (errno != EEXIST)
+			return afk__call_failf(call, AFK_EIO, "cannot create %s: %s", dir,
+			            strerror(errno));
+	}
+	return afk__call_failf(call, AFK_EIO, "%s: more than %d runs of %s", state_dir,
+	            MAX_RUNS, stem);
+}
+
+static char *run_file(const char *dir, const char *name)
+{
+	return afk__aprintf("%s/%s", dir, name);
+}
+
+static void remove_run_file(const char *dir, const char *name)
+{
+	char *f = run_file(dir, name);
+
+	if (f != NULL)
+		unlink(f);
+	free(f);
+}
+
+/* Removes a run directory that never became a thread, with the files this
+ * module puts in it. */
+static void remove_run_dir(const char *dir)
+{
+	static const char *const names[] = {
+		"prompt.txt", "output.log", "exit_status", "issue", "turns",
+		"generation", "lock"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		remove_run_file(dir, names[i]);
+	rmdir(dir);
+}
+
+/* What went wrong with a run file, for a message: the agent works in the
+ * directory and may have put a link or a FIFO where a file was. */
+static const char *file_error(int err)
+{
+	return err == ELOOP ? "not a regular file (a symbolic link?)"
+	                    : strerror(err);
+}
+
+/* Opens name in dir with flags, never through a symbolic link (the
+ * agent's own files are not the host's to follow), never blocking on a
+ * FIFO, and only when it is a regular file; on a descriptor above stderr
+ * so that the child's dup2() onto 0, 1 and 2 cannot clobber it.  Returns
+ * the descriptor (close-on-exec, blocking) or -1 with errno set: ELOOP
+ * for a link or anything but a regular file. */
+static int open_in(const char *dir, const char *name, int flags)
+{
+	struct stat st;
+	char *path;
+	int fd, hi, err, fl;
+
+	path = run_file(dir, name);
+	if (path == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+	          FILE_MODE);
+	free(path);
+	if (fd < 0)
+		return -1;
+	err = 0;
+	if (fstat(fd, &st) != 0)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = ELOOP;
+	else if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		err = errno;
+	if (err == 0 && fd > 2)
+		return fd;
+	hi = err ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (hi < 0 && err == 0)
+		err = errno;
+	close(fd);
+	errno = err;
+	return hi;
+}
+
+/* Writes all of len bytes of buf to fd, retrying short writes. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes text into name of dir: into a new temporary file of a random
+ * name (mkstemp: created, never followed), then renamed over name.  A
+ * snapshot in another process reads the old file or the new one, never
+ * an empty one, and whatever the agent left at name - a link to a file
+ * of the host's, say - is replaced, not written through.  The file is
+ * private (FILE_MODE).  Returns 0 or an errno. */
+static int put_run_file(const char *dir, const char *name, const char *text)
+{
+	char *tmp, *path;
+	int fd, err = 0;
+
+	tmp = afk__aprintf("%s/.%s.XXXXXX", dir, name);
+	path = run_file(dir, name);
+	if (tmp == NULL || path == NULL) {
+		free(tmp);
+		free(path);
+		return ENOMEM;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+	    fchmod(fd, FILE_MODE) != 0 ||
+	    write_all(fd, text, strlen(text)) != 0)
+		err = errno;
+	if (close(fd) != 0 && err == 0)
+		err = errno;
+	if (err == 0 && rename(tmp, path) != 0)
+		err = errno;
+	if (err != 0)
+		unlink(tmp);
+out:
+	free(tmp);
+	free(path);
+	return err;
+}
+
+/* Reads the small file name of dir into buf (size bytes, NUL-terminated,
+ * cut to fit).  Returns 0 or an errno (ENOENT when it does not exist,
+ * ELOOP when it is no regular file). */
+static int read_run_file(const char *dir, const char *name, char *buf,
+                         size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open_in(dir, name, O_RDONLY);
+	if (fd < 0)
+		return errno;
+	while (len + 1 < size) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : 0;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return err;
+}
+
+/* Takes the run directory's lock: held by whoever runs a turn in it,
+ * for as long as the turn runs, so that two hosts (overlapping ticks, a
+ * resend) never run two turns in one thread.  The child does not
+ * inherit it.  The lock file is made when create is set.  Returns 0
+ * with *fd (close it to unlock), EWOULDBLOCK when another holds it, or
+ * an errno (ENOENT: no lock file, so nobody holds it). */
+static int lock_run_dir(const char *dir, int create, int *fd)
+{
+	int err;
+
+	*fd = open_in(dir, "lock", O_RDWR | (create ? O_CREAT : 0));
+	if (*fd < 0)
+		return errno;
+	while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		err = errno == EAGAIN ? EWOULDBLOCK : errno;
+		close(*fd);
+		*fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+/* 1 when a turn is under way in dir: its lock is held, or no
+ * exit_status says how the last turn ended. */
+static int turn_running(const char *dir)
+{
+	char buf[8];
+	int fd, err;
+
+	err = lock_run_dir(dir, 0, &fd);
+	if (err == EWOULDBLOCK)
+		return 1;
+	if (err == 0)
+		close(fd);
+	return read_run_file(dir, "exit_status", buf, sizeof(buf)) == ENOENT;
+}
+
+/* --- running the command --------------------------------------------- */
+
+/* Appends "name=value" to env. */
+static int push_var(afk__strv *env, const char *name, const char *value)
+{
+	char *kv;
+	int rc;
+
+	kv = afk__aprintf("%s=%s", name, value);
+	if (kv == NULL)
+		return AFK_ENOMEM;
+	rc = afk__strv_push(env, kv);
+	free(kv);
+	return rc;
+}
+
+/* The variables a turn of the command sees on top of what it gets of
+ * ours (the minimal set and its "env": the environment rule, spawn.h):
+ * AFK_REPO, AFK_ISSUE, AFK_THREAD_ID, AFK_RUN_DIR and AFK_TURN (1 for
+ * the dispatch).  NULL-terminated; the caller frees it with
+ * afk__strv_clear(). */
+static int turn_env(afk__strv *env, const char *repo, long number,
+                    const char *id, const char *dir, long turn)
+{
+	char issue[32], n[32];
+
+	snprintf(issue, sizeof(issue), "%ld", number);
+	snprintf(n, sizeof(n), "%ld", turn);
+	if (push_var(env, "AFK_REPO", repo) ||
+	    push_var(env, "AFK_ISSUE", issue) ||
+	    push_var(env, "AFK_THREAD_ID", id) ||
+	    push_var(env, "AFK_RUN_DIR", dir) ||
+	    push_var(env, "AFK_TURN", n) ||
+	    afk__grow((void **)&env->v, &env->cap, env->n, 1, sizeof(char *)))
+		return AFK_ENOMEM;
+	env->v[env->n] = NULL;
+	return AFK_OK;
+}
+
+/* Opens the turn's stdin, the file prompt_name, and its stdout and
+ * stderr, output.log: appended to from the second turn on, emptied by
+ * the first.  Neither is followed if the agent made it a link.  Returns
+ * 0 with *in and *out, or fails the call. */
+static int open_turn_files(afk_call *call, const char *dir,
+                           const char *prompt_name, long turn, int *in,
+                           int *out)
+{
+	const char *name = prompt_name;
+	int err = 0;
+
+	*out = -1;
+	*in = open_in(dir, prompt_name, O_RDONLY);
+	if (*in < 0) {
+		err = errno;
+	} else {
+		name = "output.log";
+		*out = open_in(dir, name, O_WRONLY | O_CREAT |
+		               (turn > 1 ? O_APPEND : 0));
+		if (*out < 0 || (turn == 1 && ftruncate(*out, 0) != 0))
+			err = errno;
+	}
+	if (err == 0)
+		return AFK_OK;
+	if (*in >= 0)
+		close(*in);
+	if (*out >= 0)
+		close(*out);
+	return afk__call_failf(call, AFK_EIO, "cannot open %s/%s: %s", dir,
+	            name, file_error(err));
+}
+
+/* Starts the command in dir with stdin the file prompt_name and its
+ * output into output.log.  Returns 0 with *pid, or fails the call. */
+static int start_turn(afk_call *call, const struct command_agent *ca,
+                      const afk__strv *env, const char *dir,
+                      const char *prompt_name, long turn, pid_t *pid)
+{
+	afk__spawn_opts o;
+	int in, out, rc, err;
+
+	rc = open_turn_files(call, dir, prompt_name, turn, &in, &out);
+	if (rc != AFK_OK)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.argv = ca->argv.v;
+	o.dir = dir;
+	o.pass = ca->pass.v;
+	o.hide = ca->hide.v;
+	o.env = env->v;
+	o.in = in;
+	o.out = o.err = out;
+	/* No deadline: this is the agent's whole run, which the watch
+	 * tick's stall deadline judges. */
+	err = afk__spawn_start(&o, pid);
+	close(in);
+	close(out);
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "cannot run agent command "
+		            "'%s': %s", ca->argv.v[0], strerror(err));
+	return AFK_OK;
+}
+
+/* Runs one turn of the command in dir and records it: the turn's number
+ * in "turns" and, once it ended, how in "exit_status" (gone while it
+ * runs, so that the thread reads as running).  Once the command has
+ * started the turn took place, whatever follows: a failure to wait or to
+ * record is not reported, since a failed dispatch would leave the issue
+ * unlocked and the next tick would start a second agent on it.  The
+ * caller holds the run directory's lock. */
+static int run_command(afk_call *call, const struct command_agent *ca,
+                       const afk__strv *env, const char *dir,
+                       const char *prompt_name, long turn)
+{
+	char desc[96], n[32];
+	pid_t pid = -1;
+	int rc, err, status;
+
+	rc = start_turn(call, ca, env, dir, prompt_name, turn, &pid);
+	if (rc != AFK_OK)
+		return rc;
+	remove_run_file(dir, "exit_status");
+	snprintf(n, sizeof(n), "%ld\n", turn);
+	put_run_file(dir, "turns", n);
+	err = afk__spawn_wait(pid, &status);
+	if (err == 0)
+		afk__spawn_describe(status, desc, sizeof(desc) - 1);
+	else
+		snprintf(desc, sizeof(desc) - 1, "unknown: %s", strerror(err));
+	strcat(desc, "\n");
+	put_run_file(dir, "exit_status", desc);
+	return AFK_OK;
+}
+
+/* --- dispatch -------------------------------------------------------- */
+
+/* Fills the claimed run directory dir and runs the first turn in it,
+ * holding its lock.  The issue is kept in the directory for later
+ * turns, which are given only the thread id. */
+static int dispatch_in(afk_call *call, const struct command_agent *ca,
+                       const char *repo, long number, const char *prompt,
+                       const char *id, const char *dir)
+{
+	afk__strv env = {NULL, 0, 0};
+	char *issue, gen[32];
+	int rc, err, lock;
+
+	err = lock_run_dir(dir, 1, &lock);
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "cannot lock %s/lock: %s",
+		            dir, file_error(err));
+	issue = afk__aprintf("%s#%ld\n", repo, number);
+	if (issue == NULL) {
+		close(lock);
+		return AFK_ENOMEM;
+	}
+	snprintf(gen, sizeof(gen), "%d\n", afk_call_generation(call));
+	err = put_run_file(dir, "prompt.txt", prompt);
+	if (err == 0)
+		err = put_run_file(dir, "issue", issue);
+	if (err == 0)
+		err = put_run_file(dir, "generation", gen);
+	free(issue);
+	if (err != 0) {
+		close(lock);
+		return afk__call_failf(call, AFK_EIO, "cannot write in %s: %s",
+		            dir, strerror(err));
+	}
+	rc = turn_env(&env, repo, number, id, dir, 1);
+	if (rc == AFK_OK)
+		rc = run_command(call, ca, &env, dir, "prompt.txt", 1);
+	afk__strv_clear(&env);
+	close(lock);
+	return rc;
+}
+
+/* The k of the newest run directory of stem, <state_dir>/<stem>-<k>, or
+ * 0 when the issue has none.  Returns 0 or an errno. */
+static int newest_run(const char *state_dir, const char *stem, long *newest)
+{
+	size_t n = strlen(stem);
+	struct dirent *e;
+	char *end;
+	DIR *d;
+	long k;
+
+	*newest = 0;
+	d = opendir(state_dir);
+	if (d == NULL)
+		return errno;
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, stem, n) != 0 || e->d_name[n] != '-' ||
+		    e->d_name[n + 1] < '1' || e->d_name[n + 1] > '9')
+			continue;
+		k = strtol(e->d_name + n + 1, &end, 10);
+		if (*end == '\0' && k <= MAX_RUNS && k > *newest)
+			*newest = k;
+		errno = 0;
+	}
+	k = errno;
+	closedir(d);
+	return (int)k;
+}
+
+/* The generation of the run in dir: 1 when no "generation" file says
+ * otherwise (a run directory from before the file existed), 0 when it
+ * is unreadable - older than any asked for, so never adopted. */
+static int run_generation(const char *dir)
+{
+	char buf[32], *end;
+	long g;
+	int err;
+
+	err = read_run_file(dir, "generation", buf, sizeof(buf));
+	if (err == ENOENT)
+		return 1;
+	if (err != 0)
+		return 0;
+	errno = 0;
+	g = strtol(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
+	    g < 1 || g > INT_MAX)
+		return 0;
+	return (int)g;
+}
+
+/* Looks at the newest run directory of the issue before a new one is
+ * claimed: a dispatch whose host died (killed mid-turn, the issue never
+ * labelled) left it with no exit_status, its agent perhaps still at
+ * work.  That thread is adopted - its id written into dir, *adopted set
+ * - and not run again: two agents on one issue is the failure this
+ * prevents; the watch tick sees the thread running, or its stall
+ * deadline.  A directory whose command never started (no "turns", no
+ * lock held) is removed so that the issue runs afresh; one of another
+ * issue of the same stem ("a/b-1" #2 and "a-b/1" #2) is left alone.
+ * A run of a generation before the one asked for ended (closed or handed
+ * to a human) even if its command still runs: it is never adopted, and
+ * the new run gets a directory of its own.
+ * *next is where a new claim starts, past the newest, so that the
+ * newest is always the last run, whatever was removed before it. */
+static int adopt_run(afk_call *call, const struct command_agent *ca,
+                     const char *stem, const char *repo, long number,
+                     char *dir, int *adopted, long *next)
+{
+	char buf[512], *want;
+	struct stat st;
+	long k;
+	int err, n, fd, same;
+
+	*adopted = 0;
+	err = newest_run(ca->state_dir, stem, &k);
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "cannot read %s: %s",
+		            ca->state_dir, strerror(err));
+	*next = k + 1;
+	if (k == 0)
+		return AFK_OK;
+	n = snprintf(dir, PATH_MAX, "%s/%s-%ld", ca->state_dir, stem, k);
+	if (n < 0 || n >= PATH_MAX || lstat(dir, &st) != 0 ||
+	    !S_ISDIR(st.st_mode) || !turn_running(dir))
+		return AFK_OK;
+	want = afk__aprintf("%s#%ld\n", repo, number);
+	if (want == NULL)
+		return AFK_ENOMEM;
+	err = read_run_file(dir, "issue", buf, sizeof(buf));
+	same = err == 0 && strcmp(buf, want) == 0;
+	free(want);
+	if ((err == 0 && !same) ||
+	    run_generation(dir) < afk_call_generation(call))
+		return AFK_OK;
+	if (read_run_file(dir, "turns", buf, sizeof(buf)) == ENOENT &&
+	    lock_run_dir(dir, 1, &fd) == 0) {
+		remove_run_dir(dir); /* a claim whose command never ran */
+		close(fd);
+		*next = k;
+		return AFK_OK;
+	}
+	*adopted = 1;
+	return AFK_OK;
+}
+
+/* dispatch: one synchronous run of the command.  A command that started
+ * and exited non-zero is still a dispatch: the thread ran, and judging it
+ * is the watch tick's job.  A command that could not start fails with
+ * AFK_EIO and leaves no run directory behind.  A thread of the issue
+ * still at work, from a dispatch that never returned, is reported
+ * instead of a new one (see adopt_run()). */
+static int command_dispatch(afk_call *call, const char *repo, long number,
+                            const char *prompt, void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	char dir[PATH_MAX], *stem;
+	const char *id;
+	int rc, adopted = 0;
+	long next = 1;
+
+	if (mkdir_parents(ca->state_dir) != 0)
+		return afk__call_failf(call, AFK_EIO, "cannot create %s: %s",
+		            ca->state_dir, strerror(errno));
+	stem = id_stem(repo, number);
+	if (stem == NULL)
+		return AFK_ENOMEM;
+	rc = adopt_run(call, ca, stem, repo, number, dir, &adopted, &next);
+	if (rc == AFK_OK && !adopted)
+		rc = claim_run_dir(call, ca->state_dir, stem, next, dir);
+	free(stem);
+	if (rc)
+		return rc;
+	id = dir + strlen(ca->state_dir) + 1;
+	if (adopted)
+		return afk_call_set_thread_id(call, id);
+	rc = dispatch_in(call, ca, repo, number, prompt, id, dir);
+	if (rc == AFK_OK)
+		rc = afk_call_set_thread_id(call, id);
+	else
+		remove_run_dir(dir);
+	return rc;
+}
+
+/* --- an existing thread ---------------------------------------------- */
+
+/* Finds the run directory of thread id, written into dir (PATH_MAX
+ * bytes).  An id is one directory name this module made: one that could
+ * leave the state directory (with a '/', or "." or ".." itself) is
+ * refused, not looked up, and so is one with a character the module
+ * never puts in a name.  ".." inside a name ("acme-foo..bar-1-1", from
+ * the repository acme/foo..bar) is an ordinary name.  The directory
+ * must be one, not a link to one.  With gone, a directory that does not
+ * exist in a state directory that does is no failure but *gone set: the
+ * thread was removed.  A missing state directory (an unmounted volume)
+ * says nothing of any one thread and stays a failure. */
+static int thread_dir_ex(afk_call *call, const struct command_agent *ca,
+                         const char *id, char *dir, int *gone)
+{
+	struct stat st;
+	const char *c;
+	int n, found, err;
+
+	if (gone != NULL)
+		*gone = 0;
+
+	if (id == NULL || id[0] == '\0' || strcmp(id, ".") == 0 ||
+	    strcmp(id, "..") == 0 || strchr(id, '/') != NULL)
+		return afk__call_failf(call, AFK_EINVAL, "not a thread id of the command "
+		            "agent");
+	for (c = id; *c != '\0'; c++)
+		if (!is_name_char(*c))
+			return afk__call_failf(call, AFK_EINVAL, "not a thread id of the "
+			            "command agent: only letters, digits, '.', "
+			            "'_' and '-' are allowed");
+	n = snprintf(dir, PATH_MAX, "%s/%s", ca->state_dir, id);
+	if (n < 0 || n >= PATH_MAX)
+		return afk__call_failf(call, AFK_EINVAL, "%s/%s: %s", ca->state_dir, id,
+		            strerror(ENAMETOOLONG));
+	found = lstat(dir, &st) == 0;
+	err = found ? 0 : errno;
+	if (!found && err != ENOENT && err != ENOTDIR)
+		return afk__call_failf(call, AFK_EIO, "%s: %s", dir, strerror(err));
+	if (!found && err == ENOENT && gone != NULL &&
+	    stat(ca->state_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*gone = 1;
+		return AFK_OK;
+	}
+	if (!found || !S_ISDIR(st.st_mode))
+		return afk__call_failf(call, AFK_ECALLBACK, "no such thread %s in %s", id,
+		            ca->state_dir);
+	return AFK_OK;
+}
+
+static int thread_dir(afk_call *call, const struct command_agent *ca,
+                      const char *id, char *dir)
+{
+	return thread_dir_ex(call, ca, id, dir, NULL);
+}
+
+/* The thread's state from exit_status: none yet is a turn running, and
+ * only a clean exit is a completed turn. */
+static int read_state(afk_call *call, const char *dir, int *state)
+{
+	char buf[64];
+	int err;
+
+	err = read_run_file(dir, "exit_status", buf, sizeof(buf));
+	if (err == ENOENT) {
+		*state = AFK_AGENT_RUNNING;
+		return AFK_OK;
+	}
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "%s/exit_status: %s", dir,
+		            file_error(err));
+	*state = strcmp(buf, "exited 0\n") == 0 || strcmp(buf, "exited 0") == 0
+	         ? AFK_AGENT_COMPLETED : AFK_AGENT_ERRORED;
+	return AFK_OK;
+}
+
+/* The AFK_PHASE_* of one line of output, or -1 when it is no phase
+ * line.  The names are exact; trailing blanks and a CR are forgiven. */
+static int phase_of(const char *line, size_t n)
+{
+	static const struct {
+		const char *name;
+		int phase;
+	} phases[] = {
+		{"AFK-PHASE: tests-red", AFK_PHASE_TESTS_RED},
+		{"AFK-PHASE: green", AFK_PHASE_GREEN},
+		{"AFK-PHASE: pushed", AFK_PHASE_PUSHED},
+	};
+	size_t i;
+
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
+	                 line[n - 1] == '\t'))
+		n--;
+	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (strlen(phases[i].name) == n &&
+		    memcmp(phases[i].name, line, n) == 0)
+			return phases[i].phase;
+	return -1;
+}
+
+/* Positions fd, open on a log of size bytes, where the phase is looked
+ * for: PHASE_TAIL bytes before its end, less one, so that a first line
+ * cut by the window is known as cut.  Returns 1 when the first line read
+ * is such a part (no phase line), 0 when it starts the file, -1 on
+ * error (errno). */
+static int seek_tail(int fd, off_t size)
+{
+	if (size <= PHASE_TAIL)
+		return 0;
+	if (lseek(fd, size - PHASE_TAIL - 1, SEEK_SET) < 0)
+		return -1;
+	return 1;
+}
+
+/* Scans the end of output.log for the last phase line, in constant
+ * memory and time: a log may be of any size (only its last PHASE_TAIL
+ * bytes are read), and a line longer than any phase line is no phase
+ * line.  The log is the agent's: a link or anything but a regular file
+ * there fails the snapshot, unread. */
+static int read_phase(afk_call *call, const char *dir, int *phase)
+{
+	char block[8192], line[40];
+	size_t n = 0, i, left;
+	struct stat st;
+	ssize_t got = 0;
+	int fd, p, too_long = 0, err = 0;
+
+	*phase = AFK_PHASE_DISPATCHED;
+	fd = open_in(dir, "output.log", O_RDONLY);
+	if (fd < 0 && errno == ENOENT)
+		return AFK_OK;
+	if (fd < 0)
+		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
+		            file_error(errno));
+	if (fstat(fd, &st) != 0 || (too_long = seek_tail(fd, st.st_size)) < 0)
+		err = errno;
+	/* The log may grow as it is read: no more than the window. */
+	left = PHASE_TAIL + 1;
+	while (err == 0 && left > 0) {
+		got = read(fd, block, left < sizeof(block) ? left : sizeof(block));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			err = errno;
+		if (got <= 0)
+			break;
+		left -= (size_t)got;
+		for (i = 0; i < (size_t)got; i++) {
+			if (block[i] == '\n') {
+				if (!too_long && (p = phase_of(line, n)) >= 0)
+					*phase = p;
+				n = 0;
+				too_long = 0;
+			} else if (n < sizeof(line)) {
+				line[n++] = block[i];
+			} else {
+				too_long = 1;
+			}
+		}
+	}
+	close(fd);
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
+		            strerror(err));
+	if (!too_long && (p = phase_of(line, n)) >= 0)
+		*phase = p; /* a last line without its newline */
+	return AFK_OK;
+}
+
+/* snapshot: what the run directory says of the thread.  The command
+ * agent knows only running, completed and errored - and gone, when the
+ * run directory was removed: nothing will ever run in it again, so the
+ * watch tick hands the run to a human at once. */
+static int command_snapshot(afk_call *call, const char *thread_id,
+                            void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	char dir[PATH_MAX];
+	int rc, gone, state = 0, phase = 0;
+
+	rc = thread_dir_ex(call, ca, thread_id, dir, &gone);
+	if (rc == AFK_OK && gone)
+		return afk_call_set_agent_state(call, AFK_AGENT_GONE);
+	if (rc == AFK_OK)
+		rc = read_state(call, dir, &state);
+	if (rc == AFK_OK)
+		rc = read_phase(call, dir, &phase);
+	if (rc == AFK_OK)
+		rc = afk_call_set_agent_state(call, state);
+	if (rc == AFK_OK)
+		rc = afk_call_set_phase(call, phase);
+	return rc;
+}
+
+/* Reads the issue the dispatch kept in dir: "<repo>#<number>".  *repo
+ * is the caller's to free. */
+static int read_issue(afk_call *call, const char *dir, char **repo,
+                      long *number)
+{
+	char buf[512], *hash, *end;
+	int err;
+
+	err = read_run_file(dir, "issue", buf, sizeof(buf));
+	if (err != 0)
+		return afk__call_failf(call, err == ENOENT ? AFK_ECALLBACK : AFK_EIO,
+		            "%s/issue: %s", dir, file_error(err));
+	buf[strcspn(buf, "\n")] = '\0';
+	hash = strrchr(buf, '#');
+	if (hash == NULL || hash == buf)
+		return afk__call_failf(call, AFK_EPARSE, "%s/issue: expected "
+		            "<repo>#<number>", dir);
+	errno = 0;
+	*number = strtol(hash + 1, &end, 10);
+	if (errno != 0 || end == hash + 1 || *end != '\0' || *number <= 0)
+		return afk__call_failf(call, AFK_EPARSE, "%s/issue: expected "
+		            "<repo>#<number>", dir);
+	*hash = '\0';
+	*repo = afk__strdup(buf);
+	return *repo != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+/* The number of the thread's last turn: 1 when no "turns" file says
+ * otherwise (a run directory from before the file existed). */
+static int read_turns(afk_call *call, const char *dir, long *turns)
+{
+	char buf[32], *end;
+	int err;
+
+	*turns = 1;
+	err = read_run_file(dir, "turns", buf, sizeof(buf));
+	if (err == ENOENT)
+		return AFK_OK;
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "%s/turns: %s", dir,
+		            file_error(err));
+	errno = 0;
+	*turns = strtol(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
+	    *turns < 1 || *turns >= MAX_RUNS)
+		return afk__call_failf(call, AFK_EPARSE, "%s/turns: expected a turn "
+		            "number", dir);
+	return AFK_OK;
+}
+
+/* Runs turn n of the thread in dir with prompt, saved as
+ * prompt-<n>.txt. */
+static int turn_in(afk_call *call, const struct command_agent *ca,
+                   const char *id, const char *dir, const char *prompt)
+{
+	afk__strv env = {NULL, 0, 0};
+	char name[48], *repo = NULL;
+	long number = 0, turn = 0;
+	int rc, err;
+
+	rc = read_issue(call, dir, &repo, &number);
+	if (rc == AFK_OK)
+		rc = read_turns(call, dir, &turn);
+	if (rc != AFK_OK) {
+		free(repo);
+		return rc;
+	}
+	turn++;
+	snprintf(name, sizeof(name), "prompt-%ld.txt", turn);
+	err = put_run_file(dir, name, prompt);
+	if (err != 0)
+		rc = afk__call_failf(call, AFK_EIO, "cannot write %s/%s: %s", dir, name,
+		          strerror(err));
+	if (rc == AFK_OK)
+		rc = turn_env(&env, repo, number, id, dir, turn);
+	if (rc == AFK_OK)
+		rc = run_command(call, ca, &env, dir, name, turn);
+	if (rc != AFK_OK && err == 0)
+		remove_run_file(dir, name); /* the turn never was */
+	afk__strv_clear(&env);
+	free(repo);
+	return rc;
+}
+
+/* send_turn: runs the command again in the thread's run directory,
+ * synchronously, as dispatch ran it; its output is appended to the
+ * thread's log.  A command that cannot start fails with AFK_EIO and the
+ * turn counter stays, so the same turn is tried again.  One turn at a
+ * time: while another host holds the directory's lock, or no
+ * exit_status says the last turn ended (its host died, its agent may be
+ * at work still), the turn is refused with AFK_ECALLBACK, and a later
+ * tick sends it once the thread is done. */
+static int command_send_turn(afk_call *call, const char *thread_id,
+                             const char *prompt, void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	char dir[PATH_MAX], buf[8];
+	int rc, err, lock = -1;
+
+	if (prompt == NULL)
+		return afk__call_failf(call, AFK_EINVAL, "send_turn: prompt is NULL");
+	rc = thread_dir(call, ca, thread_id, dir);
+	if (rc != AFK_OK)
+		return rc;
+	err = lock_run_dir(dir, 1, &lock);
+	if (err == 0)
+		err = read_run_file(dir, "exit_status", buf, sizeof(buf));
+	if (err == EWOULDBLOCK || err == ENOENT)
+		rc = afk__call_failf(call, AFK_ECALLBACK, "thread %s is still "
+		          "running a turn", thread_id);
+	else if (err != 0)
+		rc = afk__call_failf(call, AFK_EIO, "cannot lock %s: %s",
+		          dir, file_error(err));
+	else
+		rc = turn_in(call, ca, thread_id, dir, prompt);
+	if (lock >= 0)
+		close(lock);
+	return rc;
+}
+
+/* --- registration ---------------------------------------------------- */
+
+static int command_agent_new(const afk_config *cfg,
+                             struct command_agent **out)
+{
+	struct command_agent *ca;
+
+	ca = calloc(1, sizeof(*ca));
+	if (ca == NULL)
+		return AFK_ENOMEM;
+	ca->state_dir = afk__strdup(cfg->agent_state_dir);
+	/* One more slot, kept NULL: execve wants a terminated argv. */
+	if (ca->state_dir == NULL ||
+	    afk__config_env_names(&cfg->agent_env, &ca->pass) ||
+	    afk__config_secret_envs(cfg, &ca->hide) ||
+	    afk__strv_copy(&ca->argv, &cfg->agent_command) ||
+	    afk__grow((void **)&ca->argv.v, &ca->argv.cap, ca->argv.n, 1,
+	              sizeof(char *))) {
+		command_agent_free(ca);
+		return AFK_ENOMEM;
+	}
+	ca->argv.v[ca->argv.n] = NULL;
+	*out = ca;
+	return AFK_OK;
+}
+
+/* The userdata is handed to the agent, which owns it from then on and
+ * frees it with command_agent_free(). */
+/* probe: the command exists and is executable; nothing is run. */
+static int command_probe(afk_call *call, void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	int err = afk__spawn_find(ca->argv.v[0]);
+
+	if (err == ENOMEM)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "agent command '%s': %s",
+		                       ca->argv.v[0], strerror(err));
+	return AFK_OK;
+}
+
+int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
+                               char *errbuf)
+{
+	struct command_agent *ca;
+	int rc;
+
+	if (cfg->agent_kind == NULL || strcmp(cfg->agent_kind, "command")) {
+		afk__errf(errbuf, "agent: the built-in agent needs "
+		          "{\"kind\": \"command\", \"command\": [...]}");
+		return AFK_ECONFIG;
+	}
+	if (cfg->agent_command.n == 0 || cfg->agent_command.v[0][0] == '\0') {
+		afk__errf(errbuf, "agent: the command agent needs a non-empty "
+		          "command");
+		return AFK_ECONFIG;
+	}
+	if (cfg->agent_state_dir == NULL || cfg->agent_state_dir[0] == '\0') {
+		afk__errf(errbuf, "agent: the command agent needs a state_dir");
+		return AFK_ECONFIG;
+	}
+	rc = command_agent_new(cfg, &ca);
+	if (rc) {
+		afk__errf(errbuf, "agent: out of memory");
+		return rc;
+	}
+	rc = afk_agent_set_userdata(agent, ca, command_agent_free);
+	if (rc) {
+		command_agent_free(ca);
+		afk__errf(errbuf, "agent: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	rc = afk_agent_set_dispatch(agent, command_dispatch);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_snapshot(agent, command_snapshot);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_send_turn(agent, command_send_turn);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_probe(agent, command_probe);
+	if (rc)
+		afk__errf(errbuf, "agent: cannot register callbacks: %s",
+		          afk_strerror(rc));
+	return rc;
+}

@@ -1,0 +1,369 @@
+/*
+ * lib/core/checklist.c - the run's record and the progress checklist.
+ */
+#include "core/checklist.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "afk/run.h"
+
+void afk__record_clear(afk__record *r)
+{
+	free(r->thread);
+	free(r->head);
+	free(r->pr);
+	free(r->answered_head);
+	afk__strv_clear(&r->failing);
+	afk__strv_clear(&r->failing_urls);
+	memset(r, 0, sizeof(*r));
+}
+
+int afk__record_set_str(char **field, const char *value)
+{
+	char *d = NULL;
+
+	if (value != NULL && (d = afk__strdup(value)) == NULL)
+		return AFK_ENOMEM;
+	free(*field);
+	*field = d;
+	return AFK_OK;
+}
+
+int afk__record_copy(afk__record *dst, const afk__record *src)
+{
+	afk__record t = *src;
+
+	t.thread = t.head = t.answered_head = t.pr = NULL;
+	memset(&t.failing, 0, sizeof(t.failing));
+	memset(&t.failing_urls, 0, sizeof(t.failing_urls));
+	if (afk__record_set_str(&t.thread, src->thread) ||
+	    afk__record_set_str(&t.head, src->head) ||
+	    afk__record_set_str(&t.pr, src->pr) ||
+	    afk__record_set_str(&t.answered_head, src->answered_head) ||
+	    afk__strv_copy(&t.failing, &src->failing) ||
+	    afk__strv_copy(&t.failing_urls, &src->failing_urls)) {
+		afk__record_clear(&t);
+		return AFK_ENOMEM;
+	}
+	afk__record_clear(dst);
+	*dst = t;
+	return AFK_OK;
+}
+
+/* --- parsing ---------------------------------------------------------- */
+
+static long long get_int(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+static int get_str(json_t *o, const char *key, char **out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+		return AFK_OK;
+	if (!json_is_string(v))
+		return AFK_EPARSE;
+	return afk__record_set_str(out, json_string_value(v));
+}
+
+static int get_strv(json_t *o, const char *key, afk__strv *out)
+{
+	json_t *a = json_object_get(o, key), *v;
+	size_t i;
+
+	if (a == NULL)
+		return AFK_OK;
+	if (!json_is_array(a))
+		return AFK_EPARSE;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v))
+			return AFK_EPARSE;
+		if (afk__strv_push(out, json_string_value(v)))
+			return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+static int clamp(long long v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : (int)v;
+}
+
+static int from_json(json_t *o, afk__record *r)
+{
+	size_t i;
+	int rc;
+
+	/* The thread may be "": a run escalated for having no record keeps
+	 * one, so that its escalation resumes like any other. */
+	if (!json_is_object(o) ||
+	    !json_is_string(json_object_get(o, "thread")))
+		return AFK_EPARSE;
+	if (get_str(o, "thread", &r->thread) || get_str(o, "head", &r->head) ||
+	    get_str(o, "pr", &r->pr) ||
+	    get_str(o, "answered_head", &r->answered_head))
+		return AFK_EPARSE;
+	r->attempts = clamp(get_int(o, "attempts"), 0, 1000);
+	r->phase = clamp(get_int(o, "phase"), AFK_PHASE_DISPATCHED,
+	                 AFK_PHASE_DEPLOYED);
+	r->changed_at = get_int(o, "changed_at");
+	r->ci_since = get_int(o, "ci_since");
+	r->deploy_since = get_int(o, "deploy_since");
+	r->ci = clamp(get_int(o, "ci"), AFK_STATUS_NONE, AFK_STATUS_FAILURE);
+	r->deploy = clamp(get_int(o, "deploy"), AFK_STATUS_NONE,
+	                  AFK_STATUS_FAILURE);
+	r->turn_pending = get_int(o, "turn_pending") != 0;
+	r->status = clamp(get_int(o, "status"), AFK__RUN_ACTIVE,
+	                  AFK__RUN_ESCALATED);
+	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_AGENT_GONE);
+	r->notify_pending = get_int(o, "notify_pending") != 0;
+	r->generation = clamp(get_int(o, "generation"), 1,
+	                      AFK__GENERATION_MAX);
+	if ((rc = get_strv(o, "failing", &r->failing)) != AFK_OK ||
+	    (rc = get_strv(o, "failing_urls", &r->failing_urls)) != AFK_OK)
+		return rc;
+	/* one address per check: pad a record that lost some */
+	for (i = r->failing_urls.n; i < r->failing.n; i++)
+		if (afk__strv_push(&r->failing_urls, ""))
+			return AFK_ENOMEM;
+	return AFK_OK;
+}
+
+int afk__record_parse(const char *body, afk__record *r)
+{
+	const char *start, *end;
+	json_t *o;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	start = body ? strstr(body, AFK__RECORD_MARKER) : NULL;
+	if (start == NULL)
+		return AFK_EPARSE;
+	start += strlen(AFK__RECORD_MARKER);
+	end = strstr(start, "-->");
+	if (end == NULL)
+		return AFK_EPARSE;
+	o = json_loadb(start, (size_t)(end - start), 0, NULL);
+	if (o == NULL)
+		return AFK_EPARSE;
+	rc = from_json(o, r);
+	json_decref(o);
+	if (rc)
+		afk__record_clear(r);
+	return rc;
+}
+
+/* --- rendering -------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *to_json(const afk__record *r)
+{
+	json_t *o = json_object(), *failing = json_array(), *urls = json_array();
+	size_t i;
+	int bad = o == NULL || failing == NULL || urls == NULL;
+
+	for (i = 0; !bad && i < r->failing.n; i++)
+		bad = json_array_append_new(failing, json_string(r->failing.v[i]));
+	for (i = 0; !bad && i < r->failing_urls.n; i++)
+		bad = json_array_append_new(urls,
+		                            json_string(r->failing_urls.v[i]));
+	bad = bad ||
+	      json_object_set_new(o, "thread", json_string(r->thread)) ||
+	      json_object_set_new(o, "attempts", json_integer(r->attempts)) ||
+	      json_object_set_new(o, "phase", json_integer(r->phase)) ||
+	      json_object_set_new(o, "changed_at", json_integer(r->changed_at)) ||
+	      json_object_set_new(o, "ci_since", json_integer(r->ci_since)) ||
+	      json_object_set_new(o, "deploy_since",
+	                          json_integer(r->deploy_since)) ||
+	      json_object_set_new(o, "ci", json_integer(r->ci)) ||
+	      json_object_set_new(o, "deploy", json_integer(r->deploy)) ||
+	      json_object_set_new(o, "head", str_or_null(r->head)) ||
+	      (r->pr != NULL &&
+	       json_object_set_new(o, "pr", json_string(r->pr))) ||
+	      json_object_set_new(o, "answered_head",
+	                          str_or_null(r->answered_head)) ||
+	      json_object_set(o, "failing", failing) ||
+	      json_object_set(o, "failing_urls", urls) ||
+	      json_object_set_new(o, "turn_pending",
+	                          json_integer(r->turn_pending)) ||
+	      json_object_set_new(o, "status", json_integer(r->status)) ||
+	      json_object_set_new(o, "reason", json_integer(r->reason)) ||
+	      json_object_set_new(o, "notify_pending",
+	                          json_integer(r->notify_pending)) ||
+	      /* only past the first: a first run's record reads as it did
+	       * before generations were kept */
+	      (r->generation > 1 &&
+	       json_object_set_new(o, "generation",
+	                           json_integer(r->generation)));
+	json_decref(failing);
+	json_decref(urls);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The record as one line of JSON that cannot end the HTML comment it
+ * sits in: "--" can only occur inside a JSON string, where "-\u002d"
+ * reads back the same. */
+static char *record_line(const afk__record *r)
+{
+	json_t *o = to_json(r);
+	char *text, *out, *p;
+	size_t n, dashes = 0;
+
+	if (o == NULL)
+		return NULL;
+	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	if (text == NULL)
+		return NULL;
+	n = strlen(text);
+	for (p = text; (p = strstr(p, "--")) != NULL; p++)
+		dashes++;
+	out = malloc(n + dashes * 5 + 1);
+	if (out != NULL) {
+		char *w = out;
+
+		for (p = text; *p; p++) {
+			if (p[0] == '-' && p[1] == '-') {
+				memcpy(w, "-\\u002d", 7);
+				w += 7;
+				p++;
+			} else {
+				*w++ = *p;
+			}
+		}
+		*w = '\0';
+	}
+	free(text);
+	return out;
+}
+
+static const char *const phase_names[] = {
+	"dispatched", "tests red", "green", "pushed", "CI green", "deployed"
+};
+
+const char *afk__escalation_str(int reason)
+{
+	switch (reason) {
+	case AFK_ESCALATE_AGENT_FAILED:
+		return "the agent failed";
+	case AFK_ESCALATE_AGENT_STOPPED:
+		return "the agent stopped without delivering";
+	case AFK_ESCALATE_AGENT_WAITING:
+		return "the agent waits on a human";
+	case AFK_ESCALATE_STALLED:
+		return "no progress before the deadline";
+	case AFK_ESCALATE_CI_FAILED:
+		return "CI still failing after the last fix-forward";
+	case AFK_ESCALATE_DEPLOY_FAILED:
+		return "deploy still failing after the last fix-forward";
+	case AFK_ESCALATE_CI_TIMEOUT:
+		return "CI pending past its deadline";
+	case AFK_ESCALATE_DEPLOY_TIMEOUT:
+		return "deploy pending past its deadline";
+	case AFK_ESCALATE_NO_RECORD:
+		return "in progress without a run record";
+	case AFK_ESCALATE_AGENT_GONE:
+		return "the agent thread is gone";
+	default:
+		return "unknown reason";
+	}
+}
+
+/* Appends to a heap string; on failure frees it and returns NULL. */
+static char *cat(char *s, const char *add)
+{
+	size_t a = strlen(s), b = strlen(add);
+	char *t = realloc(s, a + b + 1);
+
+	if (t == NULL) {
+		free(s);
+		return NULL;
+	}
+	memcpy(t + a, add, b + 1);
+	return t;
+}
+
+static char *status_line(const afk__record *r)
+{
+	switch (r->status) {
+	case AFK__RUN_CLOSED:
+		return afk__aprintf("**Done**: delivered; the issue is closed.\n");
+	case AFK__RUN_ESCALATED:
+		return afk__aprintf("**Needs a human**: %s.\n",
+		                    afk__escalation_str(r->reason));
+	default:
+		return afk__aprintf("Status: in progress.\n");
+	}
+}
+
+char *afk__checklist_render(const afk__record *r, const char *repo,
+                            long number, int deploy_stage, int budget)
+{
+	int last = deploy_stage ? AFK_PHASE_DEPLOYED : AFK_PHASE_CI;
+	char *line = record_line(r), *s, *part;
+	int k;
+	size_t i;
+
+	if (line == NULL)
+		return NULL;
+	if (r->generation > 1)
+		s = afk__aprintf("%s %s -->\n### afk: %s#%ld (run %d)\n\n",
+		                 AFK__RECORD_MARKER, line, repo, number,
+		                 r->generation);
+	else
+		s = afk__aprintf("%s %s -->\n### afk: %s#%ld\n\n",
+		                 AFK__RECORD_MARKER, line, repo, number);
+	free(line);
+	for (k = AFK_PHASE_DISPATCHED; s != NULL && k <= last; k++) {
+		int named = k == 0 && r->thread && r->thread[0];
+
+		part = afk__aprintf("- [%c] %s%s%s%s\n",
+		                    k <= r->phase ? 'x' : ' ', phase_names[k],
+		                    named ? " (agent thread `" : "",
+		                    named ? r->thread : "", named ? "`)" : "");
+		s = part ? cat(s, part) : (free(s), NULL);
+		free(part);
+	}
+	if (s == NULL)
+		return NULL;
+	part = afk__aprintf("\nFix-forward attempts: %d of %d", r->attempts,
+	                    budget);
+	s = part ? cat(s, part) : (free(s), NULL);
+	free(part);
+	for (i = 0; s != NULL && i < r->failing.n; i++) {
+		s = cat(s, i == 0 ? " (failing: " : ", ");
+		if (s)
+			s = cat(s, r->failing.v[i]);
+		if (s && i + 1 == r->failing.n)
+			s = cat(s, ")");
+	}
+	if (s)
+		s = cat(s, ".\n");
+	/* Which pull request decides the run: a person can check that it
+	 * is the agent's own. */
+	if (s && r->pr != NULL) {
+		s = cat(s, "Pull request: ");
+		if (s)
+			s = cat(s, r->pr);
+		if (s)
+			s = cat(s, ".\n");
+	}
+	part = s ? status_line(r) : NULL;
+	s = part ? cat(s, part) : (free(s), NULL);
+	free(part);
+	return s;
+}

@@ -1,0 +1,73 @@
+/*
+ * lib/core/checklist.h - the run's record and the progress checklist that
+ * carries it.  Internal, pure.
+ *
+ * Ticks keep no state: what the watch tick must remember of a run lives
+ * in the one comment the library owns on the issue, as JSON in a hidden
+ * HTML comment on its first line, followed by the checklist a person
+ * reads.  The tracker finds that comment by the marker and edits it in
+ * place.
+ */
+#ifndef AFK_LIB_CHECKLIST_H
+#define AFK_LIB_CHECKLIST_H
+
+#include "core/util.h"
+
+/* Finds the comment: the text every record starts with. */
+#define AFK__RECORD_MARKER "<!-- afk-run:"
+
+/* The highest generation of an issue's runs: a record holding more was
+ * edited by hand, and is read as this. */
+#define AFK__GENERATION_MAX 1000000
+
+/* A run that is CLOSED or ESCALATED is over: the issue made ready again
+ * starts the next generation, with a fresh agent thread. */
+enum afk__run_status {
+	AFK__RUN_ACTIVE = 0,
+	AFK__RUN_CLOSED = 1,     /* closing: close the issue, drop the lock */
+	AFK__RUN_ESCALATED = 2   /* escalating: relabel, notify, drop the lock */
+};
+
+typedef struct afk__record {
+	char *thread;           /* the agent's thread id; "" when unknown */
+	int attempts;           /* fix-forwards used */
+	int phase;              /* AFK_PHASE_* the checklist shows */
+	long long changed_at;   /* last progress; 0: no watch tick saw it yet */
+	long long ci_since;     /* when CI went pending */
+	long long deploy_since; /* when the deploy went pending */
+	int ci;                 /* AFK_STATUS_* last seen */
+	int deploy;             /* AFK_STATUS_* last seen */
+	char *head;             /* the PR head last seen, or NULL */
+	char *pr;               /* which PR that is, "#N (author, branch B)",
+	                           or NULL */
+	char *answered_head;    /* the head the last fix-forward answered */
+	afk__strv failing;      /* failing checks last seen */
+	afk__strv failing_urls; /* their addresses, "" when none */
+	int turn_pending;       /* a fix-forward recorded, its turn not sent */
+	int status;             /* enum afk__run_status */
+	int reason;             /* AFK_ESCALATE_* when escalated */
+	int notify_pending;     /* escalated, the human not told yet */
+	int generation;         /* which run of the issue this is, from 1
+	                           (a record without one is of the first);
+	                           0 reads as 1 */
+} afk__record;
+
+void afk__record_clear(afk__record *r);
+/* A deep copy; AFK_ENOMEM leaves dst untouched. */
+int afk__record_copy(afk__record *dst, const afk__record *src);
+/* Replaces *field by a copy of value (NULL allowed). */
+int afk__record_set_str(char **field, const char *value);
+
+/* Reads the record out of a comment body.  AFK_EPARSE when body has no
+ * marker or its JSON is malformed; *r is then left cleared. */
+int afk__record_parse(const char *body, afk__record *r);
+
+/* The whole comment body for r: the hidden record line, then the
+ * checklist.  NULL when memory ran out; the caller frees it. */
+char *afk__checklist_render(const afk__record *r, const char *repo,
+                            long number, int deploy_stage, int budget);
+
+/* A static English phrase for an AFK_ESCALATE_* reason. */
+const char *afk__escalation_str(int reason);
+
+#endif

@@ -1,0 +1,2930 @@
+/*
+ * lib/core/config.c - the configuration handle: keys, validation, loading.
+ *
+ * Every way in (a file, a string, afk_config_set(), the environment)
+ * applies its values to a copy of the configuration and swaps the copy in
+ * only when all of them passed, so a refusal never leaves half a change.
+ * Each key is one row of the table at the bottom of the key section: its
+ * name, the function that validates and sets it from JSON, and the one
+ * that renders it back as JSON.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "core/config.h"
+#include "net/http.h"
+#include "core/jsonpos.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define LABEL_MAX 50                   /* bytes; GitHub's label limit */
+#define PREAMBLE_MAX (64 * 1024)       /* bytes of a preamble file */
+#define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of a configuration file */
+#define DEFAULT_STATE_DIR "afk-runs"
+#define DEFAULT_BUDGET 2               /* fix-forwards per run */
+#define BUDGET_MAX 100
+#define DEFAULT_STALL_TIMEOUT 7200     /* seconds */
+#define DEFAULT_CI_TIMEOUT 3600
+#define DEFAULT_DEPLOY_TIMEOUT 3600
+#define TIMEOUT_MAX 31536000           /* seconds: a year */
+#define HTTP_PER_HOST 4                /* the "http" key's defaults ... */
+#define HTTP_CONNECT_TIMEOUT 10        /* seconds */
+#define HTTP_TIMEOUT 30                /* seconds */
+#define HTTP_MAX_BODY (8LL * 1024 * 1024)
+#define HTTP_MAX_PAGES 10
+#define HTTP_RATE_RESERVE 50
+#define HTTP_PER_HOST_MAX 64           /* ... and its limits */
+#define HTTP_CONNECT_TIMEOUT_MAX 600
+#define HTTP_TIMEOUT_MAX 3600
+#define HTTP_MAX_BODY_MIN 1024LL
+#define HTTP_MAX_BODY_MAX (256LL * 1024 * 1024)
+#define HTTP_MAX_PAGES_MAX 1000
+#define HTTP_RATE_RESERVE_MAX 1000000
+#define PATH_DEPTH 4                   /* agent.command[i] is the deepest */
+#define QUOTE_SHORT 96                 /* a quoted value in a message */
+#define QUOTE_LONG 320                 /* a quoted path in a message */
+
+#if defined(__GNUC__)
+#define AFK__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AFK__PRINTF(f, a)
+#endif
+
+/* Where the values being applied come from: what an error message names
+ * and what a relative path is taken from. */
+typedef struct cfg_ctx {
+	const char *source;  /* file path or "<string>"; NULL: no location */
+	const char *text;    /* the JSON text lines are found in */
+	const char *dir;     /* relative paths' base; NULL or "": the cwd */
+	afk__jsonpos_step path[PATH_DEPTH];  /* the value being checked */
+	size_t depth;
+	unsigned long set_keys;  /* bit i: table key i was set */
+	char *errbuf;            /* AFK__ERRMSG_SIZE bytes */
+} cfg_ctx;
+
+/* --- messages -------------------------------------------------------- */
+
+/* Writes s into dst (size bytes) quoted, with quotes, backslashes and
+ * control characters escaped and anything past about size - 32 bytes cut
+ * to "...", so that a hostile value can neither flood a message nor put a
+ * terminal escape into a log.  A cut never splits a UTF-8 sequence of a
+ * valid string. */
+static void quote(char *dst, size_t size, const char *s)
+{
+	size_t o = 0, limit = size - 32;
+	unsigned char c;
+
+	dst[o++] = '"';
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (o >= limit && ((c & 0xC0) != 0x80 || o >= limit + 8)) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7F) {
+			snprintf(dst + o, 7, "\\u%04x", (unsigned)c);
+			o += 6;
+		} else {
+			dst[o++] = (char)c;
+		}
+	}
+	dst[o++] = '"';
+	dst[o] = '\0';
+}
+
+/* The path of the value being checked, kept for messages and lines; key
+ * must outlive the check (table names and jansson's keys do).  Past
+ * PATH_DEPTH steps are counted but not kept. */
+static void push_key(cfg_ctx *cx, const char *key)
+{
+	if (cx->depth < PATH_DEPTH) {
+		cx->path[cx->depth].key = key;
+		cx->path[cx->depth].index = 0;
+	}
+	cx->depth++;
+}
+
+static void push_index(cfg_ctx *cx, size_t index)
+{
+	if (cx->depth < PATH_DEPTH) {
+		cx->path[cx->depth].key = NULL;
+		cx->path[cx->depth].index = index;
+	}
+	cx->depth++;
+}
+
+static void pop(cfg_ctx *cx)
+{
+	cx->depth--;
+}
+
+static size_t path_depth(const cfg_ctx *cx)
+{
+	return cx->depth < PATH_DEPTH ? cx->depth : PATH_DEPTH;
+}
+
+/* Writes "source:line: " for the value being checked, or "" when the
+ * values did not come from a text. */
+static void locate(const cfg_ctx *cx, char *buf, size_t size)
+{
+	size_t line;
+
+	buf[0] = '\0';
+	if (cx->source == NULL)
+		return;
+	line = afk__jsonpos_line(cx->text, cx->path, path_depth(cx));
+	snprintf(buf, size, "%s:%zu: ", cx->source, line);
+}
+
+/* Writes the path as a reader names it: allowlist[1], tracker.kind. */
+static void name_path(const cfg_ctx *cx, char *buf, size_t size)
+{
+	size_t i, o = 0, n = path_depth(cx);
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && o < size; i++) {
+		if (cx->path[i].key != NULL)
+			w = snprintf(buf + o, size - o, "%s%s", i ? "." : "",
+			             cx->path[i].key);
+		else
+			w = snprintf(buf + o, size - o, "[%zu]",
+			             cx->path[i].index);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* Records "source:line: path: message" on the handle being changed.
+ * Returns AFK_ECONFIG, so a refusal is one statement. */
+static int vrefuse(cfg_ctx *cx, int with_path, const char *fmt, va_list ap)
+{
+	char msg[AFK__ERRMSG_SIZE];
+	char where[AFK__ERRMSG_SIZE / 2];
+	char path[AFK__ERRMSG_SIZE / 2];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	locate(cx, where, sizeof(where));
+	if (with_path)
+		name_path(cx, path, sizeof(path));
+	else
+		path[0] = '\0';
+	afk__errf(cx->errbuf, "%s%s%s%s", where, path, path[0] ? ": " : "",
+	          msg);
+	return AFK_ECONFIG;
+}
+
+static int refuse(cfg_ctx *cx, const char *fmt, ...) AFK__PRINTF(2, 3);
+static int refuse(cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrefuse(cx, 1, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* As refuse(), without the path: for messages that quote it themselves. */
+static int refuse_bare(cfg_ctx *cx, const char *fmt, ...) AFK__PRINTF(2, 3);
+static int refuse_bare(cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrefuse(cx, 0, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int nomem(cfg_ctx *cx)
+{
+	afk__errf(cx->errbuf, "out of memory");
+	return AFK_ENOMEM;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+static int wrong_type(cfg_ctx *cx, const json_t *v, const char *expected)
+{
+	return refuse(cx, "expected %s, got %s", expected, type_name(v));
+}
+
+/* --- character rules ------------------------------------------------- */
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+	       c == '\r';
+}
+
+static int is_control(char c)
+{
+	return (unsigned char)c < 0x20 || c == 0x7F;
+}
+
+static int has_space(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (is_space(*s))
+			return 1;
+	return 0;
+}
+
+static int has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (is_control(*s))
+			return 1;
+	return 0;
+}
+
+static int is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* ASCII case-insensitive equality: GitHub treats "Ready" and "ready" as
+ * one label, so two labels differing only in case would collide; the
+ * environment's words are compared the same way. */
+static int same_ascii(const char *a, const char *b)
+{
+	char x, y;
+
+	for (;; a++, b++) {
+		x = (*a >= 'A' && *a <= 'Z') ? (char)(*a - 'A' + 'a') : *a;
+		y = (*b >= 'A' && *b <= 'Z') ? (char)(*b - 'A' + 'a') : *b;
+		if (x != y)
+			return 0;
+		if (x == '\0')
+			return 1;
+	}
+}
+
+/* Why the n bytes at part cannot be one half of a repository name, or
+ * NULL; owner tells which half it is, for the message. */
+static const char *repo_part_problem(const char *part, size_t n, int owner)
+{
+	size_t i;
+
+	if (n == 0)
+		return owner ? "the owner is empty" : "the name is empty";
+	for (i = 0; i < n; i++)
+		if (!is_name_char(part[i]))
+			return "only letters, digits, '.', '_', '-' and one '/' "
+			       "are allowed";
+	if ((n == 1 && part[0] == '.') ||
+	    (n == 2 && part[0] == '.' && part[1] == '.'))
+		return "\".\" and \"..\" are not names";
+	return NULL;
+}
+
+/* Why repo is not an exact repository name, or NULL when it is.  Wildcards
+ * get their own reason: an allowlist is a list of repositories, never a
+ * pattern, and whoever wrote one should learn that rather than "bad
+ * character". */
+static const char *repo_problem(const char *repo)
+{
+	const char *slash, *why;
+
+	if (repo[0] == '\0')
+		return "it is empty";
+	if (strpbrk(repo, "*?[]{}!") != NULL)
+		return "wildcards and patterns are refused";
+	if (has_space(repo))
+		return "whitespace is refused";
+	slash = strchr(repo, '/');
+	if (slash == NULL)
+		return repo_part_problem(repo, strlen(repo), 0);
+	if (strchr(slash + 1, '/') != NULL)
+		return "more than one '/'";
+	why = repo_part_problem(repo, (size_t)(slash - repo), 1);
+	if (why == NULL)
+		why = repo_part_problem(slash + 1, strlen(slash + 1), 0);
+	return why;
+}
+
+int afk__config_check_repo(const char *repo, char *errbuf)
+{
+	char q[QUOTE_SHORT];
+	const char *why;
+
+	if (repo == NULL) {
+		afk__errf(errbuf, "NULL is not a repository name");
+		return AFK_ECONFIG;
+	}
+	why = repo_problem(repo);
+	if (why == NULL)
+		return AFK_OK;
+	quote(q, sizeof(q), repo);
+	afk__errf(errbuf, "%s is not a repository name: %s", q, why);
+	return AFK_ECONFIG;
+}
+
+/* Why s cannot be a label, or NULL. */
+static const char *label_problem(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return "a label cannot be empty";
+	if (n > LABEL_MAX)
+		return "longer than 50 bytes (GitHub's limit for a label)";
+	if (has_control(s))
+		return "control characters are refused";
+	if (is_space(s[0]) || is_space(s[n - 1]))
+		return "leading or trailing whitespace is refused";
+	return NULL;
+}
+
+/* --- paths ----------------------------------------------------------- */
+
+/* The current directory in a heap string (the caller's), or NULL with
+ * errno set. */
+static char *current_dir(void)
+{
+	size_t size = 256;
+	char *buf, *bigger;
+
+	buf = malloc(size);
+	while (buf != NULL && getcwd(buf, size) == NULL) {
+		if (errno != ERANGE || size > SIZE_MAX / 2) {
+			free(buf);
+			return NULL;
+		}
+		size *= 2;
+		bigger = realloc(buf, size);
+		if (bigger == NULL)
+			free(buf);
+		buf = bigger;
+	}
+	if (buf == NULL)
+		errno = ENOMEM;
+	return buf;
+}
+
+/* Drops leading "./" steps, which only make a joined path harder to
+ * read. */
+static const char *skip_dot_slash(const char *p)
+{
+	while (p[0] == '.' && p[1] == '/') {
+		p += 2;
+		while (*p == '/')
+			p++;
+	}
+	return p;
+}
+
+/* base joined to the relative path rel, in a heap string (the caller's);
+ * NULL on failure. */
+static char *join(const char *base, const char *rel)
+{
+	size_t n = strlen(base);
+
+	rel = skip_dot_slash(rel);
+	if (rel[0] == '\0' || strcmp(rel, ".") == 0)
+		return afk__strdup(base);
+	return afk__aprintf("%s%s%s", base,
+	                    n > 0 && base[n - 1] == '/' ? "" : "/", rel);
+}
+
+/* The absolute directory relative paths are taken from, in a heap string
+ * (the caller's); NULL with errno set. */
+static char *base_dir(const cfg_ctx *cx)
+{
+	char *cwd, *dir;
+
+	if (cx->dir != NULL && cx->dir[0] == '/')
+		return afk__strdup(cx->dir);
+	cwd = current_dir();
+	if (cwd == NULL || cx->dir == NULL || cx->dir[0] == '\0')
+		return cwd;
+	dir = join(cwd, cx->dir);
+	free(cwd);
+	if (dir == NULL)
+		errno = ENOMEM;
+	return dir;
+}
+
+/* Stores in *out (the caller's) path made absolute against the base
+ * directory: the command agent runs in a directory of its own, where a
+ * relative path would name something else. */
+static int resolve(cfg_ctx *cx, const char *path, char **out)
+{
+	char q[QUOTE_LONG];
+	char *base;
+
+	if (path[0] == '/') {
+		*out = afk__strdup(path);
+		return *out != NULL ? AFK_OK : nomem(cx);
+	}
+	base = base_dir(cx);
+	if (base == NULL) {
+		if (errno == ENOMEM)
+			return nomem(cx);
+		quote(q, sizeof(q), path);
+		refuse(cx, "cannot make %s absolute: %s", q, strerror(errno));
+		return AFK_EIO;
+	}
+	*out = join(base, path);
+	free(base);
+	return *out != NULL ? AFK_OK : nomem(cx);
+}
+
+/* What errno-or-NOT_REGULAR err says of a file that cannot be read. */
+#define NOT_REGULAR (-1)
+static const char *read_error(int err)
+{
+	return err == NOT_REGULAR ? "not a regular file" : strerror(err);
+}
+
+/* Opens the file at path for reading, only when it is a regular file: a
+ * FIFO would block the load until someone writes to it, maybe forever
+ * (O_NONBLOCK, left on, does nothing to a regular file).  Returns the
+ * stream, or NULL with errno an errno value or NOT_REGULAR. */
+static FILE *open_regular(const char *path)
+{
+	struct stat st;
+	FILE *f = NULL;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0)
+		err = errno;
+	else if (S_ISDIR(st.st_mode))
+		err = EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		err = NOT_REGULAR;
+	else if ((f = fdopen(fd, "rb")) == NULL)
+		err = errno;
+	if (f == NULL)
+		close(fd);
+	errno = err;
+	return f;
+}
+
+/* Reads at most max + 1 bytes of the file at path into a NUL-terminated
+ * heap buffer (*out, the caller's; *len bytes before the NUL), so that a
+ * caller can refuse a file longer than max without reading all of it.
+ * Returns 0, AFK_EIO with errno set (an errno value or NOT_REGULAR, for
+ * read_error()), or AFK_ENOMEM. */
+static int slurp(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t n = 0, cap = 0, want, got;
+	int rc = AFK_OK, err = 0;
+
+	f = open_regular(path);
+	if (f == NULL)
+		return AFK_EIO;
+	for (;;) {
+		if (afk__grow((void **)&buf, &cap, n, 4097, 1)) {
+			rc = AFK_ENOMEM;
+			break;
+		}
+		want = cap - n - 1;
+		if (want > max + 1 - n)
+			want = max + 1 - n;
+		got = fread(buf + n, 1, want, f);
+		n += got;
+		if (got < want) {
+			if (ferror(f)) {
+				err = errno ? errno : EIO;
+				rc = AFK_EIO;
+			}
+			break;
+		}
+		if (n > max)
+			break;
+	}
+	fclose(f);
+	if (rc != AFK_OK) {
+		free(buf);
+		errno = err;
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return AFK_OK;
+}
+
+/* Reads the preamble file at the absolute path into *text (the
+ * caller's), refusing what cannot be a prompt's preamble. */
+static int read_preamble(cfg_ctx *cx, const char *path, char **text)
+{
+	char q[QUOTE_LONG];
+	size_t len;
+	int rc;
+
+	quote(q, sizeof(q), path);
+	rc = slurp(path, PREAMBLE_MAX, text, &len);
+	if (rc == AFK_ENOMEM)
+		return nomem(cx);
+	if (rc != AFK_OK)
+		return refuse(cx, "cannot read %s: %s", q, read_error(errno));
+	if (len == 0)
+		rc = refuse(cx, "%s is empty", q);
+	else if (len > PREAMBLE_MAX)
+		rc = refuse(cx, "%s is larger than 64 KiB", q);
+	else if (memchr(*text, '\0', len) != NULL)
+		rc = refuse(cx, "%s contains a NUL byte", q);
+	if (rc != AFK_OK) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
+/* --- the configuration's fields -------------------------------------- */
+
+static void clear_agent_t3(afk_config *c);
+static void clear_notifier_slack(afk_config *c);
+static void clear_github(char **api, char **env, char **file);
+static void clear_ci_forge(afk_config *c);
+
+/* Frees every setting of c and leaves them empty; the message stays. */
+static void config_clear(afk_config *c)
+{
+	afk__strv_clear(&c->allowlist);
+	free(c->ready_label);
+	free(c->in_progress_label);
+	free(c->human_label);
+	afk__strv_clear(&c->trusted_users);
+	free(c->preamble_file);
+	free(c->preamble);
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
+	free(c->agent_state_dir);
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
+	free(c->notifier_kind);
+	free(c->notifier_path);
+	clear_agent_t3(c);
+	clear_notifier_slack(c);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	clear_ci_forge(c);
+	free(c->http_etag_cache);
+	c->http_etag_cache = NULL;
+	afk__strv_clear(&c->members);
+	c->ready_label = c->in_progress_label = c->human_label = NULL;
+	c->preamble_file = c->preamble = NULL;
+	c->tracker_kind = c->tracker_path = NULL;
+	c->agent_kind = c->agent_state_dir = NULL;
+	c->ci_kind = c->notifier_kind = c->notifier_path = NULL;
+}
+
+/* Replaces *dst by a copy of src (either may be NULL); 0 or -1. */
+static int dup_into(char **dst, const char *src)
+{
+	char *d = afk__strdup(src);
+
+	if (src != NULL && d == NULL)
+		return -1;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+/* Fills the zeroed *dst with a deep copy of src's settings, the aside
+ * copy a change is made on.  AFK_ENOMEM leaves dst empty. */
+static int config_copy(afk_config *dst, const afk_config *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->kill_switch = src->kill_switch;
+	dst->fix_forward_budget = src->fix_forward_budget;
+	dst->deploy_stage = src->deploy_stage;
+	dst->trust_writers = src->trust_writers;
+	dst->stall_timeout = src->stall_timeout;
+	dst->ci_timeout = src->ci_timeout;
+	dst->deploy_timeout = src->deploy_timeout;
+	dst->http_per_host = src->http_per_host;
+	dst->http_connect_timeout = src->http_connect_timeout;
+	dst->http_timeout = src->http_timeout;
+	dst->http_max_body = src->http_max_body;
+	dst->http_max_pages = src->http_max_pages;
+	dst->http_rate_reserve = src->http_rate_reserve;
+	dst->agent_max_prompt = src->agent_max_prompt;
+	if (afk__strv_copy(&dst->allowlist, &src->allowlist) ||
+	    dup_into(&dst->ready_label, src->ready_label) ||
+	    dup_into(&dst->in_progress_label, src->in_progress_label) ||
+	    dup_into(&dst->human_label, src->human_label) ||
+	    afk__strv_copy(&dst->trusted_users, &src->trusted_users) ||
+	    dup_into(&dst->preamble_file, src->preamble_file) ||
+	    dup_into(&dst->preamble, src->preamble) ||
+	    dup_into(&dst->tracker_kind, src->tracker_kind) ||
+	    dup_into(&dst->tracker_path, src->tracker_path) ||
+	    dup_into(&dst->agent_kind, src->agent_kind) ||
+	    afk__strv_copy(&dst->agent_command, &src->agent_command) ||
+	    afk__strv_copy(&dst->agent_env, &src->agent_env) ||
+	    dup_into(&dst->agent_state_dir, src->agent_state_dir) ||
+	    dup_into(&dst->ci_kind, src->ci_kind) ||
+	    afk__strv_copy(&dst->ci_command, &src->ci_command) ||
+	    afk__strv_copy(&dst->ci_env, &src->ci_env) ||
+	    dup_into(&dst->notifier_kind, src->notifier_kind) ||
+	    dup_into(&dst->notifier_path, src->notifier_path) ||
+	    dup_into(&dst->agent_url, src->agent_url) ||
+	    dup_into(&dst->agent_token_env, src->agent_token_env) ||
+	    dup_into(&dst->agent_token_file, src->agent_token_file) ||
+	    dup_into(&dst->agent_project_id, src->agent_project_id) ||
+	    dup_into(&dst->agent_model, src->agent_model) ||
+	    dup_into(&dst->agent_instance_id, src->agent_instance_id) ||
+	    dup_into(&dst->notifier_webhook_env, src->notifier_webhook_env) ||
+	    dup_into(&dst->notifier_webhook_file, src->notifier_webhook_file) ||
+	    dup_into(&dst->tracker_api_url, src->tracker_api_url) ||
+	    dup_into(&dst->tracker_token_env, src->tracker_token_env) ||
+	    dup_into(&dst->tracker_token_file, src->tracker_token_file) ||
+	    dup_into(&dst->ci_api_url, src->ci_api_url) ||
+	    dup_into(&dst->ci_token_env, src->ci_token_env) ||
+	    dup_into(&dst->ci_token_file, src->ci_token_file) ||
+	    dup_into(&dst->ci_deploy_env, src->ci_deploy_env) ||
+	    afk__strv_copy(&dst->ci_agent_logins, &src->ci_agent_logins) ||
+	    dup_into(&dst->http_etag_cache, src->http_etag_cache) ||
+	    afk__strv_copy(&dst->members, &src->members)) {
+		config_clear(dst);
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+/* Moves the settings of the aside copy next into cfg, whose message
+ * stays: it is the handle's, not a setting. */
+static void config_commit(afk_config *cfg, afk_config *next)
+{
+	config_clear(cfg);
+	memcpy(next->errmsg, cfg->errmsg, sizeof(next->errmsg));
+	*cfg = *next;
+	memset(next, 0, sizeof(*next));
+}
+
+/* --- setters and getters, one per key -------------------------------- */
+
+/* A check of one element of a string array: 0 or a refusal. */
+typedef int (*item_check)(cfg_ctx *cx, const char *s);
+
+/* Stores in *out (emptied first; the caller's) the strings of the JSON
+ * array v, each passed through check; unique refuses a repeat. */
+static int strv_from_json(cfg_ctx *cx, json_t *v, item_check check,
+                          int unique, afk__strv *out)
+{
+	char q[QUOTE_SHORT];
+	const char *s;
+	json_t *item;
+	size_t i;
+	int rc = AFK_OK;
+
+	afk__strv_clear(out);
+	if (!json_is_array(v))
+		return wrong_type(cx, v, "an array of strings");
+	json_array_foreach(v, i, item) {
+		push_index(cx, i);
+		if (!json_is_string(item)) {
+			rc = wrong_type(cx, item, "a string");
+		} else {
+			s = json_string_value(item);
+			rc = check(cx, s);
+			if (rc == AFK_OK && unique && afk__strv_find(out, s) >= 0) {
+				quote(q, sizeof(q), s);
+				rc = refuse(cx, "%s is listed twice", q);
+			}
+			if (rc == AFK_OK && afk__strv_push(out, s))
+				rc = nomem(cx);
+		}
+		if (rc != AFK_OK)
+			break;
+		pop(cx);
+	}
+	if (rc != AFK_OK)
+		afk__strv_clear(out);
+	return rc;
+}
+
+static int check_repo_item(cfg_ctx *cx, const char *s)
+{
+	char why[AFK__ERRMSG_SIZE];
+
+	if (afk__config_check_repo(s, why) != AFK_OK)
+		return refuse(cx, "%s", why);
+	return AFK_OK;
+}
+
+static int check_user_item(cfg_ctx *cx, const char *s)
+{
+	char q[QUOTE_SHORT];
+
+	quote(q, sizeof(q), s);
+	if (s[0] == '\0')
+		return refuse(cx, "a login cannot be empty");
+	if (has_control(s))
+		return refuse(cx, "%s: control characters are refused", q);
+	if (has_space(s))
+		return refuse(cx, "%s: whitespace is refused", q);
+	return AFK_OK;
+}
+
+static int check_arg_item(cfg_ctx *cx, const char *s)
+{
+	if (s[0] == '\0')
+		return refuse(cx, "an argument cannot be empty");
+	return AFK_OK;
+}
+
+static json_t *strv_to_json(const afk__strv *v)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < v->n; i++) {
+		if (json_array_append_new(a, json_string(v->v[i]))) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+/* A boolean key's value into *dst. */
+static int bool_into(cfg_ctx *cx, json_t *v, int *dst)
+{
+	if (!json_is_boolean(v))
+		return wrong_type(cx, v, "a boolean");
+	*dst = json_is_true(v);
+	return AFK_OK;
+}
+
+static int set_kill_switch(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return bool_into(cx, v, &c->kill_switch);
+}
+
+static json_t *get_kill_switch(const afk_config *c)
+{
+	return json_boolean(c->kill_switch);
+}
+
+static int set_allowlist(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv list = {NULL, 0, 0};
+	int rc;
+
+	rc = strv_from_json(cx, v, check_repo_item, 1, &list);
+	if (rc != AFK_OK)
+		return rc;
+	afk__strv_clear(&c->allowlist);
+	c->allowlist = list;
+	return AFK_OK;
+}
+
+static json_t *get_allowlist(const afk_config *c)
+{
+	return strv_to_json(&c->allowlist);
+}
+
+/* Sets one of the three labels; that they differ is checked on the
+ * result (check_labels()), since a file may swap two of them. */
+static int set_label(char **field, json_t *v, cfg_ctx *cx)
+{
+	char q[QUOTE_SHORT];
+	const char *why;
+	char *s;
+
+	if (!json_is_string(v))
+		return wrong_type(cx, v, "a string");
+	why = label_problem(json_string_value(v));
+	if (why != NULL) {
+		quote(q, sizeof(q), json_string_value(v));
+		return refuse(cx, "%s: %s", q, why);
+	}
+	s = afk__strdup(json_string_value(v));
+	if (s == NULL)
+		return nomem(cx);
+	free(*field);
+	*field = s;
+	return AFK_OK;
+}
+
+static int set_ready_label(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return set_label(&c->ready_label, v, cx);
+}
+
+static int set_in_progress_label(afk_config *c, json_t *v,
+                                 cfg_ctx *cx)
+{
+	return set_label(&c->in_progress_label, v, cx);
+}
+
+static int set_human_label(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return set_label(&c->human_label, v, cx);
+}
+
+static json_t *get_ready_label(const afk_config *c)
+{
+	return json_string(c->ready_label);
+}
+
+static json_t *get_in_progress_label(const afk_config *c)
+{
+	return json_string(c->in_progress_label);
+}
+
+static json_t *get_human_label(const afk_config *c)
+{
+	return json_string(c->human_label);
+}
+
+static int set_trusted_users(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv users = {NULL, 0, 0};
+	int rc;
+
+	rc = strv_from_json(cx, v, check_user_item, 1, &users);
+	if (rc != AFK_OK)
+		return rc;
+	afk__strv_clear(&c->trusted_users);
+	c->trusted_users = users;
+	return AFK_OK;
+}
+
+static json_t *get_trusted_users(const afk_config *c)
+{
+	return strv_to_json(&c->trusted_users);
+}
+
+/* Reads the file right away: a missing or unreadable preamble is found
+ * when the configuration is loaded, not at the first dispatch. */
+static int set_preamble_file(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL, *text = NULL;
+	int rc;
+
+	if (json_is_null(v)) {
+		free(c->preamble_file);
+		free(c->preamble);
+		c->preamble_file = c->preamble = NULL;
+		return AFK_OK;
+	}
+	if (!json_is_string(v))
+		return wrong_type(cx, v, "a string or null");
+	if (json_string_value(v)[0] == '\0')
+		return refuse(cx, "a path cannot be empty");
+	rc = resolve(cx, json_string_value(v), &path);
+	if (rc == AFK_OK)
+		rc = read_preamble(cx, path, &text);
+	if (rc != AFK_OK) {
+		free(path);
+		return rc;
+	}
+	free(c->preamble_file);
+	free(c->preamble);
+	c->preamble_file = path;
+	c->preamble = text;
+	return AFK_OK;
+}
+
+static json_t *get_preamble_file(const afk_config *c)
+{
+	return string_or_null(c->preamble_file);
+}
+
+/* Stores in *out (the caller's) the absolute form of the path member
+ * name of object v; a missing member is refused when dflt is NULL, else
+ * dflt stands in for it. */
+static int path_member(cfg_ctx *cx, json_t *v, const char *name,
+                       const char *dflt, char **out)
+{
+	json_t *m = json_object_get(v, name);
+	const char *s = dflt;
+	int rc;
+
+	push_key(cx, name);
+	if (m == NULL && dflt == NULL)
+		rc = refuse(cx, "missing");
+	else if (m != NULL && !json_is_string(m))
+		rc = wrong_type(cx, m, "a string");
+	else if (m != NULL && json_string_value(m)[0] == '\0')
+		rc = refuse(cx, "a path cannot be empty");
+	else
+		rc = AFK_OK;
+	if (rc != AFK_OK)
+		return rc;
+	if (m != NULL)
+		s = json_string_value(m);
+	rc = resolve(cx, s, out);
+	if (rc == AFK_OK)
+		pop(cx);
+	return rc;
+}
+
+/* The "file" tracker: {"kind": "file", "path": ...}. */
+static int set_tracker_file(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL, *kind;
+	int rc;
+
+	rc = path_member(cx, v, "path", NULL, &path);
+	if (rc != AFK_OK)
+		return rc;
+	kind = afk__strdup("file");
+	if (kind == NULL) {
+		free(path);
+		return nomem(cx);
+	}
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	c->tracker_kind = kind;
+	c->tracker_path = path;
+	return AFK_OK;
+}
+
+/* Resolves argv[0] like a path only when it names one: a bare name is
+ * looked up in PATH when the agent runs. */
+static int resolve_command(cfg_ctx *cx, afk__strv *argv)
+{
+	char *abs;
+	int rc;
+
+	if (strchr(argv->v[0], '/') == NULL)
+		return AFK_OK;
+	push_index(cx, 0);
+	rc = resolve(cx, argv->v[0], &abs);
+	if (rc != AFK_OK)
+		return rc;
+	pop(cx);
+	free(argv->v[0]);
+	argv->v[0] = abs;
+	return AFK_OK;
+}
+
+/* Stores in *argv (the caller's) the required member "command" of
+ * object v: a non-empty array of non-empty strings, argv[0] resolved. */
+static int command_member(cfg_ctx *cx, json_t *v, afk__strv *argv)
+{
+	json_t *m = json_object_get(v, "command");
+	int rc;
+
+	push_key(cx, "command");
+	if (m == NULL)
+		return refuse(cx, "missing");
+	rc = strv_from_json(cx, m, check_arg_item, 0, argv);
+	if (rc == AFK_OK && argv->n == 0)
+		rc = refuse(cx, "the command cannot be empty");
+	if (rc == AFK_OK)
+		rc = resolve_command(cx, argv);
+	if (rc == AFK_OK)
+		pop(cx);
+	else
+		afk__strv_clear(argv);
+	return rc;
+}
+
+/* 1 when s is a name a variable of the environment can have in a
+ * shell: [A-Za-z_][A-Za-z0-9_]*. */
+static int is_var_name(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '_' || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= 'a' && *p <= 'z') || (p != s && *p >= '0' &&
+		                                 *p <= '9'))
+			continue;
+		return 0;
+	}
+	return p != s;
+}
+
+static int check_var_item(cfg_ctx *cx, const char *s)
+{
+	char q[QUOTE_SHORT];
+
+	if (s[0] == '\0')
+		return refuse(cx, "a variable's name cannot be empty");
+	quote(q, sizeof(q), s);
+	if (!is_var_name(s))
+		return refuse(cx, "%s is not an environment variable's name "
+		              "(letters, digits and '_', not starting with a "
+		              "digit)", q);
+	return AFK_OK;
+}
+
+/* Stores in *env (the caller's) the optional member "env" of object v:
+ * the names of the variables of ours a command gets beyond the minimal
+ * set, each once.  That none names a secret is checked on the result
+ * (check_env_secrets()): the secret may be configured after it. */
+static int env_member(cfg_ctx *cx, json_t *v, afk__strv *env)
+{
+	json_t *m = json_object_get(v, "env");
+	int rc;
+
+	if (m == NULL)
+		return AFK_OK;
+	push_key(cx, "env");
+	rc = strv_from_json(cx, m, check_var_item, 1, env);
+	if (rc == AFK_OK)
+		pop(cx);
+	return rc;
+}
+
+/* The "command" agent: {"kind": "command", "command": [...],
+ * "state_dir": ..., "env": [...]}. */
+static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv argv = {NULL, 0, 0}, env = {NULL, 0, 0};
+	char *state_dir = NULL, *kind = NULL;
+	int rc;
+
+	rc = command_member(cx, v, &argv);
+	if (rc == AFK_OK)
+		rc = path_member(cx, v, "state_dir", DEFAULT_STATE_DIR,
+		                 &state_dir);
+	if (rc == AFK_OK)
+		rc = env_member(cx, v, &env);
+	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK) {
+		afk__strv_clear(&argv);
+		afk__strv_clear(&env);
+		free(state_dir);
+		return rc;
+	}
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
+	free(c->agent_state_dir);
+	c->agent_kind = kind;
+	c->agent_command = argv;
+	c->agent_env = env;
+	c->agent_state_dir = state_dir;
+	return AFK_OK;
+}
+
+/* The "command" CI: {"kind": "command", "command": [...], "env":
+ * [...]}. */
+static int set_ci_command(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	afk__strv argv = {NULL, 0, 0}, env = {NULL, 0, 0};
+	char *kind = NULL;
+	int rc;
+
+	rc = command_member(cx, v, &argv);
+	if (rc == AFK_OK)
+		rc = env_member(cx, v, &env);
+	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK) {
+		afk__strv_clear(&argv);
+		afk__strv_clear(&env);
+		return rc;
+	}
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
+	clear_ci_forge(c);
+	c->ci_kind = kind;
+	c->ci_command = argv;
+	c->ci_env = env;
+	return AFK_OK;
+}
+
+/* Sets the notifier to kind with path (may be NULL), both taken over:
+ * freed here on failure. */
+static int take_notifier(afk_config *c, cfg_ctx *cx, const char *name,
+                         char *path)
+{
+	char *kind = afk__strdup(name);
+
+	if (kind == NULL) {
+		free(path);
+		return nomem(cx);
+	}
+	free(c->notifier_kind);
+	free(c->notifier_path);
+	clear_notifier_slack(c);
+	c->notifier_kind = kind;
+	c->notifier_path = path;
+	return AFK_OK;
+}
+
+/* The "stdout" notifier: {"kind": "stdout"}. */
+static int set_notifier_stdout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	(void)v;
+	return take_notifier(c, cx, "stdout", NULL);
+}
+
+/* The "file" notifier: {"kind": "file", "path": ...}. */
+static int set_notifier_file(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL;
+	int rc;
+
+	rc = path_member(cx, v, "path", NULL, &path);
+	if (rc != AFK_OK)
+		return rc;
+	return take_notifier(c, cx, "file", path);
+}
+
+/* --- the "t3" agent and the "slack" notifier ------------------------- */
+
+#define T3_MAX_PROMPT 100000           /* bytes of a prompt, by default */
+#define T3_MAX_PROMPT_MAX (16LL * 1024 * 1024)
+#define T3_INSTANCE_ID "codex"
+
+static int int_in_range(cfg_ctx *cx, json_t *v, long long lo, long long hi,
+                        long long *out);
+
+static void clear_agent_t3(afk_config *c)
+{
+	free(c->agent_url);
+	free(c->agent_token_env);
+	free(c->agent_token_file);
+	free(c->agent_project_id);
+	free(c->agent_model);
+	free(c->agent_instance_id);
+	c->agent_url = c->agent_token_env = c->agent_token_file = NULL;
+	c->agent_project_id = c->agent_model = c->agent_instance_id = NULL;
+	c->agent_max_prompt = 0;
+}
+
+static void clear_notifier_slack(afk_config *c)
+{
+	free(c->notifier_webhook_env);
+	free(c->notifier_webhook_file);
+	c->notifier_webhook_env = c->notifier_webhook_file = NULL;
+}
+
+/* Stores in *out (the caller's) a copy of the string member name of v:
+ * non-empty, without control characters.  An absent member is refused
+ * when dflt is NULL, else dflt is copied. */
+static int string_member(cfg_ctx *cx, json_t *v, const char *name,
+                         const char *dflt, char **out)
+{
+	json_t *m = json_object_get(v, name);
+	const char *s = dflt;
+
+	push_key(cx, name);
+	if (m == NULL && dflt == NULL)
+		return refuse(cx, "missing");
+	if (m != NULL && !json_is_string(m))
+		return wrong_type(cx, m, "a string");
+	if (m != NULL)
+		s = json_string_value(m);
+	if (s[0] == '\0')
+		return refuse(cx, "cannot be empty");
+	if (has_control(s))
+		return refuse(cx, "control characters are refused");
+	*out = afk__strdup(s);
+	if (*out == NULL)
+		return nomem(cx);
+	pop(cx);
+	return AFK_OK;
+}
+
+/* The member "url": http:// or https://, no whitespace; trailing '/'
+ * dropped.  What the HTTP layer would refuse on every request (plain
+ * http but to a loopback address, user:password) is refused here in its
+ * words, so that no configuration is valid that no tick could use; the
+ * layer checks again, for a host's own URLs. */
+static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
+{
+	const char *why;
+	size_t n;
+	int rc;
+
+	rc = string_member(cx, v, name, NULL, out);
+	if (rc != AFK_OK)
+		return rc;
+	push_key(cx, name);
+	if ((strncmp(*out, "https://", 8) != 0 &&
+	     strncmp(*out, "http://", 7) != 0) || has_space(*out)) {
+		free(*out);
+		*out = NULL;
+		return refuse(cx, "expected an http or https URL");
+	}
+	why = afk__url_check(*out);
+	if (why != NULL) {
+		free(*out);
+		*out = NULL;
+		if (why[0] == '\0')
+			return nomem(cx);
+		return refuse(cx, "%s", why);
+	}
+	n = strlen(*out);
+	while (n > 0 && (*out)[n - 1] == '/')
+		(*out)[--n] = '\0';
+	pop(cx);
+	return AFK_OK;
+}
+
+/* 1 when the n bytes at s are a token's shape: 20 or more letters and
+ * digits, both, of 12 distinct bytes or more - no variable's name, made
+ * of words, looks so. */
+static int random_run(const char *s, size_t n)
+{
+	unsigned char seen[256];
+	int alpha = 0, digit = 0, distinct = 0;
+	size_t i;
+
+	if (n < 20)
+		return 0;
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			digit = 1;
+		else
+			alpha = 1;
+		if (!seen[(unsigned char)s[i]]++)
+			distinct++;
+	}
+	return alpha && digit && distinct >= 12;
+}
+
+/* 1 when s, given where a variable's name (is_name) or a file's path
+ * belongs, is rather a credential pasted there: one that starts as
+ * GitHub's, GitLab's and Slack's tokens do, a URL (a webhook), or - for
+ * a name - a run of letters and digits with a random token's shape. */
+static int looks_like_secret(const char *s, int is_name)
+{
+	static const char *const prefixes[] = {
+		"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+		"glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glimt-",
+		"gloas-", "glcbt-", "glsoat-", "glagent-",
+		"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
+		"Bearer ", "bearer "
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
+		if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	if (strstr(s, "://") != NULL)
+		return 1;
+	while (is_name && *s != '\0') {
+		for (n = 0; (s[n] >= 'a' && s[n] <= 'z') ||
+		            (s[n] >= 'A' && s[n] <= 'Z') ||
+		            (s[n] >= '0' && s[n] <= '9'); n++)
+			;
+		if (random_run(s, n))
+			return 1;
+		s += n > 0 ? n : 1;
+	}
+	return 0;
+}
+
+/* A secret is named, never written: exactly one of the members env_name
+ * (an environment variable's name) and file_name (a path, resolved).  A
+ * credential pasted in either is refused without being quoted. */
+static int secret_member(cfg_ctx *cx, json_t *v, const char *env_name,
+                         const char *file_name, char **env, char **file)
+{
+	json_t *e = json_object_get(v, env_name);
+	json_t *f = json_object_get(v, file_name);
+	const char *s;
+	int rc;
+
+	*env = *file = NULL;
+	if ((e == NULL) == (f == NULL))
+		return refuse(cx, "exactly one of \"%s\" and \"%s\" is needed "
+		              "(the secret itself never goes in the "
+		              "configuration)", env_name, file_name);
+	if (f != NULL && json_is_string(f) &&
+	    looks_like_secret(json_string_value(f), 0)) {
+		push_key(cx, file_name);
+		return refuse(cx, "looks like a secret, not a file's path (name "
+		              "the file that holds it)");
+	}
+	if (f != NULL)
+		return path_member(cx, v, file_name, NULL, file);
+	if (json_is_string(e) && looks_like_secret(json_string_value(e), 1)) {
+		push_key(cx, env_name);
+		return refuse(cx, "looks like a secret, not a variable name "
+		              "(name the environment variable that holds it)");
+	}
+	rc = string_member(cx, v, env_name, NULL, env);
+	if (rc != AFK_OK)
+		return rc;
+	for (s = *env; *s != '\0'; s++) {
+		if (*s == '_' || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= 'a' && *s <= 'z') || (s != *env && *s >= '0' &&
+		                                 *s <= '9'))
+			continue;
+		free(*env);
+		*env = NULL;
+		push_key(cx, env_name);
+		return refuse(cx, "not an environment variable's name");
+	}
+	return AFK_OK;
+}
+
+/* The "t3" agent (T3 Code): {"kind": "t3", "url": ..., "token_env" or
+ * "token_file": ..., "project_id": ..., "model": ..., "instance_id":
+ * ..., "max_prompt": ...}. */
+static int set_agent_t3(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *url = NULL, *env = NULL, *file = NULL, *project = NULL;
+	char *model = NULL, *instance = NULL, *kind = NULL;
+	long long max = T3_MAX_PROMPT;
+	json_t *m = json_object_get(v, "max_prompt");
+	int rc;
+
+	rc = url_member(cx, v, "url", &url);
+	if (rc == AFK_OK)
+		rc = secret_member(cx, v, "token_env", "token_file", &env,
+		                   &file);
+	if (rc == AFK_OK)
+		rc = string_member(cx, v, "project_id", NULL, &project);
+	if (rc == AFK_OK)
+		rc = string_member(cx, v, "model", NULL, &model);
+	if (rc == AFK_OK)
+		rc = string_member(cx, v, "instance_id", T3_INSTANCE_ID,
+		                   &instance);
+	if (rc == AFK_OK && m != NULL) {
+		push_key(cx, "max_prompt");
+		rc = int_in_range(cx, m, 1, T3_MAX_PROMPT_MAX, &max);
+		if (rc == AFK_OK)
+			pop(cx);
+	}
+	if (rc == AFK_OK && (kind = afk__strdup("t3")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK) {
+		free(url);
+		free(env);
+		free(file);
+		free(project);
+		free(model);
+		free(instance);
+		return rc;
+	}
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
+	free(c->agent_state_dir);
+	c->agent_state_dir = NULL;
+	clear_agent_t3(c);
+	c->agent_kind = kind;
+	c->agent_url = url;
+	c->agent_token_env = env;
+	c->agent_token_file = file;
+	c->agent_project_id = project;
+	c->agent_model = model;
+	c->agent_instance_id = instance;
+	c->agent_max_prompt = max;
+	return AFK_OK;
+}
+
+/* The "slack" notifier: {"kind": "slack", "webhook_env" or
+ * "webhook_file": ...}; the webhook's URL is a secret. */
+static int set_notifier_slack(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *env = NULL, *file = NULL;
+	int rc;
+
+	rc = secret_member(cx, v, "webhook_env", "webhook_file", &env, &file);
+	if (rc == AFK_OK)
+		rc = take_notifier(c, cx, "slack", NULL);
+	if (rc != AFK_OK) {
+		free(env);
+		free(file);
+		return rc;
+	}
+	c->notifier_webhook_env = env;
+	c->notifier_webhook_file = file;
+	return AFK_OK;
+}
+
+/* --- the "github" tracker and CI ------------------------------------ */
+
+static void clear_github(char **api, char **env, char **file)
+{
+	free(*api);
+	free(*env);
+	free(*file);
+	*api = *env = *file = NULL;
+}
+
+/* The members of a "github" object: "api_url" (optional; NULL stands
+ * for https://api.github.com) and the token's source. */
+static int github_members(cfg_ctx *cx, json_t *v, char **api, char **env,
+                          char **file)
+{
+	int rc = AFK_OK;
+
+	*api = NULL;
+	if (json_object_get(v, "api_url") != NULL)
+		rc = url_member(cx, v, "api_url", api);
+	if (rc == AFK_OK)
+		rc = secret_member(cx, v, "token_env", "token_file", env,
+		                   file);
+	if (rc != AFK_OK) {
+		free(*api);
+		*api = NULL;
+	}
+	return rc;
+}
+
+/* The "github" tracker: {"kind": "github", "api_url": ..., "token_env"
+ * or "token_file": ...}. */
+static int set_tracker_github(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
+	int rc;
+
+	rc = github_members(cx, v, &api, &env, &file);
+	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL) {
+		clear_github(&api, &env, &file);
+		rc = nomem(cx);
+	}
+	if (rc != AFK_OK)
+		return rc;
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	c->tracker_kind = kind;
+	c->tracker_path = NULL;
+	c->tracker_api_url = api;
+	c->tracker_token_env = env;
+	c->tracker_token_file = file;
+	return AFK_OK;
+}
+
+/* The forge CI's settings: those of clear_github(), the deploy
+ * environment and the agent's logins. */
+static void clear_ci_forge(afk_config *c)
+{
+	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
+	free(c->ci_deploy_env);
+	c->ci_deploy_env = NULL;
+	afk__strv_clear(&c->ci_agent_logins);
+}
+
+/* "agent_logins" of a forge CI (optional): the authors whose pull
+ * request may be a run's, a non-empty list of distinct logins.  Absent
+ * leaves *out empty: the CI token's own login is the one author. */
+static int agent_logins_member(cfg_ctx *cx, json_t *v, afk__strv *out)
+{
+	json_t *m = json_object_get(v, "agent_logins");
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (m == NULL)
+		return AFK_OK;
+	push_key(cx, "agent_logins");
+	rc = strv_from_json(cx, m, check_user_item, 1, out);
+	if (rc != AFK_OK)
+		return rc;
+	if (out->n == 0)
+		return refuse(cx, "an empty list would accept no pull request:"
+		              " name the agent's login, or leave the key out"
+		              " for the token's own");
+	pop(cx);
+	return AFK_OK;
+}
+
+/* The "github" CI: the tracker's members and "deploy_environment"
+ * (optional: a non-empty string; NULL leaves the deploy state none). */
+static int set_ci_github(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
+	char *deploy = NULL;
+	afk__strv logins = {NULL, 0, 0};
+	int rc;
+
+	rc = github_members(cx, v, &api, &env, &file);
+	if (rc == AFK_OK && json_object_get(v, "deploy_environment") != NULL)
+		rc = string_member(cx, v, "deploy_environment", NULL,
+		                   &deploy);
+	if (rc == AFK_OK)
+		rc = agent_logins_member(cx, v, &logins);
+	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK) {
+		clear_github(&api, &env, &file);
+		free(deploy);
+		afk__strv_clear(&logins);
+		return rc;
+	}
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
+	clear_ci_forge(c);
+	c->ci_kind = kind;
+	c->ci_api_url = api;
+	c->ci_token_env = env;
+	c->ci_token_file = file;
+	c->ci_deploy_env = deploy;
+	c->ci_agent_logins = logins;
+	return AFK_OK;
+}
+
+/* A "github" object: the token's source, never the token. */
+static json_t *get_github(const char *kind, const char *api, const char *env,
+                          const char *file)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(kind)) ||
+	    json_object_set_new(o, "api_url", json_string(api ? api :
+	                        "https://api.github.com")) ||
+	    (env != NULL &&
+	     json_object_set_new(o, "token_env", json_string(env))) ||
+	    (file != NULL &&
+	     json_object_set_new(o, "token_file", json_string(file)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* --- the "forgejo" tracker and CI ----------------------------------- */
+
+/* The members of a "forgejo" object: "api_url" (required: a Forgejo or
+ * Gitea instance has no default, e.g. https://codeberg.org/api/v1) and
+ * the token's source, stored as a "github" object's are. */
+static int forgejo_members(cfg_ctx *cx, json_t *v, char **api, char **env,
+                           char **file, char **kind)
+{
+	int rc;
+
+	*api = *env = *file = *kind = NULL;
+	rc = url_member(cx, v, "api_url", api);
+	if (rc == AFK_OK)
+		rc = secret_member(cx, v, "token_env", "token_file", env,
+		                   file);
+	if (rc == AFK_OK && (*kind = afk__strdup("forgejo")) == NULL)
+		rc = nomem(cx);
+	if (rc != AFK_OK)
+		clear_github(api, env, file);
+	return rc;
+}
+
+/* The "forgejo" tracker: {"kind": "forgejo", "api_url": ..., "token_env"
+ * or "token_file": ...}. */
+static int set_tracker_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api, *env, *file, *kind;
+	int rc;
+
+	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
+	if (rc != AFK_OK)
+		return rc;
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	c->tracker_kind = kind;
+	c->tracker_path = NULL;
+	c->tracker_api_url = api;
+	c->tracker_token_env = env;
+	c->tracker_token_file = file;
+	return AFK_OK;
+}
+
+/* The "forgejo" CI: the same members as the tracker's.  Forgejo has no
+ * deployments: a "deploy_environment", which would do nothing, is
+ * refused rather than ignored. */
+static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *api, *env, *file, *kind;
+	afk__strv logins = {NULL, 0, 0};
+	int rc;
+
+	if (json_object_get(v, "deploy_environment") != NULL) {
+		push_key(cx, "deploy_environment");
+		return refuse(cx, "Forgejo has no deployments to read: only a "
+		              "\"github\" CI takes a deploy environment");
+	}
+	rc = agent_logins_member(cx, v, &logins);
+	if (rc != AFK_OK)
+		return rc;
+	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
+	if (rc != AFK_OK) {
+		afk__strv_clear(&logins);
+		return rc;
+	}
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
+	clear_ci_forge(c);
+	c->ci_kind = kind;
+	c->ci_api_url = api;
+	c->ci_token_env = env;
+	c->ci_token_file = file;
+	c->ci_agent_logins = logins;
+	return AFK_OK;
+}
+
+/* One kind of a built-in adapter: its name, the members its object may
+ * have ("kind" among them) and what sets it. */
+typedef struct adapter_kind {
+	const char *name;
+	const char *const *members;
+	int (*set)(afk_config *c, json_t *v, cfg_ctx *cx);
+} adapter_kind;
+
+static const char *const tracker_file_members[] = {"kind", "path", NULL};
+static const char *const github_members_[] = {
+	"kind", "api_url", "token_env", "token_file", NULL
+};
+static const adapter_kind tracker_kinds[] = {
+	{"file", tracker_file_members, set_tracker_file},
+	{"github", github_members_, set_tracker_github},
+	{"forgejo", github_members_, set_tracker_forgejo},
+};
+
+static const char *const agent_command_members[] = {
+	"kind", "command", "state_dir", "env", NULL
+};
+static const char *const agent_t3_members[] = {
+	"kind", "url", "token_env", "token_file", "project_id", "model",
+	"instance_id", "max_prompt", NULL
+};
+static const adapter_kind agent_kinds[] = {
+	{"command", agent_command_members, set_agent_command},
+	{"t3", agent_t3_members, set_agent_t3},
+};
+
+static const char *const ci_command_members[] = {
+	"kind", "command", "env", NULL
+};
+/* "deploy_environment" is listed for "forgejo" too, so that its refusal
+ * can say why. */
+static const char *const ci_forge_members[] = {
+	"kind", "api_url", "token_env", "token_file", "deploy_environment",
+	"agent_logins", NULL
+};
+static const adapter_kind ci_kinds[] = {
+	{"command", ci_command_members, set_ci_command},
+	{"github", ci_forge_members, set_ci_github},
+	{"forgejo", ci_forge_members, set_ci_forgejo},
+};
+
+static const char *const notifier_stdout_members[] = {"kind", NULL};
+static const char *const notifier_file_members[] = {"kind", "path", NULL};
+static const char *const notifier_slack_members[] = {
+	"kind", "webhook_env", "webhook_file", NULL
+};
+static const adapter_kind notifier_kinds[] = {
+	{"stdout", notifier_stdout_members, set_notifier_stdout},
+	{"file", notifier_file_members, set_notifier_file},
+	{"slack", notifier_slack_members, set_notifier_slack},
+};
+
+static int is_member(const char *const *members, const char *name)
+{
+	for (; *members != NULL; members++)
+		if (strcmp(*members, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Writes the known kinds, quoted and separated by commas, into buf. */
+static void list_kinds(const adapter_kind *kinds, size_t n, char *buf,
+                       size_t size)
+{
+	size_t i, o = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && o < size; i++) {
+		w = snprintf(buf + o, size - o, "%s\"%s\"", i ? ", " : "",
+		             kinds[i].name);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* Finds the kind an adapter object names among kinds, or refuses. */
+static int find_kind(cfg_ctx *cx, json_t *v, const adapter_kind *kinds,
+                     size_t n, const adapter_kind **out)
+{
+	char known[128], q[QUOTE_SHORT];
+	json_t *k = json_object_get(v, "kind");
+	size_t i;
+
+	list_kinds(kinds, n, known, sizeof(known));
+	push_key(cx, "kind");
+	if (k == NULL)
+		return refuse(cx, "missing (known kinds: %s)", known);
+	if (!json_is_string(k))
+		return wrong_type(cx, k, "a string");
+	for (i = 0; i < n; i++) {
+		if (strcmp(kinds[i].name, json_string_value(k)) == 0) {
+			pop(cx);
+			*out = &kinds[i];
+			return AFK_OK;
+		}
+	}
+	quote(q, sizeof(q), json_string_value(k));
+	return refuse(cx, "unknown kind %s (known kinds: %s)", q, known);
+}
+
+/* Sets an adapter key: null clears it through set(NULL), an object is
+ * checked against its kind's members and handed to the kind. */
+static int set_adapter(afk_config *c, json_t *v, cfg_ctx *cx,
+                       const adapter_kind *kinds, size_t n)
+{
+	const adapter_kind *kind = NULL;
+	const char *name;
+	json_t *m;
+	int rc;
+
+	if (!json_is_object(v))
+		return wrong_type(cx, v, "an object or null");
+	rc = find_kind(cx, v, kinds, n, &kind);
+	if (rc != AFK_OK)
+		return rc;
+	json_object_foreach(v, name, m) {
+		if (!is_member(kind->members, name)) {
+			push_key(cx, name);
+			return refuse(cx, "unknown member of a \"%s\" %s",
+			              kind->name, cx->path[0].key);
+		}
+	}
+	return kind->set(c, v, cx);
+}
+
+static int set_tracker(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, tracker_kinds,
+		                   sizeof(tracker_kinds) / sizeof(*tracker_kinds));
+	free(c->tracker_kind);
+	free(c->tracker_path);
+	c->tracker_kind = c->tracker_path = NULL;
+	clear_github(&c->tracker_api_url, &c->tracker_token_env,
+	             &c->tracker_token_file);
+	return AFK_OK;
+}
+
+static json_t *get_tracker(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->tracker_kind == NULL)
+		return json_null();
+	if (strcmp(c->tracker_kind, "github") == 0 ||
+	    strcmp(c->tracker_kind, "forgejo") == 0)
+		return get_github(c->tracker_kind, c->tracker_api_url,
+		                  c->tracker_token_env, c->tracker_token_file);
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->tracker_kind)) ||
+	    json_object_set_new(o, "path", json_string(c->tracker_path))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int set_agent(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, agent_kinds,
+		                   sizeof(agent_kinds) / sizeof(*agent_kinds));
+	free(c->agent_kind);
+	afk__strv_clear(&c->agent_command);
+	afk__strv_clear(&c->agent_env);
+	free(c->agent_state_dir);
+	c->agent_kind = c->agent_state_dir = NULL;
+	clear_agent_t3(c);
+	return AFK_OK;
+}
+
+/* The "t3" agent's object: the token's source, never the token. */
+static json_t *get_agent_t3(const afk_config *c)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->agent_kind)) ||
+	    json_object_set_new(o, "url", json_string(c->agent_url)) ||
+	    (c->agent_token_env != NULL &&
+	     json_object_set_new(o, "token_env",
+	                         json_string(c->agent_token_env))) ||
+	    (c->agent_token_file != NULL &&
+	     json_object_set_new(o, "token_file",
+	                         json_string(c->agent_token_file))) ||
+	    json_object_set_new(o, "project_id",
+	                        json_string(c->agent_project_id)) ||
+	    json_object_set_new(o, "model", json_string(c->agent_model)) ||
+	    json_object_set_new(o, "instance_id",
+	                        json_string(c->agent_instance_id)) ||
+	    json_object_set_new(o, "max_prompt",
+	                        json_integer(c->agent_max_prompt))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *get_agent(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->agent_kind == NULL)
+		return json_null();
+	if (strcmp(c->agent_kind, "t3") == 0)
+		return get_agent_t3(c);
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->agent_kind)) ||
+	    json_object_set_new(o, "command",
+	                        strv_to_json(&c->agent_command)) ||
+	    json_object_set_new(o, "state_dir",
+	                        json_string(c->agent_state_dir)) ||
+	    (c->agent_env.n > 0 &&
+	     json_object_set_new(o, "env", strv_to_json(&c->agent_env)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int set_ci(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, ci_kinds,
+		                   sizeof(ci_kinds) / sizeof(*ci_kinds));
+	free(c->ci_kind);
+	afk__strv_clear(&c->ci_command);
+	afk__strv_clear(&c->ci_env);
+	c->ci_kind = NULL;
+	clear_ci_forge(c);
+	return AFK_OK;
+}
+
+static json_t *get_ci(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->ci_kind == NULL)
+		return json_null();
+	if (strcmp(c->ci_kind, "github") == 0 ||
+	    strcmp(c->ci_kind, "forgejo") == 0) {
+		o = get_github(c->ci_kind, c->ci_api_url, c->ci_token_env,
+		               c->ci_token_file);
+		if (o != NULL && ((c->ci_deploy_env != NULL &&
+		    json_object_set_new(o, "deploy_environment",
+		                        json_string(c->ci_deploy_env))) ||
+		    (c->ci_agent_logins.n > 0 &&
+		     json_object_set_new(o, "agent_logins",
+		                         strv_to_json(&c->ci_agent_logins))))) {
+			json_decref(o);
+			return NULL;
+		}
+		return o;
+	}
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->ci_kind)) ||
+	    json_object_set_new(o, "command", strv_to_json(&c->ci_command)) ||
+	    (c->ci_env.n > 0 &&
+	     json_object_set_new(o, "env", strv_to_json(&c->ci_env)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int set_notifier(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	if (!json_is_null(v))
+		return set_adapter(c, v, cx, notifier_kinds,
+		                   sizeof(notifier_kinds) /
+		                   sizeof(*notifier_kinds));
+	free(c->notifier_kind);
+	free(c->notifier_path);
+	c->notifier_kind = c->notifier_path = NULL;
+	clear_notifier_slack(c);
+	return AFK_OK;
+}
+
+static json_t *get_notifier(const afk_config *c)
+{
+	json_t *o;
+
+	if (c->notifier_kind == NULL)
+		return json_null();
+	o = json_object();
+	if (o == NULL ||
+	    json_object_set_new(o, "kind", json_string(c->notifier_kind)) ||
+	    (c->notifier_path != NULL &&
+	     json_object_set_new(o, "path", json_string(c->notifier_path))) ||
+	    (c->notifier_webhook_env != NULL &&
+	     json_object_set_new(o, "webhook_env",
+	                         json_string(c->notifier_webhook_env))) ||
+	    (c->notifier_webhook_file != NULL &&
+	     json_object_set_new(o, "webhook_file",
+	                         json_string(c->notifier_webhook_file)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Stores in *out the integer v when it lies in lo..hi.  A number with a
+ * fraction or an exponent is refused, not rounded: 1.5 retries is a
+ * mistake to point out. */
+static int int_in_range(cfg_ctx *cx, json_t *v, long long lo, long long hi,
+                        long long *out)
+{
+	long long n;
+
+	if (!json_is_integer(v))
+		return wrong_type(cx, v, "an integer");
+	n = (long long)json_integer_value(v);
+	if (n < lo || n > hi)
+		return refuse(cx, "%lld is out of range (%lld to %lld)", n, lo,
+		              hi);
+	*out = n;
+	return AFK_OK;
+}
+
+static int set_fix_forward_budget(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	long long n = 0;
+	int rc = int_in_range(cx, v, 0, BUDGET_MAX, &n);
+
+	if (rc == AFK_OK)
+		c->fix_forward_budget = (int)n;
+	return rc;
+}
+
+static json_t *get_fix_forward_budget(const afk_config *c)
+{
+	return json_integer(c->fix_forward_budget);
+}
+
+static int set_trust_writers(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return bool_into(cx, v, &c->trust_writers);
+}
+
+static json_t *get_trust_writers(const afk_config *c)
+{
+	return json_boolean(c->trust_writers);
+}
+
+static int set_deploy_stage(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return bool_into(cx, v, &c->deploy_stage);
+}
+
+static json_t *get_deploy_stage(const afk_config *c)
+{
+	return json_boolean(c->deploy_stage);
+}
+
+static int set_stall_timeout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return int_in_range(cx, v, 1, TIMEOUT_MAX, &c->stall_timeout);
+}
+
+static int set_ci_timeout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return int_in_range(cx, v, 1, TIMEOUT_MAX, &c->ci_timeout);
+}
+
+static int set_deploy_timeout(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return int_in_range(cx, v, 1, TIMEOUT_MAX, &c->deploy_timeout);
+}
+
+static json_t *get_stall_timeout(const afk_config *c)
+{
+	return json_integer(c->stall_timeout);
+}
+
+static json_t *get_ci_timeout(const afk_config *c)
+{
+	return json_integer(c->ci_timeout);
+}
+
+static json_t *get_deploy_timeout(const afk_config *c)
+{
+	return json_integer(c->deploy_timeout);
+}
+
+/* Stores in *out the integer member name of the "http" object v, in
+ * lo..hi; dflt when the member is absent. */
+static int http_int(cfg_ctx *cx, json_t *v, const char *name, long long lo,
+                    long long hi, long long dflt, long long *out)
+{
+	json_t *m = json_object_get(v, name);
+	int rc;
+
+	*out = dflt;
+	if (m == NULL)
+		return AFK_OK;
+	push_key(cx, name);
+	rc = int_in_range(cx, m, lo, hi, out);
+	if (rc == AFK_OK)
+		pop(cx);
+	return rc;
+}
+
+static const char *const http_members[] = {
+	"per_host", "connect_timeout", "timeout", "max_body", "max_pages",
+	"etag_cache", "rate_reserve", NULL
+};
+
+/* "http": {"per_host": 4, ...}.  The object is taken whole: a member it
+ * leaves out gets its default, so what a file says is all that counts. */
+static int set_http(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	long long per_host, connect, total, body, pages, reserve;
+	const char *name;
+	char *cache = NULL;
+	json_t *m;
+	int rc;
+
+	if (!json_is_object(v))
+		return wrong_type(cx, v, "an object");
+	json_object_foreach(v, name, m) {
+		if (!is_member(http_members, name)) {
+			push_key(cx, name);
+			return refuse(cx, "unknown member of http");
+		}
+	}
+	rc = http_int(cx, v, "per_host", 1, HTTP_PER_HOST_MAX, HTTP_PER_HOST,
+	              &per_host);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "connect_timeout", 1,
+		              HTTP_CONNECT_TIMEOUT_MAX, HTTP_CONNECT_TIMEOUT,
+		              &connect);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "timeout", 1, HTTP_TIMEOUT_MAX, HTTP_TIMEOUT,
+		              &total);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "max_body", HTTP_MAX_BODY_MIN,
+		              HTTP_MAX_BODY_MAX, HTTP_MAX_BODY, &body);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "max_pages", 1, HTTP_MAX_PAGES_MAX,
+		              HTTP_MAX_PAGES, &pages);
+	if (rc == AFK_OK)
+		rc = http_int(cx, v, "rate_reserve", 0, HTTP_RATE_RESERVE_MAX,
+		              HTTP_RATE_RESERVE, &reserve);
+	m = json_object_get(v, "etag_cache");
+	if (rc == AFK_OK && m != NULL && !json_is_null(m))
+		rc = path_member(cx, v, "etag_cache", NULL, &cache);
+	if (rc != AFK_OK)
+		return rc;
+	free(c->http_etag_cache);
+	c->http_etag_cache = cache;
+	c->http_per_host = (long)per_host;
+	c->http_connect_timeout = (long)connect;
+	c->http_timeout = (long)total;
+	c->http_max_body = body;
+	c->http_max_pages = (long)pages;
+	c->http_rate_reserve = (long)reserve;
+	return AFK_OK;
+}
+
+static json_t *get_http(const afk_config *c)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    json_object_set_new(o, "per_host", json_integer(c->http_per_host)) ||
+	    json_object_set_new(o, "connect_timeout",
+	                        json_integer(c->http_connect_timeout)) ||
+	    json_object_set_new(o, "timeout", json_integer(c->http_timeout)) ||
+	    json_object_set_new(o, "max_body", json_integer(c->http_max_body)) ||
+	    json_object_set_new(o, "max_pages",
+	                        json_integer(c->http_max_pages)) ||
+	    json_object_set_new(o, "etag_cache",
+	                        string_or_null(c->http_etag_cache)) ||
+	    json_object_set_new(o, "rate_reserve",
+	                        json_integer(c->http_rate_reserve))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A key: its name, its setter (validates v and sets it on the aside copy
+ * c, which is thrown away on failure, so a setter may stop halfway) and
+ * its getter (a new reference, NULL when memory ran out). */
+typedef struct cfg_key {
+	const char *name;
+	int (*set)(afk_config *c, json_t *v, cfg_ctx *cx);
+	json_t *(*get)(const afk_config *c);
+} cfg_key;
+
+static const cfg_key keys[] = {
+	{"kill_switch", set_kill_switch, get_kill_switch},
+	{"allowlist", set_allowlist, get_allowlist},
+	{"ready_label", set_ready_label, get_ready_label},
+	{"in_progress_label", set_in_progress_label, get_in_progress_label},
+	{"human_label", set_human_label, get_human_label},
+	{"trusted_users", set_trusted_users, get_trusted_users},
+	{"trust_writers", set_trust_writers, get_trust_writers},
+	{"preamble_file", set_preamble_file, get_preamble_file},
+	{"tracker", set_tracker, get_tracker},
+	{"agent", set_agent, get_agent},
+	{"ci", set_ci, get_ci},
+	{"notifier", set_notifier, get_notifier},
+	{"fix_forward_budget", set_fix_forward_budget, get_fix_forward_budget},
+	{"deploy_stage", set_deploy_stage, get_deploy_stage},
+	{"stall_timeout", set_stall_timeout, get_stall_timeout},
+	{"ci_timeout", set_ci_timeout, get_ci_timeout},
+	{"deploy_timeout", set_deploy_timeout, get_deploy_timeout},
+	{"http", set_http, get_http},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(*keys))
+
+static long key_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* 1 when the entry e of c->members is one of key's members. */
+static int member_of(const char *e, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(e, key, n) == 0 && e[n] == '.';
+}
+
+/* Forgets where the members of key were set, and, when v (key's new
+ * value) is an object read from a text, records where each of its
+ * members is: the built-ins name the line of the member they cannot be
+ * set up from (afk__config_where()). */
+static int record_members(afk_config *c, const char *key, json_t *v,
+                          cfg_ctx *cx)
+{
+	afk__strv kept = {NULL, 0, 0};
+	afk__jsonpos_step path[2];
+	const char *name;
+	json_t *m;
+	char *e;
+	size_t i;
+	int rc = AFK_OK;
+
+	for (i = 0; rc == AFK_OK && i < c->members.n; i++)
+		if (!member_of(c->members.v[i], key) &&
+		    afk__strv_push(&kept, c->members.v[i]))
+			rc = AFK_ENOMEM;
+	path[0].key = key;
+	path[0].index = 0;
+	path[1].index = 0;
+	if (cx->source != NULL && json_is_object(v)) {
+		json_object_foreach(v, name, m) {
+			if (rc != AFK_OK)
+				break;
+			path[1].key = name;
+			e = afk__aprintf("%s.%s\t%s:%zu", key, name, cx->source,
+			                 afk__jsonpos_line(cx->text, path, 2));
+			if (e == NULL || afk__strv_push(&kept, e))
+				rc = AFK_ENOMEM;
+			free(e);
+		}
+	}
+	if (rc != AFK_OK) {
+		afk__strv_clear(&kept);
+		return nomem(cx);
+	}
+	afk__strv_clear(&c->members);
+	c->members = kept;
+	return AFK_OK;
+}
+
+/* Sets key i from v on the aside copy c, naming key i in any message. */
+static int apply_key(afk_config *c, size_t i, json_t *v, cfg_ctx *cx)
+{
+	int rc;
+
+	push_key(cx, keys[i].name);
+	rc = keys[i].set(c, v, cx);
+	if (rc == AFK_OK)
+		pop(cx);
+	cx->set_keys |= 1UL << i;
+	if (rc == AFK_OK)
+		rc = record_members(c, keys[i].name, v, cx);
+	return rc;
+}
+
+/* Refuses a result where two of the three labels are one: the lifecycle
+ * tells issues apart by them.  The blame goes to a label this change set,
+ * so the message points at what the user just wrote. */
+static int check_labels(const afk_config *c, cfg_ctx *cx)
+{
+	const char *name[3] = {"ready_label", "in_progress_label",
+	                       "human_label"};
+	const char *val[3];
+	char q[QUOTE_SHORT];
+	size_t i, j, blame, other;
+
+	val[0] = c->ready_label;
+	val[1] = c->in_progress_label;
+	val[2] = c->human_label;
+	for (i = 0; i < 3; i++) {
+		for (j = i + 1; j < 3; j++) {
+			if (!same_ascii(val[i], val[j]))
+				continue;
+			blame = cx->set_keys & (1UL << key_index(name[j])) ? j : i;
+			other = blame == j ? i : j;
+			push_key(cx, name[blame]);
+			quote(q, sizeof(q), val[blame]);
+			return refuse(cx, "%s is also the %s (labels are "
+			              "compared ignoring case); the three labels "
+			              "must differ", q, name[other]);
+		}
+	}
+	return AFK_OK;
+}
+
+/* A variable the configuration reads a secret from, and the member of
+ * which key that names it. */
+typedef struct secret_var {
+	const char *key;
+	const char *member;
+	const char *name;     /* NULL: this secret is not read from one */
+} secret_var;
+
+/* Refuses the entry j of the "env" of key, which names the variable of
+ * the secret s.  The blame goes to the entry, unless this change set
+ * only the secret. */
+static int refuse_secret_env(cfg_ctx *cx, const char *key, size_t j,
+                             const secret_var *s)
+{
+	unsigned long env_bit = 1UL << key_index(key);
+	unsigned long secret_bit = 1UL << key_index(s->key);
+	char q[QUOTE_SHORT];
+
+	quote(q, sizeof(q), s->name);
+	if (!(cx->set_keys & env_bit) && (cx->set_keys & secret_bit)) {
+		push_key(cx, s->key);
+		push_key(cx, s->member);
+		return refuse(cx, "%s is passed to the %s command by %s.env: "
+		              "a secret never goes to a command", q, key, key);
+	}
+	push_key(cx, key);
+	push_key(cx, "env");
+	push_index(cx, j);
+	return refuse(cx, "%s is the %s's %s: a secret never goes to a "
+	              "command", q, s->key, s->member);
+}
+
+/* Refuses a result where a command's "env" passes on a variable that a
+ * secret of the configuration is read from: the agent reads untrusted
+ * issue text, and what a command is given it may be talked into giving
+ * away.  Checked on the result, since the secret may come after. */
+static int check_env_secrets(const afk_config *c, cfg_ctx *cx)
+{
+	const secret_var secrets[] = {
+		{"tracker", "token_env", c->tracker_token_env},
+		{"agent", "token_env", c->agent_token_env},
+		{"ci", "token_env", c->ci_token_env},
+		{"notifier", "webhook_env", c->notifier_webhook_env},
+	};
+	const char *owner[] = {"agent", "ci"};
+	const afk__strv *envs[2];
+	size_t i, j, k;
+
+	envs[0] = &c->agent_env;
+	envs[1] = &c->ci_env;
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < envs[i]->n; j++)
+			for (k = 0; k < sizeof(secrets) / sizeof(*secrets); k++)
+				if (secrets[k].name != NULL &&
+				    strcmp(secrets[k].name, envs[i]->v[j]) == 0)
+					return refuse_secret_env(cx, owner[i], j,
+					                         &secrets[k]);
+	return AFK_OK;
+}
+
+/* The adapter of c that addresses repositories as "owner/name" (the
+ * github and forgejo tracker and CI build their API paths from both
+ * halves), as its key, or NULL when none does.  The tracker first: it is
+ * the one that lists the allowlist. */
+static const char *owner_needed_by(const afk_config *c, const char **kind)
+{
+	if (c->tracker_kind != NULL &&
+	    (strcmp(c->tracker_kind, "github") == 0 ||
+	     strcmp(c->tracker_kind, "forgejo") == 0)) {
+		*kind = c->tracker_kind;
+		return "tracker";
+	}
+	if (c->ci_kind != NULL && (strcmp(c->ci_kind, "github") == 0 ||
+	                           strcmp(c->ci_kind, "forgejo") == 0)) {
+		*kind = c->ci_kind;
+		return "ci";
+	}
+	return NULL;
+}
+
+/* The index of the first entry of list (c's allowlist, or one about to
+ * be) without an owner, or -1 when every entry has one or no adapter of
+ * c needs one. */
+static long ownerless_entry(const afk_config *c, const afk__strv *list,
+                            const char **key, const char **kind)
+{
+	size_t i;
+
+	*key = owner_needed_by(c, kind);
+	if (*key == NULL)
+		return -1;
+	for (i = 0; i < list->n; i++)
+		if (strchr(list->v[i], '/') == NULL)
+			return (long)i;
+	return -1;
+}
+
+/* Refuses a result whose allowlist holds a bare name ("api") while an
+ * adapter needs "owner/name": every tick would fail on it.  Checked on
+ * the result, since the tracker may come after the allowlist.  The blame
+ * goes to the entry, unless this change set only the adapter. */
+static int check_allowlist_owners(const afk_config *c, cfg_ctx *cx)
+{
+	unsigned long list_bit = 1UL << key_index("allowlist");
+	const char *key, *kind;
+	char q[QUOTE_SHORT];
+	long j;
+
+	j = ownerless_entry(c, &c->allowlist, &key, &kind);
+	if (j < 0)
+		return AFK_OK;
+	quote(q, sizeof(q), c->allowlist.v[j]);
+	if (!(cx->set_keys & list_bit) &&
+	    (cx->set_keys & (1UL << key_index(key)))) {
+		push_key(cx, key);
+		push_key(cx, "kind");
+		return refuse(cx, "the %s %s needs \"owner/name\" "
+		              "repositories, and allowlist[%ld] %s has no owner",
+		              kind, key, j, q);
+	}
+	push_key(cx, "allowlist");
+	push_index(cx, (size_t)j);
+	return refuse(cx, "%s has no owner (the %s %s needs \"owner/name\")",
+	              q, kind, key);
+}
+
+/* The checks of a whole result, after every key of a change was set. */
+static int check_result(const afk_config *c, cfg_ctx *cx)
+{
+	int rc;
+
+	rc = check_labels(c, cx);
+	if (rc == AFK_OK)
+		rc = check_env_secrets(c, cx);
+	if (rc == AFK_OK)
+		rc = check_allowlist_owners(c, cx);
+	return rc;
+}
+
+/* --- the public functions -------------------------------------------- */
+
+/* Fills a zeroed c with the defaults; AFK_ENOMEM leaves what was made
+ * for config_clear(). */
+static int config_defaults(afk_config *c)
+{
+	c->kill_switch = 1;
+	c->fix_forward_budget = DEFAULT_BUDGET;
+	c->deploy_stage = 0;
+	c->trust_writers = 0;
+	c->stall_timeout = DEFAULT_STALL_TIMEOUT;
+	c->ci_timeout = DEFAULT_CI_TIMEOUT;
+	c->deploy_timeout = DEFAULT_DEPLOY_TIMEOUT;
+	c->http_per_host = HTTP_PER_HOST;
+	c->http_connect_timeout = HTTP_CONNECT_TIMEOUT;
+	c->http_timeout = HTTP_TIMEOUT;
+	c->http_max_body = HTTP_MAX_BODY;
+	c->http_max_pages = HTTP_MAX_PAGES;
+	c->http_rate_reserve = HTTP_RATE_RESERVE;
+	c->ready_label = afk__strdup("ready-for-agent");
+	c->in_progress_label = afk__strdup("agent-in-progress");
+	c->human_label = afk__strdup("ready-for-human");
+	if (c->ready_label == NULL || c->in_progress_label == NULL ||
+	    c->human_label == NULL)
+		return AFK_ENOMEM;
+	return AFK_OK;
+}
+
+/* The defaults fail closed (see afk/config.h); *out is the caller's, NULL
+ * on failure. */
+int afk_config_new(afk_config **out)
+{
+	afk_config *c;
+
+	if (out == NULL)
+		return AFK_EINVAL;
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return AFK_ENOMEM;
+	if (config_defaults(c) != AFK_OK) {
+		afk_config_free(c);
+		return AFK_ENOMEM;
+	}
+	*out = c;
+	return AFK_OK;
+}
+
+/* Frees every setting and the handle; NULL is a no-op. */
+void afk_config_free(afk_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	config_clear(cfg);
+	free(cfg);
+}
+
+/* Records jansson's refusal of the text, with its line and column when it
+ * knows them. */
+static int refuse_json(cfg_ctx *cx, const json_error_t *err)
+{
+	char where[AFK__ERRMSG_SIZE / 2];
+	char path[AFK__ERRMSG_SIZE / 2];
+
+	where[0] = path[0] = '\0';
+	if (cx->source != NULL && err->line > 0)
+		snprintf(where, sizeof(where), "%s:%d:%d: ", cx->source,
+		         err->line, err->column);
+	else if (cx->source != NULL)
+		snprintf(where, sizeof(where), "%s: ", cx->source);
+	name_path(cx, path, sizeof(path));
+	afk__errf(cx->errbuf, "%s%s%sinvalid JSON: %s", where, path,
+	          path[0] ? ": " : "", err->text);
+	return AFK_ECONFIG;
+}
+
+/* Applies every member of the object root to the aside copy next. */
+static int apply_object(afk_config *next, json_t *root, cfg_ctx *cx)
+{
+	char q[QUOTE_SHORT];
+	const char *name;
+	json_t *v;
+	long i;
+	int rc;
+
+	if (!json_is_object(root))
+		return refuse(cx, "expected an object at the top level, got %s",
+		              type_name(root));
+	json_object_foreach(root, name, v) {
+		i = key_index(name);
+		if (i < 0) {
+			push_key(cx, name);
+			quote(q, sizeof(q), name);
+			return refuse_bare(cx, "%s: unknown key", q);
+		}
+		rc = apply_key(next, (size_t)i, v, cx);
+		if (rc != AFK_OK)
+			return rc;
+	}
+	return check_result(next, cx);
+}
+
+/* Loads the len bytes of text (NUL-terminated) named source, relative
+ * paths taken from dir, all or nothing. */
+static int load_text(afk_config *cfg, const char *text, size_t len,
+                     const char *source, const char *dir)
+{
+	cfg_ctx cx;
+	afk_config next;
+	json_error_t err;
+	json_t *root;
+	int rc;
+
+	memset(&cx, 0, sizeof(cx));
+	cx.source = source;
+	cx.text = text;
+	cx.dir = dir;
+	cx.errbuf = cfg->errmsg;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (root == NULL)
+		return refuse_json(&cx, &err);
+	rc = config_copy(&next, cfg);
+	if (rc != AFK_OK) {
+		json_decref(root);
+		return nomem(&cx);
+	}
+	rc = apply_object(&next, root, &cx);
+	json_decref(root);
+	if (rc != AFK_OK) {
+		config_clear(&next);
+		return rc;
+	}
+	config_commit(cfg, &next);
+	return AFK_OK;
+}
+
+/* The directory part of path in a heap string (the caller's): "" when
+ * path has none, so that the current directory is used. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	char *dir;
+
+	if (slash == NULL)
+		return afk__strdup("");
+	n = slash == path ? 1 : (size_t)(slash - path);
+	dir = malloc(n + 1);
+	if (dir != NULL) {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	return dir;
+}
+
+/* Reads the whole file first, since the line of a refused value is found
+ * in its text.  AFK_EIO when it cannot be read, AFK_ECONFIG for anything
+ * refused; either way cfg is untouched but for its message. */
+int afk_config_load_file(afk_config *cfg, const char *path)
+{
+	char *text = NULL, *dir;
+	size_t len;
+	int rc;
+
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	if (path == NULL) {
+		afk__errf(cfg->errmsg, "afk_config_load_file: path is NULL");
+		return AFK_EINVAL;
+	}
+	rc = slurp(path, CONFIG_FILE_MAX, &text, &len);
+	if (rc == AFK_ENOMEM) {
+		afk__errf(cfg->errmsg, "out of memory");
+		return rc;
+	}
+	if (rc != AFK_OK) {
+		afk__errf(cfg->errmsg, "%s: cannot read: %s", path,
+		          read_error(errno));
+		return AFK_EIO;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		free(text);
+		afk__errf(cfg->errmsg, "%s: larger than 1 MiB", path);
+		return AFK_ECONFIG;
+	}
+	dir = dir_of(path);
+	if (dir == NULL)
+		rc = AFK_ENOMEM;
+	else
+		rc = load_text(cfg, text, len, path, dir);
+	if (rc == AFK_ENOMEM)
+		afk__errf(cfg->errmsg, "out of memory");
+	free(dir);
+	free(text);
+	return rc;
+}
+
+/* As afk_config_load_file(), naming the source "<string>" and taking
+ * relative paths from the current directory. */
+int afk_config_load_string(afk_config *cfg, const char *json)
+{
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	if (json == NULL) {
+		afk__errf(cfg->errmsg, "afk_config_load_string: json is NULL");
+		return AFK_EINVAL;
+	}
+	return load_text(cfg, json, strlen(json), "<string>", NULL);
+}
+
+/* Any JSON value is accepted by the parser, then judged by the key's
+ * setter exactly as in a file; messages name the key but no line. */
+int afk_config_set(afk_config *cfg, const char *key, const char *json)
+{
+	char q[QUOTE_SHORT];
+	cfg_ctx cx;
+	afk_config next;
+	json_error_t err;
+	json_t *v;
+	long i;
+	int rc;
+
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	if (key == NULL || json == NULL) {
+		afk__errf(cfg->errmsg, "afk_config_set: %s is NULL",
+		          key == NULL ? "key" : "json");
+		return AFK_EINVAL;
+	}
+	memset(&cx, 0, sizeof(cx));
+	cx.errbuf = cfg->errmsg;
+	i = key_index(key);
+	if (i < 0) {
+		quote(q, sizeof(q), key);
+		afk__errf(cfg->errmsg, "%s: unknown key", q);
+		return AFK_ECONFIG;
+	}
+	push_key(&cx, keys[i].name);
+	v = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+	if (v == NULL)
+		return refuse_json(&cx, &err);
+	pop(&cx);
+	if (config_copy(&next, cfg) != AFK_OK) {
+		json_decref(v);
+		return nomem(&cx);
+	}
+	rc = apply_key(&next, (size_t)i, v, &cx);
+	json_decref(v);
+	if (rc == AFK_OK)
+		rc = check_result(&next, &cx);
+	if (rc != AFK_OK) {
+		config_clear(&next);
+		return rc;
+	}
+	config_commit(cfg, &next);
+	return AFK_OK;
+}
+
+/* *json is compact JSON text, the caller's to afk_free().  cfg is const,
+ * so a failure (AFK_EINVAL, AFK_ECONFIG for an unknown key, AFK_ENOMEM)
+ * records no message. */
+int afk_config_get(const afk_config *cfg, const char *key, char **json)
+{
+	json_t *v;
+	long i;
+
+	if (json != NULL)
+		*json = NULL;
+	if (cfg == NULL || key == NULL || json == NULL)
+		return AFK_EINVAL;
+	i = key_index(key);
+	if (i < 0)
+		return AFK_ECONFIG;
+	v = keys[i].get(cfg);
+	if (v == NULL)
+		return AFK_ENOMEM;
+	*json = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_decref(v);
+	return *json != NULL ? AFK_OK : AFK_ENOMEM;
+}
+
+/* The table's order is the documented order of afk.json(5). */
+const char *afk_config_key(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
+/* Both gates, every time: neither alone arms. */
+int afk_config_armed(const afk_config *cfg)
+{
+	return cfg != NULL && !cfg->kill_switch && cfg->allowlist.n > 0;
+}
+
+/* Never NULL: "" until a failure, then the last failure's message. */
+const char *afk_config_errmsg(const afk_config *cfg)
+{
+	return cfg != NULL ? cfg->errmsg : "";
+}
+
+void afk__config_where(const afk_config *cfg, const char *key,
+                       const char *member, char *buf, size_t size)
+{
+	size_t i, n = strlen(key), m = strlen(member);
+	const char *e;
+
+	for (i = 0; i < cfg->members.n; i++) {
+		e = cfg->members.v[i];
+		if (strncmp(e, key, n) == 0 && e[n] == '.' &&
+		    strncmp(e + n + 1, member, m) == 0 && e[n + 1 + m] == '\t') {
+			snprintf(buf, size, "%s: %s.%s", e + n + 2 + m, key,
+			         member);
+			return;
+		}
+	}
+	snprintf(buf, size, "%s.%s", key, member);
+}
+
+/* --- what the commands are given of the environment ------------------ */
+
+/* Ends v with a NULL that is not one of its strings. */
+static int terminate(afk__strv *v)
+{
+	if (afk__grow((void **)&v->v, &v->cap, v->n, 1, sizeof(char *)))
+		return AFK_ENOMEM;
+	v->v[v->n] = NULL;
+	return AFK_OK;
+}
+
+int afk__config_secret_envs(const afk_config *cfg, afk__strv *out)
+{
+	const char *names[] = {
+		cfg->tracker_token_env, cfg->agent_token_env, cfg->ci_token_env,
+		cfg->notifier_webhook_env
+	};
+	size_t i;
+
+	afk__strv_clear(out);
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		if (names[i] != NULL && afk__strv_push(out, names[i])) {
+			afk__strv_clear(out);
+			return AFK_ENOMEM;
+		}
+	}
+	if (terminate(out) != AFK_OK) {
+		afk__strv_clear(out);
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+int afk__config_env_names(const afk__strv *names, afk__strv *out)
+{
+	afk__strv_clear(out);
+	if (afk__strv_copy(out, names) || terminate(out) != AFK_OK) {
+		afk__strv_clear(out);
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+/* --- the environment ------------------------------------------------- */
+
+/* Parses AFK_KILL_SWITCH's value into *on; -1 when it is no boolean. */
+static int parse_bool(const char *s, int *on)
+{
+	static const char *const yes[] = {"1", "true", "on", "yes"};
+	static const char *const no[] = {"0", "false", "off", "no"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		if (same_ascii(s, yes[i])) {
+			*on = 1;
+			return 0;
+		}
+		if (same_ascii(s, no[i])) {
+			*on = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Appends the entry of AFK_ALLOWLIST at s (n bytes, spaces around it
+ * already trimmed) to list, refusing what the file would refuse. */
+static int env_entry(const char *s, size_t n, afk__strv *list, char *errbuf)
+{
+	char why[AFK__ERRMSG_SIZE], q[QUOTE_SHORT];
+	char *entry;
+	int rc = AFK_OK;
+
+	entry = malloc(n + 1);
+	if (entry == NULL) {
+		afk__errf(errbuf, "out of memory");
+		return AFK_ENOMEM;
+	}
+	memcpy(entry, s, n);
+	entry[n] = '\0';
+	quote(q, sizeof(q), entry);
+	if (afk__config_check_repo(entry, why) != AFK_OK) {
+		afk__errf(errbuf, "AFK_ALLOWLIST: %s", why);
+		rc = AFK_ECONFIG;
+	} else if (afk__strv_find(list, entry) >= 0) {
+		afk__errf(errbuf, "AFK_ALLOWLIST: %s is listed twice", q);
+		rc = AFK_ECONFIG;
+	} else if (afk__strv_push(list, entry)) {
+		afk__errf(errbuf, "out of memory");
+		rc = AFK_ENOMEM;
+	}
+	free(entry);
+	return rc;
+}
+
+/* Parses AFK_ALLOWLIST's comma-separated value into *list (the
+ * caller's).  A value of only spaces is empty: it empties the list. */
+static int parse_allowlist(const char *s, afk__strv *list, char *errbuf)
+{
+	const char *end, *a, *b;
+	int rc;
+
+	for (a = s; is_space(*a); a++)
+		;
+	if (*a == '\0')
+		return AFK_OK;
+	for (;;) {
+		end = strchr(s, ',');
+		if (end == NULL)
+			end = s + strlen(s);
+		for (a = s; a < end && is_space(*a); a++)
+			;
+		for (b = end; b > a && is_space(b[-1]); b--)
+			;
+		rc = env_entry(a, (size_t)(b - a), list, errbuf);
+		if (rc != AFK_OK) {
+			afk__strv_clear(list);
+			return rc;
+		}
+		if (*end == '\0')
+			return AFK_OK;
+		s = end + 1;
+	}
+}
+
+/* Refuses (and clears) AFK_ALLOWLIST's list when an entry has no owner
+ * while an adapter of cfg needs one, as check_allowlist_owners() does
+ * for the file. */
+static int env_owners(afk_config *cfg, afk__strv *list)
+{
+	const char *key, *kind;
+	char q[QUOTE_SHORT];
+	long j;
+
+	j = ownerless_entry(cfg, list, &key, &kind);
+	if (j < 0)
+		return AFK_OK;
+	quote(q, sizeof(q), list->v[j]);
+	afk__errf(cfg->errmsg, "AFK_ALLOWLIST: %s has no owner (the %s %s "
+	          "needs \"owner/name\")", q, kind, key);
+	afk__strv_clear(list);
+	return AFK_ECONFIG;
+}
+
+/* Both variables are parsed before either is applied, so a bad one
+ * leaves both gates as they were. */
+int afk_config_apply_env(afk_config *cfg)
+{
+	const char *ks, *al;
+	char q[QUOTE_SHORT];
+	afk__strv list = {NULL, 0, 0};
+	int on, rc;
+
+	if (cfg == NULL)
+		return AFK_EINVAL;
+	ks = getenv("AFK_KILL_SWITCH");
+	al = getenv("AFK_ALLOWLIST");
+	on = cfg->kill_switch;
+	if (ks != NULL && parse_bool(ks, &on) != 0) {
+		quote(q, sizeof(q), ks);
+		afk__errf(cfg->errmsg, "AFK_KILL_SWITCH: %s is not a boolean "
+		          "(use 1/0, true/false, on/off)", q);
+		return AFK_ECONFIG;
+	}
+	if (al != NULL) {
+		rc = parse_allowlist(al, &list, cfg->errmsg);
+		if (rc != AFK_OK)
+			return rc;
+		rc = env_owners(cfg, &list);
+		if (rc != AFK_OK)
+			return rc;
+		afk__strv_clear(&cfg->allowlist);
+		cfg->allowlist = list;
+	}
+	cfg->kill_switch = on;
+	return AFK_OK;
+}

@@ -1,0 +1,197 @@
+/*
+ * lib/core/lifecycle.c - the run's state machine.
+ *
+ * afk__lifecycle_next() decides the one thing the watch tick does with a
+ * run.  The first rule that applies wins:
+ *
+ *   1. the run succeeded: with a deploy stage, the deploy succeeded;
+ *      without one, the PR is merged and CI is green     -> CLOSE
+ *   2. the agent errored                                 -> ESCALATE AGENT_FAILED
+ *      its thread is gone                                -> ESCALATE AGENT_GONE
+ *   3. it waits on an approval or an answer              -> ESCALATE AGENT_WAITING
+ *   4. it was stopped or interrupted                     -> ESCALATE AGENT_STOPPED
+ *   5. it completed without delivering a PR              -> ESCALATE AGENT_STOPPED
+ *   6. CI fails (or, with a deploy stage, the deploy does), the agent
+ *      completed its turn and this failure has not had its corrective
+ *      turn yet: FIX_FORWARD while attempts < budget, else ESCALATE
+ *      CI_FAILED, or DEPLOY_FAILED when CI itself does not fail
+ *   7. CI pending past ci_timeout                        -> ESCALATE CI_TIMEOUT
+ *   8. the deploy pending past deploy_timeout            -> ESCALATE DEPLOY_TIMEOUT
+ *   9. nothing pending, no progress past stall_timeout   -> ESCALATE STALLED
+ *  10. WAIT, refreshing the checklist when its phase moved.
+ *
+ * A running agent is still at work, maybe on the fix, so a failure does
+ * not interrupt it; an answered failure already had its turn.  Both meet
+ * the deadlines instead (7-9).  While CI or a deploy is pending, their
+ * own deadline applies and the stall one does not.  "Past" is strict:
+ * now - since > timeout.
+ *
+ * Values out of their documented ranges fail closed: an unknown agent
+ * state counts as ERRORED (escalated unless the run already succeeded),
+ * an unknown PR, CI or deploy state as NONE (never success, failure or
+ * pending).  Without a deploy stage the deploy state is ignored.
+ */
+#include "core/lifecycle.h"
+
+#include <limits.h>
+
+/* The run's states brought into range, as the rules read them. */
+typedef struct view {
+	int agent;
+	int pr;
+	int ci;
+	int deploy;     /* NONE without a deploy stage */
+} view;
+
+static int known_agent(int agent)
+{
+	return agent >= AFK_AGENT_RUNNING && agent <= AFK_AGENT_GONE;
+}
+
+/* v if it lies in 0..max, else 0 (the NONE of PR and status values). */
+static int or_none(int v, int max)
+{
+	return v >= 0 && v <= max ? v : 0;
+}
+
+static view see(const afk__run_state *s, const afk__lifecycle_cfg *c)
+{
+	view v;
+
+	v.agent = known_agent(s->agent) ? s->agent : AFK_AGENT_ERRORED;
+	v.pr = or_none(s->pr, AFK_PR_MERGED);
+	v.ci = or_none(s->ci, AFK_STATUS_FAILURE);
+	v.deploy = c->deploy_stage ? or_none(s->deploy, AFK_STATUS_FAILURE)
+	                           : AFK_STATUS_NONE;
+	return v;
+}
+
+/* The furthest of the reported phase (clamped into the agent's 0..3)
+ * and what the PR, CI and the deploy show. */
+static int shown_phase(int reported, const view *v)
+{
+	int phase = reported;
+
+	if (phase < AFK_PHASE_DISPATCHED)
+		phase = AFK_PHASE_DISPATCHED;
+	if (phase > AFK_PHASE_PUSHED)
+		phase = AFK_PHASE_PUSHED;
+	if (v->pr != AFK_PR_NONE)
+		phase = AFK_PHASE_PUSHED;
+	if (v->pr != AFK_PR_NONE && v->ci == AFK_STATUS_SUCCESS)
+		phase = AFK_PHASE_CI;
+	if (v->deploy == AFK_STATUS_SUCCESS)
+		phase = AFK_PHASE_DEPLOYED;
+	return phase;
+}
+
+int afk__lifecycle_phase(const afk__run_state *s,
+                         const afk__lifecycle_cfg *c)
+{
+	view v = see(s, c);
+
+	return shown_phase(s->phase, &v);
+}
+
+/* Rule 1.  The deploy, when there is one, is the end; merged + green is
+ * not enough then. */
+static int succeeded(const view *v, const afk__lifecycle_cfg *c)
+{
+	if (c->deploy_stage)
+		return v->deploy == AFK_STATUS_SUCCESS;
+	return v->pr == AFK_PR_MERGED && v->ci == AFK_STATUS_SUCCESS;
+}
+
+/* Rules 2-5: the agent's own state asks for a human.  0 if it does not. */
+static int agent_reason(const view *v)
+{
+	switch (v->agent) {
+	case AFK_AGENT_ERRORED:
+		return AFK_ESCALATE_AGENT_FAILED;
+	case AFK_AGENT_GONE:
+		/* Nothing will ever move it again: waiting for the stall
+		 * deadline would only keep its repository locked. */
+		return AFK_ESCALATE_AGENT_GONE;
+	case AFK_AGENT_WAITING_APPROVAL:
+	case AFK_AGENT_WAITING_INPUT:
+		return AFK_ESCALATE_AGENT_WAITING;
+	case AFK_AGENT_STOPPED:
+	case AFK_AGENT_INTERRUPTED:
+		return AFK_ESCALATE_AGENT_STOPPED;
+	case AFK_AGENT_COMPLETED:
+		return v->pr == AFK_PR_NONE ? AFK_ESCALATE_AGENT_STOPPED : 0;
+	default:
+		return 0;
+	}
+}
+
+/* now - since > timeout.  A record's since may hold anything, so the gap
+ * is not computed where it would overflow: there its sign decides. */
+static int past(long long now, long long since, long long timeout)
+{
+	if (since < 0 && now > LLONG_MAX + since)
+		return 1;       /* the gap is above LLONG_MAX >= timeout */
+	if (since > 0 && now < LLONG_MIN + since)
+		return 0;       /* the gap is below LLONG_MIN <= timeout */
+	return now - since > timeout;
+}
+
+int afk__lifecycle_past(long long now, long long since, long long timeout)
+{
+	return past(now, since, timeout);
+}
+
+/* Rules 7-9: the deadline the run has missed.  0 if none. */
+static int deadline_reason(const afk__run_state *s, const view *v,
+                           const afk__lifecycle_cfg *c, long long now)
+{
+	int ci_pending = v->ci == AFK_STATUS_PENDING;
+	int deploy_pending = v->deploy == AFK_STATUS_PENDING;
+
+	if (ci_pending && past(now, s->ci_since, c->ci_timeout))
+		return AFK_ESCALATE_CI_TIMEOUT;
+	if (deploy_pending && past(now, s->deploy_since, c->deploy_timeout))
+		return AFK_ESCALATE_DEPLOY_TIMEOUT;
+	if (!ci_pending && !deploy_pending &&
+	    past(now, s->changed_at, c->stall_timeout))
+		return AFK_ESCALATE_STALLED;
+	return 0;
+}
+
+static afk__decision decision(int action, int reason, int refresh)
+{
+	afk__decision d;
+
+	d.action = action;
+	d.reason = reason;
+	d.refresh = refresh;
+	return d;
+}
+
+afk__decision afk__lifecycle_next(const afk__run_state *s,
+                                  const afk__lifecycle_cfg *c,
+                                  long long now)
+{
+	view v = see(s, c);
+	int ci_failed = v.ci == AFK_STATUS_FAILURE;
+	int failed = ci_failed || v.deploy == AFK_STATUS_FAILURE;
+	int reason;
+
+	if (succeeded(&v, c))
+		return decision(AFK_ACTION_CLOSE, 0, 0);
+	reason = agent_reason(&v);
+	if (reason)
+		return decision(AFK_ACTION_ESCALATE, reason, 0);
+	if (failed && v.agent == AFK_AGENT_COMPLETED && !s->answered) {
+		if (s->attempts < c->budget)
+			return decision(AFK_ACTION_FIX_FORWARD, 0, 0);
+		return decision(AFK_ACTION_ESCALATE,
+		                ci_failed ? AFK_ESCALATE_CI_FAILED
+		                          : AFK_ESCALATE_DEPLOY_FAILED, 0);
+	}
+	reason = deadline_reason(s, &v, c, now);
+	if (reason)
+		return decision(AFK_ACTION_ESCALATE, reason, 0);
+	return decision(AFK_ACTION_WAIT, 0,
+	                shown_phase(s->phase, &v) != s->recorded_phase);
+}

@@ -1,0 +1,55 @@
+/*
+ * lib/core/lifecycle.h - the run's state machine, the pure core of the watch
+ * tick.  Internal.  No I/O, no clock: the time is an argument.
+ */
+#ifndef AFK_LIB_LIFECYCLE_H
+#define AFK_LIB_LIFECYCLE_H
+
+#include "afk/run.h"
+
+/* What the watch tick knows of one run, assembled from the agent's
+ * snapshot, the CI adapter and the run's record. */
+typedef struct afk__run_state {
+	int agent;              /* AFK_AGENT_* */
+	int phase;              /* the latest AFK_PHASE_* the agent reported (0..3) */
+	int recorded_phase;     /* the phase the checklist shows now (0..5) */
+	int pr;                 /* AFK_PR_* */
+	int ci;                 /* AFK_STATUS_* of the PR's head */
+	int deploy;             /* AFK_STATUS_* */
+	int attempts;           /* fix-forwards used so far */
+	int answered;           /* the current failure got its fix-forward already */
+	long long changed_at;   /* last progress (dispatch, phase, new head) */
+	long long ci_since;     /* when CI went pending (ci == PENDING) */
+	long long deploy_since; /* when the deploy went pending */
+} afk__run_state;
+
+typedef struct afk__lifecycle_cfg {
+	int deploy_stage;       /* 0: merged + green CI is the end */
+	int budget;             /* fix-forwards allowed (default 2) */
+	long long stall_timeout;  /* seconds without progress */
+	long long ci_timeout;     /* seconds CI may stay pending */
+	long long deploy_timeout; /* seconds a deploy may stay pending */
+} afk__lifecycle_cfg;
+
+typedef struct afk__decision {
+	int action;             /* AFK_ACTION_* */
+	int reason;             /* AFK_ESCALATE_* when action is ESCALATE, else 0 */
+	int refresh;            /* WAIT: the checklist's phase moved */
+} afk__decision;
+
+/* The phase a person sees: the furthest of what the agent reported, the
+ * PR (pushed), CI success (CI) and a successful deploy (deployed). */
+int afk__lifecycle_phase(const afk__run_state *s,
+                         const afk__lifecycle_cfg *c);
+
+/* 1 when now - since > timeout, computed without overflow whatever the
+ * three hold (a record's times come from a comment anyone may edit):
+ * every deadline is judged by it. */
+int afk__lifecycle_past(long long now, long long since, long long timeout);
+
+/* The one action for s at time now.  See lifecycle.c for the rules. */
+afk__decision afk__lifecycle_next(const afk__run_state *s,
+                                  const afk__lifecycle_cfg *c,
+                                  long long now);
+
+#endif

@@ -1,0 +1,849 @@
+/*
+ * lib/tick/watcher.c - the watch tick: the lifecycle wired to the adapters.
+ */
+#include "tick/watcher.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/checklist.h"
+#include "core/config.h"
+#include "core/lifecycle.h"
+
+/* What the tick reads of the configuration, copied when it starts (a
+ * callback may change the configuration it was called with). */
+typedef struct snapshot {
+	afk__strv allowlist;
+	char *ready_label;
+	char *in_progress_label;
+	char *human_label;
+	afk__lifecycle_cfg life;
+} snapshot;
+
+static void snapshot_clear(snapshot *s)
+{
+	afk__strv_clear(&s->allowlist);
+	free(s->ready_label);
+	free(s->in_progress_label);
+	free(s->human_label);
+}
+
+static int snapshot_take(snapshot *s, const afk_config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->ready_label = afk__strdup(cfg->ready_label);
+	s->in_progress_label = afk__strdup(cfg->in_progress_label);
+	s->human_label = afk__strdup(cfg->human_label);
+	if (afk__strv_copy(&s->allowlist, &cfg->allowlist) ||
+	    !s->ready_label || !s->in_progress_label || !s->human_label) {
+		snapshot_clear(s);
+		return AFK_ENOMEM;
+	}
+	s->life.deploy_stage = cfg->deploy_stage;
+	s->life.budget = cfg->fix_forward_budget;
+	s->life.stall_timeout = cfg->stall_timeout;
+	s->life.ci_timeout = cfg->ci_timeout;
+	s->life.deploy_timeout = cfg->deploy_timeout;
+	return AFK_OK;
+}
+
+/* One run being watched: where it is, what the tick has learnt of it,
+ * and the action entry it will report. */
+typedef struct run {
+	afk_watcher *w;
+	const snapshot *s;
+	const char *repo;
+	long number;
+	long long now;
+	char what[256];         /* "acme/api#12", for messages */
+	char *body;             /* the checklist comment as it stands */
+	char *url;              /* the issue's address, or NULL */
+	afk__record rec;
+	afk__action act;
+} run;
+
+/* --- calling the adapters ---------------------------------------------- */
+
+/* Finishes a call: passes the code through, naming the run and step. */
+static int finish(run *r, afk_call *call, int rc, const char *step)
+{
+	char what[320];
+
+	snprintf(what, sizeof(what), "watch %s: %s", r->what, step);
+	return afk__call_finish(call, rc, what, r->w->errmsg);
+}
+
+static int find_comment(run *r)
+{
+	afk_tracker *t = r->w->tracker;
+	afk_call call;
+	int rc;
+
+	afk__call_init(&call, AFK__CALL_FIND_COMMENT, NULL);
+	rc = t->find_comment(&call, r->repo, r->number, AFK__RECORD_MARKER,
+	                     t->userdata);
+	rc = finish(r, &call, rc, "tracker find_comment");
+	if (rc == AFK_OK) {
+		r->body = call.comment;
+		r->url = call.url;
+		call.comment = call.url = NULL;
+	}
+	afk__call_clear(&call);
+	return rc;
+}
+
+/* Writes the record and checklist when they differ from the comment. */
+static int save(run *r)
+{
+	afk_tracker *t = r->w->tracker;
+	afk_call call;
+	char *body;
+	int rc;
+
+	body = afk__checklist_render(&r->rec, r->repo, r->number,
+	                             r->s->life.deploy_stage, r->s->life.budget);
+	if (body == NULL)
+		return AFK_ENOMEM;
+	if (r->body != NULL && strcmp(body, r->body) == 0) {
+		free(body);
+		return AFK_OK;
+	}
+	afk__call_init(&call, AFK__CALL_UPSERT_COMMENT, NULL);
+	rc = t->upsert_comment(&call, r->repo, r->number, AFK__RECORD_MARKER,
+	                       body, t->userdata);
+	rc = finish(r, &call, rc, "tracker upsert_comment");
+	afk__call_clear(&call);
+	if (rc) {
+		free(body);
+		return rc;
+	}
+	free(r->body);
+	r->body = body;
+	r->act.updated = 1;
+	return AFK_OK;
+}
+
+static int label(run *r, const char *name, int add)
+{
+	afk_tracker *t = r->w->tracker;
+	afk_call call;
+	int rc;
+
+	afk__call_init(&call, add ? AFK__CALL_ADD_LABEL : AFK__CALL_REMOVE_LABEL,
+	               NULL);
+	rc = add ? t->add_label(&call, r->repo, r->number, name, t->userdata)
+	         : t->remove_label(&call, r->repo, r->number, name,
+	                           t->userdata);
+	rc = finish(r, &call, rc, add ? "tracker add_label"
+	                              : "tracker remove_label");
+	afk__call_clear(&call);
+	return rc;
+}
+
+static int close_issue(run *r)
+{
+	afk_tracker *t = r->w->tracker;
+	afk_call call;
+	int rc;
+
+	afk__call_init(&call, AFK__CALL_CLOSE_ISSUE, NULL);
+	rc = t->close_issue(&call, r->repo, r->number, t->userdata);
+	rc = finish(r, &call, rc, "tracker close_issue");
+	afk__call_clear(&call);
+	return rc;
+}
+
+/* An adapter that could not be reached is not asked again this tick: a
+ * dead server costs one timeout, not one per run.  The run is treated
+ * as if its own call had failed so (its stall deadline still runs). */
+static int skip_down(run *r, const char *step)
+{
+	afk__errf(r->w->errmsg, "watch %s: %s: not called: the server could "
+	          "not be reached earlier in this tick", r->what, step);
+	return AFK_EUNAVAIL;
+}
+
+static int snapshot_agent(run *r, afk__run_state *st)
+{
+	afk_agent *a = r->w->agent;
+	afk_call call;
+	int rc;
+
+	if (r->w->agent_down)
+		return skip_down(r, "agent snapshot");
+	afk__call_init(&call, AFK__CALL_SNAPSHOT, NULL);
+	rc = a->snapshot(&call, r->rec.thread, a->userdata);
+	rc = finish(r, &call, rc, "agent snapshot");
+	r->w->agent_down |= rc == AFK_EUNAVAIL;
+	/* An agent that reports no state is not known to be well: the
+	 * lifecycle treats 0 as a failed agent. */
+	st->agent = call.agent_state;
+	st->phase = call.phase;
+	afk__call_clear(&call);
+	return rc;
+}
+
+/* Reads CI into st and the record (head, failing checks). */
+static int read_ci(run *r, afk__run_state *st)
+{
+	afk_ci *ci = r->w->ci;
+	afk_call call;
+	int rc;
+
+	if (r->w->ci_down)
+		return skip_down(r, "CI status");
+	afk__call_init(&call, AFK__CALL_CI_STATUS, NULL);
+	rc = ci->status(&call, r->repo, r->number, ci->userdata);
+	rc = finish(r, &call, rc, "CI status");
+	r->w->ci_down |= rc == AFK_EUNAVAIL;
+	if (rc == AFK_OK) {
+		st->pr = call.pr;
+		st->ci = call.ci;
+		st->deploy = call.deploy;
+		/* keep the head in the call until the record takes it */
+		if ((r->rec.head == NULL) != (call.head == NULL) ||
+		    (call.head != NULL && strcmp(r->rec.head, call.head) != 0)) {
+			st->changed_at = r->now; /* a new head is progress */
+			free(r->rec.head);
+			r->rec.head = call.head;
+			call.head = NULL;
+		}
+		/* which PR: only while there is one */
+		free(r->rec.pr);
+		r->rec.pr = call.pr != AFK_PR_NONE ? call.pr_info : NULL;
+		if (call.pr != AFK_PR_NONE)
+			call.pr_info = NULL;
+		afk__strv_clear(&r->rec.failing);
+		afk__strv_clear(&r->rec.failing_urls);
+		r->rec.failing = call.failing;
+		r->rec.failing_urls = call.failing_urls;
+		memset(&call.failing, 0, sizeof(call.failing));
+		memset(&call.failing_urls, 0, sizeof(call.failing_urls));
+	}
+	afk__call_clear(&call);
+	return rc;
+}
+
+/* --- the actions ------------------------------------------------------- */
+
+/* The corrective turn: which checks fail and where, and what is asked.
+ * Names and addresses come from the CI adapter, never from the issue. */
+static char *fix_prompt(const run *r)
+{
+	const afk__strv *urls = &r->rec.failing_urls;
+	char *s = afk__aprintf("Checks failed on your pull request for %s "
+	                       "(head %s). Fix forward: find the cause, push "
+	                       "a fix to the same branch and report the "
+	                       "phases again. This is attempt %d of %d.\n"
+	                       "Failing checks:\n", r->what,
+	                       r->rec.head ? r->rec.head : "unknown",
+	                       r->rec.attempts, r->s->life.budget);
+	size_t i;
+
+	for (i = 0; s != NULL && i < r->rec.failing.n; i++) {
+		const char *url = i < urls->n ? urls->v[i] : "";
+		char *t = afk__aprintf("%s- %s%s%s\n", s, r->rec.failing.v[i],
+		                       url[0] ? ": " : "", url);
+		free(s);
+		s = t;
+	}
+	if (s != NULL && r->rec.failing.n == 0) {
+		char *t = afk__aprintf("%s- (the deploy or CI named none)\n", s);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+static int send_turn(run *r)
+{
+	afk_agent *a = r->w->agent;
+	afk_call call;
+	char *prompt = fix_prompt(r);
+	int rc;
+
+	if (prompt == NULL)
+		return AFK_ENOMEM;
+	if (r->w->agent_down) {
+		free(prompt);
+		return skip_down(r, "agent send_turn");
+	}
+	afk__call_init(&call, AFK__CALL_SEND_TURN, NULL);
+	rc = a->send_turn(&call, r->rec.thread, prompt, a->userdata);
+	rc = finish(r, &call, rc, "agent send_turn");
+	r->w->agent_down |= rc == AFK_EUNAVAIL;
+	afk__call_clear(&call);
+	free(prompt);
+	return rc;
+}
+
+/* Records the attempt before sending the turn, and clears the pending
+ * mark after: a tick that dies in between resends it, and no tick ever
+ * sends a second turn for an attempt it recorded as sent. */
+static int fix_forward(run *r)
+{
+	int rc;
+
+	r->act.kind = AFK_ACTION_FIX_FORWARD;
+	if (!r->rec.turn_pending) {
+		r->rec.attempts++;
+		if (afk__record_set_str(&r->rec.answered_head,
+		                        r->rec.head ? r->rec.head : ""))
+			return AFK_ENOMEM;
+		r->rec.turn_pending = 1;
+		r->rec.changed_at = r->now;
+		if ((rc = save(r)) != AFK_OK)
+			return rc;
+	}
+	if ((rc = send_turn(r)) != AFK_OK)
+		return rc;
+	r->rec.turn_pending = 0;
+	return save(r);
+}
+
+/* Closing: the final checklist first, so that a tick that dies part-way
+ * finds a closed record and only finishes the steps.  The ready label
+ * goes too: reopened, the issue must not run again unasked.  It goes
+ * before the close: trackers list open issues only, so a step that
+ * fails after the close is never retried - only the lock's removal is
+ * left there, as it must be (dropped before the close, a failed close
+ * would leave an open issue no tick finds). */
+static int close_run(run *r)
+{
+	int rc;
+
+	r->act.kind = AFK_ACTION_CLOSE;
+	r->rec.status = AFK__RUN_CLOSED;
+	if ((rc = save(r)) != AFK_OK ||
+	    (rc = label(r, r->s->ready_label, 0)) != AFK_OK ||
+	    (rc = close_issue(r)) != AFK_OK)
+		return rc;
+	return label(r, r->s->in_progress_label, 0);
+}
+
+static int notify(run *r)
+{
+	afk_notifier *n = r->w->notifier;
+	afk_call call;
+	char *msg;
+	int rc;
+
+	msg = afk__aprintf("%s needs a human: %s.", r->what,
+	                   afk__escalation_str(r->rec.reason));
+	if (msg == NULL)
+		return AFK_ENOMEM;
+	afk__call_init(&call, AFK__CALL_NOTIFY, NULL);
+	rc = n->notify(&call, r->repo, r->number, msg, r->url ? r->url : "",
+	               n->userdata);
+	rc = finish(r, &call, rc, "notifier notify");
+	afk__call_clear(&call);
+	free(msg);
+	return rc;
+}
+
+/* Escalating: record it, hand the issue to humans (their label on, the
+ * ready label off so no poll takes it again), ring once, and drop the
+ * lock last - it is what brings the run back to the next tick should a
+ * step fail. */
+static int escalate(run *r, int reason)
+{
+	int rc;
+
+	r->act.kind = AFK_ACTION_ESCALATE;
+	if (r->rec.status != AFK__RUN_ESCALATED) {
+		r->rec.status = AFK__RUN_ESCALATED;
+		r->rec.reason = reason;
+		r->rec.notify_pending = 1;
+	}
+	if ((rc = save(r)) != AFK_OK ||
+	    (rc = label(r, r->s->human_label, 1)) != AFK_OK ||
+	    (rc = label(r, r->s->ready_label, 0)) != AFK_OK)
+		return rc;
+	if (r->rec.notify_pending) {
+		if ((rc = notify(r)) != AFK_OK)
+			return rc;
+		r->rec.notify_pending = 0;
+		if ((rc = save(r)) != AFK_OK)
+			return rc;
+	}
+	return label(r, r->s->in_progress_label, 0);
+}
+
+/* The agent or the CI could not be read (rc).  A run that cannot be
+ * seen must still meet its stall deadline, or a thread that is gone
+ * would lock its repository forever: past the deadline it goes to a
+ * human; before it, the failure is the tick's, and the clock is saved
+ * when this tick started it so that it runs. */
+static int unreachable(run *r, int rc, int clock_started)
+{
+	if (afk__lifecycle_past(r->now, r->rec.changed_at,
+	                        r->s->life.stall_timeout))
+		return escalate(r, AFK_ESCALATE_STALLED);
+	if (clock_started) {
+		char msg[AFK__ERRMSG_SIZE];
+
+		memcpy(msg, r->w->errmsg, sizeof(msg));
+		if (save(r) == AFK_OK)
+			memcpy(r->w->errmsg, msg, sizeof(msg));
+	}
+	return rc;
+}
+
+/* Brings a time of the record that lies after now back to now: the
+ * record is a comment anyone with access may edit, and a clock that
+ * starts in the future would hold its deadline off until then.  1 when
+ * it moved. */
+static int not_after_now(const run *r, long long *t)
+{
+	if (*t <= r->now)
+		return 0;
+	*t = r->now;
+	return 1;
+}
+
+/* Learns the run's state, asks the lifecycle, acts.  The stall clock
+ * starts on first sight (changed_at 0) and when the record had it in
+ * the future. */
+static int decide(run *r)
+{
+	afk__run_state st;
+	afk__decision d;
+	int rc, clock_started = r->rec.changed_at == 0;
+
+	memset(&st, 0, sizeof(st));
+	if (clock_started)
+		r->rec.changed_at = r->now;
+	clock_started |= not_after_now(r, &r->rec.changed_at);
+	not_after_now(r, &r->rec.ci_since);
+	not_after_now(r, &r->rec.deploy_since);
+	st.changed_at = r->rec.changed_at;
+	if ((rc = snapshot_agent(r, &st)) != AFK_OK ||
+	    (rc = read_ci(r, &st)) != AFK_OK)
+		return unreachable(r, rc, clock_started);
+	st.recorded_phase = r->rec.phase;
+	st.attempts = r->rec.attempts;
+	/* A CI that reports no head answers as "": one fix-forward then
+	 * covers every failure until a head is known - no second turn for
+	 * what may be the same failure. */
+	st.answered = r->rec.answered_head != NULL &&
+	              strcmp(r->rec.answered_head,
+	                     r->rec.head ? r->rec.head : "") == 0;
+	if (st.ci == AFK_STATUS_PENDING &&
+	    (r->rec.ci != AFK_STATUS_PENDING || st.changed_at == r->now))
+		r->rec.ci_since = r->now;
+	if (st.deploy == AFK_STATUS_PENDING &&
+	    r->rec.deploy != AFK_STATUS_PENDING)
+		r->rec.deploy_since = r->now;
+	st.ci_since = r->rec.ci_since;
+	st.deploy_since = r->rec.deploy_since;
+	r->rec.ci = st.ci;
+	r->rec.deploy = st.deploy;
+
+	if (afk__lifecycle_phase(&st, &r->s->life) > r->rec.phase) {
+		st.changed_at = r->now; /* a phase reached is progress */
+		r->rec.phase = afk__lifecycle_phase(&st, &r->s->life);
+	}
+	r->rec.changed_at = st.changed_at;
+	d = afk__lifecycle_next(&st, &r->s->life, r->now);
+	switch (d.action) {
+	case AFK_ACTION_CLOSE:
+		rc = close_run(r);
+		break;
+	case AFK_ACTION_FIX_FORWARD:
+		rc = fix_forward(r);
+		break;
+	case AFK_ACTION_ESCALATE:
+		rc = escalate(r, d.reason);
+		break;
+	default:
+		r->act.kind = AFK_ACTION_WAIT;
+		rc = save(r);
+		break;
+	}
+	return rc;
+}
+
+/* Watches one run: finishes what an earlier tick started, or decides. */
+static int watch_run(run *r)
+{
+	int rc = find_comment(r);
+
+	if (rc)
+		return rc;
+	if (r->body == NULL || afk__record_parse(r->body, &r->rec) != AFK_OK) {
+		/* Locked but unreadable: nobody can tell which agent works on
+		 * it, so a human must look. */
+		afk__record_clear(&r->rec);
+		if (afk__record_set_str(&r->rec.thread, ""))
+			return AFK_ENOMEM;
+		return escalate(r, AFK_ESCALATE_NO_RECORD);
+	}
+	if (r->rec.status == AFK__RUN_CLOSED)
+		return close_run(r);
+	if (r->rec.status == AFK__RUN_ESCALATED)
+		return escalate(r, r->rec.reason);
+	if (r->rec.thread[0] == '\0')
+		return escalate(r, AFK_ESCALATE_NO_RECORD);
+	if (r->rec.turn_pending)
+		return fix_forward(r);
+	return decide(r);
+}
+
+/* --- the tick ---------------------------------------------------------- */
+
+static int check_callbacks(afk_watcher *w)
+{
+	const char *missing = NULL;
+
+	if (!w->tracker->list_ready)
+		missing = "the tracker has no list_ready callback";
+	else if (!w->tracker->find_comment)
+		missing = "the tracker has no find_comment callback";
+	else if (!w->tracker->upsert_comment)
+		missing = "the tracker has no upsert_comment callback";
+	else if (!w->tracker->add_label)
+		missing = "the tracker has no add_label callback";
+	else if (!w->tracker->remove_label)
+		missing = "the tracker has no remove_label callback";
+	else if (!w->tracker->close_issue)
+		missing = "the tracker has no close_issue callback";
+	else if (!w->agent->snapshot)
+		missing = "the agent has no snapshot callback";
+	else if (!w->agent->send_turn)
+		missing = "the agent has no send_turn callback";
+	else if (!w->ci->status)
+		missing = "the CI adapter has no status callback";
+	else if (!w->notifier->notify)
+		missing = "the notifier has no notify callback";
+	if (missing == NULL)
+		return AFK_OK;
+	afk__errf(w->errmsg, "%s", missing);
+	return AFK_ENOTSUP;
+}
+
+static int push_action(afk_actions *out, afk__action *a)
+{
+	if (afk__grow((void **)&out->v, &out->cap, out->n, 1, sizeof(*a)))
+		return AFK_ENOMEM;
+	out->v[out->n++] = *a;
+	memset(a, 0, sizeof(*a));
+	return AFK_OK;
+}
+
+static void action_clear(afk__action *a)
+{
+	free(a->repo);
+	free(a->thread);
+	free(a->checklist);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Runs one run and reports its action - also when it failed part-way,
+ * with what it had done by then; a run that failed before its action
+ * was chosen reports none. */
+static int watch_one(afk_watcher *w, const snapshot *s, const afk__iset *set,
+                     size_t i, long long now, afk_actions *out)
+{
+	run r;
+	int rc, rc2;
+
+	memset(&r, 0, sizeof(r));
+	r.w = w;
+	r.s = s;
+	r.repo = afk__iset_repo(set, i);
+	r.number = set->recs[i].number;
+	r.now = now;
+	snprintf(r.what, sizeof(r.what), "%s#%ld", r.repo, r.number);
+	rc = watch_run(&r);
+	r.act.repo = afk__strdup(r.repo);
+	r.act.number = r.number;
+	r.act.thread = afk__strdup(r.rec.thread ? r.rec.thread : "");
+	r.act.reason = r.act.kind == AFK_ACTION_ESCALATE ? r.rec.reason : 0;
+	r.act.phase = r.rec.phase;
+	r.act.attempts = r.rec.attempts;
+	r.act.checklist = afk__strdup(r.body ? r.body : "");
+	if (!r.act.repo || !r.act.thread || !r.act.checklist)
+		rc2 = AFK_ENOMEM;
+	else if (r.act.kind == 0)
+		rc2 = AFK_OK;
+	else
+		rc2 = push_action(out, &r.act);
+	action_clear(&r.act);
+	afk__record_clear(&r.rec);
+	free(r.body);
+	free(r.url);
+	return rc ? rc : rc2;
+}
+
+/* Records a failure the tick goes on from: a run's (repo, number) or
+ * one of no one repository (""), with the message on the watcher. */
+static int note(afk_watcher *w, afk_actions *out, const char *repo,
+                long number, int code)
+{
+	if (afk__errv_add(&out->errors, repo, number, code, w->errmsg))
+		return AFK_ENOMEM;
+	return AFK_OK;
+}
+
+/* The tick's code and message when it went on to the end: the first
+ * failure's.  The first nlisted are the listing's own reports, whose
+ * message names neither the callback nor the repository. */
+static int first_failure(afk_watcher *w, const afk_actions *out,
+                         size_t nlisted)
+{
+	const afk__err *e = &out->errors.v[0];
+
+	if (out->errors.n == 0)
+		return AFK_OK;
+	if (nlisted == 0)
+		afk__errf(w->errmsg, "%s", e->message);
+	else if (e->number == 0)
+		afk__errf(w->errmsg, "watch: tracker list_ready: %s: %s",
+		          e->repo, e->message);
+	else
+		afk__errf(w->errmsg, "watch: tracker list_ready: %s#%ld: %s",
+		          e->repo, e->number, e->message);
+	return e->code;
+}
+
+static int tick(afk_watcher *w, const snapshot *s, long long now,
+                afk_actions *out)
+{
+	afk__iset set;
+	uint32_t in_progress;
+	size_t i, nlisted;
+	int rc;
+
+	memset(&set, 0, sizeof(set));
+	w->agent_down = w->ci_down = 0;
+	rc = afk__tracker_list(w->tracker, &s->allowlist, &set, &out->errors,
+	                       "watch: tracker list_ready", w->errmsg);
+	nlisted = out->errors.n;
+	in_progress = afk__strtab_find(&set.labels, s->in_progress_label);
+	/* A run that fails does not hold the others up: each is watched,
+	 * each failure is recorded, and the first is the tick's.  A run
+	 * listed in a repository whose listing failed in part is watched
+	 * too: it is known to carry the lock. */
+	for (i = 0; rc == AFK_OK && i < set.n; i++) {
+		const char *repo = afk__iset_repo(&set, i);
+		int one;
+
+		/* The allowlist again: a tracker may list more than asked. */
+		if (in_progress == AFK__NONE ||
+		    !afk__rec_has_label(set.label_ids, &set.recs[i],
+		                        in_progress) ||
+		    afk__strv_find(&s->allowlist, repo) < 0)
+			continue;
+		one = watch_one(w, s, &set, i, now, out);
+		if (one == AFK_ENOMEM)
+			rc = one;
+		else if (one != AFK_OK)
+			rc = note(w, out, repo, set.recs[i].number, one);
+	}
+	afk__iset_clear(&set);
+	if (rc != AFK_OK) {
+		/* the failure that stopped the tick is one of its errors too */
+		if (rc == AFK_ENOMEM && w->errmsg[0] == '\0')
+			afk__errf(w->errmsg, "out of memory during the watch "
+			          "tick");
+		afk__errv_add(&out->errors, "", 0, rc, w->errmsg);
+		return rc;
+	}
+	return first_failure(w, out, nlisted);
+}
+
+int afk_watcher_new(afk_watcher **out, afk_tracker *tracker, afk_agent *agent,
+                    afk_ci *ci, afk_notifier *notifier)
+{
+	afk_watcher *w;
+
+	if (out == NULL || !tracker || !agent || !ci || !notifier)
+		return AFK_EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return AFK_ENOMEM;
+	w->tracker = tracker;
+	w->agent = agent;
+	w->ci = ci;
+	w->notifier = notifier;
+	*out = w;
+	return AFK_OK;
+}
+
+void afk_watcher_free(afk_watcher *watcher)
+{
+	free(watcher);
+}
+
+const char *afk_watcher_errmsg(const afk_watcher *watcher)
+{
+	return watcher ? watcher->errmsg : "";
+}
+
+int afk_watcher_run_once(afk_watcher *watcher, const afk_config *cfg,
+                         long long now, afk_actions **actions)
+{
+	afk_actions *out;
+	snapshot s;
+	int rc;
+
+	if (actions != NULL)
+		*actions = NULL;
+	if (watcher == NULL || cfg == NULL || actions == NULL)
+		return AFK_EINVAL;
+	if (watcher->in_tick) {
+		afk__errf(watcher->errmsg, "afk_watcher_run_once was called from "
+		          "inside one of its own callbacks");
+		return AFK_ERECURSIVE;
+	}
+	watcher->errmsg[0] = '\0';
+	out = calloc(1, sizeof(*out));
+	if (out == NULL)
+		return AFK_ENOMEM;
+	/* Fail closed: a disarmed configuration calls no adapter at all. */
+	if (!afk_config_armed(cfg)) {
+		*actions = out;
+		return AFK_OK;
+	}
+	rc = check_callbacks(watcher);
+	if (rc == AFK_OK)
+		rc = snapshot_take(&s, cfg);
+	if (rc == AFK_ENOMEM) {
+		afk_actions_free(out);
+		return rc;
+	}
+	if (rc == AFK_OK) {
+		watcher->in_tick = 1;
+		rc = tick(watcher, &s, now, out);
+		watcher->in_tick = 0;
+		afk__adapters_tick_end(watcher->tracker, watcher->agent,
+		                       watcher->ci);
+		snapshot_clear(&s);
+	} else {
+		afk__errv_add(&out->errors, "", 0, rc, watcher->errmsg);
+	}
+	*actions = out;
+	return rc;
+}
+
+/* --- the actions ------------------------------------------------------- */
+
+void afk_actions_free(afk_actions *actions)
+{
+	size_t i;
+
+	if (actions == NULL)
+		return;
+	for (i = 0; i < actions->n; i++)
+		action_clear(&actions->v[i]);
+	free(actions->v);
+	afk__errv_clear(&actions->errors);
+	free(actions);
+}
+
+size_t afk_actions_count(const afk_actions *actions)
+{
+	return actions ? actions->n : 0;
+}
+
+static const afk__action *at(const afk_actions *actions, size_t i)
+{
+	return actions && i < actions->n ? &actions->v[i] : NULL;
+}
+
+const char *afk_actions_repo(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->repo : NULL;
+}
+
+long afk_actions_number(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->number : 0;
+}
+
+const char *afk_actions_thread(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->thread : NULL;
+}
+
+int afk_actions_kind(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->kind : 0;
+}
+
+int afk_actions_reason(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->reason : 0;
+}
+
+int afk_actions_phase(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->phase : 0;
+}
+
+int afk_actions_attempts(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->attempts : 0;
+}
+
+int afk_actions_updated(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->updated : 0;
+}
+
+const char *afk_actions_checklist(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->checklist : NULL;
+}
+
+static const afk__err *error_at(const afk_actions *actions, size_t i)
+{
+	return actions && i < actions->errors.n ? &actions->errors.v[i] : NULL;
+}
+
+size_t afk_actions_error_count(const afk_actions *actions)
+{
+	return actions ? actions->errors.n : 0;
+}
+
+const char *afk_actions_error_repo(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->repo : NULL;
+}
+
+long afk_actions_error_number(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->number : 0;
+}
+
+int afk_actions_error_code(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->code : 0;
+}
+
+const char *afk_actions_error_message(const afk_actions *actions, size_t i)
+{
+	return error_at(actions, i) ? error_at(actions, i)->message : NULL;
+}
+
+const char *afk_action_str(int action)
+{
+	switch (action) {
+	case AFK_ACTION_WAIT:
+		return "wait";
+	case AFK_ACTION_CLOSE:
+		return "close";
+	case AFK_ACTION_FIX_FORWARD:
+		return "fix-forward";
+	case AFK_ACTION_ESCALATE:
+		return "escalate";
+	default:
+		return "unknown action";
+	}
+}
+
+const char *afk_escalation_str(int reason)
+{
+	return afk__escalation_str(reason);
+}

@@ -1,0 +1,42 @@
+/*
+ * lib/tick/watcher.h - the watch tick's handles.  Internal.
+ */
+#ifndef AFK_LIB_WATCHER_H
+#define AFK_LIB_WATCHER_H
+
+#include "afk/watcher.h"
+#include "tick/adapter.h"
+#include "core/issue.h"
+
+struct afk_watcher {
+	afk_tracker *tracker;   /* borrowed, as are the three below */
+	afk_agent *agent;
+	afk_ci *ci;
+	afk_notifier *notifier;
+	int in_tick;            /* refuses re-entry from a callback */
+	int agent_down;         /* this tick: the agent could not be reached */
+	int ci_down;            /* this tick: the CI could not be reached */
+	char errmsg[AFK__ERRMSG_SIZE];
+};
+
+/* What the tick did with one run. */
+typedef struct afk__action {
+	char *repo;
+	long number;
+	char *thread;
+	int kind;               /* AFK_ACTION_* */
+	int reason;             /* AFK_ESCALATE_* or 0 */
+	int phase;              /* AFK_PHASE_* shown after the action */
+	int attempts;
+	int updated;            /* the checklist comment was written */
+	char *checklist;        /* its body after the action */
+} afk__action;
+
+struct afk_actions {
+	afk__action *v;
+	size_t n;
+	size_t cap;
+	afk__errv errors;       /* what failed, run by run, in order */
+};
+
+#endif
