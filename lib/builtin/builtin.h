@@ -10,6 +10,7 @@
 #include "afk/adapter.h"
 #include "core/config.h"
 #include "net/http.h"
+#include "net/secret.h"
 
 /* Attaches a formatted message to call (through the public
  * afk_call_set_error()) and returns code, so that a built-in's failure
@@ -95,8 +96,7 @@ char *afk__setup_what(const afk_config *cfg, const char *key,
 /* Makes *out, a built-in's HTTP handle, from cfg's "http" settings; an
  * ETag cache path it refuses is named with its line and label (the
  * adapter, as above).  Returns 0 or an AFK_E* code with why in errbuf.
- * Defined in net/secret.c, with the secrets: what every network built-in
- * reads when it is made. */
+ * Defined in builtin/setup.c. */
 int afk__setup_http(const afk_config *cfg, const char *label,
                     afk__http **out, char *errbuf);
 

@@ -12,7 +12,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "builtin/builtin.h"
+#include "net/secret.h"
+
+#include "afk/common.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,32 +169,4 @@ int afk__secret_read(const char *env, const char *file, const char *what,
 	}
 	*out = s;
 	return AFK_OK;
-}
-
-char *afk__setup_what(const afk_config *cfg, const char *key,
-                      const char *member, const char *label)
-{
-	char where[AFK__ERRMSG_SIZE / 2];
-
-	afk__config_where(cfg, key, member, where, sizeof(where));
-	return afk__aprintf("%s: %s", where, label);
-}
-
-int afk__setup_http(const afk_config *cfg, const char *label,
-                    afk__http **out, char *errbuf)
-{
-	char why[AFK__ERRMSG_SIZE], where[AFK__ERRMSG_SIZE / 2];
-	afk__http_opts o;
-	int rc;
-
-	afk__http_opts_from_config(&o, cfg);
-	rc = afk__http_new(out, &o, why);
-	if (rc == AFK_ECONFIG) {
-		afk__config_where(cfg, "http", "etag_cache", where,
-		                  sizeof(where));
-		afk__errf(errbuf, "%s: %s: %s", where, label, why);
-	} else if (rc != AFK_OK) {
-		afk__errf(errbuf, "%s: %s", label, why);
-	}
-	return rc;
 }

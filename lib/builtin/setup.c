@@ -1,0 +1,34 @@
+/*
+ * lib/builtin/setup.c - what every built-in's setup shares: the start of
+ * its messages (where the member was set, and which adapter failed) and
+ * its HTTP handle, made from the configuration's "http" settings.
+ */
+#include "builtin/builtin.h"
+
+char *afk__setup_what(const afk_config *cfg, const char *key,
+                      const char *member, const char *label)
+{
+	char where[AFK__ERRMSG_SIZE / 2];
+
+	afk__config_where(cfg, key, member, where, sizeof(where));
+	return afk__aprintf("%s: %s", where, label);
+}
+
+int afk__setup_http(const afk_config *cfg, const char *label,
+                    afk__http **out, char *errbuf)
+{
+	char why[AFK__ERRMSG_SIZE], where[AFK__ERRMSG_SIZE / 2];
+	afk__http_opts o;
+	int rc;
+
+	afk__http_opts_from_config(&o, cfg);
+	rc = afk__http_new(out, &o, why);
+	if (rc == AFK_ECONFIG) {
+		afk__config_where(cfg, "http", "etag_cache", where,
+		                  sizeof(where));
+		afk__errf(errbuf, "%s: %s: %s", where, label, why);
+	} else if (rc != AFK_OK) {
+		afk__errf(errbuf, "%s: %s", label, why);
+	}
+	return rc;
+}
