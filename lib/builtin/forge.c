@@ -493,27 +493,6 @@ int afk__forge_probe(afk_call *call, void *userdata)
 
 /* --- JSON ------------------------------------------------------------ */
 
-/* The name of v's JSON type, for messages. */
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,
                            int want_array)
 {
@@ -535,7 +514,7 @@ json_t *afk__forge_body_of(afk_call *call, const afk__forge_req *q,
 	if (want_array ? !json_is_array(v) : !json_is_object(v)) {
 		afk__call_failf(call, AFK_EPARSE, "%s: %s %s: the answer is %s, "
 		                "not a JSON %s", q->what, method, q->url,
-		                type_name(v), want_array ? "array" : "object");
+		                afk__json_type_name(v), want_array ? "array" : "object");
 		json_decref(v);
 		return NULL;
 	}

@@ -219,29 +219,9 @@ static int nomem(cfg_ctx *cx)
 	return AFK_ENOMEM;
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 static int wrong_type(cfg_ctx *cx, const json_t *v, const char *expected)
 {
-	return refuse(cx, "expected %s, got %s", expected, type_name(v));
+	return refuse(cx, "expected %s, got %s", expected, afk__json_type_name(v));
 }
 
 /* --- character rules ------------------------------------------------- */
@@ -2521,7 +2501,7 @@ static int apply_object(afk_config *next, json_t *root, cfg_ctx *cx)
 
 	if (!json_is_object(root))
 		return refuse(cx, "expected an object at the top level, got %s",
-		              type_name(root));
+		              afk__json_type_name(root));
 	json_object_foreach(root, name, v) {
 		i = key_index(name);
 		if (i < 0) {

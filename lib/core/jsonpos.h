@@ -42,4 +42,8 @@ size_t afk__jsonpos_line(const char *text, const afk__jsonpos_step *path,
 const char *afk__jsonpos_reason(const json_error_t *err, char *buf,
                                 size_t size);
 
+/* The name of v's JSON type with its article ("an object", "a string",
+ * "a number", "a boolean", "null"), for messages. */
+const char *afk__json_type_name(const json_t *v);
+
 #endif
