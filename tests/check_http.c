@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
+#include "builtin/builtin.h"
 #include "core/config.h"
 #include "fakes.h"
 #include "httpsrv.h"

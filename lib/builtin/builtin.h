@@ -93,6 +93,10 @@ int afk__builtin_slack_notifier(afk_notifier *notifier,
 char *afk__setup_what(const afk_config *cfg, const char *key,
                       const char *member, const char *label);
 
+/* The settings of cfg's "http" key; o->etag_cache borrows cfg's string,
+ * valid while cfg is unchanged. */
+void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg);
+
 /* Makes *out, a built-in's HTTP handle, from cfg's "http" settings; an
  * ETag cache path it refuses is named with its line and label (the
  * adapter, as above).  Returns 0 or an AFK_E* code with why in errbuf.

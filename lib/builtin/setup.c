@@ -5,6 +5,8 @@
  */
 #include "builtin/builtin.h"
 
+#include "core/config.h"
+
 char *afk__setup_what(const afk_config *cfg, const char *key,
                       const char *member, const char *label)
 {
@@ -31,4 +33,15 @@ int afk__setup_http(const afk_config *cfg, const char *label,
 		afk__errf(errbuf, "%s: %s", label, why);
 	}
 	return rc;
+}
+
+void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg)
+{
+	o->per_host = cfg->http_per_host;
+	o->connect_timeout = cfg->http_connect_timeout;
+	o->timeout = cfg->http_timeout;
+	o->max_body = (size_t)cfg->http_max_body;
+	o->max_pages = cfg->http_max_pages;
+	o->etag_cache = cfg->http_etag_cache;
+	o->rate_reserve = cfg->http_rate_reserve;
 }

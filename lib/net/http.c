@@ -45,7 +45,6 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "core/config.h"
 #include "core/jsonpos.h"
 #include "net/redact.h"
 
@@ -131,17 +130,6 @@ void afk__http_opts_default(afk__http_opts *o)
 	o->max_pages = 10;
 	o->etag_cache = NULL;
 	o->rate_reserve = 50;
-}
-
-void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg)
-{
-	o->per_host = cfg->http_per_host;
-	o->connect_timeout = cfg->http_connect_timeout;
-	o->timeout = cfg->http_timeout;
-	o->max_body = (size_t)cfg->http_max_body;
-	o->max_pages = cfg->http_max_pages;
-	o->etag_cache = cfg->http_etag_cache;
-	o->rate_reserve = cfg->http_rate_reserve;
 }
 
 /* Copies the UTF-8 text s into dst (size bytes), cut without splitting a

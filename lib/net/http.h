@@ -96,12 +96,13 @@
 
 #include <stddef.h>
 
-#include "afk/config.h"
+#include "afk/common.h"
 #include "core/util.h"
 
 typedef struct afk__http afk__http;
 
-/* The settings of a handle: the configuration's "http" key. */
+/* The settings of a handle (the configuration's "http" key, which
+ * builtin/setup.c reads: the network layer knows no configuration). */
 typedef struct afk__http_opts {
 	long per_host;         /* requests in flight per host; 1..64 */
 	long connect_timeout;  /* seconds to connect */
@@ -115,10 +116,6 @@ typedef struct afk__http_opts {
 
 /* The defaults: 4, 10 s, 30 s, 8 MiB, 10 pages, no file, 50. */
 void afk__http_opts_default(afk__http_opts *o);
-
-/* The settings of cfg's "http" key; o->etag_cache borrows cfg's string,
- * valid while cfg is unchanged. */
-void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg);
 
 /* Makes a handle.  Reads the ETag cache file when opts names one: a
  * missing file is an empty cache, a corrupt or unreadable one is ignored
