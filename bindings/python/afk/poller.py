@@ -442,12 +442,6 @@ class Poller(_Ticker):
             # Every issue listed was dispatched (each dispatch that
             # returned 0 is one of the result's): its Dispatches are
             # known without asking the library where each one is.
-            if len(listed) == 1:
-                res = Result.__new__(Result)
-                res.skipped = []
-                res.errors = []
-                res.append(tuple.__new__(Dispatch, (listed[0], tids[0])))
-                return res
             all_ = _all_dispatched(listed, tids, keys)
             if all_ is not None:
                 return all_
