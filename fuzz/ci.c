@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "afk/run.h"
 #include "builtin/builtin.h"
 

@@ -21,7 +21,7 @@
 #include <jansson.h>
 #include <unistd.h>
 
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "afk/afk.h"
 #include "core/issue.h"
 

@@ -28,7 +28,7 @@
 
 #include <jansson.h>
 
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "afk/afk.h"
 #include "builtin/forge.h"
 #include "core/issue.h"

@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "afk/afk.h"
 
 #define TOKEN "fuzz-token-0123456789"

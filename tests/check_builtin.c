@@ -3,7 +3,7 @@
  * agent, command CI, stdout and file notifiers), driven through real poll
  * and watch ticks and checked on disk.  Failures a tick cannot easily
  * provoke are reached by calling a registered callback directly, as the
- * tick would, through the library's internal call (lib/tick/adapter.h).
+ * tick would, through the library's internal call (lib/core/adapter.h).
  */
 #define _XOPEN_SOURCE 700
 
@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "afk/afk.h"
-#include "tick/adapter.h"   /* the call, to run one callback directly */
+#include "core/adapter.h"   /* the call, to run one callback directly */
 #include "builtin/spawn.h" /* the child's deadline, process group and fds */
 
 /* --- fixture --------------------------------------------------------- */

@@ -29,6 +29,17 @@
 	"\"etag_cache\":null,\"rate_reserve\":50}"
 #define DIR_MAX 256
 
+/* What a built-in reads of an adapter key's checked section: the kind's
+ * name (NULL: none), a string member, an array member's length and
+ * entries. */
+#define KIND(c, role) (afk__config_kind((c), (role)) ? \
+	afk__config_kind((c), (role))->name : NULL)
+#define STR(c, role, m) afk__config_str((c), (role), (m))
+#define LEN(c, role, m) json_array_size(json_object_get((c)->section[role], \
+	(m)))
+#define AT(c, role, m, i) json_string_value(json_array_get( \
+	json_object_get((c)->section[role], (m)), (i)))
+
 /* --- helpers --------------------------------------------------------- */
 
 static afk_config *cfg_new(void)
@@ -965,8 +976,8 @@ START_TEST(file_paths_are_taken_from_the_files_directory)
 	         "\"%s/n.log\"}", dir);
 	assert_get(c, "notifier", want);
 	ck_assert_str_eq(c->preamble, "Read CONTRIBUTING first.\n");
-	ck_assert_str_eq(c->tracker_kind, "file");
-	ck_assert_str_eq(c->agent_kind, "command");
+	ck_assert_str_eq(KIND(c, AFK__ROLE_TRACKER), "file");
+	ck_assert_str_eq(KIND(c, AFK__ROLE_AGENT), "command");
 	afk_config_free(c);
 	tmp_remove(dir);
 }
@@ -1041,7 +1052,7 @@ START_TEST(absolute_paths_are_kept)
 	                 "\"path\": \"/srv/afk/issues.json\"}"), AFK_OK);
 	assert_get(c, "tracker",
 	           "{\"kind\":\"file\",\"path\":\"/srv/afk/issues.json\"}");
-	ck_assert_str_eq(c->tracker_path, "/srv/afk/issues.json");
+	ck_assert_str_eq(STR(c, AFK__ROLE_TRACKER, "path"), "/srv/afk/issues.json");
 	afk_config_free(c);
 }
 END_TEST
@@ -1527,27 +1538,27 @@ START_TEST(command_env_round_trips_and_goes_with_the_kind)
 	ck_assert_int_eq(afk_config_set(c, "agent", got), AFK_OK);
 	afk_free(got);
 	assert_get(c, "agent", agent);
-	ck_assert_uint_eq(c->agent_env.n, 2);
-	ck_assert_str_eq(c->agent_env.v[0], "ANTHROPIC_API_KEY");
-	ck_assert_uint_eq(c->ci_env.n, 1);
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_AGENT, "env"), 2);
+	ck_assert_str_eq(AT(c, AFK__ROLE_AGENT, "env", 0), "ANTHROPIC_API_KEY");
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_CI, "env"), 1);
 	/* no "env": none */
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
 	                 "\"command\": [\"/bin/ci\"]}"), AFK_OK);
 	assert_get(c, "ci", "{\"kind\":\"command\",\"command\":"
 	           "[\"/bin/ci\"]}");
-	ck_assert_uint_eq(c->ci_env.n, 0);
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_CI, "env"), 0);
 	ck_assert_int_eq(afk_config_set(c, "ci", ci), AFK_OK);
 	ck_assert_int_eq(afk_config_set(c, "agent", "{\"kind\": \"t3\", "
 	                 "\"url\": \"https://t3.example\", \"token_env\": "
 	                 "\"T3_TOKEN\", \"project_id\": \"p\", \"model\": "
 	                 "\"m\"}"), AFK_OK);
-	ck_assert_uint_eq(c->agent_env.n, 0);
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_AGENT, "env"), 0);
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
 	                 "\"token_env\": \"GH\"}"), AFK_OK);
-	ck_assert_uint_eq(c->ci_env.n, 0);
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_CI, "env"), 0);
 	ck_assert_int_eq(afk_config_set(c, "ci", ci), AFK_OK);
 	ck_assert_int_eq(afk_config_set(c, "ci", "null"), AFK_OK);
-	ck_assert_uint_eq(c->ci_env.n, 0);
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_CI, "env"), 0);
 	afk_config_free(c);
 }
 END_TEST
@@ -1656,20 +1667,20 @@ START_TEST(adapters_set_their_fields_and_null_clears)
 	ck_assert_int_eq(afk_config_set(c, "agent", "{\"kind\": \"command\", "
 	                 "\"command\": [\"claude\", \"-p\"], "
 	                 "\"state_dir\": \"/s\"}"), AFK_OK);
-	ck_assert_str_eq(c->tracker_kind, "file");
-	ck_assert_str_eq(c->tracker_path, "/a/i.json");
-	ck_assert_str_eq(c->agent_kind, "command");
-	ck_assert_uint_eq(c->agent_command.n, 2);
-	ck_assert_str_eq(c->agent_command.v[0], "claude");
-	ck_assert_str_eq(c->agent_command.v[1], "-p");
-	ck_assert_str_eq(c->agent_state_dir, "/s");
+	ck_assert_str_eq(KIND(c, AFK__ROLE_TRACKER), "file");
+	ck_assert_str_eq(STR(c, AFK__ROLE_TRACKER, "path"), "/a/i.json");
+	ck_assert_str_eq(KIND(c, AFK__ROLE_AGENT), "command");
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_AGENT, "command"), 2);
+	ck_assert_str_eq(AT(c, AFK__ROLE_AGENT, "command", 0), "claude");
+	ck_assert_str_eq(AT(c, AFK__ROLE_AGENT, "command", 1), "-p");
+	ck_assert_str_eq(STR(c, AFK__ROLE_AGENT, "state_dir"), "/s");
 	ck_assert_int_eq(afk_config_set(c, "tracker", "null"), AFK_OK);
 	ck_assert_int_eq(afk_config_set(c, "agent", "null"), AFK_OK);
-	ck_assert_ptr_null(c->tracker_kind);
-	ck_assert_ptr_null(c->tracker_path);
-	ck_assert_ptr_null(c->agent_kind);
-	ck_assert_uint_eq(c->agent_command.n, 0);
-	ck_assert_ptr_null(c->agent_state_dir);
+	ck_assert_ptr_null(KIND(c, AFK__ROLE_TRACKER));
+	ck_assert_ptr_null(STR(c, AFK__ROLE_TRACKER, "path"));
+	ck_assert_ptr_null(KIND(c, AFK__ROLE_AGENT));
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_AGENT, "command"), 0);
+	ck_assert_ptr_null(STR(c, AFK__ROLE_AGENT, "state_dir"));
 	assert_get(c, "tracker", "null");
 	assert_get(c, "agent", "null");
 	afk_config_free(c);
@@ -1682,30 +1693,30 @@ START_TEST(ci_and_notifier_set_their_fields_and_null_clears)
 
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
 	                 "\"command\": [\"ci-status\", \"--json\"]}"), AFK_OK);
-	ck_assert_str_eq(c->ci_kind, "command");
-	ck_assert_uint_eq(c->ci_command.n, 2);
+	ck_assert_str_eq(KIND(c, AFK__ROLE_CI), "command");
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_CI, "command"), 2);
 	/* a bare name is looked up in PATH when it runs: kept as it is */
-	ck_assert_str_eq(c->ci_command.v[0], "ci-status");
-	ck_assert_str_eq(c->ci_command.v[1], "--json");
+	ck_assert_str_eq(AT(c, AFK__ROLE_CI, "command", 0), "ci-status");
+	ck_assert_str_eq(AT(c, AFK__ROLE_CI, "command", 1), "--json");
 	ck_assert_int_eq(afk_config_set(c, "notifier",
 	                 "{\"kind\": \"stdout\"}"), AFK_OK);
-	ck_assert_str_eq(c->notifier_kind, "stdout");
-	ck_assert_ptr_null(c->notifier_path);
+	ck_assert_str_eq(KIND(c, AFK__ROLE_NOTIFIER), "stdout");
+	ck_assert_ptr_null(STR(c, AFK__ROLE_NOTIFIER, "path"));
 	assert_get(c, "notifier", "{\"kind\":\"stdout\"}");
 	ck_assert_int_eq(afk_config_set(c, "notifier", "{\"kind\": \"file\", "
 	                 "\"path\": \"/var/log/n\"}"), AFK_OK);
-	ck_assert_str_eq(c->notifier_kind, "file");
-	ck_assert_str_eq(c->notifier_path, "/var/log/n");
+	ck_assert_str_eq(KIND(c, AFK__ROLE_NOTIFIER), "file");
+	ck_assert_str_eq(STR(c, AFK__ROLE_NOTIFIER, "path"), "/var/log/n");
 	/* back to stdout: the file's path goes with its kind */
 	ck_assert_int_eq(afk_config_set(c, "notifier",
 	                 "{\"kind\": \"stdout\"}"), AFK_OK);
-	ck_assert_ptr_null(c->notifier_path);
+	ck_assert_ptr_null(STR(c, AFK__ROLE_NOTIFIER, "path"));
 	ck_assert_int_eq(afk_config_set(c, "ci", "null"), AFK_OK);
 	ck_assert_int_eq(afk_config_set(c, "notifier", "null"), AFK_OK);
-	ck_assert_ptr_null(c->ci_kind);
-	ck_assert_uint_eq(c->ci_command.n, 0);
-	ck_assert_ptr_null(c->notifier_kind);
-	ck_assert_ptr_null(c->notifier_path);
+	ck_assert_ptr_null(KIND(c, AFK__ROLE_CI));
+	ck_assert_uint_eq(LEN(c, AFK__ROLE_CI, "command"), 0);
+	ck_assert_ptr_null(KIND(c, AFK__ROLE_NOTIFIER));
+	ck_assert_ptr_null(STR(c, AFK__ROLE_NOTIFIER, "path"));
 	assert_get(c, "ci", "null");
 	assert_get(c, "notifier", "null");
 	afk_config_free(c);
@@ -1725,7 +1736,7 @@ START_TEST(github_ci_deploy_environment_round_trips)
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
 	                 "\"token_env\": \"T\", \"deploy_environment\": "
 	                 "\"prod eu\"}"), AFK_OK);
-	ck_assert_str_eq(c->ci_deploy_env, "prod eu");
+	ck_assert_str_eq(STR(c, AFK__ROLE_CI, "deploy_environment"), "prod eu");
 	assert_get(c, "ci", want);
 	/* what get gives, set takes back unchanged */
 	s = get(c, "ci");
@@ -1737,11 +1748,11 @@ START_TEST(github_ci_deploy_environment_round_trips)
 	ck_assert_int_eq(afk_config_load_string(c, "{\"ci\": {\"kind\": "
 	                 "\"github\", \"token_env\": \"T\", "
 	                 "\"deploy_environment\": \"staging\"}}"), AFK_OK);
-	ck_assert_str_eq(c->ci_deploy_env, "staging");
+	ck_assert_str_eq(STR(c, AFK__ROLE_CI, "deploy_environment"), "staging");
 	/* absent: none, and get does not invent one */
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
 	                 "\"token_env\": \"T\"}"), AFK_OK);
-	ck_assert_ptr_null(c->ci_deploy_env);
+	ck_assert_ptr_null(STR(c, AFK__ROLE_CI, "deploy_environment"));
 	assert_get(c, "ci", "{\"kind\":\"github\",\"api_url\":"
 	           "\"https://api.github.com\",\"token_env\":\"T\"}");
 	/* another kind, or null, drops it */
@@ -1750,12 +1761,12 @@ START_TEST(github_ci_deploy_environment_round_trips)
 	                 "\"x\"}"), AFK_OK);
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"command\", "
 	                 "\"command\": [\"ci\"]}"), AFK_OK);
-	ck_assert_ptr_null(c->ci_deploy_env);
+	ck_assert_ptr_null(STR(c, AFK__ROLE_CI, "deploy_environment"));
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
 	                 "\"token_env\": \"T\", \"deploy_environment\": "
 	                 "\"x\"}"), AFK_OK);
 	ck_assert_int_eq(afk_config_set(c, "ci", "null"), AFK_OK);
-	ck_assert_ptr_null(c->ci_deploy_env);
+	ck_assert_ptr_null(STR(c, AFK__ROLE_CI, "deploy_environment"));
 	assert_get(c, "ci", "null");
 	/* a refusal keeps the one set */
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
@@ -1764,7 +1775,7 @@ START_TEST(github_ci_deploy_environment_round_trips)
 	ck_assert_int_eq(afk_config_set(c, "ci", "{\"kind\": \"github\", "
 	                 "\"token_env\": \"T\", \"deploy_environment\": "
 	                 "\"\"}"), AFK_ECONFIG);
-	ck_assert_str_eq(c->ci_deploy_env, "y");
+	ck_assert_str_eq(STR(c, AFK__ROLE_CI, "deploy_environment"), "y");
 	afk_config_free(c);
 }
 END_TEST

@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "core/config.h"
 #include "fakes.h"
 #include "httpsrv.h"

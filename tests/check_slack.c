@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "afk/afk.h"
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "builtin/builtin.h"
 #include "core/config.h"
 #include "fakes.h"

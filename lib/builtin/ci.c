@@ -374,17 +374,14 @@ static int command_ci_new(const afk_config *cfg, struct command_ci **out)
 	cc = calloc(1, sizeof(*cc));
 	if (cc == NULL)
 		return AFK_ENOMEM;
-	/* One more slot, kept NULL: execve wants a terminated argv. */
-	if (afk__config_env_names(&cfg->ci_env, &cc->pass) ||
+	/* NULL-terminated: execve wants a terminated argv. */
+	if (afk__config_strv(cfg, AFK__ROLE_CI, "env", &cc->pass) ||
 	    afk__config_secret_envs(cfg, &cc->hide) ||
-	    afk__strv_copy(&cc->argv, &cfg->ci_command) ||
-	    afk__grow((void **)&cc->argv.v, &cc->argv.cap, cc->argv.n, 1,
-	              sizeof(char *)) ||
-	    program_dir(cfg->ci_command.v[0], &cc->dir)) {
+	    afk__config_strv(cfg, AFK__ROLE_CI, "command", &cc->argv) ||
+	    program_dir(cc->argv.v[0], &cc->dir)) {
 		command_ci_free(cc);
 		return AFK_ENOMEM;
 	}
-	cc->argv.v[cc->argv.n] = NULL;
 	*out = cc;
 	return AFK_OK;
 }
@@ -405,21 +402,11 @@ static int command_ci_probe(afk_call *call, void *userdata)
 
 /* The userdata is handed to the CI adapter, which owns it from then on
  * and frees it with command_ci_free(). */
-int afk__builtin_command_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
+static int command_ci_setup(afk_ci *ci, const afk_config *cfg, char *errbuf)
 {
 	struct command_ci *cc;
 	int rc;
 
-	if (cfg->ci_kind == NULL || strcmp(cfg->ci_kind, "command")) {
-		afk__errf(errbuf, "ci: the built-in CI needs "
-		          "{\"kind\": \"command\", \"command\": [...]}");
-		return AFK_ECONFIG;
-	}
-	if (cfg->ci_command.n == 0 || cfg->ci_command.v[0][0] == '\0') {
-		afk__errf(errbuf, "ci: the command CI needs a non-empty "
-		          "command");
-		return AFK_ECONFIG;
-	}
 	rc = command_ci_new(cfg, &cc);
 	if (rc) {
 		afk__errf(errbuf, "ci: out of memory");
@@ -440,3 +427,17 @@ int afk__builtin_command_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
 		          afk_strerror(rc));
 	return rc;
 }
+
+static const afk__member command_ci_members[] = {
+	{"command", AFK__M_COMMAND, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "the program and its arguments, run once per status read"},
+	{"env", AFK__M_VARS, 0, NULL, 0, 0, NULL,
+	 "variables passed on beyond the minimal set"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_command_ci = {
+	{"command", AFK__ROLE_CI, 0, command_ci_members,
+	 "a local command that prints the CI and deploy state as JSON"},
+	{.ci = command_ci_setup}
+};

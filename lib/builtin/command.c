@@ -1007,18 +1007,16 @@ static int command_agent_new(const afk_config *cfg,
 	ca = calloc(1, sizeof(*ca));
 	if (ca == NULL)
 		return AFK_ENOMEM;
-	ca->state_dir = afk__strdup(cfg->agent_state_dir);
-	/* One more slot, kept NULL: execve wants a terminated argv. */
+	ca->state_dir = afk__strdup(afk__config_str(cfg, AFK__ROLE_AGENT,
+	                                            "state_dir"));
+	/* NULL-terminated: execve wants a terminated argv. */
 	if (ca->state_dir == NULL ||
-	    afk__config_env_names(&cfg->agent_env, &ca->pass) ||
+	    afk__config_strv(cfg, AFK__ROLE_AGENT, "env", &ca->pass) ||
 	    afk__config_secret_envs(cfg, &ca->hide) ||
-	    afk__strv_copy(&ca->argv, &cfg->agent_command) ||
-	    afk__grow((void **)&ca->argv.v, &ca->argv.cap, ca->argv.n, 1,
-	              sizeof(char *))) {
+	    afk__config_strv(cfg, AFK__ROLE_AGENT, "command", &ca->argv)) {
 		command_agent_free(ca);
 		return AFK_ENOMEM;
 	}
-	ca->argv.v[ca->argv.n] = NULL;
 	*out = ca;
 	return AFK_OK;
 }
@@ -1039,26 +1037,12 @@ static int command_probe(afk_call *call, void *userdata)
 	return AFK_OK;
 }
 
-int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
+static int command_agent_setup(afk_agent *agent, const afk_config *cfg,
                                char *errbuf)
 {
 	struct command_agent *ca;
 	int rc;
 
-	if (cfg->agent_kind == NULL || strcmp(cfg->agent_kind, "command")) {
-		afk__errf(errbuf, "agent: the built-in agent needs "
-		          "{\"kind\": \"command\", \"command\": [...]}");
-		return AFK_ECONFIG;
-	}
-	if (cfg->agent_command.n == 0 || cfg->agent_command.v[0][0] == '\0') {
-		afk__errf(errbuf, "agent: the command agent needs a non-empty "
-		          "command");
-		return AFK_ECONFIG;
-	}
-	if (cfg->agent_state_dir == NULL || cfg->agent_state_dir[0] == '\0') {
-		afk__errf(errbuf, "agent: the command agent needs a state_dir");
-		return AFK_ECONFIG;
-	}
 	rc = command_agent_new(cfg, &ca);
 	if (rc) {
 		afk__errf(errbuf, "agent: out of memory");
@@ -1083,3 +1067,19 @@ int afk__builtin_command_agent(afk_agent *agent, const afk_config *cfg,
 		          afk_strerror(rc));
 	return rc;
 }
+
+static const afk__member command_agent_members[] = {
+	{"command", AFK__M_COMMAND, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "the program and its arguments, run once per turn"},
+	{"state_dir", AFK__M_PATH, 0, "\"afk-runs\"", 0, 0, NULL,
+	 "where each run's thread id and output are kept"},
+	{"env", AFK__M_VARS, 0, NULL, 0, 0, NULL,
+	 "variables passed on beyond the minimal set"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_command_agent = {
+	{"command", AFK__ROLE_AGENT, 0, command_agent_members,
+	 "a local command run once per dispatch and corrective turn"},
+	{.agent = command_agent_setup}
+};

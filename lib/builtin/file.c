@@ -1015,7 +1015,8 @@ static int file_tracker_new(const afk_config *cfg,
 	ft = calloc(1, sizeof(*ft));
 	if (ft == NULL)
 		return AFK_ENOMEM;
-	ft->path = afk__strdup(cfg->tracker_path);
+	ft->path = afk__strdup(afk__config_str(cfg, AFK__ROLE_TRACKER,
+	                                            "path"));
 	ft->ready_label = afk__strdup(cfg->ready_label);
 	ft->in_progress_label = afk__strdup(cfg->in_progress_label);
 	if (ft->path == NULL || ft->ready_label == NULL ||
@@ -1044,21 +1045,12 @@ static int file_probe(afk_call *call, void *userdata)
 	return rc;
 }
 
-int afk__builtin_file_tracker(afk_tracker *tracker, const afk_config *cfg,
+static int file_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
                               char *errbuf)
 {
 	struct file_tracker *ft;
 	int rc;
 
-	if (cfg->tracker_kind == NULL || strcmp(cfg->tracker_kind, "file")) {
-		afk__errf(errbuf, "tracker: the built-in tracker needs "
-		          "{\"kind\": \"file\", \"path\": ...}");
-		return AFK_ECONFIG;
-	}
-	if (cfg->tracker_path == NULL || cfg->tracker_path[0] == '\0') {
-		afk__errf(errbuf, "tracker: the file tracker needs a path");
-		return AFK_ECONFIG;
-	}
 	rc = file_tracker_new(cfg, &ft);
 	if (rc) {
 		afk__errf(errbuf, "tracker: out of memory");
@@ -1090,3 +1082,15 @@ int afk__builtin_file_tracker(afk_tracker *tracker, const afk_config *cfg,
 		          afk_strerror(rc));
 	return rc;
 }
+
+static const afk__member file_tracker_members[] = {
+	{"path", AFK__M_PATH, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "the issue file (see THE FILE TRACKER)"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_file_tracker = {
+	{"file", AFK__ROLE_TRACKER, 0, file_tracker_members,
+	 "issues kept in a local JSON file"},
+	{.tracker = file_tracker_setup}
+};

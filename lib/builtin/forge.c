@@ -12,20 +12,23 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tick/adapter.h"
+#include <stdio.h>
 
+#include "core/adapter.h"
 #include "core/jsonpos.h"
 
 #define MAX_PRS 10             /* linked PRs read per status */
 
-int afk__forge_new(const afk_config *cfg, const char *key, const char *api,
-                   const char *env, const char *file, const char *kind,
-                   const char *scheme,
-                   const char *const *headers, const char *name,
-                   struct afk__forge **out, char *errbuf)
+/* Makes the userdata of fk's adapter from the section of role. */
+static int forge_new(const afk_config *cfg, afk__role role,
+                     const afk__forge_kind *fk, struct afk__forge **out,
+                     char *errbuf)
 {
+	const char *key = afk__role_key(role);
+	const char *api = afk__config_str(cfg, role, "api_url");
+	const char *deploy = afk__config_str(cfg, role, "deploy_environment");
 	struct afk__forge *g;
-	char *token = NULL, *label, *what = NULL;
+	char *token = NULL, *label;
 	size_t n;
 	int rc;
 
@@ -33,17 +36,13 @@ int afk__forge_new(const afk_config *cfg, const char *key, const char *api,
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return AFK_ENOMEM;
-	g->headers = headers;
-	g->name = name;
+	g->headers = fk->headers;
+	g->name = fk->name;
 	/* The tracker and the CI may read one token: each names itself. */
-	label = afk__aprintf("%s (%s)", strcmp(key, "ci") == 0 ? "CI" : key,
-	                     kind);
-	if (label != NULL)
-		what = afk__setup_what(cfg, key, env ? "token_env" :
-		                       "token_file", label);
-	rc = what ? afk__secret_read(env, file, what, &token, errbuf) :
-	     AFK_ENOMEM;
-	free(what);
+	label = afk__aprintf("%s (%s)", role == AFK__ROLE_CI ? "CI" : key,
+	                     fk->kind);
+	rc = label ? afk__setup_secret(cfg, role, "token", label, &token, NULL,
+	                               errbuf) : AFK_ENOMEM;
 	if (rc != AFK_OK) {
 		free(label);
 		free(g);
@@ -55,21 +54,27 @@ int afk__forge_new(const afk_config *cfg, const char *key, const char *api,
 		rc = afk__http_add_secret(g->http, token);
 	if (rc == AFK_OK) {
 		g->api = afk__strdup(api);
-		g->auth = afk__aprintf("Authorization: %s %s", scheme, token);
+		g->auth = afk__aprintf("Authorization: %s %s", fk->scheme,
+		                       token);
 		g->ready = afk__strdup(cfg->ready_label);
 		g->in_progress = afk__strdup(cfg->in_progress_label);
 		g->trust_writers = cfg->trust_writers;
 		g->max_pages = cfg->http_max_pages;
-		g->comments_query = "";
+		g->comments_query = fk->comments_query;
+		if (deploy != NULL &&
+		    (g->deploy_env = afk__strdup(deploy)) == NULL)
+			rc = AFK_ENOMEM;
 		if (g->api == NULL || g->auth == NULL || g->ready == NULL ||
 		    g->in_progress == NULL ||
-		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0)
+		    afk__strv_copy(&g->trusted, &cfg->trusted_users) != 0 ||
+		    afk__config_strv(cfg, role, "agent_logins",
+		                     &g->agent_logins) != 0)
 			rc = AFK_ENOMEM;
 	}
 	afk__free_secret(token);
 	if (rc != AFK_OK) {
 		if (rc == AFK_ENOMEM)
-			afk__errf(errbuf, "%s: out of memory", kind);
+			afk__errf(errbuf, "%s: out of memory", fk->kind);
 		afk__forge_free(g);
 		return rc;
 	}
@@ -78,6 +83,54 @@ int afk__forge_new(const afk_config *cfg, const char *key, const char *api,
 		g->api[--n] = '\0';
 	*out = g;
 	return AFK_OK;
+}
+
+int afk__forge_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
+                             const afk__forge_kind *fk, char *errbuf)
+{
+	struct afk__forge *g;
+	int rc;
+
+	rc = forge_new(cfg, AFK__ROLE_TRACKER, fk, &g, errbuf);
+	if (rc != AFK_OK)
+		return rc;
+	rc = afk_tracker_set_userdata(tracker, g, afk__forge_free);
+	if (rc != AFK_OK) {
+		afk__forge_free(g);
+		afk__errf(errbuf, "%s: cannot set userdata: %s", fk->kind,
+		          afk_strerror(rc));
+		return rc;
+	}
+	afk_tracker_set_list_ready(tracker, fk->list_ready);
+	afk_tracker_set_add_label(tracker, fk->add_label);
+	afk_tracker_set_remove_label(tracker, fk->remove_label);
+	afk_tracker_set_close_issue(tracker, fk->close_issue);
+	afk_tracker_set_find_comment(tracker, fk->find_comment);
+	afk_tracker_set_upsert_comment(tracker, fk->upsert_comment);
+	afk_tracker_set_probe(tracker, afk__forge_probe);
+	afk__tracker_set_tick_end(tracker, afk__forge_tick_end);
+	return AFK_OK;
+}
+
+int afk__forge_ci_setup(afk_ci *ci, const afk_config *cfg,
+                        const afk__forge_kind *fk, char *errbuf)
+{
+	struct afk__forge *g;
+	int rc;
+
+	rc = forge_new(cfg, AFK__ROLE_CI, fk, &g, errbuf);
+	if (rc != AFK_OK)
+		return rc;
+	rc = afk_ci_set_userdata(ci, g, afk__forge_free);
+	if (rc != AFK_OK) {
+		afk__forge_free(g);
+		afk__errf(errbuf, "%s: cannot set userdata: %s", fk->kind,
+		          afk_strerror(rc));
+		return rc;
+	}
+	afk_ci_set_probe(ci, afk__forge_probe);
+	afk__ci_set_tick_end(ci, afk__forge_tick_end);
+	return afk_ci_set_status(ci, fk->status);
 }
 
 void afk__forge_free(void *userdata)

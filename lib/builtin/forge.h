@@ -38,17 +38,35 @@ struct afk__forge {
 	long max_pages;       /* http.max_pages: pages read of one list */
 };
 
-/* Makes the userdata from the settings of key ("tracker" or "ci"):
- * reads the token (env or file), makes the HTTP handle that keeps it
- * secret and the header "Authorization: <scheme> TOKEN".  api must not
- * be NULL; headers and name are borrowed, static.  A setup message names
- * the line and member of key it comes from and the adapter, e.g.
- * "afk.json:12: ci.token_env: CI (github): ..." (afk__setup_what()). */
-int afk__forge_new(const afk_config *cfg, const char *key, const char *api,
-                   const char *env, const char *file, const char *kind,
-                   const char *scheme,
-                   const char *const *headers, const char *name,
-                   struct afk__forge **out, char *errbuf);
+/* What tells one forge's adapters from the other's when they are made:
+ * names, the auth header's scheme, the extra headers and the
+ * callbacks.  Static, borrowed. */
+typedef struct afk__forge_kind {
+	const char *kind;             /* "github", for setup messages */
+	const char *name;             /* "GitHub", for the others */
+	const char *scheme;           /* "Authorization: <scheme> TOKEN" */
+	const char *const *headers;   /* sent with every request, or NULL */
+	const char *comments_query;   /* see struct afk__forge */
+	afk_list_ready_fn list_ready;
+	afk_add_label_fn add_label;
+	afk_remove_label_fn remove_label;
+	afk_close_issue_fn close_issue;
+	afk_find_comment_fn find_comment;
+	afk_upsert_comment_fn upsert_comment;
+	afk_ci_status_fn status;
+} afk__forge_kind;
+
+/* The setups of a forge's tracker and CI (an afk__builtin's): make the
+ * userdata from the role's section - read the token (env or file), make
+ * the HTTP handle that keeps it secret, take api_url, and for the CI
+ * agent_logins and deploy_environment - and register fk's callbacks.  A
+ * setup message names the line and member it comes from and the
+ * adapter, e.g. "afk.json:12: ci.token_env: CI (github): ..."
+ * (afk__setup_what()).  Return 0 or an AFK_E* code with why in errbuf. */
+int afk__forge_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
+                             const afk__forge_kind *fk, char *errbuf);
+int afk__forge_ci_setup(afk_ci *ci, const afk_config *cfg,
+                        const afk__forge_kind *fk, char *errbuf);
 
 /* Frees the userdata (a void * for the set_userdata calls); the auth
  * header, which holds the token, is wiped first. */

@@ -941,70 +941,54 @@ out:
 
 /* --- making one ------------------------------------------------------ */
 
-/* Makes the userdata of either adapter from its settings. */
-static int fj_new(const afk_config *cfg, const char *key, const char *api,
-                  const char *env, const char *file, struct afk__forge **out,
-                  char *errbuf)
-{
-	*out = NULL;
-	if (api == NULL) {
-		afk__errf(errbuf, "forgejo: no api_url");
-		return AFK_ECONFIG;
-	}
-	return afk__forge_new(cfg, key, api, env, file, "forgejo", "token", NULL,
-	                      "Forgejo", out, errbuf);
-}
+static const afk__forge_kind forgejo = {
+	"forgejo", "Forgejo", "token", NULL, "",
+	fj_list_ready, fj_add_label, fj_remove_label, fj_close_issue,
+	fj_find_comment, fj_upsert_comment, fj_ci_status
+};
 
-int afk__builtin_forgejo_tracker(afk_tracker *tracker, const afk_config *cfg,
+static int forgejo_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
                                  char *errbuf)
 {
-	struct afk__forge *g;
-	int rc;
-
-	rc = fj_new(cfg, "tracker", cfg->tracker_api_url, cfg->tracker_token_env,
-	            cfg->tracker_token_file, &g, errbuf);
-	if (rc != AFK_OK)
-		return rc;
-	rc = afk_tracker_set_userdata(tracker, g, afk__forge_free);
-	if (rc != AFK_OK) {
-		afk__forge_free(g);
-		afk__errf(errbuf, "forgejo: cannot set userdata: %s",
-		          afk_strerror(rc));
-		return rc;
-	}
-	afk_tracker_set_list_ready(tracker, fj_list_ready);
-	afk_tracker_set_add_label(tracker, fj_add_label);
-	afk_tracker_set_remove_label(tracker, fj_remove_label);
-	afk_tracker_set_close_issue(tracker, fj_close_issue);
-	afk_tracker_set_find_comment(tracker, fj_find_comment);
-	afk_tracker_set_upsert_comment(tracker, fj_upsert_comment);
-	afk_tracker_set_probe(tracker, afk__forge_probe);
-	afk__tracker_set_tick_end(tracker, afk__forge_tick_end);
-	return AFK_OK;
+	return afk__forge_tracker_setup(tracker, cfg, &forgejo, errbuf);
 }
 
-int afk__builtin_forgejo_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
+static int forgejo_ci_setup(afk_ci *ci, const afk_config *cfg, char *errbuf)
 {
-	struct afk__forge *g;
-	int rc;
-
-	rc = fj_new(cfg, "ci", cfg->ci_api_url, cfg->ci_token_env,
-	            cfg->ci_token_file, &g, errbuf);
-	if (rc != AFK_OK)
-		return rc;
-	if (afk__strv_copy(&g->agent_logins, &cfg->ci_agent_logins) != 0) {
-		afk__forge_free(g);
-		afk__errf(errbuf, "forgejo: out of memory");
-		return AFK_ENOMEM;
-	}
-	rc = afk_ci_set_userdata(ci, g, afk__forge_free);
-	if (rc != AFK_OK) {
-		afk__forge_free(g);
-		afk__errf(errbuf, "forgejo: cannot set userdata: %s",
-		          afk_strerror(rc));
-		return rc;
-	}
-	afk_ci_set_probe(ci, afk__forge_probe);
-	afk__ci_set_tick_end(ci, afk__forge_tick_end);
-	return afk_ci_set_status(ci, fj_ci_status);
+	return afk__forge_ci_setup(ci, cfg, &forgejo, errbuf);
 }
+
+#define FORGEJO_API_URL {"api_url", AFK__M_URL, AFK__M_REQUIRED, NULL, 0, 0, \
+	afk__url_check, "the instance's API, e.g. https://codeberg.org/api/v1"}
+#define FORGEJO_TOKEN {"token", AFK__M_SECRET, AFK__M_REQUIRED, NULL, 0, 0, \
+	NULL, "where the token is read from"}
+
+static const afk__member forgejo_tracker_members[] = {
+	FORGEJO_API_URL,
+	FORGEJO_TOKEN,
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_forgejo_tracker = {
+	{"forgejo", AFK__ROLE_TRACKER, AFK__K_OWNER_REPOS,
+	 forgejo_tracker_members,
+	 "the issues of a Forgejo or Gitea instance, over its REST API"},
+	{.tracker = forgejo_tracker_setup}
+};
+
+static const afk__member forgejo_ci_members[] = {
+	FORGEJO_API_URL,
+	FORGEJO_TOKEN,
+	{"deploy_environment", AFK__M_REFUSED, 0, NULL, 0, 0, NULL,
+	 "Forgejo has no deployments to read: only a \"github\" CI takes a "
+	 "deploy environment"},
+	{"agent_logins", AFK__M_LOGINS, 0, NULL, 0, 0, NULL,
+	 "whose pull request may be a run's (default: the token's login)"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_forgejo_ci = {
+	{"forgejo", AFK__ROLE_CI, AFK__K_OWNER_REPOS, forgejo_ci_members,
+	 "a pull request's commit statuses on Forgejo or Gitea"},
+	{.ci = forgejo_ci_setup}
+};

@@ -1237,76 +1237,53 @@ out:
 
 /* --- making one ------------------------------------------------------ */
 
-/* Makes the userdata of either adapter from its settings. */
-static int gh_new(const afk_config *cfg, const char *key, const char *api,
-                  const char *env, const char *file, struct afk__forge **out,
-                  char *errbuf)
-{
-	int rc = afk__forge_new(cfg, key, api ? api : DEFAULT_API, env, file,
-	                        "github", "Bearer", gh_headers, "GitHub", out,
-	                        errbuf);
+static const afk__forge_kind github = {
+	"github", "GitHub", "Bearer", gh_headers, "?per_page=100",
+	gh_list_ready, gh_add_label, gh_remove_label, gh_close_issue,
+	gh_find_comment, gh_upsert_comment, gh_ci_status
+};
 
-	if (rc == AFK_OK)
-		(*out)->comments_query = "?per_page=100";
-	return rc;
-}
-
-int afk__builtin_github_tracker(afk_tracker *tracker, const afk_config *cfg,
+static int github_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
                                 char *errbuf)
 {
-	struct afk__forge *g;
-	int rc;
-
-	rc = gh_new(cfg, "tracker", cfg->tracker_api_url, cfg->tracker_token_env,
-	            cfg->tracker_token_file, &g, errbuf);
-	if (rc != AFK_OK)
-		return rc;
-	rc = afk_tracker_set_userdata(tracker, g, afk__forge_free);
-	if (rc != AFK_OK) {
-		afk__forge_free(g);
-		afk__errf(errbuf, "github: cannot set userdata: %s",
-		          afk_strerror(rc));
-		return rc;
-	}
-	afk_tracker_set_list_ready(tracker, gh_list_ready);
-	afk_tracker_set_add_label(tracker, gh_add_label);
-	afk_tracker_set_remove_label(tracker, gh_remove_label);
-	afk_tracker_set_close_issue(tracker, gh_close_issue);
-	afk_tracker_set_find_comment(tracker, gh_find_comment);
-	afk_tracker_set_upsert_comment(tracker, gh_upsert_comment);
-	afk_tracker_set_probe(tracker, afk__forge_probe);
-	afk__tracker_set_tick_end(tracker, afk__forge_tick_end);
-	return AFK_OK;
+	return afk__forge_tracker_setup(tracker, cfg, &github, errbuf);
 }
 
-int afk__builtin_github_ci(afk_ci *ci, const afk_config *cfg, char *errbuf)
+static int github_ci_setup(afk_ci *ci, const afk_config *cfg, char *errbuf)
 {
-	struct afk__forge *g;
-	int rc;
-
-	rc = gh_new(cfg, "ci", cfg->ci_api_url, cfg->ci_token_env,
-	            cfg->ci_token_file, &g, errbuf);
-	if (rc != AFK_OK)
-		return rc;
-	if (cfg->ci_deploy_env != NULL &&
-	    (g->deploy_env = afk__strdup(cfg->ci_deploy_env)) == NULL) {
-		afk__forge_free(g);
-		afk__errf(errbuf, "github: out of memory");
-		return AFK_ENOMEM;
-	}
-	if (afk__strv_copy(&g->agent_logins, &cfg->ci_agent_logins) != 0) {
-		afk__forge_free(g);
-		afk__errf(errbuf, "github: out of memory");
-		return AFK_ENOMEM;
-	}
-	rc = afk_ci_set_userdata(ci, g, afk__forge_free);
-	if (rc != AFK_OK) {
-		afk__forge_free(g);
-		afk__errf(errbuf, "github: cannot set userdata: %s",
-		          afk_strerror(rc));
-		return rc;
-	}
-	afk_ci_set_probe(ci, afk__forge_probe);
-	afk__ci_set_tick_end(ci, afk__forge_tick_end);
-	return afk_ci_set_status(ci, gh_ci_status);
+	return afk__forge_ci_setup(ci, cfg, &github, errbuf);
 }
+
+#define GITHUB_API_URL {"api_url", AFK__M_URL, 0, "\"" DEFAULT_API "\"", \
+	0, 0, afk__url_check, "the REST API's root (GitHub Enterprise: " \
+	"https://HOST/api/v3)"}
+#define GITHUB_TOKEN {"token", AFK__M_SECRET, AFK__M_REQUIRED, NULL, 0, 0, \
+	NULL, "where the token is read from"}
+
+static const afk__member github_tracker_members[] = {
+	GITHUB_API_URL,
+	GITHUB_TOKEN,
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_github_tracker = {
+	{"github", AFK__ROLE_TRACKER, AFK__K_OWNER_REPOS,
+	 github_tracker_members, "GitHub's issues, over its REST API"},
+	{.tracker = github_tracker_setup}
+};
+
+static const afk__member github_ci_members[] = {
+	GITHUB_API_URL,
+	GITHUB_TOKEN,
+	{"deploy_environment", AFK__M_STRING, 0, NULL, 0, 0, NULL,
+	 "the environment whose deployments give the deploy state"},
+	{"agent_logins", AFK__M_LOGINS, 0, NULL, 0, 0, NULL,
+	 "whose pull request may be a run's (default: the token's login)"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_github_ci = {
+	{"github", AFK__ROLE_CI, AFK__K_OWNER_REPOS, github_ci_members,
+	 "a pull request's checks and deployments on GitHub"},
+	{.ci = github_ci_setup}
+};

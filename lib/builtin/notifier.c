@@ -178,31 +178,18 @@ static int file_probe(afk_call *call, void *userdata)
 	return AFK_OK;
 }
 
-/* The userdata is handed to the notifier, which owns it from then on. */
-int afk__builtin_file_notifier(afk_notifier *notifier, const afk_config *cfg,
+/* The userdata is handed to the notifier, which owns it from then on.
+ * The "stdout" notifier is this one without a path. */
+static int file_notifier_setup(afk_notifier *notifier, const afk_config *cfg,
                                char *errbuf)
 {
+	const char *path = afk__config_str(cfg, AFK__ROLE_NOTIFIER, "path");
 	struct file_notifier *fn;
-	int to_file_kind, rc;
+	int rc;
 
-	to_file_kind = cfg->notifier_kind != NULL &&
-	               strcmp(cfg->notifier_kind, "file") == 0;
-	if (cfg->notifier_kind == NULL ||
-	    (!to_file_kind && strcmp(cfg->notifier_kind, "stdout") != 0)) {
-		afk__errf(errbuf, "notifier: the built-in notifier needs "
-		          "{\"kind\": \"stdout\"} or {\"kind\": \"file\", "
-		          "\"path\": ...}");
-		return AFK_ECONFIG;
-	}
-	if (to_file_kind && (cfg->notifier_path == NULL ||
-	                     cfg->notifier_path[0] == '\0')) {
-		afk__errf(errbuf, "notifier: the file notifier needs a path");
-		return AFK_ECONFIG;
-	}
 	fn = calloc(1, sizeof(*fn));
 	if (fn == NULL ||
-	    (to_file_kind && (fn->path = afk__strdup(cfg->notifier_path)) ==
-	                     NULL)) {
+	    (path != NULL && (fn->path = afk__strdup(path)) == NULL)) {
 		file_notifier_free(fn);
 		afk__errf(errbuf, "notifier: out of memory");
 		return AFK_ENOMEM;
@@ -222,3 +209,25 @@ int afk__builtin_file_notifier(afk_notifier *notifier, const afk_config *cfg,
 		          afk_strerror(rc));
 	return rc;
 }
+
+static const afk__member stdout_notifier_members[] = {
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_stdout_notifier = {
+	{"stdout", AFK__ROLE_NOTIFIER, 0, stdout_notifier_members,
+	 "one line per notification on standard output"},
+	{.notifier = file_notifier_setup}
+};
+
+static const afk__member file_notifier_members[] = {
+	{"path", AFK__M_PATH, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "the file each notification is appended to, one line each"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_file_notifier = {
+	{"file", AFK__ROLE_NOTIFIER, 0, file_notifier_members,
+	 "one line per notification appended to a file"},
+	{.notifier = file_notifier_setup}
+};

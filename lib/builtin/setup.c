@@ -7,6 +7,9 @@
 
 #include "core/config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 char *afk__setup_what(const afk_config *cfg, const char *key,
                       const char *member, const char *label)
 {
@@ -14,6 +17,31 @@ char *afk__setup_what(const afk_config *cfg, const char *key,
 
 	afk__config_where(cfg, key, member, where, sizeof(where));
 	return afk__aprintf("%s: %s", where, label);
+}
+
+int afk__setup_secret(const afk_config *cfg, afk__role role,
+                      const char *name, const char *label, char **out,
+                      char **what, char *errbuf)
+{
+	char member[48], *w;
+	const char *env, *file;
+	int rc;
+
+	*out = NULL;
+	snprintf(member, sizeof(member), "%s_env", name);
+	env = afk__config_str(cfg, role, member);
+	if (env == NULL)
+		snprintf(member, sizeof(member), "%s_file", name);
+	file = afk__config_str(cfg, role, member);
+	w = afk__setup_what(cfg, afk__role_key(role), member, label);
+	rc = w ? afk__secret_read(env, file, w, out, errbuf) : AFK_ENOMEM;
+	if (rc == AFK_ENOMEM)
+		afk__errf(errbuf, "%s: out of memory", label);
+	if (what != NULL && rc == AFK_OK)
+		*what = w;
+	else
+		free(w);
+	return rc;
 }
 
 int afk__setup_http(const afk_config *cfg, const char *label,

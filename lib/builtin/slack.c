@@ -245,34 +245,21 @@ static int add_secrets(struct slack_notifier *sn)
 }
 
 /* The userdata is handed to the notifier, which owns it from then on. */
-int afk__builtin_slack_notifier(afk_notifier *notifier,
-                                const afk_config *cfg, char *errbuf)
+static int slack_setup(afk_notifier *notifier, const afk_config *cfg,
+                       char *errbuf)
 {
 	struct slack_notifier *sn;
 	const char *why = NULL;
-	char *what;
+	char *what = NULL;
 	int rc;
 
-	if (cfg->notifier_kind == NULL ||
-	    strcmp(cfg->notifier_kind, "slack") != 0) {
-		afk__errf(errbuf, "notifier: the Slack notifier needs "
-		          "{\"kind\": \"slack\", \"webhook_env\" or "
-		          "\"webhook_file\"}");
-		return AFK_ECONFIG;
-	}
 	sn = calloc(1, sizeof(*sn));
 	if (sn == NULL) {
 		afk__errf(errbuf, "notifier: out of memory");
 		return AFK_ENOMEM;
 	}
-	what = afk__setup_what(cfg, "notifier", cfg->notifier_webhook_env ?
-	                       "webhook_env" : "webhook_file",
-	                       "notifier (slack)");
-	rc = what ? afk__secret_read(cfg->notifier_webhook_env,
-	                             cfg->notifier_webhook_file, what,
-	                             &sn->url, errbuf) : AFK_ENOMEM;
-	if (rc == AFK_ENOMEM)
-		afk__errf(errbuf, "notifier: out of memory");
+	rc = afk__setup_secret(cfg, AFK__ROLE_NOTIFIER, "webhook",
+	                       "notifier (slack)", &sn->url, &what, errbuf);
 	/* What every post would refuse is refused now, never quoted: the
 	 * webhook's URL is the secret. */
 	if (rc == AFK_OK && strncmp(sn->url, "https://", 8) != 0 &&
@@ -315,3 +302,15 @@ int afk__builtin_slack_notifier(afk_notifier *notifier,
 		          afk_strerror(rc));
 	return rc;
 }
+
+static const afk__member slack_members[] = {
+	{"webhook", AFK__M_SECRET, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "where the incoming webhook's URL, a secret, is read from"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_slack_notifier = {
+	{"slack", AFK__ROLE_NOTIFIER, 0, slack_members,
+	 "a Slack incoming webhook"},
+	{.notifier = slack_setup}
+};

@@ -905,7 +905,7 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
                   char *errbuf)
 {
 	struct t3_agent *t;
-	char *token = NULL, *what;
+	char *token = NULL;
 	int rc;
 
 	*out = NULL;
@@ -914,23 +914,22 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
 		afk__errf(errbuf, "agent: out of memory");
 		return AFK_ENOMEM;
 	}
-	what = afk__setup_what(cfg, "agent", cfg->agent_token_env ?
-	                       "token_env" : "token_file", "agent (t3)");
-	rc = what ? afk__secret_read(cfg->agent_token_env,
-	                             cfg->agent_token_file, what, &token,
-	                             errbuf) : AFK_ENOMEM;
-	free(what);
-	if (rc == AFK_ENOMEM)
-		afk__errf(errbuf, "agent: out of memory");
+	rc = afk__setup_secret(cfg, AFK__ROLE_AGENT, "token", "agent (t3)",
+	                       &token, NULL, errbuf);
 	if (rc == AFK_OK)
 		rc = afk__setup_http(cfg, "agent (t3)", &t->http, errbuf);
 	if (rc == AFK_OK) {
-		t->base = afk__strdup(cfg->agent_url);
+		t->base = afk__strdup(afk__config_str(cfg, AFK__ROLE_AGENT,
+		                                      "url"));
 		t->auth = afk__aprintf("Authorization: Bearer %s", token);
-		t->project_id = afk__strdup(cfg->agent_project_id);
-		t->model = afk__strdup(cfg->agent_model);
-		t->instance_id = afk__strdup(cfg->agent_instance_id);
-		t->max_prompt = cfg->agent_max_prompt;
+		t->project_id = afk__strdup(afk__config_str(cfg,
+		                            AFK__ROLE_AGENT, "project_id"));
+		t->model = afk__strdup(afk__config_str(cfg, AFK__ROLE_AGENT,
+		                                       "model"));
+		t->instance_id = afk__strdup(afk__config_str(cfg,
+		                             AFK__ROLE_AGENT, "instance_id"));
+		t->max_prompt = afk__config_int(cfg, AFK__ROLE_AGENT,
+		                                "max_prompt");
 		if (t->base == NULL || t->auth == NULL ||
 		    t->project_id == NULL || t->model == NULL ||
 		    t->instance_id == NULL ||
@@ -949,20 +948,11 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
 }
 
 /* The userdata is handed to the agent, which owns it from then on. */
-int afk__builtin_t3_agent(afk_agent *agent, const afk_config *cfg,
-                          char *errbuf)
+static int t3_setup(afk_agent *agent, const afk_config *cfg, char *errbuf)
 {
 	struct t3_agent *t;
 	int rc;
 
-	if (cfg->agent_kind == NULL || strcmp(cfg->agent_kind, "t3") != 0 ||
-	    cfg->agent_url == NULL || cfg->agent_project_id == NULL ||
-	    cfg->agent_model == NULL || cfg->agent_instance_id == NULL) {
-		afk__errf(errbuf, "agent: the T3 agent needs {\"kind\": \"t3\", "
-		          "\"url\", \"token_env\" or \"token_file\", "
-		          "\"project_id\", \"model\"}");
-		return AFK_ECONFIG;
-	}
 	rc = t3_new(cfg, &t, errbuf);
 	if (rc != AFK_OK)
 		return rc;
@@ -986,3 +976,25 @@ int afk__builtin_t3_agent(afk_agent *agent, const afk_config *cfg,
 		          afk_strerror(rc));
 	return rc;
 }
+
+static const afk__member t3_members[] = {
+	{"url", AFK__M_URL, AFK__M_REQUIRED, NULL, 0, 0, afk__url_check,
+	 "the T3 Code server's base URL"},
+	{"token", AFK__M_SECRET, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "where the bearer token is read from"},
+	{"project_id", AFK__M_STRING, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "the T3 project the threads are made in"},
+	{"model", AFK__M_STRING, AFK__M_REQUIRED, NULL, 0, 0, NULL,
+	 "the model each thread runs"},
+	{"instance_id", AFK__M_STRING, 0, "\"codex\"", 0, 0, NULL,
+	 "the provider instance that runs the model"},
+	{"max_prompt", AFK__M_INT, 0, "100000", 1, 16LL * 1024 * 1024, NULL,
+	 "bytes of the largest prompt sent; a larger one is refused"},
+	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
+};
+
+const afk__builtin afk__builtin_t3_agent = {
+	{"t3", AFK__ROLE_AGENT, 0, t3_members,
+	 "T3 Code's orchestration API: one thread per run"},
+	{.agent = t3_setup}
+};

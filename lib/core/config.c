@@ -11,7 +11,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "core/config.h"
-#include "net/http.h"
 #include "core/jsonpos.h"
 
 #include <errno.h>
@@ -29,7 +28,6 @@
 #define LABEL_MAX 50                   /* bytes; GitHub's label limit */
 #define PREAMBLE_MAX (64 * 1024)       /* bytes of a preamble file */
 #define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of a configuration file */
-#define DEFAULT_STATE_DIR "afk-runs"
 #define DEFAULT_BUDGET 2               /* fix-forwards per run */
 #define BUDGET_MAX 100
 #define DEFAULT_STALL_TIMEOUT 7200     /* seconds */
@@ -556,14 +554,11 @@ static int read_preamble(cfg_ctx *cx, const char *path, char **text)
 
 /* --- the configuration's fields -------------------------------------- */
 
-static void clear_agent_t3(afk_config *c);
-static void clear_notifier_slack(afk_config *c);
-static void clear_github(char **api, char **env, char **file);
-static void clear_ci_forge(afk_config *c);
-
 /* Frees every setting of c and leaves them empty; the message stays. */
 static void config_clear(afk_config *c)
 {
+	size_t r;
+
 	afk__strv_clear(&c->allowlist);
 	free(c->ready_label);
 	free(c->in_progress_label);
@@ -571,30 +566,16 @@ static void config_clear(afk_config *c)
 	afk__strv_clear(&c->trusted_users);
 	free(c->preamble_file);
 	free(c->preamble);
-	free(c->tracker_kind);
-	free(c->tracker_path);
-	free(c->agent_kind);
-	afk__strv_clear(&c->agent_command);
-	afk__strv_clear(&c->agent_env);
-	free(c->agent_state_dir);
-	free(c->ci_kind);
-	afk__strv_clear(&c->ci_command);
-	afk__strv_clear(&c->ci_env);
-	free(c->notifier_kind);
-	free(c->notifier_path);
-	clear_agent_t3(c);
-	clear_notifier_slack(c);
-	clear_github(&c->tracker_api_url, &c->tracker_token_env,
-	             &c->tracker_token_file);
-	clear_ci_forge(c);
+	for (r = 0; r < AFK__ROLE_COUNT; r++) {
+		json_decref(c->section[r]);
+		c->section[r] = NULL;
+		c->kind[r] = NULL;
+	}
 	free(c->http_etag_cache);
 	c->http_etag_cache = NULL;
 	afk__strv_clear(&c->members);
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
 	c->preamble_file = c->preamble = NULL;
-	c->tracker_kind = c->tracker_path = NULL;
-	c->agent_kind = c->agent_state_dir = NULL;
-	c->ci_kind = c->notifier_kind = c->notifier_path = NULL;
 }
 
 /* Replaces *dst by a copy of src (either may be NULL); 0 or -1. */
@@ -613,6 +594,8 @@ static int dup_into(char **dst, const char *src)
  * copy a change is made on.  AFK_ENOMEM leaves dst empty. */
 static int config_copy(afk_config *dst, const afk_config *src)
 {
+	size_t r;
+
 	memset(dst, 0, sizeof(*dst));
 	dst->kill_switch = src->kill_switch;
 	dst->fix_forward_budget = src->fix_forward_budget;
@@ -627,7 +610,12 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	dst->http_max_body = src->http_max_body;
 	dst->http_max_pages = src->http_max_pages;
 	dst->http_rate_reserve = src->http_rate_reserve;
-	dst->agent_max_prompt = src->agent_max_prompt;
+	dst->kinds = src->kinds;
+	for (r = 0; r < AFK__ROLE_COUNT; r++) {
+		/* A section is never changed once checked: shared. */
+		dst->kind[r] = src->kind[r];
+		dst->section[r] = json_incref(src->section[r]);
+	}
 	if (afk__strv_copy(&dst->allowlist, &src->allowlist) ||
 	    dup_into(&dst->ready_label, src->ready_label) ||
 	    dup_into(&dst->in_progress_label, src->in_progress_label) ||
@@ -635,33 +623,6 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    afk__strv_copy(&dst->trusted_users, &src->trusted_users) ||
 	    dup_into(&dst->preamble_file, src->preamble_file) ||
 	    dup_into(&dst->preamble, src->preamble) ||
-	    dup_into(&dst->tracker_kind, src->tracker_kind) ||
-	    dup_into(&dst->tracker_path, src->tracker_path) ||
-	    dup_into(&dst->agent_kind, src->agent_kind) ||
-	    afk__strv_copy(&dst->agent_command, &src->agent_command) ||
-	    afk__strv_copy(&dst->agent_env, &src->agent_env) ||
-	    dup_into(&dst->agent_state_dir, src->agent_state_dir) ||
-	    dup_into(&dst->ci_kind, src->ci_kind) ||
-	    afk__strv_copy(&dst->ci_command, &src->ci_command) ||
-	    afk__strv_copy(&dst->ci_env, &src->ci_env) ||
-	    dup_into(&dst->notifier_kind, src->notifier_kind) ||
-	    dup_into(&dst->notifier_path, src->notifier_path) ||
-	    dup_into(&dst->agent_url, src->agent_url) ||
-	    dup_into(&dst->agent_token_env, src->agent_token_env) ||
-	    dup_into(&dst->agent_token_file, src->agent_token_file) ||
-	    dup_into(&dst->agent_project_id, src->agent_project_id) ||
-	    dup_into(&dst->agent_model, src->agent_model) ||
-	    dup_into(&dst->agent_instance_id, src->agent_instance_id) ||
-	    dup_into(&dst->notifier_webhook_env, src->notifier_webhook_env) ||
-	    dup_into(&dst->notifier_webhook_file, src->notifier_webhook_file) ||
-	    dup_into(&dst->tracker_api_url, src->tracker_api_url) ||
-	    dup_into(&dst->tracker_token_env, src->tracker_token_env) ||
-	    dup_into(&dst->tracker_token_file, src->tracker_token_file) ||
-	    dup_into(&dst->ci_api_url, src->ci_api_url) ||
-	    dup_into(&dst->ci_token_env, src->ci_token_env) ||
-	    dup_into(&dst->ci_token_file, src->ci_token_file) ||
-	    dup_into(&dst->ci_deploy_env, src->ci_deploy_env) ||
-	    afk__strv_copy(&dst->ci_agent_logins, &src->ci_agent_logins) ||
 	    dup_into(&dst->http_etag_cache, src->http_etag_cache) ||
 	    afk__strv_copy(&dst->members, &src->members)) {
 		config_clear(dst);
@@ -916,9 +877,24 @@ static json_t *get_preamble_file(const afk_config *c)
 	return string_or_null(c->preamble_file);
 }
 
+/* --- the adapter keys: a kind and its checked section ----------------- */
+
+/*
+ * An adapter key ("tracker", "agent", "ci", "notifier") holds an object
+ * whose "kind" names one of the kinds the registry lists for that role
+ * (lib/core/kind.h).  Its members are checked here by their declared
+ * type, generically: the configuration knows no kind.  What is kept is
+ * a new object, the section: "kind" first, then the members in the
+ * kind's order, paths made absolute, URLs trimmed, defaults filled in.
+ * The built-in reads it through afk__config_str() and its siblings.
+ */
+
+static int int_in_range(cfg_ctx *cx, json_t *v, long long lo, long long hi,
+                        long long *out);
+
 /* Stores in *out (the caller's) the absolute form of the path member
  * name of object v; a missing member is refused when dflt is NULL, else
- * dflt stands in for it. */
+ * dflt stands in for it.  Used by "http" too. */
 static int path_member(cfg_ctx *cx, json_t *v, const char *name,
                        const char *dflt, char **out)
 {
@@ -945,31 +921,67 @@ static int path_member(cfg_ctx *cx, json_t *v, const char *name,
 	return rc;
 }
 
-/* The "file" tracker: {"kind": "file", "path": ...}. */
-static int set_tracker_file(afk_config *c, json_t *v, cfg_ctx *cx)
+/* The string m (the member being checked, on cx's path): non-empty,
+ * without control characters.  Borrowed from m. */
+static int string_value(cfg_ctx *cx, json_t *m, const char **out)
 {
-	char *path = NULL, *kind;
+	const char *s;
+
+	if (!json_is_string(m))
+		return wrong_type(cx, m, "a string");
+	s = json_string_value(m);
+	if (s[0] == '\0')
+		return refuse(cx, "cannot be empty");
+	if (has_control(s))
+		return refuse(cx, "control characters are refused");
+	*out = s;
+	return AFK_OK;
+}
+
+/* The path m, made absolute, in *out (the caller's). */
+static int path_value(cfg_ctx *cx, json_t *m, char **out)
+{
+	if (!json_is_string(m))
+		return wrong_type(cx, m, "a string");
+	if (json_string_value(m)[0] == '\0')
+		return refuse(cx, "a path cannot be empty");
+	return resolve(cx, json_string_value(m), out);
+}
+
+/* The URL m: http:// or https://, no whitespace; trailing '/' dropped.
+ * What another layer would refuse on every request (the HTTP layer's
+ * plain http but to a loopback address, user:password) is refused here
+ * in its words through check, so that no configuration is valid that no
+ * tick could use. */
+static int url_value(cfg_ctx *cx, json_t *m,
+                     const char *(*check)(const char *), char **out)
+{
+	const char *s, *why;
+	size_t n;
 	int rc;
 
-	rc = path_member(cx, v, "path", NULL, &path);
+	rc = string_value(cx, m, &s);
 	if (rc != AFK_OK)
 		return rc;
-	kind = afk__strdup("file");
-	if (kind == NULL) {
-		free(path);
+	if ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) ||
+	    has_space(s))
+		return refuse(cx, "expected an http or https URL");
+	why = check != NULL ? check(s) : NULL;
+	if (why != NULL && why[0] == '\0')
 		return nomem(cx);
-	}
-	free(c->tracker_kind);
-	free(c->tracker_path);
-	clear_github(&c->tracker_api_url, &c->tracker_token_env,
-	             &c->tracker_token_file);
-	c->tracker_kind = kind;
-	c->tracker_path = path;
+	if (why != NULL)
+		return refuse(cx, "%s", why);
+	*out = afk__strdup(s);
+	if (*out == NULL)
+		return nomem(cx);
+	n = strlen(*out);
+	while (n > 0 && (*out)[n - 1] == '/')
+		(*out)[--n] = '\0';
 	return AFK_OK;
 }
 
 /* Resolves argv[0] like a path only when it names one: a bare name is
- * looked up in PATH when the agent runs. */
+ * looked up in PATH when the command runs. */
 static int resolve_command(cfg_ctx *cx, afk__strv *argv)
 {
 	char *abs;
@@ -985,28 +997,6 @@ static int resolve_command(cfg_ctx *cx, afk__strv *argv)
 	free(argv->v[0]);
 	argv->v[0] = abs;
 	return AFK_OK;
-}
-
-/* Stores in *argv (the caller's) the required member "command" of
- * object v: a non-empty array of non-empty strings, argv[0] resolved. */
-static int command_member(cfg_ctx *cx, json_t *v, afk__strv *argv)
-{
-	json_t *m = json_object_get(v, "command");
-	int rc;
-
-	push_key(cx, "command");
-	if (m == NULL)
-		return refuse(cx, "missing");
-	rc = strv_from_json(cx, m, check_arg_item, 0, argv);
-	if (rc == AFK_OK && argv->n == 0)
-		rc = refuse(cx, "the command cannot be empty");
-	if (rc == AFK_OK)
-		rc = resolve_command(cx, argv);
-	if (rc == AFK_OK)
-		pop(cx);
-	else
-		afk__strv_clear(argv);
-	return rc;
 }
 
 /* 1 when s is a name a variable of the environment can have in a
@@ -1039,213 +1029,29 @@ static int check_var_item(cfg_ctx *cx, const char *s)
 	return AFK_OK;
 }
 
-/* Stores in *env (the caller's) the optional member "env" of object v:
- * the names of the variables of ours a command gets beyond the minimal
- * set, each once.  That none names a secret is checked on the result
+/* The array m of type t (AFK__M_COMMAND, _VARS or _LOGINS) in *out (the
+ * caller's).  That no VARS entry names a secret is checked on the result
  * (check_env_secrets()): the secret may be configured after it. */
-static int env_member(cfg_ctx *cx, json_t *v, afk__strv *env)
+static int strv_value(cfg_ctx *cx, json_t *m, afk__mtype t, afk__strv *out)
 {
-	json_t *m = json_object_get(v, "env");
 	int rc;
 
-	if (m == NULL)
-		return AFK_OK;
-	push_key(cx, "env");
-	rc = strv_from_json(cx, m, check_var_item, 1, env);
-	if (rc == AFK_OK)
-		pop(cx);
+	if (t == AFK__M_COMMAND) {
+		rc = strv_from_json(cx, m, check_arg_item, 0, out);
+		if (rc == AFK_OK && out->n == 0)
+			rc = refuse(cx, "the command cannot be empty");
+		if (rc == AFK_OK)
+			rc = resolve_command(cx, out);
+	} else if (t == AFK__M_VARS) {
+		rc = strv_from_json(cx, m, check_var_item, 1, out);
+	} else {
+		rc = strv_from_json(cx, m, check_user_item, 1, out);
+		if (rc == AFK_OK && out->n == 0)
+			rc = refuse(cx, "an empty list would accept no pull "
+			            "request: name the agent's login, or leave "
+			            "the key out for the token's own");
+	}
 	return rc;
-}
-
-/* The "command" agent: {"kind": "command", "command": [...],
- * "state_dir": ..., "env": [...]}. */
-static int set_agent_command(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	afk__strv argv = {NULL, 0, 0}, env = {NULL, 0, 0};
-	char *state_dir = NULL, *kind = NULL;
-	int rc;
-
-	rc = command_member(cx, v, &argv);
-	if (rc == AFK_OK)
-		rc = path_member(cx, v, "state_dir", DEFAULT_STATE_DIR,
-		                 &state_dir);
-	if (rc == AFK_OK)
-		rc = env_member(cx, v, &env);
-	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
-		rc = nomem(cx);
-	if (rc != AFK_OK) {
-		afk__strv_clear(&argv);
-		afk__strv_clear(&env);
-		free(state_dir);
-		return rc;
-	}
-	free(c->agent_kind);
-	afk__strv_clear(&c->agent_command);
-	afk__strv_clear(&c->agent_env);
-	free(c->agent_state_dir);
-	c->agent_kind = kind;
-	c->agent_command = argv;
-	c->agent_env = env;
-	c->agent_state_dir = state_dir;
-	return AFK_OK;
-}
-
-/* The "command" CI: {"kind": "command", "command": [...], "env":
- * [...]}. */
-static int set_ci_command(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	afk__strv argv = {NULL, 0, 0}, env = {NULL, 0, 0};
-	char *kind = NULL;
-	int rc;
-
-	rc = command_member(cx, v, &argv);
-	if (rc == AFK_OK)
-		rc = env_member(cx, v, &env);
-	if (rc == AFK_OK && (kind = afk__strdup("command")) == NULL)
-		rc = nomem(cx);
-	if (rc != AFK_OK) {
-		afk__strv_clear(&argv);
-		afk__strv_clear(&env);
-		return rc;
-	}
-	free(c->ci_kind);
-	afk__strv_clear(&c->ci_command);
-	afk__strv_clear(&c->ci_env);
-	clear_ci_forge(c);
-	c->ci_kind = kind;
-	c->ci_command = argv;
-	c->ci_env = env;
-	return AFK_OK;
-}
-
-/* Sets the notifier to kind with path (may be NULL), both taken over:
- * freed here on failure. */
-static int take_notifier(afk_config *c, cfg_ctx *cx, const char *name,
-                         char *path)
-{
-	char *kind = afk__strdup(name);
-
-	if (kind == NULL) {
-		free(path);
-		return nomem(cx);
-	}
-	free(c->notifier_kind);
-	free(c->notifier_path);
-	clear_notifier_slack(c);
-	c->notifier_kind = kind;
-	c->notifier_path = path;
-	return AFK_OK;
-}
-
-/* The "stdout" notifier: {"kind": "stdout"}. */
-static int set_notifier_stdout(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	(void)v;
-	return take_notifier(c, cx, "stdout", NULL);
-}
-
-/* The "file" notifier: {"kind": "file", "path": ...}. */
-static int set_notifier_file(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	char *path = NULL;
-	int rc;
-
-	rc = path_member(cx, v, "path", NULL, &path);
-	if (rc != AFK_OK)
-		return rc;
-	return take_notifier(c, cx, "file", path);
-}
-
-/* --- the "t3" agent and the "slack" notifier ------------------------- */
-
-#define T3_MAX_PROMPT 100000           /* bytes of a prompt, by default */
-#define T3_MAX_PROMPT_MAX (16LL * 1024 * 1024)
-#define T3_INSTANCE_ID "codex"
-
-static int int_in_range(cfg_ctx *cx, json_t *v, long long lo, long long hi,
-                        long long *out);
-
-static void clear_agent_t3(afk_config *c)
-{
-	free(c->agent_url);
-	free(c->agent_token_env);
-	free(c->agent_token_file);
-	free(c->agent_project_id);
-	free(c->agent_model);
-	free(c->agent_instance_id);
-	c->agent_url = c->agent_token_env = c->agent_token_file = NULL;
-	c->agent_project_id = c->agent_model = c->agent_instance_id = NULL;
-	c->agent_max_prompt = 0;
-}
-
-static void clear_notifier_slack(afk_config *c)
-{
-	free(c->notifier_webhook_env);
-	free(c->notifier_webhook_file);
-	c->notifier_webhook_env = c->notifier_webhook_file = NULL;
-}
-
-/* Stores in *out (the caller's) a copy of the string member name of v:
- * non-empty, without control characters.  An absent member is refused
- * when dflt is NULL, else dflt is copied. */
-static int string_member(cfg_ctx *cx, json_t *v, const char *name,
-                         const char *dflt, char **out)
-{
-	json_t *m = json_object_get(v, name);
-	const char *s = dflt;
-
-	push_key(cx, name);
-	if (m == NULL && dflt == NULL)
-		return refuse(cx, "missing");
-	if (m != NULL && !json_is_string(m))
-		return wrong_type(cx, m, "a string");
-	if (m != NULL)
-		s = json_string_value(m);
-	if (s[0] == '\0')
-		return refuse(cx, "cannot be empty");
-	if (has_control(s))
-		return refuse(cx, "control characters are refused");
-	*out = afk__strdup(s);
-	if (*out == NULL)
-		return nomem(cx);
-	pop(cx);
-	return AFK_OK;
-}
-
-/* The member "url": http:// or https://, no whitespace; trailing '/'
- * dropped.  What the HTTP layer would refuse on every request (plain
- * http but to a loopback address, user:password) is refused here in its
- * words, so that no configuration is valid that no tick could use; the
- * layer checks again, for a host's own URLs. */
-static int url_member(cfg_ctx *cx, json_t *v, const char *name, char **out)
-{
-	const char *why;
-	size_t n;
-	int rc;
-
-	rc = string_member(cx, v, name, NULL, out);
-	if (rc != AFK_OK)
-		return rc;
-	push_key(cx, name);
-	if ((strncmp(*out, "https://", 8) != 0 &&
-	     strncmp(*out, "http://", 7) != 0) || has_space(*out)) {
-		free(*out);
-		*out = NULL;
-		return refuse(cx, "expected an http or https URL");
-	}
-	why = afk__url_check(*out);
-	if (why != NULL) {
-		free(*out);
-		*out = NULL;
-		if (why[0] == '\0')
-			return nomem(cx);
-		return refuse(cx, "%s", why);
-	}
-	n = strlen(*out);
-	while (n > 0 && (*out)[n - 1] == '/')
-		(*out)[--n] = '\0';
-	pop(cx);
-	return AFK_OK;
 }
 
 /* 1 when the n bytes at s are a token's shape: 20 or more letters and
@@ -1303,449 +1109,208 @@ static int looks_like_secret(const char *s, int is_name)
 	return 0;
 }
 
-/* A secret is named, never written: exactly one of the members env_name
- * (an environment variable's name) and file_name (a path, resolved).  A
- * credential pasted in either is refused without being quoted. */
-static int secret_member(cfg_ctx *cx, json_t *v, const char *env_name,
-                         const char *file_name, char **env, char **file)
+/* The names of a secret member's pair: NAME_env and NAME_file. */
+typedef struct secret_names {
+	char env[48];
+	char file[48];
+} secret_names;
+
+static void name_secret(const afk__member *mb, secret_names *n)
 {
-	json_t *e = json_object_get(v, env_name);
-	json_t *f = json_object_get(v, file_name);
+	snprintf(n->env, sizeof(n->env), "%s_env", mb->name);
+	snprintf(n->file, sizeof(n->file), "%s_file", mb->name);
+}
+
+/* A secret is named, never written: exactly one of NAME_env (an
+ * environment variable's name) and NAME_file (a path, made absolute),
+ * set into sec.  A credential pasted in either is refused without being
+ * quoted. */
+static int secret_member(cfg_ctx *cx, json_t *v, const afk__member *mb,
+                         json_t *sec)
+{
+	secret_names n;
+	json_t *e, *f;
 	const char *s;
+	char *file = NULL;
 	int rc;
 
-	*env = *file = NULL;
+	name_secret(mb, &n);
+	e = json_object_get(v, n.env);
+	f = json_object_get(v, n.file);
 	if ((e == NULL) == (f == NULL))
 		return refuse(cx, "exactly one of \"%s\" and \"%s\" is needed "
 		              "(the secret itself never goes in the "
-		              "configuration)", env_name, file_name);
+		              "configuration)", n.env, n.file);
+	push_key(cx, f != NULL ? n.file : n.env);
 	if (f != NULL && json_is_string(f) &&
-	    looks_like_secret(json_string_value(f), 0)) {
-		push_key(cx, file_name);
+	    looks_like_secret(json_string_value(f), 0))
 		return refuse(cx, "looks like a secret, not a file's path (name "
 		              "the file that holds it)");
-	}
-	if (f != NULL)
-		return path_member(cx, v, file_name, NULL, file);
-	if (json_is_string(e) && looks_like_secret(json_string_value(e), 1)) {
-		push_key(cx, env_name);
-		return refuse(cx, "looks like a secret, not a variable name "
-		              "(name the environment variable that holds it)");
-	}
-	rc = string_member(cx, v, env_name, NULL, env);
-	if (rc != AFK_OK)
-		return rc;
-	for (s = *env; *s != '\0'; s++) {
-		if (*s == '_' || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= 'a' && *s <= 'z') || (s != *env && *s >= '0' &&
-		                                 *s <= '9'))
-			continue;
-		free(*env);
-		*env = NULL;
-		push_key(cx, env_name);
-		return refuse(cx, "not an environment variable's name");
-	}
-	return AFK_OK;
-}
-
-/* The "t3" agent (T3 Code): {"kind": "t3", "url": ..., "token_env" or
- * "token_file": ..., "project_id": ..., "model": ..., "instance_id":
- * ..., "max_prompt": ...}. */
-static int set_agent_t3(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	char *url = NULL, *env = NULL, *file = NULL, *project = NULL;
-	char *model = NULL, *instance = NULL, *kind = NULL;
-	long long max = T3_MAX_PROMPT;
-	json_t *m = json_object_get(v, "max_prompt");
-	int rc;
-
-	rc = url_member(cx, v, "url", &url);
-	if (rc == AFK_OK)
-		rc = secret_member(cx, v, "token_env", "token_file", &env,
-		                   &file);
-	if (rc == AFK_OK)
-		rc = string_member(cx, v, "project_id", NULL, &project);
-	if (rc == AFK_OK)
-		rc = string_member(cx, v, "model", NULL, &model);
-	if (rc == AFK_OK)
-		rc = string_member(cx, v, "instance_id", T3_INSTANCE_ID,
-		                   &instance);
-	if (rc == AFK_OK && m != NULL) {
-		push_key(cx, "max_prompt");
-		rc = int_in_range(cx, m, 1, T3_MAX_PROMPT_MAX, &max);
+	if (f != NULL) {
+		rc = path_value(cx, f, &file);
+		if (rc == AFK_OK && json_object_set_new(sec, n.file,
+		                                        json_string(file)))
+			rc = nomem(cx);
+		free(file);
 		if (rc == AFK_OK)
 			pop(cx);
-	}
-	if (rc == AFK_OK && (kind = afk__strdup("t3")) == NULL)
-		rc = nomem(cx);
-	if (rc != AFK_OK) {
-		free(url);
-		free(env);
-		free(file);
-		free(project);
-		free(model);
-		free(instance);
 		return rc;
 	}
-	free(c->agent_kind);
-	afk__strv_clear(&c->agent_command);
-	afk__strv_clear(&c->agent_env);
-	free(c->agent_state_dir);
-	c->agent_state_dir = NULL;
-	clear_agent_t3(c);
-	c->agent_kind = kind;
-	c->agent_url = url;
-	c->agent_token_env = env;
-	c->agent_token_file = file;
-	c->agent_project_id = project;
-	c->agent_model = model;
-	c->agent_instance_id = instance;
-	c->agent_max_prompt = max;
-	return AFK_OK;
-}
-
-/* The "slack" notifier: {"kind": "slack", "webhook_env" or
- * "webhook_file": ...}; the webhook's URL is a secret. */
-static int set_notifier_slack(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	char *env = NULL, *file = NULL;
-	int rc;
-
-	rc = secret_member(cx, v, "webhook_env", "webhook_file", &env, &file);
-	if (rc == AFK_OK)
-		rc = take_notifier(c, cx, "slack", NULL);
-	if (rc != AFK_OK) {
-		free(env);
-		free(file);
-		return rc;
-	}
-	c->notifier_webhook_env = env;
-	c->notifier_webhook_file = file;
-	return AFK_OK;
-}
-
-/* --- the "github" tracker and CI ------------------------------------ */
-
-static void clear_github(char **api, char **env, char **file)
-{
-	free(*api);
-	free(*env);
-	free(*file);
-	*api = *env = *file = NULL;
-}
-
-/* The members of a "github" object: "api_url" (optional; NULL stands
- * for https://api.github.com) and the token's source. */
-static int github_members(cfg_ctx *cx, json_t *v, char **api, char **env,
-                          char **file)
-{
-	int rc = AFK_OK;
-
-	*api = NULL;
-	if (json_object_get(v, "api_url") != NULL)
-		rc = url_member(cx, v, "api_url", api);
-	if (rc == AFK_OK)
-		rc = secret_member(cx, v, "token_env", "token_file", env,
-		                   file);
-	if (rc != AFK_OK) {
-		free(*api);
-		*api = NULL;
-	}
-	return rc;
-}
-
-/* The "github" tracker: {"kind": "github", "api_url": ..., "token_env"
- * or "token_file": ...}. */
-static int set_tracker_github(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
-	int rc;
-
-	rc = github_members(cx, v, &api, &env, &file);
-	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL) {
-		clear_github(&api, &env, &file);
-		rc = nomem(cx);
-	}
+	if (json_is_string(e) && looks_like_secret(json_string_value(e), 1))
+		return refuse(cx, "looks like a secret, not a variable name "
+		              "(name the environment variable that holds it)");
+	rc = string_value(cx, e, &s);
 	if (rc != AFK_OK)
 		return rc;
-	free(c->tracker_kind);
-	free(c->tracker_path);
-	clear_github(&c->tracker_api_url, &c->tracker_token_env,
-	             &c->tracker_token_file);
-	c->tracker_kind = kind;
-	c->tracker_path = NULL;
-	c->tracker_api_url = api;
-	c->tracker_token_env = env;
-	c->tracker_token_file = file;
-	return AFK_OK;
-}
-
-/* The forge CI's settings: those of clear_github(), the deploy
- * environment and the agent's logins. */
-static void clear_ci_forge(afk_config *c)
-{
-	clear_github(&c->ci_api_url, &c->ci_token_env, &c->ci_token_file);
-	free(c->ci_deploy_env);
-	c->ci_deploy_env = NULL;
-	afk__strv_clear(&c->ci_agent_logins);
-}
-
-/* "agent_logins" of a forge CI (optional): the authors whose pull
- * request may be a run's, a non-empty list of distinct logins.  Absent
- * leaves *out empty: the CI token's own login is the one author. */
-static int agent_logins_member(cfg_ctx *cx, json_t *v, afk__strv *out)
-{
-	json_t *m = json_object_get(v, "agent_logins");
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (m == NULL)
-		return AFK_OK;
-	push_key(cx, "agent_logins");
-	rc = strv_from_json(cx, m, check_user_item, 1, out);
-	if (rc != AFK_OK)
-		return rc;
-	if (out->n == 0)
-		return refuse(cx, "an empty list would accept no pull request:"
-		              " name the agent's login, or leave the key out"
-		              " for the token's own");
+	if (!is_var_name(s))
+		return refuse(cx, "not an environment variable's name");
+	if (json_object_set_new(sec, n.env, json_string(s)))
+		return nomem(cx);
 	pop(cx);
 	return AFK_OK;
 }
 
-/* The "github" CI: the tracker's members and "deploy_environment"
- * (optional: a non-empty string; NULL leaves the deploy state none). */
-static int set_ci_github(afk_config *c, json_t *v, cfg_ctx *cx)
+/* Checks m, the value of member mb (on cx's path), and sets what is kept
+ * of it into sec.  An empty VARS array is kept as absent. */
+static int member_value(cfg_ctx *cx, const afk__member *mb, json_t *m,
+                        json_t *sec)
 {
-	char *api = NULL, *env = NULL, *file = NULL, *kind = NULL;
-	char *deploy = NULL;
-	afk__strv logins = {NULL, 0, 0};
+	afk__strv list = {NULL, 0, 0};
+	const char *s;
+	char *owned = NULL;
+	long long n;
+	json_t *out = NULL;
 	int rc;
 
-	rc = github_members(cx, v, &api, &env, &file);
-	if (rc == AFK_OK && json_object_get(v, "deploy_environment") != NULL)
-		rc = string_member(cx, v, "deploy_environment", NULL,
-		                   &deploy);
-	if (rc == AFK_OK)
-		rc = agent_logins_member(cx, v, &logins);
-	if (rc == AFK_OK && (kind = afk__strdup("github")) == NULL)
-		rc = nomem(cx);
-	if (rc != AFK_OK) {
-		clear_github(&api, &env, &file);
-		free(deploy);
-		afk__strv_clear(&logins);
-		return rc;
+	switch (mb->type) {
+	case AFK__M_STRING:
+		rc = string_value(cx, m, &s);
+		if (rc == AFK_OK)
+			out = json_string(s);
+		break;
+	case AFK__M_PATH:
+		rc = path_value(cx, m, &owned);
+		if (rc == AFK_OK)
+			out = json_string(owned);
+		break;
+	case AFK__M_URL:
+		rc = url_value(cx, m, mb->check, &owned);
+		if (rc == AFK_OK)
+			out = json_string(owned);
+		break;
+	case AFK__M_COMMAND:
+	case AFK__M_VARS:
+	case AFK__M_LOGINS:
+		rc = strv_value(cx, m, mb->type, &list);
+		if (rc == AFK_OK && list.n == 0)
+			return AFK_OK;
+		if (rc == AFK_OK)
+			out = strv_to_json(&list);
+		afk__strv_clear(&list);
+		break;
+	case AFK__M_INT:
+		rc = int_in_range(cx, m, mb->lo, mb->hi, &n);
+		if (rc == AFK_OK)
+			out = json_integer((json_int_t)n);
+		break;
+	default:
+		return refuse(cx, "%s", mb->doc);
 	}
-	free(c->ci_kind);
-	afk__strv_clear(&c->ci_command);
-	afk__strv_clear(&c->ci_env);
-	clear_ci_forge(c);
-	c->ci_kind = kind;
-	c->ci_api_url = api;
-	c->ci_token_env = env;
-	c->ci_token_file = file;
-	c->ci_deploy_env = deploy;
-	c->ci_agent_logins = logins;
+	free(owned);
+	if (rc != AFK_OK)
+		return rc;
+	if (out == NULL || json_object_set_new(sec, mb->name, out))
+		return nomem(cx);
 	return AFK_OK;
 }
 
-/* A "github" object: the token's source, never the token. */
-static json_t *get_github(const char *kind, const char *api, const char *env,
-                          const char *file)
+/* Checks member mb of the adapter object v into sec: its value, its
+ * default, or its absence. */
+static int check_member(cfg_ctx *cx, const afk__member *mb, json_t *v,
+                        json_t *sec)
 {
-	json_t *o = json_object();
-
-	if (o == NULL ||
-	    json_object_set_new(o, "kind", json_string(kind)) ||
-	    json_object_set_new(o, "api_url", json_string(api ? api :
-	                        "https://api.github.com")) ||
-	    (env != NULL &&
-	     json_object_set_new(o, "token_env", json_string(env))) ||
-	    (file != NULL &&
-	     json_object_set_new(o, "token_file", json_string(file)))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* --- the "forgejo" tracker and CI ----------------------------------- */
-
-/* The members of a "forgejo" object: "api_url" (required: a Forgejo or
- * Gitea instance has no default, e.g. https://codeberg.org/api/v1) and
- * the token's source, stored as a "github" object's are. */
-static int forgejo_members(cfg_ctx *cx, json_t *v, char **api, char **env,
-                           char **file, char **kind)
-{
+	json_error_t err;
+	json_t *m, *dflt = NULL;
 	int rc;
 
-	*api = *env = *file = *kind = NULL;
-	rc = url_member(cx, v, "api_url", api);
+	if (mb->type == AFK__M_SECRET)
+		return secret_member(cx, v, mb, sec);
+	m = json_object_get(v, mb->name);
+	if (m == NULL && mb->dflt != NULL) {
+		dflt = json_loads(mb->dflt, JSON_DECODE_ANY, &err);
+		if (dflt == NULL)
+			return nomem(cx);
+		m = dflt;
+	}
+	push_key(cx, mb->name);
+	if (m == NULL && (mb->flags & AFK__M_REQUIRED))
+		return refuse(cx, "missing");
+	rc = m != NULL ? member_value(cx, mb, m, sec) : AFK_OK;
+	json_decref(dflt);
 	if (rc == AFK_OK)
-		rc = secret_member(cx, v, "token_env", "token_file", env,
-		                   file);
-	if (rc == AFK_OK && (*kind = afk__strdup("forgejo")) == NULL)
-		rc = nomem(cx);
-	if (rc != AFK_OK)
-		clear_github(api, env, file);
+		pop(cx);
 	return rc;
 }
 
-/* The "forgejo" tracker: {"kind": "forgejo", "api_url": ..., "token_env"
- * or "token_file": ...}. */
-static int set_tracker_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
+/* 1 when name is a member an object of kind k may have. */
+static int is_member(const afk__kind *k, const char *name)
 {
-	char *api, *env, *file, *kind;
-	int rc;
+	const afk__member *mb;
+	secret_names n;
 
-	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
-	if (rc != AFK_OK)
-		return rc;
-	free(c->tracker_kind);
-	free(c->tracker_path);
-	clear_github(&c->tracker_api_url, &c->tracker_token_env,
-	             &c->tracker_token_file);
-	c->tracker_kind = kind;
-	c->tracker_path = NULL;
-	c->tracker_api_url = api;
-	c->tracker_token_env = env;
-	c->tracker_token_file = file;
-	return AFK_OK;
-}
-
-/* The "forgejo" CI: the same members as the tracker's.  Forgejo has no
- * deployments: a "deploy_environment", which would do nothing, is
- * refused rather than ignored. */
-static int set_ci_forgejo(afk_config *c, json_t *v, cfg_ctx *cx)
-{
-	char *api, *env, *file, *kind;
-	afk__strv logins = {NULL, 0, 0};
-	int rc;
-
-	if (json_object_get(v, "deploy_environment") != NULL) {
-		push_key(cx, "deploy_environment");
-		return refuse(cx, "Forgejo has no deployments to read: only a "
-		              "\"github\" CI takes a deploy environment");
-	}
-	rc = agent_logins_member(cx, v, &logins);
-	if (rc != AFK_OK)
-		return rc;
-	rc = forgejo_members(cx, v, &api, &env, &file, &kind);
-	if (rc != AFK_OK) {
-		afk__strv_clear(&logins);
-		return rc;
-	}
-	free(c->ci_kind);
-	afk__strv_clear(&c->ci_command);
-	afk__strv_clear(&c->ci_env);
-	clear_ci_forge(c);
-	c->ci_kind = kind;
-	c->ci_api_url = api;
-	c->ci_token_env = env;
-	c->ci_token_file = file;
-	c->ci_agent_logins = logins;
-	return AFK_OK;
-}
-
-/* One kind of a built-in adapter: its name, the members its object may
- * have ("kind" among them) and what sets it. */
-typedef struct adapter_kind {
-	const char *name;
-	const char *const *members;
-	int (*set)(afk_config *c, json_t *v, cfg_ctx *cx);
-} adapter_kind;
-
-static const char *const tracker_file_members[] = {"kind", "path", NULL};
-static const char *const github_members_[] = {
-	"kind", "api_url", "token_env", "token_file", NULL
-};
-static const adapter_kind tracker_kinds[] = {
-	{"file", tracker_file_members, set_tracker_file},
-	{"github", github_members_, set_tracker_github},
-	{"forgejo", github_members_, set_tracker_forgejo},
-};
-
-static const char *const agent_command_members[] = {
-	"kind", "command", "state_dir", "env", NULL
-};
-static const char *const agent_t3_members[] = {
-	"kind", "url", "token_env", "token_file", "project_id", "model",
-	"instance_id", "max_prompt", NULL
-};
-static const adapter_kind agent_kinds[] = {
-	{"command", agent_command_members, set_agent_command},
-	{"t3", agent_t3_members, set_agent_t3},
-};
-
-static const char *const ci_command_members[] = {
-	"kind", "command", "env", NULL
-};
-/* "deploy_environment" is listed for "forgejo" too, so that its refusal
- * can say why. */
-static const char *const ci_forge_members[] = {
-	"kind", "api_url", "token_env", "token_file", "deploy_environment",
-	"agent_logins", NULL
-};
-static const adapter_kind ci_kinds[] = {
-	{"command", ci_command_members, set_ci_command},
-	{"github", ci_forge_members, set_ci_github},
-	{"forgejo", ci_forge_members, set_ci_forgejo},
-};
-
-static const char *const notifier_stdout_members[] = {"kind", NULL};
-static const char *const notifier_file_members[] = {"kind", "path", NULL};
-static const char *const notifier_slack_members[] = {
-	"kind", "webhook_env", "webhook_file", NULL
-};
-static const adapter_kind notifier_kinds[] = {
-	{"stdout", notifier_stdout_members, set_notifier_stdout},
-	{"file", notifier_file_members, set_notifier_file},
-	{"slack", notifier_slack_members, set_notifier_slack},
-};
-
-static int is_member(const char *const *members, const char *name)
-{
-	for (; *members != NULL; members++)
-		if (strcmp(*members, name) == 0)
+	if (strcmp(name, "kind") == 0)
+		return 1;
+	for (mb = k->members; mb->name != NULL; mb++) {
+		if (mb->type != AFK__M_SECRET) {
+			if (strcmp(mb->name, name) == 0)
+				return 1;
+			continue;
+		}
+		name_secret(mb, &n);
+		if (strcmp(n.env, name) == 0 || strcmp(n.file, name) == 0)
 			return 1;
+	}
 	return 0;
 }
 
-/* Writes the known kinds, quoted and separated by commas, into buf. */
-static void list_kinds(const adapter_kind *kinds, size_t n, char *buf,
+/* Writes the known kinds of role, quoted and separated by commas, into
+ * buf. */
+static void list_kinds(const afk_config *c, afk__role role, char *buf,
                        size_t size)
 {
+	const afk__kind *k;
 	size_t i, o = 0;
 	int w;
 
 	buf[0] = '\0';
-	for (i = 0; i < n && o < size; i++) {
+	for (i = 0; o < size && (k = c->kinds(role, i)) != NULL; i++) {
 		w = snprintf(buf + o, size - o, "%s\"%s\"", i ? ", " : "",
-		             kinds[i].name);
+		             k->name);
 		if (w < 0)
 			break;
 		o += (size_t)w;
 	}
 }
 
-/* Finds the kind an adapter object names among kinds, or refuses. */
-static int find_kind(cfg_ctx *cx, json_t *v, const adapter_kind *kinds,
-                     size_t n, const adapter_kind **out)
+/* Finds the kind of role the adapter object v names, or refuses. */
+static int find_kind(const afk_config *c, cfg_ctx *cx, json_t *v,
+                     afk__role role, const afk__kind **out)
 {
-	char known[128], q[QUOTE_SHORT];
+	char known[192], q[QUOTE_SHORT];
 	json_t *k = json_object_get(v, "kind");
+	const afk__kind *kind;
 	size_t i;
 
-	list_kinds(kinds, n, known, sizeof(known));
+	list_kinds(c, role, known, sizeof(known));
 	push_key(cx, "kind");
 	if (k == NULL)
 		return refuse(cx, "missing (known kinds: %s)", known);
 	if (!json_is_string(k))
 		return wrong_type(cx, k, "a string");
-	for (i = 0; i < n; i++) {
-		if (strcmp(kinds[i].name, json_string_value(k)) == 0) {
+	for (i = 0; (kind = c->kinds(role, i)) != NULL; i++) {
+		if (strcmp(kind->name, json_string_value(k)) == 0) {
 			pop(cx);
-			*out = &kinds[i];
+			*out = kind;
 			return AFK_OK;
 		}
 	}
@@ -1753,208 +1318,96 @@ static int find_kind(cfg_ctx *cx, json_t *v, const adapter_kind *kinds,
 	return refuse(cx, "unknown kind %s (known kinds: %s)", q, known);
 }
 
-/* Sets an adapter key: null clears it through set(NULL), an object is
- * checked against its kind's members and handed to the kind. */
-static int set_adapter(afk_config *c, json_t *v, cfg_ctx *cx,
-                       const adapter_kind *kinds, size_t n)
+/* Sets the adapter key of role: null selects none; an object is checked
+ * against its kind's members and kept as its section. */
+static int set_adapter(afk_config *c, json_t *v, cfg_ctx *cx, afk__role role)
 {
-	const adapter_kind *kind = NULL;
+	const afk__kind *kind = NULL;
+	const afk__member *mb;
 	const char *name;
-	json_t *m;
+	json_t *m, *sec;
 	int rc;
 
+	if (json_is_null(v)) {
+		json_decref(c->section[role]);
+		c->section[role] = NULL;
+		c->kind[role] = NULL;
+		return AFK_OK;
+	}
 	if (!json_is_object(v))
 		return wrong_type(cx, v, "an object or null");
-	rc = find_kind(cx, v, kinds, n, &kind);
+	rc = find_kind(c, cx, v, role, &kind);
 	if (rc != AFK_OK)
 		return rc;
 	json_object_foreach(v, name, m) {
-		if (!is_member(kind->members, name)) {
+		if (!is_member(kind, name)) {
 			push_key(cx, name);
 			return refuse(cx, "unknown member of a \"%s\" %s",
-			              kind->name, cx->path[0].key);
+			              kind->name, afk__role_key(role));
 		}
 	}
-	return kind->set(c, v, cx);
+	sec = json_object();
+	if (sec == NULL || json_object_set_new(sec, "kind",
+	                                       json_string(kind->name))) {
+		json_decref(sec);
+		return nomem(cx);
+	}
+	for (mb = kind->members, rc = AFK_OK; rc == AFK_OK && mb->name; mb++)
+		rc = check_member(cx, mb, v, sec);
+	if (rc != AFK_OK) {
+		json_decref(sec);
+		return rc;
+	}
+	json_decref(c->section[role]);
+	c->section[role] = sec;
+	c->kind[role] = kind;
+	return AFK_OK;
+}
+
+static json_t *get_adapter(const afk_config *c, afk__role role)
+{
+	return c->section[role] != NULL ? json_incref(c->section[role]) :
+	       json_null();
 }
 
 static int set_tracker(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	if (!json_is_null(v))
-		return set_adapter(c, v, cx, tracker_kinds,
-		                   sizeof(tracker_kinds) / sizeof(*tracker_kinds));
-	free(c->tracker_kind);
-	free(c->tracker_path);
-	c->tracker_kind = c->tracker_path = NULL;
-	clear_github(&c->tracker_api_url, &c->tracker_token_env,
-	             &c->tracker_token_file);
-	return AFK_OK;
+	return set_adapter(c, v, cx, AFK__ROLE_TRACKER);
 }
 
 static json_t *get_tracker(const afk_config *c)
 {
-	json_t *o;
-
-	if (c->tracker_kind == NULL)
-		return json_null();
-	if (strcmp(c->tracker_kind, "github") == 0 ||
-	    strcmp(c->tracker_kind, "forgejo") == 0)
-		return get_github(c->tracker_kind, c->tracker_api_url,
-		                  c->tracker_token_env, c->tracker_token_file);
-	o = json_object();
-	if (o == NULL ||
-	    json_object_set_new(o, "kind", json_string(c->tracker_kind)) ||
-	    json_object_set_new(o, "path", json_string(c->tracker_path))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return get_adapter(c, AFK__ROLE_TRACKER);
 }
 
 static int set_agent(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	if (!json_is_null(v))
-		return set_adapter(c, v, cx, agent_kinds,
-		                   sizeof(agent_kinds) / sizeof(*agent_kinds));
-	free(c->agent_kind);
-	afk__strv_clear(&c->agent_command);
-	afk__strv_clear(&c->agent_env);
-	free(c->agent_state_dir);
-	c->agent_kind = c->agent_state_dir = NULL;
-	clear_agent_t3(c);
-	return AFK_OK;
-}
-
-/* The "t3" agent's object: the token's source, never the token. */
-static json_t *get_agent_t3(const afk_config *c)
-{
-	json_t *o = json_object();
-
-	if (o == NULL ||
-	    json_object_set_new(o, "kind", json_string(c->agent_kind)) ||
-	    json_object_set_new(o, "url", json_string(c->agent_url)) ||
-	    (c->agent_token_env != NULL &&
-	     json_object_set_new(o, "token_env",
-	                         json_string(c->agent_token_env))) ||
-	    (c->agent_token_file != NULL &&
-	     json_object_set_new(o, "token_file",
-	                         json_string(c->agent_token_file))) ||
-	    json_object_set_new(o, "project_id",
-	                        json_string(c->agent_project_id)) ||
-	    json_object_set_new(o, "model", json_string(c->agent_model)) ||
-	    json_object_set_new(o, "instance_id",
-	                        json_string(c->agent_instance_id)) ||
-	    json_object_set_new(o, "max_prompt",
-	                        json_integer(c->agent_max_prompt))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return set_adapter(c, v, cx, AFK__ROLE_AGENT);
 }
 
 static json_t *get_agent(const afk_config *c)
 {
-	json_t *o;
-
-	if (c->agent_kind == NULL)
-		return json_null();
-	if (strcmp(c->agent_kind, "t3") == 0)
-		return get_agent_t3(c);
-	o = json_object();
-	if (o == NULL ||
-	    json_object_set_new(o, "kind", json_string(c->agent_kind)) ||
-	    json_object_set_new(o, "command",
-	                        strv_to_json(&c->agent_command)) ||
-	    json_object_set_new(o, "state_dir",
-	                        json_string(c->agent_state_dir)) ||
-	    (c->agent_env.n > 0 &&
-	     json_object_set_new(o, "env", strv_to_json(&c->agent_env)))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return get_adapter(c, AFK__ROLE_AGENT);
 }
 
 static int set_ci(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	if (!json_is_null(v))
-		return set_adapter(c, v, cx, ci_kinds,
-		                   sizeof(ci_kinds) / sizeof(*ci_kinds));
-	free(c->ci_kind);
-	afk__strv_clear(&c->ci_command);
-	afk__strv_clear(&c->ci_env);
-	c->ci_kind = NULL;
-	clear_ci_forge(c);
-	return AFK_OK;
+	return set_adapter(c, v, cx, AFK__ROLE_CI);
 }
 
 static json_t *get_ci(const afk_config *c)
 {
-	json_t *o;
-
-	if (c->ci_kind == NULL)
-		return json_null();
-	if (strcmp(c->ci_kind, "github") == 0 ||
-	    strcmp(c->ci_kind, "forgejo") == 0) {
-		o = get_github(c->ci_kind, c->ci_api_url, c->ci_token_env,
-		               c->ci_token_file);
-		if (o != NULL && ((c->ci_deploy_env != NULL &&
-		    json_object_set_new(o, "deploy_environment",
-		                        json_string(c->ci_deploy_env))) ||
-		    (c->ci_agent_logins.n > 0 &&
-		     json_object_set_new(o, "agent_logins",
-		                         strv_to_json(&c->ci_agent_logins))))) {
-			json_decref(o);
-			return NULL;
-		}
-		return o;
-	}
-	o = json_object();
-	if (o == NULL ||
-	    json_object_set_new(o, "kind", json_string(c->ci_kind)) ||
-	    json_object_set_new(o, "command", strv_to_json(&c->ci_command)) ||
-	    (c->ci_env.n > 0 &&
-	     json_object_set_new(o, "env", strv_to_json(&c->ci_env)))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return get_adapter(c, AFK__ROLE_CI);
 }
 
 static int set_notifier(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	if (!json_is_null(v))
-		return set_adapter(c, v, cx, notifier_kinds,
-		                   sizeof(notifier_kinds) /
-		                   sizeof(*notifier_kinds));
-	free(c->notifier_kind);
-	free(c->notifier_path);
-	c->notifier_kind = c->notifier_path = NULL;
-	clear_notifier_slack(c);
-	return AFK_OK;
+	return set_adapter(c, v, cx, AFK__ROLE_NOTIFIER);
 }
 
 static json_t *get_notifier(const afk_config *c)
 {
-	json_t *o;
-
-	if (c->notifier_kind == NULL)
-		return json_null();
-	o = json_object();
-	if (o == NULL ||
-	    json_object_set_new(o, "kind", json_string(c->notifier_kind)) ||
-	    (c->notifier_path != NULL &&
-	     json_object_set_new(o, "path", json_string(c->notifier_path))) ||
-	    (c->notifier_webhook_env != NULL &&
-	     json_object_set_new(o, "webhook_env",
-	                         json_string(c->notifier_webhook_env))) ||
-	    (c->notifier_webhook_file != NULL &&
-	     json_object_set_new(o, "webhook_file",
-	                         json_string(c->notifier_webhook_file)))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return get_adapter(c, AFK__ROLE_NOTIFIER);
 }
 
 /* Stores in *out the integer v when it lies in lo..hi.  A number with a
@@ -2063,6 +1516,14 @@ static const char *const http_members[] = {
 	"etag_cache", "rate_reserve", NULL
 };
 
+static int in_list(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* "http": {"per_host": 4, ...}.  The object is taken whole: a member it
  * leaves out gets its default, so what a file says is all that counts. */
 static int set_http(afk_config *c, json_t *v, cfg_ctx *cx)
@@ -2076,7 +1537,7 @@ static int set_http(afk_config *c, json_t *v, cfg_ctx *cx)
 	if (!json_is_object(v))
 		return wrong_type(cx, v, "an object");
 	json_object_foreach(v, name, m) {
-		if (!is_member(http_members, name)) {
+		if (!in_list(http_members, name)) {
 			push_key(cx, name);
 			return refuse(cx, "unknown member of http");
 		}
@@ -2275,82 +1736,118 @@ static int check_labels(const afk_config *c, cfg_ctx *cx)
 	return AFK_OK;
 }
 
-/* A variable the configuration reads a secret from, and the member of
- * which key that names it. */
+/* A variable the configuration reads a secret from: the role whose
+ * section names it, in which member. */
 typedef struct secret_var {
-	const char *key;
-	const char *member;
-	const char *name;     /* NULL: this secret is not read from one */
+	afk__role role;
+	char member[48];      /* "token_env" */
+	const char *name;     /* the variable */
 } secret_var;
 
-/* Refuses the entry j of the "env" of key, which names the variable of
- * the secret s.  The blame goes to the entry, unless this change set
- * only the secret. */
-static int refuse_secret_env(cfg_ctx *cx, const char *key, size_t j,
-                             const secret_var *s)
+/* Refuses the entry j of the VARS member vars of role, which names the
+ * variable of the secret s.  The blame goes to the entry, unless this
+ * change set only the secret. */
+static int refuse_secret_env(cfg_ctx *cx, afk__role role, const char *vars,
+                             size_t j, const secret_var *s)
 {
+	const char *key = afk__role_key(role), *skey = afk__role_key(s->role);
 	unsigned long env_bit = 1UL << key_index(key);
-	unsigned long secret_bit = 1UL << key_index(s->key);
+	unsigned long secret_bit = 1UL << key_index(skey);
 	char q[QUOTE_SHORT];
 
 	quote(q, sizeof(q), s->name);
 	if (!(cx->set_keys & env_bit) && (cx->set_keys & secret_bit)) {
-		push_key(cx, s->key);
+		push_key(cx, skey);
 		push_key(cx, s->member);
-		return refuse(cx, "%s is passed to the %s command by %s.env: "
-		              "a secret never goes to a command", q, key, key);
+		return refuse(cx, "%s is passed to the %s command by %s.%s: "
+		              "a secret never goes to a command", q, key, key,
+		              vars);
 	}
 	push_key(cx, key);
-	push_key(cx, "env");
+	push_key(cx, vars);
 	push_index(cx, j);
 	return refuse(cx, "%s is the %s's %s: a secret never goes to a "
-	              "command", q, s->key, s->member);
+	              "command", q, skey, s->member);
 }
 
-/* Refuses a result where a command's "env" passes on a variable that a
- * secret of the configuration is read from: the agent reads untrusted
- * issue text, and what a command is given it may be talked into giving
- * away.  Checked on the result, since the secret may come after. */
-static int check_env_secrets(const afk_config *c, cfg_ctx *cx)
+/* The variable the secret member mb of role's section is read from, in
+ * *s; 0 when it is read from a file. */
+static int secret_var_of(const afk_config *c, afk__role role,
+                         const afk__member *mb, secret_var *s)
 {
-	const secret_var secrets[] = {
-		{"tracker", "token_env", c->tracker_token_env},
-		{"agent", "token_env", c->agent_token_env},
-		{"ci", "token_env", c->ci_token_env},
-		{"notifier", "webhook_env", c->notifier_webhook_env},
-	};
-	const char *owner[] = {"agent", "ci"};
-	const afk__strv *envs[2];
-	size_t i, j, k;
+	secret_names n;
+	json_t *e;
 
-	envs[0] = &c->agent_env;
-	envs[1] = &c->ci_env;
-	for (i = 0; i < 2; i++)
-		for (j = 0; j < envs[i]->n; j++)
-			for (k = 0; k < sizeof(secrets) / sizeof(*secrets); k++)
-				if (secrets[k].name != NULL &&
-				    strcmp(secrets[k].name, envs[i]->v[j]) == 0)
-					return refuse_secret_env(cx, owner[i], j,
-					                         &secrets[k]);
+	name_secret(mb, &n);
+	e = json_object_get(c->section[role], n.env);
+	if (e == NULL)
+		return 0;
+	s->role = role;
+	memcpy(s->member, n.env, sizeof(s->member));
+	s->name = json_string_value(e);
+	return 1;
+}
+
+/* Refuses the entries of the VARS member mb of role's section that pass
+ * on the variable of a secret of any section. */
+static int check_vars(const afk_config *c, cfg_ctx *cx, afk__role role,
+                      const afk__member *mb)
+{
+	json_t *list = json_object_get(c->section[role], mb->name), *item;
+	const afk__member *sm;
+	secret_var s;
+	size_t j, r;
+
+	json_array_foreach(list, j, item)
+		for (r = 0; r < AFK__ROLE_COUNT; r++)
+			for (sm = c->kind[r] ? c->kind[r]->members : NULL;
+			     sm != NULL && sm->name != NULL; sm++)
+				if (sm->type == AFK__M_SECRET &&
+				    secret_var_of(c, (afk__role)r, sm, &s) &&
+				    strcmp(s.name, json_string_value(item)) == 0)
+					return refuse_secret_env(cx, role,
+					                         mb->name, j, &s);
 	return AFK_OK;
 }
 
-/* The adapter of c that addresses repositories as "owner/name" (the
- * github and forgejo tracker and CI build their API paths from both
+/* Refuses a result where a command's VARS member ("env") passes on a
+ * variable that a secret of the configuration is read from: the agent
+ * reads untrusted issue text, and what a command is given it may be
+ * talked into giving away.  Checked on the result, since the secret may
+ * come after. */
+static int check_env_secrets(const afk_config *c, cfg_ctx *cx)
+{
+	const afk__member *mb;
+	size_t r;
+	int rc;
+
+	for (r = 0; r < AFK__ROLE_COUNT; r++) {
+		for (mb = c->kind[r] ? c->kind[r]->members : NULL;
+		     mb != NULL && mb->name != NULL; mb++) {
+			if (mb->type != AFK__M_VARS)
+				continue;
+			rc = check_vars(c, cx, (afk__role)r, mb);
+			if (rc != AFK_OK)
+				return rc;
+		}
+	}
+	return AFK_OK;
+}
+
+/* The adapter of c that addresses repositories as "owner/name"
+ * (AFK__K_OWNER_REPOS: the forges build their API paths from both
  * halves), as its key, or NULL when none does.  The tracker first: it is
  * the one that lists the allowlist. */
 static const char *owner_needed_by(const afk_config *c, const char **kind)
 {
-	if (c->tracker_kind != NULL &&
-	    (strcmp(c->tracker_kind, "github") == 0 ||
-	     strcmp(c->tracker_kind, "forgejo") == 0)) {
-		*kind = c->tracker_kind;
-		return "tracker";
-	}
-	if (c->ci_kind != NULL && (strcmp(c->ci_kind, "github") == 0 ||
-	                           strcmp(c->ci_kind, "forgejo") == 0)) {
-		*kind = c->ci_kind;
-		return "ci";
+	size_t r;
+
+	for (r = 0; r < AFK__ROLE_COUNT; r++) {
+		if (c->kind[r] != NULL &&
+		    (c->kind[r]->flags & AFK__K_OWNER_REPOS)) {
+			*kind = c->kind[r]->name;
+			return afk__role_key((afk__role)r);
+		}
 	}
 	return NULL;
 }
@@ -2443,8 +1940,9 @@ static int config_defaults(afk_config *c)
 }
 
 /* The defaults fail closed (see afk/config.h); *out is the caller's, NULL
- * on failure. */
-int afk_config_new(afk_config **out)
+ * on failure.  afk_config_new() is the registry's (lib/builtin/): it
+ * hands in the kinds it lists. */
+int afk__config_new(afk_config **out, afk__kind_fn kinds)
 {
 	afk_config *c;
 
@@ -2454,6 +1952,7 @@ int afk_config_new(afk_config **out)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return AFK_ENOMEM;
+	c->kinds = kinds;
 	if (config_defaults(c) != AFK_OK) {
 		afk_config_free(c);
 		return AFK_ENOMEM;
@@ -2744,15 +2243,56 @@ static int terminate(afk__strv *v)
 
 int afk__config_secret_envs(const afk_config *cfg, afk__strv *out)
 {
-	const char *names[] = {
-		cfg->tracker_token_env, cfg->agent_token_env, cfg->ci_token_env,
-		cfg->notifier_webhook_env
-	};
+	const afk__member *mb;
+	secret_var v;
+	size_t r;
+
+	afk__strv_clear(out);
+	for (r = 0; r < AFK__ROLE_COUNT; r++) {
+		for (mb = cfg->kind[r] ? cfg->kind[r]->members : NULL;
+		     mb != NULL && mb->name != NULL; mb++) {
+			if (mb->type == AFK__M_SECRET &&
+			    secret_var_of(cfg, (afk__role)r, mb, &v) &&
+			    afk__strv_push(out, v.name)) {
+				afk__strv_clear(out);
+				return AFK_ENOMEM;
+			}
+		}
+	}
+	if (terminate(out) != AFK_OK) {
+		afk__strv_clear(out);
+		return AFK_ENOMEM;
+	}
+	return AFK_OK;
+}
+
+const afk__kind *afk__config_kind(const afk_config *cfg, afk__role role)
+{
+	return cfg->kind[role];
+}
+
+const char *afk__config_str(const afk_config *cfg, afk__role role,
+                            const char *member)
+{
+	return json_string_value(json_object_get(cfg->section[role], member));
+}
+
+long long afk__config_int(const afk_config *cfg, afk__role role,
+                          const char *member)
+{
+	return (long long)json_integer_value(json_object_get(cfg->section[role],
+	                                                     member));
+}
+
+int afk__config_strv(const afk_config *cfg, afk__role role,
+                     const char *member, afk__strv *out)
+{
+	json_t *list = json_object_get(cfg->section[role], member), *item;
 	size_t i;
 
 	afk__strv_clear(out);
-	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
-		if (names[i] != NULL && afk__strv_push(out, names[i])) {
+	json_array_foreach(list, i, item) {
+		if (afk__strv_push(out, json_string_value(item))) {
 			afk__strv_clear(out);
 			return AFK_ENOMEM;
 		}
@@ -2764,14 +2304,13 @@ int afk__config_secret_envs(const afk_config *cfg, afk__strv *out)
 	return AFK_OK;
 }
 
-int afk__config_env_names(const afk__strv *names, afk__strv *out)
+const char *afk__role_key(afk__role role)
 {
-	afk__strv_clear(out);
-	if (afk__strv_copy(out, names) || terminate(out) != AFK_OK) {
-		afk__strv_clear(out);
-		return AFK_ENOMEM;
-	}
-	return AFK_OK;
+	static const char *const key[AFK__ROLE_COUNT] = {
+		"tracker", "agent", "ci", "notifier"
+	};
+
+	return (size_t)role < AFK__ROLE_COUNT ? key[role] : "";
 }
 
 /* --- the environment ------------------------------------------------- */

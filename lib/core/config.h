@@ -8,7 +8,10 @@
 #ifndef AFK_LIB_CONFIG_H
 #define AFK_LIB_CONFIG_H
 
+#include <jansson.h>
+
 #include "afk/config.h"
+#include "core/kind.h"
 #include "core/util.h"
 
 struct afk_config {
@@ -23,54 +26,15 @@ struct afk_config {
 	char *preamble_file;      /* NULL: the built-in preamble */
 	char *preamble;           /* the file's text, read when set */
 
-	/* "tracker": {"kind": "file", "path": ...} or absent (kind NULL) */
-	char *tracker_kind;
-	char *tracker_path;
-	/* "tracker": {"kind": "github", "api_url", "token_env" |
-	 * "token_file"} */
-	/* or {"kind": "forgejo", the same members, "api_url" required} */
-	char *tracker_api_url;    /* NULL: https://api.github.com */
-	char *tracker_token_env;  /* exactly one of these two */
-	char *tracker_token_file; /* resolved */
-
-	/* "agent": {"kind": "command", "command": [...], "state_dir": ...,
-	 * "env": [...]} */
-	char *agent_kind;
-	afk__strv agent_command;  /* argv; [0] resolved like a path if it has a '/' */
-	char *agent_state_dir;
-	afk__strv agent_env;      /* variables passed to the command beyond
-	                             the minimal set (lib/builtin/spawn.h) */
-	/* "agent": {"kind": "t3", "url", "token_env" | "token_file",
-	 * "project_id", "model", "instance_id", "max_prompt"} */
-	char *agent_url;          /* no trailing '/' */
-	char *agent_token_env;    /* exactly one of these two */
-	char *agent_token_file;   /* resolved */
-	char *agent_project_id;
-	char *agent_model;
-	char *agent_instance_id;  /* default "codex" */
-	long long agent_max_prompt; /* bytes; default 100000 */
-
-	/* "ci": {"kind": "command", "command": [...], "env": [...]} or
-	 * absent */
-	char *ci_kind;
-	afk__strv ci_command;
-	afk__strv ci_env;         /* as agent_env */
-	/* "ci": {"kind": "github", "api_url", "token_env" | "token_file",
-	 * "deploy_environment", "agent_logins"} */
-	/* or {"kind": "forgejo", the same members but deploy_environment,
-	 * "api_url" required} */
-	char *ci_api_url;         /* NULL: https://api.github.com */
-	char *ci_token_env;
-	char *ci_token_file;      /* resolved */
-	char *ci_deploy_env;      /* NULL: the deploy state is none */
-	afk__strv ci_agent_logins; /* "agent_logins": whose PR may be the
-	                              run's; empty: the token's own login */
-
-	/* "notifier": {"kind": "stdout"} or {"kind": "file", "path": ...} */
-	char *notifier_kind;
-	char *notifier_path;      /* "file" only */
-	char *notifier_webhook_env;  /* "slack": exactly one of these two */
-	char *notifier_webhook_file; /* resolved */
+	/* "tracker", "agent", "ci", "notifier": per role, the kind chosen
+	 * (NULL: none) and its section, the object as checked - "kind"
+	 * first, then the kind's members in its order, paths absolute,
+	 * defaults filled in (lib/core/kind.h).  The configuration does not
+	 * interpret it: the kind's built-in reads it (afk__config_str()). */
+	const afk__kind *kind[AFK__ROLE_COUNT];
+	json_t *section[AFK__ROLE_COUNT];  /* never changed once made:
+	                                       copies share it */
+	afk__kind_fn kinds;       /* the kinds known, from the registry */
 
 	/* the run lifecycle */
 	int fix_forward_budget;   /* default 2 */
@@ -114,9 +78,28 @@ int afk__config_secret_envs(const afk_config *cfg, afk__strv *out);
 void afk__config_where(const afk_config *cfg, const char *key,
                        const char *member, char *buf, size_t size);
 
-/* Stores in *out (emptied first; the caller's) a NULL-terminated copy of
- * names, a command's "env", for lib/builtin/spawn.h.  Returns 0 or
- * AFK_ENOMEM. */
-int afk__config_env_names(const afk__strv *names, afk__strv *out);
+/* A new configuration with the defaults, knowing the kinds kinds lists
+ * (the registry's afk__registry_kind()).  afk_config_new() is this with
+ * the registry's kinds. */
+int afk__config_new(afk_config **out, afk__kind_fn kinds);
+
+/* The kind cfg selects for role, or NULL when it selects none. */
+const afk__kind *afk__config_kind(const afk_config *cfg, afk__role role);
+
+/* The string member (a STRING, PATH, URL or one of a SECRET's pair) of
+ * role's section, borrowed from cfg, or NULL when absent. */
+const char *afk__config_str(const afk_config *cfg, afk__role role,
+                            const char *member);
+
+/* The INT member of role's section; 0 when absent. */
+long long afk__config_int(const afk_config *cfg, afk__role role,
+                          const char *member);
+
+/* Stores in *out (emptied first; the caller's, afk__strv_clear()) a copy
+ * of the array member (COMMAND, VARS, LOGINS) of role's section,
+ * NULL-terminated for lib/builtin/spawn.h; empty when absent.  Returns 0
+ * or AFK_ENOMEM. */
+int afk__config_strv(const afk_config *cfg, afk__role role,
+                     const char *member, afk__strv *out);
 
 #endif

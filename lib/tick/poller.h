@@ -5,7 +5,7 @@
 #define AFK_LIB_POLLER_H
 
 #include "afk/poller.h"
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "core/issue.h"
 
 struct afk_poller {

@@ -5,7 +5,7 @@
 #define AFK_LIB_WATCHER_H
 
 #include "afk/watcher.h"
-#include "tick/adapter.h"
+#include "core/adapter.h"
 #include "core/issue.h"
 
 struct afk_watcher {

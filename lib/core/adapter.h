@@ -1,5 +1,5 @@
 /*
- * lib/tick/adapter.h - adapter handles and the per-callback call.  Internal.
+ * lib/core/adapter.h - adapter handles and the per-callback call.  Internal.
  */
 #ifndef AFK_LIB_ADAPTER_H
 #define AFK_LIB_ADAPTER_H
@@ -7,7 +7,24 @@
 #include "afk/adapter.h"
 #include "core/issue.h"
 #include "core/util.h"
-#include "builtin/builtin.h"
+
+/* What a built-in does when a tick that used it ends: save its HTTP
+ * cache once per tick (lib/net/http.h).  Set after the userdata it takes
+ * (a new userdata clears it); not part of the public API, since a
+ * host's adapter knows its own ticks. */
+typedef void (*afk__tick_end_fn)(void *userdata);
+void afk__tracker_set_tick_end(afk_tracker *tracker, afk__tick_end_fn fn);
+void afk__agent_set_tick_end(afk_agent *agent, afk__tick_end_fn fn);
+void afk__ci_set_tick_end(afk_ci *ci, afk__tick_end_fn fn);
+
+/* Attaches a formatted message to call (through the public
+ * afk_call_set_error()) and returns code, so that a built-in's failure
+ * is one statement. */
+int afk__call_failf(afk_call *call, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
 
 struct afk_tracker {
 	afk_list_ready_fn list_ready;

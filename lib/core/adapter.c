@@ -1,14 +1,13 @@
 /*
- * lib/tick/adapter.c - adapter handles, callback registration and the call.
+ * lib/core/adapter.c - adapter handles, callback registration and the call.
  */
-#include "tick/adapter.h"
+#include "core/adapter.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "builtin/builtin.h"
 #include "core/checklist.h"
 #include "core/config.h"
 
@@ -468,29 +467,6 @@ int afk_tracker_set_upsert_comment(afk_tracker *tracker,
 	return AFK_OK;
 }
 
-int afk_tracker_set_builtin(afk_tracker *tracker, const afk_config *cfg)
-{
-	if (tracker == NULL || cfg == NULL)
-		return AFK_EINVAL;
-	tracker->errmsg[0] = '\0';
-	if (cfg->tracker_kind == NULL) {
-		afk__errf(tracker->errmsg, "the configuration selects no "
-		          "tracker (set the \"tracker\" key)");
-		return AFK_ECONFIG;
-	}
-	if (strcmp(cfg->tracker_kind, "file") == 0)
-		return afk__builtin_file_tracker(tracker, cfg, tracker->errmsg);
-	if (strcmp(cfg->tracker_kind, "github") == 0)
-		return afk__builtin_github_tracker(tracker, cfg,
-		                                   tracker->errmsg);
-	if (strcmp(cfg->tracker_kind, "forgejo") == 0)
-		return afk__builtin_forgejo_tracker(tracker, cfg,
-		                                    tracker->errmsg);
-	afk__errf(tracker->errmsg, "tracker kind \"%s\" is not built in",
-	          cfg->tracker_kind);
-	return AFK_ECONFIG;
-}
-
 int afk_tracker_set_probe(afk_tracker *tracker, afk_probe_fn fn)
 {
 	if (tracker == NULL)
@@ -576,25 +552,6 @@ int afk_agent_set_send_turn(afk_agent *agent, afk_send_turn_fn fn)
 	return AFK_OK;
 }
 
-int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg)
-{
-	if (agent == NULL || cfg == NULL)
-		return AFK_EINVAL;
-	agent->errmsg[0] = '\0';
-	if (cfg->agent_kind == NULL) {
-		afk__errf(agent->errmsg, "the configuration selects no agent "
-		          "(set the \"agent\" key)");
-		return AFK_ECONFIG;
-	}
-	if (strcmp(cfg->agent_kind, "command") == 0)
-		return afk__builtin_command_agent(agent, cfg, agent->errmsg);
-	if (strcmp(cfg->agent_kind, "t3") == 0)
-		return afk__builtin_t3_agent(agent, cfg, agent->errmsg);
-	afk__errf(agent->errmsg, "agent kind \"%s\" is not built in",
-	          cfg->agent_kind);
-	return AFK_ECONFIG;
-}
-
 int afk_agent_set_probe(afk_agent *agent, afk_probe_fn fn)
 {
 	if (agent == NULL)
@@ -663,26 +620,6 @@ int afk_ci_set_status(afk_ci *ci, afk_ci_status_fn fn)
 	return AFK_OK;
 }
 
-int afk_ci_set_builtin(afk_ci *ci, const afk_config *cfg)
-{
-	if (ci == NULL || cfg == NULL)
-		return AFK_EINVAL;
-	ci->errmsg[0] = '\0';
-	if (cfg->ci_kind == NULL) {
-		afk__errf(ci->errmsg, "the configuration selects no CI "
-		          "(set the \"ci\" key)");
-		return AFK_ECONFIG;
-	}
-	if (strcmp(cfg->ci_kind, "command") == 0)
-		return afk__builtin_command_ci(ci, cfg, ci->errmsg);
-	if (strcmp(cfg->ci_kind, "github") == 0)
-		return afk__builtin_github_ci(ci, cfg, ci->errmsg);
-	if (strcmp(cfg->ci_kind, "forgejo") == 0)
-		return afk__builtin_forgejo_ci(ci, cfg, ci->errmsg);
-	afk__errf(ci->errmsg, "CI kind \"%s\" is not built in", cfg->ci_kind);
-	return AFK_ECONFIG;
-}
-
 int afk_ci_set_probe(afk_ci *ci, afk_probe_fn fn)
 {
 	if (ci == NULL)
@@ -740,28 +677,6 @@ int afk_notifier_set_notify(afk_notifier *notifier, afk_notify_fn fn)
 		return AFK_EINVAL;
 	notifier->notify = fn;
 	return AFK_OK;
-}
-
-int afk_notifier_set_builtin(afk_notifier *notifier, const afk_config *cfg)
-{
-	if (notifier == NULL || cfg == NULL)
-		return AFK_EINVAL;
-	notifier->errmsg[0] = '\0';
-	if (cfg->notifier_kind == NULL) {
-		afk__errf(notifier->errmsg, "the configuration selects no "
-		          "notifier (set the \"notifier\" key)");
-		return AFK_ECONFIG;
-	}
-	if (strcmp(cfg->notifier_kind, "stdout") == 0 ||
-	    strcmp(cfg->notifier_kind, "file") == 0)
-		return afk__builtin_file_notifier(notifier, cfg,
-		                                  notifier->errmsg);
-	if (strcmp(cfg->notifier_kind, "slack") == 0)
-		return afk__builtin_slack_notifier(notifier, cfg,
-		                                   notifier->errmsg);
-	afk__errf(notifier->errmsg, "notifier kind \"%s\" is not built in",
-	          cfg->notifier_kind);
-	return AFK_ECONFIG;
 }
 
 int afk_notifier_set_probe(afk_notifier *notifier, afk_probe_fn fn)
