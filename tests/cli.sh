@@ -348,9 +348,13 @@ expected="config: $work/c1/afk.json
 armed: yes
 allowlist: acme/api, acme/web, acme/infra, acme/ops
 tracker: file
+  {\"kind\":\"file\",\"path\":\"$work/c1/issues.json\"}
 agent: command
+  {\"kind\":\"command\",\"command\":[\"$work/c1/agent.sh\"],\"state_dir\":\"$work/c1/runs\"}
 ci: command
+  {\"kind\":\"command\",\"command\":[\"$work/c1/ci.sh\"]}
 notifier: stdout
+  {\"kind\":\"stdout\"}
 valid"
 if [ "$out" != "$expected" ]; then
 	fail "check-config's summary differs"
@@ -410,6 +414,8 @@ printf '%s\n' "$out" | grep -qx 'tracker: github' ||
 	{ fail "check-config does not name the github tracker"; said; }
 printf '%s\n' "$out" | grep -qx 'notifier: slack' ||
 	{ fail "check-config does not name the slack notifier"; said; }
+printf '%s\n' "$out" | grep -qxF '  {"kind":"github","api_url":"https://api.github.com","token_env":"AFK_TEST_FAKE_TOKEN"}' ||
+	{ fail "check-config does not show the github tracker's members"; said; }
 if grep -qF -e "$token" -e AFKfakeWEBHOOK "$work/stdout" "$work/stderr"; then
 	fail "check-config printed a secret"; said
 fi

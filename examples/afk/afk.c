@@ -628,8 +628,7 @@ static int cmd_run(const options *o)
 
 /* The kind of adapter key selects, in a string to free(), or NULL when
  * it selects none.  afk_config_get() writes the object compactly with
- * its kind first; only the kind is taken from it, since the other
- * members may name where a secret is. */
+ * its kind first. */
 static char *config_kind(const afk_config *cfg, const char *key)
 {
 	static const char prefix[] = "{\"kind\":\"";
@@ -682,13 +681,15 @@ static void summarise_gates(const afk_config *cfg)
 	afk_free(al);
 }
 
-/* Says what kind of adapter key selects, and whether its built-in could
- * be set up (rc); a missing one is an error when required.  Returns 1
- * when the configuration is refused for it. */
+/* Says what kind of adapter key selects, with its members as the
+ * configuration keeps them (paths absolute, defaults filled in: never a
+ * secret, which is only ever named), and whether its built-in could be
+ * set up (rc); a missing one is an error when required.  Returns 1 when
+ * the configuration is refused for it. */
 static int summarise_adapter(const afk_config *cfg, const char *key,
                              int rc, const char *errmsg, int required)
 {
-	char *kind = config_kind(cfg, key);
+	char *kind = config_kind(cfg, key), *json;
 	int bad = 0;
 
 	if (kind == NULL && !required) {
@@ -696,6 +697,10 @@ static int summarise_adapter(const afk_config *cfg, const char *key,
 	} else {
 		printf("%s: %s%s\n", key, kind ? kind : "none",
 		       rc != 0 ? " (refused)" : "");
+		json = kind != NULL ? config_get(cfg, key) : NULL;
+		if (json != NULL)
+			printf("  %s\n", json);
+		afk_free(json);
 		if (rc != 0) {
 			fflush(stdout);
 			fprintf(stderr, "afk: %s\n", errmsg);

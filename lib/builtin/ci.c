@@ -430,7 +430,7 @@ static int command_ci_setup(afk_ci *ci, const afk_config *cfg, char *errbuf)
 
 static const afk__member command_ci_members[] = {
 	{"command", AFK__M_COMMAND, AFK__M_REQUIRED, NULL, 0, 0, NULL,
-	 "the program and its arguments, run once per status read"},
+	 "run once per status read; prints one JSON object"},
 	{"env", AFK__M_VARS, 0, NULL, 0, 0, NULL,
 	 "variables passed on beyond the minimal set"},
 	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}

@@ -1070,7 +1070,7 @@ static int command_agent_setup(afk_agent *agent, const afk_config *cfg,
 
 static const afk__member command_agent_members[] = {
 	{"command", AFK__M_COMMAND, AFK__M_REQUIRED, NULL, 0, 0, NULL,
-	 "the program and its arguments, run once per turn"},
+	 "run once per dispatch and once per corrective turn"},
 	{"state_dir", AFK__M_PATH, 0, "\"afk-runs\"", 0, 0, NULL,
 	 "where each run's thread id and output are kept"},
 	{"env", AFK__M_VARS, 0, NULL, 0, 0, NULL,
