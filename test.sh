@@ -32,7 +32,7 @@
 # Every stage runs even when an earlier one failed.  The last line is the
 # total, "N passed, M failed", counting:
 #   - Check test cases, from the "NN%: Checks: X, Failures: F, Errors: E"
-#     lines of each stage's tests/check_*.log and of the valgrind output;
+#     lines of each stage's tests/*/check_*.log and of the valgrind output;
 #   - the script tests (tests/*.sh ...), from automake's .trs records
 #     (the PASS/FAIL results test-suite.log summarizes);
 #   - the install stage's own checks, tests/install_python.sh's (its

@@ -87,8 +87,8 @@ forgejo=$(serve "$forgejo_spec")
 echo "mocks: GitHub $github, Forgejo $forgejo"
 
 rc=0
-(cd "$build" && AFK_GITHUB_CONTRACT_URL=$github ./tests/check_github) || rc=1
-if [ -x "$build/tests/check_forgejo" ]; then
-	(cd "$build" && AFK_FORGEJO_CONTRACT_URL=$forgejo ./tests/check_forgejo) || rc=1
+(cd "$build" && AFK_GITHUB_CONTRACT_URL=$github ./tests/builtin/check_github) || rc=1
+if [ -x "$build/tests/builtin/check_forgejo" ]; then
+	(cd "$build" && AFK_FORGEJO_CONTRACT_URL=$forgejo ./tests/builtin/check_forgejo) || rc=1
 fi
 exit $rc

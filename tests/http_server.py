@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tests/http_server.py - a scripted HTTP/1.1 server on 127.0.0.1 for the
-HTTP layer's tests (tests/check_http.c).  Standard library only.
+HTTP layer's tests (tests/net/check_http.c).  Standard library only.
 
     http_server.py --dir DIR [--lifetime SECONDS]
 

@@ -1,5 +1,5 @@
 """The poll tick, rule by rule, through the Python binding: every rule of
-tests/check_poller.c again, over duck-typed Python adapters."""
+tests/tick/check_poller.c again, over duck-typed Python adapters."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 /*
- * tests/check_slack.c - the "slack" notifier (lib/builtin/slack.c)
+ * tests/builtin/check_slack.c - the "slack" notifier (lib/builtin/slack.c)
  * against tests/http_server.py on 127.0.0.1, answering as a Slack
  * incoming webhook does: "ok", 429 with Retry-After, a 4xx with one word.
  */

@@ -1,5 +1,5 @@
 /*
- * tests/check_policy.c - dispatch selection as tables: every gate alone
+ * tests/core/check_policy.c - dispatch selection as tables: every gate alone
  * and in combination, ranking, ordering.  Pure: no adapters.
  */
 #include <check.h>

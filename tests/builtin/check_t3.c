@@ -1,5 +1,5 @@
 /*
- * tests/check_t3.c - the "t3" agent (lib/builtin/t3.c) against
+ * tests/builtin/check_t3.c - the "t3" agent (lib/builtin/t3.c) against
  * tests/http_server.py on 127.0.0.1, scripted with T3 Code's shapes
  * (packages/contracts/src/orchestration.ts in pingdotgg/t3code).
  *

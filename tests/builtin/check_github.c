@@ -1,5 +1,5 @@
 /*
- * tests/check_github.c - the "github" tracker and CI (lib/builtin/github.c)
+ * tests/builtin/check_github.c - the "github" tracker and CI (lib/builtin/github.c)
  * against tests/http_server.py on 127.0.0.1, playing GitHub's REST API.
  *
  * Each test starts its own server, scripts GitHub's answers, calls the

@@ -1,5 +1,5 @@
 /*
- * tests/check_common.c - version, error names, afk_free.
+ * tests/core/check_common.c - version, error names, afk_free.
  */
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * tests/check_issue.c - the afk_issue handle, interning and the issue set.
+ * tests/core/check_issue.c - the afk_issue handle, interning and the issue set.
  */
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * tests/check_http.c - the HTTP layer (lib/net/http.c) and the redaction
+ * tests/net/check_http.c - the HTTP layer (lib/net/http.c) and the redaction
  * step (lib/net/redact.c), against tests/http_server.py on 127.0.0.1.
  *
  * Each test that speaks HTTP starts its own server (the fixture), tells

@@ -1,5 +1,5 @@
 /*
- * tests/check_checklist.c - the run record and its checklist: what is
+ * tests/core/check_checklist.c - the run record and its checklist: what is
  * written reads back the same, what a person sees, and what a hostile or
  * damaged comment does.
  */

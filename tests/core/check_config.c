@@ -1,5 +1,5 @@
 /*
- * tests/check_config.c - the configuration: defaults, keys, validation,
+ * tests/core/check_config.c - the configuration: defaults, keys, validation,
  * line numbers, atomicity, paths, the environment, and lib/core/jsonpos.c.
  *
  * Tests that change the process (cwd, environment, temporary files) undo

@@ -1,5 +1,5 @@
 /*
- * tests/check_lifecycle.c - the run's state machine as a decision table.
+ * tests/core/check_lifecycle.c - the run's state machine as a decision table.
  *
  * The table is written from the rules (lib/core/lifecycle.c's header) as a
  * decision tree, not from the code: each row names every condition under

@@ -1,5 +1,5 @@
 /*
- * tests/check_builtin.c - the built-in adapters (file tracker, command
+ * tests/builtin/check_builtin.c - the built-in adapters (file tracker, command
  * agent, command CI, stdout and file notifiers), driven through real poll
  * and watch ticks and checked on disk.  Failures a tick cannot easily
  * provoke are reached by calling a registered callback directly, as the

@@ -1,5 +1,5 @@
 /*
- * tests/check_poller.c - the poll tick, rule by rule, over in-memory fakes.
+ * tests/tick/check_poller.c - the poll tick, rule by rule, over in-memory fakes.
  */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,12 +1,12 @@
 /*
- * tests/check_forgejo.c - the "forgejo" tracker and CI
+ * tests/builtin/check_forgejo.c - the "forgejo" tracker and CI
  * (lib/builtin/forgejo.c) against tests/http_server.py on 127.0.0.1,
  * playing Forgejo's REST API under /api/v1.
  *
  * Each test starts its own server, scripts Forgejo's answers, calls the
  * adapters' callbacks directly (as a tick would) and then reads the
  * server's log of what was sent.  The server helpers are those of
- * tests/check_github.c.
+ * tests/builtin/check_github.c.
  */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,5 +1,5 @@
 /*
- * tests/check_faults.c - whole ticks through the public API, with the
+ * tests/tick/check_faults.c - whole ticks through the public API, with the
  * built-in adapters (GitHub or Forgejo tracker and CI, T3 agent, Slack
  * notifier) made from a configuration, against tests/http_server.py on
  * 127.0.0.1 with one fault injected: a 5xx, a rate limit, a timeout, a

@@ -1,5 +1,5 @@
 /*
- * tests/check_watcher.c - the watch tick over in-memory fakes: each
+ * tests/tick/check_watcher.c - the watch tick over in-memory fakes: each
  * action carried out, idempotence, and resumption after a failed step.
  */
 #define _POSIX_C_SOURCE 200809L
