@@ -22,6 +22,11 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/afk-cli.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT HUP INT TERM
+# What afk writes (the tick lock, the ETag cache) goes to the state
+# directory, here under $work, never the caller's $HOME.
+unset STATE_DIRECTORY
+XDG_STATE_HOME=$work/state
+export XDG_STATE_HOME
 
 failures=0
 fail() {
@@ -593,14 +598,14 @@ wait "$t3pid" 2>/dev/null
 # --- --dry-run ----------------------------------------------------------
 
 demo n1
-run "$AFK" poll --dry-run --config "$work/n1/afk.json"
+run env XDG_STATE_HOME="$work/n1-state" "$AFK" poll --dry-run --config "$work/n1/afk.json"
 [ "$rc" -eq 0 ] || { fail "poll --dry-run exited $rc, want 0"; said; }
 cmp -s "$work/n1/issues.json" "$DEMO/issues.json" ||
 	fail "poll --dry-run changed the issue file"
 [ "$(ls "$work/n1/runs")" = acme-infra-301-1 ] ||
 	fail "poll --dry-run made a run directory"
-if [ -e "$work/n1/afk.json.lock" ] || [ -e "$work/n1/issues.json.lock" ]; then
-	fail "poll --dry-run made a lock file"
+if [ -e "$work/n1-state" ] || [ -e "$work/n1/issues.json.lock" ]; then
+	fail "poll --dry-run made a lock file or a state directory"
 fi
 for line in 'would dispatch acme/api#102 (prompt of' \
 	'would write the checklist comment of acme/api#102 (' \
@@ -773,13 +778,66 @@ wait_for() {
 	[ -e "$1" ]
 }
 
+# afk writes nothing beside its configuration: a tick works with the
+# configuration's directory read-only (a ConfigMap, /etc/afk), as a user
+# who cannot write it, everything it writes going to the state directory
+# (--state-dir here, made by the tick).  As root, the tick runs as nobody
+# (root would write through any mode); otherwise the modes stop the user.
+r1=$work/r1
+mkdir -p "$r1/conf" "$r1/data"
+cat >"$r1/data/issues.json" <<'EOF'
+{"issues": [{"repo": "acme/api", "number": 1, "title": "t",
+             "labels": ["ready-for-agent"], "labeled_by": "alice"}]}
+EOF
+printf '#!/bin/sh\ncat >/dev/null\necho "AFK-PHASE: pushed"\n' >"$r1/data/agent.sh"
+printf '#!/bin/sh\necho %s\n' "'{\"pr\": \"none\", \"ci\": \"none\"}'" \
+	>"$r1/data/ci.sh"
+chmod 755 "$r1/data/agent.sh" "$r1/data/ci.sh"
+cat >"$r1/conf/afk.json" <<EOF
+{"kill_switch": false, "allowlist": ["acme/api"], "trusted_users": ["alice"],
+ "tracker": {"kind": "file", "path": "$r1/data/issues.json"},
+ "agent": {"kind": "command", "command": ["$r1/data/agent.sh"]},
+ "ci": {"kind": "command", "command": ["$r1/data/ci.sh"]},
+ "notifier": {"kind": "stdout"}}
+EOF
+chmod 444 "$r1/conf/afk.json"
+chmod 555 "$r1/conf"
+as_user=
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 711 "$work"
+	chown -R nobody "$r1/data"
+	chown nobody "$r1"
+	as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups --"
+fi
+run env -u XDG_STATE_HOME HOME=/nonexistent $as_user "$AFK" tick \
+	-c "$r1/conf/afk.json" --state-dir "$r1/state"
+[ "$rc" -eq 0 ] ||
+	{ fail "a tick with a read-only config directory exited $rc"; said; }
+printf '%s\n' "$out" | grep -q '^dispatched  *acme/api#1 ' ||
+	{ fail "the read-only-config tick did not dispatch"; said; }
+[ "$(ls -A "$r1/conf")" = afk.json ] ||
+	fail "afk wrote beside its configuration: $(ls -A "$r1/conf")"
+[ -f "$r1/state/afk.lock" ] || fail "no tick lock in the state directory"
+[ -d "$r1/state/runs/acme-api-1-1" ] ||
+	fail "the run is not in the state directory's runs: $(ls -R "$r1/state" 2>&1)"
+[ "$(stat -c %a "$r1/state")" = 700 ] ||
+	fail "the state directory is mode $(stat -c %a "$r1/state"), want 700"
+# With no state directory at all, a tick says what to set.
+run env -u XDG_STATE_HOME -u STATE_DIRECTORY -u HOME "$AFK" tick \
+	-c "$r1/conf/afk.json"
+[ "$rc" -eq 3 ] || { fail "a tick with no state directory exited $rc, want 3"; said; }
+printf '%s\n' "$err" | grep -q 'no state directory for the tick lock: set "state_dir"' ||
+	{ fail "a tick with no state directory does not say what to set"; said; }
+chmod 700 "$r1/conf"
+chmod 700 "$work"
+
 # While a tick's agent works, every other tick on the configuration is
 # skipped (exit 0, one line on stderr) and dispatches nothing.
 slow_setup o1 3
 "$AFK" poll -c "$work/o1/afk.json" >"$work/o1/first.out" 2>&1 &
 first=$!
 if wait_for "$work/o1/started"; then
-	lock="$(cd "$work/o1" && pwd -P)/afk.json.lock"
+	lock="$work/state/afk/afk.lock"
 	for cmd in poll watch tick; do
 		run "$AFK" "$cmd" -c "$work/o1/afk.json"
 		[ "$rc" -eq 0 ] ||

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
@@ -62,6 +63,11 @@ static void usage(FILE *fp)
 	      "\n"
 	      "Options:\n"
 	      "  -c, --config FILE  the configuration file (see afk.json(5))\n"
+	      "      --state-dir DIR\n"
+	      "                     where afk writes (the tick lock, the ETag\n"
+	      "                     cache, the command agent's runs); default:\n"
+	      "                     state_dir, $STATE_DIRECTORY,\n"
+	      "                     $XDG_STATE_HOME/afk, ~/.local/state/afk\n"
 	      "      --now SECONDS  the time the watch tick decides at, in\n"
 	      "                     seconds since the epoch (default: now)\n"
 	      "      --dry-run      read everything, write nothing: print\n"
@@ -72,8 +78,8 @@ static void usage(FILE *fp)
 	      "  -h, --help         show this help\n"
 	      "      --version      show the version\n"
 	      "\n"
-	      "Ticks on one configuration never overlap: one that finds\n"
-	      "FILE.lock held by another is skipped (exit status 0).\n"
+	      "Ticks on one state directory never overlap: one that finds\n"
+	      "its afk.lock held by another is skipped (exit status 0).\n"
 	      "\n"
 	      "Environment: AFK_KILL_SWITCH and AFK_ALLOWLIST override the\n"
 	      "file's two arming gates.  See afk(1).\n", fp);
@@ -515,7 +521,50 @@ typedef struct options {
 	long long now;      /* -1: the clock's */
 	int dry_run;        /* --dry-run (poll, watch, tick) */
 	int online;         /* --online (check-config) */
+	const char *state_dir; /* --state-dir DIR, or NULL */
 } options;
+
+/* Sets key of cfg to the JSON string s: quotes, backslashes and control
+ * characters escaped.  Returns afk_config_set()'s code. */
+static int config_set_string(afk_config *cfg, const char *key, const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *json = malloc(6 * n + 3);
+	int rc;
+
+	if (json == NULL)
+		return AFK_ENOMEM;
+	json[o++] = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\') {
+			json[o++] = '\\';
+			json[o++] = *s;
+		} else if ((unsigned char)*s < 0x20) {
+			o += (size_t)sprintf(json + o, "\\u%04x", *s);
+		} else {
+			json[o++] = *s;
+		}
+	}
+	json[o++] = '"';
+	json[o] = '\0';
+	rc = afk_config_set(cfg, key, json);
+	free(json);
+	return rc;
+}
+
+/* Loads the configuration file of o into cfg, then --state-dir, then
+ * the environment (AFK_KILL_SWITCH, AFK_ALLOWLIST, and the state
+ * directory's default when neither the file nor the option set one).
+ * Returns 0, or nonzero with why in afk_config_errmsg(cfg). */
+static int load_config(const options *o, afk_config *cfg)
+{
+	if (afk_config_load_file(cfg, o->config) != 0)
+		return -1;
+	if (o->state_dir != NULL &&
+	    config_set_string(cfg, "state_dir", o->state_dir) != 0)
+		return -1;
+	return afk_config_apply_env(cfg) != 0;
+}
 
 /* Runs the ticks cmd names.  A tick runs the watch even when its poll
  * failed: runs already under way still need watching. */
@@ -538,28 +587,100 @@ static int run_ticks(const options *o, const afk_config *cfg)
 	return status ? status : st2;
 }
 
-/* Takes the tick lock of the configuration file config: an exclusive,
- * non-blocking flock() on "<config>.lock" beside the file (its real
- * path, links resolved, so that every name of one file shares one lock),
- * held until *fd is closed and never inherited by an agent or a CI
- * command.  Ticks on one configuration must not overlap: a dispatch
- * runs the agent to its end before the issue is labelled, so a second
- * tick meanwhile would dispatch the issue again.  A tick that finds the
- * lock held is skipped, as a cron job that forbids concurrent runs
- * skips.  Returns 0 with the lock held, -1 when another process holds
- * it, or an exit status; says why when not 0. */
-static int lock_ticks(const char *config, int *fd)
+/* The string value of key, unescaped from afk_config_get()'s JSON, in a
+ * string to free(); NULL when it is null (or on failure). */
+static char *config_get_string(const afk_config *cfg, const char *key)
 {
-	char *real, *lock = NULL;
+	char *json = config_get(cfg, key), *out = NULL, *o;
+	const char *p;
+	unsigned v;
+
+	if (json != NULL && json[0] == '"' && (out = malloc(strlen(json)))) {
+		for (p = json + 1, o = out; *p != '\0' && *p != '"'; p++) {
+			if (*p != '\\') {
+				*o++ = *p;
+				continue;
+			}
+			switch (*++p) {
+			case 'b': *o++ = '\b'; break;
+			case 'f': *o++ = '\f'; break;
+			case 'n': *o++ = '\n'; break;
+			case 'r': *o++ = '\r'; break;
+			case 't': *o++ = '\t'; break;
+			case 'u':
+				/* jansson escapes only control characters */
+				if (sscanf(p + 1, "%4x", &v) == 1 && v < 0x80)
+					*o++ = (char)v;
+				p += 4;
+				break;
+			default: *o++ = *p; break;
+			}
+		}
+		*o = '\0';
+	}
+	afk_free(json);
+	return out;
+}
+
+/* Makes dir and its missing parents, mode 0700 (the state is the
+ * operator's alone).  Returns 0 or an errno. */
+static int make_dirs(char *dir)
+{
+	struct stat st;
+	char *p, c;
+
+	for (p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			*p = c;
+			return errno;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(dir, &st) != 0)
+		return errno;
+	return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
+/* Takes the tick lock: an exclusive, non-blocking flock() on
+ * "afk.lock" in the state directory (made if missing), held until *fd is
+ * closed and never inherited by an agent or a CI command.  afk writes
+ * nothing beside its configuration, which may be read-only (a
+ * ConfigMap).  Ticks on one state must not overlap: a dispatch runs the
+ * agent to its end before the issue is labelled, so a second tick
+ * meanwhile would dispatch the issue again.  A tick that finds the lock
+ * held is skipped, as a cron job that forbids concurrent runs skips.
+ * Returns 0 with the lock held, -1 when another process holds it, or an
+ * exit status; says why when not 0. */
+static int lock_ticks(const afk_config *cfg, const char *config, int *fd)
+{
+	char *dir = config_get_string(cfg, "state_dir"), *lock = NULL;
 	int err = 0;
 
 	*fd = -1;
-	real = realpath(config, NULL);
-	if (real != NULL && (lock = malloc(strlen(real) + 6)) != NULL)
-		sprintf(lock, "%s.lock", real);
+	if (dir == NULL) {
+		fprintf(stderr, "afk: no state directory for the tick lock: "
+		        "set \"state_dir\" in %s, pass --state-dir, or set "
+		        "$STATE_DIRECTORY, $XDG_STATE_HOME or $HOME\n", config);
+		return EXIT_CONFIG;
+	}
+	err = make_dirs(dir);
+	if (err != 0) {
+		fprintf(stderr, "afk: cannot make the state directory %s: %s\n",
+		        dir, strerror(err));
+		free(dir);
+		return EXIT_TICK;
+	}
+	if ((lock = malloc(strlen(dir) + 10)) != NULL)
+		sprintf(lock, "%s/afk.lock", dir);
+	free(dir);
 	if (lock == NULL) {
-		fprintf(stderr, "afk: %s: %s\n", config, strerror(errno));
-		free(real);
+		fprintf(stderr, "afk: out of memory\n");
 		return EXIT_TICK;
 	}
 	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -579,7 +700,6 @@ static int lock_ticks(const char *config, int *fd)
 		fprintf(stderr, "afk: cannot lock %s: %s\n", lock,
 		        strerror(err));
 	free(lock);
-	free(real);
 	if (err == EWOULDBLOCK || err == EAGAIN)
 		return -1;
 	return err ? EXIT_TICK : 0;
@@ -597,8 +717,7 @@ static int cmd_run(const options *o)
 		fprintf(stderr, "afk: out of memory\n");
 		return EXIT_TICK;
 	}
-	if (afk_config_load_file(cfg, o->config) != 0 ||
-	    afk_config_apply_env(cfg) != 0) {
+	if (load_config(o, cfg) != 0) {
 		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
 		status = EXIT_CONFIG;
 	} else if (!afk_config_armed(cfg)) {
@@ -612,7 +731,7 @@ static int cmd_run(const options *o)
 		what_width = 14;
 		status = run_ticks(o, cfg);
 	} else {
-		status = lock_ticks(o->config, &lock);
+		status = lock_ticks(cfg, o->config, &lock);
 		if (status == 0)
 			status = run_ticks(o, cfg);
 		else if (status < 0)
@@ -723,8 +842,7 @@ static int probe_tracker(adapters *a, const options *o)
 	char *al;
 	int rc, status = 0;
 
-	if (afk_config_new(&pc) != 0 || afk_config_load_file(pc, o->config) ||
-	    afk_config_apply_env(pc) ||
+	if (afk_config_new(&pc) != 0 || load_config(o, pc) != 0 ||
 	    afk_config_set(pc, "kill_switch", "false") != 0) {
 		fprintf(stderr, "afk: %s\n", pc ? afk_config_errmsg(pc) :
 		        "out of memory");
@@ -821,8 +939,7 @@ static int cmd_check(const options *o)
 		status = EXIT_TICK;
 		goto out;
 	}
-	if (afk_config_load_file(cfg, o->config) != 0 ||
-	    afk_config_apply_env(cfg) != 0) {
+	if (load_config(o, cfg) != 0) {
 		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
 		status = EXIT_CONFIG;
 		goto out;
@@ -925,10 +1042,18 @@ static int parse_options(int argc, char **argv, options *o)
 	o->now = -1;
 	o->dry_run = 0;
 	o->online = 0;
+	o->state_dir = NULL;
 	for (i = 2; i < argc; i++) {
 		if ((v = option_value(argc, argv, &i, "--config", "-c",
 		                      &missing)) != NULL) {
 			o->config = v;
+		} else if (!missing &&
+		           (v = option_value(argc, argv, &i, "--state-dir", NULL,
+		                             &missing)) != NULL) {
+			if (v[0] == '\0')
+				return usage_error("%s", "--state-dir needs a "
+				                   "directory");
+			o->state_dir = v;
 		} else if (!missing &&
 		           (o->cmd == CMD_WATCH || o->cmd == CMD_TICK) &&
 		           (v = option_value(argc, argv, &i, "--now", NULL,

@@ -999,6 +999,17 @@ static int command_send_turn(afk_call *call, const char *thread_id,
 
 /* --- registration ---------------------------------------------------- */
 
+/* The directory of the runs: agent.state_dir, else "runs" in the
+ * configuration's state directory.  A heap string, or NULL. */
+static char *state_dir(const afk_config *cfg)
+{
+	const char *dir = afk__config_str(cfg, AFK__ROLE_AGENT, "state_dir");
+	int none;
+
+	return dir != NULL ? afk__strdup(dir) :
+	       afk__config_state_path(cfg, "runs", &none);
+}
+
 static int command_agent_new(const afk_config *cfg,
                              struct command_agent **out)
 {
@@ -1007,8 +1018,7 @@ static int command_agent_new(const afk_config *cfg,
 	ca = calloc(1, sizeof(*ca));
 	if (ca == NULL)
 		return AFK_ENOMEM;
-	ca->state_dir = afk__strdup(afk__config_str(cfg, AFK__ROLE_AGENT,
-	                                            "state_dir"));
+	ca->state_dir = state_dir(cfg);
 	/* NULL-terminated: execve wants a terminated argv. */
 	if (ca->state_dir == NULL ||
 	    afk__config_strv(cfg, AFK__ROLE_AGENT, "env", &ca->pass) ||
@@ -1043,6 +1053,14 @@ static int command_agent_setup(afk_agent *agent, const afk_config *cfg,
 	struct command_agent *ca;
 	int rc;
 
+	if (cfg->state_dir == NULL &&
+	    afk__config_str(cfg, AFK__ROLE_AGENT, "state_dir") == NULL) {
+		afk__errf(errbuf, "agent.state_dir: agent (command): no "
+		          "directory for the runs: set \"state_dir\" (or "
+		          "agent.state_dir), or let afk_config_apply_env() "
+		          "find one ($STATE_DIRECTORY, $XDG_STATE_HOME, $HOME)");
+		return AFK_ECONFIG;
+	}
 	rc = command_agent_new(cfg, &ca);
 	if (rc) {
 		afk__errf(errbuf, "agent: out of memory");
@@ -1071,8 +1089,9 @@ static int command_agent_setup(afk_agent *agent, const afk_config *cfg,
 static const afk__member command_agent_members[] = {
 	{"command", AFK__M_COMMAND, AFK__M_REQUIRED, NULL, 0, 0, NULL,
 	 "run once per dispatch and once per corrective turn"},
-	{"state_dir", AFK__M_PATH, 0, "\"afk-runs\"", 0, 0, NULL,
-	 "where each run's thread id and output are kept"},
+	{"state_dir", AFK__M_PATH, 0, NULL, 0, 0, NULL,
+	 "where each run's thread id and output are kept (default: "
+	 "\"runs\" in the state directory)"},
 	{"env", AFK__M_VARS, 0, NULL, 0, 0, NULL,
 	 "variables passed on beyond the minimal set"},
 	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}

@@ -48,18 +48,32 @@ int afk__setup_http(const afk_config *cfg, const char *label,
                     afk__http **out, char *errbuf)
 {
 	char why[AFK__ERRMSG_SIZE], where[AFK__ERRMSG_SIZE / 2];
+	char *cache = NULL;
 	afk__http_opts o;
-	int rc;
+	int rc, none = 1;
 
+	/* http.etag_cache, else the state directory's cache. */
 	afk__http_opts_from_config(&o, cfg);
+	if (o.etag_cache == NULL)
+		o.etag_cache = cache = afk__config_state_path(cfg,
+		                                              "etag-cache.json",
+		                                              &none);
+	if (o.etag_cache == NULL && !none) {
+		afk__errf(errbuf, "%s: out of memory", label);
+		return AFK_ENOMEM;
+	}
 	rc = afk__http_new(out, &o, why);
 	if (rc == AFK_ECONFIG) {
-		afk__config_where(cfg, "http", "etag_cache", where,
-		                  sizeof(where));
+		if (cache != NULL)
+			snprintf(where, sizeof(where), "state_dir");
+		else
+			afk__config_where(cfg, "http", "etag_cache", where,
+			                  sizeof(where));
 		afk__errf(errbuf, "%s: %s: %s", where, label, why);
 	} else if (rc != AFK_OK) {
 		afk__errf(errbuf, "%s: %s", label, why);
 	}
+	free(cache);
 	return rc;
 }
 

@@ -573,6 +573,8 @@ static void config_clear(afk_config *c)
 	}
 	free(c->http_etag_cache);
 	c->http_etag_cache = NULL;
+	free(c->state_dir);
+	c->state_dir = NULL;
 	afk__strv_clear(&c->members);
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
 	c->preamble_file = c->preamble = NULL;
@@ -624,6 +626,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->preamble_file, src->preamble_file) ||
 	    dup_into(&dst->preamble, src->preamble) ||
 	    dup_into(&dst->http_etag_cache, src->http_etag_cache) ||
+	    dup_into(&dst->state_dir, src->state_dir) ||
 	    afk__strv_copy(&dst->members, &src->members)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
@@ -870,6 +873,36 @@ static int set_preamble_file(afk_config *c, json_t *v, cfg_ctx *cx)
 	c->preamble_file = path;
 	c->preamble = text;
 	return AFK_OK;
+}
+
+/* "state_dir": where afk writes (the tick lock, the ETag cache, the
+ * command agent's runs, the metrics), a path or null.  Null until
+ * afk_config_apply_env() finds a default in the environment. */
+static int set_state_dir(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL;
+	int rc;
+
+	if (json_is_null(v)) {
+		free(c->state_dir);
+		c->state_dir = NULL;
+		return AFK_OK;
+	}
+	if (!json_is_string(v))
+		return wrong_type(cx, v, "a string or null");
+	if (json_string_value(v)[0] == '\0')
+		return refuse(cx, "a path cannot be empty");
+	rc = resolve(cx, json_string_value(v), &path);
+	if (rc != AFK_OK)
+		return rc;
+	free(c->state_dir);
+	c->state_dir = path;
+	return AFK_OK;
+}
+
+static json_t *get_state_dir(const afk_config *c)
+{
+	return string_or_null(c->state_dir);
 }
 
 static json_t *get_preamble_file(const afk_config *c)
@@ -1626,6 +1659,7 @@ static const cfg_key keys[] = {
 	{"ci_timeout", set_ci_timeout, get_ci_timeout},
 	{"deploy_timeout", set_deploy_timeout, get_deploy_timeout},
 	{"http", set_http, get_http},
+	{"state_dir", set_state_dir, get_state_dir},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))
@@ -2414,14 +2448,48 @@ static int env_owners(afk_config *cfg, afk__strv *list)
 	return AFK_ECONFIG;
 }
 
+/* The default state directory the environment gives, in a heap string
+ * (the caller's): systemd's $STATE_DIRECTORY (its first entry), else
+ * $XDG_STATE_HOME/afk, else $HOME/.local/state/afk.  A relative value is
+ * ignored, as the XDG specification says.  NULL when none is set (or
+ * memory ran out: *nomem). */
+static char *env_state_dir(int *nomem)
+{
+	const char *v = getenv("STATE_DIRECTORY");
+	char *dir = NULL;
+
+	*nomem = 0;
+	if (v != NULL && v[0] == '/') {
+		dir = afk__strdup(v);
+		if (dir != NULL)
+			dir[strcspn(dir, ":")] = '\0';
+	} else if ((v = getenv("XDG_STATE_HOME")) != NULL && v[0] == '/') {
+		dir = afk__aprintf("%s/afk", v);
+	} else if ((v = getenv("HOME")) != NULL && v[0] == '/') {
+		dir = afk__aprintf("%s/.local/state/afk", v);
+	} else {
+		return NULL;
+	}
+	*nomem = dir == NULL;
+	return dir;
+}
+
+char *afk__config_state_path(const afk_config *cfg, const char *name,
+                             int *none)
+{
+	*none = cfg->state_dir == NULL;
+	return *none ? NULL : afk__aprintf("%s/%s", cfg->state_dir, name);
+}
+
 /* Both variables are parsed before either is applied, so a bad one
- * leaves both gates as they were. */
+ * leaves both gates as they were.  The state directory's default is
+ * taken last, and only when none was set. */
 int afk_config_apply_env(afk_config *cfg)
 {
 	const char *ks, *al;
-	char q[QUOTE_SHORT];
+	char q[QUOTE_SHORT], *dir = NULL;
 	afk__strv list = {NULL, 0, 0};
-	int on, rc;
+	int on, rc, nomem = 0;
 
 	if (cfg == NULL)
 		return AFK_EINVAL;
@@ -2441,9 +2509,19 @@ int afk_config_apply_env(afk_config *cfg)
 		rc = env_owners(cfg, &list);
 		if (rc != AFK_OK)
 			return rc;
+	}
+	if (cfg->state_dir == NULL && (dir = env_state_dir(&nomem)) == NULL &&
+	    nomem) {
+		afk__strv_clear(&list);
+		afk__errf(cfg->errmsg, "out of memory");
+		return AFK_ENOMEM;
+	}
+	if (al != NULL) {
 		afk__strv_clear(&cfg->allowlist);
 		cfg->allowlist = list;
 	}
+	if (dir != NULL)
+		cfg->state_dir = dir;
 	cfg->kill_switch = on;
 	return AFK_OK;
 }

@@ -52,6 +52,8 @@ struct afk_config {
 	char *http_etag_cache;     /* resolved path; NULL: no file */
 	long http_rate_reserve;    /* default 50 */
 
+	char *state_dir;          /* resolved path; NULL: none (yet) */
+
 	/* where each member of an object key was set from a text, for the
 	 * built-ins' setup messages: "tracker.token_env\tafk.json:6" (a
 	 * member name never holds a tab); a key set otherwise has none */
@@ -101,5 +103,11 @@ long long afk__config_int(const afk_config *cfg, afk__role role,
  * or AFK_ENOMEM. */
 int afk__config_strv(const afk_config *cfg, afk__role role,
                      const char *member, afk__strv *out);
+
+/* The path of name inside cfg's state directory, in a heap string (the
+ * caller's), or NULL when cfg has no state directory or memory ran out
+ * (*none set to 1 for the first). */
+char *afk__config_state_path(const afk_config *cfg, const char *name,
+                             int *none);
 
 #endif

@@ -896,6 +896,36 @@ START_TEST(test_command_state_dir_parents)
 }
 END_TEST
 
+/* Without agent.state_dir the runs go in "runs" of the configuration's
+ * state directory; with neither, the agent is not set up, and says what
+ * to set. */
+START_TEST(test_command_runs_in_the_state_dir)
+{
+	fx f;
+	char state[2 * PATHLEN], run[3 * PATHLEN];
+
+	fx_open(&f,
+	        "{'issues': [{'repo': 'acme/api', 'number': 1,"
+	        " 'labels': ['ready-for-agent'], 'labeled_by': 'alice'}]}",
+	        NULL, NULL);
+	cfg_set(f.cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"]}", f.script);
+	ck_assert_int_eq(afk_agent_set_builtin(f.agent, f.cfg), AFK_ECONFIG);
+	ck_assert_msg(strstr(afk_agent_errmsg(f.agent), "agent.state_dir: "
+	              "agent (command): no directory for the runs: set "
+	              "\"state_dir\"") != NULL, "%s",
+	              afk_agent_errmsg(f.agent));
+	snprintf(state, sizeof(state), "%s/state", f.dir);
+	cfg_set(f.cfg, "state_dir", "\"%s\"", state);
+	ck_assert_msg(afk_agent_set_builtin(f.agent, f.cfg) == 0, "%s",
+	              afk_agent_errmsg(f.agent));
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	snprintf(run, sizeof(run), "%s/runs/acme-api-1-1/exit_status", state);
+	ck_assert_msg(exists(run), "no %s", run);
+	fx_close(&f);
+}
+END_TEST
+
 /* A command that cannot start fails the dispatch: no run directory is
  * left, and the issue is not locked. */
 static const struct {
@@ -3251,6 +3281,18 @@ START_TEST(test_setup_errors_name_line_key_and_adapter)
 	         "(github): %s is a FIFO", fifo);
 	ck_assert_msg(strncmp(afk_tracker_errmsg(t), want, strlen(want)) == 0,
 	              "%s, want %s...", afk_tracker_errmsg(t), want);
+
+	/* without http.etag_cache, the state directory's cache */
+	snprintf(fifo, sizeof(fifo), "%s/etag-cache.json", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(json, sizeof(json), "{\"http\": {}, \"state_dir\": \"%s\"}",
+	         dir);
+	ck_assert_int_eq(afk_config_load_string(cfg, json), 0);
+	ck_assert_int_eq(afk_tracker_set_builtin(t, cfg), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "state_dir: tracker (github): %s is a "
+	         "FIFO", fifo);
+	ck_assert_msg(strncmp(afk_tracker_errmsg(t), want, strlen(want)) == 0,
+	              "%s, want %s...", afk_tracker_errmsg(t), want);
 	unsetenv("AFK_TEST_UNSET_TOKEN");
 
 	afk_notifier_free(n);
@@ -3349,6 +3391,7 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_command_exit_zero_and_signal);
 	tcase_add_test(tc, test_command_successive_ids);
 	tcase_add_test(tc, test_command_state_dir_parents);
+	tcase_add_test(tc, test_command_runs_in_the_state_dir);
 	tcase_add_loop_test(tc, test_command_cannot_start, 0,
 	                    (int)(sizeof(unstartable) /
 	                          sizeof(unstartable[0])));

@@ -171,6 +171,9 @@ static void env_clear(void)
 {
 	unsetenv("AFK_KILL_SWITCH");
 	unsetenv("AFK_ALLOWLIST");
+	unsetenv("STATE_DIRECTORY");
+	unsetenv("XDG_STATE_HOME");
+	unsetenv("HOME");
 }
 
 /* --- defaults and arming --------------------------------------------- */
@@ -254,7 +257,8 @@ START_TEST(keys_are_enumerated_in_order)
 		"human_label", "trusted_users", "trust_writers",
 		"preamble_file", "tracker",
 		"agent", "ci", "notifier", "fix_forward_budget", "deploy_stage",
-		"stall_timeout", "ci_timeout", "deploy_timeout", "http"
+		"stall_timeout", "ci_timeout", "deploy_timeout", "http",
+		"state_dir"
 	};
 	size_t i, n = sizeof(want) / sizeof(*want);
 
@@ -340,6 +344,8 @@ START_TEST(every_key_round_trips_a_value)
 			    "\"max_pages\":1000,"
 			    "\"etag_cache\":\"/var/cache/afk/etags.json\","
 			    "\"rate_reserve\":0}";
+		else if (strcmp(k, "state_dir") == 0)
+			v = "\"/var/lib/afk\"";
 		else
 			ck_abort_msg("no sample value for key %s", k);
 		ck_assert_msg(afk_config_set(c, k, v) == AFK_OK, "%s: %s", k,
@@ -957,16 +963,20 @@ START_TEST(file_paths_are_taken_from_the_files_directory)
 	           "   \"command\": [\"./agent.sh\", \"--x\", \"rel/arg\"]},\n"
 	           " \"ci\": {\"kind\": \"command\", \"command\": [\"bin/ci\"]},\n"
 	           " \"notifier\": {\"kind\": \"file\", \"path\": \"n.log\"},\n"
+	           " \"state_dir\": \"state\",\n"
 	           " \"preamble_file\": \"./pre.md\"}\n", path);
 	ck_assert_msg(afk_config_load_file(c, path) == AFK_OK, "%s",
 	              afk_config_errmsg(c));
 	snprintf(want, sizeof(want),
 	         "{\"kind\":\"file\",\"path\":\"%s/issues.json\"}", dir);
 	assert_get(c, "tracker", want);
+	/* No agent.state_dir: the runs go in the state directory's "runs"
+	 * (the agent's setup finds it), never beside the file. */
 	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
-	         "[\"%s/agent.sh\",\"--x\",\"rel/arg\"],"
-	         "\"state_dir\":\"%s/afk-runs\"}", dir, dir);
+	         "[\"%s/agent.sh\",\"--x\",\"rel/arg\"]}", dir);
 	assert_get(c, "agent", want);
+	snprintf(want, sizeof(want), "\"%s/state\"", dir);
+	assert_get(c, "state_dir", want);
 	snprintf(want, sizeof(want), "\"%s/pre.md\"", dir);
 	assert_get(c, "preamble_file", want);
 	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
@@ -2181,6 +2191,48 @@ START_TEST(env_unset_changes_nothing)
 }
 END_TEST
 
+/* The state directory's default comes from the environment, in this
+ * order, and only when none was set: systemd's, XDG's, $HOME's. */
+START_TEST(env_gives_the_state_dir)
+{
+	afk_config *c;
+
+	env_clear();
+	c = cfg_new();
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "state_dir", "null");
+	setenv("HOME", "relative/home", 1);    /* not absolute: ignored */
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "state_dir", "null");
+	setenv("HOME", "/home/op", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "state_dir", "\"/home/op/.local/state/afk\"");
+	afk_config_free(c);
+
+	c = cfg_new();
+	setenv("XDG_STATE_HOME", "/x/state", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "state_dir", "\"/x/state/afk\"");
+	afk_config_free(c);
+
+	c = cfg_new();
+	setenv("STATE_DIRECTORY", "/var/lib/afk:/var/lib/other", 1);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "state_dir", "\"/var/lib/afk\"");
+	/* a set one is kept: the environment gives only the default */
+	ck_assert_int_eq(afk_config_set(c, "state_dir", "\"/srv/afk\""),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	assert_get(c, "state_dir", "\"/srv/afk\"");
+	ck_assert_int_eq(afk_config_set(c, "state_dir", "\"\""),
+	                 AFK_ECONFIG);
+	ck_assert_int_eq(afk_config_set(c, "state_dir", "7"), AFK_ECONFIG);
+	assert_get(c, "state_dir", "\"/srv/afk\"");
+	afk_config_free(c);
+	env_clear();
+}
+END_TEST
+
 START_TEST(env_arms_and_disarms)
 {
 	afk_config *c = cfg_new();
@@ -2321,6 +2373,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, env_allowlist_is_split_and_trimmed);
 	LOOP(tc, env_bad_allowlist_is_refused_atomically, env_bad_lists);
 	tcase_add_test(tc, env_unset_changes_nothing);
+	tcase_add_test(tc, env_gives_the_state_dir);
 	tcase_add_test(tc, env_arms_and_disarms);
 	LOOP(tc, jsonpos_finds_lines, pos_cases);
 	tcase_add_test(tc, jsonpos_skips_past_a_decoded_nul);
