@@ -85,22 +85,25 @@ static void cut_line(char *line)
 static int line_pipe(const char *line)
 {
 	size_t len = strlen(line);
-	ssize_t n;
-	int fds[2], err = 0, k;
+	ssize_t n = -1;
+	int fds[2], err = 0;
 
 	if (pipe(fds) != 0)
 		return -1;
-	for (k = 0; k < 2 && err == 0; k++)
-		if (fcntl(fds[k], F_SETFD, FD_CLOEXEC) != 0)
-			err = errno;
-	/* Never blocks: an empty pipe holds LINE_MAX_BYTES (cut_line()). */
-	do
-		n = err ? 0 : write(fds[1], line, len);
-	while (n < 0 && errno == EINTR);
+	/* The line fits an empty pipe (cut_line()); the write end is made
+	 * non-blocking all the same, so that a pipe smaller than promised
+	 * fails the notification instead of hanging the tick. */
+	if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0)
+		err = errno;
+	while (err == 0 && (n = write(fds[1], line, len)) < 0 &&
+	       errno == EINTR)
+		;
 	if (err == 0 && n < 0)
 		err = errno;
 	else if (err == 0 && (size_t)n != len)
-		err = EIO;
+		err = EAGAIN; /* a short write: the pipe was full */
 	close(fds[1]);
 	if (err == 0)
 		return fds[0];
@@ -177,15 +180,17 @@ static int run(afk_call *call, const struct command_notifier *cn,
 	if (e == ENOMEM && !started) {
 		rc = AFK_ENOMEM;
 	} else if (e == ETIMEDOUT && started) {
-		snprintf(how, sizeof(how), "timed out after %ld s", cn->timeout);
+		snprintf(how, sizeof(how), "timed out after %ld s",
+		         cn->timeout);
 		rc = undelivered(call, cn, how, &err);
 	} else if (e == 0 && out.over) { /* killed for it */
-		rc = undelivered(call, cn, "printed over 64 KiB and was killed",
-		                 &err);
+		snprintf(how, sizeof(how), "printed over %d KiB and was "
+		         "killed", OUT_MAX / 1024);
+		rc = undelivered(call, cn, how, &err);
 	} else if (e != 0) {
-		rc = afk__call_failf(call, AFK_EIO, "%s notifier command '%s': %s",
-		                     started ? "lost track of" : "cannot run",
-		                     cn->argv.v[0], strerror(e));
+		rc = afk__call_failf(call, AFK_EIO, "%s notifier command "
+		                     "'%s': %s", started ? "lost track of" :
+		                     "cannot run", cn->argv.v[0], strerror(e));
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		rc = AFK_OK;
 	} else {
@@ -239,8 +244,9 @@ static int command_notifier_probe(afk_call *call, void *userdata)
 	if (err == ENOMEM)
 		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
 	if (err != 0)
-		return afk__call_failf(call, AFK_EIO, "notifier command '%s': %s",
-		                       cn->argv.v[0], strerror(err));
+		return afk__call_failf(call, AFK_EIO, "notifier command "
+		                       "'%s': %s", cn->argv.v[0],
+		                       strerror(err));
 	return AFK_OK;
 }
 
