@@ -430,6 +430,14 @@ run env AFK_TEST_FAKE_HOOK="$hook" "$AFK" check-config -c "$work/c1/gh.json"
 printf '%s\n' "$err" | grep -q 'AFK_TEST_FAKE_TOKEN' ||
 	{ fail "check-config does not name the unset token variable"; said; }
 
+# A command notifier is named like any other kind.
+sed 's|"notifier": {[^}]*}|"notifier": {"kind": "command", "command": ["/bin/true"], "timeout": 5}|' \
+	"$DEMO/afk.json" >"$work/c1/notify-command.json"
+run "$AFK" check-config -c "$work/c1/notify-command.json"
+[ "$rc" -eq 0 ] || { fail "check-config, command notifier, exited $rc, want 0"; said; }
+printf '%s\n' "$out" | grep -qx 'notifier: command' ||
+	{ fail "check-config does not name the command notifier"; said; }
+
 # Each adapter that cannot be set up says so on its own line, naming the
 # file, line and member: a tracker and a CI sharing a missing token give
 # two lines, not one line twice.

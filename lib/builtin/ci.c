@@ -66,31 +66,6 @@ static void command_ci_free(void *userdata)
 	free(cc);
 }
 
-/* Copies at most n bytes of the string s into dst (size bytes) on one
- * line: line breaks become spaces, other control characters '?', so that
- * what a command printed can neither split a log line nor move a
- * terminal's cursor.  Trailing spaces are dropped; a cut ends in "...". */
-static void one_line(char *dst, size_t size, const char *s, size_t n)
-{
-	size_t o = 0, i;
-	unsigned char c;
-
-	for (i = 0; i < n && s[i] != '\0' && o + 4 < size; i++) {
-		c = (unsigned char)s[i];
-		if (c == '\n' || c == '\r' || c == '\t')
-			dst[o++] = ' ';
-		else
-			dst[o++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
-	}
-	if (s[i] != '\0') {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	while (o > 0 && dst[o - 1] == ' ')
-		o--;
-	dst[o] = '\0';
-}
-
 /* --- the protocol ---------------------------------------------------- */
 
 static const char *const pr_names[] = {"none", "open", "merged", NULL};
@@ -117,7 +92,7 @@ static int enum_member(afk_call *call, json_t *o, const char *name,
 			return AFK_OK;
 		}
 	}
-	one_line(q, sizeof(q), json_string_value(v), 48);
+	afk__one_line(q, sizeof(q), json_string_value(v), 48);
 	return afk__call_failf(call, AFK_EPARSE, "CI command output: \"%s\": unknown "
 	            "value \"%s\" (expected %s)", name, q, expected);
 }
@@ -137,7 +112,7 @@ static int known_members(afk_call *call, json_t *o, const char *const *names,
 				break;
 		if (*n != NULL)
 			continue;
-		one_line(q, sizeof(q), key, 48);
+		afk__one_line(q, sizeof(q), key, 48);
 		return afk__call_failf(call, AFK_EPARSE, "CI command output: %sunknown "
 		            "member \"%s\"", where, q);
 	}
@@ -294,7 +269,7 @@ static int check_exit(afk_call *call, int status, const afk__capture *err)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return AFK_OK;
 	afk__spawn_describe(status, how, sizeof(how));
-	one_line(head, sizeof(head), err->buf, ERR_HEAD);
+	afk__one_line(head, sizeof(head), err->buf, ERR_HEAD);
 	return afk__call_failf(call, AFK_ECALLBACK, "CI command %s%s%s", how,
 	            head[0] ? ": " : "", head);
 }
@@ -349,24 +324,6 @@ out:
 
 /* --- registration ---------------------------------------------------- */
 
-/* The directory part of the program's path, or NULL for a bare name. */
-static int program_dir(const char *prog, char **out)
-{
-	const char *slash = strrchr(prog, '/');
-	size_t n;
-
-	*out = NULL;
-	if (slash == NULL)
-		return AFK_OK;
-	n = slash == prog ? 1 : (size_t)(slash - prog);
-	*out = malloc(n + 1);
-	if (*out == NULL)
-		return AFK_ENOMEM;
-	memcpy(*out, prog, n);
-	(*out)[n] = '\0';
-	return AFK_OK;
-}
-
 static int command_ci_new(const afk_config *cfg, struct command_ci **out)
 {
 	struct command_ci *cc;
@@ -378,7 +335,7 @@ static int command_ci_new(const afk_config *cfg, struct command_ci **out)
 	if (afk__config_strv(cfg, AFK__ROLE_CI, "env", &cc->pass) ||
 	    afk__config_secret_envs(cfg, &cc->hide) ||
 	    afk__config_strv(cfg, AFK__ROLE_CI, "command", &cc->argv) ||
-	    program_dir(cc->argv.v[0], &cc->dir)) {
+	    afk__spawn_dir(cc->argv.v[0], &cc->dir)) {
 		command_ci_free(cc);
 		return AFK_ENOMEM;
 	}

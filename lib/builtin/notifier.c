@@ -11,7 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "builtin/builtin.h"
+#include "builtin/notifier.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,8 +47,7 @@ static void append_clean(char *line, size_t *len, const char *s)
 	line[*len] = '\0';
 }
 
-/* "afk: <message>[ <link>]\n" in a heap string (the caller's), or NULL. */
-static char *make_line(const char *message, const char *link)
+char *afk__notify_line(const char *message, const char *link)
 {
 	size_t len = 0;
 	char *line;
@@ -130,7 +129,7 @@ static int file_notify(afk_call *call, const char *repo, long number,
 	(void)number;
 	if (message == NULL)
 		return AFK_EINVAL;
-	line = make_line(message, link ? link : "");
+	line = afk__notify_line(message, link ? link : "");
 	if (line == NULL)
 		return AFK_ENOMEM;
 	rc = fn->path ? to_file(call, fn->path, line) : to_stdout(call, line);

@@ -28,7 +28,8 @@
 	X(afk__builtin_forgejo_ci) \
 	X(afk__builtin_stdout_notifier) \
 	X(afk__builtin_file_notifier) \
-	X(afk__builtin_slack_notifier)
+	X(afk__builtin_slack_notifier) \
+	X(afk__builtin_command_notifier)
 
 #define AFK__DECLARE(name) extern const afk__builtin name;
 AFK__BUILTINS(AFK__DECLARE)

@@ -101,6 +101,23 @@ int afk__spawn_find(const char *name)
 	return rc;
 }
 
+int afk__spawn_dir(const char *prog, char **out)
+{
+	const char *slash = strrchr(prog, '/');
+	size_t n;
+
+	*out = NULL;
+	if (slash == NULL)
+		return 0;
+	n = slash == prog ? 1 : (size_t)(slash - prog);
+	*out = malloc(n + 1);
+	if (*out == NULL)
+		return ENOMEM;
+	memcpy(*out, prog, n);
+	(*out)[n] = '\0';
+	return 0;
+}
+
 /* --- the environment ------------------------------------------------- */
 
 /* 1 when the entry kv of the environment sets a variable that one of

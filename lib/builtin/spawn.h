@@ -1,6 +1,6 @@
 /*
  * lib/builtin/spawn.h - running a local program without a shell, for the
- * built-in command agent and command CI.  Internal.
+ * built-in command agent, command CI and command notifier.  Internal.
  *
  * The program is found in the parent (a missing one fails before
  * anything is forked), the child does only async-signal-safe work
@@ -53,6 +53,12 @@ int afk__spawn_start(const afk__spawn_opts *o, pid_t *pid);
  * could run (found as by execvp, an executable regular file).  Returns 0
  * or an errno value: ENOENT, EACCES, ENOMEM. */
 int afk__spawn_find(const char *name);
+
+/* Where a configured command runs: in the directory of its program when
+ * prog names one by path (a script beside the configuration finds its
+ * files), else in ours.  Returns 0 with *out the directory (free it), or
+ * NULL for a bare name; ENOMEM. */
+int afk__spawn_dir(const char *prog, char **out);
 
 /* waitpid() retried on EINTR.  Returns 0 with *status, or an errno. */
 int afk__spawn_wait(pid_t pid, int *status);

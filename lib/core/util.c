@@ -22,6 +22,27 @@ char *afk__strdup(const char *s)
 	return d;
 }
 
+void afk__one_line(char *dst, size_t size, const char *s, size_t n)
+{
+	size_t o = 0, i;
+	unsigned char c;
+
+	for (i = 0; i < n && s[i] != '\0' && o + 4 < size; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\n' || c == '\r' || c == '\t')
+			dst[o++] = ' ';
+		else
+			dst[o++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+	}
+	if (s[i] != '\0') {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	while (o > 0 && dst[o - 1] == ' ')
+		o--;
+	dst[o] = '\0';
+}
+
 int afk__grow(void **arr, size_t *cap, size_t len, size_t n, size_t elem)
 {
 	size_t want, ncap;

@@ -35,6 +35,12 @@ int afk__strv_copy(afk__strv *dst, const afk__strv *src);
  * What goes into JSON - the run record - must be. */
 int afk__utf8_valid(const char *s);
 
+/* Copies at most n bytes of the string s into dst (size bytes) on one
+ * line: line breaks become spaces, other control characters '?', so that
+ * what a command printed can neither split a log line nor move a
+ * terminal's cursor.  Trailing spaces are dropped; a cut ends in "...". */
+void afk__one_line(char *dst, size_t size, const char *s, size_t n);
+
 /* Makes room for n more elements of size elem in *arr (count *len,
  * capacity *cap), doubling.  AFK_ENOMEM on failure, *arr unchanged. */
 int afk__grow(void **arr, size_t *cap, size_t len, size_t n, size_t elem);

@@ -1,9 +1,10 @@
 /*
  * tests/builtin/check_builtin.c - the built-in adapters (file tracker, command
- * agent, command CI, stdout and file notifiers), driven through real poll
- * and watch ticks and checked on disk.  Failures a tick cannot easily
- * provoke are reached by calling a registered callback directly, as the
- * tick would, through the library's internal call (lib/core/adapter.h).
+ * agent, command CI, stdout, file and command notifiers), driven through
+ * real poll and watch ticks and checked on disk.  Failures a tick cannot
+ * easily provoke are reached by calling a registered callback directly,
+ * as the tick would, through the library's internal call
+ * (lib/core/adapter.h).
  */
 #define _XOPEN_SOURCE 700
 
@@ -3186,6 +3187,342 @@ START_TEST(test_commands_get_the_minimal_environment)
 }
 END_TEST
 
+/* --- the command notifier -------------------------------------------- */
+
+/* Makes notify.sh in the fixture's directory from script and selects
+ * the command notifier running it, with the further members more (JSON
+ * text starting with ", ", or NULL); its path goes into path (PATHLEN
+ * bytes). */
+static void fx_notify_command(fx *f, const char *script, const char *more,
+                              char *path)
+{
+	snprintf(path, PATHLEN, "%s/notify.sh", f->dir);
+	write_text(path, script);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	cfg_set(f->cfg, "notifier", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"]%s}", path, more ? more : "");
+	ck_assert_msg(afk_notifier_set_builtin(f->notifier, f->cfg) == 0,
+	              "%s", afk_notifier_errmsg(f->notifier));
+}
+
+/* The line on stdin, the issue and the link in the environment, run in
+ * the script's directory; exit 0 is delivered. */
+START_TEST(test_command_notifier_delivers)
+{
+	char path[PATHLEN], dir[PATH_MAX], want[2 * PATH_MAX + 256], *got;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	fx_notify_command(&f, "#!/bin/sh\n"
+	                  "{ cat; echo \"repo=$AFK_REPO issue=$AFK_ISSUE "
+	                  "link=$AFK_LINK\"; pwd -P; } >> out.txt\n"
+	                  "echo 'chatter on stdout'\necho 'and stderr' >&2\n",
+	                  NULL, path);
+	ck_assert_ptr_nonnull(realpath(f.dir, dir));
+	ck_assert_msg(n_notify(&f, &c, "acme/api#1 needs a human: x.\033[2J",
+	                       "https://t/1") == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	ck_assert_msg(n_notify(&f, &c, "two\nlines", "") == 0, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	snprintf(want, sizeof(want),
+	         "afk: acme/api#1 needs a human: x.?[2J https://t/1\n"
+	         "repo=acme/api issue=1 link=https://t/1\n%s\n"
+	         "afk: two?lines\n"
+	         "repo=acme/api issue=1 link=\n%s\n", dir, dir);
+	snprintf(path, PATHLEN, "%s/out.txt", f.dir);
+	got = read_text(path);
+	ck_assert_pstr_eq(got, want);
+	free(got);
+	fx_close(&f);
+}
+END_TEST
+
+/* A line longer than a pipe holds at once is cut, not blocked on. */
+START_TEST(test_command_notifier_long_line_cut)
+{
+	char path[PATHLEN], *msg, *got;
+	size_t n;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	fx_notify_command(&f, "#!/bin/sh\ncat > out.txt\n", NULL, path);
+	msg = malloc(100001);
+	ck_assert_ptr_nonnull(msg);
+	memset(msg, 'm', 100000);
+	msg[100000] = '\0';
+	ck_assert_msg(n_notify(&f, &c, msg, "https://t/1") == 0, "%s",
+	              msg_of(&c));
+	afk__call_clear(&c);
+	free(msg);
+	snprintf(path, PATHLEN, "%s/out.txt", f.dir);
+	got = read_text(path);
+	ck_assert_ptr_nonnull(got);
+	n = strlen(got);
+	ck_assert_uint_le(n, PIPE_BUF);
+	ck_assert_uint_gt(n, 512);
+	ck_assert_int_eq(strncmp(got, "afk: mmm", 8), 0);
+	ck_assert_str_eq(got + n - 5, "m...\n");
+	free(got);
+	fx_close(&f);
+}
+END_TEST
+
+/* A variable a secret is read from never reaches the command: naming it
+ * in "env" is refused at load, and one of the minimal set (TZ here) is
+ * hidden too; an unnamed variable is not passed. */
+START_TEST(test_command_notifier_environment)
+{
+	char path[PATHLEN], dump[2 * PATHLEN];
+	char *const want[] = {
+		"PATH=/usr/bin:/bin", "HOME=/home/afk", "LANG=C.UTF-8",
+		"LC_TIME=C", "LC_ALL=C", "TMPDIR=/tmp", "AFK_T_PASS=yes",
+		"AFK_REPO=acme/api", "AFK_ISSUE=1", "AFK_LINK=https://t/1", NULL
+	};
+	char **saved, *text, *got, *expected;
+	afk_call c;
+	int rc;
+	fx f;
+
+	if (access("/proc/self/environ", R_OK) != 0)
+		return; /* no /proc to look in */
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	cfg_set(f.cfg, "tracker", "{\"kind\": \"github\", \"token_env\": "
+	        "\"GITHUB_TOKEN\"}");
+	cfg_set(f.cfg, "ci", "{\"kind\": \"github\", \"token_env\": \"TZ\"}");
+	snprintf(path, PATHLEN, "%s/notify.sh", f.dir);
+	ck_assert_int_eq(afk_config_set(f.cfg, "notifier", "{\"kind\": "
+	                 "\"command\", \"command\": [\"notify-send\"], "
+	                 "\"env\": [\"AFK_T_PASS\", \"GITHUB_TOKEN\"]}"),
+	                 AFK_ECONFIG);
+	ck_assert_str_eq(afk_config_errmsg(f.cfg), "notifier.env[1]: "
+	                 "\"GITHUB_TOKEN\" is the tracker's token_env: a secret "
+	                 "never goes to a command");
+	fx_notify_command(&f, "#!/bin/sh\n" DUMP_ENV " > env.txt\n",
+	                  ", \"env\": [\"AFK_T_PASS\"]", path);
+	saved = env_save();
+	env_reset(env_world);
+	rc = n_notify(&f, &c, "hello", "https://t/1");
+	env_restore(saved);
+	ck_assert_msg(rc == 0, "%s", msg_of(&c));
+	afk__call_clear(&c);
+	snprintf(dump, sizeof(dump), "%s/env.txt", f.dir);
+	text = read_text(dump);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_null(strstr(text, "secret"));
+	ck_assert_ptr_null(strstr(text, "GITHUB_TOKEN"));
+	ck_assert_ptr_null(strstr(text, "AFK_T_OTHER"));
+	ck_assert_ptr_null(strstr(text, "TZ="));
+	got = sorted_lines(text, NULL);
+	free(text);
+	expected = sorted_lines(NULL, want);
+	ck_assert_str_eq(got, expected);
+	free(got);
+	free(expected);
+	fx_close(&f);
+}
+END_TEST
+
+static const struct {
+	const char *script;
+	const char *msg;      /* after "notifier command '<path>' " */
+} notify_failures[] = {
+	{"echo 'sending' >&2\necho 'boom: the relay is down' >&2\nexit 3\n",
+	 "exited 3: boom: the relay is down"},
+	{"exit 4\n", "exited 4"},
+	{"echo 'dying' >&2\nkill -9 $$\n", "killed by signal 9: dying"},
+	/* the last line that says something, its control characters
+	 * defused */
+	{"printf 'one\\ntwo\\033[2J\\t\\n\\n  \\n' >&2\nexit 1\n",
+	 "exited 1: two?[2J"},
+	/* stdout is no answer, but a flood of it is a broken command */
+	{"i=0; while [ $i -lt 64 ]; do printf '%016384d' 0; i=$((i+1)); "
+	 "done\n", "printed over 64 KiB and was killed"},
+};
+
+START_TEST(test_command_notifier_failures)
+{
+	char script[512], path[PATHLEN], want[2 * PATHLEN];
+	afk_call c;
+	fx f;
+
+	snprintf(script, sizeof(script), "#!/bin/sh\ncat >/dev/null\n%s",
+	         notify_failures[_i].script);
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	fx_notify_command(&f, script, NULL, path);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	snprintf(want, sizeof(want), "notifier command '%s' %s", path,
+	         notify_failures[_i].msg);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* The quoted line of stderr is the last one, found after much logging,
+ * and cut short. */
+START_TEST(test_command_notifier_stderr_cut)
+{
+	char path[PATHLEN], want[2 * PATHLEN];
+	size_t n;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	fx_notify_command(&f, "#!/bin/sh\n"
+	                  "i=0; while [ $i -lt 3 ]; do printf '%016384d\\n' 0"
+	                  " >&2; i=$((i+1)); done\n"
+	                  "printf 'e%.0s' $(seq 300) >&2\nexit 2\n", NULL, path);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	n = (size_t)snprintf(want, sizeof(want), "notifier command '%s' "
+	                     "exited 2: ", path);
+	memset(want + n, 'e', 200);
+	strcpy(want + n + 200, "...");
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* A stuck command fails the notification at its timeout, killed with
+ * what it started: the tick is not held. */
+START_TEST(test_command_notifier_timeout)
+{
+	char path[PATHLEN], want[2 * PATHLEN], *pids, *end;
+	struct timespec t0, t1;
+	long ms, sh_pid, sleep_pid;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	fx_notify_command(&f, "#!/bin/sh\necho $$ > pids.txt\n"
+	                  "echo 'waiting for the relay' >&2\n"
+	                  "sleep 120 &\necho $! >> pids.txt\nwait\n",
+	                  ", \"timeout\": 1", path);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(n_notify(&f, &c, "stuck", ""), AFK_EIO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(want, sizeof(want), "notifier command '%s' timed out after "
+	         "1 s: waiting for the relay", path);
+	ck_assert_str_eq(msg_of(&c), want);
+	afk__call_clear(&c);
+	ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_int_ge(ms, 900);
+	ck_assert_int_lt(ms, 30000); /* nowhere near the sleep's 120 s */
+	snprintf(path, PATHLEN, "%s/pids.txt", f.dir);
+	pids = read_text(path);
+	ck_assert_ptr_nonnull(pids);
+	sh_pid = strtol(pids, &end, 10);
+	sleep_pid = strtol(end, NULL, 10);
+	free(pids);
+	ck_assert_int_gt(sh_pid, 1);
+	ck_assert_int_gt(sleep_pid, 1);
+	ck_assert_msg(ended(sh_pid), "the command %ld was not killed", sh_pid);
+	ck_assert_msg(ended(sleep_pid), "its child %ld was not killed",
+	              sleep_pid);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_command_notifier_cannot_start)
+{
+	afk_call c;
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"command\", \"command\": "
+	        "[\"/nonexistent/afk-notify\"]}");
+	ck_assert_int_eq(afk_notifier_set_builtin(f.notifier, f.cfg), 0);
+	ck_assert_int_eq(n_notify(&f, &c, "lost", ""), AFK_EIO);
+	ck_assert_str_eq(msg_of(&c), "cannot run notifier command "
+	                 "'/nonexistent/afk-notify': No such file or directory");
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
+/* The probe finds the program and runs nothing. */
+START_TEST(test_command_notifier_probe)
+{
+	char path[PATHLEN], ran[2 * PATHLEN];
+	fx f;
+
+	fx_open(&f, "{'issues': []}", NULL, NULL);
+	fx_watch(&f, cat_ci);
+	fx_notify_command(&f, "#!/bin/sh\ntouch ran\n", NULL, path);
+	snprintf(ran, sizeof(ran), "%s/ran", f.dir);
+	ck_assert_msg(afk_notifier_probe(f.notifier) == 0, "%s",
+	              afk_notifier_errmsg(f.notifier));
+	ck_assert_int_eq(exists(ran), 0);
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"command\", \"command\": "
+	        "[\"/nonexistent/afk-notify\"]}");
+	ck_assert_int_eq(afk_notifier_set_builtin(f.notifier, f.cfg), 0);
+	ck_assert_int_eq(afk_notifier_probe(f.notifier), AFK_EIO);
+	ck_assert_str_eq(afk_notifier_errmsg(f.notifier), "notifier probe: "
+	                 "notifier command '/nonexistent/afk-notify': No such "
+	                 "file or directory");
+	/* a bare name PATH has */
+	cfg_set(f.cfg, "notifier", "{\"kind\": \"command\", \"command\": "
+	        "[\"sh\", \"-c\", \"touch ran\"]}");
+	ck_assert_int_eq(afk_notifier_set_builtin(f.notifier, f.cfg), 0);
+	ck_assert_msg(afk_notifier_probe(f.notifier) == 0, "%s",
+	              afk_notifier_errmsg(f.notifier));
+	ck_assert_int_eq(exists(ran), 0);
+	fx_close(&f);
+}
+END_TEST
+
+static const struct {
+	const char *json;
+	const char *msg;
+} notify_refusals[] = {
+	{"{\"kind\": \"command\"}", "notifier.command: missing"},
+	{"{\"kind\": \"command\", \"command\": []}", NULL},
+	{"{\"kind\": \"command\", \"command\": [\"true\"], \"timeout\": 0}",
+	 "notifier.timeout: 0 is out of range (1 to 3600)"},
+	{"{\"kind\": \"command\", \"command\": [\"true\"], \"timeout\": 3601}",
+	 "notifier.timeout: 3601 is out of range (1 to 3600)"},
+	{"{\"kind\": \"command\", \"command\": [\"true\"], \"url\": \"x\"}",
+	 "notifier.url: unknown member of a \"command\" notifier"},
+};
+
+/* What the configuration refuses of a command notifier, and leaves the
+ * notifier it had. */
+START_TEST(test_command_notifier_refused)
+{
+	afk_config *cfg;
+	afk_notifier *n;
+
+	ck_assert_int_eq(afk_config_new(&cfg), 0);
+	ck_assert_int_eq(afk_config_set(cfg, "notifier", "{\"kind\": "
+	                 "\"command\", \"command\": [\"true\"]}"), 0);
+	ck_assert_int_eq(afk_config_set(cfg, "notifier",
+	                                notify_refusals[_i].json),
+	                 AFK_ECONFIG);
+	if (notify_refusals[_i].msg != NULL)
+		ck_assert_str_eq(afk_config_errmsg(cfg),
+		                 notify_refusals[_i].msg);
+	else
+		ck_assert_ptr_nonnull(strstr(afk_config_errmsg(cfg),
+		                             "notifier.command"));
+	ck_assert_int_eq(afk_notifier_new(&n), 0);
+	ck_assert_msg(afk_notifier_set_builtin(n, cfg) == 0, "%s",
+	              afk_notifier_errmsg(n));
+	afk_notifier_free(n);
+	afk_config_free(cfg);
+}
+END_TEST
+
 /* --- registration ---------------------------------------------------- */
 
 /* A built-in that cannot be set up names the file, line and member it
@@ -3465,6 +3802,23 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_no_fd_leak);
 	tcase_add_test(tc, test_spawn_environment_rule);
 	tcase_add_test(tc, test_commands_get_the_minimal_environment);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("command notifier");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_command_notifier_delivers);
+	tcase_add_test(tc, test_command_notifier_long_line_cut);
+	tcase_add_test(tc, test_command_notifier_environment);
+	tcase_add_loop_test(tc, test_command_notifier_failures, 0,
+	                    (int)(sizeof(notify_failures) /
+	                          sizeof(notify_failures[0])));
+	tcase_add_test(tc, test_command_notifier_stderr_cut);
+	tcase_add_test(tc, test_command_notifier_timeout);
+	tcase_add_test(tc, test_command_notifier_cannot_start);
+	tcase_add_test(tc, test_command_notifier_probe);
+	tcase_add_loop_test(tc, test_command_notifier_refused, 0,
+	                    (int)(sizeof(notify_refusals) /
+	                          sizeof(notify_refusals[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("registration");

@@ -1375,9 +1375,10 @@ static const struct bad_adapter {
 	 "ci.state_dir: unknown member of a \"command\" ci"},
 	{"notifier", "{}",
 	 "notifier.kind: missing (known kinds: \"stdout\", \"file\", "
-	 "\"slack\")"},
+	 "\"slack\", \"command\")"},
 	{"notifier", "{\"kind\": \"irc\"}", "notifier.kind: unknown kind "
-	 "\"irc\" (known kinds: \"stdout\", \"file\", \"slack\")"},
+	 "\"irc\" (known kinds: \"stdout\", \"file\", \"slack\", "
+	 "\"command\")"},
 	{"notifier", "{\"kind\": \"slack\"}", "notifier: exactly one of "
 	 "\"webhook_env\" and \"webhook_file\" is needed (the secret itself "
 	 "never goes in the configuration)"},

@@ -280,3 +280,15 @@ def test_what_every_tick_would_refuse_is_refused_at_load(tmp_path):
     assert cfg.tracker is None
     cfg.tracker = {"kind": "file", "path": str(tmp_path / "issues.json")}
     assert cfg.allowlist == ("api",)
+
+
+def test_command_notifier_is_accepted_with_its_default_timeout():
+    cfg = afk.Config(notifier={"kind": "command", "command": ["true"]})
+    assert cfg.notifier == {"kind": "command", "command": ("true",),
+                            "timeout": 30}
+    assert type(cfg.notifier) is dict
+    with pytest.raises(ValueError) as ei:
+        afk.Config(notifier={"kind": "command", "command": ["true"],
+                             "timeout": 0})
+    assert str(ei.value) == ("notifier.timeout: 0 is out of range "
+                             "(1 to 3600)")
