@@ -103,6 +103,7 @@ json.dump(c, open(sys.argv[2], "w"), indent=2)' \
 	fi
 
 	# The Secret as shipped: placeholders, which must not pass for tokens.
+	# shellcheck disable=SC2016 # a JavaScript template, not the shell's.
 	mapfile -t placeholders < <(node -e '
 const YAML = require("yaml");
 const s = YAML.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -144,11 +145,11 @@ fi
 
 # Every credential afk.json reads is one afk.service loads.
 missing=
-for f in $(grep -o '/run/credentials/afk\.service/[a-z0-9-]*' \
-	"$deploy/systemd/afk.json" | sort -u); do
+while read -r f; do
 	grep -q "^LoadCredential=${f##*/}:" "$deploy/systemd/afk.service" ||
 		missing="$missing ${f##*/}"
-done
+done < <(grep -o '/run/credentials/afk\.service/[a-z0-9-]*' \
+	"$deploy/systemd/afk.json" | sort -u)
 if [ -z "$missing" ]; then
 	pass "systemd: afk.service loads every credential afk.json reads"
 else
@@ -201,10 +202,13 @@ fi
 
 # --- Dockerfile --------------------------------------------------------------
 
-# The runtime stage's packages: those of its apt-get install, the last one.
-runtime=$(awk '/^FROM /{ s = "" } { s = s $0 "\n" } END { printf "%s", s }' \
-	"$deploy/Dockerfile" | sed -n '/apt-get install/,/&&.*rm/p' |
-	tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -v '^apt-get$')
+# The runtime stage's packages: the words between --no-install-recommends
+# and the next && of the last stage (after the last FROM), its
+# backslash-newlines (\134) joined.
+runtime=$(awk '/^FROM /{ s = "" } { s = s $0 " " } END { print s }' \
+	"$deploy/Dockerfile" | tr -d '\134' |
+	sed -n 's/.*apt-get install[^&]*--no-install-recommends\([^&]*\)&&.*/\1/p' |
+	tr -s ' ' '\n' | grep .)
 missing=
 for so in $(readelf -d "$build/examples/afk/.libs/afk" "$build/lib/.libs/libafk.so" |
 	sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do

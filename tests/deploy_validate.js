@@ -95,7 +95,7 @@ check('one CronJob afk, ConfigMap afk-config, Secret afk-tokens, ' +
 	secret = one('Secret', 'afk-tokens');
 	one('PersistentVolumeClaim', 'afk-state');
 });
-if (failed) {
+if (!pod || !config || !secret) {
 	// Without these objects nothing below can be checked.
 	console.log(`${passed} passed, ${failed} failed`);
 	process.exit(1);
