@@ -38,7 +38,11 @@ function check(what, fn) {
 		console.log(`ok - ${what}`);
 	} catch (e) {
 		failed++;
-		console.log(`not ok - ${what}: ${e.message.split('\n')[0]}`);
+		// assert's own message spans lines; the values say it shorter.
+		const why = e.generatedMessage ?
+			`${JSON.stringify(e.actual)}, not ${JSON.stringify(e.expected)}` :
+			e.message.split('\n')[0];
+		console.log(`not ok - ${what}: ${why}`);
 	}
 }
 
@@ -125,7 +129,7 @@ check('the Dockerfile runs as the same uid', () => {
 	const users = df.split('\n').filter((l) => /^USER\s/.test(l));
 	assert.ok(users.length > 0, 'no USER');
 	const uid = users[users.length - 1].split(/\s+/)[1].split(':')[0];
-	assert.strictEqual(uid, String(psc.runAsUser));
+	assert.strictEqual(String(psc.runAsUser), uid, 'runAsUser');
 });
 check('pod seccompProfile RuntimeDefault', () =>
 	assert.strictEqual((psc.seccompProfile || {}).type, 'RuntimeDefault'));
