@@ -22,11 +22,18 @@
 #   7. contract     the built-in GitHub and Forgejo adapters against the
 #                   services' API descriptions served by a validating mock
 #                   (tests/contract.sh; npm installs it once)
-#   8. fuzz         make fuzz (clang's libFuzzer, ASan+UBSan; clang is
+#   8. deploy       the files of examples/deploy/ as shipped: the
+#                   Kubernetes objects against Kubernetes' schemas and the
+#                   hardening they promise, their afk.json through
+#                   check-config, the systemd units through systemd-analyze
+#                   verify and security, the Dockerfile's runtime
+#                   libraries (tests/deploy.sh; npm installs its packages
+#                   once, systemd is installed when missing)
+#   9. fuzz         make fuzz (clang's libFuzzer, ASan+UBSan; clang is
 #                   installed when missing), then each harness of fuzz/
 #                   over its seed corpus and for FUZZ_SECONDS (20) more
 #                   (fuzz/run.sh)
-#   9. leftovers    no process the run started outlives it (each carries
+#  10. leftovers    no process the run started outlives it (each carries
 #                   $AFK_TEST_RUN; tests/leftovers.py finds, lists and
 #                   stops any): one case
 # Every stage runs even when an earlier one failed.  The last line is the
@@ -37,6 +44,7 @@
 #     (the PASS/FAIL results test-suite.log summarizes);
 #   - the install stage's own checks, tests/install_python.sh's (its
 #     "cases: N" less its PASS lines failed) and distcheck, one case each;
+#   - tests/deploy.sh's PASS and FAIL lines;
 #   - each fuzz target, one case (a target that did not run failed);
 #   - a stage that failed without failing any case it counts (a build that
 #     broke, valgrind errors) as one failed case, so that a failure can
@@ -349,7 +357,32 @@ stage_contract() {
 	"$root/tests/contract.sh" "$build/test-plain" 2>&1 | tee "$tmp/contract.log"
 }
 
-# --- 8. fuzz ---------------------------------------------------------------
+# --- 8. deploy -------------------------------------------------------------
+
+stage_deploy() {
+	local sudo=() missing=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+	# systemd-analyze verify and security --offline need no running systemd.
+	command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+	if [ ${#missing[@]} -gt 0 ]; then
+		"${sudo[@]}" apt-get update
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends "${missing[@]}"
+	fi
+	"$root/tests/deploy.sh" "$build/test-plain" 2>&1 | tee "$tmp/deploy.log"
+}
+
+# count_deploy: "passed failed" of tests/deploy.sh, from its PASS and FAIL
+# lines.
+count_deploy() {
+	local p f
+	p=$(grep -c '^PASS: ' "$tmp/deploy.log" 2>/dev/null || true)
+	f=$(grep -c '^FAIL: ' "$tmp/deploy.log" 2>/dev/null || true)
+	echo "${p:-0} ${f:-0}"
+}
+
+# --- 9. fuzz ---------------------------------------------------------------
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
 
@@ -444,6 +477,12 @@ run "Contract (validating mock servers)" stage_contract
 rc=$(cat "$tmp/rc")
 read -r p f < <(count_checks "$tmp/contract.log")
 record "contract" "$rc" "$p" "$f"
+
+: >"$tmp/deploy.log"
+run "Deploy files (Kubernetes, systemd, Dockerfile)" stage_deploy
+rc=$(cat "$tmp/rc")
+read -r p f < <(count_deploy)
+record "deploy" "$rc" "$p" "$f"
 
 : >"$tmp/fuzz.log"
 run "Fuzz (libFuzzer, ASan+UBSan)" stage_fuzz
