@@ -89,12 +89,7 @@ fi
 k8s_tokens=(GITHUB_TOKEN="$(fake github)" T3_TOKEN="$(fake t3)"
 	SLACK_WEBHOOK_URL="https://hooks.slack.example/$(fake slack)")
 if [ -f "$tmp/k8s-afk.json" ]; then
-	# until state_dir lands: check-config does not know the key yet.
-	python3 -c 'import json, sys
-c = json.load(open(sys.argv[1]))
-c.pop("state_dir", None)
-json.dump(c, open(sys.argv[2], "w"), indent=2)' \
-		"$tmp/k8s-afk.json" "$tmp/k8s-check.json"
+	cp "$tmp/k8s-afk.json" "$tmp/k8s-check.json"
 	if check_config "$tmp/k8s-check.json" "${k8s_tokens[@]}"; then
 		pass "kubernetes: check-config accepts the ConfigMap's afk.json"
 	else
