@@ -49,6 +49,14 @@ run() {
 	err=$(cat "$work/stderr")
 }
 
+# What afk said on stderr but its news: every line except the log's
+# notice, info and debug lines ("TS notice EVENT: MESSAGE", see afk(1)
+# LOGGING) - a tick that went well says only news.
+trouble() {
+	printf '%s\n' "$err" |
+		grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z (notice|info|debug) [a-z_.]+: '
+}
+
 # Shows what afk said, for a failure's context.
 said() {
 	echo "--- stdout"; cat "$work/stdout"
@@ -89,7 +97,9 @@ if [ "$got" != "$expected" ]; then
 	printf '%s\n' "$got" >"$work/got"
 	diff -u "$work/want" "$work/got"
 fi
-[ -z "$err" ] || fail "the first poll wrote to stderr: $err"
+[ -z "$(trouble)" ] || fail "the first poll wrote to stderr: $err"
+[ "$(printf '%s\n' "$err" | grep -c ' notice poll\.dispatch: acme/[a-z]*#[0-9]* dispatched: thread ')" -eq 3 ] ||
+	{ fail "the first poll did not log its 3 dispatches"; said; }
 
 want_locked='acme/api#102
 acme/web#202
@@ -188,7 +198,7 @@ while [ "$tick" -le 4 ]; do
 	run "$AFK" tick --config "$work/d5/afk.json" \
 		--now $((start + (tick - 1) * 600))
 	[ "$rc" -eq 0 ] || { fail "tick $tick exited $rc, want 0"; said; }
-	[ -z "$err" ] || fail "tick $tick wrote to stderr: $err"
+	[ -z "$(trouble)" ] || fail "tick $tick wrote to stderr: $err"
 	printf '%s\n' "$out" >"$work/tick$tick"
 	cat "$work/stdout" >>"$work/ticks"
 	tick=$((tick + 1))
@@ -309,6 +319,65 @@ cmp -s "$work/d7/issues.json" "$DEMO/issues.json" ||
 # ... while poll alone does not need one.
 run "$AFK" poll --config "$work/d7/afk.json"
 [ "$rc" -eq 0 ] || { fail "poll without ci exited $rc, want 0"; said; }
+
+# --- the log on stderr (afk(1) LOGGING) ---------------------------------
+
+ts='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+demo l1
+# A disarmed tick says so once, at notice, still exiting 0.
+run env AFK_KILL_SWITCH=1 "$AFK" tick --config "$work/l1/afk.json"
+[ "$rc" -eq 0 ] || { fail "disarmed tick exited $rc, want 0"; said; }
+[ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ] &&
+printf '%s\n' "$err" | grep -Eqx "$ts notice tick\.disarmed: the kill switch is on \(kill_switch, AFK_KILL_SWITCH\)" ||
+	{ fail "the disarmed tick did not log one tick.disarmed notice"; said; }
+# -q: errors only.
+run env AFK_KILL_SWITCH=1 "$AFK" poll -q --config "$work/l1/afk.json"
+[ "$rc" -eq 0 ] && [ -z "$err" ] ||
+	{ fail "poll -q disarmed exited $rc or logged"; said; }
+# --log-format json: one object per line with ts, level, event, msg.
+run env AFK_KILL_SWITCH=1 AFK_ALLOWLIST= "$AFK" watch --log-format json \
+	--config "$work/l1/afk.json"
+[ "$rc" -eq 0 ] || { fail "watch --log-format json exited $rc"; said; }
+printf '%s\n' "$err" | /usr/bin/python3 -c '
+import json, re, sys
+lines = sys.stdin.read().splitlines()
+assert len(lines) == 1, lines
+o = json.loads(lines[0])
+assert sorted(o) == ["event", "level", "msg", "ts"], o
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", o["ts"]), o
+assert o["level"] == "notice" and o["event"] == "tick.disarmed", o
+assert o["msg"] == "the kill switch is on (kill_switch, AFK_KILL_SWITCH); " \
+    "the allowlist is empty (allowlist, AFK_ALLOWLIST)", o
+' || { fail "the json log line is not the disarmed notice"; said; }
+run "$AFK" poll --log-format xml --config "$work/l1/afk.json"
+[ "$rc" -eq 2 ] || fail "--log-format xml exited $rc, want 2"
+# -v adds the info lines (each skip), which the default leaves out.
+run "$AFK" poll --dry-run -v --config "$work/l1/afk.json"
+[ "$(printf '%s\n' "$err" | grep -Ec "^$ts info poll\.skip: ")" -eq 5 ] ||
+	{ fail "poll -v did not log its 5 skips"; said; }
+run "$AFK" poll --dry-run --config "$work/l1/afk.json"
+printf '%s\n' "$err" | grep -q ' info ' &&
+	{ fail "poll without -v logged info lines"; said; }
+# A warning of the HTTP layer reaches stderr: an ETag cache that cannot
+# be read, found while the github tracker is set up (no request made).
+printf 'not json at all' >"$work/l1/etags.json"
+cat >"$work/l1/gh.json" <<JSON
+{
+  "kill_switch": true,
+  "tracker": {"kind": "github", "token_env": "AFK_TEST_LOG_TOKEN"},
+  "http": {"etag_cache": "etags.json"}
+}
+JSON
+logtoken=ghp_LogTestTokenNeverShown0123456789
+run env AFK_TEST_LOG_TOKEN=$logtoken "$AFK" check-config -c "$work/l1/gh.json"
+printf '%s\n' "$err" | grep -Eq "^$ts warning http\.cache\.unreadable: ETag cache $work/l1/etags\.json ignored: " ||
+	{ fail "the unreadable ETag cache was not logged as a warning"; said; }
+if grep -qF "$logtoken" "$work/stdout" "$work/stderr"; then
+	fail "the token was shown"
+fi
+run env AFK_TEST_LOG_TOKEN=$logtoken "$AFK" check-config -q -c "$work/l1/gh.json"
+printf '%s\n' "$err" | grep -q 'http\.cache' &&
+	{ fail "check-config -q logged a warning"; said; }
 
 # --- the kill switch from the environment -------------------------------
 
@@ -623,7 +692,7 @@ for line in 'would dispatch acme/api#102 (prompt of' \
 	printf '%s\n' "$out" | grep -qF -- "$line" ||
 		{ fail "poll --dry-run does not say: $line"; said; }
 done
-[ -z "$err" ] || fail "poll --dry-run wrote to stderr: $err"
+[ -z "$(trouble)" ] || fail "poll --dry-run wrote to stderr: $err"
 
 # A watch after a real poll: the corrective turn, the escalation and its
 # notice are printed, not done.
@@ -866,7 +935,7 @@ grep -q '^dispatched' "$work/o1/first.out" ||
 	fail "the first tick did not dispatch"
 # ... and once it is done, the next tick runs.
 run "$AFK" poll -c "$work/o1/afk.json"
-[ "$rc" -eq 0 ] && [ -z "$err" ] ||
+[ "$rc" -eq 0 ] && [ -z "$(trouble)" ] ||
 	{ fail "a poll after the first tick did not run"; said; }
 
 # A tick killed while its agent works (kill -9: no label on the issue)

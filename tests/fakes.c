@@ -422,3 +422,78 @@ int fake_run(Suite *s)
 	srunner_free(sr);
 	return failed ? 1 : 0;
 }
+
+/* --- the host's log -------------------------------------------------- */
+
+void fake_log_init(fake_log *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->magic = FAKE_MAGIC;
+	l->all = calloc(1, 1);
+	ck_assert_ptr_nonnull(l->all);
+}
+
+void fake_log_clear(fake_log *l)
+{
+	free(l->all);
+	l->all = NULL;
+}
+
+void fake_log_line(int level, const char *event, const char *message,
+                   void *userdata)
+{
+	fake_log *l = userdata;
+	size_t n;
+	char *all;
+
+	ck_assert_uint_eq(l->magic, FAKE_MAGIC);
+	ck_assert(level >= AFK_LOG_ERROR && level <= AFK_LOG_DEBUG);
+	ck_assert_ptr_null(strchr(message, '\n'));
+	n = strlen(l->all) + strlen(event) + strlen(message) + 8;
+	all = realloc(l->all, n);
+	ck_assert_ptr_nonnull(all);
+	snprintf(all + strlen(all), n - strlen(all), "%d %s: %s\n", level,
+	         event, message);
+	l->all = all;
+	l->lines++;
+}
+
+void fake_log_destroy(void *userdata)
+{
+	fake_log *l = userdata;
+
+	ck_assert_uint_eq(l->magic, FAKE_MAGIC);
+	l->destroyed++;
+}
+
+int fake_log_count(const fake_log *l, int level, const char *event,
+                   const char *part)
+{
+	const char *line = l->all, *end, *ev;
+	char head[128];
+	int n = 0;
+
+	for (; *line != '\0'; line = end + 1) {
+		end = strchr(line, '\n');
+		if (level >= 0 && line[0] != '0' + level)
+			continue;
+		ev = line + 2;
+		if (event != NULL) {
+			snprintf(head, sizeof(head), "%s: ", event);
+			if (strncmp(ev, head, strlen(head)) != 0)
+				continue;
+		}
+		if (part != NULL) {
+			char *msg = strndup(line, (size_t)(end - line));
+
+			ck_assert_ptr_nonnull(msg);
+			if (strstr(msg, part) == NULL) {
+				free(msg);
+				continue;
+			}
+			free(msg);
+		}
+		n++;
+	}
+	return n;
+}

@@ -113,4 +113,24 @@ int fake_run(Suite *s);
 /* A config armed for the repos given, NULL-terminated. */
 afk_config *fake_armed_config(const char *repo, ...);
 
+/* A host's log (afk_config_set_log()): keeps every line it gets as
+ * "LEVEL EVENT: MESSAGE\n" (LEVEL a digit) in all, counts its lines and
+ * destroys, and checks its userdata's magic. */
+typedef struct fake_log {
+	unsigned magic;
+	int lines;
+	int destroyed;
+	char *all;                    /* malloc'd; fake_log_clear() */
+} fake_log;
+
+void fake_log_init(fake_log *l);
+void fake_log_clear(fake_log *l);
+void fake_log_line(int level, const char *event, const char *message,
+                   void *userdata);
+void fake_log_destroy(void *userdata);
+/* Lines of level (-1: any) and event (NULL: any) whose message holds
+ * part (NULL: any). */
+int fake_log_count(const fake_log *l, int level, const char *event,
+                   const char *part);
+
 #endif

@@ -5,6 +5,9 @@
  * dry run; and a check of a configuration file.  A host program like any
  * other: it uses only the public API.
  *
+ * The library's log goes to standard error, one line per event (see
+ * afk(1) LOGGING): -v, -vv, -q and --log-format text|json.
+ *
  * Exit status: 0 done (also when disarmed, or skipped because another
  * tick on the same configuration is running), 1 a tick (or a probe of
  * check-config --online) failed, 2 usage, 3 configuration refused.
@@ -39,11 +42,14 @@ static int dry_quiet;
 static int what_width = 11;
 
 static const char synopsis[] =
-	"usage: afk poll --config FILE [--dry-run]\n"
-	"       afk watch --config FILE [--now SECONDS] [--dry-run]\n"
-	"       afk tick --config FILE [--now SECONDS] [--dry-run]\n"
-	"       afk check-config --config FILE [--online]\n"
-	"       afk --help | --version\n";
+	"usage: afk poll --config FILE [--dry-run] [LOG OPTIONS]\n"
+	"       afk watch --config FILE [--now SECONDS] [--dry-run] "
+	"[LOG OPTIONS]\n"
+	"       afk tick --config FILE [--now SECONDS] [--dry-run] "
+	"[LOG OPTIONS]\n"
+	"       afk check-config --config FILE [--online] [LOG OPTIONS]\n"
+	"       afk --help | --version\n"
+	"LOG OPTIONS: [-v | -vv | -q] [--log-format text|json]\n";
 
 static void usage(FILE *fp)
 {
@@ -75,6 +81,13 @@ static void usage(FILE *fp)
 	      "                     closes, dispatches, turns, notices)\n"
 	      "      --online       check-config: also probe each adapter and\n"
 	      "                     list the ready issues, read-only\n"
+	      "  -v, --verbose      log info lines too; -vv also debug lines\n"
+	      "  -q, --quiet        log errors only (default: notices,\n"
+	      "                     warnings and errors)\n"
+	      "      --log-format text|json\n"
+	      "                     the log on standard error: one line per\n"
+	      "                     event, text (the default) or one JSON\n"
+	      "                     object with ts, level, event, msg\n"
 	      "  -h, --help         show this help\n"
 	      "      --version      show the version\n"
 	      "\n"
@@ -83,6 +96,84 @@ static void usage(FILE *fp)
 	      "\n"
 	      "Environment: AFK_KILL_SWITCH and AFK_ALLOWLIST override the\n"
 	      "file's two arming gates.  See afk(1).\n", fp);
+}
+
+/* --- the log ------------------------------------------------------------ */
+
+/* How libafk's log is written: on standard error, one line per event. */
+typedef struct log_opts {
+	int max_level;      /* AFK_LOG_*: -q ERROR, default NOTICE, -v, -vv */
+	int json;           /* --log-format json */
+} log_opts;
+
+static const char *const level_names[] = {"error", "warning", "notice",
+                                          "info", "debug"};
+
+/* Writes s as the inside of a JSON string. */
+static void json_chars(FILE *fp, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(fp, "\\u%04x", c);
+		else
+			fputc(c, fp);
+	}
+}
+
+/* The afk_log_fn: "TS LEVEL EVENT: MESSAGE" or a JSON object, with the
+ * time in UTC to the second.  The library sends no secret and one line. */
+static void log_line(int level, const char *event, const char *message,
+                     void *userdata)
+{
+	const log_opts *lo = userdata;
+	const char *name = level >= 0 && level <= AFK_LOG_DEBUG ?
+	                   level_names[level] : "error";
+	time_t now = time(NULL);
+	struct tm tm;
+	char ts[32] = "";
+
+	if (gmtime_r(&now, &tm) != NULL)
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!lo->json) {
+		fprintf(stderr, "%s %s %s: %s\n", ts, name, event, message);
+		return;
+	}
+	fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":\"", ts,
+	        name);
+	json_chars(stderr, event);
+	fputs("\",\"msg\":\"", stderr);
+	json_chars(stderr, message);
+	fputs("\"}\n", stderr);
+}
+
+/* Sets the log the options ask for on cfg. */
+static void set_log(afk_config *cfg, const log_opts *lo)
+{
+	(void)afk_config_set_log(cfg, log_line, lo->max_level, (void *)lo,
+	                         NULL);
+}
+
+/* Runs a poll tick over adapters with no callbacks: with the disarmed
+ * cfg it calls none and only logs, once, why it did nothing (event
+ * tick.disarmed, from the library, as every disarmed tick does). */
+static void log_disarmed(const afk_config *cfg)
+{
+	afk_tracker *t = NULL;
+	afk_agent *a = NULL;
+	afk_poller *p = NULL;
+	afk_result *r = NULL;
+
+	if (afk_tracker_new(&t) == 0 && afk_agent_new(&a) == 0 &&
+	    afk_poller_new(&p, t, a) == 0)
+		(void)afk_poller_run_once(p, cfg, &r);
+	afk_result_free(r);
+	afk_poller_free(p);
+	afk_agent_free(a);
+	afk_tracker_free(t);
 }
 
 /* Returns the JSON text of key (afk_free() it), or NULL. */
@@ -522,6 +613,7 @@ typedef struct options {
 	int dry_run;        /* --dry-run (poll, watch, tick) */
 	int online;         /* --online (check-config) */
 	const char *state_dir; /* --state-dir DIR, or NULL */
+	log_opts log;       /* -v, -q, --log-format */
 } options;
 
 /* Sets key of cfg to the JSON string s: quotes, backslashes and control
@@ -717,10 +809,12 @@ static int cmd_run(const options *o)
 		fprintf(stderr, "afk: out of memory\n");
 		return EXIT_TICK;
 	}
+	set_log(cfg, &o->log);
 	if (load_config(o, cfg) != 0) {
 		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
 		status = EXIT_CONFIG;
 	} else if (!afk_config_armed(cfg)) {
+		log_disarmed(cfg);
 		report_disarmed(cfg, o->cmd == CMD_POLL ? "dispatched" :
 		                o->cmd == CMD_WATCH ? "watched" :
 		                "dispatched or watched");
@@ -842,7 +936,9 @@ static int probe_tracker(adapters *a, const options *o)
 	char *al;
 	int rc, status = 0;
 
-	if (afk_config_new(&pc) != 0 || load_config(o, pc) != 0 ||
+	if (afk_config_new(&pc) != 0 || afk_config_set_log(pc, log_line,
+	    o->log.max_level, (void *)&o->log, NULL) != 0 ||
+	    load_config(o, pc) != 0 ||
 	    afk_config_set(pc, "kill_switch", "false") != 0) {
 		fprintf(stderr, "afk: %s\n", pc ? afk_config_errmsg(pc) :
 		        "out of memory");
@@ -939,6 +1035,7 @@ static int cmd_check(const options *o)
 		status = EXIT_TICK;
 		goto out;
 	}
+	set_log(cfg, &o->log);
 	if (load_config(o, cfg) != 0) {
 		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
 		status = EXIT_CONFIG;
@@ -1043,10 +1140,28 @@ static int parse_options(int argc, char **argv, options *o)
 	o->dry_run = 0;
 	o->online = 0;
 	o->state_dir = NULL;
+	o->log.max_level = AFK_LOG_NOTICE;
+	o->log.json = 0;
 	for (i = 2; i < argc; i++) {
 		if ((v = option_value(argc, argv, &i, "--config", "-c",
 		                      &missing)) != NULL) {
 			o->config = v;
+		} else if (!missing && (v = option_value(argc, argv, &i,
+		           "--log-format", NULL, &missing)) != NULL) {
+			if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
+				return usage_error("--log-format is text or "
+				                   "json, not '%s'", v);
+			o->log.json = strcmp(v, "json") == 0;
+		} else if (!missing && (strcmp(argv[i], "-v") == 0 ||
+		           strcmp(argv[i], "--verbose") == 0 ||
+		           strcmp(argv[i], "-vv") == 0)) {
+			o->log.max_level += strcmp(argv[i], "-vv") == 0 ?
+			                    2 : 1;
+			if (o->log.max_level > AFK_LOG_DEBUG)
+				o->log.max_level = AFK_LOG_DEBUG;
+		} else if (!missing && (strcmp(argv[i], "-q") == 0 ||
+		           strcmp(argv[i], "--quiet") == 0)) {
+			o->log.max_level = AFK_LOG_ERROR;
 		} else if (!missing &&
 		           (v = option_value(argc, argv, &i, "--state-dir", NULL,
 		                             &missing)) != NULL) {

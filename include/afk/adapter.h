@@ -35,9 +35,6 @@ typedef struct afk_notifier afk_notifier;
 /* The AFK_AGENT_*, AFK_PHASE_*, AFK_PR_* and AFK_STATUS_* values the
  * callbacks below report are in afk/run.h. */
 
-/* Called once when userdata is replaced or its adapter freed. */
-typedef void (*afk_destroy_fn)(void *userdata);
-
 /* Tracker: list the open issues carrying the ready label or the
  * in-progress label in the nrepos repositories named by repos, adding
  * each with afk_call_add_issue().  The in-progress ones are the locks:

@@ -45,6 +45,10 @@ extern "C" {
 #define AFK_EPARSE (-9)     /* data read from a file or a server is malformed */
 #define AFK_EUNAVAIL (-10)  /* a server could not be reached (refused, timed out) */
 
+/* Called once when a handle's userdata is replaced or its handle freed
+ * (the adapters' afk_tracker_set_userdata(), afk_config_set_log()). */
+typedef void (*afk_destroy_fn)(void *userdata);
+
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
 AFK_EXTERN const char *afk_version(void);
 

@@ -64,6 +64,35 @@ AFK_EXTERN const char *afk_config_key(size_t i);
  * allowlist is not empty; 0 otherwise (also for NULL). */
 AFK_EXTERN int afk_config_armed(const afk_config *cfg);
 
+/* The levels of a log line, most severe first (syslog's order); ints in
+ * the ABI. */
+typedef enum afk_log_level {
+	AFK_LOG_ERROR = 0,
+	AFK_LOG_WARNING = 1,
+	AFK_LOG_NOTICE = 2,
+	AFK_LOG_INFO = 3,
+	AFK_LOG_DEBUG = 4
+} afk_log_level;
+
+/* Receives one log line: its level (AFK_LOG_*), a short stable dotted
+ * event name ("http.rate_limited", "tick.disarmed"; see
+ * afk_config_set_log(3)) and a one-line message that holds no secret.
+ * Both strings are borrowed for the call. */
+typedef void (*afk_log_fn)(int level, const char *event,
+                           const char *message, void *userdata);
+
+/* Sets the log of cfg and of everything made from it (the ticks run with
+ * it, the built-ins set up from it): fn receives the lines of level at
+ * most max_level (AFK_LOG_ERROR .. AFK_LOG_DEBUG); others cost nothing.
+ * fn NULL removes the log.  The previous log's destroy runs once nothing
+ * uses it any more (see afk_config_set_log(3)); userdata's runs likewise
+ * when this one is replaced or cfg freed.  The log is not a setting: no
+ * load, set or get changes it.  AFK_EINVAL for a NULL cfg or a level
+ * out of range (nothing changed, destroy not called). */
+AFK_EXTERN int afk_config_set_log(afk_config *cfg, afk_log_fn fn,
+                                  int max_level, void *userdata,
+                                  afk_destroy_fn destroy);
+
 /* The message of the last failure on cfg ("" when none); valid until the
  * next call on cfg. */
 AFK_EXTERN const char *afk_config_errmsg(const afk_config *cfg);

@@ -67,7 +67,8 @@ int afk__setup_secret(const afk_config *cfg, afk__role role,
                       char **what, char *errbuf);
 
 /* The settings of cfg's "http" key; o->etag_cache borrows cfg's string,
- * valid while cfg is unchanged. */
+ * valid while cfg is unchanged, and o->log cfg's log (afk__http_new()
+ * takes a reference of its own, so the handle may outlive cfg). */
 void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg);
 
 /* Makes *out, a built-in's HTTP handle, from cfg's "http" settings; an

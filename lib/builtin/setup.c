@@ -86,4 +86,5 @@ void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg)
 	o->max_pages = cfg->http_max_pages;
 	o->etag_cache = cfg->http_etag_cache;
 	o->rate_reserve = cfg->http_rate_reserve;
+	o->log = cfg->log;
 }

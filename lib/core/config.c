@@ -640,6 +640,7 @@ static void config_commit(afk_config *cfg, afk_config *next)
 {
 	config_clear(cfg);
 	memcpy(next->errmsg, cfg->errmsg, sizeof(next->errmsg));
+	next->log = cfg->log;   /* the handle's too: the copy has none */
 	*cfg = *next;
 	memset(next, 0, sizeof(*next));
 }
@@ -2001,7 +2002,39 @@ void afk_config_free(afk_config *cfg)
 	if (cfg == NULL)
 		return;
 	config_clear(cfg);
+	afk__log_unref(cfg->log);
 	free(cfg);
+}
+
+/* The log is the handle's, like its message: config_commit() keeps it.
+ * The same function and userdata again only change the level (the
+ * built-ins holding the log see it too); anything else is a new log,
+ * and the old one's destroy runs when the last holder lets it go. */
+int afk_config_set_log(afk_config *cfg, afk_log_fn fn, int max_level,
+                       void *userdata, afk_destroy_fn destroy)
+{
+	afk__log *log = NULL;
+
+	if (cfg == NULL || max_level < AFK_LOG_ERROR ||
+	    max_level > AFK_LOG_DEBUG)
+		return AFK_EINVAL;
+	if (fn != NULL && afk__log_same(cfg->log, fn, userdata, destroy)) {
+		afk__log_set_level(cfg->log, max_level);
+		return AFK_OK;
+	}
+	if (fn != NULL) {
+		log = afk__log_new(fn, max_level, userdata, destroy);
+		if (log == NULL) {
+			afk__errf(cfg->errmsg, "afk_config_set_log: out of "
+			          "memory");
+			return AFK_ENOMEM;
+		}
+	} else if (destroy != NULL) {
+		destroy(userdata);      /* nothing will use it */
+	}
+	afk__log_unref(cfg->log);
+	cfg->log = log;
+	return AFK_OK;
 }
 
 /* Records jansson's refusal of the text, with its line and column when it

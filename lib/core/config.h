@@ -12,6 +12,7 @@
 
 #include "afk/config.h"
 #include "core/kind.h"
+#include "core/log.h"
 #include "core/util.h"
 
 struct afk_config {
@@ -60,6 +61,8 @@ struct afk_config {
 	afk__strv members;
 
 	char errmsg[AFK__ERRMSG_SIZE];
+	afk__log *log;            /* afk_config_set_log(); NULL: none.  Not
+	                             a setting: it stays with the handle */
 };
 
 /* Validates a repository name as an allowlist entry: "name" or

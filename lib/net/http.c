@@ -130,6 +130,7 @@ void afk__http_opts_default(afk__http_opts *o)
 	o->max_pages = 10;
 	o->etag_cache = NULL;
 	o->rate_reserve = 50;
+	o->log = NULL;
 }
 
 /* Copies the UTF-8 text s into dst (size bytes), cut without splitting a
@@ -156,14 +157,35 @@ static void vformat_redacted(afk__http *h, char *dst, size_t size,
 	                    ap);
 }
 
-static void warn(afk__http *h, const char *fmt, ...) PRINTF(2, 3);
-static void warn(afk__http *h, const char *fmt, ...)
+/* Keeps the note for afk__http_warning() and logs it as event. */
+static void warn(afk__http *h, const char *event, const char *fmt, ...)
+	PRINTF(3, 4);
+static void warn(afk__http *h, const char *event, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vformat_redacted(h, h->warning, sizeof(h->warning), fmt, ap);
 	va_end(ap);
+	afk__log_str(h->opts.log, AFK_LOG_WARNING, event, h->warning);
+}
+
+/* Logs a line formatted through the redaction step; the level is
+ * checked first, so an unwanted line costs no formatting. */
+static void note(afk__http *h, int level, const char *event,
+                 const char *fmt, ...) PRINTF(4, 5);
+static void note(afk__http *h, int level, const char *event,
+                 const char *fmt, ...)
+{
+	char msg[AFK__LOG_SIZE];
+	va_list ap;
+
+	if (!afk__log_wants(h->opts.log, level))
+		return;
+	va_start(ap, fmt);
+	vformat_redacted(h, msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	afk__log_str(h->opts.log, level, event, msg);
 }
 
 int afk__http_add_secret(afk__http *h, const char *secret)
@@ -355,6 +377,10 @@ static void cache_trim(afk__http *h)
 	                      h->cache_bytes > (size_t)CACHE_BYTES_MAX); i++)
 		cache_drop(h, v[i].key);
 	free(v);
+	note(h, AFK_LOG_INFO, "http.cache.evicted", "ETag cache %s: %zu "
+	     "least recently used entries dropped to stay within %d entries "
+	     "and %lld bytes", h->cache_path != NULL ? h->cache_path :
+	     "(in memory)", i, CACHE_ENTRIES_MAX, (long long)CACHE_BYTES_MAX);
 }
 
 /* The next seq.  Seqs stay within 0..SEQ_MAX (a file with any other is
@@ -587,7 +613,8 @@ static int cache_load(afk__http *h, char *errbuf)
 			          h->cache_path, why);
 		return AFK_ECONFIG;
 	case CACHE_BAD:
-		warn(h, "ETag cache %s ignored: %s", h->cache_path, why);
+		warn(h, "http.cache.unreadable",
+		     "ETag cache %s ignored: %s", h->cache_path, why);
 		return AFK_OK;
 	case CACHE_READ:
 		break;
@@ -642,14 +669,16 @@ static int cache_lock(afk__http *h, int *locked)
 	*locked = 0;
 	path = afk__aprintf("%s.lock", h->cache_path);
 	if (path == NULL) {
-		warn(h, "ETag cache %s not written: out of memory",
+		warn(h, "http.cache.unwritable",
+		     "ETag cache %s not written: out of memory",
 		     h->cache_path);
 		return -1;
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC,
 	          0600);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		warn(h, "ETag cache %s not written: its lock %s: %s",
+		warn(h, "http.cache.unwritable",
+		     "ETag cache %s not written: its lock %s: %s",
 		     h->cache_path, path, fd < 0 ? strerror(errno) :
 		     "not a regular file");
 		if (fd >= 0)
@@ -665,7 +694,8 @@ static int cache_lock(afk__http *h, int *locked)
 			return fd;
 		}
 		if (mono_ms() >= until) {
-			warn(h, "ETag cache %s not written: %s is held by another "
+			warn(h, "http.cache.unwritable",
+			     "ETag cache %s not written: %s is held by another "
 			     "writer; kept for the next flush", h->cache_path,
 			     path);
 			close(fd);
@@ -732,13 +762,15 @@ static void cache_write(afk__http *h)
 	                h->cache);
 	tmp = afk__aprintf("%s" TMP_TAG "XXXXXX", h->cache_path);
 	if (doc == NULL || tmp == NULL) {
-		warn(h, "ETag cache %s not written: out of memory",
+		warn(h, "http.cache.unwritable",
+		     "ETag cache %s not written: out of memory",
 		     h->cache_path);
 		goto out;
 	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		warn(h, "ETag cache %s not written: %s", h->cache_path,
+		warn(h, "http.cache.unwritable",
+		     "ETag cache %s not written: %s", h->cache_path,
 		     strerror(errno));
 		goto out;
 	}
@@ -754,7 +786,8 @@ static void cache_write(afk__http *h)
 	if (ok && rename(tmp, h->cache_path) != 0)
 		ok = 0;
 	if (!ok) {
-		warn(h, "ETag cache %s not written: %s", h->cache_path,
+		warn(h, "http.cache.unwritable",
+		     "ETag cache %s not written: %s", h->cache_path,
 		     strerror(errno));
 		unlink(tmp);
 	} else {
@@ -784,7 +817,8 @@ static void cache_save(afk__http *h)
 		return;
 	switch (cache_read(h, &theirs, &their_max, &bytes, why, sizeof(why))) {
 	case CACHE_NOTREG:
-		warn(h, "ETag cache %s not written: it is %s, not a regular "
+		warn(h, "http.cache.unwritable",
+		     "ETag cache %s not written: it is %s, not a regular "
 		     "file", h->cache_path, why);
 		close(fd);
 		return;
@@ -912,6 +946,7 @@ int afk__http_new(afk__http **out, const afk__http_opts *opts,
 	}
 	h->opts = *opts;
 	h->opts.etag_cache = NULL;
+	h->opts.log = afk__log_ref(opts->log);
 	h->multi = curl_multi_init();
 	h->share = curl_share_init();
 	h->cache = json_object();
@@ -959,6 +994,7 @@ void afk__http_free(afk__http *h)
 	for (i = 0; i < h->nsecrets; i++)
 		afk__free_secret(h->secrets[i]);
 	free(h->secrets);
+	afk__log_unref(h->opts.log);
 	free(h);
 	curl_global_cleanup();
 }
@@ -1813,6 +1849,8 @@ static int rate_limit(xfer *x, long status, long long now)
 	x_fail(x, AFK__HTTP_ERATELIMIT, "%s; retry after %lld s (HTTP %ld: %s)",
 	       why, until - now, status, snip);
 	r->retry_at = until;
+	note(x->h, AFK_LOG_WARNING, "http.rate_limited", "%s (HTTP %ld); "
+	     "requests to it fail until then", why, status);
 	return 1;
 }
 
@@ -1834,6 +1872,8 @@ static void check_reserve(xfer *x, long long now)
 	         "requests left (http.rate_reserve is %ld) until %s",
 	         x->hs->name, left, x->h->opts.rate_reserve, when);
 	host_block(x->hs, AFK__HTTP_ERESERVE, until, why);
+	note(x->h, AFK_LOG_WARNING, "http.rate_reserve", "%s; requests to it "
+	     "fail until then", why);
 }
 
 /* Finishes a paginated request with the joined array. */
@@ -1965,6 +2005,11 @@ static void status_failed(xfer *x, long status)
 			x->retried = 1;
 			x->not_before = mono_ms() +
 			                (ra > 0 ? ra * 1000 : RETRY_5XX_MS);
+			note(x->h, AFK_LOG_INFO, "http.retry", "%s%sGET %s: "
+			     "HTTP %ld; retried once", r->what != NULL ?
+			     r->what : "", r->what != NULL ? ": " : "",
+			     x->cur.text != NULL ? x->cur.text : "(no URL)",
+			     status);
 			return;
 		}
 	}
@@ -2002,10 +2047,15 @@ static void x_complete(xfer *x, CURLcode res)
 	x->state = X_WAITING;
 	if (res != CURLE_OK) {
 		fail_transport(x, res);
+		note(h, AFK_LOG_DEBUG, "http.request", "%s", r->errmsg);
 		return;
 	}
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	r->status = status;
+	note(h, AFK_LOG_DEBUG, "http.request", "%s%s%s %s: HTTP %ld",
+	     r->what != NULL ? r->what : "", r->what != NULL ? ": " : "",
+	     x->method, x->cur.text != NULL ? x->cur.text : "(no URL)",
+	     status);
 	take_headers(x);
 	if ((status == 403 || status == 429) && rate_limit(x, status, now))
 		return;

@@ -97,6 +97,7 @@
 #include <stddef.h>
 
 #include "afk/common.h"
+#include "core/log.h"
 #include "core/util.h"
 
 typedef struct afk__http afk__http;
@@ -112,9 +113,22 @@ typedef struct afk__http_opts {
 	const char *etag_cache; /* path of the persisted cache; NULL: the
 	                           cache lives in the handle only */
 	long rate_reserve;     /* stop when x-ratelimit-remaining <= this */
+	afk__log *log;         /* the host's log (lib/core/log.h), or NULL;
+	                          the handle takes a reference of its own */
 } afk__http_opts;
 
-/* The defaults: 4, 10 s, 30 s, 8 MiB, 10 pages, no file, 50. */
+/* What the handle logs, each message redacted like its errors:
+ *   warning http.cache.unreadable  the cache file was ignored (corrupt,
+ *                                  unreadable): afk__http_new()
+ *   warning http.cache.unwritable  a flush could not save the file
+ *   info    http.cache.evicted     entries dropped to stay in bounds
+ *   warning http.rate_limited      a host blocked on a rate limit
+ *   warning http.rate_reserve      a host blocked at the reserve
+ *   info    http.retry             a GET retried after a 5xx
+ *   debug   http.request           one per response or failure: method,
+ *                                  URL, status or cause */
+
+/* The defaults: 4, 10 s, 30 s, 8 MiB, 10 pages, no file, 50, no log. */
 void afk__http_opts_default(afk__http_opts *o);
 
 /* Makes a handle.  Reads the ETag cache file when opts names one: a

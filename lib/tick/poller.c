@@ -429,6 +429,7 @@ static int stop(afk_poller *p, afk_result *res, int rc)
 	if (rc == AFK_ENOMEM && p->errmsg[0] == '\0')
 		afk__errf(p->errmsg, "out of memory during the poll tick");
 	afk__errv_add(&res->errors, "", 0, rc, p->errmsg);
+	res->stopped = 1;
 	return rc;
 }
 
@@ -456,10 +457,43 @@ static int tick(afk_poller *p, const snapshot *s, afk_result *res)
 	return rc ? stop(p, res, rc) : first_failure(p, res, nlisted);
 }
 
+/* Tells the host's log what the tick did, once it is over (a callback
+ * may have changed the configuration meanwhile: the log is the one the
+ * tick started with).  Events: see afk_config_set_log(3). */
+static void log_result(afk__log *log, const afk_result *res)
+{
+	const afk__err *e;
+	size_t i;
+	int stop;
+
+	for (i = 0; i < res->ndispatched; i++)
+		afk__logf(log, AFK_LOG_NOTICE, "poll.dispatch",
+		          "%s#%ld dispatched: thread %s",
+		          afk_issue_repo(res->issues[i]),
+		          afk_issue_number(res->issues[i]), res->threads[i]);
+	for (i = 0; afk__log_wants(log, AFK_LOG_INFO) && i < res->nskipped;
+	     i++)
+		afk__logf(log, AFK_LOG_INFO, "poll.skip", "%s#%ld skipped: %s",
+		          afk_result_skipped_repo(res, i),
+		          afk_result_skipped_number(res, i),
+		          afk_skip_reason_str(afk_result_skipped_reason(res,
+		                                                        i)));
+	for (i = 0; i < res->errors.n; i++) {
+		e = &res->errors.v[i];
+		stop = res->stopped && i + 1 == res->errors.n;
+		/* "%.0ld" prints nothing for 0: a whole repository's */
+		afk__logf(log, stop ? AFK_LOG_ERROR : AFK_LOG_WARNING,
+		          stop ? "poll.failed" : "poll.error", "%s%s%.0ld%s%s",
+		          e->repo, e->number != 0 ? "#" : "", e->number,
+		          e->repo[0] != '\0' ? ": " : "", e->message);
+	}
+}
+
 int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
                         afk_result **result)
 {
 	afk_result *res;
+	afk__log *log;
 	snapshot s;
 	int rc;
 
@@ -478,13 +512,16 @@ int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
 		return AFK_ENOMEM;
 	/* Fail closed: a disarmed configuration calls no adapter at all. */
 	if (!afk_config_armed(cfg)) {
+		afk__log_disarmed(cfg);
 		*result = res;
 		return AFK_OK;
 	}
+	log = afk__log_ref(cfg->log);
 	rc = check_callbacks(poller);
 	if (rc == AFK_OK)
 		rc = snapshot_take(&s, cfg);
 	if (rc == AFK_ENOMEM) {
+		afk__log_unref(log);
 		afk_result_free(res);
 		return rc;
 	}
@@ -497,6 +534,8 @@ int afk_poller_run_once(afk_poller *poller, const afk_config *cfg,
 	} else {
 		stop(poller, res, rc);
 	}
+	log_result(log, res);
+	afk__log_unref(log);
 	*result = res;
 	return rc;
 }

@@ -25,6 +25,7 @@ struct afk_result {
 	size_t *skipped;        /* indexes into set, tracker order */
 	size_t nskipped;
 	afk__errv errors;       /* what failed, the tick going on or not */
+	int stopped;            /* the last of errors stopped the tick */
 };
 
 #endif

@@ -648,6 +648,7 @@ static int tick(afk_watcher *w, const snapshot *s, long long now,
 			afk__errf(w->errmsg, "out of memory during the watch "
 			          "tick");
 		afk__errv_add(&out->errors, "", 0, rc, w->errmsg);
+		out->stopped = 1;
 		return rc;
 	}
 	return first_failure(w, out, nlisted);
@@ -681,10 +682,43 @@ const char *afk_watcher_errmsg(const afk_watcher *watcher)
 	return watcher ? watcher->errmsg : "";
 }
 
+/* Tells the host's log what the tick did, once it is over, with the
+ * log it started with.  Events: see afk_config_set_log(3). */
+static void log_actions(afk__log *log, const afk_actions *out)
+{
+	const afk__action *a;
+	const afk__err *e;
+	size_t i;
+	int stop;
+
+	for (i = 0; i < out->n; i++) {
+		a = &out->v[i];
+		if (a->kind == AFK_ACTION_WAIT)
+			afk__logf(log, AFK_LOG_INFO, "watch.wait",
+			          "%s#%ld: %s", a->repo, a->number,
+			          afk_action_str(a->kind));
+		else
+			afk__logf(log, AFK_LOG_NOTICE, "watch.action",
+			          "%s#%ld: %s%s%s", a->repo, a->number,
+			          afk_action_str(a->kind), a->reason ? ": " : "",
+			          a->reason ? afk_escalation_str(a->reason) : "");
+	}
+	for (i = 0; i < out->errors.n; i++) {
+		e = &out->errors.v[i];
+		stop = out->stopped && i + 1 == out->errors.n;
+		/* "%.0ld" prints nothing for 0: a whole repository's */
+		afk__logf(log, stop ? AFK_LOG_ERROR : AFK_LOG_WARNING,
+		          stop ? "watch.failed" : "watch.error", "%s%s%.0ld%s%s",
+		          e->repo, e->number != 0 ? "#" : "", e->number,
+		          e->repo[0] != '\0' ? ": " : "", e->message);
+	}
+}
+
 int afk_watcher_run_once(afk_watcher *watcher, const afk_config *cfg,
                          long long now, afk_actions **actions)
 {
 	afk_actions *out;
+	afk__log *log;
 	snapshot s;
 	int rc;
 
@@ -703,13 +737,16 @@ int afk_watcher_run_once(afk_watcher *watcher, const afk_config *cfg,
 		return AFK_ENOMEM;
 	/* Fail closed: a disarmed configuration calls no adapter at all. */
 	if (!afk_config_armed(cfg)) {
+		afk__log_disarmed(cfg);
 		*actions = out;
 		return AFK_OK;
 	}
+	log = afk__log_ref(cfg->log);
 	rc = check_callbacks(watcher);
 	if (rc == AFK_OK)
 		rc = snapshot_take(&s, cfg);
 	if (rc == AFK_ENOMEM) {
+		afk__log_unref(log);
 		afk_actions_free(out);
 		return rc;
 	}
@@ -722,7 +759,10 @@ int afk_watcher_run_once(afk_watcher *watcher, const afk_config *cfg,
 		snapshot_clear(&s);
 	} else {
 		afk__errv_add(&out->errors, "", 0, rc, watcher->errmsg);
+		out->stopped = 1;
 	}
+	log_actions(log, out);
+	afk__log_unref(log);
 	*actions = out;
 	return rc;
 }

@@ -37,6 +37,7 @@ struct afk_actions {
 	size_t n;
 	size_t cap;
 	afk__errv errors;       /* what failed, run by run, in order */
+	int stopped;            /* the last of errors stopped the tick */
 };
 
 #endif

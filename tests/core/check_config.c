@@ -2304,6 +2304,226 @@ END_TEST
 #define LOOP(tc, fn, table) \
 	tcase_add_loop_test(tc, fn, 0, (int)(sizeof(table) / sizeof(*table)))
 
+/* --- the log (afk_config_set_log()) ------------------------------------ */
+
+#define LOG_MAGIC 0x106106
+
+/* A fake log: counts its lines and its destroys, keeps the last line,
+ * and checks the userdata it is called with. */
+typedef struct fake_log {
+	int magic;
+	int lines;
+	int destroyed;
+	int level;
+	char event[64];
+	char message[1200];
+} fake_log;
+
+static void fake_log_fn(int level, const char *event, const char *message,
+                        void *userdata)
+{
+	fake_log *f = userdata;
+
+	ck_assert_int_eq(f->magic, LOG_MAGIC);
+	f->lines++;
+	f->level = level;
+	snprintf(f->event, sizeof(f->event), "%s", event);
+	snprintf(f->message, sizeof(f->message), "%s", message);
+}
+
+static void fake_log_destroy(void *userdata)
+{
+	fake_log *f = userdata;
+
+	ck_assert_int_eq(f->magic, LOG_MAGIC);
+	f->destroyed++;
+}
+
+START_TEST(log_gets_the_disarmed_notice_naming_the_gates)
+{
+	fake_log f = {LOG_MAGIC, 0, 0, 0, "", ""};
+	afk_config *c;
+
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_NOTICE, &f,
+	                                    fake_log_destroy), AFK_OK);
+	afk__log_disarmed(c);
+	ck_assert_int_eq(f.lines, 1);
+	ck_assert_int_eq(f.level, AFK_LOG_NOTICE);
+	ck_assert_str_eq(f.event, "tick.disarmed");
+	ck_assert_str_eq(f.message, "the kill switch is on (kill_switch, "
+	                 "AFK_KILL_SWITCH); the allowlist is empty (allowlist, "
+	                 "AFK_ALLOWLIST)");
+	ck_assert_int_eq(afk_config_set(c, "kill_switch", "false"), AFK_OK);
+	afk__log_disarmed(c);
+	ck_assert_str_eq(f.message, "the allowlist is empty (allowlist, "
+	                 "AFK_ALLOWLIST)");
+	ck_assert_int_eq(afk_config_load_string(c, "{\"kill_switch\": true, "
+	                 "\"allowlist\": [\"infra\"]}"), AFK_OK);
+	afk__log_disarmed(c);
+	ck_assert_int_eq(f.lines, 3);
+	ck_assert_str_eq(f.message, "the kill switch is on (kill_switch, "
+	                 "AFK_KILL_SWITCH)");
+	ck_assert_int_eq(f.destroyed, 0);
+	afk_config_free(c);
+	ck_assert_int_eq(f.destroyed, 1);
+}
+END_TEST
+
+START_TEST(log_stays_with_the_handle_through_every_change)
+{
+	fake_log f = {LOG_MAGIC, 0, 0, 0, "", ""};
+	afk_config *c;
+
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_DEBUG, &f,
+	                                    fake_log_destroy), AFK_OK);
+	/* changes made on an aside copy, a refused one, an environment */
+	ck_assert_int_eq(afk_config_set(c, "ready_label", "\"go\""), AFK_OK);
+	ck_assert_int_eq(afk_config_set(c, "ready_label", "7"), AFK_ECONFIG);
+	ck_assert_int_eq(afk_config_load_string(c, "{\"stall_timeout\": 60}"),
+	                 AFK_OK);
+	ck_assert_int_eq(afk_config_apply_env(c), AFK_OK);
+	ck_assert_int_eq(f.destroyed, 0);
+	afk__logf(c->log, AFK_LOG_DEBUG, "test.event", "n=%d", 42);
+	ck_assert_int_eq(f.lines, 1);
+	ck_assert_int_eq(f.level, AFK_LOG_DEBUG);
+	ck_assert_str_eq(f.event, "test.event");
+	ck_assert_str_eq(f.message, "n=42");
+	afk_config_free(c);
+	ck_assert_int_eq(f.destroyed, 1);
+}
+END_TEST
+
+START_TEST(log_max_level_filters)
+{
+	fake_log f = {LOG_MAGIC, 0, 0, 0, "", ""};
+	afk_config *c;
+	int lvl;
+
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_WARNING,
+	                                    &f, NULL), AFK_OK);
+	for (lvl = AFK_LOG_ERROR; lvl <= AFK_LOG_DEBUG; lvl++)
+		afk__logf(c->log, lvl, "test.level", "%d", lvl);
+	ck_assert_int_eq(f.lines, 2);
+	ck_assert_int_eq(f.level, AFK_LOG_WARNING);
+	ck_assert(!afk__log_wants(c->log, AFK_LOG_NOTICE));
+	ck_assert(afk__log_wants(c->log, AFK_LOG_ERROR));
+	/* the same function and userdata again: only the level changes */
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_ERROR,
+	                                    &f, NULL), AFK_OK);
+	afk__log_disarmed(c);
+	ck_assert_int_eq(f.lines, 2);
+	afk_config_free(c);
+	ck_assert_int_eq(f.destroyed, 0);     /* no destroy was given */
+}
+END_TEST
+
+START_TEST(log_destroy_runs_on_replace_once)
+{
+	fake_log a = {LOG_MAGIC, 0, 0, 0, "", ""};
+	fake_log b = {LOG_MAGIC, 0, 0, 0, "", ""};
+	afk_config *c;
+
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_NOTICE, &a,
+	                                    fake_log_destroy), AFK_OK);
+	/* the same again changes nothing and destroys nothing */
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_DEBUG, &a,
+	                                    fake_log_destroy), AFK_OK);
+	ck_assert_int_eq(a.destroyed, 0);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_NOTICE, &b,
+	                                    fake_log_destroy), AFK_OK);
+	ck_assert_int_eq(a.destroyed, 1);
+	afk__log_disarmed(c);
+	ck_assert_int_eq(a.lines, 0);
+	ck_assert_int_eq(b.lines, 1);
+	/* removing it: b's destroy runs, and the one given with no
+	 * function at once (nothing will use it) */
+	ck_assert_int_eq(afk_config_set_log(c, NULL, AFK_LOG_NOTICE, &a,
+	                                    fake_log_destroy), AFK_OK);
+	ck_assert_int_eq(b.destroyed, 1);
+	ck_assert_int_eq(a.destroyed, 2);
+	afk__log_disarmed(c);
+	ck_assert_int_eq(b.lines, 1);
+	afk_config_free(c);
+	ck_assert_int_eq(a.destroyed, 2);
+	ck_assert_int_eq(b.destroyed, 1);
+}
+END_TEST
+
+START_TEST(log_refuses_bad_arguments_and_keeps_the_old_one)
+{
+	fake_log f = {LOG_MAGIC, 0, 0, 0, "", ""};
+	fake_log g = {LOG_MAGIC, 0, 0, 0, "", ""};
+	afk_config *c;
+
+	ck_assert_int_eq(afk_config_set_log(NULL, fake_log_fn, AFK_LOG_NOTICE,
+	                                    &g, fake_log_destroy), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_NOTICE, &f,
+	                                    fake_log_destroy), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, -1, &g,
+	                                    fake_log_destroy), AFK_EINVAL);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_DEBUG + 1,
+	                                    &g, fake_log_destroy), AFK_EINVAL);
+	ck_assert_int_eq(g.destroyed, 0);
+	ck_assert_int_eq(f.destroyed, 0);
+	afk__log_disarmed(c);
+	ck_assert_int_eq(f.lines, 1);
+	afk_config_free(c);
+	ck_assert_int_eq(f.destroyed, 1);
+}
+END_TEST
+
+/* What a built-in does with the log (its HTTP handle takes a
+ * reference): the host's userdata lives until the last holder lets go,
+ * after the configuration is freed. */
+START_TEST(log_outlives_the_config_while_held)
+{
+	fake_log f = {LOG_MAGIC, 0, 0, 0, "", ""};
+	afk__log *held;
+	afk_config *c;
+
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_NOTICE, &f,
+	                                    fake_log_destroy), AFK_OK);
+	held = afk__log_ref(c->log);
+	afk_config_free(c);
+	ck_assert_int_eq(f.destroyed, 0);
+	afk__logf(held, AFK_LOG_WARNING, "test.held", "still here");
+	ck_assert_int_eq(f.lines, 1);
+	afk__log_unref(held);
+	ck_assert_int_eq(f.destroyed, 1);
+}
+END_TEST
+
+START_TEST(log_message_is_one_line)
+{
+	fake_log f = {LOG_MAGIC, 0, 0, 0, "", ""};
+	char big[1100];
+	afk_config *c;
+
+	ck_assert_int_eq(afk_config_new(&c), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(c, fake_log_fn, AFK_LOG_DEBUG, &f,
+	                                    NULL), AFK_OK);
+	afk__logf(c->log, AFK_LOG_INFO, "test.lines", "a\nb\r\tc");
+	ck_assert_str_eq(f.message, "a b  c");
+	/* cut to 1023 bytes, never inside a UTF-8 sequence */
+	memset(big, 'x', sizeof(big));
+	memcpy(big + 1021, "\xc3\xa9", 2);   /* bytes 1021-1022: complete */
+	big[1023] = '\0';
+	afk__log_str(c->log, AFK_LOG_INFO, "test.cut", big);
+	ck_assert_uint_eq(strlen(f.message), 1023);
+	memcpy(big + 1021, "x\xc3\xa9", 3);  /* bytes 1022-1023: split */
+	big[1024] = '\0';
+	afk__log_str(c->log, AFK_LOG_INFO, "test.cut", big);
+	ck_assert_uint_eq(strlen(f.message), 1022);
+	afk_config_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
@@ -2378,6 +2598,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, env_arms_and_disarms);
 	LOOP(tc, jsonpos_finds_lines, pos_cases);
 	tcase_add_test(tc, jsonpos_skips_past_a_decoded_nul);
+	tcase_add_test(tc, log_gets_the_disarmed_notice_naming_the_gates);
+	tcase_add_test(tc, log_stays_with_the_handle_through_every_change);
+	tcase_add_test(tc, log_max_level_filters);
+	tcase_add_test(tc, log_destroy_runs_on_replace_once);
+	tcase_add_test(tc, log_refuses_bad_arguments_and_keeps_the_old_one);
+	tcase_add_test(tc, log_outlives_the_config_while_held);
+	tcase_add_test(tc, log_message_is_one_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

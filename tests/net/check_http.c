@@ -1770,6 +1770,7 @@ START_TEST(test_secret_never_in_a_message)
 	afk__http_req r;
 	char *u = url_of(&S, "/s?access_token=" QTOKEN "&x=1"), script[2048];
 	char long_body[700];
+	fake_log fl;
 	size_t i;
 
 	/* A token cut by the snippet's end must not leave its prefix. */
@@ -1785,7 +1786,10 @@ START_TEST(test_secret_never_in_a_message)
 	srv_script(&S, script);
 	afk__http_opts_default(&o);
 	o.max_body = 2048;
+	fake_log_init(&fl);
+	o.log = afk__log_new(fake_log_line, AFK_LOG_DEBUG, &fl, NULL);
 	H = http_with(&o);
+	afk__log_unref(o.log);          /* the handle holds its own */
 	req_get(&r, u);
 	r.what = "list issues of acme/api";
 	r.paginate = strstr(leaky[_i], "Link") != NULL ||
@@ -1800,6 +1804,11 @@ START_TEST(test_secret_never_in_a_message)
 	assert_no_token(r.errmsg);
 	afk__http_req_clear(&r);
 	afk__http_free(H);
+	/* Every line logged - the requests' URLs, a rate limit - too. */
+	ck_assert_int_ge(fake_log_count(&fl, AFK_LOG_DEBUG, "http.request",
+	                                "GET http://"), 1);
+	assert_no_token(fl.all);
+	fake_log_clear(&fl);
 	free(u);
 }
 END_TEST
@@ -2243,6 +2252,124 @@ START_TEST(test_no_secret_fragment_in_any_message)
 }
 END_TEST
 
+
+/* --- the host's log -------------------------------------------------- */
+
+/* An ignored cache file is a warning on the log, not only a note. */
+START_TEST(test_log_corrupt_cache_warns)
+{
+	afk__http_opts o;
+	char cache[128];
+	fake_log fl;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	write_file(cache, "not json at all");
+	fake_log_init(&fl);
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	o.log = afk__log_new(fake_log_line, AFK_LOG_NOTICE, &fl,
+	                     fake_log_destroy);
+	H = http_with(&o);
+	afk__log_unref(o.log);
+	ck_assert_int_eq(fl.lines, 1);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_WARNING,
+	                                "http.cache.unreadable", cache), 1);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_WARNING,
+	                                "http.cache.unreadable", "ignored"), 1);
+	ck_assert_int_eq(fl.destroyed, 0);      /* the handle holds it */
+	afk__http_free(H);
+	ck_assert_int_eq(fl.destroyed, 1);
+	fake_log_clear(&fl);
+}
+END_TEST
+
+/* A rate limit is a warning; each response a debug line, which a log
+ * at notice never sees. */
+START_TEST(test_log_rate_limit_and_requests)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	char *u = url_of(&S, "/r"), *ok = url_of(&S, "/ok");
+	fake_log dbg, quiet;
+	afk__http *h2;
+
+	srv_script(&S, "{'routes': {'/r': {'status': 429, 'headers': "
+	           "[['Retry-After', '120']], 'json': {'message': 'slow'}}, "
+	           "'/ok': {'json': 1}}}");
+	fake_log_init(&dbg);
+	fake_log_init(&quiet);
+	afk__http_opts_default(&o);
+	o.log = afk__log_new(fake_log_line, AFK_LOG_DEBUG, &dbg, NULL);
+	H = http_with(&o);
+	afk__log_unref(o.log);
+	o.log = afk__log_new(fake_log_line, AFK_LOG_NOTICE, &quiet, NULL);
+	h2 = http_with(&o);
+	afk__log_unref(o.log);
+	req_get(&r, ok);
+	r.what = "read it";
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(run1(h2, &r), AFK_OK);
+	ck_assert_int_eq(fake_log_count(&dbg, AFK_LOG_DEBUG, "http.request",
+	                                "read it: GET http://"), 1);
+	ck_assert_int_eq(fake_log_count(&dbg, AFK_LOG_DEBUG, "http.request",
+	                                "/ok: HTTP 200"), 1);
+	ck_assert_int_eq(quiet.lines, 0);
+	afk__http_req_clear(&r);
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	ck_assert_int_eq(run1(h2, &r), AFK_EIO);
+	ck_assert_int_eq(fake_log_count(&dbg, AFK_LOG_WARNING,
+	                                "http.rate_limited",
+	                                "rate limited by 127.0.0.1 until "), 1);
+	ck_assert_int_eq(quiet.lines, 1);
+	ck_assert_int_eq(fake_log_count(&quiet, AFK_LOG_WARNING,
+	                                "http.rate_limited", "HTTP 429"), 1);
+	/* refused without sending: no new line */
+	ck_assert_int_eq(run1(h2, &r), AFK_EIO);
+	ck_assert_int_eq(quiet.lines, 1);
+	assert_no_token(dbg.all);
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	afk__http_free(h2);
+	fake_log_clear(&dbg);
+	fake_log_clear(&quiet);
+	free(u);
+	free(ok);
+}
+END_TEST
+
+/* A built-in's handle, made from a configuration with a log, logs to
+ * it - and keeps it after the configuration is freed. */
+START_TEST(test_log_from_the_config)
+{
+	afk_config *cfg = NULL;
+	char err[AFK__ERRMSG_SIZE] = "", cache[128], json[256];
+	afk__http *h = NULL;
+	fake_log fl;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	write_file(cache, "[]");
+	fake_log_init(&fl);
+	ck_assert_int_eq(afk_config_new(&cfg), AFK_OK);
+	ck_assert_int_eq(afk_config_set_log(cfg, fake_log_line,
+	                                    AFK_LOG_WARNING, &fl,
+	                                    fake_log_destroy), AFK_OK);
+	snprintf(json, sizeof(json), "{\"etag_cache\": \"%s\"}", cache);
+	ck_assert_int_eq(afk_config_set(cfg, "http", json), AFK_OK);
+	ck_assert_int_eq(afk__setup_http(cfg, "tracker (github)", &h, err),
+	                 AFK_OK);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_WARNING,
+	                                "http.cache.unreadable", cache), 1);
+	afk_config_free(cfg);
+	ck_assert_int_eq(fl.destroyed, 0);
+	afk__http_flush(h);     /* "[]" is replaced: no warning */
+	ck_assert_int_eq(fl.lines, 1);
+	afk__http_free(h);
+	ck_assert_int_eq(fl.destroyed, 1);
+	fake_log_clear(&fl);
+}
+END_TEST
+
 /* --- settings -------------------------------------------------------- */
 
 START_TEST(test_options_from_config)
@@ -2355,6 +2482,9 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(tc, test_secret_never_in_a_message, 0,
 	                    (int)(sizeof(leaky) / sizeof(*leaky)));
 	tcase_add_test(tc, test_added_secret_redacted);
+	tcase_add_test(tc, test_log_corrupt_cache_warns);
+	tcase_add_test(tc, test_log_rate_limit_and_requests);
+	tcase_add_test(tc, test_log_from_the_config);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");

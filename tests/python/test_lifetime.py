@@ -180,7 +180,7 @@ def ticks(n):
         cfg.get("allowlist")
 
 
-def test_a_thousand_ticks_leak_nothing():
+def test_a_thousand_ticks_leak_nothing(quiet_afk_log):
     ticks(300)  # warm-up: caches, interned strings, allocator arenas
     gc.collect()
     rss0, heap0 = rss_pages(), malloc_in_use()

@@ -65,7 +65,7 @@ def runs(n):
             w.close()
 
 
-def test_a_thousand_watched_runs_leak_nothing():
+def test_a_thousand_watched_runs_leak_nothing(quiet_afk_log):
     runs(200)  # warm-up
     gc.collect()
     rss0, heap0 = rss_pages(), malloc_in_use()

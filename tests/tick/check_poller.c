@@ -1130,6 +1130,137 @@ START_TEST(listing_read_back_after_failed_listing)
 }
 END_TEST
 
+/* --- the host's log (afk_config_set_log()) ---------------------------- */
+
+/* A disarmed tick says so once, at notice, naming the closed gate, and
+ * still calls nothing. */
+START_TEST(log_disarmed_tick_says_which_gate)
+{
+	afk_config *cfg = fake_armed_config("infra", NULL);
+	fake_log fl;
+
+	fake_log_init(&fl);
+	fake_add(&F, "infra", 1, 0, 1, NULL);
+	ck_assert_int_eq(afk_config_set(cfg, "kill_switch", "true"), 0);
+	ck_assert_int_eq(afk_config_set_log(cfg, fake_log_line, AFK_LOG_DEBUG,
+	                                    &fl, fake_log_destroy), 0);
+	ck_assert_int_eq(run(cfg), 0);
+	ck_assert_int_eq(F.list_calls, 0);
+	ck_assert_int_eq(fl.lines, 1);
+	ck_assert_str_eq(fl.all, "2 tick.disarmed: the kill switch is on "
+	                 "(kill_switch, AFK_KILL_SWITCH)\n");
+	ck_assert_int_eq(fl.destroyed, 1);      /* run() freed the config */
+	fake_log_clear(&fl);
+}
+END_TEST
+
+/* Notice per dispatch, info per skip with its reason, warning per
+ * failure the tick went on from; max_level drops the skips. */
+START_TEST(log_tells_dispatches_skips_and_errors)
+{
+	afk_config *cfg;
+	fake_log info, notice;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		fake_log *fl = round == 0 ? &info : &notice;
+
+		fake_clear(&F);
+		fake_init(&F);
+		afk_tracker_free(T);
+		afk_agent_free(A);
+		afk_poller_free(P);
+		T = fake_tracker(&F);
+		A = fake_agent(&F);
+		ck_assert_int_eq(afk_poller_new(&P, T, A), 0);
+		fake_add(&F, "a", 1, 0, 1, NULL);
+		fake_add(&F, "a", 2, 0, 1, NULL);
+		fake_add(&F, "b", 3, 0, 1, NULL);
+		fake_list_error(&F, "a", 0, AFK_EIO, "HTTP 502 from the forge");
+		fake_log_init(fl);
+		cfg = fake_armed_config("a", "b", NULL);
+		ck_assert_int_eq(afk_config_set_log(cfg, fake_log_line,
+		                 round == 0 ? AFK_LOG_INFO : AFK_LOG_NOTICE, fl,
+		                 NULL), 0);
+		ck_assert_int_eq(run(cfg), AFK_EIO);
+	}
+	ck_assert_int_eq(fake_log_count(&info, AFK_LOG_NOTICE,
+	                 "poll.dispatch", "b#3 dispatched: thread thread-b-3"),
+	                 1);
+	ck_assert_int_eq(fake_log_count(&info, AFK_LOG_INFO, "poll.skip",
+	                 "a#1 skipped: "), 1);
+	ck_assert_int_eq(fake_log_count(&info, AFK_LOG_INFO, "poll.skip",
+	                 afk_skip_reason_str(AFK_SKIP_REPO_FAILED)), 2);
+	ck_assert_int_eq(fake_log_count(&info, AFK_LOG_WARNING, "poll.error",
+	                 "a: HTTP 502 from the forge"), 1);
+	ck_assert_int_eq(info.lines, 4);
+	ck_assert_int_eq(fake_log_count(&notice, -1, "poll.skip", NULL), 0);
+	ck_assert_int_eq(notice.lines, 2);
+	fake_log_clear(&info);
+	fake_log_clear(&notice);
+}
+END_TEST
+
+/* The failure that stopped the tick is an error. */
+START_TEST(log_stopped_tick_is_an_error)
+{
+	afk_config *cfg = fake_armed_config("a", NULL);
+	fake_log fl;
+
+	fake_log_init(&fl);
+	F.list_rc = -42;
+	F.list_msg = "tracker down";
+	ck_assert_int_eq(afk_config_set_log(cfg, fake_log_line, AFK_LOG_ERROR,
+	                                    &fl, NULL), 0);
+	ck_assert_int_eq(run(cfg), -42);
+	ck_assert_int_eq(fl.lines, 1);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_ERROR, "poll.failed",
+	                                "tracker down"), 1);
+	fake_log_clear(&fl);
+}
+END_TEST
+
+/* A callback that replaces the log mid-tick: the tick ends on the log
+ * it started with, which is destroyed after it, once. */
+static afk_config *swap_cfg;
+static fake_log swap_to;
+
+static int swapping_list(afk_call *call, const char *const *repos,
+                         size_t n, void *userdata)
+{
+	(void)call;
+	(void)repos;
+	(void)n;
+	(void)userdata;
+	ck_assert_int_eq(afk_config_set_log(swap_cfg, fake_log_line,
+	                                    AFK_LOG_DEBUG, &swap_to,
+	                                    fake_log_destroy), 0);
+	return -9;
+}
+
+START_TEST(log_replaced_by_a_callback_is_kept_for_the_tick)
+{
+	afk_config *cfg = fake_armed_config("a", NULL);
+	fake_log fl;
+
+	fake_log_init(&fl);
+	fake_log_init(&swap_to);
+	swap_cfg = cfg;
+	ck_assert_int_eq(afk_tracker_set_list_ready(T, swapping_list), 0);
+	ck_assert_int_eq(afk_config_set_log(cfg, fake_log_line, AFK_LOG_DEBUG,
+	                                    &fl, fake_log_destroy), 0);
+	ck_assert_int_eq(afk_poller_run_once(P, cfg, &R), -9);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_ERROR, "poll.failed",
+	                                NULL), 1);
+	ck_assert_int_eq(fl.destroyed, 1);
+	ck_assert_int_eq(swap_to.lines, 0);
+	afk_config_free(cfg);
+	ck_assert_int_eq(swap_to.destroyed, 1);
+	fake_log_clear(&fl);
+	fake_log_clear(&swap_to);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("poller");
@@ -1137,6 +1268,10 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, kill_switch_on_calls_nothing);
+	tcase_add_test(tc, log_disarmed_tick_says_which_gate);
+	tcase_add_test(tc, log_tells_dispatches_skips_and_errors);
+	tcase_add_test(tc, log_stopped_tick_is_an_error);
+	tcase_add_test(tc, log_replaced_by_a_callback_is_kept_for_the_tick);
 	tcase_add_loop_test(tc, generation_follows_the_last_record, 0, 8);
 	tcase_add_test(tc, generation_unreadable_is_no_dispatch);
 	tcase_add_test(tc, generation_without_find_comment_is_one);

@@ -898,6 +898,85 @@ START_TEST(null_arguments)
 }
 END_TEST
 
+/* --- the host's log (afk_config_set_log()) ---------------------------- */
+
+START_TEST(log_disarmed_watch_says_so)
+{
+	fake_log fl;
+
+	fake_log_init(&fl);
+	dispatch_a1();
+	ck_assert_int_eq(afk_config_set(CFG, "allowlist", "[]"), 0);
+	ck_assert_int_eq(afk_config_set_log(CFG, fake_log_line, AFK_LOG_DEBUG,
+	                                    &fl, NULL), 0);
+	F.nevents = 0;
+	ck_assert_int_eq(watch(T0), 0);
+	ck_assert_uint_eq(F.nevents, 0);
+	ck_assert_str_eq(fl.all, "2 tick.disarmed: the allowlist is empty "
+	                 "(allowlist, AFK_ALLOWLIST)\n");
+	fake_log_clear(&fl);
+}
+END_TEST
+
+/* A wait is info, an action taken a notice, a failed run a warning. */
+START_TEST(log_tells_actions_and_errors)
+{
+	fake_log fl;
+
+	fake_log_init(&fl);
+	dispatch_a1();
+	ck_assert_int_eq(afk_config_set_log(CFG, fake_log_line, AFK_LOG_INFO,
+	                                    &fl, NULL), 0);
+	F.fail_kind = 'I';
+	F.fail_nth = 1;
+	F.fail_rc = -1234;
+	ck_assert_int_eq(watch(T0), -1234);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_WARNING, "watch.error",
+	                                "a#1: "), 1);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_WARNING, "watch.error",
+	                                "CI status"), 1);
+	ck_assert_int_eq(fl.lines, 1);
+
+	watch_expect(T0 + 30, AFK_ACTION_WAIT);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_INFO, "watch.wait",
+	                                "a#1: wait"), 1);
+	ck_assert_int_eq(fl.lines, 2);
+
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.agent_phase = AFK_PHASE_PUSHED;
+	F.pr = AFK_PR_MERGED;
+	snprintf(F.head, sizeof(F.head), "abc123");
+	F.ci = AFK_STATUS_SUCCESS;
+	/* notice only from here: no wait line would pass */
+	ck_assert_int_eq(afk_config_set_log(CFG, fake_log_line,
+	                                    AFK_LOG_NOTICE, &fl, NULL), 0);
+	watch_expect(T0 + 120, AFK_ACTION_CLOSE);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_NOTICE, "watch.action",
+	                 NULL), 1);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_NOTICE, "watch.action",
+	                 afk_action_str(AFK_ACTION_CLOSE)), 1);
+	ck_assert_int_eq(fl.lines, 3);
+	fake_log_clear(&fl);
+}
+END_TEST
+
+START_TEST(log_escalation_names_its_reason)
+{
+	fake_log fl;
+
+	fake_log_init(&fl);
+	dispatch_a1();
+	ck_assert_int_eq(afk_config_set_log(CFG, fake_log_line, AFK_LOG_NOTICE,
+	                                    &fl, NULL), 0);
+	F.agent_state = AFK_AGENT_ERRORED;
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_AGENT_FAILED);
+	ck_assert_int_eq(fake_log_count(&fl, AFK_LOG_NOTICE, "watch.action",
+	                 afk_escalation_str(AFK_ESCALATE_AGENT_FAILED)), 1);
+	fake_log_clear(&fl);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("watcher");
@@ -905,6 +984,9 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, kill_switch_on_calls_nothing);
+	tcase_add_test(tc, log_disarmed_watch_says_so);
+	tcase_add_test(tc, log_tells_actions_and_errors);
+	tcase_add_test(tc, log_escalation_names_its_reason);
 	tcase_add_test(tc, poll_writes_the_first_record);
 	tcase_add_test(tc, poll_locks_even_when_the_record_fails);
 	tcase_add_test(tc, run_waits_then_closes);

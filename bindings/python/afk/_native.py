@@ -79,6 +79,9 @@ NOTIFY_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_long, c_char_p,
 SNAPSHOT_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
 SEND_TURN_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p, c_void_p)
 
+# afk_log_fn of include/afk/config.h: (level, event, message, userdata).
+LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
+
 _P = c_void_p            # any handle
 _PP = POINTER(c_void_p)  # a constructor's out-parameter
 
@@ -99,6 +102,8 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "afk_config_key": (c_char_p, [c_size_t]),
     "afk_config_armed": (c_int, [_P]),
     "afk_config_errmsg": (c_char_p, [_P]),
+    # destroy (last) is always NULL here: a plain pointer
+    "afk_config_set_log": (c_int, [_P, LOG_FN, c_int, c_void_p, c_void_p]),
     # issue.h
     "afk_issue_new": (c_int, [_PP, c_char_p, c_long]),
     "afk_issue_free": (None, [_P]),

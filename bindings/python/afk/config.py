@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json as _json
+import logging as _logging
 import os as _os
 import threading as _threading
 from ctypes import (byref as _byref, c_void_p as _c_void_p,
                     string_at as _string_at)
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from ._native import lib as _L
+from ._native import LOG_FN as _LOG_FN, lib as _L
 from ._util import _cstr, _text
 from .errors import _raise_code, strerror
 
@@ -27,6 +28,56 @@ def _config_keys() -> Tuple[str, ...]:
 
 _KEYS = _config_keys()
 _KEY_BYTES = {k: k.encode("ascii") for k in _KEYS}
+
+
+# --- the log -------------------------------------------------------------
+
+#: The logger libafk's lines go to (see Config).
+LOGGER = _logging.getLogger("afk")
+
+# AFK_LOG_ERROR .. AFK_LOG_DEBUG -> logging's levels.  NOTICE and INFO
+# are both INFO: logging has no notice, and a notice (a dispatch, an
+# action, a disarmed tick) is news, not a warning.
+_LEVELS = (_logging.ERROR, _logging.WARNING, _logging.INFO, _logging.INFO,
+           _logging.DEBUG)
+_LEVEL_NAMES = ("error", "warning", "notice", "info", "debug")
+
+
+def _max_level() -> int:
+    """The most verbose AFK_LOG_* level the "afk" logger would let
+    through now: its effective level mapped back."""
+    eff = LOGGER.getEffectiveLevel()
+    if eff <= _logging.DEBUG:
+        return 4
+    if eff <= _logging.INFO:
+        return 3
+    if eff <= _logging.WARNING:
+        return 1
+    return 0
+
+
+def _log_line(level: int, event: Optional[bytes], message: Optional[bytes],
+              userdata: Optional[int]) -> None:
+    """The C log function: one line into logging.  It must never raise
+    into C (ctypes would print the exception and carry on; a tick must
+    not depend on a handler): anything that goes wrong is dropped."""
+    try:
+        ev = (event or b"").decode("utf-8", "replace")
+        msg = (message or b"").decode("utf-8", "replace")
+        lvl = _LEVELS[level] if 0 <= level < len(_LEVELS) else \
+            _logging.ERROR
+        LOGGER.log(lvl, "%s: %s", ev, msg, extra={
+            "afk_event": ev,
+            "afk_level": _LEVEL_NAMES[level] if 0 <= level < 5 else "error"})
+    except BaseException:  # noqa: B036 - nothing may reach C
+        pass
+
+
+# One C function for every Config, for the life of the module: a
+# built-in made from a Config keeps its log after the Config is gone
+# (afk_config_set_log(3)), so the trampoline must outlive every Config.
+# It keeps no state: userdata is NULL and there is nothing to destroy.
+_LOG_TRAMPOLINE = _LOG_FN(_log_line)
 
 
 def _freeze(v: Any) -> Any:
@@ -80,13 +131,26 @@ class Config:
     set(key, value) reach any key by name (also one a future libafk might
     name like a method here).
 
+    The log: every Config routes libafk's log (afk_config_set_log(3))
+    into the standard logging module, logger "afk"
+    (logging.getLogger("afk")).  Each record's message is
+    "EVENT: MESSAGE", with extra fields afk_event
+    (the stable event name, "http.rate_limited", "tick.disarmed") and
+    afk_level (libafk's level name).  Levels: error -> ERROR, warning ->
+    WARNING, notice and info -> INFO, debug -> DEBUG.  So a host that
+    configures logging sees afk's warnings with no more code.  What the
+    library sends is cut at the logger's effective level when the Config
+    is made (lines below it are never even formatted); after changing
+    the "afk" logger's level, call sync_log_level() on a Config made
+    before.  Built-ins made from a Config log through it too.
+
     Implementation: the keywords go to afk_config_load_string() as one
     JSON object (a refusal's "<string>:1: " prefix is dropped, leaving
     afk_config_set()'s exact message); one assignment goes to
     afk_config_set(); reads come from afk_config_get().
     """
 
-    __slots__ = ("_h", "_lock", "_armed", "__weakref__")
+    __slots__ = ("_h", "_lock", "_armed", "_log_fn", "__weakref__")
 
     _h: int
     _lock: _threading.RLock
@@ -106,6 +170,10 @@ class Config:
         if rc:
             _raise_code(rc, "afk_config_new: " + strerror(rc))
         object.__setattr__(self, "_h", h.value)
+        # The C side holds this pointer: keep it alive with the handle
+        # (it is the module's, which outlives both anyway).
+        object.__setattr__(self, "_log_fn", _LOG_TRAMPOLINE)
+        self.sync_log_level()
         self._load(settings, "Config()")
 
     def __del__(self, _free: Any = _L.afk_config_free) -> None:
@@ -143,6 +211,15 @@ class Config:
             if rc:
                 _raise_code(rc, cfg._errmsg())
         return cfg
+
+    def sync_log_level(self) -> None:
+        """Sets the level libafk logs at to what the "afk" logger lets
+        through now (see the class's note on the log)."""
+        with self._lock:
+            rc = _L.afk_config_set_log(self._h, self._log_fn, _max_level(),
+                                       None, None)
+        if rc:
+            _raise_code(rc, "afk_config_set_log: " + strerror(rc))
 
     def _errmsg(self) -> str:
         return _text(_L.afk_config_errmsg(self._h))
