@@ -79,7 +79,7 @@
 #define READY "ready-for-agent"
 #define IN_PROGRESS "agent-in-progress"
 #define TRUSTED "bench-maintainer"
-#define DISPATCH_RC AFK_EIO
+#define DISPATCH_RC AFK_EUNAVAIL /* the other picks wait for the next tick */
 
 static pid_t srv_pid;
 static FILE *srv_in, *srv_out;
@@ -270,7 +270,7 @@ static tick_out run_tick(afk_config *cfg, afk_tracker *tracker,
 		case AFK_SKIP_OUTRANKED:
 			outranked++;
 			break;
-		case AFK_SKIP_NOT_REACHED:
+		case AFK_SKIP_AGENT_UNAVAILABLE:
 			unreached++;
 			break;
 		default:

@@ -10,6 +10,7 @@ line of its own on stdout.  It plays GitHub's REST API for any number
 of repositories /repos/{owner}/{name}, each with K open issues (numbers
 1..K) carrying the ready label:
 
+  GET /user                                 the token's login, bench-agent
   GET .../issues?... (no labels filter)    the K issues (one page: no
                                            Link), each with an
                                            issue_dependencies_summary
@@ -21,6 +22,7 @@ of repositories /repos/{owner}/{name}, each with K open issues (numbers
                                            ready label by the trusted
                                            login
   GET .../issues/{n}/dependencies/blocked_by  []
+  GET .../issues/{n}/comments              [] (no earlier run's record)
   anything else                            404 (counted as "other")
 
 Every answer waits --latency seconds first (a 304 too: GitHub's do).
@@ -68,6 +70,8 @@ def answer_for(path, opts):
     url = urllib.parse.urlsplit(path)
     parts = url.path.strip("/").split("/")
     query = urllib.parse.parse_qs(url.query)
+    if parts == ["user"]:
+        return 200, {"login": "bench-agent", "id": 1, "type": "User"}
     if len(parts) < 4 or parts[0] != "repos" or parts[3] != "issues":
         return 404, {"message": "Not Found"}
     owner, name = parts[1], parts[2]
@@ -92,7 +96,7 @@ def answer_for(path, opts):
         return 200, [{"event": "labeled", "actor": {"login": opts.trusted},
                       "label": {"name": opts.ready},
                       "created_at": "2026-01-01T00:00:00Z"}]
-    if rest[1:] == ["dependencies", "blocked_by"]:
+    if rest[1:] in (["dependencies", "blocked_by"], ["comments"]):
         return 200, []
     return 404, {"message": "Not Found"}
 
