@@ -298,5 +298,5 @@ def test_etag_cache_read_only_passes_through():
     c = afk.Config(http={"etag_cache_read_only": True})
     assert c.http["etag_cache_read_only"] is True
     assert afk.Config().http["etag_cache_read_only"] is False
-    with pytest.raises(afk.Error):
+    with pytest.raises(ValueError):
         afk.Config(http={"etag_cache_read_only": 1})
