@@ -839,6 +839,20 @@ fingerprint "$work/s1" "$s1state" >"$work/s1-after"
 cmp -s "$work/s1-before" "$work/s1-after" ||
 	{ fail "status wrote something"; diff "$work/s1-before" "$work/s1-after"; }
 
+# A configuration that only polls (no CI): the locks and the next poll
+# all the same, the run counted from the lock.
+demo s3
+sed '/"ci":/d' "$DEMO/afk.json" >"$work/s3/afk.json"
+run env XDG_STATE_HOME="$work/s3-state" "$AFK" status -c "$work/s3/afk.json"
+[ "$rc" -eq 0 ] || { fail "status without a CI exited $rc, want 0"; said; }
+for line in 'runs in flight are not watched: the configuration selects no CI or no notifier' \
+	'acme/infra: locked by acme/infra#301' '  would dispatch acme/ops#501' \
+	'1 run(s) in flight, 3 would be dispatched, 5 skipped; nothing was written'; do
+	printf '%s\n' "$out" | grep -qxF -- "$line" ||
+		{ fail "status without a CI does not say: $line"; said; }
+done
+[ -e "$work/s3-state" ] && fail "status without a CI made a state directory"
+
 # Something unreadable: named, exit 1, and still nothing written.
 demo s2
 printf '{"issues": [\n' >"$work/s2/issues.json"

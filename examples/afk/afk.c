@@ -1817,13 +1817,18 @@ static void status_header(const afk_config *cfg, long long now, int kill_on,
 	                    "AFK_ALLOWLIST" : "");
 }
 
-static void status_summary(const seen *sn, int armed)
+/* The runs in flight: those watched, or without a watch those the poll
+ * found in progress. */
+static void status_summary(const seen *sn, int armed, int watching)
 {
-	size_t runs = afk_actions_count(sn->acts);
+	size_t runs = afk_actions_count(sn->acts), i;
 	size_t nd = afk_result_dispatched_count(sn->res);
 	size_t ns = afk_result_skipped_count(sn->res);
 	json_t *o;
 
+	for (i = 0; !watching && i < ns; i++)
+		runs += afk_result_skipped_reason(sn->res, i) ==
+		        AFK_SKIP_IN_PROGRESS;
 	if (json_out) {
 		o = event_new("summary");
 		put_bool(o, "armed", armed);
@@ -1855,13 +1860,13 @@ static int cmd_status(const options *o)
 	afk_result *res = NULL;
 	afk_actions *acts = NULL;
 	json_t *allow = NULL, *v;
-	char *ks = NULL, *al = NULL;
+	char *ks = NULL, *al = NULL, *ci, *nt;
 	long *holders = NULL;
 	log_opts lo = o->log;
 	adapters a;
 	seen sn;
 	size_t i;
-	int status = 0, armed, kill_on, list_empty, prc, wrc;
+	int status = 0, armed, kill_on, list_empty, prc, wrc = 0, watching;
 
 	memset(&a, 0, sizeof(a));
 	memset(&sn, 0, sizeof(sn));
@@ -1892,7 +1897,7 @@ static int cmd_status(const options *o)
 			       "look at\n");
 		sn.res = NULL;
 		sn.acts = NULL;
-		status_summary(&sn, armed);
+		status_summary(&sn, armed, 1);
 		goto out;
 	}
 	if (kill_on && afk_config_set(cfg, "kill_switch", "false") != 0) {
@@ -1900,19 +1905,33 @@ static int cmd_status(const options *o)
 		status = EXIT_TICK;
 		goto out;
 	}
+	/* A configuration that only polls (no CI or notifier) still shows
+	 * its locks and what the next poll would do. */
+	ci = config_kind(cfg, "ci");
+	nt = config_kind(cfg, "notifier");
+	watching = ci != NULL && nt != NULL;
+	free(ci);
+	free(nt);
+	if (!watching && json_out)
+		emit_warning("runs in flight are not watched: the "
+		             "configuration selects no CI or no notifier");
+	else if (!watching)
+		printf("runs in flight are not watched: the configuration "
+		       "selects no CI or no notifier\n");
 	dry_run = dry_quiet = 1;
-	status = adapters_init(&a, cfg, 1);
+	status = adapters_init(&a, cfg, watching);
 	if (status != 0)
 		goto out;
 	if (afk_poller_new(&poller, a.tracker, a.agent) != 0 ||
-	    afk_watcher_new(&watcher, a.tracker, a.agent, a.ci,
-	                    a.notifier) != 0) {
+	    (watching && afk_watcher_new(&watcher, a.tracker, a.agent, a.ci,
+	                                 a.notifier) != 0)) {
 		fail_msg("out of memory");
 		status = EXIT_TICK;
 		goto out;
 	}
 	prc = afk_poller_run_once(poller, cfg, &res);
-	wrc = afk_watcher_run_once(watcher, cfg, sn.now, &acts);
+	if (watching)
+		wrc = afk_watcher_run_once(watcher, cfg, sn.now, &acts);
 	sn.res = res;
 	sn.acts = acts;
 	holders = malloc((afk_actions_count(acts) +
@@ -1940,7 +1959,7 @@ static int cmd_status(const options *o)
 		status_error(&sn, "", 0, prc, afk_poller_errmsg(poller));
 	if (wrc != 0 && afk_actions_error_count(acts) == 0)
 		status_error(&sn, "", 0, wrc, afk_watcher_errmsg(watcher));
-	status_summary(&sn, armed);
+	status_summary(&sn, armed, watching);
 	if (sn.errors > 0)
 		status = EXIT_TICK;
 out:
