@@ -1692,9 +1692,9 @@ static void status_error(seen *sn, const char *repo, long number, int code,
 		        message);
 }
 
-/* Everything status knows of repo: its lock, its runs and what the next
- * poll would do with its issues.  in_list: repo is allowlisted (else
- * only its listed issues are shown, under "not allowlisted"). */
+/* Everything status knows of repo: its lock, its runs, what the next
+ * poll would do with its issues, and what of it could not be read.
+ * holders: room for every run and skip (see lock_holders()). */
 static void status_repo(const char *repo, seen *sn, const afk_config *cfg,
                         long *holders)
 {
@@ -1776,7 +1776,8 @@ static void status_others(const json_t *allow, seen *sn,
 		repo = afk_result_skipped_repo(sn->res, i);
 		known = 0;
 		json_array_foreach(allow, k, v)
-			known |= strcmp(json_string_value(v), repo) == 0;
+			known |= json_is_string(v) &&
+			         strcmp(json_string_value(v), repo) == 0;
 		for (j = 0; j < i && !known; j++)
 			known = strcmp(afk_result_skipped_repo(sn->res, j),
 			               repo) == 0;
