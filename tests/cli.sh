@@ -798,6 +798,10 @@ if [ "$out" != "$expected" ]; then
 	diff -u "$work/want" "$work/got"
 fi
 [ -z "$(trouble)" ] || fail "status wrote to stderr: $err"
+# The same instant with an offset and a fraction of a second.
+run env XDG_STATE_HOME="$s1state" "$AFK" status -c "$work/s1/afk.json" \
+	--now 2026-01-01T01:10:00.75+01:00
+[ "$out" = "$expected" ] || { fail "status --now with an offset differs"; said; }
 # The kill switch on: still reported, and said.
 run env XDG_STATE_HOME="$s1state" AFK_KILL_SWITCH=1 "$AFK" status \
 	-c "$work/s1/afk.json" --now 2026-01-01T00:10:00Z
