@@ -719,6 +719,228 @@ run "$AFK" tick --dry-run -c "$work/n1/afk.json" --now "$start"
 cmp -s "$work/n1/issues.json" "$work/n1-before" ||
 	fail "tick --dry-run changed the issue file"
 
+# --- afk status ---------------------------------------------------------
+
+# Everything under the directories given, as "mode size checksum path"
+# lines: what status must leave exactly as it found it, new files and
+# directories included.
+fingerprint() {
+	find "$@" -exec sh -c '
+		for f; do
+			if [ -f "$f" ]; then
+				printf "%s %s\n" "$(cksum <"$f")" "$f"
+			else
+				printf "dir %s\n" "$f"
+			fi
+		done' sh {} + | sort
+}
+
+# Reads JSON Lines on stdin: every line must be one JSON object with an
+# "event"; then asserts the Python expression $1 over ev, the list of
+# them.  Says what failed.
+jsonl() {
+	python3 -c '
+import json, sys
+ev = []
+for n, line in enumerate(sys.stdin.read().split("\n")[:-1], 1):
+    try:
+        o = json.loads(line)
+    except ValueError as e:
+        sys.exit("line %d is not JSON (%s): %r" % (n, e, line))
+    if not isinstance(o, dict) or "event" not in o:
+        sys.exit("line %d is not an event: %r" % (n, line))
+    ev.append(o)
+def of(kind):
+    return [e for e in ev if e["event"] == kind]
+if not eval("(" + sys.argv[1] + "\n)"):
+    sys.exit("not true: %s\n%s" % (sys.argv[1],
+             "\n".join(json.dumps(e) for e in ev)))
+' "$1"
+}
+
+if command -v python3 >/dev/null 2>&1; then
+	have_python=1
+else
+	have_python=0
+	echo "cli.sh: no python3: the --json checks are skipped"
+fi
+
+# A real watch starts the run's clock; then status ten minutes later.
+demo s1
+s1state="$work/s1-state"
+run env XDG_STATE_HOME="$s1state" "$AFK" watch -c "$work/s1/afk.json" \
+	--now "$start"
+[ "$rc" -eq 0 ] || { fail "the watch before status exited $rc"; said; }
+fingerprint "$work/s1" "$s1state" >"$work/s1-before"
+run env XDG_STATE_HOME="$s1state" "$AFK" status -c "$work/s1/afk.json" \
+	--now 2026-01-01T00:10:00Z
+[ "$rc" -eq 0 ] || { fail "status exited $rc, want 0"; said; }
+expected='status at 2026-01-01T00:10:00Z: armed
+acme/api: unlocked
+  would dispatch acme/api#102
+  skip acme/api#101: another issue of the repository comes first
+  skip acme/api#103: ready label not applied by a trusted user
+acme/web: unlocked
+  would dispatch acme/web#202
+  skip acme/web#201: blocked by an open issue
+acme/infra: locked by acme/infra#301
+  run acme/infra#301 thread acme-infra-301-1, phase tests-red, 0 fix-forward(s), age 10m0s
+  next watch: wait; after 2026-01-01T02:00:00Z (in 1h50m0s): escalate: no progress before the deadline
+  skip acme/infra#301: already in progress
+  skip acme/infra#302: repository locked by a run in progress
+acme/ops: unlocked
+  would dispatch acme/ops#501
+1 run(s) in flight, 3 would be dispatched, 5 skipped; nothing was written'
+if [ "$out" != "$expected" ]; then
+	fail "status's report differs"
+	printf '%s\n' "$expected" >"$work/want"
+	printf '%s\n' "$out" >"$work/got"
+	diff -u "$work/want" "$work/got"
+fi
+[ -z "$(trouble)" ] || fail "status wrote to stderr: $err"
+# The same instant with an offset and a fraction of a second.
+run env XDG_STATE_HOME="$s1state" "$AFK" status -c "$work/s1/afk.json" \
+	--now 2026-01-01T01:10:00.75+01:00
+[ "$out" = "$expected" ] || { fail "status --now with an offset differs"; said; }
+# The kill switch on: still reported, and said.
+run env XDG_STATE_HOME="$s1state" AFK_KILL_SWITCH=1 "$AFK" status \
+	-c "$work/s1/afk.json" --now 2026-01-01T00:10:00Z
+[ "$rc" -eq 0 ] || { fail "status when disarmed exited $rc, want 0"; said; }
+printf '%s\n' "$out" | head -n 1 | grep -q '^status at 2026-01-01T00:10:00Z: disarmed (the kill switch is on' ||
+	{ fail "status does not say it is disarmed"; said; }
+printf '%s\n' "$out" | grep -q '^  run acme/infra#301 thread acme-infra-301-1,' ||
+	{ fail "status when disarmed does not show the run"; said; }
+run env XDG_STATE_HOME="$s1state" AFK_ALLOWLIST= "$AFK" status \
+	-c "$work/s1/afk.json"
+[ "$rc" -eq 0 ] || { fail "status, empty allowlist, exited $rc"; said; }
+printf '%s\n' "$out" | grep -q 'disarmed (the allowlist is empty' ||
+	{ fail "status does not say the allowlist is empty"; said; }
+if [ "$have_python" -eq 1 ]; then
+	run env XDG_STATE_HOME="$s1state" "$AFK" status --json \
+		-c "$work/s1/afk.json" --now 2026-01-01T00:10:00Z
+	[ "$rc" -eq 0 ] || { fail "status --json exited $rc"; said; }
+	printf '%s\n' "$out" | jsonl '
+of("status")[0]["at"] == "2026-01-01T00:10:00Z" and of("status")[0]["armed"]
+and [e["repo"] for e in of("repo")] == ["acme/api", "acme/web", "acme/infra", "acme/ops"]
+and [e["locked_by"] for e in of("repo")] == [[], [], [301], []]
+and len(of("run")) == 1 and of("run")[0]["issue"] == 301
+and of("run")[0]["thread"] == "acme-infra-301-1"
+and of("run")[0]["action"] == "wait" and of("run")[0]["phase"] == "tests-red"
+and of("run")[0]["age"] == 600 and of("run")[0]["since"] == 1767225600
+and of("run")[0]["deadline"] == 1767225600 + 7201
+and of("run")[0]["deadline_reason"] == "stalled"
+and sorted(e["issue"] for e in of("dispatch")) == [102, 202, 501]
+and all(e["dry_run"] and e["thread"] is None for e in of("dispatch"))
+and {e["issue"]: e["reason"] for e in of("skip")} == {101: "outranked",
+    103: "untrusted", 201: "blocked", 301: "in-progress", 302: "locked"}
+and of("summary")[0] == {"event": "summary", "command": "status",
+    "armed": True, "runs": 1, "would_dispatch": 3, "skipped": 5,
+    "errors": 0, "written": False}
+and ev[0]["event"] == "status" and ev[-1]["event"] == "summary"' ||
+		fail "status --json"
+fi
+fingerprint "$work/s1" "$s1state" >"$work/s1-after"
+cmp -s "$work/s1-before" "$work/s1-after" ||
+	{ fail "status wrote something"; diff "$work/s1-before" "$work/s1-after"; }
+
+# A configuration that only polls (no CI): the locks and the next poll
+# all the same, the run counted from the lock.
+demo s3
+sed '/"ci":/d' "$DEMO/afk.json" >"$work/s3/afk.json"
+run env XDG_STATE_HOME="$work/s3-state" "$AFK" status -c "$work/s3/afk.json"
+[ "$rc" -eq 0 ] || { fail "status without a CI exited $rc, want 0"; said; }
+for line in 'runs in flight are not watched: the configuration selects no CI or no notifier' \
+	'acme/infra: locked by acme/infra#301' '  would dispatch acme/ops#501' \
+	'1 run(s) in flight, 3 would be dispatched, 5 skipped; nothing was written'; do
+	printf '%s\n' "$out" | grep -qxF -- "$line" ||
+		{ fail "status without a CI does not say: $line"; said; }
+done
+[ -e "$work/s3-state" ] && fail "status without a CI made a state directory"
+
+# Something unreadable: named, exit 1, and still nothing written.
+demo s2
+printf '{"issues": [\n' >"$work/s2/issues.json"
+run env XDG_STATE_HOME="$work/s2-state" "$AFK" status -c "$work/s2/afk.json"
+[ "$rc" -eq 1 ] || { fail "status over a broken file exited $rc, want 1"; said; }
+printf '%s\n' "$err" | grep -q "^afk: status: could not read everything: .*$work/s2/issues.json:2:" ||
+	{ fail "status does not name what it could not read"; said; }
+[ -e "$work/s2-state" ] && fail "status made a state directory"
+
+# --- --json ---------------------------------------------------------------
+
+if [ "$have_python" -eq 1 ]; then
+	# Hostile titles stay one valid line each, unchanged.
+	demo j1
+	python3 -c '
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+for i in d["issues"]:
+    if i["number"] == 102:
+        i["title"] = "say \"hi\"\\\n{\"event\":\"forged\"}\t\u00e9\u0007"
+json.dump(d, open(p, "w"), indent=2)
+' "$work/j1/issues.json"
+	run "$AFK" poll --dry-run --json -c "$work/j1/afk.json"
+	[ "$rc" -eq 0 ] || { fail "poll --dry-run --json exited $rc"; said; }
+	printf '%s\n' "$out" | jsonl '
+[e["title"] for e in of("dispatch") if e["issue"] == 102] ==
+    ["say \"hi\"\\\n{\"event\":\"forged\"}\t\u00e9\u0007"]
+and not of("forged") and len(of("dispatch")) == 3
+and len([e for e in of("dry_write") if e["call"] == "add_label"]) == 3
+and of("summary")[0]["dispatched"] == 3 and of("summary")[0]["dry_run"]
+and of("summary")[0]["skipped"] == 5' ||
+		fail "poll --dry-run --json with a hostile title"
+	run "$AFK" status --json -c "$work/j1/afk.json"
+	printf '%s\n' "$out" | jsonl 'of("dispatch")[0]["title"].startswith("say \"hi\"")' ||
+		fail "status --json with a hostile title"
+
+	# The real ticks: poll, then watch (its escalation's notice is an
+	# event too: the stdout notifier would break the stream), tick.
+	run "$AFK" poll --json -c "$work/j1/afk.json"
+	[ "$rc" -eq 0 ] || { fail "poll --json exited $rc"; said; }
+	printf '%s\n' "$out" | jsonl '
+sorted(e["thread"] for e in of("dispatch")) ==
+    ["acme-api-102-1", "acme-ops-501-1", "acme-web-202-1"]
+and not any(e["dry_run"] for e in of("dispatch"))
+and of("skip")[0]["reason_text"] != of("skip")[0]["reason"]
+and of("summary")[0]["tick"] == "poll" and of("summary")[0]["errors"] == 0' ||
+		fail "poll --json"
+	run "$AFK" watch --json -c "$work/j1/afk.json" --now "$start"
+	[ "$rc" -eq 0 ] || { fail "watch --json exited $rc"; said; }
+	printf '%s\n' "$out" | jsonl '
+len(of("action")) == 4
+and {e["issue"]: e["action"] for e in of("action")}[501] == "escalate"
+and [e["reason"] for e in of("action") if e["issue"] == 501] == ["agent-failed"]
+and [e["issue"] for e in of("notify")] == [501]
+and of("summary")[0]["watched"] == 4 and of("summary")[0]["escalated"] == 1
+and all(e["command"] == "watch" for e in ev)' ||
+		fail "watch --json"
+	run "$AFK" tick --json -c "$work/j1/afk.json" --now $((start + 600))
+	[ "$rc" -eq 0 ] || { fail "tick --json exited $rc"; said; }
+	printf '%s\n' "$out" | jsonl '
+[e["tick"] for e in of("summary")] == ["poll", "watch"]' ||
+		fail "tick --json"
+	run "$AFK" check-config --json --online -c "$work/j1/afk.json"
+	[ "$rc" -eq 0 ] || { fail "check-config --json exited $rc"; said; }
+	printf '%s\n' "$out" | jsonl '
+of("config")[0]["allowlist"][0] == "acme/api"
+and [e["key"] for e in of("adapter")] == ["tracker", "agent", "ci", "notifier"]
+and all(e["ok"] for e in of("adapter"))
+and [e["result"] for e in of("probe")] == ["reachable"] * 4
+and of("summary")[0]["valid"] and of("summary")[0]["ok"]' ||
+		fail "check-config --json"
+	run env AFK_KILL_SWITCH=1 "$AFK" poll --json -c "$work/j1/afk.json"
+	printf '%s\n' "$out" | jsonl '
+of("warning")[0]["message"].startswith("the kill switch is on")
+and of("summary")[0]["armed"] is False' ||
+		fail "poll --json when disarmed"
+	run "$AFK" poll --json -c "$work/no-such-file.json"
+	[ "$rc" -eq 3 ] || fail "poll --json, missing file, exited $rc"
+	printf '%s\n' "$out" | jsonl '
+"no-such-file.json" in of("error")[0]["message"]' ||
+		fail "poll --json does not report its error as an event"
+fi
+
 # --- the command line ---------------------------------------------------
 
 for h in --help -h help "watch --help" "tick -h"; do
@@ -742,7 +964,9 @@ printf '%s\n' "$out" | grep -Eq '^afk [0-9]+\.[0-9]+\.[0-9]+$' ||
 for args in "--frobnicate" "poll --frobnicate" "frobnicate" "poll" "" \
 	"watch" "tick --now" "tick -c x --now soon" "watch -c x --now -5" \
 	"poll -c x --now 5" "watch -c" "check-config" "check-config -c x --now 5" \
-	"check-config -c x --dry-run" "poll -c x --online"; do
+	"check-config -c x --dry-run" "poll -c x --online" \
+	"status -c x --now 1767225600" "status -c x --now 2026-13-01T00:00:00Z" \
+	"status -c x --dry-run" "status"; do
 	# shellcheck disable=SC2086 # split on purpose
 	run "$AFK" $args
 	[ "$rc" -eq 2 ] || fail "afk $args exited $rc, want 2"

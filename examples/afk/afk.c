@@ -6,7 +6,12 @@
  * other: it uses only the public API.
  *
  * The library's log goes to standard error, one line per event (see
- * afk(1) LOGGING): -v, -vv, -q and --log-format text|json.
+ * afk(1) LOGGING): -v, -vv, -q and --log-format text|json.  --json puts
+ * the results on standard output as JSON Lines instead of the report
+ * (afk(1) JSON OUTPUT), encoded by jansson: titles are anyone's text.
+ *
+ * afk status looks without writing: a dry run of both ticks, with the
+ * ETag cache read-only and no tick lock, reported per repository.
  *
  * Exit status: 0 done (also when disarmed, or skipped because another
  * tick on the same configuration is running), 1 a tick (or a probe of
@@ -29,6 +34,7 @@
 #include <unistd.h>
 
 #include <afk/afk.h>
+#include <jansson.h>
 
 #define EXIT_TICK 1
 #define EXIT_USAGE 2
@@ -48,8 +54,9 @@ static const char synopsis[] =
 	"       afk tick --config FILE [--now SECONDS] [--dry-run] "
 	"[LOG OPTIONS]\n"
 	"       afk check-config --config FILE [--online] [LOG OPTIONS]\n"
+	"       afk status --config FILE [--now TIME] [LOG OPTIONS]\n"
 	"       afk --help | --version\n"
-	"LOG OPTIONS: [-v | -vv | -q] [--log-format text|json]\n";
+	"LOG OPTIONS: [-v | -vv | -q] [--log-format text|json] [--json]\n";
 
 static void usage(FILE *fp)
 {
@@ -65,6 +72,9 @@ static void usage(FILE *fp)
 	      "  check-config\n"
 	      "            check FILE and the built-in adapters it selects\n"
 	      "            (tokens included) and summarise it\n"
+	      "  status    show, per allowlisted repository, its lock, the\n"
+	      "            runs in flight with their next deadline, and what\n"
+	      "            the next poll would do; writes nothing\n"
 	      "  help      show this help\n"
 	      "\n"
 	      "Options:\n"
@@ -75,7 +85,9 @@ static void usage(FILE *fp)
 	      "                     state_dir, $STATE_DIRECTORY,\n"
 	      "                     $XDG_STATE_HOME/afk, ~/.local/state/afk\n"
 	      "      --now SECONDS  the time the watch tick decides at, in\n"
-	      "                     seconds since the epoch (default: now)\n"
+	      "                     seconds since the epoch (default: now);\n"
+	      "                     for status an RFC 3339 time\n"
+	      "                     (2026-01-01T00:10:00Z)\n"
 	      "      --dry-run      read everything, write nothing: print\n"
 	      "                     each write instead (labels, comments,\n"
 	      "                     closes, dispatches, turns, notices)\n"
@@ -88,6 +100,9 @@ static void usage(FILE *fp)
 	      "                     the log on standard error: one line per\n"
 	      "                     event, text (the default) or one JSON\n"
 	      "                     object with ts, level, event, msg\n"
+	      "      --json         the results on standard output as JSON\n"
+	      "                     Lines, one object per decision, action,\n"
+	      "                     warning and error (see afk(1))\n"
 	      "  -h, --help         show this help\n"
 	      "      --version      show the version\n"
 	      "\n"
@@ -157,6 +172,166 @@ static void set_log(afk_config *cfg, const log_opts *lo)
 	                         NULL);
 }
 
+/* --- JSON output (--json) ----------------------------------------------- */
+
+/* --json: the results as JSON Lines on standard output, one object per
+ * decision, action, warning and error (afk(1) JSON OUTPUT). */
+static int json_out;
+/* The command running, named in every event. */
+static const char *command_name = "";
+
+/* s as a JSON string, NULL as null.  Titles and messages are anyone's
+ * text: jansson escapes quotes and control characters, so a line stays a
+ * line; text that is not UTF-8, which JSON cannot carry, has its
+ * non-ASCII bytes replaced by '?'. */
+static json_t *jstr(const char *s)
+{
+	json_t *v;
+	char *copy;
+	size_t i;
+
+	if (s == NULL)
+		return json_null();
+	v = json_string(s);
+	if (v != NULL)
+		return v;
+	copy = strdup(s);
+	if (copy == NULL)
+		return json_null();
+	for (i = 0; copy[i] != '\0'; i++)
+		if ((unsigned char)copy[i] >= 0x80)
+			copy[i] = '?';
+	v = json_string(copy);
+	free(copy);
+	return v != NULL ? v : json_null();
+}
+
+/* A new event object {"event": event, "command": the command}. */
+static json_t *event_new(const char *event)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "event", json_string(event));
+	json_object_set_new(o, "command", json_string(command_name));
+	return o;
+}
+
+static void put_str(json_t *o, const char *key, const char *s)
+{
+	json_object_set_new(o, key, jstr(s));
+}
+
+static void put_int(json_t *o, const char *key, long long v)
+{
+	json_object_set_new(o, key, json_integer(v));
+}
+
+/* v, or null when v is 0 (an issue number, a time: none). */
+static void put_int0(json_t *o, const char *key, long long v)
+{
+	json_object_set_new(o, key, v != 0 ? json_integer(v) : json_null());
+}
+
+static void put_bool(json_t *o, const char *key, int v)
+{
+	json_object_set_new(o, key, json_boolean(v));
+}
+
+/* Writes o as one line on standard output, and frees it. */
+static void emit(json_t *o)
+{
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (s != NULL) {
+		fputs(s, stdout);
+		putchar('\n');
+		free(s);
+	}
+	json_decref(o);
+}
+
+/* {"event":"error"}: what failed - a repository, an issue, or the
+ * command (repo and issue null) - with the code's name and the message. */
+static void emit_error(const char *repo, long number, int code,
+                       const char *message)
+{
+	json_t *o = event_new("error");
+
+	put_str(o, "repo", repo != NULL && repo[0] != '\0' ? repo : NULL);
+	put_int0(o, "issue", number);
+	put_str(o, "code", code != 0 ? afk_strerror(code) : NULL);
+	put_str(o, "message", message);
+	emit(o);
+}
+
+static void emit_warning(const char *message)
+{
+	json_t *o = event_new("warning");
+
+	put_str(o, "message", message);
+	emit(o);
+}
+
+/* Says on standard error what stopped the command - and with --json as
+ * an error event too. */
+static void fail_msg(const char *message)
+{
+	fflush(stdout);
+	fprintf(stderr, "afk: %s\n", message);
+	if (json_out)
+		emit_error(NULL, 0, 0, message);
+}
+
+/* Stable names, for JSON, of the skip reasons, the escalation reasons
+ * and the phases: the English phrases may be reworded, these may not. */
+static const char *const skip_tokens[] = {
+	"unknown", "not-allowlisted", "in-progress", "untrusted", "blocked",
+	"locked", "outranked", "dispatch-failed", "not-reached",
+	"repo-failed", "unvetted", "agent-unavailable"
+};
+static const char *const escalation_tokens[] = {
+	"unknown", "agent-failed", "agent-stopped", "agent-waiting",
+	"stalled", "ci-failed", "deploy-failed", "ci-timeout",
+	"deploy-timeout", "no-record", "agent-gone"
+};
+static const char *const phase_names[] = {
+	"dispatched", "tests-red", "green", "pushed", "ci", "deployed"
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *skip_token(int reason)
+{
+	return reason > 0 && (size_t)reason < COUNT(skip_tokens) ?
+	       skip_tokens[reason] : "unknown";
+}
+
+/* NULL for 0: no reason. */
+static const char *escalation_token(int reason)
+{
+	if (reason == 0)
+		return NULL;
+	return reason > 0 && (size_t)reason < COUNT(escalation_tokens) ?
+	       escalation_tokens[reason] : "unknown";
+}
+
+static const char *phase_name(int phase)
+{
+	return phase >= 0 && (size_t)phase < COUNT(phase_names) ?
+	       phase_names[phase] : "unknown";
+}
+
+/* t (seconds since the epoch) as "2026-01-01T00:10:00Z" into buf. */
+static void iso_time(long long t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if ((long long)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "@%lld", t);
+}
+
 /* Runs a poll tick over adapters with no callbacks: with the disarmed
  * cfg it calls none and only logs, once, why it did nothing (event
  * tick.disarmed, from the library, as every disarmed tick does). */
@@ -186,6 +361,8 @@ static char *config_get(const afk_config *cfg, const char *key)
 	return json;
 }
 
+static char *config_kind(const afk_config *cfg, const char *key);
+
 /* Says which gate keeps a disarmed configuration from dispatching.
  * Either may be closed, or both; an unreadable answer counts as closed. */
 static void report_disarmed(const afk_config *cfg, const char *nothing)
@@ -195,13 +372,28 @@ static void report_disarmed(const afk_config *cfg, const char *nothing)
 	int kill_on = ks == NULL || strcmp(ks, "false") != 0;
 	int list_empty = al == NULL || strchr(al, '"') == NULL;
 
-	if (kill_on)
-		printf("afk: the kill switch is on (kill_switch, "
-		       "AFK_KILL_SWITCH)\n");
-	if (list_empty)
-		printf("afk: the allowlist is empty (allowlist, "
-		       "AFK_ALLOWLIST)\n");
-	printf("afk: disarmed; nothing was %s\n", nothing);
+	json_t *o;
+
+	if (json_out) {
+		if (kill_on)
+			emit_warning("the kill switch is on (kill_switch, "
+			             "AFK_KILL_SWITCH)");
+		if (list_empty)
+			emit_warning("the allowlist is empty (allowlist, "
+			             "AFK_ALLOWLIST)");
+		o = event_new("summary");
+		put_bool(o, "armed", 0);
+		put_str(o, "nothing_was", nothing);
+		emit(o);
+	} else {
+		if (kill_on)
+			printf("afk: the kill switch is on (kill_switch, "
+			       "AFK_KILL_SWITCH)\n");
+		if (list_empty)
+			printf("afk: the allowlist is empty (allowlist, "
+			       "AFK_ALLOWLIST)\n");
+		printf("afk: disarmed; nothing was %s\n", nothing);
+	}
 	afk_free(ks);
 	afk_free(al);
 }
@@ -223,7 +415,36 @@ static void print_line(const char *what, const char *repo, long number,
 		       width - ref_width(repo, number), "", tail);
 }
 
-/* One line per dispatch, one per skipped issue, then a summary. */
+/* {"event":"dispatch"}: an issue dispatched, or that would be. */
+static void emit_dispatch(const afk_result *res, size_t i)
+{
+	const afk_issue *is = afk_result_dispatched_issue(res, i);
+	json_t *o = event_new("dispatch");
+
+	put_str(o, "repo", afk_issue_repo(is));
+	put_int(o, "issue", afk_issue_number(is));
+	put_str(o, "title", afk_issue_title(is));
+	put_str(o, "thread", dry_run ? NULL :
+	        afk_result_dispatched_thread(res, i));
+	put_bool(o, "dry_run", dry_run);
+	emit(o);
+}
+
+/* {"event":"skip"}: an issue listed and not dispatched, and why. */
+static void emit_skip(const afk_result *res, size_t i)
+{
+	int reason = afk_result_skipped_reason(res, i);
+	json_t *o = event_new("skip");
+
+	put_str(o, "repo", afk_result_skipped_repo(res, i));
+	put_int(o, "issue", afk_result_skipped_number(res, i));
+	put_str(o, "reason", skip_token(reason));
+	put_str(o, "reason_text", afk_skip_reason_str(reason));
+	emit(o);
+}
+
+/* One line per dispatch, one per skipped issue, then a summary; with
+ * --json one event each (the caller writes the summary). */
 static void report(const afk_result *res)
 {
 	const afk_issue *is;
@@ -233,6 +454,13 @@ static void report(const afk_result *res)
 
 	nd = afk_result_dispatched_count(res);
 	ns = afk_result_skipped_count(res);
+	if (json_out) {
+		for (i = 0; i < nd; i++)
+			emit_dispatch(res, i);
+		for (i = 0; i < ns; i++)
+			emit_skip(res, i);
+		return;
+	}
 	for (i = 0; i < nd; i++) {
 		is = afk_result_dispatched_issue(res, i);
 		w = ref_width(afk_issue_repo(is), afk_issue_number(is));
@@ -310,13 +538,58 @@ static void print_checklist(const char *body)
 	}
 }
 
-/* One block per run watched, then a summary line. */
-static void report_watch(const afk_actions *acts, const afk_config *cfg)
+/* An event for run i of acts (event "action" from watch and tick,
+ * "run" from status), at now. */
+static json_t *action_event(const afk_actions *acts, size_t i,
+                            const char *event, long long now)
+{
+	int kind = afk_actions_kind(acts, i);
+	int reason = afk_actions_reason(acts, i);
+	int dreason = afk_actions_deadline_reason(acts, i);
+	long long since = afk_actions_since(acts, i);
+	long long deadline = afk_actions_deadline(acts, i);
+	const char *thread = afk_actions_thread(acts, i);
+	json_t *o = event_new(event);
+	char when[40];
+
+	put_str(o, "repo", afk_actions_repo(acts, i));
+	put_int(o, "issue", afk_actions_number(acts, i));
+	put_str(o, "thread", thread != NULL && thread[0] != '\0' ? thread :
+	        NULL);
+	put_str(o, "action", afk_action_str(kind));
+	put_str(o, "reason", escalation_token(reason));
+	put_str(o, "reason_text", reason ? afk_escalation_str(reason) : NULL);
+	put_str(o, "phase", phase_name(afk_actions_phase(acts, i)));
+	put_int(o, "attempts", afk_actions_attempts(acts, i));
+	put_bool(o, "updated", afk_actions_updated(acts, i));
+	put_int0(o, "since", since);
+	json_object_set_new(o, "age", since != 0 ? json_integer(now - since) :
+	                    json_null());
+	put_int0(o, "deadline", dreason ? deadline : 0);
+	iso_time(deadline, when, sizeof(when));
+	put_str(o, "deadline_at", dreason ? when : NULL);
+	put_str(o, "deadline_reason", escalation_token(dreason));
+	put_str(o, "deadline_reason_text", dreason ?
+	        afk_escalation_str(dreason) : NULL);
+	put_bool(o, "dry_run", dry_run);
+	return o;
+}
+
+/* One block per run watched, then a summary line; with --json one
+ * event each (the caller writes the summary). */
+static void report_watch(const afk_actions *acts, const afk_config *cfg,
+                         long long now)
 {
 	size_t i, n = afk_actions_count(acts);
 	size_t count[AFK_ACTION_ESCALATE + 1] = {0};
 	int w, width = 0, kind;
 	char what[512];
+
+	if (json_out) {
+		for (i = 0; i < n; i++)
+			emit(action_event(acts, i, "action", now));
+		return;
+	}
 
 	for (i = 0; i < n; i++) {
 		w = ref_width(afk_actions_repo(acts, i),
@@ -352,12 +625,31 @@ static void report_watch(const afk_actions *acts, const afk_config *cfg)
  * never has to call the built-in one it replaces.
  */
 
+/* {"event":"dry_write"}: the write call that was not made, on issue
+ * repo#number (or thread), with one detail (key: value) and a size. */
+static void emit_dry(const char *call, const char *repo, long number,
+                     const char *key, const char *value, long long bytes)
+{
+	json_t *o = event_new("dry_write");
+
+	put_str(o, "call", call);
+	put_str(o, "repo", repo);
+	put_int0(o, "issue", number);
+	if (key != NULL)
+		put_str(o, key, value);
+	if (bytes >= 0)
+		put_int(o, "bytes", bytes);
+	emit(o);
+}
+
 static int dry_add_label(afk_call *call, const char *repo, long number,
                          const char *label, void *userdata)
 {
 	(void)call;
 	(void)userdata;
-	if (!dry_quiet)
+	if (!dry_quiet && json_out)
+		emit_dry("add_label", repo, number, "label", label, -1);
+	else if (!dry_quiet)
 		printf("would add label %s to %s#%ld\n", label, repo, number);
 	return 0;
 }
@@ -367,7 +659,9 @@ static int dry_remove_label(afk_call *call, const char *repo, long number,
 {
 	(void)call;
 	(void)userdata;
-	if (!dry_quiet)
+	if (!dry_quiet && json_out)
+		emit_dry("remove_label", repo, number, "label", label, -1);
+	else if (!dry_quiet)
 		printf("would remove label %s from %s#%ld\n", label, repo,
 		       number);
 	return 0;
@@ -378,7 +672,9 @@ static int dry_close_issue(afk_call *call, const char *repo, long number,
 {
 	(void)call;
 	(void)userdata;
-	if (!dry_quiet)
+	if (!dry_quiet && json_out)
+		emit_dry("close_issue", repo, number, NULL, NULL, -1);
+	else if (!dry_quiet)
 		printf("would close %s#%ld\n", repo, number);
 	return 0;
 }
@@ -390,7 +686,10 @@ static int dry_upsert_comment(afk_call *call, const char *repo, long number,
 	(void)call;
 	(void)marker;
 	(void)userdata;
-	if (!dry_quiet)
+	if (!dry_quiet && json_out)
+		emit_dry("upsert_comment", repo, number, NULL, NULL,
+		         (long long)strlen(body));
+	else if (!dry_quiet)
 		printf("would write the checklist comment of %s#%ld "
 		       "(%zu bytes)\n", repo, number, strlen(body));
 	return 0;
@@ -402,7 +701,10 @@ static int dry_dispatch(afk_call *call, const char *repo, long number,
                         const char *prompt, void *userdata)
 {
 	(void)userdata;
-	if (!dry_quiet)
+	if (!dry_quiet && json_out)
+		emit_dry("dispatch", repo, number, NULL, NULL,
+		         (long long)strlen(prompt));
+	else if (!dry_quiet)
 		printf("would dispatch %s#%ld (prompt of %zu bytes)\n", repo,
 		       number, strlen(prompt));
 	return afk_call_set_thread_id(call, "dry-run");
@@ -413,7 +715,10 @@ static int dry_send_turn(afk_call *call, const char *thread_id,
 {
 	(void)call;
 	(void)userdata;
-	if (!dry_quiet)
+	if (!dry_quiet && json_out)
+		emit_dry("send_turn", NULL, 0, "thread", thread_id,
+		         (long long)strlen(prompt));
+	else if (!dry_quiet)
 		printf("would send a corrective turn to thread %s (prompt of "
 		       "%zu bytes)\n", thread_id, strlen(prompt));
 	return 0;
@@ -424,9 +729,31 @@ static int dry_notify(afk_call *call, const char *repo, long number,
 {
 	(void)call;
 	(void)userdata;
-	if (!dry_quiet)
+	if (!dry_quiet && json_out)
+		emit_dry("notify", repo, number, "message", message,
+		         -1);
+	else if (!dry_quiet)
 		printf("would notify about %s#%ld: %s%s%s\n", repo, number,
 		       message, link[0] ? " " : "", link);
+	return 0;
+}
+
+/* With --json the "stdout" notifier, whose plain line would break the
+ * JSON Lines, is replaced by this one: the notice as an event. */
+static int json_notify(afk_call *call, const char *repo, long number,
+                       const char *message, const char *link,
+                       void *userdata)
+{
+	json_t *o = event_new("notify");
+
+	(void)call;
+	(void)userdata;
+	put_str(o, "repo", repo);
+	put_int(o, "issue", number);
+	put_str(o, "message", message);
+	put_str(o, "link", link[0] != '\0' ? link : NULL);
+	emit(o);
+	fflush(stdout);
 	return 0;
 }
 
@@ -474,28 +801,34 @@ static void dry_wrap(adapters *a)
 static int adapters_init(adapters *a, const afk_config *cfg, int watching)
 {
 	memset(a, 0, sizeof(*a));
+	char *kind;
+
 	if (afk_tracker_new(&a->tracker) || afk_agent_new(&a->agent) ||
 	    (watching && (afk_ci_new(&a->ci) ||
 	                  afk_notifier_new(&a->notifier)))) {
-		fprintf(stderr, "afk: out of memory\n");
+		fail_msg("out of memory");
 		return EXIT_TICK;
 	}
 	if (afk_tracker_set_builtin(a->tracker, cfg) != 0) {
-		fprintf(stderr, "afk: %s\n", afk_tracker_errmsg(a->tracker));
+		fail_msg(afk_tracker_errmsg(a->tracker));
 		return EXIT_CONFIG;
 	}
 	if (afk_agent_set_builtin(a->agent, cfg) != 0) {
-		fprintf(stderr, "afk: %s\n", afk_agent_errmsg(a->agent));
+		fail_msg(afk_agent_errmsg(a->agent));
 		return EXIT_CONFIG;
 	}
 	if (watching && afk_ci_set_builtin(a->ci, cfg) != 0) {
-		fprintf(stderr, "afk: %s\n", afk_ci_errmsg(a->ci));
+		fail_msg(afk_ci_errmsg(a->ci));
 		return EXIT_CONFIG;
 	}
 	if (watching && afk_notifier_set_builtin(a->notifier, cfg) != 0) {
-		fprintf(stderr, "afk: %s\n", afk_notifier_errmsg(a->notifier));
+		fail_msg(afk_notifier_errmsg(a->notifier));
 		return EXIT_CONFIG;
 	}
+	kind = watching && json_out ? config_kind(cfg, "notifier") : NULL;
+	if (kind != NULL && strcmp(kind, "stdout") == 0)
+		afk_notifier_set_notify(a->notifier, json_notify);
+	free(kind);
 	if (dry_run || dry_quiet)
 		dry_wrap(a);
 	return 0;
@@ -511,6 +844,10 @@ static size_t report_errors(const afk_result *res)
 	for (i = 0; i < n; i++) {
 		const char *repo = afk_result_error_repo(res, i);
 
+		if (json_out)
+			emit_error(repo, afk_result_error_number(res, i),
+			           afk_result_error_code(res, i),
+			           afk_result_error_message(res, i));
 		if (repo[0] != '\0')
 			fprintf(stderr, "afk: poll: %s: %s\n", repo,
 			        afk_result_error_message(res, i));
@@ -527,22 +864,39 @@ static int poll_tick(const adapters *a, const afk_config *cfg)
 {
 	afk_poller *poller = NULL;
 	afk_result *res = NULL;
+	json_t *o;
+	size_t nerr;
 	int rc, status = 0;
 
 	if (afk_poller_new(&poller, a->tracker, a->agent) != 0) {
-		fprintf(stderr, "afk: out of memory\n");
+		fail_msg("out of memory");
 		return EXIT_TICK;
 	}
 	rc = afk_poller_run_once(poller, cfg, &res);
 	if (res != NULL)
 		report(res);
 	fflush(stdout); /* the report first, then what failed */
-	if (report_errors(res) > 0)
+	nerr = report_errors(res);
+	if (nerr > 0)
 		status = EXIT_TICK;
 	else if (rc != 0) {
 		fprintf(stderr, "afk: poll failed: %s: %s\n",
 		        afk_strerror(rc), afk_poller_errmsg(poller));
+		if (json_out)
+			emit_error(NULL, 0, rc, afk_poller_errmsg(poller));
+		nerr = 1;
 		status = EXIT_TICK;
+	}
+	if (json_out) {
+		o = event_new("summary");
+		put_str(o, "tick", "poll");
+		put_bool(o, "armed", 1);
+		put_int(o, "dispatched", (long long)
+		        afk_result_dispatched_count(res));
+		put_int(o, "skipped", (long long)afk_result_skipped_count(res));
+		put_int(o, "errors", (long long)nerr);
+		put_bool(o, "dry_run", dry_run);
+		emit(o);
 	}
 	afk_result_free(res);
 	afk_poller_free(poller);
@@ -558,6 +912,10 @@ static size_t report_watch_errors(const afk_actions *acts)
 	for (i = 0; i < n; i++) {
 		const char *repo = afk_actions_error_repo(acts, i);
 
+		if (json_out)
+			emit_error(repo, afk_actions_error_number(acts, i),
+			           afk_actions_error_code(acts, i),
+			           afk_actions_error_message(acts, i));
 		if (repo[0] != '\0')
 			fprintf(stderr, "afk: watch: %s: %s\n", repo,
 			        afk_actions_error_message(acts, i));
@@ -575,23 +933,48 @@ static int watch_tick(const adapters *a, const afk_config *cfg,
 {
 	afk_watcher *watcher = NULL;
 	afk_actions *acts = NULL;
-	int rc, status = 0;
+	size_t i, nerr, count[AFK_ACTION_ESCALATE + 1] = {0};
+	json_t *o;
+	int rc, kind, status = 0;
 
 	if (afk_watcher_new(&watcher, a->tracker, a->agent, a->ci,
 	                    a->notifier) != 0) {
-		fprintf(stderr, "afk: out of memory\n");
+		fail_msg("out of memory");
 		return EXIT_TICK;
 	}
 	rc = afk_watcher_run_once(watcher, cfg, now, &acts);
 	if (acts != NULL)
-		report_watch(acts, cfg);
+		report_watch(acts, cfg, now);
 	fflush(stdout); /* the report first, then what failed */
-	if (report_watch_errors(acts) > 0)
+	nerr = report_watch_errors(acts);
+	if (nerr > 0)
 		status = EXIT_TICK;
 	else if (rc != 0) {
 		fprintf(stderr, "afk: watch failed: %s: %s\n",
 		        afk_strerror(rc), afk_watcher_errmsg(watcher));
+		if (json_out)
+			emit_error(NULL, 0, rc, afk_watcher_errmsg(watcher));
+		nerr = 1;
 		status = EXIT_TICK;
+	}
+	if (json_out) {
+		for (i = 0; i < afk_actions_count(acts); i++) {
+			kind = afk_actions_kind(acts, i);
+			if (kind >= 0 && kind <= AFK_ACTION_ESCALATE)
+				count[kind]++;
+		}
+		o = event_new("summary");
+		put_str(o, "tick", "watch");
+		put_bool(o, "armed", 1);
+		put_int(o, "watched", (long long)afk_actions_count(acts));
+		put_int(o, "closed", (long long)count[AFK_ACTION_CLOSE]);
+		put_int(o, "fixed_forward",
+		        (long long)count[AFK_ACTION_FIX_FORWARD]);
+		put_int(o, "escalated", (long long)count[AFK_ACTION_ESCALATE]);
+		put_int(o, "waiting", (long long)count[AFK_ACTION_WAIT]);
+		put_int(o, "errors", (long long)nerr);
+		put_bool(o, "dry_run", dry_run);
+		emit(o);
 	}
 	afk_actions_free(acts);
 	afk_watcher_free(watcher);
@@ -600,10 +983,10 @@ static int watch_tick(const adapters *a, const afk_config *cfg,
 
 /* --- the commands ------------------------------------------------------- */
 
-enum command { CMD_POLL, CMD_WATCH, CMD_TICK, CMD_CHECK };
+enum command { CMD_POLL, CMD_WATCH, CMD_TICK, CMD_CHECK, CMD_STATUS };
 
 static const char *const command_names[] = {"poll", "watch", "tick",
-                                            "check-config"};
+                                            "check-config", "status"};
 
 /* What the command line asked for. */
 typedef struct options {
@@ -612,6 +995,7 @@ typedef struct options {
 	long long now;      /* -1: the clock's */
 	int dry_run;        /* --dry-run (poll, watch, tick) */
 	int online;         /* --online (check-config) */
+	int json;           /* --json */
 	const char *state_dir; /* --state-dir DIR, or NULL */
 	log_opts log;       /* -v, -q, --log-format */
 } options;
@@ -670,7 +1054,7 @@ static int run_ticks(const options *o, const afk_config *cfg)
 	if (status == 0) {
 		if (o->cmd != CMD_WATCH)
 			status = poll_tick(&a, cfg);
-		if (o->cmd == CMD_TICK)
+		if (o->cmd == CMD_TICK && !json_out)
 			putchar('\n');
 		if (o->cmd != CMD_POLL)
 			st2 = watch_tick(&a, cfg, now);
@@ -811,7 +1195,7 @@ static int cmd_run(const options *o)
 	}
 	set_log(cfg, &o->log);
 	if (load_config(o, cfg) != 0) {
-		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
+		fail_msg(afk_config_errmsg(cfg));
 		status = EXIT_CONFIG;
 	} else if (!afk_config_armed(cfg)) {
 		log_disarmed(cfg);
@@ -826,10 +1210,17 @@ static int cmd_run(const options *o)
 		status = run_ticks(o, cfg);
 	} else {
 		status = lock_ticks(cfg, o->config, &lock);
+		if (status > 0 && json_out)
+			emit_error(NULL, 0, 0, "the tick lock could not be "
+			           "taken (see standard error)");
 		if (status == 0)
 			status = run_ticks(o, cfg);
-		else if (status < 0)
+		else if (status < 0) {
 			status = 0; /* skipped */
+			if (json_out)
+				emit_warning("another tick is running on this "
+				             "state directory; skipped");
+		}
 		if (lock >= 0)
 			close(lock);
 	}
@@ -868,7 +1259,19 @@ static void summarise_gates(const afk_config *cfg)
 	int kill_on = ks == NULL || strcmp(ks, "false") != 0;
 	int list_empty = al == NULL || strchr(al, '"') == NULL;
 	const char *p;
+	json_t *o;
 
+	if (json_out) {
+		o = event_new("config");
+		put_bool(o, "armed", afk_config_armed(cfg));
+		put_bool(o, "kill_switch", kill_on);
+		json_object_set_new(o, "allowlist", al != NULL ?
+		                    json_loads(al, 0, NULL) : json_array());
+		emit(o);
+		afk_free(ks);
+		afk_free(al);
+		return;
+	}
 	if (afk_config_armed(cfg))
 		printf("armed: yes\n");
 	else
@@ -904,7 +1307,27 @@ static int summarise_adapter(const afk_config *cfg, const char *key,
 {
 	char *kind = config_kind(cfg, key), *json;
 	int bad = 0;
+	json_t *o;
 
+	if (json_out) {
+		json = kind != NULL ? config_get(cfg, key) : NULL;
+		o = event_new("adapter");
+		put_str(o, "key", key);
+		put_str(o, "kind", kind);
+		put_bool(o, "required", required);
+		put_bool(o, "ok", rc == 0 && (kind != NULL || !required));
+		json_object_set_new(o, "settings", json != NULL ?
+		                    json_loads(json, 0, NULL) : json_null());
+		emit(o);
+		afk_free(json);
+		if (rc != 0) {
+			emit_error(NULL, 0, rc, errmsg);
+			fprintf(stderr, "afk: %s\n", errmsg);
+			bad = 1;
+		}
+		free(kind);
+		return bad;
+	}
 	if (kind == NULL && !required) {
 		printf("%s: none (afk watch and afk tick need one)\n", key);
 	} else {
@@ -946,7 +1369,10 @@ static int probe_tracker(adapters *a, const options *o)
 		return EXIT_TICK;
 	}
 	al = config_get(pc, "allowlist");
-	if (al == NULL || strchr(al, '"') == NULL) {
+	if (json_out && (al == NULL || strchr(al, '"') == NULL)) {
+		emit_warning("tracker not probed: the allowlist is empty, so "
+		             "there is nothing to list");
+	} else if (al == NULL || strchr(al, '"') == NULL) {
 		printf("tracker: not probed: the allowlist is empty, so there "
 		       "is nothing to list\n");
 	} else if (afk_poller_new(&poller, a->tracker, a->agent) != 0) {
@@ -958,7 +1384,12 @@ static int probe_tracker(adapters *a, const options *o)
 			fflush(stdout);
 			fprintf(stderr, "afk: tracker probe failed: %s: %s\n",
 			        afk_strerror(rc), afk_poller_errmsg(poller));
+			if (json_out)
+				emit_error(NULL, 0, rc,
+				           afk_poller_errmsg(poller));
 			status = EXIT_TICK;
+		} else if (json_out) {
+			report(res);
 		} else {
 			printf("tracker: listed %zu issue(s); a poll would do "
 			       "this:\n", afk_result_dispatched_count(res) +
@@ -971,6 +1402,20 @@ static int probe_tracker(adapters *a, const options *o)
 	afk_free(al);
 	afk_config_free(pc);
 	return status;
+}
+
+/* {"event":"probe"}: what the read-only probe of key (of kind) found:
+ * "reachable", "no-probe" or "failed" (with the message). */
+static void emit_probe(const char *key, const char *kind,
+                       const char *result, const char *message)
+{
+	json_t *o = event_new("probe");
+
+	put_str(o, "key", key);
+	put_str(o, "kind", kind);
+	put_str(o, "result", result);
+	put_str(o, "message", message);
+	emit(o);
 }
 
 /* Runs the read-only probe of the adapter key names (of kind) and says
@@ -998,8 +1443,16 @@ static int probe_adapter(adapters *a, const char *key, const char *kind)
 		msg = afk_notifier_errmsg(a->notifier);
 		prefix = "notifier probe: ";
 	}
+	if (rc == 0 && json_out) {
+		emit_probe(key, kind, "reachable", NULL);
+		return 0;
+	}
 	if (rc == 0) {
 		printf("%s: reachable\n", key);
+		return 0;
+	}
+	if (rc == AFK_ENOTSUP && json_out) {
+		emit_probe(key, kind, "no-probe", NULL);
 		return 0;
 	}
 	if (rc == AFK_ENOTSUP) {
@@ -1010,7 +1463,10 @@ static int probe_adapter(adapters *a, const char *key, const char *kind)
 	n = strlen(prefix);
 	if (strncmp(msg, prefix, n) == 0)
 		msg += n;
-	printf("%s: probe failed: %s\n", key, msg);
+	if (json_out)
+		emit_probe(key, kind, "failed", msg);
+	else
+		printf("%s: probe failed: %s\n", key, msg);
 	return 1;
 }
 
@@ -1031,17 +1487,18 @@ static int cmd_check(const options *o)
 	if (afk_config_new(&cfg) != 0 || afk_tracker_new(&a.tracker) ||
 	    afk_agent_new(&a.agent) || afk_ci_new(&a.ci) ||
 	    afk_notifier_new(&a.notifier)) {
-		fprintf(stderr, "afk: out of memory\n");
+		fail_msg("out of memory");
 		status = EXIT_TICK;
 		goto out;
 	}
 	set_log(cfg, &o->log);
 	if (load_config(o, cfg) != 0) {
-		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
+		fail_msg(afk_config_errmsg(cfg));
 		status = EXIT_CONFIG;
 		goto out;
 	}
-	printf("config: %s\n", o->config);
+	if (!json_out)
+		printf("config: %s\n", o->config);
 	summarise_gates(cfg);
 	rc = afk_tracker_set_builtin(a.tracker, cfg);
 	bad |= summarise_adapter(cfg, "tracker", rc,
@@ -1060,7 +1517,8 @@ static int cmd_check(const options *o)
 		status = EXIT_CONFIG;
 		goto out;
 	}
-	printf("valid\n");
+	if (!json_out)
+		printf("valid\n");
 	if (!o->online)
 		goto out;
 	dry_quiet = dry_run = 1;
@@ -1075,7 +1533,446 @@ static int cmd_check(const options *o)
 	if (probe_tracker(&a, o) != 0)
 		status = EXIT_TICK;
 out:
+	if (json_out && cfg != NULL) {
+		json_t *sum = event_new("summary");
+
+		put_str(sum, "config", o->config);
+		put_bool(sum, "valid", status != EXIT_CONFIG);
+		put_bool(sum, "online", o->online);
+		put_bool(sum, "ok", status == 0);
+		emit(sum);
+	}
 	adapters_free(&a);
+	afk_config_free(cfg);
+	return status;
+}
+
+/* --- status ------------------------------------------------------------- */
+
+/* Sets http.etag_cache_read_only on cfg: status reads the ETag cache
+ * (so its reads stay cheap conditional requests) and never writes it.
+ * Returns 0, or nonzero with why in afk_config_errmsg(cfg). */
+static int cache_read_only(afk_config *cfg)
+{
+	char *http = config_get(cfg, "http"), *text = NULL;
+	json_t *o = http != NULL ? json_loads(http, 0, NULL) : NULL;
+	int rc = -1;
+
+	if (o != NULL && json_object_set_new(o, "etag_cache_read_only",
+	                                     json_true()) == 0 &&
+	    (text = json_dumps(o, JSON_COMPACT)) != NULL)
+		rc = afk_config_set(cfg, "http", text);
+	free(text);
+	json_decref(o);
+	afk_free(http);
+	return rc;
+}
+
+/* A duration as "1h50m0s", "10m0s" or "5s". */
+static void duration(long long secs, char *buf, size_t size)
+{
+	const char *sign = secs < 0 ? "-" : "";
+	unsigned long long u = secs < 0 ? 0ULL - (unsigned long long)secs :
+	                       (unsigned long long)secs;
+
+	if (u >= 3600)
+		snprintf(buf, size, "%s%lluh%llum%llus", sign, u / 3600,
+		         u / 60 % 60, u % 60);
+	else if (u >= 60)
+		snprintf(buf, size, "%s%llum%llus", sign, u / 60, u % 60);
+	else
+		snprintf(buf, size, "%s%llus", sign, u);
+}
+
+/* What status learnt from its dry poll and dry watch. */
+typedef struct seen {
+	const afk_result *res;
+	const afk_actions *acts;
+	long long now;
+	size_t errors;          /* failures reported so far */
+} seen;
+
+/* 1 when number is already among the first n of v. */
+static int has_number(const long *v, size_t n, long number)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == number)
+			return 1;
+	return 0;
+}
+
+/* The issues holding repo's lock: its runs in flight (watched, or
+ * failed to be read), and the issues the poll found in progress.  Into
+ * v (room for every run and skip); returns how many. */
+static size_t lock_holders(const char *repo, const seen *sn, long *v)
+{
+	size_t i, n = 0;
+	long k;
+
+	for (i = 0; i < afk_actions_count(sn->acts); i++) {
+		k = afk_actions_number(sn->acts, i);
+		if (strcmp(afk_actions_repo(sn->acts, i), repo) == 0 &&
+		    !has_number(v, n, k))
+			v[n++] = k;
+	}
+	for (i = 0; i < afk_actions_error_count(sn->acts); i++) {
+		k = afk_actions_error_number(sn->acts, i);
+		if (k != 0 && strcmp(afk_actions_error_repo(sn->acts, i),
+		                     repo) == 0 && !has_number(v, n, k))
+			v[n++] = k;
+	}
+	for (i = 0; i < afk_result_skipped_count(sn->res); i++) {
+		k = afk_result_skipped_number(sn->res, i);
+		if (afk_result_skipped_reason(sn->res, i) ==
+		    AFK_SKIP_IN_PROGRESS &&
+		    strcmp(afk_result_skipped_repo(sn->res, i), repo) == 0 &&
+		    !has_number(v, n, k))
+			v[n++] = k;
+	}
+	return n;
+}
+
+/* Run i as two lines: where it is, and what the next watch does and
+ * when that changes. */
+static void print_run(const seen *sn, size_t i, const afk_config *cfg)
+{
+	const afk_actions *acts = sn->acts;
+	long long since = afk_actions_since(acts, i);
+	long long deadline = afk_actions_deadline(acts, i);
+	int dreason = afk_actions_deadline_reason(acts, i);
+	const char *thread = afk_actions_thread(acts, i);
+	char age[48] = "unknown", what[512], when[40], in[48];
+
+	if (since != 0)
+		duration(sn->now - since, age, sizeof(age));
+	printf("  run %s#%ld thread %s, phase %s, %d fix-forward(s), "
+	       "age %s\n", afk_actions_repo(acts, i),
+	       afk_actions_number(acts, i), thread[0] ? thread : "(none)",
+	       phase_name(afk_actions_phase(acts, i)),
+	       afk_actions_attempts(acts, i), age);
+	describe_action(acts, i, cfg, what, sizeof(what));
+	if (dreason == 0) {
+		printf("  next watch: %s\n", what);
+		return;
+	}
+	/* the decision holds up to the last second before the deadline:
+	 * "past" is strict, so it changes at the first watch after it */
+	iso_time(deadline - 1, when, sizeof(when));
+	duration(deadline - 1 - sn->now, in, sizeof(in));
+	printf("  next watch: %s; after %s (in %s): escalate: %s\n", what,
+	       when, in, afk_escalation_str(dreason));
+}
+
+/* A failure status could not read past, on standard error and in the
+ * report: what (a repository, an issue) and why. */
+static void status_error(seen *sn, const char *repo, long number, int code,
+                         const char *message)
+{
+	sn->errors++;
+	if (json_out) {
+		emit_error(repo, number, code, message);
+	} else if (repo[0] != '\0') {
+		if (number != 0)
+			printf("  could not read %s#%ld: %s\n", repo, number,
+			       message);
+		else
+			printf("  could not read %s: %s\n", repo, message);
+	}
+	fflush(stdout);
+	if (repo[0] == '\0')
+		fprintf(stderr, "afk: status: could not read everything: "
+		        "%s: %s\n", afk_strerror(code), message);
+	else if (number != 0)
+		fprintf(stderr, "afk: status: could not read %s#%ld: %s\n",
+		        repo, number, message);
+	else
+		fprintf(stderr, "afk: status: could not read %s: %s\n", repo,
+		        message);
+}
+
+/* Everything status knows of repo: its lock, its runs, what the next
+ * poll would do with its issues, and what of it could not be read.
+ * holders: room for every run and skip (see lock_holders()). */
+static void status_repo(const char *repo, seen *sn, const afk_config *cfg,
+                        long *holders)
+{
+	const afk_result *res = sn->res;
+	const afk_actions *acts = sn->acts;
+	const afk_issue *is;
+	size_t i, n = lock_holders(repo, sn, holders);
+	json_t *o, *by;
+
+	if (json_out) {
+		o = event_new("repo");
+		put_str(o, "repo", repo);
+		put_bool(o, "locked", n > 0);
+		by = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(by, json_integer(holders[i]));
+		json_object_set_new(o, "locked_by", by);
+		emit(o);
+	} else if (n == 0) {
+		printf("%s: unlocked\n", repo);
+	} else {
+		printf("%s: locked by", repo);
+		for (i = 0; i < n; i++)
+			printf("%s %s#%ld", i ? "," : "", repo, holders[i]);
+		putchar('\n');
+	}
+	for (i = 0; i < afk_actions_count(acts); i++) {
+		if (strcmp(afk_actions_repo(acts, i), repo) != 0)
+			continue;
+		if (json_out)
+			emit(action_event(acts, i, "run", sn->now));
+		else
+			print_run(sn, i, cfg);
+	}
+	for (i = 0; i < afk_actions_error_count(acts); i++)
+		if (strcmp(afk_actions_error_repo(acts, i), repo) == 0)
+			status_error(sn, repo, afk_actions_error_number(acts, i),
+			             afk_actions_error_code(acts, i),
+			             afk_actions_error_message(acts, i));
+	for (i = 0; i < afk_result_dispatched_count(res); i++) {
+		is = afk_result_dispatched_issue(res, i);
+		if (strcmp(afk_issue_repo(is), repo) != 0)
+			continue;
+		if (json_out)
+			emit_dispatch(res, i);
+		else
+			printf("  would dispatch %s#%ld\n", repo,
+			       afk_issue_number(is));
+	}
+	for (i = 0; i < afk_result_skipped_count(res); i++) {
+		if (strcmp(afk_result_skipped_repo(res, i), repo) != 0)
+			continue;
+		if (json_out)
+			emit_skip(res, i);
+		else
+			printf("  skip %s#%ld: %s\n", repo,
+			       afk_result_skipped_number(res, i),
+			       afk_skip_reason_str(
+			       afk_result_skipped_reason(res, i)));
+	}
+	for (i = 0; i < afk_result_error_count(res); i++)
+		if (strcmp(afk_result_error_repo(res, i), repo) == 0)
+			status_error(sn, repo, afk_result_error_number(res, i),
+			             afk_result_error_code(res, i),
+			             afk_result_error_message(res, i));
+}
+
+/* The repositories a listing named that are not allowlisted (a tracker
+ * may list more than asked), each once, after the allowlisted ones. */
+static void status_others(const json_t *allow, seen *sn,
+                          const afk_config *cfg, long *holders)
+{
+	size_t i, j, k, n = afk_result_skipped_count(sn->res);
+	const char *repo;
+	json_t *v;
+	int known;
+
+	for (i = 0; i < n; i++) {
+		repo = afk_result_skipped_repo(sn->res, i);
+		known = 0;
+		json_array_foreach(allow, k, v)
+			known |= json_is_string(v) &&
+			         strcmp(json_string_value(v), repo) == 0;
+		for (j = 0; j < i && !known; j++)
+			known = strcmp(afk_result_skipped_repo(sn->res, j),
+			               repo) == 0;
+		if (!known)
+			status_repo(repo, sn, cfg, holders);
+	}
+}
+
+/* The header: the time and whether the configuration is armed, and if
+ * not, which gate is closed. */
+static void status_header(const afk_config *cfg, long long now, int kill_on,
+                          int list_empty)
+{
+	char when[40];
+	json_t *o;
+
+	iso_time(now, when, sizeof(when));
+	if (json_out) {
+		o = event_new("status");
+		put_str(o, "at", when);
+		put_int(o, "now", now);
+		put_bool(o, "armed", afk_config_armed(cfg));
+		put_bool(o, "kill_switch", kill_on);
+		put_bool(o, "allowlist_empty", list_empty);
+		emit(o);
+		return;
+	}
+	if (afk_config_armed(cfg)) {
+		printf("status at %s: armed\n", when);
+		return;
+	}
+	printf("status at %s: disarmed (%s%s%s); nothing would be "
+	       "dispatched or watched\n", when,
+	       kill_on ? "the kill switch is on: kill_switch, "
+	                 "AFK_KILL_SWITCH" : "",
+	       kill_on && list_empty ? "; " : "",
+	       list_empty ? "the allowlist is empty: allowlist, "
+	                    "AFK_ALLOWLIST" : "");
+}
+
+/* The runs in flight: those watched, or without a watch those the poll
+ * found in progress. */
+static void status_summary(const seen *sn, int armed, int watching)
+{
+	size_t runs = afk_actions_count(sn->acts), i;
+	size_t nd = afk_result_dispatched_count(sn->res);
+	size_t ns = afk_result_skipped_count(sn->res);
+	json_t *o;
+
+	for (i = 0; !watching && i < ns; i++)
+		runs += afk_result_skipped_reason(sn->res, i) ==
+		        AFK_SKIP_IN_PROGRESS;
+	if (json_out) {
+		o = event_new("summary");
+		put_bool(o, "armed", armed);
+		put_int(o, "runs", (long long)runs);
+		put_int(o, "would_dispatch", (long long)nd);
+		put_int(o, "skipped", (long long)ns);
+		put_int(o, "errors", (long long)sn->errors);
+		put_bool(o, "written", 0);
+		emit(o);
+		return;
+	}
+	printf("%zu run(s) in flight, %zu would be dispatched, %zu skipped%s; "
+	       "nothing was written\n", runs, nd, ns,
+	       sn->errors ? ", some could not be read" : "");
+}
+
+/* afk status: a dry poll and a dry watch at now, with the ETag cache
+ * read-only and no tick lock - nothing is written - reported per
+ * allowlisted repository.  A disarmed configuration is looked at all
+ * the same (with the kill switch off in this private copy: every write
+ * is dry), and says so.  Exit 0 when everything could be read, 1 when
+ * something could not (named on standard error), 3 for a configuration
+ * refused. */
+static int cmd_status(const options *o)
+{
+	afk_config *cfg = NULL;
+	afk_poller *poller = NULL;
+	afk_watcher *watcher = NULL;
+	afk_result *res = NULL;
+	afk_actions *acts = NULL;
+	json_t *allow = NULL, *v;
+	char *ks = NULL, *al = NULL, *ci, *nt;
+	long *holders = NULL;
+	log_opts lo = o->log;
+	adapters a;
+	seen sn;
+	size_t i;
+	int status = 0, armed, kill_on, list_empty, prc, wrc = 0, watching;
+
+	memset(&a, 0, sizeof(a));
+	memset(&sn, 0, sizeof(sn));
+	sn.now = o->now >= 0 ? o->now : (long long)time(NULL);
+	/* the dry ticks' notices would read as if they had acted */
+	if (lo.max_level == AFK_LOG_NOTICE)
+		lo.max_level = AFK_LOG_WARNING;
+	if (afk_config_new(&cfg) != 0) {
+		fail_msg("out of memory");
+		return EXIT_TICK;
+	}
+	set_log(cfg, &lo);
+	if (load_config(o, cfg) != 0 || cache_read_only(cfg) != 0) {
+		fail_msg(afk_config_errmsg(cfg));
+		afk_config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	ks = config_get(cfg, "kill_switch");
+	al = config_get(cfg, "allowlist");
+	kill_on = ks == NULL || strcmp(ks, "false") != 0;
+	allow = al != NULL ? json_loads(al, 0, NULL) : NULL;
+	list_empty = !json_is_array(allow) || json_array_size(allow) == 0;
+	armed = afk_config_armed(cfg);
+	status_header(cfg, sn.now, kill_on, list_empty);
+	if (list_empty) {
+		if (!json_out)
+			printf("no repository is allowlisted: nothing to "
+			       "look at\n");
+		sn.res = NULL;
+		sn.acts = NULL;
+		status_summary(&sn, armed, 1);
+		goto out;
+	}
+	if (kill_on && afk_config_set(cfg, "kill_switch", "false") != 0) {
+		fail_msg(afk_config_errmsg(cfg));
+		status = EXIT_TICK;
+		goto out;
+	}
+	/* A configuration that only polls (no CI or notifier) still shows
+	 * its locks and what the next poll would do. */
+	ci = config_kind(cfg, "ci");
+	nt = config_kind(cfg, "notifier");
+	watching = ci != NULL && nt != NULL;
+	free(ci);
+	free(nt);
+	if (!watching && json_out)
+		emit_warning("runs in flight are not watched: the "
+		             "configuration selects no CI or no notifier");
+	else if (!watching)
+		printf("runs in flight are not watched: the configuration "
+		       "selects no CI or no notifier\n");
+	dry_run = dry_quiet = 1;
+	status = adapters_init(&a, cfg, watching);
+	if (status != 0)
+		goto out;
+	if (afk_poller_new(&poller, a.tracker, a.agent) != 0 ||
+	    (watching && afk_watcher_new(&watcher, a.tracker, a.agent, a.ci,
+	                                 a.notifier) != 0)) {
+		fail_msg("out of memory");
+		status = EXIT_TICK;
+		goto out;
+	}
+	prc = afk_poller_run_once(poller, cfg, &res);
+	if (watching)
+		wrc = afk_watcher_run_once(watcher, cfg, sn.now, &acts);
+	sn.res = res;
+	sn.acts = acts;
+	holders = malloc((afk_actions_count(acts) +
+	                  afk_actions_error_count(acts) +
+	                  afk_result_skipped_count(res) + 1) * sizeof(long));
+	if (holders == NULL) {
+		fail_msg("out of memory");
+		status = EXIT_TICK;
+		goto out;
+	}
+	json_array_foreach(allow, i, v)
+		if (json_is_string(v))
+			status_repo(json_string_value(v), &sn, cfg, holders);
+	status_others(allow, &sn, cfg, holders);
+	/* what failed beyond any one repository */
+	for (i = 0; i < afk_result_error_count(res); i++)
+		if (afk_result_error_repo(res, i)[0] == '\0')
+			status_error(&sn, "", 0, afk_result_error_code(res, i),
+			             afk_result_error_message(res, i));
+	for (i = 0; i < afk_actions_error_count(acts); i++)
+		if (afk_actions_error_repo(acts, i)[0] == '\0')
+			status_error(&sn, "", 0, afk_actions_error_code(acts, i),
+			             afk_actions_error_message(acts, i));
+	if (prc != 0 && afk_result_error_count(res) == 0)
+		status_error(&sn, "", 0, prc, afk_poller_errmsg(poller));
+	if (wrc != 0 && afk_actions_error_count(acts) == 0)
+		status_error(&sn, "", 0, wrc, afk_watcher_errmsg(watcher));
+	status_summary(&sn, armed, watching);
+	if (sn.errors > 0)
+		status = EXIT_TICK;
+out:
+	free(holders);
+	afk_actions_free(acts);
+	afk_result_free(res);
+	afk_watcher_free(watcher);
+	afk_poller_free(poller);
+	adapters_free(&a);
+	json_decref(allow);
+	afk_free(ks);
+	afk_free(al);
 	afk_config_free(cfg);
 	return status;
 }
@@ -1101,6 +1998,63 @@ static int parse_now(const char *s, long long *now)
 		return usage_error("--now needs whole seconds since the epoch, "
 		                   "not '%s'", s);
 	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+ * (Howard Hinnant's days_from_civil): timegm() is not POSIX. */
+static long long days_from_civil(long long y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Parses status --now: an RFC 3339 time, "2026-01-01T00:10:00Z" or
+ * with an offset ("+01:00"); a fraction of a second is dropped. */
+static int parse_rfc3339(const char *s, long long *now)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0;
+	const char *p;
+	long long t;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    sscanf(s + 11, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 ||
+	    n != 8)
+		goto bad;
+	p = s + 19;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+		/* UTC */
+	} else if ((*p == '+' || *p == '-') &&
+	           sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) == 2 && n == 5 &&
+	           p[6] == '\0' && oh < 24 && om < 60) {
+		if (*p == '-') {
+			oh = -oh;
+			om = -om;
+		}
+	} else {
+		goto bad;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60)
+		goto bad;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    (oh * 3600 + om * 60);
+	if (t < 0)
+		goto bad;
+	*now = t;
+	return 0;
+bad:
+	return usage_error("--now needs an RFC 3339 time such as "
+	                   "2026-01-01T00:10:00Z, not '%s'", s);
 }
 
 /* Parses the value of option argv[*i] (name): "--name VALUE" or
@@ -1139,6 +2093,7 @@ static int parse_options(int argc, char **argv, options *o)
 	o->now = -1;
 	o->dry_run = 0;
 	o->online = 0;
+	o->json = 0;
 	o->state_dir = NULL;
 	o->log.max_level = AFK_LOG_NOTICE;
 	o->log.json = 0;
@@ -1175,7 +2130,15 @@ static int parse_options(int argc, char **argv, options *o)
 		                             &missing)) != NULL) {
 			if (parse_now(v, &o->now))
 				return EXIT_USAGE;
+		} else if (!missing && o->cmd == CMD_STATUS &&
+		           (v = option_value(argc, argv, &i, "--now", NULL,
+		                             &missing)) != NULL) {
+			if (parse_rfc3339(v, &o->now))
+				return EXIT_USAGE;
+		} else if (!missing && strcmp(argv[i], "--json") == 0) {
+			o->json = 1;
 		} else if (!missing && o->cmd != CMD_CHECK &&
+		           o->cmd != CMD_STATUS &&
 		           strcmp(argv[i], "--dry-run") == 0) {
 			o->dry_run = 1;
 		} else if (!missing && o->cmd == CMD_CHECK &&
@@ -1256,5 +2219,9 @@ int main(int argc, char **argv)
 	if (rc > 0)
 		return rc;
 	no_core_dumps();
+	json_out = o.json;
+	command_name = command_names[o.cmd];
+	if (o.cmd == CMD_STATUS)
+		return cmd_status(&o);
 	return o.cmd == CMD_CHECK ? cmd_check(&o) : cmd_run(&o);
 }

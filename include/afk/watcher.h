@@ -65,6 +65,19 @@ AFK_EXTERN int afk_actions_phase(const afk_actions *actions, size_t i);
 AFK_EXTERN int afk_actions_attempts(const afk_actions *actions, size_t i);
 /* 1 when the tick wrote the checklist comment for this run. */
 AFK_EXTERN int afk_actions_updated(const afk_actions *actions, size_t i);
+/* When the run started, as the watch tick that first saw it recorded
+ * (seconds since the epoch: the base of its age); 0 when unknown. */
+AFK_EXTERN long long afk_actions_since(const afk_actions *actions,
+                                       size_t i);
+/* For a run left waiting: the first time at which the watch tick would
+ * decide otherwise if nothing but the clock moved on (a stall, CI or
+ * deploy deadline), and the AFK_ESCALATE_* it would escalate for then.
+ * Both 0 when no deadline applies (the run was acted on, or nothing
+ * will time out). */
+AFK_EXTERN long long afk_actions_deadline(const afk_actions *actions,
+                                          size_t i);
+AFK_EXTERN int afk_actions_deadline_reason(const afk_actions *actions,
+                                           size_t i);
 /* The checklist comment's body as the tick left it. */
 AFK_EXTERN const char *afk_actions_checklist(const afk_actions *actions,
                                              size_t i);

@@ -86,5 +86,6 @@ void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg)
 	o->max_pages = cfg->http_max_pages;
 	o->etag_cache = cfg->http_etag_cache;
 	o->rate_reserve = cfg->http_rate_reserve;
+	o->etag_cache_read_only = cfg->http_etag_cache_read_only;
 	o->log = cfg->log;
 }

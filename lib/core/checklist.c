@@ -113,6 +113,7 @@ static int from_json(json_t *o, afk__record *r)
 	r->phase = clamp(get_int(o, "phase"), AFK_PHASE_DISPATCHED,
 	                 AFK_PHASE_DEPLOYED);
 	r->changed_at = get_int(o, "changed_at");
+	r->started_at = get_int(o, "started_at"); /* 0 when absent */
 	r->ci_since = get_int(o, "ci_since");
 	r->deploy_since = get_int(o, "deploy_since");
 	r->ci = clamp(get_int(o, "ci"), AFK_STATUS_NONE, AFK_STATUS_FAILURE);
@@ -182,6 +183,11 @@ static json_t *to_json(const afk__record *r)
 	      json_object_set_new(o, "attempts", json_integer(r->attempts)) ||
 	      json_object_set_new(o, "phase", json_integer(r->phase)) ||
 	      json_object_set_new(o, "changed_at", json_integer(r->changed_at)) ||
+	      /* only once known: a record no watch tick saw yet reads as
+	       * it did before the field existed */
+	      (r->started_at != 0 &&
+	       json_object_set_new(o, "started_at",
+	                           json_integer(r->started_at))) ||
 	      json_object_set_new(o, "ci_since", json_integer(r->ci_since)) ||
 	      json_object_set_new(o, "deploy_since",
 	                          json_integer(r->deploy_since)) ||

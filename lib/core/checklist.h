@@ -33,6 +33,8 @@ typedef struct afk__record {
 	int attempts;           /* fix-forwards used */
 	int phase;              /* AFK_PHASE_* the checklist shows */
 	long long changed_at;   /* last progress; 0: no watch tick saw it yet */
+	long long started_at;   /* when a watch tick first saw the run; 0:
+	                           none has (or the record predates it) */
 	long long ci_since;     /* when CI went pending */
 	long long deploy_since; /* when the deploy went pending */
 	int ci;                 /* AFK_STATUS_* last seen */

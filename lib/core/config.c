@@ -612,6 +612,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	dst->http_max_body = src->http_max_body;
 	dst->http_max_pages = src->http_max_pages;
 	dst->http_rate_reserve = src->http_rate_reserve;
+	dst->http_etag_cache_read_only = src->http_etag_cache_read_only;
 	dst->kinds = src->kinds;
 	for (r = 0; r < AFK__ROLE_COUNT; r++) {
 		/* A section is never changed once checked: shared. */
@@ -1547,7 +1548,7 @@ static int http_int(cfg_ctx *cx, json_t *v, const char *name, long long lo,
 
 static const char *const http_members[] = {
 	"per_host", "connect_timeout", "timeout", "max_body", "max_pages",
-	"etag_cache", "rate_reserve", NULL
+	"etag_cache", "etag_cache_read_only", "rate_reserve", NULL
 };
 
 static int in_list(const char *const *list, const char *name)
@@ -1566,7 +1567,7 @@ static int set_http(afk_config *c, json_t *v, cfg_ctx *cx)
 	const char *name;
 	char *cache = NULL;
 	json_t *m;
-	int rc;
+	int rc, read_only = 0;
 
 	if (!json_is_object(v))
 		return wrong_type(cx, v, "an object");
@@ -1597,8 +1598,17 @@ static int set_http(afk_config *c, json_t *v, cfg_ctx *cx)
 	m = json_object_get(v, "etag_cache");
 	if (rc == AFK_OK && m != NULL && !json_is_null(m))
 		rc = path_member(cx, v, "etag_cache", NULL, &cache);
-	if (rc != AFK_OK)
+	m = json_object_get(v, "etag_cache_read_only");
+	if (rc == AFK_OK && m != NULL) {
+		push_key(cx, "etag_cache_read_only");
+		rc = bool_into(cx, m, &read_only);
+		if (rc == AFK_OK)
+			pop(cx);
+	}
+	if (rc != AFK_OK) {
+		free(cache);
 		return rc;
+	}
 	free(c->http_etag_cache);
 	c->http_etag_cache = cache;
 	c->http_per_host = (long)per_host;
@@ -1607,6 +1617,7 @@ static int set_http(afk_config *c, json_t *v, cfg_ctx *cx)
 	c->http_max_body = body;
 	c->http_max_pages = (long)pages;
 	c->http_rate_reserve = (long)reserve;
+	c->http_etag_cache_read_only = read_only;
 	return AFK_OK;
 }
 
@@ -1624,6 +1635,8 @@ static json_t *get_http(const afk_config *c)
 	                        json_integer(c->http_max_pages)) ||
 	    json_object_set_new(o, "etag_cache",
 	                        string_or_null(c->http_etag_cache)) ||
+	    json_object_set_new(o, "etag_cache_read_only",
+	                        json_boolean(c->http_etag_cache_read_only)) ||
 	    json_object_set_new(o, "rate_reserve",
 	                        json_integer(c->http_rate_reserve))) {
 		json_decref(o);

@@ -51,6 +51,7 @@ struct afk_config {
 	long long http_max_body;   /* bytes; default 8 MiB */
 	long http_max_pages;       /* default 10 */
 	char *http_etag_cache;     /* resolved path; NULL: no file */
+	int http_etag_cache_read_only; /* read the file, never write it */
 	long http_rate_reserve;    /* default 50 */
 
 	char *state_dir;          /* resolved path; NULL: none (yet) */

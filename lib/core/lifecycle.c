@@ -195,3 +195,84 @@ afk__decision afk__lifecycle_next(const afk__run_state *s,
 	return decision(AFK_ACTION_WAIT, 0,
 	                shown_phase(s->phase, &v) != s->recorded_phase);
 }
+
+/* --- the next deadline ------------------------------------------------ */
+
+/* The first time after now at which now - since > timeout holds, or 0
+ * (with *never set) when it does not before the clock's end.  past() is
+ * monotonic in now, so a bisection finds it whatever the record holds,
+ * with no arithmetic that could overflow. */
+static long long first_past(long long now, long long since,
+                            long long timeout, int *never)
+{
+	long long lo = now, hi = LLONG_MAX, mid;
+
+	*never = 0;
+	if (past(now, since, timeout))
+		return now;     /* already past: no change to come from it */
+	if (!past(LLONG_MAX, since, timeout)) {
+		*never = 1;
+		return 0;
+	}
+	/* past(lo) is false, past(hi) true; the gap may exceed LLONG_MAX,
+	 * so it is taken unsigned, and half of it always fits */
+	while ((unsigned long long)hi - (unsigned long long)lo > 1) {
+		mid = lo + (long long)(((unsigned long long)hi -
+		                        (unsigned long long)lo) / 2);
+		if (past(mid, since, timeout))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
+}
+
+static int same(afk__decision a, afk__decision b)
+{
+	return a.action == b.action && a.reason == b.reason;
+}
+
+/* The decision can only change when one of the clocks the rules read
+ * passes its timeout, so the candidates are those three instants; the
+ * answer is the earliest candidate after now at which the rules,
+ * asked again, say something else.  Between candidates nothing the
+ * rules read changes. */
+afk__deadline afk__lifecycle_deadline(const afk__run_state *s,
+                                      const afk__lifecycle_cfg *c,
+                                      long long now)
+{
+	afk__decision d0 = afk__lifecycle_next(s, c, now), d;
+	long long cand[3], t, best;
+	afk__deadline out;
+	int i, n = 0, never, found = 0;
+
+	out.at = 0;
+	out.becomes = decision(0, 0, 0);
+	out.none = 1;
+	t = first_past(now, s->ci_since, c->ci_timeout, &never);
+	if (!never && t > now)
+		cand[n++] = t;
+	t = first_past(now, s->deploy_since, c->deploy_timeout, &never);
+	if (!never && t > now)
+		cand[n++] = t;
+	t = first_past(now, s->changed_at, c->stall_timeout, &never);
+	if (!never && t > now)
+		cand[n++] = t;
+	best = 0;
+	for (i = 0; i < n; i++) {
+		if (found && cand[i] >= best)
+			continue;
+		d = afk__lifecycle_next(s, c, cand[i]);
+		if (!same(d, d0)) {
+			best = cand[i];
+			found = 1;
+			out.becomes = d;
+		}
+	}
+	if (found) {
+		out.at = best;
+		out.becomes.refresh = 0;
+		out.none = 0;
+	}
+	return out;
+}

@@ -52,4 +52,20 @@ afk__decision afk__lifecycle_next(const afk__run_state *s,
                                   const afk__lifecycle_cfg *c,
                                   long long now);
 
+/* When the decision for s changes if nothing but the clock moves on. */
+typedef struct afk__deadline {
+	long long at;           /* the first time after now it differs */
+	afk__decision becomes;  /* what afk__lifecycle_next() says from then */
+	int none;               /* 1: it never changes (at and becomes 0) */
+} afk__deadline;
+
+/* The next deadline of s after now: the first time t > now at which
+ * afk__lifecycle_next(s, c, t) differs (in action or reason) from
+ * afk__lifecycle_next(s, c, now), and what it becomes.  Only the clock
+ * moves decisions on, and only at the three timeouts, so it always
+ * becomes an escalation.  Pure, like afk__lifecycle_next(). */
+afk__deadline afk__lifecycle_deadline(const afk__run_state *s,
+                                      const afk__lifecycle_cfg *c,
+                                      long long now);
+
 #endif

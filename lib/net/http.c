@@ -130,6 +130,7 @@ void afk__http_opts_default(afk__http_opts *o)
 	o->max_pages = 10;
 	o->etag_cache = NULL;
 	o->rate_reserve = 50;
+	o->etag_cache_read_only = 0;
 	o->log = NULL;
 }
 
@@ -810,7 +811,8 @@ static void cache_save(afk__http *h)
 	size_t bytes;
 	int fd, locked;
 
-	if (h->cache_path == NULL || !h->cache_dirty)
+	if (h->cache_path == NULL || !h->cache_dirty ||
+	    h->opts.etag_cache_read_only)
 		return;
 	fd = cache_lock(h, &locked);
 	if (fd < 0)

@@ -113,6 +113,8 @@ typedef struct afk__http_opts {
 	const char *etag_cache; /* path of the persisted cache; NULL: the
 	                           cache lives in the handle only */
 	long rate_reserve;     /* stop when x-ratelimit-remaining <= this */
+	int etag_cache_read_only; /* 1: read etag_cache, never write it
+	                             (nor its lock): afk status */
 	afk__log *log;         /* the host's log (lib/core/log.h), or NULL;
 	                          the handle takes a reference of its own */
 } afk__http_opts;

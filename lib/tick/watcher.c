@@ -414,6 +414,11 @@ static int decide(run *r)
 	memset(&st, 0, sizeof(st));
 	if (clock_started)
 		r->rec.changed_at = r->now;
+	/* the run's age counts from here (a record older than the field
+	 * gets it from the first tick that reads it) */
+	if (r->rec.started_at == 0)
+		r->rec.started_at = r->now;
+	not_after_now(r, &r->rec.started_at);
 	clock_started |= not_after_now(r, &r->rec.changed_at);
 	not_after_now(r, &r->rec.ci_since);
 	not_after_now(r, &r->rec.deploy_since);
@@ -446,6 +451,13 @@ static int decide(run *r)
 	}
 	r->rec.changed_at = st.changed_at;
 	d = afk__lifecycle_next(&st, &r->s->life, r->now);
+	if (d.action == AFK_ACTION_WAIT) {
+		afk__deadline dl = afk__lifecycle_deadline(&st, &r->s->life,
+		                                           r->now);
+
+		r->act.deadline = dl.none ? 0 : dl.at;
+		r->act.deadline_reason = dl.none ? 0 : dl.becomes.reason;
+	}
 	switch (d.action) {
 	case AFK_ACTION_CLOSE:
 		rc = close_run(r);
@@ -562,6 +574,7 @@ static int watch_one(afk_watcher *w, const snapshot *s, const afk__iset *set,
 	r.act.reason = r.act.kind == AFK_ACTION_ESCALATE ? r.rec.reason : 0;
 	r.act.phase = r.rec.phase;
 	r.act.attempts = r.rec.attempts;
+	r.act.since = r.rec.started_at;
 	r.act.checklist = afk__strdup(r.body ? r.body : "");
 	if (!r.act.repo || !r.act.thread || !r.act.checklist)
 		rc2 = AFK_ENOMEM;
@@ -830,6 +843,21 @@ int afk_actions_attempts(const afk_actions *actions, size_t i)
 int afk_actions_updated(const afk_actions *actions, size_t i)
 {
 	return at(actions, i) ? at(actions, i)->updated : 0;
+}
+
+long long afk_actions_since(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->since : 0;
+}
+
+long long afk_actions_deadline(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->deadline : 0;
+}
+
+int afk_actions_deadline_reason(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->deadline_reason : 0;
 }
 
 const char *afk_actions_checklist(const afk_actions *actions, size_t i)

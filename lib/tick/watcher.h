@@ -29,6 +29,9 @@ typedef struct afk__action {
 	int phase;              /* AFK_PHASE_* shown after the action */
 	int attempts;
 	int updated;            /* the checklist comment was written */
+	long long since;        /* the record's started_at, 0 when unknown */
+	long long deadline;     /* WAIT: when the decision changes, or 0 */
+	int deadline_reason;    /* AFK_ESCALATE_* it becomes then, or 0 */
 	char *checklist;        /* its body after the action */
 } afk__action;
 

@@ -24,6 +24,7 @@ static void full(afk__record *r)
 	r->attempts = 1;
 	r->phase = AFK_PHASE_PUSHED;
 	r->changed_at = 1700000000LL;
+	r->started_at = 1699999000LL;
 	r->ci_since = 1700000100LL;
 	r->deploy_since = 1700000200LL;
 	r->ci = AFK_STATUS_FAILURE;
@@ -53,6 +54,7 @@ START_TEST(record_round_trips)
 	ck_assert_int_eq(b.attempts, 1);
 	ck_assert_int_eq(b.phase, AFK_PHASE_PUSHED);
 	ck_assert_int_eq(b.changed_at, 1700000000LL);
+	ck_assert_int_eq(b.started_at, 1699999000LL);
 	ck_assert_int_eq(b.ci_since, 1700000100LL);
 	ck_assert_int_eq(b.deploy_since, 1700000200LL);
 	ck_assert_int_eq(b.ci, AFK_STATUS_FAILURE);
@@ -69,6 +71,27 @@ START_TEST(record_round_trips)
 	free(again);
 	afk__record_clear(&a);
 	afk__record_clear(&b);
+}
+END_TEST
+
+/* A record written before started_at existed still parses (as 0, "no
+ * watch tick saw it"), and one with 0 is written without the field, so
+ * it reads as it did before. */
+START_TEST(started_at_is_optional)
+{
+	const char *old = "<!-- afk-run:{\"thread\":\"t-1\",\"attempts\":0,"
+	                  "\"phase\":1,\"changed_at\":5} -->\n";
+	afk__record r;
+	char *body;
+
+	ck_assert_int_eq(afk__record_parse(old, &r), 0);
+	ck_assert_int_eq(r.started_at, 0);
+	ck_assert_int_eq(r.changed_at, 5);
+	body = afk__checklist_render(&r, "acme/api", 12, 0, 2);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_null(strstr(body, "started_at"));
+	free(body);
+	afk__record_clear(&r);
 }
 END_TEST
 
@@ -290,6 +313,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("record");
 
 	tcase_add_test(tc, record_round_trips);
+	tcase_add_test(tc, started_at_is_optional);
 	tcase_add_test(tc, checklist_reads_as_a_person_expects);
 	tcase_add_test(tc, hostile_strings_stay_inside_the_record);
 	tcase_add_loop_test(tc, damaged_records_are_refused, 0,

@@ -26,7 +26,8 @@
 #define NKEYS_MAX 32
 #define HTTP_DEFAULT "{\"per_host\":4,\"connect_timeout\":10," \
 	"\"timeout\":30,\"max_body\":8388608,\"max_pages\":10," \
-	"\"etag_cache\":null,\"rate_reserve\":50}"
+	"\"etag_cache\":null,\"etag_cache_read_only\":false," \
+	"\"rate_reserve\":50}"
 #define DIR_MAX 256
 
 /* What a built-in reads of an adapter key's checked section: the kind's
@@ -343,6 +344,7 @@ START_TEST(every_key_round_trips_a_value)
 			    "\"timeout\":3600,\"max_body\":1024,"
 			    "\"max_pages\":1000,"
 			    "\"etag_cache\":\"/var/cache/afk/etags.json\","
+			    "\"etag_cache_read_only\":true,"
 			    "\"rate_reserve\":0}";
 		else if (strcmp(k, "state_dir") == 0)
 			v = "\"/var/lib/afk\"";
@@ -1822,6 +1824,9 @@ static const struct http_case {
 	{"{\"etag_cache\": 5}",
 	 "http.etag_cache: expected a string, got a number"},
 	{"{\"retries\": 1}", "http.retries: unknown member of http"},
+	{"{\"etag_cache_read_only\": true}", NULL},
+	{"{\"etag_cache_read_only\": 1}",
+	 "http.etag_cache_read_only: expected a boolean, got a number"},
 };
 
 START_TEST(http_settings_are_checked)

@@ -650,6 +650,194 @@ START_TEST(past_for_the_watch_tick)
 }
 END_TEST
 
+/* --- the next deadline -------------------------------------------------- */
+
+/* The decision afk__lifecycle_next() makes, as action and reason. */
+static int same_decision(afk__decision a, afk__decision b)
+{
+	return a.action == b.action && a.reason == b.reason;
+}
+
+/* The clocks of the deadline grid: each "since" lies before, at or
+ * after NOW by a little or by its timeout, so every threshold falls
+ * before now, at now, just after it and well after it. */
+static const long long dl_since[] = {
+	NOW, NOW - 1, NOW - 999, NOW - 1000, NOW - 1001, NOW - 2000,
+	NOW - 2001, NOW - 3000, NOW - 3001, NOW - 100000
+};
+
+/* Times after now to ask the machine again: around every threshold the
+ * grid's clocks can produce, and far away. */
+static void probe_times(const afk__run_state *s, long long now,
+                        long long *t, int *n)
+{
+	const long long sinces[3] = {s->changed_at, s->ci_since,
+	                             s->deploy_since};
+	const long long outs[3] = {STALL_TIMEOUT, CI_TIMEOUT, DEPLOY_TIMEOUT};
+	int i, j;
+
+	*n = 0;
+	t[(*n)++] = now;
+	t[(*n)++] = now + 1;
+	t[(*n)++] = LLONG_MAX;
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 3; j++)
+			t[(*n)++] = sinces[i] + outs[i] + j; /* at, +1, +2 */
+}
+
+/* Checks afk__lifecycle_deadline() against afk__lifecycle_next() on one
+ * state: before the deadline the decision is the one of now, at it the
+ * one it names, and without one it never changes.  Returns 0 or 1. */
+static int deadline_consistent(const afk__run_state *s,
+                               const afk__lifecycle_cfg *c, long long now,
+                               char *why, size_t n)
+{
+	afk__decision d0 = afk__lifecycle_next(s, c, now), d;
+	afk__deadline dl = afk__lifecycle_deadline(s, c, now);
+	long long t[16];
+	int i, nt;
+
+	if (!dl.none && (dl.at <= now || dl.becomes.action !=
+	                 AFK_ACTION_ESCALATE || same_decision(dl.becomes, d0))) {
+		snprintf(why, n, "deadline %lld at now %lld becomes %d/%d "
+		         "from %d/%d", dl.at, now, dl.becomes.action,
+		         dl.becomes.reason, d0.action, d0.reason);
+		return 1;
+	}
+	probe_times(s, now, t, &nt);
+	for (i = 0; i < nt; i++) {
+		if (t[i] < now)
+			continue;
+		d = afk__lifecycle_next(s, c, t[i]);
+		if ((dl.none || t[i] < dl.at) && !same_decision(d, d0)) {
+			snprintf(why, n, "at %lld the decision is %d/%d, not "
+			         "%d/%d (deadline %s %lld)", t[i], d.action,
+			         d.reason, d0.action, d0.reason,
+			         dl.none ? "none" : "at", dl.at);
+			return 1;
+		}
+		if (!dl.none && t[i] == dl.at &&
+		    !same_decision(d, dl.becomes)) {
+			snprintf(why, n, "at the deadline %lld the decision is "
+			         "%d/%d, not %d/%d", t[i], d.action, d.reason,
+			         dl.becomes.action, dl.becomes.reason);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Every agent state (and one out of range), reported phase, PR, CI and
+ * deploy state,
+ * with and without a deploy stage, answered or not, budget left or not,
+ * each with every combination of the clocks it reads: 1.6 million
+ * states, each asked again at a dozen times. */
+START_TEST(deadline_follows_next)
+{
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+	char why[256], state[160];
+	int agent, ph, pr, ci, dep, stage, ans, att, a, b, k;
+	long checked = 0;
+	const int nsince = (int)(sizeof(dl_since) / sizeof(dl_since[0]));
+
+	memset(&c, 0, sizeof(c));
+	c.budget = BUDGET;
+	c.stall_timeout = STALL_TIMEOUT;
+	c.ci_timeout = CI_TIMEOUT;
+	c.deploy_timeout = DEPLOY_TIMEOUT;
+	for (agent = 0; agent <= AFK_AGENT_GONE + 1; agent++)
+	for (ph = AFK_PHASE_DISPATCHED; ph <= AFK_PHASE_PUSHED; ph++)
+	for (pr = AFK_PR_NONE; pr <= AFK_PR_MERGED; pr++)
+	for (ci = AFK_STATUS_NONE; ci <= AFK_STATUS_FAILURE; ci++)
+	for (dep = AFK_STATUS_NONE; dep <= AFK_STATUS_FAILURE; dep++)
+	for (stage = 0; stage <= 1; stage++)
+	for (ans = 0; ans <= 1; ans++)
+	for (att = 0; att <= BUDGET; att += BUDGET)
+	for (a = 0; a < nsince; a++)
+	for (b = 0; b < nsince; b++)
+	for (k = 0; k < nsince; k++) {
+		if (ci != AFK_STATUS_PENDING && b > 0)
+			continue; /* the CI clock is read only while pending */
+		if (dep != AFK_STATUS_PENDING && k > 0)
+			continue;
+		memset(&s, 0, sizeof(s));
+		s.agent = agent;
+		s.phase = ph;
+		s.recorded_phase = AFK_PHASE_TESTS_RED;
+		s.pr = pr;
+		s.ci = ci;
+		s.deploy = dep;
+		s.answered = ans;
+		s.attempts = att;
+		s.changed_at = dl_since[a];
+		s.ci_since = dl_since[b];
+		s.deploy_since = dl_since[k];
+		c.deploy_stage = stage;
+		checked++;
+		if (deadline_consistent(&s, &c, NOW, why, sizeof(why))) {
+			snprintf(state, sizeof(state), "agent %d phase %d pr %d ci %d "
+			         "deploy %d stage %d answered %d attempts %d "
+			         "since %lld/%lld/%lld", agent, ph, pr, ci, dep,
+			         stage, ans, att, s.changed_at, s.ci_since,
+			         s.deploy_since);
+			ck_abort_msg("%s: %s", state, why);
+		}
+	}
+	ck_assert_int_gt(checked, 20000);
+}
+END_TEST
+
+/* The shapes a person reads in afk status: a waiting run names its
+ * stall, CI or deploy deadline; a decided one has none; a clock that
+ * cannot pass before the end of time has none; a record's wild times
+ * do not overflow. */
+START_TEST(deadline_examples)
+{
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+	afk__deadline dl;
+
+	memset(&c, 0, sizeof(c));
+	c.budget = BUDGET;
+	c.stall_timeout = STALL_TIMEOUT;
+	c.ci_timeout = CI_TIMEOUT;
+	c.deploy_timeout = DEPLOY_TIMEOUT;
+	memset(&s, 0, sizeof(s));
+	s.agent = AFK_AGENT_RUNNING;
+	s.changed_at = NOW - 10;
+	dl = afk__lifecycle_deadline(&s, &c, NOW);
+	ck_assert_int_eq(dl.none, 0);
+	ck_assert_int_eq(dl.at, NOW - 10 + STALL_TIMEOUT + 1);
+	ck_assert_int_eq(dl.becomes.action, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(dl.becomes.reason, AFK_ESCALATE_STALLED);
+
+	s.pr = AFK_PR_OPEN;
+	s.ci = AFK_STATUS_PENDING;
+	s.ci_since = NOW;
+	dl = afk__lifecycle_deadline(&s, &c, NOW);
+	ck_assert_int_eq(dl.at, NOW + CI_TIMEOUT + 1);
+	ck_assert_int_eq(dl.becomes.reason, AFK_ESCALATE_CI_TIMEOUT);
+
+	s.agent = AFK_AGENT_ERRORED;
+	dl = afk__lifecycle_deadline(&s, &c, NOW);
+	ck_assert_int_eq(dl.none, 1);
+	ck_assert_int_eq(dl.at, 0);
+
+	s.agent = AFK_AGENT_RUNNING;
+	s.ci = AFK_STATUS_NONE;
+	s.changed_at = LLONG_MAX;
+	c.stall_timeout = LLONG_MAX;
+	dl = afk__lifecycle_deadline(&s, &c, NOW);
+	ck_assert_int_eq(dl.none, 1);
+
+	s.changed_at = LLONG_MIN + 5;
+	c.stall_timeout = 0;
+	dl = afk__lifecycle_deadline(&s, &c, LLONG_MIN + 5);
+	ck_assert_int_eq(dl.at, LLONG_MIN + 6);
+}
+END_TEST
+
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *suite(void)
@@ -665,6 +853,9 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, fix_forward_budget, 0, LEN(budgets));
 	tcase_add_loop_test(tc, deadline_arithmetic, 0, LEN(clocks));
 	tcase_add_loop_test(tc, past_for_the_watch_tick, 0, LEN(clocks));
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, deadline_follows_next);
+	tcase_add_test(tc, deadline_examples);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -932,6 +932,62 @@ START_TEST(test_cache_written_once_per_flush)
 }
 END_TEST
 
+/* etag_cache_read_only (afk status): the file is read - its ETags are
+ * sent - but neither it nor its lock is ever written, even when the
+ * cache changed. */
+START_TEST(test_cache_read_only_writes_nothing)
+{
+	afk__http_opts o;
+	afk__http_req r;
+	char *u = url_of(&S, "/e"), *v = url_of(&S, "/f"), cache[128];
+	char lock[160];
+	struct stat a, b;
+
+	snprintf(cache, sizeof(cache), "%s/cache.json", S.dir);
+	snprintf(lock, sizeof(lock), "%s.lock", cache);
+	srv_script(&S, "{'routes': {'/e': {'etag': '`v1`', 'json': [1]}, "
+	           "'/f': {'etag': '`v2`', 'json': [2]}}}");
+	afk__http_opts_default(&o);
+	o.etag_cache = cache;
+	o.etag_cache_read_only = 1;
+	H = http_with(&o);
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 200);
+	afk__http_req_clear(&r);
+	afk__http_flush(H);
+	afk__http_free(H);
+	ck_assert_int_eq(stat(cache, &a), -1);       /* never made */
+	ck_assert_int_eq(stat(lock, &a), -1);
+
+	H = http_cached(cache);                      /* a writer saves one */
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	afk__http_req_clear(&r);
+	afk__http_flush(H);
+	afk__http_free(H);
+	ck_assert_int_eq(stat(cache, &a), 0);
+
+	msleep(20);
+	H = http_with(&o);                           /* read-only again */
+	req_get(&r, u);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(r.status, 304);             /* its ETag was read */
+	afk__http_req_clear(&r);
+	req_get(&r, v);                              /* a new entry */
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	afk__http_req_clear(&r);
+	afk__http_flush(H);
+	afk__http_free(H);
+	ck_assert_int_eq(stat(cache, &b), 0);
+	ck_assert_uint_eq(b.st_ino, a.st_ino);
+	ck_assert_int_eq(b.st_mtim.tv_sec, a.st_mtim.tv_sec);
+	ck_assert_int_eq(b.st_mtim.tv_nsec, a.st_mtim.tv_nsec);
+	free(u);
+	free(v);
+}
+END_TEST
+
 /* Two handles on one file (two ticks, or a tracker and a CI of one
  * tick) each keep what the other saved meanwhile. */
 START_TEST(test_cache_two_writers_merge)
@@ -2457,6 +2513,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_memo_versions_and_persists);
 	tcase_add_test(tc, test_cache_bound_drops_the_oldest);
 	tcase_add_test(tc, test_cache_written_once_per_flush);
+	tcase_add_test(tc, test_cache_read_only_writes_nothing);
 	tcase_add_test(tc, test_cache_two_writers_merge);
 	tcase_add_test(tc, test_cache_concurrent_processes_keep_all);
 	tcase_add_test(tc, test_cache_stale_temporary_removed);

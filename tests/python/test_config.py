@@ -292,3 +292,11 @@ def test_command_notifier_is_accepted_with_its_default_timeout():
                              "timeout": 0})
     assert str(ei.value) == ("notifier.timeout: 0 is out of range "
                              "(1 to 3600)")
+
+
+def test_etag_cache_read_only_passes_through():
+    c = afk.Config(http={"etag_cache_read_only": True})
+    assert c.http["etag_cache_read_only"] is True
+    assert afk.Config().http["etag_cache_read_only"] is False
+    with pytest.raises(ValueError):
+        afk.Config(http={"etag_cache_read_only": 1})

@@ -352,6 +352,24 @@ def test_stall_past_the_deadline(shop, watcher):
     assert shop.count("notify") == 1
 
 
+def test_since_and_the_next_deadline(shop, watcher):
+    cfg = armed("a", stall_timeout=100, ci_timeout=50)
+    start(shop, cfg)
+    a = one(watcher.run_once(cfg, now=T0), "wait")      # first sight
+    assert record(shop)["started_at"] == T0
+    assert a.since == T0
+    assert a.deadline == T0 + 101
+    assert a.deadline_reason == afk.EscalationReason(afk.ESCALATE_STALLED)
+    shop.snap["thread-a-1"] = {"state": "completed", "phase": "pushed"}
+    shop.ci["a", 1] = {"pr": "open", "head": "h1", "ci": "pending"}
+    a = one(watcher.run_once(cfg, now=T0 + 10), "wait")
+    assert a.since == T0                                 # kept
+    assert a.deadline == T0 + 61
+    assert a.deadline_reason.code == afk.ESCALATE_CI_TIMEOUT
+    a = one(watcher.run_once(cfg, now=T0 + 61), "escalate")
+    assert a.deadline is None and a.deadline_reason is None
+
+
 def test_progress_moves_the_stall_deadline(shop, watcher):
     cfg = armed("a", stall_timeout=100)
     start(shop, cfg)

@@ -140,6 +140,17 @@ START_TEST(run_waits_then_closes)
 	watch_expect(T0, AFK_ACTION_WAIT);
 	ck_assert_str_eq(afk_actions_thread(ACT, 0), "thread-a-1");
 	ck_assert_int_eq(afk_actions_phase(ACT, 0), AFK_PHASE_DISPATCHED);
+	/* first sight: the run's age counts from now, and the stall
+	 * deadline is the next one */
+	ck_assert_int_eq(afk_actions_since(ACT, 0), T0);
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "\"started_at\":"));
+	ck_assert_int_gt(afk_actions_deadline(ACT, 0), T0);
+	ck_assert_int_eq(afk_actions_deadline_reason(ACT, 0),
+	                 AFK_ESCALATE_STALLED);
+	ck_assert_int_eq(afk_actions_since(ACT, 1), 0);      /* out of range */
+	ck_assert_int_eq(afk_actions_deadline(ACT, 1), 0);
+	ck_assert_int_eq(afk_actions_deadline_reason(ACT, 1), 0);
+	ck_assert_int_eq(afk_actions_since(NULL, 0), 0);
 
 	F.agent_phase = AFK_PHASE_GREEN;
 	watch_expect(T0 + 60, AFK_ACTION_WAIT);
@@ -154,6 +165,9 @@ START_TEST(run_waits_then_closes)
 	snprintf(F.head, sizeof(F.head), "abc123");
 	F.ci = AFK_STATUS_SUCCESS;
 	watch_expect(T0 + 120, AFK_ACTION_CLOSE);
+	ck_assert_int_eq(afk_actions_since(ACT, 0), T0);     /* kept */
+	ck_assert_int_eq(afk_actions_deadline(ACT, 0), 0);   /* acted on */
+	ck_assert_int_eq(afk_actions_deadline_reason(ACT, 0), 0);
 	ck_assert(F.closed[0]);
 	ck_assert(!has("agent-in-progress"));
 	ck_assert(!has("ready-for-agent"));

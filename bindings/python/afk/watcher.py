@@ -383,6 +383,13 @@ class Action(NamedTuple):
     attempts   the fix-forward attempts used after it (an int)
     updated    True when the tick wrote the checklist comment
     checklist  the comment's body as the tick left it ("" when none)
+    since      when the run started (seconds since the epoch, the base
+               of its age: the record's started_at), None when unknown
+    deadline   for a run left waiting: the first time (seconds since the
+               epoch) at which the tick would decide otherwise if only
+               the clock moved on; None when no deadline applies
+    deadline_reason  the afk.EscalationReason it would escalate for
+               then (stalled, CI or deploy timeout), else None
     """
 
     issue: Union[Issue, Tuple[str, int]]
@@ -393,6 +400,9 @@ class Action(NamedTuple):
     attempts: int
     updated: bool
     checklist: str
+    since: Optional[int] = None
+    deadline: Optional[int] = None
+    deadline_reason: Optional[EscalationReason] = None
 
     @property
     def repo(self) -> str:
@@ -456,12 +466,17 @@ def _collect_actions(a: int, listed: Iterable[Issue],
             which = (repo_str(repo_b), number)
         kind = L.afk_actions_kind(a, i)
         reason = L.afk_actions_reason(a, i)
+        since = L.afk_actions_since(a, i)
+        deadline = L.afk_actions_deadline(a, i)
+        dreason = L.afk_actions_deadline_reason(a, i)
         out.append(Action(
             which, _text(L.afk_actions_thread(a, i)) or None,
             ActionKind(kind), EscalationReason(reason) if reason else None,
             Phase(L.afk_actions_phase(a, i)), L.afk_actions_attempts(a, i),
             bool(L.afk_actions_updated(a, i)),
-            _text(L.afk_actions_checklist(a, i))))
+            _text(L.afk_actions_checklist(a, i)), since or None,
+            deadline if dreason else None,
+            EscalationReason(dreason) if dreason else None))
     return Actions(out, _failures(a, L.afk_actions_error_count,
                                   L.afk_actions_error_repo,
                                   L.afk_actions_error_number,
