@@ -421,6 +421,7 @@ run "$AFK" check-config --config "$work/c1/afk.json"
 expected="config: $work/c1/afk.json
 armed: yes
 allowlist: acme/api, acme/web, acme/infra, acme/ops
+metrics_file: $work/state/afk/afk.prom
 tracker: file
   {\"kind\":\"file\",\"path\":\"$work/c1/issues.json\"}
 agent: command

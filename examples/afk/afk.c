@@ -30,6 +30,8 @@
 
 #include <afk/afk.h>
 
+#include "metrics.h"
+
 #define EXIT_TICK 1
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
@@ -40,6 +42,9 @@ static int dry_run;
 static int dry_quiet;
 /* The width of a report line's first column. */
 static int what_width = 11;
+/* What this tick counts for afk(1) METRICS; NULL when it writes no
+ * metrics (a dry run, check-config). */
+static metrics *tick_metrics;
 
 static const char synopsis[] =
 	"usage: afk poll --config FILE [--dry-run] [LOG OPTIONS]\n"
@@ -125,7 +130,8 @@ static void json_chars(FILE *fp, const char *s)
 }
 
 /* The afk_log_fn: "TS LEVEL EVENT: MESSAGE" or a JSON object, with the
- * time in UTC to the second.  The library sends no secret and one line. */
+ * time in UTC to the second.  The library sends no secret and one line.
+ * The metrics see every line, also those below the level it prints. */
 static void log_line(int level, const char *event, const char *message,
                      void *userdata)
 {
@@ -136,6 +142,9 @@ static void log_line(int level, const char *event, const char *message,
 	struct tm tm;
 	char ts[32] = "";
 
+	metrics_log(tick_metrics, event, message);
+	if (level > lo->max_level)
+		return;
 	if (gmtime_r(&now, &tm) != NULL)
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (!lo->json) {
@@ -150,10 +159,12 @@ static void log_line(int level, const char *event, const char *message,
 	fputs("\"}\n", stderr);
 }
 
-/* Sets the log the options ask for on cfg. */
+/* Sets the log the options ask for on cfg: every level when the
+ * metrics read it (log_line() prints only what the options ask for). */
 static void set_log(afk_config *cfg, const log_opts *lo)
 {
-	(void)afk_config_set_log(cfg, log_line, lo->max_level, (void *)lo,
+	(void)afk_config_set_log(cfg, log_line, tick_metrics != NULL ?
+	                         AFK_LOG_DEBUG : lo->max_level, (void *)lo,
 	                         NULL);
 }
 
@@ -534,6 +545,7 @@ static int poll_tick(const adapters *a, const afk_config *cfg)
 		return EXIT_TICK;
 	}
 	rc = afk_poller_run_once(poller, cfg, &res);
+	metrics_poll(tick_metrics, res);
 	if (res != NULL)
 		report(res);
 	fflush(stdout); /* the report first, then what failed */
@@ -583,6 +595,7 @@ static int watch_tick(const adapters *a, const afk_config *cfg,
 		return EXIT_TICK;
 	}
 	rc = afk_watcher_run_once(watcher, cfg, now, &acts);
+	metrics_watch(tick_metrics, acts);
 	if (acts != NULL)
 		report_watch(acts, cfg);
 	fflush(stdout); /* the report first, then what failed */
@@ -797,18 +810,48 @@ static int lock_ticks(const afk_config *cfg, const char *config, int *fd)
 	return err ? EXIT_TICK : 0;
 }
 
+/* Counts the tick - its command, result ("ok", "error", "disarmed")
+ * and length since start - and writes the metrics (afk(1) METRICS).
+ * A failure is logged and counted, and changes no exit status. */
+static void write_metrics(const options *o, const afk_config *cfg,
+                          const char *result, const struct timespec *start)
+{
+	struct timespec end;
+	char *dir, *file;
+	double seconds = 0;
+
+	if (tick_metrics == NULL)
+		return;
+	if (clock_gettime(CLOCK_MONOTONIC, &end) == 0)
+		seconds = (double)(end.tv_sec - start->tv_sec) +
+		          (double)(end.tv_nsec - start->tv_nsec) / 1e9;
+	metrics_tick(tick_metrics, command_names[o->cmd], result, seconds,
+	             (long long)time(NULL));
+	dir = config_get_string(cfg, "state_dir");
+	file = config_get_string(cfg, "metrics_file");
+	(void)metrics_commit(tick_metrics, dir, file, log_line,
+	                     (void *)&o->log);
+	free(file);
+	free(dir);
+}
+
 /* Loads the file, applies the environment, and ticks only when armed -
  * a disarmed run touches no adapter at all - and no other tick on the
- * same file runs. */
+ * same file runs.  Every tick but a dry run, and one skipped or refused,
+ * writes the metrics. */
 static int cmd_run(const options *o)
 {
 	afk_config *cfg = NULL;
+	struct timespec start = {0, 0};
 	int status, lock;
 
+	(void)clock_gettime(CLOCK_MONOTONIC, &start);
 	if (afk_config_new(&cfg) != 0) {
 		fprintf(stderr, "afk: out of memory\n");
 		return EXIT_TICK;
 	}
+	if (!o->dry_run)
+		tick_metrics = metrics_new();
 	set_log(cfg, &o->log);
 	if (load_config(o, cfg) != 0) {
 		fprintf(stderr, "afk: %s\n", afk_config_errmsg(cfg));
@@ -819,6 +862,7 @@ static int cmd_run(const options *o)
 		                o->cmd == CMD_WATCH ? "watched" :
 		                "dispatched or watched");
 		status = 0;
+		write_metrics(o, cfg, "disarmed", &start);
 	} else if (o->dry_run) {
 		/* Writes nothing, so it needs no lock and makes no lock file. */
 		dry_run = 1;
@@ -826,13 +870,16 @@ static int cmd_run(const options *o)
 		status = run_ticks(o, cfg);
 	} else {
 		status = lock_ticks(cfg, o->config, &lock);
-		if (status == 0)
+		if (status == 0) {
 			status = run_ticks(o, cfg);
-		else if (status < 0)
+			write_metrics(o, cfg, status ? "error" : "ok", &start);
+		} else if (status < 0)
 			status = 0; /* skipped */
 		if (lock >= 0)
 			close(lock);
 	}
+	metrics_free(tick_metrics);
+	tick_metrics = NULL;
 	afk_config_free(cfg);
 	return status;
 }
@@ -892,6 +939,23 @@ static void summarise_gates(const afk_config *cfg)
 	putchar('\n');
 	afk_free(ks);
 	afk_free(al);
+}
+
+/* Where a tick writes its metrics: metrics_file, else the state
+ * directory's afk.prom. */
+static void summarise_metrics_file(const afk_config *cfg)
+{
+	char *file = config_get_string(cfg, "metrics_file");
+	char *dir = file == NULL ? config_get_string(cfg, "state_dir") : NULL;
+
+	if (file != NULL)
+		printf("metrics_file: %s\n", file);
+	else if (dir != NULL)
+		printf("metrics_file: %s/afk.prom\n", dir);
+	else
+		printf("metrics_file: none (no state directory)\n");
+	free(file);
+	free(dir);
 }
 
 /* Says what kind of adapter key selects, with its members as the
@@ -1043,6 +1107,7 @@ static int cmd_check(const options *o)
 	}
 	printf("config: %s\n", o->config);
 	summarise_gates(cfg);
+	summarise_metrics_file(cfg);
 	rc = afk_tracker_set_builtin(a.tracker, cfg);
 	bad |= summarise_adapter(cfg, "tracker", rc,
 	                         afk_tracker_errmsg(a.tracker), 1);
