@@ -647,9 +647,11 @@ static int read_state(const char *path, samples *s, char *why,
 	if (ferror(fp)) {
 		snprintf(why, size, "cannot read it: %s", strerror(errno));
 		bad = -1;
-	} else if (bad || lineno == 0) {
-		snprintf(why, size, "line %zu is not a state line", lineno);
+	} else if (lineno == 0) {
+		snprintf(why, size, "it is empty");
 		bad = 1;
+	} else if (bad) {
+		snprintf(why, size, "line %zu is not a state line", lineno);
 	} else if (nomem) {
 		snprintf(why, size, "out of memory");
 		bad = 1;
