@@ -174,7 +174,8 @@ run() {
 
 packages=(autoconf automake libtool pkg-config libjansson-dev
 	libcurl4-openssl-dev check python3-pytest python3-mypy python3-venv
-	python3-setuptools abigail-tools valgrind groff g++)
+	python3-setuptools python3-prometheus-client abigail-tools valgrind groff
+	g++)
 
 stage_packages() {
 	local p missing=() sudo=()

@@ -421,6 +421,7 @@ run "$AFK" check-config --config "$work/c1/afk.json"
 expected="config: $work/c1/afk.json
 armed: yes
 allowlist: acme/api, acme/web, acme/infra, acme/ops
+metrics_file: $work/state/afk/afk.prom
 tracker: file
   {\"kind\":\"file\",\"path\":\"$work/c1/issues.json\"}
 agent: command
@@ -927,6 +928,7 @@ of("config")[0]["allowlist"][0] == "acme/api"
 and [e["key"] for e in of("adapter")] == ["tracker", "agent", "ci", "notifier"]
 and all(e["ok"] for e in of("adapter"))
 and [e["result"] for e in of("probe")] == ["reachable"] * 4
+and of("config")[0]["metrics_file"].endswith("/afk.prom")
 and of("summary")[0]["valid"] and of("summary")[0]["ok"]' ||
 		fail "check-config --json"
 	run env AFK_KILL_SWITCH=1 "$AFK" poll --json -c "$work/j1/afk.json"

@@ -36,6 +36,8 @@
 #include <afk/afk.h>
 #include <jansson.h>
 
+#include "metrics.h"
+
 #define EXIT_TICK 1
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
@@ -46,6 +48,9 @@ static int dry_run;
 static int dry_quiet;
 /* The width of a report line's first column. */
 static int what_width = 11;
+/* What this tick counts for afk(1) METRICS; NULL when it writes no
+ * metrics (a dry run, check-config). */
+static metrics *tick_metrics;
 
 static const char synopsis[] =
 	"usage: afk poll --config FILE [--dry-run] [LOG OPTIONS]\n"
@@ -81,7 +86,8 @@ static void usage(FILE *fp)
 	      "  -c, --config FILE  the configuration file (see afk.json(5))\n"
 	      "      --state-dir DIR\n"
 	      "                     where afk writes (the tick lock, the ETag\n"
-	      "                     cache, the command agent's runs); default:\n"
+	      "                     cache, the command agent's runs, the\n"
+	      "                     metrics); default:\n"
 	      "                     state_dir, $STATE_DIRECTORY,\n"
 	      "                     $XDG_STATE_HOME/afk, ~/.local/state/afk\n"
 	      "      --now SECONDS  the time the watch tick decides at, in\n"
@@ -90,7 +96,8 @@ static void usage(FILE *fp)
 	      "                     (2026-01-01T00:10:00Z)\n"
 	      "      --dry-run      read everything, write nothing: print\n"
 	      "                     each write instead (labels, comments,\n"
-	      "                     closes, dispatches, turns, notices)\n"
+	      "                     closes, dispatches, turns, notices);\n"
+	      "                     no metrics either\n"
 	      "      --online       check-config: also probe each adapter and\n"
 	      "                     list the ready issues, read-only\n"
 	      "  -v, --verbose      log info lines too; -vv also debug lines\n"
@@ -108,6 +115,8 @@ static void usage(FILE *fp)
 	      "\n"
 	      "Ticks on one state directory never overlap: one that finds\n"
 	      "its afk.lock held by another is skipped (exit status 0).\n"
+	      "Each tick writes Prometheus metrics to metrics_file\n"
+	      "(default: the state directory's afk.prom).\n"
 	      "\n"
 	      "Environment: AFK_KILL_SWITCH and AFK_ALLOWLIST override the\n"
 	      "file's two arming gates.  See afk(1).\n", fp);
@@ -140,7 +149,8 @@ static void json_chars(FILE *fp, const char *s)
 }
 
 /* The afk_log_fn: "TS LEVEL EVENT: MESSAGE" or a JSON object, with the
- * time in UTC to the second.  The library sends no secret and one line. */
+ * time in UTC to the second.  The library sends no secret and one line.
+ * The metrics see every line, also those below the level it prints. */
 static void log_line(int level, const char *event, const char *message,
                      void *userdata)
 {
@@ -151,6 +161,9 @@ static void log_line(int level, const char *event, const char *message,
 	struct tm tm;
 	char ts[32] = "";
 
+	metrics_log(tick_metrics, event, message);
+	if (level > lo->max_level)
+		return;
 	if (gmtime_r(&now, &tm) != NULL)
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (!lo->json) {
@@ -165,10 +178,12 @@ static void log_line(int level, const char *event, const char *message,
 	fputs("\"}\n", stderr);
 }
 
-/* Sets the log the options ask for on cfg. */
+/* Sets the log the options ask for on cfg: every level when the
+ * metrics read it (log_line() prints only what the options ask for). */
 static void set_log(afk_config *cfg, const log_opts *lo)
 {
-	(void)afk_config_set_log(cfg, log_line, lo->max_level, (void *)lo,
+	(void)afk_config_set_log(cfg, log_line, tick_metrics != NULL ?
+	                         AFK_LOG_DEBUG : lo->max_level, (void *)lo,
 	                         NULL);
 }
 
@@ -873,6 +888,7 @@ static int poll_tick(const adapters *a, const afk_config *cfg)
 		return EXIT_TICK;
 	}
 	rc = afk_poller_run_once(poller, cfg, &res);
+	metrics_poll(tick_metrics, res);
 	if (res != NULL)
 		report(res);
 	fflush(stdout); /* the report first, then what failed */
@@ -943,6 +959,7 @@ static int watch_tick(const adapters *a, const afk_config *cfg,
 		return EXIT_TICK;
 	}
 	rc = afk_watcher_run_once(watcher, cfg, now, &acts);
+	metrics_watch(tick_metrics, acts);
 	if (acts != NULL)
 		report_watch(acts, cfg, now);
 	fflush(stdout); /* the report first, then what failed */
@@ -1181,18 +1198,48 @@ static int lock_ticks(const afk_config *cfg, const char *config, int *fd)
 	return err ? EXIT_TICK : 0;
 }
 
+/* Counts the tick - its command, result ("ok", "error", "disarmed")
+ * and length since start - and writes the metrics (afk(1) METRICS).
+ * A failure is logged and counted, and changes no exit status. */
+static void write_metrics(const options *o, const afk_config *cfg,
+                          const char *result, const struct timespec *start)
+{
+	struct timespec end;
+	char *dir, *file;
+	double seconds = 0;
+
+	if (tick_metrics == NULL)
+		return;
+	if (clock_gettime(CLOCK_MONOTONIC, &end) == 0)
+		seconds = (double)(end.tv_sec - start->tv_sec) +
+		          (double)(end.tv_nsec - start->tv_nsec) / 1e9;
+	metrics_tick(tick_metrics, command_names[o->cmd], result, seconds,
+	             (long long)time(NULL));
+	dir = config_get_string(cfg, "state_dir");
+	file = config_get_string(cfg, "metrics_file");
+	(void)metrics_commit(tick_metrics, dir, file, log_line,
+	                     (void *)&o->log);
+	free(file);
+	free(dir);
+}
+
 /* Loads the file, applies the environment, and ticks only when armed -
  * a disarmed run touches no adapter at all - and no other tick on the
- * same file runs. */
+ * same file runs.  Every tick but a dry run, and one skipped or refused,
+ * writes the metrics. */
 static int cmd_run(const options *o)
 {
 	afk_config *cfg = NULL;
+	struct timespec start = {0, 0};
 	int status, lock;
 
+	(void)clock_gettime(CLOCK_MONOTONIC, &start);
 	if (afk_config_new(&cfg) != 0) {
 		fprintf(stderr, "afk: out of memory\n");
 		return EXIT_TICK;
 	}
+	if (!o->dry_run)
+		tick_metrics = metrics_new();
 	set_log(cfg, &o->log);
 	if (load_config(o, cfg) != 0) {
 		fail_msg(afk_config_errmsg(cfg));
@@ -1203,6 +1250,7 @@ static int cmd_run(const options *o)
 		                o->cmd == CMD_WATCH ? "watched" :
 		                "dispatched or watched");
 		status = 0;
+		write_metrics(o, cfg, "disarmed", &start);
 	} else if (o->dry_run) {
 		/* Writes nothing, so it needs no lock and makes no lock file. */
 		dry_run = 1;
@@ -1213,9 +1261,10 @@ static int cmd_run(const options *o)
 		if (status > 0 && json_out)
 			emit_error(NULL, 0, 0, "the tick lock could not be "
 			           "taken (see standard error)");
-		if (status == 0)
+		if (status == 0) {
 			status = run_ticks(o, cfg);
-		else if (status < 0) {
+			write_metrics(o, cfg, status ? "error" : "ok", &start);
+		} else if (status < 0) {
 			status = 0; /* skipped */
 			if (json_out)
 				emit_warning("another tick is running on this "
@@ -1224,6 +1273,8 @@ static int cmd_run(const options *o)
 		if (lock >= 0)
 			close(lock);
 	}
+	metrics_free(tick_metrics);
+	tick_metrics = NULL;
 	afk_config_free(cfg);
 	return status;
 }
@@ -1251,6 +1302,25 @@ static char *config_kind(const afk_config *cfg, const char *key)
 	return kind;
 }
 
+/* Where a tick writes its metrics: metrics_file, else the state
+ * directory's afk.prom; NULL when there is neither (or memory ran out).
+ * free() it. */
+static char *metrics_path(const afk_config *cfg)
+{
+	char *file = config_get_string(cfg, "metrics_file");
+	char *dir = file == NULL ? config_get_string(cfg, "state_dir") : NULL;
+	size_t n;
+
+	if (dir != NULL) {
+		n = strlen(dir) + sizeof("/afk.prom");
+		file = malloc(n);
+		if (file != NULL)
+			snprintf(file, n, "%s/afk.prom", dir);
+		free(dir);
+	}
+	return file;
+}
+
 /* The gates and the allowlist, one line each. */
 static void summarise_gates(const afk_config *cfg)
 {
@@ -1259,6 +1329,7 @@ static void summarise_gates(const afk_config *cfg)
 	int kill_on = ks == NULL || strcmp(ks, "false") != 0;
 	int list_empty = al == NULL || strchr(al, '"') == NULL;
 	const char *p;
+	char *mf;
 	json_t *o;
 
 	if (json_out) {
@@ -1267,6 +1338,10 @@ static void summarise_gates(const afk_config *cfg)
 		put_bool(o, "kill_switch", kill_on);
 		json_object_set_new(o, "allowlist", al != NULL ?
 		                    json_loads(al, 0, NULL) : json_array());
+		mf = metrics_path(cfg);
+		json_object_set_new(o, "metrics_file", mf != NULL ?
+		                    json_string(mf) : json_null());
+		free(mf);
 		emit(o);
 		afk_free(ks);
 		afk_free(al);
@@ -1295,6 +1370,20 @@ static void summarise_gates(const afk_config *cfg)
 	putchar('\n');
 	afk_free(ks);
 	afk_free(al);
+}
+
+/* The metrics file's line of check-config (JSON: a member of the
+ * "config" event, see summarise_gates()). */
+static void summarise_metrics_file(const afk_config *cfg)
+{
+	char *file;
+
+	if (json_out)
+		return;
+	file = metrics_path(cfg);
+	printf("metrics_file: %s\n", file != NULL ? file :
+	       "none (no state directory)");
+	free(file);
 }
 
 /* Says what kind of adapter key selects, with its members as the
@@ -1500,6 +1589,7 @@ static int cmd_check(const options *o)
 	if (!json_out)
 		printf("config: %s\n", o->config);
 	summarise_gates(cfg);
+	summarise_metrics_file(cfg);
 	rc = afk_tracker_set_builtin(a.tracker, cfg);
 	bad |= summarise_adapter(cfg, "tracker", rc,
 	                         afk_tracker_errmsg(a.tracker), 1);

@@ -575,6 +575,8 @@ static void config_clear(afk_config *c)
 	c->http_etag_cache = NULL;
 	free(c->state_dir);
 	c->state_dir = NULL;
+	free(c->metrics_file);
+	c->metrics_file = NULL;
 	afk__strv_clear(&c->members);
 	c->ready_label = c->in_progress_label = c->human_label = NULL;
 	c->preamble_file = c->preamble = NULL;
@@ -628,6 +630,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	    dup_into(&dst->preamble, src->preamble) ||
 	    dup_into(&dst->http_etag_cache, src->http_etag_cache) ||
 	    dup_into(&dst->state_dir, src->state_dir) ||
+	    dup_into(&dst->metrics_file, src->metrics_file) ||
 	    afk__strv_copy(&dst->members, &src->members)) {
 		config_clear(dst);
 		return AFK_ENOMEM;
@@ -905,6 +908,38 @@ static int set_state_dir(afk_config *c, json_t *v, cfg_ctx *cx)
 static json_t *get_state_dir(const afk_config *c)
 {
 	return string_or_null(c->state_dir);
+}
+
+/* "metrics_file": where a host writes its Prometheus text file after
+ * each tick (the afk CLI does; the library writes nothing there), a
+ * path or null.  Null means the host's default, <state_dir>/afk.prom:
+ * the value stays null so that a state directory set later still
+ * counts. */
+static int set_metrics_file(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	char *path = NULL;
+	int rc;
+
+	if (json_is_null(v)) {
+		free(c->metrics_file);
+		c->metrics_file = NULL;
+		return AFK_OK;
+	}
+	if (!json_is_string(v))
+		return wrong_type(cx, v, "a string or null");
+	if (json_string_value(v)[0] == '\0')
+		return refuse(cx, "a path cannot be empty");
+	rc = resolve(cx, json_string_value(v), &path);
+	if (rc != AFK_OK)
+		return rc;
+	free(c->metrics_file);
+	c->metrics_file = path;
+	return AFK_OK;
+}
+
+static json_t *get_metrics_file(const afk_config *c)
+{
+	return string_or_null(c->metrics_file);
 }
 
 static json_t *get_preamble_file(const afk_config *c)
@@ -1674,6 +1709,7 @@ static const cfg_key keys[] = {
 	{"deploy_timeout", set_deploy_timeout, get_deploy_timeout},
 	{"http", set_http, get_http},
 	{"state_dir", set_state_dir, get_state_dir},
+	{"metrics_file", set_metrics_file, get_metrics_file},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))

@@ -55,6 +55,8 @@ struct afk_config {
 	long http_rate_reserve;    /* default 50 */
 
 	char *state_dir;          /* resolved path; NULL: none (yet) */
+	char *metrics_file;       /* resolved path; NULL: the host's default
+	                             (the CLI: <state_dir>/afk.prom) */
 
 	/* where each member of an object key was set from a text, for the
 	 * built-ins' setup messages: "tracker.token_env\tafk.json:6" (a

@@ -2034,6 +2034,42 @@ static void status_failed(xfer *x, long status)
 		       reason, x->retried ? " (also on the retry)" : "", snip);
 }
 
+/* Logs the debug line "http.request" of a response (status) or a
+ * transport failure (status 0): the human text fmt formats, then a tail
+ * a host may read - " host=H status=C", and " remaining=N" when the
+ * response carried x-ratelimit-remaining.  The host is the URL's alone
+ * (no path, no query, no user information).  The text is formatted
+ * through the redaction step and cut to leave the tail room, so the
+ * tail always ends the line; the whole line is redacted once more. */
+static void log_request(xfer *x, long status, const char *fmt, ...)
+	PRINTF(3, 4);
+static void log_request(xfer *x, long status, const char *fmt, ...)
+{
+	char msg[AFK__LOG_SIZE], tail[160];
+	long long left = parse_count(x->hv[H_RL_REMAINING]);
+	const char *host = x->cur.host != NULL ? x->cur.host : "";
+	va_list ap;
+	size_t n;
+	int t;
+
+	if (!afk__log_wants(x->h->opts.log, AFK_LOG_DEBUG))
+		return;
+	if (strlen(host) > 100 || strcspn(host, " =\"") != strlen(host))
+		host = "-";
+	t = snprintf(tail, sizeof(tail), " host=%s status=%ld", host,
+	             status);
+	if (left >= 0 && t > 0 && (size_t)t < sizeof(tail))
+		snprintf(tail + t, sizeof(tail) - (size_t)t,
+		         " remaining=%lld", left);
+	va_start(ap, fmt);
+	vformat_redacted(x->h, msg, sizeof(msg) - strlen(tail), fmt, ap);
+	va_end(ap);
+	n = strlen(msg);
+	memcpy(msg + n, tail, strlen(tail) + 1);
+	afk__redact(msg, sizeof(msg), (const char *const *)x->h->secrets);
+	afk__log_str(x->h->opts.log, AFK_LOG_DEBUG, "http.request", msg);
+}
+
 /* A transfer of x ended with res. */
 static void x_complete(xfer *x, CURLcode res)
 {
@@ -2049,15 +2085,15 @@ static void x_complete(xfer *x, CURLcode res)
 	x->state = X_WAITING;
 	if (res != CURLE_OK) {
 		fail_transport(x, res);
-		note(h, AFK_LOG_DEBUG, "http.request", "%s", r->errmsg);
+		log_request(x, 0, "%s", r->errmsg);
 		return;
 	}
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	r->status = status;
-	note(h, AFK_LOG_DEBUG, "http.request", "%s%s%s %s: HTTP %ld",
-	     r->what != NULL ? r->what : "", r->what != NULL ? ": " : "",
-	     x->method, x->cur.text != NULL ? x->cur.text : "(no URL)",
-	     status);
+	log_request(x, status, "%s%s%s %s: HTTP %ld",
+	            r->what != NULL ? r->what : "",
+	            r->what != NULL ? ": " : "", x->method,
+	            x->cur.text != NULL ? x->cur.text : "(no URL)", status);
 	take_headers(x);
 	if ((status == 403 || status == 429) && rate_limit(x, status, now))
 		return;

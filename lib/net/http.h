@@ -128,7 +128,9 @@ typedef struct afk__http_opts {
  *   warning http.rate_reserve      a host blocked at the reserve
  *   info    http.retry             a GET retried after a 5xx
  *   debug   http.request           one per response or failure: method,
- *                                  URL, status or cause */
+ *                                  URL, status or cause, then the tail
+ *                                  " host=H status=C[ remaining=N]"
+ *                                  (C 0 for a transport failure) */
 
 /* The defaults: 4, 10 s, 30 s, 8 MiB, 10 pages, no file, 50, no log. */
 void afk__http_opts_default(afk__http_opts *o);

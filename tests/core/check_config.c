@@ -259,7 +259,7 @@ START_TEST(keys_are_enumerated_in_order)
 		"preamble_file", "tracker",
 		"agent", "ci", "notifier", "fix_forward_budget", "deploy_stage",
 		"stall_timeout", "ci_timeout", "deploy_timeout", "http",
-		"state_dir"
+		"state_dir", "metrics_file"
 	};
 	size_t i, n = sizeof(want) / sizeof(*want);
 
@@ -348,6 +348,8 @@ START_TEST(every_key_round_trips_a_value)
 			    "\"rate_reserve\":0}";
 		else if (strcmp(k, "state_dir") == 0)
 			v = "\"/var/lib/afk\"";
+		else if (strcmp(k, "metrics_file") == 0)
+			v = "\"/var/lib/node_exporter/textfile/afk.prom\"";
 		else
 			ck_abort_msg("no sample value for key %s", k);
 		ck_assert_msg(afk_config_set(c, k, v) == AFK_OK, "%s: %s", k,
@@ -966,6 +968,7 @@ START_TEST(file_paths_are_taken_from_the_files_directory)
 	           " \"ci\": {\"kind\": \"command\", \"command\": [\"bin/ci\"]},\n"
 	           " \"notifier\": {\"kind\": \"file\", \"path\": \"n.log\"},\n"
 	           " \"state_dir\": \"state\",\n"
+	           " \"metrics_file\": \"prom/afk.prom\",\n"
 	           " \"preamble_file\": \"./pre.md\"}\n", path);
 	ck_assert_msg(afk_config_load_file(c, path) == AFK_OK, "%s",
 	              afk_config_errmsg(c));
@@ -979,6 +982,8 @@ START_TEST(file_paths_are_taken_from_the_files_directory)
 	assert_get(c, "agent", want);
 	snprintf(want, sizeof(want), "\"%s/state\"", dir);
 	assert_get(c, "state_dir", want);
+	snprintf(want, sizeof(want), "\"%s/prom/afk.prom\"", dir);
+	assert_get(c, "metrics_file", want);
 	snprintf(want, sizeof(want), "\"%s/pre.md\"", dir);
 	assert_get(c, "preamble_file", want);
 	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
@@ -2234,6 +2239,13 @@ START_TEST(env_gives_the_state_dir)
 	                 AFK_ECONFIG);
 	ck_assert_int_eq(afk_config_set(c, "state_dir", "7"), AFK_ECONFIG);
 	assert_get(c, "state_dir", "\"/srv/afk\"");
+	/* metrics_file stays null: the host's default follows state_dir */
+	assert_get(c, "metrics_file", "null");
+	ck_assert_int_eq(afk_config_set(c, "metrics_file", "\"\""),
+	                 AFK_ECONFIG);
+	ck_assert_int_eq(afk_config_set(c, "metrics_file", "false"),
+	                 AFK_ECONFIG);
+	assert_get(c, "metrics_file", "null");
 	afk_config_free(c);
 	env_clear();
 }

@@ -2346,11 +2346,14 @@ START_TEST(test_log_rate_limit_and_requests)
 	afk__http_opts o;
 	afk__http_req r;
 	char *u = url_of(&S, "/r"), *ok = url_of(&S, "/ok");
+	char *rl = url_of(&S, "/rl");
 	fake_log dbg, quiet;
 	afk__http *h2;
 
 	srv_script(&S, "{'routes': {'/r': {'status': 429, 'headers': "
 	           "[['Retry-After', '120']], 'json': {'message': 'slow'}}, "
+	           "'/rl': {'headers': [['X-RateLimit-Remaining', '4999']], "
+	           "'json': 2}, "
 	           "'/ok': {'json': 1}}}");
 	fake_log_init(&dbg);
 	fake_log_init(&quiet);
@@ -2369,7 +2372,16 @@ START_TEST(test_log_rate_limit_and_requests)
 	                                "read it: GET http://"), 1);
 	ck_assert_int_eq(fake_log_count(&dbg, AFK_LOG_DEBUG, "http.request",
 	                                "/ok: HTTP 200"), 1);
+	/* The tail a host reads (the CLI's metrics) ends the line. */
+	ck_assert_int_eq(fake_log_count(&dbg, AFK_LOG_DEBUG, "http.request",
+	                 "/ok: HTTP 200 host=127.0.0.1 status=200"), 1);
 	ck_assert_int_eq(quiet.lines, 0);
+	afk__http_req_clear(&r);
+	req_get(&r, rl);
+	ck_assert_int_eq(run1(H, &r), AFK_OK);
+	ck_assert_int_eq(fake_log_count(&dbg, AFK_LOG_DEBUG, "http.request",
+	                 "/rl: HTTP 200 host=127.0.0.1 status=200 "
+	                 "remaining=4999"), 1);
 	afk__http_req_clear(&r);
 	req_get(&r, u);
 	ck_assert_int_eq(run1(H, &r), AFK_EIO);
@@ -2391,6 +2403,7 @@ START_TEST(test_log_rate_limit_and_requests)
 	fake_log_clear(&quiet);
 	free(u);
 	free(ok);
+	free(rl);
 }
 END_TEST
 

@@ -166,6 +166,20 @@ def test_from_file(tmp_path):
     assert afk.Config.from_file(path).allowlist == ("infra",)
 
 
+def test_metrics_file_passes_through(tmp_path):
+    """A key the CLI reads (afk(1) METRICS): a path, relative to the
+    file, or None for the host's default."""
+    assert afk.Config().metrics_file is None
+    cfg = afk.Config(metrics_file="/var/lib/textfile/afk.prom")
+    assert cfg.metrics_file == "/var/lib/textfile/afk.prom"
+    path = tmp_path / "afk.json"
+    path.write_text(json.dumps({"metrics_file": "prom/afk.prom"}))
+    assert afk.Config.from_file(path).metrics_file == \
+        str(tmp_path / "prom" / "afk.prom")
+    with pytest.raises(ValueError, match="metrics_file"):
+        afk.Config(metrics_file="")
+
+
 def test_from_file_errors(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{\n  "kill_switch": false,\n  "allowlist": ["*"]\n}\n')
