@@ -1391,6 +1391,12 @@ START_TEST(t_contract)
 	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
+	/* The closed issues still locked (the watch's reconciliation). */
+	ck_assert_msg(list_closed(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues?state=closed"), 1);
 	/* The gates of a ready issue: timeline and blockers. */
 	contract("'" A "/issues" Q(RL) "': {'json': ["
 	         ISSUE(1, LAB(1, RL)) "]}");

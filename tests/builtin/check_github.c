@@ -1846,6 +1846,12 @@ START_TEST(t_contract)
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?"), 1);
+	/* The closed issues still locked (the watch's reconciliation). */
+	ck_assert_msg(list_closed(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?state=closed"), 1);
 	/* ... or, past a page, the two listings by label. */
 	contract("'" OPEN("acme/api") "': {'headers': {'Link': '<http://"
 	         "127.0.0.1:{port}" OPEN("acme/api") "&page=2>; rel=`next`'},"
