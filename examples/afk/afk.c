@@ -282,6 +282,9 @@ static void describe_action(const afk_actions *acts, size_t i,
 	else if (kind == AFK_ACTION_ESCALATE)
 		snprintf(buf, size, "escalate: %s",
 		         afk_escalation_str(afk_actions_reason(acts, i)));
+	else if (kind == AFK_ACTION_STOP)
+		snprintf(buf, size, "stop: %s",
+		         afk_stop_str(afk_actions_stop_reason(acts, i)));
 	else
 		snprintf(buf, size, "%s", afk_action_str(kind));
 	afk_free(budget);
@@ -314,7 +317,8 @@ static void print_checklist(const char *body)
 static void report_watch(const afk_actions *acts, const afk_config *cfg)
 {
 	size_t i, n = afk_actions_count(acts);
-	size_t count[AFK_ACTION_ESCALATE + 1] = {0};
+	size_t count[AFK_ACTION_STOP + 1] = {0};
+	char stopped[64] = "";
 	int w, width = 0, kind;
 	char what[512];
 
@@ -325,7 +329,7 @@ static void report_watch(const afk_actions *acts, const afk_config *cfg)
 	}
 	for (i = 0; i < n; i++) {
 		kind = afk_actions_kind(acts, i);
-		if (kind >= 0 && kind <= AFK_ACTION_ESCALATE)
+		if (kind >= 0 && kind <= AFK_ACTION_STOP)
 			count[kind]++;
 		describe_action(acts, i, cfg, what, sizeof(what));
 		print_line("watch", afk_actions_repo(acts, i),
@@ -333,10 +337,14 @@ static void report_watch(const afk_actions *acts, const afk_config *cfg)
 		print_checklist(afk_actions_checklist(acts, i));
 		putchar('\n');
 	}
+	/* only when there were some: a stop is a human's doing, rare */
+	if (count[AFK_ACTION_STOP] > 0)
+		snprintf(stopped, sizeof(stopped), "%zu stopped, ",
+		         count[AFK_ACTION_STOP]);
 	printf("%zu watched: %zu closed, %zu fixed forward, %zu escalated, "
-	       "%zu waiting%s\n", n, count[AFK_ACTION_CLOSE],
+	       "%s%zu waiting%s\n", n, count[AFK_ACTION_CLOSE],
 	       count[AFK_ACTION_FIX_FORWARD], count[AFK_ACTION_ESCALATE],
-	       count[AFK_ACTION_WAIT],
+	       stopped, count[AFK_ACTION_WAIT],
 	       dry_run ? " (dry run: nothing was written)" : "");
 }
 
@@ -419,6 +427,17 @@ static int dry_send_turn(afk_call *call, const char *thread_id,
 	return 0;
 }
 
+static int dry_stop(afk_call *call, const char *repo, long number,
+                    const char *thread_id, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would stop thread %s of %s#%ld\n", thread_id, repo,
+		       number);
+	return 0;
+}
+
 static int dry_notify(afk_call *call, const char *repo, long number,
                       const char *message, const char *link, void *userdata)
 {
@@ -462,6 +481,7 @@ static void dry_wrap(adapters *a)
 	if (a->agent != NULL) {
 		afk_agent_set_dispatch(a->agent, dry_dispatch);
 		afk_agent_set_send_turn(a->agent, dry_send_turn);
+		afk_agent_set_stop(a->agent, dry_stop);
 	}
 	if (a->notifier != NULL)
 		afk_notifier_set_notify(a->notifier, dry_notify);
