@@ -87,19 +87,23 @@ static int forge_new(const afk_config *cfg, afk__role role,
 }
 
 /* The issue o of repo, with its number and labels only: all the watch
- * needs of a closed one.  Pull requests and malformed entries are
- * skipped (*out NULL). */
+ * needs of a closed one.  Pull requests, issues not "closed" and
+ * malformed entries are skipped (*out NULL). */
 static int closed_issue(json_t *o, const char *repo, afk_issue **out)
 {
 	json_t *num = json_object_get(o, "number"), *l;
 	json_t *pr = json_object_get(o, "pull_request");
+	const char *state = afk__forge_str_of(o, "state");
 	afk_issue *is;
 	size_t k;
 	int rc;
 
 	*out = NULL;
-	/* GitHub lists pull requests as issues; Forgejo says null */
+	/* GitHub lists pull requests as issues (Forgejo says null); and
+	 * closed is what the issue itself says, not only what was asked: a
+	 * stop must never come of an open issue */
 	if (!json_is_object(o) || (pr != NULL && !json_is_null(pr)) ||
+	    state == NULL || strcmp(state, "closed") != 0 ||
 	    !json_is_integer(num) || json_integer_value(num) <= 0)
 		return AFK_OK;
 	rc = afk_issue_new(&is, repo, (long)json_integer_value(num));

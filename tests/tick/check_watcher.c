@@ -1118,6 +1118,25 @@ START_TEST(stop_resumes_after_a_failed_step)
 }
 END_TEST
 
+/* A run whose lock a human removed is not dispatched again while the
+ * watch has not stopped it: the poll skips it as AFK_SKIP_STOPPING. */
+START_TEST(poll_skips_a_run_being_stopped)
+{
+	afk_result *r = NULL;
+	size_t k;
+	int seen = 0;
+
+	running_then_taken_back(BY_UNLOCK);
+	ck_assert_int_eq(afk_poller_run_once(P, CFG, &r), 0);
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 0);
+	for (k = 0; k < afk_result_skipped_count(r); k++)
+		seen += afk_result_skipped_reason(r, k) == AFK_SKIP_STOPPING;
+	ck_assert_int_eq(seen, 1);
+	afk_result_free(r);
+	ck_assert_int_eq(fake_count(&F, 'D'), 1); /* the first dispatch only */
+}
+END_TEST
+
 /* An agent without a stop: the run is finalised and unlocked all the
  * same, and the checklist says the agent could not be stopped. */
 START_TEST(stop_without_agent_stop)
@@ -1239,6 +1258,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, stop_resumes_after_a_failed_step, 0,
 	                    sizeof(stop_steps) / sizeof(stop_steps[0]));
 	tcase_add_test(tc, stop_without_agent_stop);
+	tcase_add_test(tc, poll_skips_a_run_being_stopped);
 	tcase_add_test(tc, stop_without_list_closed);
 	tcase_add_test(tc, failed_closed_listing_does_not_block);
 	tcase_add_test(tc, human_label_from_before_stops_nothing);
