@@ -309,10 +309,11 @@ static int fix_forward(run *r)
 /* Closing: the final checklist first, so that a tick that dies part-way
  * finds a closed record and only finishes the steps.  The ready label
  * goes too: reopened, the issue must not run again unasked.  It goes
- * before the close: trackers list open issues only, so a step that
- * fails after the close is never retried - only the lock's removal is
- * left there, as it must be (dropped before the close, a failed close
- * would leave an open issue no tick finds). */
+ * before the close: list_ready lists open issues only, and a closed one
+ * is found again only through list_closed (optional), while it holds the
+ * lock - so the lock's removal is the one step left after the close (and
+ * dropped before it, a failed close would leave an open issue no tick
+ * finds). */
 static int close_run(run *r)
 {
 	int rc;
