@@ -1213,6 +1213,106 @@ if command -v strace >/dev/null 2>&1 &&
 		  cat "$work/o3/trace"; }
 fi
 
+# --- stopping runs a human took back ------------------------------------
+
+# human FILE REPO NUMBER ACTION [LABEL]: what a person does on the tracker:
+# close the issue, add or remove a label.
+human() {
+	python3 - "$@" <<'PY'
+import json, sys
+path, repo, number, action = sys.argv[1:5]
+label = sys.argv[5] if len(sys.argv) > 5 else None
+with open(path) as f:
+    doc = json.load(f)
+for issue in doc["issues"]:
+    if issue["repo"] == repo and issue["number"] == int(number):
+        labels = issue.setdefault("labels", [])
+        if action == "close":
+            issue["state"] = "closed"
+        elif action == "add" and label not in labels:
+            labels.append(label)
+        elif action == "remove" and label in labels:
+            labels.remove(label)
+with open(path, "w") as f:
+    json.dump(doc, f, indent=2)
+PY
+}
+
+# The checklist of repo#number ($2) in the issue file $1, as one line.
+checklist_of() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+repo, number = sys.argv[2].split("#")
+for issue in json.load(open(sys.argv[1]))["issues"]:
+    if issue["repo"] == repo and issue["number"] == int(number):
+        for c in issue.get("comments", []):
+            if "<!-- afk-run:" in c.get("body", ""):
+                print(c["body"].replace("\n", " "))
+PY
+}
+
+demo s1
+run "$AFK" poll -c "$work/s1/afk.json"
+[ "$rc" -eq 0 ] || { fail "stop: the poll exited $rc"; said; }
+run "$AFK" watch -c "$work/s1/afk.json" --now 1767225600
+[ "$rc" -eq 0 ] || { fail "stop: the first watch exited $rc"; said; }
+# a dry run stops nothing, and says what it would do
+human "$work/s1/issues.json" acme/api 102 add ready-for-human
+cp "$work/s1/issues.json" "$work/s1/before-dry"
+run "$AFK" watch -c "$work/s1/afk.json" --now 1767226200 --dry-run
+[ "$rc" -eq 0 ] || { fail "stop: the dry watch exited $rc"; said; }
+printf '%s\n' "$out" | grep -q '^would stop thread acme-api-102-1 of acme/api#102$' ||
+	{ fail "stop: the dry run does not say it would stop the thread"; said; }
+cmp -s "$work/s1/issues.json" "$work/s1/before-dry" ||
+	fail "stop: the dry run changed the issue file"
+[ ! -e "$work/s1/runs/acme-api-102-1/stopped" ] ||
+	fail "stop: the dry run stopped the agent"
+# the human label, a closed issue, a removed lock: each stops its run
+human "$work/s1/issues.json" acme/web 202 close
+human "$work/s1/issues.json" acme/infra 301 remove agent-in-progress
+run "$AFK" watch -c "$work/s1/afk.json" --now 1767226200
+[ "$rc" -eq 0 ] || { fail "stop: the watch exited $rc, want 0"; said; }
+printf '%s\n' "$out" | sed 's/  */ /g' >"$work/s1/said"
+for line in \
+	'watch acme/api#102 stop: a human took it (the human label was added)' \
+	'watch acme/web#202 stop: the issue was closed' \
+	'watch acme/infra#301 stop: its in-progress or ready label was removed' \
+	'3 stopped, '; do
+	grep -Fq -- "$line" "$work/s1/said" ||
+		{ fail "stop: the watch does not say: $line"; said; }
+done
+locked=$(locked_issues "$work/s1/issues.json" | tr '\n' ' ')
+[ "$locked" = "" ] || fail "stop: still locked after the stops: [$locked]"
+for ref in acme/api#102 acme/web#202 acme/infra#301; do
+	c=$(checklist_of "$work/s1/issues.json" "$ref")
+	case $c in
+	*'**Stopped**: stopped by a human: '*'2026-01-01 00:10 UTC'*'the agent was stopped'*) ;;
+	*) fail "stop: the checklist of $ref does not say it was stopped: $c" ;;
+	esac
+	case $c in
+	*'"status":3'*) ;;
+	*) fail "stop: the record of $ref is not final: $c" ;;
+	esac
+	id=$(printf '%s' "$ref" | tr '/#' '--')-1
+	[ -f "$work/s1/runs/$id/stopped" ] ||
+		fail "stop: $id has no stopped marker"
+done
+[ "$(issue_line "$work/s1/issues.json" acme/api#102)" = \
+  "acme/api#102 open ready-for-human records=1 attempts=0" ] ||
+	fail "stop: acme/api#102 kept a label: $(issue_line \
+	     "$work/s1/issues.json" acme/api#102)"
+# once: the next watch and poll leave them alone
+cp "$work/s1/issues.json" "$work/s1/after-stop"
+run "$AFK" watch -c "$work/s1/afk.json" --now 1767226800
+[ "$rc" -eq 0 ] || { fail "stop: the watch after exited $rc"; said; }
+if printf '%s\n' "$out" | grep -q 'stop:'; then
+	fail "stop: a run was stopped twice"; said
+fi
+run "$AFK" poll -c "$work/s1/afk.json"
+if printf '%s\n' "$out" | grep -q '^dispatched acme/\(api#102\|web#202\|infra#301\)'; then
+	fail "stop: a stopped run was dispatched again"; said
+fi
+
 if [ "$failures" -ne 0 ]; then
 	echo "cli.sh: $failures check(s) failed"
 	exit 1

@@ -133,6 +133,27 @@ static int list_ready(afk_call *call, const char *const *repos,
 	return 0;
 }
 
+/* The closed issues that carry label: what a forge's list_closed
+ * reports. */
+static int list_closed(afk_call *call, const char *const *repos,
+                       size_t nrepos, const char *label, void *userdata)
+{
+	fake *f = ud(userdata);
+	size_t i;
+
+	record(f, 'Q', NULL, 0);
+	ck_assert_ptr_nonnull(label);
+	(void)repos;
+	(void)nrepos;
+	if (should_fail(f, 'Q'))
+		return afk_call_set_error(call, "closed issues unreadable"),
+		       f->fail_rc;
+	for (i = 0; i < f->nissues; i++)
+		if (f->closed[i] && afk_issue_has_label(f->issues[i], label))
+			ck_assert_int_eq(afk_call_add_issue(call, f->issues[i]), 0);
+	return 0;
+}
+
 void fake_list_error(fake *f, const char *repo, long number, int code,
                      const char *msg)
 {
@@ -269,6 +290,20 @@ static int send_turn(afk_call *call, const char *thread_id,
 	return 0;
 }
 
+static int stop(afk_call *call, const char *repo, long number,
+                const char *thread_id, void *userdata)
+{
+	fake *f = ud(userdata);
+	fake_event *e = record(f, 'X', repo, number);
+
+	ck_assert_ptr_nonnull(thread_id);
+	snprintf(e->prompt, sizeof(e->prompt), "%s", thread_id);
+	if (should_fail(f, 'X'))
+		return afk_call_set_error(call, "stop refused"), f->fail_rc;
+	f->stopped++;
+	return 0;
+}
+
 static int ci_status(afk_call *call, const char *repo, long number,
                      void *userdata)
 {
@@ -342,6 +377,7 @@ afk_tracker *fake_tracker(fake *f)
 	ck_assert_int_eq(afk_tracker_set_remove_label(t, remove_label), 0);
 	ck_assert_int_eq(afk_tracker_set_find_comment(t, find_comment), 0);
 	ck_assert_int_eq(afk_tracker_set_upsert_comment(t, upsert_comment), 0);
+	ck_assert_int_eq(afk_tracker_set_list_closed(t, list_closed), 0);
 	return t;
 }
 
@@ -354,6 +390,7 @@ afk_agent *fake_agent(fake *f)
 	ck_assert_int_eq(afk_agent_set_dispatch(a, dispatch), 0);
 	ck_assert_int_eq(afk_agent_set_snapshot(a, snapshot), 0);
 	ck_assert_int_eq(afk_agent_set_send_turn(a, send_turn), 0);
+	ck_assert_int_eq(afk_agent_set_stop(a, stop), 0);
 	return a;
 }
 

@@ -15,7 +15,8 @@ typedef struct fake_event {
 	char kind;        /* 'L' list_ready, 'A' add_label, 'D' dispatch,
 	                   * 'C' close_issue, 'R' remove_label, 'F' find_comment,
 	                   * 'U' upsert_comment, 'S' snapshot, 'T' send_turn,
-	                   * 'I' ci_status, 'N' notify */
+	                   * 'I' ci_status, 'N' notify, 'Q' list_closed,
+	                   * 'X' stop (its thread in prompt) */
 	char repo[128];
 	long number;
 	char label[64];
@@ -77,6 +78,7 @@ typedef struct fake {
 	int deploy;
 	const char *failing;          /* one failing check name, or NULL */
 	int notified;                 /* notify calls */
+	int stopped;                  /* stop calls that succeeded */
 	char notice[512];             /* the last message and link */
 	char fail_kind;               /* this kind of call fails ... */
 	int fail_nth;                 /* ... on its nth call (1-based) */

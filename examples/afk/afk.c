@@ -302,12 +302,15 @@ static void fail_msg(const char *message)
 static const char *const skip_tokens[] = {
 	"unknown", "not-allowlisted", "in-progress", "untrusted", "blocked",
 	"locked", "outranked", "dispatch-failed", "not-reached",
-	"repo-failed", "unvetted", "agent-unavailable"
+	"repo-failed", "unvetted", "agent-unavailable", "stopping"
 };
 static const char *const escalation_tokens[] = {
 	"unknown", "agent-failed", "agent-stopped", "agent-waiting",
 	"stalled", "ci-failed", "deploy-failed", "ci-timeout",
 	"deploy-timeout", "no-record", "agent-gone"
+};
+static const char *const stop_tokens[] = {
+	"unknown", "closed", "human-label", "unlocked"
 };
 static const char *const phase_names[] = {
 	"dispatched", "tests-red", "green", "pushed", "ci", "deployed"
@@ -525,6 +528,9 @@ static void describe_action(const afk_actions *acts, size_t i,
 	else if (kind == AFK_ACTION_ESCALATE)
 		snprintf(buf, size, "escalate: %s",
 		         afk_escalation_str(afk_actions_reason(acts, i)));
+	else if (kind == AFK_ACTION_STOP)
+		snprintf(buf, size, "stop: %s",
+		         afk_stop_str(afk_actions_stop_reason(acts, i)));
 	else
 		snprintf(buf, size, "%s", afk_action_str(kind));
 	afk_free(budget);
@@ -561,6 +567,7 @@ static json_t *action_event(const afk_actions *acts, size_t i,
 	int kind = afk_actions_kind(acts, i);
 	int reason = afk_actions_reason(acts, i);
 	int dreason = afk_actions_deadline_reason(acts, i);
+	int stop = afk_actions_stop_reason(acts, i);
 	long long since = afk_actions_since(acts, i);
 	long long deadline = afk_actions_deadline(acts, i);
 	const char *thread = afk_actions_thread(acts, i);
@@ -574,6 +581,9 @@ static json_t *action_event(const afk_actions *acts, size_t i,
 	put_str(o, "action", afk_action_str(kind));
 	put_str(o, "reason", escalation_token(reason));
 	put_str(o, "reason_text", reason ? afk_escalation_str(reason) : NULL);
+	put_str(o, "stop_reason", stop > 0 && (size_t)stop < COUNT(stop_tokens) ?
+	        stop_tokens[stop] : stop ? "unknown" : NULL);
+	put_str(o, "stop_reason_text", stop ? afk_stop_str(stop) : NULL);
 	put_str(o, "phase", phase_name(afk_actions_phase(acts, i)));
 	put_int(o, "attempts", afk_actions_attempts(acts, i));
 	put_bool(o, "updated", afk_actions_updated(acts, i));
@@ -596,7 +606,8 @@ static void report_watch(const afk_actions *acts, const afk_config *cfg,
                          long long now)
 {
 	size_t i, n = afk_actions_count(acts);
-	size_t count[AFK_ACTION_ESCALATE + 1] = {0};
+	size_t count[AFK_ACTION_STOP + 1] = {0};
+	char stopped[64] = "";
 	int w, width = 0, kind;
 	char what[512];
 
@@ -613,7 +624,7 @@ static void report_watch(const afk_actions *acts, const afk_config *cfg,
 	}
 	for (i = 0; i < n; i++) {
 		kind = afk_actions_kind(acts, i);
-		if (kind >= 0 && kind <= AFK_ACTION_ESCALATE)
+		if (kind >= 0 && kind <= AFK_ACTION_STOP)
 			count[kind]++;
 		describe_action(acts, i, cfg, what, sizeof(what));
 		print_line("watch", afk_actions_repo(acts, i),
@@ -621,10 +632,14 @@ static void report_watch(const afk_actions *acts, const afk_config *cfg,
 		print_checklist(afk_actions_checklist(acts, i));
 		putchar('\n');
 	}
+	/* only when there were some: a stop is a human's doing, rare */
+	if (count[AFK_ACTION_STOP] > 0)
+		snprintf(stopped, sizeof(stopped), "%zu stopped, ",
+		         count[AFK_ACTION_STOP]);
 	printf("%zu watched: %zu closed, %zu fixed forward, %zu escalated, "
-	       "%zu waiting%s\n", n, count[AFK_ACTION_CLOSE],
+	       "%s%zu waiting%s\n", n, count[AFK_ACTION_CLOSE],
 	       count[AFK_ACTION_FIX_FORWARD], count[AFK_ACTION_ESCALATE],
-	       count[AFK_ACTION_WAIT],
+	       stopped, count[AFK_ACTION_WAIT],
 	       dry_run ? " (dry run: nothing was written)" : "");
 }
 
@@ -739,6 +754,17 @@ static int dry_send_turn(afk_call *call, const char *thread_id,
 	return 0;
 }
 
+static int dry_stop(afk_call *call, const char *repo, long number,
+                    const char *thread_id, void *userdata)
+{
+	(void)call;
+	(void)userdata;
+	if (!dry_quiet)
+		printf("would stop thread %s of %s#%ld\n", thread_id, repo,
+		       number);
+	return 0;
+}
+
 static int dry_notify(afk_call *call, const char *repo, long number,
                       const char *message, const char *link, void *userdata)
 {
@@ -804,6 +830,7 @@ static void dry_wrap(adapters *a)
 	if (a->agent != NULL) {
 		afk_agent_set_dispatch(a->agent, dry_dispatch);
 		afk_agent_set_send_turn(a->agent, dry_send_turn);
+		afk_agent_set_stop(a->agent, dry_stop);
 	}
 	if (a->notifier != NULL)
 		afk_notifier_set_notify(a->notifier, dry_notify);

@@ -87,11 +87,12 @@ static const struct {
 	 "reset), metrics_write (a metrics file could not be written)."},
 };
 
-/* The slugs of AFK_SKIP_* 1.., AFK_ESCALATE_* 1.., AFK_PHASE_* 0.. */
+/* The slugs of AFK_SKIP_* 1.., AFK_ESCALATE_* 1.., AFK_PHASE_* 0..,
+ * AFK_STOP_* 1.. */
 static const char *const skip_slugs[] = {
 	"not_allowlisted", "in_progress", "untrusted", "blocked", "locked",
 	"outranked", "dispatch_failed", "not_reached", "repo_failed",
-	"unvetted", "agent_unavailable"
+	"unvetted", "agent_unavailable", "stopping"
 };
 static const char *const escalation_slugs[] = {
 	"agent_failed", "agent_stopped", "agent_waiting", "stalled",
@@ -288,29 +289,6 @@ void metrics_poll(metrics *m, const afk_result *res)
 		metrics_error(m, "poll");
 }
 
-/* The slug of a stop's reason.  The stop action and its reasons come
- * with the watcher's reconciliation; until this afk has them, no action
- * is a stop and afk_stops_total stays at zero. */
-#ifdef AFK_ACTION_STOP
-static const char *stop_slug(int reason)
-{
-#ifdef AFK_STOP_CLOSED
-	if (reason == AFK_STOP_CLOSED)
-		return "closed";
-#endif
-#ifdef AFK_STOP_HUMAN_LABEL
-	if (reason == AFK_STOP_HUMAN_LABEL)
-		return "human_label";
-#endif
-#ifdef AFK_STOP_UNLOCKED
-	if (reason == AFK_STOP_UNLOCKED)
-		return "unlocked";
-#endif
-	(void)reason;
-	return "unknown";
-}
-#endif
-
 void metrics_watch(metrics *m, const afk_actions *acts)
 {
 	size_t i, p, in_flight[COUNT(phase_slugs)] = {0};
@@ -329,11 +307,10 @@ void metrics_watch(metrics *m, const afk_actions *acts)
 			put(m, F_ESCALATIONS, 1, 0, "reason",
 			    slug(escalation_slugs, COUNT(escalation_slugs), 1,
 			         afk_actions_reason(acts, i)), NULL, NULL);
-#ifdef AFK_ACTION_STOP
 		else if (kind == AFK_ACTION_STOP)
 			put(m, F_STOPS, 1, 0, "reason",
-			    stop_slug(afk_actions_reason(acts, i)), NULL, NULL);
-#endif
+			    slug(stop_slugs, COUNT(stop_slugs), 1,
+			         afk_actions_stop_reason(acts, i)), NULL, NULL);
 		if ((kind == AFK_ACTION_WAIT || kind == AFK_ACTION_FIX_FORWARD) &&
 		    phase >= 0 && (size_t)phase < COUNT(phase_slugs))
 			in_flight[phase]++;

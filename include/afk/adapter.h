@@ -43,6 +43,16 @@ typedef struct afk_notifier afk_notifier;
 typedef int (*afk_list_ready_fn)(afk_call *call, const char *const *repos,
                                  size_t nrepos, void *userdata);
 
+/* Tracker: list the closed issues that still carry label (the
+ * in-progress label) in the nrepos repositories named by repos, adding
+ * each with afk_call_add_issue() (failures with afk_call_add_error(), as
+ * list_ready).  The watch tick stops the runs of those issues and drops
+ * their lock; a tracker without it leaves closed issues unreconciled.
+ * Should be cheap when nothing changed (conditional requests). */
+typedef int (*afk_list_closed_fn)(afk_call *call, const char *const *repos,
+                                  size_t nrepos, const char *label,
+                                  void *userdata);
+
 /* Tracker: add label to issue number of repo. */
 typedef int (*afk_add_label_fn)(afk_call *call, const char *repo,
                                 long number, const char *label,
@@ -89,6 +99,12 @@ typedef int (*afk_snapshot_fn)(afk_call *call, const char *thread_id,
 typedef int (*afk_send_turn_fn)(afk_call *call, const char *thread_id,
                                 const char *prompt, void *userdata);
 
+/* Agent: stop the thread thread_id working on issue number of repo -
+ * a human took the run back.  Stopping a thread that is already
+ * stopped, finished or gone succeeds: the watch tick may ask twice. */
+typedef int (*afk_stop_fn)(afk_call *call, const char *repo, long number,
+                           const char *thread_id, void *userdata);
+
 /* CI: report the pull request of issue number of repo
  * (afk_call_set_pr()), the CI state of its head (afk_call_set_ci(),
  * afk_call_add_failing_check()) and the deploy state
@@ -113,7 +129,8 @@ typedef int (*afk_probe_fn)(afk_call *call, void *userdata);
  * The message is copied. */
 AFK_EXTERN int afk_call_set_error(afk_call *call, const char *message);
 
-/* From a list_ready callback: hands the library a copy of issue. */
+/* From a list_ready or list_closed callback: hands the library a copy
+ * of issue. */
 AFK_EXTERN int afk_call_add_issue(afk_call *call, const afk_issue *issue);
 /* The same for n issues at once, in order: as n calls of
  * afk_call_add_issue(), in one call (a binding hands a whole listing
@@ -196,6 +213,9 @@ AFK_EXTERN int afk_tracker_set_list_ready(afk_tracker *tracker,
                                           afk_list_ready_fn fn);
 AFK_EXTERN int afk_tracker_set_add_label(afk_tracker *tracker,
                                          afk_add_label_fn fn);
+/* Optional: see afk_list_closed_fn. */
+AFK_EXTERN int afk_tracker_set_list_closed(afk_tracker *tracker,
+                                           afk_list_closed_fn fn);
 
 AFK_EXTERN int afk_tracker_set_close_issue(afk_tracker *tracker,
                                            afk_close_issue_fn fn);
@@ -233,6 +253,10 @@ AFK_EXTERN int afk_agent_set_dispatch(afk_agent *agent, afk_dispatch_fn fn);
 AFK_EXTERN int afk_agent_set_snapshot(afk_agent *agent, afk_snapshot_fn fn);
 AFK_EXTERN int afk_agent_set_send_turn(afk_agent *agent,
                                        afk_send_turn_fn fn);
+/* Optional: see afk_stop_fn.  Without it a stopped run is still
+ * finalised and its lock dropped; its checklist says the agent could not
+ * be stopped. */
+AFK_EXTERN int afk_agent_set_stop(afk_agent *agent, afk_stop_fn fn);
 AFK_EXTERN int afk_agent_set_builtin(afk_agent *agent, const afk_config *cfg);
 AFK_EXTERN int afk_agent_set_probe(afk_agent *agent, afk_probe_fn fn);
 AFK_EXTERN int afk_agent_probe(afk_agent *agent);

@@ -43,6 +43,7 @@
 #define AFK_ACTION_CLOSE 2        /* done: close the issue */
 #define AFK_ACTION_FIX_FORWARD 3  /* send a corrective turn */
 #define AFK_ACTION_ESCALATE 4     /* hand it to a human */
+#define AFK_ACTION_STOP 5         /* a human took the run back: stop it */
 
 /* Why a run is escalated. */
 #define AFK_ESCALATE_AGENT_FAILED 1    /* the agent errored */
@@ -55,5 +56,12 @@
 #define AFK_ESCALATE_DEPLOY_TIMEOUT 8  /* deploy pending past its deadline */
 #define AFK_ESCALATE_NO_RECORD 9       /* in progress, but no run record */
 #define AFK_ESCALATE_AGENT_GONE 10     /* the agent's thread no longer exists */
+
+/* Why a run is stopped (AFK_ACTION_STOP): what a human did on the
+ * tracker while the agent worked.  Only the issue's state and labels
+ * as the tracker reports them count, never its text. */
+#define AFK_STOP_CLOSED 1         /* the issue was closed */
+#define AFK_STOP_HUMAN_LABEL 2    /* it got the human label */
+#define AFK_STOP_UNLOCKED 3       /* it lost the in-progress or ready label */
 
 #endif /* AFK_RUN_H */

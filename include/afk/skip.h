@@ -21,5 +21,6 @@
 #define AFK_SKIP_REPO_FAILED 9     /* its repository could not be listed */
 #define AFK_SKIP_UNVETTED 10       /* its ready label's author could not be read */
 #define AFK_SKIP_AGENT_UNAVAILABLE 11 /* the agent could not be reached this tick */
+#define AFK_SKIP_STOPPING 12       /* a human took its run back: being stopped */
 
 #endif /* AFK_SKIP_H */

@@ -5,7 +5,10 @@
  * the watch tick reads the run's record from its checklist comment, the
  * agent thread's snapshot and the CI and deploy state of its pull
  * request; a pure state machine picks exactly one action - wait, close,
- * fix forward or escalate - and the tick carries it out.  The tick keeps
+ * fix forward or escalate - and the tick carries it out.  Before that it
+ * reconciles what humans did: a run whose issue was closed (with a
+ * tracker that lists closed issues), got the human label or lost the
+ * in-progress or ready label is stopped (AFK_ACTION_STOP).  The tick keeps
  * no state: a tick after a restart carries on from the record, and
  * running the same tick twice on the same tracker state performs each
  * action once.
@@ -59,6 +62,8 @@ AFK_EXTERN const char *afk_actions_thread(const afk_actions *actions,
 AFK_EXTERN int afk_actions_kind(const afk_actions *actions, size_t i);
 /* AFK_ESCALATE_* for an escalation, else 0. */
 AFK_EXTERN int afk_actions_reason(const afk_actions *actions, size_t i);
+/* AFK_STOP_* for a stop (AFK_ACTION_STOP), else 0. */
+AFK_EXTERN int afk_actions_stop_reason(const afk_actions *actions, size_t i);
 /* The AFK_PHASE_* the checklist shows after the action. */
 AFK_EXTERN int afk_actions_phase(const afk_actions *actions, size_t i);
 /* Fix-forward attempts used after the action. */
@@ -96,9 +101,11 @@ AFK_EXTERN int afk_actions_error_code(const afk_actions *actions, size_t i);
 AFK_EXTERN const char *afk_actions_error_message(const afk_actions *actions,
                                                  size_t i);
 
-/* Static English names of an AFK_ACTION_* and an AFK_ESCALATE_*. */
+/* Static English names of an AFK_ACTION_*, an AFK_ESCALATE_* and an
+ * AFK_STOP_*. */
 AFK_EXTERN const char *afk_action_str(int action);
 AFK_EXTERN const char *afk_escalation_str(int reason);
+AFK_EXTERN const char *afk_stop_str(int reason);
 
 #ifdef __cplusplus
 }

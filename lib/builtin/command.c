@@ -15,6 +15,8 @@
  *                       afk_call_generation()); absent: the first
  *       lock            flock()ed by the host running a turn, for the
  *                       turn's length: one turn at a time
+ *       stopped         the watch tick stopped the thread (a human took
+ *                       the run back): its snapshot says stopped
  *
  * The run directory's name is the thread id.  The command is executed
  * without a shell and the prompt never travels in argv (it would show in
@@ -184,7 +186,7 @@ static void remove_run_dir(const char *dir)
 {
 	static const char *const names[] = {
 		"prompt.txt", "output.log", "exit_status", "issue", "turns",
-		"generation", "lock"
+		"generation", "lock", "stopped"
 	};
 	size_t i;
 
@@ -852,6 +854,14 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 	return AFK_OK;
 }
 
+/* 1 when the watch tick stopped the thread in dir. */
+static int is_stopped(const char *dir)
+{
+	char buf[8];
+
+	return read_run_file(dir, "stopped", buf, sizeof(buf)) == 0;
+}
+
 /* snapshot: what the run directory says of the thread.  The command
  * agent knows only running, completed and errored - and gone, when the
  * run directory was removed: nothing will ever run in it again, so the
@@ -868,6 +878,8 @@ static int command_snapshot(afk_call *call, const char *thread_id,
 		return afk_call_set_agent_state(call, AFK_AGENT_GONE);
 	if (rc == AFK_OK)
 		rc = read_state(call, dir, &state);
+	if (rc == AFK_OK && is_stopped(dir))
+		state = AFK_AGENT_STOPPED;
 	if (rc == AFK_OK)
 		rc = read_phase(call, dir, &phase);
 	if (rc == AFK_OK)
@@ -997,6 +1009,31 @@ static int command_send_turn(afk_call *call, const char *thread_id,
 	return rc;
 }
 
+/* stop: the command runs synchronously during the dispatch and each
+ * turn, so once a tick is over no process of the thread is left to kill
+ * (detached agents, with process groups, are issue 13's).  The stop
+ * writes the "stopped" marker instead - no later turn is sent to a
+ * stopped run, and its snapshot says stopped.  A thread whose directory
+ * is gone is stopped already. */
+static int command_stop(afk_call *call, const char *repo, long number,
+                        const char *thread_id, void *userdata)
+{
+	const struct command_agent *ca = userdata;
+	char dir[PATH_MAX];
+	int rc, gone, err;
+
+	(void)repo;
+	(void)number;
+	rc = thread_dir_ex(call, ca, thread_id, dir, &gone);
+	if (rc != AFK_OK || gone)
+		return rc;
+	err = put_run_file(dir, "stopped", "stopped by the watch tick\n");
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "cannot write %s/stopped: "
+		                       "%s", dir, strerror(err));
+	return AFK_OK;
+}
+
 /* --- registration ---------------------------------------------------- */
 
 /* The directory of the runs: agent.state_dir, else "runs" in the
@@ -1078,6 +1115,8 @@ static int command_agent_setup(afk_agent *agent, const afk_config *cfg,
 		rc = afk_agent_set_snapshot(agent, command_snapshot);
 	if (rc == AFK_OK)
 		rc = afk_agent_set_send_turn(agent, command_send_turn);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_stop(agent, command_stop);
 	if (rc == AFK_OK)
 		rc = afk_agent_set_probe(agent, command_probe);
 	if (rc)

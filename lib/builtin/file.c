@@ -659,7 +659,7 @@ static int build_issue(const struct doc *d, const json_t *o,
  * when someone took its ready label off. */
 static int add_ready(afk_call *call, const struct doc *d,
                      const char **repos, size_t nrepos,
-                     const struct file_tracker *ft)
+                     const struct file_tracker *ft, const char *closed)
 {
 	const char *repo;
 	afk_issue *issue;
@@ -669,9 +669,10 @@ static int add_ready(afk_call *call, const struct doc *d,
 
 	json_array_foreach(d->issues, i, o) {
 		repo = issue_repo(o);
-		if (!is_open(o) ||
-		    (!json_has_label(o, ft->ready_label) &&
-		     !json_has_label(o, ft->in_progress_label)) ||
+		if (closed != NULL ? is_open(o) || !json_has_label(o, closed)
+		    : !is_open(o) ||
+		      (!json_has_label(o, ft->ready_label) &&
+		       !json_has_label(o, ft->in_progress_label)) ||
 		    bsearch(&repo, repos, nrepos, sizeof(*repos), str_cmp) ==
 		    NULL)
 			continue;
@@ -686,12 +687,12 @@ static int add_ready(afk_call *call, const struct doc *d,
 	return AFK_OK;
 }
 
-/* list_ready: every open issue of repos carrying the ready or the
- * in-progress label.  The file is read afresh on each call. */
-static int file_list_ready(afk_call *call, const char *const *repos,
-                           size_t nrepos, void *userdata)
+/* Lists the open issues of repos carrying the ready or the in-progress
+ * label - or, with closed, the closed ones carrying that label.  The
+ * file is read afresh on each call. */
+static int list(afk_call *call, const char *const *repos, size_t nrepos,
+                const struct file_tracker *ft, const char *closed)
 {
-	const struct file_tracker *ft = userdata;
 	const char **sorted;
 	struct doc d;
 	size_t i, n = 0;
@@ -706,11 +707,24 @@ static int file_list_ready(afk_call *call, const char *const *repos,
 	qsort(sorted, n, sizeof(*sorted), str_cmp);
 	rc = load_file(call, ft->path, &d);
 	if (rc == AFK_OK) {
-		rc = add_ready(call, &d, sorted, n, ft);
+		rc = add_ready(call, &d, sorted, n, ft, closed);
 		doc_clear(&d);
 	}
 	free(sorted);
 	return rc;
+}
+
+static int file_list_ready(afk_call *call, const char *const *repos,
+                           size_t nrepos, void *userdata)
+{
+	return list(call, repos, nrepos, userdata, NULL);
+}
+
+/* list_closed: the closed issues of repos that still carry label. */
+static int file_list_closed(afk_call *call, const char *const *repos,
+                            size_t nrepos, const char *label, void *userdata)
+{
+	return list(call, repos, nrepos, userdata, label);
 }
 
 /* --- changing an issue ---------------------------------------------- */
@@ -1064,6 +1078,8 @@ static int file_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
 		return rc;
 	}
 	rc = afk_tracker_set_list_ready(tracker, file_list_ready);
+	if (rc == AFK_OK)
+		rc = afk_tracker_set_list_closed(tracker, file_list_closed);
 	if (rc == AFK_OK)
 		rc = afk_tracker_set_add_label(tracker, file_add_label);
 	if (rc == AFK_OK)

@@ -61,6 +61,7 @@ static int forge_new(const afk_config *cfg, afk__role role,
 		g->trust_writers = cfg->trust_writers;
 		g->max_pages = cfg->http_max_pages;
 		g->comments_query = fk->comments_query;
+		g->closed_query = fk->closed_query;
 		if (deploy != NULL &&
 		    (g->deploy_env = afk__strdup(deploy)) == NULL)
 			rc = AFK_ENOMEM;
@@ -85,6 +86,121 @@ static int forge_new(const afk_config *cfg, afk__role role,
 	return AFK_OK;
 }
 
+/* The issue o of repo, with its number and labels only: all the watch
+ * needs of a closed one.  Pull requests, issues not "closed" and
+ * malformed entries are skipped (*out NULL). */
+static int closed_issue(json_t *o, const char *repo, afk_issue **out)
+{
+	json_t *num = json_object_get(o, "number"), *l;
+	json_t *pr = json_object_get(o, "pull_request");
+	const char *state = afk__forge_str_of(o, "state");
+	afk_issue *is;
+	size_t k;
+	int rc;
+
+	*out = NULL;
+	/* GitHub lists pull requests as issues (Forgejo says null); and
+	 * closed is what the issue itself says, not only what was asked: a
+	 * stop must never come of an open issue */
+	if (!json_is_object(o) || (pr != NULL && !json_is_null(pr)) ||
+	    state == NULL || strcmp(state, "closed") != 0 ||
+	    !json_is_integer(num) || json_integer_value(num) <= 0)
+		return AFK_OK;
+	rc = afk_issue_new(&is, repo, (long)json_integer_value(num));
+	if (rc != AFK_OK)
+		return rc;
+	json_array_foreach(json_object_get(o, "labels"), k, l) {
+		const char *name = afk__forge_str_of(l, "name");
+
+		if (name != NULL && rc == AFK_OK)
+			rc = afk_issue_add_label(is, name);
+	}
+	if (rc != AFK_OK) {
+		afk_issue_free(is);
+		return rc;
+	}
+	*out = is;
+	return AFK_OK;
+}
+
+/* list_closed: one paginated GET per repository, in one batch - the
+ * closed issues carrying label.  Conditional like every GET (the ETag
+ * cache): an idle tick costs one 304 per repository.  A repository that
+ * cannot be listed is its own failure (afk_call_add_error()). */
+int afk__forge_list_closed(afk_call *call, const char *const *repos,
+                           size_t nrepos, const char *label, void *userdata)
+{
+	struct afk__forge *g = userdata;
+	char err[AFK__ERRMSG_SIZE], *lab = afk__forge_enc(label), *q;
+	afk__forge_req *qs = calloc(nrepos ? nrepos : 1, sizeof(*qs));
+	size_t *of = calloc(nrepos ? nrepos : 1, sizeof(*of));
+	size_t i, k, n = 0;
+	int rc = AFK_OK;
+
+	if (lab == NULL || qs == NULL || of == NULL) {
+		rc = afk__call_failf(call, AFK_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nrepos && rc == AFK_OK; i++) {
+		char *base = NULL;
+
+		rc = afk__forge_repo_base(g, repos[i], &base, err);
+		if (rc == AFK_EINVAL) {   /* a name the forge cannot have */
+			rc = afk__forge_add_error(call, repos[i], 0, rc, err);
+			continue;
+		}
+		if (rc != AFK_OK) {
+			rc = afk__call_failf(call, rc, "list closed issues: %s",
+			                     err);
+			break;
+		}
+		q = afk__aprintf(g->closed_query, lab);
+		rc = afk__forge_req_set(g, &qs[n], "GET",
+		        afk__aprintf("list closed issues of %s", repos[i]),
+		        q ? afk__aprintf("%s/issues?%s", base, q) : NULL, NULL, 1);
+		free(q);
+		free(base);
+		of[n++] = i;
+		if (rc != AFK_OK)
+			rc = afk__call_failf(call, rc, "out of memory");
+	}
+	if (rc == AFK_OK)
+		rc = afk__forge_run_each(call, g, qs, n);
+	for (k = 0; k < n && rc == AFK_OK; k++) {
+		const char *repo = repos[of[k]];
+		json_t *list, *o;
+		size_t j;
+
+		if (afk__forge_failed(&qs[k])) {
+			rc = afk__forge_add_error(call, repo, 0,
+			                          afk__forge_code(&qs[k]),
+			                          qs[k].r.errmsg);
+			continue;
+		}
+		list = afk__forge_body_of(call, &qs[k], 1);
+		if (list == NULL) {
+			rc = afk__forge_add_error(call, repo, 0, AFK_EPARSE,
+			                          afk__forge_why(call));
+			continue;
+		}
+		json_array_foreach(list, j, o) {
+			afk_issue *is = NULL;
+
+			if (rc == AFK_OK)
+				rc = closed_issue(o, repo, &is);
+			if (rc == AFK_OK && is != NULL)
+				rc = afk_call_add_issue(call, is);
+			afk_issue_free(is);
+		}
+		json_decref(list);
+	}
+out:
+	afk__forge_reqs_free(qs, n);
+	free(of);
+	free(lab);
+	return rc;
+}
+
 int afk__forge_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
                              const afk__forge_kind *fk, char *errbuf)
 {
@@ -102,6 +218,8 @@ int afk__forge_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
 		return rc;
 	}
 	afk_tracker_set_list_ready(tracker, fk->list_ready);
+	if (fk->closed_query != NULL)
+		afk_tracker_set_list_closed(tracker, afk__forge_list_closed);
 	afk_tracker_set_add_label(tracker, fk->add_label);
 	afk_tracker_set_remove_label(tracker, fk->remove_label);
 	afk_tracker_set_close_issue(tracker, fk->close_issue);

@@ -36,6 +36,7 @@ struct afk__forge {
 	afk__strv agent_logins; /* CI: whose pull request may be a run's;
 	                           empty: the token's own login */
 	long max_pages;       /* http.max_pages: pages read of one list */
+	const char *closed_query; /* see afk__forge_kind */
 };
 
 /* What tells one forge's adapters from the other's when they are made:
@@ -54,6 +55,8 @@ typedef struct afk__forge_kind {
 	afk_find_comment_fn find_comment;
 	afk_upsert_comment_fn upsert_comment;
 	afk_ci_status_fn status;
+	const char *closed_query;     /* after .../issues: the closed issues
+	                                 with a label, "%s" for it */
 } afk__forge_kind;
 
 /* The setups of a forge's tracker and CI (an afk__builtin's): make the
@@ -63,6 +66,11 @@ typedef struct afk__forge_kind {
  * setup message names the line and member it comes from and the
  * adapter, e.g. "afk.json:12: ci.token_env: CI (github): ..."
  * (afk__setup_what()).  Return 0 or an AFK_E* code with why in errbuf. */
+/* The list_closed of both forges (afk_list_closed_fn), over the kind's
+ * closed_query. */
+int afk__forge_list_closed(afk_call *call, const char *const *repos,
+                           size_t nrepos, const char *label, void *userdata);
+
 int afk__forge_tracker_setup(afk_tracker *tracker, const afk_config *cfg,
                              const afk__forge_kind *fk, char *errbuf);
 int afk__forge_ci_setup(afk_ci *ci, const afk_config *cfg,

@@ -45,6 +45,9 @@
  *                   listed; a gate that fails (or a list longer than ten
  *                   pages) leaves that issue unvetted, "could not vet:
  *                   ...": never the whole list.
+ *   list_closed     GET .../issues?state=closed&type=issues&labels={L}
+ *                   &limit=50 per repository, every page
+ *                   (afk__forge_list_closed): closed issues still locked.
  *   add_label       POST .../issues/{n}/labels {"labels": [L]} by name
  *                   (IssueLabelsOption takes names or ids).  Forgejo
  *                   ignores a name the repository has no label for, so
@@ -944,7 +947,8 @@ out:
 static const afk__forge_kind forgejo = {
 	"forgejo", "Forgejo", "token", NULL, "",
 	fj_list_ready, fj_add_label, fj_remove_label, fj_close_issue,
-	fj_find_comment, fj_upsert_comment, fj_ci_status
+	fj_find_comment, fj_upsert_comment, fj_ci_status,
+	"state=closed&type=issues&labels=%s&limit=50"
 };
 
 static int forgejo_tracker_setup(afk_tracker *tracker, const afk_config *cfg,

@@ -47,6 +47,9 @@
  *                   idle tick reads one page per repository.  The
  *                   priority is N of a label "priority:N" (the first
  *                   one), else 0.
+ *   list_closed     GET .../issues?state=closed&labels={L}&per_page=100
+ *                   per repository, every page (afk__forge_list_closed):
+ *                   the closed issues still carrying the lock.
  *   add_label       POST .../issues/{n}/labels {"labels": [L]}
  *   remove_label    DELETE .../issues/{n}/labels/{L}; a 404 means the
  *                   label is absent already, which is success.
@@ -1240,7 +1243,8 @@ out:
 static const afk__forge_kind github = {
 	"github", "GitHub", "Bearer", gh_headers, "?per_page=100",
 	gh_list_ready, gh_add_label, gh_remove_label, gh_close_issue,
-	gh_find_comment, gh_upsert_comment, gh_ci_status
+	gh_find_comment, gh_upsert_comment, gh_ci_status,
+	"state=closed&labels=%s&per_page=100"
 };
 
 static int github_tracker_setup(afk_tracker *tracker, const afk_config *cfg,

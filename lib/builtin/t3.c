@@ -15,6 +15,10 @@
  *     ThreadTurnStartCommand {type "thread.turn.start", commandId,
  *       threadId, message {messageId, role "user", text, attachments},
  *       runtimeMode, interactionMode, createdAt}
+ *     ThreadTurnInterruptCommand {type "thread.turn.interrupt",
+ *       commandId, threadId, createdAt} (turnId optional: the latest)
+ *     ThreadSessionStopCommand {type "thread.session.stop", commandId,
+ *       threadId, createdAt}
  *     OrchestrationThreadDetailSnapshot {snapshotSequence, thread}, the
  *     thread's latestTurn.state (running | interrupted | completed |
  *     error), session.status (... | stopped | error) and lastError,
@@ -745,6 +749,74 @@ static int t3_send_turn(afk_call *call, const char *thread_id,
 	return turn_start(call, t, thread_id, prompt, "T3 thread.turn.start");
 }
 
+/* Sends a command of type to thread_id that only needs the thread: an
+ * interrupt or a stop.  *gone is set when the server does not know the
+ * thread (404); *refused when it refused the command with another 4xx
+ * (say, no turn to interrupt) - neither attaches a message. */
+static int thread_cmd(afk_call *call, struct t3_agent *t, const char *type,
+                      const char *thread_id, int *gone, int *refused)
+{
+	char cmd_id[96], now[40], what[64];
+	afk__http_req r;
+	json_t *cmd;
+	char *body;
+	int rc;
+
+	*gone = *refused = 0;
+	new_id(t, "stop", cmd_id, sizeof(cmd_id));
+	iso_now(now, sizeof(now));
+	snprintf(what, sizeof(what), "T3 %s", type);
+	cmd = json_pack("{s:s, s:s, s:s, s:s}", "type", type,
+	                "commandId", cmd_id, "threadId", thread_id,
+	                "createdAt", now);
+	body = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
+	json_decref(cmd);
+	if (body == NULL)
+		return AFK_ENOMEM;
+	rc = t3_run_ex(call, t, &r, "POST", "/api/orchestration/dispatch",
+	               body, what, 1);
+	free(body);
+	if (rc != AFK_OK && r.fail == AFK__HTTP_ESTATUS) {
+		*gone = r.status == 404;
+		*refused = !*gone && r.status >= 400 && r.status < 500 &&
+		           r.status != 401 && r.status != 403 &&
+		           r.status != 429;
+		if (*gone || *refused)
+			rc = AFK_OK;
+	}
+	afk__http_req_clear(&r);
+	return rc;
+}
+
+/* stop: interrupts the thread's turn, then stops its session.  A thread
+ * the server does not know is stopped already; an interrupt it refuses
+ * (no turn running) leaves only the session to stop.  Either command
+ * sent twice is harmless, so a tick that dies after it asks again. */
+static int t3_stop(afk_call *call, const char *repo, long number,
+                   const char *thread_id, void *userdata)
+{
+	struct t3_agent *t = userdata;
+	int rc, gone, refused;
+
+	(void)repo;
+	(void)number;
+	if (thread_id == NULL || thread_id[0] == '\0')
+		return AFK_EINVAL;
+	rc = check_env_once(call, t);
+	if (rc == AFK_OK)
+		rc = thread_cmd(call, t, "thread.turn.interrupt", thread_id,
+		                &gone, &refused);
+	if (rc != AFK_OK || gone)
+		return rc;
+	rc = thread_cmd(call, t, "thread.session.stop", thread_id, &gone,
+	                &refused);
+	if (rc == AFK_OK && refused)
+		return afk__call_failf(call, AFK_ECALLBACK, "T3 thread.session.stop"
+		                       ": the server refused to stop thread %s",
+		                       thread_id);
+	return rc;
+}
+
 /* --- snapshot -------------------------------------------------------- */
 
 /* The last "AFK-PHASE: <word>" of text, as AFK_PHASE_*, or -1. */
@@ -968,6 +1040,8 @@ static int t3_setup(afk_agent *agent, const afk_config *cfg, char *errbuf)
 		rc = afk_agent_set_snapshot(agent, t3_snapshot);
 	if (rc == AFK_OK)
 		rc = afk_agent_set_send_turn(agent, t3_send_turn);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_stop(agent, t3_stop);
 	if (rc == AFK_OK)
 		rc = afk_agent_set_probe(agent, t3_probe);
 	afk__agent_set_tick_end(agent, t3_tick_end);

@@ -112,9 +112,16 @@ int afk_call_set_error(afk_call *call, const char *message)
 	return AFK_OK;
 }
 
+/* A listing callback: list_ready or list_closed. */
+static int listing(const afk_call *call)
+{
+	return call->kind == AFK__CALL_LIST_READY ||
+	       call->kind == AFK__CALL_LIST_CLOSED;
+}
+
 int afk_call_add_issue(afk_call *call, const afk_issue *issue)
 {
-	if (call == NULL || issue == NULL || call->kind != AFK__CALL_LIST_READY)
+	if (call == NULL || issue == NULL || !listing(call))
 		return AFK_EINVAL;
 	/* An issue the callback believes handed over must not vanish
 	 * silently, even if the callback ignores this return. */
@@ -130,8 +137,7 @@ int afk_call_add_issues(afk_call *call, const afk_issue *const *issues,
 {
 	size_t i;
 
-	if (call == NULL || (issues == NULL && n > 0) ||
-	    call->kind != AFK__CALL_LIST_READY)
+	if (call == NULL || (issues == NULL && n > 0) || !listing(call))
 		return AFK_EINVAL;
 	for (i = 0; i < n; i++)
 		if (issues[i] == NULL)
@@ -149,7 +155,7 @@ int afk_call_add_error(afk_call *call, const char *repo, long number,
 {
 	char generic[AFK__ERRMSG_SIZE];
 
-	if (call == NULL || call->kind != AFK__CALL_LIST_READY ||
+	if (call == NULL || !listing(call) ||
 	    call->errors == NULL || repo == NULL || repo[0] == '\0' ||
 	    number < 0 || code >= 0)
 		return AFK_EINVAL;
@@ -378,6 +384,23 @@ int afk__tracker_list(afk_tracker *tracker, const afk__strv *repos,
 	return rc;
 }
 
+int afk__tracker_list_closed(afk_tracker *tracker, const afk__strv *repos,
+                             const char *label, afk__iset *set,
+                             afk__errv *errors, const char *what,
+                             char *errbuf)
+{
+	afk_call call;
+	int rc;
+
+	afk__call_init(&call, AFK__CALL_LIST_CLOSED, set);
+	call.errors = errors;
+	rc = tracker->list_closed(&call, (const char *const *)repos->v,
+	                          repos->n, label, tracker->userdata);
+	rc = afk__call_finish(&call, rc, what, errbuf);
+	afk__call_clear(&call);
+	return rc;
+}
+
 /* --- the tracker ----------------------------------------------------- */
 
 int afk_tracker_new(afk_tracker **out)
@@ -423,6 +446,14 @@ int afk_tracker_set_list_ready(afk_tracker *tracker, afk_list_ready_fn fn)
 	if (tracker == NULL)
 		return AFK_EINVAL;
 	tracker->list_ready = fn;
+	return AFK_OK;
+}
+
+int afk_tracker_set_list_closed(afk_tracker *tracker, afk_list_closed_fn fn)
+{
+	if (tracker == NULL)
+		return AFK_EINVAL;
+	tracker->list_closed = fn;
 	return AFK_OK;
 }
 
@@ -549,6 +580,14 @@ int afk_agent_set_send_turn(afk_agent *agent, afk_send_turn_fn fn)
 	if (agent == NULL)
 		return AFK_EINVAL;
 	agent->send_turn = fn;
+	return AFK_OK;
+}
+
+int afk_agent_set_stop(afk_agent *agent, afk_stop_fn fn)
+{
+	if (agent == NULL)
+		return AFK_EINVAL;
+	agent->stop = fn;
 	return AFK_OK;
 }
 

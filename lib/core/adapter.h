@@ -28,6 +28,7 @@ int afk__call_failf(afk_call *call, int code, const char *fmt, ...)
 
 struct afk_tracker {
 	afk_list_ready_fn list_ready;
+	afk_list_closed_fn list_closed;  /* may be NULL */
 	afk_add_label_fn add_label;
 	afk_close_issue_fn close_issue;
 	afk_remove_label_fn remove_label;
@@ -44,6 +45,7 @@ struct afk_agent {
 	afk_dispatch_fn dispatch;
 	afk_snapshot_fn snapshot;
 	afk_send_turn_fn send_turn;
+	afk_stop_fn stop;                /* may be NULL */
 	afk_probe_fn probe;
 	void *userdata;
 	afk_destroy_fn destroy;
@@ -91,6 +93,8 @@ void afk__errv_clear(afk__errv *e);
 
 enum afk__call_kind {
 	AFK__CALL_LIST_READY,
+	AFK__CALL_LIST_CLOSED,
+	AFK__CALL_STOP,
 	AFK__CALL_ADD_LABEL,
 	AFK__CALL_DISPATCH,
 	AFK__CALL_CLOSE_ISSUE,
@@ -133,6 +137,13 @@ struct afk_call {
 int afk__tracker_list(afk_tracker *tracker, const afk__strv *repos,
                       afk__iset *set, afk__errv *errors, const char *what,
                       char *errbuf);
+
+/* The same for the tracker's list_closed (which must be set): the
+ * closed issues carrying label. */
+int afk__tracker_list_closed(afk_tracker *tracker, const afk__strv *repos,
+                             const char *label, afk__iset *set,
+                             afk__errv *errors, const char *what,
+                             char *errbuf);
 
 /* Ends a tick for its adapters (NULL: not used by the tick): each
  * built-in's tick_end runs once, with its userdata. */

@@ -1,10 +1,14 @@
 /*
  * lib/core/checklist.c - the run's record and the progress checklist.
  */
+#define _POSIX_C_SOURCE 200809L /* gmtime_r */
+
 #include "core/checklist.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "afk/run.h"
@@ -121,7 +125,16 @@ static int from_json(json_t *o, afk__record *r)
 	                  AFK_STATUS_FAILURE);
 	r->turn_pending = get_int(o, "turn_pending") != 0;
 	r->status = clamp(get_int(o, "status"), AFK__RUN_ACTIVE,
-	                  AFK__RUN_ESCALATED);
+	                  AFK__RUN_STOPPED);
+	r->stop = clamp(get_int(o, "stop"), 0, AFK_STOP_UNLOCKED);
+	r->stopped_at = get_int(o, "stopped_at");
+	r->agent_stop = clamp(get_int(o, "agent_stop"), AFK__AGENT_STOP_PENDING,
+	                      AFK__AGENT_STOP_NONE);
+	r->stop_pending = get_int(o, "stop_pending") != 0;
+	r->human_before = get_int(o, "human_before") != 0;
+	/* a stop needs its reason; a record without one was edited */
+	if (r->status == AFK__RUN_STOPPED && r->stop == 0)
+		r->stop = AFK_STOP_UNLOCKED;
 	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_AGENT_GONE);
 	r->notify_pending = get_int(o, "notify_pending") != 0;
 	r->generation = clamp(get_int(o, "generation"), 1,
@@ -206,6 +219,17 @@ static json_t *to_json(const afk__record *r)
 	      json_object_set_new(o, "reason", json_integer(r->reason)) ||
 	      json_object_set_new(o, "notify_pending",
 	                          json_integer(r->notify_pending)) ||
+	      /* only when set: older records read as they did */
+	      (r->status == AFK__RUN_STOPPED &&
+	       (json_object_set_new(o, "stop", json_integer(r->stop)) ||
+	        json_object_set_new(o, "stopped_at",
+	                            json_integer(r->stopped_at)) ||
+	        json_object_set_new(o, "agent_stop",
+	                            json_integer(r->agent_stop)) ||
+	        json_object_set_new(o, "stop_pending",
+	                            json_integer(r->stop_pending)))) ||
+	      (r->human_before &&
+	       json_object_set_new(o, "human_before", json_integer(1))) ||
 	      /* only past the first: a first run's record reads as it did
 	       * before generations were kept */
 	      (r->generation > 1 &&
@@ -289,6 +313,27 @@ const char *afk__escalation_str(int reason)
 	}
 }
 
+int afk__record_stopping(const afk__record *r)
+{
+	if (r->status == AFK__RUN_ACTIVE)
+		return r->changed_at != 0;
+	return r->status == AFK__RUN_STOPPED && r->stop_pending;
+}
+
+const char *afk__stop_str(int reason)
+{
+	switch (reason) {
+	case AFK_STOP_CLOSED:
+		return "the issue was closed";
+	case AFK_STOP_HUMAN_LABEL:
+		return "a human took it (the human label was added)";
+	case AFK_STOP_UNLOCKED:
+		return "its in-progress or ready label was removed";
+	default:
+		return "unknown reason";
+	}
+}
+
 /* Appends to a heap string; on failure frees it and returns NULL. */
 static char *cat(char *s, const char *add)
 {
@@ -303,9 +348,41 @@ static char *cat(char *s, const char *add)
 	return t;
 }
 
+/* "2026-12-06 02:00 UTC", or the raw number for a time gmtime cannot
+ * hold (a record is a comment anyone may edit). */
+static void utc(long long t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if ((long long)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(buf, size, "%lld", t);
+}
+
+/* Who stopped it, why and when; while stopping, and once stopped, how
+ * the agent took it. */
+static char *stopped_line(const afk__record *r)
+{
+	char when[64];
+
+	utc(r->stopped_at, when, sizeof(when));
+	if (r->stop_pending)
+		return afk__aprintf("**Stopping**: stopped by a human: %s "
+		                    "(%s).\n", afk__stop_str(r->stop), when);
+	return afk__aprintf("**Stopped**: stopped by a human: %s (%s); %s.\n",
+	                    afk__stop_str(r->stop), when,
+	                    r->agent_stop == AFK__AGENT_STOP_DONE
+	                        ? "the agent was stopped"
+	                        : "the agent could not be stopped (it has no "
+	                          "stop, or no thread)");
+}
+
 static char *status_line(const afk__record *r)
 {
 	switch (r->status) {
+	case AFK__RUN_STOPPED:
+		return stopped_line(r);
 	case AFK__RUN_CLOSED:
 		return afk__aprintf("**Done**: delivered; the issue is closed.\n");
 	case AFK__RUN_ESCALATED:

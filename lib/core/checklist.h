@@ -25,7 +25,16 @@
 enum afk__run_status {
 	AFK__RUN_ACTIVE = 0,
 	AFK__RUN_CLOSED = 1,     /* closing: close the issue, drop the lock */
-	AFK__RUN_ESCALATED = 2   /* escalating: relabel, notify, drop the lock */
+	AFK__RUN_ESCALATED = 2,  /* escalating: relabel, notify, drop the lock */
+	AFK__RUN_STOPPED = 3     /* a human took it back: stop the agent,
+	                            drop the lock */
+};
+
+/* How the agent's stop went (afk__record.agent_stop). */
+enum afk__agent_stop {
+	AFK__AGENT_STOP_PENDING = 0,  /* not asked yet, or the ask failed */
+	AFK__AGENT_STOP_DONE = 1,     /* the agent's stop succeeded */
+	AFK__AGENT_STOP_NONE = 2      /* the agent has no stop, or no thread */
 };
 
 typedef struct afk__record {
@@ -49,6 +58,13 @@ typedef struct afk__record {
 	int status;             /* enum afk__run_status */
 	int reason;             /* AFK_ESCALATE_* when escalated */
 	int notify_pending;     /* escalated, the human not told yet */
+	int stop;               /* AFK_STOP_* when STOPPED */
+	long long stopped_at;   /* when the stop was decided */
+	int stop_pending;       /* stopping: the agent's stop or the final
+	                           record not done yet */
+	int agent_stop;         /* enum afk__agent_stop, when STOPPED */
+	int human_before;       /* the human label was on when the watch
+	                           first saw the run: it stops nothing */
 	int generation;         /* which run of the issue this is, from 1
 	                           (a record without one is of the first);
 	                           0 reads as 1 */
@@ -68,6 +84,15 @@ int afk__record_parse(const char *body, afk__record *r);
  * checklist.  NULL when memory ran out; the caller frees it. */
 char *afk__checklist_render(const afk__record *r, const char *repo,
                             long number, int deploy_stage, int budget);
+
+/* 1 when the record, found on an issue that carries no lock, is of a
+ * run a human took back whose stop is not finished: active and seen by
+ * a watch tick (a dispatch that never got its lock was not), or
+ * stopping.  Such an issue must not be dispatched again. */
+int afk__record_stopping(const afk__record *r);
+
+/* A static English phrase for an AFK_STOP_* reason. */
+const char *afk__stop_str(int reason);
 
 /* A static English phrase for an AFK_ESCALATE_* reason. */
 const char *afk__escalation_str(int reason);

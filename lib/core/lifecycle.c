@@ -26,6 +26,10 @@
  * own deadline applies and the stall one does not.  "Past" is strict:
  * now - since > timeout.
  *
+ * Before any of these the watch asks afk__lifecycle_stop() whether a
+ * human took the run back (closed the issue, added the human label,
+ * removed the in-progress or the ready label): that run is stopped.
+ *
  * Values out of their documented ranges fail closed: an unknown agent
  * state counts as ERRORED (escalated unless the run already succeeded),
  * an unknown PR, CI or deploy state as NONE (never success, failure or
@@ -275,4 +279,18 @@ afk__deadline afk__lifecycle_deadline(const afk__run_state *s,
 		out.none = 0;
 	}
 	return out;
+}
+
+/* Closed first: it is final, whatever the labels say.  Then the human
+ * label, then the labels that make the run afk's.  A closed issue that
+ * holds no lock has nothing left to stop. */
+int afk__lifecycle_stop(int closed, int in_progress, int ready, int human)
+{
+	if (closed)
+		return in_progress ? AFK_STOP_CLOSED : 0;
+	if (human)
+		return AFK_STOP_HUMAN_LABEL;
+	if (!in_progress || !ready)
+		return AFK_STOP_UNLOCKED;
+	return 0;
 }

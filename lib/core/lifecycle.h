@@ -67,5 +67,13 @@ typedef struct afk__deadline {
 afk__deadline afk__lifecycle_deadline(const afk__run_state *s,
                                       const afk__lifecycle_cfg *c,
                                       long long now);
+/* Whether a human took the run back, from the issue's state as the
+ * tracker reports it: 0 (go on) or the AFK_STOP_* reason.  closed: the
+ * issue is closed; in_progress, ready: it carries those labels; human:
+ * it carries the human label and did not when the run started.  A
+ * closed issue stops only while it holds the lock (in_progress); the
+ * caller tells an unlocked run from a dispatch that never got its lock
+ * by the run's record. */
+int afk__lifecycle_stop(int closed, int in_progress, int ready, int human);
 
 #endif

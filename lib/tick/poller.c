@@ -102,7 +102,7 @@ static int check_callbacks(afk_poller *p)
  * an approval would be escalated again at once).  1 without a readable
  * record, or with a tracker that cannot find one (a poll-only host). */
 static int next_generation(afk_poller *p, afk_result *res, size_t i,
-                           int *generation)
+                           int *generation, int *stopping)
 {
 	const char *repo = afk__iset_repo(&res->set, i);
 	long number = res->set.recs[i].number;
@@ -112,6 +112,7 @@ static int next_generation(afk_poller *p, afk_result *res, size_t i,
 	int rc;
 
 	*generation = 1;
+	*stopping = 0;
 	if (p->tracker->find_comment == NULL)
 		return AFK_OK;
 	afk__call_init(&call, AFK__CALL_FIND_COMMENT, NULL);
@@ -123,6 +124,7 @@ static int next_generation(afk_poller *p, afk_result *res, size_t i,
 	if (rc == AFK_OK && call.comment != NULL &&
 	    afk__record_parse(call.comment, &rec) == AFK_OK) {
 		*generation = rec.generation;
+		*stopping = afk__record_stopping(&rec);
 		if (rec.status != AFK__RUN_ACTIVE &&
 		    *generation < AFK__GENERATION_MAX)
 			(*generation)++;
@@ -279,7 +281,7 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 	for (k = 0; rc == AFK_OK && k < sel->out.npicks; k++) {
 		afk_issue *issue;
 		char *thread_id = NULL;
-		int generation;
+		int generation, stopping;
 
 		i = sel->out.picks[k];
 		if (unavailable) {
@@ -293,7 +295,13 @@ static int dispatch_picks(afk_poller *p, const snapshot *s, afk_result *res,
 			break;
 		/* Which run this is, before it starts: not knowing, the
 		 * agent could take up the thread of one that ended. */
-		rc = next_generation(p, res, i, &generation);
+		rc = next_generation(p, res, i, &generation, &stopping);
+		if (rc == AFK_OK && stopping) {
+			/* a human took it back; the watch stops it */
+			afk_issue_free(issue);
+			res->reason[i] = AFK_SKIP_STOPPING;
+			continue;
+		}
 		if (rc == AFK_OK) {
 			rc = dispatch(p, s, res, i, &thread_id, &generation);
 			unavailable = rc == AFK_EUNAVAIL;
@@ -692,6 +700,8 @@ const char *afk_skip_reason_str(int reason)
 		return "its repository could not be listed";
 	case AFK_SKIP_UNVETTED:
 		return "who applied the ready label could not be read";
+	case AFK_SKIP_STOPPING:
+		return "a human took its run back; it is being stopped";
 	case AFK_SKIP_AGENT_UNAVAILABLE:
 		return "the agent could not be reached this tick";
 	default:

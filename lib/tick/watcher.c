@@ -59,6 +59,10 @@ typedef struct run {
 	char what[256];         /* "acme/api#12", for messages */
 	char *body;             /* the checklist comment as it stands */
 	char *url;              /* the issue's address, or NULL */
+	int closed;             /* listed by list_closed */
+	int locked;             /* it carries the in-progress label */
+	int ready;              /* it carries the ready label */
+	int human;              /* it carries the human label */
 	afk__record rec;
 	afk__action act;
 } run;
@@ -305,10 +309,11 @@ static int fix_forward(run *r)
 /* Closing: the final checklist first, so that a tick that dies part-way
  * finds a closed record and only finishes the steps.  The ready label
  * goes too: reopened, the issue must not run again unasked.  It goes
- * before the close: trackers list open issues only, so a step that
- * fails after the close is never retried - only the lock's removal is
- * left there, as it must be (dropped before the close, a failed close
- * would leave an open issue no tick finds). */
+ * before the close: list_ready lists open issues only, and a closed one
+ * is found again only through list_closed (optional), while it holds the
+ * lock - so the lock's removal is the one step left after the close (and
+ * dropped before it, a failed close would leave an open issue no tick
+ * finds). */
 static int close_run(run *r)
 {
 	int rc;
@@ -319,6 +324,74 @@ static int close_run(run *r)
 	    (rc = label(r, r->s->ready_label, 0)) != AFK_OK ||
 	    (rc = close_issue(r)) != AFK_OK)
 		return rc;
+	return label(r, r->s->in_progress_label, 0);
+}
+
+static int stop_agent(run *r)
+{
+	afk_agent *a = r->w->agent;
+	afk_call call;
+	int rc;
+
+	if (r->w->agent_down)
+		return skip_down(r, "agent stop");
+	afk__call_init(&call, AFK__CALL_STOP, NULL);
+	rc = a->stop(&call, r->repo, r->number, r->rec.thread, a->userdata);
+	rc = finish(r, &call, rc, "agent stop");
+	r->w->agent_down |= rc == AFK_EUNAVAIL;
+	afk__call_clear(&call);
+	return rc;
+}
+
+/* Stopping a run a human took back (reason: AFK_STOP_*).  Each step is
+ * recorded before its effect and the lock is dropped last, so a tick
+ * that dies part-way is finished by the next, which stops the agent at
+ * most once after it succeeded:
+ *
+ *   1. the record says "Stopping" (why, when);
+ *   2. a run that lost its lock takes it back: until the stop is done
+ *      it must be listed as in progress, and never dispatched again;
+ *   3. the ready label goes (made ready again, it is a new run);
+ *   4. the agent's stop - without one, or without a thread, the record
+ *      says the agent could not be stopped;
+ *   5. the record says "Stopped";
+ *   6. the lock goes. */
+static int stop_run(run *r, int reason)
+{
+	afk_agent *a = r->w->agent;
+	int rc;
+
+	r->act.kind = AFK_ACTION_STOP;
+	if (r->rec.status != AFK__RUN_STOPPED) {
+		r->rec.status = AFK__RUN_STOPPED;
+		r->rec.stop = reason;
+		r->rec.stopped_at = r->now;
+		r->rec.stop_pending = 1;
+		r->rec.agent_stop = AFK__AGENT_STOP_PENDING;
+	}
+	if (r->rec.stop_pending) {
+		if ((rc = save(r)) != AFK_OK ||
+		    (!r->locked && !r->closed &&
+		     (rc = label(r, r->s->in_progress_label, 1)) != AFK_OK))
+			return rc;
+		r->locked |= !r->closed;
+		if (r->ready && (rc = label(r, r->s->ready_label, 0)) != AFK_OK)
+			return rc;
+		if (r->rec.agent_stop == AFK__AGENT_STOP_PENDING) {
+			if (a->stop == NULL || r->rec.thread[0] == '\0') {
+				r->rec.agent_stop = AFK__AGENT_STOP_NONE;
+			} else {
+				if ((rc = stop_agent(r)) != AFK_OK)
+					return rc;
+				r->rec.agent_stop = AFK__AGENT_STOP_DONE;
+			}
+		}
+		r->rec.stop_pending = 0;
+		if ((rc = save(r)) != AFK_OK)
+			return rc;
+	}
+	if (!r->locked)
+		return AFK_OK;
 	return label(r, r->s->in_progress_label, 0);
 }
 
@@ -479,10 +552,29 @@ static int decide(run *r)
 /* Watches one run: finishes what an earlier tick started, or decides. */
 static int watch_run(run *r)
 {
-	int rc = find_comment(r);
+	int rc = find_comment(r), reason;
 
 	if (rc)
 		return rc;
+	if (!r->locked && !r->closed) {
+		/* Listed as ready without the lock: a run only when its
+		 * record says a watch saw it (a dispatch that never got its
+		 * lock is the poller's to take up again) or it is stopping. */
+		if (r->body == NULL ||
+		    afk__record_parse(r->body, &r->rec) != AFK_OK ||
+		    !afk__record_stopping(&r->rec))
+			return AFK_OK;
+		afk__record_clear(&r->rec);
+	}
+	if (r->closed &&
+	    (r->body == NULL || afk__record_parse(r->body, &r->rec) != AFK_OK)) {
+		/* Closed while locked, with no record to say by what: nothing
+		 * is known to stop, but the lock must go. */
+		afk__record_clear(&r->rec);
+		if (afk__record_set_str(&r->rec.thread, ""))
+			return AFK_ENOMEM;
+		return stop_run(r, AFK_STOP_CLOSED);
+	}
 	if (r->body == NULL || afk__record_parse(r->body, &r->rec) != AFK_OK) {
 		/* Locked but unreadable: nobody can tell which agent works on
 		 * it, so a human must look. */
@@ -495,6 +587,16 @@ static int watch_run(run *r)
 		return close_run(r);
 	if (r->rec.status == AFK__RUN_ESCALATED)
 		return escalate(r, r->rec.reason);
+	if (r->rec.status == AFK__RUN_STOPPED)
+		return stop_run(r, r->rec.stop);
+	/* The human label on the issue before the watch first saw the run
+	 * was left over from an earlier one: it stops nothing. */
+	if (r->rec.changed_at == 0 && r->human && !r->closed)
+		r->rec.human_before = 1;
+	reason = afk__lifecycle_stop(r->closed, r->locked, r->ready,
+	                             r->human && !r->rec.human_before);
+	if (reason)
+		return stop_run(r, reason);
 	if (r->rec.thread[0] == '\0')
 		return escalate(r, AFK_ESCALATE_NO_RECORD);
 	if (r->rec.turn_pending)
@@ -554,8 +656,16 @@ static void action_clear(afk__action *a)
 /* Runs one run and reports its action - also when it failed part-way,
  * with what it had done by then; a run that failed before its action
  * was chosen reports none. */
+static int has(const afk__iset *set, size_t i, const char *name)
+{
+	uint32_t id = afk__strtab_find(&set->labels, name);
+
+	return id != AFK__NONE &&
+	       afk__rec_has_label(set->label_ids, &set->recs[i], id);
+}
+
 static int watch_one(afk_watcher *w, const snapshot *s, const afk__iset *set,
-                     size_t i, long long now, afk_actions *out)
+                     size_t i, int closed, long long now, afk_actions *out)
 {
 	run r;
 	int rc, rc2;
@@ -566,12 +676,17 @@ static int watch_one(afk_watcher *w, const snapshot *s, const afk__iset *set,
 	r.repo = afk__iset_repo(set, i);
 	r.number = set->recs[i].number;
 	r.now = now;
+	r.closed = closed;
+	r.locked = has(set, i, s->in_progress_label);
+	r.ready = has(set, i, s->ready_label);
+	r.human = has(set, i, s->human_label);
 	snprintf(r.what, sizeof(r.what), "%s#%ld", r.repo, r.number);
 	rc = watch_run(&r);
 	r.act.repo = afk__strdup(r.repo);
 	r.act.number = r.number;
 	r.act.thread = afk__strdup(r.rec.thread ? r.rec.thread : "");
 	r.act.reason = r.act.kind == AFK_ACTION_ESCALATE ? r.rec.reason : 0;
+	r.act.stop = r.act.kind == AFK_ACTION_STOP ? r.rec.stop : 0;
 	r.act.phase = r.rec.phase;
 	r.act.attempts = r.rec.attempts;
 	r.act.since = r.rec.started_at;
@@ -620,41 +735,94 @@ static int first_failure(afk_watcher *w, const afk_actions *out,
 	return e->code;
 }
 
+/* Lists the closed issues that still carry the lock into closed, when
+ * the tracker can; its failures are the tick's errors, and the tick goes
+ * on with the open runs.  Only AFK_ENOMEM stops it. */
+static int list_closed(afk_watcher *w, const snapshot *s, afk__iset *closed,
+                       afk_actions *out)
+{
+	afk__errv errs;
+	size_t i;
+	int rc;
+
+	if (w->tracker->list_closed == NULL)
+		return AFK_OK;
+	memset(&errs, 0, sizeof(errs));
+	rc = afk__tracker_list_closed(w->tracker, &s->allowlist,
+	                              s->in_progress_label, closed, &errs,
+	                              "watch: tracker list_closed", w->errmsg);
+	for (i = 0; rc != AFK_ENOMEM && i < errs.n; i++) {
+		char *msg = afk__aprintf("watch: tracker list_closed: %s",
+		                         errs.v[i].message);
+
+		if (msg == NULL ||
+		    afk__errv_add(&out->errors, errs.v[i].repo, errs.v[i].number,
+		                  errs.v[i].code, msg))
+			rc = AFK_ENOMEM;
+		free(msg);
+	}
+	afk__errv_clear(&errs);
+	if (rc != AFK_OK && rc != AFK_ENOMEM)
+		rc = note(w, out, "", 0, rc);
+	return rc;
+}
+
+/* Watches every run of set that is allowlisted and (unless closed) ...
+ * in_progress: those carrying the lock; else the others (ready issues
+ * whose lock a human may have removed).  Failures as tick(). */
+static int watch_set(afk_watcher *w, const snapshot *s, const afk__iset *set,
+                     int closed, int in_progress, long long now,
+                     afk_actions *out)
+{
+	size_t i;
+	int rc = AFK_OK;
+
+	for (i = 0; rc == AFK_OK && i < set->n; i++) {
+		const char *repo = afk__iset_repo(set, i);
+		int one;
+
+		/* The allowlist again: a tracker may list more than asked. */
+		if (has(set, i, s->in_progress_label) != in_progress ||
+		    afk__strv_find(&s->allowlist, repo) < 0)
+			continue;
+		one = watch_one(w, s, set, i, closed, now, out);
+		if (one == AFK_ENOMEM)
+			rc = one;
+		else if (one != AFK_OK)
+			rc = note(w, out, repo, set->recs[i].number, one);
+	}
+	return rc;
+}
+
 static int tick(afk_watcher *w, const snapshot *s, long long now,
                 afk_actions *out)
 {
-	afk__iset set;
-	uint32_t in_progress;
-	size_t i, nlisted;
+	afk__iset set, closed;
+	size_t nlisted;
 	int rc;
 
 	memset(&set, 0, sizeof(set));
+	memset(&closed, 0, sizeof(closed));
 	w->agent_down = w->ci_down = 0;
 	rc = afk__tracker_list(w->tracker, &s->allowlist, &set, &out->errors,
 	                       "watch: tracker list_ready", w->errmsg);
 	nlisted = out->errors.n;
-	in_progress = afk__strtab_find(&set.labels, s->in_progress_label);
 	/* A run that fails does not hold the others up: each is watched,
 	 * each failure is recorded, and the first is the tick's.  A run
 	 * listed in a repository whose listing failed in part is watched
-	 * too: it is known to carry the lock. */
-	for (i = 0; rc == AFK_OK && i < set.n; i++) {
-		const char *repo = afk__iset_repo(&set, i);
-		int one;
-
-		/* The allowlist again: a tracker may list more than asked. */
-		if (in_progress == AFK__NONE ||
-		    !afk__rec_has_label(set.label_ids, &set.recs[i],
-		                        in_progress) ||
-		    afk__strv_find(&s->allowlist, repo) < 0)
-			continue;
-		one = watch_one(w, s, &set, i, now, out);
-		if (one == AFK_ENOMEM)
-			rc = one;
-		else if (one != AFK_OK)
-			rc = note(w, out, repo, set.recs[i].number, one);
-	}
+	 * too: it is known to carry the lock.  The runs in progress first,
+	 * then those a human unlocked (one find_comment per ready issue
+	 * without the lock), then the closed ones that still hold it. */
+	if (rc == AFK_OK)
+		rc = list_closed(w, s, &closed, out);
+	if (rc == AFK_OK)
+		rc = watch_set(w, s, &set, 0, 1, now, out);
+	if (rc == AFK_OK)
+		rc = watch_set(w, s, &set, 0, 0, now, out);
+	if (rc == AFK_OK)
+		rc = watch_set(w, s, &closed, 1, 1, now, out);
 	afk__iset_clear(&set);
+	afk__iset_clear(&closed);
 	if (rc != AFK_OK) {
 		/* the failure that stopped the tick is one of its errors too */
 		if (rc == AFK_ENOMEM && w->errmsg[0] == '\0')
@@ -713,8 +881,10 @@ static void log_actions(afk__log *log, const afk_actions *out)
 		else
 			afk__logf(log, AFK_LOG_NOTICE, "watch.action",
 			          "%s#%ld: %s%s%s", a->repo, a->number,
-			          afk_action_str(a->kind), a->reason ? ": " : "",
-			          a->reason ? afk_escalation_str(a->reason) : "");
+			          afk_action_str(a->kind),
+			          a->reason || a->stop ? ": " : "",
+			          a->reason ? afk_escalation_str(a->reason)
+			          : a->stop ? afk_stop_str(a->stop) : "");
 	}
 	for (i = 0; i < out->errors.n; i++) {
 		e = &out->errors.v[i];
@@ -830,6 +1000,11 @@ int afk_actions_reason(const afk_actions *actions, size_t i)
 	return at(actions, i) ? at(actions, i)->reason : 0;
 }
 
+int afk_actions_stop_reason(const afk_actions *actions, size_t i)
+{
+	return at(actions, i) ? at(actions, i)->stop : 0;
+}
+
 int afk_actions_phase(const afk_actions *actions, size_t i)
 {
 	return at(actions, i) ? at(actions, i)->phase : 0;
@@ -906,6 +1081,8 @@ const char *afk_action_str(int action)
 		return "fix-forward";
 	case AFK_ACTION_ESCALATE:
 		return "escalate";
+	case AFK_ACTION_STOP:
+		return "stop";
 	default:
 		return "unknown action";
 	}
@@ -914,4 +1091,9 @@ const char *afk_action_str(int action)
 const char *afk_escalation_str(int reason)
 {
 	return afk__escalation_str(reason);
+}
+
+const char *afk_stop_str(int reason)
+{
+	return afk__stop_str(reason);
 }

@@ -26,6 +26,7 @@ typedef struct afk__action {
 	char *thread;
 	int kind;               /* AFK_ACTION_* */
 	int reason;             /* AFK_ESCALATE_* or 0 */
+	int stop;               /* AFK_STOP_* or 0 */
 	int phase;              /* AFK_PHASE_* shown after the action */
 	int attempts;
 	int updated;            /* the checklist comment was written */

@@ -157,6 +157,72 @@ static afk_issue *find_issue(const afk__iset *set, const char *repo,
 	"'user': {'login': '" who "'}, 'label': {'id': 1, 'name': '" l "'}}"
 #define LABELED(who, l) LABEV(who, l, "1")
 
+#define CLOSED_FJ(base) base "/issues?state=closed&type=issues&labels=" IL \
+	"&limit=50"
+#define CLOSED_ISSUE(n) "{'number': " #n ", 'state': 'closed', " \
+	"'pull_request': null, 'labels': [" LAB(2, IL) "]}"
+#define CLOSED_PR(n) "{'number': " #n ", 'state': 'closed', " \
+	"'pull_request': {'merged': false}, 'labels': [" LAB(2, IL) "]}"
+
+/* --- list_closed ----------------------------------------------------- */
+
+static int list_closed(afk_call *c, afk__iset *set, const char *const *repos,
+                       size_t n)
+{
+	memset(set, 0, sizeof(*set));
+	afk__errv_clear(&ERRS);
+	afk__call_init(c, AFK__CALL_LIST_CLOSED, set);
+	c->errors = &ERRS;
+	ck_assert_ptr_nonnull(T->list_closed);
+	return T->list_closed(c, repos, n, IL, T->userdata);
+}
+
+/* The closed issues still carrying the lock, pull requests skipped; a
+ * repository that cannot be listed is its own error; asked again, the
+ * listing is conditional (If-None-Match) and a 304 lists the same. */
+START_TEST(t_list_closed)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	json_t *log;
+	int round;
+
+	srv_script(&S, "{'routes': {"
+	           "'" CLOSED_FJ(A) "': {'etag': '`c1`', 'json': ["
+	           CLOSED_ISSUE(3) ", " CLOSED_PR(4) "]},"
+	           "'" CLOSED_FJ(W) "': {'status': 500, 'json': {}}}}");
+	for (round = 0; round < 2; round++) {
+		ck_assert_msg(list_closed(&c, &set, repos, 2) == 0, "%s",
+		              msg_of(&c));
+		ck_assert_uint_eq(set.n, 1);
+		is = find_issue(&set, "acme/api", 3);
+		ck_assert_ptr_nonnull(is);
+		ck_assert(afk_issue_has_label(is, IL));
+		afk_issue_free(is);
+		ck_assert_uint_eq(ERRS.n, 1);
+		ck_assert_str_eq(ERRS.v[0].repo, "acme/web");
+		assert_lacks(ERRS.v[0].message, TOKEN);
+		afk__call_clear(&c);
+		afk__iset_clear(&set);
+	}
+	log = srv_log(&S);
+	ck_assert_uint_eq(count_req(&S, "GET", CLOSED_FJ(A)), 2);
+	{
+		size_t i, seen = 0;
+
+		for (i = 0; i < json_array_size(log); i++)
+			if (strcmp(log_str(log, i, "path"), CLOSED_FJ(A)) == 0 &&
+			    strcmp(log_header(log, i, "if-none-match"),
+			           "\"c1\"") == 0)
+				seen++;
+		ck_assert_uint_eq(seen, 1);
+	}
+	json_decref(log);
+}
+END_TEST
+
 START_TEST(t_list_ready)
 {
 	static const char *const repos[] = {"acme/api", "acme/web"};
@@ -1325,6 +1391,12 @@ START_TEST(t_contract)
 	no_errors();
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
+	/* The closed issues still locked (the watch's reconciliation). */
+	ck_assert_msg(list_closed(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", A "/issues?state=closed"), 1);
 	/* The gates of a ready issue: timeline and blockers. */
 	contract("'" A "/issues" Q(RL) "': {'json': ["
 	         ISSUE(1, LAB(1, RL)) "]}");
@@ -1506,6 +1578,7 @@ static Suite *forgejo_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_list_ready);
+	tcase_add_test(tc, t_list_closed);
 	tcase_add_test(tc, t_list_ready_bad_repo);
 	tcase_add_test(tc, t_list_ready_errors);
 	tcase_add_test(tc, t_list_ready_busy_timeline);

@@ -1732,6 +1732,72 @@ START_TEST(t_probe)
 }
 END_TEST
 
+#define CLOSED_GH(repo) "/repos/" repo "/issues?state=closed&labels=" IL \
+	"&per_page=100"
+#define CLOSED_ISSUE(n) "{'number': " #n ", 'state': 'closed', " \
+	"'labels': [" LAB(IL) "]}"
+#define CLOSED_PR(n) "{'number': " #n ", 'state': 'closed', " \
+	"'pull_request': {}, 'labels': [" LAB(IL) "]}"
+
+/* --- list_closed ----------------------------------------------------- */
+
+static int list_closed(afk_call *c, afk__iset *set, const char *const *repos,
+                       size_t n)
+{
+	memset(set, 0, sizeof(*set));
+	afk__errv_clear(&ERRS);
+	afk__call_init(c, AFK__CALL_LIST_CLOSED, set);
+	c->errors = &ERRS;
+	ck_assert_ptr_nonnull(T->list_closed);
+	return T->list_closed(c, repos, n, IL, T->userdata);
+}
+
+/* The closed issues still carrying the lock, pull requests skipped; a
+ * repository that cannot be listed is its own error; asked again, the
+ * listing is conditional (If-None-Match) and a 304 lists the same. */
+START_TEST(t_list_closed)
+{
+	static const char *const repos[] = {"acme/api", "acme/web"};
+	afk__iset set;
+	afk_call c;
+	afk_issue *is;
+	json_t *log;
+	int round;
+
+	srv_script(&S, "{'routes': {"
+	           "'" CLOSED_GH("acme/api") "': {'etag': '`c1`', 'json': ["
+	           CLOSED_ISSUE(3) ", " CLOSED_PR(4) "]},"
+	           "'" CLOSED_GH("acme/web") "': {'status': 500, 'json': {}}}}");
+	for (round = 0; round < 2; round++) {
+		ck_assert_msg(list_closed(&c, &set, repos, 2) == 0, "%s",
+		              msg_of(&c));
+		ck_assert_uint_eq(set.n, 1);
+		is = find_issue(&set, "acme/api", 3);
+		ck_assert_ptr_nonnull(is);
+		ck_assert(afk_issue_has_label(is, IL));
+		afk_issue_free(is);
+		ck_assert_uint_eq(ERRS.n, 1);
+		ck_assert_str_eq(ERRS.v[0].repo, "acme/web");
+		assert_lacks(ERRS.v[0].message, TOKEN);
+		afk__call_clear(&c);
+		afk__iset_clear(&set);
+	}
+	log = srv_log(&S);
+	ck_assert_uint_eq(count_req(&S, "GET", CLOSED_GH("acme/api")), 2);
+	{
+		size_t i, seen = 0;
+
+		for (i = 0; i < json_array_size(log); i++)
+			if (strcmp(log_str(log, i, "path"), CLOSED_GH("acme/api")) == 0 &&
+			    strcmp(log_header(log, i, "if-none-match"),
+			           "\"c1\"") == 0)
+				seen++;
+		ck_assert_uint_eq(seen, 1);
+	}
+	json_decref(log);
+}
+END_TEST
+
 /* --- the contract, against GitHub's OpenAPI description --------------- */
 
 /* Runs only when AFK_GITHUB_CONTRACT_URL names a validating mock of
@@ -1780,6 +1846,12 @@ START_TEST(t_contract)
 	afk__call_clear(&c);
 	afk__iset_clear(&set);
 	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?"), 1);
+	/* The closed issues still locked (the watch's reconciliation). */
+	ck_assert_msg(list_closed(&c, &set, repos, 1) == 0, "%s", msg_of(&c));
+	no_errors();
+	afk__call_clear(&c);
+	afk__iset_clear(&set);
+	ck_assert_uint_eq(count_req(&S, "GET", "/repos/acme/api/issues?state=closed"), 1);
 	/* ... or, past a page, the two listings by label. */
 	contract("'" OPEN("acme/api") "': {'headers': {'Link': '<http://"
 	         "127.0.0.1:{port}" OPEN("acme/api") "&page=2>; rel=`next`'},"
@@ -1992,6 +2064,7 @@ static Suite *github_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_list_ready);
+	tcase_add_test(tc, t_list_closed);
 	tcase_add_test(tc, t_list_ready_large);
 	tcase_add_test(tc, t_list_ready_unvetted_fail_closed);
 	tcase_add_test(tc, t_list_ready_memo);

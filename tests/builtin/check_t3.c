@@ -906,6 +906,90 @@ START_TEST(test_send_turn_starts_a_turn)
 }
 END_TEST
 
+/* --- stop ------------------------------------------------------------ */
+
+static int stop(afk_call *call, const char *thread_id)
+{
+	afk__call_init(call, AFK__CALL_STOP, NULL);
+	return A->stop(call, "acme/api", 12, thread_id, A->userdata);
+}
+
+START_TEST(test_stop_interrupts_then_stops_the_session)
+{
+	afk_call call;
+	json_t *log, *b;
+
+	t3_script(json_pack("{s:{s:o}}", "routes", DISPATCH, ok_dispatch()));
+	A = t3_agent("");
+	ck_assert_int_eq(stop(&call, "afk-acme-api-12-0badf00d"), 0);
+	afk__call_clear(&call);
+	log = t3_log();
+	ck_assert_uint_eq(json_array_size(log), 2);
+	b = log_body(log, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "type")),
+	                 "thread.turn.interrupt");
+	ck_assert_str_eq(json_string_value(json_object_get(b, "threadId")),
+	                 "afk-acme-api-12-0badf00d");
+	json_decref(b);
+	b = log_body(log, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "type")),
+	                 "thread.session.stop");
+	ck_assert_ptr_nonnull(json_object_get(b, "commandId"));
+	ck_assert_ptr_nonnull(json_object_get(b, "createdAt"));
+	json_decref(b);
+	json_decref(log);
+}
+END_TEST
+
+/* No turn to interrupt: the session is stopped all the same. */
+START_TEST(test_stop_without_a_turn_stops_the_session)
+{
+	afk_call call;
+	json_t *log;
+
+	t3_script(json_pack("{s:{s:[{s:i, s:{s:s}}, o]}}", "routes", DISPATCH,
+	                    "status", 400, "json", "error", "no active turn",
+	                    ok_dispatch()));
+	A = t3_agent("");
+	ck_assert_int_eq(stop(&call, "afk-acme-api-12-0badf00d"), 0);
+	afk__call_clear(&call);
+	log = t3_log();
+	ck_assert_uint_eq(count_type(log, "thread.session.stop"), 1);
+	json_decref(log);
+}
+END_TEST
+
+/* A thread the server does not know is stopped already. */
+START_TEST(test_stop_of_a_gone_thread_succeeds)
+{
+	afk_call call;
+	json_t *log;
+
+	t3_script(json_pack("{s:{s:{s:i}}}", "routes", DISPATCH, "status", 404));
+	A = t3_agent("");
+	ck_assert_int_eq(stop(&call, "afk-acme-api-12-0badf00d"), 0);
+	afk__call_clear(&call);
+	log = t3_log();
+	ck_assert_uint_eq(json_array_size(log), 1);
+	json_decref(log);
+}
+END_TEST
+
+/* A server failure is the stop's: the watch asks again next tick. */
+START_TEST(test_stop_server_error_fails)
+{
+	afk_call call;
+
+	t3_script(json_pack("{s:{s:{s:i}}}", "routes", DISPATCH, "status", 500));
+	A = t3_agent("");
+	ck_assert_int_lt(stop(&call, "afk-acme-api-12-0badf00d"), 0);
+	ck_assert_ptr_nonnull(call.message);
+	assert_contains(call.message, "thread.turn.interrupt");
+	assert_no_token(call.message);
+	afk__call_clear(&call);
+}
+END_TEST
+
 /* --- the token ------------------------------------------------------- */
 
 START_TEST(test_token_never_in_a_message)
@@ -1486,6 +1570,10 @@ static Suite *t3_suite(void)
 	tcase_add_test(tc, test_snapshot_needs_the_descriptor);
 	tcase_add_test(tc, test_snapshot_invalid_json_message_one_line);
 	tcase_add_test(tc, test_send_turn_starts_a_turn);
+	tcase_add_test(tc, test_stop_interrupts_then_stops_the_session);
+	tcase_add_test(tc, test_stop_without_a_turn_stops_the_session);
+	tcase_add_test(tc, test_stop_of_a_gone_thread_succeeds);
+	tcase_add_test(tc, test_stop_server_error_fails);
 	tcase_add_test(tc, test_token_never_in_a_message);
 	tcase_add_test(tc, test_config_and_token_sources);
 	tcase_add_test(tc, test_no_token_fragment_in_t3_messages);

@@ -840,6 +840,53 @@ END_TEST
 
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* Every combination of the four facts a stop is decided on, with the
+ * reason the rules give: closed wins, then the human label, then the
+ * lock and the ready label. */
+static const struct {
+	int closed, in_progress, ready, human, want;
+} stops[16] = {
+	{0, 0, 0, 0, AFK_STOP_UNLOCKED},
+	{0, 0, 0, 1, AFK_STOP_HUMAN_LABEL},
+	{0, 0, 1, 0, AFK_STOP_UNLOCKED},
+	{0, 0, 1, 1, AFK_STOP_HUMAN_LABEL},
+	{0, 1, 0, 0, AFK_STOP_UNLOCKED},
+	{0, 1, 0, 1, AFK_STOP_HUMAN_LABEL},
+	{0, 1, 1, 0, 0},
+	{0, 1, 1, 1, AFK_STOP_HUMAN_LABEL},
+	{1, 0, 0, 0, 0},
+	{1, 0, 0, 1, 0},
+	{1, 0, 1, 0, 0},
+	{1, 0, 1, 1, 0},
+	{1, 1, 0, 0, AFK_STOP_CLOSED},
+	{1, 1, 0, 1, AFK_STOP_CLOSED},
+	{1, 1, 1, 0, AFK_STOP_CLOSED},
+	{1, 1, 1, 1, AFK_STOP_CLOSED},
+};
+
+START_TEST(stop_table)
+{
+	ck_assert_int_eq(afk__lifecycle_stop(stops[_i].closed,
+	                                     stops[_i].in_progress,
+	                                     stops[_i].ready, stops[_i].human),
+	                 stops[_i].want);
+}
+END_TEST
+
+/* The table covers every combination once. */
+START_TEST(stop_table_is_complete)
+{
+	int seen[16] = {0};
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		seen[stops[i].closed * 8 + stops[i].in_progress * 4 +
+		     stops[i].ready * 2 + stops[i].human]++;
+	for (i = 0; i < 16; i++)
+		ck_assert_int_eq(seen[i], 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("lifecycle");
@@ -856,6 +903,8 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, deadline_follows_next);
 	tcase_add_test(tc, deadline_examples);
+	tcase_add_loop_test(tc, stop_table, 0, 16);
+	tcase_add_test(tc, stop_table_is_complete);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -991,6 +991,276 @@ START_TEST(log_escalation_names_its_reason)
 }
 END_TEST
 
+/* --- stopping a run a human took back ------------------------------- */
+
+/* What a human does on the tracker: takes label off issue 0 (the fake
+ * tracker's own remove_label would count as afk's call). */
+static void human_unlabel(const char *label)
+{
+	afk_issue *old = F.issues[0], *is;
+	size_t k;
+
+	ck_assert_int_eq(afk_issue_new(&is, afk_issue_repo(old),
+	                               afk_issue_number(old)), 0);
+	for (k = 0; k < afk_issue_label_count(old); k++)
+		if (strcmp(afk_issue_label(old, k), label) != 0)
+			afk_issue_add_label(is, afk_issue_label(old, k));
+	afk_issue_set_priority(is, afk_issue_priority(old));
+	afk_issue_set_trusted(is, afk_issue_trusted(old));
+	afk_issue_free(old);
+	F.issues[0] = is;
+}
+
+/* The four things a human does, and the reason each is stopped for. */
+enum { BY_CLOSE, BY_HUMAN, BY_UNLOCK, BY_UNREADY };
+
+static int take_back(int how)
+{
+	switch (how) {
+	case BY_CLOSE:
+		F.closed[0] = 1;
+		return AFK_STOP_CLOSED;
+	case BY_HUMAN:
+		ck_assert_int_eq(afk_issue_add_label(F.issues[0],
+		                                     "ready-for-human"), 0);
+		return AFK_STOP_HUMAN_LABEL;
+	case BY_UNLOCK:
+		human_unlabel("agent-in-progress");
+		return AFK_STOP_UNLOCKED;
+	default:
+		human_unlabel("ready-for-agent");
+		return AFK_STOP_UNLOCKED;
+	}
+}
+
+/* A run already watched once (its clock started), then taken back. */
+static int running_then_taken_back(int how)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	return take_back(how);
+}
+
+static void assert_stopped(int reason, int agent_stopped)
+{
+	ck_assert_int_eq(afk_actions_stop_reason(ACT, 0), reason);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), 0);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert(!has("ready-for-agent"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "**Stopped**"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], afk_stop_str(reason)));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "2023-11-14"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0],
+	                             agent_stopped ? "the agent was stopped"
+	                                           : "could not be stopped"));
+	ck_assert_ptr_nonnull(strstr(afk_actions_checklist(ACT, 0),
+	                             "**Stopped**"));
+	ck_assert_int_eq(F.comments_made[0], 1);
+}
+
+START_TEST(stop_on_each_trigger)
+{
+	int reason = running_then_taken_back(_i);
+	int x;
+
+	watch_expect(T0 + 60, AFK_ACTION_STOP);
+	assert_stopped(reason, 1);
+	ck_assert_int_eq(F.stopped, 1);
+	x = fake_find(&F, 'X', "a", 1);
+	ck_assert_int_ge(x, 0);
+	ck_assert_str_eq(F.events[x].prompt, "thread-a-1");
+	/* the lock goes last, the record says "Stopping" first */
+	ck_assert_int_lt(x, (int)F.nevents - 1);
+	ck_assert_int_eq(F.events[F.nevents - 1].kind, 'R');
+	ck_assert_str_eq(F.events[F.nevents - 1].label, "agent-in-progress");
+	/* no snapshot, no CI: a stopped run is not watched */
+	ck_assert_int_eq(fake_count(&F, 'I'), 1);
+	/* stopped once: the next tick has nothing to do */
+	F.nevents = 0;
+	ck_assert_int_eq(watch(T0 + 120), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(fake_count(&F, 'X'), 0);
+	ck_assert_int_eq(F.stopped, 1);
+}
+END_TEST
+
+/* The steps of a stop, in order, as the fake counts them; each may
+ * fail, and the next tick finishes the stop. */
+static const struct {
+	int how;
+	char kind;
+	int nth;            /* which call of kind in the stop (1-based) */
+} stop_steps[] = {
+	{BY_HUMAN, 'U', 1}, {BY_HUMAN, 'R', 1}, {BY_HUMAN, 'X', 1},
+	{BY_HUMAN, 'U', 2}, {BY_HUMAN, 'R', 2},
+	{BY_UNLOCK, 'U', 1}, {BY_UNLOCK, 'A', 1}, {BY_UNLOCK, 'R', 1},
+	{BY_UNLOCK, 'X', 1}, {BY_UNLOCK, 'U', 2}, {BY_UNLOCK, 'R', 2},
+	{BY_CLOSE, 'U', 1}, {BY_CLOSE, 'R', 1}, {BY_CLOSE, 'X', 1},
+	{BY_CLOSE, 'U', 2}, {BY_CLOSE, 'R', 2},
+};
+
+START_TEST(stop_resumes_after_a_failed_step)
+{
+	int reason = running_then_taken_back(stop_steps[_i].how);
+	char kind = stop_steps[_i].kind;
+
+	if (kind == 'A') {
+		F.label_fail_at = F.label_calls + stop_steps[_i].nth;
+		F.label_rc = -98;
+	}
+	F.fail_kind = kind;
+	F.fail_nth = F.calls[(unsigned char)kind] + stop_steps[_i].nth;
+	F.fail_rc = -98;
+	ck_assert_int_eq(watch(T0 + 60), -98);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "a#1"));
+	/* the poller must not take it up again meanwhile */
+	{
+		afk_result *r = NULL;
+
+		ck_assert_int_eq(afk_poller_run_once(P, CFG, &r), 0);
+		ck_assert_uint_eq(afk_result_dispatched_count(r), 0);
+		afk_result_free(r);
+	}
+	watch_expect(T0 + 120, AFK_ACTION_STOP);
+	assert_stopped(reason, 1);
+	/* the agent is asked again only when the record of its stop was
+	 * lost (the stop is idempotent by contract); it never runs on */
+	ck_assert_int_eq(F.stopped, kind == 'U' && stop_steps[_i].nth == 2
+	                            ? 2 : 1);
+	ck_assert_int_eq(watch(T0 + 180), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+}
+END_TEST
+
+/* A run whose lock a human removed is not dispatched again while the
+ * watch has not stopped it: the poll skips it as AFK_SKIP_STOPPING. */
+START_TEST(poll_skips_a_run_being_stopped)
+{
+	afk_result *r = NULL;
+	size_t k;
+	int seen = 0;
+
+	running_then_taken_back(BY_UNLOCK);
+	ck_assert_int_eq(afk_poller_run_once(P, CFG, &r), 0);
+	ck_assert_uint_eq(afk_result_dispatched_count(r), 0);
+	for (k = 0; k < afk_result_skipped_count(r); k++)
+		seen += afk_result_skipped_reason(r, k) == AFK_SKIP_STOPPING;
+	ck_assert_int_eq(seen, 1);
+	afk_result_free(r);
+	ck_assert_int_eq(fake_count(&F, 'D'), 1); /* the first dispatch only */
+}
+END_TEST
+
+/* An agent without a stop: the run is finalised and unlocked all the
+ * same, and the checklist says the agent could not be stopped. */
+START_TEST(stop_without_agent_stop)
+{
+	int reason = running_then_taken_back(BY_HUMAN);
+
+	ck_assert_int_eq(afk_agent_set_stop(A, NULL), 0);
+	watch_expect(T0 + 60, AFK_ACTION_STOP);
+	assert_stopped(reason, 0);
+	ck_assert_int_eq(fake_count(&F, 'X'), 0);
+}
+END_TEST
+
+/* A tracker that cannot list closed issues: closed runs are not
+ * reconciled, everything else is. */
+START_TEST(stop_without_list_closed)
+{
+	int reason;
+
+	ck_assert_int_eq(afk_tracker_set_list_closed(T, NULL), 0);
+	reason = running_then_taken_back(BY_HUMAN);
+	watch_expect(T0 + 60, AFK_ACTION_STOP);
+	assert_stopped(reason, 1);
+	ck_assert_int_eq(fake_count(&F, 'Q'), 0);
+}
+END_TEST
+
+/* The closed listing failing is one error; the open runs go on. */
+START_TEST(failed_closed_listing_does_not_block)
+{
+	dispatch_a1();
+	F.fail_kind = 'Q';
+	F.fail_nth = F.calls['Q'] + 1;
+	F.fail_rc = -97;
+	ck_assert_int_eq(watch(T0), -97);
+	ck_assert_uint_eq(afk_actions_count(ACT), 1);
+	ck_assert_int_eq(afk_actions_kind(ACT, 0), AFK_ACTION_WAIT);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "list_closed"));
+}
+END_TEST
+
+/* The human label left on from an earlier run stops nothing; added
+ * after the watch saw the run, it does. */
+START_TEST(human_label_from_before_stops_nothing)
+{
+	fake_add(&F, "a", 1, 0, 1, "ready-for-human");
+	{
+		afk_result *r = NULL;
+
+		ck_assert_int_eq(afk_poller_run_once(P, CFG, &r), 0);
+		ck_assert_uint_eq(afk_result_dispatched_count(r), 1);
+		afk_result_free(r);
+	}
+	watch_expect(T0, AFK_ACTION_WAIT);
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	ck_assert_int_eq(F.stopped, 0);
+}
+END_TEST
+
+/* A dispatch that never got its lock is the poller's, not a stop. */
+START_TEST(unlocked_dispatch_is_not_stopped)
+{
+	dispatch_a1();
+	human_unlabel("agent-in-progress");
+	ck_assert_int_eq(watch(T0), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(fake_count(&F, 'X'), 0);
+}
+END_TEST
+
+/* Closed without a record: nothing to stop, the lock goes. */
+START_TEST(closed_without_record_releases_the_lock)
+{
+	fake_add(&F, "a", 5, 0, 1, "agent-in-progress");
+	F.closed[0] = 1;
+	watch_expect(T0, AFK_ACTION_STOP);
+	ck_assert_int_eq(afk_actions_stop_reason(ACT, 0), AFK_STOP_CLOSED);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "could not be stopped"));
+	ck_assert_int_eq(fake_count(&F, 'X'), 0);
+}
+END_TEST
+
+/* Issue text never stops a run: only labels and the closed state. */
+START_TEST(issue_text_stops_nothing)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	ck_assert_int_eq(afk_issue_set_title(F.issues[0],
+	                 "ready-for-human closed agent-in-progress"), 0);
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+}
+END_TEST
+
+START_TEST(stop_names)
+{
+	ck_assert_str_eq(afk_action_str(AFK_ACTION_STOP), "stop");
+	ck_assert_str_eq(afk_stop_str(AFK_STOP_CLOSED), "the issue was closed");
+	ck_assert_ptr_nonnull(strstr(afk_stop_str(AFK_STOP_HUMAN_LABEL),
+	                             "human"));
+	ck_assert_ptr_nonnull(strstr(afk_stop_str(AFK_STOP_UNLOCKED),
+	                             "label"));
+	ck_assert_str_eq(afk_stop_str(99), "unknown reason");
+	ck_assert_int_eq(afk_actions_stop_reason(NULL, 0), 0);
+	ck_assert_ptr_nonnull(afk_skip_reason_str(AFK_SKIP_STOPPING));
+	ck_assert_str_ne(afk_skip_reason_str(AFK_SKIP_STOPPING),
+	                 afk_skip_reason_str(99));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("watcher");
@@ -998,6 +1268,18 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, kill_switch_on_calls_nothing);
+	tcase_add_loop_test(tc, stop_on_each_trigger, BY_CLOSE, BY_UNREADY + 1);
+	tcase_add_loop_test(tc, stop_resumes_after_a_failed_step, 0,
+	                    sizeof(stop_steps) / sizeof(stop_steps[0]));
+	tcase_add_test(tc, stop_without_agent_stop);
+	tcase_add_test(tc, poll_skips_a_run_being_stopped);
+	tcase_add_test(tc, stop_without_list_closed);
+	tcase_add_test(tc, failed_closed_listing_does_not_block);
+	tcase_add_test(tc, human_label_from_before_stops_nothing);
+	tcase_add_test(tc, unlocked_dispatch_is_not_stopped);
+	tcase_add_test(tc, closed_without_record_releases_the_lock);
+	tcase_add_test(tc, issue_text_stops_nothing);
+	tcase_add_test(tc, stop_names);
 	tcase_add_test(tc, log_disarmed_watch_says_so);
 	tcase_add_test(tc, log_tells_actions_and_errors);
 	tcase_add_test(tc, log_escalation_names_its_reason);

@@ -123,13 +123,14 @@ from .errors import (OK, EINVAL, ENOMEM, ECONFIG, EIO, ERECURSIVE, ECALLBACK,
 from .constants import (
     SKIP_NOT_ALLOWLISTED, SKIP_IN_PROGRESS, SKIP_UNTRUSTED, SKIP_BLOCKED,
     SKIP_LOCKED, SKIP_OUTRANKED, SKIP_DISPATCH_FAILED, SKIP_NOT_REACHED,
-    SKIP_REPO_FAILED, SKIP_UNVETTED, SKIP_AGENT_UNAVAILABLE,
+    SKIP_REPO_FAILED, SKIP_UNVETTED, SKIP_AGENT_UNAVAILABLE, SKIP_STOPPING,
     AGENT_RUNNING, AGENT_COMPLETED, AGENT_INTERRUPTED, AGENT_ERRORED,
     AGENT_STOPPED, AGENT_WAITING_APPROVAL, AGENT_WAITING_INPUT, AGENT_GONE,
     PHASE_DISPATCHED, PHASE_TESTS_RED, PHASE_GREEN, PHASE_PUSHED, PHASE_CI,
     PHASE_DEPLOYED, PR_NONE, PR_OPEN, PR_MERGED,
     STATUS_NONE, STATUS_PENDING, STATUS_SUCCESS, STATUS_FAILURE,
     ACTION_WAIT, ACTION_CLOSE, ACTION_FIX_FORWARD, ACTION_ESCALATE,
+    ACTION_STOP, STOP_CLOSED, STOP_HUMAN_LABEL, STOP_UNLOCKED,
     ESCALATE_AGENT_FAILED, ESCALATE_AGENT_STOPPED, ESCALATE_AGENT_WAITING,
     ESCALATE_STALLED, ESCALATE_CI_FAILED, ESCALATE_DEPLOY_FAILED,
     ESCALATE_CI_TIMEOUT, ESCALATE_DEPLOY_TIMEOUT, ESCALATE_NO_RECORD,
@@ -139,14 +140,16 @@ from .issue import Issue
 from .failures import Failure, ListingFailure
 from .poller import Dispatch, Poller, Result, SkipReason
 from .watcher import (Action, ActionKind, Actions, EscalationReason, Phase,
-                      Watcher)
-from .adapters import CI, Agent, Notifier, PollAgent, PollTracker, Tracker
+                      StopReason, Watcher)
+from .adapters import (CI, Agent, ClosedTracker, Notifier, PollAgent,
+                       PollTracker, StoppableAgent, Tracker)
 
 __all__ = [
     "__version__",
     "Config", "Issue", "Poller", "Result", "Dispatch", "SkipReason",
     "Failure", "ListingFailure", "Actions",
-    "PollTracker", "Tracker", "PollAgent", "Agent", "CI", "Notifier",
+    "PollTracker", "Tracker", "ClosedTracker", "PollAgent", "Agent",
+    "StoppableAgent", "CI", "Notifier",
     "Error", "ReentrancyError", "library_version", "library_path",
     "strerror",
     "OK", "EINVAL", "ENOMEM", "ECONFIG", "EIO", "ERECURSIVE", "ECALLBACK",
@@ -154,8 +157,9 @@ __all__ = [
     "SKIP_NOT_ALLOWLISTED", "SKIP_IN_PROGRESS", "SKIP_UNTRUSTED",
     "SKIP_BLOCKED", "SKIP_LOCKED", "SKIP_OUTRANKED",
     "SKIP_DISPATCH_FAILED", "SKIP_NOT_REACHED", "SKIP_REPO_FAILED",
-    "SKIP_UNVETTED", "SKIP_AGENT_UNAVAILABLE",
+    "SKIP_UNVETTED", "SKIP_AGENT_UNAVAILABLE", "SKIP_STOPPING",
     "Watcher", "Action", "ActionKind", "EscalationReason", "Phase",
+    "StopReason",
     "AGENT_RUNNING", "AGENT_COMPLETED", "AGENT_INTERRUPTED",
     "AGENT_ERRORED", "AGENT_STOPPED", "AGENT_WAITING_APPROVAL",
     "AGENT_WAITING_INPUT", "AGENT_GONE",
@@ -164,6 +168,7 @@ __all__ = [
     "PR_NONE", "PR_OPEN", "PR_MERGED",
     "STATUS_NONE", "STATUS_PENDING", "STATUS_SUCCESS", "STATUS_FAILURE",
     "ACTION_WAIT", "ACTION_CLOSE", "ACTION_FIX_FORWARD", "ACTION_ESCALATE",
+    "ACTION_STOP", "STOP_CLOSED", "STOP_HUMAN_LABEL", "STOP_UNLOCKED",
     "ESCALATE_AGENT_FAILED", "ESCALATE_AGENT_STOPPED",
     "ESCALATE_AGENT_WAITING", "ESCALATE_STALLED", "ESCALATE_CI_FAILED",
     "ESCALATE_DEPLOY_FAILED", "ESCALATE_CI_TIMEOUT",

@@ -78,6 +78,11 @@ NOTIFY_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_long, c_char_p,
 # (call, thread_id, userdata) and (call, thread_id, prompt, userdata)
 SNAPSHOT_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
 SEND_TURN_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_char_p, c_void_p)
+# (call, repos, nrepos, label, userdata) and (call, repo, number,
+# thread_id, userdata)
+LIST_CLOSED_FN = CFUNCTYPE(c_int, c_void_p, POINTER(c_char_p), c_size_t,
+                           c_char_p, c_void_p)
+STOP_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_long, c_char_p, c_void_p)
 
 # afk_log_fn of include/afk/config.h: (level, event, message, userdata).
 LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
@@ -132,6 +137,7 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "afk_tracker_new": (c_int, [_PP]),
     "afk_tracker_free": (None, [_P]),
     "afk_tracker_set_list_ready": (c_int, [_P, LIST_READY_FN]),
+    "afk_tracker_set_list_closed": (c_int, [_P, LIST_CLOSED_FN]),
     "afk_tracker_set_add_label": (c_int, [_P, ADD_LABEL_FN]),
     "afk_tracker_set_close_issue": (c_int, [_P, CLOSE_ISSUE_FN]),
     "afk_tracker_set_remove_label": (c_int, [_P, REMOVE_LABEL_FN]),
@@ -142,6 +148,7 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "afk_agent_set_dispatch": (c_int, [_P, DISPATCH_FN]),
     "afk_agent_set_snapshot": (c_int, [_P, SNAPSHOT_FN]),
     "afk_agent_set_send_turn": (c_int, [_P, SEND_TURN_FN]),
+    "afk_agent_set_stop": (c_int, [_P, STOP_FN]),
     "afk_ci_new": (c_int, [_PP]),
     "afk_ci_free": (None, [_P]),
     "afk_ci_set_status": (c_int, [_P, CI_STATUS_FN]),
@@ -207,6 +214,7 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "afk_actions_thread": (c_char_p, [_P, c_size_t]),
     "afk_actions_kind": (c_int, [_P, c_size_t]),
     "afk_actions_reason": (c_int, [_P, c_size_t]),
+    "afk_actions_stop_reason": (c_int, [_P, c_size_t]),
     "afk_actions_phase": (c_int, [_P, c_size_t]),
     "afk_actions_attempts": (c_int, [_P, c_size_t]),
     "afk_actions_updated": (c_int, [_P, c_size_t]),
@@ -216,6 +224,7 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "afk_actions_checklist": (c_char_p, [_P, c_size_t]),
     "afk_action_str": (c_char_p, [c_int]),
     "afk_escalation_str": (c_char_p, [c_int]),
+    "afk_stop_str": (c_char_p, [c_int]),
 }
 
 

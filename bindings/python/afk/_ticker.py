@@ -338,6 +338,10 @@ class _Ticker:
                              if rc else None)
         return out
 
+    def _prepare(self) -> None:
+        """Before an armed tick that is not nested: what a ticker does
+        with its host objects' optional methods (nothing here)."""
+
     def _not_config(self, config: object) -> NoReturn:
         """Refuses a run_once() whose config is not an afk.Config."""
         msg = "run_once() needs an afk.Config, not %s" % type(config).__name__
@@ -371,6 +375,8 @@ class _Ticker:
                 except BaseException as e:
                     self.last_result, self.last_error = None, str(e)
                     raise
+            if config.armed and not self._ticking:
+                self._prepare()
             # A run_once() from inside one of this ticker's own callbacks
             # is refused by the library before it calls anything: it
             # leaves the state of the tick under way alone.

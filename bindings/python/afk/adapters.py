@@ -13,7 +13,9 @@ Which tick calls what:
                 PollAgent.dispatch; Tracker.upsert_comment when the
                 tracker has it (the run's first record)
     watch tick  every method of Tracker, Agent.snapshot, Agent.send_turn,
-                CI.status, Notifier.notify
+                CI.status, Notifier.notify; and, when the host object
+                has them, ClosedTracker.list_closed and StoppableAgent.stop
+                (a run a human took back is stopped)
 
 A method that raises fails that one call (and its repository or run);
 see afk.Poller.run_once() and afk.Watcher.run_once().
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
     from .failures import ListingFailure
     from .issue import Issue
 
-__all__ = ["PollTracker", "Tracker", "PollAgent", "Agent", "CI",
+__all__ = ["PollTracker", "Tracker", "ClosedTracker", "PollAgent", "Agent",
+           "StoppableAgent", "CI",
            "Notifier", "Snapshot", "CIStatus"]
 
 #: What Agent.snapshot() returns: a mapping (or an object with these
@@ -114,6 +117,30 @@ class Agent(Protocol):
 
     def send_turn(self, thread_id: str, prompt: str) -> object:
         """Sends a corrective turn (CI failed: fix forward)."""
+        ...
+
+
+class ClosedTracker(Tracker, Protocol):
+    """A tracker that can also list closed issues (optional: the watch
+    tick calls list_closed only when the object has it)."""
+
+    def list_closed(self, repos: list[str], label: str
+                    ) -> Iterable[Union["Issue", "ListingFailure"]]:
+        """The closed issues of repos that still carry label (the
+        in-progress label), as afk.Issue objects with their labels, and
+        an afk.ListingFailure for a repository it could not list.  Their
+        runs are stopped and their lock released."""
+        ...
+
+
+class StoppableAgent(Agent, Protocol):
+    """An agent client that can stop a thread (optional: without stop
+    a run a human took back is finalised and unlocked all the same)."""
+
+    def stop(self, repo: str, issue: int, thread_id: str) -> object:
+        """Stops the thread: a human closed the issue, added the human
+        label or removed the in-progress or ready label.  Must succeed
+        for a thread already stopped or gone: the tick may ask twice."""
         ...
 
 

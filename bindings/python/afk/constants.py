@@ -12,6 +12,7 @@ SKIP_NOT_REACHED = 8
 SKIP_REPO_FAILED = 9
 SKIP_UNVETTED = 10
 SKIP_AGENT_UNAVAILABLE = 11
+SKIP_STOPPING = 12  # a human took its run back: being stopped
 
 # The values of include/afk/run.h.  What an agent thread is doing:
 AGENT_RUNNING = 1
@@ -43,6 +44,7 @@ ACTION_WAIT = 1
 ACTION_CLOSE = 2
 ACTION_FIX_FORWARD = 3
 ACTION_ESCALATE = 4
+ACTION_STOP = 5  # a human took the run back: stopped
 # Why a run is escalated:
 ESCALATE_AGENT_FAILED = 1
 ESCALATE_AGENT_STOPPED = 2
@@ -54,6 +56,10 @@ ESCALATE_CI_TIMEOUT = 7
 ESCALATE_DEPLOY_TIMEOUT = 8
 ESCALATE_NO_RECORD = 9
 ESCALATE_AGENT_GONE = 10
+# Why a run was stopped (ACTION_STOP): what a human did on the tracker.
+STOP_CLOSED = 1        # the issue was closed
+STOP_HUMAN_LABEL = 2   # it got the human label
+STOP_UNLOCKED = 3      # it lost the in-progress or ready label
 
 # The names host methods may use for them.
 _AGENT_STATES = {"running": AGENT_RUNNING, "completed": AGENT_COMPLETED,

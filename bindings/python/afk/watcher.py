@@ -22,8 +22,11 @@ from .failures import Failure, _failures
 if TYPE_CHECKING:
     from .adapters import CI, Agent, Notifier, Tracker
 
-from ._ticker import (_Tick, _Ticker, _add_label_cb, _config_for,
-                      _list_ready_cb, _refuse_none, _upsert_comment_cb)
+from array import array as _array
+
+from .errors import _raise_code
+from ._ticker import (_PTR, _Tick, _Ticker, _add_label_cb, _config_for, _list_ready_cb, _refuse_none,
+                      _split_listing, _upsert_comment_cb)
 
 
 # --- the watch tick ------------------------------------------------------
@@ -182,6 +185,59 @@ def _send_turn_cb(st: _Tick) -> Any:
             return st.fail(call, e, "t3_client.send_turn")
 
     return _native.SEND_TURN_FN(send_turn)
+
+
+def _stop_cb(st: _Tick) -> Any:
+    def stop(call: int, repo: bytes, number: int, thread: bytes,
+             userdata: Any) -> int:
+        try:
+            st.agent.stop(st.repo(repo), number, _text(thread))
+            return 0
+        except BaseException as e:
+            return st.fail(call, e, "t3_client.stop")
+
+    return _native.STOP_FN(stop)
+
+
+def _list_closed_cb(st: _Tick) -> Any:
+    """tracker.list_closed(repos, label): the closed issues still
+    carrying label (afk.Issue, and afk.ListingFailure for a repository it
+    could not list), as list_ready returns them."""
+    L = _L
+    handle_of: Callable[[Issue], int] = Issue._h.__get__  # type: ignore
+
+    def list_closed(call: int, repos: Any, nrepos: int, label: bytes,
+                    userdata: Any) -> int:
+        try:
+            names = list(map(st.repo, repos[:nrepos]))
+            got = st.tracker.list_closed(names, _text(label))
+            try:
+                listed = list(iter(got))
+            except TypeError:
+                raise TypeError("tracker.list_closed must return an "
+                                "iterable of afk.Issue and "
+                                "afk.ListingFailure objects, not %s"
+                                % type(got).__name__) from None
+            failures: List[Any] = []
+            try:
+                handles = _array(_PTR, map(handle_of, listed))
+            except TypeError:
+                listed, failures = _split_listing(listed)
+                handles = _array(_PTR, map(handle_of, listed))
+            if listed and L.afk_call_add_issues(
+                    call, handles.buffer_info()[0], len(handles)):
+                raise MemoryError("afk_call_add_issues: out of memory")
+            for f in failures:
+                rc = L.afk_call_add_error(call, *f._c)
+                if rc:
+                    _raise_code(rc, "afk_call_add_error: " + strerror(rc))
+            # the actions of closed runs map back to these Issues too
+            st.listed = list(st.listed or ()) + listed
+            return 0
+        except BaseException as e:
+            return st.fail(call, e, "tracker.list_closed")
+
+    return _native.LIST_CLOSED_FN(list_closed)
 
 
 def _failing_checks(failing: Any) -> List[Tuple[bytes, Optional[bytes]]]:
@@ -353,6 +409,18 @@ class EscalationReason(_Named):
         return _text(_L.afk_escalation_str(code))
 
 
+class StopReason(_Named):
+    """Why a run was stopped (action "stop"): what a human did - the
+    library's phrase (afk_stop_str()), a str, with the AFK_STOP_* code as
+    .code (afk.STOP_CLOSED, afk.STOP_HUMAN_LABEL, afk.STOP_UNLOCKED)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def _name(code: int) -> str:
+        return _text(_L.afk_stop_str(code))
+
+
 class Phase(_Named):
     """A phase of a run: "dispatched", "tests-red", "green", "pushed",
     "ci" or "deployed", a str, with the AFK_PHASE_* value as .code
@@ -375,8 +443,8 @@ class Action(NamedTuple):
     repo, number  the run's issue
     thread_id  the agent's thread (a str), None when the run had no
                readable record
-    action     an afk.ActionKind: "wait", "close", "fix-forward" or
-               "escalate" (.code: afk.ACTION_*)
+    action     an afk.ActionKind: "wait", "close", "fix-forward",
+               "escalate" or "stop" (.code: afk.ACTION_*)
     reason     an afk.EscalationReason for "escalate" (.code:
                afk.ESCALATE_*), else None
     phase      the afk.Phase the checklist shows after the action
@@ -390,6 +458,9 @@ class Action(NamedTuple):
                the clock moved on; None when no deadline applies
     deadline_reason  the afk.EscalationReason it would escalate for
                then (stalled, CI or deploy timeout), else None
+    stop_reason  an afk.StopReason for "stop" - a human closed the
+               issue, added the human label or removed the in-progress
+               or ready label (.code: afk.STOP_*) - else None
     """
 
     issue: Union[Issue, Tuple[str, int]]
@@ -403,6 +474,7 @@ class Action(NamedTuple):
     since: Optional[int] = None
     deadline: Optional[int] = None
     deadline_reason: Optional[EscalationReason] = None
+    stop_reason: Optional[StopReason] = None
 
     @property
     def repo(self) -> str:
@@ -469,6 +541,7 @@ def _collect_actions(a: int, listed: Iterable[Issue],
         since = L.afk_actions_since(a, i)
         deadline = L.afk_actions_deadline(a, i)
         dreason = L.afk_actions_deadline_reason(a, i)
+        stop = L.afk_actions_stop_reason(a, i)
         out.append(Action(
             which, _text(L.afk_actions_thread(a, i)) or None,
             ActionKind(kind), EscalationReason(reason) if reason else None,
@@ -476,7 +549,8 @@ def _collect_actions(a: int, listed: Iterable[Issue],
             bool(L.afk_actions_updated(a, i)),
             _text(L.afk_actions_checklist(a, i)), since or None,
             deadline if dreason else None,
-            EscalationReason(dreason) if dreason else None))
+            EscalationReason(dreason) if dreason else None,
+            StopReason(stop) if stop else None))
     return Actions(out, _failures(a, L.afk_actions_error_count,
                                   L.afk_actions_error_repo,
                                   L.afk_actions_error_number,
@@ -622,6 +696,21 @@ class Watcher(_Ticker):
             (ci, "ci", self._c, ((L.afk_ci_set_status, _ci_status_cb),)),
             (notifier, "notifier", self._n,
              ((L.afk_notifier_set_notify, _notify_cb),)))
+        # The optional methods (tracker.list_closed, t3_client.stop) of a
+        # host object: their callbacks are made now, and registered by
+        # _prepare() before each armed tick only while the object has the
+        # method - nothing is looked up before.
+        self._optional: List[Tuple[Any, str, Any, Any, Any, List[bool]]] = []
+        optional: Tuple[Tuple[Any, str, Any, Any, Any], ...] = (
+            (tracker, "list_closed", L.afk_tracker_set_list_closed,
+             self._t, _list_closed_cb),
+            (t3_client, "stop", L.afk_agent_set_stop, self._a, _stop_cb))
+        for o_obj, o_name, o_setter, o_h, o_make in optional:
+            if o_obj is not None:
+                o_cb = o_make(st)
+                self._cbs += (o_cb,)
+                self._optional.append((o_obj, o_name, o_setter, o_h, o_cb,
+                                       [False]))
         for obj, role, h, setters in host:
             if obj is None:
                 self._set_builtin(role, config)
@@ -633,6 +722,20 @@ class Watcher(_Ticker):
         self._wst = st
         self._made(self._make("_w", L.afk_watcher_new, self._t, self._a,
                               self._c, self._n))
+
+    def _prepare(self) -> None:
+        """Before an armed tick: registers the callback of each optional
+        method the host object has now, and unregisters the others (a
+        tracker without list_closed leaves closed issues unreconciled; a
+        run of an agent without stop is finalised and unlocked all the
+        same, its checklist saying the agent could not be stopped)."""
+        for obj, name, setter, h, cb, on in self._optional:
+            has = callable(getattr(obj, name, None))
+            if has != on[0]:
+                # fails only for a NULL handle, which a closed ticker
+                # refused before
+                setter(h, cb if has else None)
+                on[0] = has
 
     @property
     def ci(self) -> Any:
