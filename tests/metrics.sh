@@ -177,6 +177,26 @@ total("afk_runs_in_flight") == 3
 v("afk_last_success_timestamp_seconds", kind="watch") >= v("afk_last_success_timestamp_seconds", kind="poll")
 EOF
 
+# --- a human takes a run back: a stop, by reason -------------------------
+
+python3 - "$work/m1/issues.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+for issue in doc["issues"]:
+    if (issue["repo"], issue["number"]) == ("acme/api", 102):
+        issue["labels"].append("ready-for-human")
+json.dump(doc, open(sys.argv[1], "w"))
+PY
+run "$AFK" watch -q -c "$work/m1/afk.json" --now "$((start + 60))"
+[ "$rc" -eq 0 ] || { fail "the stopping watch exited $rc"; said; }
+check "the stopping watch's metrics" "$prom" <<'EOF'
+v("afk_stops_total", reason="human_label") == 1
+v("afk_stops_total", reason="closed") == 0
+v("afk_stops_total", reason="unlocked") == 0
+v("afk_skips_total", reason="stopping") == 0
+v("afk_ticks_total", kind="watch", result="ok") == 2
+EOF
+
 # --- a dry run writes no metrics -----------------------------------------
 
 cp "$prom" "$work/before-dry.prom"

@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "metrics.h"
+#include "names.h"
 
 #define EXIT_TICK 1
 #define EXIT_USAGE 2
@@ -297,46 +298,12 @@ static void fail_msg(const char *message)
 		emit_error(NULL, 0, 0, message);
 }
 
-/* Stable names, for JSON, of the skip reasons, the escalation reasons
- * and the phases: the English phrases may be reworded, these may not. */
-static const char *const skip_tokens[] = {
-	"unknown", "not-allowlisted", "in-progress", "untrusted", "blocked",
-	"locked", "outranked", "dispatch-failed", "not-reached",
-	"repo-failed", "unvetted", "agent-unavailable", "stopping"
-};
-static const char *const escalation_tokens[] = {
-	"unknown", "agent-failed", "agent-stopped", "agent-waiting",
-	"stalled", "ci-failed", "deploy-failed", "ci-timeout",
-	"deploy-timeout", "no-record", "agent-gone"
-};
-static const char *const stop_tokens[] = {
-	"unknown", "closed", "human-label", "unlocked"
-};
-static const char *const phase_names[] = {
-	"dispatched", "tests-red", "green", "pushed", "ci", "deployed"
-};
-
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *skip_token(int reason)
-{
-	return reason > 0 && (size_t)reason < COUNT(skip_tokens) ?
-	       skip_tokens[reason] : "unknown";
-}
 
 /* NULL for 0: no reason. */
 static const char *escalation_token(int reason)
 {
-	if (reason == 0)
-		return NULL;
-	return reason > 0 && (size_t)reason < COUNT(escalation_tokens) ?
-	       escalation_tokens[reason] : "unknown";
-}
-
-static const char *phase_name(int phase)
-{
-	return phase >= 0 && (size_t)phase < COUNT(phase_names) ?
-	       phase_names[phase] : "unknown";
+	return reason != 0 ? name_of(&names_escalation, reason) : NULL;
 }
 
 /* t (seconds since the epoch) as "2026-01-01T00:10:00Z" into buf. */
@@ -456,7 +423,7 @@ static void emit_skip(const afk_result *res, size_t i)
 
 	put_str(o, "repo", afk_result_skipped_repo(res, i));
 	put_int(o, "issue", afk_result_skipped_number(res, i));
-	put_str(o, "reason", skip_token(reason));
+	put_str(o, "reason", name_of(&names_skip, reason));
 	put_str(o, "reason_text", afk_skip_reason_str(reason));
 	emit(o);
 }
@@ -581,10 +548,9 @@ static json_t *action_event(const afk_actions *acts, size_t i,
 	put_str(o, "action", afk_action_str(kind));
 	put_str(o, "reason", escalation_token(reason));
 	put_str(o, "reason_text", reason ? afk_escalation_str(reason) : NULL);
-	put_str(o, "stop_reason", stop > 0 && (size_t)stop < COUNT(stop_tokens) ?
-	        stop_tokens[stop] : stop ? "unknown" : NULL);
+	put_str(o, "stop_reason", stop ? name_of(&names_stop, stop) : NULL);
 	put_str(o, "stop_reason_text", stop ? afk_stop_str(stop) : NULL);
-	put_str(o, "phase", phase_name(afk_actions_phase(acts, i)));
+	put_str(o, "phase", name_of(&names_phase, afk_actions_phase(acts, i)));
 	put_int(o, "attempts", afk_actions_attempts(acts, i));
 	put_bool(o, "updated", afk_actions_updated(acts, i));
 	put_int0(o, "since", since);
@@ -1767,7 +1733,7 @@ static void print_run(const seen *sn, size_t i, const afk_config *cfg)
 	printf("  run %s#%ld thread %s, phase %s, %d fix-forward(s), "
 	       "age %s\n", afk_actions_repo(acts, i),
 	       afk_actions_number(acts, i), thread[0] ? thread : "(none)",
-	       phase_name(afk_actions_phase(acts, i)),
+	       name_of(&names_phase, afk_actions_phase(acts, i)),
 	       afk_actions_attempts(acts, i), age);
 	describe_action(acts, i, cfg, what, sizeof(what));
 	if (dreason == 0) {

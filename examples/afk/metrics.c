@@ -19,6 +19,7 @@
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI, for mkstemp() */
 
 #include "metrics.h"
+#include "names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,24 +88,6 @@ static const struct {
 	 "reset), metrics_write (a metrics file could not be written)."},
 };
 
-/* The slugs of AFK_SKIP_* 1.., AFK_ESCALATE_* 1.., AFK_PHASE_* 0..,
- * AFK_STOP_* 1.. */
-static const char *const skip_slugs[] = {
-	"not_allowlisted", "in_progress", "untrusted", "blocked", "locked",
-	"outranked", "dispatch_failed", "not_reached", "repo_failed",
-	"unvetted", "agent_unavailable", "stopping"
-};
-static const char *const escalation_slugs[] = {
-	"agent_failed", "agent_stopped", "agent_waiting", "stalled",
-	"ci_failed", "deploy_failed", "ci_timeout", "deploy_timeout",
-	"no_record", "agent_gone"
-};
-static const char *const phase_slugs[] = {
-	"dispatched", "tests_red", "green", "pushed", "ci", "deployed"
-};
-static const char *const stop_slugs[] = {
-	"closed", "human_label", "unlocked"
-};
 static const char *const tick_kinds[] = {"poll", "watch", "tick"};
 static const char *const tick_results[] = {"ok", "error", "disarmed"};
 static const char *const error_kinds[] = {
@@ -259,17 +242,10 @@ void metrics_error(metrics *m, const char *kind)
 	put(m, F_ERRORS, 1, 0, "kind", kind, NULL, NULL);
 }
 
-/* The slug of code in slugs (code first..), or "unknown". */
-static const char *slug(const char *const *slugs, size_t n, int first,
-                        int code)
-{
-	return code >= first && (size_t)(code - first) < n ?
-	       slugs[code - first] : "unknown";
-}
-
 void metrics_poll(metrics *m, const afk_result *res)
 {
 	const afk_issue *is;
+	char name[32];
 	size_t i;
 	int r;
 
@@ -283,7 +259,7 @@ void metrics_poll(metrics *m, const afk_result *res)
 	for (i = 0; i < afk_result_skipped_count(res); i++) {
 		r = afk_result_skipped_reason(res, i);
 		put(m, F_SKIPS, 1, 0, "reason",
-		    slug(skip_slugs, COUNT(skip_slugs), 1, r), NULL, NULL);
+		    label_of(&names_skip, r, name, sizeof(name)), NULL, NULL);
 	}
 	for (i = 0; i < afk_result_error_count(res); i++)
 		metrics_error(m, "poll");
@@ -291,7 +267,8 @@ void metrics_poll(metrics *m, const afk_result *res)
 
 void metrics_watch(metrics *m, const afk_actions *acts)
 {
-	size_t i, p, in_flight[COUNT(phase_slugs)] = {0};
+	size_t i, p, in_flight[8] = {0};
+	char name[32];
 	int kind, phase;
 
 	if (m == NULL || acts == NULL)
@@ -305,19 +282,23 @@ void metrics_watch(metrics *m, const afk_actions *acts)
 			put(m, F_FIX_FORWARDS, 1, 0, NULL, NULL, NULL, NULL);
 		else if (kind == AFK_ACTION_ESCALATE)
 			put(m, F_ESCALATIONS, 1, 0, "reason",
-			    slug(escalation_slugs, COUNT(escalation_slugs), 1,
-			         afk_actions_reason(acts, i)), NULL, NULL);
+			    label_of(&names_escalation,
+			             afk_actions_reason(acts, i), name,
+			             sizeof(name)), NULL, NULL);
 		else if (kind == AFK_ACTION_STOP)
 			put(m, F_STOPS, 1, 0, "reason",
-			    slug(stop_slugs, COUNT(stop_slugs), 1,
-			         afk_actions_stop_reason(acts, i)), NULL, NULL);
+			    label_of(&names_stop,
+			             afk_actions_stop_reason(acts, i), name,
+			             sizeof(name)), NULL, NULL);
 		if ((kind == AFK_ACTION_WAIT || kind == AFK_ACTION_FIX_FORWARD) &&
-		    phase >= 0 && (size_t)phase < COUNT(phase_slugs))
+		    phase >= 0 && (size_t)phase < names_phase.n &&
+		    (size_t)phase < COUNT(in_flight))
 			in_flight[phase]++;
 	}
-	for (p = 0; p < COUNT(phase_slugs); p++)
+	for (p = 0; p < names_phase.n && p < COUNT(in_flight); p++)
 		put(m, F_IN_FLIGHT, (double)in_flight[p], 1, "phase",
-		    phase_slugs[p], NULL, NULL);
+		    label_of(&names_phase, (int)p, name, sizeof(name)), NULL,
+		    NULL);
 	for (i = 0; i < afk_actions_error_count(acts); i++)
 		metrics_error(m, "watch");
 }
@@ -388,6 +369,18 @@ void metrics_tick(metrics *m, const char *kind, const char *result,
 		    NULL);
 }
 
+/* fam's series at zero for every name of t, as its "reason" label. */
+static void zeros(metrics *m, enum family fam, const names *t)
+{
+	char name[32];
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		put(m, fam, 0, 0, "reason",
+		    label_of(t, t->first + (int)i, name, sizeof(name)), NULL,
+		    NULL);
+}
+
 /* Every counter's known series at zero, so that each shows from the
  * first tick on and a rate() over it never starts from nothing. */
 static void put_zeros(metrics *m)
@@ -398,13 +391,9 @@ static void put_zeros(metrics *m)
 		for (j = 0; j < COUNT(tick_results); j++)
 			put(m, F_TICKS, 0, 0, "kind", tick_kinds[i], "result",
 			    tick_results[j]);
-	for (i = 0; i < COUNT(skip_slugs); i++)
-		put(m, F_SKIPS, 0, 0, "reason", skip_slugs[i], NULL, NULL);
-	for (i = 0; i < COUNT(escalation_slugs); i++)
-		put(m, F_ESCALATIONS, 0, 0, "reason", escalation_slugs[i], NULL,
-		    NULL);
-	for (i = 0; i < COUNT(stop_slugs); i++)
-		put(m, F_STOPS, 0, 0, "reason", stop_slugs[i], NULL, NULL);
+	zeros(m, F_SKIPS, &names_skip);
+	zeros(m, F_ESCALATIONS, &names_escalation);
+	zeros(m, F_STOPS, &names_stop);
 	for (i = 0; i < COUNT(error_kinds); i++)
 		put(m, F_ERRORS, 0, 0, "kind", error_kinds[i], NULL, NULL);
 	put(m, F_CLOSES, 0, 0, NULL, NULL, NULL, NULL);
