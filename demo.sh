@@ -71,6 +71,7 @@ rm -rf build/demo-run
 cp -R examples/demo build/demo-run
 afk=build/examples/afk/afk
 config=build/demo-run/afk.json
+state=build/demo-run/state # the tick lock, the metrics: what afk writes
 start=1767225600 # 2026-01-01 00:00 UTC: afk reads no clock of its own
 
 cat <<'EOF'
@@ -101,13 +102,29 @@ while [ "$tick" -le 4 ]; do
 	now=$((start + (tick - 1) * 600))
 	printf '\n== tick %d (poll + watch) at %s ==\n' "$tick" \
 		"$(date -u -d "@$now" '+%H:%M' 2>/dev/null || echo "+$(((tick - 1) * 10))m")"
-	printf '$ %s tick --config %s --now %s\n\n' "$afk" "$config" "$now"
-	"$afk" tick --config "$config" --now "$now" || status=$?
+	printf '$ %s tick --config %s --state-dir %s --now %s\n\n' "$afk" \
+		"$config" "$state" "$now"
+	"$afk" tick --config "$config" --state-dir "$state" --now "$now" ||
+		status=$?
 	if [ "$status" -ne 0 ]; then
 		exit "$status"
 	fi
+	if [ "$tick" -eq 1 ]; then
+		# what an operator sees between ticks; it writes nothing
+		printf '\n== between ticks 1 and 2, at %s: afk status ==\n' \
+			"$(date -u -d "@$((now + 300))" '+%H:%M' 2>/dev/null ||
+			echo +5m)"
+		printf '$ %s status --config %s --state-dir %s --now %s\n\n' \
+			"$afk" "$config" "$state" "$((now + 300))"
+		"$afk" status --config "$config" --state-dir "$state" \
+			--now "$((now + 300))" || exit $?
+	fi
 	tick=$((tick + 1))
 done
+
+printf '\n== the metrics the ticks wrote (%s/afk.prom; the series not 0) ==\n\n' \
+	"$state"
+grep -v -e '^#' -e ' 0$' "$state/afk.prom"
 
 cat <<'EOF'
 
@@ -137,10 +154,13 @@ cat <<'EOF'
 
     The ticks keep no state: each run's record is a hidden line in its
     checklist comment, so another tick now changes nothing.  Look at
-    build/demo-run/issues.json and build/demo-run/runs/*/output.log, run
+    build/demo-run/issues.json, build/demo-run/runs/*/output.log and
+    build/demo-run/state/afk.prom (Prometheus text: man afk, METRICS), run
     ./demo.sh again to start over, or stop everything at once:
         AFK_KILL_SWITCH=1 build/examples/afk/afk tick \
-            --config build/demo-run/afk.json
+            --config build/demo-run/afk.json --state-dir build/demo-run/state
+    or one run, by adding ready-for-human to its issue (man afk, HOW TO
+    STOP ONE RUN).
     See man/afk.1 (man -l man/afk.1).
 EOF
 exit "$status"

@@ -803,6 +803,10 @@ fi
 run env XDG_STATE_HOME="$s1state" "$AFK" status -c "$work/s1/afk.json" \
 	--now 2026-01-01T01:10:00.75+01:00
 [ "$out" = "$expected" ] || { fail "status --now with an offset differs"; said; }
+# ... and as seconds since the epoch, as watch and tick take it.
+run env XDG_STATE_HOME="$s1state" "$AFK" status -c "$work/s1/afk.json" \
+	--now 1767226200
+[ "$out" = "$expected" ] || { fail "status --now in seconds differs"; said; }
 # The kill switch on: still reported, and said.
 run env XDG_STATE_HOME="$s1state" AFK_KILL_SWITCH=1 "$AFK" status \
 	-c "$work/s1/afk.json" --now 2026-01-01T00:10:00Z
@@ -967,7 +971,7 @@ for args in "--frobnicate" "poll --frobnicate" "frobnicate" "poll" "" \
 	"watch" "tick --now" "tick -c x --now soon" "watch -c x --now -5" \
 	"poll -c x --now 5" "watch -c" "check-config" "check-config -c x --now 5" \
 	"check-config -c x --dry-run" "poll -c x --online" \
-	"status -c x --now 1767225600" "status -c x --now 2026-13-01T00:00:00Z" \
+	"status -c x --now 1767225600x" "status -c x --now 2026-13-01T00:00:00Z" \
 	"status -c x --dry-run" "status"; do
 	# shellcheck disable=SC2086 # split on purpose
 	run "$AFK" $args

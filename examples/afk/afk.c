@@ -55,9 +55,9 @@ static metrics *tick_metrics;
 
 static const char synopsis[] =
 	"usage: afk poll --config FILE [--dry-run] [LOG OPTIONS]\n"
-	"       afk watch --config FILE [--now SECONDS] [--dry-run] "
+	"       afk watch --config FILE [--now TIME] [--dry-run] "
 	"[LOG OPTIONS]\n"
-	"       afk tick --config FILE [--now SECONDS] [--dry-run] "
+	"       afk tick --config FILE [--now TIME] [--dry-run] "
 	"[LOG OPTIONS]\n"
 	"       afk check-config --config FILE [--online] [LOG OPTIONS]\n"
 	"       afk status --config FILE [--now TIME] [LOG OPTIONS]\n"
@@ -91,10 +91,10 @@ static void usage(FILE *fp)
 	      "                     metrics); default:\n"
 	      "                     state_dir, $STATE_DIRECTORY,\n"
 	      "                     $XDG_STATE_HOME/afk, ~/.local/state/afk\n"
-	      "      --now SECONDS  the time the watch tick decides at, in\n"
-	      "                     seconds since the epoch (default: now);\n"
-	      "                     for status an RFC 3339 time\n"
-	      "                     (2026-01-01T00:10:00Z)\n"
+	      "      --now TIME     the time the watch tick (or status)\n"
+	      "                     decides at: seconds since the epoch or\n"
+	      "                     RFC 3339 (2026-01-01T00:10:00Z);\n"
+	      "                     default: now\n"
 	      "      --dry-run      read everything, write nothing: print\n"
 	      "                     each write instead (labels, comments,\n"
 	      "                     closes, dispatches, turns, notices);\n"
@@ -2070,19 +2070,6 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Parses --now's value: whole seconds since the epoch, not negative. */
-static int parse_now(const char *s, long long *now)
-{
-	char *end;
-
-	errno = 0;
-	*now = strtoll(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0)
-		return usage_error("--now needs whole seconds since the epoch, "
-		                   "not '%s'", s);
-	return 0;
-}
-
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
  * (Howard Hinnant's days_from_civil): timegm() is not POSIX. */
 static long long days_from_civil(long long y, int m, int d)
@@ -2097,14 +2084,24 @@ static long long days_from_civil(long long y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-/* Parses status --now: an RFC 3339 time, "2026-01-01T00:10:00Z" or
- * with an offset ("+01:00"); a fraction of a second is dropped. */
-static int parse_rfc3339(const char *s, long long *now)
+/* Parses --now: whole seconds since the epoch ("1767225600"), or an
+ * RFC 3339 time, "2026-01-01T00:10:00Z" or with an offset ("+01:00"; a
+ * fraction of a second is dropped).  Not before the epoch. */
+static int parse_now(const char *s, long long *now)
 {
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0;
 	const char *p;
+	char *end;
 	long long t;
 
+	if (s[0] >= '0' && s[0] <= '9' && strchr(s, '-') == NULL) {
+		errno = 0;
+		t = strtoll(s, &end, 10);
+		if (*end != '\0' || errno != 0)
+			goto bad;
+		*now = t;
+		return 0;
+	}
 	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
 	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
 	    sscanf(s + 11, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 ||
@@ -2136,8 +2133,9 @@ static int parse_rfc3339(const char *s, long long *now)
 	*now = t;
 	return 0;
 bad:
-	return usage_error("--now needs an RFC 3339 time such as "
-	                   "2026-01-01T00:10:00Z, not '%s'", s);
+	return usage_error("--now needs seconds since the epoch or an RFC "
+	                   "3339 time such as 2026-01-01T00:10:00Z, not '%s'",
+	                   s);
 }
 
 /* Parses the value of option argv[*i] (name): "--name VALUE" or
@@ -2164,7 +2162,7 @@ static const char *option_value(int argc, char **argv, int *i,
 }
 
 /* Parses the options after the command: -c FILE, --config FILE,
- * --config=FILE, for watch and tick --now SECONDS, for poll, watch and
+ * --config=FILE, for watch, tick and status --now TIME, for poll, watch and
  * tick --dry-run, and for check-config --online.  Returns 0, -1 after
  * --help, or the usage exit status. */
 static int parse_options(int argc, char **argv, options *o)
@@ -2208,15 +2206,11 @@ static int parse_options(int argc, char **argv, options *o)
 				                   "directory");
 			o->state_dir = v;
 		} else if (!missing &&
-		           (o->cmd == CMD_WATCH || o->cmd == CMD_TICK) &&
+		           (o->cmd == CMD_WATCH || o->cmd == CMD_TICK ||
+		            o->cmd == CMD_STATUS) &&
 		           (v = option_value(argc, argv, &i, "--now", NULL,
 		                             &missing)) != NULL) {
 			if (parse_now(v, &o->now))
-				return EXIT_USAGE;
-		} else if (!missing && o->cmd == CMD_STATUS &&
-		           (v = option_value(argc, argv, &i, "--now", NULL,
-		                             &missing)) != NULL) {
-			if (parse_rfc3339(v, &o->now))
 				return EXIT_USAGE;
 		} else if (!missing && strcmp(argv[i], "--json") == 0) {
 			o->json = 1;
