@@ -880,17 +880,16 @@ static int set_preamble_file(afk_config *c, json_t *v, cfg_ctx *cx)
 	return AFK_OK;
 }
 
-/* "state_dir": where afk writes (the tick lock, the ETag cache, the
- * command agent's runs, the metrics), a path or null.  Null until
- * afk_config_apply_env() finds a default in the environment. */
-static int set_state_dir(afk_config *c, json_t *v, cfg_ctx *cx)
+/* A path member that may be null: *slot gets v made absolute against the
+ * file's directory, or NULL. */
+static int set_path_or_null(char **slot, json_t *v, cfg_ctx *cx)
 {
 	char *path = NULL;
 	int rc;
 
 	if (json_is_null(v)) {
-		free(c->state_dir);
-		c->state_dir = NULL;
+		free(*slot);
+		*slot = NULL;
 		return AFK_OK;
 	}
 	if (!json_is_string(v))
@@ -900,9 +899,17 @@ static int set_state_dir(afk_config *c, json_t *v, cfg_ctx *cx)
 	rc = resolve(cx, json_string_value(v), &path);
 	if (rc != AFK_OK)
 		return rc;
-	free(c->state_dir);
-	c->state_dir = path;
+	free(*slot);
+	*slot = path;
 	return AFK_OK;
+}
+
+/* "state_dir": where afk writes (the tick lock, the ETag cache, the
+ * command agent's runs, the metrics), a path or null.  Null until
+ * afk_config_apply_env() finds a default in the environment. */
+static int set_state_dir(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	return set_path_or_null(&c->state_dir, v, cx);
 }
 
 static json_t *get_state_dir(const afk_config *c)
@@ -917,24 +924,7 @@ static json_t *get_state_dir(const afk_config *c)
  * counts. */
 static int set_metrics_file(afk_config *c, json_t *v, cfg_ctx *cx)
 {
-	char *path = NULL;
-	int rc;
-
-	if (json_is_null(v)) {
-		free(c->metrics_file);
-		c->metrics_file = NULL;
-		return AFK_OK;
-	}
-	if (!json_is_string(v))
-		return wrong_type(cx, v, "a string or null");
-	if (json_string_value(v)[0] == '\0')
-		return refuse(cx, "a path cannot be empty");
-	rc = resolve(cx, json_string_value(v), &path);
-	if (rc != AFK_OK)
-		return rc;
-	free(c->metrics_file);
-	c->metrics_file = path;
-	return AFK_OK;
+	return set_path_or_null(&c->metrics_file, v, cx);
 }
 
 static json_t *get_metrics_file(const afk_config *c)

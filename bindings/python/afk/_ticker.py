@@ -110,6 +110,28 @@ def _split_listing(listed: List[Any]
     return issues, failures
 
 
+def _add_listing(call: int, listed: List[Any],
+                 handle_of: Callable[[Issue], int]) -> List[Issue]:
+    """Hands what a listing callback returned to C - its afk.Issue
+    objects in one packed call, then each afk.ListingFailure - and
+    returns the issues."""
+    failures: List[ListingFailure] = []
+    try:
+        # The slot's getter refuses anything but an afk.Issue.
+        handles = _array(_PTR, map(handle_of, listed))
+    except TypeError:
+        listed, failures = _split_listing(listed)
+        handles = _array(_PTR, map(handle_of, listed))
+    if listed and _L.afk_call_add_issues(
+            call, handles.buffer_info()[0], len(handles)):
+        raise MemoryError("afk_call_add_issues: out of memory")
+    for f in failures:
+        rc = _L.afk_call_add_error(call, *f._c)
+        if rc:
+            _raise_code(rc, "afk_call_add_error: " + strerror(rc))
+    return listed
+
+
 # The array type code of a C pointer, for handing handles over packed.
 _PTR = next(c for c in "QLI" if _array(c).itemsize ==
             _native.ctypes.sizeof(_native.c_void_p))
@@ -140,22 +162,7 @@ def _list_ready_cb(st: _Tick) -> _CFn:
                                     "afk.ListingFailure objects, not %s"
                                     % type(got).__name__) from None
                 listed = list(it)
-            failures: List[ListingFailure] = []
-            try:
-                # The slot's getter refuses anything but an afk.Issue.
-                handles = _array(_PTR, map(handle_of, listed))
-            except TypeError:
-                listed, failures = _split_listing(listed)
-                handles = _array(_PTR, map(handle_of, listed))
-            # The whole listing in one C call: the handles, packed.
-            if listed and L.afk_call_add_issues(
-                    call, handles.buffer_info()[0], len(handles)):
-                raise MemoryError("afk_call_add_issues: out of memory")
-            for f in failures:
-                rc = L.afk_call_add_error(call, *f._c)
-                if rc:
-                    _raise_code(rc, "afk_call_add_error: " + strerror(rc))
-            st.listed = listed
+            st.listed = _add_listing(call, listed, handle_of)
             return 0
         except BaseException as e:
             return st.fail(call, e, "tracker.list_ready")

@@ -22,11 +22,10 @@ from .failures import Failure, _failures
 if TYPE_CHECKING:
     from .adapters import CI, Agent, Notifier, Tracker
 
-from array import array as _array
 
-from .errors import _raise_code
-from ._ticker import (_PTR, _Tick, _Ticker, _add_label_cb, _config_for, _list_ready_cb, _refuse_none,
-                      _split_listing, _upsert_comment_cb)
+from ._ticker import (_Tick, _Ticker, _add_label_cb, _add_listing,
+                      _config_for, _list_ready_cb, _refuse_none,
+                      _upsert_comment_cb)
 
 
 # --- the watch tick ------------------------------------------------------
@@ -203,7 +202,6 @@ def _list_closed_cb(st: _Tick) -> Any:
     """tracker.list_closed(repos, label): the closed issues still
     carrying label (afk.Issue, and afk.ListingFailure for a repository it
     could not list), as list_ready returns them."""
-    L = _L
     handle_of: Callable[[Issue], int] = Issue._h.__get__  # type: ignore
 
     def list_closed(call: int, repos: Any, nrepos: int, label: bytes,
@@ -218,19 +216,7 @@ def _list_closed_cb(st: _Tick) -> Any:
                                 "iterable of afk.Issue and "
                                 "afk.ListingFailure objects, not %s"
                                 % type(got).__name__) from None
-            failures: List[Any] = []
-            try:
-                handles = _array(_PTR, map(handle_of, listed))
-            except TypeError:
-                listed, failures = _split_listing(listed)
-                handles = _array(_PTR, map(handle_of, listed))
-            if listed and L.afk_call_add_issues(
-                    call, handles.buffer_info()[0], len(handles)):
-                raise MemoryError("afk_call_add_issues: out of memory")
-            for f in failures:
-                rc = L.afk_call_add_error(call, *f._c)
-                if rc:
-                    _raise_code(rc, "afk_call_add_error: " + strerror(rc))
+            listed = _add_listing(call, listed, handle_of)
             # the actions of closed runs map back to these Issues too
             st.listed = list(st.listed or ()) + listed
             return 0
