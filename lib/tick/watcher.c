@@ -552,36 +552,30 @@ static int decide(run *r)
 /* Watches one run: finishes what an earlier tick started, or decides. */
 static int watch_run(run *r)
 {
-	int rc = find_comment(r), reason;
+	int rc = find_comment(r), reason, parsed;
 
 	if (rc)
 		return rc;
-	if (!r->locked && !r->closed) {
-		/* Listed as ready without the lock: a run only when its
-		 * record says a watch saw it (a dispatch that never got its
-		 * lock is the poller's to take up again) or it is stopping. */
-		if (r->body == NULL ||
-		    afk__record_parse(r->body, &r->rec) != AFK_OK ||
-		    !afk__record_stopping(&r->rec))
-			return AFK_OK;
+	/* Parsed once: a second parse would drop what the first kept. */
+	parsed = r->body != NULL &&
+	         afk__record_parse(r->body, &r->rec) == AFK_OK;
+	if (!parsed)
 		afk__record_clear(&r->rec);
-	}
-	if (r->closed &&
-	    (r->body == NULL || afk__record_parse(r->body, &r->rec) != AFK_OK)) {
+	/* Listed as ready without the lock: a run only when its record
+	 * says a watch saw it (a dispatch that never got its lock is the
+	 * poller's to take up again) or it is stopping. */
+	if (!r->locked && !r->closed &&
+	    (!parsed || !afk__record_stopping(&r->rec)))
+		return AFK_OK;
+	if (!parsed) {
+		if (afk__record_set_str(&r->rec.thread, ""))
+			return AFK_ENOMEM;
 		/* Closed while locked, with no record to say by what: nothing
-		 * is known to stop, but the lock must go. */
-		afk__record_clear(&r->rec);
-		if (afk__record_set_str(&r->rec.thread, ""))
-			return AFK_ENOMEM;
-		return stop_run(r, AFK_STOP_CLOSED);
-	}
-	if (r->body == NULL || afk__record_parse(r->body, &r->rec) != AFK_OK) {
-		/* Locked but unreadable: nobody can tell which agent works on
-		 * it, so a human must look. */
-		afk__record_clear(&r->rec);
-		if (afk__record_set_str(&r->rec.thread, ""))
-			return AFK_ENOMEM;
-		return escalate(r, AFK_ESCALATE_NO_RECORD);
+		 * is known to stop, but the lock must go.  Locked but
+		 * unreadable: nobody can tell which agent works on it, so a
+		 * human must look. */
+		return r->closed ? stop_run(r, AFK_STOP_CLOSED) :
+		       escalate(r, AFK_ESCALATE_NO_RECORD);
 	}
 	if (r->rec.status == AFK__RUN_CLOSED)
 		return close_run(r);
