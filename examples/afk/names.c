@@ -12,7 +12,7 @@
 static const char *const skip[] = {
 	"not-allowlisted", "in-progress", "untrusted", "blocked", "locked",
 	"outranked", "dispatch-failed", "not-reached", "repo-failed",
-	"unvetted", "agent-unavailable", "stopping"
+	"unvetted", "agent-unavailable", "stopping", "capped"
 };
 static const char *const escalation[] = {
 	"agent-failed", "agent-stopped", "agent-waiting", "stalled",

@@ -22,5 +22,6 @@
 #define AFK_SKIP_UNVETTED 10       /* its ready label's author could not be read */
 #define AFK_SKIP_AGENT_UNAVAILABLE 11 /* the agent could not be reached this tick */
 #define AFK_SKIP_STOPPING 12       /* a human took its run back: being stopped */
+#define AFK_SKIP_CAPPED 13         /* max_in_flight runs are in flight */
 
 #endif /* AFK_SKIP_H */

@@ -30,6 +30,7 @@
 #define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of a configuration file */
 #define DEFAULT_BUDGET 2               /* fix-forwards per run */
 #define BUDGET_MAX 100
+#define MAX_IN_FLIGHT_MAX 100000
 #define DEFAULT_STALL_TIMEOUT 7200     /* seconds */
 #define DEFAULT_CI_TIMEOUT 3600
 #define DEFAULT_DEPLOY_TIMEOUT 3600
@@ -603,6 +604,7 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	memset(dst, 0, sizeof(*dst));
 	dst->kill_switch = src->kill_switch;
 	dst->fix_forward_budget = src->fix_forward_budget;
+	dst->max_in_flight = src->max_in_flight;
 	dst->deploy_stage = src->deploy_stage;
 	dst->trust_writers = src->trust_writers;
 	dst->stall_timeout = src->stall_timeout;
@@ -1503,6 +1505,29 @@ static json_t *get_fix_forward_budget(const afk_config *c)
 	return json_integer(c->fix_forward_budget);
 }
 
+/* "max_in_flight": the most runs in flight across every repository, an
+ * integer from 1, or null for no cap (the default). */
+static int set_max_in_flight(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	long long n = 0;
+	int rc;
+
+	if (json_is_null(v)) {
+		c->max_in_flight = 0;
+		return AFK_OK;
+	}
+	rc = int_in_range(cx, v, 1, MAX_IN_FLIGHT_MAX, &n);
+	if (rc == AFK_OK)
+		c->max_in_flight = (long)n;
+	return rc;
+}
+
+static json_t *get_max_in_flight(const afk_config *c)
+{
+	return c->max_in_flight > 0 ? json_integer(c->max_in_flight) :
+	       json_null();
+}
+
 static int set_trust_writers(afk_config *c, json_t *v, cfg_ctx *cx)
 {
 	return bool_into(cx, v, &c->trust_writers);
@@ -1693,6 +1718,7 @@ static const cfg_key keys[] = {
 	{"ci", set_ci, get_ci},
 	{"notifier", set_notifier, get_notifier},
 	{"fix_forward_budget", set_fix_forward_budget, get_fix_forward_budget},
+	{"max_in_flight", set_max_in_flight, get_max_in_flight},
 	{"deploy_stage", set_deploy_stage, get_deploy_stage},
 	{"stall_timeout", set_stall_timeout, get_stall_timeout},
 	{"ci_timeout", set_ci_timeout, get_ci_timeout},

@@ -39,6 +39,8 @@ struct afk_config {
 
 	/* the run lifecycle */
 	int fix_forward_budget;   /* default 2 */
+	long max_in_flight;       /* runs in flight at most; 0 (default):
+	                             no cap */
 	int deploy_stage;         /* default 0: merged + green CI is the end */
 	long long stall_timeout;  /* seconds; default 7200 */
 	long long ci_timeout;     /* seconds; default 3600 */

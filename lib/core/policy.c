@@ -25,7 +25,7 @@ static int unchecked_at(const afk__policy_in *in, size_t i)
 
 void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 {
-	size_t i, k;
+	size_t i, k, in_flight = 0;
 	int unchecked = 0;
 
 	memset(out->locked, 0, in->nrepos);
@@ -37,6 +37,10 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 	for (i = 0; i < in->n; i++) {
 		const afk__rec *r = &in->recs[i];
 
+		if (in->allow_rank[r->repo] >= 0 &&
+		    in->in_progress != AFK__NONE &&
+		    afk__rec_has_label(in->label_ids, r, in->in_progress))
+			in_flight++;
 		if (in->allow_rank[r->repo] < 0) {
 			out->reason[i] = AFK_SKIP_NOT_ALLOWLISTED;
 		} else if (in->repo_failed != NULL &&
@@ -107,6 +111,15 @@ void afk__policy_select(const afk__policy_in *in, afk__policy_out *out)
 		    out->best[repo] != AFK__NONE)
 			out->picks[out->npicks++] = out->best[repo];
 	}
+
+	/* The global cap, in allowlist order. */
+	if (in->max_in_flight == 0)
+		return;
+	k = in->max_in_flight > in_flight ? in->max_in_flight - in_flight : 0;
+	for (i = k; i < out->npicks; i++)
+		out->reason[out->picks[i]] = AFK_SKIP_CAPPED;
+	if (out->npicks > k)
+		out->npicks = k;
 }
 
 void afk__selection_clear(afk__selection *sel)
@@ -125,14 +138,15 @@ int afk__selection_run(afk__selection *sel, const afk__iset *set,
                        const char *in_progress_label)
 {
 	return afk__selection_run_partial(sel, set, allowlist, nallow,
-	                                  in_progress_label, NULL, NULL);
+	                                  in_progress_label, NULL, NULL, 0);
 }
 
 int afk__selection_run_partial(afk__selection *sel, const afk__iset *set,
                                const char *const *allowlist, size_t nallow,
                                const char *in_progress_label,
                                const uint8_t *repo_failed,
-                               const uint8_t *unvetted)
+                               const uint8_t *unvetted,
+                               size_t max_in_flight)
 {
 	afk__policy_in in;
 	size_t nrepos = set->repos.n, i;
@@ -171,6 +185,7 @@ int afk__selection_run_partial(afk__selection *sel, const afk__iset *set,
 	in.in_progress = afk__strtab_find(&set->labels, in_progress_label);
 	in.repo_failed = repo_failed;
 	in.unvetted = unvetted;
+	in.max_in_flight = max_in_flight;
 	afk__policy_select(&in, &sel->out);
 	return AFK_OK;
 }

@@ -22,6 +22,7 @@ typedef struct afk__policy_in {
 	uint32_t in_progress;        /* label id, or AFK__NONE if nobody has it */
 	const uint8_t *repo_failed;  /* per repo id: 1 = not listed in full; or NULL */
 	const uint8_t *unvetted;     /* per issue: 1 = could not be vetted; or NULL */
+	size_t max_in_flight;        /* runs in flight at most; 0: no cap */
 } afk__policy_in;
 
 typedef struct afk__policy_out {
@@ -48,7 +49,12 @@ typedef struct afk__policy_out {
  * its repository is, OUTRANKED when the winner of its repository
  * outranks it, else UNVETTED when flagged, else UNTRUSTED.
  * So at most one issue per repository is picked.  The picks come out in
- * allowlist order.  Writes every array of out and out->npicks. */
+ * allowlist order.  Then the global cap: with max_in_flight set, the
+ * runs in flight are the listed issues of allowlisted repositories that
+ * carry the in-progress label (a repository that could not be listed in
+ * full counts what was listed), and only the first max_in_flight minus
+ * that many picks stay picks; the rest are CAPPED.
+ * Writes every array of out and out->npicks. */
 void afk__policy_select(const afk__policy_in *in, afk__policy_out *out);
 
 /* The whole selection over an issue set: maps the allowlist and the
@@ -69,7 +75,8 @@ int afk__selection_run_partial(afk__selection *sel, const afk__iset *set,
                                const char *const *allowlist, size_t nallow,
                                const char *in_progress_label,
                                const uint8_t *repo_failed,
-                               const uint8_t *unvetted);
+                               const uint8_t *unvetted,
+                               size_t max_in_flight);
 void afk__selection_clear(afk__selection *sel);
 
 /* Rule 6's order: does an issue of priority pa and number na outrank one

@@ -21,6 +21,7 @@ typedef struct snapshot {
 	char *preamble;
 	int deploy_stage;     /* for the first checklist */
 	int budget;
+	size_t max_in_flight;  /* 0: no cap */
 } snapshot;
 
 static void snapshot_clear(snapshot *s)
@@ -45,6 +46,7 @@ static int snapshot_take(snapshot *s, const afk_config *cfg)
 	}
 	s->deploy_stage = cfg->deploy_stage;
 	s->budget = cfg->fix_forward_budget;
+	s->max_in_flight = (size_t)cfg->max_in_flight;
 	return AFK_OK;
 oom:
 	snapshot_clear(s);
@@ -400,7 +402,8 @@ static int select_picks(const snapshot *s, afk_result *res,
 		                                s->allowlist.v,
 		                                s->allowlist.n,
 		                                s->in_progress_label,
-		                                repo_failed, unvetted);
+		                                repo_failed, unvetted,
+		                                s->max_in_flight);
 	free(repo_failed);
 	free(unvetted);
 	return rc;
@@ -704,6 +707,8 @@ const char *afk_skip_reason_str(int reason)
 		return "a human took its run back; it is being stopped";
 	case AFK_SKIP_AGENT_UNAVAILABLE:
 		return "the agent could not be reached this tick";
+	case AFK_SKIP_CAPPED:
+		return "max_in_flight runs are already in flight";
 	default:
 		return "unknown reason";
 	}

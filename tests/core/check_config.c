@@ -197,6 +197,7 @@ START_TEST(fresh_config_fails_closed)
 	assert_get(c, "ci", "null");
 	assert_get(c, "notifier", "null");
 	assert_get(c, "fix_forward_budget", "2");
+	assert_get(c, "max_in_flight", "null");
 	assert_get(c, "deploy_stage", "false");
 	assert_get(c, "stall_timeout", "7200");
 	assert_get(c, "ci_timeout", "3600");
@@ -257,9 +258,9 @@ START_TEST(keys_are_enumerated_in_order)
 		"kill_switch", "allowlist", "ready_label", "in_progress_label",
 		"human_label", "trusted_users", "trust_writers",
 		"preamble_file", "tracker",
-		"agent", "ci", "notifier", "fix_forward_budget", "deploy_stage",
-		"stall_timeout", "ci_timeout", "deploy_timeout", "http",
-		"state_dir", "metrics_file"
+		"agent", "ci", "notifier", "fix_forward_budget", "max_in_flight",
+		"deploy_stage", "stall_timeout", "ci_timeout", "deploy_timeout",
+		"http", "state_dir", "metrics_file"
 	};
 	size_t i, n = sizeof(want) / sizeof(*want);
 
@@ -331,6 +332,8 @@ START_TEST(every_key_round_trips_a_value)
 			v = "{\"kind\":\"file\",\"path\":\"/var/log/afk.log\"}";
 		else if (strcmp(k, "fix_forward_budget") == 0)
 			v = "0";
+		else if (strcmp(k, "max_in_flight") == 0)
+			v = "2";
 		else if (strcmp(k, "deploy_stage") == 0)
 			v = "true";
 		else if (strcmp(k, "stall_timeout") == 0)
@@ -576,6 +579,8 @@ static const struct bad_type {
 	 "fix_forward_budget: expected an integer, got a number"},
 	{"fix_forward_budget", "null",
 	 "fix_forward_budget: expected an integer, got null"},
+	{"max_in_flight", "\"2\"",
+	 "max_in_flight: expected an integer, got a string"},
 	{"deploy_stage", "1", "deploy_stage: expected a boolean, got a number"},
 	{"trust_writers", "\"yes\"",
 	 "trust_writers: expected a boolean, got a string"},
@@ -1913,6 +1918,13 @@ static const struct range_case {
 	 "fix_forward_budget: 101 is out of range (0 to 100)"},
 	{"fix_forward_budget", "-1",
 	 "fix_forward_budget: -1 is out of range (0 to 100)"},
+	{"max_in_flight", "1", NULL},
+	{"max_in_flight", "100000", NULL},
+	{"max_in_flight", "null", NULL},
+	{"max_in_flight", "0",
+	 "max_in_flight: 0 is out of range (1 to 100000)"},
+	{"max_in_flight", "100001",
+	 "max_in_flight: 100001 is out of range (1 to 100000)"},
 	{"stall_timeout", "1", NULL},
 	{"stall_timeout", "31536000", NULL},
 	{"stall_timeout", "0",

@@ -409,7 +409,7 @@ START_TEST(partial_listing_as_data)
 	failed[afk__strtab_find(&set.repos, "a")] = 1;
 	failed[afk__strtab_find(&set.repos, "x")] = 1;
 	ck_assert_int_eq(afk__selection_run_partial(&sel, &set, allow, 3, IP,
-	                                            failed, unvetted), 0);
+	                                            failed, unvetted, 0), 0);
 	ck_assert_int_eq(sel.out.reason[0], AFK_SKIP_REPO_FAILED);
 	ck_assert_int_eq(sel.out.reason[1], AFK_SKIP_REPO_FAILED);
 	ck_assert_int_eq(sel.out.reason[2], AFK_SKIP_UNVETTED);
@@ -425,6 +425,57 @@ START_TEST(partial_listing_as_data)
 	ck_assert_uint_eq(sel.out.picks[0], 2);
 	afk__selection_clear(&sel);
 	free(failed);
+	afk__iset_clear(&set);
+}
+END_TEST
+
+/* The global cap over four repositories: a, b and c each have one ready
+ * issue; d has a run in flight (d#1, in progress) and a ready issue that
+ * its lock holds back; x, not allowlisted, has a run that does not count.
+ * So one run is in flight, and a cap of max allows max - 1 picks, the
+ * first in allowlist order; the rest are CAPPED. */
+static const struct {
+	size_t max;      /* max_in_flight; 0: no cap */
+	size_t npicks;
+	int reason[3];   /* of a#1, b#1, c#1 */
+} caps[] = {
+	{0, 3, {0, 0, 0}},
+	{1, 0, {AFK_SKIP_CAPPED, AFK_SKIP_CAPPED, AFK_SKIP_CAPPED}},
+	{2, 1, {0, AFK_SKIP_CAPPED, AFK_SKIP_CAPPED}},
+	{3, 2, {0, 0, AFK_SKIP_CAPPED}},
+	{4, 3, {0, 0, 0}},
+	{100, 3, {0, 0, 0}},
+};
+
+START_TEST(global_cap)
+{
+	static const spec sp[] = {
+		{"c", 1, 0, 1, 0, 0}, {"a", 1, 0, 1, 0, 0},
+		{"b", 1, 0, 1, 0, 0}, {"d", 1, 0, 1, 0, 1},
+		{"d", 2, 0, 1, 0, 0}, {"x", 1, 0, 1, 0, 1},
+		{"x", 2, 0, 1, 0, 1},
+	};
+	static const char *const allow[] = {"a", "b", "c", "d"};
+	afk__iset set;
+	afk__selection sel;
+	size_t k;
+
+	select_over(&set, &sel, sp, 7, allow, 4);
+	afk__selection_clear(&sel);
+	ck_assert_int_eq(afk__selection_run_partial(&sel, &set, allow, 4, IP,
+	                                            NULL, NULL, caps[_i].max),
+	                 0);
+	ck_assert_uint_eq(sel.out.npicks, caps[_i].npicks);
+	ck_assert_int_eq(sel.out.reason[1], caps[_i].reason[0]);  /* a#1 */
+	ck_assert_int_eq(sel.out.reason[2], caps[_i].reason[1]);  /* b#1 */
+	ck_assert_int_eq(sel.out.reason[0], caps[_i].reason[2]);  /* c#1 */
+	ck_assert_int_eq(sel.out.reason[3], AFK_SKIP_IN_PROGRESS);
+	ck_assert_int_eq(sel.out.reason[4], AFK_SKIP_LOCKED);
+	ck_assert_int_eq(sel.out.reason[5], AFK_SKIP_NOT_ALLOWLISTED);
+	/* the picks that stay are the first, in allowlist order */
+	for (k = 0; k < sel.out.npicks; k++)
+		ck_assert_uint_eq(sel.out.picks[k], k == 0 ? 1 : k == 1 ? 2 : 0);
+	afk__selection_clear(&sel);
 	afk__iset_clear(&set);
 }
 END_TEST
@@ -449,6 +500,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, empty_inputs);
 	tcase_add_test(tc, one_pick_per_repo_at_scale);
 	tcase_add_test(tc, partial_listing_as_data);
+	tcase_add_loop_test(tc, global_cap, 0,
+	                    (int)(sizeof(caps) / sizeof(caps[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }

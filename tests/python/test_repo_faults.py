@@ -357,3 +357,26 @@ def test_watch_tick_refuses_bad_listing_items():
                        "afk.Issue and afk.ListingFailure objects, not int"):
         w.run_once(armed("a"), now=T0)
     assert shop.count("snapshot") == 0
+
+
+def test_max_in_flight_caps_the_poll_as_in_c():
+    """The global cap is the library's rule, so the binding keeps it too:
+    a#1 holds the lock (one run in flight), and max_in_flight=2 leaves
+    room for one more, the first of b, c in allowlist order."""
+    class Capped(Host):
+        def list_ready(self, repos):
+            return [afk.Issue("a", 1, labels=[IN_PROGRESS],
+                              labeled_by_trusted=True),
+                    afk.Issue("c", 3, labeled_by_trusted=True),
+                    afk.Issue("b", 2, labeled_by_trusted=True)]
+
+    host = Capped(["a", "b", "c"])
+    poller = afk.Poller(tracker=host, t3_client=host)
+    poller.run_once(armed("a", "b", "c", max_in_flight=2))
+    result = poller.last_result
+    assert dispatched(result, "b", 2) and not dispatched(result, "c", 3)
+    assert skip_reason(result, "c", 3) == afk.SKIP_CAPPED == 13
+    assert "max_in_flight" in afk.SkipReason(afk.SKIP_CAPPED)
+    with pytest.raises(ValueError):
+        armed("a", max_in_flight=0)
+    assert armed("a").get("max_in_flight") is None

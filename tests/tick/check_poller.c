@@ -661,6 +661,43 @@ START_TEST(unreachable_agent_costs_one_dispatch)
 }
 END_TEST
 
+/* max_in_flight caps the runs across repositories, counting the runs in
+ * flight from the tracker's in-progress labels: with a#1 running and a
+ * cap of 3, two of b, c and d start (allowlist order: d first) and the
+ * third is CAPPED; nothing is labelled but what was dispatched.  The
+ * next tick, with both new runs labelled, starts nothing. */
+START_TEST(max_in_flight_caps_every_repo)
+{
+	afk_config *cfg = fake_armed_config("d", "a", "b", "c", NULL);
+
+	ck_assert_int_eq(afk_config_set(cfg, "max_in_flight", "3"), 0);
+	fake_add(&F, "a", 1, 0, 1, "agent-in-progress");
+	fake_add(&F, "b", 2, 0, 1, NULL);
+	fake_add(&F, "c", 3, 0, 1, NULL);
+	fake_add(&F, "d", 4, 0, 1, NULL);
+	ck_assert_int_eq(run(cfg), 0);
+	ck_assert_int_eq(F.dispatch_calls, 2);
+	ck_assert(dispatched("d", 4));
+	ck_assert(dispatched("b", 2));
+	ck_assert_int_eq(skip_reason("c", 3), AFK_SKIP_CAPPED);
+	ck_assert_int_eq(skip_reason("a", 1), AFK_SKIP_IN_PROGRESS);
+	ck_assert_int_eq(F.label_calls, 2);
+
+	cfg = fake_armed_config("d", "a", "b", "c", NULL);
+	ck_assert_int_eq(afk_config_set(cfg, "max_in_flight", "3"), 0);
+	ck_assert_int_eq(run(cfg), 0);
+	ck_assert_int_eq(F.dispatch_calls, 2);
+	ck_assert_int_eq(skip_reason("c", 3), AFK_SKIP_CAPPED);
+
+	/* null: no cap */
+	cfg = fake_armed_config("d", "a", "b", "c", NULL);
+	ck_assert_int_eq(afk_config_set(cfg, "max_in_flight", "null"), 0);
+	ck_assert_int_eq(run(cfg), 0);
+	ck_assert_int_eq(F.dispatch_calls, 3);
+	ck_assert(dispatched("c", 3));
+}
+END_TEST
+
 /* A label failing in repository 1 does not stop repository 2, and each
  * failure is reported; the first is the tick's. */
 START_TEST(label_failure_spares_the_next_repo)
@@ -807,8 +844,7 @@ START_TEST(skip_reasons_have_names)
 {
 	int r;
 
-	for (r = AFK_SKIP_NOT_ALLOWLISTED; r <= AFK_SKIP_AGENT_UNAVAILABLE;
-	     r++)
+	for (r = AFK_SKIP_NOT_ALLOWLISTED; r <= AFK_SKIP_CAPPED; r++)
 		ck_assert_str_ne(afk_skip_reason_str(r), "unknown reason");
 	ck_assert_str_eq(afk_skip_reason_str(0), "unknown reason");
 }
@@ -1302,6 +1338,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unvetted_issue_skipped_as_unvetted);
 	tcase_add_test(tc, failed_dispatch_spares_the_next_repo);
 	tcase_add_test(tc, unreachable_agent_costs_one_dispatch);
+	tcase_add_test(tc, max_in_flight_caps_every_repo);
 	tcase_add_test(tc, label_failure_spares_the_next_repo);
 	tcase_add_test(tc, reentry_is_refused);
 	tcase_add_test(tc, missing_callback_is_refused_before_any_call);

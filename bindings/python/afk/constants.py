@@ -13,6 +13,7 @@ SKIP_REPO_FAILED = 9
 SKIP_UNVETTED = 10
 SKIP_AGENT_UNAVAILABLE = 11
 SKIP_STOPPING = 12  # a human took its run back: being stopped
+SKIP_CAPPED = 13  # max_in_flight runs are already in flight
 
 # The values of include/afk/run.h.  What an agent thread is doing:
 AGENT_RUNNING = 1

@@ -14,7 +14,7 @@ from ._native import lib as _L
 from ._util import _text
 from .errors import strerror
 from .failures import Failure, _failures
-from .constants import SKIP_NOT_ALLOWLISTED, SKIP_STOPPING
+from .constants import SKIP_NOT_ALLOWLISTED, SKIP_CAPPED
 from .issue import Issue
 from .watcher import _find_comment_cb
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ _reason = _REASONS.__getitem__
 _ZERO = (0,)
 
 
-for _code in range(SKIP_NOT_ALLOWLISTED, SKIP_STOPPING + 1):
+for _code in range(SKIP_NOT_ALLOWLISTED, SKIP_CAPPED + 1):
     _reason(_code)
 del _code
 
