@@ -28,26 +28,7 @@ unset STATE_DIRECTORY
 XDG_STATE_HOME=$work/state
 export XDG_STATE_HOME
 
-failures=0
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
-
-# A pristine copy of the demo in $work/$1.
-demo() {
-	rm -rf "${work:?}/$1"
-	cp -R "$DEMO" "$work/$1" || exit 1
-	chmod -R u+w "$work/$1" # a read-only source tree
-}
-
-# Runs a command (afk, or env ... afk); sets $out, $err and $rc.
-run() {
-	"$@" >"$work/stdout" 2>"$work/stderr"
-	rc=$?
-	out=$(cat "$work/stdout")
-	err=$(cat "$work/stderr")
-}
+. "$top_srcdir/tests/scriptlib.sh" # fail, demo, run, said
 
 # What afk said on stderr but its news: every line except the log's
 # notice, info and debug lines ("TS notice EVENT: MESSAGE", see afk(1)
@@ -55,13 +36,6 @@ run() {
 trouble() {
 	printf '%s\n' "$err" |
 		grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z (notice|info|debug) [a-z_.]+: '
-}
-
-# Shows what afk said, for a failure's context.
-said() {
-	echo "--- stdout"; cat "$work/stdout"
-	echo "--- stderr"; cat "$work/stderr"
-	echo "---"
 }
 
 # The issues of an issue file carrying the in-progress label, as

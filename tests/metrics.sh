@@ -49,30 +49,7 @@ export XDG_STATE_HOME
 state=$work/state/afk
 prom=$state/afk.prom
 
-failures=0
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
-
-demo() {
-	rm -rf "${work:?}/$1"
-	cp -R "$DEMO" "$work/$1" || exit 1
-	chmod -R u+w "$work/$1"
-}
-
-run() {
-	"$@" >"$work/stdout" 2>"$work/stderr"
-	rc=$?
-	out=$(cat "$work/stdout")
-	err=$(cat "$work/stderr")
-}
-
-said() {
-	echo "--- stdout"; cat "$work/stdout"
-	echo "--- stderr"; cat "$work/stderr"
-	echo "---"
-}
+. "$top_srcdir/tests/scriptlib.sh" # fail, demo, run, said
 
 # check WHAT FILE: reads FILE with prometheus_client's parser and
 # evaluates each line of standard input as a Python expression, where
