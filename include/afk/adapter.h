@@ -178,6 +178,16 @@ AFK_EXTERN int afk_call_set_url(afk_call *call, const char *url);
  * AFK_PHASE_* (DISPATCHED to PUSHED) the agent reported. */
 AFK_EXTERN int afk_call_set_agent_state(afk_call *call, int state);
 AFK_EXTERN int afk_call_set_phase(afk_call *call, int phase);
+/* From a snapshot callback (since 1.1): the time of the agent's last
+ * output, in seconds since the Epoch (> 0), from which the stall deadline
+ * counts; and the thread's usage so far, all its turns together: tokens
+ * in and out and the cost in millionths of a US dollar (each >= 0, -1
+ * for one not known), against the run's budget.  AFK_EINVAL for bad
+ * arguments or from another callback. */
+AFK_EXTERN int afk_call_set_activity(afk_call *call, long long when);
+AFK_EXTERN int afk_call_set_usage(afk_call *call, long long tokens_in,
+                                  long long tokens_out,
+                                  long long cost_microusd);
 
 /* From a ci_status callback: the pull request (an AFK_PR_* state and the
  * commit id of its head, maybe NULL), the CI state of that head and the

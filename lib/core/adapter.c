@@ -260,6 +260,32 @@ int afk_call_set_phase(afk_call *call, int phase)
 	return AFK_OK;
 }
 
+int afk_call_set_activity(afk_call *call, long long when)
+{
+	if (call == NULL || call->kind != AFK__CALL_SNAPSHOT || when <= 0)
+		return AFK_EINVAL;
+	call->activity = when;
+	return AFK_OK;
+}
+
+/* The largest usage figure kept: far beyond any real run, small enough
+ * that sums and JSON doubles stay exact. */
+#define USAGE_MAX 1000000000000000LL
+
+int afk_call_set_usage(afk_call *call, long long tokens_in,
+                       long long tokens_out, long long cost_microusd)
+{
+	if (call == NULL || call->kind != AFK__CALL_SNAPSHOT ||
+	    tokens_in < -1 || tokens_out < -1 || cost_microusd < -1)
+		return AFK_EINVAL;
+	call->usage_set = 1;
+	call->tokens_in = tokens_in < USAGE_MAX ? tokens_in : USAGE_MAX;
+	call->tokens_out = tokens_out < USAGE_MAX ? tokens_out : USAGE_MAX;
+	call->cost_microusd = cost_microusd < USAGE_MAX ? cost_microusd
+	                                                : USAGE_MAX;
+	return AFK_OK;
+}
+
 int afk_call_set_pr(afk_call *call, int state, const char *head)
 {
 	if (call == NULL || call->kind != AFK__CALL_CI_STATUS ||

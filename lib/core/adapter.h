@@ -121,6 +121,9 @@ struct afk_call {
 	char *url;           /* find_comment: the address, owned */
 	int agent_state;     /* snapshot: AFK_AGENT_*, 0 until set */
 	int phase;           /* snapshot: AFK_PHASE_* */
+	long long activity;  /* snapshot: the last output's time, 0 unknown */
+	int usage_set;       /* snapshot: afk_call_set_usage() was called */
+	long long tokens_in, tokens_out, cost_microusd; /* -1: unknown */
 	int pr;              /* ci_status: AFK_PR_* */
 	char *head;          /* ci_status: the PR head, owned */
 	char *pr_info;       /* ci_status: "#N (author, branch B)", owned */

@@ -171,6 +171,8 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
     "afk_call_set_url": (c_int, [_P, c_char_p]),
     "afk_call_set_agent_state": (c_int, [_P, c_int]),
     "afk_call_set_phase": (c_int, [_P, c_int]),
+    "afk_call_set_activity": (c_int, [_P, c_longlong]),
+    "afk_call_set_usage": (c_int, [_P, c_longlong, c_longlong, c_longlong]),
     "afk_call_set_pr": (c_int, [_P, c_int, c_char_p]),
     "afk_call_set_pr_info": (c_int, [_P, c_long, c_char_p, c_char_p]),
     "afk_call_set_ci": (c_int, [_P, c_int]),

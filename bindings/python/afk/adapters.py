@@ -39,7 +39,11 @@ __all__ = ["PollTracker", "Tracker", "ClosedTracker", "PollAgent", "Agent",
 #: "interrupted", "errored", "stopped", "waiting_approval",
 #: "waiting_input", "gone" - the thread no longer exists, and the run is
 #: handed to a human at once - or an afk.AGENT_* int) and "phase" (optional:
-#: "dispatched", "tests-red", "green", "pushed", or an afk.PHASE_* int).
+#: "dispatched", "tests-red", "green", "pushed", or an afk.PHASE_* int),
+#: and optionally "activity" (the Unix time of the agent's last output,
+#: from which the stall deadline counts) and "tokens_in", "tokens_out",
+#: "cost_microusd" (the thread's usage so far, all turns: ints >= 0,
+#: weighed against the budget).
 Snapshot = Union[Mapping[str, Any], Any]
 
 #: What CI.status() returns: None (no pull request), or a mapping (or an

@@ -63,6 +63,25 @@ def _member(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+def _snap_int(snap: Any, name: str, lo: int) -> Optional[int]:
+    """The optional int member name of a snapshot (None: absent), at
+    least lo and below 2**63; ValueError or TypeError otherwise."""
+    v = _member(snap, name)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not hasattr(type(v), "__index__"):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        else:
+            raise TypeError("the snapshot's %s must be an int, not %s"
+                            % (name, type(v).__name__))
+    v = int(v.__index__())
+    if not lo <= v < 2**63:
+        raise ValueError("the snapshot's %s is out of range: %d"
+                         % (name, v))
+    return v
+
+
 def _reply_str(v: Any, what: str,
                error: type[Exception] = TypeError) -> Optional[bytes]:
     """A str a host method returned, as NUL-free UTF-8 (None: None)."""
@@ -164,9 +183,17 @@ def _snapshot_cb(st: _Tick) -> Any:
             phase = PHASE_DISPATCHED if phase is None else _code_of(
                 phase, _AGENT_PHASES, PHASE_DISPATCHED, PHASE_PUSHED,
                 "the agent's phase", _underscore_to_dash)
+            activity = _snap_int(snap, "activity", 1)
+            usage = [_snap_int(snap, k, 0) for k in
+                     ("tokens_in", "tokens_out", "cost_microusd")]
             # In range: these cannot fail.
             L.afk_call_set_agent_state(call, state)
             L.afk_call_set_phase(call, phase)
+            if activity is not None:
+                L.afk_call_set_activity(call, activity)
+            if any(u is not None for u in usage):
+                L.afk_call_set_usage(call, *[-1 if u is None else u
+                                             for u in usage])
             return 0
         except BaseException as e:
             return st.fail(call, e, "t3_client.snapshot")
