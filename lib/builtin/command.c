@@ -1095,11 +1095,9 @@ static int read_pid(const char *dir, pid_t *pgid, unsigned long long *start)
 	return 0;
 }
 
-/* 1 while the process group pgid has a member (one of another user's
- * counts: it exists). */
 static int group_alive(pid_t pgid)
 {
-	return killpg(pgid, 0) == 0 || errno == EPERM;
+	return afk__spawn_group_alive(pgid);
 }
 
 static void nap(long ms)

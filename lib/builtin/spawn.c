@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <dirent.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
@@ -655,6 +657,53 @@ int afk__spawn_starttime(pid_t pid, unsigned long long *start)
 	for (end = p; *end >= '0' && *end <= '9'; end++)
 		*start = *start * 10 + (unsigned long long)(*end - '0');
 	return end == p ? EINVAL : 0;
+}
+
+/* The state (field 3) and process group (field 5) of pid from
+ * /proc/<pid>/stat.  Returns 0 or an errno. */
+static int proc_group(const char *pid, char *state, long long *pgrp)
+{
+	char path[300], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return EINVAL;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %c %*d %lld", state, pgrp) != 2)
+		return EINVAL;
+	return 0;
+}
+
+int afk__spawn_group_alive(pid_t pgid)
+{
+	struct dirent *e;
+	long long pgrp;
+	char state;
+	DIR *d;
+	int alive = 0;
+
+	if (killpg(pgid, 0) != 0 && errno != EPERM)
+		return 0;
+	d = opendir("/proc");
+	if (d == NULL)
+		return 1; /* no /proc: killpg() said it exists */
+	while (!alive && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		if (proc_group(e->d_name, &state, &pgrp) == 0 &&
+		    pgrp == (long long)pgid && state != 'Z' && state != 'X')
+			alive = 1;
+	}
+	closedir(d);
+	return alive;
 }
 
 /* Writes len bytes of text into name of dirfd atomically: into tmp,

@@ -123,6 +123,12 @@ int afk__spawn_detach(const afk__spawn_opts *o, int dirfd, int keep);
  * process, or no /proc) with *start 0.  Async-signal-safe. */
 int afk__spawn_starttime(pid_t pid, unsigned long long *start);
 
+/* 1 while the process group pgid has a member that is not a zombie (a
+ * zombie cannot be signalled, and one whose parent died is reaped only
+ * when init gets to it): /proc is read where there is one, else
+ * killpg(pgid, 0) answers.  For the host, not for a child. */
+int afk__spawn_group_alive(pid_t pgid);
+
 /* "exited 3", "killed by signal 9": how a wait status ended, in buf. */
 void afk__spawn_describe(int status, char *buf, size_t size);
 
