@@ -366,8 +366,9 @@ static int lock_run_dir(const char *dir, int create, int *fd)
 	return 0;
 }
 
-/* 1 when a turn is under way in dir: its lock is held, or no
- * exit_status says how the last turn ended. */
+/* 1 when a turn is under way in dir: its lock is held (its supervisor
+ * lives), or no exit_status says how the last turn ended (its
+ * supervisor died, and its agent may be at work still). */
 static int turn_running(const char *dir)
 {
 	char buf[8];
