@@ -6,8 +6,9 @@
 # Run it from a checkout on Debian or Ubuntu, as root or as a user with
 # sudo.  It installs the build dependencies when they are missing, builds
 # into ./build, copies examples/demo to build/demo-run (a fresh copy each
-# time) and runs `afk tick` on it four times, ten minutes apart on afk's
-# clock.  Nothing outside ./build changes apart from the packages.  Exits
+# time) and runs four ticks on it - `afk poll`, a wait for the stand-in
+# agents, which run detached, then `afk watch` - ten minutes apart on
+# afk's clock.  Nothing outside ./build changes apart from the packages.  Exits
 # with afk's status.
 set -eu
 
@@ -73,6 +74,37 @@ afk=build/examples/afk/afk
 config=build/demo-run/afk.json
 state=build/demo-run/state # the tick lock, the metrics: what afk writes
 start=1767225600 # 2026-01-01 00:00 UTC: afk reads no clock of its own
+# acme/infra#301's agent last printed before the demo began (a later
+# time would count as its progress).
+touch -d "@$((start - 600))" build/demo-run/runs/*/output.log
+
+# The agents run detached: a poll returns as soon as they run, and a
+# supervisor writes each one's exit_status when it ends.  A real agent
+# takes tens of minutes and the next tick's watch looks at it; the
+# stand-in takes a moment, and the demo waits for it (up to 30 s) so
+# that each tick's watch sees what its poll's agents did.
+settle() {
+	local i=0 d busy
+	while :; do
+		busy=
+		for d in build/demo-run/runs/*/; do
+			[ -f "$d/supervisor" ] || continue # not started here
+			[ -f "$d/exit_status" ] || busy=1
+			# the supervisor writes it, then ends, freeing the lock
+			if command -v flock >/dev/null 2>&1 &&
+				! flock -n "$d/lock" true 2>/dev/null; then
+				busy=1
+			fi
+		done
+		[ -z "$busy" ] && return 0
+		i=$((i + 1))
+		if [ "$i" -ge 300 ]; then
+			echo "demo.sh: the stand-in agents did not finish" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
 
 cat <<'EOF'
 
@@ -88,11 +120,13 @@ cat <<'EOF'
       acme/infra#301  was dispatched before the demo began; its agent is
                       still at work, so its repository stays locked
 
-    Each `afk tick` is a poll tick - dispatch at most one ready issue per
-    unlocked repository and stamp agent-in-progress on it - then a watch
-    tick: each run in progress gets exactly one action (wait, close,
-    fix-forward or escalate), and its checklist comment on the issue is
-    brought up to date.  Under each action is that comment as a person
+    Each tick is a poll - dispatch at most one ready issue per unlocked
+    repository and stamp agent-in-progress on it - then a watch: each run
+    in progress gets exactly one action (wait, close, fix-forward or
+    escalate), and its checklist comment on the issue is brought up to
+    date.  (`afk tick` does both at once.)  The agents run detached, so
+    the poll returns while they work; the stand-in agent takes a moment,
+    and the demo waits for it between the poll and the watch.  Under each action is that comment as a person
     sees it.  afk's clock advances ten minutes per tick.
 EOF
 
@@ -102,9 +136,16 @@ while [ "$tick" -le 4 ]; do
 	now=$((start + (tick - 1) * 600))
 	printf '\n== tick %d (poll + watch) at %s ==\n' "$tick" \
 		"$(date -u -d "@$now" '+%H:%M' 2>/dev/null || echo "+$(((tick - 1) * 10))m")"
-	printf '$ %s tick --config %s --state-dir %s --now %s\n\n' "$afk" \
-		"$config" "$state" "$now"
-	"$afk" tick --config "$config" --state-dir "$state" --now "$now" ||
+	printf '$ %s poll --config %s --state-dir %s\n\n' "$afk" \
+		"$config" "$state"
+	"$afk" poll --config "$config" --state-dir "$state" || status=$?
+	if [ "$status" -ne 0 ]; then
+		exit "$status"
+	fi
+	settle
+	printf '\n$ %s watch --config %s --state-dir %s --now %s\n\n' \
+		"$afk" "$config" "$state" "$now"
+	"$afk" watch --config "$config" --state-dir "$state" --now "$now" ||
 		status=$?
 	if [ "$status" -ne 0 ]; then
 		exit "$status"

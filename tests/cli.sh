@@ -169,8 +169,9 @@ start=1767225600
 : >"$work/ticks"
 tick=1
 while [ "$tick" -le 4 ]; do
-	run "$AFK" tick --config "$work/d5/afk.json" \
-		--now $((start + (tick - 1) * 600))
+	# The agents run detached: the demo's ticks wait for them between
+	# the poll and the watch.
+	poll_settle_watch d5 $((start + (tick - 1) * 600))
 	[ "$rc" -eq 0 ] || { fail "tick $tick exited $rc, want 0"; said; }
 	[ -z "$(trouble)" ] || fail "tick $tick wrote to stderr: $err"
 	printf '%s\n' "$out" >"$work/tick$tick"
@@ -270,7 +271,7 @@ check_issue 'acme/infra#301' 'open ready-for-human records=1 attempts=0'
 demo d6
 sed 's/"notifier": {"kind": "stdout"}/"notifier": {"kind": "file", "path": "notes.log"}/' \
 	"$DEMO/afk.json" >"$work/d6/afk.json"
-run "$AFK" tick --config "$work/d6/afk.json" --now "$start"
+poll_settle_watch d6 "$start"
 [ "$rc" -eq 0 ] || { fail "tick with a file notifier exited $rc"; said; }
 printf '%s\n' "$out" | grep -q '^afk: ' &&
 	fail "the file notifier wrote to stdout"
@@ -399,7 +400,7 @@ metrics_file: $work/state/afk/afk.prom
 tracker: file
   {\"kind\":\"file\",\"path\":\"$work/c1/issues.json\"}
 agent: command
-  {\"kind\":\"command\",\"command\":[\"$work/c1/agent.sh\"],\"state_dir\":\"$work/c1/runs\"}
+  {\"kind\":\"command\",\"command\":[\"$work/c1/agent.sh\"],\"state_dir\":\"$work/c1/runs\",\"stop_grace\":10}
 ci: command
   {\"kind\":\"command\",\"command\":[\"$work/c1/ci.sh\"]}
 notifier: stdout
@@ -1112,12 +1113,18 @@ printf '%s\n' "$err" | grep -q 'no state directory for the tick lock: set "state
 chmod 700 "$r1/conf"
 chmod 700 "$work"
 
-# While a tick's agent works, every other tick on the configuration is
-# skipped (exit 0, one line on stderr) and dispatches nothing.
-slow_setup o1 3
-"$AFK" poll -c "$work/o1/afk.json" >"$work/o1/first.out" 2>&1 &
+# While a tick works (here its CI command is slow), every other tick on
+# the configuration is skipped (exit 0, one line on stderr) and
+# dispatches nothing.
+slow_setup o1 0
+run "$AFK" poll -c "$work/o1/afk.json"
+printf '%s\n' "$out" >"$work/o1/first.out"
+settle "$work/o1" || fail "the first poll's agent did not end"
+printf '#!/bin/sh\n: >ci-started\nsleep 3\necho %s\n' \
+	"'{\"pr\": \"none\", \"ci\": \"none\"}'" >"$work/o1/ci.sh"
+(cd "$work/o1" && exec "$AFK" watch -c afk.json) >/dev/null 2>&1 &
 first=$!
-if wait_for "$work/o1/started"; then
+if wait_for "$work/o1/ci-started"; then
 	lock="$work/state/afk/afk.lock"
 	for cmd in poll watch tick; do
 		run "$AFK" "$cmd" -c "$work/o1/afk.json"
@@ -1129,9 +1136,9 @@ if wait_for "$work/o1/started"; then
 			{ fail "an overlapping $cmd reported a tick"; said; }
 	done
 else
-	fail "the first tick's agent never started"
+	fail "the slow watch never asked its CI"
 fi
-wait "$first" || fail "the first tick failed"
+wait "$first" || fail "the slow watch failed"
 [ "$(wc -l <"$work/o1/agents.log")" -eq 1 ] ||
 	fail "overlapping ticks started" \
 	     "$(wc -l <"$work/o1/agents.log") agents, want 1"
@@ -1142,15 +1149,18 @@ run "$AFK" poll -c "$work/o1/afk.json"
 [ "$rc" -eq 0 ] && [ -z "$(trouble)" ] ||
 	{ fail "a poll after the first tick did not run"; said; }
 
-# A tick killed while its agent works (kill -9: no label on the issue)
-# leaves the agent at work; the next poll adopts its thread and starts
-# no second agent.
+# The agent runs detached: the poll returns while it works, and a tick
+# killed before it labelled the issue (here: the label and the record
+# taken off again) leaves the agent at work; the next poll adopts its
+# thread and starts no second agent.
 slow_setup o2 3
-"$AFK" poll -c "$work/o2/afk.json" >/dev/null 2>&1 &
-first=$!
-wait_for "$work/o2/started" || fail "the killed tick's agent never started"
-kill -9 "$first"
-wait "$first" 2>/dev/null
+cp "$work/o2/issues.json" "$work/o2/pristine.json"
+run "$AFK" poll -c "$work/o2/afk.json"
+[ "$rc" -eq 0 ] || { fail "the detached poll exited $rc"; said; }
+wait_for "$work/o2/started" || fail "the detached agent never started"
+[ -f "$work/o2/runs/acme-api-1-1/exit_status" ] &&
+	fail "the poll waited for its agent"
+cp "$work/o2/pristine.json" "$work/o2/issues.json"
 run "$AFK" poll -c "$work/o2/afk.json"
 [ "$rc" -eq 0 ] || { fail "the poll after a killed tick exited $rc"; said; }
 printf '%s\n' "$out" |
@@ -1161,6 +1171,7 @@ printf '%s\n' "$out" |
 	     "$(wc -l <"$work/o2/agents.log") agents, want 1"
 [ "$(locked_issues "$work/o2/issues.json")" = "acme/api#1" ] ||
 	fail "the adopted run's issue is not locked"
+settle "$work/o2" || fail "the detached agent did not end"
 
 # The tick holds tokens: it dumps no core.  Its soft core limit is 0,
 # as the agent it starts inherits (the hard one is left to the agent).
@@ -1170,6 +1181,7 @@ if (ulimit -c unlimited) 2>/dev/null; then
 	run sh -c 'ulimit -c unlimited && exec "$@"' sh \
 		"$AFK" poll -c "$work/o4/afk.json"
 	[ "$rc" -eq 0 ] || { fail "the poll for the core limit failed"; said; }
+	settle "$work/o4" || fail "the core limit's agent did not end"
 	[ "$(cat "$work/o4/core" 2>/dev/null)" = 0 ] ||
 		fail "the tick's core limit is" \
 		     "$(cat "$work/o4/core" 2>/dev/null), want 0"

@@ -72,6 +72,7 @@ typedef struct fake {
 	char stuck[160];              /* a thread that reports stuck_state */
 	int stuck_state;              /* instead, whatever agent_state says */
 	int agent_phase;
+	long long activity;           /* what snapshot reports; 0: none */
 	int pr;                       /* what ci_status reports */
 	char head[64];
 	int ci;

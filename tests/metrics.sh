@@ -139,6 +139,8 @@ v("afk_skips_total", reason="in_progress") == 5
 total("afk_skips_total") > 5
 EOF
 
+# The agents run detached: the watch is to see what they did.
+settle "$work/m1" || fail "the polls' agents did not end"
 start=$(date +%s)
 run "$AFK" watch -c "$work/m1/afk.json" --now "$start"
 [ "$rc" -eq 0 ] || { fail "the watch exited $rc"; said; }

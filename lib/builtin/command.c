@@ -1,29 +1,40 @@
 /*
  * lib/builtin/command.c - the "command" agent: a local command run once
- * per turn, synchronously, in a run directory of its own under the state
+ * per turn, detached, in a run directory of its own under the state
  * directory:
  *
  *   <state_dir>/<repo with '/' -> '-'>-<number>-<k>/
  *       prompt.txt      the dispatch's prompt, also the command's stdin
  *       prompt-<n>.txt  the prompt of turn n (2, 3, ...)
- *       output.log      the command's stdout and stderr, every turn's
- *       exit_status     "exited N" or "killed by signal N"; absent while
- *                       a turn runs
+ *       output.log      the command's stdout and stderr, every turn's;
+ *                       its mtime is the agent's last activity
+ *       supervisor      "<pid> <start time>" of the turn's supervisor
+ *       pid             "<pgid> <start time>" of the turn's command, the
+ *                       leader of its own session and process group
+ *       exit_status     "exited N" or "killed by signal N", written by
+ *                       the supervisor when the command ended; absent
+ *                       while a turn runs
  *       turns           the number of the last turn started
  *       issue           "<repo>#<number>", for the later turns
  *       generation      which run of the issue this is (the poll tick's
  *                       afk_call_generation()); absent: the first
- *       lock            flock()ed by the host running a turn, for the
- *                       turn's length: one turn at a time
+ *       lock            flock()ed for the turn's length, by the tick
+ *                       that starts it and then by its supervisor: one
+ *                       turn at a time
  *       stopped         the watch tick stopped the thread (a human took
- *                       the run back): its snapshot says stopped
+ *                       the run back), and how: its snapshot says
+ *                       stopped, and no turn is sent to it again
  *
  * The run directory's name is the thread id.  The command is executed
  * without a shell and the prompt never travels in argv (it would show in
- * ps and is bounded by ARG_MAX).  A snapshot reads the directory: no
- * exit_status is a turn running, "exited 0" a completed one, anything
- * else an error; the phase is the last "AFK-PHASE: <name>" line of the
- * log.
+ * ps and is bounded by ARG_MAX).  Dispatch and send_turn return as soon
+ * as it runs: a supervisor process of ours (afk__spawn_detach(), spawn.h)
+ * outlives the tick, holds the lock, waits for the command and writes
+ * exit_status.  A snapshot reads the directory: exit_status "exited 0" is
+ * a completed turn, any other an error; without one, a held lock is a
+ * turn running, and a free lock with a supervisor file an error too (the
+ * supervisor died: a reboot, the OOM killer), never a run forever.  The
+ * phase is the last "AFK-PHASE: <name>" line of the log.
  *
  * The directory is the agent's working directory, so what is in it is
  * not trusted: no file of it is opened through a symbolic link or when
@@ -43,9 +54,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -72,6 +85,7 @@ struct command_agent {
 	char *state_dir;
 	afk__strv pass;   /* "env": our variables the command gets */
 	afk__strv hide;   /* the configuration's secrets' variables */
+	long stop_grace;  /* seconds between SIGTERM and SIGKILL */
 };
 
 static void command_agent_free(void *userdata)
@@ -186,7 +200,8 @@ static void remove_run_dir(const char *dir)
 {
 	static const char *const names[] = {
 		"prompt.txt", "output.log", "exit_status", "issue", "turns",
-		"generation", "lock", "stopped"
+		"generation", "lock", "stopped", "supervisor", "pid",
+		".supervisor.tmp", ".pid.tmp", ".exit_status.tmp"
 	};
 	size_t i;
 
@@ -327,10 +342,10 @@ static int read_run_file(const char *dir, const char *name, char *buf,
 	return err;
 }
 
-/* Takes the run directory's lock: held by whoever runs a turn in it,
- * for as long as the turn runs, so that two hosts (overlapping ticks, a
- * resend) never run two turns in one thread.  The child does not
- * inherit it.  The lock file is made when create is set.  Returns 0
+/* Takes the run directory's lock: held by whoever starts a turn in it
+ * and then by the turn's supervisor, for as long as the turn runs, so
+ * that two hosts (overlapping ticks, a resend) never run two turns in
+ * one thread.  The command itself does not inherit it.  The lock file is made when create is set.  Returns 0
  * with *fd (close it to unlock), EWOULDBLOCK when another holds it, or
  * an errno (ENOENT: no lock file, so nobody holds it). */
 static int lock_run_dir(const char *dir, int create, int *fd)
@@ -351,8 +366,9 @@ static int lock_run_dir(const char *dir, int create, int *fd)
 	return 0;
 }
 
-/* 1 when a turn is under way in dir: its lock is held, or no
- * exit_status says how the last turn ended. */
+/* 1 when a turn is under way in dir: its lock is held (its supervisor
+ * lives), or no exit_status says how the last turn ended (its
+ * supervisor died, and its agent may be at work still). */
 static int turn_running(const char *dir)
 {
 	char buf[8];
@@ -437,18 +453,50 @@ static int open_turn_files(afk_call *call, const char *dir,
 	            name, file_error(err));
 }
 
-/* Starts the command in dir with stdin the file prompt_name and its
- * output into output.log.  Returns 0 with *pid, or fails the call. */
-static int start_turn(afk_call *call, const struct command_agent *ca,
-                      const afk__strv *env, const char *dir,
-                      const char *prompt_name, long turn, pid_t *pid)
+/* Opens the run directory itself, for the supervisor to write its files
+ * in: never through a link the agent put in its place. */
+static int open_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && fd <= 2) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		close(fd);
+		fd = hi;
+	}
+	return fd;
+}
+
+/* Starts one turn of the command in dir, detached, with stdin the file
+ * prompt_name and its output into output.log, and records its number in
+ * "turns".  lock is the run directory's lock, which the caller holds:
+ * the turn's supervisor holds it from now on, for the turn's length
+ * (afk__spawn_detach(), spawn.h), and the caller closes its copy.  A
+ * command that cannot start fails the call with AFK_EIO and leaves the
+ * directory as it was.  Once it started the turn took place, whatever
+ * follows: a failure to record "turns" is not reported, since a failed
+ * dispatch would leave the issue unlocked and the next tick would start
+ * a second agent on it. */
+static int run_command(afk_call *call, const struct command_agent *ca,
+                       const afk__strv *env, const char *dir,
+                       const char *prompt_name, long turn, int lock)
 {
 	afk__spawn_opts o;
-	int in, out, rc, err;
+	char n[32];
+	int in, out, dfd, rc, err;
 
 	rc = open_turn_files(call, dir, prompt_name, turn, &in, &out);
 	if (rc != AFK_OK)
 		return rc;
+	dfd = open_dir(dir);
+	if (dfd < 0) {
+		err = errno;
+		close(in);
+		close(out);
+		return afk__call_failf(call, AFK_EIO, "cannot open %s: %s", dir,
+		            file_error(err));
+	}
 	memset(&o, 0, sizeof(o));
 	o.argv = ca->argv.v;
 	o.dir = dir;
@@ -459,50 +507,22 @@ static int start_turn(afk_call *call, const struct command_agent *ca,
 	o.out = o.err = out;
 	/* No deadline: this is the agent's whole run, which the watch
 	 * tick's stall deadline judges. */
-	err = afk__spawn_start(&o, pid);
+	err = afk__spawn_detach(&o, dfd, lock);
 	close(in);
 	close(out);
+	close(dfd);
 	if (err != 0)
 		return afk__call_failf(call, AFK_EIO, "cannot run agent command "
 		            "'%s': %s", ca->argv.v[0], strerror(err));
-	return AFK_OK;
-}
-
-/* Runs one turn of the command in dir and records it: the turn's number
- * in "turns" and, once it ended, how in "exit_status" (gone while it
- * runs, so that the thread reads as running).  Once the command has
- * started the turn took place, whatever follows: a failure to wait or to
- * record is not reported, since a failed dispatch would leave the issue
- * unlocked and the next tick would start a second agent on it.  The
- * caller holds the run directory's lock. */
-static int run_command(afk_call *call, const struct command_agent *ca,
-                       const afk__strv *env, const char *dir,
-                       const char *prompt_name, long turn)
-{
-	char desc[96], n[32];
-	pid_t pid = -1;
-	int rc, err, status;
-
-	rc = start_turn(call, ca, env, dir, prompt_name, turn, &pid);
-	if (rc != AFK_OK)
-		return rc;
-	remove_run_file(dir, "exit_status");
 	snprintf(n, sizeof(n), "%ld\n", turn);
 	put_run_file(dir, "turns", n);
-	err = afk__spawn_wait(pid, &status);
-	if (err == 0)
-		afk__spawn_describe(status, desc, sizeof(desc) - 1);
-	else
-		snprintf(desc, sizeof(desc) - 1, "unknown: %s", strerror(err));
-	strcat(desc, "\n");
-	put_run_file(dir, "exit_status", desc);
 	return AFK_OK;
 }
 
 /* --- dispatch -------------------------------------------------------- */
 
-/* Fills the claimed run directory dir and runs the first turn in it,
- * holding its lock.  The issue is kept in the directory for later
+/* Fills the claimed run directory dir and starts the first turn in it,
+ * holding its lock until the turn's supervisor holds it.  The issue is kept in the directory for later
  * turns, which are given only the thread id. */
 static int dispatch_in(afk_call *call, const struct command_agent *ca,
                        const char *repo, long number, const char *prompt,
@@ -535,7 +555,7 @@ static int dispatch_in(afk_call *call, const struct command_agent *ca,
 	}
 	rc = turn_env(&env, repo, number, id, dir, 1);
 	if (rc == AFK_OK)
-		rc = run_command(call, ca, &env, dir, "prompt.txt", 1);
+		rc = run_command(call, ca, &env, dir, "prompt.txt", 1, lock);
 	afk__strv_clear(&env);
 	close(lock);
 	return rc;
@@ -647,9 +667,9 @@ static int adopt_run(afk_call *call, const struct command_agent *ca,
 	return AFK_OK;
 }
 
-/* dispatch: one synchronous run of the command.  A command that started
- * and exited non-zero is still a dispatch: the thread ran, and judging it
- * is the watch tick's job.  A command that could not start fails with
+/* dispatch: starts the command detached and returns while it runs.  A
+ * command that started is a dispatch, whatever its exit: the thread ran,
+ * and judging it is the watch tick's job.  A command that could not start fails with
  * AFK_EIO and leaves no run directory behind.  A thread of the issue
  * still at work, from a dispatch that never returned, is reported
  * instead of a new one (see adopt_run()). */
@@ -741,16 +761,36 @@ static int thread_dir(afk_call *call, const struct command_agent *ca,
 	return thread_dir_ex(call, ca, id, dir, NULL);
 }
 
-/* The thread's state from exit_status: none yet is a turn running, and
- * only a clean exit is a completed turn. */
+/* 1 when the run directory's lock is held: a turn's supervisor (or a
+ * tick starting a turn) is alive. */
+static int lock_held(const char *dir)
+{
+	int fd, err;
+
+	err = lock_run_dir(dir, 0, &fd);
+	if (err == 0)
+		close(fd);
+	return err == EWOULDBLOCK;
+}
+
+/* The thread's state from exit_status: only a clean exit is a completed
+ * turn.  Without one, a turn runs while the lock is held; a free lock
+ * with a supervisor file means the supervisor died before its command
+ * ended (or it never wrote how it did): an error, never a turn running
+ * forever.  A directory without a supervisor file, from before
+ * detached turns, reads as running, as it did.  The lock is looked at
+ * before exit_status: a supervisor writes it and then ends. */
 static int read_state(afk_call *call, const char *dir, int *state)
 {
 	char buf[64];
-	int err;
+	int err, held;
 
+	held = lock_held(dir);
 	err = read_run_file(dir, "exit_status", buf, sizeof(buf));
 	if (err == ENOENT) {
-		*state = AFK_AGENT_RUNNING;
+		*state = held || read_run_file(dir, "supervisor", buf,
+		                               sizeof(buf)) == ENOENT
+		         ? AFK_AGENT_RUNNING : AFK_AGENT_ERRORED;
 		return AFK_OK;
 	}
 	if (err != 0)
@@ -759,6 +799,21 @@ static int read_state(afk_call *call, const char *dir, int *state)
 	*state = strcmp(buf, "exited 0\n") == 0 || strcmp(buf, "exited 0") == 0
 	         ? AFK_AGENT_COMPLETED : AFK_AGENT_ERRORED;
 	return AFK_OK;
+}
+
+/* The time of the agent's last output, output.log's mtime: 0 when there
+ * is no log (or it is no regular file). */
+static long long last_output(const char *dir)
+{
+	struct stat st;
+	char *path = run_file(dir, "output.log");
+	int ok;
+
+	if (path == NULL)
+		return 0;
+	ok = lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+	free(path);
+	return ok ? (long long)st.st_mtime : 0;
 }
 
 /* The AFK_PHASE_* of one line of output, or -1 when it is no phase
@@ -865,13 +920,16 @@ static int is_stopped(const char *dir)
 /* snapshot: what the run directory says of the thread.  The command
  * agent knows only running, completed and errored - and gone, when the
  * run directory was removed: nothing will ever run in it again, so the
- * watch tick hands the run to a human at once. */
+ * watch tick hands the run to a human at once - and stopped.  The
+ * activity is the log's last change, so that an agent that prints is
+ * seen making progress. */
 static int command_snapshot(afk_call *call, const char *thread_id,
                             void *userdata)
 {
 	const struct command_agent *ca = userdata;
 	char dir[PATH_MAX];
 	int rc, gone, state = 0, phase = 0;
+	long long when;
 
 	rc = thread_dir_ex(call, ca, thread_id, dir, &gone);
 	if (rc == AFK_OK && gone)
@@ -886,6 +944,8 @@ static int command_snapshot(afk_call *call, const char *thread_id,
 		rc = afk_call_set_agent_state(call, state);
 	if (rc == AFK_OK)
 		rc = afk_call_set_phase(call, phase);
+	if (rc == AFK_OK && (when = last_output(dir)) > 0)
+		rc = afk_call_set_activity(call, when);
 	return rc;
 }
 
@@ -942,7 +1002,8 @@ static int read_turns(afk_call *call, const char *dir, long *turns)
 /* Runs turn n of the thread in dir with prompt, saved as
  * prompt-<n>.txt. */
 static int turn_in(afk_call *call, const struct command_agent *ca,
-                   const char *id, const char *dir, const char *prompt)
+                   const char *id, const char *dir, const char *prompt,
+                   int lock)
 {
 	afk__strv env = {NULL, 0, 0};
 	char name[48], *repo = NULL;
@@ -965,7 +1026,7 @@ static int turn_in(afk_call *call, const struct command_agent *ca,
 	if (rc == AFK_OK)
 		rc = turn_env(&env, repo, number, id, dir, turn);
 	if (rc == AFK_OK)
-		rc = run_command(call, ca, &env, dir, name, turn);
+		rc = run_command(call, ca, &env, dir, name, turn, lock);
 	if (rc != AFK_OK && err == 0)
 		remove_run_file(dir, name); /* the turn never was */
 	afk__strv_clear(&env);
@@ -973,14 +1034,15 @@ static int turn_in(afk_call *call, const struct command_agent *ca,
 	return rc;
 }
 
-/* send_turn: runs the command again in the thread's run directory,
- * synchronously, as dispatch ran it; its output is appended to the
+/* send_turn: starts the command again in the thread's run directory,
+ * detached, as dispatch started it; its output is appended to the
  * thread's log.  A command that cannot start fails with AFK_EIO and the
  * turn counter stays, so the same turn is tried again.  One turn at a
- * time: while another host holds the directory's lock, or no
- * exit_status says the last turn ended (its host died, its agent may be
- * at work still), the turn is refused with AFK_ECALLBACK, and a later
- * tick sends it once the thread is done. */
+ * time: while its supervisor (or another host) holds the directory's
+ * lock, or no exit_status says the last turn ended (its supervisor died,
+ * its agent may be at work still), the turn is refused with
+ * AFK_ECALLBACK, and a later tick sends it once the thread is done.  A
+ * stopped thread gets no turn again. */
 static int command_send_turn(afk_call *call, const char *thread_id,
                              const char *prompt, void *userdata)
 {
@@ -993,6 +1055,9 @@ static int command_send_turn(afk_call *call, const char *thread_id,
 	rc = thread_dir(call, ca, thread_id, dir);
 	if (rc != AFK_OK)
 		return rc;
+	if (is_stopped(dir))
+		return afk__call_failf(call, AFK_ECALLBACK, "thread %s was "
+		            "stopped: no turn is sent to it", thread_id);
 	err = lock_run_dir(dir, 1, &lock);
 	if (err == 0)
 		err = read_run_file(dir, "exit_status", buf, sizeof(buf));
@@ -1003,23 +1068,104 @@ static int command_send_turn(afk_call *call, const char *thread_id,
 		rc = afk__call_failf(call, AFK_EIO, "cannot lock %s: %s",
 		          dir, file_error(err));
 	else
-		rc = turn_in(call, ca, thread_id, dir, prompt);
+		rc = turn_in(call, ca, thread_id, dir, prompt, lock);
 	if (lock >= 0)
 		close(lock);
 	return rc;
 }
 
-/* stop: the command runs synchronously during the dispatch and each
- * turn, so once a tick is over no process of the thread is left to kill
- * (detached agents, with process groups, are issue 13's).  The stop
- * writes the "stopped" marker instead - no later turn is sent to a
- * stopped run, and its snapshot says stopped.  A thread whose directory
- * is gone is stopped already. */
+/* Reads "pid": the process group of the thread's last command and its
+ * leader's start time.  Returns 0 or an errno (ENOENT: none started). */
+static int read_pid(const char *dir, pid_t *pgid, unsigned long long *start)
+{
+	char buf[64], *end;
+	long long g;
+	int err;
+
+	err = read_run_file(dir, "pid", buf, sizeof(buf));
+	if (err != 0)
+		return err;
+	errno = 0;
+	g = strtoll(buf, &end, 10);
+	if (errno != 0 || end == buf || *end != ' ' || g <= 1 || g > INT_MAX)
+		return EINVAL;
+	*start = strtoull(end + 1, &end, 10);
+	if (errno != 0 || (*end != '\n' && *end != '\0'))
+		return EINVAL;
+	*pgid = (pid_t)g;
+	return 0;
+}
+
+static int group_alive(pid_t pgid)
+{
+	return afk__spawn_group_alive(pgid);
+}
+
+static void nap(long ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Waits up to ms milliseconds for the group pgid to end.  1 when it
+ * did. */
+static int group_ended(pid_t pgid, long ms)
+{
+	long waited;
+
+	for (waited = 0; waited < ms && group_alive(pgid); waited += 20)
+		nap(20);
+	return !group_alive(pgid);
+}
+
+/* Ends the thread's command and what it started, its process group:
+ * SIGTERM, and SIGKILL once grace seconds passed.  Only the group "pid"
+ * names, while it is that one: its leader's start time still matches
+ * (a pid reused since is never signalled), or, where /proc cannot say,
+ * while the lock is held - the supervisor has not reaped the leader, so
+ * its pid cannot have been reused.  Once the group was signalled it is
+ * known to be the same group as long as it has a member: a group's id
+ * is not reused while it does.  What happened is written into how. */
+static void stop_group(const char *dir, long grace, char *how,
+                       size_t size)
+{
+	unsigned long long start = 0, now_start = 0;
+	pid_t pgid = 0;
+	int ours;
+
+	ours = read_pid(dir, &pgid, &start) == 0;
+	if (ours && start != 0 && afk__spawn_starttime(pgid, &now_start) == 0)
+		ours = now_start == start;
+	else if (ours)
+		ours = lock_held(dir);
+	if (!ours || !group_alive(pgid) || killpg(pgid, SIGTERM) != 0) {
+		snprintf(how, size, "no process");
+		return;
+	}
+	if (group_ended(pgid, grace * 1000)) {
+		snprintf(how, size, "SIGTERM");
+		return;
+	}
+	killpg(pgid, SIGKILL);
+	group_ended(pgid, 2000);
+	snprintf(how, size, "SIGKILL after %ld s", grace);
+}
+
+/* stop: the thread is marked stopped first - no later turn is sent to a
+ * stopped run, and its snapshot says stopped - then its command's
+ * process group is ended (stop_group()) and how is recorded in
+ * "stopped": "stopped by the watch tick: SIGTERM", "...: SIGKILL after
+ * N s" or "...: no process".  It may take agent.stop_grace seconds.  A
+ * thread whose directory is gone is stopped already. */
 static int command_stop(afk_call *call, const char *repo, long number,
                         const char *thread_id, void *userdata)
 {
 	const struct command_agent *ca = userdata;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], how[64], text[128];
 	int rc, gone, err;
 
 	(void)repo;
@@ -1028,6 +1174,12 @@ static int command_stop(afk_call *call, const char *repo, long number,
 	if (rc != AFK_OK || gone)
 		return rc;
 	err = put_run_file(dir, "stopped", "stopped by the watch tick\n");
+	if (err == 0) {
+		stop_group(dir, ca->stop_grace, how, sizeof(how));
+		snprintf(text, sizeof(text), "stopped by the watch tick: %s\n",
+		         how);
+		err = put_run_file(dir, "stopped", text);
+	}
 	if (err != 0)
 		return afk__call_failf(call, AFK_EIO, "cannot write %s/stopped: "
 		                       "%s", dir, strerror(err));
@@ -1056,6 +1208,8 @@ static int command_agent_new(const afk_config *cfg,
 	if (ca == NULL)
 		return AFK_ENOMEM;
 	ca->state_dir = state_dir(cfg);
+	ca->stop_grace = (long)afk__config_int(cfg, AFK__ROLE_AGENT,
+	                                       "stop_grace");
 	/* NULL-terminated: execve wants a terminated argv. */
 	if (ca->state_dir == NULL ||
 	    afk__config_strv(cfg, AFK__ROLE_AGENT, "env", &ca->pass) ||
@@ -1133,6 +1287,9 @@ static const afk__member command_agent_members[] = {
 	 "\"runs\" in the state directory)"},
 	{"env", AFK__M_VARS, 0, NULL, 0, 0, NULL,
 	 "variables passed on beyond the minimal set"},
+	{"stop_grace", AFK__M_INT, 0, "10", 0, 3600, NULL,
+	 "seconds a stopped agent's process group has between SIGTERM and "
+	 "SIGKILL"},
 	{NULL, AFK__M_STRING, 0, NULL, 0, 0, NULL, NULL}
 };
 

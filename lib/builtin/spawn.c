@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <dirent.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
@@ -579,4 +581,440 @@ void afk__spawn_describe(int status, char *buf, size_t size)
 		snprintf(buf, size, "killed by signal %d", WTERMSIG(status));
 	else
 		snprintf(buf, size, "unknown status %d", status);
+}
+
+/* --- detached: the supervisor ------------------------------------------ */
+
+/* Everything below the fork in afk__spawn_detach() runs in children of a
+ * host that may have threads: only async-signal-safe calls, no malloc,
+ * no stdio - not even snprintf(). */
+
+/* Writes v in decimal at p; returns the end (not NUL-terminated). */
+static char *put_ull(char *p, unsigned long long v)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+	while (*s != '\0')
+		*p++ = *s++;
+	return p;
+}
+
+int afk__spawn_starttime(pid_t pid, unsigned long long *start)
+{
+	char path[48], buf[1024], *p, *end, *close_paren = NULL;
+	ssize_t n, len = 0;
+	int fd, field;
+
+	*start = 0;
+	p = put_str(path, "/proc/");
+	p = put_ull(p, (unsigned long long)pid);
+	p = put_str(p, "/stat");
+	*p = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	while (len < (ssize_t)sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - (size_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	/* The name, field 2, is in parentheses and may hold anything, ')'
+	 * and blanks too: the fields are counted from its last ')'. */
+	for (p = buf; *p != '\0'; p++)
+		if (*p == ')')
+			close_paren = p;
+	if (close_paren == NULL)
+		return EINVAL;
+	p = close_paren + 1;
+	for (field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return EINVAL;
+		if (field == 22)
+			break;
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	*start = 0;
+	for (end = p; *end >= '0' && *end <= '9'; end++)
+		*start = *start * 10 + (unsigned long long)(*end - '0');
+	return end == p ? EINVAL : 0;
+}
+
+/* The state (field 3) and process group (field 5) of pid from
+ * /proc/<pid>/stat.  Returns 0 or an errno. */
+static int proc_group(const char *pid, char *state, long long *pgrp)
+{
+	char path[300], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return EINVAL;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %c %*d %lld", state, pgrp) != 2)
+		return EINVAL;
+	return 0;
+}
+
+int afk__spawn_group_alive(pid_t pgid)
+{
+	struct dirent *e;
+	long long pgrp;
+	char state;
+	DIR *d;
+	int alive = 0;
+
+	if (killpg(pgid, 0) != 0 && errno != EPERM)
+		return 0;
+	d = opendir("/proc");
+	if (d == NULL)
+		return 1; /* no /proc: killpg() said it exists */
+	while (!alive && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		if (proc_group(e->d_name, &state, &pgrp) == 0 &&
+		    pgrp == (long long)pgid && state != 'Z' && state != 'X')
+			alive = 1;
+	}
+	closedir(d);
+	return alive;
+}
+
+/* Writes len bytes of text into name of dirfd atomically: into tmp,
+ * made afresh (O_EXCL: never through a link the agent left there), then
+ * renamed over name.  Async-signal-safe; best effort. */
+static void put_at(int dirfd, const char *tmp, const char *name,
+                   const char *text, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	            O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	while (len > 0) {
+		n = write(fd, text, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		text += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) == 0 && len == 0 &&
+	    renameat(dirfd, tmp, dirfd, name) == 0)
+		return;
+	unlinkat(dirfd, tmp, 0);
+}
+
+/* Writes "<pid> <starttime>\n" of pid into name of dirfd. */
+static void put_pid_at(int dirfd, const char *tmp, const char *name,
+                       pid_t pid)
+{
+	unsigned long long start;
+	char buf[64], *p;
+
+	afk__spawn_starttime(pid, &start);
+	p = put_ull(buf, (unsigned long long)pid);
+	*p++ = ' ';
+	p = put_ull(p, start);
+	*p++ = '\n';
+	put_at(dirfd, tmp, name, buf, (size_t)(p - buf));
+}
+
+/* afk__spawn_describe() without snprintf(), and with a newline. */
+static void put_status_at(int dirfd, int status)
+{
+	char buf[64], *p = buf;
+
+	if (WIFEXITED(status)) {
+		p = put_str(p, "exited ");
+		p = put_ull(p, (unsigned long long)WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		p = put_str(p, "killed by signal ");
+		p = put_ull(p, (unsigned long long)WTERMSIG(status));
+	} else {
+		p = put_str(p, "unknown status");
+	}
+	*p++ = '\n';
+	put_at(dirfd, ".exit_status.tmp", "exit_status", buf,
+	       (size_t)(p - buf));
+}
+
+static void send_errno(int fd, int err)
+{
+	while (write(fd, &err, sizeof(err)) < 0 && errno == EINTR)
+		;
+}
+
+/* In the supervisor: closes every descriptor above stderr but the keep
+ * ones (n of them, each > 2), so that it holds nothing of the host's - a
+ * socket, the write end of a pipe someone reads to its end - for the
+ * agent's whole run.  Async-signal-safe. */
+static void close_others(const int *keep, int n, long max_fd)
+{
+	int sorted[8], i, j, t;
+	long lo = 3, fd;
+
+	for (i = 0; i < n; i++)
+		sorted[i] = keep[i];
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (i = 0; i <= n; i++) {
+		long hi = i < n ? (long)sorted[i] - 1 : -1;
+
+		if (i < n && sorted[i] < lo)
+			continue;
+#if defined(SYS_close_range)
+		if (syscall(SYS_close_range, (unsigned)lo,
+		            hi < 0 ? ~0U : (unsigned)hi, 0U) == 0) {
+			lo = i < n ? (long)sorted[i] + 1 : lo;
+			continue;
+		}
+#endif
+		for (fd = lo; fd <= (hi < 0 ? max_fd - 1 : hi); fd++)
+			close((int)fd);
+		if (i < n)
+			lo = (long)sorted[i] + 1;
+	}
+}
+
+/* What the supervisor is handed, all made before the first fork. */
+typedef struct detach_job {
+	const char *prog;
+	char *const *argv;
+	char **env;
+	const char *dir;
+	int std[3];       /* the agent's stdin, stdout, stderr */
+	int null_fd;      /* /dev/null, the supervisor's own 0, 1 and 2 */
+	int dirfd;        /* the run directory */
+	int keep;         /* the run's lock, or -1 */
+	int report;       /* write end of the pipe to the host */
+	long max_fd;
+} detach_job;
+
+/* The agent, in the supervisor's child: a session of its own, then as
+ * run_child().  Never returns. */
+static void run_agent(const detach_job *j, int report)
+{
+	int err;
+
+	setsid();
+	err = run_child(j->prog, j->argv, j->env, j->dir, j->std, j->max_fd);
+	send_errno(report, err);
+	_exit(127);
+}
+
+/* The supervisor: starts the agent, learns whether its exec succeeded,
+ * then writes "supervisor" and "pid", removes the last turn's
+ * "exit_status", tells the host (its pipe closed empty) and waits for
+ * the agent to write how it ended into "exit_status".  An agent that
+ * could not start is reaped and its errno sent to the host, and nothing
+ * is written.  Never returns. */
+static void run_supervisor(const detach_job *j)
+{
+	struct sigaction sa;
+	int p[2], keep[6], n = 0, err, status;
+	ssize_t got;
+	pid_t agent;
+
+	/* Default signals: a host that ignores SIGCHLD would leave it
+	 * nothing to wait for; a host gone makes its pipe EPIPE, not a
+	 * signal. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	keep[n++] = j->dirfd;
+	keep[n++] = j->report;
+	keep[n++] = j->std[0];
+	keep[n++] = j->std[1];
+	keep[n++] = j->std[2];
+	if (j->keep >= 0)
+		keep[n++] = j->keep;
+	close_others(keep, n, j->max_fd);
+	if (pipe(p) != 0 ||
+	    fcntl(p[0], F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(p[1], F_SETFD, FD_CLOEXEC) != 0) {
+		send_errno(j->report, errno);
+		_exit(1);
+	}
+	agent = fork();
+	if (agent < 0) {
+		send_errno(j->report, errno);
+		_exit(1);
+	}
+	if (agent == 0)
+		run_agent(j, p[1]);
+	close(p[1]);
+	err = 0;
+	do
+		got = read(p[0], &err, sizeof(err));
+	while (got < 0 && errno == EINTR);
+	close(p[0]);
+	if (got == (ssize_t)sizeof(err) && err != 0) {
+		while (waitpid(agent, &status, 0) < 0 && errno == EINTR)
+			;
+		send_errno(j->report, err);
+		_exit(1);
+	}
+	/* What stays open: the run directory and the lock. */
+	close(j->std[0]);
+	close(j->std[1]);
+	close(j->std[2]);
+	put_pid_at(j->dirfd, ".supervisor.tmp", "supervisor", getpid());
+	put_pid_at(j->dirfd, ".pid.tmp", "pid", agent);
+	unlinkat(j->dirfd, "exit_status", 0);
+	close(j->report);
+	while (waitpid(agent, &status, 0) < 0) {
+		if (errno != EINTR)
+			_exit(1);
+	}
+	put_status_at(j->dirfd, status);
+	_exit(0);
+}
+
+/* The first child: leaves the host's session (no terminal's signal
+ * reaches what it starts), forks the supervisor and ends at once, so
+ * that the supervisor is no child of the host's.  Never returns. */
+static void run_launcher(const detach_job *j)
+{
+	pid_t sup;
+
+	setsid();
+	if (dup2(j->null_fd, 0) < 0 || dup2(j->null_fd, 1) < 0 ||
+	    dup2(j->null_fd, 2) < 0) {
+		send_errno(j->report, errno);
+		_exit(1);
+	}
+	sup = fork();
+	if (sup < 0) {
+		send_errno(j->report, errno);
+		_exit(1);
+	}
+	if (sup == 0)
+		run_supervisor(j);
+	_exit(0);
+}
+
+/* Moves every descriptor of the job above stderr (the launcher puts
+ * /dev/null onto 0, 1 and 2), close-on-exec.  Returns 0 or an errno,
+ * the moved ones in *moved to close. */
+static int lift(int *fd, int *moved, int *n)
+{
+	int hi;
+
+	if (*fd > 2)
+		return 0;
+	hi = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+	if (hi < 0)
+		return errno;
+	*fd = hi;
+	moved[(*n)++] = hi;
+	return 0;
+}
+
+int afk__spawn_detach(const afk__spawn_opts *o, int dirfd, int keep)
+{
+	afk__strv env = {NULL, 0, 0};
+	detach_job j;
+	char *prog = NULL;
+	int fds[2] = {-1, -1}, moved[8], nmoved = 0, k, err, status, null_in = -1;
+	pid_t pid;
+
+	if (o->argv == NULL || o->argv[0] == NULL || o->argv[0][0] == '\0')
+		return EINVAL;
+	memset(&j, 0, sizeof(j));
+	j.null_fd = -1;
+	err = find_program(o->argv[0], &prog);
+	if (err == 0)
+		err = build_env(&env, o->pass, o->hide, o->env);
+	if (err == 0) {
+		j.null_fd = high_cloexec(open("/dev/null", O_RDWR | O_CLOEXEC));
+		if (j.null_fd < 0)
+			err = errno;
+	}
+	if (err == 0 && o->in < 0 &&
+	    (null_in = fcntl(j.null_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		err = errno;
+	if (err == 0 && cloexec_pipe(fds) != 0)
+		err = errno;
+	j.prog = prog;
+	j.argv = o->argv;
+	j.env = env.v;
+	j.dir = o->dir;
+	j.std[0] = o->in >= 0 ? o->in : null_in;
+	j.std[1] = o->out;
+	j.std[2] = o->err;
+	j.dirfd = dirfd;
+	j.keep = keep;
+	j.report = fds[1];
+	j.max_fd = sysconf(_SC_OPEN_MAX);
+	if (j.max_fd < 0)
+		j.max_fd = 1024;
+	for (k = 0; k < 3 && err == 0; k++)
+		err = lift(&j.std[k], moved, &nmoved);
+	if (err == 0)
+		err = lift(&j.dirfd, moved, &nmoved);
+	if (err == 0 && j.keep >= 0)
+		err = lift(&j.keep, moved, &nmoved);
+	if (err == 0) {
+		pid = fork();
+		if (pid < 0)
+			err = errno;
+		else if (pid == 0)
+			run_launcher(&j);
+	}
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (err == 0) {
+		afk__spawn_wait(pid, &status);
+		/* Closed empty once the supervisor has written its files (or
+		 * died: then the snapshot reads the run as errored). */
+		err = read_exec_errno(fds[0]);
+	}
+	if (fds[0] >= 0)
+		close(fds[0]);
+	for (k = 0; k < nmoved; k++)
+		close(moved[k]);
+	if (j.null_fd >= 0)
+		close(j.null_fd);
+	if (null_in >= 0)
+		close(null_in);
+	afk__strv_clear(&env);
+	free(prog);
+	return err;
 }

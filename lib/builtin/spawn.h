@@ -84,6 +84,51 @@ typedef struct afk__capture {
 int afk__spawn_capture(const afk__spawn_opts *o, afk__capture *out,
                        afk__capture *err, int *status, int *started);
 
+/* Starts the program detached, for the command agent: it outlives the
+ * host.  The host forks a launcher, which leaves the host's session and
+ * forks the supervisor and ends at once (the host reaps it; the
+ * supervisor is reparented to init).  The supervisor holds nothing of
+ * the host's but dirfd, the run directory, and keep (the run's lock,
+ * -1: none; flock() is per open file description, so the lock passes to
+ * it with no gap once the host closes its own copy), and /dev/null on
+ * 0, 1 and 2.  It forks the program, which calls setsid() - a session
+ * and process group of its own - and execs as afk__spawn_start()'s
+ * child would (o->timeout_ms is ignored).  Once the exec succeeded the
+ * supervisor writes into dirfd, each file atomically (a temporary file
+ * renamed over it):
+ *
+ *   supervisor   "<its pid> <its start time>
+"
+ *   pid          "<the program's pid, its process group> <its start
+ *                time>
+"
+ *
+ * and removes "exit_status", then waits for the program and writes
+ * "exit_status" ("exited N
+" or "killed by signal N
+", as
+ * afk__spawn_describe()) and ends, releasing keep.  The start time is
+ * field 22 of /proc/<pid>/stat (0 where there is none): with the pid it
+ * names one process, never a later one that reused the pid.
+ *
+ * Returns 0 once the program runs and the two files are written, or an
+ * errno value (ENOENT, EACCES, ...) when it could not start: nothing is
+ * written then, and the supervisor ends by itself.  Everything is made
+ * before the first fork; the children make only async-signal-safe
+ * calls. */
+int afk__spawn_detach(const afk__spawn_opts *o, int dirfd, int keep);
+
+/* The start time of process pid: field 22 of /proc/<pid>/stat, in clock
+ * ticks since boot.  Returns 0 with *start, or an errno (ENOENT: no such
+ * process, or no /proc) with *start 0.  Async-signal-safe. */
+int afk__spawn_starttime(pid_t pid, unsigned long long *start);
+
+/* 1 while the process group pgid has a member that is not a zombie (a
+ * zombie cannot be signalled, and one whose parent died is reaped only
+ * when init gets to it): /proc is read where there is one, else
+ * killpg(pgid, 0) answers.  For the host, not for a child. */
+int afk__spawn_group_alive(pid_t pgid);
+
 /* "exited 3", "killed by signal 9": how a wait status ended, in buf. */
 void afk__spawn_describe(int status, char *buf, size_t size);
 

@@ -18,6 +18,9 @@
  *   7. CI pending past ci_timeout                        -> ESCALATE CI_TIMEOUT
  *   8. the deploy pending past deploy_timeout            -> ESCALATE DEPLOY_TIMEOUT
  *   9. nothing pending, no progress past stall_timeout   -> ESCALATE STALLED
+ *      (progress: the dispatch, a phase, a new head, a corrective turn
+ *      and the agent's output - its snapshot's activity, which the
+ *      watch tick folds into changed_at with afk__lifecycle_progress())
  *  10. WAIT, refreshing the checklist when its phase moved.
  *
  * A running agent is still at work, maybe on the fix, so a failure does
@@ -279,6 +282,14 @@ afk__deadline afk__lifecycle_deadline(const afk__run_state *s,
 		out.none = 0;
 	}
 	return out;
+}
+
+long long afk__lifecycle_progress(long long changed_at, long long activity,
+                                  long long now)
+{
+	if (activity > now)
+		activity = now;
+	return activity > changed_at ? activity : changed_at;
 }
 
 /* Closed first: it is final, whatever the labels say.  Then the human

@@ -18,7 +18,10 @@ typedef struct afk__run_state {
 	int deploy;             /* AFK_STATUS_* */
 	int attempts;           /* fix-forwards used so far */
 	int answered;           /* the current failure got its fix-forward already */
-	long long changed_at;   /* last progress (dispatch, phase, new head) */
+	long long changed_at;   /* last progress (dispatch, phase, new head,
+	                           the agent's output) */
+	long long activity;     /* the agent's last output, from its
+	                           snapshot; 0: unknown */
 	long long ci_since;     /* when CI went pending (ci == PENDING) */
 	long long deploy_since; /* when the deploy went pending */
 } afk__run_state;
@@ -46,6 +49,13 @@ int afk__lifecycle_phase(const afk__run_state *s,
  * three hold (a record's times come from a comment anyone may edit):
  * every deadline is judged by it. */
 int afk__lifecycle_past(long long now, long long since, long long timeout);
+
+/* The last progress time once the agent's activity is counted: activity
+ * later than changed_at moves it, to now at the latest (a clock that
+ * starts in the future would hold the stall deadline off); an earlier
+ * or unknown (0) activity leaves it. */
+long long afk__lifecycle_progress(long long changed_at, long long activity,
+                                  long long now);
 
 /* The one action for s at time now.  See lifecycle.c for the rules. */
 afk__decision afk__lifecycle_next(const afk__run_state *s,

@@ -184,6 +184,7 @@ static int snapshot_agent(run *r, afk__run_state *st)
 	 * lifecycle treats 0 as a failed agent. */
 	st->agent = call.agent_state;
 	st->phase = call.phase;
+	st->activity = call.activity;
 	afk__call_clear(&call);
 	return rc;
 }
@@ -518,6 +519,10 @@ static int decide(run *r)
 	r->rec.ci = st.ci;
 	r->rec.deploy = st.deploy;
 
+	/* The agent's output is progress (after CI's clock above, which a
+	 * new head restarts and output must not). */
+	st.changed_at = afk__lifecycle_progress(st.changed_at, st.activity,
+	                                        r->now);
 	if (afk__lifecycle_phase(&st, &r->s->life) > r->rec.phase) {
 		st.changed_at = r->now; /* a phase reached is progress */
 		r->rec.phase = afk__lifecycle_phase(&st, &r->s->life);

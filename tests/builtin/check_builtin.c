@@ -171,7 +171,112 @@ static void fx_open(fx *f, const char *issues, const char *script,
 	ck_assert_int_eq(afk_poller_new(&f->poller, f->tracker, f->agent), 0);
 }
 
-/* Runs one tick, keeping its result in f->result. */
+static void nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Waits up to 30 s for path to exist (a detached turn's exit_status,
+ * say).  1 when it does. */
+static int wait_exists(const char *path)
+{
+	struct stat st;
+	int tries;
+
+	for (tries = 0; tries < 3000; tries++) {
+		if (stat(path, &st) == 0)
+			return 1;
+		nap_ms(10);
+	}
+	return 0;
+}
+
+/* 1 when the lock file path is held by someone (a run's supervisor). */
+static int held(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW), h;
+
+	if (fd < 0)
+		return 0;
+	h = flock(fd, LOCK_EX | LOCK_NB) != 0;
+	close(fd);
+	return h;
+}
+
+/* Kills what a run of dir (a run directory) left running: its command's
+ * process group and its supervisor. */
+static void kill_run(const char *dir)
+{
+	static const char *const names[] = {"pid", "supervisor"};
+	char path[4 * PATHLEN];
+	long long pid;
+	size_t i;
+	FILE *fp;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		fp = fopen(path, "r");
+		if (fp == NULL)
+			continue;
+		if (fscanf(fp, "%lld", &pid) == 1 && pid > 1 && i == 0)
+			killpg((pid_t)pid, SIGKILL);
+		else if (pid > 1)
+			kill((pid_t)pid, SIGKILL);
+		fclose(fp);
+	}
+}
+
+/* Waits until no run of the fixture runs a turn: every run directory's
+ * lock is free (its supervisor ended).  The command agent runs detached,
+ * so a test that reads what a turn did waits for it first.  Past
+ * seconds, what still runs is killed and 0 returned; else 1. */
+static int fx_settle_within(const fx *f, int seconds)
+{
+	char path[3 * PATHLEN];
+	struct dirent *e;
+	int tries, busy = 1;
+	DIR *d;
+
+	for (tries = 0; tries < seconds * 100 && busy; tries++) {
+		busy = 0;
+		d = opendir(f->runs);
+		if (d == NULL)
+			return 1;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/lock", f->runs,
+			         e->d_name);
+			busy |= held(path);
+		}
+		closedir(d);
+		if (busy)
+			nap_ms(10);
+	}
+	if (!busy)
+		return 1;
+	d = opendir(f->runs);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->runs, e->d_name);
+		kill_run(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	nap_ms(100);
+	return 0;
+}
+
+static void fx_settle(const fx *f)
+{
+	ck_assert_msg(fx_settle_within(f, 30), "an agent still runs");
+}
+
+/* Runs one tick, keeping its result in f->result, and waits for the
+ * agents it started to end. */
 static int fx_tick(fx *f)
 {
 	int rc;
@@ -180,6 +285,7 @@ static int fx_tick(fx *f)
 	f->result = NULL;
 	rc = afk_poller_run_once(f->poller, f->cfg, &f->result);
 	ck_assert_ptr_nonnull(f->result);
+	fx_settle(f);
 	return rc;
 }
 
@@ -205,6 +311,8 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 
 static void fx_close(fx *f)
 {
+	if (f->runs[0] != '\0')
+		fx_settle_within(f, 30); /* never an agent left running */
 	afk_result_free(f->result);
 	afk_actions_free(f->actions);
 	afk_poller_free(f->poller);
@@ -681,61 +789,64 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
-/* The agent deletes the issue from the file while it runs: the label
- * has nothing to go on, and the tick says so. */
+static int t_label(fx *f, afk_call *c, long number, const char *label,
+                   int add);
+static const char *msg_of(const afk_call *call);
+
+/* The issue deleted from the file while its agent runs (by the agent
+ * itself, say): a label has nothing to go on then, and the tracker says
+ * so.  (The poll's own failure to label is check_poller's.) */
 START_TEST(test_label_issue_gone)
 {
 	fx f;
-	char script[2 * PATHLEN];
-	const char *msg;
+	afk_call c;
 
-	snprintf(script, sizeof(script), "#!/bin/sh\n"
-	         "echo '{\"issues\": []}' > \"$ISSUES_FILE\"\n");
 	fx_open(&f,
 	        "{'issues': [{'repo': 'acme/api', 'number': 12,"
 	        " 'labels': ['ready-for-agent'], 'labeled_by': 'bob'}]}",
-	        script, NULL);
-	fx_agent_env(&f, "[\"ISSUES_FILE\"]");
-	ck_assert_int_eq(setenv("ISSUES_FILE", f.issues, 1), 0);
-	ck_assert_int_eq(fx_tick(&f), AFK_ELABEL);
-	unsetenv("ISSUES_FILE");
-	msg = afk_poller_errmsg(f.poller);
-	ck_assert_msg(strstr(msg, "acme/api#12 is not in") != NULL, "%s", msg);
-	ck_assert_msg(strstr(msg, f.issues) != NULL, "%s", msg);
+	        NULL, NULL);
+	ck_assert_int_eq(fx_tick(&f), 0);
 	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
+	write_issues(f.issues, "{'issues': []}");
+	ck_assert_int_eq(t_label(&f, &c, 12, "agent-in-progress", 0),
+	                 AFK_ECALLBACK);
+	ck_assert_msg(strstr(msg_of(&c), "acme/api#12 is not in") != NULL,
+	              "%s", msg_of(&c));
+	ck_assert_msg(strstr(msg_of(&c), f.issues) != NULL, "%s", msg_of(&c));
+	afk__call_clear(&c);
 	fx_close(&f);
 }
 END_TEST
 
-/* A label already there is not added twice: here the agent itself stamps
- * the label while it runs.  (The file is still rewritten: the poll adds
- * the run's record comment.) */
+/* A label already there is not added twice: here the issue was stamped
+ * with it (by the agent, say) after the dispatch.  (The file is still
+ * rewritten: the poll adds the run's record comment.) */
 START_TEST(test_label_idempotent)
 {
 	static const char stamped[] =
-		"{\"issues\": [{\"repo\": \"acme/api\", \"number\": 1,"
-		" \"labels\": [\"agent-in-progress\", \"ready-for-agent\"],"
-		" \"labeled_by\": \"bob\"}]}\n";
-	char script[sizeof(stamped) + 128];
+		"{'issues': [{'repo': 'acme/api', 'number': 1,"
+		" 'labels': ['agent-in-progress', 'ready-for-agent'],"
+		" 'labeled_by': 'bob'}]}\n";
+	afk_call c;
 	fx f;
 	char *after;
 	json_t *o;
 
-	snprintf(script, sizeof(script), "#!/bin/sh\n"
-	         "cat > \"$ISSUES_FILE\" <<'EOF'\n%sEOF\n", stamped);
 	fx_open(&f,
 	        "{'issues': [{'repo': 'acme/api', 'number': 1,"
 	        " 'labels': ['ready-for-agent'], 'labeled_by': 'bob'}]}",
-	        script, NULL);
-	fx_agent_env(&f, "[\"ISSUES_FILE\"]");
-	ck_assert_int_eq(setenv("ISSUES_FILE", f.issues, 1), 0);
+	        NULL, NULL);
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
-	unsetenv("ISSUES_FILE");
 	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
+	o = file_issue(&f, "acme/api", 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(o, "comments")), 1);
+	json_decref(o);
+	write_issues(f.issues, stamped);
+	ck_assert_int_eq(t_label(&f, &c, 1, "agent-in-progress", 1), 0);
+	afk__call_clear(&c);
 	o = file_issue(&f, "acme/api", 1);
 	after = json_dumps(json_object_get(o, "labels"), JSON_COMPACT);
 	ck_assert_str_eq(after, "[\"agent-in-progress\",\"ready-for-agent\"]");
-	ck_assert_uint_eq(json_array_size(json_object_get(o, "comments")), 1);
 	free(after);
 	json_decref(o);
 	fx_close(&f);
@@ -892,7 +1003,7 @@ START_TEST(test_command_state_dir_parents)
 	ck_assert_int_eq(afk_agent_set_builtin(f.agent, f.cfg), 0);
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
 	snprintf(run, sizeof(run), "%s/acme-api-1-1/exit_status", deep);
-	ck_assert(exists(run));
+	ck_assert(wait_exists(run));
 	fx_close(&f);
 }
 END_TEST
@@ -922,7 +1033,7 @@ START_TEST(test_command_runs_in_the_state_dir)
 	              afk_agent_errmsg(f.agent));
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
 	snprintf(run, sizeof(run), "%s/runs/acme-api-1-1/exit_status", state);
-	ck_assert_msg(exists(run), "no %s", run);
+	ck_assert_msg(wait_exists(run), "no %s", run);
 	fx_close(&f);
 }
 END_TEST
@@ -1029,10 +1140,21 @@ static int a_snapshot(fx *f, afk_call *c, const char *thread)
 	                          f->agent->userdata);
 }
 
-static int a_turn(fx *f, afk_call *c, const char *thread, const char *prompt)
+/* send_turn as the watch tick calls it; returns at once. */
+static int a_turn_start(fx *f, afk_call *c, const char *thread,
+                        const char *prompt)
 {
 	return f->agent->send_turn(call_of(c, AFK__CALL_SEND_TURN), thread,
 	                           prompt, f->agent->userdata);
+}
+
+/* send_turn, and waits for the turn to end. */
+static int a_turn(fx *f, afk_call *c, const char *thread, const char *prompt)
+{
+	int rc = a_turn_start(f, c, thread, prompt);
+
+	fx_settle(f);
+	return rc;
 }
 
 static int c_status(fx *f, afk_call *c, const char *repo, long number)
@@ -1495,20 +1617,44 @@ static void put_run_file(const fx *f, const char *id, const char *name,
 		write_text(path, text);
 }
 
+/* Makes run id read as a turn at work from before detached turns: no
+ * exit_status and no supervisor file; its log's last change long ago
+ * (the watch ticks of these tests run at made-up times near the Epoch,
+ * and a later activity would count as progress). */
+static void make_legacy_running(const fx *f, const char *id)
+{
+	struct timespec old[2] = {{1, 0}, {1, 0}};
+
+	put_run_file(f, id, "exit_status", NULL);
+	put_run_file(f, id, "supervisor", NULL);
+	ck_assert_int_eq(utimensat(AT_FDCWD, run_path(f, id, "output.log"),
+	                           old, 0), 0);
+}
+
 static const char *const one_issue =
 	"{'issues': [{'repo': 'acme/api', 'number': 12,"
 	" 'labels': ['ready-for-agent'], 'labeled_by': 'alice'}]}";
 
+/* Without exit_status a turn runs while its supervisor holds the lock;
+ * the test holds it instead. */
 START_TEST(test_snapshot_states_and_phases)
 {
 	afk_call c;
+	int lock = -1;
 	fx f;
 
 	fx_open(&f, one_issue, NULL, NULL);
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
 	put_run_file(&f, "acme-api-12-1", "output.log", snapshots[_i].log);
 	put_run_file(&f, "acme-api-12-1", "exit_status", snapshots[_i].status);
+	if (snapshots[_i].status == NULL) {
+		lock = open(run_path(&f, "acme-api-12-1", "lock"), O_RDWR);
+		ck_assert_int_ge(lock, 0);
+		ck_assert_int_eq(flock(lock, LOCK_EX | LOCK_NB), 0);
+	}
 	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	if (lock >= 0)
+		close(lock);
 	ck_assert_int_eq(c.agent_state, snapshots[_i].state);
 	ck_assert_int_eq(c.phase, snapshots[_i].phase);
 	afk__call_clear(&c);
@@ -1748,6 +1894,7 @@ static int fx_watch_tick(fx *f, long long now)
 	f->actions = NULL;
 	rc = afk_watcher_run_once(f->watcher, f->cfg, now, &f->actions);
 	ck_assert_ptr_nonnull(f->actions);
+	fx_settle(f);
 	return rc;
 }
 
@@ -2443,7 +2590,7 @@ START_TEST(test_ready_again_after_escalation_runs_afresh)
 	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
 	                 "acme-api-12-1");
 	check_run_file(&f, "acme-api-12-1", "generation", "1\n");
-	put_run_file(&f, "acme-api-12-1", "exit_status", NULL); /* at work */
+	make_legacy_running(&f, "acme-api-12-1"); /* at work */
 	ck_assert_int_eq(fx_watch_tick(&f, 1000), 0);
 	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_WAIT);
 	ck_assert_int_eq(fx_watch_tick(&f, 1000 + 7201), 0);
@@ -2461,7 +2608,7 @@ START_TEST(test_ready_again_after_escalation_runs_afresh)
 	ck_assert_ptr_nonnull(strstr(comment_body(&f, "acme/api", 12, 0),
 	                             "\"generation\":2"));
 	ck_assert(file_has_label(&f, "acme/api", 12, "agent-in-progress"));
-	put_run_file(&f, "acme-api-12-2", "exit_status", NULL);
+	make_legacy_running(&f, "acme-api-12-2");
 	ck_assert_int_eq(fx_watch_tick(&f, 8300), 0);
 	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_WAIT);
 	ck_assert_str_eq(afk_actions_thread(f.actions, 0), "acme-api-12-2");
@@ -2486,7 +2633,7 @@ START_TEST(test_watch_removed_run_dir_is_gone)
 	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
 	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
 	                 "acme-api-12-1");
-	put_run_file(&f, "acme-api-12-1", "exit_status", NULL); /* running */
+	make_legacy_running(&f, "acme-api-12-1");
 	ck_assert_msg(fx_watch_tick(&f, 1000) == 0, "%s",
 	              afk_watcher_errmsg(f.watcher));
 	ck_assert_int_eq(afk_actions_kind(f.actions, 0), AFK_ACTION_WAIT);
@@ -2626,14 +2773,16 @@ START_TEST(test_send_turn_one_at_a_time)
 	fd = open(run_path(&f, "acme-api-12-1", "lock"), O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
-	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix"), AFK_ECALLBACK);
+	ck_assert_int_eq(a_turn_start(&f, &c, "acme-api-12-1", "fix"),
+	                 AFK_ECALLBACK);
 	ck_assert_str_eq(msg_of(&c), "thread acme-api-12-1 is still running "
 	                 "a turn");
 	afk__call_clear(&c);
 	close(fd);
 
 	put_run_file(&f, "acme-api-12-1", "exit_status", NULL);
-	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix"), AFK_ECALLBACK);
+	ck_assert_int_eq(a_turn_start(&f, &c, "acme-api-12-1", "fix"),
+	                 AFK_ECALLBACK);
 	ck_assert_str_eq(msg_of(&c), "thread acme-api-12-1 is still running "
 	                 "a turn");
 	afk__call_clear(&c);
@@ -3704,6 +3853,377 @@ START_TEST(test_builtin_twice)
 }
 END_TEST
 
+/* --- detached turns --------------------------------------------------- */
+
+/* An agent held at a gate: it says it started, then reads its exit
+ * status from the FIFO gate beside runs/ (the test opens it to let the
+ * agent go) and exits with it. */
+static const char *const gate_script =
+	"#!/bin/sh\n"
+	"cat >/dev/null\n"
+	"echo \"$AFK_THREAD_ID $AFK_TURN\" >> ../../started.log\n"
+	"echo started\n"
+	"code=$(cat ../../gate)\n"
+	"echo released\n"
+	"exit $code\n";
+
+/* Opens the fixture with gate_script and its FIFO. */
+static void fx_open_gated(fx *f)
+{
+	char gate[PATHLEN + 8];
+
+	fx_open(f, one_issue, gate_script, NULL);
+	snprintf(gate, sizeof(gate), "%s/gate", f->dir);
+	ck_assert_int_eq(mkfifo(gate, 0600), 0);
+}
+
+/* Lets the gated agent go with exit status code: blocks until it opens
+ * the gate. */
+static void release(const fx *f, int code)
+{
+	char gate[PATHLEN + 8];
+	FILE *fp;
+
+	snprintf(gate, sizeof(gate), "%s/gate", f->dir);
+	fp = fopen(gate, "w");
+	ck_assert_ptr_nonnull(fp);
+	fprintf(fp, "%d\n", code);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* A poll tick that does not wait for the agents it starts. */
+static int fx_tick_nowait(fx *f)
+{
+	afk_result_free(f->result);
+	f->result = NULL;
+	return afk_poller_run_once(f->poller, f->cfg, &f->result);
+}
+
+/* The first number of a run's file ("pid", "supervisor"), 0 without. */
+static long long run_number(const fx *f, const char *name)
+{
+	char *s = run_text(f, name);
+	long long n = s ? atoll(s) : 0;
+
+	free(s);
+	return n;
+}
+
+static int snapshot_state(fx *f)
+{
+	afk_call c;
+	int state;
+
+	ck_assert_int_eq(a_snapshot(f, &c, "acme-api-12-1"), 0);
+	state = c.agent_state;
+	afk__call_clear(&c);
+	return state;
+}
+
+static int a_stop(fx *f, afk_call *c)
+{
+	return f->agent->stop(call_of(c, AFK__CALL_STOP), "acme/api", 12,
+	                      "acme-api-12-1", f->agent->userdata);
+}
+
+/* The dispatch returns while its agent runs on, which the snapshot
+ * says; once the agent ends its supervisor writes how, and the
+ * snapshot says that.  The agent leads a session of its own. */
+START_TEST(test_dispatch_returns_while_the_agent_runs)
+{
+	long long pid;
+	char *log;
+	fx f;
+
+	fx_open_gated(&f);
+	ck_assert_msg(fx_tick_nowait(&f) == 0, "%s",
+	              afk_poller_errmsg(f.poller));
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-1");
+	ck_assert(file_has_label(&f, "acme/api", 12, "agent-in-progress"));
+	ck_assert(!exists(run_path(&f, "acme-api-12-1", "exit_status")));
+	ck_assert(held(run_path(&f, "acme-api-12-1", "lock")));
+	check_run_file(&f, "acme-api-12-1", "turns", "1\n");
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_RUNNING);
+	pid = run_number(&f, "pid");
+	ck_assert_int_gt(pid, 1);
+	ck_assert_int_eq(getsid((pid_t)pid), (pid_t)pid);
+	ck_assert_int_eq(getpgid((pid_t)pid), (pid_t)pid);
+	ck_assert_int_gt(run_number(&f, "supervisor"), 1);
+	ck_assert_int_ne(run_number(&f, "supervisor"), getpid());
+
+	release(&f, 0);
+	fx_settle(&f);
+	check_run_file(&f, "acme-api-12-1", "exit_status", "exited 0\n");
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_COMPLETED);
+	log = run_text(&f, "output.log");
+	ck_assert_msg(strstr(log, "started\nreleased\n") != NULL, "%s", log);
+	free(log);
+	fx_close(&f);
+}
+END_TEST
+
+/* A turn that fails: running, then errored. */
+START_TEST(test_detached_turn_fails)
+{
+	fx f;
+
+	fx_open_gated(&f);
+	ck_assert_int_eq(fx_tick_nowait(&f), 0);
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_RUNNING);
+	release(&f, 3);
+	fx_settle(&f);
+	check_run_file(&f, "acme-api-12-1", "exit_status", "exited 3\n");
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_ERRORED);
+	fx_close(&f);
+}
+END_TEST
+
+/* A supervisor that died (the OOM killer, a reboot) leaves no
+ * exit_status and a free lock: the run reads as errored, never as
+ * running forever - whether its agent lives on or vanished too. */
+START_TEST(test_dead_supervisor_is_errored)
+{
+	long long sup, pid;
+	fx f;
+
+	fx_open_gated(&f);
+	ck_assert_int_eq(fx_tick_nowait(&f), 0);
+	sup = run_number(&f, "supervisor");
+	pid = run_number(&f, "pid");
+	ck_assert_int_gt(sup, 1);
+	ck_assert_int_eq(kill((pid_t)sup, SIGKILL), 0);
+	fx_settle(&f); /* the lock goes with it */
+	ck_assert(!exists(run_path(&f, "acme-api-12-1", "exit_status")));
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_ERRORED);
+	/* its agent, still at the gate, vanishes too */
+	ck_assert_int_eq(killpg((pid_t)pid, SIGKILL), 0);
+	ck_assert(ended((long)pid));
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_ERRORED);
+	fx_close(&f);
+}
+END_TEST
+
+/* While a turn runs no second process starts for the run: a second
+ * tick (the issue relabelled) adopts the thread, and a turn is
+ * refused. */
+START_TEST(test_no_second_process_while_running)
+{
+	char started[PATHLEN + 16];
+	afk_call c;
+	fx f;
+
+	fx_open_gated(&f);
+	snprintf(started, sizeof(started), "%s/started.log", f.dir);
+	ck_assert_int_eq(fx_tick_nowait(&f), 0);
+	write_issues(f.issues, one_issue);
+	ck_assert_int_eq(fx_tick_nowait(&f), 0);
+	ck_assert_uint_eq(afk_result_dispatched_count(f.result), 1);
+	ck_assert_str_eq(afk_result_dispatched_thread(f.result, 0),
+	                 "acme-api-12-1");
+	ck_assert_int_eq(count_entries(f.runs), 1);
+	ck_assert_int_eq(a_turn_start(&f, &c, "acme-api-12-1", "fix"),
+	                 AFK_ECALLBACK);
+	ck_assert_str_eq(msg_of(&c), "thread acme-api-12-1 is still running "
+	                 "a turn");
+	afk__call_clear(&c);
+	release(&f, 0);
+	fx_settle(&f);
+	ck_assert_int_eq(count_lines(started), 1);
+	check_run_file(&f, "acme-api-12-1", "turns", "1\n");
+	fx_close(&f);
+}
+END_TEST
+
+/* The next turn, once the last ended, is detached too. */
+START_TEST(test_send_turn_detached)
+{
+	afk_call c;
+	fx f;
+
+	fx_open_gated(&f);
+	ck_assert_int_eq(fx_tick_nowait(&f), 0);
+	release(&f, 0);
+	fx_settle(&f);
+	ck_assert_int_eq(a_turn_start(&f, &c, "acme-api-12-1", "fix"), 0);
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-api-12-1", "turns", "2\n");
+	ck_assert(!exists(run_path(&f, "acme-api-12-1", "exit_status")));
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_RUNNING);
+	release(&f, 5);
+	fx_settle(&f);
+	check_run_file(&f, "acme-api-12-1", "exit_status", "exited 5\n");
+	fx_close(&f);
+}
+END_TEST
+
+/* An agent that starts a child and waits: the stop must end both. */
+static const char *const family_script =
+	"#!/bin/sh\n"
+	"cat >/dev/null\n"
+	"%s"
+	"sleep 300 &\n"
+	"echo $! > ../../child\n"
+	"wait\n";
+
+static void fx_open_family(fx *f, const char *trap, long grace)
+{
+	char script[512];
+
+	snprintf(script, sizeof(script), family_script, trap);
+	fx_open(f, one_issue, script, NULL);
+	cfg_set(f->cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"], \"state_dir\": \"%s\", \"stop_grace\": %ld}",
+	        f->script, f->runs, grace);
+	ck_assert_msg(afk_agent_set_builtin(f->agent, f->cfg) == 0, "%s",
+	              afk_agent_errmsg(f->agent));
+}
+
+/* The agent's child, once it has started. */
+static long family_child(const fx *f)
+{
+	char path[PATHLEN + 8], *s;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/child", f->dir);
+	ck_assert(wait_exists(path));
+	do {
+		s = read_text(path);
+		pid = s ? atol(s) : 0;
+		free(s);
+	} while (pid == 0 && (nap_ms(10), 1));
+	return pid;
+}
+
+/* stop ends the agent's process group - its child too - with SIGTERM
+ * and records it; the run then reads stopped, and gets no turn. */
+START_TEST(test_stop_kills_the_process_group)
+{
+	afk_call c;
+	long child;
+	fx f;
+
+	fx_open_family(&f, "", 10);
+	ck_assert_int_eq(fx_tick_nowait(&f), 0);
+	child = family_child(&f);
+	ck_assert_int_eq(a_stop(&f, &c), 0);
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-api-12-1", "stopped",
+	               "stopped by the watch tick: SIGTERM\n");
+	ck_assert(ended(child));
+	ck_assert(ended((long)run_number(&f, "pid")));
+	fx_settle(&f);
+	check_run_file(&f, "acme-api-12-1", "exit_status",
+	               "killed by signal 15\n");
+	ck_assert_int_eq(snapshot_state(&f), AFK_AGENT_STOPPED);
+	ck_assert_int_eq(a_turn_start(&f, &c, "acme-api-12-1", "fix"),
+	                 AFK_ECALLBACK);
+	ck_assert_ptr_nonnull(strstr(msg_of(&c), "was stopped"));
+	afk__call_clear(&c);
+	ck_assert(!exists(run_path(&f, "acme-api-12-1", "prompt-2.txt")));
+
+	/* Stopped again: nothing is left to signal. */
+	ck_assert_int_eq(a_stop(&f, &c), 0);
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-api-12-1", "stopped",
+	               "stopped by the watch tick: no process\n");
+	fx_close(&f);
+}
+END_TEST
+
+/* An agent that ignores SIGTERM gets SIGKILL after stop_grace. */
+START_TEST(test_stop_kills_after_grace)
+{
+	afk_call c;
+	long child;
+	fx f;
+
+	fx_open_family(&f, "trap '' TERM\n", 1);
+	ck_assert_int_eq(fx_tick_nowait(&f), 0);
+	child = family_child(&f);
+	ck_assert_int_eq(a_stop(&f, &c), 0);
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-api-12-1", "stopped",
+	               "stopped by the watch tick: SIGKILL after 1 s\n");
+	ck_assert(ended(child));
+	fx_settle(&f);
+	check_run_file(&f, "acme-api-12-1", "exit_status",
+	               "killed by signal 9\n");
+	fx_close(&f);
+}
+END_TEST
+
+/* A pid the run no longer owns is never signalled: "pid" naming a
+ * process whose start time differs (here the test's own, with a start
+ * time of 1) is no process of the run. */
+START_TEST(test_stop_spares_a_reused_pid)
+{
+	char text[64];
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_int_eq(fx_tick(&f), 0);
+	snprintf(text, sizeof(text), "%ld 1\n", (long)getpgrp());
+	put_run_file(&f, "acme-api-12-1", "pid", text);
+	ck_assert_int_eq(a_stop(&f, &c), 0);
+	afk__call_clear(&c);
+	check_run_file(&f, "acme-api-12-1", "stopped",
+	               "stopped by the watch tick: no process\n");
+	fx_close(&f);
+}
+END_TEST
+
+/* stop_grace is an integer in 0..3600. */
+START_TEST(test_stop_grace_range)
+{
+	static const char *const bad[] = {"-1", "3601", "\"10\"", "1.5"};
+	char json[3 * PATHLEN];
+	size_t i;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"kind\": \"command\", "
+		         "\"command\": [\"%s\"], \"state_dir\": \"%s\", "
+		         "\"stop_grace\": %s}", f.script, f.runs, bad[i]);
+		ck_assert_msg(afk_config_set(f.cfg, "agent", json) ==
+		              AFK_ECONFIG, "stop_grace %s accepted", bad[i]);
+		ck_assert_msg(strstr(afk_config_errmsg(f.cfg), "stop_grace"),
+		              "%s", afk_config_errmsg(f.cfg));
+	}
+	cfg_set(f.cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"], \"state_dir\": \"%s\", \"stop_grace\": 0}",
+	        f.script, f.runs);
+	cfg_set(f.cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\"], \"state_dir\": \"%s\", \"stop_grace\": 3600}",
+	        f.script, f.runs);
+	fx_close(&f);
+}
+END_TEST
+
+/* The snapshot's activity is the log's last change. */
+START_TEST(test_snapshot_activity)
+{
+	struct timespec when[2] = {{123456, 0}, {123456, 0}};
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_int_eq(fx_tick(&f), 0);
+	ck_assert_int_eq(utimensat(AT_FDCWD, run_path(&f, "acme-api-12-1",
+	                           "output.log"), when, 0), 0);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.activity, 123456);
+	afk__call_clear(&c);
+	put_run_file(&f, "acme-api-12-1", "output.log", NULL);
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.activity, 0);
+	afk__call_clear(&c);
+	fx_close(&f);
+}
+END_TEST
+
 static Suite *builtin_suite(void)
 {
 	Suite *s = suite_create("builtin");
@@ -3802,6 +4322,20 @@ static Suite *builtin_suite(void)
 	tcase_add_test(tc, test_no_fd_leak);
 	tcase_add_test(tc, test_spawn_environment_rule);
 	tcase_add_test(tc, test_commands_get_the_minimal_environment);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("detached");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_dispatch_returns_while_the_agent_runs);
+	tcase_add_test(tc, test_detached_turn_fails);
+	tcase_add_test(tc, test_dead_supervisor_is_errored);
+	tcase_add_test(tc, test_no_second_process_while_running);
+	tcase_add_test(tc, test_send_turn_detached);
+	tcase_add_test(tc, test_stop_kills_the_process_group);
+	tcase_add_test(tc, test_stop_kills_after_grace);
+	tcase_add_test(tc, test_stop_spares_a_reused_pid);
+	tcase_add_test(tc, test_stop_grace_range);
+	tcase_add_test(tc, test_snapshot_activity);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command notifier");

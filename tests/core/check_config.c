@@ -324,7 +324,8 @@ START_TEST(every_key_round_trips_a_value)
 			v = "{\"kind\":\"file\",\"path\":\"/srv/issues.json\"}";
 		else if (strcmp(k, "agent") == 0)
 			v = "{\"kind\":\"command\",\"command\":[\"/bin/agent\","
-			    "\"-v\"],\"state_dir\":\"/var/afk\"}";
+			    "\"-v\"],\"state_dir\":\"/var/afk\","
+			    "\"stop_grace\":10}";
 		else if (strcmp(k, "ci") == 0)
 			v = "{\"kind\":\"command\",\"command\":[\"/bin/ci\","
 			    "\"--json\"]}";
@@ -983,7 +984,8 @@ START_TEST(file_paths_are_taken_from_the_files_directory)
 	/* No agent.state_dir: the runs go in the state directory's "runs"
 	 * (the agent's setup finds it), never beside the file. */
 	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
-	         "[\"%s/agent.sh\",\"--x\",\"rel/arg\"]}", dir);
+	         "[\"%s/agent.sh\",\"--x\",\"rel/arg\"],\"stop_grace\":10}",
+	         dir);
 	assert_get(c, "agent", want);
 	snprintf(want, sizeof(want), "\"%s/state\"", dir);
 	assert_get(c, "state_dir", want);
@@ -1026,7 +1028,8 @@ START_TEST(relative_config_path_is_made_absolute)
 	         "{\"kind\":\"file\",\"path\":\"%s/sub/../i.json\"}", dir);
 	assert_get(c, "tracker", want);
 	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
-	         "[\"echo\"],\"state_dir\":\"%s/sub/runs\"}", dir);
+	         "[\"echo\"],\"state_dir\":\"%s/sub/runs\",\"stop_grace\":10}",
+	         dir);
 	assert_get(c, "agent", want);
 	/* a bare file name: its directory is the current one */
 	ck_assert_int_eq(afk_config_set(c, "agent", "null"), AFK_OK);
@@ -1059,7 +1062,8 @@ START_TEST(string_and_set_paths_are_taken_from_the_cwd)
 	         "{\"kind\":\"file\",\"path\":\"%s/issues.json\"}", dir);
 	assert_get(c, "tracker", want);
 	snprintf(want, sizeof(want), "{\"kind\":\"command\",\"command\":"
-	         "[\"%s/bin/agent\"],\"state_dir\":\"%s\"}", dir, dir);
+	         "[\"%s/bin/agent\"],\"state_dir\":\"%s\",\"stop_grace\":10}",
+	         dir, dir);
 	assert_get(c, "agent", want);
 	afk_config_free(c);
 	tmp_remove(dir);
@@ -1547,7 +1551,7 @@ START_TEST(command_env_round_trips_and_goes_with_the_kind)
 {
 	static const char agent[] = "{\"kind\":\"command\",\"command\":"
 		"[\"/bin/agent\"],\"state_dir\":\"/s\",\"env\":"
-		"[\"ANTHROPIC_API_KEY\",\"_x1\"]}";
+		"[\"ANTHROPIC_API_KEY\",\"_x1\"],\"stop_grace\":10}";
 	static const char ci[] = "{\"kind\":\"command\",\"command\":"
 		"[\"/bin/ci\"],\"env\":[\"CI_HOME\"]}";
 	afk_config *c = cfg_new();

@@ -887,6 +887,31 @@ START_TEST(stop_table_is_complete)
 }
 END_TEST
 
+/* The agent's activity as progress: later moves the clock, to now at
+ * the latest; earlier, equal or unknown leaves it. */
+static const struct {
+	long long changed_at, activity, now, want;
+} progress[] = {
+	{100, 0, 500, 100},         /* unknown */
+	{100, 50, 500, 100},        /* earlier */
+	{100, 100, 500, 100},       /* equal */
+	{100, 300, 500, 300},       /* later */
+	{100, 500, 500, 500},       /* at now */
+	{100, 900, 500, 500},       /* in the future: now */
+	{100, LLONG_MAX, 500, 500},
+	{100, LLONG_MIN, 500, 100},
+	{0, 300, 500, 300},
+};
+
+START_TEST(progress_table)
+{
+	ck_assert_int_eq(afk__lifecycle_progress(progress[_i].changed_at,
+	                                         progress[_i].activity,
+	                                         progress[_i].now),
+	                 progress[_i].want);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("lifecycle");
@@ -905,6 +930,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, deadline_examples);
 	tcase_add_loop_test(tc, stop_table, 0, 16);
 	tcase_add_test(tc, stop_table_is_complete);
+	tcase_add_loop_test(tc, progress_table, 0, LEN(progress));
 	suite_add_tcase(s, tc);
 	return s;
 }

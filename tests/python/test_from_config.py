@@ -4,6 +4,7 @@ adapters a configuration selects, each replaceable by a host object."""
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -166,10 +167,22 @@ def test_from_config_names_a_missing_token_variable(monkeypatch):
     assert ei.value.code == afk.ECONFIG
 
 
+def _settle(site, timeout=30.0):
+    """Waits for the command agent's detached turns to end: each run
+    directory its supervisor wrote in has its exit_status."""
+    deadline = time.monotonic() + timeout
+    for run in (site / "runs").iterdir():
+        while (run / "supervisor").exists() and \
+                not (run / "exit_status").exists():
+            assert time.monotonic() < deadline, f"{run.name} still runs"
+            time.sleep(0.01)
+
+
 def test_watcher_from_config_with_a_host_notifier(site, monkeypatch):
     monkeypatch.chdir(site)
     cfg = afk.Config.from_file(str(site / "afk.json"))
     afk.Poller.from_config(cfg).run_once(cfg)
+    _settle(site)
     pager = HostNotifier()
     w = afk.Watcher.from_config(cfg, notifier=pager)
     acts = w.run_once(cfg)

@@ -472,6 +472,44 @@ START_TEST(progress_moves_the_stall_deadline)
 }
 END_TEST
 
+/* The agent's output is progress: an agent whose process lives but
+ * prints nothing stalls (above), one that keeps printing does not.  An
+ * activity no later than the last progress moves nothing. */
+START_TEST(activity_moves_the_stall_deadline)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	F.activity = T0 - 50;                           /* before: nothing */
+	watch_expect(T0 + 7201, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_STALLED);
+}
+END_TEST
+
+START_TEST(printing_agent_does_not_stall)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	F.activity = T0 + 7000;                         /* it printed */
+	watch_expect(T0 + 7201, AFK_ACTION_WAIT);
+	ck_assert_int_eq(afk_actions_deadline(ACT, 0), T0 + 7000 + 7201);
+	F.activity = T0 + 14000;
+	watch_expect(T0 + 14201, AFK_ACTION_WAIT);
+	watch_expect(T0 + 21201, AFK_ACTION_ESCALATE);  /* then went quiet */
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_STALLED);
+}
+END_TEST
+
+/* An activity after the tick's time counts as the tick's time. */
+START_TEST(future_activity_counts_as_now)
+{
+	dispatch_a1();
+	watch_expect(T0, AFK_ACTION_WAIT);
+	F.activity = T0 + 1000000;
+	watch_expect(T0 + 100, AFK_ACTION_WAIT);
+	ck_assert_int_eq(afk_actions_deadline(ACT, 0), T0 + 100 + 7201);
+}
+END_TEST
+
 START_TEST(ci_pending_past_deadline)
 {
 	ck_assert_int_eq(afk_config_set(CFG, "ci_timeout", "100"), 0);
@@ -1302,6 +1340,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, unreadable_run_with_future_clock_escalates);
 	tcase_add_test(tc, future_ci_clock_does_not_disable_the_ci_deadline);
 	tcase_add_test(tc, progress_moves_the_stall_deadline);
+	tcase_add_test(tc, activity_moves_the_stall_deadline);
+	tcase_add_test(tc, printing_agent_does_not_stall);
+	tcase_add_test(tc, future_activity_counts_as_now);
 	tcase_add_test(tc, ci_pending_past_deadline);
 	tcase_add_test(tc, deploy_stage_closes_on_deploy);
 	tcase_add_test(tc, no_record_goes_to_a_human);
