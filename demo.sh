@@ -126,8 +126,9 @@ cat <<'EOF'
     escalate), and its checklist comment on the issue is brought up to
     date.  (`afk tick` does both at once.)  The agents run detached, so
     the poll returns while they work; the stand-in agent takes a moment,
-    and the demo waits for it between the poll and the watch.  Under each action is that comment as a person
-    sees it.  afk's clock advances ten minutes per tick.
+    and the demo waits for it between the poll and the watch.  Under
+    each action is that comment as a person sees it.  afk's clock
+    advances ten minutes per tick.
 EOF
 
 status=0
@@ -178,7 +179,7 @@ cat <<'EOF'
     acme/web#202    CI failed on the first push, so the watch sent the
                     agent a corrective turn naming the failing check and
                     its link: fix-forward, attempt 1 of 2.  The new head
-                    went green and tick 3 closed the issue.
+                    went green and tick 2 closed the issue.
     acme/ops#501    the agent exited with an error.  afk labelled the
                     issue ready-for-human, took ready-for-agent off so that
                     no poll picks it again, told a human (the "afk: ..."
