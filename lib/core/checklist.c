@@ -135,7 +135,7 @@ static int from_json(json_t *o, afk__record *r)
 	/* a stop needs its reason; a record without one was edited */
 	if (r->status == AFK__RUN_STOPPED && r->stop == 0)
 		r->stop = AFK_STOP_UNLOCKED;
-	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_AGENT_GONE);
+	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_BUDGET);
 	r->notify_pending = get_int(o, "notify_pending") != 0;
 	r->generation = clamp(get_int(o, "generation"), 1,
 	                      AFK__GENERATION_MAX);
@@ -308,6 +308,8 @@ const char *afk__escalation_str(int reason)
 		return "in progress without a run record";
 	case AFK_ESCALATE_AGENT_GONE:
 		return "the agent thread is gone";
+	case AFK_ESCALATE_BUDGET:
+		return "over its cost budget";
 	default:
 		return "unknown reason";
 	}

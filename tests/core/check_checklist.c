@@ -301,7 +301,7 @@ START_TEST(escalations_have_names)
 {
 	int r;
 
-	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_AGENT_GONE; r++)
+	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_BUDGET; r++)
 		ck_assert_str_ne(afk__escalation_str(r), "unknown reason");
 	ck_assert_str_eq(afk__escalation_str(0), "unknown reason");
 }
