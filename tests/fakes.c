@@ -275,6 +275,10 @@ static int snapshot(afk_call *call, const char *thread_id, void *userdata)
 	else if (f->agent_state)
 		ck_assert_int_eq(afk_call_set_agent_state(call, f->agent_state),
 		                 0);
+	if (f->usage_set)
+		ck_assert_int_eq(afk_call_set_usage(call, f->tokens_in,
+		                                    f->tokens_out,
+		                                    f->cost_microusd), 0);
 	return afk_call_set_phase(call, f->agent_phase);
 }
 

@@ -72,6 +72,8 @@ typedef struct fake {
 	char stuck[160];              /* a thread that reports stuck_state */
 	int stuck_state;              /* instead, whatever agent_state says */
 	int agent_phase;
+	int usage_set;                /* snapshot reports the usage below */
+	long long tokens_in, tokens_out, cost_microusd;
 	int pr;                       /* what ci_status reports */
 	char head[64];
 	int ci;
