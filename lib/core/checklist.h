@@ -11,6 +11,7 @@
 #ifndef AFK_LIB_CHECKLIST_H
 #define AFK_LIB_CHECKLIST_H
 
+#include "core/usage.h"
 #include "core/util.h"
 
 /* Finds the comment: the text every record starts with. */
@@ -74,9 +75,6 @@ typedef struct afk__record {
 	/* agent_stop is kept for an escalation for the budget too: its
 	 * agent is stopped once */
 } afk__record;
-
-/* The highest usage figure a record keeps (afk_call_set_usage()'s). */
-#define AFK__USAGE_MAX 1000000000000000LL
 
 /* The caps the checklist shows beside the usage; 0: none. */
 typedef struct afk__usage_cap {
