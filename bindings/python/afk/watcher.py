@@ -75,11 +75,11 @@ def _snap_int(snap: Any, name: str, lo: int) -> Optional[int]:
         else:
             raise TypeError("the snapshot's %s must be an int, not %s"
                             % (name, type(v).__name__))
-    v = int(v.__index__())
-    if not lo <= v < 2**63:
+    n = int(v.__index__())
+    if not lo <= n < 2**63:
         raise ValueError("the snapshot's %s is out of range: %d"
-                         % (name, v))
-    return v
+                         % (name, n))
+    return n
 
 
 def _reply_str(v: Any, what: str,
