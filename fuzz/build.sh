@@ -19,7 +19,7 @@ CLANG=${CLANG:-clang}
 
 # The harnesses: also the names of their corpora, fuzz/corpus/<name>/.
 targets=${FUZZ_TARGETS:-"checklist config jsonpos github forgejo t3 http_headers
-http_cache redact file ci"}
+http_cache redact file ci usage"}
 
 if [ "${1:-}" = --list ]; then
 	echo $targets

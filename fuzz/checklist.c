@@ -47,6 +47,8 @@ static int record_eq(const afk__record *a, const afk__record *b)
 	       a->turn_pending == b->turn_pending && a->status == b->status &&
 	       a->reason == b->reason &&
 	       a->notify_pending == b->notify_pending &&
+	       a->tokens_in == b->tokens_in && a->tokens_out == b->tokens_out &&
+	       a->cost_microusd == b->cost_microusd &&
 	       (a->generation > 1 ? a->generation : 1) ==
 	       (b->generation > 1 ? b->generation : 1);
 }
@@ -115,7 +117,8 @@ static void from_bytes(const uint8_t *data, size_t size)
 	r.turn_pending = (flags & 4) != 0;
 	r.notify_pending = (flags & 8) != 0;
 	r.status = (int)(fuzz_byte(&in) % (AFK__RUN_ESCALATED + 1));
-	r.reason = (int)(fuzz_byte(&in) % (AFK_ESCALATE_AGENT_GONE + 1));
+	r.reason = (int)(fuzz_byte(&in) % (AFK_ESCALATE_BUDGET + 1));
+	afk__record_usage(&r, fuzz_i64(&in), fuzz_i64(&in), fuzz_i64(&in));
 	r.generation = 1 + (int)(fuzz_i64(&in) % AFK__GENERATION_MAX);
 	if (r.generation < 1)
 		r.generation = -r.generation + 2;

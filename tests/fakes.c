@@ -277,6 +277,10 @@ static int snapshot(afk_call *call, const char *thread_id, void *userdata)
 		                 0);
 	if (f->activity)
 		ck_assert_int_eq(afk_call_set_activity(call, f->activity), 0);
+	if (f->usage_set)
+		ck_assert_int_eq(afk_call_set_usage(call, f->tokens_in,
+		                                    f->tokens_out,
+		                                    f->cost_microusd), 0);
 	return afk_call_set_phase(call, f->agent_phase);
 }
 

@@ -17,7 +17,7 @@ static const char *const skip[] = {
 static const char *const escalation[] = {
 	"agent-failed", "agent-stopped", "agent-waiting", "stalled",
 	"ci-failed", "deploy-failed", "ci-timeout", "deploy-timeout",
-	"no-record", "agent-gone"
+	"no-record", "agent-gone", "budget"
 };
 static const char *const stop[] = {"closed", "human-label", "unlocked"};
 static const char *const phase[] = {

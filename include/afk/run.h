@@ -56,6 +56,7 @@
 #define AFK_ESCALATE_DEPLOY_TIMEOUT 8  /* deploy pending past its deadline */
 #define AFK_ESCALATE_NO_RECORD 9       /* in progress, but no run record */
 #define AFK_ESCALATE_AGENT_GONE 10     /* the agent's thread no longer exists */
+#define AFK_ESCALATE_BUDGET 11         /* over its cost budget (since 1.1) */
 
 /* Why a run is stopped (AFK_ACTION_STOP): what a human did on the
  * tracker while the agent worked.  Only the issue's state and labels

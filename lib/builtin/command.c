@@ -24,6 +24,10 @@
  *       stopped         the watch tick stopped the thread (a human took
  *                       the run back), and how: its snapshot says
  *                       stopped, and no turn is sent to it again
+ *       usage           the sums of the log's AFK-USAGE lines so far:
+ *                       "<offset> <tokens_in> <tokens_out>
+ *                       <cost_microusd>", offset where the next line
+ *                       to read starts; a cache, rebuilt when absent
  *
  * The run directory's name is the thread id.  The command is executed
  * without a shell and the prompt never travels in argv (it would show in
@@ -35,6 +39,20 @@
  * turn running, and a free lock with a supervisor file an error too (the
  * supervisor died: a reboot, the OOM killer), never a run forever.  The
  * phase is the last "AFK-PHASE: <name>" line of the log.
+ *
+ * The usage is the sum of every "AFK-USAGE: tokens_in=<int>
+ * tokens_out=<int> cost_usd=<decimal>" line of the log (lib/core/usage.h:
+ * fields optional, each line what was used since the previous one), all
+ * turns together.  The agent's prompt never asks for these lines - a
+ * model would invent the numbers - a wrapper around the model's CLI
+ * prints them.  A line counts once its newline is written; one longer
+ * than USAGE_LINE bytes counts nothing.  The sums are kept in the usage
+ * file with the offset they reach, so a snapshot reads only what the log
+ * gained; a log shorter than the offset was emptied by a new dispatch
+ * and is read again from its start.  The file is the agent's to write
+ * like the rest of the directory: it can make its usage look smaller
+ * than the log says, but never smaller than the run's record, which
+ * keeps the largest usage reported.
  *
  * The directory is the agent's working directory, so what is in it is
  * not trusted: no file of it is opened through a symbolic link or when
@@ -64,6 +82,7 @@
 #include <dirent.h>
 
 #include "builtin/spawn.h"
+#include "core/usage.h"
 
 /* Runs past this many directories of one issue mean something is wrong
  * with the state directory, not that the issue ran that often. */
@@ -78,6 +97,9 @@
 /* The phase is searched for in this many bytes at the end of the log:
  * a log can be of any size, and the phase wanted is the last one. */
 #define PHASE_TAIL (1024 * 1024)
+
+/* The longest AFK-USAGE line read, in bytes: a longer one is not. */
+#define USAGE_LINE 256
 
 /* What the callbacks need of the configuration, copied. */
 struct command_agent {
@@ -201,7 +223,7 @@ static void remove_run_dir(const char *dir)
 	static const char *const names[] = {
 		"prompt.txt", "output.log", "exit_status", "issue", "turns",
 		"generation", "lock", "stopped", "supervisor", "pid",
-		".supervisor.tmp", ".pid.tmp", ".exit_status.tmp"
+		".supervisor.tmp", ".pid.tmp", ".exit_status.tmp", "usage"
 	};
 	size_t i;
 
@@ -909,6 +931,100 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 	return AFK_OK;
 }
 
+/* The sums kept in the usage file of dir, and the offset of the log
+ * they reach; all 0 when there is no such file or it is not one this
+ * module wrote. */
+static void usage_cache_read(const char *dir, long long *offset,
+                             afk__usage *sum)
+{
+	char buf[128];
+	long long o, in, out, cost;
+
+	*offset = 0;
+	memset(sum, 0, sizeof(*sum));
+	if (read_run_file(dir, "usage", buf, sizeof(buf)) != 0 ||
+	    sscanf(buf, "%lld %lld %lld %lld", &o, &in, &out, &cost) != 4 ||
+	    o < 0 || in < 0 || out < 0 || cost < 0 || in > AFK__USAGE_MAX ||
+	    out > AFK__USAGE_MAX || cost > AFK__USAGE_MAX)
+		return;
+	*offset = o;
+	sum->tokens_in = in;
+	sum->tokens_out = out;
+	sum->cost_microusd = cost;
+}
+
+/* Adds the AFK-USAGE lines output.log gained since the usage file's
+ * offset to its sums, keeps them there, and reports them when any is
+ * above 0.  Constant memory; the log is read to its size when opened
+ * (it may grow meanwhile), never through a link. */
+static int read_usage(afk_call *call, const char *dir)
+{
+	char block[8192], line[USAGE_LINE], keep[128];
+	long long offset, pos, done;
+	afk__usage sum, inc;
+	struct stat st;
+	ssize_t got;
+	size_t n = 0, i;
+	int fd, too_long = 0, err = 0;
+
+	usage_cache_read(dir, &offset, &sum);
+	fd = open_in(dir, "output.log", O_RDONLY);
+	if (fd < 0 && errno == ENOENT)
+		return AFK_OK;
+	if (fd < 0)
+		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
+		            file_error(errno));
+	if (fstat(fd, &st) != 0)
+		err = errno;
+	if (err == 0 && (long long)st.st_size < offset) {
+		offset = 0;     /* emptied by a new dispatch */
+		memset(&sum, 0, sizeof(sum));
+	}
+	if (err == 0 && lseek(fd, (off_t)offset, SEEK_SET) < 0)
+		err = errno;
+	pos = done = offset;
+	while (err == 0 && pos < (long long)st.st_size) {
+		got = read(fd, block, sizeof(block));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			err = errno;
+		if (got <= 0)
+			break;
+		for (i = 0; i < (size_t)got; i++) {
+			if (block[i] != '\n') {
+				if (n < sizeof(line))
+					line[n++] = block[i];
+				else
+					too_long = 1;
+				continue;
+			}
+			if (!too_long &&
+			    afk__usage_parse_line(line, n, &inc) == 1)
+				afk__usage_add(&sum, &inc);
+			n = 0;
+			too_long = 0;
+			done = pos + (long long)i + 1;
+		}
+		pos += got;
+	}
+	close(fd);
+	if (err != 0)
+		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
+		            strerror(err));
+	/* a cache: one not written is rebuilt by the next snapshot */
+	if (done > offset) {
+		snprintf(keep, sizeof(keep), "%lld %lld %lld %lld\n", done,
+		         sum.tokens_in, sum.tokens_out, sum.cost_microusd);
+		put_run_file(dir, "usage", keep);
+	}
+	if (sum.tokens_in == 0 && sum.tokens_out == 0 &&
+	    sum.cost_microusd == 0)
+		return AFK_OK;
+	return afk_call_set_usage(call, sum.tokens_in, sum.tokens_out,
+	                          sum.cost_microusd);
+}
+
 /* 1 when the watch tick stopped the thread in dir. */
 static int is_stopped(const char *dir)
 {
@@ -940,6 +1056,8 @@ static int command_snapshot(afk_call *call, const char *thread_id,
 		state = AFK_AGENT_STOPPED;
 	if (rc == AFK_OK)
 		rc = read_phase(call, dir, &phase);
+	if (rc == AFK_OK)
+		rc = read_usage(call, dir);
 	if (rc == AFK_OK)
 		rc = afk_call_set_agent_state(call, state);
 	if (rc == AFK_OK)

@@ -23,6 +23,25 @@
  *     thread's latestTurn.state (running | interrupted | completed |
  *     error), session.status (... | stopped | error) and lastError,
  *     messages [{role, text}], activities [{kind, payload}].
+ * The thread's usage comes from its activities too: T3 Code turns each
+ * provider runtime event "thread.token-usage.updated" into an activity of
+ * kind "context-window.updated" whose payload is the event's
+ * ThreadTokenUsageSnapshot itself, so its members are the payload's:
+ *   packages/contracts/src/providerRuntime.ts (pingdotgg/t3code, commit
+ *   006fa4cad0c176f10b28a221bb8547e8d6c98746): ThreadTokenUsageSnapshot
+ *     {usedTokens, ..., inputTokens, outputTokens, ..., cost
+ *     ThreadUsageCostSnapshot {currency "USD", totalCostUsd, ...}},
+ *     every member but usedTokens optional;
+ *   apps/server/src/orchestration/Layers/ProviderRuntimeIngestion.ts:
+ *     buildContextWindowActivityPayload() passes payload.usage through
+ *     whole (when usedTokens > 0) as the activity's payload;
+ *   apps/web/src/lib/contextWindow.ts (commit
+ *     bb45105e20641cde9b85038937a9dacd6143085c): T3 Code's own client
+ *     reads activity.payload.inputTokens / outputTokens of the activities
+ *     of that kind.
+ * The snapshot reports the highest inputTokens, outputTokens and
+ * cost.totalCostUsd of them all (a detail may keep only some activities,
+ * and the watch's record keeps the largest anyway); none at all, nothing.
  * Pending approvals and questions are not a field of the full thread (only
  * of the shell summary, hasPendingApprovals / hasPendingUserInput): they
  * are derived from the activities as T3 Code's own client does - an
@@ -103,6 +122,7 @@
 #include "builtin/forge.h"
 #include "net/http.h"
 #include "core/jsonpos.h"
+#include "core/usage.h"
 #include "net/redact.h"
 
 #define RUNTIME_MODE "full-access"
@@ -927,6 +947,46 @@ static int thread_state(json_t *thread)
 	       AFK_AGENT_INTERRUPTED : AFK_AGENT_RUNNING;
 }
 
+/* The larger of *kept and the number v when v is a whole, finite, non-
+ * negative number (scaled by scale, rounded, at most AFK__USAGE_MAX). */
+static void usage_max(long long *kept, json_t *v, double scale)
+{
+	double d;
+
+	if (!json_is_number(v))
+		return;
+	d = json_number_value(v) * scale;
+	if (!(d >= 0))
+		return;         /* negative, or NaN */
+	if (d > (double)AFK__USAGE_MAX)
+		d = (double)AFK__USAGE_MAX;
+	if ((long long)(d + 0.5) > *kept)
+		*kept = (long long)(d + 0.5);
+}
+
+/* Reports the thread's usage from its "context-window.updated"
+ * activities (see the top of this file), when it has any. */
+static int thread_usage(afk_call *call, json_t *thread)
+{
+	long long in = -1, out = -1, cost = -1;
+	json_t *a, *payload;
+	size_t i;
+
+	json_array_foreach(json_object_get(thread, "activities"), i, a) {
+		payload = json_object_get(a, "payload");
+		if (!str_is(a, "kind", "context-window.updated") ||
+		    !json_is_object(payload))
+			continue;
+		usage_max(&in, json_object_get(payload, "inputTokens"), 1);
+		usage_max(&out, json_object_get(payload, "outputTokens"), 1);
+		usage_max(&cost, json_object_get(json_object_get(payload, "cost"),
+		                                 "totalCostUsd"), 1e6);
+	}
+	if (in < 0 && out < 0 && cost < 0)
+		return AFK_OK;
+	return afk_call_set_usage(call, in, out, cost);
+}
+
 /* snapshot: a thread the server answers 404 for no longer exists (it
  * was deleted, or the server lost its state): GONE, which the watch tick
  * escalates at once, not a failure that would hold the run until its
@@ -967,6 +1027,8 @@ static int t3_snapshot(afk_call *call, const char *thread_id,
 		rc = afk_call_set_agent_state(call, state);
 	if (rc == AFK_OK && phase >= 0)
 		rc = afk_call_set_phase(call, phase);
+	if (rc == AFK_OK)
+		rc = thread_usage(call, thread);
 	json_decref(thread);
 	return rc;
 }

@@ -99,6 +99,27 @@ static int clamp(long long v, int lo, int hi)
 	return v < lo ? lo : v > hi ? hi : (int)v;
 }
 
+/* A usage figure as a record may hold it: an edited one is brought into
+ * 0 .. AFK__USAGE_MAX. */
+static long long usage_clamp(long long v)
+{
+	return v < 0 ? 0 : v > AFK__USAGE_MAX ? AFK__USAGE_MAX : v;
+}
+
+static void usage_max(long long *kept, long long reported)
+{
+	if (reported >= 0 && usage_clamp(reported) > *kept)
+		*kept = usage_clamp(reported);
+}
+
+void afk__record_usage(afk__record *r, long long tokens_in,
+                       long long tokens_out, long long cost_microusd)
+{
+	usage_max(&r->tokens_in, tokens_in);
+	usage_max(&r->tokens_out, tokens_out);
+	usage_max(&r->cost_microusd, cost_microusd);
+}
+
 static int from_json(json_t *o, afk__record *r)
 {
 	size_t i;
@@ -135,10 +156,13 @@ static int from_json(json_t *o, afk__record *r)
 	/* a stop needs its reason; a record without one was edited */
 	if (r->status == AFK__RUN_STOPPED && r->stop == 0)
 		r->stop = AFK_STOP_UNLOCKED;
-	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_AGENT_GONE);
+	r->reason = clamp(get_int(o, "reason"), 0, AFK_ESCALATE_BUDGET);
 	r->notify_pending = get_int(o, "notify_pending") != 0;
 	r->generation = clamp(get_int(o, "generation"), 1,
 	                      AFK__GENERATION_MAX);
+	r->tokens_in = usage_clamp(get_int(o, "tokens_in"));
+	r->tokens_out = usage_clamp(get_int(o, "tokens_out"));
+	r->cost_microusd = usage_clamp(get_int(o, "cost_microusd"));
 	if ((rc = get_strv(o, "failing", &r->failing)) != AFK_OK ||
 	    (rc = get_strv(o, "failing_urls", &r->failing_urls)) != AFK_OK)
 		return rc;
@@ -234,7 +258,22 @@ static json_t *to_json(const afk__record *r)
 	       * before generations were kept */
 	      (r->generation > 1 &&
 	       json_object_set_new(o, "generation",
-	                           json_integer(r->generation)));
+	                           json_integer(r->generation))) ||
+	      /* only once reported: a run without usage reads as before */
+	      (r->tokens_in > 0 &&
+	       json_object_set_new(o, "tokens_in",
+	                           json_integer(r->tokens_in))) ||
+	      (r->tokens_out > 0 &&
+	       json_object_set_new(o, "tokens_out",
+	                           json_integer(r->tokens_out))) ||
+	      (r->cost_microusd > 0 &&
+	       json_object_set_new(o, "cost_microusd",
+	                           json_integer(r->cost_microusd))) ||
+	      /* a run escalated for its budget has its agent stopped */
+	      (r->status == AFK__RUN_ESCALATED &&
+	       r->reason == AFK_ESCALATE_BUDGET &&
+	       json_object_set_new(o, "agent_stop",
+	                           json_integer(r->agent_stop)));
 	json_decref(failing);
 	json_decref(urls);
 	if (bad) {
@@ -308,6 +347,8 @@ const char *afk__escalation_str(int reason)
 		return "in progress without a run record";
 	case AFK_ESCALATE_AGENT_GONE:
 		return "the agent thread is gone";
+	case AFK_ESCALATE_BUDGET:
+		return "over its cost budget";
 	default:
 		return "unknown reason";
 	}
@@ -386,15 +427,108 @@ static char *status_line(const afk__record *r)
 	case AFK__RUN_CLOSED:
 		return afk__aprintf("**Done**: delivered; the issue is closed.\n");
 	case AFK__RUN_ESCALATED:
-		return afk__aprintf("**Needs a human**: %s.\n",
-		                    afk__escalation_str(r->reason));
+		return afk__aprintf("**Needs a human**: %s%s.\n",
+		                    afk__escalation_str(r->reason),
+		                    r->reason != AFK_ESCALATE_BUDGET ? "" :
+		                    r->agent_stop == AFK__AGENT_STOP_DONE
+		                        ? "; the agent was stopped" :
+		                    r->agent_stop == AFK__AGENT_STOP_NONE
+		                        ? "; the agent could not be stopped "
+		                          "(it has no stop, or no thread)"
+		                        : "; stopping the agent");
 	default:
 		return afk__aprintf("Status: in progress.\n");
 	}
 }
 
+/* n with a comma between thousands: "120,400". */
+static void thousands(long long n, char *buf, size_t size)
+{
+	char digits[32];
+	size_t len, i, o = 0;
+
+	snprintf(digits, sizeof(digits), "%lld", n < 0 ? 0 : n);
+	len = strlen(digits);
+	for (i = 0; i < len && o + 2 < size; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+}
+
+/* Millionths of a dollar as "$1.42": a usage to the cent ("<$0.01"
+ * below one), a cap exactly, with at least two decimals. */
+static void dollars(long long micro, int exact, char *buf, size_t size)
+{
+	char whole[32], frac[24];
+	int n;
+
+	if (!exact) {
+		if (micro < 10000) {
+			snprintf(buf, size, "<$0.01");
+			return;
+		}
+		micro = (micro + 5000) / 10000 * 10000;
+	}
+	thousands(micro / 1000000, whole, sizeof(whole));
+	snprintf(frac, sizeof(frac), "%06lld", micro % 1000000);
+	for (n = 6; n > 2 && frac[n - 1] == '0'; n--)
+		frac[n - 1] = '\0';
+	snprintf(buf, size, "$%s.%s", whole, frac);
+}
+
+/* "Usage: 120,400 tokens in, 8,210 out, $1.42; budget: 2,000,000
+ * tokens, $5.00.": the figures known, then the caps set; "" when there
+ * is neither. */
+static char *usage_line(const afk__record *r, const afk__usage_cap *cap)
+{
+	char n[32], d[64], in[48], out[48], cost[80], tok[48], money[80];
+	int capped = cap && (cap->tokens > 0 || cap->cost_microusd > 0);
+	int used = r->tokens_in > 0 || r->tokens_out > 0 ||
+	           r->cost_microusd > 0;
+
+	if (!used && !capped)
+		return afk__strdup("");
+	in[0] = out[0] = cost[0] = tok[0] = money[0] = '\0';
+	if (r->tokens_in > 0) {
+		thousands(r->tokens_in, n, sizeof(n));
+		snprintf(in, sizeof(in), "%s tokens in", n);
+	}
+	if (r->tokens_out > 0) {
+		thousands(r->tokens_out, n, sizeof(n));
+		snprintf(out, sizeof(out), "%s%s%s", in[0] ? ", " : "", n,
+		         in[0] ? " out" : " tokens out");
+	}
+	if (r->cost_microusd > 0) {
+		dollars(r->cost_microusd, 0, d, sizeof(d));
+		snprintf(cost, sizeof(cost), "%s%s",
+		         in[0] || out[0] ? ", " : "", d);
+	}
+	if (!used)
+		snprintf(in, sizeof(in), "none reported");
+	if (capped && cap->tokens > 0) {
+		thousands(cap->tokens, n, sizeof(n));
+		snprintf(tok, sizeof(tok), "%s tokens", n);
+	}
+	if (capped && cap->cost_microusd > 0) {
+		dollars(cap->cost_microusd, 1, d, sizeof(d));
+		snprintf(money, sizeof(money), "%s%s", tok[0] ? ", " : "", d);
+	}
+	return afk__aprintf("Usage: %s%s%s%s%s%s.\n", in, out, cost,
+	                    capped ? "; budget: " : "", tok, money);
+}
+
 char *afk__checklist_render(const afk__record *r, const char *repo,
                             long number, int deploy_stage, int budget)
+{
+	return afk__checklist_render_capped(r, repo, number, deploy_stage,
+	                                    budget, NULL);
+}
+
+char *afk__checklist_render_capped(const afk__record *r, const char *repo,
+                                   long number, int deploy_stage, int budget,
+                                   const afk__usage_cap *cap)
 {
 	int last = deploy_stage ? AFK_PHASE_DEPLOYED : AFK_PHASE_CI;
 	char *line = record_line(r), *s, *part;
@@ -445,6 +579,9 @@ char *afk__checklist_render(const afk__record *r, const char *repo,
 		if (s)
 			s = cat(s, ".\n");
 	}
+	part = s ? usage_line(r, cap) : NULL;
+	s = part ? cat(s, part) : (free(s), NULL);
+	free(part);
 	part = s ? status_line(r) : NULL;
 	s = part ? cat(s, part) : (free(s), NULL);
 	free(part);

@@ -11,6 +11,7 @@
 #ifndef AFK_LIB_CHECKLIST_H
 #define AFK_LIB_CHECKLIST_H
 
+#include "core/usage.h"
 #include "core/util.h"
 
 /* Finds the comment: the text every record starts with. */
@@ -68,13 +69,30 @@ typedef struct afk__record {
 	int generation;         /* which run of the issue this is, from 1
 	                           (a record without one is of the first);
 	                           0 reads as 1 */
+	long long tokens_in;    /* the run's usage as its agent reported it */
+	long long tokens_out;   /* (all turns), each 0 .. AFK__USAGE_MAX; */
+	long long cost_microusd; /* 0: none reported */
+	/* agent_stop is kept for an escalation for the budget too: its
+	 * agent is stopped once */
 } afk__record;
+
+/* The caps the checklist shows beside the usage; 0: none. */
+typedef struct afk__usage_cap {
+	long long tokens;        /* tokens in + out */
+	long long cost_microusd;
+} afk__usage_cap;
 
 void afk__record_clear(afk__record *r);
 /* A deep copy; AFK_ENOMEM leaves dst untouched. */
 int afk__record_copy(afk__record *dst, const afk__record *src);
 /* Replaces *field by a copy of value (NULL allowed). */
 int afk__record_set_str(char **field, const char *value);
+
+/* Takes a snapshot's usage into r: each figure only grows (the larger
+ * of the recorded and the reported one is kept), and one not known
+ * (-1) or out of range changes nothing. */
+void afk__record_usage(afk__record *r, long long tokens_in,
+                       long long tokens_out, long long cost_microusd);
 
 /* Reads the record out of a comment body.  AFK_EPARSE when body has no
  * marker or its JSON is malformed; *r is then left cleared. */
@@ -84,6 +102,10 @@ int afk__record_parse(const char *body, afk__record *r);
  * checklist.  NULL when memory ran out; the caller frees it. */
 char *afk__checklist_render(const afk__record *r, const char *repo,
                             long number, int deploy_stage, int budget);
+/* The same, showing cap (NULL: none) on the usage line. */
+char *afk__checklist_render_capped(const afk__record *r, const char *repo,
+                                   long number, int deploy_stage, int budget,
+                                   const afk__usage_cap *cap);
 
 /* 1 when the record, found on an issue that carries no lock, is of a
  * run a human took back whose stop is not finished: active and seen by

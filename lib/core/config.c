@@ -35,6 +35,8 @@
 #define DEFAULT_CI_TIMEOUT 3600
 #define DEFAULT_DEPLOY_TIMEOUT 3600
 #define TIMEOUT_MAX 31536000           /* seconds: a year */
+#define BUDGET_TOKENS_MAX 1000000000000LL  /* "budget": 1e12 tokens ... */
+#define BUDGET_COST_MAX 1e6                /* ... and a million dollars */
 #define HTTP_PER_HOST 4                /* the "http" key's defaults ... */
 #define HTTP_CONNECT_TIMEOUT 10        /* seconds */
 #define HTTP_TIMEOUT 30                /* seconds */
@@ -610,6 +612,9 @@ static int config_copy(afk_config *dst, const afk_config *src)
 	dst->stall_timeout = src->stall_timeout;
 	dst->ci_timeout = src->ci_timeout;
 	dst->deploy_timeout = src->deploy_timeout;
+	dst->budget_tokens = src->budget_tokens;
+	dst->budget_cost_usd = src->budget_cost_usd;
+	dst->budget_cost_microusd = src->budget_cost_microusd;
 	dst->http_per_host = src->http_per_host;
 	dst->http_connect_timeout = src->http_connect_timeout;
 	dst->http_timeout = src->http_timeout;
@@ -1695,6 +1700,86 @@ static json_t *get_http(const afk_config *c)
 	return o;
 }
 
+/* "budget": {"tokens": N, "cost_usd": X}, the cap on one run's usage
+ * as its agent reports it, fix-forward turns included.  Both members
+ * are optional (absent or null: no cap); the object is taken whole,
+ * like "http".  A cost is a JSON number of dollars, kept in millionths
+ * too, which is what the snapshots report; a cap that rounds to none is
+ * refused rather than read as "no cap". */
+static const char *const budget_members[] = {"tokens", "cost_usd", NULL};
+
+static int budget_cost(cfg_ctx *cx, json_t *m, double *usd, long long *micro)
+{
+	double d;
+
+	if (!json_is_number(m))
+		return wrong_type(cx, m, "a number");
+	d = json_number_value(m);
+	if (!(d > 0) || d > BUDGET_COST_MAX)
+		return refuse(cx, "%.15g is out of range (above 0, up to "
+		              "1000000)", d);
+	if (d * 1e6 < 0.5)
+		return refuse(cx, "%.15g is below a millionth of a dollar", d);
+	*usd = d;
+	*micro = (long long)(d * 1e6 + 0.5);
+	return AFK_OK;
+}
+
+static int set_budget(afk_config *c, json_t *v, cfg_ctx *cx)
+{
+	long long tokens = 0, micro = 0;
+	double usd = 0;
+	const char *name;
+	json_t *m;
+	int rc = AFK_OK;
+
+	if (!json_is_object(v))
+		return wrong_type(cx, v, "an object");
+	json_object_foreach(v, name, m) {
+		if (!in_list(budget_members, name)) {
+			push_key(cx, name);
+			return refuse(cx, "unknown member of budget");
+		}
+	}
+	m = json_object_get(v, "tokens");
+	if (m != NULL && !json_is_null(m)) {
+		push_key(cx, "tokens");
+		rc = int_in_range(cx, m, 1, BUDGET_TOKENS_MAX, &tokens);
+		if (rc != AFK_OK)
+			return rc;
+		pop(cx);
+	}
+	m = json_object_get(v, "cost_usd");
+	if (m != NULL && !json_is_null(m)) {
+		push_key(cx, "cost_usd");
+		rc = budget_cost(cx, m, &usd, &micro);
+		if (rc != AFK_OK)
+			return rc;
+		pop(cx);
+	}
+	c->budget_tokens = tokens;
+	c->budget_cost_usd = usd;
+	c->budget_cost_microusd = micro;
+	return AFK_OK;
+}
+
+/* Only the caps that are set: the default reads "{}". */
+static json_t *get_budget(const afk_config *c)
+{
+	json_t *o = json_object();
+
+	if (o == NULL ||
+	    (c->budget_tokens > 0 &&
+	     json_object_set_new(o, "tokens", json_integer(c->budget_tokens))) ||
+	    (c->budget_cost_microusd > 0 &&
+	     json_object_set_new(o, "cost_usd",
+	                         json_real(c->budget_cost_usd)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* A key: its name, its setter (validates v and sets it on the aside copy
  * c, which is thrown away on failure, so a setter may stop halfway) and
  * its getter (a new reference, NULL when memory ran out). */
@@ -1726,6 +1811,7 @@ static const cfg_key keys[] = {
 	{"http", set_http, get_http},
 	{"state_dir", set_state_dir, get_state_dir},
 	{"metrics_file", set_metrics_file, get_metrics_file},
+	{"budget", set_budget, get_budget},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(*keys))

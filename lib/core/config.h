@@ -45,6 +45,10 @@ struct afk_config {
 	long long stall_timeout;  /* seconds; default 7200 */
 	long long ci_timeout;     /* seconds; default 3600 */
 	long long deploy_timeout; /* seconds; default 3600 */
+	/* "budget": the cap on one run's usage (all its turns); 0: none */
+	long long budget_tokens;  /* tokens in + out, 1 .. 1e12 */
+	double budget_cost_usd;   /* as configured, > 0 .. 1e6 */
+	long long budget_cost_microusd; /* the same, rounded, >= 1 */
 
 	/* "http": the HTTP layer under the network adapters (lib/net/http.h) */
 	long http_per_host;        /* requests in flight per host; default 4 */

@@ -8,6 +8,8 @@
  *      without one, the PR is merged and CI is green     -> CLOSE
  *   2. the agent errored                                 -> ESCALATE AGENT_FAILED
  *      its thread is gone                                -> ESCALATE AGENT_GONE
+ *      its usage passed the cost budget (tokens in + out
+ *      above max_tokens, or cost above max_cost_microusd) -> ESCALATE BUDGET
  *   3. it waits on an approval or an answer              -> ESCALATE AGENT_WAITING
  *   4. it was stopped or interrupted                     -> ESCALATE AGENT_STOPPED
  *   5. it completed without delivering a PR              -> ESCALATE AGENT_STOPPED
@@ -28,6 +30,13 @@
  * the deadlines instead (7-9).  While CI or a deploy is pending, their
  * own deadline applies and the stall one does not.  "Past" is strict:
  * now - since > timeout.
+ *
+ * The budget covers the whole run, fix-forward turns included: usage is
+ * the run's total as the record keeps it, never reset by a turn.  It
+ * comes after a failed or vanished agent, which say more about the run,
+ * and before everything the agent could still do: an agent over budget
+ * is not waited on, nor sent another turn.  A run that succeeded is
+ * closed whatever it cost.
  *
  * Before any of these the watch asks afk__lifecycle_stop() whether a
  * human took the run back (closed the issue, added the human label,
@@ -109,8 +118,8 @@ static int succeeded(const view *v, const afk__lifecycle_cfg *c)
 	return v->pr == AFK_PR_MERGED && v->ci == AFK_STATUS_SUCCESS;
 }
 
-/* Rules 2-5: the agent's own state asks for a human.  0 if it does not. */
-static int agent_reason(const view *v)
+/* Rule 2's first half: the agent is lost.  0 if it is not. */
+static int lost_reason(const view *v)
 {
 	switch (v->agent) {
 	case AFK_AGENT_ERRORED:
@@ -119,6 +128,25 @@ static int agent_reason(const view *v)
 		/* Nothing will ever move it again: waiting for the stall
 		 * deadline would only keep its repository locked. */
 		return AFK_ESCALATE_AGENT_GONE;
+	default:
+		return 0;
+	}
+}
+
+/* Rule 2's budget: "passes" is strict, like the deadlines; a cap of 0
+ * is none. */
+static int over_budget(const afk__run_state *s, const afk__lifecycle_cfg *c)
+{
+	if (c->max_tokens > 0 && s->tokens > c->max_tokens)
+		return 1;
+	return c->max_cost_microusd > 0 &&
+	       s->cost_microusd > c->max_cost_microusd;
+}
+
+/* Rules 3-5: the agent's own state asks for a human.  0 if it does not. */
+static int agent_reason(const view *v)
+{
+	switch (v->agent) {
 	case AFK_AGENT_WAITING_APPROVAL:
 	case AFK_AGENT_WAITING_INPUT:
 		return AFK_ESCALATE_AGENT_WAITING;
@@ -186,6 +214,11 @@ afk__decision afk__lifecycle_next(const afk__run_state *s,
 
 	if (succeeded(&v, c))
 		return decision(AFK_ACTION_CLOSE, 0, 0);
+	reason = lost_reason(&v);
+	if (reason)
+		return decision(AFK_ACTION_ESCALATE, reason, 0);
+	if (over_budget(s, c))
+		return decision(AFK_ACTION_ESCALATE, AFK_ESCALATE_BUDGET, 0);
 	reason = agent_reason(&v);
 	if (reason)
 		return decision(AFK_ACTION_ESCALATE, reason, 0);

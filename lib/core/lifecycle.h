@@ -24,6 +24,8 @@ typedef struct afk__run_state {
 	                           snapshot; 0: unknown */
 	long long ci_since;     /* when CI went pending (ci == PENDING) */
 	long long deploy_since; /* when the deploy went pending */
+	long long tokens;       /* the run's usage so far, tokens in + out */
+	long long cost_microusd; /* and its cost; 0: none reported */
 } afk__run_state;
 
 typedef struct afk__lifecycle_cfg {
@@ -32,6 +34,8 @@ typedef struct afk__lifecycle_cfg {
 	long long stall_timeout;  /* seconds without progress */
 	long long ci_timeout;     /* seconds CI may stay pending */
 	long long deploy_timeout; /* seconds a deploy may stay pending */
+	long long max_tokens;     /* the run's cost budget; 0: no cap */
+	long long max_cost_microusd; /* 0: no cap */
 } afk__lifecycle_cfg;
 
 typedef struct afk__decision {

@@ -21,6 +21,7 @@ typedef struct snapshot {
 	char *preamble;
 	int deploy_stage;     /* for the first checklist */
 	int budget;
+	afk__usage_cap cap;   /* the cost budget the checklist shows */
 	size_t max_in_flight;  /* 0: no cap */
 } snapshot;
 
@@ -46,6 +47,8 @@ static int snapshot_take(snapshot *s, const afk_config *cfg)
 	}
 	s->deploy_stage = cfg->deploy_stage;
 	s->budget = cfg->fix_forward_budget;
+	s->cap.tokens = cfg->budget_tokens;
+	s->cap.cost_microusd = cfg->budget_cost_microusd;
 	s->max_in_flight = (size_t)cfg->max_in_flight;
 	return AFK_OK;
 oom:
@@ -219,8 +222,9 @@ static int record(afk_poller *p, const snapshot *s, afk_result *res,
 	if (afk__record_set_str(&rec.thread, thread_id))
 		return AFK_ENOMEM;
 	rec.generation = generation;
-	body = afk__checklist_render(&rec, repo, number, s->deploy_stage,
-	                             s->budget);
+	body = afk__checklist_render_capped(&rec, repo, number,
+	                                    s->deploy_stage, s->budget,
+	                                    &s->cap);
 	afk__record_clear(&rec);
 	if (body == NULL)
 		return AFK_ENOMEM;

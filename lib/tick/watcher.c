@@ -19,6 +19,7 @@ typedef struct snapshot {
 	char *in_progress_label;
 	char *human_label;
 	afk__lifecycle_cfg life;
+	afk__usage_cap cap;     /* the cost budget, as the checklist shows it */
 } snapshot;
 
 static void snapshot_clear(snapshot *s)
@@ -45,6 +46,10 @@ static int snapshot_take(snapshot *s, const afk_config *cfg)
 	s->life.stall_timeout = cfg->stall_timeout;
 	s->life.ci_timeout = cfg->ci_timeout;
 	s->life.deploy_timeout = cfg->deploy_timeout;
+	s->life.max_tokens = cfg->budget_tokens;
+	s->life.max_cost_microusd = cfg->budget_cost_microusd;
+	s->cap.tokens = cfg->budget_tokens;
+	s->cap.cost_microusd = cfg->budget_cost_microusd;
 	return AFK_OK;
 }
 
@@ -105,8 +110,9 @@ static int save(run *r)
 	char *body;
 	int rc;
 
-	body = afk__checklist_render(&r->rec, r->repo, r->number,
-	                             r->s->life.deploy_stage, r->s->life.budget);
+	body = afk__checklist_render_capped(&r->rec, r->repo, r->number,
+	                                    r->s->life.deploy_stage,
+	                                    r->s->life.budget, &r->s->cap);
 	if (body == NULL)
 		return AFK_ENOMEM;
 	if (r->body != NULL && strcmp(body, r->body) == 0) {
@@ -185,6 +191,11 @@ static int snapshot_agent(run *r, afk__run_state *st)
 	st->agent = call.agent_state;
 	st->phase = call.phase;
 	st->activity = call.activity;
+	/* the record keeps the run's usage: it only grows, and a snapshot
+	 * without usage changes nothing */
+	if (rc == AFK_OK && call.usage_set)
+		afk__record_usage(&r->rec, call.tokens_in, call.tokens_out,
+		                  call.cost_microusd);
 	afk__call_clear(&call);
 	return rc;
 }
@@ -416,22 +427,53 @@ static int notify(run *r)
 	return rc;
 }
 
-/* Escalating: record it, hand the issue to humans (their label on, the
- * ready label off so no poll takes it again), ring once, and drop the
- * lock last - it is what brings the run back to the next tick should a
- * step fail. */
+/* A run over its cost budget has its agent stopped, once: the stop is
+ * recorded as soon as it succeeded (or as impossible, with no stop
+ * callback or no thread), so no later tick repeats it.  A failed stop
+ * returns its code and leaves the mark pending for the next tick. */
+static int budget_stop(run *r)
+{
+	afk_agent *a = r->w->agent;
+	int rc;
+
+	if (r->rec.reason != AFK_ESCALATE_BUDGET ||
+	    r->rec.agent_stop != AFK__AGENT_STOP_PENDING)
+		return AFK_OK;
+	if (a->stop == NULL || r->rec.thread[0] == '\0') {
+		r->rec.agent_stop = AFK__AGENT_STOP_NONE;
+	} else {
+		if ((rc = stop_agent(r)) != AFK_OK)
+			return rc;
+		r->rec.agent_stop = AFK__AGENT_STOP_DONE;
+	}
+	return save(r);
+}
+
+/* Escalating: record it, stop an agent over its budget, hand the issue
+ * to humans (their label on, the ready label off so no poll takes it
+ * again), ring once, and drop the lock last - it is what brings the run
+ * back to the next tick should a step fail.  A failed stop holds up
+ * nothing but the lock: the humans are told, and the next tick tries
+ * the stop again. */
 static int escalate(run *r, int reason)
 {
-	int rc;
+	char stop_msg[AFK__ERRMSG_SIZE];
+	int rc, stop_rc;
 
 	r->act.kind = AFK_ACTION_ESCALATE;
 	if (r->rec.status != AFK__RUN_ESCALATED) {
 		r->rec.status = AFK__RUN_ESCALATED;
 		r->rec.reason = reason;
 		r->rec.notify_pending = 1;
+		r->rec.agent_stop = AFK__AGENT_STOP_PENDING;
 	}
-	if ((rc = save(r)) != AFK_OK ||
-	    (rc = label(r, r->s->human_label, 1)) != AFK_OK ||
+	if ((rc = save(r)) != AFK_OK)
+		return rc;
+	stop_rc = budget_stop(r);
+	if (stop_rc == AFK_ENOMEM)
+		return stop_rc;
+	memcpy(stop_msg, r->w->errmsg, sizeof(stop_msg));
+	if ((rc = label(r, r->s->human_label, 1)) != AFK_OK ||
 	    (rc = label(r, r->s->ready_label, 0)) != AFK_OK)
 		return rc;
 	if (r->rec.notify_pending) {
@@ -440,6 +482,10 @@ static int escalate(run *r, int reason)
 		r->rec.notify_pending = 0;
 		if ((rc = save(r)) != AFK_OK)
 			return rc;
+	}
+	if (stop_rc != AFK_OK) {
+		memcpy(r->w->errmsg, stop_msg, sizeof(stop_msg));
+		return stop_rc;
 	}
 	return label(r, r->s->in_progress_label, 0);
 }
@@ -516,6 +562,10 @@ static int decide(run *r)
 		r->rec.deploy_since = r->now;
 	st.ci_since = r->rec.ci_since;
 	st.deploy_since = r->rec.deploy_since;
+	/* the whole run's usage, fix-forward turns included; each figure
+	 * is at most AFK__USAGE_MAX, so the sum fits */
+	st.tokens = r->rec.tokens_in + r->rec.tokens_out;
+	st.cost_microusd = r->rec.cost_microusd;
 	r->rec.ci = st.ci;
 	r->rec.deploy = st.deploy;
 

@@ -1861,6 +1861,108 @@ START_TEST(test_send_turn_needs_its_files)
 }
 END_TEST
 
+/* --- the command agent: usage -------------------------------------- */
+
+/* A stand-in for a CLI wrapper: each turn prints its usage as increments,
+ * with a field afk ignores, a refused line and a line of other text. */
+static const char *const usage_script =
+	"#!/bin/sh\n"
+	"echo \"AFK-USAGE: tokens_in=100 tokens_out=10 cost_usd=0.25\"\n"
+	"echo \"thinking... AFK-USAGE: tokens_in=999\"\n"
+	"echo \"AFK-USAGE: tokens_in=50 cache_read=7\"\n"
+	"echo \"AFK-USAGE: tokens_in=-1 tokens_out=1000\"\n"
+	"cat >/dev/null\n";
+
+static void assert_usage(fx *f, long long in, long long out, long long cost)
+{
+	afk_call c;
+
+	ck_assert_int_eq(a_snapshot(f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.usage_set, 1);
+	ck_assert_msg(c.tokens_in == in && c.tokens_out == out &&
+	              c.cost_microusd == cost, "usage %lld %lld %lld, want "
+	              "%lld %lld %lld", c.tokens_in, c.tokens_out,
+	              c.cost_microusd, in, out, cost);
+	afk__call_clear(&c);
+}
+
+/* Every line of every turn adds up; the sums are kept with the offset
+ * they reach, so a snapshot reads only what the log gained. */
+START_TEST(test_snapshot_sums_usage_over_turns)
+{
+	char want[64], *s, *log;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, usage_script, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	assert_usage(&f, 150, 10, 250000);
+	log = run_text(&f, "output.log");
+	snprintf(want, sizeof(want), "%zu 150 10 250000\n", strlen(log));
+	free(log);
+	s = run_text(&f, "usage");
+	ck_assert_pstr_eq(s, want);
+	free(s);
+	assert_usage(&f, 150, 10, 250000);      /* nothing new: the same */
+	ck_assert_int_eq(a_turn(&f, &c, "acme-api-12-1", "fix it"), 0);
+	afk__call_clear(&c);
+	assert_usage(&f, 300, 20, 500000);      /* two turns add up */
+	log = run_text(&f, "output.log");
+	snprintf(want, sizeof(want), "%zu 300 20 500000\n", strlen(log));
+	free(log);
+	s = run_text(&f, "usage");
+	ck_assert_pstr_eq(s, want);
+	free(s);
+	fx_close(&f);
+}
+END_TEST
+
+/* A log without usage reports none; a line counts once its newline is
+ * there; a log shorter than the kept offset (emptied by a new dispatch)
+ * is summed again from its start; a cache that is no cache, or a link,
+ * is rebuilt, never followed. */
+START_TEST(test_snapshot_usage_edges)
+{
+	char outside[2 * PATHLEN], *s;
+	afk_call c;
+	fx f;
+
+	fx_open(&f, one_issue, NULL, NULL);
+	ck_assert_msg(fx_tick(&f) == 0, "%s", afk_poller_errmsg(f.poller));
+	ck_assert_int_eq(a_snapshot(&f, &c, "acme-api-12-1"), 0);
+	ck_assert_int_eq(c.usage_set, 0);
+	afk__call_clear(&c);
+
+	put_run_file(&f, "acme-api-12-1", "output.log",
+	             "AFK-USAGE: tokens_out=5\nAFK-USAGE: tokens_out=7");
+	assert_usage(&f, 0, 5, 0);
+	put_run_file(&f, "acme-api-12-1", "output.log",
+	             "AFK-USAGE: tokens_out=5\nAFK-USAGE: tokens_out=7\n");
+	assert_usage(&f, 0, 12, 0);
+	/* emptied, then less written than was read: read from the start */
+	put_run_file(&f, "acme-api-12-1", "output.log",
+	             "AFK-USAGE: cost_usd=2\n");
+	assert_usage(&f, 0, 0, 2000000);
+	/* a damaged cache is rebuilt from the log */
+	put_run_file(&f, "acme-api-12-1", "usage", "lots of tokens\n");
+	assert_usage(&f, 0, 0, 2000000);
+	/* a link is neither read nor written through */
+	snprintf(outside, sizeof(outside), "%s/outside", f.dir);
+	write_text(outside, "0 1000000 0 0\n");
+	unlink(run_path(&f, "acme-api-12-1", "usage"));
+	ck_assert_int_eq(symlink(outside,
+	                         run_path(&f, "acme-api-12-1", "usage")), 0);
+	assert_usage(&f, 0, 0, 2000000);
+	s = read_text(outside);
+	ck_assert_pstr_eq(s, "0 1000000 0 0\n");
+	free(s);
+	s = run_text(&f, "usage");
+	ck_assert_pstr_eq(s, "22 0 0 2000000\n");
+	free(s);
+	fx_close(&f);
+}
+END_TEST
+
 /* --- the command CI -------------------------------------------------- */
 
 /* Adds a CI script (text), a file notifier writing notes.log and a
@@ -4271,6 +4373,8 @@ static Suite *builtin_suite(void)
 	tcase_add_loop_test(tc, test_snapshot_states_and_phases, 0,
 	                    (int)(sizeof(snapshots) / sizeof(snapshots[0])));
 	tcase_add_test(tc, test_snapshot_large_log);
+	tcase_add_test(tc, test_snapshot_sums_usage_over_turns);
+	tcase_add_test(tc, test_snapshot_usage_edges);
 	tcase_add_test(tc, test_thread_ids_checked);
 	tcase_add_test(tc, test_send_turn);
 	tcase_add_test(tc, test_send_turn_cannot_start);

@@ -809,6 +809,72 @@ START_TEST(test_snapshot_maps_states_and_phases)
 }
 END_TEST
 
+/* The usage T3 Code's thread detail carries: activities of kind
+ * "context-window.updated" whose payload is the runtime event's
+ * ThreadTokenUsageSnapshot (packages/contracts/src/providerRuntime.ts,
+ * pingdotgg/t3code 006fa4cad0c176f10b28a221bb8547e8d6c98746; read by
+ * apps/web/src/lib/contextWindow.ts, bb45105e20641cde9b85038937a9dacd6143085c).
+ * The highest of each figure counts; other kinds, bad values and an
+ * absent figure count nothing. */
+static const struct {
+	const char *name;
+	const char *activities;
+	int set;
+	long long in, out, cost;
+} usages[] = {
+	{"none", "[]", 0, -1, -1, -1},
+	{"another kind only", "[{'kind': 'task.progress', 'payload': "
+	 "{'inputTokens': 5, 'usage': {'inputTokens': 9}}}]", 0, -1, -1, -1},
+	{"one snapshot", "[{'kind': 'context-window.updated', 'payload': "
+	 "{'usedTokens': 35000, 'maxTokens': 200000, 'inputTokens': 120400, "
+	 "'outputTokens': 8210, 'cost': {'currency': 'USD', 'totalCostUsd': "
+	 "1.42, 'source': 'provider', 'confidence': 'exact', 'components': "
+	 "[]}}}]", 1, 120400, 8210, 1420000},
+	{"the highest of each", "[{'kind': 'context-window.updated', "
+	 "'payload': {'usedTokens': 1, 'inputTokens': 500, 'outputTokens': 90,"
+	 " 'cost': {'totalCostUsd': 0.5}}}, {'kind': 'approval.requested', "
+	 "'payload': {'requestId': 'r1'}}, {'kind': 'approval.resolved', "
+	 "'payload': {'requestId': 'r1'}}, {'kind': 'context-window.updated', "
+	 "'payload': {'usedTokens': 2, 'inputTokens': 400, 'outputTokens': 100,"
+	 " 'cost': {'totalCostUsd': 0.25}}}]", 1, 500, 100, 500000},
+	{"tokens without a cost", "[{'kind': 'context-window.updated', "
+	 "'payload': {'usedTokens': 10, 'inputTokens': 7}}]", 1, 7, -1, -1},
+	{"bad values count nothing", "[{'kind': 'context-window.updated', "
+	 "'payload': {'usedTokens': 10, 'inputTokens': -7, 'outputTokens': "
+	 "'lots', 'cost': {'totalCostUsd': null}}}, {'kind': "
+	 "'context-window.updated', 'payload': 'x'}, {'kind': "
+	 "'context-window.updated'}]", 0, -1, -1, -1},
+	{"huge figures are capped", "[{'kind': 'context-window.updated', "
+	 "'payload': {'usedTokens': 1, 'inputTokens': 1e300, 'cost': "
+	 "{'totalCostUsd': 1e300}}}]", 1, 1000000000000000LL, -1,
+	 1000000000000000LL},
+};
+
+START_TEST(test_snapshot_reports_usage)
+{
+	char members[2048];
+	afk_call call;
+
+	snprintf(members, sizeof(members), "'latestTurn': {'turnId': 't1', "
+	         "'state': 'running'}, 'session': {'status': 'running'}, "
+	         "'messages': [], 'activities': %s", usages[_i].activities);
+	t3_script(thread_script(members));
+	A = t3_agent("");
+	ck_assert_msg(snapshot(&call, "t1") == 0, "%s: %s", usages[_i].name,
+	              call.message ? call.message : "");
+	ck_assert_int_eq(call.agent_state, AFK_AGENT_RUNNING);
+	ck_assert_msg(call.usage_set == usages[_i].set &&
+	              (!call.usage_set ||
+	               (call.tokens_in == usages[_i].in &&
+	                call.tokens_out == usages[_i].out &&
+	                call.cost_microusd == usages[_i].cost)),
+	              "%s: set %d, %lld %lld %lld", usages[_i].name,
+	              call.usage_set, call.tokens_in, call.tokens_out,
+	              call.cost_microusd);
+	afk__call_clear(&call);
+}
+END_TEST
+
 /* Found by fuzz/t3.c: jansson quotes the bytes it stopped at, and T3's
  * raw control characters reached the message.  The reason stays. */
 START_TEST(test_snapshot_invalid_json_message_one_line)
@@ -1566,6 +1632,8 @@ static Suite *t3_suite(void)
 	tcase_add_test(tc, test_dispatch_refused_without_a_usable_id);
 	tcase_add_loop_test(tc, test_snapshot_maps_states_and_phases, 0,
 	                    (int)(sizeof(snaps) / sizeof(*snaps)));
+	tcase_add_loop_test(tc, test_snapshot_reports_usage, 0,
+	                    (int)(sizeof(usages) / sizeof(*usages)));
 	tcase_add_test(tc, test_snapshot_malformed_and_missing);
 	tcase_add_test(tc, test_snapshot_needs_the_descriptor);
 	tcase_add_test(tc, test_snapshot_invalid_json_message_one_line);

@@ -301,9 +301,158 @@ START_TEST(escalations_have_names)
 {
 	int r;
 
-	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_AGENT_GONE; r++)
+	for (r = AFK_ESCALATE_AGENT_FAILED; r <= AFK_ESCALATE_BUDGET; r++)
 		ck_assert_str_ne(afk__escalation_str(r), "unknown reason");
 	ck_assert_str_eq(afk__escalation_str(0), "unknown reason");
+}
+END_TEST
+
+/* --- usage ------------------------------------------------------------ */
+
+/* Usage only grows; -1 (unknown) and a smaller report change nothing. */
+START_TEST(usage_is_monotone)
+{
+	afk__record r;
+
+	memset(&r, 0, sizeof(r));
+	afk__record_usage(&r, -1, -1, -1);
+	ck_assert(r.tokens_in == 0 && r.tokens_out == 0 &&
+	          r.cost_microusd == 0);
+	afk__record_usage(&r, 100, 20, 5000);
+	ck_assert(r.tokens_in == 100 && r.tokens_out == 20 &&
+	          r.cost_microusd == 5000);
+	afk__record_usage(&r, 90, -1, 7000);
+	ck_assert(r.tokens_in == 100 && r.tokens_out == 20 &&
+	          r.cost_microusd == 7000);
+	afk__record_usage(&r, AFK__USAGE_MAX * 2, 0, -5);
+	ck_assert(r.tokens_in == AFK__USAGE_MAX && r.tokens_out == 20 &&
+	          r.cost_microusd == 7000);
+}
+END_TEST
+
+START_TEST(usage_round_trips)
+{
+	afk__record a, b;
+	char *body, *again;
+
+	memset(&a, 0, sizeof(a));
+	afk__record_set_str(&a.thread, "t-1");
+	a.tokens_in = 120400;
+	a.tokens_out = 8210;
+	a.cost_microusd = 1420000;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert(b.tokens_in == 120400 && b.tokens_out == 8210 &&
+	          b.cost_microusd == 1420000);
+	again = afk__checklist_render(&b, "r", 1, 0, 2);
+	ck_assert_str_eq(body, again);
+	ck_assert_ptr_nonnull(strstr(body, "\"tokens_in\":120400"));
+	ck_assert_ptr_nonnull(strstr(body, "\"cost_microusd\":1420000"));
+	free(body);
+	free(again);
+	/* none reported: no field, no line */
+	a.tokens_in = a.tokens_out = a.cost_microusd = 0;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_null(strstr(body, "tokens_in"));
+	ck_assert_ptr_null(strstr(body, "Usage:"));
+	free(body);
+	afk__record_clear(&a);
+	afk__record_clear(&b);
+}
+END_TEST
+
+/* Edited by hand: negative, too large or of the wrong type is clamped. */
+START_TEST(usage_garbage_is_clamped)
+{
+	const char *body = "<!-- afk-run:{\"thread\":\"t\",\"tokens_in\":-5,"
+	                   "\"tokens_out\":99999999999999999,"
+	                   "\"cost_microusd\":\"lots\"} -->\n";
+	afk__record r;
+
+	ck_assert_int_eq(afk__record_parse(body, &r), 0);
+	ck_assert(r.tokens_in == 0);
+	ck_assert(r.tokens_out == AFK__USAGE_MAX);
+	ck_assert(r.cost_microusd == 0);
+	afk__record_clear(&r);
+}
+END_TEST
+
+static const struct usage_line_case {
+	long long in, out, cost, cap_tokens, cap_cost;
+	const char *line;   /* NULL: no usage line */
+} usage_lines[] = {
+	{120400, 8210, 1420000, 0, 0,
+	 "Usage: 120,400 tokens in, 8,210 out, $1.42.\n"},
+	{120400, 0, 0, 0, 0, "Usage: 120,400 tokens in.\n"},
+	{0, 8210, 0, 0, 0, "Usage: 8,210 tokens out.\n"},
+	{0, 0, 1234567890, 0, 0, "Usage: $1,234.57.\n"},
+	{0, 0, 4000, 0, 0, "Usage: <$0.01.\n"},
+	{5, 0, 1995000, 0, 0, "Usage: 5 tokens in, $2.00.\n"},
+	{0, 0, 0, 2000000, 5000000,
+	 "Usage: none reported; budget: 2,000,000 tokens, $5.00.\n"},
+	{1000, 1000, 0, 0, 250001,
+	 "Usage: 1,000 tokens in, 1,000 out; budget: $0.250001.\n"},
+	{1000, 0, 1000000, 999, 0,
+	 "Usage: 1,000 tokens in, $1.00; budget: 999 tokens.\n"},
+	{0, 0, 0, 0, 0, NULL},
+};
+
+START_TEST(usage_line_shows_what_is_known)
+{
+	const struct usage_line_case *u = &usage_lines[_i];
+	afk__usage_cap cap;
+	afk__record r;
+	char *body;
+
+	memset(&r, 0, sizeof(r));
+	afk__record_set_str(&r.thread, "t-1");
+	r.tokens_in = u->in;
+	r.tokens_out = u->out;
+	r.cost_microusd = u->cost;
+	cap.tokens = u->cap_tokens;
+	cap.cost_microusd = u->cap_cost;
+	body = afk__checklist_render_capped(&r, "r", 1, 0, 2, &cap);
+	ck_assert_ptr_nonnull(body);
+	if (u->line == NULL)
+		ck_assert_ptr_null(strstr(body, "Usage:"));
+	else
+		ck_assert_msg(strstr(body, u->line) != NULL, "want %s in:\n%s",
+		              u->line, body);
+	free(body);
+	afk__record_clear(&r);
+}
+END_TEST
+
+/* An escalation for the budget keeps how the agent's stop went. */
+START_TEST(budget_escalation_keeps_the_stop)
+{
+	afk__record a, b;
+	char *body;
+
+	memset(&a, 0, sizeof(a));
+	afk__record_set_str(&a.thread, "t-1");
+	a.status = AFK__RUN_ESCALATED;
+	a.reason = AFK_ESCALATE_BUDGET;
+	a.agent_stop = AFK__AGENT_STOP_DONE;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_nonnull(strstr(body, "**Needs a human**: over its cost "
+	                             "budget; the agent was stopped."));
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_int_eq(b.agent_stop, AFK__AGENT_STOP_DONE);
+	ck_assert_int_eq(b.reason, AFK_ESCALATE_BUDGET);
+	free(body);
+	afk__record_clear(&b);
+	a.agent_stop = AFK__AGENT_STOP_PENDING;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_nonnull(strstr(body, "budget; stopping the agent."));
+	free(body);
+	/* another reason says nothing of a stop */
+	a.reason = AFK_ESCALATE_STALLED;
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_null(strstr(body, "agent_stop"));
+	ck_assert_ptr_null(strstr(body, "stopping"));
+	free(body);
+	afk__record_clear(&a);
 }
 END_TEST
 
@@ -324,6 +473,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, escalations_have_names);
 	tcase_add_test(tc, generation_reads_back);
 	tcase_add_test(tc, checklist_names_the_pr);
+	tcase_add_test(tc, usage_is_monotone);
+	tcase_add_test(tc, usage_round_trips);
+	tcase_add_test(tc, usage_garbage_is_clamped);
+	tcase_add_loop_test(tc, usage_line_shows_what_is_known, 0,
+	                    (int)(sizeof(usage_lines) / sizeof(usage_lines[0])));
+	tcase_add_test(tc, budget_escalation_keeps_the_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -203,6 +203,8 @@ START_TEST(fresh_config_fails_closed)
 	assert_get(c, "ci_timeout", "3600");
 	assert_get(c, "deploy_timeout", "3600");
 	assert_get(c, "http", HTTP_DEFAULT);
+	assert_get(c, "budget", "{}");
+	ck_assert(c->budget_tokens == 0 && c->budget_cost_microusd == 0);
 	ck_assert_str_eq(afk_config_errmsg(c), "");
 	ck_assert_ptr_null(c->preamble);
 	ck_assert_int_eq(c->fix_forward_budget, 2);
@@ -260,7 +262,7 @@ START_TEST(keys_are_enumerated_in_order)
 		"preamble_file", "tracker",
 		"agent", "ci", "notifier", "fix_forward_budget", "max_in_flight",
 		"deploy_stage", "stall_timeout", "ci_timeout", "deploy_timeout",
-		"http", "state_dir", "metrics_file"
+		"http", "state_dir", "metrics_file", "budget"
 	};
 	size_t i, n = sizeof(want) / sizeof(*want);
 
@@ -354,6 +356,8 @@ START_TEST(every_key_round_trips_a_value)
 			v = "\"/var/lib/afk\"";
 		else if (strcmp(k, "metrics_file") == 0)
 			v = "\"/var/lib/node_exporter/textfile/afk.prom\"";
+		else if (strcmp(k, "budget") == 0)
+			v = "{\"tokens\":500000,\"cost_usd\":2.5}";
 		else
 			ck_abort_msg("no sample value for key %s", k);
 		ck_assert_msg(afk_config_set(c, k, v) == AFK_OK, "%s: %s", k,
@@ -1871,6 +1875,97 @@ START_TEST(http_settings_are_checked)
 }
 END_TEST
 
+/* --- the cost budget ------------------------------------------------ */
+
+static const struct budget_case {
+	const char *json;
+	const char *msg;     /* NULL: accepted */
+	long long tokens, micro; /* when accepted */
+} budget_cases[] = {
+	{"{}", NULL, 0, 0},
+	{"{\"tokens\": 1}", NULL, 1, 0},
+	{"{\"tokens\": 1000000000000}", NULL, 1000000000000LL, 0},
+	{"{\"cost_usd\": 1000000}", NULL, 0, 1000000000000LL},
+	{"{\"cost_usd\": 0.000001, \"tokens\": null}", NULL, 0, 1},
+	{"{\"tokens\": 20000, \"cost_usd\": 1.42}", NULL, 20000, 1420000},
+	{"{\"tokens\": null, \"cost_usd\": null}", NULL, 0, 0},
+	{"[]", "budget: expected an object, got an array", 0, 0},
+	{"5", "budget: expected an object, got a number", 0, 0},
+	{"{\"tokens\": 0}",
+	 "budget.tokens: 0 is out of range (1 to 1000000000000)", 0, 0},
+	{"{\"tokens\": 1000000000001}", "budget.tokens: 1000000000001 is out "
+	 "of range (1 to 1000000000000)", 0, 0},
+	{"{\"tokens\": 1.5}",
+	 "budget.tokens: expected an integer, got a number", 0, 0},
+	{"{\"tokens\": \"5\"}",
+	 "budget.tokens: expected an integer, got a string", 0, 0},
+	{"{\"cost_usd\": 0}",
+	 "budget.cost_usd: 0 is out of range (above 0, up to 1000000)", 0, 0},
+	{"{\"cost_usd\": -2.5}",
+	 "budget.cost_usd: -2.5 is out of range (above 0, up to 1000000)", 0, 0},
+	{"{\"cost_usd\": 1000000.5}", "budget.cost_usd: 1000000.5 is out of "
+	 "range (above 0, up to 1000000)", 0, 0},
+	{"{\"cost_usd\": 1e-9}",
+	 "budget.cost_usd: 1e-09 is below a millionth of a dollar", 0, 0},
+	{"{\"cost_usd\": \"1\"}",
+	 "budget.cost_usd: expected a number, got a string", 0, 0},
+	{"{\"dollars\": 1}", "budget.dollars: unknown member of budget", 0, 0},
+};
+
+START_TEST(budget_is_checked)
+{
+	const struct budget_case *b = &budget_cases[_i];
+	afk_config *c = cfg_new();
+	char json[256], want[512];
+	snapshot before;
+
+	snap_take(c, &before);
+	if (b->msg == NULL) {
+		ck_assert_msg(afk_config_set(c, "budget", b->json) == AFK_OK,
+		              "%s", afk_config_errmsg(c));
+		ck_assert(c->budget_tokens == b->tokens);
+		ck_assert(c->budget_cost_microusd == b->micro);
+	} else {
+		ck_assert_int_eq(afk_config_set(c, "budget", b->json),
+		                 AFK_ECONFIG);
+		assert_msg(c, b->msg);
+		snap_check(c, &before);
+		snprintf(json, sizeof(json), "{\n\"deploy_stage\": true,\n"
+		         "\"budget\": %s\n}", b->json);
+		snprintf(want, sizeof(want), "<string>:3: %s", b->msg);
+		ck_assert_int_eq(afk_config_load_string(c, json), AFK_ECONFIG);
+		assert_msg(c, want);
+		snap_check(c, &before);
+	}
+	snap_free(&before);
+	afk_config_free(c);
+}
+END_TEST
+
+/* A refused member is named at its own line in a file. */
+START_TEST(budget_is_refused_at_its_line)
+{
+	char dir[DIR_MAX], path[PATH_MAX], want[2 * PATH_MAX];
+	afk_config *c = cfg_new();
+
+	tmp_make(dir);
+	write_file(dir, "afk.json", "{\n  \"budget\": {\n    \"tokens\": 100,"
+	           "\n    \"cost_usd\": -1\n  }\n}\n", path);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_ECONFIG);
+	snprintf(want, sizeof(want), "%s:4: budget.cost_usd: -1 is out of "
+	         "range (above 0, up to 1000000)", path);
+	assert_msg(c, want);
+	ck_assert(c->budget_tokens == 0);
+	write_file(dir, "afk.json", "{\"budget\": {\"tokens\": 100, "
+	           "\"cost_usd\": 0.25}}", path);
+	ck_assert_int_eq(afk_config_load_file(c, path), AFK_OK);
+	ck_assert(c->budget_tokens == 100 && c->budget_cost_microusd == 250000);
+	assert_get(c, "budget", "{\"tokens\":100,\"cost_usd\":0.25}");
+	afk_config_free(c);
+	tmp_remove(dir);
+}
+END_TEST
+
 /* The object is taken whole: what it leaves out is the default, and a
  * relative cache path is taken from the file's directory. */
 START_TEST(http_settings_reach_the_fields)
@@ -2621,6 +2716,8 @@ static Suite *suite(void)
 	LOOP(tc, lifecycle_numbers_are_range_checked, range_cases);
 	tcase_add_test(tc, lifecycle_numbers_reach_the_fields);
 	LOOP(tc, http_settings_are_checked, http_cases);
+	LOOP(tc, budget_is_checked, budget_cases);
+	tcase_add_test(tc, budget_is_refused_at_its_line);
 	tcase_add_test(tc, http_settings_reach_the_fields);
 	LOOP(tc, env_kill_switch_words, env_bools);
 	tcase_add_test(tc, env_bad_kill_switch_is_refused);

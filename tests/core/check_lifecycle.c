@@ -5,7 +5,7 @@
  * decision tree, not from the code: each row names every condition under
  * which its action holds, so the rows are read alone, never "first match
  * wins".  One test proves they partition the input space: every one of
- * the 36,864 combinations of the inputs' values is covered by exactly one
+ * the 73,728 combinations of the inputs' values is covered by exactly one
  * row.  Another runs the machine on each combination and demands that
  * row's action and reason.  Pure: no adapters, no clock.
  */
@@ -25,6 +25,8 @@
 #define CI_TIMEOUT 2000LL
 #define DEPLOY_TIMEOUT 3000LL
 #define BUDGET 2
+#define MAX_TOKENS 500000LL   /* the cost budget's caps */
+#define MAX_COST 2000000LL
 
 /* A row holds a set of values per input, as a bitmask over the values. */
 #define ANY (~0u)
@@ -38,6 +40,7 @@
 
 #define WAITING (AGENT(WAITING_APPROVAL) | AGENT(WAITING_INPUT))
 #define HALTED (AGENT(STOPPED) | AGENT(INTERRUPTED))
+#define NOT_LOST (AGENT(RUNNING) | AGENT(COMPLETED) | WAITING | HALTED)
 #define HAS_PR (PR(OPEN) | PR(MERGED))
 #define UNMERGED (PR(NONE) | PR(OPEN))
 #define NOT_GREEN (CI(NONE) | CI(PENDING) | CI(FAILURE))
@@ -66,6 +69,7 @@ typedef struct row {
 	unsigned stage;         /* the config has a deploy stage */
 	unsigned agent, pr, ci, deploy, attempts, answered;
 	unsigned stall_late, ci_late, deploy_late; /* deadline past */
+	unsigned over;          /* the usage passed the cost budget */
 	int action, reason;
 	const char *why;
 } row;
@@ -73,145 +77,152 @@ typedef struct row {
 static const row table[] = {
 /*	stage, agent, pr, ci, deploy, attempts, answered,
  *	stall deadline past, CI deadline past, deploy deadline past,
- *	action and reason, why */
+ *	over budget, action and reason, why */
 
 	/* No deploy stage: merged and green is the end; the deploy
 	 * never counts. */
 	{NO, ANY, PR(MERGED), CI(SUCCESS), ANY, ANY, ANY, ANY, ANY, ANY,
-	 CLOSE, "merged and green"},
+	 ANY, CLOSE, "merged and green"},
 	/* Not done: unmerged, or merged but not green.  An agent that
 	 * needs a human gets one, whatever else holds. */
 	{NO, AGENT(ERRORED), UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_FAILED), "errored, unmerged"},
+	 ANY, ESC(AGENT_FAILED), "errored, unmerged"},
 	{NO, AGENT(ERRORED), PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_FAILED), "errored, merged but not green"},
+	 ANY, ESC(AGENT_FAILED), "errored, merged but not green"},
 	{NO, AGENT(GONE), UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_GONE), "thread gone, unmerged: at once, no deadline"},
+	 ANY, ESC(AGENT_GONE), "thread gone, unmerged: at once, no deadline"},
 	{NO, AGENT(GONE), PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_GONE), "thread gone, merged but not green"},
+	 ANY, ESC(AGENT_GONE), "thread gone, merged but not green"},
+	/* Over budget: after a lost agent, before everything else. */
+	{NO, NOT_LOST, UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
+	 YES, ESC(BUDGET), "over budget, unmerged"},
+	{NO, NOT_LOST, PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
+	 YES, ESC(BUDGET), "over budget, merged but not green"},
 	{NO, WAITING, UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_WAITING), "waits on a human, unmerged"},
+	 NO, ESC(AGENT_WAITING), "waits on a human, unmerged"},
 	{NO, WAITING, PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_WAITING), "waits on a human, merged but not green"},
+	 NO, ESC(AGENT_WAITING), "waits on a human, merged but not green"},
 	{NO, HALTED, UNMERGED, ANY, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_STOPPED), "stopped or interrupted, unmerged"},
+	 NO, ESC(AGENT_STOPPED), "stopped or interrupted, unmerged"},
 	{NO, HALTED, PR(MERGED), NOT_GREEN, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_STOPPED), "stopped or interrupted, merged but not green"},
+	 NO, ESC(AGENT_STOPPED), "stopped or interrupted, merged but not green"},
 	{NO, AGENT(COMPLETED), PR(NONE), ANY, ANY, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_STOPPED), "completed without a PR"},
+	 NO, ESC(AGENT_STOPPED), "completed without a PR"},
 	/* Completed with a PR, CI fails, the failure is unanswered. */
 	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, LEFT, NO, ANY, ANY, ANY,
-	 FIX, "CI fails, budget left"},
+	 NO, FIX, "CI fails, budget left"},
 	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, SPENT, NO, ANY, ANY, ANY,
-	 ESC(CI_FAILED), "CI fails, budget spent"},
+	 NO, ESC(CI_FAILED), "CI fails, budget spent"},
 	/* Completed with a PR, otherwise: the deadlines. */
 	{NO, AGENT(COMPLETED), HAS_PR, CI(PENDING), ANY, ANY, ANY, ANY, YES, ANY,
-	 ESC(CI_TIMEOUT), "completed, CI pending too long"},
+	 NO, ESC(CI_TIMEOUT), "completed, CI pending too long"},
 	{NO, AGENT(COMPLETED), HAS_PR, CI(PENDING), ANY, ANY, ANY, ANY, NO, ANY,
-	 WAIT, "completed, CI pending in time (no stall while pending)"},
+	 NO, WAIT, "completed, CI pending in time (no stall while pending)"},
 	{NO, AGENT(COMPLETED), HAS_PR, CI(NONE), ANY, ANY, ANY, YES, ANY, ANY,
-	 ESC(STALLED), "completed, no CI, no progress"},
+	 NO, ESC(STALLED), "completed, no CI, no progress"},
 	{NO, AGENT(COMPLETED), HAS_PR, CI(NONE), ANY, ANY, ANY, NO, ANY, ANY,
-	 WAIT, "completed, no CI yet"},
+	 NO, WAIT, "completed, no CI yet"},
 	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, ANY, YES, YES, ANY, ANY,
-	 ESC(STALLED), "answered failure, no progress since"},
+	 NO, ESC(STALLED), "answered failure, no progress since"},
 	{NO, AGENT(COMPLETED), HAS_PR, CI(FAILURE), ANY, ANY, YES, NO, ANY, ANY,
-	 WAIT, "answered failure, the fix may still come"},
+	 NO, WAIT, "answered failure, the fix may still come"},
 	{NO, AGENT(COMPLETED), PR(OPEN), CI(SUCCESS), ANY, ANY, ANY, YES, ANY, ANY,
-	 ESC(STALLED), "green, never merged"},
+	 NO, ESC(STALLED), "green, never merged"},
 	{NO, AGENT(COMPLETED), PR(OPEN), CI(SUCCESS), ANY, ANY, ANY, NO, ANY, ANY,
-	 WAIT, "green, waits for the merge"},
+	 NO, WAIT, "green, waits for the merge"},
 	/* Running: still at work, a failure does not interrupt it. */
 	{NO, AGENT(RUNNING), ANY, CI(PENDING), ANY, ANY, ANY, ANY, YES, ANY,
-	 ESC(CI_TIMEOUT), "running, CI pending too long"},
+	 NO, ESC(CI_TIMEOUT), "running, CI pending too long"},
 	{NO, AGENT(RUNNING), ANY, CI(PENDING), ANY, ANY, ANY, ANY, NO, ANY,
-	 WAIT, "running, CI pending in time"},
+	 NO, WAIT, "running, CI pending in time"},
 	{NO, AGENT(RUNNING), ANY, CI(NONE) | CI(FAILURE), ANY, ANY, ANY, YES, ANY, ANY,
-	 ESC(STALLED), "running, no CI or failing, no progress"},
+	 NO, ESC(STALLED), "running, no CI or failing, no progress"},
 	{NO, AGENT(RUNNING), ANY, CI(NONE) | CI(FAILURE), ANY, ANY, ANY, NO, ANY, ANY,
-	 WAIT, "running, no CI or failing"},
+	 NO, WAIT, "running, no CI or failing"},
 	{NO, AGENT(RUNNING), UNMERGED, CI(SUCCESS), ANY, ANY, ANY, YES, ANY, ANY,
-	 ESC(STALLED), "running, green unmerged, no progress"},
+	 NO, ESC(STALLED), "running, green unmerged, no progress"},
 	{NO, AGENT(RUNNING), UNMERGED, CI(SUCCESS), ANY, ANY, ANY, NO, ANY, ANY,
-	 WAIT, "running, green unmerged"},
+	 NO, WAIT, "running, green unmerged"},
 
 	/* Deploy stage: a successful deploy is the end, and the only one. */
 	{YES, ANY, ANY, ANY, DEP(SUCCESS), ANY, ANY, ANY, ANY, ANY,
-	 CLOSE, "deployed"},
+	 ANY, CLOSE, "deployed"},
 	/* Not deployed: an agent that needs a human gets one. */
 	{YES, AGENT(ERRORED), ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_FAILED), "errored, undeployed"},
+	 ANY, ESC(AGENT_FAILED), "errored, undeployed"},
 	{YES, AGENT(GONE), ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_GONE), "thread gone, undeployed"},
+	 ANY, ESC(AGENT_GONE), "thread gone, undeployed"},
+	{YES, NOT_LOST, ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
+	 YES, ESC(BUDGET), "over budget, undeployed"},
 	{YES, WAITING, ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_WAITING), "waits on a human, undeployed"},
+	 NO, ESC(AGENT_WAITING), "waits on a human, undeployed"},
 	{YES, HALTED, ANY, ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_STOPPED), "stopped or interrupted, undeployed"},
+	 NO, ESC(AGENT_STOPPED), "stopped or interrupted, undeployed"},
 	{YES, AGENT(COMPLETED), PR(NONE), ANY, UNDEPLOYED, ANY, ANY, ANY, ANY, ANY,
-	 ESC(AGENT_STOPPED), "completed without a PR, undeployed"},
+	 NO, ESC(AGENT_STOPPED), "completed without a PR, undeployed"},
 	/* Completed with a PR, CI or the deploy fails, unanswered.  When
 	 * both fail, CI is named: it comes first. */
 	{YES, AGENT(COMPLETED), HAS_PR, CI(FAILURE), UNDEPLOYED, LEFT, NO, ANY, ANY, ANY,
-	 FIX, "CI fails, budget left"},
+	 NO, FIX, "CI fails, budget left"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(FAILURE), UNDEPLOYED, SPENT, NO, ANY, ANY, ANY,
-	 ESC(CI_FAILED), "CI fails, budget spent"},
+	 NO, ESC(CI_FAILED), "CI fails, budget spent"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_FAILING, DEP(FAILURE), LEFT, NO, ANY, ANY, ANY,
-	 FIX, "deploy fails, budget left"},
+	 NO, FIX, "deploy fails, budget left"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_FAILING, DEP(FAILURE), SPENT, NO, ANY, ANY, ANY,
-	 ESC(DEPLOY_FAILED), "deploy fails, budget spent"},
+	 NO, ESC(DEPLOY_FAILED), "deploy fails, budget spent"},
 	/* Running: the deadlines, CI's first, then the deploy's, then the
 	 * stall one when nothing is pending. */
 	{YES, AGENT(RUNNING), ANY, CI(PENDING), UNDEPLOYED, ANY, ANY, ANY, YES, ANY,
-	 ESC(CI_TIMEOUT), "running, CI pending too long"},
+	 NO, ESC(CI_TIMEOUT), "running, CI pending too long"},
 	{YES, AGENT(RUNNING), ANY, CI(PENDING), DEP(PENDING), ANY, ANY, ANY, NO, YES,
-	 ESC(DEPLOY_TIMEOUT), "running, both pending, the deploy too long"},
+	 NO, ESC(DEPLOY_TIMEOUT), "running, both pending, the deploy too long"},
 	{YES, AGENT(RUNNING), ANY, CI(PENDING), DEP(PENDING), ANY, ANY, ANY, NO, NO,
-	 WAIT, "running, both pending in time"},
+	 NO, WAIT, "running, both pending in time"},
 	{YES, AGENT(RUNNING), ANY, CI(PENDING), DEP(NONE) | DEP(FAILURE), ANY, ANY, ANY, NO, ANY,
-	 WAIT, "running, CI pending in time"},
+	 NO, WAIT, "running, CI pending in time"},
 	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(PENDING), ANY, ANY, ANY, ANY, YES,
-	 ESC(DEPLOY_TIMEOUT), "running, deploy pending too long"},
+	 NO, ESC(DEPLOY_TIMEOUT), "running, deploy pending too long"},
 	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(PENDING), ANY, ANY, ANY, ANY, NO,
-	 WAIT, "running, deploy pending in time"},
+	 NO, WAIT, "running, deploy pending in time"},
 	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, ANY, YES, ANY, ANY,
-	 ESC(STALLED), "running, nothing pending, no progress"},
+	 NO, ESC(STALLED), "running, nothing pending, no progress"},
 	{YES, AGENT(RUNNING), ANY, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, ANY, NO, ANY, ANY,
-	 WAIT, "running, nothing pending"},
+	 NO, WAIT, "running, nothing pending"},
 	/* Completed with a PR, the failure answered (or nothing fails
 	 * but the flag is set): the same deadlines. */
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), UNDEPLOYED, ANY, YES, ANY, YES, ANY,
-	 ESC(CI_TIMEOUT), "answered, CI pending too long"},
+	 NO, ESC(CI_TIMEOUT), "answered, CI pending too long"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, YES, ANY, NO, YES,
-	 ESC(DEPLOY_TIMEOUT), "answered, both pending, the deploy too long"},
+	 NO, ESC(DEPLOY_TIMEOUT), "answered, both pending, the deploy too long"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, YES, ANY, NO, NO,
-	 WAIT, "answered, both pending in time"},
+	 NO, WAIT, "answered, both pending in time"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(NONE) | DEP(FAILURE), ANY, YES, ANY, NO, ANY,
-	 WAIT, "answered, CI pending in time"},
+	 NO, WAIT, "answered, CI pending in time"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(PENDING), ANY, YES, ANY, ANY, YES,
-	 ESC(DEPLOY_TIMEOUT), "answered, deploy pending too long"},
+	 NO, ESC(DEPLOY_TIMEOUT), "answered, deploy pending too long"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(PENDING), ANY, YES, ANY, ANY, NO,
-	 WAIT, "answered, deploy pending in time"},
+	 NO, WAIT, "answered, deploy pending in time"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, YES, YES, ANY, ANY,
-	 ESC(STALLED), "answered, nothing pending, no progress"},
+	 NO, ESC(STALLED), "answered, nothing pending, no progress"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI_NOT_PENDING, DEP(NONE) | DEP(FAILURE), ANY, YES, NO, ANY, ANY,
-	 WAIT, "answered, nothing pending"},
+	 NO, WAIT, "answered, nothing pending"},
 	/* Completed with a PR, nothing fails: the same deadlines. */
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(NONE) | DEP(PENDING), ANY, NO, ANY, YES, ANY,
-	 ESC(CI_TIMEOUT), "completed, CI pending too long"},
+	 NO, ESC(CI_TIMEOUT), "completed, CI pending too long"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, NO, ANY, NO, YES,
-	 ESC(DEPLOY_TIMEOUT), "completed, both pending, the deploy too long"},
+	 NO, ESC(DEPLOY_TIMEOUT), "completed, both pending, the deploy too long"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(PENDING), ANY, NO, ANY, NO, NO,
-	 WAIT, "completed, both pending in time"},
+	 NO, WAIT, "completed, both pending in time"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(PENDING), DEP(NONE), ANY, NO, ANY, NO, ANY,
-	 WAIT, "completed, CI pending in time"},
+	 NO, WAIT, "completed, CI pending in time"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(PENDING), ANY, NO, ANY, ANY, YES,
-	 ESC(DEPLOY_TIMEOUT), "completed, deploy pending too long"},
+	 NO, ESC(DEPLOY_TIMEOUT), "completed, deploy pending too long"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(PENDING), ANY, NO, ANY, ANY, NO,
-	 WAIT, "completed, deploy pending in time"},
+	 NO, WAIT, "completed, deploy pending in time"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(NONE), ANY, NO, YES, ANY, ANY,
-	 ESC(STALLED), "completed, nothing pending, no progress"},
+	 NO, ESC(STALLED), "completed, nothing pending, no progress"},
 	{YES, AGENT(COMPLETED), HAS_PR, CI(NONE) | CI(SUCCESS), DEP(NONE), ANY, NO, NO, ANY, ANY,
-	 WAIT, "completed, nothing pending"},
+	 NO, WAIT, "completed, nothing pending"},
 };
 
 #define NROWS ((int)(sizeof(table) / sizeof(table[0])))
@@ -220,9 +231,10 @@ static const row table[] = {
 typedef struct combo {
 	int stage, agent, pr, ci, deploy, attempts, answered;
 	int stall_late, ci_late, deploy_late;
+	int over;
 } combo;
 
-#define NCOMBOS (2 * 8 * 3 * 4 * 4 * 3 * 2 * 2 * 2 * 2)
+#define NCOMBOS (2 * 8 * 3 * 4 * 4 * 3 * 2 * 2 * 2 * 2 * 2)
 
 /* The i-th combination, 0 <= i < NCOMBOS, read as a mixed-radix number. */
 static combo nth_combo(int i)
@@ -238,7 +250,8 @@ static combo nth_combo(int i)
 	k.answered = i % 2, i /= 2;
 	k.stall_late = i % 2, i /= 2;
 	k.ci_late = i % 2, i /= 2;
-	k.deploy_late = i % 2;
+	k.deploy_late = i % 2, i /= 2;
+	k.over = i % 2;
 	return k;
 }
 
@@ -255,16 +268,16 @@ static int row_covers(const row *r, const combo *k)
 	       in(r->answered, k->answered) &&
 	       in(r->stall_late, k->stall_late) &&
 	       in(r->ci_late, k->ci_late) &&
-	       in(r->deploy_late, k->deploy_late);
+	       in(r->deploy_late, k->deploy_late) && in(r->over, k->over);
 }
 
 static void describe(const combo *k, char *buf, size_t n)
 {
 	snprintf(buf, n, "stage=%d agent=%d pr=%d ci=%d deploy=%d "
 	         "attempts=%d answered=%d stall_late=%d ci_late=%d "
-	         "deploy_late=%d", k->stage, k->agent, k->pr, k->ci,
+	         "deploy_late=%d over=%d", k->stage, k->agent, k->pr, k->ci,
 	         k->deploy, k->attempts, k->answered, k->stall_late,
-	         k->ci_late, k->deploy_late);
+	         k->ci_late, k->deploy_late, k->over);
 }
 
 /* The rows covering k: how many, and their indexes written into buf. */
@@ -305,12 +318,17 @@ static void build(const combo *k, afk__run_state *s, afk__lifecycle_cfg *c)
 	s->changed_at = since(k->stall_late, STALL_TIMEOUT);
 	s->ci_since = since(k->ci_late, CI_TIMEOUT);
 	s->deploy_since = since(k->deploy_late, DEPLOY_TIMEOUT);
+	/* over: one token past the cap; not over: exactly at it */
+	s->tokens = MAX_TOKENS + (k->over ? 1 : 0);
+	s->cost_microusd = MAX_COST;
 	memset(c, 0, sizeof(*c));
 	c->deploy_stage = k->stage;
 	c->budget = BUDGET;
 	c->stall_timeout = STALL_TIMEOUT;
 	c->ci_timeout = CI_TIMEOUT;
 	c->deploy_timeout = DEPLOY_TIMEOUT;
+	c->max_tokens = MAX_TOKENS;
+	c->max_cost_microusd = MAX_COST;
 }
 
 /* The table alone, without the machine: every combination is covered by
@@ -320,7 +338,7 @@ START_TEST(table_is_a_partition)
 	int used[NROWS] = {0};
 	int i, r;
 
-	ck_assert_int_eq(NCOMBOS, 36864);
+	ck_assert_int_eq(NCOMBOS, 73728);
 	for (i = 0; i < NCOMBOS; i++) {
 		combo k = nth_combo(i);
 		char what[256], rows[1024];
@@ -601,6 +619,57 @@ static const struct {
 	{LLONG_MIN, 1, LLONG_MIN, 0},
 	{LLONG_MAX, -1, 0, 1},
 };
+
+/* The cost budget's caps: each alone, strict, 0 is no cap, and the
+ * whole run's usage counts (the table holds the token cap alone). */
+static const struct {
+	long long tokens, cost, max_tokens, max_cost;
+	int over;
+	const char *why;
+} caps[] = {
+	{0, 0, 0, 0, 0, "no usage, no caps"},
+	{LLONG_MAX, LLONG_MAX, 0, 0, 0, "no caps: never over"},
+	{1000, 0, 1000, 0, 0, "tokens at the cap"},
+	{1001, 0, 1000, 0, 1, "tokens past the cap"},
+	{0, 5000000, 0, 5000000, 0, "cost at the cap"},
+	{0, 5000001, 0, 5000000, 1, "cost past the cap"},
+	{1001, 0, 0, 5000000, 0, "tokens past nothing: no token cap"},
+	{0, 5000001, 1000, 0, 0, "cost past nothing: no cost cap"},
+	{10, 5000001, 1000, 5000000, 1, "cost over, tokens under"},
+	{1001, 10, 1000, 5000000, 1, "tokens over, cost under"},
+	{0, 0, 1, 1, 0, "no usage reported is never over"},
+};
+
+START_TEST(cost_budget_caps)
+{
+	afk__run_state s;
+	afk__lifecycle_cfg c;
+	afk__decision d;
+
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	s.agent = AFK_AGENT_RUNNING;
+	s.changed_at = NOW;
+	s.tokens = caps[_i].tokens;
+	s.cost_microusd = caps[_i].cost;
+	c.budget = BUDGET;
+	c.stall_timeout = STALL_TIMEOUT;
+	c.ci_timeout = CI_TIMEOUT;
+	c.deploy_timeout = DEPLOY_TIMEOUT;
+	c.max_tokens = caps[_i].max_tokens;
+	c.max_cost_microusd = caps[_i].max_cost;
+	d = afk__lifecycle_next(&s, &c, NOW);
+	ck_assert_msg(d.action == (caps[_i].over ? AFK_ACTION_ESCALATE
+	                                         : AFK_ACTION_WAIT) &&
+	              d.reason == (caps[_i].over ? AFK_ESCALATE_BUDGET : 0),
+	              "%s: action %d reason %d", caps[_i].why, d.action,
+	              d.reason);
+	/* over budget is not a deadline: the clock never brings it */
+	if (!caps[_i].over)
+		ck_assert(afk__lifecycle_deadline(&s, &c, NOW).becomes.reason !=
+		          AFK_ESCALATE_BUDGET);
+}
+END_TEST
 
 START_TEST(deadline_arithmetic)
 {
@@ -923,6 +992,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, refresh_on_wait, 0, LEN(refresh));
 	tcase_add_loop_test(tc, out_of_range_inputs, 0, LEN(wild));
 	tcase_add_loop_test(tc, fix_forward_budget, 0, LEN(budgets));
+	tcase_add_loop_test(tc, cost_budget_caps, 0, LEN(caps));
 	tcase_add_loop_test(tc, deadline_arithmetic, 0, LEN(clocks));
 	tcase_add_loop_test(tc, past_for_the_watch_tick, 0, LEN(clocks));
 	tcase_set_timeout(tc, 60);

@@ -82,8 +82,8 @@ def test_constants_mirror_run_h():
             afk.ESCALATE_AGENT_WAITING, afk.ESCALATE_STALLED,
             afk.ESCALATE_CI_FAILED, afk.ESCALATE_DEPLOY_FAILED,
             afk.ESCALATE_CI_TIMEOUT, afk.ESCALATE_DEPLOY_TIMEOUT,
-            afk.ESCALATE_NO_RECORD, afk.ESCALATE_AGENT_GONE) == \
-        tuple(range(1, 11))
+            afk.ESCALATE_NO_RECORD, afk.ESCALATE_AGENT_GONE,
+            afk.ESCALATE_BUDGET) == tuple(range(1, 12))
     for name in afk.__all__:
         assert hasattr(afk, name), name
 
@@ -92,9 +92,9 @@ def test_names_of_actions_reasons_and_phases():
     assert [afk.ActionKind(c) for c in range(1, 5)] == \
         ["wait", "close", "fix-forward", "escalate"]
     assert afk.ActionKind(afk.ACTION_CLOSE).code == afk.ACTION_CLOSE
-    phrases = [afk.EscalationReason(c) for c in range(1, 11)]
+    phrases = [afk.EscalationReason(c) for c in range(1, 12)]
     assert "unknown reason" not in phrases
-    assert len(set(phrases)) == 10
+    assert len(set(phrases)) == 11
     assert afk.EscalationReason(afk.ESCALATE_STALLED) == \
         "no progress before the deadline"
     assert [afk.Phase(c) for c in range(6)] == \

@@ -355,6 +355,179 @@ START_TEST(gone_thread_escalates_at_once)
 }
 END_TEST
 
+/* --- the cost budget ---------------------------------------------------- */
+
+static void usage(long long in, long long out, long long cost)
+{
+	F.usage_set = 1;
+	F.tokens_in = in;
+	F.tokens_out = out;
+	F.cost_microusd = cost;
+}
+
+/* The record keeps the largest usage reported; a snapshot without usage,
+ * or with less, changes nothing; the checklist shows it with the caps. */
+START_TEST(usage_is_recorded_and_shown)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "budget", "{\"cost_usd\": 5}"),
+	                 0);
+	dispatch_a1();
+	/* the first record shows the cap: the first watch changes only
+	 * the usage */
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "Usage: none reported; "
+	                             "budget: $5.00."));
+	usage(120400, 8210, 1420000);
+	watch_expect(T0, AFK_ACTION_WAIT);
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "\"tokens_in\":120400"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "Usage: 120,400 tokens in, "
+	                             "8,210 out, $1.42; budget: $5.00."));
+	F.usage_set = 0;
+	watch_expect(T0 + 60, AFK_ACTION_WAIT);
+	ck_assert_int_eq(afk_actions_updated(ACT, 0), 0);
+	usage(100, -1, 1500000);
+	watch_expect(T0 + 120, AFK_ACTION_WAIT);
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "Usage: 120,400 tokens in, "
+	                             "8,210 out, $1.50;"));
+	ck_assert_int_eq(F.notified, 0);
+}
+END_TEST
+
+/* Over budget: escalated with its reason, the agent stopped once, the
+ * humans told once, the lock dropped; the next tick does nothing. */
+START_TEST(over_budget_escalates_and_stops_the_agent_once)
+{
+	int x;
+
+	ck_assert_int_eq(afk_config_set(CFG, "budget", "{\"tokens\": 1000}"),
+	                 0);
+	dispatch_a1();
+	usage(900, 100, -1);
+	watch_expect(T0, AFK_ACTION_WAIT);      /* at the cap is not over */
+	usage(900, 101, -1);
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_BUDGET);
+	ck_assert_int_eq(F.stopped, 1);
+	x = fake_find(&F, 'X', "a", 1);
+	ck_assert_int_ge(x, 0);
+	ck_assert_str_eq(F.events[x].prompt, "thread-a-1");
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert_ptr_nonnull(strstr(F.notice, "over its cost budget"));
+	ck_assert(!has("agent-in-progress"));
+	ck_assert(has("ready-for-human"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "**Needs a human**: over "
+	                             "its cost budget; the agent was stopped."));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "Usage: 900 tokens in, "
+	                             "101 out; budget: 1,000 tokens."));
+	ck_assert_int_eq(watch(T0 + 120), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(fake_count(&F, 'X'), 1);
+	ck_assert_int_eq(F.notified, 1);
+}
+END_TEST
+
+/* A failing stop is reported and blocks nothing but the lock: the
+ * humans are told at once, and the next tick retries the stop - once
+ * it succeeded, never again. */
+START_TEST(failed_budget_stop_is_retried_next_tick)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "budget", "{\"cost_usd\": 1}"),
+	                 0);
+	dispatch_a1();
+	usage(-1, -1, 1000001);
+	F.fail_kind = 'X';
+	F.fail_nth = 1;
+	F.fail_rc = -98;
+	ck_assert_int_eq(watch(T0), -98);
+	ck_assert_ptr_nonnull(strstr(afk_watcher_errmsg(W), "agent stop"));
+	ck_assert_uint_eq(afk_actions_count(ACT), 1);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_BUDGET);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(has("ready-for-human"));
+	ck_assert(has("agent-in-progress"));    /* kept: the stop comes back */
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "stopping the agent"));
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_BUDGET);
+	ck_assert_int_eq(fake_count(&F, 'X'), 2);
+	ck_assert_int_eq(F.stopped, 1);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "the agent was stopped"));
+	ck_assert_int_eq(watch(T0 + 120), 0);
+	ck_assert_uint_eq(afk_actions_count(ACT), 0);
+	ck_assert_int_eq(fake_count(&F, 'X'), 2);
+}
+END_TEST
+
+/* A step after the stop fails: the next tick finishes the escalation
+ * without stopping the agent again. */
+START_TEST(budget_stop_is_not_repeated_after_a_failed_step)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "budget", "{\"tokens\": 10}"),
+	                 0);
+	dispatch_a1();
+	usage(11, -1, -1);
+	F.fail_kind = 'N';
+	F.fail_nth = 1;
+	F.fail_rc = -98;
+	ck_assert_int_eq(watch(T0), -98);
+	ck_assert_int_eq(F.stopped, 1);
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(F.stopped, 1);
+	ck_assert_int_eq(fake_count(&F, 'X'), 1);
+	ck_assert_int_eq(F.notified, 1);
+	ck_assert(!has("agent-in-progress"));
+}
+END_TEST
+
+/* The budget covers the whole run: usage from the fix-forward turn adds
+ * to the first turn's and escalates the run. */
+START_TEST(budget_covers_fix_forward_turns)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "budget", "{\"tokens\": 1000}"),
+	                 0);
+	dispatch_a1();
+	F.agent_state = AFK_AGENT_COMPLETED;
+	F.pr = AFK_PR_OPEN;
+	snprintf(F.head, sizeof(F.head), "h1");
+	F.ci = AFK_STATUS_FAILURE;
+	usage(600, 100, -1);
+	watch_expect(T0, AFK_ACTION_FIX_FORWARD);
+	F.agent_state = AFK_AGENT_RUNNING;
+	usage(900, 150, -1);
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_BUDGET);
+	ck_assert_int_eq(afk_actions_attempts(ACT, 0), 1);
+	ck_assert_int_eq(F.stopped, 1);
+}
+END_TEST
+
+/* Without a stop callback the escalation goes through and says so. */
+START_TEST(over_budget_without_agent_stop)
+{
+	ck_assert_int_eq(afk_config_set(CFG, "budget", "{\"tokens\": 10}"),
+	                 0);
+	ck_assert_int_eq(afk_agent_set_stop(A, NULL), 0);
+	dispatch_a1();
+	usage(5, 6, -1);
+	watch_expect(T0, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_BUDGET);
+	ck_assert_int_eq(fake_count(&F, 'X'), 0);
+	ck_assert(!has("agent-in-progress"));
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "could not be stopped"));
+}
+END_TEST
+
+/* No budget configured: no usage is ever too much. */
+START_TEST(no_budget_never_escalates)
+{
+	dispatch_a1();
+	usage(1000000000000000LL, 1000000000000000LL, 1000000000000000LL);
+	watch_expect(T0, AFK_ACTION_WAIT);
+	ck_assert_int_eq(fake_count(&F, 'X'), 0);
+	ck_assert_ptr_null(strstr(F.comment[0], "budget:"));
+}
+END_TEST
+
 /* Issue 10's scenario: the agent waits on an approval and the run is
  * handed to a human, once; a trusted user makes the issue ready again.
  * That run is over: the next poll dispatches the second generation, to
@@ -1331,6 +1504,13 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, agent_trouble_escalates, 0,
 	                    (int)(sizeof(agent_trouble) / sizeof(agent_trouble[0])));
 	tcase_add_test(tc, gone_thread_escalates_at_once);
+	tcase_add_test(tc, usage_is_recorded_and_shown);
+	tcase_add_test(tc, over_budget_escalates_and_stops_the_agent_once);
+	tcase_add_test(tc, failed_budget_stop_is_retried_next_tick);
+	tcase_add_test(tc, budget_stop_is_not_repeated_after_a_failed_step);
+	tcase_add_test(tc, budget_covers_fix_forward_turns);
+	tcase_add_test(tc, over_budget_without_agent_stop);
+	tcase_add_test(tc, no_budget_never_escalates);
 	tcase_add_test(tc, ready_again_after_escalation_runs_afresh);
 	tcase_add_test(tc, unended_run_keeps_its_generation);
 	tcase_add_test(tc, closed_run_then_ready_again_is_next_generation);

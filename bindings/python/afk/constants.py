@@ -57,6 +57,7 @@ ESCALATE_CI_TIMEOUT = 7
 ESCALATE_DEPLOY_TIMEOUT = 8
 ESCALATE_NO_RECORD = 9
 ESCALATE_AGENT_GONE = 10
+ESCALATE_BUDGET = 11  # over its cost budget (libafk 1.1)
 # Why a run was stopped (ACTION_STOP): what a human did on the tracker.
 STOP_CLOSED = 1        # the issue was closed
 STOP_HUMAN_LABEL = 2   # it got the human label
