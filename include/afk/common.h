@@ -27,11 +27,11 @@ extern "C" {
 
 /* The version of the headers; afk_version() is the library's at run time. */
 #define AFK_VERSION_MAJOR 1
-#define AFK_VERSION_MINOR 0
+#define AFK_VERSION_MINOR 1
 #define AFK_VERSION_PATCH 0
-#define AFK_VERSION_STRING "1.0.0"
+#define AFK_VERSION_STRING "1.1.0"
 /* 0xMMmmpp: compare with >= to test for a feature at compile time. */
-#define AFK_VERSION_NUM 0x010000
+#define AFK_VERSION_NUM 0x010100
 
 #define AFK_OK 0
 #define AFK_EINVAL (-1)     /* an argument was invalid (NULL, out of range) */

@@ -89,15 +89,25 @@ def test_too_old_library_is_refused(tmp_path):
     p = run_import({"AFK_LIBRARY": so}, IMPORT_AND_REPORT)
     assert p.returncode == 0, p.stderr
     assert "ImportError:" in p.stdout
-    assert so in p.stdout and "0.9.3" in p.stdout and "1.0.0" in p.stdout
+    assert so in p.stdout and "0.9.3" in p.stdout and "1.1.0" in p.stdout
 
 
 def test_library_lacking_a_function_is_refused(tmp_path):
     so = compile_fake(tmp_path, 'const char *afk_version(void) '
+                                '{ return "1.1.0"; }\n')
+    p = run_import({"AFK_LIBRARY": so}, IMPORT_AND_REPORT)
+    assert "ImportError:" in p.stdout, p.stderr
+    assert so in p.stdout and "1.1.0" in p.stdout and "lacks" in p.stdout
+
+
+def test_a_1_0_library_is_too_old(tmp_path):
+    # 1.1 added afk_call_set_activity() and afk_call_set_usage(), which
+    # the binding's snapshot uses.
+    so = compile_fake(tmp_path, 'const char *afk_version(void) '
                                 '{ return "1.0.0"; }\n')
     p = run_import({"AFK_LIBRARY": so}, IMPORT_AND_REPORT)
     assert "ImportError:" in p.stdout, p.stderr
-    assert so in p.stdout and "1.0.0" in p.stdout and "lacks" in p.stdout
+    assert "'1.0.0'" in p.stdout and "1.1.0" in p.stdout
 
 
 def test_foreign_library_is_refused(tmp_path):

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ctypes import (CFUNCTYPE, POINTER, c_char_p, c_int, c_long,
                     c_longlong, c_size_t, c_void_p)
 
-MIN_VERSION = (1, 0, 0)
+MIN_VERSION = (1, 1, 0)
 SONAME = "libafk.so.0"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
