@@ -192,6 +192,28 @@ class Turn:
 
     # --- running the CLI -------------------------------------------------
 
+    def answer_version(self):
+        """`wrapper --version` (afk check-config --online asks it): the
+        first line of the CLI's own --version, after the wrapper's name
+        when the CLI's does not start with it; exits."""
+        if sys.argv[1:] != ["--version"]:
+            return
+        try:
+            proc = subprocess.run([self.binary, "--version"],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, timeout=30)
+        except OSError as e:
+            fail(self.name, "cannot run %s: %s" % (self.binary, e.strerror),
+                 127 if isinstance(e, FileNotFoundError) else 126)
+        except subprocess.TimeoutExpired:
+            fail(self.name, "%s --version did not answer" % self.binary)
+        lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+        line = lines[0].strip() if lines else ""
+        if not line.lower().startswith(self.name):
+            line = ("%s %s" % (self.name, line)).strip()
+        print(line)
+        sys.exit(proc.returncode)
+
     def run(self, args, on_event, on_end=None):
         """Runs the CLI with args (after the binary, before the wrapper's
         own arguments), the wrapper's stdin as its stdin and its stderr
@@ -212,9 +234,11 @@ class Turn:
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             event = _parse(line)
             if event is None:
+                # Echoed on a line of its own; the agent's text line in
+                # the making goes on after it.
                 if line.strip():
-                    self.flush_text()
                     self._line(line)
+                    sys.stdout.flush()
                 continue
             try:
                 on_event(event)
