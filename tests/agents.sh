@@ -232,6 +232,42 @@ for pair in 'claude:claude 2.1.332 (Claude Code)' 'codex:codex-cli 0.171.0' \
 	[ "$got" = "$want" ] || fail "$cli --version: \"$got\", want \"$want\""
 done
 
+# Through afk itself: the demo with the claude wrapper as its command
+# agent, the stand-in named by AFK_CLAUDE, which the "env" list passes on
+# (the command agent passes nothing else).  One poll dispatches; the
+# run's log has the wrapper's lines, its directory the session.
+AFK="${top_builddir:-}/examples/afk/afk"
+if [ -x "$AFK" ]; then
+	unset AFK_KILL_SWITCH AFK_ALLOWLIST STATE_DIRECTORY
+	XDG_STATE_HOME=$work/state
+	export XDG_STATE_HOME
+	rm -rf "$work/demo" && cp -R "$top_srcdir/examples/demo" "$work/demo" &&
+		chmod -R u+w "$work/demo" && rm -rf "$work/demo/runs"/* || exit 1
+	sed "s|\"agent\": {[^}]*}|\"agent\": {\"kind\": \"command\", \"command\": [\"$AGENTS/claude\"], \"state_dir\": \"runs\", \"env\": [\"AFK_CLAUDE\", \"STANDIN_LOG\", \"PYTHONDONTWRITEBYTECODE\"]}|" \
+		"$top_srcdir/examples/demo/afk.json" >"$work/demo/afk.json"
+	rm -f "$work/log"
+	AFK_CLAUDE="$STANDINS/claude" STANDIN_LOG="$work/log" \
+		"$AFK" poll --config "$work/demo/afk.json" >"$work/stdout" 2>"$work/stderr"
+	rc=$?
+	out=$(cat "$work/stdout") err=$(cat "$work/stderr")
+	run_dir="$work/demo/runs/acme-api-102-1"
+	[ "$rc" -eq 0 ] || { fail "afk poll with the claude wrapper exited $rc"; said; }
+	if [ -d "$run_dir" ]; then
+		grep -qx 'AFK-PHASE: tests-red' "$run_dir/output.log" ||
+			{ fail "afk: the run's log has no phase"; cat "$run_dir/output.log"; }
+		grep -qx 'AFK-USAGE: tokens_in=125 tokens_out=50 cost_usd=0.0125' \
+			"$run_dir/output.log" ||
+			{ fail "afk: the run's log has no usage"; cat "$run_dir/output.log"; }
+		[ "$(cat "$run_dir/.afk-session" 2>/dev/null)" = \
+			8f3c2a8e-5d1b-4c55-9a0e-2b7f1c9d4e61 ] ||
+			fail "afk: the run's directory has no session"
+		grep -q "\"stdin\": \"[^\"]*acme/api#102" "$work/log" ||
+			fail "afk: the stand-in did not get the prompt of acme/api#102"
+	else
+		fail "afk poll with the claude wrapper made no $run_dir"; said
+	fi
+fi
+
 if [ "$failures" -ne 0 ]; then
 	echo "agents.sh: $failures check(s) failed"
 	exit 1
