@@ -288,7 +288,8 @@ class Totals:
     """Running totals kept in the run directory, for a CLI that reports
     its usage as a running total of the session (which a resumed session
     carries on): the increment is the difference from the totals last
-    seen.  Totals that went down (a session started afresh) count whole."""
+    seen.  Totals that went down (a session started afresh) count whole;
+    zeroed ones are ignored."""
 
     FILE = ".afk-usage"
 
@@ -305,6 +306,10 @@ class Totals:
             pass
 
     def report(self, session, tokens_in, tokens_out, cost):
+        # A result of a crash or a startup error may carry zeroed totals
+        # (sdk.d.ts): no usage, and not a new start to count from.
+        if not tokens_in and not tokens_out and not cost:
+            return
         last = self.last
         if last["session"] != session or tokens_in < num(last, "in") or \
                 tokens_out < num(last, "out") or cost < num(last, "cost"):
