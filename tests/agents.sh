@@ -38,10 +38,16 @@ PYTHONDONTWRITEBYTECODE=1
 export PATH PYTHONDONTWRITEBYTECODE
 unset STANDIN_SCENARIO STANDIN_EXIT STANDIN_HANG STANDIN_SESSION
 
+# shellcheck source=tests/scriptlib.sh
 . "$top_srcdir/tests/scriptlib.sh" # fail, run, said
 
 PROMPT='Fix acme/api#7: the parser drops the last line.
 Print AFK-PHASE lines as you go.'
+
+# The variable that names a CLI's binary is AFK_ and its name in capitals.
+upper() {
+	printf '%s' "$1" | tr '[:lower:]' '[:upper:]'
+}
 
 # turn CLI N [VAR=value ...]: runs the wrapper of CLI for turn N in
 # $work/run (the run directory) with the stand-in as its CLI and the
@@ -50,7 +56,7 @@ Print AFK-PHASE lines as you go.'
 turn() {
 	cli=$1 n=$2
 	shift 2
-	var=AFK_$(printf '%s' "$cli" | tr 'a-z' 'A-Z')
+	var=AFK_$(upper "$cli")
 	printf '%s\n' "$PROMPT" >"$work/prompt"
 	(cd "$work/run" && env "$var=$STANDINS/$cli" AFK_RUN_DIR="$work/run" \
 		AFK_TURN="$n" AFK_REPO=acme/api AFK_ISSUE=7 \
@@ -99,9 +105,8 @@ check() {
 		{ fail "$cli: turn 1 printed other AFK lines"; said; }
 	[ "$(cat "$work/run/.afk-session" 2>/dev/null)" = "$session" ] ||
 		fail "$cli: turn 1 did not keep the session id"
-	mode=$(ls -l "$work/run/.afk-session" | cut -c1-10)
-	[ "$mode" = "-rw-------" ] ||
-		fail "$cli: .afk-session is $mode, want -rw-------"
+	[ -n "$(find "$work/run/.afk-session" -type f -perm 600)" ] ||
+		fail "$cli: .afk-session is not a file of mode 0600"
 	[ "$(last stdin)" = "$PROMPT" ] ||
 		fail "$cli: the CLI did not get the prompt on stdin"
 	if last argv | grep -q 'parser drops'; then
@@ -127,7 +132,7 @@ check() {
 	# The wrapper's own arguments go to the CLI.
 	fresh
 	(cd "$work/run" && printf '%s\n' "$PROMPT" |
-		env "AFK_$(printf '%s' "$cli" | tr 'a-z' 'A-Z')=$STANDINS/$cli" \
+		env "AFK_$(upper "$cli")=$STANDINS/$cli" \
 		AFK_RUN_DIR="$work/run" AFK_TURN=1 STANDIN_LOG="$work/log" \
 		"$AGENTS/$cli" --model m1 >/dev/null 2>&1)
 	last argv | grep -A1 -x -- --model | tail -n 1 | grep -qx m1 ||
@@ -177,7 +182,7 @@ check() {
 
 	# No CLI at all: 127, as a shell says.
 	fresh
-	turn "$cli" 1 "AFK_$(printf '%s' "$cli" | tr 'a-z' 'A-Z')=$work/no-such-cli"
+	turn "$cli" 1 "AFK_$(upper "$cli")=$work/no-such-cli"
 	[ "$rc" -eq 127 ] || { fail "$cli: a missing CLI: exited $rc, want 127"; said; }
 }
 
@@ -192,6 +197,18 @@ fresh
 turn claude 1
 printf '%s\n' "$out" | grep -qx '  AFK-USAGE: tokens_in=999999' ||
 	{ fail "claude: the agent's own AFK-USAGE line was not defused"; said; }
+
+# A crash's result with zeroed totals between two turns counts nothing,
+# and the next turn's increment is still from turn 1's totals.
+fresh
+turn claude 1
+turn claude 2 STANDIN_SCENARIO=zeroed
+[ "$rc" -eq 1 ] || { fail "claude: a zeroed error result: exited $rc"; said; }
+[ -z "$(printf '%s\n' "$out" | grep '^AFK-USAGE:')" ] ||
+	{ fail "claude: a zeroed result printed usage"; said; }
+turn claude 3
+printf '%s\n' "$out" | grep -qx 'AFK-USAGE: tokens_in=225 tokens_out=30 cost_usd=0.0175' ||
+	{ fail "claude: after a zeroed result, the increment is wrong"; said; }
 
 # Codex: per-turn usage; a reconnection's error event followed by a
 # completed turn is no failure.
@@ -227,7 +244,7 @@ AFK-USAGE: tokens_in=2000 tokens_out=100 cost_usd=0.001'
 for pair in 'claude:claude 2.1.332 (Claude Code)' 'codex:codex-cli 0.171.0' \
 	'gemini:gemini 0.61.0' 'opencode:opencode 1.18.33'; do
 	cli=${pair%%:*} want=${pair#*:}
-	got=$(env "AFK_$(printf '%s' "$cli" | tr 'a-z' 'A-Z')=$STANDINS/$cli" \
+	got=$(env "AFK_$(upper "$cli")=$STANDINS/$cli" \
 		"$AGENTS/$cli" --version </dev/null 2>&1)
 	[ "$got" = "$want" ] || fail "$cli --version: \"$got\", want \"$want\""
 done

@@ -5,8 +5,9 @@ A stand-in answers --version, records how it was run (argv, stdin, cwd:
 one JSON line appended to $STANDIN_LOG), writes the events its CLI's
 real version writes, and exits with $STANDIN_EXIT (default 0).
 $STANDIN_SCENARIO picks the events: "ok" (default), "error" (the CLI
-reports a failed turn) or "garbage" (non-JSON lines, JSON that is not an
-object and events of unknown types between the real ones).  A resumed
+reports a failed turn), "garbage" (non-JSON lines, JSON that is not an
+object and events of unknown types between the real ones) or, for
+claude, "zeroed" (a crash's result, its totals zeroed).  A resumed
 session gets the events of a second turn.  $STANDIN_HANG set: --version
 never returns (for the probe's deadline).
 """
