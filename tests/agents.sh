@@ -204,8 +204,9 @@ fresh
 turn claude 1
 turn claude 2 STANDIN_SCENARIO=zeroed
 [ "$rc" -eq 1 ] || { fail "claude: a zeroed error result: exited $rc"; said; }
-[ -z "$(printf '%s\n' "$out" | grep '^AFK-USAGE:')" ] ||
-	{ fail "claude: a zeroed result printed usage"; said; }
+if printf '%s\n' "$out" | grep -q '^AFK-USAGE:'; then
+	fail "claude: a zeroed result printed usage"; said
+fi
 turn claude 3
 printf '%s\n' "$out" | grep -qx 'AFK-USAGE: tokens_in=225 tokens_out=30 cost_usd=0.0175' ||
 	{ fail "claude: after a zeroed result, the increment is wrong"; said; }
