@@ -536,7 +536,7 @@ for line in 'tracker: listed 8 issue(s); a poll would do this:' \
 	'would dispatch acme/api#102' \
 	'3 would be dispatched, 5 skipped (dry run: nothing was written)' \
 	'tracker: reachable' \
-	'agent: reachable' \
+	'agent: reachable (demo-agent 1.0)' \
 	'ci: reachable' \
 	'notifier: reachable'; do
 	printf '%s\n' "$out" | sed 's/  */ /g' | grep -qxF -- "$line" ||
@@ -574,6 +574,42 @@ else
 		{ fail "check-config --online does not say the agent probe failed"; said; }
 	printf '%s\n' "$out" | grep -qx 'ci: reachable' ||
 		{ fail "check-config --online, missing agent, did not probe the ci"; said; }
+fi
+# The command agent's probe also shows the first line of what its
+# command's --version says (the demo's agent.sh: "demo-agent 1.0"); one
+# that fails or never answers (killed after 5 s) is a warning, not a
+# failed probe.
+agent_cfg() { # agent_cfg NAME AGENT_JSON: c1's configuration, another agent
+	sed "s|\"agent\": {[^}]*}|\"agent\": $2|" "$work/c1/afk.json" >"$work/c1/$1.json"
+}
+printf '#!/bin/sh\nsleep 60\n' >"$work/c1/hang.sh"
+printf '#!/bin/sh\necho "1.0 but unwell" >&2\nexit 3\n' >"$work/c1/sick.sh"
+chmod +x "$work/c1/hang.sh" "$work/c1/sick.sh"
+agent_cfg hang "{\"kind\": \"command\", \"command\": [\"$work/c1/hang.sh\"], \"state_dir\": \"$work/c1/runs\"}"
+t0=$(date +%s)
+run "$AFK" check-config -c "$work/c1/hang.json" --online
+t1=$(date +%s)
+[ "$rc" -eq 0 ] || { fail "check-config --online, hanging --version, exited $rc, want 0"; said; }
+printf '%s\n' "$out" | grep -qxF "agent: reachable (warning: '$work/c1/hang.sh --version' did not answer in 5 s)" ||
+	{ fail "check-config --online does not warn of a hanging --version"; said; }
+[ $((t1 - t0)) -lt 30 ] || fail "check-config --online waited $((t1 - t0)) s for --version"
+agent_cfg sick "{\"kind\": \"command\", \"command\": [\"$work/c1/sick.sh\"], \"state_dir\": \"$work/c1/runs\"}"
+run "$AFK" check-config -c "$work/c1/sick.json" --online
+[ "$rc" -eq 0 ] || { fail "check-config --online, failing --version, exited $rc, want 0"; said; }
+printf '%s\n' "$out" | grep -qxF "agent: reachable (warning: '$work/c1/sick.sh --version' exited 3)" ||
+	{ fail "check-config --online does not warn of a failing --version"; said; }
+run "$AFK" check-config -c "$work/c1/afk.json" --online --json
+printf '%s\n' "$out" | grep -q '"event": *"probe".*"key": *"agent".*"message": *"demo-agent 1.0"' ||
+	{ fail "check-config --online --json does not give the agent's version"; said; }
+# A coding-agent wrapper (examples/agents) answers its CLI's version,
+# the CLI named by a variable the "env" list passes on.
+if command -v python3 >/dev/null 2>&1; then
+	agent_cfg claude "{\"kind\": \"command\", \"command\": [\"$top_srcdir/examples/agents/claude\"], \"state_dir\": \"$work/c1/runs\", \"env\": [\"AFK_CLAUDE\"]}"
+	run env PYTHONDONTWRITEBYTECODE=1 AFK_CLAUDE="$top_srcdir/tests/agents/claude" \
+		"$AFK" check-config -c "$work/c1/claude.json" --online
+	[ "$rc" -eq 0 ] || { fail "check-config --online, claude wrapper, exited $rc, want 0"; said; }
+	printf '%s\n' "$out" | grep -qxF "agent: reachable (claude 2.1.332 (Claude Code))" ||
+		{ fail "check-config --online does not show the claude wrapper's version"; said; }
 fi
 sed 's/"notifier": {[^}]*}/"notifier": {"kind": "slack", "webhook_env": "AFK_TEST_FAKE_HOOK"}/' \
 	"$work/c1/afk.json" >"$work/c1/slack.json"

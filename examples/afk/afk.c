@@ -1487,7 +1487,8 @@ static int probe_tracker(adapters *a, const options *o)
 }
 
 /* {"event":"probe"}: what the read-only probe of key (of kind) found:
- * "reachable", "no-probe" or "failed" (with the message). */
+ * "reachable" (with what the probe said, if anything), "no-probe" or
+ * "failed" (with the message). */
 static void emit_probe(const char *key, const char *kind,
                        const char *result, const char *message)
 {
@@ -1525,8 +1526,14 @@ static int probe_adapter(adapters *a, const char *key, const char *kind)
 		msg = afk_notifier_errmsg(a->notifier);
 		prefix = "notifier probe: ";
 	}
+	/* A probe that succeeded may say what it found (the command
+	 * agent: its command's version, or a warning). */
 	if (rc == 0 && json_out) {
-		emit_probe(key, kind, "reachable", NULL);
+		emit_probe(key, kind, "reachable", msg[0] ? msg : NULL);
+		return 0;
+	}
+	if (rc == 0 && msg[0]) {
+		printf("%s: reachable (%s)\n", key, msg);
 		return 0;
 	}
 	if (rc == 0) {

@@ -5,6 +5,11 @@
 # dispatch, 2 for the first corrective turn, ...).  A real agent would
 # read the issue, write a failing test, fix the code and push a branch,
 # printing an AFK-PHASE line at each step, as the prompt asks it to.
+# afk check-config --online shows what the command's --version says.
+if [ "${1:-}" = --version ]; then
+	echo "demo-agent 1.0"
+	exit 0
+fi
 lines=$(wc -l | tr -d ' ')
 echo "agent: turn $AFK_TURN on $AFK_REPO#$AFK_ISSUE in thread $AFK_THREAD_ID"
 echo "agent: read $lines lines of prompt from stdin"

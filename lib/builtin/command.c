@@ -1342,10 +1342,78 @@ static int command_agent_new(const afk_config *cfg,
 
 /* The userdata is handed to the agent, which owns it from then on and
  * frees it with command_agent_free(). */
-/* probe: the command exists and is executable; nothing is run. */
+
+/* What the probe takes of "command --version": this long, in this many
+ * bytes of its output at most, for so many seconds. */
+#define VERSION_SHOWN 120
+#define VERSION_MAX 4096
+#define VERSION_TIMEOUT 5
+
+/* Runs "command[0] --version" as the turns run the command (no shell,
+ * the environment rule, stdin /dev/null), for VERSION_TIMEOUT seconds at
+ * most, and describes what it said in msg: the first line of its output,
+ * made printable, or a warning saying why there is none.  Returns 0, or
+ * AFK_ENOMEM. */
+static int command_version(const struct command_agent *ca, char *msg,
+                           size_t size)
+{
+	char *argv[3];
+	afk__capture out = {VERSION_MAX, NULL, 0, 0}, err = {256, NULL, 0, 0};
+	afk__spawn_opts o;
+	char how[64];
+	int e, status = 0, started = 0;
+
+	argv[0] = ca->argv.v[0];
+	argv[1] = "--version";
+	argv[2] = NULL;
+	memset(&o, 0, sizeof(o));
+	o.argv = argv;
+	o.pass = ca->pass.v;
+	o.hide = ca->hide.v;
+	o.in = -1;
+	o.timeout_ms = VERSION_TIMEOUT * 1000L;
+	e = afk__spawn_capture(&o, &out, &err, &status, &started);
+	if (e == ENOMEM && !started) {
+		free(out.buf);
+		free(err.buf);
+		return AFK_ENOMEM;
+	}
+	if (e == ETIMEDOUT)
+		snprintf(msg, size, "warning: '%s --version' did not answer "
+		         "in %d s", ca->argv.v[0], VERSION_TIMEOUT);
+	else if (e != 0)
+		snprintf(msg, size, "warning: '%s --version': %s",
+		         ca->argv.v[0], strerror(e));
+	else if (status != 0) { /* anything but "exited 0" */
+		afk__spawn_describe(status, how, sizeof(how));
+		snprintf(msg, size, "warning: '%s --version' %s",
+		         ca->argv.v[0], how);
+	} else if (out.buf == NULL || out.buf[strspn(out.buf, " \t\r\n")] ==
+	           '\0')
+		snprintf(msg, size, "warning: '%s --version' printed nothing",
+		         ca->argv.v[0]);
+	else {
+		char *line = out.buf + strspn(out.buf, " \t\r\n");
+
+		line[strcspn(line, "\r\n")] = '\0'; /* the first line only */
+		afk__one_line(msg, size < VERSION_SHOWN ? size : VERSION_SHOWN,
+		              line, strlen(line));
+	}
+	free(out.buf);
+	free(err.buf);
+	return AFK_OK;
+}
+
+/* probe: the command exists and is executable, and what its --version
+ * says, kept as the call's message: run_probe() keeps a successful
+ * probe's message for afk_agent_errmsg() (afk_agent_probe(3)).  A
+ * --version that fails or does not answer is a warning in that message,
+ * not a failed probe: the command is there, and a command need not
+ * know --version. */
 static int command_probe(afk_call *call, void *userdata)
 {
 	const struct command_agent *ca = userdata;
+	char msg[AFK__ERRMSG_SIZE];
 	int err = afk__spawn_find(ca->argv.v[0]);
 
 	if (err == ENOMEM)
@@ -1353,7 +1421,9 @@ static int command_probe(afk_call *call, void *userdata)
 	if (err != 0)
 		return afk__call_failf(call, AFK_EIO, "agent command '%s': %s",
 		                       ca->argv.v[0], strerror(err));
-	return AFK_OK;
+	if (command_version(ca, msg, sizeof(msg)) != AFK_OK)
+		return afk__call_failf(call, AFK_ENOMEM, "out of memory");
+	return afk_call_set_error(call, msg);
 }
 
 static int command_agent_setup(afk_agent *agent, const afk_config *cfg,

@@ -375,7 +375,8 @@ int afk_call_add_failing_check(afk_call *call, const char *name,
 /* --- the probe ------------------------------------------------------ */
 
 /* Runs probe (NULL: none registered) for an adapter of the kind what
- * names, leaving the message in errmsg. */
+ * names, leaving the message in errmsg: why it failed, or what a probe
+ * that succeeded said with afk_call_set_error() (empty when nothing). */
 static int run_probe(afk_probe_fn probe, void *userdata, const char *what,
                      char *errmsg)
 {
@@ -390,6 +391,10 @@ static int run_probe(afk_probe_fn probe, void *userdata, const char *what,
 	afk__call_init(&call, AFK__CALL_PROBE, NULL);
 	rc = probe(&call, userdata);
 	rc = afk__call_finish(&call, rc, what, errmsg);
+	/* A probe that succeeded may have said what it found (a version):
+	 * kept as it was set, with no prefix, for the host to show. */
+	if (rc == AFK_OK && call.message != NULL)
+		afk__errf(errmsg, "%s", call.message);
 	afk__call_clear(&call);
 	return rc;
 }

@@ -2477,6 +2477,29 @@ START_TEST(test_probe_command_agent)
 	ck_assert_int_eq(afk_agent_set_builtin(f.agent, f.cfg), 0);
 	ck_assert_msg(afk_agent_probe(f.agent) == 0, "%s",
 	              afk_agent_errmsg(f.agent));
+	/* What "command --version" says is the probe's message: its first
+	 * line, made printable; what it cannot say is a warning, and the
+	 * probe still succeeds. */
+	snprintf(path, sizeof(path), "%s/version.sh", f.dir);
+	write_text(path, "#!/bin/sh\n[ \"$1\" = --version ] || exit 9\n"
+	           "printf '\\n  tool \\033[31m1.2.3\\nsecond line\\n'\n");
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	cfg_set(f.cfg, "agent", "{\"kind\": \"command\", \"command\": "
+	        "[\"%s\", \"--ignored\"], \"state_dir\": \"%s\"}", path,
+	        f.runs);
+	ck_assert_int_eq(afk_agent_set_builtin(f.agent, f.cfg), 0);
+	ck_assert_int_eq(afk_agent_probe(f.agent), 0);
+	ck_assert_str_eq(afk_agent_errmsg(f.agent), "tool ?[31m1.2.3");
+	write_text(path, "#!/bin/sh\nexit 4\n");
+	ck_assert_int_eq(afk_agent_probe(f.agent), 0);
+	ck_assert_ptr_nonnull(strstr(afk_agent_errmsg(f.agent),
+	                             "warning: '"));
+	ck_assert_ptr_nonnull(strstr(afk_agent_errmsg(f.agent),
+	                             " --version' exited 4"));
+	write_text(path, "#!/bin/sh\nexec sleep 60\n");
+	ck_assert_int_eq(afk_agent_probe(f.agent), 0);
+	ck_assert_ptr_nonnull(strstr(afk_agent_errmsg(f.agent),
+	                             " --version' did not answer in 5 s"));
 	fx_close(&f);
 }
 END_TEST
@@ -4401,6 +4424,7 @@ static Suite *builtin_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("probe");
+	tcase_set_timeout(tc, 30); /* a --version that never answers: 5 s */
 	tcase_add_test(tc, test_probe_tracker_file);
 	tcase_add_test(tc, test_probe_command_agent);
 	tcase_add_test(tc, test_probe_command_ci);
