@@ -1350,29 +1350,47 @@ static int command_agent_new(const afk_config *cfg,
 #define VERSION_TIMEOUT 5
 
 /* Runs "command[0] --version" as the turns run the command (no shell,
- * the environment rule, stdin /dev/null), for VERSION_TIMEOUT seconds at
- * most, and describes what it said in msg: the first line of its output,
- * made printable, or a warning saying why there is none.  Returns 0, or
- * AFK_ENOMEM. */
+ * the environment rule, stdin /dev/null) but with none of a turn's
+ * variables and in an empty directory of its own, made for it and
+ * removed after: a command that does not know --version and does
+ * something else finds no run to work on and leaves nothing behind
+ * (what it does leave is named).  For VERSION_TIMEOUT seconds at most,
+ * then its process group is killed.  Describes what it said in msg: the
+ * first line of its output, made printable, or a warning saying why
+ * there is none.  Returns 0, or AFK_ENOMEM. */
 static int command_version(const struct command_agent *ca, char *msg,
                            size_t size)
 {
 	char *argv[3];
 	afk__capture out = {VERSION_MAX, NULL, 0, 0}, err = {256, NULL, 0, 0};
 	afk__spawn_opts o;
-	char how[64];
-	int e, status = 0, started = 0;
+	char how[64], dir[PATH_MAX];
+	const char *tmp;
+	int e, status = 0, started = 0, left;
 
 	argv[0] = ca->argv.v[0];
 	argv[1] = "--version";
 	argv[2] = NULL;
+	tmp = getenv("TMPDIR");
+	if (tmp == NULL || tmp[0] != '/' ||
+	    strlen(tmp) + sizeof("/afk-probe-XXXXXX") > sizeof(dir))
+		tmp = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/afk-probe-XXXXXX", tmp);
+	if (mkdtemp(dir) == NULL) {
+		snprintf(msg, size, "warning: '%s --version' not run: no "
+		         "directory to run it in: %s: %s", ca->argv.v[0], dir,
+		         strerror(errno));
+		return AFK_OK;
+	}
 	memset(&o, 0, sizeof(o));
 	o.argv = argv;
+	o.dir = dir;
 	o.pass = ca->pass.v;
 	o.hide = ca->hide.v;
 	o.in = -1;
 	o.timeout_ms = VERSION_TIMEOUT * 1000L;
 	e = afk__spawn_capture(&o, &out, &err, &status, &started);
+	left = rmdir(dir) != 0;
 	if (e == ENOMEM && !started) {
 		free(out.buf);
 		free(err.buf);
@@ -1399,6 +1417,9 @@ static int command_version(const struct command_agent *ca, char *msg,
 		afk__one_line(msg, size < VERSION_SHOWN ? size : VERSION_SHOWN,
 		              line, strlen(line));
 	}
+	if (left && strlen(msg) + strlen(dir) + 32 < size)
+		snprintf(msg + strlen(msg), size - strlen(msg), " (it left "
+		         "files in %s)", dir);
 	free(out.buf);
 	free(err.buf);
 	return AFK_OK;

@@ -2500,6 +2500,34 @@ START_TEST(test_probe_command_agent)
 	ck_assert_int_eq(afk_agent_probe(f.agent), 0);
 	ck_assert_ptr_nonnull(strstr(afk_agent_errmsg(f.agent),
 	                             " --version' did not answer in 5 s"));
+	/* It runs with none of a turn's variables, in an empty directory
+	 * of its own that is gone after; what a command that does not know
+	 * --version leaves there is named. */
+	write_text(path, "#!/bin/sh\necho \"repo=${AFK_REPO-none} "
+	           "files=$(ls -A | wc -l) in $(pwd)\"\n");
+	ck_assert_int_eq(afk_agent_probe(f.agent), 0);
+	{
+		const char *m = afk_agent_errmsg(f.agent), *in;
+		char left[2 * PATHLEN];
+
+		ck_assert_msg(strncmp(m, "repo=none files=0 in /", 22) == 0,
+		              "%s", m);
+		in = strstr(m, " in /") + 4;
+		ck_assert_ptr_nonnull(strstr(in, "/afk-probe-"));
+		ck_assert_int_ne(access(in, F_OK), 0);
+		write_text(path, "#!/bin/sh\ntouch stray\necho tool 2\n");
+		ck_assert_int_eq(afk_agent_probe(f.agent), 0);
+		m = afk_agent_errmsg(f.agent);
+		ck_assert_msg(strncmp(m, "tool 2 (it left files in /", 26) == 0,
+		              "%s", m);
+		snprintf(left, sizeof(left), "%s", m + 25); /* "<dir>)" */
+		left[strcspn(left, ")")] = '\0';
+		ck_assert_int_eq(count_entries(left), 1);
+		strcat(left, "/stray");
+		ck_assert_int_eq(unlink(left), 0);
+		*strrchr(left, '/') = '\0';
+		ck_assert_int_eq(rmdir(left), 0);
+	}
 	fx_close(&f);
 }
 END_TEST
