@@ -270,6 +270,8 @@ if [ -x "$AFK" ]; then
 	out=$(cat "$work/stdout") err=$(cat "$work/stderr")
 	run_dir="$work/demo/runs/acme-api-102-1"
 	[ "$rc" -eq 0 ] || { fail "afk poll with the claude wrapper exited $rc"; said; }
+	# the agent runs detached: the poll returned as it started
+	settle "$work/demo" || fail "afk: the claude wrapper's run did not end"
 	if [ -d "$run_dir" ]; then
 		grep -qx 'AFK-PHASE: tests-red' "$run_dir/output.log" ||
 			{ fail "afk: the run's log has no phase"; cat "$run_dir/output.log"; }
@@ -281,6 +283,12 @@ if [ -x "$AFK" ]; then
 			fail "afk: the run's directory has no session"
 		grep -q "\"stdin\": \"[^\"]*acme/api#102" "$work/log" ||
 			fail "afk: the stand-in did not get the prompt of acme/api#102"
+		# the watch reads the wrapper's usage into the run's checklist
+		"$AFK" watch --config "$work/demo/afk.json" --now 1767225600 \
+			>"$work/stdout" 2>"$work/stderr" ||
+			{ fail "afk watch after the claude wrapper exited $?"; cat "$work/stderr"; }
+		grep -q 'Usage: 125 tokens in, 50 out, \$0\.01' "$work/demo/issues.json" ||
+			{ fail "afk: the checklist shows no usage"; cat "$work/stdout"; }
 	else
 		fail "afk poll with the claude wrapper made no $run_dir"; said
 	fi

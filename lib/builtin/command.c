@@ -862,6 +862,18 @@ static int phase_of(const char *line, size_t n)
 	return -1;
 }
 
+/* Opens output.log to read, never through a link: AFK_OK with *fd, or
+ * with *fd -1 when there is no log yet (nothing printed); a link or
+ * anything but a regular file there fails the call, unread. */
+static int open_log(afk_call *call, const char *dir, int *fd)
+{
+	*fd = open_in(dir, "output.log", O_RDONLY);
+	if (*fd < 0 && errno != ENOENT)
+		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
+		            file_error(errno));
+	return AFK_OK;
+}
+
 /* Positions fd, open on a log of size bytes, where the phase is looked
  * for: PHASE_TAIL bytes before its end, less one, so that a first line
  * cut by the window is known as cut.  Returns 1 when the first line read
@@ -887,15 +899,11 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 	size_t n = 0, i, left;
 	struct stat st;
 	ssize_t got = 0;
-	int fd, p, too_long = 0, err = 0;
+	int fd, p, rc, too_long = 0, err = 0;
 
 	*phase = AFK_PHASE_DISPATCHED;
-	fd = open_in(dir, "output.log", O_RDONLY);
-	if (fd < 0 && errno == ENOENT)
-		return AFK_OK;
-	if (fd < 0)
-		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
-		            file_error(errno));
+	if ((rc = open_log(call, dir, &fd)) != AFK_OK || fd < 0)
+		return rc;
 	if (fstat(fd, &st) != 0 || (too_long = seek_tail(fd, st.st_size)) < 0)
 		err = errno;
 	/* The log may grow as it is read: no more than the window. */
@@ -965,15 +973,11 @@ static int read_usage(afk_call *call, const char *dir)
 	struct stat st;
 	ssize_t got;
 	size_t n = 0, i;
-	int fd, too_long = 0, err = 0;
+	int fd, rc, too_long = 0, err = 0;
 
 	usage_cache_read(dir, &offset, &sum);
-	fd = open_in(dir, "output.log", O_RDONLY);
-	if (fd < 0 && errno == ENOENT)
-		return AFK_OK;
-	if (fd < 0)
-		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
-		            file_error(errno));
+	if ((rc = open_log(call, dir, &fd)) != AFK_OK || fd < 0)
+		return rc;
 	if (fstat(fd, &st) != 0)
 		err = errno;
 	if (err == 0 && (long long)st.st_size < offset) {

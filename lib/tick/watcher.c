@@ -355,6 +355,26 @@ static int stop_agent(run *r)
 	return rc;
 }
 
+/* The agent's stop the record holds pending, done once: marked done when
+ * it succeeded, or none when there is nothing to stop (no stop callback,
+ * no thread); a failed stop leaves it pending and returns its code.  The
+ * caller saves the record. */
+static int stop_agent_once(run *r)
+{
+	int rc;
+
+	if (r->rec.agent_stop != AFK__AGENT_STOP_PENDING)
+		return AFK_OK;
+	if (r->w->agent->stop == NULL || r->rec.thread[0] == '\0') {
+		r->rec.agent_stop = AFK__AGENT_STOP_NONE;
+		return AFK_OK;
+	}
+	if ((rc = stop_agent(r)) != AFK_OK)
+		return rc;
+	r->rec.agent_stop = AFK__AGENT_STOP_DONE;
+	return AFK_OK;
+}
+
 /* Stopping a run a human took back (reason: AFK_STOP_*).  Each step is
  * recorded before its effect and the lock is dropped last, so a tick
  * that dies part-way is finished by the next, which stops the agent at
@@ -370,7 +390,6 @@ static int stop_agent(run *r)
  *   6. the lock goes. */
 static int stop_run(run *r, int reason)
 {
-	afk_agent *a = r->w->agent;
 	int rc;
 
 	r->act.kind = AFK_ACTION_STOP;
@@ -389,15 +408,8 @@ static int stop_run(run *r, int reason)
 		r->locked |= !r->closed;
 		if (r->ready && (rc = label(r, r->s->ready_label, 0)) != AFK_OK)
 			return rc;
-		if (r->rec.agent_stop == AFK__AGENT_STOP_PENDING) {
-			if (a->stop == NULL || r->rec.thread[0] == '\0') {
-				r->rec.agent_stop = AFK__AGENT_STOP_NONE;
-			} else {
-				if ((rc = stop_agent(r)) != AFK_OK)
-					return rc;
-				r->rec.agent_stop = AFK__AGENT_STOP_DONE;
-			}
-		}
+		if ((rc = stop_agent_once(r)) != AFK_OK)
+			return rc;
 		r->rec.stop_pending = 0;
 		if ((rc = save(r)) != AFK_OK)
 			return rc;
@@ -433,19 +445,13 @@ static int notify(run *r)
  * returns its code and leaves the mark pending for the next tick. */
 static int budget_stop(run *r)
 {
-	afk_agent *a = r->w->agent;
 	int rc;
 
 	if (r->rec.reason != AFK_ESCALATE_BUDGET ||
 	    r->rec.agent_stop != AFK__AGENT_STOP_PENDING)
 		return AFK_OK;
-	if (a->stop == NULL || r->rec.thread[0] == '\0') {
-		r->rec.agent_stop = AFK__AGENT_STOP_NONE;
-	} else {
-		if ((rc = stop_agent(r)) != AFK_OK)
-			return rc;
-		r->rec.agent_stop = AFK__AGENT_STOP_DONE;
-	}
+	if ((rc = stop_agent_once(r)) != AFK_OK)
+		return rc;
 	return save(r);
 }
 

@@ -1847,11 +1847,30 @@ static const struct http_case {
 	 "http.etag_cache_read_only: expected a boolean, got a number"},
 };
 
+/* key's value json is refused with msg, by afk_config_set() and, on line
+ * 3 of a file, by afk_config_load_string(), and neither changes anything
+ * of before. */
+static void assert_refused_twice(afk_config *c, const snapshot *before,
+                                 const char *key, const char *json,
+                                 const char *msg)
+{
+	char file[256], want[512];
+
+	ck_assert_int_eq(afk_config_set(c, key, json), AFK_ECONFIG);
+	assert_msg(c, msg);
+	snap_check(c, before);
+	snprintf(file, sizeof(file), "{\n\"deploy_stage\": true,\n"
+	         "\"%s\": %s\n}", key, json);
+	snprintf(want, sizeof(want), "<string>:3: %s", msg);
+	ck_assert_int_eq(afk_config_load_string(c, file), AFK_ECONFIG);
+	assert_msg(c, want);
+	snap_check(c, before);
+}
+
 START_TEST(http_settings_are_checked)
 {
 	const struct http_case *h = &http_cases[_i];
 	afk_config *c = cfg_new();
-	char json[256], want[512];
 	snapshot before;
 
 	snap_take(c, &before);
@@ -1859,16 +1878,7 @@ START_TEST(http_settings_are_checked)
 		ck_assert_msg(afk_config_set(c, "http", h->json) == AFK_OK,
 		              "%s", afk_config_errmsg(c));
 	} else {
-		ck_assert_int_eq(afk_config_set(c, "http", h->json),
-		                 AFK_ECONFIG);
-		assert_msg(c, h->msg);
-		snap_check(c, &before);
-		snprintf(json, sizeof(json), "{\n\"deploy_stage\": true,\n"
-		         "\"http\": %s\n}", h->json);
-		snprintf(want, sizeof(want), "<string>:3: %s", h->msg);
-		ck_assert_int_eq(afk_config_load_string(c, json), AFK_ECONFIG);
-		assert_msg(c, want);
-		snap_check(c, &before);
+		assert_refused_twice(c, &before, "http", h->json, h->msg);
 	}
 	snap_free(&before);
 	afk_config_free(c);
@@ -1916,7 +1926,6 @@ START_TEST(budget_is_checked)
 {
 	const struct budget_case *b = &budget_cases[_i];
 	afk_config *c = cfg_new();
-	char json[256], want[512];
 	snapshot before;
 
 	snap_take(c, &before);
@@ -1926,16 +1935,7 @@ START_TEST(budget_is_checked)
 		ck_assert(c->budget_tokens == b->tokens);
 		ck_assert(c->budget_cost_microusd == b->micro);
 	} else {
-		ck_assert_int_eq(afk_config_set(c, "budget", b->json),
-		                 AFK_ECONFIG);
-		assert_msg(c, b->msg);
-		snap_check(c, &before);
-		snprintf(json, sizeof(json), "{\n\"deploy_stage\": true,\n"
-		         "\"budget\": %s\n}", b->json);
-		snprintf(want, sizeof(want), "<string>:3: %s", b->msg);
-		ck_assert_int_eq(afk_config_load_string(c, json), AFK_ECONFIG);
-		assert_msg(c, want);
-		snap_check(c, &before);
+		assert_refused_twice(c, &before, "budget", b->json, b->msg);
 	}
 	snap_free(&before);
 	afk_config_free(c);
