@@ -132,6 +132,7 @@ void afk__http_opts_default(afk__http_opts *o)
 	o->etag_cache = NULL;
 	o->rate_reserve = 50;
 	o->etag_cache_read_only = 0;
+	o->ca_file = NULL;
 	o->log = NULL;
 }
 
