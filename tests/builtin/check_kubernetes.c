@@ -14,6 +14,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -860,6 +861,44 @@ START_TEST(test_send_turn_waits_then_starts_t2)
 }
 END_TEST
 
+/* A tick killed after it sent turn 2: the same prompt asked for again
+ * while that turn runs is that turn - nothing is created. */
+START_TEST(test_send_turn_same_prompt_is_that_turn)
+{
+	json_t *routes, *log, *t2;
+	char *lj = jobs_route("GET");
+	afk_call call;
+	char tag[20];
+	uint32_t a = 2166136261u, b = 0x811c9dc6u ^ 0x5bd1e995u;
+	const char *p;
+
+	/* the agent's tag of the prompt (two FNV-1a of it) */
+	for (p = "Fix CI"; *p != '\0'; p++) {
+		a = (a ^ (unsigned char)*p) * 16777619u;
+		b = (b ^ (unsigned char)*p) * 16777619u;
+	}
+	snprintf(tag, sizeof(tag), "%08lx%08lx", (unsigned long)a,
+	         (unsigned long)b);
+	t2 = job(2, "", "");
+	json_object_set_new(json_object_get(json_object_get(t2, "metadata"),
+	                    "annotations"), "afk.dev/prompt", json_string(tag));
+	routes = json_object();
+	json_object_set_new(routes, lj, list("JobList", json_pack("[o, o]",
+	                    job(1, "Complete", "Completed"), t2)));
+	srv_script_json(&S, json_pack("{s:o}", "routes", routes));
+	A = k8s_agent("");
+	ck_assert_msg(send_turn(&call, "Fix CI") == 0, "%s", call.message);
+	afk__call_clear(&call);
+	ck_assert_int_ne(send_turn(&call, "Fix CI, again"), 0);
+	assert_contains(call.message, "turn 2");
+	afk__call_clear(&call);
+	log = srv_log(&S);
+	ck_assert_uint_eq(count_method(log, "POST", ""), 0);
+	json_decref(log);
+	free(lj);
+}
+END_TEST
+
 START_TEST(test_stop_deletes_every_turn)
 {
 	json_t *routes, *log;
@@ -1040,6 +1079,7 @@ static Suite *k8s_suite(void)
 	tcase_add_loop_test(tc, test_snapshot_transient_failures, 0, 3);
 	tcase_add_test(tc, test_token_rotation);
 	tcase_add_test(tc, test_send_turn_waits_then_starts_t2);
+	tcase_add_test(tc, test_send_turn_same_prompt_is_that_turn);
 	tcase_add_test(tc, test_stop_deletes_every_turn);
 	tcase_add_test(tc, test_probe_names_missing_permissions);
 	tcase_add_test(tc, test_probe_all_allowed);
