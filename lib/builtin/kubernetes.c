@@ -461,7 +461,8 @@ static json_t *newest(json_t *items)
 	size_t i;
 
 	json_array_foreach(items, i, j)
-		if (turn_of(j) > 0 && (best == NULL || turn_of(j) > turn_of(best)))
+		if (turn_of(j) > 0 &&
+		    (best == NULL || turn_of(j) > turn_of(best)))
 			best = j;
 	return best;
 }
@@ -474,7 +475,8 @@ static json_t *condition(json_t *obj, const char *type)
 
 	json_array_foreach(json_object_get(json_object_get(obj, "status"),
 	                                   "conditions"), i, c)
-		if (str_is(json_string_value(json_object_get(c, "type")), type) &&
+		if (str_is(json_string_value(json_object_get(c, "type")),
+		           type) &&
 		    str_is(json_string_value(json_object_get(c, "status")),
 		           "True"))
 			return c;
@@ -486,7 +488,8 @@ static json_t *condition(json_t *obj, const char *type)
 /* base64 of the n bytes of s (heap, or NULL). */
 static char *base64(const char *s, size_t n)
 {
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
 	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i;
@@ -898,7 +901,8 @@ static int k8s_send_turn(afk_call *call, const char *thread_id,
 static int delete_job(afk_call *call, struct k8s_agent *k, const char *name)
 {
 	kreq q = {"delete", "jobs", name, Q404};
-	char *path = path1(JOBS "/%s?propagationPolicy=Background", k->ns, name);
+	char *path = path1(JOBS "/%s?propagationPolicy=Background", k->ns,
+	                   name);
 	afk__http_req r;
 	int rc;
 
@@ -946,16 +950,17 @@ static void pod_stuck(const struct k8s_agent *k, json_t *pod, long long now,
                       char *buf, size_t size)
 {
 	static const char *const waits[] = {
-		"ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
-		"InvalidImageName", NULL
+		"ImagePullBackOff", "ErrImagePull",
+		"CreateContainerConfigError", "InvalidImageName", NULL
 	};
-	json_t *status = json_object_get(pod, "status"), *cs, *c;
+	json_t *status = json_object_get(pod, "status"), *cs, *c,
+	       *css = json_object_get(status, "containerStatuses");
 	const char *why, *msg;
 	long long since;
 	size_t i, w;
 
 	buf[0] = '\0';
-	json_array_foreach(json_object_get(status, "containerStatuses"), i, cs) {
+	json_array_foreach(css, i, cs) {
 		why = json_string_value(json_object_get(json_object_get(
 		        json_object_get(cs, "state"), "terminated"), "reason"));
 		if (str_is(why, "OOMKilled")) {
@@ -966,7 +971,7 @@ static void pod_stuck(const struct k8s_agent *k, json_t *pod, long long now,
 	}
 	since = afk__utc_seconds(json_string_value(json_object_get(
 	        json_object_get(pod, "metadata"), "creationTimestamp")));
-	json_array_foreach(json_object_get(status, "containerStatuses"), i, cs) {
+	json_array_foreach(css, i, cs) {
 		c = json_object_get(json_object_get(cs, "state"), "waiting");
 		why = json_string_value(json_object_get(c, "reason"));
 		for (w = 0; why != NULL && waits[w] != NULL; w++)
@@ -1074,10 +1079,10 @@ static int read_logs(afk_call *call, struct k8s_agent *k, json_t *pods,
 
 	for (turn = 1; rc == AFK_OK && turn <= turns; turn++)
 		json_array_foreach(pods, i, pod) {
-			name = json_string_value(json_object_get(json_object_get(
-			        pod, "metadata"), "name"));
-			if (rc == AFK_OK && turn_of(pod) == turn && name != NULL &&
-			    pod_started(pod))
+			name = json_string_value(json_object_get(
+			        json_object_get(pod, "metadata"), "name"));
+			if (rc == AFK_OK && turn_of(pod) == turn &&
+			    name != NULL && pod_started(pod))
 				rc = read_log(call, k, name, &sum, phase);
 		}
 	if (rc != AFK_OK || (sum.tokens_in == 0 && sum.tokens_out == 0 &&
@@ -1356,6 +1361,13 @@ static int quantity(const char *s)
 	return 0;
 }
 
+/* cpu, memory, ephemeral-storage, or a vendor's "domain/resource". */
+static int resource_name(const char *s)
+{
+	return strcmp(s, "cpu") == 0 || strcmp(s, "memory") == 0 ||
+	       strcmp(s, "ephemeral-storage") == 0 || strchr(s, '/') != NULL;
+}
+
 static const char *check_resources(const char *text)
 {
 	json_t *v = parse(text), *part, *q;
@@ -1372,10 +1384,7 @@ static const char *check_resources(const char *text)
 		json_object_foreach(part, rkey, q)
 			if (why == NULL && (plain_string(q) == NULL ||
 			                    !quantity(json_string_value(q)) ||
-			                    (strcmp(rkey, "cpu") != 0 &&
-			                     strcmp(rkey, "memory") != 0 &&
-			                     strcmp(rkey, "ephemeral-storage") != 0 &&
-			                     strchr(rkey, '/') == NULL)))
+			                    !resource_name(rkey)))
 				why = "each of requests and limits maps cpu, memory, "
 				      "ephemeral-storage or a vendor/resource to a "
 				      "quantity string (\"500m\", \"2Gi\")";
@@ -1425,7 +1434,8 @@ static const char *check_tolerations(const char *text)
 	if (!json_is_array(v))
 		why = "expected an array of tolerations";
 	json_array_foreach(v, i, t) {
-		if (why == NULL && (!json_is_object(t) || json_object_size(t) == 0))
+		if (why == NULL &&
+		    (!json_is_object(t) || json_object_size(t) == 0))
 			why = "every toleration is a non-empty object";
 		json_object_foreach(t, key, m) {
 			if (why != NULL)
@@ -1450,6 +1460,12 @@ static const char *check_tolerations(const char *text)
 	return why;
 }
 
+static int is_alnum(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9');
+}
+
 /* A variable name the container can be given: a C identifier, not one
  * of afk's own AFK_*. */
 static int env_name(const char *s)
@@ -1460,8 +1476,7 @@ static int env_name(const char *s)
 	    (s[0] >= '0' && s[0] <= '9'))
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
-		if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+		if (!(s[i] == '_' || is_alnum(s[i])))
 			return 0;
 	return 1;
 }
@@ -1474,8 +1489,7 @@ static int secret_key(const char *s)
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
 		if (!(s[i] == '-' || s[i] == '_' || s[i] == '.' ||
-		      (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9')))
+		      is_alnum(s[i])))
 			return 0;
 	return 1;
 }
@@ -1489,21 +1503,22 @@ static const char *check_env_from_secrets(const char *text)
 	if (!json_is_array(v))
 		why = "expected an array of {\"name\", \"secret\", \"key\"}";
 	json_array_foreach(v, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name")),
+		           *secret = json_string_value(json_object_get(e,
+		                                                       "secret"));
+
 		if (why != NULL)
 			break;
 		if (!json_is_object(e) || json_object_size(e) != 3 ||
-		    !env_name(json_string_value(json_object_get(e, "name"))) ||
-		    !dns_name(json_string_value(json_object_get(e, "secret")) ?
-		              json_string_value(json_object_get(e, "secret")) : "",
-		              1) ||
+		    !env_name(name) || !dns_name(secret ? secret : "", 1) ||
 		    !secret_key(json_string_value(json_object_get(e, "key"))))
 			why = "every entry is exactly {\"name\": a variable's name "
 			      "(not AFK_*), \"secret\": a Secret's name, \"key\": "
 			      "a key of it} - a reference, never a value";
 		for (j = 0; why == NULL && j < i; j++) {
 			f = json_array_get(v, j);
-			if (str_is(json_string_value(json_object_get(e, "name")),
-			           json_string_value(json_object_get(f, "name"))))
+			if (str_is(name, json_string_value(json_object_get(f,
+			                                                   "name"))))
 				why = "a variable is named twice";
 		}
 	}
