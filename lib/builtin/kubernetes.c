@@ -48,8 +48,8 @@
  * decides: Complete -> completed; Failed -> errored with the condition's
  * reason (BackoffLimitExceeded, DeadlineExceeded); its pod waiting on
  * ImagePullBackOff, ErrImagePull, CreateContainerConfigError, or
- * unschedulable, for longer than pending_timeout -> errored naming why
- * (so the watch escalates instead of stalling); a container OOMKilled ->
+ * unschedulable, or no pod made at all, for longer than pending_timeout
+ * -> errored naming why (so the watch escalates instead of stalling); a container OOMKilled ->
  * errored naming it; no Job at all -> gone; else running.  The reason
  * is the call's message and a warning on the host's log.  Phase and
  * usage come from the last log_tail bytes of each started pod's log:
@@ -1001,6 +1001,29 @@ static void pod_stuck(const struct k8s_agent *k, json_t *pod, long long now,
 	}
 }
 
+/* A Job of turn that has no pod at all pending_timeout after it was
+ * made - a quota, an admission webhook or a missing service account
+ * refused it (the Job's FailedCreate events say which) - is as stuck as
+ * a pod that cannot start: why goes in buf, left alone otherwise. */
+static void no_pod(const struct k8s_agent *k, json_t *job, json_t *pods,
+                   int turn, long long now, char *buf, size_t size)
+{
+	json_t *pod;
+	long long since;
+	size_t i;
+
+	json_array_foreach(pods, i, pod)
+		if (turn_of(pod) == turn)
+			return;
+	since = afk__utc_seconds(json_string_value(json_object_get(
+	        json_object_get(job, "metadata"), "creationTimestamp")));
+	if (since >= 0 && now - since > k->pending_timeout)
+		snprintf(buf, size, "no pod was created for more than %llds "
+		         "(see the Job's FailedCreate events: a quota, an "
+		         "admission check, a missing service account)",
+		         k->pending_timeout);
+}
+
 /* 1 when a container of pod has started: its log may be read. */
 static int pod_started(json_t *pod)
 {
@@ -1137,6 +1160,9 @@ static int k8s_snapshot(afk_call *call, const char *thread_id,
 		if (stuck[0] == '\0' && turn_of(pod) == turn)
 			pod_stuck(k, pod, (long long)time(NULL), stuck,
 			          sizeof(stuck));
+	if (rc == AFK_OK && !job_over(last))
+		no_pod(k, last, pods, turn, (long long)time(NULL), stuck,
+		       sizeof(stuck));
 	if (rc != AFK_OK) {
 		/* the message is the failed read's */
 	} else if (condition(last, "Complete") != NULL) {

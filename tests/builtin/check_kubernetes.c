@@ -666,6 +666,30 @@ START_TEST(test_snapshot_states)
 }
 END_TEST
 
+/* A Job the cluster made no pod for (a quota, an admission check) is
+ * errored once pending_timeout has passed - running before. */
+START_TEST(test_snapshot_job_without_pods)
+{
+	char when[32];
+	json_t *j;
+	afk_call call;
+
+	j = job(1, "", "");
+	json_object_set_new(json_object_get(j, "metadata"),
+	                    "creationTimestamp",
+	                    json_string(iso(time(NULL) - (_i ? 1000 : 10),
+	                                    when, sizeof(when))));
+	snap_script(json_pack("[o]", j), json_array(), "");
+	A = k8s_agent("");
+	ck_assert_msg(snapshot(&call) == 0, "%s", call.message);
+	ck_assert_int_eq(call.agent_state, _i ? AFK_AGENT_ERRORED :
+	                 AFK_AGENT_RUNNING);
+	if (_i)
+		assert_contains(call.message, "no pod was created");
+	afk__call_clear(&call);
+}
+END_TEST
+
 START_TEST(test_snapshot_log_markers)
 {
 	const char *text =
@@ -1074,6 +1098,7 @@ static Suite *k8s_suite(void)
 	tcase_add_test(tc, test_snapshot_no_job_is_gone);
 	tcase_add_loop_test(tc, test_snapshot_states, 0,
 	                    (int)(sizeof(snaps) / sizeof(*snaps)));
+	tcase_add_loop_test(tc, test_snapshot_job_without_pods, 0, 2);
 	tcase_add_test(tc, test_snapshot_log_markers);
 	tcase_add_test(tc, test_snapshot_cut_first_line);
 	tcase_add_loop_test(tc, test_snapshot_transient_failures, 0, 3);
