@@ -28,7 +28,9 @@
 #                   check-config, the systemd units through systemd-analyze
 #                   verify and security, the Dockerfile's runtime
 #                   libraries (tests/deploy.sh; npm installs its packages
-#                   once, systemd is installed when missing)
+#                   once, systemd is installed when missing); and every
+#                   object the kubernetes agent sends against the same
+#                   schemas (tests/k8s_objects.sh)
 #   9. fuzz         make fuzz (clang's libFuzzer, ASan+UBSan; clang is
 #                   installed when missing), then each harness of fuzz/
 #                   over its seed corpus and for FUZZ_SECONDS (20) more
@@ -371,7 +373,15 @@ stage_deploy() {
 		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y --no-install-recommends "${missing[@]}"
 	fi
-	"$root/tests/deploy.sh" "$build/test-plain" 2>&1 | tee "$tmp/deploy.log"
+	local rc=0
+	"$root/tests/deploy.sh" "$build/test-plain" 2>&1 | tee "$tmp/deploy.log" ||
+		rc=1
+	# deploy.sh installed kubernetes-models: what the kubernetes agent
+	# sends is held to the same schemas (make check skips it without).
+	top_srcdir=$root top_builddir=$build/test-plain \
+		sh "$root/tests/k8s_objects.sh" 2>&1 | tee -a "$tmp/deploy.log" ||
+		rc=1
+	return "$rc"
 }
 
 # count_deploy: "passed failed" of tests/deploy.sh, from its PASS and FAIL

@@ -67,6 +67,12 @@ static void type_words(const afk__member *mb)
 	case AFK__M_INT:
 		printf("An integer, %lld to %lld", mb->lo, mb->hi);
 		break;
+	case AFK__M_BOOL:
+		fputs("A boolean", stdout);
+		break;
+	case AFK__M_JSON:
+		fputs("A JSON value of the shape below", stdout);
+		break;
 	case AFK__M_REFUSED:
 		fputs("Refused", stdout);
 		break;

@@ -21,8 +21,8 @@ The script:
   {"routes": {"/path?query": ANSWER or [ANSWER, ...], ...},
    "default": ANSWER}
 
-A request is matched by its path with the query, then without it, then
-"default"; a list answers its n-th request with its n-th element (the
+A request is matched by "METHOD path" with the query, then without it,
+then by its path with the query, then without it, then "default"; a list answers its n-th request with its n-th element (the
 last one repeats).  Counters restart when the script is replaced.
 An ANSWER is an object:
 
@@ -126,12 +126,17 @@ class State:
         self.script_id = ident
         self.counters = {}
 
-    def answer_for(self, path):
+    def answer_for(self, path, method="GET"):
         """The answer the script gives to the next request for path."""
         with self.lock:
             self.reload()
             routes = self.script.get("routes", {})
-            key = path if path in routes else path.split("?", 1)[0]
+            bare = path.split("?", 1)[0]
+            key = bare
+            for k in (method + " " + path, method + " " + bare, path):
+                if k in routes:
+                    key = k
+                    break
             if key in routes:
                 spec = routes[key]
             elif "default" in self.script:
@@ -199,7 +204,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.max_active = max(st.max_active, st.active)
             st.write_stats()
         try:
-            spec = st.answer_for(self.path)
+            spec = st.answer_for(self.path, self.command)
             if spec.get("hangup"):
                 self.close_connection = True
                 return

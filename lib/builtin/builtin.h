@@ -50,6 +50,12 @@ int afk__command_ci_parse(afk_call *call, const char *text, size_t n);
  * string (free()), or NULL. */
 char *afk__t3_thread_id(const char *repo, long number);
 
+/* The name of the first turn's Job (and Secret) the "kubernetes" agent
+ * makes for generation of issue number of repo - the run's thread id:
+ * a DNS-1123 label of at most 59 characters (turn n > 1 appends "-tn"),
+ * in a heap string (free()), or NULL. */
+char *afk__k8s_job_name(const char *repo, long number, int generation);
+
 /* What a built-in's setup message starts with: where the member of key
  * it cannot be set up from was set (afk__config_where()) and which
  * adapter failed, label, e.g. "afk.json:12: ci.token_env: CI (github)".

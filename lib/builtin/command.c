@@ -838,30 +838,6 @@ static long long last_output(const char *dir)
 	return ok ? (long long)st.st_mtime : 0;
 }
 
-/* The AFK_PHASE_* of one line of output, or -1 when it is no phase
- * line.  The names are exact; trailing blanks and a CR are forgiven. */
-static int phase_of(const char *line, size_t n)
-{
-	static const struct {
-		const char *name;
-		int phase;
-	} phases[] = {
-		{"AFK-PHASE: tests-red", AFK_PHASE_TESTS_RED},
-		{"AFK-PHASE: green", AFK_PHASE_GREEN},
-		{"AFK-PHASE: pushed", AFK_PHASE_PUSHED},
-	};
-	size_t i;
-
-	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
-	                 line[n - 1] == '\t'))
-		n--;
-	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
-		if (strlen(phases[i].name) == n &&
-		    memcmp(phases[i].name, line, n) == 0)
-			return phases[i].phase;
-	return -1;
-}
-
 /* Opens output.log to read, never through a link: AFK_OK with *fd, or
  * with *fd -1 when there is no log yet (nothing printed); a link or
  * anything but a regular file there fails the call, unread. */
@@ -919,7 +895,7 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 		left -= (size_t)got;
 		for (i = 0; i < (size_t)got; i++) {
 			if (block[i] == '\n') {
-				if (!too_long && (p = phase_of(line, n)) >= 0)
+				if (!too_long && (p = afk__phase_parse_line(line, n)) >= 0)
 					*phase = p;
 				n = 0;
 				too_long = 0;
@@ -934,7 +910,7 @@ static int read_phase(afk_call *call, const char *dir, int *phase)
 	if (err != 0)
 		return afk__call_failf(call, AFK_EIO, "%s/output.log: %s", dir,
 		            strerror(err));
-	if (!too_long && (p = phase_of(line, n)) >= 0)
+	if (!too_long && (p = afk__phase_parse_line(line, n)) >= 0)
 		*phase = p; /* a last line without its newline */
 	return AFK_OK;
 }

@@ -209,30 +209,6 @@ static int repo_failed(afk_call *call, rstate *r, int code, const char *why)
 	return afk__forge_add_error(call, r->name, 0, code, why);
 }
 
-/* Seconds since the epoch of an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ",
- * or -1. */
-static long long utc_seconds(const char *s)
-{
-	int y, mo, d, h, mi, se, n = 0;
-	long long days;
-
-	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d,
-	                        &h, &mi, &se, &n) != 6 || n != 20 ||
-	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    se > 60)
-		return -1;
-	/* Days from the civil date (H. Hinnant's algorithm). */
-	y -= mo <= 2;
-	days = (long long)(y >= 0 ? y : y - 399) / 400 * 146097;
-	{
-		long long yoe = y - ((y >= 0 ? y : y - 399) / 400) * 400;
-		long long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-
-		days += yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-	}
-	return days * 86400 + h * 3600 + mi * 60 + se;
-}
-
 /* The memo key of c's labeller. */
 static char *memo_key(const struct afk__forge *g, const rstate *r,
                       const cand *c)
@@ -583,7 +559,7 @@ static int take(afk_call *call, struct afk__forge *g, rstate *r, greq *qs,
 			       vet_failed(call, r, c, rc, afk__forge_why(call));
 		}
 		who = labeller(tl, g->ready);
-		t = utc_seconds(upd);
+		t = afk__utc_seconds(upd);
 		if (t >= 0 && now - t >= MEMO_QUIET)
 			afk__http_memo_put(g->http, key, upd,
 			                   who != NULL ? who : "");

@@ -23,6 +23,7 @@
 	X(afk__builtin_forgejo_tracker) \
 	X(afk__builtin_command_agent) \
 	X(afk__builtin_t3_agent) \
+	X(afk__builtin_kubernetes_agent) \
 	X(afk__builtin_command_ci) \
 	X(afk__builtin_github_ci) \
 	X(afk__builtin_forgejo_ci) \

@@ -88,4 +88,5 @@ void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg)
 	o->rate_reserve = cfg->http_rate_reserve;
 	o->etag_cache_read_only = cfg->http_etag_cache_read_only;
 	o->log = cfg->log;
+	o->ca_file = NULL;  /* a built-in that needs one sets it */
 }

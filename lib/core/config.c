@@ -1237,6 +1237,25 @@ static int secret_member(cfg_ctx *cx, json_t *v, const afk__member *mb,
 	return AFK_OK;
 }
 
+/* The JSON member m as its kind's check judges it: its compact text is
+ * handed over, so that the configuration stays ignorant of the shape. */
+static int json_value(cfg_ctx *cx, json_t *m,
+                      const char *(*check)(const char *))
+{
+	char *text = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+	const char *why;
+
+	if (text == NULL)
+		return nomem(cx);
+	why = check != NULL ? check(text) : NULL;
+	free(text);
+	if (why != NULL && why[0] == '\0')
+		return nomem(cx);
+	if (why != NULL)
+		return refuse(cx, "%s", why);
+	return AFK_OK;
+}
+
 /* Checks m, the value of member mb (on cx's path), and sets what is kept
  * of it into sec.  An empty VARS array is kept as absent. */
 static int member_value(cfg_ctx *cx, const afk__member *mb, json_t *m,
@@ -1279,6 +1298,17 @@ static int member_value(cfg_ctx *cx, const afk__member *mb, json_t *m,
 		rc = int_in_range(cx, m, mb->lo, mb->hi, &n);
 		if (rc == AFK_OK)
 			out = json_integer((json_int_t)n);
+		break;
+	case AFK__M_BOOL:
+		rc = json_is_boolean(m) ? AFK_OK : wrong_type(cx, m, "true or "
+		                                              "false");
+		if (rc == AFK_OK)
+			out = json_incref(m);
+		break;
+	case AFK__M_JSON:
+		rc = json_value(cx, m, mb->check);
+		if (rc == AFK_OK)
+			out = json_deep_copy(m);
 		break;
 	default:
 		return refuse(cx, "%s", mb->doc);
@@ -2493,6 +2523,12 @@ const char *afk__config_str(const afk_config *cfg, afk__role role,
                             const char *member)
 {
 	return json_string_value(json_object_get(cfg->section[role], member));
+}
+
+json_t *afk__config_json(const afk_config *cfg, afk__role role,
+                         const char *member)
+{
+	return json_object_get(cfg->section[role], member);
 }
 
 long long afk__config_int(const afk_config *cfg, afk__role role,

@@ -105,6 +105,11 @@ const afk__kind *afk__config_kind(const afk_config *cfg, afk__role role);
 const char *afk__config_str(const afk_config *cfg, afk__role role,
                             const char *member);
 
+/* The BOOL or JSON member of role's section (any member, as kept),
+ * borrowed from cfg, or NULL when absent. */
+json_t *afk__config_json(const afk_config *cfg, afk__role role,
+                         const char *member);
+
 /* The INT member of role's section; 0 when absent. */
 long long afk__config_int(const afk_config *cfg, afk__role role,
                           const char *member);

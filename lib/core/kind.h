@@ -42,6 +42,9 @@ typedef enum afk__mtype {
 	AFK__M_SECRET,  /* the pair NAME_env (a variable's name) and NAME_file
 	                   (a path): exactly one, never the secret itself */
 	AFK__M_INT,     /* an integer in lo..hi */
+	AFK__M_BOOL,    /* true or false */
+	AFK__M_JSON,    /* a JSON value kept as given once check() passes
+	                   it: check receives its compact JSON text */
 	AFK__M_REFUSED  /* never accepted: doc says why */
 } afk__mtype;
 
@@ -57,7 +60,9 @@ typedef struct afk__member {
 	                         absent */
 	long long lo, hi;     /* AFK__M_INT */
 	/* AFK__M_URL: the URL's further refusal, in words to quote, or NULL
-	 * when it passes; "" when memory ran out.  May be NULL. */
+	 * when it passes; "" when memory ran out.  May be NULL.
+	 * AFK__M_JSON: the same for the value's compact JSON text (the
+	 * shape a kind needs, judged by its module); required. */
 	const char *(*check)(const char *value);
 	const char *doc;      /* one line, for afk.json(5) */
 } afk__member;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "afk/common.h"
+#include "afk/run.h"
 
 static int is_blank(char c)
 {
@@ -154,4 +155,28 @@ void afk__usage_add(afk__usage *sum, const afk__usage *inc)
 	add_one(&sum->tokens_in, inc->tokens_in);
 	add_one(&sum->tokens_out, inc->tokens_out);
 	add_one(&sum->cost_microusd, inc->cost_microusd);
+}
+
+/* The AFK_PHASE_* of one line of output, or -1 when it is no phase
+ * line.  The names are exact; trailing blanks and a CR are forgiven. */
+int afk__phase_parse_line(const char *line, size_t n)
+{
+	static const struct {
+		const char *name;
+		int phase;
+	} phases[] = {
+		{"AFK-PHASE: tests-red", AFK_PHASE_TESTS_RED},
+		{"AFK-PHASE: green", AFK_PHASE_GREEN},
+		{"AFK-PHASE: pushed", AFK_PHASE_PUSHED},
+	};
+	size_t i;
+
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
+	                 line[n - 1] == '\t'))
+		n--;
+	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (strlen(phases[i].name) == n &&
+		    memcmp(phases[i].name, line, n) == 0)
+			return phases[i].phase;
+	return -1;
 }

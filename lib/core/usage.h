@@ -1,7 +1,7 @@
 /*
  * lib/core/usage.h - what a run has used: tokens in and out and the cost,
- * and the "AFK-USAGE:" line an agent's wrapper prints it in.  Internal,
- * pure.
+ * and the "AFK-USAGE:" line an agent's wrapper prints it in; and the
+ * "AFK-PHASE:" line beside it.  Internal, pure.
  */
 #ifndef AFK_LIB_USAGE_H
 #define AFK_LIB_USAGE_H
@@ -38,6 +38,12 @@ typedef struct afk__usage {
  * absent field 0), 0 when the line is no usage line, or AFK_EPARSE when
  * it is a refused one (*inc zeroed either way). */
 int afk__usage_parse_line(const char *line, size_t n, afk__usage *inc);
+
+/* The AFK_PHASE_* of one line of an agent's output (n bytes, no
+ * newline), "AFK-PHASE: tests-red", "green" or "pushed", or -1 when it
+ * is no phase line.  The names are exact; trailing blanks and a CR are
+ * forgiven.  Shared by the agents that read a log (command, kubernetes). */
+int afk__phase_parse_line(const char *line, size_t n);
 
 /* sum += inc, each figure stopping at AFK__USAGE_MAX; negative figures
  * of inc add nothing. */

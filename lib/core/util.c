@@ -204,3 +204,27 @@ int afk__utf8_valid(const char *s)
 	}
 	return 1;
 }
+
+/* Seconds since the epoch of an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ",
+ * or -1. */
+long long afk__utc_seconds(const char *s)
+{
+	int y, mo, d, h, mi, se, n = 0;
+	long long days;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d,
+	                        &h, &mi, &se, &n) != 6 || n != 20 ||
+	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    se > 60)
+		return -1;
+	/* Days from the civil date (H. Hinnant's algorithm). */
+	y -= mo <= 2;
+	days = (long long)(y >= 0 ? y : y - 399) / 400 * 146097;
+	{
+		long long yoe = y - ((y >= 0 ? y : y - 399) / 400) * 400;
+		long long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+
+		days += yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	}
+	return days * 86400 + h * 3600 + mi * 60 + se;
+}

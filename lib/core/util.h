@@ -73,4 +73,8 @@ void afk__wipe(void *p, size_t n);
  * NULL is a no-op. */
 void afk__free_secret(char *s);
 
+/* Seconds since the epoch of an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ"
+ * (GitHub's, Kubernetes' timestamps), or -1. */
+long long afk__utc_seconds(const char *s);
+
 #endif

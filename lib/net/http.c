@@ -103,6 +103,7 @@ typedef struct host_state {
 struct afk__http {
 	afk__http_opts opts;
 	char *cache_path;         /* NULL: the cache is not persisted */
+	char *ca_file;            /* opts.ca_file copied; NULL: system CAs */
 	CURLM *multi;
 	CURLSH *share;
 	json_t *cache;            /* key -> {etag, link, body, seq}, or for
@@ -131,6 +132,7 @@ void afk__http_opts_default(afk__http_opts *o)
 	o->etag_cache = NULL;
 	o->rate_reserve = 50;
 	o->etag_cache_read_only = 0;
+	o->ca_file = NULL;
 	o->log = NULL;
 }
 
@@ -948,14 +950,18 @@ int afk__http_new(afk__http **out, const afk__http_opts *opts,
 	}
 	h->opts = *opts;
 	h->opts.etag_cache = NULL;
+	h->opts.ca_file = NULL;
 	h->opts.log = afk__log_ref(opts->log);
+	if (opts->ca_file != NULL)
+		h->ca_file = afk__strdup(opts->ca_file);
 	h->multi = curl_multi_init();
 	h->share = curl_share_init();
 	h->cache = json_object();
 	if (opts->etag_cache != NULL)
 		h->cache_path = afk__strdup(opts->etag_cache);
 	if (h->multi == NULL || h->share == NULL || h->cache == NULL ||
-	    (opts->etag_cache != NULL && h->cache_path == NULL)) {
+	    (opts->etag_cache != NULL && h->cache_path == NULL) ||
+	    (opts->ca_file != NULL && h->ca_file == NULL)) {
 		afk__http_free(h);
 		if (errbuf != NULL)
 			afk__errf(errbuf, "out of memory");
@@ -997,6 +1003,7 @@ void afk__http_free(afk__http *h)
 		afk__free_secret(h->secrets[i]);
 	free(h->secrets);
 	afk__log_unref(h->opts.log);
+	free(h->ca_file);
 	free(h);
 	curl_global_cleanup();
 }
@@ -1326,6 +1333,8 @@ typedef struct xfer {
 	host_state *hs;
 	char *vary;               /* the caller's headers, part of cache keys */
 	int has_accept;
+	int has_type;             /* the caller set Content-Type (a PATCH's
+	                             merge-patch+json) */
 	CURL *easy;
 	struct curl_slist *hdrs;  /* must live while the transfer runs */
 	char *key;                /* this page's cache key; NULL: uncached */
@@ -1580,6 +1589,8 @@ static void x_setup(xfer *x)
 	/* libcurl's defaults, said out loud: never turned off. */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	                 h->opts.connect_timeout * 1000L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->opts.timeout * 1000L);
@@ -1662,7 +1673,7 @@ static int x_headers(xfer *x)
 	}
 	if (!x->has_accept)
 		bad |= add_line(&l, "Accept: application/json");
-	if (r->json != NULL)
+	if (r->json != NULL && !x->has_type)
 		bad |= add_line(&l, "Content-Type: application/json");
 	else if (!x->is_get)
 		bad |= add_line(&l, "Content-Type:");
@@ -2172,6 +2183,8 @@ static int join_headers(xfer *x)
 		n += strlen(*hp) + 1;
 		if (strncasecmp(*hp, "accept:", 7) == 0)
 			x->has_accept = 1;
+		if (strncasecmp(*hp, "content-type:", 13) == 0)
+			x->has_type = 1;
 	}
 	if (n == 0)
 		return 0;

@@ -115,6 +115,10 @@ typedef struct afk__http_opts {
 	long rate_reserve;     /* stop when x-ratelimit-remaining <= this */
 	int etag_cache_read_only; /* 1: read etag_cache, never write it
 	                             (nor its lock): afk status */
+	const char *ca_file;   /* PEM bundle TLS peers are verified against
+	                          instead of the system's (a Kubernetes
+	                          API server's cluster CA); NULL: the
+	                          system's.  Copied.  Verification stays on */
 	afk__log *log;         /* the host's log (lib/core/log.h), or NULL;
 	                          the handle takes a reference of its own */
 } afk__http_opts;
@@ -223,7 +227,8 @@ typedef struct afk__http_req {
 	                              none */
 	const char *const *headers; /* NULL-terminated "Name: value" lines;
 	                               NULL: none.  An Accept line replaces
-	                               the default application/json. */
+	                               the default application/json, and so
+	                               does a Content-Type line for json. */
 	const char *secret_header; /* "Authorization: Bearer X": sent, never
 	                              shown; its value and last word become
 	                              secrets of the handle */

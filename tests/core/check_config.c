@@ -1333,10 +1333,11 @@ static const struct bad_adapter {
 	{"tracker", "{\"kind\": \"file\", \"path\": \"x\", \"token\": \"t\"}",
 	 "tracker.token: unknown member of a \"file\" tracker"},
 	{"agent", "{\"command\": [\"x\"]}",
-	 "agent.kind: missing (known kinds: \"command\", \"t3\")"},
+	 "agent.kind: missing (known kinds: \"command\", \"t3\", "
+	 "\"kubernetes\")"},
 	{"agent", "{\"kind\": \"http\", \"command\": [\"x\"]}",
 	 "agent.kind: unknown kind \"http\" (known kinds: \"command\", "
-	 "\"t3\")"},
+	 "\"t3\", \"kubernetes\")"},
 	{"agent", "{\"kind\": \"t3\", \"url\": \"https://t3.example\", "
 	 "\"project_id\": \"p\", \"model\": \"m\"}", "agent: exactly one "
 	 "of \"token_env\" and \"token_file\" is needed (the secret itself "
