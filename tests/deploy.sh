@@ -3,11 +3,12 @@
 # work as shipped:
 #
 #   kubernetes/*.yaml  every object valid against Kubernetes' published
-#                      schemas (npm kubernetes-models), and the hardening
-#                      the CronJob promises (tests/deploy_validate.js);
-#                      the ConfigMap's afk.json accepted by
-#                      `afk check-config`, the Secret's placeholders
-#                      refused by it;
+#                      schemas (npm kubernetes-models), the hardening the
+#                      CronJob promises and the least privilege of
+#                      rbac.yaml (tests/deploy_validate.js); the afk.json
+#                      of each ConfigMap (T3 agent, kubernetes agent)
+#                      accepted by `afk check-config`, the Secret's
+#                      placeholders refused by it;
 #   systemd/           afk.json accepted by `afk check-config`; afk.service
 #                      and afk.timer accepted by `systemd-analyze verify`,
 #                      afk.service's exposure (`systemd-analyze security
@@ -74,8 +75,10 @@ check_config() {
 
 # --- Kubernetes ------------------------------------------------------------
 
-# The validator's "ok - what" / "not ok - what" become PASS / FAIL.
-node "$root/tests/deploy_validate.js" "$deploy" "$tmp/k8s-afk.json" \
+# The validator's "ok - what" / "not ok - what" become PASS / FAIL.  It
+# writes each ConfigMap's afk.json to $tmp/k8s/FILE.afk.json.
+mkdir "$tmp/k8s"
+node "$root/tests/deploy_validate.js" "$deploy" "$tmp/k8s" \
 	>"$tmp/validate.log" 2>&1
 rc=$?
 sed -n -e 's/^ok - /PASS: /p' -e 's/^not ok - /FAIL: /p' "$tmp/validate.log"
@@ -86,35 +89,67 @@ elif [ "$rc" -ne 0 ]; then
 	fail "kubernetes: the validator ran to its end"
 fi
 
-k8s_tokens=(GITHUB_TOKEN="$(fake github)" T3_TOKEN="$(fake t3)"
-	SLACK_WEBHOOK_URL="https://hooks.slack.example/$(fake slack)")
-if [ -f "$tmp/k8s-afk.json" ]; then
-	cp "$tmp/k8s-afk.json" "$tmp/k8s-check.json"
-	if check_config "$tmp/k8s-check.json" "${k8s_tokens[@]}"; then
-		pass "kubernetes: check-config accepts the ConfigMap's afk.json"
-	else
-		cat "$tmp/out"
-		fail "kubernetes: check-config accepts the ConfigMap's afk.json"
-	fi
-
-	# The Secret as shipped: placeholders, which must not pass for tokens.
-	# shellcheck disable=SC2016 # a JavaScript template, not the shell's.
-	mapfile -t placeholders < <(node -e '
+# The Secret as shipped: placeholders, which must not pass for tokens.
+# shellcheck disable=SC2016 # a JavaScript template, not the shell's.
+mapfile -t placeholders < <(node -e '
 const YAML = require("yaml");
 const s = YAML.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 for (const [k, v] of Object.entries(s.stringData)) console.log(`${k}=${v}`);
 ' "$deploy/kubernetes/secret.yaml")
-	check_config "$tmp/k8s-check.json" "${placeholders[@]}"
+
+# What the pod has beside its tokens: the kubernetes agent's in-cluster
+# defaults (the API's address, cronjob.yaml's service account volume), in
+# $tmp/serviceaccount instead of /var/run/secrets/kubernetes.io/.
+mkdir -m 0700 "$tmp/serviceaccount"
+(
+	umask 077
+	fake serviceaccount >"$tmp/serviceaccount/token"
+	echo afk >"$tmp/serviceaccount/namespace"
+	: >"$tmp/serviceaccount/ca.crt"
+)
+k8s_env=(KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443)
+k8s_tokens=(GITHUB_TOKEN="$(fake github)" T3_TOKEN="$(fake t3)"
+	SLACK_WEBHOOK_URL="https://hooks.slack.example/$(fake slack)")
+n=0
+for json in "$tmp"/k8s/*.afk.json; do
+	[ -f "$json" ] || continue
+	n=$((n + 1))
+	name=${json##*/}
+	what="kubernetes: check-config accepts ${name%.afk.json}.yaml's afk.json"
+	# A kubernetes agent's token_file and ca_file, unless it names them,
+	# are the in-cluster ones: here those of $tmp/serviceaccount.
+	# shellcheck disable=SC2016 # JavaScript, not the shell's.
+	node -e '
+const fs = require("fs");
+const [src, dst, sa] = process.argv.slice(1);
+const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
+if (cfg.agent && cfg.agent.kind === "kubernetes") {
+	cfg.agent.token_file = cfg.agent.token_file || `${sa}/token`;
+	cfg.agent.ca_file = cfg.agent.ca_file || `${sa}/ca.crt`;
+}
+fs.writeFileSync(dst, JSON.stringify(cfg, null, 2));
+' "$json" "$tmp/k8s-check.json" "$tmp/serviceaccount"
+	if check_config "$tmp/k8s-check.json" "${k8s_env[@]}" "${k8s_tokens[@]}"; then
+		pass "$what"
+	else
+		cat "$tmp/out"
+		fail "$what"
+	fi
+
+	what="kubernetes: check-config refuses the Secret's placeholders (${name%.afk.json}.yaml)"
+	check_config "$tmp/k8s-check.json" "${k8s_env[@]}" "${placeholders[@]}"
 	rc=$?
 	if [ "${#placeholders[@]}" -gt 0 ] && [ "$rc" -eq 3 ] &&
 		grep -q 'token' "$tmp/out"; then
-		pass "kubernetes: check-config refuses the Secret's placeholders"
+		pass "$what"
 	else
 		cat "$tmp/out"
-		fail "kubernetes: check-config refuses the Secret's placeholders (exit $rc)"
+		fail "$what (exit $rc)"
 	fi
-else
-	fail "kubernetes: check-config accepts the ConfigMap's afk.json (none)"
+done
+# configmap.yaml and configmap-kubernetes-agent.yaml.
+if [ "$n" -ne 2 ]; then
+	fail "kubernetes: check-config ran on both ConfigMaps' afk.json (on $n)"
 fi
 
 # --- systemd ---------------------------------------------------------------
