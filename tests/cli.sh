@@ -205,7 +205,7 @@ grep -q '^    - \[x\] dispatched (agent thread `acme-web-202-1`)$' \
 # Exactly one notification, for the escalated issue, with its address.
 notes=$(grep -c '^afk: ' "$work/ticks")
 [ "$notes" -eq 1 ] || fail "$notes notification lines, want 1"
-grep -qx 'afk: acme/ops#501 needs a human: the agent failed. https://tracker.example/acme/ops/issues/501' \
+grep -qx 'afk: acme/ops#501 needs a human: the agent failed (the command exited 1). https://tracker.example/acme/ops/issues/501' \
 	"$work/ticks" || fail "the notification line differs"
 
 # Where each issue ended.

@@ -281,6 +281,8 @@ static int snapshot(afk_call *call, const char *thread_id, void *userdata)
 		ck_assert_int_eq(afk_call_set_usage(call, f->tokens_in,
 		                                    f->tokens_out,
 		                                    f->cost_microusd), 0);
+	if (f->snap_why != NULL)
+		ck_assert_int_eq(afk_call_set_error(call, f->snap_why), 0);
 	return afk_call_set_phase(call, f->agent_phase);
 }
 

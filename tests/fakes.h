@@ -73,6 +73,7 @@ typedef struct fake {
 	int stuck_state;              /* instead, whatever agent_state says */
 	int agent_phase;
 	long long activity;           /* what snapshot reports; 0: none */
+	const char *snap_why;         /* its message (why), or NULL */
 	int usage_set;                /* snapshot reports the usage below */
 	long long tokens_in, tokens_out, cost_microusd;
 	int pr;                       /* what ci_status reports */

@@ -813,13 +813,21 @@ static int read_state(afk_call *call, const char *dir, int *state)
 		*state = held || read_run_file(dir, "supervisor", buf,
 		                               sizeof(buf)) == ENOENT
 		         ? AFK_AGENT_RUNNING : AFK_AGENT_ERRORED;
+		/* the snapshot's word on it, which an escalation names */
+		if (*state == AFK_AGENT_ERRORED)
+			afk_call_set_error(call, "the command ended with no exit "
+			                   "status: its supervisor is gone (a "
+			                   "reboot, the OOM killer?)");
 		return AFK_OK;
 	}
 	if (err != 0)
 		return afk__call_failf(call, AFK_EIO, "%s/exit_status: %s", dir,
 		            file_error(err));
-	*state = strcmp(buf, "exited 0\n") == 0 || strcmp(buf, "exited 0") == 0
-	         ? AFK_AGENT_COMPLETED : AFK_AGENT_ERRORED;
+	buf[strcspn(buf, "\n")] = '\0';
+	*state = strcmp(buf, "exited 0") == 0 ? AFK_AGENT_COMPLETED
+	                                      : AFK_AGENT_ERRORED;
+	if (*state == AFK_AGENT_ERRORED)
+		afk__call_failf(call, AFK_OK, "the command %s", buf);
 	return AFK_OK;
 }
 

@@ -19,6 +19,7 @@ void afk__record_clear(afk__record *r)
 	free(r->head);
 	free(r->pr);
 	free(r->answered_head);
+	free(r->why);
 	afk__strv_clear(&r->failing);
 	afk__strv_clear(&r->failing_urls);
 	memset(r, 0, sizeof(*r));
@@ -35,17 +36,32 @@ int afk__record_set_str(char **field, const char *value)
 	return AFK_OK;
 }
 
+int afk__record_why(afk__record *r, const char *why)
+{
+	char line[AFK__WHY_MAX], *c;
+
+	if (why == NULL || why[0] == '\0')
+		return afk__record_set_str(&r->why, NULL);
+	afk__one_line(line, sizeof(line), why, strlen(why));
+	/* shown in a code span of the checklist: no way out of it */
+	for (c = line; *c != '\0'; c++)
+		if (*c == '`')
+			*c = '\'';
+	return afk__record_set_str(&r->why, line);
+}
+
 int afk__record_copy(afk__record *dst, const afk__record *src)
 {
 	afk__record t = *src;
 
-	t.thread = t.head = t.answered_head = t.pr = NULL;
+	t.thread = t.head = t.answered_head = t.pr = t.why = NULL;
 	memset(&t.failing, 0, sizeof(t.failing));
 	memset(&t.failing_urls, 0, sizeof(t.failing_urls));
 	if (afk__record_set_str(&t.thread, src->thread) ||
 	    afk__record_set_str(&t.head, src->head) ||
 	    afk__record_set_str(&t.pr, src->pr) ||
 	    afk__record_set_str(&t.answered_head, src->answered_head) ||
+	    afk__record_set_str(&t.why, src->why) ||
 	    afk__strv_copy(&t.failing, &src->failing) ||
 	    afk__strv_copy(&t.failing_urls, &src->failing_urls)) {
 		afk__record_clear(&t);
@@ -132,8 +148,11 @@ static int from_json(json_t *o, afk__record *r)
 		return AFK_EPARSE;
 	if (get_str(o, "thread", &r->thread) || get_str(o, "head", &r->head) ||
 	    get_str(o, "pr", &r->pr) ||
-	    get_str(o, "answered_head", &r->answered_head))
+	    get_str(o, "answered_head", &r->answered_head) ||
+	    get_str(o, "why", &r->why))
 		return AFK_EPARSE;
+	if (afk__record_why(r, r->why) != AFK_OK) /* a hand-edited one */
+		return AFK_ENOMEM;
 	r->attempts = clamp(get_int(o, "attempts"), 0, 1000);
 	r->phase = clamp(get_int(o, "phase"), AFK_PHASE_DISPATCHED,
 	                 AFK_PHASE_DEPLOYED);
@@ -269,6 +288,8 @@ static json_t *to_json(const afk__record *r)
 	      (r->cost_microusd > 0 &&
 	       json_object_set_new(o, "cost_microusd",
 	                           json_integer(r->cost_microusd))) ||
+	      (r->status == AFK__RUN_ESCALATED && r->why != NULL &&
+	       json_object_set_new(o, "why", json_string(r->why))) ||
 	      /* a run escalated for its budget has its agent stopped */
 	      (r->status == AFK__RUN_ESCALATED &&
 	       r->reason == AFK_ESCALATE_BUDGET &&
@@ -427,8 +448,11 @@ static char *status_line(const afk__record *r)
 	case AFK__RUN_CLOSED:
 		return afk__aprintf("**Done**: delivered; the issue is closed.\n");
 	case AFK__RUN_ESCALATED:
-		return afk__aprintf("**Needs a human**: %s%s.\n",
+		return afk__aprintf("**Needs a human**: %s%s%s%s%s.\n",
 		                    afk__escalation_str(r->reason),
+		                    r->why != NULL ? " (`" : "",
+		                    r->why != NULL ? r->why : "",
+		                    r->why != NULL ? "`)" : "",
 		                    r->reason != AFK_ESCALATE_BUDGET ? "" :
 		                    r->agent_stop == AFK__AGENT_STOP_DONE
 		                        ? "; the agent was stopped" :

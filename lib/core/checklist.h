@@ -74,7 +74,13 @@ typedef struct afk__record {
 	long long cost_microusd; /* 0: none reported */
 	/* agent_stop is kept for an escalation for the budget too: its
 	 * agent is stopped once */
+	char *why;              /* escalated for its agent's state: what the
+	                           agent said of it (one line, at most
+	                           AFK__WHY_MAX bytes), or NULL */
 } afk__record;
+
+/* The longest "why" kept, with its NUL. */
+#define AFK__WHY_MAX 160
 
 /* The caps the checklist shows beside the usage; 0: none. */
 typedef struct afk__usage_cap {
@@ -87,6 +93,11 @@ void afk__record_clear(afk__record *r);
 int afk__record_copy(afk__record *dst, const afk__record *src);
 /* Replaces *field by a copy of value (NULL allowed). */
 int afk__record_set_str(char **field, const char *value);
+
+/* Sets r->why to why made fit: one line (afk__one_line()), at most
+ * AFK__WHY_MAX bytes, no backquote (it is shown in a code span); NULL or
+ * "" clears it.  AFK_ENOMEM leaves it as it was. */
+int afk__record_why(afk__record *r, const char *why);
 
 /* Takes a snapshot's usage into r: each figure only grows (the larger
  * of the recorded and the reported one is kept), and one not known

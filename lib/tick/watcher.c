@@ -68,6 +68,8 @@ typedef struct run {
 	int locked;             /* it carries the in-progress label */
 	int ready;              /* it carries the ready label */
 	int human;              /* it carries the human label */
+	char why[AFK__WHY_MAX]; /* what the snapshot said of a state not
+	                           running, "" when nothing */
 	afk__record rec;
 	afk__action act;
 } run;
@@ -191,6 +193,11 @@ static int snapshot_agent(run *r, afk__run_state *st)
 	st->agent = call.agent_state;
 	st->phase = call.phase;
 	st->activity = call.activity;
+	/* A snapshot that succeeded may say why its agent is where it is
+	 * (an OOMKilled pod, an exit status): the escalation names it. */
+	if (rc == AFK_OK && call.message != NULL &&
+	    call.agent_state != AFK_AGENT_RUNNING)
+		snprintf(r->why, sizeof(r->why), "%s", call.message);
 	/* the record keeps the run's usage: it only grows, and a snapshot
 	 * without usage changes nothing */
 	if (rc == AFK_OK && call.usage_set)
@@ -419,6 +426,16 @@ static int stop_run(run *r, int reason)
 	return label(r, r->s->in_progress_label, 0);
 }
 
+/* 1 for the escalations the agent's state decides, whose snapshot may
+ * say why. */
+static int agent_reason(int reason)
+{
+	return reason == AFK_ESCALATE_AGENT_FAILED ||
+	       reason == AFK_ESCALATE_AGENT_STOPPED ||
+	       reason == AFK_ESCALATE_AGENT_WAITING ||
+	       reason == AFK_ESCALATE_AGENT_GONE;
+}
+
 static int notify(run *r)
 {
 	afk_notifier *n = r->w->notifier;
@@ -426,8 +443,11 @@ static int notify(run *r)
 	char *msg;
 	int rc;
 
-	msg = afk__aprintf("%s needs a human: %s.", r->what,
-	                   afk__escalation_str(r->rec.reason));
+	msg = afk__aprintf("%s needs a human: %s%s%s%s.", r->what,
+	                   afk__escalation_str(r->rec.reason),
+	                   r->rec.why != NULL ? " (" : "",
+	                   r->rec.why != NULL ? r->rec.why : "",
+	                   r->rec.why != NULL ? ")" : "");
 	if (msg == NULL)
 		return AFK_ENOMEM;
 	afk__call_init(&call, AFK__CALL_NOTIFY, NULL);
@@ -471,6 +491,9 @@ static int escalate(run *r, int reason)
 		r->rec.status = AFK__RUN_ESCALATED;
 		r->rec.reason = reason;
 		r->rec.notify_pending = 1;
+		if (agent_reason(reason) &&
+		    afk__record_why(&r->rec, r->why) != AFK_OK)
+			return AFK_ENOMEM;
 		r->rec.agent_stop = AFK__AGENT_STOP_PENDING;
 	}
 	if ((rc = save(r)) != AFK_OK)

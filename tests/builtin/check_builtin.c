@@ -2707,7 +2707,7 @@ START_TEST(test_watch_lifecycle)
 	                             "Fix-forward attempts: 1 of 2."));
 	notes = read_text(f.notes);
 	ck_assert_pstr_eq(notes, "afk: acme/ops#3 needs a human: the agent "
-	                  "failed. https://t/3\n");
+	                  "failed (the command exited 1). https://t/3\n");
 	free(notes);
 	/* The corrective turn ran in the same thread, naming the check. */
 	s = read_text(run_path(&f, "acme-web-2-1", "prompt-2.txt"));

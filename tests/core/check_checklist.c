@@ -456,12 +456,60 @@ START_TEST(budget_escalation_keeps_the_stop)
 }
 END_TEST
 
+/* The agent's word on an escalation reads back, is rendered in a code
+ * span it cannot leave, and one edited by hand into something long, on
+ * many lines or with backquotes is made fit when read. */
+START_TEST(why_round_trips_and_is_made_fit)
+{
+	afk__record a, b;
+	char *body, *edited, big[600];
+
+	memset(&a, 0, sizeof(a));
+	afk__record_set_str(&a.thread, "t-1");
+	a.status = AFK__RUN_ESCALATED;
+	a.reason = AFK_ESCALATE_AGENT_FAILED;
+	ck_assert_int_eq(afk__record_why(&a, "Job t-1 failed:\nOOMKilled `rm`"),
+	                 0);
+	ck_assert_str_eq(a.why, "Job t-1 failed: OOMKilled 'rm'");
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_nonnull(strstr(body, "**Needs a human**: the agent "
+	                             "failed (`Job t-1 failed: OOMKilled "
+	                             "'rm'`)."));
+	ck_assert_int_eq(afk__record_parse(body, &b), 0);
+	ck_assert_str_eq(b.why, a.why);
+	afk__record_clear(&b);
+	/* a hand-edited one */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[10] = '`';
+	edited = afk__aprintf("<!-- afk-run: {\"thread\": \"t-1\", "
+	                      "\"status\": %d, \"reason\": 1, \"why\": "
+	                      "\"%s\\nz\"} -->\n", AFK__RUN_ESCALATED, big);
+	ck_assert_int_eq(afk__record_parse(edited, &b), 0);
+	ck_assert_ptr_nonnull(b.why);
+	ck_assert_uint_lt(strlen(b.why), AFK__WHY_MAX);
+	ck_assert_ptr_null(strchr(b.why, '`'));
+	ck_assert_ptr_null(strchr(b.why, '\n'));
+	afk__record_clear(&b);
+	free(edited);
+	/* cleared, it is not written */
+	ck_assert_int_eq(afk__record_why(&a, ""), 0);
+	free(body);
+	body = afk__checklist_render(&a, "r", 1, 0, 2);
+	ck_assert_ptr_null(strstr(body, "\"why\""));
+	ck_assert_ptr_nonnull(strstr(body, "the agent failed."));
+	free(body);
+	afk__record_clear(&a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("checklist");
 	TCase *tc = tcase_create("record");
 
 	tcase_add_test(tc, record_round_trips);
+	tcase_add_test(tc, why_round_trips_and_is_made_fit);
 	tcase_add_test(tc, started_at_is_optional);
 	tcase_add_test(tc, checklist_reads_as_a_person_expects);
 	tcase_add_test(tc, hostile_strings_stay_inside_the_record);

@@ -80,3 +80,29 @@ def test_budget_is_checked_by_the_library():
     with pytest.raises(ValueError, match="unknown member of budget"):
         armed("a", budget={"dollars": 5})
     assert afk.Config().budget == {}
+
+
+def test_a_snapshots_reason_is_named_by_the_escalation(shop):
+    # Not the budget: any escalation for the agent's state names what the
+    # snapshot said of it, in the checklist and the notification.
+    cfg = armed("a")
+    dispatched(shop, cfg)
+    shop.snap["thread-a-1"] = {"state": "errored",
+                               "reason": "OOMKilled\nexit 137"}
+    with watcher(shop) as w:
+        acts = w.run_once(cfg, now=T0)
+    assert [a.action.code for a in acts] == [afk.ACTION_ESCALATE]
+    assert acts[0].reason.code == afk.ESCALATE_AGENT_FAILED
+    assert "**Needs a human**: the agent failed (`OOMKilled exit 137`)." \
+        in shop.issue("a", 1).comments[0]
+    (_, _, _, message, _), = shop.calls("notify")
+    assert message.endswith("the agent failed (OOMKilled exit 137).")
+
+
+def test_a_reason_that_is_no_str_fails_the_snapshot(shop):
+    cfg = armed("a")
+    dispatched(shop, cfg)
+    shop.snap["thread-a-1"] = {"state": "errored", "reason": 137}
+    with watcher(shop) as w:
+        with pytest.raises(TypeError, match="reason"):
+            w.run_once(cfg, now=T0)

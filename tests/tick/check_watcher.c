@@ -758,6 +758,35 @@ START_TEST(escalation_resumes_after_a_failed_step)
 }
 END_TEST
 
+/* A snapshot that says why its agent failed has the escalation name
+ * it: on one line, no way out of the checklist's code span, kept in the
+ * record so that the next tick's checklist still says it.  Running, the
+ * same word is not kept. */
+START_TEST(escalation_names_the_agents_why)
+{
+	const char *c;
+
+	dispatch_a1();
+	F.snap_why = "still thinking";
+	watch_expect(T0, AFK_ACTION_WAIT);
+	F.agent_state = AFK_AGENT_ERRORED;
+	F.snap_why = "Job a-1 failed:\nOOMKilled `x`";
+	watch_expect(T0 + 60, AFK_ACTION_ESCALATE);
+	ck_assert_int_eq(afk_actions_reason(ACT, 0), AFK_ESCALATE_AGENT_FAILED);
+	c = F.comment[0];
+	ck_assert_ptr_nonnull(c);
+	ck_assert_msg(strstr(c, "**Needs a human**: the agent failed "
+	              "(`Job a-1 failed: OOMKilled 'x'`).") != NULL, "%s", c);
+	ck_assert_msg(strstr(F.notice, "needs a human: the agent failed "
+	              "(Job a-1 failed: OOMKilled 'x').") != NULL, "%s",
+	              F.notice);
+	ck_assert_ptr_null(strstr(c, "still thinking"));
+	F.snap_why = NULL;
+	watch(T0 + 120); /* the record keeps it */
+	ck_assert_ptr_nonnull(strstr(F.comment[0], "OOMKilled 'x'"));
+}
+END_TEST
+
 /* The lock's removal is an escalation's last step: when it fails the
  * next tick resumes from the record - also for a run that had none -
  * and the human is not told twice. */
@@ -1526,6 +1555,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, ci_pending_past_deadline);
 	tcase_add_test(tc, deploy_stage_closes_on_deploy);
 	tcase_add_test(tc, no_record_goes_to_a_human);
+	tcase_add_test(tc, escalation_names_the_agents_why);
 	tcase_add_loop_test(tc, escalation_resumes_after_a_failed_step, 0,
 	                    (int)sizeof(escalate_steps));
 	tcase_add_test(tc, fix_forward_resumes_after_failed_turn);

@@ -43,7 +43,9 @@ __all__ = ["PollTracker", "Tracker", "ClosedTracker", "PollAgent", "Agent",
 #: and optionally "activity" (the Unix time of the agent's last output,
 #: from which the stall deadline counts) and "tokens_in", "tokens_out",
 #: "cost_microusd" (the thread's usage so far, all turns: ints >= 0,
-#: weighed against the budget).
+#: weighed against the budget), and "reason" (a str: why the agent is
+#: in a state that is not running, e.g. "OOMKilled", which the
+#: escalation names).
 Snapshot = Union[Mapping[str, Any], Any]
 
 #: What CI.status() returns: None (no pull request), or a mapping (or an

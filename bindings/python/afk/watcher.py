@@ -194,6 +194,10 @@ def _snapshot_cb(st: _Tick) -> Any:
             if any(u is not None for u in usage):
                 L.afk_call_set_usage(call, *[-1 if u is None else u
                                              for u in usage])
+            why = _reply_str(_member(snap, "reason"),
+                             "the snapshot's reason")
+            if why and L.afk_call_set_error(call, why):
+                raise MemoryError("afk_call_set_error: out of memory")
             return 0
         except BaseException as e:
             return st.fail(call, e, "t3_client.snapshot")
