@@ -109,6 +109,9 @@ struct k8s_agent {
 	char *ns;
 	char *token_file;
 	char *auth;           /* "Authorization: Bearer <token>" */
+	char *token, *old_token; /* the token, and the one before it: the
+	                           HTTP layer hides these two, not every
+	                           token a long-lived host ever read */
 	struct stat tok_st;   /* of token_file when auth was read */
 	char *image;
 	char *service_account;
@@ -134,6 +137,8 @@ static void k8s_free(void *userdata)
 	afk__http_free(k->http);
 	afk__log_unref(k->log);
 	afk__free_secret(k->auth);
+	afk__free_secret(k->token);
+	afk__free_secret(k->old_token);
 	free(k->base);
 	free(k->ns);
 	free(k->token_file);
@@ -251,7 +256,16 @@ static int token_fresh(struct k8s_agent *k, char *errbuf)
 		afk__errf(errbuf, "agent (kubernetes): out of memory");
 		return AFK_ENOMEM;
 	}
-	afk__free_secret(token);
+	if (k->old_token != NULL && strcmp(k->old_token, token) != 0 &&
+	    (k->token == NULL || strcmp(k->old_token, k->token) != 0))
+		afk__http_drop_secret(k->http, k->old_token);
+	if (k->token != NULL && strcmp(k->token, token) == 0) {
+		afk__free_secret(token); /* the file was touched, not rotated */
+	} else {
+		afk__free_secret(k->old_token);
+		k->old_token = k->token;
+		k->token = token;
+	}
 	afk__free_secret(k->auth);
 	k->auth = auth;
 	k->tok_st = st;

@@ -212,6 +212,23 @@ int afk__http_add_secret(afk__http *h, const char *secret)
 	return AFK_OK;
 }
 
+void afk__http_drop_secret(afk__http *h, const char *secret)
+{
+	size_t i;
+
+	if (h == NULL || secret == NULL)
+		return;
+	for (i = 0; i < h->nsecrets; i++)
+		if (strcmp(h->secrets[i], secret) == 0) {
+			afk__free_secret(h->secrets[i]);
+			/* the NULL that ends the list moves too */
+			memmove(&h->secrets[i], &h->secrets[i + 1],
+			        (h->nsecrets - i) * sizeof(*h->secrets));
+			h->nsecrets--;
+			return;
+		}
+}
+
 const char *afk__http_errmsg(const afk__http *h)
 {
 	return h != NULL ? h->errmsg : "";

@@ -159,6 +159,10 @@ void afk__http_free(afk__http *h);
 /* Adds a string every later message of h must hide (a token read from
  * the environment, say).  Copied; 0 or AFK_ENOMEM. */
 int afk__http_add_secret(afk__http *h, const char *secret);
+/* Forgets a secret afk__http_add_secret() was given (a rotated token
+ * long replaced), so that a long-lived handle does not hide every token
+ * it ever had; one not known is a no-op. */
+void afk__http_drop_secret(afk__http *h, const char *secret);
 
 /* The message of the last failed afk__http_run() (the first failed
  * request's), "" before any; owned by h, valid until the next call. */

@@ -1891,6 +1891,33 @@ START_TEST(test_added_secret_redacted)
 }
 END_TEST
 
+/* A dropped secret is no longer hidden, the others still are: a rotated
+ * token is forgotten, not every token a long-lived handle had. */
+START_TEST(test_dropped_secret_is_forgotten)
+{
+	afk__http_req r;
+	char *u = url_of(&S, "/s");
+
+	srv_script(&S, "{'default': {'status': 400, 'body': 'was "
+	           "alphaalpha11 then bravobravo22 now charliecharlie3'}}");
+	H = http_default();
+	ck_assert_int_eq(afk__http_add_secret(H, "alphaalpha11"), AFK_OK);
+	ck_assert_int_eq(afk__http_add_secret(H, "bravobravo22"), AFK_OK);
+	ck_assert_int_eq(afk__http_add_secret(H, "charliecharlie3"), AFK_OK);
+	afk__http_drop_secret(H, "alphaalpha11");
+	afk__http_drop_secret(H, "never-added");
+	afk__http_drop_secret(H, NULL);
+	memset(&r, 0, sizeof(r));
+	r.url = u;
+	ck_assert_int_eq(run1(H, &r), AFK_EIO);
+	assert_contains(r.errmsg, "was alphaalpha11 then [REDACTED] now "
+	                "[REDACTED]");
+	afk__http_req_clear(&r);
+	afk__http_free(H);
+	free(u);
+}
+END_TEST
+
 /* --- the redaction step alone ---------------------------------------- */
 
 static const struct {
@@ -2552,6 +2579,7 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(tc, test_secret_never_in_a_message, 0,
 	                    (int)(sizeof(leaky) / sizeof(*leaky)));
 	tcase_add_test(tc, test_added_secret_redacted);
+	tcase_add_test(tc, test_dropped_secret_is_forgotten);
 	tcase_add_test(tc, test_log_corrupt_cache_warns);
 	tcase_add_test(tc, test_log_rate_limit_and_requests);
 	tcase_add_test(tc, test_log_from_the_config);
