@@ -367,9 +367,10 @@ static int read_run_file(const char *dir, const char *name, char *buf,
 /* Takes the run directory's lock: held by whoever starts a turn in it
  * and then by the turn's supervisor, for as long as the turn runs, so
  * that two hosts (overlapping ticks, a resend) never run two turns in
- * one thread.  The command itself does not inherit it.  The lock file is made when create is set.  Returns 0
- * with *fd (close it to unlock), EWOULDBLOCK when another holds it, or
- * an errno (ENOENT: no lock file, so nobody holds it). */
+ * one thread.  The command itself does not inherit it.  The lock file
+ * is made when create is set.  Returns 0 with *fd (close it to unlock),
+ * EWOULDBLOCK when another holds it, or an errno (ENOENT: no lock file,
+ * so nobody holds it). */
 static int lock_run_dir(const char *dir, int create, int *fd)
 {
 	int err;
@@ -544,8 +545,9 @@ static int run_command(afk_call *call, const struct command_agent *ca,
 /* --- dispatch -------------------------------------------------------- */
 
 /* Fills the claimed run directory dir and starts the first turn in it,
- * holding its lock until the turn's supervisor holds it.  The issue is kept in the directory for later
- * turns, which are given only the thread id. */
+ * holding its lock until the turn's supervisor holds it.  The issue is
+ * kept in the directory for later turns, which are given only the
+ * thread id. */
 static int dispatch_in(afk_call *call, const struct command_agent *ca,
                        const char *repo, long number, const char *prompt,
                        const char *id, const char *dir)
@@ -691,10 +693,10 @@ static int adopt_run(afk_call *call, const struct command_agent *ca,
 
 /* dispatch: starts the command detached and returns while it runs.  A
  * command that started is a dispatch, whatever its exit: the thread ran,
- * and judging it is the watch tick's job.  A command that could not start fails with
- * AFK_EIO and leaves no run directory behind.  A thread of the issue
- * still at work, from a dispatch that never returned, is reported
- * instead of a new one (see adopt_run()). */
+ * and judging it is the watch tick's job.  A command that could not
+ * start fails with AFK_EIO and leaves no run directory behind.  A
+ * thread of the issue still at work, from a dispatch that never
+ * returned, is reported instead of a new one (see adopt_run()). */
 static int command_dispatch(afk_call *call, const char *repo, long number,
                             const char *prompt, void *userdata)
 {

@@ -49,9 +49,11 @@
  * reason (BackoffLimitExceeded, DeadlineExceeded); its pod waiting on
  * ImagePullBackOff, ErrImagePull, CreateContainerConfigError, or
  * unschedulable, or no pod made at all, for longer than pending_timeout
- * -> errored naming why (so the watch escalates instead of stalling); a container OOMKilled ->
- * errored naming it; no Job at all -> gone; else running.  The reason
- * is the call's message and a warning on the host's log.  Phase and
+ * -> errored naming why (so the watch escalates instead of stalling);
+ * a container OOMKilled -> errored naming it; no Job at all -> gone;
+ * else running.  The reason is the call's message, which the watch's
+ * escalation names (afk_call_set_error(3)), and a warning on the host's
+ * log.  Phase and
  * usage come from the last log_tail bytes of each started pod's log:
  * the last AFK-PHASE line of the newest turn that printed one, and the
  * AFK-USAGE lines summed over those tails.  Usage is therefore a lower
