@@ -726,6 +726,9 @@ START_TEST(test_snapshot_log_markers)
 			logs++;
 		}
 	ck_assert_int_eq(logs, 1);
+	/* what a watch tick costs the API server for a one-turn run: the
+	 * Jobs, the pods, one log (the figure the closing note gives) */
+	ck_assert_uint_eq(json_array_size(log), 3);
 	json_decref(log);
 }
 END_TEST
