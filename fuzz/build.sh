@@ -18,8 +18,8 @@ out=${2:-fuzz-build}
 CLANG=${CLANG:-clang}
 
 # The harnesses: also the names of their corpora, fuzz/corpus/<name>/.
-targets=${FUZZ_TARGETS:-"checklist config jsonpos github forgejo t3 http_headers
-http_cache redact file ci usage"}
+targets=${FUZZ_TARGETS:-"checklist config jsonpos github forgejo t3 kubernetes
+http_headers http_cache redact file ci usage"}
 
 if [ "${1:-}" = --list ]; then
 	echo $targets

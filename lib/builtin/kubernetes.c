@@ -50,10 +50,12 @@
  * ImagePullBackOff, ErrImagePull, CreateContainerConfigError, or
  * unschedulable, or no pod made at all, for longer than pending_timeout
  * -> errored naming why (so the watch escalates instead of stalling);
- * a container OOMKilled -> errored naming it; no Job at all -> gone;
- * else running.  The reason is the call's message, which the watch's
- * escalation names (afk_call_set_error(3)), and a warning on the host's
- * log.  Phase and
+ * a container OOMKilled -> errored naming it; no Job at all -> gone
+ * (Jobs of the thread none of which has a turn label -> errored, not
+ * gone: they may still run); else running.  The reason, made one line
+ * (it holds the cluster's text), is the call's message, which the
+ * watch's escalation names (afk_call_set_error(3)), and a warning on
+ * the host's log.  Phase and
  * usage come from the last log_tail bytes of each started pod's log:
  * the last AFK-PHASE line of the newest turn that printed one, and the
  * AFK-USAGE lines summed over those tails.  Usage is therefore a lower
@@ -315,7 +317,7 @@ static int k8s_run(afk_call *call, struct k8s_agent *k, afk__http_req *r,
                    const kreq *q, const char *method, const char *path,
                    const char *json, const char *const *headers)
 {
-	char *url, what[160], reason[64];
+	char *url, what[160], name[96], reason[64];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -325,8 +327,11 @@ static int k8s_run(afk_call *call, struct k8s_agent *k, afk__http_req *r,
 	url = afk__aprintf("%s%s", k->base, path);
 	if (url == NULL)
 		return AFK_ENOMEM;
+	/* the name may be the cluster's (a listed Job's): one line */
+	afk__one_line(name, sizeof(name), q->name ? q->name : "",
+	              q->name ? strlen(q->name) : 0);
 	snprintf(what, sizeof(what), "Kubernetes: %s %s%s%s", q->verb,
-	         q->resource, q->name ? " " : "", q->name ? q->name : "");
+	         q->resource, q->name ? " " : "", name);
 	r->what = what;
 	r->method = method;
 	r->url = url;
@@ -1135,9 +1140,12 @@ static int read_logs(afk_call *call, struct k8s_agent *k, json_t *pods,
 static int errored(afk_call *call, struct k8s_agent *k, const char *job,
                    const char *why)
 {
-	char msg[AFK__ERRMSG_SIZE];
+	char raw[AFK__ERRMSG_SIZE], msg[AFK__ERRMSG_SIZE];
 
-	snprintf(msg, sizeof(msg), "Kubernetes: Job %s failed: %s", job, why);
+	/* job and why hold the cluster's text (a Job's name, a condition's
+	 * reason and message): one line, for the message and the log */
+	snprintf(raw, sizeof(raw), "Kubernetes: Job %s failed: %s", job, why);
+	afk__one_line(msg, sizeof(msg), raw, strlen(raw));
 	afk_call_set_error(call, msg);
 	afk__log_str(k->log, AFK_LOG_WARNING, "kubernetes.job_failed", msg);
 	return afk_call_set_agent_state(call, AFK_AGENT_ERRORED);
@@ -1159,6 +1167,16 @@ static int k8s_snapshot(afk_call *call, const char *thread_id,
 	if (rc != AFK_OK)
 		return rc;
 	last = newest(jobs);
+	if (last == NULL && json_array_size(jobs) > 0) {
+		/* The thread's Jobs are there, but none says which turn it
+		 * is (its afk.dev/turn label was changed): not gone - gone
+		 * would free the issue while a Job may still push. */
+		snprintf(why, sizeof(why), "%zu Job(s) of the thread carry no "
+		         "%s label of 1 to %d; not reported gone while they "
+		         "exist", json_array_size(jobs), L_TURN, MAX_TURN);
+		json_decref(jobs);
+		return errored(call, k, thread_id, why);
+	}
 	if (last == NULL) {
 		json_decref(jobs);
 		return afk_call_set_agent_state(call, AFK_AGENT_GONE);

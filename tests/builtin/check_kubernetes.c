@@ -598,6 +598,46 @@ START_TEST(test_snapshot_no_job_is_gone)
 }
 END_TEST
 
+/* A Job of the thread whose afk.dev/turn label was changed is still
+ * there: errored, naming the label, never gone (found by
+ * fuzz/kubernetes.c, fuzz/corpus/kubernetes/job-without-turn-not-gone). */
+START_TEST(test_snapshot_job_without_turn_is_not_gone)
+{
+	json_t *j = job(1, "", "");
+	afk_call call;
+
+	json_object_del(json_object_get(json_object_get(j, "metadata"),
+	                                "labels"), "afk.dev/turn");
+	snap_script(json_pack("[o]", j), json_array(), "");
+	A = k8s_agent("");
+	ck_assert_msg(snapshot(&call) == 0, "%s", call.message);
+	ck_assert_int_eq(call.agent_state, AFK_AGENT_ERRORED);
+	assert_contains(call.message, "afk.dev/turn");
+	afk__call_clear(&call);
+}
+END_TEST
+
+/* The cluster's text in a message is made one line: a condition's
+ * reason with a newline cannot forge a line of the log (found by
+ * fuzz/kubernetes.c, fuzz/corpus/kubernetes/control-char-in-*). */
+START_TEST(test_snapshot_message_is_one_line)
+{
+	afk_call call;
+	const char *m;
+
+	snap_script(json_pack("[o]", job(1, "Failed", "BackoffLimitExceeded\n"
+	                                 "forged: line\x7f")), json_array(), "");
+	A = k8s_agent("");
+	ck_assert_msg(snapshot(&call) == 0, "%s", call.message);
+	ck_assert_int_eq(call.agent_state, AFK_AGENT_ERRORED);
+	assert_contains(call.message, "BackoffLimitExceeded forged: line?");
+	for (m = call.message; *m != '\0'; m++)
+		ck_assert_msg((unsigned char)*m >= 0x20 && *m != 0x7f,
+		              "a control character in %s", call.message);
+	afk__call_clear(&call);
+}
+END_TEST
+
 #define RUNNING "{\"running\": {\"startedAt\": \"2026-01-01T00:00:00Z\"}}"
 
 static const struct {
@@ -1099,6 +1139,8 @@ static Suite *k8s_suite(void)
 	tcase_add_test(tc, test_dispatch_refuses_a_foreign_secret);
 	tcase_add_test(tc, test_forbidden_names_verb_and_resource);
 	tcase_add_test(tc, test_snapshot_no_job_is_gone);
+	tcase_add_test(tc, test_snapshot_job_without_turn_is_not_gone);
+	tcase_add_test(tc, test_snapshot_message_is_one_line);
 	tcase_add_loop_test(tc, test_snapshot_states, 0,
 	                    (int)(sizeof(snaps) / sizeof(*snaps)));
 	tcase_add_loop_test(tc, test_snapshot_job_without_pods, 0, 2);
