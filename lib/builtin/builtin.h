@@ -72,6 +72,25 @@ int afk__setup_secret(const afk_config *cfg, afk__role role,
                       const char *name, const char *label, char **out,
                       char **what, char *errbuf);
 
+/* An agent built-in's callbacks, registered together by
+ * afk__setup_agent(); name says whose in a message ("T3"). */
+typedef struct afk__agent_fns {
+	const char *name;
+	afk_dispatch_fn dispatch;
+	afk_snapshot_fn snapshot;
+	afk_send_turn_fn send_turn;
+	afk_stop_fn stop;
+	afk_probe_fn probe;
+	afk__tick_end_fn tick_end;    /* NULL: none */
+} afk__agent_fns;
+
+/* Hands userdata to agent (it frees it with free_fn from then on; so
+ * does a failure here) and registers fns.  Returns 0 or an AFK_E* code
+ * with why in errbuf.  Defined in builtin/setup.c. */
+int afk__setup_agent(afk_agent *agent, void *userdata,
+                     void (*free_fn)(void *), const afk__agent_fns *fns,
+                     char *errbuf);
+
 /* The settings of cfg's "http" key; o->etag_cache borrows cfg's string,
  * valid while cfg is unchanged, and o->log cfg's log (afk__http_new()
  * takes a reference of its own, so the handle may outlive cfg). */

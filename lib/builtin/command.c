@@ -1440,6 +1440,10 @@ static int command_probe(afk_call *call, void *userdata)
 static int command_agent_setup(afk_agent *agent, const afk_config *cfg,
                                char *errbuf)
 {
+	static const afk__agent_fns fns = {
+		"command", command_dispatch, command_snapshot, command_send_turn,
+		command_stop, command_probe, NULL
+	};
 	struct command_agent *ca;
 	int rc;
 
@@ -1456,26 +1460,7 @@ static int command_agent_setup(afk_agent *agent, const afk_config *cfg,
 		afk__errf(errbuf, "agent: out of memory");
 		return rc;
 	}
-	rc = afk_agent_set_userdata(agent, ca, command_agent_free);
-	if (rc) {
-		command_agent_free(ca);
-		afk__errf(errbuf, "agent: cannot set userdata: %s",
-		          afk_strerror(rc));
-		return rc;
-	}
-	rc = afk_agent_set_dispatch(agent, command_dispatch);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_snapshot(agent, command_snapshot);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_send_turn(agent, command_send_turn);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_stop(agent, command_stop);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_probe(agent, command_probe);
-	if (rc)
-		afk__errf(errbuf, "agent: cannot register callbacks: %s",
-		          afk_strerror(rc));
-	return rc;
+	return afk__setup_agent(agent, ca, command_agent_free, &fns, errbuf);
 }
 
 static const afk__member command_agent_members[] = {

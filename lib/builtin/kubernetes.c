@@ -1723,33 +1723,17 @@ static int k8s_new(const afk_config *cfg, struct k8s_agent **out,
 /* The userdata is handed to the agent, which owns it from then on. */
 static int k8s_setup(afk_agent *agent, const afk_config *cfg, char *errbuf)
 {
+	static const afk__agent_fns fns = {
+		"Kubernetes", k8s_dispatch, k8s_snapshot, k8s_send_turn,
+		k8s_stop, k8s_probe, k8s_tick_end
+	};
 	struct k8s_agent *k;
 	int rc;
 
 	rc = k8s_new(cfg, &k, errbuf);
 	if (rc != AFK_OK)
 		return rc;
-	rc = afk_agent_set_userdata(agent, k, k8s_free);
-	if (rc != AFK_OK) {
-		k8s_free(k);
-		afk__errf(errbuf, "agent: cannot set userdata: %s",
-		          afk_strerror(rc));
-		return rc;
-	}
-	rc = afk_agent_set_dispatch(agent, k8s_dispatch);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_snapshot(agent, k8s_snapshot);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_send_turn(agent, k8s_send_turn);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_stop(agent, k8s_stop);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_probe(agent, k8s_probe);
-	afk__agent_set_tick_end(agent, k8s_tick_end);
-	if (rc != AFK_OK)
-		afk__errf(errbuf, "agent: cannot register the Kubernetes "
-		          "callbacks: %s", afk_strerror(rc));
-	return rc;
+	return afk__setup_agent(agent, k, k8s_free, &fns, errbuf);
 }
 
 static const afk__member k8s_members[] = {

@@ -90,3 +90,33 @@ void afk__http_opts_from_config(afk__http_opts *o, const afk_config *cfg)
 	o->log = cfg->log;
 	o->ca_file = NULL;  /* a built-in that needs one sets it */
 }
+
+int afk__setup_agent(afk_agent *agent, void *userdata,
+                     void (*free_fn)(void *), const afk__agent_fns *fns,
+                     char *errbuf)
+{
+	int rc;
+
+	rc = afk_agent_set_userdata(agent, userdata, free_fn);
+	if (rc != AFK_OK) {
+		free_fn(userdata);
+		afk__errf(errbuf, "agent: cannot set userdata: %s",
+		          afk_strerror(rc));
+		return rc;
+	}
+	rc = afk_agent_set_dispatch(agent, fns->dispatch);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_snapshot(agent, fns->snapshot);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_send_turn(agent, fns->send_turn);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_stop(agent, fns->stop);
+	if (rc == AFK_OK)
+		rc = afk_agent_set_probe(agent, fns->probe);
+	if (fns->tick_end != NULL)
+		afk__agent_set_tick_end(agent, fns->tick_end);
+	if (rc != AFK_OK)
+		afk__errf(errbuf, "agent: cannot register the %s callbacks: %s",
+		          fns->name, afk_strerror(rc));
+	return rc;
+}

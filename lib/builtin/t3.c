@@ -1084,33 +1084,17 @@ static int t3_new(const afk_config *cfg, struct t3_agent **out,
 /* The userdata is handed to the agent, which owns it from then on. */
 static int t3_setup(afk_agent *agent, const afk_config *cfg, char *errbuf)
 {
+	static const afk__agent_fns fns = {
+		"T3", t3_dispatch, t3_snapshot, t3_send_turn, t3_stop, t3_probe,
+		t3_tick_end
+	};
 	struct t3_agent *t;
 	int rc;
 
 	rc = t3_new(cfg, &t, errbuf);
 	if (rc != AFK_OK)
 		return rc;
-	rc = afk_agent_set_userdata(agent, t, t3_free);
-	if (rc != AFK_OK) {
-		t3_free(t);
-		afk__errf(errbuf, "agent: cannot set userdata: %s",
-		          afk_strerror(rc));
-		return rc;
-	}
-	rc = afk_agent_set_dispatch(agent, t3_dispatch);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_snapshot(agent, t3_snapshot);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_send_turn(agent, t3_send_turn);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_stop(agent, t3_stop);
-	if (rc == AFK_OK)
-		rc = afk_agent_set_probe(agent, t3_probe);
-	afk__agent_set_tick_end(agent, t3_tick_end);
-	if (rc != AFK_OK)
-		afk__errf(errbuf, "agent: cannot register the T3 callbacks: %s",
-		          afk_strerror(rc));
-	return rc;
+	return afk__setup_agent(agent, t, t3_free, &fns, errbuf);
 }
 
 static const afk__member t3_members[] = {
