@@ -598,15 +598,17 @@ static int decide(run *r)
 	r->rec.ci = st.ci;
 	r->rec.deploy = st.deploy;
 
-	/* The agent's output is progress (after CI's clock above, which a
-	 * new head restarts and output must not). */
-	st.changed_at = afk__lifecycle_progress(st.changed_at, st.activity,
-	                                        r->now);
 	if (afk__lifecycle_phase(&st, &r->s->life) > r->rec.phase) {
 		st.changed_at = r->now; /* a phase reached is progress */
 		r->rec.phase = afk__lifecycle_phase(&st, &r->s->life);
 	}
 	r->rec.changed_at = st.changed_at;
+	/* The agent's output is progress too (after CI's clock above, which
+	 * a new head restarts and output must not), but it is not recorded:
+	 * every snapshot reports it again, and recording it would rewrite
+	 * the checklist comment on each tick an agent printed. */
+	st.changed_at = afk__lifecycle_progress(st.changed_at, st.activity,
+	                                        r->now);
 	d = afk__lifecycle_next(&st, &r->s->life, r->now);
 	if (d.action == AFK_ACTION_WAIT) {
 		afk__deadline dl = afk__lifecycle_deadline(&st, &r->s->life,

@@ -660,11 +660,16 @@ END_TEST
 
 START_TEST(printing_agent_does_not_stall)
 {
+	int upserts;
+
 	dispatch_a1();
 	watch_expect(T0, AFK_ACTION_WAIT);
 	F.activity = T0 + 7000;                         /* it printed */
+	upserts = fake_count(&F, 'U');
 	watch_expect(T0 + 7201, AFK_ACTION_WAIT);
 	ck_assert_int_eq(afk_actions_deadline(ACT, 0), T0 + 7000 + 7201);
+	/* derived from each snapshot, not recorded: the comment stays */
+	ck_assert_int_eq(fake_count(&F, 'U'), upserts);
 	F.activity = T0 + 14000;
 	watch_expect(T0 + 14201, AFK_ACTION_WAIT);
 	watch_expect(T0 + 21201, AFK_ACTION_ESCALATE);  /* then went quiet */
